@@ -1,0 +1,204 @@
+//! Who the target is: vendor, model, serial and how it is attached, read from sysfs for block
+//! devices, and the filesystem underneath for image files. Reading takes a sysfs root so tests
+//! can point it at a fixture tree.
+
+use std::fs::Metadata;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Identity of a target as far as it can be read. Unknown fields are empty strings, so a
+/// certificate always has every field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub vendor: String,
+    pub model: String,
+    pub serial: String,
+    /// Where the serial was read from (e.g. `sysfs device/serial`).
+    pub serial_source: String,
+    pub firmware: String,
+    pub wwn: String,
+    /// sata, sas, scsi, nvme, usb, virtio, loop, mmc, file...
+    pub interface: String,
+    /// hdd, ssd, nvme, usb, removable, image, virtual...
+    pub media_type: String,
+    /// Loop devices: the file behind it. Image files: the device and filesystem they live on.
+    pub backing: String,
+}
+
+fn read_trim(p: &Path) -> String {
+    std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+/// Reads the identity of block device `devno` from the sysfs tree at `sys`.
+pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
+    let link = sys.join(format!("dev/block/{}:{}", devno.0, devno.1));
+    let dir = std::fs::canonicalize(&link).unwrap_or(link);
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let real = dir.to_string_lossy().into_owned();
+    // A partition's device attributes live on its parent disk.
+    let disk = if dir.join("partition").exists() { dir.parent().unwrap_or(&dir).to_path_buf() } else { dir.clone() };
+    let dev = disk.join("device");
+    let mut id = Identity {
+        vendor: read_trim(&dev.join("vendor")),
+        model: read_trim(&dev.join("model")),
+        firmware: read_trim(&dev.join("firmware_rev")),
+        wwn: read_trim(&disk.join("wwid")),
+        ..Identity::default()
+    };
+    if id.firmware.is_empty() {
+        id.firmware = read_trim(&dev.join("rev"));
+    }
+    if id.wwn.is_empty() {
+        id.wwn = read_trim(&dev.join("wwid"));
+    }
+    let serial = read_trim(&dev.join("serial"));
+    if !serial.is_empty() {
+        id.serial = serial;
+        id.serial_source = "sysfs device/serial".into();
+    } else if let Ok(pg80) = std::fs::read(dev.join("vpd_pg80")) {
+        // SCSI VPD page 0x80: 4-byte header, then the ASCII serial number.
+        if pg80.len() > 4 {
+            id.serial = String::from_utf8_lossy(&pg80[4..]).trim().trim_matches('\0').to_string();
+            id.serial_source = "SCSI VPD page 0x80 (sysfs)".into();
+        }
+    } else {
+        let s = read_trim(&disk.join("serial"));
+        if !s.is_empty() {
+            id.serial = s;
+            id.serial_source = "sysfs serial".into();
+        }
+    }
+    let rotational = read_trim(&disk.join("queue/rotational")) == "1";
+    let removable = read_trim(&disk.join("removable")) == "1";
+    id.interface = if name.starts_with("loop") {
+        "loop"
+    } else if name.starts_with("nvme") {
+        "nvme"
+    } else if name.starts_with("vd") {
+        "virtio"
+    } else if name.starts_with("mmcblk") {
+        "mmc"
+    } else if real.contains("/usb") {
+        "usb"
+    } else if real.contains("/ata") {
+        "sata"
+    } else if real.contains("/host") {
+        "scsi"
+    } else {
+        ""
+    }
+    .into();
+    id.media_type = match id.interface.as_str() {
+        "loop" | "virtio" => "virtual",
+        "nvme" => "nvme",
+        "usb" | "mmc" => "removable flash",
+        _ if removable => "removable",
+        _ if rotational => "hdd",
+        _ => "ssd",
+    }
+    .into();
+    if id.interface == "loop" {
+        id.backing = read_trim(&disk.join("loop/backing_file"));
+        id.serial_source = "none (loop device)".into();
+    }
+    id
+}
+
+/// The identity of an image file: the filesystem and device it lives on.
+pub fn for_image(path: &Path, meta: &Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    let dev = meta.dev();
+    let (maj, min) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let fs = super::safety::parse_mountinfo(&mountinfo)
+        .into_iter()
+        .filter(|m| m.devno == (maj, min) && path.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.len());
+    let backing = match fs {
+        Some(m) => format!("{} filesystem on {} (device {maj}:{min}), mounted at {}", m.fs_type, m.source, m.mount_point),
+        None => format!("device {maj}:{min}"),
+    };
+    Identity {
+        interface: "file".into(),
+        media_type: "image".into(),
+        serial_source: "none (image file)".into(),
+        backing,
+        ..Identity::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    fn link(root: &Path, devno: &str, target: &str) {
+        fs::create_dir_all(root.join("dev/block")).unwrap();
+        fs::create_dir_all(root.join(target)).unwrap();
+        std::os::unix::fs::symlink(root.join(target), root.join("dev/block").join(devno)).unwrap();
+    }
+
+    #[test]
+    fn reads_a_sata_hdd_fixture() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let d = "devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda";
+        link(r, "8:0", d);
+        write(r, &format!("{d}/device/vendor"), "ATA     \n");
+        write(r, &format!("{d}/device/model"), "WDC WD40EFRX-68N\n");
+        write(r, &format!("{d}/device/rev"), "0A82\n");
+        let mut pg80 = vec![0u8, 0x80, 0, 12];
+        pg80.extend_from_slice(b"WD-WCC7K0ABC");
+        fs::write(r.join(d).join("device/vpd_pg80"), pg80).unwrap();
+        write(r, &format!("{d}/queue/rotational"), "1\n");
+        write(r, &format!("{d}/removable"), "0\n");
+        let id = for_block(r, (8, 0));
+        assert_eq!(id.vendor, "ATA");
+        assert_eq!(id.model, "WDC WD40EFRX-68N");
+        assert_eq!(id.serial, "WD-WCC7K0ABC");
+        assert_eq!(id.serial_source, "SCSI VPD page 0x80 (sysfs)");
+        assert_eq!(id.firmware, "0A82");
+        assert_eq!(id.interface, "sata");
+        assert_eq!(id.media_type, "hdd");
+    }
+
+    #[test]
+    fn reads_nvme_and_loop_fixtures() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let n = "devices/pci0000:00/0000:00:03.0/nvme/nvme0/nvme0n1";
+        link(r, "259:0", n);
+        write(r, &format!("{n}/device/model"), "Samsung SSD 980 PRO 1TB\n");
+        write(r, &format!("{n}/device/serial"), "S5GXNF0R123456\n");
+        write(r, &format!("{n}/device/firmware_rev"), "5B2QGXA7\n");
+        write(r, &format!("{n}/wwid"), "eui.002538b111b22c33\n");
+        let id = for_block(r, (259, 0));
+        assert_eq!((id.interface.as_str(), id.media_type.as_str()), ("nvme", "nvme"));
+        assert_eq!(id.serial, "S5GXNF0R123456");
+        assert_eq!(id.firmware, "5B2QGXA7");
+        assert_eq!(id.wwn, "eui.002538b111b22c33");
+
+        let l = "devices/virtual/block/loop3";
+        link(r, "7:3", l);
+        write(r, &format!("{l}/loop/backing_file"), "/tmp/disk.img\n");
+        let id = for_block(r, (7, 3));
+        assert_eq!(id.interface, "loop");
+        assert_eq!(id.backing, "/tmp/disk.img");
+        assert_eq!(id.media_type, "virtual");
+    }
+
+    #[test]
+    fn missing_sysfs_gives_empty_fields_not_errors() {
+        let t = tempfile::tempdir().unwrap();
+        let id = for_block(t.path(), (1, 2));
+        assert_eq!(id.model, "");
+        assert_eq!(id.serial, "");
+    }
+}

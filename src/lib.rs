@@ -1,0 +1,11 @@
+//! mediasan: sanitize storage media (NIST SP 800-88 Rev. 2 Clear by overwrite) and prove it
+//! with a signed certificate. See README.md for the data flow.
+pub mod aligned;
+pub mod device;
+pub mod error;
+pub mod pattern;
+pub mod plan;
+pub mod policy;
+pub mod units;
+
+pub use error::{Error, Result};

@@ -1,0 +1,88 @@
+//! Byte sizes: parsing what users type (`512M`, `4GiB`, `1000`) and printing sizes for humans.
+
+/// Parses a size: plain bytes, or a number with a suffix. `K`, `M`, `G`, `T`, `P` and the
+/// `KiB`..`PiB` forms are powers of 1024; `KB`..`PB` are powers of 1000; `B` is bytes.
+/// Case-insensitive. Zero is rejected: a size of nothing is always a mistake here.
+///
+/// # Errors
+/// A message naming what was wrong, ready to show the user.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let hint = "expected a size such as 4096, 512M, 4GiB or 10GB";
+    if digits.is_empty() {
+        return Err(format!("invalid size '{text}': {hint}"));
+    }
+    let n: u64 = digits.parse().map_err(|_| format!("invalid size '{text}': number too large"))?;
+    let mult: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "p" | "pib" => 1 << 50,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "pb" => 1_000_000_000_000_000,
+        _ => return Err(format!("invalid size '{text}': unknown unit '{suffix}'; {hint}")),
+    };
+    let bytes = n.checked_mul(mult).ok_or_else(|| format!("invalid size '{text}': too large"))?;
+    if bytes == 0 {
+        return Err(format!("invalid size '{text}': must be greater than zero"));
+    }
+    Ok(bytes)
+}
+
+/// Formats a byte count for humans with binary units: `1.00 GiB`, `512 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.2} {}", UNITS[unit])
+    }
+}
+
+/// Formats a rate in decimal megabytes per second, the unit drive makers and dd use.
+pub fn human_rate(bytes_per_second: f64) -> String {
+    format!("{:.1} MB/s", bytes_per_second / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_and_suffixed_sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("4gib"), Ok(4 << 30));
+        assert_eq!(parse_size("10GB"), Ok(10_000_000_000));
+        assert_eq!(parse_size("1k"), Ok(1024));
+        assert_eq!(parse_size("7B"), Ok(7));
+    }
+
+    #[test]
+    fn rejects_bad_sizes() {
+        for bad in ["", "M", "12X", "-5", "0", "0M", "1.5G", "99999999999999999999", "16384P"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn human_formats() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1 << 30), "1.00 GiB");
+        assert_eq!(human_rate(2.5e9), "2500.0 MB/s");
+    }
+}
