@@ -1,11 +1,14 @@
 //! mediasan: sanitize storage media (NIST SP 800-88 Rev. 2 Clear by overwrite) and prove it
 //! with a signed certificate. See README.md for the data flow.
 pub mod aligned;
+pub mod cert;
 pub mod device;
 pub mod error;
 pub mod pattern;
 pub mod plan;
 pub mod policy;
 pub mod units;
+pub mod verify;
+pub mod writer;
 
 pub use error::{Error, Result};

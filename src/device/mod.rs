@@ -4,6 +4,7 @@
 //! Nothing here decides *whether* to wipe; `safety` does that. Nothing here knows patterns.
 
 pub mod identity;
+pub mod mem;
 mod ioctl;
 pub mod safety;
 

@@ -1,0 +1,398 @@
+//! The certificate of sanitization: its model (field names are a contract, see design.md),
+//! the verdict rule, and the file names. Signing lives in `sign`.
+//!
+//! A certificate is JSON, written once and signed over its exact bytes; it is never edited
+//! afterwards. Every operator-entered field exists even when empty.
+
+pub mod sign;
+
+use serde::{Deserialize, Serialize};
+
+use crate::writer::IoFailure;
+
+/// The `format` value of certificates this version writes.
+pub const FORMAT: &str = "mediasan-certificate/1";
+
+/// The outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Every pass wrote every byte and verification found nothing wrong.
+    Pass,
+    /// Something failed: an I/O error, a mismatch, a flush error.
+    #[default]
+    Fail,
+    /// Something was not done: interrupted, or not verified.
+    Incomplete,
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `INCOMPLETE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+        }
+    }
+}
+
+/// A person (operator or validator).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Person {
+    pub name: String,
+    pub title: String,
+    pub organization: String,
+    pub location: String,
+    pub contact: String,
+}
+
+/// The validation block, for the second person's decision (NIST SP 800-88 Rev. 2 §4.5).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Validation {
+    pub name: String,
+    pub title: String,
+    pub organization: String,
+    pub location: String,
+    pub contact: String,
+    pub signature: String,
+    pub date: String,
+}
+
+/// The tool that wrote the certificate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub build: String,
+}
+
+/// The machine it ran on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Host {
+    pub hostname: String,
+    pub kernel: String,
+}
+
+/// Hidden-area (HPA/DCO/AMA) state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HiddenAreas {
+    /// `not_applicable`, `unknown`, `none`, `present`...
+    pub state: String,
+    pub detail: String,
+}
+
+/// The sanitized item.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Media {
+    pub path: String,
+    /// `image` or `block`.
+    pub kind: String,
+    pub vendor: String,
+    pub model: String,
+    pub serial: String,
+    pub serial_source: String,
+    pub firmware: String,
+    pub wwn: String,
+    pub media_type: String,
+    pub interface: String,
+    /// Loop device: its file. Image file: the filesystem and device under it.
+    pub backing: String,
+    pub size_bytes: u64,
+    pub logical_block_size: u32,
+    pub physical_block_size: u32,
+    /// Writes bypassed the page cache.
+    pub direct_io: bool,
+    pub asset_tag: String,
+    pub source: String,
+    pub classification: String,
+    pub data_backed_up: String,
+    pub backup_location: String,
+    pub hidden_areas: HiddenAreas,
+}
+
+/// The policy followed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyRef {
+    pub name: String,
+    pub description: String,
+    pub reference: String,
+    pub legacy: bool,
+    /// `built-in` or the file path.
+    pub source: String,
+    /// BLAKE3 of the policy's TOML text.
+    pub blake3: String,
+}
+
+/// One overwrite pass.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PassRecord {
+    pub index: usize,
+    /// Human description: `0x00`, `random (chacha8)`...
+    pub pattern: String,
+    /// Fixed patterns: the repeating bytes, hex.
+    pub pattern_bytes: Option<String>,
+    /// Random passes: generator name.
+    pub prng: Option<String>,
+    /// Random passes: the 256-bit key, hex.
+    pub seed: Option<String>,
+    /// Random passes: every bit of the stream flipped (a complement pass).
+    pub inverted: bool,
+    pub bytes_written: u64,
+    pub started: String,
+    pub finished: String,
+    pub bytes_per_second: f64,
+    pub errors: Vec<IoFailure>,
+    pub flush_error: Option<String>,
+    pub interrupted: bool,
+}
+
+/// How the media was sanitized.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sanitization {
+    /// `clear` (overwrite is never purge) or `purge`.
+    pub method: String,
+    /// `overwrite`, `block erase`, `crypto erase`...
+    pub technique: String,
+    pub policy: PolicyRef,
+    pub passes: Vec<PassRecord>,
+    pub started: String,
+    pub finished: String,
+    pub duration_seconds: f64,
+    /// Interruptions and resumptions, in order.
+    pub resumed: Vec<String>,
+}
+
+/// How it was verified and what was found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Verification {
+    /// `full`, `sampled` or `none`.
+    pub method: String,
+    /// Which pass was read back (the last).
+    pub pass: usize,
+    /// How samples are drawn (named so a third party can redraw them).
+    pub algorithm: String,
+    /// 256-bit sample seed, hex.
+    pub seed: String,
+    pub subsections: u64,
+    pub sample_bytes: u64,
+    pub samples: u64,
+    pub requested_percent: u8,
+    pub coverage_percent: f64,
+    pub bytes_planned: u64,
+    pub bytes_read: u64,
+    /// Logical blocks that differ from the expected pattern.
+    pub mismatches: u64,
+    pub first_mismatch_offset: Option<u64>,
+    /// BLAKE3 of every byte read, in sample order.
+    pub blake3: String,
+    pub errors: Vec<IoFailure>,
+    pub interrupted: bool,
+    pub started: String,
+    pub finished: String,
+    pub bytes_per_second: f64,
+}
+
+/// A certificate of sanitization.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Certificate {
+    pub format: String,
+    pub id: String,
+    pub result: Verdict,
+    /// Why it is not PASS (empty for PASS).
+    pub reasons: Vec<String>,
+    pub tool: Tool,
+    pub host: Host,
+    pub operator: Person,
+    pub media: Media,
+    pub sanitization: Sanitization,
+    pub verification: Verification,
+    pub post_sanitization_classification: String,
+    pub destination: String,
+    pub notes: Vec<String>,
+    pub validation: Validation,
+}
+
+/// Decides the verdict from the records: PASS only if every pass wrote and flushed every byte
+/// and a verification read everything it planned and found no difference.
+pub fn judge(c: &Certificate, planned_passes: usize) -> (Verdict, Vec<String>) {
+    let size = c.media.size_bytes;
+    let mut fail = Vec::new();
+    let mut incomplete = Vec::new();
+    for p in &c.sanitization.passes {
+        for e in &p.errors {
+            fail.push(format!("pass {}: write failed at offset {} ({} bytes): {}", p.index, e.offset, e.length, e.error));
+        }
+        if let Some(f) = &p.flush_error {
+            fail.push(format!("pass {}: {f}", p.index));
+        }
+        if p.interrupted {
+            incomplete.push(format!("pass {} interrupted after {} of {size} bytes", p.index, p.bytes_written));
+        } else if p.errors.is_empty() && p.bytes_written != size {
+            fail.push(format!("pass {} wrote {} of {size} bytes", p.index, p.bytes_written));
+        }
+    }
+    if c.sanitization.passes.len() < planned_passes && incomplete.is_empty() && fail.is_empty() {
+        incomplete.push(format!("only {} of {planned_passes} passes ran", c.sanitization.passes.len()));
+    }
+    let v = &c.verification;
+    if fail.is_empty() && incomplete.is_empty() {
+        match v.method.as_str() {
+            "none" => incomplete.push("not verified (verification method none)".into()),
+            _ if v.interrupted => incomplete.push(format!("verification interrupted after {} of {} bytes", v.bytes_read, v.bytes_planned)),
+            _ => {
+                for e in &v.errors {
+                    fail.push(format!("verification read failed at offset {} ({} bytes): {}", e.offset, e.length, e.error));
+                }
+                if v.mismatches > 0 {
+                    fail.push(format!(
+                        "verification found {} block(s) that differ from the pattern, the first at offset {}",
+                        v.mismatches,
+                        v.first_mismatch_offset.unwrap_or(0)
+                    ));
+                }
+                if v.errors.is_empty() && v.bytes_read != v.bytes_planned {
+                    fail.push(format!("verification read {} of {} planned bytes", v.bytes_read, v.bytes_planned));
+                }
+            }
+        }
+    } else if v.method != "none" && v.bytes_read == 0 {
+        incomplete.push("verification skipped: the overwrite did not complete".into());
+    }
+    if !fail.is_empty() {
+        fail.extend(incomplete);
+        (Verdict::Fail, fail)
+    } else if !incomplete.is_empty() {
+        (Verdict::Incomplete, incomplete)
+    } else {
+        (Verdict::Pass, vec![])
+    }
+}
+
+/// A random RFC 4122 version-4 UUID.
+pub fn new_id(bytes: [u8; 16]) -> String {
+    let mut b = bytes;
+    b[6] = (b[6] & 0x0F) | 0x40;
+    b[8] = (b[8] & 0x3F) | 0x80;
+    let h = hex(&b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// RFC 3339 UTC, seconds precision.
+pub fn timestamp(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// The certificate's file name: `<target name>-<UTC time>-<id prefix>.json`, with anything
+/// but letters, digits, `.`, `_` and `-` in the target name replaced by `_`.
+pub fn file_name(target: &std::path::Path, started: &str, id: &str) -> String {
+    let base: String = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "target".into())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
+    let stamp: String = started.chars().filter(|c| *c != '-' && *c != ':').collect();
+    format!("{base}-{stamp}-{}.json", &id[..8.min(id.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passing() -> Certificate {
+        let mut c = Certificate { format: FORMAT.into(), ..Default::default() };
+        c.media.size_bytes = 1000;
+        c.sanitization.passes = vec![PassRecord { index: 1, bytes_written: 1000, ..Default::default() }];
+        c.verification = Verification {
+            method: "sampled".into(),
+            bytes_planned: 100,
+            bytes_read: 100,
+            ..Default::default()
+        };
+        c
+    }
+
+    #[test]
+    fn pass_only_when_everything_holds() {
+        assert_eq!(judge(&passing(), 1), (Verdict::Pass, vec![]));
+
+        let mut c = passing();
+        c.verification.mismatches = 3;
+        c.verification.first_mismatch_offset = Some(4096);
+        let (v, r) = judge(&c, 1);
+        assert_eq!(v, Verdict::Fail);
+        assert!(r[0].contains("3 block(s)") && r[0].contains("4096"), "{r:?}");
+
+        let mut c = passing();
+        c.sanitization.passes[0].errors.push(IoFailure { offset: 512, length: 512, error: "EIO".into() });
+        c.sanitization.passes[0].bytes_written = 488;
+        let (v, r) = judge(&c, 1);
+        assert_eq!(v, Verdict::Fail);
+        assert!(r[0].contains("offset 512"));
+
+        let mut c = passing();
+        c.sanitization.passes[0].flush_error = Some("fdatasync failed".into());
+        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+
+        let mut c = passing();
+        c.sanitization.passes[0].bytes_written = 999;
+        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+
+        let mut c = passing();
+        c.sanitization.passes[0].interrupted = true;
+        assert_eq!(judge(&c, 1).0, Verdict::Incomplete);
+
+        assert_eq!(judge(&passing(), 3).0, Verdict::Incomplete, "passes missing");
+
+        let mut c = passing();
+        c.verification.method = "none".into();
+        assert_eq!(judge(&c, 1).0, Verdict::Incomplete, "unverified is never PASS");
+
+        let mut c = passing();
+        c.verification.bytes_read = 50;
+        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+
+        let mut c = passing();
+        c.verification.errors.push(IoFailure { offset: 0, length: 4096, error: "EIO".into() });
+        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn certificate_round_trips_through_json() {
+        let mut c = passing();
+        c.result = Verdict::Pass;
+        c.sanitization.passes[0].seed = Some("ab".repeat(32));
+        let text = serde_json::to_string_pretty(&c).unwrap();
+        assert!(text.contains("\"result\": \"PASS\""));
+        assert!(text.contains("\"size_bytes\": 1000"));
+        let back: Certificate = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn ids_and_names() {
+        let id = new_id([0xFF; 16]);
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        let n = file_name(std::path::Path::new("/dev/disk/by-id/ata-X Y"), "2026-11-21T10:14:06Z", &id);
+        assert_eq!(n, "ata-X_Y-20261121T101406Z-ffffffff.json");
+    }
+}

@@ -1,0 +1,455 @@
+//! Verification: which bytes to read back (`sample_plan` / `full_plan`, pure and reproducible
+//! from a seed) and reading them (`run`): direct-I/O reads in flight on worker threads, each
+//! compared with the expected pattern regenerated at its offset, all bytes read fed *in order*
+//! into one BLAKE3 hasher whose digest goes into the certificate.
+//!
+//! The sampling rule (documented in the README so a third party can redraw it):
+//! 1. `N = ceil(size / block)` blocks. Targets under 64 blocks, or `percent >= 100`, are read whole.
+//! 2. `S = min(1000, N / 32)` subsections; subsection `i` is blocks `[i*N/S, (i+1)*N/S)`.
+//! 3. Sample length `k` blocks: `1 MiB / block`, halved while `16 k` exceeds the shortest
+//!    subsection `Lmin = N / S`, or two samples exceed `percent` of it (`200 k > percent * Lmin`);
+//!    never below one block.
+//! 4. A ChaCha8 generator keyed by the verification seed (rand_chacha, stream 0). For each
+//!    subsection in order, with `L` blocks and `slots = L / k`: draw
+//!    `m = min(slots, max(2, ceil(percent * L / (100 k))))` distinct slots with Floyd's
+//!    algorithm (`for j in slots-m .. slots: t = uniform(j+1); take t, or j if t was taken`),
+//!    where `uniform(n)` draws a u64 and rejects the top `2^64 mod n` values.
+//! 5. Add the first block and the last block if no sample holds them; sort by offset.
+//! 6. If coverage is still below `percent` (only possible near 100 %), read everything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::aligned::AlignedBuf;
+use crate::device::BlockIo;
+use crate::pattern::Pattern;
+use crate::plan::uniform_below;
+use crate::writer::{chunk_size, IoConfig, IoFailure};
+
+/// Most subsections a sampled verification uses.
+pub const MAX_SUBSECTIONS: u64 = 1000;
+/// Largest single sample.
+pub const MAX_SAMPLE_BYTES: u64 = 1 << 20;
+
+/// A byte range to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// The ranges a verification reads, in the order they are hashed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Extents {
+    /// Explicit samples, sorted by offset, non-overlapping.
+    List(Vec<Extent>),
+    /// The whole target in consecutive chunks.
+    Whole { size: u64, chunk: u64 },
+}
+
+impl Extents {
+    /// Number of ranges.
+    pub fn len(&self) -> u64 {
+        match self {
+            Extents::List(v) => v.len() as u64,
+            Extents::Whole { size, chunk } => size.div_ceil(*chunk),
+        }
+    }
+
+    /// True if there is nothing to read.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th range.
+    pub fn get(&self, i: u64) -> Extent {
+        match self {
+            Extents::List(v) => v[i as usize],
+            Extents::Whole { size, chunk } => {
+                let offset = i * chunk;
+                Extent { offset, len: (*chunk).min(size - offset) }
+            }
+        }
+    }
+
+    /// Total bytes covered.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Extents::List(v) => v.iter().map(|e| e.len).sum(),
+            Extents::Whole { size, .. } => *size,
+        }
+    }
+}
+
+/// What a verification will read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Samples {
+    /// Subsections the target was split into (1 for a full read).
+    pub subsections: u64,
+    /// Size of one sample (the chunk size for a full read).
+    pub sample_bytes: u64,
+    /// The ranges, in hashing order.
+    pub extents: Extents,
+    /// Bytes covered / size, percent.
+    pub coverage_percent: f64,
+}
+
+/// Reads the whole target in `chunk`-byte pieces.
+pub fn full_plan(size: u64, chunk: u64) -> Samples {
+    let chunk = chunk.max(1);
+    Samples { subsections: 1, sample_bytes: chunk, extents: Extents::Whole { size, chunk }, coverage_percent: 100.0 }
+}
+
+/// Pseudorandom samples covering at least `percent` of a `size`-byte target (see module docs).
+pub fn sample_plan(size: u64, block: u32, percent: u8, seed: &[u8; 32]) -> Samples {
+    let bs = u64::from(block.max(1));
+    let n = size.div_ceil(bs);
+    let whole = || full_plan(size, (MAX_SAMPLE_BYTES / bs).max(1) * bs);
+    if percent >= 100 || n < 64 {
+        return whole();
+    }
+    let s = (n / 32).clamp(1, MAX_SUBSECTIONS);
+    let bound = |i: u64| (u128::from(i) * u128::from(n) / u128::from(s)) as u64;
+    let shortest = n / s;
+    let mut k = (MAX_SAMPLE_BYTES / bs).max(1);
+    while k > 1 && (k * 16 > shortest || 2 * k * 100 > u64::from(percent) * shortest) {
+        k /= 2;
+    }
+    let mut rng = ChaCha8Rng::from_seed(*seed);
+    let mut ext = Vec::new();
+    let pct = u64::from(percent);
+    for i in 0..s {
+        let (start, end) = (bound(i), bound(i + 1));
+        let len = end - start;
+        let slots = len / k;
+        let m = (pct * len).div_ceil(100 * k).max(2).min(slots);
+        let mut chosen = BTreeSet::new();
+        for j in slots - m..slots {
+            let t = uniform_below(&mut rng, j + 1);
+            if !chosen.insert(t) {
+                chosen.insert(j);
+            }
+        }
+        for slot in chosen {
+            let b = start + slot * k;
+            let offset = b * bs;
+            ext.push(Extent { offset, len: (k * bs).min(size - offset) });
+        }
+    }
+    if ext.first().map(|e| e.offset) != Some(0) {
+        ext.push(Extent { offset: 0, len: bs.min(size) });
+    }
+    if ext.iter().all(|e| e.offset + e.len < size) {
+        let last = (n - 1) * bs;
+        ext.push(Extent { offset: last, len: size - last });
+    }
+    ext.sort_by_key(|e| e.offset);
+    let bytes: u64 = ext.iter().map(|e| e.len).sum();
+    let coverage = bytes as f64 * 100.0 / size as f64;
+    if coverage < f64::from(percent) {
+        return whole();
+    }
+    Samples { subsections: s, sample_bytes: k * bs, extents: Extents::List(ext), coverage_percent: coverage }
+}
+
+/// What a verification found.
+#[derive(Clone, Debug)]
+pub struct VerifyReport {
+    /// Bytes read and compared.
+    pub bytes_read: u64,
+    /// Logical blocks whose content differs from the expected pattern.
+    pub mismatched_blocks: u64,
+    /// Offset of the first differing block.
+    pub first_mismatch: Option<u64>,
+    /// BLAKE3 of every byte read, in extent order, hex.
+    pub blake3: String,
+    /// Reads that failed (or came back short).
+    pub errors: Vec<IoFailure>,
+    /// Stopped early by a cancel request.
+    pub interrupted: bool,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+    pub elapsed: std::time::Duration,
+}
+
+impl VerifyReport {
+    /// Everything planned was read and matched.
+    pub fn clean(&self, planned: u64) -> bool {
+        self.bytes_read == planned && self.mismatched_blocks == 0 && self.errors.is_empty() && !self.interrupted
+    }
+}
+
+struct Done {
+    seq: u64,
+    buf: AlignedBuf,
+    len: usize,
+}
+
+/// Reads `samples` back from `dev` and compares them with `expected`.
+pub fn run(
+    dev: &dyn BlockIo,
+    samples: &Samples,
+    expected: &Pattern,
+    cfg: &IoConfig,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(u64),
+) -> VerifyReport {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let bs = u64::from(dev.block_size());
+    let count = samples.extents.len();
+    // No extent is longer than `sample_bytes` (the first/last-block extras are one block).
+    let buf_len = chunk_size(samples.sample_bytes.max(bs) as usize, dev.block_size(), None);
+    let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
+    let next = AtomicU64::new(0);
+    let read_bytes = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let errors = Mutex::new(Vec::<IoFailure>::new());
+    let mismatches = Mutex::new((0u64, None::<u64>));
+    let (free_tx, free_rx) = mpsc::channel::<AlignedBuf>();
+    for _ in 0..workers * 2 {
+        let _ = free_tx.send(AlignedBuf::new(buf_len));
+    }
+    let free_rx = Mutex::new(free_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let mut hasher = blake3::Hasher::new();
+
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let (free_rx, next, stop, errors, mismatches, read_bytes) =
+                (&free_rx, &next, &stop, &errors, &mismatches, &read_bytes);
+            s.spawn(move || {
+                let mut want = vec![0u8; buf_len];
+                loop {
+                    // Take a buffer *before* claiming a sequence number, so the lowest unhashed
+                    // number is always held by a worker that can finish it (no deadlock).
+                    let Ok(mut buf) = free_rx.lock().unwrap_or_else(|p| p.into_inner()).recv() else { break };
+                    if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let seq = next.fetch_add(1, Ordering::Relaxed);
+                    if seq >= count {
+                        break;
+                    }
+                    let e = samples.extents.get(seq);
+                    let len = e.len as usize;
+                    let io_len = (e.len.div_ceil(bs) * bs) as usize;
+                    let got = match dev.read_at(&mut buf[..io_len], e.offset) {
+                        Ok(n) if n >= len => len,
+                        Ok(n) => {
+                            let f = IoFailure { offset: e.offset, length: e.len, error: format!("short read: {n} of {len} bytes") };
+                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                            n
+                        }
+                        Err(err) => {
+                            let f = IoFailure { offset: e.offset, length: e.len, error: err.to_string() };
+                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                            0
+                        }
+                    };
+                    if got > 0 {
+                        cfg.budget.run(|| {
+                            expected.fill_at(&mut want[..got], e.offset);
+                            if buf[..got] != want[..got] {
+                                let mut m = mismatches.lock().unwrap_or_else(|p| p.into_inner());
+                                for (b, (have, should)) in
+                                    buf[..got].chunks(bs as usize).zip(want[..got].chunks(bs as usize)).enumerate()
+                                {
+                                    if have != should {
+                                        let at = e.offset + b as u64 * bs;
+                                        m.0 += 1;
+                                        m.1 = Some(m.1.map_or(at, |f: u64| f.min(at)));
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    read_bytes.fetch_add(got as u64, Ordering::Relaxed);
+                    if done_tx.send(Done { seq, buf, len: got }).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // This thread hashes in sequence order and reports progress.
+        let mut pending = BTreeMap::new();
+        let mut want_seq = 0u64;
+        let mut hashed = 0u64;
+        let mut last_tick = Instant::now();
+        loop {
+            match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(d) => {
+                    pending.insert(d.seq, d);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            while let Some(d) = pending.remove(&want_seq) {
+                hasher.update(&d.buf[..d.len]);
+                hashed += d.len as u64;
+                want_seq += 1;
+                let _ = free_tx.send(d.buf);
+            }
+            if last_tick.elapsed().as_millis() >= 100 {
+                progress(hashed);
+                last_tick = Instant::now();
+            }
+        }
+        // Workers stopped early (cancel): whatever is still pending is hashed in order up to
+        // the first gap, so the digest stays a prefix of the planned sequence.
+        while let Some(d) = pending.remove(&want_seq) {
+            hasher.update(&d.buf[..d.len]);
+            hashed += d.len as u64;
+            want_seq += 1;
+        }
+        progress(hashed);
+    });
+
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.sort_by_key(|e| e.offset);
+    let (mismatched_blocks, first_mismatch) = mismatches.into_inner().unwrap_or_else(|p| p.into_inner());
+    let bytes_read = read_bytes.into_inner();
+    VerifyReport {
+        bytes_read,
+        mismatched_blocks,
+        first_mismatch,
+        blake3: hasher.finalize().to_hex().to_string(),
+        errors,
+        interrupted: cancel.load(Ordering::Relaxed) && bytes_read < samples.extents.bytes(),
+        started,
+        finished: SystemTime::now(),
+        elapsed: t0.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::mem::MemDevice;
+    use crate::pattern::Prng;
+    use crate::writer::FillBudget;
+
+    fn list(s: &Samples) -> Vec<Extent> {
+        (0..s.extents.len()).map(|i| s.extents.get(i)).collect()
+    }
+
+    #[test]
+    fn samples_are_deterministic_aligned_disjoint_and_reach_coverage() {
+        for &(size, block) in &[(1u64 << 30, 512u32), (1 << 30, 4096), (10_000_000_007, 4096), (300 * 4096, 4096), (1 << 40, 4096)] {
+            for pct in [1u8, 10, 33, 90] {
+                let a = sample_plan(size, block, pct, &[1; 32]);
+                let b = sample_plan(size, block, pct, &[1; 32]);
+                let c = sample_plan(size, block, pct, &[2; 32]);
+                assert_eq!(a, b, "same seed, same samples");
+                assert_ne!(list(&a), list(&c), "other seed, other samples");
+                let v = list(&a);
+                assert_eq!(v[0].offset, 0, "first block included");
+                let last = v.last().unwrap();
+                assert_eq!(last.offset + last.len, size, "last block included");
+                for w in v.windows(2) {
+                    assert!(w[0].offset + w[0].len <= w[1].offset, "sorted and disjoint");
+                }
+                for e in &v {
+                    assert_eq!(e.offset % u64::from(block), 0, "aligned");
+                    assert!(e.offset + e.len <= size, "in range");
+                }
+                assert!(a.coverage_percent >= f64::from(pct), "{size} {pct}: {}", a.coverage_percent);
+                if size >= 1 << 30 {
+                    assert!(a.coverage_percent < f64::from(pct) * 1.3 + 1.0, "{size} {pct}: {}", a.coverage_percent);
+                }
+                assert_eq!(a.extents.bytes() as f64 * 100.0 / size as f64, a.coverage_percent);
+            }
+        }
+    }
+
+    #[test]
+    fn every_subsection_gets_at_least_two_samples() {
+        let size = 1u64 << 30;
+        let s = sample_plan(size, 4096, 1, &[3; 32]);
+        assert_eq!(s.subsections, 1000);
+        let n = size / 4096;
+        let mut per = vec![0u32; s.subsections as usize];
+        for e in list(&s) {
+            let b = e.offset / 4096;
+            let i = (0..s.subsections).find(|&i| b < (i + 1) * n / s.subsections).unwrap();
+            per[i as usize] += 1;
+        }
+        assert!(per.iter().all(|&c| c >= 2), "{per:?}");
+    }
+
+    #[test]
+    fn tiny_targets_and_100_percent_are_read_whole() {
+        assert_eq!(sample_plan(10 * 4096, 4096, 10, &[0; 32]).coverage_percent, 100.0);
+        assert!(matches!(sample_plan(1 << 30, 512, 100, &[0; 32]).extents, Extents::Whole { .. }));
+    }
+
+    fn cfg(qd: usize) -> IoConfig {
+        IoConfig { buffer_size: 64 << 10, queue_depth: qd, budget: FillBudget::new(2) }
+    }
+
+    fn written(size: usize, p: &Pattern) -> MemDevice {
+        let dev = MemDevice::new(size, 512, 0);
+        let mut v = vec![0u8; size];
+        p.fill_at(&mut v, 0);
+        dev.poke(0, &v);
+        dev
+    }
+
+    #[test]
+    fn full_verify_digest_is_blake3_of_the_whole_target() {
+        let p = Pattern::Random { prng: Prng::ChaCha8, seed: [8; 32], inverted: false };
+        for qd in [1, 5] {
+            let dev = written(1_000_000, &p);
+            let cancel = AtomicBool::new(false);
+            let s = full_plan(1_000_000, 64 << 10);
+            let r = run(&dev, &s, &p, &cfg(qd), &cancel, &mut |_| {});
+            assert!(r.clean(1_000_000), "{r:?}");
+            assert_eq!(r.blake3, blake3::hash(&dev.contents()).to_hex().to_string());
+        }
+    }
+
+    #[test]
+    fn sampled_digest_is_blake3_of_the_samples_in_order() {
+        let p = Pattern::Fixed(vec![0x6D, 0xB6, 0xDB]);
+        let size = 4 << 20;
+        let dev = written(size, &p);
+        let s = sample_plan(size as u64, 512, 10, &[5; 32]);
+        let r = run(&dev, &s, &p, &cfg(3), &AtomicBool::new(false), &mut |_| {});
+        assert!(r.clean(s.extents.bytes()));
+        let all = dev.contents();
+        let mut h = blake3::Hasher::new();
+        for e in list(&s) {
+            h.update(&all[e.offset as usize..(e.offset + e.len) as usize]);
+        }
+        assert_eq!(r.blake3, h.finalize().to_hex().to_string());
+    }
+
+    #[test]
+    fn a_changed_byte_is_found_with_its_block() {
+        let p = Pattern::Fixed(vec![0]);
+        let dev = written(1 << 20, &p);
+        dev.poke(700_001, &[1]);
+        let r = run(&dev, &full_plan(1 << 20, 64 << 10), &p, &cfg(2), &AtomicBool::new(false), &mut |_| {});
+        assert_eq!(r.mismatched_blocks, 1);
+        assert_eq!(r.first_mismatch, Some(700_001 / 512 * 512));
+        assert!(!r.clean(1 << 20));
+    }
+
+    #[test]
+    fn read_errors_are_reported_with_offsets() {
+        let p = Pattern::Fixed(vec![0]);
+        let mut dev = written(1 << 20, &p);
+        dev.fail_reads = vec![(512 << 10, (512 << 10) + 1)];
+        let r = run(&dev, &full_plan(1 << 20, 64 << 10), &p, &cfg(4), &AtomicBool::new(false), &mut |_| {});
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.errors[0].offset, 512 << 10);
+        assert!(!r.clean(1 << 20));
+    }
+}
