@@ -22,7 +22,11 @@ impl AlignedBuf {
         let start = storage.as_ptr().align_offset(IO_ALIGN);
         // align_offset on a u8 pointer always succeeds and is < IO_ALIGN.
         debug_assert!(start < IO_ALIGN);
-        AlignedBuf { storage, start, len }
+        AlignedBuf {
+            storage,
+            start,
+            len,
+        }
     }
 
     /// Length in bytes.

@@ -79,17 +79,29 @@ impl Error {
 
     /// Shorthand for an [`Error::Io`] without offset or pass.
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { what, path: path.into(), offset: None, pass: None, source }
+        Error::Io {
+            what,
+            path: path.into(),
+            offset: None,
+            pass: None,
+            source,
+        }
     }
 
     /// Shorthand for an [`Error::Target`].
     pub fn target(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Target { path: path.into(), reason: reason.into() }
+        Error::Target {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for an [`Error::Refused`].
     pub fn refused(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Refused { path: path.into(), reason: reason.into() }
+        Error::Refused {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -2,11 +2,14 @@
 //! with a signed certificate. See README.md for the data flow.
 pub mod aligned;
 pub mod cert;
+pub mod cli;
+pub mod cmd;
 pub mod device;
 pub mod error;
 pub mod pattern;
 pub mod plan;
 pub mod policy;
+pub mod progress;
 pub mod units;
 pub mod verify;
 pub mod writer;

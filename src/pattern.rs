@@ -44,7 +44,11 @@ pub enum Pattern {
     Fixed(Vec<u8>),
     /// The keystream of `prng` keyed by `seed`; `inverted` flips every bit (a random pass's
     /// complement).
-    Random { prng: Prng, seed: [u8; 32], inverted: bool },
+    Random {
+        prng: Prng,
+        seed: [u8; 32],
+        inverted: bool,
+    },
 }
 
 impl Pattern {
@@ -60,20 +64,36 @@ impl Pattern {
     pub fn complement(&self) -> Pattern {
         match self {
             Pattern::Fixed(b) => Pattern::Fixed(b.iter().map(|x| !x).collect()),
-            Pattern::Random { prng, seed, inverted } => {
-                Pattern::Random { prng: *prng, seed: *seed, inverted: !inverted }
-            }
+            Pattern::Random {
+                prng,
+                seed,
+                inverted,
+            } => Pattern::Random {
+                prng: *prng,
+                seed: *seed,
+                inverted: !inverted,
+            },
         }
     }
 
     /// A short human description: `0x00`, `0x92 0x49 0x24`, `random (chacha8)`.
     pub fn describe(&self) -> String {
         match self {
-            Pattern::Fixed(b) => {
-                b.iter().map(|x| format!("0x{x:02X}")).collect::<Vec<_>>().join(" ")
-            }
-            Pattern::Random { prng, inverted: false, .. } => format!("random ({})", prng.name()),
-            Pattern::Random { prng, inverted: true, .. } => {
+            Pattern::Fixed(b) => b
+                .iter()
+                .map(|x| format!("0x{x:02X}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Pattern::Random {
+                prng,
+                inverted: false,
+                ..
+            } => format!("random ({})", prng.name()),
+            Pattern::Random {
+                prng,
+                inverted: true,
+                ..
+            } => {
                 format!("complement of random ({})", prng.name())
             }
         }
@@ -83,7 +103,11 @@ impl Pattern {
     pub fn fill_at(&self, buf: &mut [u8], offset: u64) {
         match self {
             Pattern::Fixed(bytes) => fill_fixed(buf, bytes, offset),
-            Pattern::Random { prng, seed, inverted } => {
+            Pattern::Random {
+                prng,
+                seed,
+                inverted,
+            } => {
                 match prng {
                     Prng::ChaCha8 => fill_stream::<ChaCha8Rng>(buf, seed, offset),
                     Prng::ChaCha12 => fill_stream::<ChaCha12Rng>(buf, seed, offset),
@@ -163,9 +187,21 @@ mod tests {
     #[test]
     fn random_stream_is_seekable_at_any_offset() {
         for prng in [Prng::ChaCha8, Prng::ChaCha12, Prng::ChaCha20] {
-            let p = Pattern::Random { prng, seed: [7; 32], inverted: false };
+            let p = Pattern::Random {
+                prng,
+                seed: [7; 32],
+                inverted: false,
+            };
             let whole = seq(&p, 70_000);
-            for &(off, len) in &[(0, 1), (1, 3), (3, 9), (4, 64), (511, 1025), (4096, 8192), (65_537, 2000)] {
+            for &(off, len) in &[
+                (0, 1),
+                (1, 3),
+                (3, 9),
+                (4, 64),
+                (511, 1025),
+                (4096, 8192),
+                (65_537, 2000),
+            ] {
                 let mut part = vec![0u8; len];
                 p.fill_at(&mut part, off as u64);
                 assert_eq!(part, whole[off..off + len], "{prng:?} at {off}+{len}");
@@ -175,9 +211,30 @@ mod tests {
 
     #[test]
     fn seeds_and_algorithms_give_different_streams() {
-        let a = seq(&Pattern::Random { prng: Prng::ChaCha8, seed: [1; 32], inverted: false }, 64);
-        let b = seq(&Pattern::Random { prng: Prng::ChaCha8, seed: [2; 32], inverted: false }, 64);
-        let c = seq(&Pattern::Random { prng: Prng::ChaCha20, seed: [1; 32], inverted: false }, 64);
+        let a = seq(
+            &Pattern::Random {
+                prng: Prng::ChaCha8,
+                seed: [1; 32],
+                inverted: false,
+            },
+            64,
+        );
+        let b = seq(
+            &Pattern::Random {
+                prng: Prng::ChaCha8,
+                seed: [2; 32],
+                inverted: false,
+            },
+            64,
+        );
+        let c = seq(
+            &Pattern::Random {
+                prng: Prng::ChaCha20,
+                seed: [1; 32],
+                inverted: false,
+            },
+            64,
+        );
         assert_ne!(a, b);
         assert_ne!(a, c);
     }
@@ -185,7 +242,11 @@ mod tests {
     #[test]
     fn far_offsets_beyond_32_bit_block_counters_work() {
         // 20 TB into the stream: the block counter is past 2^32.
-        let p = Pattern::Random { prng: Prng::ChaCha8, seed: [9; 32], inverted: false };
+        let p = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [9; 32],
+            inverted: false,
+        };
         let off = 20_000_000_000_000u64;
         let mut a = vec![0u8; 4096];
         let mut b = vec![0u8; 4096];
@@ -206,14 +267,20 @@ mod tests {
             p.fill_at(&mut part, off as u64);
             assert_eq!(part, whole[off..off + 1000]);
         }
-        assert!(seq(&Pattern::Fixed(vec![0xAA]), 100).iter().all(|&b| b == 0xAA));
+        assert!(seq(&Pattern::Fixed(vec![0xAA]), 100)
+            .iter()
+            .all(|&b| b == 0xAA));
     }
 
     #[test]
     fn complement_flips_every_bit() {
         for p in [
             Pattern::Fixed(vec![0x55, 0x00]),
-            Pattern::Random { prng: Prng::ChaCha8, seed: [3; 32], inverted: false },
+            Pattern::Random {
+                prng: Prng::ChaCha8,
+                seed: [3; 32],
+                inverted: false,
+            },
         ] {
             let a = seq(&p, 4096);
             let b = seq(&p.complement(), 4096);

@@ -89,11 +89,19 @@ pub fn build(policy: &Policy, overrides: &Overrides, rng: &mut impl RngCore) -> 
             PassSpec::One => Pattern::Fixed(vec![0xFF]),
             PassSpec::Bytes(b) => Pattern::Fixed(b.clone()),
             PassSpec::RandomByte => Pattern::Fixed(vec![(rng.next_u32() & 0xFF) as u8]),
-            PassSpec::Random => Pattern::Random { prng: policy.prng, seed: seed(rng), inverted: false },
+            PassSpec::Random => Pattern::Random {
+                prng: policy.prng,
+                seed: seed(rng),
+                inverted: false,
+            },
             // policy::parse guarantees a complement pass is never first.
             PassSpec::Complement => passes[i - 1].pattern.complement(),
         };
-        passes.push(PassPlan { index: i + 1, spec, pattern });
+        passes.push(PassPlan {
+            index: i + 1,
+            spec,
+            pattern,
+        });
     }
     Plan {
         policy: policy.clone(),
@@ -132,7 +140,10 @@ mod tests {
             assert!(seeds[i + 1..].iter().all(|b| b != a));
             assert_ne!(*a, plan.verify_seed);
         }
-        assert_eq!(plan.passes.iter().map(|p| p.index).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+        assert_eq!(
+            plan.passes.iter().map(|p| p.index).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -140,8 +151,12 @@ mod tests {
         let p = policy::load("dod-5220.22-m").unwrap();
         for n in 0..20 {
             let plan = build(&p, &Overrides::default(), &mut rng(n));
-            let Pattern::Fixed(a) = &plan.passes[0].pattern else { panic!() };
-            let Pattern::Fixed(b) = &plan.passes[1].pattern else { panic!() };
+            let Pattern::Fixed(a) = &plan.passes[0].pattern else {
+                panic!()
+            };
+            let Pattern::Fixed(b) = &plan.passes[1].pattern else {
+                panic!()
+            };
             assert_eq!(b[0], !a[0]);
             assert!(matches!(plan.passes[2].pattern, Pattern::Random { .. }));
         }
@@ -152,20 +167,31 @@ mod tests {
         let p = policy::load("gutmann").unwrap();
         let a = build(&p, &Overrides::default(), &mut rng(1));
         let b = build(&p, &Overrides::default(), &mut rng(2));
-        let mid = |plan: &Plan| plan.passes[4..31].iter().map(|p| p.spec.clone()).collect::<Vec<_>>();
+        let mid = |plan: &Plan| {
+            plan.passes[4..31]
+                .iter()
+                .map(|p| p.spec.clone())
+                .collect::<Vec<_>>()
+        };
         assert_ne!(mid(&a), mid(&b), "different draws give different orders");
         let mut sa = mid(&a);
         let mut orig = p.passes[4..31].to_vec();
         sa.sort_by_key(|s| format!("{s:?}"));
         orig.sort_by_key(|s| format!("{s:?}"));
         assert_eq!(sa, orig);
-        assert!(a.passes[..4].iter().chain(&a.passes[31..]).all(|p| p.spec == PassSpec::Random));
+        assert!(a.passes[..4]
+            .iter()
+            .chain(&a.passes[31..])
+            .all(|p| p.spec == PassSpec::Random));
     }
 
     #[test]
     fn overrides_win_over_the_policy() {
         let p = policy::load("nist-clear").unwrap();
-        let ov = Overrides { verify: Some(VerifyMode::Full), verify_percent: Some(42) };
+        let ov = Overrides {
+            verify: Some(VerifyMode::Full),
+            verify_percent: Some(42),
+        };
         let plan = build(&p, &ov, &mut rng(0));
         assert_eq!(plan.verify_mode, VerifyMode::Full);
         assert_eq!(plan.verify_percent, 42);

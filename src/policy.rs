@@ -89,14 +89,35 @@ pub struct Policy {
 /// The built-in policies' names and texts, in the order `mediasan policies` lists them.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("nist-clear", include_str!("../policies/nist-clear.toml")),
-    ("nist-clear-zero", include_str!("../policies/nist-clear-zero.toml")),
-    ("nist-clear-removable", include_str!("../policies/nist-clear-removable.toml")),
-    ("dod-5220.22-m", include_str!("../policies/dod-5220.22-m.toml")),
-    ("dod-5220.22-m-ece", include_str!("../policies/dod-5220.22-m-ece.toml")),
+    (
+        "nist-clear-zero",
+        include_str!("../policies/nist-clear-zero.toml"),
+    ),
+    (
+        "nist-clear-removable",
+        include_str!("../policies/nist-clear-removable.toml"),
+    ),
+    (
+        "dod-5220.22-m",
+        include_str!("../policies/dod-5220.22-m.toml"),
+    ),
+    (
+        "dod-5220.22-m-ece",
+        include_str!("../policies/dod-5220.22-m-ece.toml"),
+    ),
     ("gutmann", include_str!("../policies/gutmann.toml")),
-    ("rcmp-tssit-ops-ii", include_str!("../policies/rcmp-tssit-ops-ii.toml")),
-    ("hmg-is5-baseline", include_str!("../policies/hmg-is5-baseline.toml")),
-    ("hmg-is5-enhanced", include_str!("../policies/hmg-is5-enhanced.toml")),
+    (
+        "rcmp-tssit-ops-ii",
+        include_str!("../policies/rcmp-tssit-ops-ii.toml"),
+    ),
+    (
+        "hmg-is5-baseline",
+        include_str!("../policies/hmg-is5-baseline.toml"),
+    ),
+    (
+        "hmg-is5-enhanced",
+        include_str!("../policies/hmg-is5-enhanced.toml"),
+    ),
     ("bsi-vsitr", include_str!("../policies/bsi-vsitr.toml")),
     ("schneier", include_str!("../policies/schneier.toml")),
 ];
@@ -114,7 +135,10 @@ pub const MAX_PASSES: usize = 64;
 /// # Errors
 /// Only if a built-in policy is broken, which the unit tests rule out.
 pub fn builtins() -> Result<Vec<Policy>> {
-    BUILTIN.iter().map(|(name, text)| parse(text, &format!("built-in {name}"))).collect()
+    BUILTIN
+        .iter()
+        .map(|(name, text)| parse(text, &format!("built-in {name}")))
+        .collect()
 }
 
 /// Resolves `--policy NAME|FILE`: a built-in name first, then a file path.
@@ -172,7 +196,11 @@ struct RawPass {
 }
 
 fn line_of(text: &str, pos: usize) -> usize {
-    text[..pos.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..pos.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses and validates a policy's TOML text. `source` names it in errors.
@@ -191,7 +219,11 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         .map_err(|e| err(e.span().map(|s| s.start), e.message().replace('\n', " ")))?;
 
     let name = raw.name.get_ref().trim().to_string();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(err(
             Some(raw.name.span().start),
             "`name` must be non-empty and use only letters, digits, '-', '_' and '.'".into(),
@@ -219,24 +251,42 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
             let mode = VerifyMode::parse(v.mode.get_ref()).ok_or_else(|| {
                 err(
                     Some(v.mode.span().start),
-                    format!("`verify.mode` = \"{}\" is not one of full, sample, none", v.mode.get_ref()),
+                    format!(
+                        "`verify.mode` = \"{}\" is not one of full, sample, none",
+                        v.mode.get_ref()
+                    ),
                 )
             })?;
             let percent = match &v.percent {
                 None => 10,
-                Some(p) => u8::try_from(*p.get_ref()).ok().filter(|x| (1..=100).contains(x)).ok_or_else(
-                    || err(Some(p.span().start), format!("`verify.percent` = {} is not within 1..100", p.get_ref())),
-                )?,
+                Some(p) => u8::try_from(*p.get_ref())
+                    .ok()
+                    .filter(|x| (1..=100).contains(x))
+                    .ok_or_else(|| {
+                        err(
+                            Some(p.span().start),
+                            format!("`verify.percent` = {} is not within 1..100", p.get_ref()),
+                        )
+                    })?,
             };
             (mode, percent)
         }
     };
 
     if raw.pass.is_empty() {
-        return Err(err(None, "the policy has no [[pass]]; add at least one".into()));
+        return Err(err(
+            None,
+            "the policy has no [[pass]]; add at least one".into(),
+        ));
     }
     if raw.pass.len() > MAX_PASSES {
-        return Err(err(None, format!("{} passes; at most {MAX_PASSES} are allowed", raw.pass.len())));
+        return Err(err(
+            None,
+            format!(
+                "{} passes; at most {MAX_PASSES} are allowed",
+                raw.pass.len()
+            ),
+        ));
     }
     let mut passes = Vec::with_capacity(raw.pass.len());
     for (i, p) in raw.pass.iter().enumerate() {
@@ -295,14 +345,20 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
                     if passes[a - 1..b].contains(&PassSpec::Complement)
                         || (b < passes.len() && passes[b] == PassSpec::Complement)
                     {
-                        return Err(err(at, "`shuffle` range cannot include or precede a complement pass".into()));
+                        return Err(err(
+                            at,
+                            "`shuffle` range cannot include or precede a complement pass".into(),
+                        ));
                     }
                     Some((a, b))
                 }
                 _ => {
                     return Err(err(
                         at,
-                        format!("`shuffle` must be [first, last] with 1 <= first < last <= {}", passes.len()),
+                        format!(
+                            "`shuffle` must be [first, last] with 1 <= first < last <= {}",
+                            passes.len()
+                        ),
                     ))
                 }
             }
@@ -319,7 +375,11 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         verify_percent,
         passes,
         shuffle,
-        source: if source.starts_with("built-in ") { "built-in".into() } else { source.into() },
+        source: if source.starts_with("built-in ") {
+            "built-in".into()
+        } else {
+            source.into()
+        },
         blake3: blake3::hash(text.as_bytes()).to_hex().to_string(),
     })
 }
@@ -342,14 +402,20 @@ mod tests {
         assert_eq!(get("nist-clear").verify_percent, 10);
         assert_eq!(get("nist-clear-zero").passes, vec![Zero]);
         assert_eq!(get("nist-clear-removable").passes, vec![Random, Complement]);
-        assert_eq!(get("dod-5220.22-m").passes, vec![RandomByte, Complement, Random]);
+        assert_eq!(
+            get("dod-5220.22-m").passes,
+            vec![RandomByte, Complement, Random]
+        );
         assert_eq!(
             get("dod-5220.22-m-ece").passes,
             vec![RandomByte, Complement, Random, RandomByte, RandomByte, Complement, Random]
         );
         let g = get("gutmann");
         assert_eq!(g.passes.len(), 35);
-        assert!(g.passes[..4].iter().chain(&g.passes[31..]).all(|p| *p == Random));
+        assert!(g.passes[..4]
+            .iter()
+            .chain(&g.passes[31..])
+            .all(|p| *p == Random));
         assert_eq!(g.passes[6], Bytes(vec![0x92, 0x49, 0x24]));
         assert_eq!(g.passes[30], Bytes(vec![0xDB, 0x6D, 0xB6]));
         assert_eq!(g.shuffle, Some((5, 31)));
@@ -364,8 +430,17 @@ mod tests {
             get("bsi-vsitr").passes,
             vec![b(0), b(0xFF), b(0), b(0xFF), b(0), b(0xFF), b(0xAA)]
         );
-        assert_eq!(get("schneier").passes, vec![One, Zero, Random, Random, Random, Random, Random]);
-        for legacy in ["dod-5220.22-m", "gutmann", "schneier", "bsi-vsitr", "hmg-is5-baseline"] {
+        assert_eq!(
+            get("schneier").passes,
+            vec![One, Zero, Random, Random, Random, Random, Random]
+        );
+        for legacy in [
+            "dod-5220.22-m",
+            "gutmann",
+            "schneier",
+            "bsi-vsitr",
+            "hmg-is5-baseline",
+        ] {
             assert!(get(legacy).legacy, "{legacy} is marked legacy");
         }
     }
@@ -384,30 +459,48 @@ mod tests {
         assert!(r.contains("line 3") && r.contains("colour"), "{r}");
         let r = reason(&format!("{base}[[pass]]\npattern = \"purple\"\n"));
         assert!(r.contains("line 4") && r.contains("purple"), "{r}");
-        let r = reason(&format!("{base}[verify]\nmode = \"sample\"\npercent = 0\n[[pass]]\npattern = \"zero\"\n"));
+        let r = reason(&format!(
+            "{base}[verify]\nmode = \"sample\"\npercent = 0\n[[pass]]\npattern = \"zero\"\n"
+        ));
         assert!(r.contains("line 5") && r.contains("verify.percent"), "{r}");
-        let r = reason(&format!("{base}[verify]\nmode = \"often\"\n[[pass]]\npattern = \"zero\"\n"));
+        let r = reason(&format!(
+            "{base}[verify]\nmode = \"often\"\n[[pass]]\npattern = \"zero\"\n"
+        ));
         assert!(r.contains("line 4") && r.contains("verify.mode"), "{r}");
         let r = reason(&format!("{base}[[pass]]\nbytes = [1, 300]\n"));
         assert!(r.contains("line 4"), "{r}");
         let r = reason(&format!("{base}[[pass]]\npattern = \"complement\"\n"));
         assert!(r.contains("first pass"), "{r}");
-        let r = reason(&format!("{base}[[pass]]\npattern = \"zero\"\nbytes = [1]\n"));
+        let r = reason(&format!(
+            "{base}[[pass]]\npattern = \"zero\"\nbytes = [1]\n"
+        ));
         assert!(r.contains("not both"), "{r}");
         assert!(reason(base).contains("no [[pass]]"));
         assert!(reason("name = \"x\"\n").contains("description"));
         assert!(reason("this is not toml").contains("line 1"));
-        let r = reason(&format!("{base}prng = \"rc4\"\n[[pass]]\npattern = \"zero\"\n"));
+        let r = reason(&format!(
+            "{base}prng = \"rc4\"\n[[pass]]\npattern = \"zero\"\n"
+        ));
         assert!(r.contains("line 3") && r.contains("prng"), "{r}");
-        let r = reason(&format!("{base}shuffle = [2, 9]\n[[pass]]\npattern = \"zero\"\n[[pass]]\npattern = \"one\"\n"));
+        let r = reason(&format!(
+            "{base}shuffle = [2, 9]\n[[pass]]\npattern = \"zero\"\n[[pass]]\npattern = \"one\"\n"
+        ));
         assert!(r.contains("shuffle"), "{r}");
     }
 
     #[test]
     fn unknown_name_is_a_clear_error_and_digest_tracks_the_text() {
         assert!(matches!(load("no-such-policy"), Err(Error::Policy { .. })));
-        let a = parse("name = \"a\"\ndescription = \"d\"\n[[pass]]\npattern = \"zero\"\n", "a").unwrap();
-        let b = parse("name = \"a\"\ndescription = \"e\"\n[[pass]]\npattern = \"zero\"\n", "b").unwrap();
+        let a = parse(
+            "name = \"a\"\ndescription = \"d\"\n[[pass]]\npattern = \"zero\"\n",
+            "a",
+        )
+        .unwrap();
+        let b = parse(
+            "name = \"a\"\ndescription = \"e\"\n[[pass]]\npattern = \"zero\"\n",
+            "b",
+        )
+        .unwrap();
         assert_ne!(a.blake3, b.blake3);
         assert_eq!(a.blake3.len(), 64);
     }

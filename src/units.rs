@@ -14,7 +14,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     if digits.is_empty() {
         return Err(format!("invalid size '{text}': {hint}"));
     }
-    let n: u64 = digits.parse().map_err(|_| format!("invalid size '{text}': number too large"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{text}': number too large"))?;
     let mult: u64 = match suffix.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -27,9 +29,15 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
         "pb" => 1_000_000_000_000_000,
-        _ => return Err(format!("invalid size '{text}': unknown unit '{suffix}'; {hint}")),
+        _ => {
+            return Err(format!(
+                "invalid size '{text}': unknown unit '{suffix}'; {hint}"
+            ))
+        }
     };
-    let bytes = n.checked_mul(mult).ok_or_else(|| format!("invalid size '{text}': too large"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("invalid size '{text}': too large"))?;
     if bytes == 0 {
         return Err(format!("invalid size '{text}': must be greater than zero"));
     }
@@ -74,7 +82,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_sizes() {
-        for bad in ["", "M", "12X", "-5", "0", "0M", "1.5G", "99999999999999999999", "16384P"] {
+        for bad in [
+            "",
+            "M",
+            "12X",
+            "-5",
+            "0",
+            "0M",
+            "1.5G",
+            "99999999999999999999",
+            "16384P",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -72,7 +72,10 @@ impl Extents {
             Extents::List(v) => v[i as usize],
             Extents::Whole { size, chunk } => {
                 let offset = i * chunk;
-                Extent { offset, len: (*chunk).min(size - offset) }
+                Extent {
+                    offset,
+                    len: (*chunk).min(size - offset),
+                }
             }
         }
     }
@@ -102,7 +105,12 @@ pub struct Samples {
 /// Reads the whole target in `chunk`-byte pieces.
 pub fn full_plan(size: u64, chunk: u64) -> Samples {
     let chunk = chunk.max(1);
-    Samples { subsections: 1, sample_bytes: chunk, extents: Extents::Whole { size, chunk }, coverage_percent: 100.0 }
+    Samples {
+        subsections: 1,
+        sample_bytes: chunk,
+        extents: Extents::Whole { size, chunk },
+        coverage_percent: 100.0,
+    }
 }
 
 /// Pseudorandom samples covering at least `percent` of a `size`-byte target (see module docs).
@@ -138,15 +146,24 @@ pub fn sample_plan(size: u64, block: u32, percent: u8, seed: &[u8; 32]) -> Sampl
         for slot in chosen {
             let b = start + slot * k;
             let offset = b * bs;
-            ext.push(Extent { offset, len: (k * bs).min(size - offset) });
+            ext.push(Extent {
+                offset,
+                len: (k * bs).min(size - offset),
+            });
         }
     }
     if ext.first().map(|e| e.offset) != Some(0) {
-        ext.push(Extent { offset: 0, len: bs.min(size) });
+        ext.push(Extent {
+            offset: 0,
+            len: bs.min(size),
+        });
     }
     if ext.iter().all(|e| e.offset + e.len < size) {
         let last = (n - 1) * bs;
-        ext.push(Extent { offset: last, len: size - last });
+        ext.push(Extent {
+            offset: last,
+            len: size - last,
+        });
     }
     ext.sort_by_key(|e| e.offset);
     let bytes: u64 = ext.iter().map(|e| e.len).sum();
@@ -154,7 +171,12 @@ pub fn sample_plan(size: u64, block: u32, percent: u8, seed: &[u8; 32]) -> Sampl
     if coverage < f64::from(percent) {
         return whole();
     }
-    Samples { subsections: s, sample_bytes: k * bs, extents: Extents::List(ext), coverage_percent: coverage }
+    Samples {
+        subsections: s,
+        sample_bytes: k * bs,
+        extents: Extents::List(ext),
+        coverage_percent: coverage,
+    }
 }
 
 /// What a verification found.
@@ -180,7 +202,10 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Everything planned was read and matched.
     pub fn clean(&self, planned: u64) -> bool {
-        self.bytes_read == planned && self.mismatched_blocks == 0 && self.errors.is_empty() && !self.interrupted
+        self.bytes_read == planned
+            && self.mismatched_blocks == 0
+            && self.errors.is_empty()
+            && !self.interrupted
     }
 }
 
@@ -204,7 +229,11 @@ pub fn run(
     let bs = u64::from(dev.block_size());
     let count = samples.extents.len();
     // No extent is longer than `sample_bytes` (the first/last-block extras are one block).
-    let buf_len = chunk_size(samples.sample_bytes.max(bs) as usize, dev.block_size(), None);
+    let buf_len = chunk_size(
+        samples.sample_bytes.max(bs) as usize,
+        dev.block_size(),
+        None,
+    );
     let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
     let next = AtomicU64::new(0);
     let read_bytes = AtomicU64::new(0);
@@ -229,7 +258,10 @@ pub fn run(
                 loop {
                     // Take a buffer *before* claiming a sequence number, so the lowest unhashed
                     // number is always held by a worker that can finish it (no deadlock).
-                    let Ok(mut buf) = free_rx.lock().unwrap_or_else(|p| p.into_inner()).recv() else { break };
+                    let Ok(mut buf) = free_rx.lock().unwrap_or_else(|p| p.into_inner()).recv()
+                    else {
+                        break;
+                    };
                     if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
                         break;
                     }
@@ -243,12 +275,20 @@ pub fn run(
                     let got = match dev.read_at(&mut buf[..io_len], e.offset) {
                         Ok(n) if n >= len => len,
                         Ok(n) => {
-                            let f = IoFailure { offset: e.offset, length: e.len, error: format!("short read: {n} of {len} bytes") };
+                            let f = IoFailure {
+                                offset: e.offset,
+                                length: e.len,
+                                error: format!("short read: {n} of {len} bytes"),
+                            };
                             errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
                             n
                         }
                         Err(err) => {
-                            let f = IoFailure { offset: e.offset, length: e.len, error: err.to_string() };
+                            let f = IoFailure {
+                                offset: e.offset,
+                                length: e.len,
+                                error: err.to_string(),
+                            };
                             errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
                             0
                         }
@@ -258,8 +298,10 @@ pub fn run(
                             expected.fill_at(&mut want[..got], e.offset);
                             if buf[..got] != want[..got] {
                                 let mut m = mismatches.lock().unwrap_or_else(|p| p.into_inner());
-                                for (b, (have, should)) in
-                                    buf[..got].chunks(bs as usize).zip(want[..got].chunks(bs as usize)).enumerate()
+                                for (b, (have, should)) in buf[..got]
+                                    .chunks(bs as usize)
+                                    .zip(want[..got].chunks(bs as usize))
+                                    .enumerate()
                                 {
                                     if have != should {
                                         let at = e.offset + b as u64 * bs;
@@ -314,7 +356,8 @@ pub fn run(
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.offset);
-    let (mismatched_blocks, first_mismatch) = mismatches.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (mismatched_blocks, first_mismatch) =
+        mismatches.into_inner().unwrap_or_else(|p| p.into_inner());
     let bytes_read = read_bytes.into_inner();
     VerifyReport {
         bytes_read,
@@ -342,7 +385,13 @@ mod tests {
 
     #[test]
     fn samples_are_deterministic_aligned_disjoint_and_reach_coverage() {
-        for &(size, block) in &[(1u64 << 30, 512u32), (1 << 30, 4096), (10_000_000_007, 4096), (300 * 4096, 4096), (1 << 40, 4096)] {
+        for &(size, block) in &[
+            (1u64 << 30, 512u32),
+            (1 << 30, 4096),
+            (10_000_000_007, 4096),
+            (300 * 4096, 4096),
+            (1 << 40, 4096),
+        ] {
             for pct in [1u8, 10, 33, 90] {
                 let a = sample_plan(size, block, pct, &[1; 32]);
                 let b = sample_plan(size, block, pct, &[1; 32]);
@@ -360,11 +409,22 @@ mod tests {
                     assert_eq!(e.offset % u64::from(block), 0, "aligned");
                     assert!(e.offset + e.len <= size, "in range");
                 }
-                assert!(a.coverage_percent >= f64::from(pct), "{size} {pct}: {}", a.coverage_percent);
+                assert!(
+                    a.coverage_percent >= f64::from(pct),
+                    "{size} {pct}: {}",
+                    a.coverage_percent
+                );
                 if size >= 1 << 30 {
-                    assert!(a.coverage_percent < f64::from(pct) * 1.3 + 1.0, "{size} {pct}: {}", a.coverage_percent);
+                    assert!(
+                        a.coverage_percent < f64::from(pct) * 1.3 + 1.0,
+                        "{size} {pct}: {}",
+                        a.coverage_percent
+                    );
                 }
-                assert_eq!(a.extents.bytes() as f64 * 100.0 / size as f64, a.coverage_percent);
+                assert_eq!(
+                    a.extents.bytes() as f64 * 100.0 / size as f64,
+                    a.coverage_percent
+                );
             }
         }
     }
@@ -378,7 +438,9 @@ mod tests {
         let mut per = vec![0u32; s.subsections as usize];
         for e in list(&s) {
             let b = e.offset / 4096;
-            let i = (0..s.subsections).find(|&i| b < (i + 1) * n / s.subsections).unwrap();
+            let i = (0..s.subsections)
+                .find(|&i| b < (i + 1) * n / s.subsections)
+                .unwrap();
             per[i as usize] += 1;
         }
         assert!(per.iter().all(|&c| c >= 2), "{per:?}");
@@ -386,12 +448,22 @@ mod tests {
 
     #[test]
     fn tiny_targets_and_100_percent_are_read_whole() {
-        assert_eq!(sample_plan(10 * 4096, 4096, 10, &[0; 32]).coverage_percent, 100.0);
-        assert!(matches!(sample_plan(1 << 30, 512, 100, &[0; 32]).extents, Extents::Whole { .. }));
+        assert_eq!(
+            sample_plan(10 * 4096, 4096, 10, &[0; 32]).coverage_percent,
+            100.0
+        );
+        assert!(matches!(
+            sample_plan(1 << 30, 512, 100, &[0; 32]).extents,
+            Extents::Whole { .. }
+        ));
     }
 
     fn cfg(qd: usize) -> IoConfig {
-        IoConfig { buffer_size: 64 << 10, queue_depth: qd, budget: FillBudget::new(2) }
+        IoConfig {
+            buffer_size: 64 << 10,
+            queue_depth: qd,
+            budget: FillBudget::new(2),
+        }
     }
 
     fn written(size: usize, p: &Pattern) -> MemDevice {
@@ -404,7 +476,11 @@ mod tests {
 
     #[test]
     fn full_verify_digest_is_blake3_of_the_whole_target() {
-        let p = Pattern::Random { prng: Prng::ChaCha8, seed: [8; 32], inverted: false };
+        let p = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [8; 32],
+            inverted: false,
+        };
         for qd in [1, 5] {
             let dev = written(1_000_000, &p);
             let cancel = AtomicBool::new(false);
@@ -436,7 +512,14 @@ mod tests {
         let p = Pattern::Fixed(vec![0]);
         let dev = written(1 << 20, &p);
         dev.poke(700_001, &[1]);
-        let r = run(&dev, &full_plan(1 << 20, 64 << 10), &p, &cfg(2), &AtomicBool::new(false), &mut |_| {});
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
         assert_eq!(r.mismatched_blocks, 1);
         assert_eq!(r.first_mismatch, Some(700_001 / 512 * 512));
         assert!(!r.clean(1 << 20));
@@ -447,7 +530,14 @@ mod tests {
         let p = Pattern::Fixed(vec![0]);
         let mut dev = written(1 << 20, &p);
         dev.fail_reads = vec![(512 << 10, (512 << 10) + 1)];
-        let r = run(&dev, &full_plan(1 << 20, 64 << 10), &p, &cfg(4), &AtomicBool::new(false), &mut |_| {});
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(4),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].offset, 512 << 10);
         assert!(!r.clean(1 << 20));

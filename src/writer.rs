@@ -36,7 +36,10 @@ pub struct FillBudget {
 impl FillBudget {
     /// A budget of `n` concurrent fills (at least one).
     pub fn new(n: usize) -> Arc<Self> {
-        Arc::new(FillBudget { free: Mutex::new(n.max(1)), cv: Condvar::new() })
+        Arc::new(FillBudget {
+            free: Mutex::new(n.max(1)),
+            cv: Condvar::new(),
+        })
     }
 
     /// Runs `f` while holding one unit of the budget.
@@ -68,8 +71,14 @@ pub struct IoConfig {
 
 impl Default for IoConfig {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        IoConfig { buffer_size: 4 << 20, queue_depth: 4, budget: FillBudget::new(cores) }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        IoConfig {
+            buffer_size: 4 << 20,
+            queue_depth: 4,
+            budget: FillBudget::new(cores),
+        }
     }
 }
 
@@ -92,7 +101,10 @@ pub struct PassReport {
 impl PassReport {
     /// Every byte of a `size`-byte target written and flushed without error.
     pub fn complete(&self, size: u64) -> bool {
-        self.bytes_written == size && self.errors.is_empty() && self.flush_error.is_none() && !self.interrupted
+        self.bytes_written == size
+            && self.errors.is_empty()
+            && self.flush_error.is_none()
+            && !self.interrupted
     }
 }
 
@@ -115,7 +127,11 @@ pub fn chunk_size(buffer_size: usize, block: u32, period: Option<usize>) -> usiz
 }
 
 /// Calls `tick` with `done` every ~100 ms until `finished` is true, and once more at the end.
-pub(crate) fn report_until(finished: &dyn Fn() -> bool, done: &AtomicU64, tick: &mut dyn FnMut(u64)) {
+pub(crate) fn report_until(
+    finished: &dyn Fn() -> bool,
+    done: &AtomicU64,
+    tick: &mut dyn FnMut(u64),
+) {
     while !finished() {
         tick(done.load(Ordering::Relaxed));
         std::thread::sleep(Duration::from_millis(100));
@@ -171,7 +187,11 @@ pub fn run_pass(
                             }
                             Err(e) => {
                                 stop.store(true, Ordering::Relaxed);
-                                let f = IoFailure { offset: off, length: len as u64, error: e.to_string() };
+                                let f = IoFailure {
+                                    offset: off,
+                                    length: len as u64,
+                                    error: e.to_string(),
+                                };
                                 errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
                             }
                         }
@@ -205,7 +225,11 @@ mod tests {
     use crate::pattern::Prng;
 
     fn cfg(buffer: usize, qd: usize) -> IoConfig {
-        IoConfig { buffer_size: buffer, queue_depth: qd, budget: FillBudget::new(2) }
+        IoConfig {
+            buffer_size: buffer,
+            queue_depth: qd,
+            budget: FillBudget::new(2),
+        }
     }
 
     fn expected(p: &Pattern, size: usize) -> Vec<u8> {
@@ -225,10 +249,19 @@ mod tests {
 
     #[test]
     fn every_byte_written_exactly_once_at_any_depth_and_buffer() {
-        let random = Pattern::Random { prng: Prng::ChaCha8, seed: [4; 32], inverted: false };
+        let random = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [4; 32],
+            inverted: false,
+        };
         let fixed = Pattern::Fixed(vec![0x92, 0x49, 0x24]);
         // sizes: block multiple, odd tail (image-file style), smaller than one buffer.
-        for &(size, block) in &[(1 << 20, 512u32), (1_000_003, 4096), (3000, 4096), (5 * 4096, 4096)] {
+        for &(size, block) in &[
+            (1 << 20, 512u32),
+            (1_000_003, 4096),
+            (3000, 4096),
+            (5 * 4096, 4096),
+        ] {
             for buffer in [4096, 64 << 10, 8 << 20] {
                 for qd in [1, 3, 8] {
                     for p in [&random, &fixed] {
@@ -261,12 +294,22 @@ mod tests {
             let mut dev = MemDevice::new(4 << 20, 512, 0);
             dev.fail_writes = vec![(3 << 20, (3 << 20) + 1)];
             let cancel = AtomicBool::new(false);
-            let r = run_pass(&dev, &Pattern::Fixed(vec![1]), &cfg(256 << 10, qd), &cancel, &mut |_| {});
+            let r = run_pass(
+                &dev,
+                &Pattern::Fixed(vec![1]),
+                &cfg(256 << 10, qd),
+                &cancel,
+                &mut |_| {},
+            );
             assert!(!r.complete(4 << 20));
             assert_eq!(r.errors.len(), 1, "{r:?}");
             assert_eq!(r.errors[0].offset, 3 << 20);
             assert_eq!(r.errors[0].length, 256 << 10);
-            assert!(r.errors[0].error.contains("Input/output error"), "{}", r.errors[0].error);
+            assert!(
+                r.errors[0].error.contains("Input/output error"),
+                "{}",
+                r.errors[0].error
+            );
             assert!(r.bytes_written < 4 << 20);
         }
     }
@@ -275,7 +318,13 @@ mod tests {
     fn cancel_stops_early_and_says_so() {
         let dev = MemDevice::new(8 << 20, 512, 0);
         let cancel = AtomicBool::new(true);
-        let r = run_pass(&dev, &Pattern::Fixed(vec![1]), &cfg(64 << 10, 2), &cancel, &mut |_| {});
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![1]),
+            &cfg(64 << 10, 2),
+            &cancel,
+            &mut |_| {},
+        );
         assert!(r.interrupted);
         assert!(!r.complete(8 << 20));
     }

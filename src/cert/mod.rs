@@ -232,28 +232,46 @@ pub fn judge(c: &Certificate, planned_passes: usize) -> (Verdict, Vec<String>) {
     let mut incomplete = Vec::new();
     for p in &c.sanitization.passes {
         for e in &p.errors {
-            fail.push(format!("pass {}: write failed at offset {} ({} bytes): {}", p.index, e.offset, e.length, e.error));
+            fail.push(format!(
+                "pass {}: write failed at offset {} ({} bytes): {}",
+                p.index, e.offset, e.length, e.error
+            ));
         }
         if let Some(f) = &p.flush_error {
             fail.push(format!("pass {}: {f}", p.index));
         }
         if p.interrupted {
-            incomplete.push(format!("pass {} interrupted after {} of {size} bytes", p.index, p.bytes_written));
+            incomplete.push(format!(
+                "pass {} interrupted after {} of {size} bytes",
+                p.index, p.bytes_written
+            ));
         } else if p.errors.is_empty() && p.bytes_written != size {
-            fail.push(format!("pass {} wrote {} of {size} bytes", p.index, p.bytes_written));
+            fail.push(format!(
+                "pass {} wrote {} of {size} bytes",
+                p.index, p.bytes_written
+            ));
         }
     }
     if c.sanitization.passes.len() < planned_passes && incomplete.is_empty() && fail.is_empty() {
-        incomplete.push(format!("only {} of {planned_passes} passes ran", c.sanitization.passes.len()));
+        incomplete.push(format!(
+            "only {} of {planned_passes} passes ran",
+            c.sanitization.passes.len()
+        ));
     }
     let v = &c.verification;
     if fail.is_empty() && incomplete.is_empty() {
         match v.method.as_str() {
             "none" => incomplete.push("not verified (verification method none)".into()),
-            _ if v.interrupted => incomplete.push(format!("verification interrupted after {} of {} bytes", v.bytes_read, v.bytes_planned)),
+            _ if v.interrupted => incomplete.push(format!(
+                "verification interrupted after {} of {} bytes",
+                v.bytes_read, v.bytes_planned
+            )),
             _ => {
                 for e in &v.errors {
-                    fail.push(format!("verification read failed at offset {} ({} bytes): {}", e.offset, e.length, e.error));
+                    fail.push(format!(
+                        "verification read failed at offset {} ({} bytes): {}",
+                        e.offset, e.length, e.error
+                    ));
                 }
                 if v.mismatches > 0 {
                     fail.push(format!(
@@ -263,7 +281,10 @@ pub fn judge(c: &Certificate, planned_passes: usize) -> (Verdict, Vec<String>) {
                     ));
                 }
                 if v.errors.is_empty() && v.bytes_read != v.bytes_planned {
-                    fail.push(format!("verification read {} of {} planned bytes", v.bytes_read, v.bytes_planned));
+                    fail.push(format!(
+                        "verification read {} of {} planned bytes",
+                        v.bytes_read, v.bytes_planned
+                    ));
                 }
             }
         }
@@ -286,7 +307,14 @@ pub fn new_id(bytes: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0F) | 0x40;
     b[8] = (b[8] & 0x3F) | 0x80;
     let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Lower-case hex of bytes.
@@ -307,7 +335,13 @@ pub fn file_name(target: &std::path::Path, started: &str, id: &str) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "target".into())
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let stamp: String = started.chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{base}-{stamp}-{}.json", &id[..8.min(id.len())])
@@ -318,9 +352,16 @@ mod tests {
     use super::*;
 
     fn passing() -> Certificate {
-        let mut c = Certificate { format: FORMAT.into(), ..Default::default() };
+        let mut c = Certificate {
+            format: FORMAT.into(),
+            ..Default::default()
+        };
         c.media.size_bytes = 1000;
-        c.sanitization.passes = vec![PassRecord { index: 1, bytes_written: 1000, ..Default::default() }];
+        c.sanitization.passes = vec![PassRecord {
+            index: 1,
+            bytes_written: 1000,
+            ..Default::default()
+        }];
         c.verification = Verification {
             method: "sampled".into(),
             bytes_planned: 100,
@@ -339,10 +380,17 @@ mod tests {
         c.verification.first_mismatch_offset = Some(4096);
         let (v, r) = judge(&c, 1);
         assert_eq!(v, Verdict::Fail);
-        assert!(r[0].contains("3 block(s)") && r[0].contains("4096"), "{r:?}");
+        assert!(
+            r[0].contains("3 block(s)") && r[0].contains("4096"),
+            "{r:?}"
+        );
 
         let mut c = passing();
-        c.sanitization.passes[0].errors.push(IoFailure { offset: 512, length: 512, error: "EIO".into() });
+        c.sanitization.passes[0].errors.push(IoFailure {
+            offset: 512,
+            length: 512,
+            error: "EIO".into(),
+        });
         c.sanitization.passes[0].bytes_written = 488;
         let (v, r) = judge(&c, 1);
         assert_eq!(v, Verdict::Fail);
@@ -360,18 +408,30 @@ mod tests {
         c.sanitization.passes[0].interrupted = true;
         assert_eq!(judge(&c, 1).0, Verdict::Incomplete);
 
-        assert_eq!(judge(&passing(), 3).0, Verdict::Incomplete, "passes missing");
+        assert_eq!(
+            judge(&passing(), 3).0,
+            Verdict::Incomplete,
+            "passes missing"
+        );
 
         let mut c = passing();
         c.verification.method = "none".into();
-        assert_eq!(judge(&c, 1).0, Verdict::Incomplete, "unverified is never PASS");
+        assert_eq!(
+            judge(&c, 1).0,
+            Verdict::Incomplete,
+            "unverified is never PASS"
+        );
 
         let mut c = passing();
         c.verification.bytes_read = 50;
         assert_eq!(judge(&c, 1).0, Verdict::Fail);
 
         let mut c = passing();
-        c.verification.errors.push(IoFailure { offset: 0, length: 4096, error: "EIO".into() });
+        c.verification.errors.push(IoFailure {
+            offset: 0,
+            length: 4096,
+            error: "EIO".into(),
+        });
         assert_eq!(judge(&c, 1).0, Verdict::Fail);
     }
 
@@ -392,7 +452,11 @@ mod tests {
         let id = new_id([0xFF; 16]);
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
-        let n = file_name(std::path::Path::new("/dev/disk/by-id/ata-X Y"), "2026-11-21T10:14:06Z", &id);
+        let n = file_name(
+            std::path::Path::new("/dev/disk/by-id/ata-X Y"),
+            "2026-11-21T10:14:06Z",
+            &id,
+        );
         assert_eq!(n, "ata-X_Y-20261121T101406Z-ffffffff.json");
     }
 }

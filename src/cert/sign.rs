@@ -20,7 +20,11 @@ pub fn default_key_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config")))?;
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
     Some(base.join("mediasan").join("signing_key"))
 }
 
@@ -38,17 +42,26 @@ pub fn generate(path: &Path, comment: &str) -> Result<PrivateKey> {
     let pub_path = pub_path(path);
     for p in [path, pub_path.as_path()] {
         if p.exists() {
-            return Err(Error::Usage(format!("{} already exists; choose another --out or remove it", p.display())));
+            return Err(Error::Usage(format!(
+                "{} already exists; choose another --out or remove it",
+                p.display()
+            )));
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create the key folder", dir, e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io("cannot create the key folder", dir, e))?;
     }
     let mut key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519)
         .map_err(|e| Error::Usage(format!("cannot generate a key: {e}")))?;
     key.set_comment(comment);
-    let private = key.to_openssh(LineEnding::LF).map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
-    let public = key.public_key().to_openssh().map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
     let write = |p: &Path, text: &str, mode: u32| -> Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -56,7 +69,9 @@ pub fn generate(path: &Path, comment: &str) -> Result<PrivateKey> {
             .mode(mode)
             .open(p)
             .map_err(|e| Error::io("cannot create", p, e))?;
-        f.write_all(text.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io("cannot write", p, e))
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io("cannot write", p, e))
     };
     write(path, &private, 0o600)?;
     write(&pub_path, &format!("{public}\n"), 0o644)?;
@@ -77,7 +92,10 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read signing key {}: {e}", path.display())))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
-        Error::Usage(format!("{} is not an OpenSSH private key ({e}); make one with `mediasan keygen`", path.display()))
+        Error::Usage(format!(
+            "{} is not an OpenSSH private key ({e}); make one with `mediasan keygen`",
+            path.display()
+        ))
     })?;
     if key.is_encrypted() {
         return Err(Error::Usage(format!(
@@ -86,7 +104,11 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
         )));
     }
     if key.algorithm() != Algorithm::Ed25519 {
-        return Err(Error::Usage(format!("{} is a {} key; mediasan signs with Ed25519 keys", path.display(), key.algorithm())));
+        return Err(Error::Usage(format!(
+            "{} is a {} key; mediasan signs with Ed25519 keys",
+            path.display(),
+            key.algorithm()
+        )));
     }
     Ok(key)
 }
@@ -96,14 +118,17 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
 /// # Errors
 /// [`Error::CertificateInput`] if the file is unreadable or not a key.
 pub fn load_public(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::CertificateInput(format!("cannot read public key {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::CertificateInput(format!("cannot read public key {}: {e}", path.display()))
+    })?;
     if let Ok(k) = PublicKey::from_openssh(text.trim()) {
         return Ok(k);
     }
     PrivateKey::from_openssh(&text)
         .map(|k| k.public_key().clone())
-        .map_err(|_| Error::CertificateInput(format!("{} is not an OpenSSH public key", path.display())))
+        .map_err(|_| {
+            Error::CertificateInput(format!("{} is not an OpenSSH public key", path.display()))
+        })
 }
 
 /// Signs `msg`: returns the armored SSHSIG text.
@@ -111,8 +136,11 @@ pub fn load_public(path: &Path) -> Result<PublicKey> {
 /// # Errors
 /// Only if the key cannot sign (it always can once [`load`] accepted it).
 pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<String> {
-    let sig = key.sign(NAMESPACE, HashAlg::Sha512, msg).map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
-    sig.to_pem(LineEnding::LF).map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")))
+    let sig = key
+        .sign(NAMESPACE, HashAlg::Sha512, msg)
+        .map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
+    sig.to_pem(LineEnding::LF)
+        .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")))
 }
 
 /// Checks a detached SSHSIG over `msg`. With `expected`, the signature must also come from that
@@ -122,8 +150,9 @@ pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<String> {
 /// [`Error::CertificateInput`] if the signature is not SSHSIG; [`Error::NotAuthentic`] if it
 /// does not verify, has another namespace, or comes from another key.
 pub fn check(msg: &[u8], sig_text: &str, expected: Option<&PublicKey>) -> Result<String> {
-    let sig = SshSig::from_pem(sig_text.trim())
-        .map_err(|e| Error::CertificateInput(format!("the signature file is not an SSH signature ({e})")))?;
+    let sig = SshSig::from_pem(sig_text.trim()).map_err(|e| {
+        Error::CertificateInput(format!("the signature file is not an SSH signature ({e})"))
+    })?;
     if sig.namespace() != NAMESPACE {
         return Err(Error::NotAuthentic(format!(
             "the signature is for namespace '{}', not '{NAMESPACE}'",
@@ -131,9 +160,11 @@ pub fn check(msg: &[u8], sig_text: &str, expected: Option<&PublicKey>) -> Result
         )));
     }
     let signer = PublicKey::from(sig.public_key().clone());
-    signer
-        .verify(NAMESPACE, msg, &sig)
-        .map_err(|_| Error::NotAuthentic("the signature does not match the certificate: it was changed after signing".into()))?;
+    signer.verify(NAMESPACE, msg, &sig).map_err(|_| {
+        Error::NotAuthentic(
+            "the signature does not match the certificate: it was changed after signing".into(),
+        )
+    })?;
     if let Some(want) = expected {
         if want.key_data() != signer.key_data() {
             return Err(Error::NotAuthentic(format!(
@@ -163,10 +194,19 @@ mod tests {
         for i in 0..msg.len() {
             let mut m = msg.clone();
             m[i] ^= 0x01;
-            assert!(matches!(check(&m, &sig, None), Err(Error::NotAuthentic(_))), "byte {i}");
+            assert!(
+                matches!(check(&m, &sig, None), Err(Error::NotAuthentic(_))),
+                "byte {i}"
+            );
         }
-        assert!(matches!(check(&msg, &sig, Some(other.public_key())), Err(Error::NotAuthentic(_))));
-        assert!(matches!(check(&msg, "garbage", None), Err(Error::CertificateInput(_))));
+        assert!(matches!(
+            check(&msg, &sig, Some(other.public_key())),
+            Err(Error::NotAuthentic(_))
+        ));
+        assert!(matches!(
+            check(&msg, "garbage", None),
+            Err(Error::CertificateInput(_))
+        ));
     }
 
     #[test]
@@ -175,11 +215,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/key");
         let k = generate(&p, "c").unwrap();
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(load(&p).unwrap().public_key(), k.public_key());
-        assert_eq!(load_public(&pub_path(&p)).unwrap().key_data(), k.public_key().key_data());
-        assert!(matches!(generate(&p, "c"), Err(Error::Usage(_))), "no overwrite");
+        assert_eq!(
+            load_public(&pub_path(&p)).unwrap().key_data(),
+            k.public_key().key_data()
+        );
+        assert!(
+            matches!(generate(&p, "c"), Err(Error::Usage(_))),
+            "no overwrite"
+        );
         std::fs::write(dir.path().join("bad"), "not a key").unwrap();
-        assert!(matches!(load(&dir.path().join("bad")), Err(Error::Usage(_))));
+        assert!(matches!(
+            load(&dir.path().join("bad")),
+            Err(Error::Usage(_))
+        ));
     }
 }

@@ -27,17 +27,26 @@ pub struct Identity {
 }
 
 fn read_trim(p: &Path) -> String {
-    std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Reads the identity of block device `devno` from the sysfs tree at `sys`.
 pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
     let link = sys.join(format!("dev/block/{}:{}", devno.0, devno.1));
     let dir = std::fs::canonicalize(&link).unwrap_or(link);
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let real = dir.to_string_lossy().into_owned();
     // A partition's device attributes live on its parent disk.
-    let disk = if dir.join("partition").exists() { dir.parent().unwrap_or(&dir).to_path_buf() } else { dir.clone() };
+    let disk = if dir.join("partition").exists() {
+        dir.parent().unwrap_or(&dir).to_path_buf()
+    } else {
+        dir.clone()
+    };
     let dev = disk.join("device");
     let mut id = Identity {
         vendor: read_trim(&dev.join("vendor")),
@@ -59,7 +68,10 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
     } else if let Ok(pg80) = std::fs::read(dev.join("vpd_pg80")) {
         // SCSI VPD page 0x80: 4-byte header, then the ASCII serial number.
         if pg80.len() > 4 {
-            id.serial = String::from_utf8_lossy(&pg80[4..]).trim().trim_matches('\0').to_string();
+            id.serial = String::from_utf8_lossy(&pg80[4..])
+                .trim()
+                .trim_matches('\0')
+                .to_string();
             id.serial_source = "SCSI VPD page 0x80 (sysfs)".into();
         }
     } else {
@@ -116,7 +128,10 @@ pub fn for_image(path: &Path, meta: &Metadata) -> Identity {
         .filter(|m| m.devno == (maj, min) && path.starts_with(&m.mount_point))
         .max_by_key(|m| m.mount_point.len());
     let backing = match fs {
-        Some(m) => format!("{} filesystem on {} (device {maj}:{min}), mounted at {}", m.fs_type, m.source, m.mount_point),
+        Some(m) => format!(
+            "{} filesystem on {} (device {maj}:{min}), mounted at {}",
+            m.fs_type, m.source, m.mount_point
+        ),
         None => format!("device {maj}:{min}"),
     };
     Identity {
@@ -180,7 +195,10 @@ mod tests {
         write(r, &format!("{n}/device/firmware_rev"), "5B2QGXA7\n");
         write(r, &format!("{n}/wwid"), "eui.002538b111b22c33\n");
         let id = for_block(r, (259, 0));
-        assert_eq!((id.interface.as_str(), id.media_type.as_str()), ("nvme", "nvme"));
+        assert_eq!(
+            (id.interface.as_str(), id.media_type.as_str()),
+            ("nvme", "nvme")
+        );
         assert_eq!(id.serial, "S5GXNF0R123456");
         assert_eq!(id.firmware, "5B2QGXA7");
         assert_eq!(id.wwn, "eui.002538b111b22c33");

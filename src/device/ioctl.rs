@@ -71,7 +71,10 @@ mod tests {
         assert_eq!(nix::request_code_none!(0x12, 94), 0x125E);
         assert_eq!(nix::request_code_none!(0x12, 104), 0x1268);
         assert_eq!(nix::request_code_none!(0x12, 123), 0x127B);
-        assert_eq!(nix::request_code_read!(0x12, 114, std::mem::size_of::<u64>()), 0x8008_1272);
+        assert_eq!(
+            nix::request_code_read!(0x12, 114, std::mem::size_of::<u64>()),
+            0x8008_1272
+        );
     }
 
     #[test]

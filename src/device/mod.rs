@@ -4,8 +4,8 @@
 //! Nothing here decides *whether* to wipe; `safety` does that. Nothing here knows patterns.
 
 pub mod identity;
-pub mod mem;
 mod ioctl;
+pub mod mem;
 pub mod safety;
 
 use std::fs::{File, OpenOptions};
@@ -76,7 +76,10 @@ pub fn probe(path: &Path) -> Result<Probe> {
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let ft = meta.file_type();
     if ft.is_dir() {
-        return Err(Error::target(path, "is a directory; give a block device or an image file"));
+        return Err(Error::target(
+            path,
+            "is a directory; give a block device or an image file",
+        ));
     }
     if ft.is_file() {
         if meta.len() == 0 {
@@ -97,14 +100,19 @@ pub fn probe(path: &Path) -> Result<Probe> {
     }
     if ft.is_block_device() {
         use std::os::unix::fs::MetadataExt;
-        let f = File::open(path).map_err(|e| Error::target(path, format!("cannot open to inspect: {e}")))?;
-        let ctx = |what: &str, e: io::Error| Error::target(path, format!("cannot read the {what}: {e}"));
+        let f = File::open(path)
+            .map_err(|e| Error::target(path, format!("cannot open to inspect: {e}")))?;
+        let ctx =
+            |what: &str, e: io::Error| Error::target(path, format!("cannot read the {what}: {e}"));
         let size = ioctl::size_bytes(&f).map_err(|e| ctx("device size", e))?;
         let lbs = ioctl::logical_block_size(&f).map_err(|e| ctx("logical block size", e))?;
         let pbs = ioctl::physical_block_size(&f).map_err(|e| ctx("physical block size", e))?;
         let ro = ioctl::read_only(&f).map_err(|e| ctx("read-only flag", e))?;
         if size == 0 {
-            return Err(Error::target(path, "has a size of 0 bytes (no medium?); there is nothing to wipe"));
+            return Err(Error::target(
+                path,
+                "has a size of 0 bytes (no medium?); there is nothing to wipe",
+            ));
         }
         if lbs == 0 || !lbs.is_power_of_two() || size % u64::from(lbs) != 0 {
             return Err(Error::target(
@@ -126,7 +134,10 @@ pub fn probe(path: &Path) -> Result<Probe> {
             identity: identity::for_block(Path::new("/sys"), devno),
         });
     }
-    Err(Error::target(path, "is neither a regular file nor a block device"))
+    Err(Error::target(
+        path,
+        "is neither a regular file nor a block device",
+    ))
 }
 
 /// Creates an image file of `size` bytes (`--create`). Fails if it already exists.
@@ -139,7 +150,12 @@ pub fn create_image(path: &Path, size: u64) -> Result<()> {
         .create_new(true)
         .open(path)
         .map_err(|e| Error::target(path, format!("cannot create the image file: {e}")))?;
-    f.set_len(size).map_err(|e| Error::target(path, format!("cannot size the image file to {size} bytes: {e}")))?;
+    f.set_len(size).map_err(|e| {
+        Error::target(
+            path,
+            format!("cannot size the image file to {size} bytes: {e}"),
+        )
+    })?;
     Ok(())
 }
 
@@ -184,7 +200,13 @@ pub fn open(probe: &Probe) -> Result<Target> {
     if probe.kind == Kind::Block {
         flags |= nix::libc::O_EXCL;
     }
-    let try_open = |flags| OpenOptions::new().read(true).write(true).custom_flags(flags).open(path);
+    let try_open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(flags)
+            .open(path)
+    };
     let (file, direct_io) = match try_open(flags) {
         Ok(f) => (f, true),
         // Some filesystems refuse O_DIRECT on regular files; fall back to buffered I/O with
@@ -197,11 +219,23 @@ pub fn open(probe: &Probe) -> Result<Target> {
     let bs = u64::from(probe.logical_block_size);
     let aligned_end = probe.size / bs * bs;
     let tail = if aligned_end < probe.size && direct_io {
-        Some(OpenOptions::new().read(true).write(true).open(path).map_err(|e| open_error(probe, e))?)
+        Some(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|e| open_error(probe, e))?,
+        )
     } else {
         None
     };
-    Ok(Target { probe: probe.clone(), direct_io, file, tail, aligned_end })
+    Ok(Target {
+        probe: probe.clone(),
+        direct_io,
+        file,
+        tail,
+        aligned_end,
+    })
 }
 
 fn open_error(probe: &Probe, e: io::Error) -> Error {
@@ -212,9 +246,10 @@ fn open_error(probe: &Probe, e: io::Error) -> Error {
             "the device is in use (mounted, part of RAID/LVM, or held open by another program); \
              unmount or release it first",
         ),
-        Some(nix::libc::EROFS) | Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => {
-            Error::target(path, format!("cannot be opened for writing ({e}); is it read-only?"))
-        }
+        Some(nix::libc::EROFS) | Some(nix::libc::EACCES) | Some(nix::libc::EPERM) => Error::target(
+            path,
+            format!("cannot be opened for writing ({e}); is it read-only?"),
+        ),
         _ => Error::target(path, format!("cannot be opened for writing: {e}")),
     }
 }

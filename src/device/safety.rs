@@ -26,7 +26,10 @@ fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v as char);
             i += 4;
@@ -57,7 +60,11 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
 
 /// Parses /proc/swaps: the active swap devices and files.
 pub fn parse_swaps(text: &str) -> Vec<PathBuf> {
-    text.lines().skip(1).filter_map(|l| l.split_whitespace().next()).map(|p| PathBuf::from(unescape(p))).collect()
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|p| PathBuf::from(unescape(p)))
+        .collect()
 }
 
 fn devno_of(dir: &Path) -> Option<(u64, u64)> {
@@ -69,8 +76,13 @@ fn devno_of(dir: &Path) -> Option<(u64, u64)> {
 /// The sysfs directories of a block device and of each of its partitions.
 fn device_and_partitions(sys: &Path, devno: (u64, u64)) -> Vec<(String, (u64, u64), PathBuf)> {
     let link = sys.join(format!("dev/block/{}:{}", devno.0, devno.1));
-    let Ok(dir) = std::fs::canonicalize(&link) else { return vec![] };
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let Ok(dir) = std::fs::canonicalize(&link) else {
+        return vec![];
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out = vec![(name, devno, dir.clone())];
     if let Ok(rd) = std::fs::read_dir(&dir) {
         for e in rd.flatten() {
@@ -95,16 +107,25 @@ pub fn check_not_in_use(probe: &Probe) -> Result<()> {
     let swaps = parse_swaps(&std::fs::read_to_string("/proc/swaps").unwrap_or_default());
     match probe.kind {
         Kind::Block => {
-            let Some(devno) = probe.devno else { return Ok(()) };
+            let Some(devno) = probe.devno else {
+                return Ok(());
+            };
             for (name, d, dir) in device_and_partitions(Path::new("/sys"), devno) {
                 if let Some(m) = mounts.iter().find(|m| m.devno == d) {
                     return Err(Error::refused(
                         &probe.path,
-                        format!("/dev/{name} is mounted at {}; unmount it first", m.mount_point),
+                        format!(
+                            "/dev/{name} is mounted at {}; unmount it first",
+                            m.mount_point
+                        ),
                     ));
                 }
                 let holders: Vec<String> = std::fs::read_dir(dir.join("holders"))
-                    .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if !holders.is_empty() {
                     return Err(Error::refused(
@@ -118,18 +139,29 @@ pub fn check_not_in_use(probe: &Probe) -> Result<()> {
                 for s in &swaps {
                     use std::os::unix::fs::MetadataExt;
                     let same = std::fs::metadata(s)
-                        .map(|m| (nix::sys::stat::major(m.rdev()), nix::sys::stat::minor(m.rdev())) == d)
+                        .map(|m| {
+                            (
+                                nix::sys::stat::major(m.rdev()),
+                                nix::sys::stat::minor(m.rdev()),
+                            ) == d
+                        })
                         .unwrap_or(false);
                     if same {
-                        return Err(Error::refused(&probe.path, format!("/dev/{name} is active swap; swapoff it first")));
+                        return Err(Error::refused(
+                            &probe.path,
+                            format!("/dev/{name} is active swap; swapoff it first"),
+                        ));
                     }
                 }
             }
             Ok(())
         }
         Kind::Image => {
-            if swaps.iter().any(|s| *s == probe.canonical) {
-                return Err(Error::refused(&probe.path, "is an active swap file; swapoff it first"));
+            if swaps.contains(&probe.canonical) {
+                return Err(Error::refused(
+                    &probe.path,
+                    "is an active swap file; swapoff it first",
+                ));
             }
             if let Some(loopdev) = loop_device_backed_by(Path::new("/sys"), &probe.canonical) {
                 return Err(Error::refused(
@@ -150,7 +182,8 @@ pub fn loop_device_backed_by(sys: &Path, file: &Path) -> Option<String> {
         if !name.starts_with("loop") {
             continue;
         }
-        let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).unwrap_or_default();
+        let backing =
+            std::fs::read_to_string(e.path().join("loop/backing_file")).unwrap_or_default();
         let backing = backing.trim();
         if !backing.is_empty() && Path::new(backing) == file {
             return Some(format!("/dev/{name}"));
@@ -171,7 +204,15 @@ mod tests {
                     31 22 0:45 / /dev/shm rw,nosuid shared:3 master:2 - tmpfs tmpfs rw\n";
         let m = parse_mountinfo(text);
         assert_eq!(m.len(), 3);
-        assert_eq!(m[0], Mount { devno: (8, 1), mount_point: "/".into(), fs_type: "ext4".into(), source: "/dev/sda1".into() });
+        assert_eq!(
+            m[0],
+            Mount {
+                devno: (8, 1),
+                mount_point: "/".into(),
+                fs_type: "ext4".into(),
+                source: "/dev/sda1".into()
+            }
+        );
         assert_eq!(m[1].mount_point, "/mnt/my disk");
         assert_eq!(m[2].fs_type, "tmpfs");
         assert_eq!(m[2].devno, (0, 45));
@@ -180,6 +221,9 @@ mod tests {
     #[test]
     fn parses_swaps() {
         let text = "Filename\tType\tSize\tUsed\tPriority\n/dev/sdb2 partition 1 0 -2\n/swap\\040file file 1 0 -3\n";
-        assert_eq!(parse_swaps(text), vec![PathBuf::from("/dev/sdb2"), PathBuf::from("/swap file")]);
+        assert_eq!(
+            parse_swaps(text),
+            vec![PathBuf::from("/dev/sdb2"), PathBuf::from("/swap file")]
+        );
     }
 }

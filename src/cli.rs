@@ -1,0 +1,184 @@
+//! Command-line definitions (clap). No I/O and no logic: `cmd` turns these into actions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::units::parse_size;
+
+/// Sanitize storage media following NIST SP 800-88 Rev. 2, and prove it with a signed
+/// certificate that anyone can check offline with OpenSSH.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mediasan",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Overwrite targets (NIST Clear) as a policy says, verify, and write signed certificates.
+    Wipe(WipeArgs),
+    /// Check or inspect certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Make an Ed25519 signing key (OpenSSH format): FILE and FILE.pub.
+    Keygen(KeygenArgs),
+    /// List the built-in policies.
+    Policies(PoliciesArgs),
+}
+
+/// How to verify, overriding the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VerifyArg {
+    /// Read every byte back.
+    Full,
+    /// Read pseudorandom samples over the whole target (see --verify-percent).
+    Sample,
+    /// Do not verify (the result is then INCOMPLETE, never PASS).
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct WipeArgs {
+    /// Block devices or image files to wipe. Several are wiped at the same time.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<PathBuf>,
+
+    /// A built-in policy name (see `mediasan policies`) or a policy TOML file.
+    #[arg(long, value_name = "NAME|FILE", default_value = crate::policy::DEFAULT, help_heading = "Policy")]
+    pub policy: String,
+
+    /// Make TARGET an image file of SIZE first if it does not exist (512M, 4GiB, bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Device")]
+    pub create: Option<u64>,
+
+    /// Do not ask for confirmation. Required when there is no terminal.
+    #[arg(long, short = 'y', help_heading = "Safety")]
+    pub yes: bool,
+
+    /// Print what would be done and write nothing.
+    #[arg(long, help_heading = "Safety")]
+    pub dry_run: bool,
+
+    /// Verification method, overriding the policy's.
+    #[arg(long, value_enum, help_heading = "Verification")]
+    pub verify: Option<VerifyArg>,
+
+    /// Minimum share of the target read back by sampled verification, percent (1-100).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), help_heading = "Verification")]
+    pub verify_percent: Option<u8>,
+
+    /// Folder for certificates (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".",
+        help_heading = "Certificate"
+    )]
+    pub cert_dir: PathBuf,
+
+    /// Ed25519 OpenSSH private key to sign with [default: ~/.config/mediasan/signing_key,
+    /// created on first use].
+    #[arg(long, value_name = "FILE", help_heading = "Certificate")]
+    pub key: Option<PathBuf>,
+
+    /// Name of the person performing the sanitization (certificate).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "",
+        help_heading = "Certificate"
+    )]
+    pub operator: String,
+
+    /// Asset (property) number of the media (certificate).
+    #[arg(
+        long,
+        value_name = "TAG",
+        default_value = "",
+        help_heading = "Certificate"
+    )]
+    pub asset_tag: String,
+
+    /// A note for the certificate (repeatable).
+    #[arg(long, value_name = "TEXT", help_heading = "Certificate")]
+    pub note: Vec<String>,
+
+    /// Bytes per write (rounded to the block size and pattern period).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4MiB", help_heading = "Performance")]
+    pub buffer_size: u64,
+
+    /// Writes (and verification reads) in flight per target.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4, help_heading = "Performance")]
+    pub queue_depth: u16,
+
+    /// Threads generating pattern bytes, shared by all targets [default: CPU count].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]
+    pub threads: Option<u16>,
+
+    /// Newline-delimited JSON events on stdout (see README); human text stays on stderr.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Check a certificate's signature (FILE.sig), and with --pubkey that this key made it.
+    Verify(CertVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertVerifyArgs {
+    /// The certificate (.json); its signature is read from FILE.sig.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The signature file [default: FILE.sig].
+    #[arg(long, value_name = "SIG")]
+    pub sig: Option<PathBuf>,
+
+    /// An OpenSSH public key (.pub) the signature must come from.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+
+    /// Print the outcome as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (FILE.pub gets the public key)
+    /// [default: ~/.config/mediasan/signing_key].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    /// Print one built-in policy's TOML text.
+    #[arg(long, value_name = "NAME")]
+    pub show: Option<String>,
+
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,76 @@
+//! `mediasan cert verify`: check a certificate's detached SSHSIG signature.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::cert::{sign, Certificate, FORMAT};
+use crate::cli::CertVerifyArgs;
+use crate::error::{exit, Error};
+
+fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
+    let c: Certificate = serde_json::from_slice(bytes).ok()?;
+    let family = FORMAT.split('/').next().unwrap_or(FORMAT);
+    c.format.starts_with(&format!("{family}/")).then_some(c)
+}
+
+pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
+    let file = &args.file;
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
+    let parsed = parse_certificate(&bytes);
+    let sig_path = args.sig.clone().unwrap_or_else(|| {
+        let mut s = file.as_os_str().to_owned();
+        s.push(".sig");
+        PathBuf::from(s)
+    });
+    let sig = match std::fs::read_to_string(&sig_path) {
+        Ok(s) => s,
+        Err(_) if parsed.is_none() => {
+            return Err(Error::CertificateInput(format!(
+                "{} is not a mediasan certificate",
+                file.display()
+            ))
+            .into())
+        }
+        Err(e) => {
+            return Err(Error::CertificateInput(format!(
+                "cannot read the signature {}: {e}; a certificate is checked against its .sig file",
+                sig_path.display()
+            ))
+            .into())
+        }
+    };
+    let expected = args.pubkey.as_deref().map(sign::load_public).transpose()?;
+    let signer = sign::check(&bytes, &sig, expected.as_ref()).map_err(|e| {
+        anyhow::Error::new(e).context(format!("{} is NOT authentic", file.display()))
+    })?;
+    let cert = parsed.ok_or_else(|| {
+        Error::CertificateInput(format!(
+            "{} carries a valid signature but is not a mediasan certificate",
+            file.display()
+        ))
+    })?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"event": "cert_verified", "certificate": file, "signature": "valid", "signer": signer,
+                   "key_matches": expected.is_some(), "id": cert.id, "result": cert.result.name(),
+                   "target": cert.media.path})
+        );
+    } else {
+        println!(
+            "OK: {} is signed by {signer}{}; it records {} for {} ({})",
+            file.display(),
+            if expected.is_some() {
+                " (the expected key)"
+            } else {
+                ""
+            },
+            cert.result.name(),
+            cert.media.path,
+            cert.id
+        );
+    }
+    Ok(exit::PASS)
+}

@@ -1,0 +1,34 @@
+//! `mediasan keygen`: make an Ed25519 signing key.
+
+use anyhow::Context;
+
+use crate::cert::sign;
+use crate::cli::KeygenArgs;
+use crate::error::{exit, Error};
+
+pub fn run(args: &KeygenArgs) -> anyhow::Result<u8> {
+    let path = match &args.out {
+        Some(p) => p.clone(),
+        None => sign::default_key_path().ok_or_else(|| {
+            Error::Usage("cannot find a config folder (no HOME); give --out FILE".into())
+        })?,
+    };
+    let key =
+        sign::generate(&path, &comment()).with_context(|| format!("keygen {}", path.display()))?;
+    eprintln!(
+        "wrote private key {} and public key {}.pub",
+        path.display(),
+        path.display()
+    );
+    eprintln!("fingerprint {}", sign::fingerprint(key.public_key()));
+    println!("{}", key.public_key().to_openssh().unwrap_or_default());
+    Ok(exit::PASS)
+}
+
+/// `mediasan@<hostname>`, the comment of keys we make.
+pub(crate) fn comment() -> String {
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("mediasan@{host}")
+}

@@ -1,0 +1,31 @@
+//! One file per subcommand. Each turns parsed arguments into calls on the library stages and
+//! returns the process exit code; errors carry context for `main` to print on one line.
+
+mod cert;
+mod keygen;
+mod policies;
+mod wipe;
+
+use crate::cli::{CertCommand, Cli, Command};
+use crate::error::{exit, Error};
+
+/// Runs a parsed command line; returns the exit code.
+///
+/// # Errors
+/// Any failure before a certificate could be written (bad input, refusal, I/O).
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Wipe(a) => wipe::run(&a),
+        Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
+        Command::Keygen(a) => keygen::run(&a),
+        Command::Policies(a) => policies::run(&a),
+    }
+}
+
+/// The exit code for an error: the first typed [`Error`] in its chain decides; anything else
+/// is a failure (1).
+pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<Error>())
+        .map_or(exit::FAILED, Error::exit_code)
+}

@@ -1,0 +1,67 @@
+//! `mediasan policies`: list the built-in policies, or print one.
+
+use serde_json::json;
+
+use crate::cli::PoliciesArgs;
+use crate::error::{exit, Error};
+use crate::policy::{self, PassSpec};
+
+fn pass_name(p: &PassSpec) -> String {
+    match p {
+        PassSpec::Zero => "zero".into(),
+        PassSpec::One => "one".into(),
+        PassSpec::Random => "random".into(),
+        PassSpec::RandomByte => "random-byte".into(),
+        PassSpec::Complement => "complement".into(),
+        PassSpec::Bytes(b) => b
+            .iter()
+            .map(|x| format!("{x:02X}"))
+            .collect::<Vec<_>>()
+            .join(""),
+    }
+}
+
+pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
+    if let Some(name) = &args.show {
+        let (_, text) = policy::BUILTIN
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::Policy {
+                name: name.clone(),
+                reason: "no built-in policy of that name; run `mediasan policies` to list them"
+                    .into(),
+            })?;
+        print!("{text}");
+        return Ok(exit::PASS);
+    }
+    let all = policy::builtins()?;
+    if args.json {
+        for p in &all {
+            let v = json!({"event": "policy", "name": p.name, "description": p.description, "reference": p.reference,
+                "legacy": p.legacy, "method": "clear", "passes": p.passes.iter().map(pass_name).collect::<Vec<_>>(),
+                "verify": p.verify_mode.name(), "verify_percent": p.verify_percent, "prng": p.prng.name(),
+                "blake3": p.blake3});
+            println!("{v}");
+        }
+        return Ok(exit::PASS);
+    }
+    let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in &all {
+        let verify = match p.verify_mode {
+            policy::VerifyMode::Sample => format!("sampled >= {} %", p.verify_percent),
+            m => m.name().to_string(),
+        };
+        println!(
+            "{:width$}  {:>2} pass{}  verify {:<15} {}{}",
+            p.name,
+            p.passes.len(),
+            if p.passes.len() == 1 { " " } else { "es" },
+            verify,
+            if p.legacy { "[LEGACY] " } else { "" },
+            p.description.trim_start_matches("LEGACY "),
+        );
+    }
+    println!("\nEvery policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
+    println!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
+    Ok(exit::PASS)
+}

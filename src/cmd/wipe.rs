@@ -1,0 +1,687 @@
+//! `mediasan wipe`: the straight line of design.md, for each target at once:
+//! probe → safety → confirm → open → passes (writer) → verify → certificate → sign.
+//! Everything that can refuse (bad input, in use, not confirmed) happens before any target is
+//! written; after the first byte is written a certificate is always produced.
+
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use rand::RngCore;
+use serde_json::json;
+use ssh_key::PrivateKey;
+
+use crate::cert::{self, sign, Certificate, PassRecord, Verdict};
+use crate::cli::{VerifyArg, WipeArgs};
+use crate::device::{self, BlockIo, Kind, Probe, Target};
+use crate::error::{exit, Error};
+use crate::pattern::Pattern;
+use crate::plan::{self, Overrides, Plan};
+use crate::policy::{self, VerifyMode};
+use crate::progress::{Reporter, TargetReporter};
+use crate::units::{human_bytes, human_rate};
+use crate::verify;
+use crate::writer::{self, FillBudget, IoConfig};
+
+/// A target as resolved before anything is written.
+enum Resolved {
+    Existing(Box<Probe>),
+    ToCreate { path: PathBuf, size: u64 },
+}
+
+impl Resolved {
+    fn path(&self) -> &Path {
+        match self {
+            Resolved::Existing(p) => &p.path,
+            Resolved::ToCreate { path, .. } => path,
+        }
+    }
+}
+
+/// Everything the per-target workers share.
+struct Ctx<'a> {
+    key: &'a PrivateKey,
+    cert_dir: &'a Path,
+    io: IoConfig,
+    args: &'a WipeArgs,
+    cancel: Arc<AtomicBool>,
+}
+
+pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
+    let policy = policy::load(&args.policy)?;
+    let overrides = Overrides {
+        verify: args.verify.map(|v| match v {
+            VerifyArg::Full => VerifyMode::Full,
+            VerifyArg::Sample => VerifyMode::Sample,
+            VerifyArg::None => VerifyMode::None,
+        }),
+        verify_percent: args.verify_percent,
+    };
+
+    // 1. Resolve every target; nothing is written yet.
+    let mut resolved = Vec::new();
+    let mut seen = HashSet::new();
+    for path in &args.targets {
+        let r = match device::probe(path) {
+            Ok(p) => Resolved::Existing(Box::new(p)),
+            Err(e) => match args.create {
+                Some(size) if std::fs::symlink_metadata(path).is_err() => Resolved::ToCreate {
+                    path: path.clone(),
+                    size,
+                },
+                _ => return Err(e.into()),
+            },
+        };
+        let key = match &r {
+            Resolved::Existing(p) => p.canonical.clone(),
+            Resolved::ToCreate { path, .. } => path.clone(),
+        };
+        if !seen.insert(key) {
+            return Err(Error::Usage(format!("{} is named twice", path.display())).into());
+        }
+        resolved.push(r);
+    }
+
+    // 2. Safety: nothing in use, nothing read-only.
+    for r in &resolved {
+        if let Resolved::Existing(p) = r {
+            if p.read_only {
+                return Err(Error::refused(
+                    &p.path,
+                    "the device is read-only (e.g. losetup -r, a write-protect switch)",
+                )
+                .into());
+            }
+            device::safety::check_not_in_use(p)?;
+        }
+    }
+
+    let reporter = Reporter::new(args.json);
+    let plans: Vec<Plan> = resolved
+        .iter()
+        .map(|_| plan::build(&policy, &overrides, &mut rand::rng()))
+        .collect();
+
+    if args.dry_run {
+        for (r, p) in resolved.iter().zip(&plans) {
+            print_plan(r, p, args, &reporter);
+        }
+        return Ok(exit::PASS);
+    }
+
+    // 3. Confirmation.
+    if !args.yes {
+        confirm(&resolved)?;
+    }
+
+    // 4. Where certificates go, and the key, before touching any target.
+    let cert_dir = &args.cert_dir;
+    std::fs::create_dir_all(cert_dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the certificate folder {}: {e}",
+            cert_dir.display()
+        ))
+    })?;
+    if !cert_dir.is_dir() {
+        return Err(
+            Error::Usage(format!("--cert-dir {} is not a folder", cert_dir.display())).into(),
+        );
+    }
+    let key = load_key(args.key.as_deref(), &reporter)?;
+
+    // 5. Create images and open everything (O_EXCL) before the first write.
+    let mut targets = Vec::new();
+    for r in resolved {
+        let probe = match r {
+            Resolved::Existing(p) => *p,
+            Resolved::ToCreate { path, size } => {
+                device::create_image(&path, size)?;
+                reporter.say(&format!(
+                    "created image file {} ({})",
+                    path.display(),
+                    human_bytes(size)
+                ));
+                device::probe(&path)?
+            }
+        };
+        targets.push(device::open(&probe)?);
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while we are stopping kills the process the ordinary way.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel));
+        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
+    }
+
+    let threads = args.threads.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+    let ctx = Ctx {
+        key: &key,
+        cert_dir,
+        io: IoConfig {
+            buffer_size: usize::try_from(args.buffer_size)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30),
+            queue_depth: usize::from(args.queue_depth),
+            budget: FillBudget::new(threads),
+        },
+        args,
+        cancel: Arc::clone(&cancel),
+    };
+
+    // 6. All targets at once, one thread each; the exit code is the worst.
+    let codes: Vec<u8> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .into_iter()
+            .zip(plans)
+            .map(|(t, p)| {
+                let (ctx, reporter) = (&ctx, &reporter);
+                s.spawn(move || {
+                    let name = t.probe.path.display().to_string();
+                    let rep = reporter.target(&name);
+                    let code = match wipe_one(&t, &p, ctx, &rep) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            rep.say(&format!("error: {e:#}"));
+                            reporter
+                                .emit("error", json!({"target": name, "error": format!("{e:#}")}));
+                            exit::FAILED
+                        }
+                    };
+                    rep.finish();
+                    code
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(exit::FAILED))
+            .collect()
+    });
+    let worst = codes.into_iter().max().unwrap_or(exit::PASS);
+    Ok(if cancel.load(Ordering::Relaxed) {
+        exit::INTERRUPTED
+    } else {
+        worst
+    })
+}
+
+fn load_key(path: Option<&Path>, reporter: &Reporter) -> anyhow::Result<PrivateKey> {
+    if let Some(p) = path {
+        return Ok(sign::load(p)?);
+    }
+    let p = sign::default_key_path().ok_or_else(|| {
+        Error::Usage(
+            "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
+        )
+    })?;
+    if p.exists() {
+        return Ok(sign::load(&p)?);
+    }
+    let key = sign::generate(&p, &super::keygen::comment())
+        .context("creating the default signing key")?;
+    reporter.say(&format!(
+        "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
+        p.display(),
+        p.display(),
+        sign::fingerprint(key.public_key())
+    ));
+    Ok(key)
+}
+
+fn describe(r: &Resolved) -> String {
+    match r {
+        Resolved::ToCreate { path, size } => {
+            format!(
+                "{}: new image file, {} ({size} bytes)",
+                path.display(),
+                human_bytes(*size)
+            )
+        }
+        Resolved::Existing(p) => {
+            let mut s = format!(
+                "{}: {} {}, {} ({} bytes), {}-byte blocks",
+                p.path.display(),
+                if p.kind == Kind::Block {
+                    "block device"
+                } else {
+                    "image file"
+                },
+                p.identity.interface,
+                human_bytes(p.size),
+                p.size,
+                p.logical_block_size
+            );
+            let id = &p.identity;
+            if !id.model.is_empty() || !id.serial.is_empty() {
+                s += &format!(", model '{}' serial '{}'", id.model, id.serial);
+            }
+            if !id.backing.is_empty() {
+                s += &format!(", on {}", id.backing);
+            }
+            s
+        }
+    }
+}
+
+fn confirm(resolved: &[Resolved]) -> anyhow::Result<()> {
+    let first = resolved
+        .first()
+        .map(Resolved::path)
+        .unwrap_or(Path::new(""));
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::refused(
+            first,
+            "no --yes given and no terminal to confirm on; add --yes to wipe without asking",
+        )
+        .into());
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "This will DESTROY ALL DATA on:");
+    for r in resolved {
+        let _ = writeln!(err, "  {}", describe(r));
+    }
+    let _ = write!(err, "Type 'yes' to continue: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() != "yes" {
+        return Err(Error::refused(first, "not confirmed").into());
+    }
+    Ok(())
+}
+
+fn print_plan(r: &Resolved, plan: &Plan, args: &WipeArgs, reporter: &Reporter) {
+    let (path, size) = match r {
+        Resolved::Existing(p) => (&p.path, p.size),
+        Resolved::ToCreate { path, size } => (path, *size),
+    };
+    let verify = match plan.verify_mode {
+        VerifyMode::Sample => format!(
+            "sampled, at least {} % of the last pass",
+            plan.verify_percent
+        ),
+        VerifyMode::Full => "full read-back of the last pass".into(),
+        VerifyMode::None => "none (the result will be INCOMPLETE, not PASS)".into(),
+    };
+    if reporter.json() {
+        reporter.emit(
+            "plan",
+            json!({"target": path, "size_bytes": size, "policy": plan.policy.name, "dry_run": true,
+                   "passes": plan.passes.iter().map(|p| p.pattern.describe()).collect::<Vec<_>>(),
+                   "verify": plan.verify_mode.name(), "verify_percent": plan.verify_percent,
+                   "cert_dir": args.cert_dir}),
+        );
+        return;
+    }
+    println!("dry run, nothing is written: {}", describe(r));
+    println!(
+        "  policy {} ({}{}): {}",
+        plan.policy.name,
+        plan.policy.source,
+        if plan.policy.legacy { ", legacy" } else { "" },
+        plan.policy.description
+    );
+    for p in &plan.passes {
+        println!(
+            "  pass {}/{}: {} over {}",
+            p.index,
+            plan.passes.len(),
+            p.pattern.describe(),
+            human_bytes(size)
+        );
+    }
+    println!("  verify: {verify}");
+    println!(
+        "  certificate: {}/<name>-<time>-<id>.json and .json.sig",
+        args.cert_dir.display()
+    );
+}
+
+fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
+    let (pattern_bytes, prng, seed, inverted) = match &p.pattern {
+        Pattern::Fixed(b) => (Some(cert::hex(b)), None, None, false),
+        Pattern::Random {
+            prng,
+            seed,
+            inverted,
+        } => (
+            None,
+            Some(prng.name().to_string()),
+            Some(cert::hex(seed)),
+            *inverted,
+        ),
+    };
+    PassRecord {
+        index: p.index,
+        pattern: p.pattern.describe(),
+        pattern_bytes,
+        prng,
+        seed,
+        inverted,
+        bytes_written: r.bytes_written,
+        started: cert::timestamp(r.started),
+        finished: cert::timestamp(r.finished),
+        bytes_per_second: (r.bytes_written as f64 / r.elapsed.as_secs_f64().max(1e-9)).round(),
+        errors: r.errors.clone(),
+        flush_error: r.flush_error.clone(),
+        interrupted: r.interrupted,
+    }
+}
+
+fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow::Result<u8> {
+    let size = t.size();
+    let started = SystemTime::now();
+    let name = t.probe.path.display().to_string();
+    rep.reporter().emit(
+        "start",
+        json!({"target": name, "kind": t.probe.kind.name(), "size_bytes": size, "policy": plan.policy.name,
+               "passes": plan.passes.len(), "verify": plan.verify_mode.name()}),
+    );
+
+    let mut records = Vec::new();
+    for p in &plan.passes {
+        if ctx.cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        rep.start(
+            "pass",
+            p.index,
+            plan.passes.len(),
+            &p.pattern.describe(),
+            size,
+        );
+        let r = writer::run_pass(t, &p.pattern, &ctx.io, &ctx.cancel, &mut |d| {
+            rep.progress(d)
+        });
+        let rec = pass_record(p, &r);
+        rep.say(&format!(
+            "pass {}/{} {}: {} written in {:.1} s ({}){}",
+            p.index,
+            plan.passes.len(),
+            rec.pattern,
+            human_bytes(r.bytes_written),
+            r.elapsed.as_secs_f64(),
+            human_rate(rec.bytes_per_second),
+            if r.complete(size) {
+                String::new()
+            } else {
+                " - INCOMPLETE".into()
+            }
+        ));
+        rep.reporter().emit(
+            "pass_done",
+            json!({"target": name, "pass": p.index, "passes": plan.passes.len(), "pattern": rec.pattern,
+                   "bytes_written": r.bytes_written, "bytes_per_second": rec.bytes_per_second,
+                   "errors": r.errors.len(), "complete": r.complete(size)}),
+        );
+        let complete = r.complete(size);
+        records.push(rec);
+        if !complete {
+            break;
+        }
+    }
+
+    let all_written = records.len() == plan.passes.len()
+        && records.iter().all(|r| {
+            r.errors.is_empty()
+                && r.bytes_written == size
+                && r.flush_error.is_none()
+                && !r.interrupted
+        });
+    let mut verification = cert::Verification {
+        method: plan.verify_mode.name().into(),
+        pass: plan.passes.len(),
+        algorithm: "mediasan-sample/1 (subsections, ChaCha8 slot draw; see README)".into(),
+        seed: cert::hex(&plan.verify_seed),
+        requested_percent: plan.verify_percent,
+        ..Default::default()
+    };
+    if plan.verify_mode != VerifyMode::None && all_written && !ctx.cancel.load(Ordering::Relaxed) {
+        let samples = match plan.verify_mode {
+            VerifyMode::Full => verify::full_plan(
+                size,
+                writer::chunk_size(ctx.io.buffer_size, t.block_size(), None) as u64,
+            ),
+            _ => verify::sample_plan(size, t.block_size(), plan.verify_percent, &plan.verify_seed),
+        };
+        if plan.verify_mode == VerifyMode::Full {
+            verification.algorithm = "whole target in order".into();
+        }
+        let planned = samples.extents.bytes();
+        rep.start("verify", 0, 0, plan.verify_mode.name(), planned);
+        let r = verify::run(
+            t,
+            &samples,
+            plan.final_pattern(),
+            &ctx.io,
+            &ctx.cancel,
+            &mut |d| rep.progress(d),
+        );
+        verification.subsections = samples.subsections;
+        verification.sample_bytes = samples.sample_bytes;
+        verification.samples = samples.extents.len();
+        verification.coverage_percent = (samples.coverage_percent * 1000.0).round() / 1000.0;
+        verification.bytes_planned = planned;
+        verification.bytes_read = r.bytes_read;
+        verification.mismatches = r.mismatched_blocks;
+        verification.first_mismatch_offset = r.first_mismatch;
+        verification.blake3 = r.blake3.clone();
+        verification.errors = r.errors.clone();
+        verification.interrupted = r.interrupted;
+        verification.started = cert::timestamp(r.started);
+        verification.finished = cert::timestamp(r.finished);
+        verification.bytes_per_second =
+            (r.bytes_read as f64 / r.elapsed.as_secs_f64().max(1e-9)).round();
+        rep.say(&format!(
+            "verify {}: {} read in {:.1} s ({}), {} mismatched block(s), blake3 {}",
+            plan.verify_mode.name(),
+            human_bytes(r.bytes_read),
+            r.elapsed.as_secs_f64(),
+            human_rate(verification.bytes_per_second),
+            r.mismatched_blocks,
+            &r.blake3[..16]
+        ));
+        rep.reporter().emit(
+            "verify_done",
+            json!({"target": name, "method": verification.method, "bytes_read": r.bytes_read,
+                   "coverage_percent": verification.coverage_percent, "mismatches": r.mismatched_blocks,
+                   "errors": r.errors.len(), "blake3": r.blake3}),
+        );
+    }
+
+    let finished = SystemTime::now();
+    let c = build_certificate(t, plan, ctx, records, verification, started, finished);
+    let (path, sig_path) = write_certificate(&c, ctx)?;
+    rep.say(&format!(
+        "{}{} - certificate {}",
+        c.result.name(),
+        if c.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", c.reasons.join("; "))
+        },
+        path.display()
+    ));
+    rep.reporter().emit(
+        "result",
+        json!({"target": name, "result": c.result.name(), "reasons": c.reasons, "certificate": path,
+               "signature": sig_path, "id": c.id}),
+    );
+    Ok(if ctx.cancel.load(Ordering::Relaxed) {
+        exit::INTERRUPTED
+    } else if c.result == Verdict::Pass {
+        exit::PASS
+    } else {
+        exit::FAILED
+    })
+}
+
+fn build_certificate(
+    t: &Target,
+    plan: &Plan,
+    ctx: &Ctx,
+    passes: Vec<PassRecord>,
+    verification: cert::Verification,
+    started: SystemTime,
+    finished: SystemTime,
+) -> Certificate {
+    let p = &t.probe;
+    let id = &p.identity;
+    let mut id_bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut id_bytes);
+    let uname = nix::sys::utsname::uname().ok();
+    let mut notes: Vec<String> = Vec::new();
+    notes.push(
+        "Overwrite is NIST SP 800-88 Rev. 2 Clear: it rewrites every user-addressable block through the host \
+         interface. It is not Purge."
+            .into(),
+    );
+    match p.kind {
+        Kind::Image => notes.push(
+            "Image file: this covers the file's blocks as the filesystem maps them now; the filesystem, or an SSD \
+             beneath it, may keep older copies of the data elsewhere."
+                .into(),
+        ),
+        Kind::Block if id.media_type != "hdd" && id.interface != "loop" => notes.push(
+            "On flash media an overwrite cannot reach spare, remapped or over-provisioned cells; prefer a Purge \
+             (the drive's sanitize command) where the drive supports it."
+                .into(),
+        ),
+        Kind::Block => {}
+    }
+    if !t.direct_io {
+        notes.push("The filesystem refused direct I/O: writes were buffered, flushed with fdatasync, and the page \
+                    cache dropped before verification."
+            .into());
+    }
+    if plan.policy.legacy {
+        notes.push(format!(
+            "Policy {} is a legacy multi-pass preset; NIST SP 800-88 Rev. 2 considers one verified pass sufficient \
+             for Clear.",
+            plan.policy.name
+        ));
+    }
+    notes.extend(ctx.args.note.iter().cloned());
+    let hidden = match (p.kind, id.interface.as_str()) {
+        (Kind::Image, _) | (_, "loop") | (_, "virtio") | (_, "nvme") => cert::HiddenAreas {
+            state: "not_applicable".into(),
+            detail: "no HPA/DCO on this kind of target".into(),
+        },
+        _ => cert::HiddenAreas {
+            state: "unknown".into(),
+            detail:
+                "HPA/DCO/AMA limits were not read; the native capacity may exceed the reported size"
+                    .into(),
+        },
+    };
+    let mut c = Certificate {
+        format: cert::FORMAT.into(),
+        id: cert::new_id(id_bytes),
+        tool: cert::Tool {
+            name: "mediasan".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            build: format!(
+                "{}-{} {}",
+                std::env::consts::ARCH,
+                std::env::consts::OS,
+                if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                }
+            ),
+        },
+        host: cert::Host {
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel: uname
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        },
+        operator: cert::Person {
+            name: ctx.args.operator.clone(),
+            ..Default::default()
+        },
+        media: cert::Media {
+            path: p.canonical.display().to_string(),
+            kind: p.kind.name().into(),
+            vendor: id.vendor.clone(),
+            model: id.model.clone(),
+            serial: id.serial.clone(),
+            serial_source: id.serial_source.clone(),
+            firmware: id.firmware.clone(),
+            wwn: id.wwn.clone(),
+            media_type: id.media_type.clone(),
+            interface: id.interface.clone(),
+            backing: id.backing.clone(),
+            size_bytes: p.size,
+            logical_block_size: p.logical_block_size,
+            physical_block_size: p.physical_block_size,
+            direct_io: t.direct_io,
+            asset_tag: ctx.args.asset_tag.clone(),
+            hidden_areas: hidden,
+            ..Default::default()
+        },
+        sanitization: cert::Sanitization {
+            method: "clear".into(),
+            technique: "overwrite".into(),
+            policy: cert::PolicyRef {
+                name: plan.policy.name.clone(),
+                description: plan.policy.description.clone(),
+                reference: plan.policy.reference.clone(),
+                legacy: plan.policy.legacy,
+                source: plan.policy.source.clone(),
+                blake3: plan.policy.blake3.clone(),
+            },
+            passes,
+            started: cert::timestamp(started),
+            finished: cert::timestamp(finished),
+            duration_seconds: finished
+                .duration_since(started)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
+            resumed: vec![],
+        },
+        verification,
+        notes,
+        ..Default::default()
+    };
+    let (verdict, reasons) = cert::judge(&c, plan.passes.len());
+    c.result = verdict;
+    c.reasons = reasons;
+    c
+}
+
+fn write_certificate(c: &Certificate, ctx: &Ctx) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let name = cert::file_name(Path::new(&c.media.path), &c.sanitization.started, &c.id);
+    let path = ctx.cert_dir.join(name);
+    let mut sig_path = path.clone().into_os_string();
+    sig_path.push(".sig");
+    let sig_path = PathBuf::from(sig_path);
+    let mut bytes = serde_json::to_vec_pretty(c).context("encoding the certificate")?;
+    bytes.push(b'\n');
+    let sig = sign::sign(ctx.key, &bytes)?;
+    let write = |p: &Path, data: &[u8]| -> anyhow::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)
+            .with_context(|| format!("cannot create {}", p.display()))?;
+        f.write_all(data)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", p.display()))
+    };
+    write(&path, &bytes)?;
+    write(&sig_path, sig.as_bytes())?;
+    Ok((path, sig_path))
+}

@@ -1,0 +1,170 @@
+//! Progress and events for people and scripts. Bars (indicatif) go to stderr only when it is a
+//! terminal; `--json` writes newline-delimited JSON events to stdout, progress at most once a
+//! second per target. The core (`writer`, `verify`) knows none of this: it calls a closure.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+
+/// Shared output for one command.
+pub struct Reporter {
+    multi: Option<MultiProgress>,
+    json: bool,
+    stdout: Mutex<()>,
+}
+
+impl Reporter {
+    /// Bars if stderr is a terminal; JSON events if `json`.
+    pub fn new(json: bool) -> Self {
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)));
+        Reporter {
+            multi,
+            json,
+            stdout: Mutex::new(()),
+        }
+    }
+
+    /// True when JSON events are on.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Writes one JSON event line to stdout (only with `--json`).
+    pub fn emit(&self, event: &str, mut fields: Value) {
+        if !self.json {
+            return;
+        }
+        if let Value::Object(m) = &mut fields {
+            m.insert("event".into(), Value::String(event.into()));
+        }
+        let _guard = self.stdout.lock();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{fields}");
+        let _ = out.flush();
+    }
+
+    /// A line for people, on stderr, without tearing the bars.
+    pub fn say(&self, text: &str) {
+        match &self.multi {
+            Some(m) => m.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// A reporter for one target.
+    pub fn target(&self, name: &str) -> TargetReporter<'_> {
+        let bar = self.multi.as_ref().map(|m| {
+            let b = m.add(ProgressBar::new(0));
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:.bold} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, ETA {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(name.to_string());
+            b
+        });
+        TargetReporter {
+            r: self,
+            name: name.to_string(),
+            bar,
+            stage: Mutex::new(Stage::default()),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stage {
+    kind: &'static str,
+    index: usize,
+    count: usize,
+    total: u64,
+    started: Option<Instant>,
+    last_event: Option<Instant>,
+}
+
+/// Progress of one target.
+pub struct TargetReporter<'a> {
+    r: &'a Reporter,
+    name: String,
+    bar: Option<ProgressBar>,
+    stage: Mutex<Stage>,
+}
+
+impl TargetReporter<'_> {
+    /// The shared reporter.
+    pub fn reporter(&self) -> &Reporter {
+        self.r
+    }
+
+    /// A stage starts: pass `index` of `count`, or verification (`kind = "verify"`).
+    pub fn start(&self, kind: &'static str, index: usize, count: usize, label: &str, total: u64) {
+        let mut s = self.stage.lock().unwrap_or_else(|p| p.into_inner());
+        *s = Stage {
+            kind,
+            index,
+            count,
+            total,
+            started: Some(Instant::now()),
+            last_event: None,
+        };
+        if let Some(b) = &self.bar {
+            b.reset();
+            b.set_length(total);
+            b.set_message(if kind == "pass" {
+                format!("pass {index}/{count} {label}")
+            } else {
+                format!("verify {label}")
+            });
+        }
+    }
+
+    /// Bytes done so far in this stage.
+    pub fn progress(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+        }
+        if !self.r.json {
+            return;
+        }
+        let mut s = self.stage.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if s.last_event
+            .is_some_and(|t| now - t < Duration::from_secs(1))
+        {
+            return;
+        }
+        s.last_event = Some(now);
+        let secs = s.started.map(|t| (now - t).as_secs_f64()).unwrap_or(0.0);
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let eta = if rate > 0.0 {
+            Some((s.total.saturating_sub(done)) as f64 / rate)
+        } else {
+            None
+        };
+        self.r.emit(
+            "progress",
+            json!({"target": self.name, "stage": s.kind, "pass": s.index, "passes": s.count,
+                   "bytes_done": done, "bytes_total": s.total, "bytes_per_second": rate.round(),
+                   "eta_seconds": eta.map(|e| e.round())}),
+        );
+    }
+
+    /// A human line about this target.
+    pub fn say(&self, text: &str) {
+        self.r.say(&format!("{}: {text}", self.name));
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

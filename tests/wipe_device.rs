@@ -1,0 +1,187 @@
+//! The real binary against loop devices this test creates (root only; CI is root). Each test
+//! detaches its loop device by name through a guard, even on failure. Where loop devices
+//! cannot be used, the test prints `skipped: <reason>`.
+
+mod common;
+
+use std::process::Command;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::*;
+use predicates::prelude::*;
+
+fn wipe_loop(sector: u32) {
+    let env = Env::new();
+    let file = env.path("backing.img");
+    let size = 24 * 1024 * 1024;
+    make_file(&file, size, 0xC3);
+    let lo = match LoopDev::attach(&file, sector, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    env.cmd()
+        .args(["wipe", "--yes", "--verify", "full", "--cert-dir", "certs"])
+        .arg(&lo.dev)
+        .assert()
+        .success();
+    let c = read_cert(&env.certificates(&env.path("certs"))[0]);
+    assert_eq!(c.result, mediasan::cert::Verdict::Pass);
+    assert_eq!(c.media.kind, "block");
+    assert_eq!(c.media.interface, "loop");
+    assert_eq!(c.media.logical_block_size, sector);
+    assert_eq!(c.media.size_bytes, size as u64);
+    assert_eq!(
+        c.media.backing,
+        file.canonicalize().unwrap().display().to_string()
+    );
+    assert!(c.media.direct_io);
+    drop(lo);
+    assert!(
+        std::fs::read(&file).unwrap() == expected_bytes(&c, size),
+        "backing file holds the recorded stream"
+    );
+    assert_eq!(c.verification.blake3, digest(&file));
+}
+
+#[test]
+fn loop_device_with_512_byte_sectors() {
+    wipe_loop(512);
+}
+
+#[test]
+fn loop_device_with_4096_byte_sectors() {
+    wipe_loop(4096);
+}
+
+#[test]
+fn sampled_verification_on_a_loop_device() {
+    let env = Env::new();
+    let file = env.path("s.img");
+    make_file(&file, 64 << 20, 0);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    env.cmd()
+        .args(["wipe", "--yes", "--verify-percent", "25"])
+        .arg(&lo.dev)
+        .assert()
+        .success();
+    let c = read_cert(&env.certificates(env.dir.path())[0]);
+    assert_eq!(c.verification.method, "sampled");
+    assert!(c.verification.coverage_percent >= 25.0);
+    assert!(c.verification.subsections >= 2);
+    assert_eq!(c.verification.mismatches, 0);
+}
+
+#[test]
+fn read_only_loop_device_is_refused_untouched() {
+    let env = Env::new();
+    let file = env.path("ro.img");
+    make_file(&file, 4 << 20, 0x11);
+    let before = digest(&file);
+    let lo = match LoopDev::attach(&file, 512, true) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes"])
+        .arg(&lo.dev)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("read-only"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .lines()
+            .count(),
+        1
+    );
+    drop(lo);
+    assert_eq!(digest(&file), before);
+}
+
+#[test]
+fn mounted_block_device_is_refused_untouched() {
+    if !have("mkfs.ext4") {
+        skip!("mkfs.ext4 is not installed");
+    }
+    let env = Env::new();
+    let file = env.path("m.img");
+    make_file(&file, 16 << 20, 0);
+    assert!(Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let mnt = env.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    if !Command::new("mount")
+        .arg(&lo.dev)
+        .arg(&mnt)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        skip!("cannot mount a loop device here");
+    }
+    let guard = Mounted { at: mnt.clone() };
+    let marker = "KEEP-ME-mounted-data-4411";
+    std::fs::write(mnt.join("keep.txt"), marker.repeat(100)).unwrap();
+    assert!(Command::new("sync").status().unwrap().success());
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes"])
+        .arg(&lo.dev)
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("mounted") || err.contains("in use"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+    drop(guard);
+    drop(lo);
+    // Mounting changed the superblock, so compare meaning, not bytes: the data is still there
+    // and the filesystem is intact.
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(
+        bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+        "data on the mounted fs survived"
+    );
+    if have("e2fsck") {
+        let ok = Command::new("e2fsck")
+            .args(["-n", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "fs intact: {}",
+            String::from_utf8_lossy(&ok.stdout)
+        );
+    }
+}
+
+#[test]
+fn image_attached_to_a_loop_device_is_refused() {
+    let env = Env::new();
+    let file = env.path("att.img");
+    make_file(&file, 4 << 20, 0x22);
+    let before = digest(&file);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    env.cmd()
+        .args(["wipe", "--yes"])
+        .arg(&file)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(lo.dev.display().to_string()));
+    drop(lo);
+    assert_eq!(digest(&file), before);
+}

@@ -1,0 +1,498 @@
+//! The real binary against image files: every byte overwritten, certificates signed and
+//! checkable with OpenSSH, bad input refused with one line, the documented exit code, and the
+//! target untouched.
+
+mod common;
+
+use std::process::Command;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::*;
+use predicates::prelude::*;
+
+#[test]
+fn odd_sized_images_are_fully_overwritten_with_the_recorded_stream() {
+    let env = Env::new();
+    // Not a multiple of 4096 or 512; smaller than one buffer; several buffers plus a tail.
+    for (i, size) in [1usize, 511, 4097, 1_000_003, 9 * 1024 * 1024 + 123]
+        .into_iter()
+        .enumerate()
+    {
+        let img = env.path(&format!("odd{i}.img"));
+        make_file(&img, size, 0xA5);
+        let certs = env.path(&format!("certs{i}"));
+        env.cmd()
+            .args([
+                "wipe",
+                "--yes",
+                "--verify",
+                "full",
+                "--buffer-size",
+                "64K",
+                "--cert-dir",
+            ])
+            .arg(&certs)
+            .arg(&img)
+            .assert()
+            .success();
+        let c = read_cert(&env.certificates(&certs)[0]);
+        assert_eq!(c.result, mediasan::cert::Verdict::Pass);
+        assert_eq!(c.media.size_bytes, size as u64);
+        assert_eq!(c.sanitization.passes[0].bytes_written, size as u64);
+        let on_disk = std::fs::read(&img).unwrap();
+        assert_eq!(on_disk.len(), size, "the file keeps its size");
+        assert!(
+            on_disk == expected_bytes(&c, size),
+            "size {size}: bytes differ from the recorded stream"
+        );
+        // Full verification hashes the whole target in order: an independent BLAKE3 agrees.
+        assert_eq!(c.verification.blake3, digest(&img));
+    }
+}
+
+#[test]
+fn every_builtin_policy_leaves_its_last_pattern() {
+    let env = Env::new();
+    let out = env.cmd().args(["policies", "--json"]).output().unwrap();
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(names.len() >= 11, "{names:?}");
+    for name in names {
+        let img = env.path(&format!("{name}.img"));
+        make_file(&img, 300_000, 0x5A);
+        let certs = env.path(&format!("c-{name}"));
+        env.cmd()
+            .args(["wipe", "--yes", "--policy", &name, "--cert-dir"])
+            .arg(&certs)
+            .arg(&img)
+            .assert()
+            .success();
+        let c = read_cert(&env.certificates(&certs)[0]);
+        assert_eq!(c.sanitization.policy.name, name);
+        assert_eq!(c.sanitization.method, "clear", "overwrite is never purge");
+        assert!(
+            std::fs::read(&img).unwrap() == expected_bytes(&c, 300_000),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn ext4_image_full_of_markers_has_none_left() {
+    if !have("mkfs.ext4") {
+        skip!("mkfs.ext4 is not installed");
+    }
+    let env = Env::new();
+    let src = env.path("files");
+    std::fs::create_dir(&src).unwrap();
+    let marker = "MEDIASAN-SECRET-MARKER-7f3a";
+    for i in 0..50 {
+        std::fs::write(
+            src.join(format!("f{i}.txt")),
+            format!("{marker} {i}\n").repeat(2000),
+        )
+        .unwrap();
+    }
+    let img = env.path("fs.img");
+    let ok = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("16M")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let before = std::fs::read(&img).unwrap();
+    assert!(
+        before.windows(marker.len()).any(|w| w == marker.as_bytes()),
+        "markers are there before"
+    );
+    env.cmd()
+        .args(["wipe", "--yes", "--policy", "nist-clear"])
+        .arg(&img)
+        .assert()
+        .success();
+    let after = std::fs::read(&img).unwrap();
+    assert_eq!(after.len(), before.len());
+    assert!(
+        !after.windows(marker.len()).any(|w| w == marker.as_bytes()),
+        "a marker survived"
+    );
+}
+
+#[test]
+fn openssh_accepts_the_signature_and_rejects_a_tampered_certificate() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let img = env.path("t.img");
+    env.cmd()
+        .args(["wipe", "--yes", "--create", "1M"])
+        .arg(&img)
+        .assert()
+        .success();
+    let cert = env.certificates(env.dir.path())[0].clone();
+    let sig = format!("{}.sig", cert.display());
+    let check = |file: &std::path::Path| {
+        Command::new("ssh-keygen")
+            .args([
+                "-Y",
+                "check-novalidate",
+                "-n",
+                "mediasan-certificate",
+                "-s",
+                &sig,
+            ])
+            .stdin(std::fs::File::open(file).unwrap())
+            .output()
+            .unwrap()
+    };
+    let out = check(&cert);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Good \"mediasan-certificate\" signature")
+    );
+    // Also with an allowed-signers file and the key's .pub, as an auditor would.
+    let pubkey = std::fs::read_to_string(env.path("config/mediasan/signing_key.pub")).unwrap();
+    let allowed = env.path("allowed_signers");
+    std::fs::write(&allowed, format!("auditor@example {pubkey}")).unwrap();
+    let ok = Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-I",
+            "auditor@example",
+            "-n",
+            "mediasan-certificate",
+            "-s",
+            &sig,
+            "-f",
+        ])
+        .arg(&allowed)
+        .stdin(std::fs::File::open(&cert).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let text = std::fs::read_to_string(&cert).unwrap();
+    let tampered = env.path("tampered.json");
+    std::fs::write(&tampered, text.replacen("\"PASS\"", "\"FAIL\"", 1)).unwrap();
+    assert!(
+        !check(&tampered).status.success(),
+        "OpenSSH must reject a changed certificate"
+    );
+}
+
+#[test]
+fn cert_verify_accepts_the_real_one_and_rejects_every_bad_one() {
+    let env = Env::new();
+    let img = env.path("v.img");
+    env.cmd()
+        .args(["wipe", "--yes", "--create", "1M"])
+        .arg(&img)
+        .assert()
+        .success();
+    let cert = env.certificates(env.dir.path())[0].clone();
+    let sig = std::path::PathBuf::from(format!("{}.sig", cert.display()));
+    let pubkey = env.path("config/mediasan/signing_key.pub");
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&cert)
+        .arg("--pubkey")
+        .arg(&pubkey)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK:").and(predicate::str::contains("PASS")));
+
+    // Tampered: exit 1, one line.
+    let text = std::fs::read_to_string(&cert).unwrap();
+    let t = env.path("t.json");
+    std::fs::write(&t, text.replacen("\"clear\"", "\"purge\"", 1)).unwrap();
+    std::fs::copy(&sig, env.path("t.json.sig")).unwrap();
+    let a = env.cmd().args(["cert", "verify"]).arg(&t).assert().code(1);
+    assert_eq!(
+        String::from_utf8_lossy(&a.get_output().stderr)
+            .lines()
+            .count(),
+        1
+    );
+
+    // Another key: exit 1.
+    env.cmd()
+        .args(["keygen", "--out"])
+        .arg(env.path("other"))
+        .assert()
+        .success();
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&cert)
+        .arg("--pubkey")
+        .arg(env.path("other.pub"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("not by the expected key"));
+
+    // Missing signature, garbage signature, not a certificate, missing file: exit 2.
+    let lone = env.path("lone.json");
+    std::fs::copy(&cert, &lone).unwrap();
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&lone)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("signature"));
+    std::fs::write(env.path("lone.json.sig"), "garbage").unwrap();
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&lone)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not an SSH signature"));
+    let notcert = env.path("notes.txt");
+    std::fs::write(&notcert, "hello").unwrap();
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&notcert)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a mediasan certificate"));
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(env.path("absent.json"))
+        .assert()
+        .code(2);
+}
+
+/// Runs a wipe that must fail before writing, and checks code, one-line message, and that the
+/// target is byte-for-byte unchanged.
+fn refused(env: &Env, args: &[&str], target: Option<&std::path::Path>, code: i32, needle: &str) {
+    let before = target.filter(|t| t.is_file()).map(digest);
+    let mut c = env.cmd();
+    c.arg("wipe").args(args);
+    if let Some(t) = target {
+        c.arg(t);
+    }
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
+    if code != 2 || !err.starts_with("error: ") {
+        // clap prints its own usage block; our errors are one line.
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got: {err}"
+        );
+    }
+    if let (Some(t), Some(b)) = (target, before) {
+        assert_eq!(digest(t), b, "{args:?}: target changed");
+    }
+    assert!(
+        env.certificates(env.dir.path()).is_empty(),
+        "no certificate for a refused wipe"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_one_line_and_the_target_untouched() {
+    let env = Env::new();
+    let img = env.path("keep.img");
+    make_file(&img, 1 << 20, 0x42);
+    refused(
+        &env,
+        &["--yes"],
+        Some(&env.path("missing.img")),
+        2,
+        "does not exist",
+    );
+    std::fs::create_dir(env.path("adir")).unwrap();
+    refused(
+        &env,
+        &["--yes"],
+        Some(&env.path("adir")),
+        2,
+        "is a directory",
+    );
+    make_file(&env.path("empty.img"), 0, 0);
+    refused(
+        &env,
+        &["--yes"],
+        Some(&env.path("empty.img")),
+        2,
+        "is empty",
+    );
+    refused(
+        &env,
+        &["--yes", "--policy", "no-such-policy"],
+        Some(&img),
+        2,
+        "no built-in policy",
+    );
+    std::fs::write(
+        env.path("bad.toml"),
+        "name = \"x\"\ndescription = \"d\"\n[[pass]]\npattern = \"plaid\"\n",
+    )
+    .unwrap();
+    let bad = env.path("bad.toml").display().to_string();
+    refused(&env, &["--yes", "--policy", &bad], Some(&img), 2, "line 4");
+    refused(
+        &env,
+        &["--yes", "--verify-percent", "0"],
+        Some(&img),
+        2,
+        "--verify-percent",
+    );
+    refused(
+        &env,
+        &["--yes", "--verify-percent", "101"],
+        Some(&img),
+        2,
+        "--verify-percent",
+    );
+    refused(
+        &env,
+        &["--yes", "--create", "12Q"],
+        Some(&env.path("new.img")),
+        2,
+        "unknown unit",
+    );
+    assert!(!env.path("new.img").exists());
+    refused(&env, &[], Some(&img), 3, "--yes");
+    refused(
+        &env,
+        &["--yes"],
+        Some(std::path::Path::new("/dev/null")),
+        2,
+        "neither a regular file nor a block device",
+    );
+}
+
+#[test]
+fn a_bad_key_is_refused_before_anything_is_written() {
+    let env = Env::new();
+    let img = env.path("k.img");
+    make_file(&img, 1 << 20, 0x42);
+    std::fs::write(env.path("notakey"), "nope").unwrap();
+    let key = env.path("notakey").display().to_string();
+    refused(
+        &env,
+        &["--yes", "--key", &key],
+        Some(&img),
+        2,
+        "not an OpenSSH private key",
+    );
+}
+
+#[test]
+fn dry_run_writes_nothing_and_shows_the_plan() {
+    let env = Env::new();
+    let img = env.path("d.img");
+    make_file(&img, 1 << 20, 0x42);
+    let before = digest(&img);
+    env.cmd()
+        .args(["wipe", "--dry-run", "--policy", "dod-5220.22-m"])
+        .arg(&img)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("pass 3/3")
+                .and(predicate::str::contains("nothing is written")),
+        );
+    assert_eq!(digest(&img), before);
+    env.cmd()
+        .args(["wipe", "--dry-run", "--create", "1G"])
+        .arg(env.path("nope.img"))
+        .assert()
+        .success();
+    assert!(!env.path("nope.img").exists(), "dry run creates nothing");
+    assert!(env.certificates(env.dir.path()).is_empty());
+}
+
+#[test]
+fn verify_none_is_never_pass() {
+    let env = Env::new();
+    let img = env.path("n.img");
+    env.cmd()
+        .args(["wipe", "--yes", "--verify", "none", "--create", "1M"])
+        .arg(&img)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("INCOMPLETE"));
+    let c = read_cert(&env.certificates(env.dir.path())[0]);
+    assert_eq!(c.result, mediasan::cert::Verdict::Incomplete);
+    assert!(c.reasons[0].contains("not verified"));
+}
+
+#[test]
+fn several_targets_get_one_certificate_each() {
+    let env = Env::new();
+    let a = env.path("a.img");
+    let b = env.path("b.img");
+    make_file(&a, 3 << 20, 1);
+    make_file(&b, 5 << 20, 2);
+    env.cmd()
+        .args(["wipe", "--yes", "--cert-dir", "out"])
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success();
+    let certs = env.certificates(&env.path("out"));
+    assert_eq!(certs.len(), 2);
+    let mut sizes: Vec<u64> = certs
+        .iter()
+        .map(|c| read_cert(c).media.size_bytes)
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![3 << 20, 5 << 20]);
+    env.cmd()
+        .args(["wipe", "--yes"])
+        .arg(&a)
+        .arg(&a)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("named twice"));
+}
+
+#[test]
+fn help_and_policies_render() {
+    let env = Env::new();
+    env.cmd()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wipe"));
+    env.cmd()
+        .args(["wipe", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--verify-percent"));
+    env.cmd()
+        .arg("policies")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nist-clear").and(predicate::str::contains("[LEGACY]")));
+    env.cmd()
+        .args(["policies", "--show", "gutmann"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("shuffle"));
+}
