@@ -11,7 +11,7 @@
 //! their offsets; none is lost.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::aligned::AlignedBuf;
@@ -108,6 +108,15 @@ impl PassReport {
     }
 }
 
+/// Sends one message when dropped, i.e. when a worker ends, however it ends.
+pub(crate) struct ExitSignal(pub(crate) mpsc::Sender<()>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
@@ -126,15 +135,23 @@ pub fn chunk_size(buffer_size: usize, block: u32, period: Option<usize>) -> usiz
     (buffer_size / unit).max(1) * unit
 }
 
-/// Calls `tick` with `done` every ~100 ms until `finished` is true, and once more at the end.
+/// Calls `tick` with `done` every ~100 ms until `workers` messages arrived on `exited` (each
+/// worker sends one as it ends), then once more. Waking on the message, not on the next tick,
+/// keeps the measured duration exact.
 pub(crate) fn report_until(
-    finished: &dyn Fn() -> bool,
+    exited: &mpsc::Receiver<()>,
+    workers: usize,
     done: &AtomicU64,
     tick: &mut dyn FnMut(u64),
 ) {
-    while !finished() {
+    let mut left = workers;
+    while left > 0 {
         tick(done.load(Ordering::Relaxed));
-        std::thread::sleep(Duration::from_millis(100));
+        match exited.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => left -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
     tick(done.load(Ordering::Relaxed));
 }
@@ -160,46 +177,49 @@ pub fn run_pass(
     let workers = cfg.queue_depth.clamp(1, nchunks.max(1) as usize);
     let fixed = pattern.period().is_some();
 
+    let (exit_tx, exit_rx) = mpsc::channel();
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut buf = AlignedBuf::new(chunk as usize);
-                    if fixed {
-                        pattern.fill_at(&mut buf, 0);
+        for _ in 0..workers {
+            let exit_tx = exit_tx.clone();
+            let (next, done, stop, errors) = (&next, &done, &stop, &errors);
+            s.spawn(move || {
+                let _exit = ExitSignal(exit_tx);
+                let mut buf = AlignedBuf::new(chunk as usize);
+                if fixed {
+                    pattern.fill_at(&mut buf, 0);
+                }
+                loop {
+                    if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                        break;
                     }
-                    loop {
-                        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
-                            break;
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= nchunks {
+                        break;
+                    }
+                    let off = i * chunk;
+                    let len = chunk.min(size - off) as usize;
+                    if !fixed {
+                        cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
+                    }
+                    match dev.write_at(&buf[..len], off) {
+                        Ok(()) => {
+                            done.fetch_add(len as u64, Ordering::Relaxed);
                         }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= nchunks {
-                            break;
-                        }
-                        let off = i * chunk;
-                        let len = chunk.min(size - off) as usize;
-                        if !fixed {
-                            cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
-                        }
-                        match dev.write_at(&buf[..len], off) {
-                            Ok(()) => {
-                                done.fetch_add(len as u64, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                stop.store(true, Ordering::Relaxed);
-                                let f = IoFailure {
-                                    offset: off,
-                                    length: len as u64,
-                                    error: e.to_string(),
-                                };
-                                errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
-                            }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let f = IoFailure {
+                                offset: off,
+                                length: len as u64,
+                                error: e.to_string(),
+                            };
+                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
                         }
                     }
-                })
-            })
-            .collect();
-        report_until(&|| handles.iter().all(|h| h.is_finished()), &done, progress);
+                }
+            });
+        }
+        drop(exit_tx);
+        report_until(&exit_rx, workers, &done, progress);
     });
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
