@@ -17,7 +17,12 @@ fn fill(c: &mut Criterion) {
     let mut g = c.benchmark_group("fill");
     g.throughput(Throughput::Bytes(BUF as u64));
     let mut buf = AlignedBuf::new(BUF);
-    for prng in [Prng::ChaCha8, Prng::ChaCha12, Prng::ChaCha20] {
+    for prng in [
+        Prng::Aes128Ctr,
+        Prng::ChaCha8,
+        Prng::ChaCha12,
+        Prng::ChaCha20,
+    ] {
         let p = Pattern::Random {
             prng,
             seed: [7; 32],

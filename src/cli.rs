@@ -112,7 +112,7 @@ pub struct WipeArgs {
     pub note: Vec<String>,
 
     /// Bytes per write (rounded to the block size and pattern period).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4MiB", help_heading = "Performance")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1MiB", help_heading = "Performance")]
     pub buffer_size: u64,
 
     /// Writes (and verification reads) in flight per target.

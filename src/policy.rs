@@ -231,17 +231,18 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
     }
 
     let prng = match &raw.prng {
-        None => Prng::ChaCha8,
+        None => Prng::DEFAULT,
         Some(p) => match p.get_ref().as_str() {
             "chacha8" => Prng::ChaCha8,
             "chacha12" => Prng::ChaCha12,
             "chacha20" => Prng::ChaCha20,
-            other => {
-                return Err(err(
-                    Some(p.span().start),
-                    format!("`prng` = \"{other}\" is not one of chacha8, chacha12, chacha20"),
-                ))
-            }
+            "aes128-ctr" => Prng::Aes128Ctr,
+            other => return Err(err(
+                Some(p.span().start),
+                format!(
+                    "`prng` = \"{other}\" is not one of aes128-ctr, chacha8, chacha12, chacha20"
+                ),
+            )),
         },
     };
 

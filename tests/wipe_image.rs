@@ -496,3 +496,45 @@ fn help_and_policies_render() {
         .success()
         .stdout(predicate::str::contains("shuffle"));
 }
+
+#[test]
+fn openssl_regenerates_the_random_pass_independently() {
+    if !have("openssl") {
+        skip!("openssl is not installed");
+    }
+    let env = Env::new();
+    let img = env.path("o.img");
+    let size = 3 * 1024 * 1024 + 77;
+    make_file(&img, size, 0);
+    env.cmd()
+        .args(["wipe", "--yes"])
+        .arg(&img)
+        .assert()
+        .success();
+    let c = read_cert(&env.certificates(env.dir.path())[0]);
+    let pass = &c.sanitization.passes[0];
+    assert_eq!(
+        pass.prng.as_deref(),
+        Some("aes128-ctr"),
+        "the default generator"
+    );
+    let seed = pass.seed.clone().unwrap();
+    let (key, iv) = seed.split_at(32);
+    // The seed is AES-128 key || initial counter block: exactly `openssl enc -aes-128-ctr`.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c {size} /dev/zero | openssl enc -aes-128-ctr -K {key} -iv {iv}"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout == std::fs::read(&img).unwrap(),
+        "OpenSSL's keystream equals the bytes on disk"
+    );
+}

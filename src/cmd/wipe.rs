@@ -494,7 +494,8 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             "verify_done",
             json!({"target": name, "method": verification.method, "bytes_read": r.bytes_read,
                    "coverage_percent": verification.coverage_percent, "mismatches": r.mismatched_blocks,
-                   "errors": r.errors.len(), "blake3": r.blake3}),
+                   "errors": r.errors.len(), "blake3": r.blake3,
+                   "bytes_per_second": verification.bytes_per_second}),
         );
     }
 

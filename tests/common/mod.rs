@@ -147,7 +147,9 @@ pub fn expected_bytes(cert: &Certificate, size: usize) -> Vec<u8> {
             let prng = match last.prng.as_deref() {
                 Some("chacha12") => Prng::ChaCha12,
                 Some("chacha20") => Prng::ChaCha20,
-                _ => Prng::ChaCha8,
+                Some("chacha8") => Prng::ChaCha8,
+                Some("aes128-ctr") => Prng::Aes128Ctr,
+                other => panic!("unknown prng {other:?}"),
             };
             let s: [u8; 32] = unhex(seed).try_into().expect("32-byte seed");
             Pattern::Random {
