@@ -109,6 +109,24 @@ impl Pattern {
         }
     }
 
+    /// Where the generator can XOR its stream into data in place (AES-128-CTR), does so to
+    /// `buf` (bytes read from `offset`) and returns the byte every position then holds if the
+    /// data was exactly this pattern (0x00, or 0xFF for an inverted stream). `None` (and `buf`
+    /// untouched) for other patterns: compare against [`Pattern::fill_at`] instead.
+    pub fn xor_in_place(&self, buf: &mut [u8], offset: u64) -> Option<u8> {
+        match self {
+            Pattern::Random {
+                prng: Prng::Aes128Ctr,
+                seed,
+                inverted,
+            } => {
+                aes_ctr(seed, offset).apply_keystream(buf);
+                Some(if *inverted { 0xFF } else { 0x00 })
+            }
+            _ => None,
+        }
+    }
+
     /// Fills `buf` with the bytes this pattern puts at byte `offset` of the target.
     pub fn fill_at(&self, buf: &mut [u8], offset: u64) {
         match self {
@@ -185,14 +203,18 @@ fn fill_stream<R: Seekable>(buf: &mut [u8], seed: &[u8; 32], offset: u64) {
     }
 }
 
-/// AES-128-CTR keystream at byte `offset` (RustCrypto `aes`, AES-NI when the CPU has it).
-fn fill_aes_ctr(buf: &mut [u8], seed: &[u8; 32], offset: u64) {
-    type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
+/// An AES-128-CTR keystream positioned at byte `offset` (RustCrypto `aes`, AES-NI when the
+/// CPU has it).
+fn aes_ctr(seed: &[u8; 32], offset: u64) -> ctr::Ctr128BE<aes::Aes128> {
     let (key, iv) = seed.split_at(16);
-    let mut c = Aes128Ctr::new(key.into(), iv.into());
+    let mut c = ctr::Ctr128BE::<aes::Aes128>::new(key.into(), iv.into());
     c.seek(offset);
+    c
+}
+
+fn fill_aes_ctr(buf: &mut [u8], seed: &[u8; 32], offset: u64) {
     buf.fill(0);
-    c.apply_keystream(buf);
+    aes_ctr(seed, offset).apply_keystream(buf);
 }
 
 #[cfg(test)]
@@ -320,6 +342,24 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn xor_in_place_cancels_the_stream() {
+        for inverted in [false, true] {
+            let p = Pattern::Random {
+                prng: Prng::Aes128Ctr,
+                seed: [5; 32],
+                inverted,
+            };
+            let mut data = vec![0u8; 5000];
+            p.fill_at(&mut data, 4096);
+            let want = p.xor_in_place(&mut data, 4096).unwrap();
+            assert!(data.iter().all(|&b| b == want));
+        }
+        let mut d = vec![1u8; 10];
+        assert_eq!(Pattern::Fixed(vec![1]).xor_in_place(&mut d, 0), None);
+        assert_eq!(d, vec![1u8; 10], "untouched");
     }
 
     #[test]

@@ -237,12 +237,14 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
             "chacha12" => Prng::ChaCha12,
             "chacha20" => Prng::ChaCha20,
             "aes128-ctr" => Prng::Aes128Ctr,
-            other => return Err(err(
-                Some(p.span().start),
-                format!(
+            other => {
+                return Err(err(
+                    Some(p.span().start),
+                    format!(
                     "`prng` = \"{other}\" is not one of aes128-ctr, chacha8, chacha12, chacha20"
                 ),
-            )),
+                ))
+            }
         },
     };
 

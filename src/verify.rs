@@ -209,13 +209,111 @@ impl VerifyReport {
     }
 }
 
+/// Merges BLAKE3 chaining values of equal-sized, in-order subtrees into the root hash, as
+/// BLAKE3's own incremental hasher does (a stack, merged as pairs complete), so the result is
+/// exactly `blake3::hash` of the concatenated input. Each subtree must be `2^n` whole chunks
+/// (1 KiB) and start at a multiple of its size; only the last may be shorter.
+#[derive(Default)]
+pub struct SubtreeMerger {
+    stack: Vec<blake3::hazmat::ChainingValue>,
+    pushed: u64,
+}
+
+impl SubtreeMerger {
+    /// Adds the chaining value of the next subtree, which must not be the last one.
+    pub fn push(&mut self, cv: blake3::hazmat::ChainingValue) {
+        use blake3::hazmat::{merge_subtrees_non_root, Mode};
+        let mut cv = cv;
+        self.pushed += 1;
+        let mut total = self.pushed;
+        while total % 2 == 0 {
+            // A completed pair; it is not the root because the last subtree is still to come.
+            let left = self.stack.pop().unwrap_or_default();
+            cv = merge_subtrees_non_root(&left, &cv, Mode::Hash);
+            total /= 2;
+        }
+        self.stack.push(cv);
+    }
+
+    /// Adds the last subtree's chaining value and returns the root hash. With nothing pushed
+    /// before it there is no tree: hash a single extent with `blake3::hash` instead.
+    pub fn finish(mut self, last: blake3::hazmat::ChainingValue) -> Option<blake3::Hash> {
+        use blake3::hazmat::{merge_subtrees_non_root, merge_subtrees_root, Mode};
+        let mut right = last;
+        while let Some(left) = self.stack.pop() {
+            if self.stack.is_empty() {
+                return Some(merge_subtrees_root(&left, &right, Mode::Hash));
+            }
+            right = merge_subtrees_non_root(&left, &right, Mode::Hash);
+        }
+        None
+    }
+}
+
+/// What a worker hands the coordinator for extent `seq`.
 struct Done {
     seq: u64,
-    buf: AlignedBuf,
+    /// Serial hashing: the bytes read (the coordinator hashes and recycles the buffer).
+    buf: Option<AlignedBuf>,
     len: usize,
+    /// Tree hashing: the extent's chaining value.
+    cv: Option<blake3::hazmat::ChainingValue>,
+}
+
+/// True if every byte of `b` is `v` (word at a time).
+fn all_bytes(b: &[u8], v: u8) -> bool {
+    let word = u64::from_ne_bytes([v; 8]);
+    let mut chunks = b.chunks_exact(8);
+    chunks.all(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) == word)
+        && chunks.remainder().iter().all(|&x| x == v)
+}
+
+/// Compares `data` (read at `offset`) with `expected`, in blocks of `bs`; returns the number of
+/// differing blocks and the first one's offset. With `destroy`, `data` may be overwritten
+/// (it has been hashed already), which allows the one-pass XOR check.
+fn mismatches(
+    expected: &Pattern,
+    data: &mut [u8],
+    offset: u64,
+    bs: usize,
+    want: &mut [u8],
+    destroy: bool,
+) -> (u64, Option<u64>) {
+    let mut count = 0;
+    let mut first = None;
+    let mut note = |i: usize| {
+        count += 1;
+        first.get_or_insert(offset + (i * bs) as u64);
+    };
+    if destroy {
+        if let Some(v) = expected.xor_in_place(data, offset) {
+            if !all_bytes(data, v) {
+                data.chunks(bs)
+                    .enumerate()
+                    .filter(|(_, b)| !all_bytes(b, v))
+                    .for_each(|(i, _)| note(i));
+            }
+            return (count, first);
+        }
+    }
+    let want = &mut want[..data.len()];
+    expected.fill_at(want, offset);
+    if data != want {
+        data.chunks(bs)
+            .zip(want.chunks(bs))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .for_each(|(i, _)| note(i));
+    }
+    (count, first)
 }
 
 /// Reads `samples` back from `dev` and compares them with `expected`.
+///
+/// Workers read (up to `queue_depth` reads in flight), compare on the fill budget, and, for a
+/// full read in power-of-two chunks, hash their chunk as a BLAKE3 subtree so hashing scales
+/// with cores; this thread merges the subtrees in order. Sampled extents are not tree-aligned,
+/// so their bytes are hashed here, in order.
 pub fn run(
     dev: &dyn BlockIo,
     samples: &Samples,
@@ -234,12 +332,18 @@ pub fn run(
         dev.block_size(),
         None,
     );
+    let tree = match samples.extents {
+        Extents::Whole { chunk, .. } => {
+            chunk.is_power_of_two() && chunk >= blake3::CHUNK_LEN as u64 && count > 1
+        }
+        Extents::List(_) => false,
+    };
     let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
     let next = AtomicU64::new(0);
     let read_bytes = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let errors = Mutex::new(Vec::<IoFailure>::new());
-    let mismatches = Mutex::new((0u64, None::<u64>));
+    let found = Mutex::new((0u64, None::<u64>));
     let (free_tx, free_rx) = mpsc::channel::<AlignedBuf>();
     for _ in 0..workers * 2 {
         let _ = free_tx.send(AlignedBuf::new(buf_len));
@@ -247,12 +351,15 @@ pub fn run(
     let free_rx = Mutex::new(free_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     let mut hasher = blake3::Hasher::new();
+    let mut merger = SubtreeMerger::default();
+    let mut last_cv = None;
 
     std::thread::scope(|s| {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
-            let (free_rx, next, stop, errors, mismatches, read_bytes) =
-                (&free_rx, &next, &stop, &errors, &mismatches, &read_bytes);
+            let free_tx = free_tx.clone();
+            let (free_rx, next, stop, errors, found, read_bytes) =
+                (&free_rx, &next, &stop, &errors, &found, &read_bytes);
             s.spawn(move || {
                 let mut want = vec![0u8; buf_len];
                 loop {
@@ -275,12 +382,15 @@ pub fn run(
                     let got = match dev.read_at(&mut buf[..io_len], e.offset) {
                         Ok(n) if n >= len => len,
                         Ok(n) => {
-                            let f = IoFailure {
-                                offset: e.offset,
-                                length: e.len,
-                                error: format!("short read: {n} of {len} bytes"),
-                            };
-                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                            let error = format!("short read: {n} of {len} bytes");
+                            errors
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(IoFailure {
+                                    offset: e.offset,
+                                    length: e.len,
+                                    error,
+                                });
                             n
                         }
                         Err(err) => {
@@ -293,77 +403,116 @@ pub fn run(
                             0
                         }
                     };
-                    if got > 0 {
-                        cfg.budget.run(|| {
-                            expected.fill_at(&mut want[..got], e.offset);
-                            if buf[..got] != want[..got] {
-                                let mut m = mismatches.lock().unwrap_or_else(|p| p.into_inner());
-                                for (b, (have, should)) in buf[..got]
-                                    .chunks(bs as usize)
-                                    .zip(want[..got].chunks(bs as usize))
-                                    .enumerate()
-                                {
-                                    if have != should {
-                                        let at = e.offset + b as u64 * bs;
-                                        m.0 += 1;
-                                        m.1 = Some(m.1.map_or(at, |f: u64| f.min(at)));
-                                    }
-                                }
+                    let mut done = Done {
+                        seq,
+                        buf: None,
+                        len: got,
+                        cv: None,
+                    };
+                    cfg.budget.run(|| {
+                        if tree && got > 0 {
+                            use blake3::hazmat::HasherExt;
+                            // In full mode the stream offset of an extent is its target offset.
+                            done.cv = Some(
+                                blake3::Hasher::new()
+                                    .set_input_offset(e.offset)
+                                    .update(&buf[..got])
+                                    .finalize_non_root(),
+                            );
+                        }
+                        if got > 0 {
+                            let (n, first) = mismatches(
+                                expected,
+                                &mut buf[..got],
+                                e.offset,
+                                bs as usize,
+                                &mut want,
+                                tree,
+                            );
+                            if n > 0 {
+                                let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
+                                f.0 += n;
+                                f.1 = match (f.1, first) {
+                                    (Some(a), Some(b)) => Some(a.min(b)),
+                                    (a, b) => a.or(b),
+                                };
                             }
-                        });
-                    }
+                        }
+                    });
                     read_bytes.fetch_add(got as u64, Ordering::Relaxed);
-                    if done_tx.send(Done { seq, buf, len: got }).is_err() {
+                    if tree {
+                        let _ = free_tx.send(buf);
+                    } else {
+                        done.buf = Some(buf);
+                    }
+                    if done_tx.send(done).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(done_tx);
-        // This thread hashes in sequence order and reports progress.
+        // This thread puts the results in sequence order: merges subtrees (tree) or hashes the
+        // bytes (serial), and reports progress.
         let mut pending = BTreeMap::new();
         let mut want_seq = 0u64;
         let mut hashed = 0u64;
         let mut last_tick = Instant::now();
+        let mut absorb = |d: Done, hashed: &mut u64| {
+            *hashed += d.len as u64;
+            if let Some(cv) = d.cv {
+                if let Some(prev) = last_cv.replace(cv) {
+                    merger.push(prev);
+                }
+            }
+            if let Some(buf) = d.buf {
+                hasher.update(&buf[..d.len]);
+                let _ = free_tx.send(buf);
+            }
+        };
         loop {
-            match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            let disconnected = match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(d) => {
                     pending.insert(d.seq, d);
+                    false
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+                Err(mpsc::RecvTimeoutError::Disconnected) => true,
+            };
             while let Some(d) = pending.remove(&want_seq) {
-                hasher.update(&d.buf[..d.len]);
-                hashed += d.len as u64;
+                absorb(d, &mut hashed);
                 want_seq += 1;
-                let _ = free_tx.send(d.buf);
+            }
+            if disconnected {
+                break;
             }
             if last_tick.elapsed().as_millis() >= 100 {
                 progress(hashed);
                 last_tick = Instant::now();
             }
         }
-        // Workers stopped early (cancel): whatever is still pending is hashed in order up to
-        // the first gap, so the digest stays a prefix of the planned sequence.
-        while let Some(d) = pending.remove(&want_seq) {
-            hasher.update(&d.buf[..d.len]);
-            hashed += d.len as u64;
-            want_seq += 1;
-        }
         progress(hashed);
     });
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.offset);
-    let (mismatched_blocks, first_mismatch) =
-        mismatches.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (mismatched_blocks, first_mismatch) = found.into_inner().unwrap_or_else(|p| p.into_inner());
     let bytes_read = read_bytes.into_inner();
+    let complete = errors.is_empty() && bytes_read == samples.extents.bytes();
+    // A digest is only meaningful over everything planned; otherwise it is left empty.
+    let digest = match (tree, last_cv) {
+        _ if !complete => String::new(),
+        (true, Some(cv)) => merger
+            .finish(cv)
+            .map(|h| h.to_hex().to_string())
+            .unwrap_or_default(),
+        _ => hasher.finalize().to_hex().to_string(),
+    };
     VerifyReport {
         bytes_read,
         mismatched_blocks,
         first_mismatch,
-        blake3: hasher.finalize().to_hex().to_string(),
+        blake3: digest,
         errors,
         interrupted: cancel.load(Ordering::Relaxed) && bytes_read < samples.extents.bytes(),
         started,
@@ -523,6 +672,79 @@ mod tests {
         assert_eq!(r.mismatched_blocks, 1);
         assert_eq!(r.first_mismatch, Some(700_001 / 512 * 512));
         assert!(!r.clean(1 << 20));
+    }
+
+    #[test]
+    fn subtree_merger_equals_blake3_of_the_whole() {
+        use blake3::hazmat::HasherExt;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for sub in [1024usize, 4096, 65536] {
+            for len in [
+                sub + 1,
+                2 * sub,
+                3 * sub - 5,
+                5 * sub,
+                7 * sub + 100,
+                8 * sub,
+                9 * sub - 1,
+            ] {
+                if len > data.len() {
+                    continue;
+                }
+                let mut m = SubtreeMerger::default();
+                let pieces: Vec<_> = data[..len].chunks(sub).collect();
+                let cv = |i: usize| {
+                    blake3::Hasher::new()
+                        .set_input_offset((i * sub) as u64)
+                        .update(pieces[i])
+                        .finalize_non_root()
+                };
+                for i in 0..pieces.len() - 1 {
+                    m.push(cv(i));
+                }
+                let root = m.finish(cv(pieces.len() - 1)).unwrap();
+                assert_eq!(root, blake3::hash(&data[..len]), "sub {sub} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn full_verify_with_tree_hashing_and_every_generator() {
+        for prng in [Prng::Aes128Ctr, Prng::ChaCha8] {
+            for inverted in [false, true] {
+                let p = Pattern::Random {
+                    prng,
+                    seed: [6; 32],
+                    inverted,
+                };
+                let size = 3 * 65536 + 4096;
+                let dev = written(size, &p);
+                let r = run(
+                    &dev,
+                    &full_plan(size as u64, 65536),
+                    &p,
+                    &cfg(3),
+                    &AtomicBool::new(false),
+                    &mut |_| {},
+                );
+                assert!(r.clean(size as u64), "{prng:?} {r:?}");
+                assert_eq!(r.blake3, blake3::hash(&dev.contents()).to_hex().to_string());
+                dev.poke(70_000, &[0x55, 0x55]);
+                let r = run(
+                    &dev,
+                    &full_plan(size as u64, 65536),
+                    &p,
+                    &cfg(2),
+                    &AtomicBool::new(false),
+                    &mut |_| {},
+                );
+                assert_eq!(
+                    (r.mismatched_blocks, r.first_mismatch),
+                    (1, Some(70_000 / 512 * 512)),
+                    "{prng:?}"
+                );
+            }
+        }
     }
 
     #[test]
