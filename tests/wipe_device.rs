@@ -185,3 +185,85 @@ fn image_attached_to_a_loop_device_is_refused() {
     drop(lo);
     assert_eq!(digest(&file), before);
 }
+
+#[test]
+fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
+    if !is_root() {
+        skip!("mounting a small tmpfs needs root");
+    }
+    let env = Env::new();
+    let small = env.path("small");
+    std::fs::create_dir(&small).unwrap();
+    if !Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        skip!("cannot mount tmpfs here");
+    }
+    let _m = Mounted { at: small.clone() };
+    // A sparse 8 MiB image on a 1 MiB filesystem: writes past ~1 MiB fail with ENOSPC.
+    let sparse = small.join("sparse.img");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let good = env.path("good.img");
+    make_file(&good, 4 << 20, 0x77);
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--json", "--cert-dir", "certs"])
+        .arg(&good)
+        .arg(&sparse)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let certs = env.certificates(&env.path("certs"));
+    assert_eq!(
+        certs.len(),
+        2,
+        "a certificate for each target, the failed one too"
+    );
+    let by_path = |p: &std::path::Path| {
+        let want = p.canonicalize().unwrap().display().to_string();
+        certs
+            .iter()
+            .map(|c| read_cert(c))
+            .find(|c| c.media.path == want)
+            .unwrap()
+    };
+    assert_eq!(by_path(&good).result, mediasan::cert::Verdict::Pass);
+    let bad = by_path(&sparse);
+    assert_eq!(bad.result, mediasan::cert::Verdict::Fail);
+    let errors = &bad.sanitization.passes[0].errors;
+    assert!(
+        !errors.is_empty() && errors[0].error.contains("No space left"),
+        "{errors:?}"
+    );
+    assert!(
+        bad.reasons[0].contains("write failed at offset"),
+        "{:?}",
+        bad.reasons
+    );
+    assert!(bad.sanitization.passes[0].bytes_written < 8 << 20);
+    assert_eq!(
+        bad.verification.bytes_read, 0,
+        "nothing verified after a failed pass"
+    );
+    let results: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "result")
+        .map(|e| e["result"].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = results.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec!["FAIL", "PASS"]);
+}

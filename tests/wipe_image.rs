@@ -538,3 +538,112 @@ fn openssl_regenerates_the_random_pass_independently() {
         "OpenSSL's keystream equals the bytes on disk"
     );
 }
+
+#[test]
+fn json_events_parse_line_by_line_with_the_documented_fields() {
+    let env = Env::new();
+    let img = env.path("j.img");
+    let start = std::time::Instant::now();
+    let out = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--json",
+            "--policy",
+            "hmg-is5-enhanced",
+            "--create",
+            "64M",
+        ])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"start"));
+    assert_eq!(kinds.last(), Some(&"result"));
+    assert_eq!(kinds.iter().filter(|k| **k == "pass_done").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "verify_done").count(), 1);
+    let fields = |kind: &str, names: &[&str]| {
+        for e in events.iter().filter(|e| e["event"] == kind) {
+            for n in names {
+                assert!(e.get(*n).is_some(), "{kind} lacks {n}: {e}");
+            }
+        }
+    };
+    fields(
+        "start",
+        &["target", "kind", "size_bytes", "policy", "passes", "verify"],
+    );
+    fields(
+        "progress",
+        &[
+            "target",
+            "stage",
+            "pass",
+            "passes",
+            "bytes_done",
+            "bytes_total",
+            "bytes_per_second",
+            "eta_seconds",
+        ],
+    );
+    fields(
+        "pass_done",
+        &[
+            "target",
+            "pass",
+            "passes",
+            "pattern",
+            "bytes_written",
+            "bytes_per_second",
+            "errors",
+            "complete",
+        ],
+    );
+    fields(
+        "verify_done",
+        &[
+            "target",
+            "method",
+            "bytes_read",
+            "coverage_percent",
+            "mismatches",
+            "errors",
+            "blake3",
+            "bytes_per_second",
+        ],
+    );
+    fields(
+        "result",
+        &[
+            "target",
+            "result",
+            "reasons",
+            "certificate",
+            "signature",
+            "id",
+        ],
+    );
+    // At most one progress event a second per stage (4 stages here), plus each stage's first.
+    let progress = kinds.iter().filter(|k| **k == "progress").count();
+    assert!(
+        progress as f64 <= secs + 4.0 + 1.0,
+        "{progress} progress events in {secs:.1} s"
+    );
+    let result = events.last().unwrap();
+    assert_eq!(result["result"], "PASS");
+    assert!(std::path::Path::new(result["certificate"].as_str().unwrap()).exists());
+}

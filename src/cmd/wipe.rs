@@ -131,6 +131,8 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
             Error::Usage(format!("--cert-dir {} is not a folder", cert_dir.display())).into(),
         );
     }
+    // Absolute, so the paths reported to scripts work from anywhere.
+    let cert_dir = &std::fs::canonicalize(cert_dir).unwrap_or_else(|_| cert_dir.clone());
     let key = load_key(args.key.as_deref(), &reporter)?;
 
     // 5. Create images and open everything (O_EXCL) before the first write.
