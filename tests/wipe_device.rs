@@ -27,11 +27,11 @@ fn wipe_loop(sector: u32) {
     let c = read_cert(&env.certificates(&env.path("certs"))[0]);
     assert_eq!(c.result, mediasan::cert::Verdict::Pass);
     assert_eq!(c.media.kind, "block");
-    assert_eq!(c.media.interface, "loop");
+    assert_eq!(c.media.identity.interface, "loop");
     assert_eq!(c.media.logical_block_size, sector);
     assert_eq!(c.media.size_bytes, size as u64);
     assert_eq!(
-        c.media.backing,
+        c.media.identity.backing,
         file.canonicalize().unwrap().display().to_string()
     );
     assert!(c.media.direct_io);

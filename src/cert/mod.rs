@@ -94,16 +94,10 @@ pub struct Media {
     pub path: String,
     /// `image` or `block`.
     pub kind: String,
-    pub vendor: String,
-    pub model: String,
-    pub serial: String,
-    pub serial_source: String,
-    pub firmware: String,
-    pub wwn: String,
-    pub media_type: String,
-    pub interface: String,
-    /// Loop device: its file. Image file: the filesystem and device under it.
-    pub backing: String,
+    /// Vendor, model, serial (and where it was read), firmware, WWN, media type, interface,
+    /// and what backs it; flattened, so they are fields of `media` itself.
+    #[serde(flatten)]
+    pub identity: crate::device::Identity,
     pub size_bytes: u64,
     pub logical_block_size: u32,
     pub physical_block_size: u32,
