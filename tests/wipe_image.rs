@@ -647,3 +647,41 @@ fn json_events_parse_line_by_line_with_the_documented_fields() {
     assert_eq!(result["result"], "PASS");
     assert!(std::path::Path::new(result["certificate"].as_str().unwrap()).exists());
 }
+
+#[test]
+fn sigint_stops_with_130_and_an_incomplete_certificate() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new();
+    let img = env.path("sig.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    // 35 passes over 1 GiB: certainly still running when the signal comes.
+    let mut child = env
+        .cmd()
+        .args(["wipe", "--yes", "--json", "--policy", "gutmann"])
+        .arg(&img)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("\"start\""), "{first}");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let started = std::time::Instant::now();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed().as_secs() < 10, "stops promptly");
+    assert!(
+        rest.last().is_some_and(|l| l.contains("\"INCOMPLETE\"")),
+        "{rest:?}"
+    );
+    let c = read_cert(&env.certificates(env.dir.path())[0]);
+    assert_eq!(c.result, mediasan::cert::Verdict::Incomplete);
+    assert!(c.reasons[0].contains("interrupted"), "{:?}", c.reasons);
+}
