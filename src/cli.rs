@@ -52,8 +52,8 @@ pub struct WipeArgs {
     pub targets: Vec<PathBuf>,
 
     /// A built-in policy name (see `mediasan policies`) or a policy TOML file.
-    #[arg(long, value_name = "NAME|FILE", default_value = crate::policy::DEFAULT, help_heading = "Policy")]
-    pub policy: String,
+    #[arg(long, value_name = "NAME|FILE", help_heading = "Policy")]
+    pub policy: Option<String>,
 
     /// Make TARGET an image file of SIZE first if it does not exist (512M, 4GiB, bytes).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Device")]
@@ -75,41 +75,24 @@ pub struct WipeArgs {
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), help_heading = "Verification")]
     pub verify_percent: Option<u8>,
 
-    /// Folder for certificates (created if missing).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = ".",
-        help_heading = "Certificate"
-    )]
-    pub cert_dir: PathBuf,
+    /// Folder for certificates, created if missing [default: the config's cert_dir, else the
+    /// current folder].
+    #[arg(long, value_name = "DIR", help_heading = "Certificate")]
+    pub cert_dir: Option<PathBuf>,
 
     /// Ed25519 OpenSSH private key to sign with [default: ~/.config/mediasan/signing_key,
     /// created on first use].
     #[arg(long, value_name = "FILE", help_heading = "Certificate")]
     pub key: Option<PathBuf>,
 
-    /// Name of the person performing the sanitization (certificate).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "",
-        help_heading = "Certificate"
-    )]
-    pub operator: String,
+    /// Who did it, what the media is, where it goes: fields of the certificate.
+    #[command(flatten)]
+    pub record: RecordArgs,
 
-    /// Asset (property) number of the media (certificate).
-    #[arg(
-        long,
-        value_name = "TAG",
-        default_value = "",
-        help_heading = "Certificate"
-    )]
-    pub asset_tag: String,
-
-    /// A note for the certificate (repeatable).
-    #[arg(long, value_name = "TEXT", help_heading = "Certificate")]
-    pub note: Vec<String>,
+    /// Organization file [default: ~/.config/mediasan/mediasan.toml if it exists]: organization,
+    /// location, contact, operator, title, cert_dir, key, policy, destination.
+    #[arg(long, value_name = "FILE", help_heading = "Certificate")]
+    pub config: Option<PathBuf>,
 
     /// Bytes per write (rounded to the block size and pattern period).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1MiB", help_heading = "Performance")]
@@ -126,6 +109,61 @@ pub struct WipeArgs {
     /// Newline-delimited JSON events on stdout (see README); human text stays on stderr.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+}
+
+/// Whether the data was backed up before sanitization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackedUp {
+    Yes,
+    No,
+    Unknown,
+}
+
+/// The NIST SP 800-88 (Rev. 2 App. C, Rev. 1 App. G) record fields a person enters. Empty ones
+/// are written empty, never left out.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Certificate record")]
+pub struct RecordArgs {
+    /// Name of the person performing the sanitization [default: config `operator`].
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Their title [default: config `title`].
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+    /// Their organization [default: config `organization`].
+    #[arg(long, value_name = "ORG")]
+    pub organization: Option<String>,
+    /// Where the sanitization took place [default: config `location`].
+    #[arg(long, value_name = "PLACE")]
+    pub location: Option<String>,
+    /// Phone or other contact [default: config `contact`].
+    #[arg(long, value_name = "CONTACT")]
+    pub contact: Option<String>,
+    /// Asset (property) number of the media.
+    #[arg(long, value_name = "TAG")]
+    pub asset_tag: Option<String>,
+    /// Where the media came from (user, host, system).
+    #[arg(long, value_name = "TEXT")]
+    pub media_source: Option<String>,
+    /// Security classification of the data it held.
+    #[arg(long, value_name = "TEXT")]
+    pub classification: Option<String>,
+    /// Was the data backed up first?
+    #[arg(long, value_enum, value_name = "ANSWER")]
+    pub data_backed_up: Option<BackedUp>,
+    /// Where the backup is.
+    #[arg(long, value_name = "TEXT")]
+    pub backup_location: Option<String>,
+    /// Classification after sanitization.
+    #[arg(long, value_name = "TEXT")]
+    pub post_classification: Option<String>,
+    /// Where the media goes: internal reuse, external reuse, recycling facility, manufacturer,
+    /// other (and details) [default: config `destination`].
+    #[arg(long, value_name = "TEXT")]
+    pub destination: Option<String>,
+    /// A note for the certificate (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub note: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ pub mod aligned;
 pub mod cert;
 pub mod cli;
 pub mod cmd;
+pub mod config;
 pub mod device;
 pub mod error;
 pub mod pattern;

@@ -685,3 +685,152 @@ fn sigint_stops_with_130_and_an_incomplete_certificate() {
     assert_eq!(c.result, mediasan::cert::Verdict::Incomplete);
     assert!(c.reasons[0].contains("interrupted"), "{:?}", c.reasons);
 }
+
+/// The NIST SP 800-88 record fields that must exist in every certificate, even empty.
+const RECORD_FIELDS: &[&str] = &[
+    "/operator/name",
+    "/operator/title",
+    "/operator/organization",
+    "/operator/location",
+    "/operator/contact",
+    "/media/vendor",
+    "/media/model",
+    "/media/serial",
+    "/media/serial_source",
+    "/media/firmware",
+    "/media/wwn",
+    "/media/media_type",
+    "/media/interface",
+    "/media/size_bytes",
+    "/media/logical_block_size",
+    "/media/physical_block_size",
+    "/media/asset_tag",
+    "/media/source",
+    "/media/classification",
+    "/media/data_backed_up",
+    "/media/backup_location",
+    "/media/hidden_areas/state",
+    "/sanitization/method",
+    "/sanitization/technique",
+    "/sanitization/policy/name",
+    "/sanitization/policy/blake3",
+    "/sanitization/passes/0/pattern",
+    "/sanitization/started",
+    "/sanitization/finished",
+    "/verification/method",
+    "/verification/seed",
+    "/verification/coverage_percent",
+    "/verification/mismatches",
+    "/verification/blake3",
+    "/post_sanitization_classification",
+    "/destination",
+    "/notes",
+    "/validation/name",
+    "/validation/title",
+    "/validation/organization",
+    "/validation/location",
+    "/validation/contact",
+    "/validation/signature",
+    "/validation/date",
+    "/tool/version",
+    "/host/hostname",
+];
+
+#[test]
+fn every_record_field_exists_even_when_empty() {
+    let env = Env::new();
+    env.cmd()
+        .args(["wipe", "--yes", "--create", "1M"])
+        .arg(env.path("e.img"))
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&env.certificates(env.dir.path())[0]).unwrap())
+            .unwrap();
+    for f in RECORD_FIELDS {
+        assert!(v.pointer(f).is_some(), "missing {f}");
+    }
+    assert_eq!(v.pointer("/operator/name").unwrap(), "");
+    assert_eq!(v.pointer("/validation/signature").unwrap(), "");
+}
+
+#[test]
+fn record_fields_come_from_flags_then_the_organization_file() {
+    let env = Env::new();
+    let conf = env.path("org.toml");
+    std::fs::write(
+        &conf,
+        "organization = \"ACME DC\"\nlocation = \"Frankfurt DC2\"\ncontact = \"+49 1\"\noperator = \"Config Person\"\n\
+         title = \"Technician\"\ncert_dir = \"from-config\"\npolicy = \"nist-clear-zero\"\ndestination = \"recycling facility\"\n",
+    )
+    .unwrap();
+    env.cmd()
+        .args(["wipe", "--yes", "--create", "1M", "--config"])
+        .arg(&conf)
+        .args([
+            "--operator",
+            "Jane Doe",
+            "--asset-tag",
+            "A-1001",
+            "--media-source",
+            "host db7",
+            "--classification",
+            "Confidential",
+        ])
+        .args([
+            "--data-backed-up",
+            "yes",
+            "--backup-location",
+            "vault 3",
+            "--post-classification",
+            "Unclassified",
+        ])
+        .args(["--note", "first note", "--note", "second note"])
+        .arg(env.path("r.img"))
+        .assert()
+        .success();
+    let certs = env.certificates(&env.path("from-config"));
+    assert_eq!(certs.len(), 1, "config cert_dir used");
+    let c = read_cert(&certs[0]);
+    assert_eq!(
+        c.sanitization.policy.name, "nist-clear-zero",
+        "config policy used"
+    );
+    assert_eq!(c.operator.name, "Jane Doe", "flag beats config");
+    assert_eq!(
+        (c.operator.title.as_str(), c.operator.organization.as_str()),
+        ("Technician", "ACME DC")
+    );
+    assert_eq!(
+        (c.operator.location.as_str(), c.operator.contact.as_str()),
+        ("Frankfurt DC2", "+49 1")
+    );
+    assert_eq!(c.media.asset_tag, "A-1001");
+    assert_eq!(c.media.source, "host db7");
+    assert_eq!(c.media.classification, "Confidential");
+    assert_eq!(c.media.data_backed_up, "yes");
+    assert_eq!(c.media.backup_location, "vault 3");
+    assert_eq!(c.post_sanitization_classification, "Unclassified");
+    assert_eq!(c.destination, "recycling facility");
+    assert!(
+        c.notes.iter().any(|n| n == "first note") && c.notes.iter().any(|n| n == "second note")
+    );
+
+    std::fs::write(&conf, "organisation = \"typo\"\n").unwrap();
+    let img = env.path("keep.img");
+    make_file(&img, 1 << 20, 9);
+    env.cmd()
+        .args(["wipe", "--yes", "--config"])
+        .arg(&conf)
+        .arg(&img)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 1").and(predicate::str::contains("organisation")));
+    assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 9));
+    env.cmd()
+        .args(["wipe", "--yes", "--config"])
+        .arg(env.path("absent.toml"))
+        .arg(&img)
+        .assert()
+        .code(2);
+}

@@ -16,7 +16,8 @@ use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::cert::{self, sign, Certificate, PassRecord, Verdict};
-use crate::cli::{VerifyArg, WipeArgs};
+use crate::cli::{BackedUp, VerifyArg, WipeArgs};
+use crate::config::{self, Config};
 use crate::device::{self, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
 use crate::pattern::Pattern;
@@ -45,6 +46,7 @@ impl Resolved {
 /// Everything the per-target workers share.
 struct Ctx<'a> {
     key: &'a PrivateKey,
+    config: &'a Config,
     cert_dir: &'a Path,
     io: IoConfig,
     args: &'a WipeArgs,
@@ -52,7 +54,13 @@ struct Ctx<'a> {
 }
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
-    let policy = policy::load(&args.policy)?;
+    let config = config::load(args.config.as_deref())?;
+    let policy_name = args
+        .policy
+        .clone()
+        .or_else(|| config.policy.clone())
+        .unwrap_or_else(|| policy::DEFAULT.into());
+    let policy = policy::load(&policy_name)?;
     let overrides = Overrides {
         verify: args.verify.map(|v| match v {
             VerifyArg::Full => VerifyMode::Full,
@@ -106,9 +114,14 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
         .map(|_| plan::build(&policy, &overrides, &mut rand::rng()))
         .collect();
 
+    let cert_dir = &args
+        .cert_dir
+        .clone()
+        .or_else(|| config.cert_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
     if args.dry_run {
         for (r, p) in resolved.iter().zip(&plans) {
-            print_plan(r, p, args, &reporter);
+            print_plan(r, p, cert_dir, &reporter);
         }
         return Ok(exit::PASS);
     }
@@ -119,7 +132,6 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
 
     // 4. Where certificates go, and the key, before touching any target.
-    let cert_dir = &args.cert_dir;
     std::fs::create_dir_all(cert_dir).map_err(|e| {
         Error::Usage(format!(
             "cannot create the certificate folder {}: {e}",
@@ -133,7 +145,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
     // Absolute, so the paths reported to scripts work from anywhere.
     let cert_dir = &std::fs::canonicalize(cert_dir).unwrap_or_else(|_| cert_dir.clone());
-    let key = load_key(args.key.as_deref(), &reporter)?;
+    let key = load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
     // 5. Create images and open everything (O_EXCL) before the first write.
     let mut targets = Vec::new();
@@ -167,6 +179,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     });
     let ctx = Ctx {
         key: &key,
+        config: &config,
         cert_dir,
         io: IoConfig {
             buffer_size: usize::try_from(args.buffer_size)
@@ -301,7 +314,7 @@ fn confirm(resolved: &[Resolved]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_plan(r: &Resolved, plan: &Plan, args: &WipeArgs, reporter: &Reporter) {
+fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
     let (path, size) = match r {
         Resolved::Existing(p) => (&p.path, p.size),
         Resolved::ToCreate { path, size } => (path, *size),
@@ -320,7 +333,7 @@ fn print_plan(r: &Resolved, plan: &Plan, args: &WipeArgs, reporter: &Reporter) {
             json!({"target": path, "size_bytes": size, "policy": plan.policy.name, "dry_run": true,
                    "passes": plan.passes.iter().map(|p| p.pattern.describe()).collect::<Vec<_>>(),
                    "verify": plan.verify_mode.name(), "verify_percent": plan.verify_percent,
-                   "cert_dir": args.cert_dir}),
+                   "cert_dir": cert_dir}),
         );
         return;
     }
@@ -344,7 +357,7 @@ fn print_plan(r: &Resolved, plan: &Plan, args: &WipeArgs, reporter: &Reporter) {
     println!("  verify: {verify}");
     println!(
         "  certificate: {}/<name>-<time>-<id>.json and .json.sig",
-        args.cert_dir.display()
+        cert_dir.display()
     );
 }
 
@@ -539,6 +552,7 @@ fn build_certificate(
 ) -> Certificate {
     let p = &t.probe;
     let id = &p.identity;
+    let r = &ctx.args.record;
     let mut id_bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut id_bytes);
     let uname = nix::sys::utsname::uname().ok();
@@ -573,7 +587,7 @@ fn build_certificate(
             plan.policy.name
         ));
     }
-    notes.extend(ctx.args.note.iter().cloned());
+    notes.extend(ctx.args.record.note.iter().cloned());
     let hidden = match (p.kind, id.interface.as_str()) {
         (Kind::Image, _) | (_, "loop") | (_, "virtio") | (_, "nvme") => cert::HiddenAreas {
             state: "not_applicable".into(),
@@ -611,10 +625,7 @@ fn build_certificate(
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
         },
-        operator: cert::Person {
-            name: ctx.args.operator.clone(),
-            ..Default::default()
-        },
+        operator: person(&ctx.args.record, ctx.config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
             kind: p.kind.name().into(),
@@ -623,9 +634,18 @@ fn build_certificate(
             logical_block_size: p.logical_block_size,
             physical_block_size: p.physical_block_size,
             direct_io: t.direct_io,
-            asset_tag: ctx.args.asset_tag.clone(),
+            asset_tag: text(&r.asset_tag),
+            source: text(&r.media_source),
+            classification: text(&r.classification),
+            data_backed_up: match r.data_backed_up {
+                Some(BackedUp::Yes) => "yes",
+                Some(BackedUp::No) => "no",
+                Some(BackedUp::Unknown) => "unknown",
+                None => "",
+            }
+            .into(),
+            backup_location: text(&r.backup_location),
             hidden_areas: hidden,
-            ..Default::default()
         },
         sanitization: cert::Sanitization {
             method: "clear".into(),
@@ -648,13 +668,39 @@ fn build_certificate(
             resumed: vec![],
         },
         verification,
+        post_sanitization_classification: text(&r.post_classification),
+        destination: r
+            .destination
+            .clone()
+            .or_else(|| ctx.config.destination.clone())
+            .unwrap_or_default(),
         notes,
-        ..Default::default()
+        validation: cert::Validation::default(),
+        result: Verdict::Fail,
+        reasons: vec![],
     };
     let (verdict, reasons) = cert::judge(&c, plan.passes.len());
     c.result = verdict;
     c.reasons = reasons;
     c
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// The person performing: flags first, then the organization file.
+fn person(r: &crate::cli::RecordArgs, c: &Config) -> cert::Person {
+    let pick = |flag: &Option<String>, conf: &Option<String>| {
+        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
+    };
+    cert::Person {
+        name: pick(&r.operator, &c.operator),
+        title: pick(&r.title, &c.title),
+        organization: pick(&r.organization, &c.organization),
+        location: pick(&r.location, &c.location),
+        contact: pick(&r.contact, &c.contact),
+    }
 }
 
 fn write_certificate(c: &Certificate, ctx: &Ctx) -> anyhow::Result<(PathBuf, PathBuf)> {
