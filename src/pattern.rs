@@ -36,6 +36,19 @@ impl Prng {
     /// (README, "Performance"), and reproducible with `openssl enc -aes-128-ctr`.
     pub const DEFAULT: Prng = Prng::Aes128Ctr;
 
+    /// Every generator, for listings and parsing.
+    pub const ALL: [Prng; 4] = [
+        Prng::Aes128Ctr,
+        Prng::ChaCha8,
+        Prng::ChaCha12,
+        Prng::ChaCha20,
+    ];
+
+    /// The generator with this [`Prng::name`].
+    pub fn from_name(name: &str) -> Option<Prng> {
+        Prng::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     /// The name written in policies and certificates.
     pub fn name(self) -> &'static str {
         match self {

@@ -232,20 +232,15 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
 
     let prng = match &raw.prng {
         None => Prng::DEFAULT,
-        Some(p) => match p.get_ref().as_str() {
-            "chacha8" => Prng::ChaCha8,
-            "chacha12" => Prng::ChaCha12,
-            "chacha20" => Prng::ChaCha20,
-            "aes128-ctr" => Prng::Aes128Ctr,
-            other => {
-                return Err(err(
-                    Some(p.span().start),
-                    format!(
-                    "`prng` = \"{other}\" is not one of aes128-ctr, chacha8, chacha12, chacha20"
+        Some(p) => Prng::from_name(p.get_ref()).ok_or_else(|| {
+            err(
+                Some(p.span().start),
+                format!(
+                    "`prng` = \"{}\" is not one of aes128-ctr, chacha8, chacha12, chacha20",
+                    p.get_ref()
                 ),
-                ))
-            }
-        },
+            )
+        })?,
     };
 
     let (verify_mode, verify_percent) = match &raw.verify {

@@ -149,6 +149,33 @@ pub struct PassRecord {
     pub interrupted: bool,
 }
 
+impl PassRecord {
+    /// The pattern this pass wrote, rebuilt from the record (to verify again later).
+    pub fn pattern(&self) -> Option<crate::pattern::Pattern> {
+        use crate::pattern::{Pattern, Prng};
+        match (&self.pattern_bytes, &self.seed, &self.prng) {
+            (Some(bytes), _, _) => unhex(bytes).filter(|b| !b.is_empty()).map(Pattern::Fixed),
+            (None, Some(seed), Some(prng)) => Some(Pattern::Random {
+                prng: Prng::from_name(prng)?,
+                seed: unhex(seed)?.try_into().ok()?,
+                inverted: self.inverted,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes from lower- or upper-case hex; `None` if it is not hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
 /// How the media was sanitized.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -439,6 +466,49 @@ mod tests {
         assert!(text.contains("\"size_bytes\": 1000"));
         let back: Certificate = serde_json::from_str(&text).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn pass_records_rebuild_their_pattern() {
+        use crate::pattern::{Pattern, Prng};
+        let fixed = PassRecord {
+            pattern_bytes: Some("9249".into()),
+            ..Default::default()
+        };
+        assert_eq!(fixed.pattern(), Some(Pattern::Fixed(vec![0x92, 0x49])));
+        let random = PassRecord {
+            prng: Some("aes128-ctr".into()),
+            seed: Some("0a".repeat(32)),
+            inverted: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            random.pattern(),
+            Some(Pattern::Random {
+                prng: Prng::Aes128Ctr,
+                seed: [10; 32],
+                inverted: true
+            })
+        );
+        for bad in [
+            PassRecord {
+                pattern_bytes: Some("zz".into()),
+                ..Default::default()
+            },
+            PassRecord {
+                prng: Some("rc4".into()),
+                seed: Some("00".repeat(32)),
+                ..Default::default()
+            },
+            PassRecord {
+                prng: Some("chacha8".into()),
+                seed: Some("00".repeat(31)),
+                ..Default::default()
+            },
+            PassRecord::default(),
+        ] {
+            assert_eq!(bad.pattern(), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -139,35 +139,13 @@ pub fn digest(p: &Path) -> String {
 
 /// The bytes the certificate's last pass should have left on a target of `size` bytes.
 pub fn expected_bytes(cert: &Certificate, size: usize) -> Vec<u8> {
-    use mediasan::pattern::{Pattern, Prng};
-    let last = cert.sanitization.passes.last().expect("a pass");
-    let pattern = match (&last.pattern_bytes, &last.seed) {
-        (Some(hex), _) => Pattern::Fixed(unhex(hex)),
-        (None, Some(seed)) => {
-            let prng = match last.prng.as_deref() {
-                Some("chacha12") => Prng::ChaCha12,
-                Some("chacha20") => Prng::ChaCha20,
-                Some("chacha8") => Prng::ChaCha8,
-                Some("aes128-ctr") => Prng::Aes128Ctr,
-                other => panic!("unknown prng {other:?}"),
-            };
-            let s: [u8; 32] = unhex(seed).try_into().expect("32-byte seed");
-            Pattern::Random {
-                prng,
-                seed: s,
-                inverted: last.inverted,
-            }
-        }
-        _ => panic!("pass without pattern"),
-    };
+    let pattern = cert
+        .sanitization
+        .passes
+        .last()
+        .and_then(|p| p.pattern())
+        .expect("a pass with a pattern");
     let mut v = vec![0u8; size];
     pattern.fill_at(&mut v, 0);
     v
-}
-
-pub fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
 }
