@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Overwrite targets (NIST Clear) as a policy says, verify, and write signed certificates.
     Wipe(WipeArgs),
+    /// Re-read a wiped target and check it against its certificate: same media, same samples
+    /// (redrawn from the recorded seed), same bytes, same BLAKE3.
+    Verify(VerifyArgs),
     /// Check or inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -166,6 +169,29 @@ pub struct RecordArgs {
     /// A note for the certificate (repeatable).
     #[arg(long, value_name = "TEXT")]
     pub note: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The block device or image file the certificate is for.
+    #[arg(value_name = "TARGET")]
+    pub target: PathBuf,
+
+    /// The certificate (.json); its signature is read from FILE.sig.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+
+    /// An OpenSSH public key (.pub) the certificate's signature must come from.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+
+    /// Reads in flight.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4)]
+    pub queue_depth: u16,
+
+    /// Newline-delimited JSON events on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

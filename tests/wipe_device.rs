@@ -35,6 +35,15 @@ fn wipe_loop(sector: u32) {
         file.canonicalize().unwrap().display().to_string()
     );
     assert!(c.media.direct_io);
+    // The certificate can be re-checked against the device later.
+    let cert = env.certificates(&env.path("certs"))[0].clone();
+    env.cmd()
+        .arg("verify")
+        .arg(&lo.dev)
+        .arg("--cert")
+        .arg(&cert)
+        .assert()
+        .success();
     drop(lo);
     assert!(
         std::fs::read(&file).unwrap() == expected_bytes(&c, size),

@@ -834,3 +834,107 @@ fn record_fields_come_from_flags_then_the_organization_file() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn verify_repeats_the_certified_read_back_and_catches_changes() {
+    let env = Env::new();
+    let img = env.path("v.img");
+    env.cmd()
+        .args(["wipe", "--yes", "--create", "64M", "--cert-dir", "s"])
+        .arg(&img)
+        .assert()
+        .success();
+    let cert = env.certificates(&env.path("s"))[0].clone();
+    let digest = read_cert(&cert).verification.blake3;
+    // Intact: same samples, same digest.
+    env.cmd()
+        .arg("verify")
+        .arg(&img)
+        .arg("--cert")
+        .arg(&cert)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK:").and(predicate::str::contains(digest.as_str())));
+    // A changed region (8 MiB of zeros in the middle) is caught by the samples.
+    let mut data = std::fs::read(&img).unwrap();
+    data[24 << 20..32 << 20].fill(0);
+    std::fs::write(&img, &data).unwrap();
+    env.cmd()
+        .arg("verify")
+        .arg(&img)
+        .arg("--cert")
+        .arg(&cert)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "first differing block is at offset",
+        ));
+
+    // Full verification: one changed byte, found at its block.
+    let img2 = env.path("f.img");
+    env.cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--verify",
+            "full",
+            "--create",
+            "8M",
+            "--cert-dir",
+            "f",
+        ])
+        .arg(&img2)
+        .assert()
+        .success();
+    let cert2 = env.certificates(&env.path("f"))[0].clone();
+    env.cmd()
+        .arg("verify")
+        .arg(&img2)
+        .arg("--cert")
+        .arg(&cert2)
+        .assert()
+        .success();
+    let mut data = std::fs::read(&img2).unwrap();
+    data[5_000_001] ^= 0x01;
+    std::fs::write(&img2, &data).unwrap();
+    env.cmd()
+        .arg("verify")
+        .arg(&img2)
+        .arg("--cert")
+        .arg(&cert2)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "offset {}",
+            5_000_001 / 4096 * 4096
+        )));
+
+    // A certificate for other media is refused; a tampered one is not authentic.
+    env.cmd()
+        .arg("verify")
+        .arg(&img2)
+        .arg("--cert")
+        .arg(&cert)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "is not the media of this certificate",
+        ));
+    let t = env.path("t.json");
+    std::fs::write(
+        &t,
+        std::fs::read_to_string(&cert2)
+            .unwrap()
+            .replace("\"full\"", "\"sampled\""),
+    )
+    .unwrap();
+    std::fs::copy(format!("{}.sig", cert2.display()), env.path("t.json.sig")).unwrap();
+    env.cmd()
+        .arg("verify")
+        .arg(&img2)
+        .arg("--cert")
+        .arg(&t)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("NOT authentic"));
+}

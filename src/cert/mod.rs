@@ -246,8 +246,9 @@ pub struct Certificate {
 }
 
 /// Decides the verdict from the records: PASS only if every pass wrote and flushed every byte
-/// and a verification read everything it planned and found no difference.
-pub fn judge(c: &Certificate, planned_passes: usize) -> (Verdict, Vec<String>) {
+/// and a verification read everything it planned and found no difference. `interrupted` says a
+/// signal stopped the wipe (it may have come before a pass started).
+pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verdict, Vec<String>) {
     let size = c.media.size_bytes;
     let mut fail = Vec::new();
     let mut incomplete = Vec::new();
@@ -394,12 +395,12 @@ mod tests {
 
     #[test]
     fn pass_only_when_everything_holds() {
-        assert_eq!(judge(&passing(), 1), (Verdict::Pass, vec![]));
+        assert_eq!(judge(&passing(), 1, false), (Verdict::Pass, vec![]));
 
         let mut c = passing();
         c.verification.mismatches = 3;
         c.verification.first_mismatch_offset = Some(4096);
-        let (v, r) = judge(&c, 1);
+        let (v, r) = judge(&c, 1, false);
         assert_eq!(v, Verdict::Fail);
         assert!(
             r[0].contains("3 block(s)") && r[0].contains("4096"),
@@ -413,24 +414,24 @@ mod tests {
             error: "EIO".into(),
         });
         c.sanitization.passes[0].bytes_written = 488;
-        let (v, r) = judge(&c, 1);
+        let (v, r) = judge(&c, 1, false);
         assert_eq!(v, Verdict::Fail);
         assert!(r[0].contains("offset 512"));
 
         let mut c = passing();
         c.sanitization.passes[0].flush_error = Some("fdatasync failed".into());
-        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+        assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
 
         let mut c = passing();
         c.sanitization.passes[0].bytes_written = 999;
-        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+        assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
 
         let mut c = passing();
         c.sanitization.passes[0].interrupted = true;
-        assert_eq!(judge(&c, 1).0, Verdict::Incomplete);
+        assert_eq!(judge(&c, 1, false).0, Verdict::Incomplete);
 
         assert_eq!(
-            judge(&passing(), 3).0,
+            judge(&passing(), 3, false).0,
             Verdict::Incomplete,
             "passes missing"
         );
@@ -438,14 +439,14 @@ mod tests {
         let mut c = passing();
         c.verification.method = "none".into();
         assert_eq!(
-            judge(&c, 1).0,
+            judge(&c, 1, false).0,
             Verdict::Incomplete,
             "unverified is never PASS"
         );
 
         let mut c = passing();
         c.verification.bytes_read = 50;
-        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+        assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
 
         let mut c = passing();
         c.verification.errors.push(IoFailure {
@@ -453,7 +454,7 @@ mod tests {
             length: 4096,
             error: "EIO".into(),
         });
-        assert_eq!(judge(&c, 1).0, Verdict::Fail);
+        assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `mediasan cert verify`: check a certificate's detached SSHSIG signature.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -14,12 +14,18 @@ fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
     c.format.starts_with(&format!("{family}/")).then_some(c)
 }
 
-pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
-    let file = &args.file;
+/// Reads a certificate and checks its signature (`FILE.sig` unless `sig` is given) and, with
+/// `pubkey`, the signer. Returns the certificate, the signer's fingerprint and whether a key
+/// was pinned.
+pub(crate) fn load_checked(
+    file: &Path,
+    sig: Option<&Path>,
+    pubkey: Option<&Path>,
+) -> anyhow::Result<(Certificate, String)> {
     let bytes = std::fs::read(file)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     let parsed = parse_certificate(&bytes);
-    let sig_path = args.sig.clone().unwrap_or_else(|| {
+    let sig_path = sig.map(Path::to_path_buf).unwrap_or_else(|| {
         let mut s = file.as_os_str().to_owned();
         s.push(".sig");
         PathBuf::from(s)
@@ -41,7 +47,7 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
             .into())
         }
     };
-    let expected = args.pubkey.as_deref().map(sign::load_public).transpose()?;
+    let expected = pubkey.map(sign::load_public).transpose()?;
     let signer = sign::check(&bytes, &sig, expected.as_ref()).map_err(|e| {
         anyhow::Error::new(e).context(format!("{} is NOT authentic", file.display()))
     })?;
@@ -51,22 +57,25 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
             file.display()
         ))
     })?;
+    Ok((cert, signer))
+}
+
+pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
+    let file = &args.file;
+    let (cert, signer) = load_checked(file, args.sig.as_deref(), args.pubkey.as_deref())?;
+    let expected = args.pubkey.is_some();
     if args.json {
         println!(
             "{}",
             json!({"event": "cert_verified", "certificate": file, "signature": "valid", "signer": signer,
-                   "key_matches": expected.is_some(), "id": cert.id, "result": cert.result.name(),
+                   "key_matches": expected, "id": cert.id, "result": cert.result.name(),
                    "target": cert.media.path})
         );
     } else {
         println!(
             "OK: {} is signed by {signer}{}; it records {} for {} ({})",
             file.display(),
-            if expected.is_some() {
-                " (the expected key)"
-            } else {
-                ""
-            },
+            if expected { " (the expected key)" } else { "" },
             cert.result.name(),
             cert.media.path,
             cert.id

@@ -4,6 +4,7 @@
 mod cert;
 mod keygen;
 mod policies;
+mod verify;
 mod wipe;
 
 use crate::cli::{CertCommand, Cli, Command};
@@ -16,6 +17,7 @@ use crate::error::{exit, Error};
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Wipe(a) => wipe::run(&a),
+        Command::Verify(a) => verify::run(&a),
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Keygen(a) => keygen::run(&a),
         Command::Policies(a) => policies::run(&a),

@@ -679,7 +679,7 @@ fn build_certificate(
         result: Verdict::Fail,
         reasons: vec![],
     };
-    let (verdict, reasons) = cert::judge(&c, plan.passes.len());
+    let (verdict, reasons) = cert::judge(&c, plan.passes.len(), ctx.cancel.load(Ordering::Relaxed));
     c.result = verdict;
     c.reasons = reasons;
     c

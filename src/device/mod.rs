@@ -238,6 +238,44 @@ pub fn open(probe: &Probe) -> Result<Target> {
     })
 }
 
+/// Opens a probed target for reading only, with O_DIRECT where the filesystem allows it, so
+/// reads come from the medium and not the page cache.
+///
+/// # Errors
+/// [`Error::Target`] if it cannot be opened.
+pub fn open_readonly(probe: &Probe) -> Result<Target> {
+    let try_open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags)
+            .open(&probe.path)
+    };
+    let (file, direct_io) = match try_open(nix::libc::O_DIRECT) {
+        Ok(f) => (f, true),
+        Err(e) if probe.kind == Kind::Image && e.raw_os_error() == Some(nix::libc::EINVAL) => {
+            let f = try_open(0).map_err(|e| {
+                Error::target(&probe.path, format!("cannot be opened for reading: {e}"))
+            })?;
+            use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
+            let _ = posix_fadvise(&f, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
+            (f, false)
+        }
+        Err(e) => {
+            return Err(Error::target(
+                &probe.path,
+                format!("cannot be opened for reading: {e}"),
+            ))
+        }
+    };
+    Ok(Target {
+        probe: probe.clone(),
+        direct_io,
+        file,
+        tail: None,
+        aligned_end: probe.size,
+    })
+}
+
 fn open_error(probe: &Probe, e: io::Error) -> Error {
     let path = &probe.path;
     match e.raw_os_error() {

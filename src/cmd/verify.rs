@@ -1,0 +1,170 @@
+//! `mediasan verify TARGET --cert FILE`: check the certificate's signature, check the target is
+//! the media it describes, redraw its samples from the recorded seed (or read everything for a
+//! full verification), re-read them with direct I/O, compare with the recorded pattern, and
+//! compare the BLAKE3 digest. Exit 0 only if the digest matches and nothing differs.
+
+use std::sync::atomic::AtomicBool;
+
+use serde_json::json;
+
+use crate::cert::Certificate;
+use crate::cli::VerifyArgs;
+use crate::device::{self, Kind, Probe};
+use crate::error::{exit, Error};
+use crate::progress::Reporter;
+use crate::units::human_bytes;
+use crate::verify::{self, Samples};
+use crate::writer::IoConfig;
+
+/// Refuses a target that is not the media the certificate describes.
+fn same_media(c: &Certificate, p: &Probe) -> Result<(), Error> {
+    let m = &c.media;
+    let mut diffs = Vec::new();
+    if m.kind != p.kind.name() {
+        diffs.push(format!("kind {} vs {}", m.kind, p.kind.name()));
+    }
+    if m.size_bytes != p.size {
+        diffs.push(format!("size {} vs {} bytes", m.size_bytes, p.size));
+    }
+    if p.kind == Kind::Block {
+        if m.logical_block_size != p.logical_block_size {
+            diffs.push(format!(
+                "logical block size {} vs {}",
+                m.logical_block_size, p.logical_block_size
+            ));
+        }
+        for (what, want, have) in [
+            ("serial", &m.identity.serial, &p.identity.serial),
+            ("model", &m.identity.model, &p.identity.model),
+            ("WWN", &m.identity.wwn, &p.identity.wwn),
+        ] {
+            if !want.is_empty() && want != have {
+                diffs.push(format!("{what} '{want}' vs '{have}'"));
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{} is not the media of this certificate ({}; the certificate is for {})",
+            p.path.display(),
+            diffs.join(", "),
+            m.path
+        )))
+    }
+}
+
+/// The samples the certificate's verification read, redrawn.
+fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
+    let v = &c.verification;
+    match v.method.as_str() {
+        "full" => Ok(verify::full_plan(p.size, 1 << 20)),
+        "sampled" => {
+            let seed: [u8; 32] = crate::cert::unhex(&v.seed)
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| {
+                    Error::CertificateInput(
+                        "the certificate's verification seed is not 32 bytes of hex".into(),
+                    )
+                })?;
+            let s = verify::sample_plan(p.size, p.logical_block_size, v.requested_percent, &seed);
+            if (s.subsections, s.sample_bytes, s.extents.len())
+                != (v.subsections, v.sample_bytes, v.samples)
+            {
+                return Err(Error::CertificateInput(format!(
+                    "the samples redrawn ({} subsections, {} samples of {} bytes) differ from the certificate's \
+                     ({}, {} of {}): it was made with another sampling algorithm ({})",
+                    s.subsections,
+                    s.extents.len(),
+                    s.sample_bytes,
+                    v.subsections,
+                    v.samples,
+                    v.sample_bytes,
+                    v.algorithm
+                )));
+            }
+            Ok(s)
+        }
+        other => Err(Error::CertificateInput(format!(
+            "the certificate records no read-back to repeat (verification method '{other}')"
+        ))),
+    }
+}
+
+pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
+    let (c, signer) = super::cert::load_checked(&args.cert, None, args.pubkey.as_deref())?;
+    let probe = device::probe(&args.target)?;
+    same_media(&c, &probe)?;
+    let pattern = c
+        .sanitization
+        .passes
+        .last()
+        .and_then(|p| p.pattern())
+        .ok_or_else(|| {
+            Error::CertificateInput(
+                "the certificate records no pass pattern to compare with".into(),
+            )
+        })?;
+    let samples = redraw(&c, &probe)?;
+    let target = device::open_readonly(&probe)?;
+    let reporter = Reporter::new(args.json);
+    let name = probe.path.display().to_string();
+    let rep = reporter.target(&name);
+    let planned = samples.extents.bytes();
+    rep.start("verify", 0, 0, &c.verification.method, planned);
+    let io = IoConfig {
+        queue_depth: usize::from(args.queue_depth),
+        ..IoConfig::default()
+    };
+    let cancel = AtomicBool::new(false);
+    let r = verify::run(&target, &samples, &pattern, &io, &cancel, &mut |d| {
+        rep.progress(d)
+    });
+    rep.finish();
+    let digest_matches = !r.blake3.is_empty() && r.blake3 == c.verification.blake3;
+    let ok = r.clean(planned) && digest_matches;
+    let first = r
+        .first_mismatch
+        .or_else(|| r.errors.first().map(|e| e.offset));
+    reporter.emit(
+        "verify_done",
+        json!({"target": name, "certificate": args.cert, "signer": signer, "method": c.verification.method,
+               "bytes_read": r.bytes_read, "mismatches": r.mismatched_blocks, "first_mismatch_offset": first,
+               "errors": r.errors.len(), "blake3": r.blake3, "certificate_blake3": c.verification.blake3,
+               "digest_matches": digest_matches, "result": if ok { "PASS" } else { "FAIL" }}),
+    );
+    eprintln!(
+        "{name}: read {} at {} place(s), {} block(s) differ; blake3 {}",
+        human_bytes(r.bytes_read),
+        samples.extents.len(),
+        r.mismatched_blocks,
+        if r.blake3.is_empty() {
+            "(incomplete read)"
+        } else {
+            &r.blake3
+        }
+    );
+    if ok {
+        println!(
+            "OK: {name} still holds what {} certifies (signed by {signer}); blake3 {}",
+            args.cert.display(),
+            r.blake3
+        );
+        Ok(exit::PASS)
+    } else {
+        let why = match (first, r.errors.first()) {
+            (_, Some(e)) => format!("read failed at offset {}: {}", e.offset, e.error),
+            (Some(off), None) => format!("the first differing block is at offset {off}"),
+            (None, None) => format!(
+                "the digest differs ({} vs the certificate's {})",
+                r.blake3, c.verification.blake3
+            ),
+        };
+        println!(
+            "DIFFERS: {name} does not match {}: {why}",
+            args.cert.display()
+        );
+        Ok(exit::FAILED)
+    }
+}
