@@ -276,7 +276,8 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     }
     if c.sanitization.passes.len() < planned_passes && incomplete.is_empty() && fail.is_empty() {
         incomplete.push(format!(
-            "only {} of {planned_passes} passes ran",
+            "{}only {} of {planned_passes} passes ran",
+            if interrupted { "interrupted: " } else { "" },
             c.sanitization.passes.len()
         ));
     }
@@ -435,6 +436,9 @@ mod tests {
             Verdict::Incomplete,
             "passes missing"
         );
+        let (v, r) = judge(&passing(), 3, true);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(r[0].starts_with("interrupted: only 1 of 3"), "{r:?}");
 
         let mut c = passing();
         c.verification.method = "none".into();
