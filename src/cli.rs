@@ -37,6 +37,21 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// List the built-in policies.
     Policies(PoliciesArgs),
+    /// Print the man page or shell completions, generated from these definitions.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// The man page (roff) on stdout: `mediasan generate man > mediasan.1`.
+    Man,
+    /// Completions for SHELL on stdout: `mediasan generate completions bash > /etc/bash_completion.d/mediasan`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How to verify, overriding the policy.

@@ -938,3 +938,63 @@ fn verify_repeats_the_certified_read_back_and_catches_changes() {
         .code(1)
         .stderr(predicate::str::contains("NOT authentic"));
 }
+
+#[test]
+fn man_page_and_completions_are_generated_from_the_cli() {
+    let env = Env::new();
+    let man = env.cmd().args(["generate", "man"]).output().unwrap();
+    assert!(man.status.success());
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        text.starts_with(".ie") || text.contains(".TH mediasan"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(text.contains("wipe") && text.contains("verify"));
+    if have("man") {
+        let page = env.path("mediasan.1");
+        std::fs::write(&page, &man.stdout).unwrap();
+        let rendered = Command::new("man")
+            .arg("-l")
+            .arg(&page)
+            .env("MANPAGER", "cat")
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&rendered.stdout).contains("mediasan"),
+            "man renders it"
+        );
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env
+            .cmd()
+            .args(["generate", "completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("--verify-percent") && text.contains("wipe"),
+            "{shell}"
+        );
+    }
+    if have("bash") {
+        let script = env.path("c.bash");
+        std::fs::write(
+            &script,
+            env.cmd()
+                .args(["generate", "completions", "bash"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let ok = Command::new("bash")
+            .arg("-n")
+            .arg(&script)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "bash accepts the completion script");
+    }
+}

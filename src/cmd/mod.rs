@@ -7,7 +7,7 @@ mod policies;
 mod verify;
 mod wipe;
 
-use crate::cli::{CertCommand, Cli, Command};
+use crate::cli::{CertCommand, Cli, Command, GenerateCommand};
 use crate::error::{exit, Error};
 
 /// Runs a parsed command line; returns the exit code.
@@ -21,7 +21,22 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Keygen(a) => keygen::run(&a),
         Command::Policies(a) => policies::run(&a),
+        Command::Generate(g) => generate(&g),
     }
+}
+
+/// `mediasan generate man|completions SHELL`: from the clap definitions, so they never drift.
+fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    match g {
+        GenerateCommand::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+        GenerateCommand::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "mediasan", &mut out)
+        }
+    }
+    Ok(exit::PASS)
 }
 
 /// The exit code for an error: the first typed [`Error`] in its chain decides; anything else
