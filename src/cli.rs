@@ -35,6 +35,8 @@ pub enum Command {
     Cert(CertCommand),
     /// Make an Ed25519 signing key (OpenSSH format): FILE and FILE.pub.
     Keygen(KeygenArgs),
+    /// List the block devices that could be wiped, with identity and whether they are in use.
+    List(ListArgs),
     /// List the built-in policies.
     Policies(PoliciesArgs),
     /// Print the man page or shell completions, generated from these definitions.
@@ -240,6 +242,13 @@ pub struct KeygenArgs {
     /// [default: ~/.config/mediasan/signing_key].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per device on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -276,3 +276,55 @@ fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
     sorted.sort();
     assert_eq!(sorted, vec!["FAIL", "PASS"]);
 }
+
+#[test]
+fn list_shows_a_loop_device_free_then_in_use() {
+    if !have("mkfs.ext4") {
+        skip!("mkfs.ext4 is not installed");
+    }
+    let env = Env::new();
+    let file = env.path("l.img");
+    make_file(&file, 8 << 20, 0);
+    assert!(Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let find = |env: &Env| -> serde_json::Value {
+        let out = env.cmd().args(["list", "--json"]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|d| d["path"] == lo.dev.display().to_string())
+            .expect("the loop device is listed")
+    };
+    let d = find(&env);
+    assert_eq!(d["size_bytes"], 8 << 20);
+    assert_eq!(d["interface"], "loop");
+    assert_eq!(
+        d["backing"],
+        file.canonicalize().unwrap().display().to_string()
+    );
+    assert!(d["in_use"].is_null(), "{d}");
+    let mnt = env.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    if !Command::new("mount")
+        .arg(&lo.dev)
+        .arg(&mnt)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+    {
+        skip!("cannot mount a loop device here");
+    }
+    let guard = Mounted { at: mnt.clone() };
+    let d = find(&env);
+    assert!(d["in_use"].as_str().unwrap().contains("mounted at"), "{d}");
+    drop(guard);
+}

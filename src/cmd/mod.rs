@@ -3,6 +3,7 @@
 
 mod cert;
 mod keygen;
+mod list;
 mod policies;
 mod verify;
 mod wipe;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(a) => verify::run(&a),
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Keygen(a) => keygen::run(&a),
+        Command::List(a) => list::run(&a),
         Command::Policies(a) => policies::run(&a),
         Command::Generate(g) => generate(&g),
     }

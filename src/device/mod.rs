@@ -5,6 +5,7 @@
 
 pub mod identity;
 mod ioctl;
+pub mod list;
 pub mod mem;
 pub mod safety;
 

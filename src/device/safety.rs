@@ -97,80 +97,95 @@ fn device_and_partitions(sys: &Path, devno: (u64, u64)) -> Vec<(String, (u64, u6
     out
 }
 
+/// What the system is using right now: mounts and active swap.
+pub struct Usage {
+    /// Mounted filesystems.
+    pub mounts: Vec<Mount>,
+    /// Active swap: the paths as /proc/swaps lists them, and the devices among them.
+    pub swap_paths: Vec<PathBuf>,
+    pub swap_devnos: Vec<(u64, u64)>,
+}
+
+impl Usage {
+    /// Reads /proc/self/mountinfo and /proc/swaps.
+    pub fn read() -> Self {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let mounts =
+            parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+        let swap_paths = parse_swaps(&std::fs::read_to_string("/proc/swaps").unwrap_or_default());
+        let swap_devnos = swap_paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .filter(|m| m.file_type().is_block_device())
+            .map(|m| {
+                (
+                    nix::sys::stat::major(m.rdev()),
+                    nix::sys::stat::minor(m.rdev()),
+                )
+            })
+            .collect();
+        Usage {
+            mounts,
+            swap_paths,
+            swap_devnos,
+        }
+    }
+}
+
+/// Why block device `devno` (or one of its partitions) is in use, if it is: mounted, held
+/// (RAID, LVM, device-mapper) or active swap. Pure over the sysfs tree at `sys` and `usage`.
+pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<String> {
+    for (name, d, dir) in device_and_partitions(sys, devno) {
+        if let Some(m) = usage.mounts.iter().find(|m| m.devno == d) {
+            let what = if m.mount_point == "/" {
+                "the system disk: "
+            } else {
+                ""
+            };
+            return Some(format!(
+                "{what}/dev/{name} is mounted at {}; unmount it first",
+                m.mount_point
+            ));
+        }
+        let holders: Vec<String> = std::fs::read_dir(dir.join("holders"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !holders.is_empty() {
+            return Some(format!(
+                "/dev/{name} is held by {} (RAID, LVM or device-mapper); stop or remove that first",
+                holders.join(", ")
+            ));
+        }
+        if usage.swap_devnos.contains(&d) {
+            return Some(format!("/dev/{name} is active swap; swapoff it first"));
+        }
+    }
+    None
+}
+
 /// Refuses a target that is in use.
 ///
 /// # Errors
 /// [`Error::Refused`] naming what uses it and what to do.
 pub fn check_not_in_use(probe: &Probe) -> Result<()> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mounts = parse_mountinfo(&mountinfo);
-    let swaps = parse_swaps(&std::fs::read_to_string("/proc/swaps").unwrap_or_default());
-    match probe.kind {
-        Kind::Block => {
-            let Some(devno) = probe.devno else {
-                return Ok(());
-            };
-            for (name, d, dir) in device_and_partitions(Path::new("/sys"), devno) {
-                if let Some(m) = mounts.iter().find(|m| m.devno == d) {
-                    return Err(Error::refused(
-                        &probe.path,
-                        format!(
-                            "/dev/{name} is mounted at {}; unmount it first",
-                            m.mount_point
-                        ),
-                    ));
-                }
-                let holders: Vec<String> = std::fs::read_dir(dir.join("holders"))
-                    .map(|rd| {
-                        rd.flatten()
-                            .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if !holders.is_empty() {
-                    return Err(Error::refused(
-                        &probe.path,
-                        format!(
-                            "/dev/{name} is held by {} (RAID, LVM or device-mapper); stop or remove that first",
-                            holders.join(", ")
-                        ),
-                    ));
-                }
-                for s in &swaps {
-                    use std::os::unix::fs::MetadataExt;
-                    let same = std::fs::metadata(s)
-                        .map(|m| {
-                            (
-                                nix::sys::stat::major(m.rdev()),
-                                nix::sys::stat::minor(m.rdev()),
-                            ) == d
-                        })
-                        .unwrap_or(false);
-                    if same {
-                        return Err(Error::refused(
-                            &probe.path,
-                            format!("/dev/{name} is active swap; swapoff it first"),
-                        ));
-                    }
-                }
-            }
-            Ok(())
+    let usage = Usage::read();
+    let reason = match probe.kind {
+        Kind::Block => probe
+            .devno
+            .and_then(|d| block_in_use(Path::new("/sys"), d, &usage)),
+        Kind::Image if usage.swap_paths.contains(&probe.canonical) => {
+            Some("is an active swap file; swapoff it first".to_string())
         }
-        Kind::Image => {
-            if swaps.contains(&probe.canonical) {
-                return Err(Error::refused(
-                    &probe.path,
-                    "is an active swap file; swapoff it first",
-                ));
-            }
-            if let Some(loopdev) = loop_device_backed_by(Path::new("/sys"), &probe.canonical) {
-                return Err(Error::refused(
-                    &probe.path,
-                    format!("is attached to {loopdev}; detach it first (losetup -d {loopdev}) or wipe {loopdev}"),
-                ));
-            }
-            Ok(())
-        }
+        Kind::Image => loop_device_backed_by(Path::new("/sys"), &probe.canonical)
+            .map(|l| format!("is attached to {l}; detach it first (losetup -d {l}) or wipe {l}")),
+    };
+    match reason {
+        Some(r) => Err(Error::refused(&probe.path, r)),
+        None => Ok(()),
     }
 }
 

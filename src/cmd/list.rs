@@ -1,0 +1,55 @@
+//! `mediasan list`: block devices a technician could wipe.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::cli::ListArgs;
+use crate::device::list;
+use crate::device::safety::Usage;
+use crate::error::exit;
+use crate::units::human_bytes;
+
+pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
+    let all = list::scan(Path::new("/sys"), &Usage::read());
+    if args.json {
+        for c in &all {
+            let mut v = serde_json::to_value(c)?;
+            if let Some(m) = v.as_object_mut() {
+                m.insert("event".into(), json!("device"));
+            }
+            println!("{v}");
+        }
+        return Ok(exit::PASS);
+    }
+    if all.is_empty() {
+        eprintln!("no block devices found");
+        return Ok(exit::PASS);
+    }
+    println!(
+        "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} STATUS",
+        "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "SUPPORTS"
+    );
+    for c in &all {
+        let status = match (&c.in_use, c.read_only) {
+            (Some(why), _) => format!("IN USE: {why}"),
+            (None, true) => "read-only".into(),
+            (None, false) => "free".into(),
+        };
+        let model = if c.identity.interface == "loop" {
+            c.identity.backing.clone()
+        } else {
+            c.identity.model.clone()
+        };
+        println!(
+            "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} {status}",
+            c.path,
+            human_bytes(c.size_bytes),
+            c.identity.interface,
+            model,
+            c.identity.serial,
+            c.supports.join(","),
+        );
+    }
+    Ok(exit::PASS)
+}

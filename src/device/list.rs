@@ -1,0 +1,176 @@
+//! `mediasan list`: the block devices a technician could wipe, with identity and whether
+//! anything uses them. Pure over a sysfs root and a [`Usage`] snapshot, so it is tested on
+//! fixture trees.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::identity::{self, Identity};
+use super::safety::{block_in_use, Usage};
+
+/// One block device.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Candidate {
+    pub path: String,
+    pub size_bytes: u64,
+    pub logical_block_size: u32,
+    #[serde(flatten)]
+    pub identity: Identity,
+    pub read_only: bool,
+    /// Why it may not be wiped now (mounted, held, swap), or `None`.
+    pub in_use: Option<String>,
+    /// Sanitization methods mediasan can run on it.
+    pub supports: Vec<String>,
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Every whole block device under `sys/block`, except RAM disks, zram, unattached loop devices
+/// and optical or floppy drives.
+pub fn scan(sys: &Path, usage: &Usage) -> Vec<Candidate> {
+    let Ok(rd) = std::fs::read_dir(sys.join("block")) else {
+        return vec![];
+    };
+    let mut out: Vec<Candidate> = rd
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if ["ram", "zram", "sr", "fd"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                return None;
+            }
+            let dir = e.path();
+            let (maj, min) = read(&dir.join("dev"))
+                .split_once(':')
+                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))?;
+            let size_bytes = read(&dir.join("size")).parse::<u64>().ok()? * 512;
+            if size_bytes == 0 {
+                return None; // an unattached loop device, an empty card reader
+            }
+            let read_only = read(&dir.join("ro")) == "1";
+            Some(Candidate {
+                path: format!("/dev/{name}"),
+                size_bytes,
+                logical_block_size: read(&dir.join("queue/logical_block_size"))
+                    .parse()
+                    .unwrap_or(512),
+                identity: identity::for_block(sys, (maj, min)),
+                read_only,
+                in_use: block_in_use(sys, (maj, min), usage),
+                supports: if read_only {
+                    vec![]
+                } else {
+                    vec!["overwrite".into()]
+                },
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::safety::Mount;
+    use std::fs;
+
+    fn disk(
+        sys: &Path,
+        name: &str,
+        devno: &str,
+        real: &str,
+        size_sectors: u64,
+        parts: &[(&str, &str)],
+    ) {
+        let dir = sys.join(real);
+        fs::create_dir_all(dir.join("queue")).unwrap();
+        fs::write(dir.join("dev"), format!("{devno}\n")).unwrap();
+        fs::write(dir.join("size"), format!("{size_sectors}\n")).unwrap();
+        fs::write(dir.join("ro"), "0\n").unwrap();
+        fs::write(dir.join("queue/logical_block_size"), "512\n").unwrap();
+        fs::create_dir_all(dir.join("holders")).unwrap();
+        for (pname, pdev) in parts {
+            let p = dir.join(pname);
+            fs::create_dir_all(p.join("holders")).unwrap();
+            fs::write(p.join("partition"), "1\n").unwrap();
+            fs::write(p.join("dev"), format!("{pdev}\n")).unwrap();
+        }
+        fs::create_dir_all(sys.join("block")).unwrap();
+        fs::create_dir_all(sys.join("dev/block")).unwrap();
+        std::os::unix::fs::symlink(&dir, sys.join("block").join(name)).unwrap();
+        std::os::unix::fs::symlink(&dir, sys.join("dev/block").join(devno)).unwrap();
+    }
+
+    #[test]
+    fn lists_disks_with_their_use() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = t.path();
+        disk(
+            sys,
+            "vda",
+            "254:0",
+            "devices/pci0000:00/virtio1/block/vda",
+            2048,
+            &[("vda1", "254:1")],
+        );
+        disk(
+            sys,
+            "sdb",
+            "8:16",
+            "devices/pci0000:00/ata2/host1/target1:0:0/1:0:0:0/block/sdb",
+            4096,
+            &[],
+        );
+        disk(sys, "loop0", "7:0", "devices/virtual/block/loop0", 0, &[]);
+        disk(sys, "ram0", "1:0", "devices/virtual/block/ram0", 8192, &[]);
+        disk(
+            sys,
+            "sdc",
+            "8:32",
+            "devices/pci0000:00/ata3/host2/target2:0:0/2:0:0:0/block/sdc",
+            4096,
+            &[],
+        );
+        fs::create_dir_all(
+            sys.join("devices/pci0000:00/ata3/host2/target2:0:0/2:0:0:0/block/sdc/holders/md0"),
+        )
+        .unwrap();
+        let usage = Usage {
+            mounts: vec![Mount {
+                devno: (254, 1),
+                mount_point: "/".into(),
+                fs_type: "ext4".into(),
+                source: "/dev/vda1".into(),
+            }],
+            swap_paths: vec![],
+            swap_devnos: vec![],
+        };
+        let list = scan(sys, &usage);
+        let names: Vec<&str> = list.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["/dev/sdb", "/dev/sdc", "/dev/vda"],
+            "no ram disk, no empty loop"
+        );
+        let vda = &list[2];
+        assert_eq!(vda.size_bytes, 2048 * 512);
+        assert!(
+            vda.in_use.as_deref().unwrap().contains("system disk"),
+            "{:?}",
+            vda.in_use
+        );
+        assert_eq!(vda.identity.interface, "virtio");
+        assert_eq!(list[0].in_use, None);
+        assert_eq!(list[0].identity.interface, "sata");
+        assert_eq!(list[0].supports, vec!["overwrite"]);
+        assert!(list[1].in_use.as_deref().unwrap().contains("held by md0"));
+    }
+}
