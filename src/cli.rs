@@ -215,6 +215,47 @@ pub struct VerifyArgs {
 pub enum CertCommand {
     /// Check a certificate's signature (FILE.sig), and with --pubkey that this key made it.
     Verify(CertVerifyArgs),
+    /// Print a certificate for people (its signature is checked first).
+    Show(CertShowArgs),
+    /// Write a printable one-page certificate (PDF or HTML), laid out like the NIST sample.
+    Render(CertRenderArgs),
+}
+
+/// The format of `cert render`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Pdf,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct CertShowArgs {
+    /// The certificate (.json); its signature is read from FILE.sig.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// An OpenSSH public key (.pub) the signature must come from.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertRenderArgs {
+    /// The certificate (.json); its signature is read from FILE.sig.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// pdf or html.
+    #[arg(long, value_enum, default_value = "pdf")]
+    pub format: RenderFormat,
+
+    /// Where to write it (refuses to overwrite).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// An OpenSSH public key (.pub) the signature must come from.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

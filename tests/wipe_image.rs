@@ -998,3 +998,181 @@ fn man_page_and_completions_are_generated_from_the_cli() {
         assert!(ok.success(), "bash accepts the completion script");
     }
 }
+
+#[test]
+fn printable_certificates_hold_every_field_and_refuse_tampering() {
+    if !have("pdftotext") || !have("pdftoppm") {
+        skip!("poppler-utils (pdftotext, pdftoppm) is not installed");
+    }
+    let env = Env::new();
+    env.cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--create",
+            "2M",
+            "--operator",
+            "Jane Doe",
+            "--asset-tag",
+            "A-77",
+            "--destination",
+            "recycling facility",
+        ])
+        .arg(env.path("p.img"))
+        .assert()
+        .success();
+    let cert = env.certificates(env.dir.path())[0].clone();
+    let c = read_cert(&cert);
+    let pdf = env.path("c.pdf");
+    env.cmd()
+        .args(["cert", "render"])
+        .arg(&cert)
+        .arg("--out")
+        .arg(&pdf)
+        .assert()
+        .success();
+    let out = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let labels = [
+        "Certificate of Sanitization",
+        "PASS",
+        "Person performing sanitization",
+        "Name",
+        "Title",
+        "Organization",
+        "Location",
+        "Phone / contact",
+        "Media information",
+        "Make / vendor",
+        "Model",
+        "Serial number",
+        "Capacity",
+        "Asset / property number",
+        "Media source",
+        "Classification",
+        "Data backed up",
+        "Backup location",
+        "Hidden areas",
+        "Sanitization details",
+        "Method type",
+        "Technique",
+        "Policy",
+        "Passes",
+        "Verification",
+        "Coverage",
+        "Sample seed",
+        "BLAKE3 of data read",
+        "Media destination",
+        "Post-sanitization classification",
+        "Destination",
+        "Notes",
+        "Signature",
+        "Signing key fingerprint",
+        "Certificate file BLAKE3",
+        "Validation",
+        "Date",
+    ];
+    for l in labels {
+        assert!(text.contains(l), "PDF lacks '{l}'");
+    }
+    for v in [
+        "Jane Doe",
+        "A-77",
+        "recycling facility",
+        "CLEAR",
+        c.id.as_str(),
+        &c.verification.blake3[..40],
+    ] {
+        assert!(text.contains(v), "PDF lacks value '{v}'");
+    }
+    let file_b3 = digest(&cert);
+    assert!(
+        text.contains(&file_b3[..40]),
+        "the printed copy names the file's BLAKE3"
+    );
+    // Rendered to pixels, the page is not blank.
+    let prefix = env.path("page");
+    assert!(Command::new("pdftoppm")
+        .args(["-r", "72", "-gray", "-f", "1", "-l", "1"])
+        .arg(&pdf)
+        .arg(&prefix)
+        .status()
+        .unwrap()
+        .success());
+    let pgm = std::fs::read(env.path("page-1.pgm")).unwrap();
+    // P5 <width> <height> <maxval>, one whitespace byte, then the pixels.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !pgm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&pgm[start..at]).to_string());
+    }
+    assert_eq!(fields[0], "P5");
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = &pgm[at + 1..];
+    assert_eq!(pixels.len(), w * h);
+    let ink = pixels.iter().filter(|&&p| p < 250).count();
+    assert!(
+        ink * 100 > w * h,
+        "only {ink} of {} pixels are not white: the page looks empty",
+        w * h
+    );
+
+    let html = env.path("c.html");
+    env.cmd()
+        .args(["cert", "render", "--format", "html"])
+        .arg(&cert)
+        .arg("--out")
+        .arg(&html)
+        .assert()
+        .success();
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(h.contains("Jane Doe") && h.contains("Validation") && h.contains(&c.id));
+    env.cmd()
+        .args(["cert", "render"])
+        .arg(&cert)
+        .arg("--out")
+        .arg(&pdf)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("never overwritten"));
+    env.cmd()
+        .args(["cert", "show"])
+        .arg(&cert)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("RESULT: PASS"));
+
+    let t = env.path("t.json");
+    std::fs::write(
+        &t,
+        std::fs::read_to_string(&cert)
+            .unwrap()
+            .replace("Jane Doe", "John Roe"),
+    )
+    .unwrap();
+    std::fs::copy(format!("{}.sig", cert.display()), env.path("t.json.sig")).unwrap();
+    env.cmd()
+        .args(["cert", "render"])
+        .arg(&t)
+        .arg("--out")
+        .arg(env.path("t.pdf"))
+        .assert()
+        .code(1);
+    assert!(
+        !env.path("t.pdf").exists(),
+        "nothing rendered for a tampered certificate"
+    );
+}

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::cert::render::{self, Seal};
 use crate::cert::{sign, Certificate, FORMAT};
-use crate::cli::CertVerifyArgs;
+use crate::cli::{CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat};
 use crate::error::{exit, Error};
 
 fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
@@ -81,5 +82,44 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
             cert.id
         );
     }
+    Ok(exit::PASS)
+}
+
+/// The seal printed on a rendering: who signed, and the BLAKE3 of the file's bytes.
+fn seal(file: &Path, signer: String) -> anyhow::Result<Seal> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
+    Ok(Seal {
+        fingerprint: signer,
+        file_blake3: blake3::hash(&bytes).to_hex().to_string(),
+    })
+}
+
+pub fn show(args: &CertShowArgs) -> anyhow::Result<u8> {
+    let (cert, signer) = load_checked(&args.file, None, args.pubkey.as_deref())?;
+    print!("{}", render::text(&cert, &seal(&args.file, signer)?));
+    Ok(exit::PASS)
+}
+
+pub fn render(args: &CertRenderArgs) -> anyhow::Result<u8> {
+    let (cert, signer) = load_checked(&args.file, None, args.pubkey.as_deref())?;
+    let seal = seal(&args.file, signer)?;
+    let bytes = match args.format {
+        RenderFormat::Pdf => render::pdf(&cert, &seal),
+        RenderFormat::Html => render::html(&cert, &seal).into_bytes(),
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&args.out)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot create {}: {e} (it is never overwritten)",
+                args.out.display()
+            ))
+        })?;
+    std::io::Write::write_all(&mut f, &bytes)
+        .map_err(|e| Error::io("cannot write", &args.out, e))?;
+    eprintln!("wrote {}", args.out.display());
     Ok(exit::PASS)
 }

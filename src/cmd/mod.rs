@@ -20,6 +20,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Wipe(a) => wipe::run(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
+        Command::Cert(CertCommand::Show(a)) => cert::show(&a),
+        Command::Cert(CertCommand::Render(a)) => cert::render(&a),
         Command::Keygen(a) => keygen::run(&a),
         Command::List(a) => list::run(&a),
         Command::Policies(a) => policies::run(&a),
