@@ -24,6 +24,14 @@ pub struct Identity {
     pub media_type: String,
     /// Loop devices: the file behind it. Image files: the device and filesystem they live on.
     pub backing: String,
+    /// Spinning media (the kernel's queue/rotational).
+    pub rotational: bool,
+    /// Removable media (the kernel's removable flag).
+    pub removable: bool,
+    /// NVMe: the controller (`nvme0`, with its controller id).
+    pub nvme_controller: String,
+    /// NVMe: the namespace id.
+    pub nvme_namespace: String,
 }
 
 fn read_trim(p: &Path) -> String {
@@ -83,6 +91,8 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
     }
     let rotational = read_trim(&disk.join("queue/rotational")) == "1";
     let removable = read_trim(&disk.join("removable")) == "1";
+    id.rotational = rotational;
+    id.removable = removable;
     id.interface = if name.starts_with("loop") {
         "loop"
     } else if name.starts_with("nvme") {
@@ -95,6 +105,8 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         "usb"
     } else if real.contains("/ata") {
         "sata"
+    } else if real.contains("/end_device") || real.contains("/sas") {
+        "sas"
     } else if real.contains("/host") {
         "scsi"
     } else {
@@ -110,9 +122,41 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         _ => "ssd",
     }
     .into();
-    if id.interface == "loop" {
-        id.backing = read_trim(&disk.join("loop/backing_file"));
-        id.serial_source = "none (loop device)".into();
+    match id.interface.as_str() {
+        "loop" => {
+            id.backing = read_trim(&disk.join("loop/backing_file"));
+            id.serial_source = "none (loop device)".into();
+        }
+        "nvme" => {
+            // device -> the controller (/sys/class/nvme/nvmeX); the namespace has its nsid.
+            let ctrl = std::fs::canonicalize(&dev).unwrap_or_else(|_| dev.clone());
+            let cname = ctrl
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let cntlid = read_trim(&ctrl.join("cntlid"));
+            id.nvme_controller = if cntlid.is_empty() {
+                cname
+            } else {
+                format!("{cname} (cntlid {cntlid})")
+            };
+            id.nvme_namespace = read_trim(&disk.join("nsid"));
+            if !id.serial.is_empty() {
+                id.serial_source = "NVMe Identify Controller (sysfs)".into();
+            }
+        }
+        "usb" if id.serial.is_empty() || id.serial_source.starts_with("SCSI") => {
+            // The USB device (the ancestor with idVendor) carries the descriptor's serial.
+            let real_dev = std::fs::canonicalize(&dev).unwrap_or_else(|_| dev.clone());
+            if let Some(usb) = real_dev.ancestors().find(|a| a.join("idVendor").exists()) {
+                let serial = read_trim(&usb.join("serial"));
+                if !serial.is_empty() {
+                    id.serial = serial;
+                    id.serial_source = "USB device descriptor (sysfs)".into();
+                }
+            }
+        }
+        _ => {}
     }
     id
 }
@@ -194,7 +238,16 @@ mod tests {
         write(r, &format!("{n}/device/serial"), "S5GXNF0R123456\n");
         write(r, &format!("{n}/device/firmware_rev"), "5B2QGXA7\n");
         write(r, &format!("{n}/wwid"), "eui.002538b111b22c33\n");
+        write(r, &format!("{n}/nsid"), "1\n");
+        // `device` links to the controller, /sys/class/nvme/nvme0.
+        let ctrl = r.join("devices/pci0000:00/0000:00:03.0/nvme/nvme0");
+        fs::rename(r.join(n).join("device"), ctrl.join("ctrl")).unwrap();
+        fs::write(ctrl.join("ctrl/cntlid"), "4\n").unwrap();
+        std::os::unix::fs::symlink(ctrl.join("ctrl"), r.join(n).join("device")).unwrap();
         let id = for_block(r, (259, 0));
+        assert_eq!(id.nvme_controller, "ctrl (cntlid 4)");
+        assert_eq!(id.nvme_namespace, "1");
+        assert_eq!(id.serial_source, "NVMe Identify Controller (sysfs)");
         assert_eq!(
             (id.interface.as_str(), id.media_type.as_str()),
             ("nvme", "nvme")
@@ -210,6 +263,48 @@ mod tests {
         assert_eq!(id.interface, "loop");
         assert_eq!(id.backing, "/tmp/disk.img");
         assert_eq!(id.media_type, "virtual");
+    }
+
+    #[test]
+    fn reads_usb_stick_and_virtio_fixtures() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let usb = "devices/pci0000:00/0000:00:14.0/usb1/1-1";
+        let d = format!("{usb}/1-1:1.0/host6/target6:0:0/6:0:0:0/block/sdd");
+        link(r, "8:48", &d);
+        write(r, &format!("{usb}/idVendor"), "0781\n");
+        write(r, &format!("{usb}/serial"), "4C530001231116112530\n");
+        write(r, &format!("{d}/device/vendor"), "SanDisk \n");
+        write(r, &format!("{d}/device/model"), "Cruzer Blade    \n");
+        write(r, &format!("{d}/removable"), "1\n");
+        write(r, &format!("{d}/queue/rotational"), "1\n");
+        // `device` is a symlink to the SCSI device directory, as in sysfs.
+        let scsi = r.join(format!("{usb}/1-1:1.0/host6/target6:0:0/6:0:0:0"));
+        fs::rename(r.join(&d).join("device"), scsi.join("attrs")).unwrap();
+        std::os::unix::fs::symlink(scsi.join("attrs"), r.join(&d).join("device")).unwrap();
+        let id = for_block(r, (8, 48));
+        assert_eq!(
+            (id.interface.as_str(), id.media_type.as_str()),
+            ("usb", "removable flash")
+        );
+        assert_eq!(id.vendor, "SanDisk");
+        assert_eq!(id.model, "Cruzer Blade");
+        assert!(id.removable);
+        assert_eq!(id.serial, "4C530001231116112530");
+        assert_eq!(id.serial_source, "USB device descriptor (sysfs)");
+
+        let v = "devices/pci0000:00/0000:00:04.0/virtio1/block/vda";
+        link(r, "254:0", v);
+        write(r, &format!("{v}/serial"), "disk-0001\n");
+        let id = for_block(r, (254, 0));
+        assert_eq!(
+            (id.interface.as_str(), id.media_type.as_str()),
+            ("virtio", "virtual")
+        );
+        assert_eq!(
+            (id.serial.as_str(), id.serial_source.as_str()),
+            ("disk-0001", "sysfs serial")
+        );
     }
 
     #[test]
