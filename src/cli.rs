@@ -56,6 +56,13 @@ pub enum GenerateCommand {
     },
 }
 
+/// `--transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    Auto,
+    Ata,
+}
+
 /// How to verify, overriding the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum VerifyArg {
@@ -80,6 +87,11 @@ pub struct WipeArgs {
     /// Make TARGET an image file of SIZE first if it does not exist (512M, 4GiB, bytes).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, help_heading = "Device")]
     pub create: Option<u64>,
+
+    /// How to talk to the drive: auto (from sysfs) or ata (force ATA pass-through, e.g. behind
+    /// a USB-SATA bridge that hides it).
+    #[arg(long, value_enum, default_value = "auto", help_heading = "Device")]
+    pub transport: TransportArg,
 
     /// Do not ask for confirmation. Required when there is no terminal.
     #[arg(long, short = 'y', help_heading = "Safety")]

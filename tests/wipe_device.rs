@@ -328,3 +328,105 @@ fn list_shows_a_loop_device_free_then_in_use() {
     assert!(d["in_use"].as_str().unwrap().contains("mounted at"), "{d}");
     drop(guard);
 }
+
+/// Builds ../shared/tools/ioctlcap (an LD_PRELOAD shim that logs SG_IO and, in fake mode,
+/// answers ATA IDENTIFY without touching the device).
+fn ioctlcap() -> Result<std::path::PathBuf, String> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tools/ioctlcap/ioctlcap.c");
+    if !src.exists() {
+        return Err(format!("{} is not here", src.display()));
+    }
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ioctlcap.so");
+    let ok = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-ldl")
+        .status();
+    match ok {
+        Ok(s) if s.success() => Ok(out),
+        _ => Err("gcc cannot build the ioctlcap shim".into()),
+    }
+}
+
+#[test]
+fn ata_queries_send_hdparms_bytes_under_the_ioctlcap_shim() {
+    let shim = match ioctlcap() {
+        Ok(s) => s,
+        Err(why) => skip!("{why}"),
+    };
+    let env = Env::new();
+    let file = env.path("cap.img");
+    make_file(&file, 8 << 20, 0);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let out = env
+        .cmd()
+        .env("IOCTLCAP_FAKE", "1")
+        .env("LD_PRELOAD", &shim)
+        .args(["wipe", "--yes", "--transport", "ata", "--cert-dir", "c"])
+        .arg(&lo.dev)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let sent: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
+        .collect();
+    let hdparm = include_str!("data/ioctlcap/hdparm-I.txt");
+    let golden = hdparm
+        .lines()
+        .find_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
+        .unwrap();
+    assert!(!sent.is_empty(), "mediasan sent no SG_IO: {log}");
+    assert!(
+        sent.iter().all(|c| *c == golden),
+        "IDENTIFY bytes differ from hdparm's: {sent:?} vs {golden}"
+    );
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(c.media.hidden_areas.state, "none");
+    assert!(c.media.hidden_areas.before.is_some() && c.media.hidden_areas.after.is_some());
+}
+
+#[test]
+fn a_loop_device_has_no_hidden_areas_to_look_for() {
+    let env = Env::new();
+    let file = env.path("h.img");
+    make_file(&file, 4 << 20, 0);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    env.cmd()
+        .args(["wipe", "--yes"])
+        .arg(&lo.dev)
+        .assert()
+        .success();
+    let c = read_cert(&env.certificates(env.dir.path())[0]);
+    assert_eq!(c.media.hidden_areas.state, "not_applicable");
+    // Forcing ATA on a device that is not ATA: unknown, with the reason, and still PASS
+    // (nothing suggests hidden sectors, but nothing proves there are none either).
+    env.cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--transport",
+            "ata",
+            "--cert-dir",
+            "forced",
+        ])
+        .arg(&lo.dev)
+        .assert()
+        .success();
+    let c = read_cert(&env.certificates(&env.path("forced"))[0]);
+    assert_eq!(
+        c.media.hidden_areas.state, "unknown",
+        "{:?}",
+        c.media.hidden_areas
+    );
+    assert!(!c.media.hidden_areas.detail.is_empty());
+}

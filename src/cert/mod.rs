@@ -83,9 +83,14 @@ pub struct Host {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HiddenAreas {
-    /// `not_applicable`, `unknown`, `none`, `present`...
+    /// `not_applicable`, `unknown` (with the reason in `detail`), `none`, or `present`
+    /// (sectors beyond the addressable range were not overwritten: never PASS).
     pub state: String,
     pub detail: String,
+    /// The limits read before the first pass.
+    pub before: Option<crate::device::hidden::Snapshot>,
+    /// The limits read after the last pass.
+    pub after: Option<crate::device::hidden::Snapshot>,
 }
 
 /// The sanitized item.
@@ -280,6 +285,12 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
             "{}only {} of {planned_passes} passes ran",
             if interrupted { "interrupted: " } else { "" },
             c.sanitization.passes.len()
+        ));
+    }
+    if c.media.hidden_areas.state == "present" {
+        fail.push(format!(
+            "hidden sectors were not overwritten: {}; restore the native max address (e.g. hdparm -N) and wipe again",
+            c.media.hidden_areas.detail
         ));
     }
     let v = &c.verification;

@@ -16,9 +16,9 @@ use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::cert::{self, sign, Certificate, PassRecord, Verdict};
-use crate::cli::{BackedUp, VerifyArg, WipeArgs};
+use crate::cli::{BackedUp, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
-use crate::device::{self, BlockIo, Kind, Probe, Target};
+use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
 use crate::pattern::Pattern;
 use crate::plan::{self, Overrides, Plan};
@@ -402,6 +402,14 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
                "passes": plan.passes.len(), "verify": plan.verify_mode.name()}),
     );
 
+    let hidden_before = hidden::read(&t.probe, transport(ctx.args));
+    if let hidden::Outcome::Read(_, why) = &hidden_before {
+        for w in why {
+            rep.say(&format!(
+                "warning: {w}; those sectors cannot be overwritten and the result will be FAIL"
+            ));
+        }
+    }
     let mut records = Vec::new();
     for p in &plan.passes {
         if ctx.cancel.load(Ordering::Relaxed) {
@@ -514,8 +522,18 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
         );
     }
 
+    let hidden_after = matches!(hidden_before, hidden::Outcome::Read(..))
+        .then(|| hidden::read(&t.probe, transport(ctx.args)));
+    let hidden = hidden_record(&hidden_before, hidden_after);
     let finished = SystemTime::now();
-    let c = build_certificate(t, plan, ctx, records, verification, started, finished);
+    let outcome = Outcome {
+        passes: records,
+        verification,
+        hidden,
+        started,
+        finished,
+    };
+    let c = build_certificate(t, plan, ctx, outcome);
     let (path, sig_path) = write_certificate(&c, ctx)?;
     rep.say(&format!(
         "{}{} - certificate {}",
@@ -541,15 +559,23 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
     })
 }
 
-fn build_certificate(
-    t: &Target,
-    plan: &Plan,
-    ctx: &Ctx,
+/// What one target's wipe did, for its certificate.
+struct Outcome {
     passes: Vec<PassRecord>,
     verification: cert::Verification,
+    hidden: cert::HiddenAreas,
     started: SystemTime,
     finished: SystemTime,
-) -> Certificate {
+}
+
+fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Certificate {
+    let Outcome {
+        passes,
+        verification,
+        hidden,
+        started,
+        finished,
+    } = outcome;
     let p = &t.probe;
     let id = &p.identity;
     let r = &ctx.args.record;
@@ -588,18 +614,6 @@ fn build_certificate(
         ));
     }
     notes.extend(ctx.args.record.note.iter().cloned());
-    let hidden = match (p.kind, id.interface.as_str()) {
-        (Kind::Image, _) | (_, "loop") | (_, "virtio") | (_, "nvme") => cert::HiddenAreas {
-            state: "not_applicable".into(),
-            detail: "no HPA/DCO on this kind of target".into(),
-        },
-        _ => cert::HiddenAreas {
-            state: "unknown".into(),
-            detail:
-                "HPA/DCO/AMA limits were not read; the native capacity may exceed the reported size"
-                    .into(),
-        },
-    };
     let mut c = Certificate {
         format: cert::FORMAT.into(),
         id: cert::new_id(id_bytes),
@@ -683,6 +697,56 @@ fn build_certificate(
     c.result = verdict;
     c.reasons = reasons;
     c
+}
+
+fn transport(args: &WipeArgs) -> hidden::Transport {
+    match args.transport {
+        TransportArg::Auto => hidden::Transport::Auto,
+        TransportArg::Ata => hidden::Transport::Ata,
+    }
+}
+
+/// The certificate's hidden-area record from what was read before and after.
+fn hidden_record(before: &hidden::Outcome, after: Option<hidden::Outcome>) -> cert::HiddenAreas {
+    match before {
+        hidden::Outcome::NotApplicable(why) => cert::HiddenAreas {
+            state: "not_applicable".into(),
+            detail: why.clone(),
+            ..Default::default()
+        },
+        hidden::Outcome::Unknown(why) => cert::HiddenAreas {
+            state: "unknown".into(),
+            detail: why.clone(),
+            ..Default::default()
+        },
+        hidden::Outcome::Read(b, why) => {
+            let after = match after {
+                Some(hidden::Outcome::Read(a, _)) => Some(a),
+                _ => None,
+            };
+            let left = after
+                .as_ref()
+                .map_or(b.hidden_sectors, |a| a.hidden_sectors);
+            cert::HiddenAreas {
+                state: if left > 0 || b.hidden_sectors > 0 {
+                    "present"
+                } else {
+                    "none"
+                }
+                .into(),
+                detail: if why.is_empty() {
+                    format!(
+                        "no hidden sectors: {} addressable sectors are all the drive reports",
+                        b.sectors
+                    )
+                } else {
+                    why.join("; ")
+                },
+                before: Some(b.clone()),
+                after,
+            }
+        }
+    }
 }
 
 fn text(v: &Option<String>) -> String {

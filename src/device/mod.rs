@@ -3,8 +3,10 @@
 //!
 //! Nothing here decides *whether* to wipe; `safety` does that. Nothing here knows patterns.
 
+pub mod ata;
+pub mod hidden;
 pub mod identity;
-mod ioctl;
+pub(crate) mod ioctl;
 pub mod list;
 pub mod mem;
 pub mod safety;
