@@ -198,6 +198,22 @@ pub struct RecordArgs {
     /// A note for the certificate (repeatable).
     #[arg(long, value_name = "TEXT")]
     pub note: Vec<String>,
+    /// Name of the person who will validate the sanitization (the validation block; its
+    /// signature and date stay empty for that person).
+    #[arg(long, value_name = "NAME")]
+    pub validator: Option<String>,
+    /// The validator's title.
+    #[arg(long, value_name = "TITLE")]
+    pub validator_title: Option<String>,
+    /// The validator's organization.
+    #[arg(long, value_name = "ORG")]
+    pub validator_organization: Option<String>,
+    /// The validator's location.
+    #[arg(long, value_name = "PLACE")]
+    pub validator_location: Option<String>,
+    /// The validator's phone or other contact.
+    #[arg(long, value_name = "CONTACT")]
+    pub validator_contact: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -785,7 +785,16 @@ fn record_fields_come_from_flags_then_the_organization_file() {
             "--post-classification",
             "Unclassified",
         ])
-        .args(["--note", "first note", "--note", "second note"])
+        .args([
+            "--note",
+            "first note",
+            "--note",
+            "second note",
+            "--validator",
+            "Max Muster",
+            "--validator-title",
+            "Auditor",
+        ])
         .arg(env.path("r.img"))
         .assert()
         .success();

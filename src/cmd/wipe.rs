@@ -689,7 +689,15 @@ fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Ce
             .or_else(|| ctx.config.destination.clone())
             .unwrap_or_default(),
         notes,
-        validation: cert::Validation::default(),
+        validation: cert::Validation {
+            name: text(&r.validator),
+            title: text(&r.validator_title),
+            organization: text(&r.validator_organization),
+            location: text(&r.validator_location),
+            contact: text(&r.validator_contact),
+            signature: String::new(),
+            date: String::new(),
+        },
         result: Verdict::Fail,
         reasons: vec![],
     };
