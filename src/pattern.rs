@@ -351,10 +351,7 @@ mod tests {
     }
 
     fn hexb(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::cert::unhex(s).unwrap()
     }
 
     #[test]

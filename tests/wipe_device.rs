@@ -112,34 +112,16 @@ fn read_only_loop_device_is_refused_untouched() {
 
 #[test]
 fn mounted_block_device_is_refused_untouched() {
-    if !have("mkfs.ext4") {
-        skip!("mkfs.ext4 is not installed");
-    }
     let env = Env::new();
-    let file = env.path("m.img");
-    make_file(&file, 16 << 20, 0);
-    assert!(Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&file)
-        .status()
-        .unwrap()
-        .success());
-    let lo = match LoopDev::attach(&file, 512, false) {
-        Ok(l) => l,
+    let (file, lo) = match ext4_on_loop(&env, "m.img", 16 << 20) {
+        Ok(x) => x,
         Err(why) => skip!("{why}"),
     };
-    let mnt = env.path("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    if !Command::new("mount")
-        .arg(&lo.dev)
-        .arg(&mnt)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-    {
-        skip!("cannot mount a loop device here");
-    }
-    let guard = Mounted { at: mnt.clone() };
+    let guard = match mount(&env, &lo.dev, "mnt") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let mnt = guard.at.clone();
     let marker = "KEEP-ME-mounted-data-4411";
     std::fs::write(mnt.join("keep.txt"), marker.repeat(100)).unwrap();
     assert!(Command::new("sync").status().unwrap().success());
@@ -279,20 +261,9 @@ fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
 
 #[test]
 fn list_shows_a_loop_device_free_then_in_use() {
-    if !have("mkfs.ext4") {
-        skip!("mkfs.ext4 is not installed");
-    }
     let env = Env::new();
-    let file = env.path("l.img");
-    make_file(&file, 8 << 20, 0);
-    assert!(Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&file)
-        .status()
-        .unwrap()
-        .success());
-    let lo = match LoopDev::attach(&file, 512, false) {
-        Ok(l) => l,
+    let (file, lo) = match ext4_on_loop(&env, "l.img", 8 << 20) {
+        Ok(x) => x,
         Err(why) => skip!("{why}"),
     };
     let find = |env: &Env| -> serde_json::Value {
@@ -312,18 +283,10 @@ fn list_shows_a_loop_device_free_then_in_use() {
         file.canonicalize().unwrap().display().to_string()
     );
     assert!(d["in_use"].is_null(), "{d}");
-    let mnt = env.path("mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    if !Command::new("mount")
-        .arg(&lo.dev)
-        .arg(&mnt)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-    {
-        skip!("cannot mount a loop device here");
-    }
-    let guard = Mounted { at: mnt.clone() };
+    let guard = match mount(&env, &lo.dev, "mnt") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
     let d = find(&env);
     assert!(d["in_use"].as_str().unwrap().contains("mounted at"), "{d}");
     drop(guard);

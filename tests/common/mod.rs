@@ -149,3 +149,32 @@ pub fn expected_bytes(cert: &Certificate, size: usize) -> Vec<u8> {
     pattern.fill_at(&mut v, 0);
     v
 }
+
+/// An ext4 filesystem in a new image file `name` of `size` bytes, attached to a loop device.
+pub fn ext4_on_loop(env: &Env, name: &str, size: usize) -> Result<(PathBuf, LoopDev), String> {
+    if !have("mkfs.ext4") {
+        return Err("mkfs.ext4 is not installed".into());
+    }
+    let file = env.path(name);
+    make_file(&file, size, 0);
+    let ok = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&file)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("mkfs.ext4 failed".into());
+    }
+    let lo = LoopDev::attach(&file, 512, false)?;
+    Ok((file, lo))
+}
+
+/// Mounts `dev` on a new folder `name` in the scratch folder; unmounted on drop.
+pub fn mount(env: &Env, dev: &Path, name: &str) -> Result<Mounted, String> {
+    let at = env.path(name);
+    std::fs::create_dir(&at).map_err(|e| e.to_string())?;
+    match Command::new("mount").arg(dev).arg(&at).status() {
+        Ok(s) if s.success() => Ok(Mounted { at }),
+        _ => Err("cannot mount a loop device here".into()),
+    }
+}
