@@ -139,6 +139,7 @@ fn tmpfs_file(c: &mut Criterion) {
         buffer_size: BUF,
         queue_depth: 4,
         budget: FillBudget::new(2),
+        ..IoConfig::default()
     };
     g.throughput(Throughput::Bytes(sampled.extents.bytes()));
     g.bench_function("verify-sampled-10pct", |b| {

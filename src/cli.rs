@@ -56,6 +56,13 @@ pub enum GenerateCommand {
     },
 }
 
+/// `--on-error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnErrorArg {
+    Continue,
+    Abort,
+}
+
 /// `--transport`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TransportArg {
@@ -131,6 +138,15 @@ pub struct WipeArgs {
     /// Bytes per write (rounded to the block size and pattern period).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1MiB", help_heading = "Performance")]
     pub buffer_size: u64,
+
+    /// After an I/O error that retries did not cure: continue past the failing blocks (the
+    /// default) or abort the pass [default: the policy's on_error].
+    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Failing drives")]
+    pub on_error: Option<OnErrorArg>,
+
+    /// Times a failed write or read is retried before it is narrowed to the failing blocks.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "Failing drives")]
+    pub retries: u32,
 
     /// Writes (and verification reads) in flight per target.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4, help_heading = "Performance")]

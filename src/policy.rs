@@ -80,6 +80,8 @@ pub struct Policy {
     pub passes: Vec<PassSpec>,
     /// 1-based inclusive range of passes whose order is drawn at random per wipe.
     pub shuffle: Option<(usize, usize)>,
+    /// After an I/O error that retries did not cure: go on (`continue`) or stop (`abort`).
+    pub on_error: crate::writer::OnError,
     /// Where it came from: `built-in` or the file path.
     pub source: String,
     /// BLAKE3 of the policy text, hex.
@@ -177,6 +179,7 @@ struct RawPolicy {
     prng: Option<Spanned<String>>,
     verify: Option<RawVerify>,
     shuffle: Option<Spanned<Vec<usize>>>,
+    on_error: Option<Spanned<String>>,
     #[serde(default)]
     pass: Vec<RawPass>,
 }
@@ -363,8 +366,23 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         }
     };
 
+    let on_error = match &raw.on_error {
+        None => crate::writer::OnError::Continue,
+        Some(v) => match v.get_ref().as_str() {
+            "continue" => crate::writer::OnError::Continue,
+            "abort" => crate::writer::OnError::Abort,
+            other => {
+                return Err(err(
+                    Some(v.span().start),
+                    format!("`on_error` = \"{other}\" is not one of continue, abort"),
+                ))
+            }
+        },
+    };
+
     Ok(Policy {
         name,
+        on_error,
         description: raw.description,
         reference: raw.reference,
         legacy: raw.legacy,
@@ -476,6 +494,10 @@ mod tests {
         assert!(reason(base).contains("no [[pass]]"));
         assert!(reason("name = \"x\"\n").contains("description"));
         assert!(reason("this is not toml").contains("line 1"));
+        let r = reason(&format!(
+            "{base}on_error = \"panic\"\n[[pass]]\npattern = \"zero\"\n"
+        ));
+        assert!(r.contains("line 3") && r.contains("on_error"), "{r}");
         let r = reason(&format!(
             "{base}prng = \"rc4\"\n[[pass]]\npattern = \"zero\"\n"
         ));

@@ -29,7 +29,7 @@ use crate::aligned::AlignedBuf;
 use crate::device::BlockIo;
 use crate::pattern::Pattern;
 use crate::plan::uniform_below;
-use crate::writer::{chunk_size, IoConfig, IoFailure};
+use crate::writer::{attempt, chunk_size, IoConfig, IoFailure};
 
 /// Most subsections a sampled verification uses.
 pub const MAX_SUBSECTIONS: u64 = 1000;
@@ -308,6 +308,36 @@ fn mismatches(
     (count, first)
 }
 
+/// Like [`mismatches`] for an extent with unreadable blocks: compares the blocks that were
+/// read, skipping those inside `failed`.
+fn mismatches_except(
+    expected: &Pattern,
+    data: &[u8],
+    offset: u64,
+    bs: u64,
+    want: &mut [u8],
+    failed: &[IoFailure],
+) -> (u64, Option<u64>) {
+    let mut count = 0;
+    let mut first = None;
+    for (i, block) in data.chunks(bs as usize).enumerate() {
+        let at = offset + i as u64 * bs;
+        if failed
+            .iter()
+            .any(|f| at < f.offset + f.length && at + block.len() as u64 > f.offset)
+        {
+            continue;
+        }
+        let w = &mut want[..block.len()];
+        expected.fill_at(w, at);
+        if block != w {
+            count += 1;
+            first.get_or_insert(at);
+        }
+    }
+    (count, first)
+}
+
 /// Reads `samples` back from `dev` and compares them with `expected`.
 ///
 /// Workers read (up to `queue_depth` reads in flight), compare on the fill budget, and, for a
@@ -378,31 +408,22 @@ pub fn run(
                     }
                     let e = samples.extents.get(seq);
                     let len = e.len as usize;
-                    let io_len = (e.len.div_ceil(bs) * bs) as usize;
-                    let got = match dev.read_at(&mut buf[..io_len], e.offset) {
-                        Ok(n) if n >= len => len,
-                        Ok(n) => {
-                            let error = format!("short read: {n} of {len} bytes");
-                            errors
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .push(IoFailure {
-                                    offset: e.offset,
-                                    length: e.len,
-                                    error,
-                                });
-                            n
+                    // Retried, then narrowed to the unreadable blocks (see writer::attempt).
+                    let r = attempt(e.offset, e.len, bs, cfg, cancel, &mut |o, n| {
+                        let from = (o - e.offset) as usize;
+                        let io = (n.div_ceil(bs) * bs) as usize;
+                        let got = dev.read_at(&mut buf[from..from + io], o)?;
+                        if (got as u64) < n {
+                            return Err(std::io::Error::other(format!(
+                                "short read: {got} of {n} bytes"
+                            )));
                         }
-                        Err(err) => {
-                            let f = IoFailure {
-                                offset: e.offset,
-                                length: e.len,
-                                error: err.to_string(),
-                            };
-                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
-                            0
-                        }
-                    };
+                        Ok(())
+                    });
+                    let whole = r.failures.is_empty() && r.ok == e.len;
+                    // An extent with holes is compared block by block and not hashed (the digest
+                    // of an incomplete read is left empty anyway).
+                    let got = if whole { len } else { 0 };
                     let mut done = Done {
                         seq,
                         buf: None,
@@ -410,7 +431,7 @@ pub fn run(
                         cv: None,
                     };
                     cfg.budget.run(|| {
-                        if tree && got > 0 {
+                        if tree && whole {
                             use blake3::hazmat::HasherExt;
                             // In full mode the stream offset of an extent is its target offset.
                             done.cv = Some(
@@ -420,25 +441,41 @@ pub fn run(
                                     .finalize_non_root(),
                             );
                         }
-                        if got > 0 {
-                            let (n, first) = mismatches(
+                        let (n, first) = if whole {
+                            mismatches(
                                 expected,
                                 &mut buf[..got],
                                 e.offset,
                                 bs as usize,
                                 &mut want,
                                 tree,
-                            );
-                            if n > 0 {
-                                let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-                                f.0 += n;
-                                f.1 = match (f.1, first) {
-                                    (Some(a), Some(b)) => Some(a.min(b)),
-                                    (a, b) => a.or(b),
-                                };
-                            }
+                            )
+                        } else {
+                            mismatches_except(
+                                expected,
+                                &buf[..r.ok.max(e.len) as usize],
+                                e.offset,
+                                bs,
+                                &mut want,
+                                &r.failures,
+                            )
+                        };
+                        if n > 0 {
+                            let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
+                            f.0 += n;
+                            f.1 = match (f.1, first) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
                         }
                     });
+                    if !r.failures.is_empty() {
+                        errors
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(r.failures);
+                    }
+                    let got = r.ok as usize;
                     read_bytes.fetch_add(got as u64, Ordering::Relaxed);
                     if tree {
                         let _ = free_tx.send(buf);
@@ -612,6 +649,8 @@ mod tests {
             buffer_size: 64 << 10,
             queue_depth: qd,
             budget: FillBudget::new(2),
+            retry_delay: std::time::Duration::ZERO,
+            ..IoConfig::default()
         }
     }
 
@@ -745,6 +784,62 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn unreadable_blocks_are_listed_and_the_rest_still_compared() {
+        let p = Pattern::Fixed(vec![0]);
+        let mut dev = written(1 << 20, &p);
+        dev.fail_reads = vec![(100_000, 100_001)];
+        dev.poke(600_000, &[9]);
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(
+            (r.errors[0].offset, r.errors[0].length),
+            (100_000 / 512 * 512, 512),
+            "just the bad block"
+        );
+        assert_eq!(r.bytes_read, (1 << 20) - 512);
+        assert_eq!(
+            r.first_mismatch,
+            Some(600_000 / 512 * 512),
+            "still compared elsewhere"
+        );
+        assert!(r.blake3.is_empty(), "no digest for an incomplete read");
+        // In the same extent as the bad block, the readable blocks are compared too.
+        dev.poke(100_000 + 1024, &[7]);
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert_eq!(r.mismatched_blocks, 2);
+    }
+
+    #[test]
+    fn a_read_that_fails_once_is_retried() {
+        let p = Pattern::Fixed(vec![0]);
+        let dev = written(1 << 20, &p);
+        dev.fail_once(false, 0, 1);
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(r.clean(1 << 20), "{r:?}");
     }
 
     #[test]

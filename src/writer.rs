@@ -67,6 +67,22 @@ pub struct IoConfig {
     pub queue_depth: usize,
     /// Caps concurrent pattern generation / comparison across all targets.
     pub budget: Arc<FillBudget>,
+    /// Times a failed I/O is tried again before it is narrowed to the failing blocks.
+    pub retries: u32,
+    /// Pause before the n-th retry: n times this.
+    pub retry_delay: Duration,
+    /// What to do once an I/O has failed for good.
+    pub on_error: OnError,
+}
+
+/// What a pass does after an I/O error that retries did not cure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Record the failing blocks and carry on with the rest (the result is FAIL).
+    #[default]
+    Continue,
+    /// Stop the pass.
+    Abort,
 }
 
 impl Default for IoConfig {
@@ -75,9 +91,12 @@ impl Default for IoConfig {
             .map(|n| n.get())
             .unwrap_or(2);
         IoConfig {
-            buffer_size: 4 << 20,
+            buffer_size: 1 << 20,
             queue_depth: 4,
             budget: FillBudget::new(cores),
+            retries: 3,
+            retry_delay: Duration::from_millis(200),
+            on_error: OnError::Continue,
         }
     }
 }
@@ -87,8 +106,14 @@ impl Default for IoConfig {
 pub struct PassReport {
     /// Bytes written successfully.
     pub bytes_written: u64,
-    /// Writes that failed.
+    /// Byte ranges that could not be written (failing blocks, coalesced), in offset order.
     pub errors: Vec<IoFailure>,
+    /// Retries made (each is one more attempt at a failed I/O).
+    pub retries: u64,
+    /// I/Os that failed at first and then succeeded on a retry.
+    pub recovered: u64,
+    /// The pass stopped at the first unrecoverable error (`OnError::Abort`).
+    pub aborted: bool,
     /// The final fdatasync failed.
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
@@ -106,6 +131,70 @@ impl PassReport {
             && self.flush_error.is_none()
             && !self.interrupted
     }
+}
+
+/// What one I/O came to, after retries and narrowing.
+#[derive(Debug, Default)]
+pub(crate) struct Attempted {
+    /// Bytes that went through.
+    pub ok: u64,
+    /// Ranges that failed for good (coalesced).
+    pub failures: Vec<IoFailure>,
+    pub retries: u64,
+    pub recovered: bool,
+}
+
+fn push_coalesced(list: &mut Vec<IoFailure>, offset: u64, length: u64, error: String) {
+    match list.last_mut() {
+        Some(f) if f.offset + f.length == offset && f.error == error => f.length += length,
+        _ => list.push(IoFailure {
+            offset,
+            length,
+            error,
+        }),
+    }
+}
+
+/// Runs `io(range_offset, range_len)` over `[offset, offset + len)`: whole, retried up to
+/// `cfg.retries` times with a growing pause; if it still fails, block by block (`block` bytes,
+/// the last one possibly shorter), once each, so only the failing blocks are lost and each is
+/// recorded. Stops narrowing when `cancel` is set (the rest then counts as not done).
+pub(crate) fn attempt(
+    offset: u64,
+    len: u64,
+    block: u64,
+    cfg: &IoConfig,
+    cancel: &AtomicBool,
+    io: &mut dyn FnMut(u64, u64) -> std::io::Result<()>,
+) -> Attempted {
+    let mut out = Attempted::default();
+    for n in 0..=cfg.retries {
+        if n > 0 {
+            out.retries += 1;
+            std::thread::sleep(cfg.retry_delay * n);
+        }
+        if io(offset, len).is_ok() {
+            out.ok = len;
+            out.recovered = n > 0;
+            return out;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            return out;
+        }
+    }
+    let mut at = offset;
+    while at < offset + len {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let n = block.min(offset + len - at);
+        match io(at, n) {
+            Ok(()) => out.ok += n,
+            Err(e) => push_coalesced(&mut out.failures, at, n, e.to_string()),
+        }
+        at += n;
+    }
+    out
 }
 
 /// Sends one message when dropped, i.e. when a worker ends, however it ends.
@@ -172,8 +261,11 @@ pub fn run_pass(
     let nchunks = size.div_ceil(chunk);
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
+    let retries = AtomicU64::new(0);
+    let recovered = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let errors = Mutex::new(Vec::new());
+    let bs = u64::from(dev.block_size());
     let workers = cfg.queue_depth.clamp(1, nchunks.max(1) as usize);
     let fixed = pattern.period().is_some();
 
@@ -181,7 +273,8 @@ pub fn run_pass(
     std::thread::scope(|s| {
         for _ in 0..workers {
             let exit_tx = exit_tx.clone();
-            let (next, done, stop, errors) = (&next, &done, &stop, &errors);
+            let (next, done, stop, errors, retries, recovered) =
+                (&next, &done, &stop, &errors, &retries, &recovered);
             s.spawn(move || {
                 let _exit = ExitSignal(exit_tx);
                 let mut buf = AlignedBuf::new(chunk as usize);
@@ -201,19 +294,22 @@ pub fn run_pass(
                     if !fixed {
                         cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
                     }
-                    match dev.write_at(&buf[..len], off) {
-                        Ok(()) => {
-                            done.fetch_add(len as u64, Ordering::Relaxed);
-                        }
-                        Err(e) => {
+                    let data = &buf[..len];
+                    let r = attempt(off, len as u64, bs, cfg, cancel, &mut |o, n| {
+                        let from = (o - off) as usize;
+                        dev.write_at(&data[from..from + n as usize], o)
+                    });
+                    done.fetch_add(r.ok, Ordering::Relaxed);
+                    retries.fetch_add(r.retries, Ordering::Relaxed);
+                    recovered.fetch_add(u64::from(r.recovered), Ordering::Relaxed);
+                    if !r.failures.is_empty() {
+                        if cfg.on_error == OnError::Abort {
                             stop.store(true, Ordering::Relaxed);
-                            let f = IoFailure {
-                                offset: off,
-                                length: len as u64,
-                                error: e.to_string(),
-                            };
-                            errors.lock().unwrap_or_else(|p| p.into_inner()).push(f);
                         }
+                        errors
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(r.failures);
                     }
                 }
             });
@@ -227,9 +323,13 @@ pub fn run_pass(
     // Flush whatever was written, even after an error: it is data the certificate counts.
     let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
+    let aborted = stop.load(Ordering::Relaxed);
     PassReport {
         bytes_written: done.into_inner(),
         errors,
+        retries: retries.into_inner(),
+        recovered: recovered.into_inner(),
+        aborted,
         flush_error,
         interrupted,
         started,
@@ -249,6 +349,8 @@ mod tests {
             buffer_size: buffer,
             queue_depth: qd,
             budget: FillBudget::new(2),
+            retry_delay: Duration::ZERO,
+            ..IoConfig::default()
         }
     }
 
@@ -309,10 +411,11 @@ mod tests {
     }
 
     #[test]
-    fn a_failing_write_is_reported_with_its_offset() {
+    fn a_failing_write_is_narrowed_to_its_blocks_and_the_rest_written() {
         for qd in [1, 4] {
             let mut dev = MemDevice::new(4 << 20, 512, 0);
-            dev.fail_writes = vec![(3 << 20, (3 << 20) + 1)];
+            // Bytes 3 MiB + 100 .. 3 MiB + 700 fail: blocks 3 MiB and 3 MiB + 512.
+            dev.fail_writes = vec![((3 << 20) + 100, (3 << 20) + 700)];
             let cancel = AtomicBool::new(false);
             let r = run_pass(
                 &dev,
@@ -323,15 +426,65 @@ mod tests {
             );
             assert!(!r.complete(4 << 20));
             assert_eq!(r.errors.len(), 1, "{r:?}");
-            assert_eq!(r.errors[0].offset, 3 << 20);
-            assert_eq!(r.errors[0].length, 256 << 10);
+            assert_eq!(
+                (r.errors[0].offset, r.errors[0].length),
+                (3 << 20, 1024),
+                "coalesced blocks"
+            );
             assert!(
                 r.errors[0].error.contains("Input/output error"),
                 "{}",
                 r.errors[0].error
             );
-            assert!(r.bytes_written < 4 << 20);
+            assert_eq!(r.bytes_written, (4 << 20) - 1024, "everything else written");
+            assert_eq!(r.retries, 3, "the chunk was retried before narrowing");
+            let c = dev.contents();
+            assert!(
+                c[..3 << 20].iter().all(|&b| b == 1)
+                    && c[(3 << 20) + 1024..].iter().all(|&b| b == 1)
+            );
+            assert!(!r.aborted);
         }
+    }
+
+    #[test]
+    fn abort_stops_the_pass_at_the_first_bad_chunk() {
+        let mut dev = MemDevice::new(4 << 20, 512, 0);
+        dev.fail_writes = vec![(1 << 20, (1 << 20) + 1)];
+        let c = IoConfig {
+            on_error: OnError::Abort,
+            ..cfg(256 << 10, 1)
+        };
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![1]),
+            &c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(r.aborted);
+        assert_eq!(r.errors[0].offset, 1 << 20);
+        assert!(
+            r.bytes_written < 2 << 20,
+            "nothing after the bad chunk: {}",
+            r.bytes_written
+        );
+    }
+
+    #[test]
+    fn a_write_that_fails_once_is_retried_and_counted() {
+        let dev = MemDevice::new(1 << 20, 512, 0);
+        dev.fail_once(true, 4096, 4097);
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![3]),
+            &cfg(64 << 10, 2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(r.complete(1 << 20), "{r:?}");
+        assert_eq!((r.retries, r.recovered), (1, 1));
+        assert!(dev.contents().iter().all(|&b| b == 3));
     }
 
     /// A device whose writes wait until `n` of them are in flight at once, then fail at the
@@ -339,7 +492,9 @@ mod tests {
     struct Gate {
         inner: MemDevice,
         barrier: std::sync::Barrier,
-        fail_at: Vec<u64>,
+        calls: AtomicU64,
+        /// Chunks (offset, length) whose every write fails.
+        fail_at: Vec<(u64, u64)>,
     }
 
     impl BlockIo for Gate {
@@ -350,8 +505,14 @@ mod tests {
             self.inner.block_size()
         }
         fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-            self.barrier.wait();
-            if self.fail_at.contains(&offset) {
+            if self.calls.fetch_add(1, Ordering::SeqCst) < 4 {
+                self.barrier.wait();
+            }
+            if self
+                .fail_at
+                .iter()
+                .any(|&(o, l)| offset >= o && offset < o + l)
+            {
                 return Err(std::io::Error::from_raw_os_error(nix::libc::EIO));
             }
             self.inner.write_at(buf, offset)
@@ -370,7 +531,11 @@ mod tests {
         let dev = Gate {
             inner: MemDevice::new(4 * chunk, 512, 0),
             barrier: std::sync::Barrier::new(4),
-            fail_at: vec![chunk as u64, 3 * chunk as u64],
+            calls: AtomicU64::new(0),
+            fail_at: vec![
+                (chunk as u64, chunk as u64),
+                (3 * chunk as u64, chunk as u64),
+            ],
         };
         let r = run_pass(
             &dev,
@@ -380,6 +545,10 @@ mod tests {
             &mut |_| {},
         );
         let offsets: Vec<u64> = r.errors.iter().map(|e| e.offset).collect();
+        assert!(
+            r.errors.iter().all(|e| e.length == chunk as u64),
+            "each whole bad chunk, coalesced"
+        );
         assert_eq!(
             offsets,
             vec![chunk as u64, 3 * chunk as u64],

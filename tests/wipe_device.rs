@@ -244,9 +244,11 @@ fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
         bad.reasons
     );
     assert!(bad.sanitization.passes[0].bytes_written < 8 << 20);
+    // Verification still ran, and found the unwritten part.
+    assert!(bad.verification.mismatches > 0 || !bad.verification.errors.is_empty());
     assert_eq!(
-        bad.verification.bytes_read, 0,
-        "nothing verified after a failed pass"
+        bad.recommendation, "",
+        "a full filesystem is no reason to destroy media"
     );
     let results: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()

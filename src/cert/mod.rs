@@ -150,7 +150,13 @@ pub struct PassRecord {
     pub started: String,
     pub finished: String,
     pub bytes_per_second: f64,
+    /// Byte ranges that could not be written, after retries (failing blocks, coalesced).
     pub errors: Vec<IoFailure>,
+    /// Retries made, and I/Os that succeeded only on a retry.
+    pub retries: u64,
+    pub recovered: u64,
+    /// The pass stopped at its first unrecoverable error (`on_error = "abort"`).
+    pub aborted: bool,
     pub flush_error: Option<String>,
     pub interrupted: bool,
 }
@@ -239,6 +245,8 @@ pub struct Certificate {
     pub result: Verdict,
     /// Why it is not PASS (empty for PASS).
     pub reasons: Vec<String>,
+    /// What to do with the media now, when the result calls for it (e.g. Destroy).
+    pub recommendation: String,
     pub tool: Tool,
     pub host: Host,
     pub operator: Person,
@@ -267,6 +275,12 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
         }
         if let Some(f) = &p.flush_error {
             fail.push(format!("pass {}: {f}", p.index));
+        }
+        if p.aborted {
+            fail.push(format!(
+                "pass {} aborted at its first unrecoverable error (on_error = abort): bytes after it were not written",
+                p.index
+            ));
         }
         if p.interrupted {
             incomplete.push(format!(
@@ -334,6 +348,37 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     } else {
         (Verdict::Pass, vec![])
     }
+}
+
+/// The recommendation for the media: Destroy when blocks could not be written or read back
+/// (a failing drive: those blocks may still hold data and cannot be cleared by software).
+///
+/// Only for block devices, and only for media errors (EIO): a full filesystem under an image, or
+/// a device that went away, says nothing about the medium.
+pub fn recommend(c: &Certificate) -> String {
+    let media = |e: &&IoFailure| e.error.contains("Input/output error");
+    let write_errors: u64 = c
+        .sanitization
+        .passes
+        .iter()
+        .flat_map(|p| &p.errors)
+        .filter(media)
+        .map(|e| e.length)
+        .sum();
+    let read_errors: u64 = c
+        .verification
+        .errors
+        .iter()
+        .filter(media)
+        .map(|e| e.length)
+        .sum();
+    if c.media.kind != "block" || write_errors + read_errors == 0 {
+        return String::new();
+    }
+    format!(
+        "Destroy: {write_errors} bytes could not be written and {read_errors} bytes could not be read back; \
+         those blocks may still hold data that software cannot clear"
+    )
 }
 
 /// A random RFC 4122 version-4 UUID.
@@ -471,6 +516,30 @@ mod tests {
             error: "EIO".into(),
         });
         assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn unwritable_blocks_recommend_destroy() {
+        let mut c = passing();
+        c.media.kind = "block".into();
+        assert_eq!(recommend(&c), "");
+        let eio = "Input/output error (os error 5)";
+        c.sanitization.passes[0].errors.push(IoFailure {
+            offset: 512,
+            length: 1024,
+            error: eio.into(),
+        });
+        assert!(recommend(&c).starts_with("Destroy: 1024 bytes"));
+        c.media.kind = "image".into();
+        assert_eq!(recommend(&c), "", "not for an image file");
+        c.media.kind = "block".into();
+        c.sanitization.passes[0].errors[0].error = "No space left on device (os error 28)".into();
+        assert_eq!(recommend(&c), "", "not for a full filesystem");
+        let mut c = passing();
+        c.sanitization.passes[0].aborted = true;
+        let (v, r) = judge(&c, 1, false);
+        assert_eq!(v, Verdict::Fail);
+        assert!(r.iter().any(|r| r.contains("aborted")), "{r:?}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::cert::{self, sign, Certificate, PassRecord, Verdict};
-use crate::cli::{BackedUp, TransportArg, VerifyArg, WipeArgs};
+use crate::cli::{BackedUp, OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
@@ -26,7 +26,7 @@ use crate::policy::{self, VerifyMode};
 use crate::progress::{Reporter, TargetReporter};
 use crate::units::{human_bytes, human_rate};
 use crate::verify;
-use crate::writer::{self, FillBudget, IoConfig};
+use crate::writer::{self, FillBudget, IoConfig, OnError};
 
 /// A target as resolved before anything is written.
 enum Resolved {
@@ -187,6 +187,13 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
                 .min(1 << 30),
             queue_depth: usize::from(args.queue_depth),
             budget: FillBudget::new(threads),
+            retries: args.retries,
+            on_error: match args.on_error {
+                Some(OnErrorArg::Abort) => OnError::Abort,
+                Some(OnErrorArg::Continue) => OnError::Continue,
+                None => policy.on_error,
+            },
+            ..IoConfig::default()
         },
         args,
         cancel: Arc::clone(&cancel),
@@ -387,6 +394,9 @@ fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
         finished: cert::timestamp(r.finished),
         bytes_per_second: (r.bytes_written as f64 / r.elapsed.as_secs_f64().max(1e-9)).round(),
         errors: r.errors.clone(),
+        retries: r.retries,
+        recovered: r.recovered,
+        aborted: r.aborted,
         flush_error: r.flush_error.clone(),
         interrupted: r.interrupted,
     }
@@ -446,20 +456,17 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
                    "bytes_written": r.bytes_written, "bytes_per_second": rec.bytes_per_second,
                    "errors": r.errors.len(), "complete": r.complete(size)}),
         );
-        let complete = r.complete(size);
+        // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
+        // the verification still run, so the certificate lists everything that failed.
+        let stop = r.interrupted || r.aborted;
         records.push(rec);
-        if !complete {
+        if stop {
             break;
         }
     }
 
-    let all_written = records.len() == plan.passes.len()
-        && records.iter().all(|r| {
-            r.errors.is_empty()
-                && r.bytes_written == size
-                && r.flush_error.is_none()
-                && !r.interrupted
-        });
+    let all_written =
+        records.len() == plan.passes.len() && records.iter().all(|r| !r.interrupted && !r.aborted);
     let mut verification = cert::Verification {
         method: plan.verify_mode.name().into(),
         pass: plan.passes.len(),
@@ -700,10 +707,12 @@ fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Ce
         },
         result: Verdict::Fail,
         reasons: vec![],
+        recommendation: String::new(),
     };
     let (verdict, reasons) = cert::judge(&c, plan.passes.len(), ctx.cancel.load(Ordering::Relaxed));
     c.result = verdict;
     c.reasons = reasons;
+    c.recommendation = cert::recommend(&c);
     c
 }
 

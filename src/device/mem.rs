@@ -15,6 +15,8 @@ pub struct MemDevice {
     pub fail_writes: Vec<(u64, u64)>,
     /// Byte ranges `[start, end)` where reads fail with EIO.
     pub fail_reads: Vec<(u64, u64)>,
+    /// Byte ranges that fail once (write: true / read: false), then work.
+    transient: Mutex<Vec<(bool, u64, u64)>>,
     /// Every write as (offset, length), in the order they happened.
     pub log: Mutex<Vec<(u64, usize)>>,
     /// Number of `sync` calls.
@@ -29,8 +31,32 @@ impl MemDevice {
             block,
             fail_writes: vec![],
             fail_reads: vec![],
+            transient: Mutex::new(vec![]),
             log: Mutex::new(vec![]),
             syncs: Mutex::new(0),
+        }
+    }
+
+    /// Makes writes (`write`) or reads touching `[start, end)` fail once, then work.
+    pub fn fail_once(&self, write: bool, start: u64, end: u64) {
+        if let Ok(mut t) = self.transient.lock() {
+            t.push((write, start, end));
+        }
+    }
+
+    fn transient_hit(&self, write: bool, off: u64, len: usize) -> bool {
+        let Ok(mut t) = self.transient.lock() else {
+            return false;
+        };
+        match t
+            .iter()
+            .position(|&(w, s, e)| w == write && off < e && off + len as u64 > s)
+        {
+            Some(i) => {
+                t.remove(i);
+                true
+            }
+            None => false,
         }
     }
 
@@ -71,7 +97,8 @@ impl BlockIo for MemDevice {
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         check_aligned(self.block, offset, buf.len(), self.size())?;
-        if hits(&self.fail_writes, offset, buf.len()) {
+        if hits(&self.fail_writes, offset, buf.len()) || self.transient_hit(true, offset, buf.len())
+        {
             return Err(io::Error::from_raw_os_error(nix::libc::EIO));
         }
         let mut d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
@@ -89,7 +116,8 @@ impl BlockIo for MemDevice {
 
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         check_aligned(self.block, offset, buf.len(), u64::MAX)?;
-        if hits(&self.fail_reads, offset, buf.len()) {
+        if hits(&self.fail_reads, offset, buf.len()) || self.transient_hit(false, offset, buf.len())
+        {
             return Err(io::Error::from_raw_os_error(nix::libc::EIO));
         }
         let d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
