@@ -114,6 +114,8 @@ pub struct PassReport {
     pub recovered: u64,
     /// The pass stopped at the first unrecoverable error (`OnError::Abort`).
     pub aborted: bool,
+    /// The pass gave up because the device stopped answering (see [`GIVE_UP_AFTER`]).
+    pub gave_up: bool,
     /// The final fdatasync failed.
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
@@ -132,6 +134,11 @@ impl PassReport {
             && !self.interrupted
     }
 }
+
+/// A pass gives up after this many consecutive chunks in which not one block could be written:
+/// the device is gone or dead, and trying every block of every remaining chunk (on every pass)
+/// would only delay the FAIL certificate by hours.
+pub const GIVE_UP_AFTER: u64 = 8;
 
 /// What one I/O came to, after retries and narrowing.
 #[derive(Debug, Default)]
@@ -264,6 +271,8 @@ pub fn run_pass(
     let retries = AtomicU64::new(0);
     let recovered = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let gave_up = AtomicBool::new(false);
+    let dead_chunks = AtomicU64::new(0);
     let errors = Mutex::new(Vec::new());
     let bs = u64::from(dev.block_size());
     let workers = cfg.queue_depth.clamp(1, nchunks.max(1) as usize);
@@ -273,6 +282,7 @@ pub fn run_pass(
     std::thread::scope(|s| {
         for _ in 0..workers {
             let exit_tx = exit_tx.clone();
+            let (gave_up, dead_chunks) = (&gave_up, &dead_chunks);
             let (next, done, stop, errors, retries, recovered) =
                 (&next, &done, &stop, &errors, &retries, &recovered);
             s.spawn(move || {
@@ -302,6 +312,12 @@ pub fn run_pass(
                     done.fetch_add(r.ok, Ordering::Relaxed);
                     retries.fetch_add(r.retries, Ordering::Relaxed);
                     recovered.fetch_add(u64::from(r.recovered), Ordering::Relaxed);
+                    if r.ok > 0 {
+                        dead_chunks.store(0, Ordering::Relaxed);
+                    } else if dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+                        gave_up.store(true, Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
+                    }
                     if !r.failures.is_empty() {
                         if cfg.on_error == OnError::Abort {
                             stop.store(true, Ordering::Relaxed);
@@ -323,13 +339,15 @@ pub fn run_pass(
     // Flush whatever was written, even after an error: it is data the certificate counts.
     let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
-    let aborted = stop.load(Ordering::Relaxed);
+    let gave_up = gave_up.into_inner();
+    let aborted = stop.load(Ordering::Relaxed) && !gave_up;
     PassReport {
         bytes_written: done.into_inner(),
         errors,
         retries: retries.into_inner(),
         recovered: recovered.into_inner(),
         aborted,
+        gave_up,
         flush_error,
         interrupted,
         started,
@@ -468,6 +486,27 @@ mod tests {
             r.bytes_written < 2 << 20,
             "nothing after the bad chunk: {}",
             r.bytes_written
+        );
+    }
+
+    #[test]
+    fn a_device_that_stops_answering_is_given_up_on() {
+        let mut dev = MemDevice::new(64 << 20, 512, 0);
+        dev.fail_writes = vec![(8 << 20, 64 << 20)];
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![1]),
+            &cfg(1 << 20, 1),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(r.gave_up && !r.aborted);
+        assert_eq!(r.bytes_written, 8 << 20);
+        let failed: u64 = r.errors.iter().map(|e| e.length).sum();
+        assert_eq!(
+            failed,
+            GIVE_UP_AFTER << 20,
+            "stopped after {GIVE_UP_AFTER} dead chunks, not 56"
         );
     }
 

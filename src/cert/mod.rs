@@ -157,6 +157,9 @@ pub struct PassRecord {
     pub recovered: u64,
     /// The pass stopped at its first unrecoverable error (`on_error = "abort"`).
     pub aborted: bool,
+    /// The pass gave up: the device stopped answering (many chunks in a row, not one block
+    /// writable).
+    pub gave_up: bool,
     pub flush_error: Option<String>,
     pub interrupted: bool,
 }
@@ -275,6 +278,13 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
         }
         if let Some(f) = &p.flush_error {
             fail.push(format!("pass {}: {f}", p.index));
+        }
+        if p.gave_up {
+            fail.push(format!(
+                "pass {} gave up: the device stopped answering (not one block of several MiB in a row could be \
+                 written); bytes after that were not written",
+                p.index
+            ));
         }
         if p.aborted {
             fail.push(format!(

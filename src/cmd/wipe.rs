@@ -397,6 +397,7 @@ fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
         retries: r.retries,
         recovered: r.recovered,
         aborted: r.aborted,
+        gave_up: r.gave_up,
         flush_error: r.flush_error.clone(),
         interrupted: r.interrupted,
     }
@@ -458,15 +459,17 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
         );
         // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
         // the verification still run, so the certificate lists everything that failed.
-        let stop = r.interrupted || r.aborted;
+        let stop = r.interrupted || r.aborted || r.gave_up;
         records.push(rec);
         if stop {
             break;
         }
     }
 
-    let all_written =
-        records.len() == plan.passes.len() && records.iter().all(|r| !r.interrupted && !r.aborted);
+    let all_written = records.len() == plan.passes.len()
+        && records
+            .iter()
+            .all(|r| !r.interrupted && !r.aborted && !r.gave_up);
     let mut verification = cert::Verification {
         method: plan.verify_mode.name().into(),
         pass: plan.passes.len(),
@@ -518,7 +521,7 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             r.elapsed.as_secs_f64(),
             human_rate(verification.bytes_per_second),
             r.mismatched_blocks,
-            &r.blake3[..16]
+            r.blake3.get(..16).unwrap_or("(none: incomplete read)")
         ));
         rep.reporter().emit(
             "verify_done",

@@ -87,6 +87,16 @@ pub struct LoopDev {
 impl LoopDev {
     /// Attaches `file`; `None` (after printing why) where loop devices cannot be used.
     pub fn attach(file: &Path, sector: u32, read_only: bool) -> Result<LoopDev, String> {
+        Self::attach_with(file, sector, read_only, false)
+    }
+
+    /// As [`LoopDev::attach`], optionally with `--direct-io=on` (so reads reach the file).
+    pub fn attach_with(
+        file: &Path,
+        sector: u32,
+        read_only: bool,
+        direct: bool,
+    ) -> Result<LoopDev, String> {
         if !is_root() {
             return Err("loop devices need root".into());
         }
@@ -97,6 +107,9 @@ impl LoopDev {
             .arg(sector.to_string());
         if read_only {
             c.arg("--read-only");
+        }
+        if direct {
+            c.arg("--direct-io=on");
         }
         let out = c
             .arg(file)
@@ -176,5 +189,99 @@ pub fn mount(env: &Env, dev: &Path, name: &str) -> Result<Mounted, String> {
     match Command::new("mount").arg(dev).arg(&at).status() {
         Ok(s) if s.success() => Ok(Mounted { at }),
         _ => Err("cannot mount a loop device here".into()),
+    }
+}
+
+/// A loop device (direct I/O) over tests/faultfs.py: a FUSE file whose chosen byte ranges fail
+/// with EIO, so the block layer returns real I/O errors. Torn down on drop, by name.
+pub struct FaultDisk {
+    pub lo: Option<LoopDev>,
+    pub mnt: PathBuf,
+    pub backing: PathBuf,
+    pub control: PathBuf,
+    child: std::process::Child,
+}
+
+impl FaultDisk {
+    /// `size` bytes filled with `fill`; `faults` are faultfs.py arguments
+    /// (`--fail-write START:END[:once]`, `--fail-read ...`).
+    pub fn new(env: &Env, size: usize, fill: u8, faults: &[String]) -> Result<FaultDisk, String> {
+        if !is_root() {
+            return Err("FUSE-backed loop devices need root".into());
+        }
+        if !Path::new("/dev/fuse").exists() {
+            return Err("/dev/fuse is missing".into());
+        }
+        let fusepy = ["import fusepy", "import fuse; fuse.FUSE"]
+            .iter()
+            .any(|code| {
+                Command::new("/usr/bin/python3")
+                    .args(["-c", code])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+        if !fusepy {
+            return Err("python3-fusepy is not installed".into());
+        }
+        let backing = env.path("fault-backing.img");
+        make_file(&backing, size, fill);
+        let mnt = env.path("fault-mnt");
+        std::fs::create_dir_all(&mnt).map_err(|e| e.to_string())?;
+        let control = env.path("fault-control");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/faultfs.py");
+        let log = std::fs::File::create(env.path("faultfs.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&backing)
+            .arg(&mnt)
+            .args(faults)
+            .arg("--control")
+            .arg(&control)
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start faultfs.py: {e}"))?;
+        let mut disk = FaultDisk {
+            lo: None,
+            mnt: mnt.clone(),
+            backing,
+            control,
+            child,
+        };
+        let file = mnt.join("disk.img");
+        let start = std::time::Instant::now();
+        while !file.exists() {
+            if start.elapsed().as_secs() > 10 {
+                let log = std::fs::read_to_string(env.path("faultfs.log")).unwrap_or_default();
+                return Err(format!("faultfs did not mount: {log}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        disk.lo = Some(LoopDev::attach_with(&file, 512, false, true)?);
+        Ok(disk)
+    }
+
+    pub fn dev(&self) -> &Path {
+        &self.lo.as_ref().expect("attached").dev
+    }
+
+    /// Kills the FUSE daemon: every later I/O to the device fails, as if it had been pulled.
+    pub fn pull(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Replaces the faults while the disk is in use (faultfs.py re-reads its control file).
+    pub fn set_faults(&self, lines: &str) {
+        std::fs::write(&self.control, lines).expect("control file");
+    }
+}
+
+impl Drop for FaultDisk {
+    fn drop(&mut self) {
+        self.lo.take();
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
