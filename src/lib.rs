@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod journal;
 pub mod pattern;
 pub mod plan;
 pub mod policy;

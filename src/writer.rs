@@ -116,6 +116,8 @@ pub struct PassReport {
     pub aborted: bool,
     /// The pass gave up because the device stopped answering (see [`GIVE_UP_AFTER`]).
     pub gave_up: bool,
+    /// After the final flush: every byte below this offset is done (see [`Durable`]).
+    pub durable_offset: u64,
     /// The final fdatasync failed.
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
@@ -213,6 +215,15 @@ impl Drop for ExitSignal {
     }
 }
 
+fn durable_at_end(
+    marks: &Mutex<(u64, std::collections::BTreeSet<u64>)>,
+    start: u64,
+    chunk: u64,
+    size: u64,
+) -> u64 {
+    (start + marks.lock().unwrap_or_else(|p| p.into_inner()).0 * chunk).min(size)
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
@@ -231,29 +242,32 @@ pub fn chunk_size(buffer_size: usize, block: u32, period: Option<usize>) -> usiz
     (buffer_size / unit).max(1) * unit
 }
 
-/// Calls `tick` with `done` every ~100 ms until `workers` messages arrived on `exited` (each
-/// worker sends one as it ends), then once more. Waking on the message, not on the next tick,
-/// keeps the measured duration exact.
-pub(crate) fn report_until(
-    exited: &mpsc::Receiver<()>,
-    workers: usize,
-    done: &AtomicU64,
-    tick: &mut dyn FnMut(u64),
-) {
-    let mut left = workers;
-    while left > 0 {
-        tick(done.load(Ordering::Relaxed));
-        match exited.recv_timeout(Duration::from_millis(100)) {
-            Ok(()) => left -= 1,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    tick(done.load(Ordering::Relaxed));
+/// Durable progress of a pass, reported at checkpoints for the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Durable {
+    /// Every byte below this offset was written (or recorded as failed) before a flush that
+    /// succeeded: it can be claimed after a crash.
+    pub offset: u64,
+    /// Failed ranges below `offset`, from this run.
+    pub errors: Vec<IoFailure>,
+    /// Bytes below `offset` written by this run.
+    pub bytes_written: u64,
+}
+
+/// Where a pass starts, and how it checkpoints.
+pub struct Checkpoints<'a> {
+    /// Bytes below this offset were done by an earlier run: start here (a multiple of the
+    /// chunk size that run used, so of the block size and the pattern period).
+    pub start: u64,
+    /// Flush and report durable progress this often.
+    pub every: Duration,
+    /// Called after each checkpoint's successful flush.
+    pub save: &'a mut dyn FnMut(&Durable),
 }
 
 /// Writes `pattern` over every byte of `dev`, then flushes. Stops early (and says so) when
-/// `cancel` becomes true or on the first write error.
+/// `cancel` becomes true, on an unrecoverable error with [`OnError::Abort`], or when the device
+/// stops answering.
 pub fn run_pass(
     dev: &dyn BlockIo,
     pattern: &Pattern,
@@ -261,11 +275,34 @@ pub fn run_pass(
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
 ) -> PassReport {
+    let mut none = |_: &Durable| {};
+    let ck = Checkpoints {
+        start: 0,
+        every: Duration::MAX,
+        save: &mut none,
+    };
+    run_pass_from(dev, pattern, cfg, cancel, progress, ck)
+}
+
+/// [`run_pass`] from `ck.start`, flushing and calling `ck.save` with the durable offset every
+/// `ck.every`. Chunks complete out of order, so the durable offset is the end of the
+/// contiguous run of completed chunks, read *before* the flush that makes it true.
+pub fn run_pass_from(
+    dev: &dyn BlockIo,
+    pattern: &Pattern,
+    cfg: &IoConfig,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(u64),
+    ck: Checkpoints,
+) -> PassReport {
     let started = SystemTime::now();
     let t0 = Instant::now();
     let size = dev.size();
+    let start = ck.start.min(size);
     let chunk = chunk_size(cfg.buffer_size, dev.block_size(), pattern.period()) as u64;
-    let nchunks = size.div_ceil(chunk);
+    let nchunks = (size - start).div_ceil(chunk);
+    // (lowest chunk index not yet complete, completed indexes above it)
+    let marks = Mutex::new((0u64, std::collections::BTreeSet::new()));
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let retries = AtomicU64::new(0);
@@ -283,6 +320,7 @@ pub fn run_pass(
         for _ in 0..workers {
             let exit_tx = exit_tx.clone();
             let (gave_up, dead_chunks) = (&gave_up, &dead_chunks);
+            let marks = &marks;
             let (next, done, stop, errors, retries, recovered) =
                 (&next, &done, &stop, &errors, &retries, &recovered);
             s.spawn(move || {
@@ -299,7 +337,7 @@ pub fn run_pass(
                     if i >= nchunks {
                         break;
                     }
-                    let off = i * chunk;
+                    let off = start + i * chunk;
                     let len = chunk.min(size - off) as usize;
                     if !fixed {
                         cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
@@ -318,6 +356,8 @@ pub fn run_pass(
                         gave_up.store(true, Ordering::Relaxed);
                         stop.store(true, Ordering::Relaxed);
                     }
+                    let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+                    let complete = r.ok + failed == len as u64;
                     if !r.failures.is_empty() {
                         if cfg.on_error == OnError::Abort {
                             stop.store(true, Ordering::Relaxed);
@@ -327,17 +367,64 @@ pub fn run_pass(
                             .unwrap_or_else(|p| p.into_inner())
                             .extend(r.failures);
                     }
+                    // A chunk cut short by a cancel is not complete: it is written again on resume.
+                    if complete {
+                        let mut m = marks.lock().unwrap_or_else(|p| p.into_inner());
+                        m.1.insert(i);
+                        let (low, above) = &mut *m;
+                        while above.remove(low) {
+                            *low += 1;
+                        }
+                    }
                 }
             });
         }
         drop(exit_tx);
-        report_until(&exit_rx, workers, &done, progress);
+        // This thread reports progress and takes checkpoints until every worker has ended.
+        let durable_at = |marks: &Mutex<(u64, std::collections::BTreeSet<u64>)>| {
+            (start + marks.lock().unwrap_or_else(|p| p.into_inner()).0 * chunk).min(size)
+        };
+        let mut left = workers;
+        let mut last_ck = Instant::now();
+        let mut saved = start;
+        while left > 0 {
+            progress(done.load(Ordering::Relaxed));
+            match exit_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(()) => left -= 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if last_ck.elapsed() >= ck.every {
+                last_ck = Instant::now();
+                let w = durable_at(&marks); // before the flush: all of it is then durable
+                if w > saved && dev.sync().is_ok() {
+                    saved = w;
+                    let errs = errors.lock().unwrap_or_else(|p| p.into_inner());
+                    let below: Vec<IoFailure> =
+                        errs.iter().filter(|e| e.offset < w).cloned().collect();
+                    let failed: u64 = below.iter().map(|e| e.length).sum();
+                    drop(errs);
+                    (ck.save)(&Durable {
+                        offset: w,
+                        errors: below,
+                        bytes_written: w - start - failed,
+                    });
+                }
+            }
+        }
+        progress(done.load(Ordering::Relaxed));
     });
+    let durable = durable_at_end(&marks, start, chunk, size);
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.offset);
     // Flush whatever was written, even after an error: it is data the certificate counts.
     let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
+    let durable_offset = if flush_error.is_none() {
+        durable
+    } else {
+        start
+    };
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
     let gave_up = gave_up.into_inner();
     let aborted = stop.load(Ordering::Relaxed) && !gave_up;
@@ -348,6 +435,7 @@ pub fn run_pass(
         recovered: recovered.into_inner(),
         aborted,
         gave_up,
+        durable_offset,
         flush_error,
         interrupted,
         started,
@@ -508,6 +596,77 @@ mod tests {
             GIVE_UP_AFTER << 20,
             "stopped after {GIVE_UP_AFTER} dead chunks, not 56"
         );
+    }
+
+    #[test]
+    fn a_pass_resumes_from_a_durable_offset_with_the_same_bytes() {
+        let p = Pattern::Random {
+            prng: Prng::Aes128Ctr,
+            seed: [2; 32],
+            inverted: false,
+        };
+        let size = 5 * (256 << 10) + 4096 * 3;
+        let dev = MemDevice::new(size, 512, 0xEE);
+        let mut saves = vec![];
+        let mut save = |d: &Durable| saves.push(d.offset);
+        let start = 2 * (256 << 10);
+        let ck = Checkpoints {
+            start: start as u64,
+            every: Duration::ZERO,
+            save: &mut save,
+        };
+        let r = run_pass_from(
+            &dev,
+            &p,
+            &cfg(256 << 10, 3),
+            &AtomicBool::new(false),
+            &mut |_| {},
+            ck,
+        );
+        assert_eq!(r.bytes_written, (size - start) as u64);
+        assert_eq!(r.durable_offset, size as u64);
+        let c = dev.contents();
+        assert!(
+            c[..start].iter().all(|&b| b == 0xEE),
+            "nothing before the start is touched"
+        );
+        assert_eq!(
+            c[start..],
+            expected(&p, size)[start..],
+            "the same stream from the start on"
+        );
+        assert!(
+            saves.windows(2).all(|w| w[0] < w[1]),
+            "checkpoints only move forward: {saves:?}"
+        );
+        assert!(saves.iter().all(|&o| o as usize >= start
+            && o as usize <= size
+            && (o as usize - start) % (256 << 10) == 0
+            || o as usize == size));
+    }
+
+    #[test]
+    fn the_durable_offset_never_passes_an_unfinished_chunk() {
+        // A cancel mid-pass: what is claimed durable was all written.
+        let p = Pattern::Fixed(vec![0x5A]);
+        let dev = MemDevice::new(64 << 20, 512, 0);
+        let cancel = AtomicBool::new(false);
+        let mut n = 0;
+        let r = run_pass(&dev, &p, &cfg(1 << 20, 4), &cancel, &mut |_| {
+            n += 1;
+            if n == 2 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        });
+        let c = dev.contents();
+        let d = r.durable_offset as usize;
+        assert!(
+            c[..d].iter().all(|&b| b == 0x5A),
+            "claimed bytes are written"
+        );
+        if r.interrupted {
+            assert!(d < 64 << 20);
+        }
     }
 
     #[test]
