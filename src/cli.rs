@@ -108,6 +108,28 @@ pub struct WipeArgs {
     #[arg(long, help_heading = "Safety")]
     pub dry_run: bool,
 
+    /// Continue an interrupted wipe of TARGET from its last checkpoint, with the same policy,
+    /// passes and seeds (from its journal).
+    #[arg(long, conflicts_with = "restart", help_heading = "Interruptions")]
+    pub resume: bool,
+
+    /// Discard TARGET's unfinished wipe (its journal) and start again.
+    #[arg(long, help_heading = "Interruptions")]
+    pub restart: bool,
+
+    /// Folder for the journals of wipes in progress [default: ~/.local/state/mediasan/journal].
+    #[arg(long, value_name = "DIR", help_heading = "Interruptions")]
+    pub journal_dir: Option<PathBuf>,
+
+    /// Seconds between checkpoints (a flush, then the journal records the progress).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5.0,
+        help_heading = "Interruptions"
+    )]
+    pub checkpoint_interval: f64,
+
     /// Verification method, overriding the policy's.
     #[arg(long, value_enum, help_heading = "Verification")]
     pub verify: Option<VerifyArg>,

@@ -28,19 +28,26 @@ pub struct MediaKey {
     pub wwn: String,
     /// Image files: (device, inode) of the file.
     pub dev_ino: Option<(u64, u64)>,
+    /// Image files: the file's birth time (statx btime), in nanoseconds since the epoch, where
+    /// the filesystem records it: an inode number can be reused by a new file, a birth time not.
+    pub born_ns: Option<u128>,
+    /// Loop devices: the backing file.
+    pub backing: String,
 }
 
 impl MediaKey {
     /// The key of a probed target.
     pub fn of(p: &Probe) -> MediaKey {
         use std::os::unix::fs::MetadataExt;
-        let dev_ino = (p.kind == Kind::Image)
-            .then(|| {
-                std::fs::metadata(&p.canonical)
-                    .ok()
-                    .map(|m| (m.dev(), m.ino()))
-            })
+        let meta = (p.kind == Kind::Image)
+            .then(|| std::fs::metadata(&p.canonical).ok())
             .flatten();
+        let dev_ino = meta.as_ref().map(|m| (m.dev(), m.ino()));
+        let born_ns = meta
+            .as_ref()
+            .and_then(|m| m.created().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
         MediaKey {
             kind: p.kind.name().into(),
             size_bytes: p.size,
@@ -49,6 +56,8 @@ impl MediaKey {
             model: p.identity.model.clone(),
             wwn: p.identity.wwn.clone(),
             dev_ino,
+            born_ns,
+            backing: p.identity.backing.clone(),
         }
     }
 
@@ -79,8 +88,14 @@ impl MediaKey {
                 d.push(format!("{what} '{a}' vs '{b}'"));
             }
         }
-        if self.dev_ino != other.dev_ino {
-            d.push("not the same file (device/inode differ)".into());
+        if self.dev_ino != other.dev_ino || self.born_ns != other.born_ns {
+            d.push("not the same file (device, inode or creation time differ)".into());
+        }
+        if self.backing != other.backing {
+            d.push(format!(
+                "backing file '{}' vs '{}'",
+                self.backing, other.backing
+            ));
         }
         (!d.is_empty()).then(|| d.join(", "))
     }
@@ -283,5 +298,13 @@ mod tests {
             ..i.clone()
         };
         assert!(i.differs(&j).unwrap().contains("inode"));
+        let k = MediaKey {
+            born_ns: Some(5),
+            ..i.clone()
+        };
+        assert!(
+            i.differs(&k).is_some(),
+            "a reused inode number with another birth time"
+        );
     }
 }

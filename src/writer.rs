@@ -118,6 +118,8 @@ pub struct PassReport {
     pub gave_up: bool,
     /// After the final flush: every byte below this offset is done (see [`Durable`]).
     pub durable_offset: u64,
+    /// Bytes this run wrote below `durable_offset`.
+    pub durable_written: u64,
     /// The final fdatasync failed.
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
@@ -425,6 +427,12 @@ pub fn run_pass_from(
     } else {
         start
     };
+    let failed_below: u64 = errors
+        .iter()
+        .filter(|e| e.offset < durable_offset)
+        .map(|e| e.length)
+        .sum();
+    let durable_written = (durable_offset - start).saturating_sub(failed_below);
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
     let gave_up = gave_up.into_inner();
     let aborted = stop.load(Ordering::Relaxed) && !gave_up;
@@ -436,6 +444,7 @@ pub fn run_pass_from(
         aborted,
         gave_up,
         durable_offset,
+        durable_written,
         flush_error,
         interrupted,
         started,

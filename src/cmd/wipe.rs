@@ -20,13 +20,14 @@ use crate::cli::{BackedUp, OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
+use crate::journal::{self, Journal, MediaKey, Position};
 use crate::pattern::Pattern;
-use crate::plan::{self, Overrides, Plan};
-use crate::policy::{self, VerifyMode};
+use crate::plan::{self, Overrides, PassPlan, Plan};
+use crate::policy::{self, PassSpec, Policy, VerifyMode};
 use crate::progress::{Reporter, TargetReporter};
 use crate::units::{human_bytes, human_rate};
 use crate::verify;
-use crate::writer::{self, FillBudget, IoConfig, OnError};
+use crate::writer::{self, Checkpoints, Durable, FillBudget, IoConfig, OnError};
 
 /// A target as resolved before anything is written.
 enum Resolved {
@@ -46,6 +47,7 @@ impl Resolved {
 /// Everything the per-target workers share.
 struct Ctx<'a> {
     key: &'a PrivateKey,
+    journal_dir: PathBuf,
     config: &'a Config,
     cert_dir: &'a Path,
     io: IoConfig,
@@ -109,10 +111,62 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
 
     let reporter = Reporter::new(args.json);
-    let plans: Vec<Plan> = resolved
-        .iter()
-        .map(|_| plan::build(&policy, &overrides, &mut rand::rng()))
-        .collect();
+    // Each target's plan: a fresh one, or with --resume the one in its journal.
+    let journal_dir = args
+        .journal_dir
+        .clone()
+        .or_else(journal::default_dir)
+        .ok_or_else(|| {
+            Error::Usage("cannot find a folder for journals (no HOME); give --journal-dir".into())
+        })?;
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut journals: Vec<Option<Journal>> = Vec::new();
+    for r in &resolved {
+        let found = match r {
+            Resolved::Existing(p) => journal::load(&journal::path_for(&journal_dir, &p.canonical))?,
+            Resolved::ToCreate { .. } => None,
+        };
+        let path = r.path();
+        match (found, args.resume, args.restart) {
+            (Some(j), true, _) => {
+                if let Resolved::Existing(p) = r {
+                    if let Some(why) = j.media.differs(&MediaKey::of(p)) {
+                        return Err(Error::refused(
+                            path,
+                            format!("its unfinished wipe was of other media ({why}); refusing to resume onto this one (--restart starts over)"),
+                        )
+                        .into());
+                    }
+                }
+                if args.policy.as_ref().is_some_and(|p| *p != j.policy.name && *p != j.policy.source) {
+                    return Err(Error::Usage(format!(
+                        "the wipe of {} being resumed uses policy {}; leave out --policy",
+                        path.display(),
+                        j.policy.name
+                    ))
+                    .into());
+                }
+                plans.push(plan_from_journal(&j)?);
+                journals.push(Some(j));
+            }
+            (Some(j), false, false) => {
+                return Err(Error::Usage(format!(
+                    "{} has an unfinished wipe ({}, started {}); continue it with --resume, or start over with --restart",
+                    path.display(),
+                    where_(&j),
+                    j.started
+                ))
+                .into())
+            }
+            (None, true, _) => {
+                return Err(Error::Usage(format!("{} has no unfinished wipe to resume (no journal in {})", path.display(), journal_dir.display())).into())
+            }
+            _ => {
+                plans.push(plan::build(&policy, &overrides, &mut rand::rng()));
+                journals.push(None);
+            }
+        }
+    }
 
     let cert_dir = &args
         .cert_dir
@@ -179,6 +233,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     });
     let ctx = Ctx {
         key: &key,
+        journal_dir: journal_dir.clone(),
         config: &config,
         cert_dir,
         io: IoConfig {
@@ -203,13 +258,13 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     let codes: Vec<u8> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .into_iter()
-            .zip(plans)
-            .map(|(t, p)| {
+            .zip(plans.into_iter().zip(journals))
+            .map(|(t, (p, j))| {
                 let (ctx, reporter) = (&ctx, &reporter);
                 s.spawn(move || {
                     let name = t.probe.path.display().to_string();
                     let rep = reporter.target(&name);
-                    let code = match wipe_one(&t, &p, ctx, &rep) {
+                    let code = match wipe_one(&t, &p, j, ctx, &rep) {
                         Ok(v) => v,
                         Err(e) => {
                             rep.say(&format!("error: {e:#}"));
@@ -368,7 +423,8 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
     );
 }
 
-fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
+/// A pass as planned: its pattern, generator and seed, no results yet.
+fn planned(p: &PassPlan) -> PassRecord {
     let (pattern_bytes, prng, seed, inverted) = match &p.pattern {
         Pattern::Fixed(b) => (Some(cert::hex(b)), None, None, false),
         Pattern::Random {
@@ -389,6 +445,12 @@ fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
         prng,
         seed,
         inverted,
+        ..Default::default()
+    }
+}
+
+fn pass_record(p: &PassPlan, r: &writer::PassReport) -> PassRecord {
+    PassRecord {
         bytes_written: r.bytes_written,
         started: cert::timestamp(r.started),
         finished: cert::timestamp(r.finished),
@@ -400,17 +462,65 @@ fn pass_record(p: &plan::PassPlan, r: &writer::PassReport) -> PassRecord {
         gave_up: r.gave_up,
         flush_error: r.flush_error.clone(),
         interrupted: r.interrupted,
+        ..planned(p)
     }
 }
 
-fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow::Result<u8> {
+fn wipe_one(
+    t: &Target,
+    plan: &Plan,
+    resume: Option<Journal>,
+    ctx: &Ctx,
+    rep: &TargetReporter,
+) -> anyhow::Result<u8> {
     let size = t.size();
     let started = SystemTime::now();
     let name = t.probe.path.display().to_string();
+    // The journal is on disk before the first byte is written.
+    let jpath = journal::path_for(&ctx.journal_dir, &t.probe.canonical);
+    let resumed = resume.is_some();
+    let mut j = match resume {
+        Some(mut j) => {
+            j.events.push(format!(
+                "resumed {} {}",
+                cert::timestamp(started),
+                where_(&j)
+            ));
+            rep.say(&format!("resuming {}", where_(&j)));
+            j
+        }
+        None => Journal {
+            format: journal::FORMAT.into(),
+            target: t.probe.canonical.display().to_string(),
+            media: MediaKey::of(&t.probe),
+            policy: policy_ref(&plan.policy),
+            plan: plan.passes.iter().map(planned).collect(),
+            done: vec![],
+            position: Position {
+                pass: 1,
+                ..Position::default()
+            },
+            verify_mode: plan.verify_mode.name().into(),
+            verify_percent: plan.verify_percent,
+            verify_seed: cert::hex(&plan.verify_seed),
+            buffer_size: ctx.io.buffer_size as u64,
+            started: cert::timestamp(started),
+            events: vec![],
+        },
+    };
+    journal::save(&jpath, &j)?;
+    // Resumed passes keep the chunk boundaries of the run that began them.
+    let io = IoConfig {
+        buffer_size: usize::try_from(j.buffer_size).unwrap_or(ctx.io.buffer_size),
+        ..ctx.io.clone()
+    };
+    let every =
+        std::time::Duration::from_secs_f64(ctx.args.checkpoint_interval.clamp(0.05, 3600.0));
     rep.reporter().emit(
         "start",
         json!({"target": name, "kind": t.probe.kind.name(), "size_bytes": size, "policy": plan.policy.name,
-               "passes": plan.passes.len(), "verify": plan.verify_mode.name()}),
+               "passes": plan.passes.len(), "verify": plan.verify_mode.name(), "resumed": resumed,
+               "journal": jpath}),
     );
 
     let hidden_before = hidden::read(&t.probe, transport(ctx.args));
@@ -421,11 +531,21 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             ));
         }
     }
-    let mut records = Vec::new();
-    for p in &plan.passes {
+    let mut records = j.done.clone();
+    let first_pass = j.position.pass;
+    for p in plan.passes.iter().filter(|p| p.index >= first_pass) {
         if ctx.cancel.load(Ordering::Relaxed) {
             break;
         }
+        let (start, prior_errors, prior_written) = if p.index == j.position.pass {
+            (
+                j.position.offset,
+                j.position.errors.clone(),
+                j.position.bytes_written,
+            )
+        } else {
+            (0, vec![], 0)
+        };
         rep.start(
             "pass",
             p.index,
@@ -433,10 +553,74 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             &p.pattern.describe(),
             size,
         );
-        let r = writer::run_pass(t, &p.pattern, &ctx.io, &ctx.cancel, &mut |d| {
-            rep.progress(d)
-        });
-        let rec = pass_record(p, &r);
+        let idx = p.index;
+        let mut journal_failed = false;
+        let r = {
+            let mut save = |d: &Durable| {
+                let mut errors = prior_errors.clone();
+                errors.extend(d.errors.iter().cloned());
+                j.position = Position {
+                    pass: idx,
+                    offset: d.offset,
+                    errors,
+                    bytes_written: prior_written + d.bytes_written,
+                };
+                if journal::save(&jpath, &j).is_err() {
+                    journal_failed = true;
+                }
+            };
+            let ck = Checkpoints {
+                start,
+                every,
+                save: &mut save,
+            };
+            writer::run_pass_from(
+                t,
+                &p.pattern,
+                &io,
+                &ctx.cancel,
+                &mut |d| rep.progress(start + d),
+                ck,
+            )
+        };
+        if journal_failed {
+            rep.say(&format!(
+                "warning: cannot update the journal {}; an interruption could not be resumed",
+                jpath.display()
+            ));
+        }
+        let mut rec = pass_record(p, &r);
+        // A resumed pass: the bytes and errors below its start came from the earlier run.
+        rec.bytes_written += prior_written;
+        let mut errors = prior_errors.clone();
+        errors.append(&mut rec.errors);
+        rec.errors = errors;
+        if r.interrupted {
+            let mut errors = prior_errors;
+            errors.extend(
+                r.errors
+                    .iter()
+                    .filter(|e| e.offset < r.durable_offset)
+                    .cloned(),
+            );
+            j.position = Position {
+                pass: idx,
+                offset: r.durable_offset,
+                errors,
+                bytes_written: prior_written + r.durable_written,
+            };
+        } else {
+            j.done.push(rec.clone());
+            j.position = Position {
+                pass: idx + 1,
+                ..Position::default()
+            };
+        }
+        journal::save(&jpath, &j)?;
+        let complete = rec.bytes_written == size
+            && rec.errors.is_empty()
+            && rec.flush_error.is_none()
+            && !rec.interrupted;
         rep.say(&format!(
             "pass {}/{} {}: {} written in {:.1} s ({}){}",
             p.index,
@@ -445,7 +629,7 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             human_bytes(r.bytes_written),
             r.elapsed.as_secs_f64(),
             human_rate(rec.bytes_per_second),
-            if r.complete(size) {
+            if complete {
                 String::new()
             } else {
                 " - INCOMPLETE".into()
@@ -455,7 +639,7 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
             "pass_done",
             json!({"target": name, "pass": p.index, "passes": plan.passes.len(), "pattern": rec.pattern,
                    "bytes_written": r.bytes_written, "bytes_per_second": rec.bytes_per_second,
-                   "errors": r.errors.len(), "complete": r.complete(size)}),
+                   "errors": rec.errors.len(), "complete": complete}),
         );
         // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
         // the verification still run, so the certificate lists everything that failed.
@@ -536,6 +720,15 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
         .then(|| hidden::read(&t.probe, transport(ctx.args)));
     let hidden = hidden_record(&hidden_before, hidden_after);
     let finished = SystemTime::now();
+    let interrupted = ctx.cancel.load(Ordering::Relaxed);
+    if interrupted {
+        j.events.push(format!(
+            "interrupted {} {}",
+            cert::timestamp(SystemTime::now()),
+            where_(&j)
+        ));
+        journal::save(&jpath, &j)?;
+    }
     let outcome = Outcome {
         passes: records,
         verification,
@@ -543,8 +736,16 @@ fn wipe_one(t: &Target, plan: &Plan, ctx: &Ctx, rep: &TargetReporter) -> anyhow:
         started,
         finished,
     };
-    let c = build_certificate(t, plan, ctx, outcome);
+    let c = build_certificate(t, plan, ctx, outcome, &j.events);
     let (path, sig_path) = write_certificate(&c, ctx)?;
+    if interrupted {
+        rep.say(&format!(
+            "the journal is kept: continue with `mediasan wipe {name} --resume`"
+        ));
+    } else {
+        // Finished (PASS or FAIL) with a certificate: nothing left to resume.
+        journal::remove(&jpath);
+    }
     rep.say(&format!(
         "{}{} - certificate {}",
         c.result.name(),
@@ -578,7 +779,13 @@ struct Outcome {
     finished: SystemTime,
 }
 
-fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Certificate {
+fn build_certificate(
+    t: &Target,
+    plan: &Plan,
+    ctx: &Ctx,
+    outcome: Outcome,
+    events: &[String],
+) -> Certificate {
     let Outcome {
         passes,
         verification,
@@ -674,14 +881,7 @@ fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Ce
         sanitization: cert::Sanitization {
             method: "clear".into(),
             technique: "overwrite".into(),
-            policy: cert::PolicyRef {
-                name: plan.policy.name.clone(),
-                description: plan.policy.description.clone(),
-                reference: plan.policy.reference.clone(),
-                legacy: plan.policy.legacy,
-                source: plan.policy.source.clone(),
-                blake3: plan.policy.blake3.clone(),
-            },
+            policy: policy_ref(&plan.policy),
             passes,
             started: cert::timestamp(started),
             finished: cert::timestamp(finished),
@@ -689,7 +889,7 @@ fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Ce
                 .duration_since(started)
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0),
-            resumed: vec![],
+            resumed: events.to_vec(),
         },
         verification,
         post_sanitization_classification: text(&r.post_classification),
@@ -717,6 +917,81 @@ fn build_certificate(t: &Target, plan: &Plan, ctx: &Ctx, outcome: Outcome) -> Ce
     c.reasons = reasons;
     c.recommendation = cert::recommend(&c);
     c
+}
+
+/// "pass 2 of 3 at byte 123" or "verification", for messages.
+fn where_(j: &Journal) -> String {
+    if j.position.pass > j.plan.len() {
+        "at verification".into()
+    } else {
+        format!(
+            "pass {} of {} at byte {}",
+            j.position.pass,
+            j.plan.len(),
+            j.position.offset
+        )
+    }
+}
+
+fn policy_ref(p: &Policy) -> cert::PolicyRef {
+    cert::PolicyRef {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        reference: p.reference.clone(),
+        legacy: p.legacy,
+        source: p.source.clone(),
+        blake3: p.blake3.clone(),
+    }
+}
+
+/// The plan a journal recorded: the same policy (unchanged), passes, seeds and sample seed.
+fn plan_from_journal(j: &Journal) -> anyhow::Result<Plan> {
+    let source = if j.policy.source == "built-in" {
+        &j.policy.name
+    } else {
+        &j.policy.source
+    };
+    let policy = policy::load(source)?;
+    if policy.blake3 != j.policy.blake3 {
+        return Err(Error::Usage(format!(
+            "policy {source} changed since the wipe began (its BLAKE3 differs); restore it, or start over with --restart"
+        ))
+        .into());
+    }
+    let damaged = || {
+        Error::Usage(format!(
+            "the journal of {} is damaged; start over with --restart",
+            j.target
+        ))
+    };
+    let passes = j
+        .plan
+        .iter()
+        .map(|r| {
+            let pattern = r.pattern()?;
+            let spec = match &pattern {
+                Pattern::Fixed(b) => PassSpec::Bytes(b.clone()),
+                Pattern::Random { inverted: true, .. } => PassSpec::Complement,
+                Pattern::Random { .. } => PassSpec::Random,
+            };
+            Some(PassPlan {
+                index: r.index,
+                spec,
+                pattern,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(damaged)?;
+    Ok(Plan {
+        policy,
+        passes,
+        verify_mode: VerifyMode::parse(&j.verify_mode).ok_or_else(damaged)?,
+        verify_percent: j.verify_percent,
+        verify_seed: cert::unhex(&j.verify_seed)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(damaged)?,
+    })
 }
 
 fn transport(args: &WipeArgs) -> hidden::Transport {

@@ -37,6 +37,7 @@ impl Env {
     pub fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("mediasan").expect("binary");
         c.env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_STATE_HOME", self.path("state"))
             .env_remove("HOME")
             .current_dir(self.dir.path());
         c

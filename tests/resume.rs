@@ -1,0 +1,234 @@
+//! Interruptions: SIGINT and SIGKILL mid-wipe, the journal, and `--resume` with the same
+//! stream. Image files only, so these run anywhere.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::*;
+use mediasan::cert::Verdict;
+use predicates::prelude::*;
+
+const SIZE: usize = 48 << 20;
+
+/// Starts a wipe with --json and returns once its "start" event is out (the journal exists).
+fn start(env: &Env, img: &Path, extra: &[&str]) -> Child {
+    let mut child = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--json",
+            "--verify",
+            "full",
+            "--policy",
+            "dod-5220.22-m-ece",
+            "--queue-depth",
+            "1",
+        ])
+        .args([
+            "--checkpoint-interval",
+            "0.05",
+            "--buffer-size",
+            "256K",
+            "--cert-dir",
+            "c",
+        ])
+        .args(extra)
+        .arg(img)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("\"start\""), "{first}");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in out.lines() {});
+    child
+}
+
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig);
+}
+
+fn final_cert(env: &Env) -> mediasan::cert::Certificate {
+    let certs = env.certificates(&env.path("c"));
+    certs
+        .iter()
+        .map(|c| read_cert(c))
+        .find(|c| c.result != Verdict::Incomplete)
+        .expect("a final certificate")
+}
+
+#[test]
+fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
+    let env = Env::new();
+    let img = env.path("r.img");
+    make_file(&img, SIZE, 0x11);
+    let mut child = start(&env, &img, &[]);
+    std::thread::sleep(Duration::from_millis(150));
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().unwrap();
+    if status.code() == Some(0) {
+        skip!("the wipe finished before the signal (machine too fast for this size)");
+    }
+    assert_eq!(status.code(), Some(130));
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(c.result, Verdict::Incomplete);
+    assert!(
+        std::fs::read_dir(env.path("state/mediasan/journal"))
+            .unwrap()
+            .count()
+            == 1,
+        "journal kept"
+    );
+
+    // Without --resume or --restart: refused, naming both; nothing written.
+    let before = digest(&img);
+    env.cmd()
+        .args(["wipe", "--yes"])
+        .arg(&img)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--resume").and(predicate::str::contains("--restart")));
+    assert_eq!(digest(&img), before);
+
+    env.cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
+        .arg(&img)
+        .assert()
+        .success();
+    let c = final_cert(&env);
+    assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    assert_eq!(c.verification.method, "full");
+    assert!(
+        c.sanitization
+            .resumed
+            .iter()
+            .any(|e| e.starts_with("interrupted")),
+        "{:?}",
+        c.sanitization.resumed
+    );
+    assert!(c
+        .sanitization
+        .resumed
+        .iter()
+        .any(|e| e.starts_with("resumed")));
+    assert_eq!(c.sanitization.passes.len(), 7);
+    assert!(
+        std::fs::read(&img).unwrap() == expected_bytes(&c, SIZE),
+        "the same streams, every byte"
+    );
+    assert_eq!(
+        std::fs::read_dir(env.path("state/mediasan/journal"))
+            .unwrap()
+            .count(),
+        0,
+        "journal removed"
+    );
+    env.cmd()
+        .args(["wipe", "--yes", "--resume"])
+        .arg(&img)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no unfinished wipe"));
+}
+
+#[test]
+fn sigkill_at_several_moments_then_resume_ends_in_a_full_pass() {
+    let env = Env::new();
+    let img = env.path("k.img");
+    make_file(&img, SIZE, 0x22);
+    // Kill at these moments after the start event, each time resuming the same wipe.
+    let mut resumed = false;
+    let mut kills = 0;
+    for ms in [25u64, 60, 15, 90, 40, 130, 70, 200] {
+        let extra: &[&str] = if resumed { &["--resume"] } else { &[] };
+        let mut child = start(&env, &img, extra);
+        std::thread::sleep(Duration::from_millis(ms));
+        signal(&child, nix::sys::signal::Signal::SIGKILL);
+        let status = child.wait().unwrap();
+        if status.code() == Some(0) {
+            break; // it finished before this kill
+        }
+        kills += 1;
+        resumed = true;
+    }
+    if kills == 0 {
+        skip!("every wipe finished before its kill (machine too fast for this size)");
+    }
+    eprintln!("{kills} SIGKILLs, then resumed to the end");
+    if resumed
+        && std::fs::read_dir(env.path("state/mediasan/journal"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            > 0
+    {
+        env.cmd()
+            .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
+            .arg(&img)
+            .assert()
+            .success();
+    }
+    let c = final_cert(&env);
+    assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    assert_eq!(
+        c.verification.bytes_read, SIZE as u64,
+        "full verification of every byte"
+    );
+    assert_eq!(c.verification.blake3, digest(&img));
+    assert!(
+        std::fs::read(&img).unwrap() == expected_bytes(&c, SIZE),
+        "after {kills} kills, the same stream"
+    );
+    assert!(
+        c.sanitization
+            .resumed
+            .iter()
+            .filter(|e| e.starts_with("resumed"))
+            .count()
+            >= 1
+    );
+}
+
+#[test]
+fn restart_discards_the_journal_and_resume_refuses_other_media() {
+    let env = Env::new();
+    let img = env.path("m.img");
+    make_file(&img, SIZE, 0x33);
+    let mut child = start(&env, &img, &[]);
+    std::thread::sleep(Duration::from_millis(100));
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    if child.wait().unwrap().code() == Some(0) {
+        skip!("the wipe finished before the kill");
+    }
+    // Same path, other media (a new file: another inode): refused, untouched.
+    std::fs::remove_file(&img).unwrap();
+    make_file(&img, SIZE, 0x44);
+    env.cmd()
+        .args(["wipe", "--yes", "--resume"])
+        .arg(&img)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("other media"));
+    assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x44));
+    // --restart starts over.
+    env.cmd()
+        .args(["wipe", "--yes", "--restart", "--cert-dir", "c"])
+        .arg(&img)
+        .assert()
+        .success();
+    assert_eq!(final_cert(&env).result, Verdict::Pass);
+    assert_eq!(
+        std::fs::read_dir(env.path("state/mediasan/journal"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
