@@ -170,6 +170,29 @@ pub struct WipeArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100), help_heading = "Failing drives")]
     pub retries: u32,
 
+    /// Throughput floor in MB/s: a pass slower than this over --slow-window is reported.
+    #[arg(
+        long,
+        value_name = "MB/S",
+        default_value_t = 5.0,
+        help_heading = "Failing drives"
+    )]
+    pub slow_floor: f64,
+
+    /// Seconds the rate must stay under --slow-floor before the watchdog reports it.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600.0,
+        help_heading = "Failing drives"
+    )]
+    pub slow_window: f64,
+
+    /// Stop a pass that the watchdog reports (the result is FAIL), so one dying drive does not
+    /// hold up a bench.
+    #[arg(long, help_heading = "Failing drives")]
+    pub fail_slow: bool,
+
     /// Writes (and verification reads) in flight per target.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4, help_heading = "Performance")]
     pub queue_depth: u16,

@@ -73,6 +73,17 @@ pub struct IoConfig {
     pub retry_delay: Duration,
     /// What to do once an I/O has failed for good.
     pub on_error: OnError,
+    /// The throughput watchdog, if any.
+    pub watchdog: Option<Watchdog>,
+}
+
+/// A dying drive can crawl for days: a pass whose rate stays below `floor` bytes/s for
+/// `window` is reported, and with `stop` ended (FAIL), so one drive cannot hold a bench hostage.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Watchdog {
+    pub floor: f64,
+    pub window: Duration,
+    pub stop: bool,
 }
 
 /// What a pass does after an I/O error that retries did not cure.
@@ -97,6 +108,7 @@ impl Default for IoConfig {
             retries: 3,
             retry_delay: Duration::from_millis(200),
             on_error: OnError::Continue,
+            watchdog: None,
         }
     }
 }
@@ -116,6 +128,10 @@ pub struct PassReport {
     pub aborted: bool,
     /// The pass gave up because the device stopped answering (see [`GIVE_UP_AFTER`]).
     pub gave_up: bool,
+    /// The rate stayed below the watchdog's floor for its window: what was seen.
+    pub slow: Option<String>,
+    /// ... and the pass was stopped for it.
+    pub slow_stopped: bool,
     /// After the final flush: every byte below this offset is done (see [`Durable`]).
     pub durable_offset: u64,
     /// Bytes this run wrote below `durable_offset`.
@@ -265,6 +281,8 @@ pub struct Checkpoints<'a> {
     pub every: Duration,
     /// Called after each checkpoint's successful flush.
     pub save: &'a mut dyn FnMut(&Durable),
+    /// Called once, at once, when the watchdog finds the pass too slow.
+    pub on_slow: &'a mut dyn FnMut(&str),
 }
 
 /// Writes `pattern` over every byte of `dev`, then flushes. Stops early (and says so) when
@@ -278,10 +296,12 @@ pub fn run_pass(
     progress: &mut dyn FnMut(u64),
 ) -> PassReport {
     let mut none = |_: &Durable| {};
+    let mut quiet = |_: &str| {};
     let ck = Checkpoints {
         start: 0,
         every: Duration::MAX,
         save: &mut none,
+        on_slow: &mut quiet,
     };
     run_pass_from(dev, pattern, cfg, cancel, progress, ck)
 }
@@ -318,6 +338,8 @@ pub fn run_pass_from(
     let fixed = pattern.period().is_some();
 
     let (exit_tx, exit_rx) = mpsc::channel();
+    let mut slow: Option<String> = None;
+    let mut slow_stopped = false;
     std::thread::scope(|s| {
         for _ in 0..workers {
             let exit_tx = exit_tx.clone();
@@ -389,8 +411,38 @@ pub fn run_pass_from(
         let mut left = workers;
         let mut last_ck = Instant::now();
         let mut saved = start;
+        let mut samples: std::collections::VecDeque<(Instant, u64)> =
+            std::collections::VecDeque::new();
         while left > 0 {
-            progress(done.load(Ordering::Relaxed));
+            let now_done = done.load(Ordering::Relaxed);
+            progress(now_done);
+            if let (Some(w), None) = (cfg.watchdog, &slow) {
+                let now = Instant::now();
+                samples.push_back((now, now_done));
+                while samples.len() > 2 && now - samples[1].0 >= w.window {
+                    samples.pop_front();
+                }
+                let (t0w, d0) = samples[0];
+                let span = now - t0w;
+                if span >= w.window {
+                    let rate = (now_done - d0) as f64 / span.as_secs_f64();
+                    if rate < w.floor {
+                        slow = Some(format!(
+                            "{:.2} MB/s over {:.0} s, below the floor of {:.2} MB/s",
+                            rate / 1e6,
+                            span.as_secs_f64(),
+                            w.floor / 1e6
+                        ));
+                        if w.stop {
+                            slow_stopped = true;
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        if let Some(why) = &slow {
+                            (ck.on_slow)(why);
+                        }
+                    }
+                }
+            }
             match exit_rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(()) => left -= 1,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -435,7 +487,7 @@ pub fn run_pass_from(
     let durable_written = (durable_offset - start).saturating_sub(failed_below);
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
     let gave_up = gave_up.into_inner();
-    let aborted = stop.load(Ordering::Relaxed) && !gave_up;
+    let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped;
     PassReport {
         bytes_written: done.into_inner(),
         errors,
@@ -443,6 +495,8 @@ pub fn run_pass_from(
         recovered: recovered.into_inner(),
         aborted,
         gave_up,
+        slow,
+        slow_stopped,
         durable_offset,
         durable_written,
         flush_error,
@@ -619,10 +673,12 @@ mod tests {
         let mut saves = vec![];
         let mut save = |d: &Durable| saves.push(d.offset);
         let start = 2 * (256 << 10);
+        let mut quiet = |_: &str| {};
         let ck = Checkpoints {
             start: start as u64,
             every: Duration::ZERO,
             save: &mut save,
+            on_slow: &mut quiet,
         };
         let r = run_pass_from(
             &dev,
@@ -676,6 +732,78 @@ mod tests {
         if r.interrupted {
             assert!(d < 64 << 20);
         }
+    }
+
+    /// A device that takes `ms` per write.
+    struct Crawl(MemDevice, u64);
+
+    impl BlockIo for Crawl {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            std::thread::sleep(Duration::from_millis(self.1));
+            self.0.write_at(buf, offset)
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            self.0.read_at(buf, offset)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.0.sync()
+        }
+    }
+
+    #[test]
+    fn the_watchdog_reports_and_can_stop_a_crawling_device() {
+        let dev = Crawl(MemDevice::new(64 << 20, 512, 0), 50); // ~1.3 MB/s at 64 KiB writes
+        let w = Watchdog {
+            floor: 100e6,
+            window: Duration::from_millis(300),
+            stop: true,
+        };
+        let c = IoConfig {
+            watchdog: Some(w),
+            ..cfg(64 << 10, 1)
+        };
+        let t = Instant::now();
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![1]),
+            &c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(
+            r.slow_stopped && r.slow.as_deref().unwrap().contains("below the floor"),
+            "{r:?}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "stopped, not crawled to the end"
+        );
+        assert!(!r.aborted && !r.complete(64 << 20));
+        // Without stop: reported, and the pass runs to its end.
+        let dev = Crawl(MemDevice::new(2 << 20, 512, 0), 30);
+        let w = Watchdog {
+            floor: 100e6,
+            window: Duration::from_millis(200),
+            stop: false,
+        };
+        let c = IoConfig {
+            watchdog: Some(w),
+            ..cfg(64 << 10, 1)
+        };
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![1]),
+            &c,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(r.slow.is_some() && !r.slow_stopped && r.complete(2 << 20));
     }
 
     #[test]

@@ -5,10 +5,11 @@ kernel's block layer returns real I/O errors for those ranges: the test harness 
 drives (tests/faults.rs). No device-mapper needed.
 
 usage: faultfs.py BACKING MOUNTPOINT [--fail-write START:END[:once]]... [--fail-read START:END[:once]]...
-       [--control FILE]
+       [--delay-ms N] [--control FILE]
 A range [START, END) in bytes fails every time, or with :once only on its first access. With
 --control, the file is re-read before each operation: lines "write START END [once]" /
-"read START END [once]" replace the faults (so a test can break a drive mid-run). Debian's
+"read START END [once]" replace the faults (so a test can break a drive mid-run). --delay-ms
+(or a control line "delay N") makes every write take N ms longer: a crawling drive. Debian's
 python3-fusepy; root mounts without fusermount.
 """
 import errno
@@ -30,6 +31,7 @@ class Faults:
     def __init__(self, specs):
         self.lock = threading.Lock()
         self.ranges = specs  # list of [kind, start, end, once, used]
+        self.delay_ms = 0
         self.control = None
         self.control_mtime = None
 
@@ -47,7 +49,9 @@ class Faults:
         with open(self.control) as f:
             for line in f:
                 p = line.split()
-                if len(p) >= 3:
+                if len(p) == 2 and p[0] == "delay":
+                    self.delay_ms = int(p[1])
+                elif len(p) >= 3:
                     new.append([p[0], int(p[1]), int(p[2]), len(p) > 3 and p[3] == "once", False])
         self.ranges = new
 
@@ -92,6 +96,9 @@ class FaultFS(Operations):
         return os.pread(self.fd, size, offset)
 
     def write(self, path, data, offset, fh):
+        self.faults.hit("none", 0, 0)  # re-reads the control file
+        if self.faults.delay_ms:
+            time.sleep(self.faults.delay_ms / 1000)
         if self.faults.hit("write", offset, len(data)):
             raise FuseOSError(errno.EIO)
         return os.pwrite(self.fd, data, offset)
@@ -112,13 +119,16 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     backing, mnt = argv[1], argv[2]
-    specs, control = [], None
+    specs, control, delay = [], None, 0
     i = 3
     while i < len(argv):
         if argv[i] in ("--fail-write", "--fail-read"):
             p = argv[i + 1].split(":")
             specs.append(["write" if argv[i] == "--fail-write" else "read", int(p[0]), int(p[1]),
                           len(p) > 2 and p[2] == "once", False])
+            i += 2
+        elif argv[i] == "--delay-ms":
+            delay = int(argv[i + 1])
             i += 2
         elif argv[i] == "--control":
             control = argv[i + 1]
@@ -128,6 +138,7 @@ def main(argv):
             return 2
     faults = Faults(specs)
     faults.control = control
+    faults.delay_ms = delay
     FUSE(FaultFS(backing, faults), mnt, foreground=True, nothreads=False, direct_io=True, allow_other=True)
     return 0
 

@@ -240,3 +240,58 @@ fn a_device_that_vanishes_mid_pass_fails_without_hanging() {
         c.reasons
     );
 }
+
+#[test]
+fn a_crawling_drive_is_reported_and_with_fail_slow_stopped() {
+    let env = Env::new();
+    // Every FUSE write takes 50 ms longer: a couple of MB/s.
+    let Some(d) = disk(&env, &["--delay-ms", "50"]) else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    let out = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--json",
+            "--slow-floor",
+            "50",
+            "--slow-window",
+            "1",
+            "--fail-slow",
+            "--cert-dir",
+            "c",
+        ])
+        .arg(d.dev())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.elapsed().as_secs() < 30,
+        "stopped early: {:?}",
+        t.elapsed()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.contains("\"event\":\"slow\"")),
+        "a slow event in the progress: {stdout}"
+    );
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(c.result, Verdict::Fail);
+    let p = &c.sanitization.passes[0];
+    assert!(
+        p.slow_stopped && p.slow.as_deref().unwrap_or("").contains("below the floor"),
+        "{p:?}"
+    );
+    assert!(
+        c.reasons.iter().any(|r| r.contains("--fail-slow")),
+        "{:?}",
+        c.reasons
+    );
+}

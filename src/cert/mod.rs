@@ -157,6 +157,10 @@ pub struct PassRecord {
     pub recovered: u64,
     /// The pass stopped at its first unrecoverable error (`on_error = "abort"`).
     pub aborted: bool,
+    /// The throughput watchdog's finding, if the pass was too slow.
+    pub slow: Option<String>,
+    /// ... and the pass was stopped for it (`--fail-slow`).
+    pub slow_stopped: bool,
     /// The pass gave up: the device stopped answering (many chunks in a row, not one block
     /// writable).
     pub gave_up: bool,
@@ -278,6 +282,13 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
         }
         if let Some(f) = &p.flush_error {
             fail.push(format!("pass {}: {f}", p.index));
+        }
+        if p.slow_stopped {
+            fail.push(format!(
+                "pass {} stopped by --fail-slow: {}; the rest was not written",
+                p.index,
+                p.slow.as_deref().unwrap_or("too slow")
+            ));
         }
         if p.gave_up {
             fail.push(format!(

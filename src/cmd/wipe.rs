@@ -248,6 +248,11 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
                 Some(OnErrorArg::Continue) => OnError::Continue,
                 None => policy.on_error,
             },
+            watchdog: Some(writer::Watchdog {
+                floor: args.slow_floor.max(0.0) * 1e6,
+                window: std::time::Duration::from_secs_f64(args.slow_window.clamp(0.1, 1e9)),
+                stop: args.fail_slow,
+            }),
             ..IoConfig::default()
         },
         args,
@@ -460,6 +465,8 @@ fn pass_record(p: &PassPlan, r: &writer::PassReport) -> PassRecord {
         recovered: r.recovered,
         aborted: r.aborted,
         gave_up: r.gave_up,
+        slow: r.slow.clone(),
+        slow_stopped: r.slow_stopped,
         flush_error: r.flush_error.clone(),
         interrupted: r.interrupted,
         ..planned(p)
@@ -569,10 +576,20 @@ fn wipe_one(
                     journal_failed = true;
                 }
             };
+            let mut on_slow = |why: &str| {
+                let stopping = if ctx.args.fail_slow {
+                    "; stopping it (--fail-slow)"
+                } else {
+                    ""
+                };
+                rep.say(&format!("warning: pass {idx} is slow: {why}{stopping}"));
+                rep.reporter().emit("slow", json!({"target": name, "pass": idx, "detail": why, "stopping": ctx.args.fail_slow}));
+            };
             let ck = Checkpoints {
                 start,
                 every,
                 save: &mut save,
+                on_slow: &mut on_slow,
             };
             writer::run_pass_from(
                 t,
@@ -643,7 +660,7 @@ fn wipe_one(
         );
         // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
         // the verification still run, so the certificate lists everything that failed.
-        let stop = r.interrupted || r.aborted || r.gave_up;
+        let stop = r.interrupted || r.aborted || r.gave_up || r.slow_stopped;
         records.push(rec);
         if stop {
             break;
@@ -653,7 +670,7 @@ fn wipe_one(
     let all_written = records.len() == plan.passes.len()
         && records
             .iter()
-            .all(|r| !r.interrupted && !r.aborted && !r.gave_up);
+            .all(|r| !r.interrupted && !r.aborted && !r.gave_up && !r.slow_stopped);
     let mut verification = cert::Verification {
         method: plan.verify_mode.name().into(),
         pass: plan.passes.len(),
