@@ -12,6 +12,7 @@ pub mod pattern;
 pub mod plan;
 pub mod policy;
 pub mod progress;
+pub mod purge;
 pub mod units;
 pub mod verify;
 pub mod writer;

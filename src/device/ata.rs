@@ -175,8 +175,7 @@ fn ata_string(d: &[u8; 512], words: std::ops::Range<usize>) -> String {
         s.push(d[2 * i]);
     }
     String::from_utf8_lossy(&s)
-        .trim()
-        .trim_matches('\0')
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
         .to_string()
 }
 

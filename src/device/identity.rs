@@ -77,8 +77,7 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         // SCSI VPD page 0x80: 4-byte header, then the ASCII serial number.
         if pg80.len() > 4 {
             id.serial = String::from_utf8_lossy(&pg80[4..])
-                .trim()
-                .trim_matches('\0')
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
                 .to_string();
             id.serial_source = "SCSI VPD page 0x80 (sysfs)".into();
         }

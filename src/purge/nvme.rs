@@ -1,0 +1,396 @@
+//! NVMe admin commands for Purge, as the 72-byte `struct nvme_passthru_cmd` of
+//! `linux/nvme_ioctl.h` (NVME_IOCTL_ADMIN_CMD), and the decoding of what they return. Pure:
+//! only a transport's submit call touches a device.
+
+/// `struct nvme_passthru_cmd` (alias `nvme_admin_cmd`), field for field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdminCmd {
+    pub opcode: u8,
+    pub flags: u8,
+    pub nsid: u32,
+    pub cdw2: u32,
+    pub cdw3: u32,
+    pub metadata: u64,
+    /// The data buffer's address: set by the transport at submit time.
+    pub addr: u64,
+    pub metadata_len: u32,
+    pub data_len: u32,
+    pub cdw10: u32,
+    pub cdw11: u32,
+    pub cdw12: u32,
+    pub cdw13: u32,
+    pub cdw14: u32,
+    pub cdw15: u32,
+    pub timeout_ms: u32,
+}
+
+impl AdminCmd {
+    /// The 72 bytes the kernel receives (little-endian, `result` last and zero).
+    pub fn to_bytes(&self) -> [u8; 72] {
+        let mut b = [0u8; 72];
+        b[0] = self.opcode;
+        b[1] = self.flags;
+        let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+        put(4, &self.nsid.to_le_bytes());
+        put(8, &self.cdw2.to_le_bytes());
+        put(12, &self.cdw3.to_le_bytes());
+        put(16, &self.metadata.to_le_bytes());
+        put(24, &self.addr.to_le_bytes());
+        put(32, &self.metadata_len.to_le_bytes());
+        put(36, &self.data_len.to_le_bytes());
+        for (i, v) in [
+            self.cdw10, self.cdw11, self.cdw12, self.cdw13, self.cdw14, self.cdw15,
+        ]
+        .iter()
+        .enumerate()
+        {
+            put(40 + 4 * i, &v.to_le_bytes());
+        }
+        put(64, &self.timeout_ms.to_le_bytes());
+        b
+    }
+}
+
+/// Sanitize actions (SANACT, CDW10 bits 2:0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SanitizeAction {
+    ExitFailureMode = 1,
+    BlockErase = 2,
+    Overwrite = 3,
+    CryptoErase = 4,
+}
+
+/// A Sanitize command's options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sanitize {
+    pub action: SanitizeAction,
+    /// Allow Unrestricted Sanitize Exit (AUSE).
+    pub ause: bool,
+    /// Overwrite pass count, 1..16 (16 is encoded as 0).
+    pub overwrite_passes: u8,
+    /// Overwrite Invert Pattern Between Passes (OIPBP).
+    pub invert_between_passes: bool,
+    /// No Deallocate After Sanitize (NDAS).
+    pub no_deallocate: bool,
+    /// The 32-bit overwrite pattern (CDW11).
+    pub pattern: u32,
+}
+
+/// Sanitize (admin opcode 0x84).
+pub fn sanitize(s: &Sanitize) -> AdminCmd {
+    let owpass = u32::from(s.overwrite_passes & 0x0F);
+    AdminCmd {
+        opcode: 0x84,
+        cdw10: s.action as u32
+            | u32::from(s.ause) << 3
+            | owpass << 4
+            | u32::from(s.invert_between_passes) << 8
+            | u32::from(s.no_deallocate) << 9,
+        cdw11: if s.action == SanitizeAction::Overwrite {
+            s.pattern
+        } else {
+            0
+        },
+        ..AdminCmd::default()
+    }
+}
+
+/// Identify Controller (opcode 0x06, CNS 1): 4096 bytes in.
+pub fn identify_controller() -> AdminCmd {
+    AdminCmd {
+        opcode: 0x06,
+        cdw10: 1,
+        data_len: 4096,
+        ..AdminCmd::default()
+    }
+}
+
+/// Identify Namespace (opcode 0x06, CNS 0): 4096 bytes in.
+pub fn identify_namespace(nsid: u32) -> AdminCmd {
+    AdminCmd {
+        opcode: 0x06,
+        nsid,
+        cdw10: 0,
+        data_len: 4096,
+        ..AdminCmd::default()
+    }
+}
+
+/// Get Log Page 0x81, Sanitize Status (512 bytes, all namespaces).
+pub fn sanitize_log() -> AdminCmd {
+    let dwords = 512 / 4 - 1;
+    AdminCmd {
+        opcode: 0x02,
+        nsid: 0xFFFF_FFFF,
+        cdw10: 0x81 | dwords << 16,
+        data_len: 512,
+        ..AdminCmd::default()
+    }
+}
+
+/// Format NVM (opcode 0x80) of namespace `nsid` with LBA format `lbaf` and Secure Erase
+/// Setting `ses` (1 user data erase, 2 cryptographic erase).
+pub fn format_nvm(nsid: u32, lbaf: u8, ses: u8) -> AdminCmd {
+    AdminCmd {
+        opcode: 0x80,
+        nsid,
+        cdw10: u32::from(lbaf & 0x0F) | u32::from(ses & 0x07) << 9,
+        ..AdminCmd::default()
+    }
+}
+
+/// What Identify Controller says about erasing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Controller {
+    pub serial: String,
+    pub model: String,
+    pub firmware: String,
+    /// OACS bit 1: Format NVM supported.
+    pub format: bool,
+    /// SANICAP bits 0..2.
+    pub sanitize_crypto: bool,
+    pub sanitize_block: bool,
+    pub sanitize_overwrite: bool,
+    /// FNA bit 2: cryptographic erase supported as part of Format NVM.
+    pub format_crypto: bool,
+    /// FNA bit 0: Format applies to all namespaces.
+    pub format_all_namespaces: bool,
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+        .to_string()
+}
+
+/// Parses Identify Controller data (NVMe base spec byte offsets).
+pub fn parse_controller(d: &[u8; 4096]) -> Controller {
+    let oacs = u16::from_le_bytes([d[256], d[257]]);
+    let sanicap = u32::from_le_bytes([d[328], d[329], d[330], d[331]]);
+    let fna = d[524];
+    Controller {
+        serial: text(&d[4..24]),
+        model: text(&d[24..64]),
+        firmware: text(&d[64..72]),
+        format: oacs & (1 << 1) != 0,
+        sanitize_crypto: sanicap & 1 != 0,
+        sanitize_block: sanicap & 2 != 0,
+        sanitize_overwrite: sanicap & 4 != 0,
+        format_crypto: fna & (1 << 2) != 0,
+        format_all_namespaces: fna & 1 != 0,
+    }
+}
+
+/// The Sanitize Status log page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SanitizeStatus {
+    /// SPROG: progress of the sanitize in progress, out of 65536.
+    pub progress: u16,
+    /// SSTAT bits 2:0: 0 never sanitized, 1 completed, 2 in progress, 3 failed, 4 completed
+    /// without deallocation.
+    pub status: u8,
+    /// SSTAT bits 7:3: overwrite passes completed.
+    pub passes_done: u8,
+    /// SSTAT bit 8: no user data written since the last sanitize (Global Data Erased).
+    pub global_data_erased: bool,
+    /// The CDW10 of the last Sanitize.
+    pub last_cdw10: u32,
+    /// Estimated seconds (0xFFFF_FFFF: no estimate) for overwrite, block erase, crypto erase.
+    pub est_overwrite: u32,
+    pub est_block: u32,
+    pub est_crypto: u32,
+}
+
+impl SanitizeStatus {
+    /// Progress in percent.
+    pub fn percent(&self) -> f64 {
+        f64::from(self.progress) * 100.0 / 65536.0
+    }
+
+    /// A word for the status.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            0 => "never sanitized",
+            1 => "completed",
+            2 => "in progress",
+            3 => "failed",
+            4 => "completed without deallocation",
+            _ => "unknown",
+        }
+    }
+}
+
+/// Parses the Sanitize Status log page (0x81).
+pub fn parse_sanitize_log(d: &[u8; 512]) -> SanitizeStatus {
+    let u32at = |i: usize| u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+    let sstat = u16::from_le_bytes([d[2], d[3]]);
+    SanitizeStatus {
+        progress: u16::from_le_bytes([d[0], d[1]]),
+        status: (sstat & 0x7) as u8,
+        passes_done: ((sstat >> 3) & 0x1F) as u8,
+        global_data_erased: sstat & (1 << 8) != 0,
+        last_cdw10: u32at(4),
+        est_overwrite: u32at(8),
+        est_block: u32at(12),
+        est_crypto: u32at(16),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The 72-byte commands in an ioctlcap log (tests/data/ioctlcap), continuation lines joined.
+    fn captured(log: &str) -> Vec<[u8; 72]> {
+        let mut out = Vec::new();
+        let mut cur: Option<Vec<u8>> = None;
+        for line in log.lines() {
+            if let Some(rest) = line.strip_prefix("[cap] raw72 ") {
+                cur = Some(
+                    rest.split_whitespace()
+                        .map(|h| u8::from_str_radix(h, 16).unwrap())
+                        .collect(),
+                );
+            } else if line.starts_with("      ") {
+                if let Some(c) = cur.as_mut() {
+                    c.extend(
+                        line.split_whitespace()
+                            .map(|h| u8::from_str_radix(h, 16).unwrap()),
+                    );
+                }
+            } else if let Some(c) = cur.take() {
+                out.push(c.try_into().unwrap());
+            }
+        }
+        out.extend(cur.map(|c| -> [u8; 72] { c.try_into().unwrap() }));
+        out
+    }
+
+    /// Compares with the reference, masking `addr` (a pointer of the capturing process) and the
+    /// timeout (the tool's choice), as ../shared/tools/ioctlcap/README.md says.
+    fn same(ours: &AdminCmd, theirs: &[u8; 72]) {
+        let mut a = ours.to_bytes();
+        let mut b = *theirs;
+        for x in [&mut a, &mut b] {
+            x[24..32].fill(0);
+            x[64..72].fill(0);
+        }
+        assert_eq!(a, b, "\nours   {a:02x?}\ntheirs {b:02x?}");
+    }
+
+    #[test]
+    fn commands_equal_nvme_clis() {
+        let s = |action| Sanitize {
+            action,
+            ause: false,
+            overwrite_passes: 1,
+            invert_between_passes: false,
+            no_deallocate: false,
+            pattern: 0,
+        };
+        let log = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/data/ioctlcap/{name}.txt",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        };
+        same(
+            &sanitize(&Sanitize {
+                overwrite_passes: 0,
+                ..s(SanitizeAction::BlockErase)
+            }),
+            &captured(&log("nvme-sanitize-block"))[0],
+        );
+        same(
+            &sanitize(&Sanitize {
+                overwrite_passes: 0,
+                ..s(SanitizeAction::CryptoErase)
+            }),
+            &captured(&log("nvme-sanitize-crypto"))[0],
+        );
+        same(
+            &sanitize(&Sanitize {
+                overwrite_passes: 0,
+                ..s(SanitizeAction::ExitFailureMode)
+            }),
+            &captured(&log("nvme-sanitize-exit-failure"))[0],
+        );
+        // nvme sanitize --sanact=3 --owpass=2 --ovrpat=0x5a5a5a5a --oipbp
+        let ow = Sanitize {
+            overwrite_passes: 2,
+            invert_between_passes: true,
+            pattern: 0x5a5a_5a5a,
+            ..s(SanitizeAction::Overwrite)
+        };
+        same(
+            &sanitize(&ow),
+            &captured(&log("nvme-sanitize-overwrite"))[0],
+        );
+        same(&sanitize_log(), &captured(&log("nvme-sanitize-log"))[0]);
+        same(&identify_controller(), &captured(&log("nvme-id-ctrl"))[0]);
+    }
+
+    #[test]
+    fn format_and_options_follow_the_spec_bits() {
+        assert_eq!(format_nvm(1, 0, 2).cdw10, 0x400, "SES 2 in bits 11:9");
+        assert_eq!(format_nvm(1, 3, 1).cdw10, 0x203);
+        let s = Sanitize {
+            action: SanitizeAction::BlockErase,
+            ause: true,
+            overwrite_passes: 0,
+            invert_between_passes: false,
+            no_deallocate: true,
+            pattern: 7,
+        };
+        let c = sanitize(&s);
+        assert_eq!(c.cdw10, 2 | 1 << 3 | 1 << 9);
+        assert_eq!(c.cdw11, 0, "the pattern only goes with overwrite");
+        assert_eq!(
+            AdminCmd {
+                timeout_ms: 0x01020304,
+                ..c
+            }
+            .to_bytes()[64..68],
+            [4, 3, 2, 1]
+        );
+    }
+
+    #[test]
+    fn parses_identify_and_the_sanitize_log() {
+        let mut d = [0u8; 4096];
+        d[4..12].copy_from_slice(b"S5GXNF0R");
+        d[24..37].copy_from_slice(b"Samsung 980  ");
+        d[256] = 0b10;
+        d[328] = 0b101;
+        d[524] = 0b100;
+        let c = parse_controller(&d);
+        assert_eq!(
+            (c.serial.as_str(), c.model.as_str()),
+            ("S5GXNF0R", "Samsung 980")
+        );
+        assert!(
+            c.format
+                && c.sanitize_crypto
+                && !c.sanitize_block
+                && c.sanitize_overwrite
+                && c.format_crypto
+        );
+        let mut l = [0u8; 512];
+        l[0..2].copy_from_slice(&32768u16.to_le_bytes());
+        l[2..4].copy_from_slice(&(2u16 | 3 << 3 | 1 << 8).to_le_bytes());
+        l[12..16].copy_from_slice(&600u32.to_le_bytes());
+        let st = parse_sanitize_log(&l);
+        assert_eq!(
+            (
+                st.status,
+                st.passes_done,
+                st.global_data_erased,
+                st.est_block
+            ),
+            (2, 3, true, 600)
+        );
+        assert_eq!(st.percent(), 50.0);
+        assert_eq!(st.status_name(), "in progress");
+    }
+}
