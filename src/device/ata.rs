@@ -14,6 +14,7 @@ pub const PASS_THROUGH_16: u8 = 0x85;
 pub enum Protocol {
     NonData = 3,
     PioDataIn = 4,
+    PioDataOut = 5,
 }
 
 /// An ATA command as the registers (task file) hold it.
@@ -35,6 +36,8 @@ pub fn cdb(tf: &TaskFile, protocol: Protocol, extend: bool, ck_cond: bool) -> [u
     c[2] = match protocol {
         // T_DIR from device, BYTE_BLOCK (blocks), T_LENGTH in the COUNT field.
         Protocol::PioDataIn => 0x08 | 0x04 | 0x02,
+        // T_DIR to device, BYTE_BLOCK, T_LENGTH in the COUNT field.
+        Protocol::PioDataOut => 0x04 | 0x02,
         Protocol::NonData => 0,
     } | if ck_cond { 0x20 } else { 0 };
     let [f_hi, f_lo] = tf.features.to_be_bytes();
@@ -98,6 +101,112 @@ pub fn dco_identify() -> [u8; 16] {
         false,
         false,
     )
+}
+
+/// SANITIZE DEVICE (0xB4) sub-commands (the FEATURES field) and their signature LBAs.
+fn sanitize_cmd(features: u16, lba: u64, count: u16) -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            features,
+            count,
+            lba,
+            device: 0x40,
+            command: 0xB4,
+        },
+        Protocol::NonData,
+        true,
+        true,
+    )
+}
+
+/// SANITIZE STATUS EXT: the result (progress, status) comes back in the sense data.
+pub fn sanitize_status() -> [u8; 16] {
+    sanitize_cmd(0x0000, 0, 0)
+}
+
+/// CRYPTO SCRAMBLE EXT (signature "Cryp"); `failure_mode` lets a failed sanitize be exited.
+pub fn sanitize_crypto_scramble(failure_mode: bool) -> [u8; 16] {
+    sanitize_cmd(0x0011, 0x4372_7970, if failure_mode { 0x10 } else { 0 })
+}
+
+/// BLOCK ERASE EXT (signature "BkEr").
+pub fn sanitize_block_erase(failure_mode: bool) -> [u8; 16] {
+    sanitize_cmd(0x0012, 0x426B_4572, if failure_mode { 0x10 } else { 0 })
+}
+
+/// OVERWRITE EXT (signature "OW" above the 32-bit pattern): `passes` 1..=16 (16 is sent as
+/// 0), `invert` the pattern between passes.
+pub fn sanitize_overwrite(pattern: u32, passes: u8, invert: bool, failure_mode: bool) -> [u8; 16] {
+    let count = u16::from(passes.clamp(1, 16) & 0x0F)
+        | if failure_mode { 0x10 } else { 0 }
+        | if invert { 0x80 } else { 0 };
+    sanitize_cmd(0x0014, 0x4F57 << 32 | u64::from(pattern), count)
+}
+
+/// SANITIZE FREEZE LOCK EXT (signature "FrLk").
+pub fn sanitize_freeze_lock() -> [u8; 16] {
+    sanitize_cmd(0x0020, 0x4672_4C6B, 0)
+}
+
+/// The 512-byte data of the SECURITY commands that carry a password: word 0 holds the flags,
+/// bytes 2..34 the password (padded with zeros).
+pub fn security_data(password: &[u8], master: bool, extra_flags: u16) -> [u8; 512] {
+    let mut d = [0u8; 512];
+    d[0..2].copy_from_slice(&(u16::from(master) | extra_flags).to_le_bytes());
+    let n = password.len().min(32);
+    d[2..2 + n].copy_from_slice(&password[..n]);
+    d
+}
+
+fn security_out(command: u8) -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            count: 1,
+            device: 0x40,
+            command,
+            ..TaskFile::default()
+        },
+        Protocol::PioDataOut,
+        false,
+        false,
+    )
+}
+
+/// SECURITY SET PASSWORD (0xF1); data from [`security_data`] (word 0 bit 8: maximum level).
+pub fn security_set_password() -> [u8; 16] {
+    security_out(0xF1)
+}
+
+/// SECURITY UNLOCK (0xF2).
+pub fn security_unlock() -> [u8; 16] {
+    security_out(0xF2)
+}
+
+/// SECURITY ERASE PREPARE (0xF3), which must come right before ERASE UNIT.
+pub fn security_erase_prepare() -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            device: 0x40,
+            command: 0xF3,
+            ..TaskFile::default()
+        },
+        Protocol::NonData,
+        false,
+        true,
+    )
+}
+
+/// SECURITY ERASE UNIT (0xF4); data word 0 bit 1 selects the enhanced erase.
+pub fn security_erase_unit() -> [u8; 16] {
+    security_out(0xF4)
+}
+
+/// The ERASE UNIT data word-0 flag for the enhanced erase.
+pub const ENHANCED: u16 = 1 << 1;
+
+/// SECURITY DISABLE PASSWORD (0xF6).
+pub fn security_disable_password() -> [u8; 16] {
+    security_out(0xF6)
 }
 
 /// The ATA registers returned in sense data (CK_COND).
@@ -194,6 +303,33 @@ pub struct Identify {
     pub dco_supported: bool,
     /// Accessible Max Address Configuration (ACS-3) supported.
     pub ama_supported: bool,
+    /// Word 59: the SANITIZE feature set and which of its commands.
+    pub sanitize: bool,
+    pub sanitize_crypto: bool,
+    pub sanitize_block: bool,
+    pub sanitize_overwrite: bool,
+    /// Word 128: the SECURITY feature set and its state.
+    pub security: bool,
+    pub security_enabled: bool,
+    pub security_locked: bool,
+    pub security_frozen: bool,
+    pub security_enhanced_erase: bool,
+    /// Words 89/90: estimated minutes for normal and enhanced SECURITY ERASE (0: unknown).
+    pub erase_minutes: u32,
+    pub enhanced_erase_minutes: u32,
+    /// Word 217: 1 means a non-rotating (solid state) device.
+    pub solid_state: bool,
+}
+
+/// Words 89/90: bit 15 selects the extended format (bits 14:0) else bits 7:0; units of two
+/// minutes; 0 means not reported.
+fn erase_time(w: u16) -> u32 {
+    let v = if w & 0x8000 != 0 {
+        w & 0x7FFF
+    } else {
+        w & 0x00FF
+    };
+    u32::from(v) * 2
 }
 
 /// Parses IDENTIFY DEVICE data (ACS-3 word numbers).
@@ -217,6 +353,18 @@ pub fn parse_identify(d: &[u8; 512]) -> Identify {
         hpa_enabled: valid(word(d, 83)) && word(d, 85) & (1 << 10) != 0,
         dco_supported: valid(word(d, 83)) && word(d, 83) & (1 << 11) != 0,
         ama_supported: valid(word(d, 119)) && word(d, 119) & (1 << 8) != 0,
+        sanitize: word(d, 59) & (1 << 12) != 0,
+        sanitize_crypto: word(d, 59) & (1 << 12) != 0 && word(d, 59) & (1 << 13) != 0,
+        sanitize_overwrite: word(d, 59) & (1 << 12) != 0 && word(d, 59) & (1 << 14) != 0,
+        sanitize_block: word(d, 59) & (1 << 12) != 0 && word(d, 59) & (1 << 15) != 0,
+        security: word(d, 128) & 1 != 0,
+        security_enabled: word(d, 128) & (1 << 1) != 0,
+        security_locked: word(d, 128) & (1 << 2) != 0,
+        security_frozen: word(d, 128) & (1 << 3) != 0,
+        security_enhanced_erase: word(d, 128) & (1 << 5) != 0,
+        erase_minutes: erase_time(word(d, 89)),
+        enhanced_erase_minutes: erase_time(word(d, 90)),
+        solid_state: word(d, 217) == 1,
     }
 }
 
@@ -304,6 +452,96 @@ mod tests {
             .map(hex)
             .unwrap();
         assert_eq!(&sense[..4], &[0x72, 0x01, 0x00, 0x1d]);
+    }
+
+    /// The captured CDBs (and data-out) of every hdparm sanitize/security capture.
+    fn cdbs_in(name: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/data/ioctlcap/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let mut out: Vec<(Vec<u8>, Option<Vec<u8>>)> = vec![];
+        for l in text.lines() {
+            if let Some(c) = l.strip_prefix("[cap] SG_IO cdb ") {
+                out.push((hex(c), None));
+            } else if let Some(d) = l.strip_prefix("[cap]   data-out ") {
+                if let Some(last) = out.last_mut() {
+                    last.1 = Some(hex(d));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sanitize_and_security_equal_hdparms() {
+        assert_eq!(
+            cdbs_in("hdparm-sanitize-status")[1].0,
+            sanitize_status().to_vec()
+        );
+        assert_eq!(
+            cdbs_in("hdparm-sanitize-block")[1].0,
+            sanitize_block_erase(false).to_vec()
+        );
+        assert_eq!(
+            cdbs_in("hdparm-sanitize-crypto")[1].0,
+            sanitize_crypto_scramble(false).to_vec()
+        );
+        // hdparm --sanitize-overwrite hex:11223344 (its default count field 0 = 16 passes)
+        assert_eq!(
+            cdbs_in("hdparm-sanitize-overwrite")[1].0,
+            sanitize_overwrite(0x1122_3344, 16, false, false).to_vec()
+        );
+        // --security-set-pass mediasan (user, high)
+        let set = &cdbs_in("hdparm-security-set-pass")[0];
+        assert_eq!(set.0, security_set_password().to_vec());
+        assert_eq!(
+            set.1.as_deref().unwrap(),
+            &security_data(b"mediasan", false, 0)[..16]
+        );
+        // --security-erase: ERASE PREPARE then ERASE UNIT with the password.
+        let e = cdbs_in("hdparm-security-erase");
+        assert_eq!(e[1].0, security_erase_prepare().to_vec());
+        assert_eq!(e[2].0, security_erase_unit().to_vec());
+        assert_eq!(
+            e[2].1.as_deref().unwrap(),
+            &security_data(b"mediasan", false, 0)[..16]
+        );
+        let e = cdbs_in("hdparm-security-erase-enhanced");
+        assert_eq!(
+            e[2].1.as_deref().unwrap(),
+            &security_data(b"mediasan", false, ENHANCED)[..16]
+        );
+        // --security-disable: UNLOCK, then DISABLE PASSWORD.
+        let d = cdbs_in("hdparm-security-disable");
+        assert_eq!(
+            (d[0].0.clone(), d[1].0.clone()),
+            (
+                security_unlock().to_vec(),
+                security_disable_password().to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn identify_reports_sanitize_and_security_state() {
+        let mut d = identify_data(1000, false);
+        let mut put = |w: usize, v: u16| d[2 * w..2 * w + 2].copy_from_slice(&v.to_le_bytes());
+        put(59, 1 << 12 | 1 << 13 | 1 << 15);
+        put(128, 1 | 1 << 3 | 1 << 5);
+        put(89, 0x8000 | 30);
+        put(90, 45);
+        put(217, 1);
+        let id = parse_identify(&d);
+        assert!(id.sanitize && id.sanitize_crypto && id.sanitize_block && !id.sanitize_overwrite);
+        assert!(
+            id.security && id.security_frozen && id.security_enhanced_erase && !id.security_locked
+        );
+        assert_eq!((id.erase_minutes, id.enhanced_erase_minutes), (60, 90));
+        assert!(id.solid_state);
+        assert_eq!(sanitize_overwrite(0, 3, true, true)[6], 0x80 | 0x10 | 3);
+        assert_eq!(sanitize_freeze_lock()[4], 0x20);
     }
 
     #[test]
