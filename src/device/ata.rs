@@ -289,7 +289,7 @@ fn ata_string(d: &[u8; 512], words: std::ops::Range<usize>) -> String {
 }
 
 /// What IDENTIFY DEVICE says.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identify {
     pub model: String,
     pub serial: String,
