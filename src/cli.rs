@@ -87,7 +87,8 @@ pub struct WipeArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<PathBuf>,
 
-    /// A built-in policy name (see `mediasan policies`) or a policy TOML file.
+    /// A built-in policy name (see `mediasan policies`) or a policy TOML file [default: the
+    /// config's policy, else nist-clear].
     #[arg(long, value_name = "NAME|FILE", help_heading = "Policy")]
     pub policy: Option<String>,
 

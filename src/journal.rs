@@ -154,19 +154,7 @@ pub fn default_dir() -> Option<PathBuf> {
 
 /// The journal file of the target at `canonical` in `dir`.
 pub fn path_for(dir: &Path, canonical: &Path) -> PathBuf {
-    let base: String = canonical
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let base = crate::cert::safe_name(canonical);
     let h = blake3::hash(canonical.as_os_str().as_encoded_bytes()).to_hex();
     dir.join(format!("{base}-{}.json", &h[..16]))
 }

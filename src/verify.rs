@@ -644,6 +644,18 @@ mod tests {
         ));
     }
 
+    /// A full verification of a 1 MiB device in 64 KiB chunks.
+    fn full_mib(dev: &MemDevice, p: &Pattern, qd: usize) -> VerifyReport {
+        run(
+            dev,
+            &full_plan(1 << 20, 64 << 10),
+            p,
+            &cfg(qd),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+    }
+
     fn cfg(qd: usize) -> IoConfig {
         IoConfig {
             buffer_size: 64 << 10,
@@ -700,14 +712,7 @@ mod tests {
         let p = Pattern::Fixed(vec![0]);
         let dev = written(1 << 20, &p);
         dev.poke(700_001, &[1]);
-        let r = run(
-            &dev,
-            &full_plan(1 << 20, 64 << 10),
-            &p,
-            &cfg(2),
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
+        let r = full_mib(&dev, &p, 2);
         assert_eq!(r.mismatched_blocks, 1);
         assert_eq!(r.first_mismatch, Some(700_001 / 512 * 512));
         assert!(!r.clean(1 << 20));
@@ -792,14 +797,7 @@ mod tests {
         let mut dev = written(1 << 20, &p);
         dev.fail_reads = vec![(100_000, 100_001)];
         dev.poke(600_000, &[9]);
-        let r = run(
-            &dev,
-            &full_plan(1 << 20, 64 << 10),
-            &p,
-            &cfg(2),
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
+        let r = full_mib(&dev, &p, 2);
         assert_eq!(r.errors.len(), 1);
         assert_eq!(
             (r.errors[0].offset, r.errors[0].length),
@@ -815,14 +813,7 @@ mod tests {
         assert!(r.blake3.is_empty(), "no digest for an incomplete read");
         // In the same extent as the bad block, the readable blocks are compared too.
         dev.poke(100_000 + 1024, &[7]);
-        let r = run(
-            &dev,
-            &full_plan(1 << 20, 64 << 10),
-            &p,
-            &cfg(2),
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
+        let r = full_mib(&dev, &p, 2);
         assert_eq!(r.mismatched_blocks, 2);
     }
 
@@ -831,14 +822,7 @@ mod tests {
         let p = Pattern::Fixed(vec![0]);
         let dev = written(1 << 20, &p);
         dev.fail_once(false, 0, 1);
-        let r = run(
-            &dev,
-            &full_plan(1 << 20, 64 << 10),
-            &p,
-            &cfg(2),
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
+        let r = full_mib(&dev, &p, 2);
         assert!(r.clean(1 << 20), "{r:?}");
     }
 
@@ -847,14 +831,7 @@ mod tests {
         let p = Pattern::Fixed(vec![0]);
         let mut dev = written(1 << 20, &p);
         dev.fail_reads = vec![(512 << 10, (512 << 10) + 1)];
-        let r = run(
-            &dev,
-            &full_plan(1 << 20, 64 << 10),
-            &p,
-            &cfg(4),
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
+        let r = full_mib(&dev, &p, 4);
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].offset, 512 << 10);
         assert!(!r.clean(1 << 20));

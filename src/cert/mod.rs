@@ -428,14 +428,14 @@ pub fn timestamp(t: std::time::SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// The certificate's file name: `<target name>-<UTC time>-<id prefix>.json`, with anything
-/// but letters, digits, `.`, `_` and `-` in the target name replaced by `_`.
-pub fn file_name(target: &std::path::Path, started: &str, id: &str) -> String {
-    let base: String = target
+/// The last component of `path` as a safe file-name part: anything but letters, digits, `.`,
+/// `_` and `-` becomes `_` (`target` if there is none).
+pub fn safe_name(path: &std::path::Path) -> String {
+    let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "target".into())
-        .chars()
+        .unwrap_or_else(|| "target".into());
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
                 c
@@ -443,7 +443,13 @@ pub fn file_name(target: &std::path::Path, started: &str, id: &str) -> String {
                 '_'
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The certificate's file name: `<target name>-<UTC time>-<id prefix>.json`, with anything
+/// but letters, digits, `.`, `_` and `-` in the target name replaced by `_`.
+pub fn file_name(target: &std::path::Path, started: &str, id: &str) -> String {
+    let base = safe_name(target);
     let stamp: String = started.chars().filter(|c| *c != '-' && *c != ':').collect();
     format!("{base}-{stamp}-{}.json", &id[..8.min(id.len())])
 }
