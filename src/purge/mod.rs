@@ -3,6 +3,7 @@
 //! checked byte for byte against nvme-cli, hdparm and sg_sanitize (tests/data/ioctlcap).
 //! The ATA encodings live in `device::ata`, shared with the hidden-area queries.
 
+pub mod drive;
 pub mod method;
 pub mod nvme;
 pub mod scsi;
