@@ -4,6 +4,8 @@
 //! The ATA encodings live in `device::ata`, shared with the hidden-area queries.
 
 pub mod drive;
+pub mod engine;
 pub mod method;
 pub mod nvme;
 pub mod scsi;
+pub mod sim;

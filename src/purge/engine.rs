@@ -1,0 +1,459 @@
+//! The purge engine: what a drive can do (`probe`), the exact bytes a method sends
+//! (`start_bytes`, for `--dry-run`), starting it, following the drive's own progress (`poll`),
+//! and checking the result by reading sampled locations back (`Evidence`). Transport-neutral:
+//! everything goes through [`Passthrough`], so tests drive a simulated drive.
+
+use std::io;
+
+use super::drive::{DataDir, Passthrough};
+use super::method::{self, Method};
+use super::{nvme, scsi};
+use crate::device::ata;
+use crate::device::BlockIo;
+use crate::verify::Extent;
+
+/// How the drive is attached, for purge purposes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bus {
+    Nvme,
+    Ata,
+    Scsi,
+}
+
+/// What the drive reports before anything is started.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Caps {
+    pub model: String,
+    pub serial: String,
+    /// Methods the drive says it supports (Purge and Clear grade), strongest first.
+    pub supported: Vec<Method>,
+    /// Flash (for the grade of ATA enhanced erase).
+    pub solid_state: bool,
+    /// Reasons nothing can be started now (frozen, locked, a failed sanitize to exit first).
+    pub blockers: Vec<String>,
+    /// The drive's own estimate for each method, seconds.
+    pub estimates: Vec<(Method, u64)>,
+}
+
+/// Options of a purge command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Overwrite: the 32-bit pattern and the number of passes (1..=16).
+    pub pattern: u32,
+    pub passes: u8,
+    /// Allow an unrestricted exit from a failed sanitize.
+    pub ause: bool,
+    /// NVMe namespace for Format NVM.
+    pub nsid: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pattern: 0,
+            passes: 1,
+            ause: false,
+            nsid: 1,
+        }
+    }
+}
+
+fn nvme_sanitize(m: Method, o: &Options) -> Option<nvme::Sanitize> {
+    let action = match m {
+        Method::NvmeSanitizeCrypto => nvme::SanitizeAction::CryptoErase,
+        Method::NvmeSanitizeBlock => nvme::SanitizeAction::BlockErase,
+        Method::NvmeSanitizeOverwrite => nvme::SanitizeAction::Overwrite,
+        _ => return None,
+    };
+    Some(nvme::Sanitize {
+        action,
+        ause: o.ause,
+        overwrite_passes: o.passes.clamp(1, 16) % 16,
+        invert_between_passes: false,
+        no_deallocate: false,
+        pattern: o.pattern,
+    })
+}
+
+/// The bytes that start `m`: the 72-byte NVMe command, or the CDB (with its data-out).
+/// ATA security erase is a sequence (set password, erase prepare, erase unit, disable).
+pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
+    let nv = |c: nvme::AdminCmd| {
+        vec![(
+            "NVMe admin command (72 bytes)".to_string(),
+            c.to_bytes().to_vec(),
+        )]
+    };
+    match m {
+        Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock | Method::NvmeSanitizeOverwrite => {
+            nv(nvme::sanitize(
+                &nvme_sanitize(m, o).expect("an NVMe sanitize method"),
+            ))
+        }
+        Method::NvmeFormatUserData => nv(nvme::format_nvm(o.nsid, 0, 1)),
+        Method::NvmeFormatCrypto => nv(nvme::format_nvm(o.nsid, 0, 2)),
+        Method::AtaSanitizeCrypto => vec![(
+            "ATA PASS-THROUGH(16) CDB".into(),
+            ata::sanitize_crypto_scramble(o.ause).to_vec(),
+        )],
+        Method::AtaSanitizeBlock => vec![(
+            "ATA PASS-THROUGH(16) CDB".into(),
+            ata::sanitize_block_erase(o.ause).to_vec(),
+        )],
+        Method::AtaSanitizeOverwrite => vec![(
+            "ATA PASS-THROUGH(16) CDB".into(),
+            ata::sanitize_overwrite(o.pattern, o.passes, false, o.ause).to_vec(),
+        )],
+        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced => {
+            let enhanced = if m == Method::AtaSecurityEraseEnhanced {
+                ata::ENHANCED
+            } else {
+                0
+            };
+            vec![
+                (
+                    "SECURITY SET PASSWORD CDB".into(),
+                    ata::security_set_password().to_vec(),
+                ),
+                (
+                    "SECURITY ERASE PREPARE CDB".into(),
+                    ata::security_erase_prepare().to_vec(),
+                ),
+                (
+                    "SECURITY ERASE UNIT CDB".into(),
+                    ata::security_erase_unit().to_vec(),
+                ),
+                (
+                    "SECURITY ERASE UNIT data (first 34 bytes)".into(),
+                    ata::security_data(b"mediasan", false, enhanced)[..34].to_vec(),
+                ),
+            ]
+        }
+        Method::ScsiSanitizeCrypto | Method::ScsiSanitizeBlock | Method::ScsiSanitizeOverwrite => {
+            let action = match m {
+                Method::ScsiSanitizeCrypto => scsi::Action::CryptoErase,
+                Method::ScsiSanitizeBlock => scsi::Action::BlockErase,
+                _ => scsi::Action::Overwrite,
+            };
+            let c = scsi::sanitize(action, o.ause, o.passes, false, &o.pattern.to_le_bytes());
+            let mut v = vec![("SCSI SANITIZE CDB".to_string(), c.cdb.to_vec())];
+            if !c.data_out.is_empty() {
+                v.push(("SANITIZE parameter list".into(), c.data_out));
+            }
+            v
+        }
+    }
+}
+
+fn nvme_ok(what: &str, r: io::Result<(u16, u32)>) -> io::Result<u32> {
+    match r? {
+        (0, result) => Ok(result),
+        (status, _) => Err(io::Error::other(format!(
+            "{what}: NVMe status {status:#06x}"
+        ))),
+    }
+}
+
+/// Reads what the drive can do.
+///
+/// # Errors
+/// When the identify commands fail.
+pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
+    match bus {
+        Bus::Nvme => {
+            let mut id = [0u8; 4096];
+            nvme_ok(
+                "Identify Controller",
+                d.nvme(&nvme::identify_controller(), &mut id),
+            )?;
+            let c = nvme::parse_controller(&id);
+            let mut supported = method::nvme_purges(&c);
+            if c.format {
+                if c.format_crypto {
+                    supported.push(Method::NvmeFormatCrypto);
+                }
+                supported.push(Method::NvmeFormatUserData);
+            }
+            let mut caps = Caps {
+                model: c.model,
+                serial: c.serial,
+                supported,
+                solid_state: true,
+                ..Caps::default()
+            };
+            if c.sanitize_crypto || c.sanitize_block || c.sanitize_overwrite {
+                let mut log = [0u8; 512];
+                if nvme_ok(
+                    "Sanitize Status log",
+                    d.nvme(&nvme::sanitize_log(), &mut log),
+                )
+                .is_ok()
+                {
+                    let st = nvme::parse_sanitize_log(&log);
+                    if st.status == 3 {
+                        caps.blockers.push("the last sanitize failed: the drive is in sanitize failure mode; \
+                                            exit it first (exit failure mode, or a new sanitize with AUSE)"
+                            .into());
+                    }
+                    if st.status == 2 {
+                        caps.blockers
+                            .push(format!("a sanitize is in progress ({:.0} %)", st.percent()));
+                    }
+                    for (m, e) in [
+                        (Method::NvmeSanitizeOverwrite, st.est_overwrite),
+                        (Method::NvmeSanitizeBlock, st.est_block),
+                        (Method::NvmeSanitizeCrypto, st.est_crypto),
+                    ] {
+                        if e != 0 && e != u32::MAX {
+                            caps.estimates.push((m, u64::from(e)));
+                        }
+                    }
+                }
+            }
+            Ok(caps)
+        }
+        Bus::Ata => {
+            let mut data = [0u8; 512];
+            let (status, _) = d.scsi(&ata::identify(), DataDir::FromDevice, &mut data, 30_000)?;
+            if status != 0 {
+                return Err(io::Error::other(format!(
+                    "IDENTIFY DEVICE failed (SCSI status {status:#04x})"
+                )));
+            }
+            let id = ata::parse_identify(&data);
+            let mut supported = method::ata_purges(&id);
+            if id.security
+                && !supported.contains(&Method::AtaSecurityEraseEnhanced)
+                && id.security_enhanced_erase
+            {
+                supported.push(Method::AtaSecurityEraseEnhanced);
+            }
+            if id.security {
+                supported.push(Method::AtaSecurityErase);
+            }
+            let mut blockers = Vec::new();
+            if id.security_frozen
+                && supported.iter().any(|m| {
+                    matches!(
+                        m,
+                        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced
+                    )
+                })
+            {
+                blockers.push(
+                    "the drive's security is frozen (by the BIOS): suspend and resume the machine \
+                               (e.g. rtcwake -m mem -s 5) or hot-plug the drive, then try again"
+                        .into(),
+                );
+            }
+            if id.security_locked {
+                blockers.push("the drive is locked with a password; unlock it first".into());
+            }
+            let estimates = vec![
+                (Method::AtaSecurityErase, u64::from(id.erase_minutes) * 60),
+                (
+                    Method::AtaSecurityEraseEnhanced,
+                    u64::from(id.enhanced_erase_minutes) * 60,
+                ),
+            ]
+            .into_iter()
+            .filter(|(_, s)| *s > 0)
+            .collect();
+            Ok(Caps {
+                model: id.model,
+                serial: id.serial,
+                supported,
+                solid_state: id.solid_state,
+                blockers,
+                estimates,
+            })
+        }
+        Bus::Scsi => {
+            // SCSI has no capability bit short of REPORT SUPPORTED OPERATION CODES; the drive's
+            // answer to SANITIZE (ILLEGAL REQUEST if unsupported) settles it.
+            Ok(Caps {
+                supported: vec![
+                    Method::ScsiSanitizeCrypto,
+                    Method::ScsiSanitizeBlock,
+                    Method::ScsiSanitizeOverwrite,
+                ],
+                ..Caps::default()
+            })
+        }
+    }
+}
+
+/// The drive's sanitize state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum State {
+    /// Running, percent done.
+    Running(f64),
+    Completed,
+    Failed(String),
+}
+
+/// Starts `m`. Long-running sanitize commands return at once; the drive works on its own.
+///
+/// # Errors
+/// When the drive refuses the command.
+pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
+    if let Some(s) = nvme_sanitize(m, o) {
+        nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))?;
+        return Ok(());
+    }
+    match m {
+        Method::NvmeFormatUserData | Method::NvmeFormatCrypto => {
+            let ses = if m == Method::NvmeFormatCrypto { 2 } else { 1 };
+            let cmd = nvme::AdminCmd {
+                timeout_ms: 0,
+                ..nvme::format_nvm(o.nsid, 0, ses)
+            };
+            nvme_ok("Format NVM", d.nvme(&cmd, &mut []))?;
+            Ok(())
+        }
+        Method::AtaSanitizeCrypto | Method::AtaSanitizeBlock | Method::AtaSanitizeOverwrite => {
+            let cdb = &start_bytes(m, o)[0].1;
+            let (status, sense) = d.scsi(cdb, DataDir::None, &mut [], 30_000)?;
+            let r = ata::decode_return(&sense).ok();
+            if status != 0 && r.is_none_or(|r| r.status & 0x01 != 0) {
+                return Err(io::Error::other(format!(
+                    "the drive refused SANITIZE (status {status:#04x})"
+                )));
+            }
+            Ok(())
+        }
+        _ => Err(io::Error::other(format!(
+            "{} is not implemented by this engine yet",
+            m.name()
+        ))),
+    }
+}
+
+/// Asks the drive how its sanitize is going.
+///
+/// # Errors
+/// When the status cannot be read.
+pub fn poll(d: &dyn Passthrough, bus: Bus) -> io::Result<State> {
+    match bus {
+        Bus::Nvme => {
+            let mut log = [0u8; 512];
+            nvme_ok(
+                "Sanitize Status log",
+                d.nvme(&nvme::sanitize_log(), &mut log),
+            )?;
+            let st = nvme::parse_sanitize_log(&log);
+            Ok(match st.status {
+                2 => State::Running(st.percent()),
+                1 | 4 => State::Completed,
+                3 => State::Failed("the drive reports the sanitize failed".into()),
+                _ => State::Failed("the drive reports no sanitize ever completed".into()),
+            })
+        }
+        Bus::Ata => {
+            let (_, sense) = d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], 30_000)?;
+            let r = ata::decode_return(&sense).map_err(io::Error::other)?;
+            // COUNT bit 15: completed without error; bit 14: in progress; LBA 15:0: progress.
+            Ok(if r.count & 0x4000 != 0 {
+                State::Running(f64::from((r.lba & 0xFFFF) as u16) * 100.0 / 65536.0)
+            } else if r.count & 0x8000 != 0 {
+                State::Completed
+            } else {
+                State::Failed(format!(
+                    "SANITIZE STATUS reports neither progress nor success (error {:#04x})",
+                    r.error
+                ))
+            })
+        }
+        Bus::Scsi => {
+            let mut data = [0u8; 252];
+            let (_, _) = d.scsi(
+                &scsi::request_sense(),
+                DataDir::FromDevice,
+                &mut data,
+                30_000,
+            )?;
+            Ok(match scsi::decode_sense(&data) {
+                Some((k, asc, ascq, p)) if scsi::sanitize_in_progress(k, asc, ascq) => {
+                    State::Running(p.map_or(0.0, |p| f64::from(p) * 100.0 / 65536.0))
+                }
+                Some((0, _, _, _)) | None => State::Completed,
+                Some((k, asc, ascq, _)) => {
+                    State::Failed(format!("sense {k:#x}/{asc:#04x}/{ascq:#04x}"))
+                }
+            })
+        }
+    }
+}
+
+/// Evidence that a purge changed the media: BLAKE3 of sampled locations before, compared with
+/// what is read after (only the hashes are kept, never the data).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    pub extents: Vec<Extent>,
+    pub before: Vec<[u8; 32]>,
+}
+
+fn read(dev: &dyn BlockIo, e: &Extent) -> io::Result<Vec<u8>> {
+    let bs = u64::from(dev.block_size());
+    let mut buf = crate::aligned::AlignedBuf::new((e.len.div_ceil(bs) * bs) as usize);
+    let n = dev.read_at(&mut buf, e.offset)?;
+    if (n as u64) < e.len {
+        return Err(io::Error::other(format!("short read at {}", e.offset)));
+    }
+    Ok(buf[..e.len as usize].to_vec())
+}
+
+impl Evidence {
+    /// Hashes the content at `extents` now.
+    ///
+    /// # Errors
+    /// A read error.
+    pub fn before(dev: &dyn BlockIo, extents: Vec<Extent>) -> io::Result<Evidence> {
+        let before = extents
+            .iter()
+            .map(|e| read(dev, e).map(|b| *blake3::hash(&b).as_bytes()))
+            .collect::<io::Result<_>>()?;
+        Ok(Evidence { extents, before })
+    }
+
+    /// Checks the media after the purge: with an `expected` pattern (overwrite), every sample must
+    /// hold it; otherwise (crypto or block erase) every sample must differ from before, and a
+    /// sample that was one repeated byte before and after proves nothing. Returns the problems.
+    ///
+    /// # Errors
+    /// A read error.
+    pub fn after(
+        &self,
+        dev: &dyn BlockIo,
+        expected: Option<&crate::pattern::Pattern>,
+    ) -> io::Result<Vec<String>> {
+        let mut problems = Vec::new();
+        for (e, h) in self.extents.iter().zip(&self.before) {
+            let now = read(dev, e)?;
+            match expected {
+                Some(p) => {
+                    let mut want = vec![0u8; now.len()];
+                    p.fill_at(&mut want, e.offset);
+                    if now != want {
+                        problems.push(format!("offset {}: not the overwrite pattern", e.offset));
+                    }
+                }
+                None => {
+                    if blake3::hash(&now).as_bytes() == h {
+                        let uniform = now.iter().all(|&b| b == now[0]);
+                        problems.push(format!(
+                            "offset {}: {}",
+                            e.offset,
+                            if uniform {
+                                "unchanged, and it held no data to prove the erase with"
+                            } else {
+                                "unchanged: the data is still readable"
+                            }
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+}
