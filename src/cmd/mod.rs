@@ -43,6 +43,59 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
     Ok(exit::PASS)
 }
 
+/// The signing key: `--key`/config, else the default one, created (and announced) on first use.
+pub(crate) fn load_key(
+    path: Option<&std::path::Path>,
+    reporter: &crate::progress::Reporter,
+) -> anyhow::Result<ssh_key::PrivateKey> {
+    use crate::cert::sign;
+    use anyhow::Context;
+    if let Some(p) = path {
+        return Ok(sign::load(p)?);
+    }
+    let p = sign::default_key_path().ok_or_else(|| {
+        Error::Usage(
+            "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
+        )
+    })?;
+    if p.exists() {
+        return Ok(sign::load(&p)?);
+    }
+    let key = sign::generate(&p, &keygen::comment()).context("creating the default signing key")?;
+    reporter.say(&format!(
+        "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
+        p.display(),
+        p.display(),
+        sign::fingerprint(key.public_key())
+    ));
+    Ok(key)
+}
+
+/// Asks on the terminal before destroying what `lines` describe; refuses without a terminal.
+pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::refused(
+            first,
+            "no --yes given and no terminal to confirm on; add --yes to go ahead without asking",
+        )
+        .into());
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "This will DESTROY ALL DATA on:");
+    for l in lines {
+        let _ = writeln!(err, "  {l}");
+    }
+    let _ = write!(err, "Type 'yes' to continue: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() != "yes" {
+        return Err(Error::refused(first, "not confirmed").into());
+    }
+    Ok(())
+}
+
 /// The exit code for an error: the first typed [`Error`] in its chain decides; anything else
 /// is a failure (1).
 pub fn exit_code_of(e: &anyhow::Error) -> u8 {

@@ -4,7 +4,7 @@
 //! written; after the first byte is written a certificate is always produced.
 
 use std::collections::HashSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -199,7 +199,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
     // Absolute, so the paths reported to scripts work from anywhere.
     let cert_dir = &std::fs::canonicalize(cert_dir).unwrap_or_else(|_| cert_dir.clone());
-    let key = load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
+    let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
     // 5. Create images and open everything (O_EXCL) before the first write.
     let mut targets = Vec::new();
@@ -296,29 +296,6 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn load_key(path: Option<&Path>, reporter: &Reporter) -> anyhow::Result<PrivateKey> {
-    if let Some(p) = path {
-        return Ok(sign::load(p)?);
-    }
-    let p = sign::default_key_path().ok_or_else(|| {
-        Error::Usage(
-            "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
-        )
-    })?;
-    if p.exists() {
-        return Ok(sign::load(&p)?);
-    }
-    let key = sign::generate(&p, &super::keygen::comment())
-        .context("creating the default signing key")?;
-    reporter.say(&format!(
-        "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
-        p.display(),
-        p.display(),
-        sign::fingerprint(key.public_key())
-    ));
-    Ok(key)
-}
-
 fn describe(r: &Resolved) -> String {
     match r {
         Resolved::ToCreate { path, size } => {
@@ -359,26 +336,8 @@ fn confirm(resolved: &[Resolved]) -> anyhow::Result<()> {
         .first()
         .map(Resolved::path)
         .unwrap_or(Path::new(""));
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(Error::refused(
-            first,
-            "no --yes given and no terminal to confirm on; add --yes to wipe without asking",
-        )
-        .into());
-    }
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "This will DESTROY ALL DATA on:");
-    for r in resolved {
-        let _ = writeln!(err, "  {}", describe(r));
-    }
-    let _ = write!(err, "Type 'yes' to continue: ");
-    let _ = err.flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    if line.trim() != "yes" {
-        return Err(Error::refused(first, "not confirmed").into());
-    }
-    Ok(())
+    let lines: Vec<String> = resolved.iter().map(describe).collect();
+    super::confirm(first, &lines)
 }
 
 fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
