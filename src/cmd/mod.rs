@@ -96,6 +96,60 @@ pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Resu
     Ok(())
 }
 
+pub(crate) fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// The person performing: flags first, then the organization file.
+pub(crate) fn person(r: &crate::cli::RecordArgs, c: &crate::config::Config) -> crate::cert::Person {
+    let pick = |flag: &Option<String>, conf: &Option<String>| {
+        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
+    };
+    crate::cert::Person {
+        name: pick(&r.operator, &c.operator),
+        title: pick(&r.title, &c.title),
+        organization: pick(&r.organization, &c.organization),
+        location: pick(&r.location, &c.location),
+        contact: pick(&r.contact, &c.contact),
+    }
+}
+
+/// Writes a certificate and its SSHSIG signature into `dir` (never overwriting); returns both
+/// paths.
+pub(crate) fn write_certificate(
+    c: &crate::cert::Certificate,
+    dir: &std::path::Path,
+    key: &ssh_key::PrivateKey,
+) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    use anyhow::Context;
+    use std::io::Write;
+    let name = crate::cert::file_name(
+        std::path::Path::new(&c.media.path),
+        &c.sanitization.started,
+        &c.id,
+    );
+    let path = dir.join(name);
+    let mut sig_path = path.clone().into_os_string();
+    sig_path.push(".sig");
+    let sig_path = std::path::PathBuf::from(sig_path);
+    let mut bytes = serde_json::to_vec_pretty(c).context("encoding the certificate")?;
+    bytes.push(b'\n');
+    let sig = crate::cert::sign::sign(key, &bytes)?;
+    let write = |p: &std::path::Path, data: &[u8]| -> anyhow::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)
+            .with_context(|| format!("cannot create {}", p.display()))?;
+        f.write_all(data)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", p.display()))
+    };
+    write(&path, &bytes)?;
+    write(&sig_path, sig.as_bytes())?;
+    Ok((path, sig_path))
+}
+
 /// The exit code for an error: the first typed [`Error`] in its chain decides; anything else
 /// is a failure (1).
 pub fn exit_code_of(e: &anyhow::Error) -> u8 {

@@ -4,18 +4,16 @@
 //! written; after the first byte is written a certificate is always produced.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Context;
 use rand::RngCore;
 use serde_json::json;
 use ssh_key::PrivateKey;
 
-use crate::cert::{self, sign, Certificate, PassRecord, Verdict};
+use crate::cert::{self, Certificate, PassRecord, Verdict};
 use crate::cli::{BackedUp, OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
@@ -832,7 +830,7 @@ fn build_certificate(
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
         },
-        operator: person(&ctx.args.record, ctx.config),
+        operator: super::person(&ctx.args.record, ctx.config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
             kind: p.kind.name().into(),
@@ -841,9 +839,9 @@ fn build_certificate(
             logical_block_size: p.logical_block_size,
             physical_block_size: p.physical_block_size,
             direct_io: t.direct_io,
-            asset_tag: text(&r.asset_tag),
-            source: text(&r.media_source),
-            classification: text(&r.classification),
+            asset_tag: super::text(&r.asset_tag),
+            source: super::text(&r.media_source),
+            classification: super::text(&r.classification),
             data_backed_up: match r.data_backed_up {
                 Some(BackedUp::Yes) => "yes",
                 Some(BackedUp::No) => "no",
@@ -851,7 +849,7 @@ fn build_certificate(
                 None => "",
             }
             .into(),
-            backup_location: text(&r.backup_location),
+            backup_location: super::text(&r.backup_location),
             hidden_areas: hidden,
         },
         sanitization: cert::Sanitization {
@@ -868,7 +866,7 @@ fn build_certificate(
             resumed: events.to_vec(),
         },
         verification,
-        post_sanitization_classification: text(&r.post_classification),
+        post_sanitization_classification: super::text(&r.post_classification),
         destination: r
             .destination
             .clone()
@@ -876,11 +874,11 @@ fn build_certificate(
             .unwrap_or_default(),
         notes,
         validation: cert::Validation {
-            name: text(&r.validator),
-            title: text(&r.validator_title),
-            organization: text(&r.validator_organization),
-            location: text(&r.validator_location),
-            contact: text(&r.validator_contact),
+            name: super::text(&r.validator),
+            title: super::text(&r.validator_title),
+            organization: super::text(&r.validator_organization),
+            location: super::text(&r.validator_location),
+            contact: super::text(&r.validator_contact),
             signature: String::new(),
             date: String::new(),
         },
@@ -1020,44 +1018,6 @@ fn hidden_record(before: &hidden::Outcome, after: Option<hidden::Outcome>) -> ce
     }
 }
 
-fn text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
-}
-
-/// The person performing: flags first, then the organization file.
-fn person(r: &crate::cli::RecordArgs, c: &Config) -> cert::Person {
-    let pick = |flag: &Option<String>, conf: &Option<String>| {
-        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
-    };
-    cert::Person {
-        name: pick(&r.operator, &c.operator),
-        title: pick(&r.title, &c.title),
-        organization: pick(&r.organization, &c.organization),
-        location: pick(&r.location, &c.location),
-        contact: pick(&r.contact, &c.contact),
-    }
-}
-
 fn write_certificate(c: &Certificate, ctx: &Ctx) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let name = cert::file_name(Path::new(&c.media.path), &c.sanitization.started, &c.id);
-    let path = ctx.cert_dir.join(name);
-    let mut sig_path = path.clone().into_os_string();
-    sig_path.push(".sig");
-    let sig_path = PathBuf::from(sig_path);
-    let mut bytes = serde_json::to_vec_pretty(c).context("encoding the certificate")?;
-    bytes.push(b'\n');
-    let sig = sign::sign(ctx.key, &bytes)?;
-    let write = |p: &Path, data: &[u8]| -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(p)
-            .with_context(|| format!("cannot create {}", p.display()))?;
-        f.write_all(data)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("cannot write {}", p.display()))
-    };
-    write(&path, &bytes)?;
-    write(&sig_path, sig.as_bytes())?;
-    Ok((path, sig_path))
+    super::write_certificate(c, ctx.cert_dir, ctx.key)
 }
