@@ -27,6 +27,11 @@ pub struct Cli {
 pub enum Command {
     /// Overwrite targets (NIST Clear) as a policy says, verify, and write signed certificates.
     Wipe(WipeArgs),
+    /// Purge with the drive's own sanitize command (NVMe, ATA, SCSI): check it can, run it,
+    /// follow its progress, verify sampled locations, and write a signed certificate.
+    Purge(PurgeArgs),
+    /// The state of a drive's sanitize (one that was started and left running).
+    PurgeStatus(PurgeStatusArgs),
     /// Re-read a wiped target and check it against its certificate: same media, same samples
     /// (redrawn from the recorded seed), same bytes, same BLAKE3.
     Verify(VerifyArgs),
@@ -276,6 +281,101 @@ pub struct RecordArgs {
     /// The validator's phone or other contact.
     #[arg(long, value_name = "CONTACT")]
     pub validator_contact: Option<String>,
+}
+
+/// How to talk to the drive for purge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BusArg {
+    /// From sysfs: nvme, ata (SATA, USB) or scsi (SAS).
+    Auto,
+    Nvme,
+    Ata,
+    Scsi,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// The block device (a whole NVMe namespace, SATA or SAS disk).
+    #[arg(value_name = "DEVICE")]
+    pub target: PathBuf,
+
+    /// nist-purge (the strongest Purge the drive supports) or a method: nvme-sanitize-crypto,
+    /// nvme-sanitize-block, nvme-sanitize-overwrite, nvme-format-user-data, nvme-format-crypto,
+    /// ata-sanitize-crypto, ata-sanitize-block, ata-sanitize-overwrite, scsi-sanitize-crypto,
+    /// scsi-sanitize-block, scsi-sanitize-overwrite.
+    #[arg(long, value_name = "METHOD", default_value = "nist-purge")]
+    pub method: String,
+
+    /// How to talk to the drive (USB-SATA bridges may need ata).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub transport: BusArg,
+
+    /// Overwrite methods: the 32-bit pattern (decimal or 0x hex).
+    #[arg(long, value_name = "U32", value_parser = crate::units::parse_u32, default_value = "0")]
+    pub pattern: u32,
+
+    /// Overwrite methods: passes (1-16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16), default_value_t = 1)]
+    pub passes: u8,
+
+    /// Allow an unrestricted exit from a failed sanitize (AUSE / failure mode bit).
+    #[arg(long)]
+    pub ause: bool,
+
+    /// Share of the device sampled before and after, percent (1-100).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]
+    pub verify_percent: u8,
+
+    /// Seconds between progress polls of the drive.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub poll_interval: f64,
+
+    /// Do not ask for confirmation. Required when there is no terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Check the drive and print the exact command bytes; send nothing that erases.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Newline-delimited JSON events on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Folder for certificates [default: the config's cert_dir, else the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+
+    /// Ed25519 OpenSSH private key to sign with.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Organization file (see `wipe --help`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    /// Test seam: a simulated drive instead of TARGET's hardware, `nvme:SIZE:FEATURES` with
+    /// FEATURES from crypto, block, overwrite, format, liar, failed (comma-separated).
+    #[arg(long, hide = true, value_name = "SPEC")]
+    pub simulate: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeStatusArgs {
+    /// The block device.
+    #[arg(value_name = "DEVICE")]
+    pub target: PathBuf,
+
+    /// How to talk to the drive.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub transport: BusArg,
+
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,7 +36,7 @@ pub enum Error {
     Policy { name: String, reason: String },
 
     /// mediasan will not touch this target, for the user's own safety.
-    #[error("refusing to wipe {path}: {reason}")]
+    #[error("refusing to erase {path}: {reason}")]
     Refused { path: PathBuf, reason: String },
 
     /// A certificate or signature file that cannot be read or parsed.

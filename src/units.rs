@@ -44,6 +44,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Parses a 32-bit number, decimal or `0x` hex.
+///
+/// # Errors
+/// A message naming the value.
+pub fn parse_u32(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let r = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => t.parse(),
+    };
+    r.map_err(|_| format!("invalid 32-bit value '{text}': give decimal or 0x hex"))
+}
+
 /// Formats a byte count for humans with binary units: `1.00 GiB`, `512 B`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -210,6 +210,26 @@ pub struct Sanitization {
     pub duration_seconds: f64,
     /// Interruptions and resumptions, in order.
     pub resumed: Vec<String>,
+    /// Purge: the device command that was sent.
+    pub command: Option<DeviceCommand>,
+}
+
+/// A device sanitize command, as sent and as the drive answered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceCommand {
+    /// e.g. `nvme-sanitize-crypto`.
+    pub method: String,
+    /// nvme, ata or scsi.
+    pub bus: String,
+    /// Each command or data block sent to start it: a label and the bytes in hex.
+    pub bytes: Vec<(String, String)>,
+    /// Pattern, passes, AUSE.
+    pub options: String,
+    /// The drive's own final status.
+    pub drive_status: String,
+    /// The drive's time estimate, seconds, if it gave one.
+    pub estimate_seconds: Option<u64>,
 }
 
 /// How it was verified and what was found.

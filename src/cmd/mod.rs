@@ -5,6 +5,7 @@ mod cert;
 mod keygen;
 mod list;
 mod policies;
+mod purge;
 mod verify;
 mod wipe;
 
@@ -18,6 +19,8 @@ use crate::error::{exit, Error};
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Wipe(a) => wipe::run(&a),
+        Command::Purge(a) => purge::run(&a),
+        Command::PurgeStatus(a) => purge::status(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Cert(CertCommand::Show(a)) => cert::show(&a),

@@ -864,6 +864,7 @@ fn build_certificate(
                 .map(|d| d.as_secs_f64())
                 .unwrap_or(0.0),
             resumed: events.to_vec(),
+            command: None,
         },
         verification,
         post_sanitization_classification: super::text(&r.post_classification),

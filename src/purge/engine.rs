@@ -68,7 +68,11 @@ fn nvme_sanitize(m: Method, o: &Options) -> Option<nvme::Sanitize> {
     Some(nvme::Sanitize {
         action,
         ause: o.ause,
-        overwrite_passes: o.passes.clamp(1, 16) % 16,
+        overwrite_passes: if action == nvme::SanitizeAction::Overwrite {
+            o.passes.clamp(1, 16) % 16
+        } else {
+            0
+        },
         invert_between_passes: false,
         no_deallocate: false,
         pattern: o.pattern,
@@ -281,6 +285,18 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
             })
         }
     }
+}
+
+/// Commands that run to the end before they return (Format NVM, ATA security erase): there is
+/// no sanitize status to poll afterwards.
+pub fn synchronous(m: Method) -> bool {
+    matches!(
+        m,
+        Method::NvmeFormatUserData
+            | Method::NvmeFormatCrypto
+            | Method::AtaSecurityErase
+            | Method::AtaSecurityEraseEnhanced
+    )
 }
 
 /// The drive's sanitize state.

@@ -127,6 +127,15 @@ impl Passthrough for SimNvme {
                 st.progress = 0;
                 Ok((0, 0))
             }
+            (0x80, _) => {
+                if !self.cfg.format {
+                    return Ok((0x0001, 0));
+                }
+                if !self.cfg.liar {
+                    self.apply(if (cmd.cdw10 >> 9) & 7 == 2 { 4 } else { 2 }, 0);
+                }
+                Ok((0, 0))
+            }
             (0x02, 0x81) => {
                 if let Some((action, pattern, left)) = st.running {
                     if left <= 1 {
@@ -272,6 +281,29 @@ mod tests {
             !problems.is_empty() && problems[0].contains("still readable"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn format_is_clear_and_really_erases() {
+        let d = SimNvme::new(
+            1 << 20,
+            SimConfig {
+                format: true,
+                ..SimConfig::default()
+            },
+        );
+        let ev = Evidence::before(&d.media, samples(&d)).unwrap();
+        assert!(engine::synchronous(Method::NvmeFormatUserData));
+        engine::start(&d, Method::NvmeFormatUserData, &Options::default()).unwrap();
+        assert!(ev.after(&d.media, None).unwrap().is_empty());
+        assert_eq!(Method::NvmeFormatUserData.grade(true), method::Grade::Clear);
+    }
+
+    #[test]
+    fn crypto_erase_bytes_equal_nvme_clis() {
+        // nvme sanitize --sanact=4 sends OWPASS 0: so do we for every non-overwrite action.
+        let b = &engine::start_bytes(Method::NvmeSanitizeCrypto, &Options::default())[0].1;
+        assert_eq!(&b[40..44], &[4, 0, 0, 0]);
     }
 
     #[test]

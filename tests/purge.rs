@@ -1,0 +1,212 @@
+//! `mediasan purge` through the real binary: the success path on the simulated NVMe drive
+//! (the hidden `--simulate` seam: no such drive exists on a build machine), and the clear
+//! refusals on a real loop device, which has no sanitize command.
+
+mod common;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::*;
+use mediasan::cert::Verdict;
+use predicates::prelude::*;
+
+fn purge(env: &Env, sim: &str, extra: &[&str]) -> std::process::Output {
+    env.cmd()
+        .args([
+            "purge",
+            "/dev/simnvme0",
+            "--simulate",
+            sim,
+            "--poll-interval",
+            "0.02",
+            "--cert-dir",
+            "c",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn dry_run_prints_the_exact_bytes_nvme_cli_sends() {
+    let env = Env::new();
+    let out = purge(&env, "nvme:4M:crypto,block", &["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nvme-sanitize-crypto (Purge)"), "{text}");
+    // nvme sanitize --sanact=4 (tests/data/ioctlcap/nvme-sanitize-crypto.txt), addr/timeout masked.
+    let printed: Vec<u8> = text
+        .lines()
+        .find_map(|l| l.split_once("(72 bytes): ").map(|(_, h)| h.to_string()))
+        .unwrap()
+        .split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/ioctlcap/nvme-sanitize-crypto.txt"
+    ))
+    .unwrap();
+    let mut theirs: Vec<u8> = vec![];
+    let mut on = false;
+    for l in golden.lines() {
+        if let Some(h) = l.strip_prefix("[cap] raw72 ") {
+            on = true;
+            theirs.extend(
+                h.split_whitespace()
+                    .map(|x| u8::from_str_radix(x, 16).unwrap()),
+            );
+        } else if on && l.starts_with("      ") {
+            theirs.extend(
+                l.split_whitespace()
+                    .map(|x| u8::from_str_radix(x, 16).unwrap()),
+            );
+        } else {
+            on = false;
+        }
+    }
+    let mask = |v: &mut Vec<u8>| {
+        v[24..32].fill(0);
+        v[64..72].fill(0);
+    };
+    let (mut a, mut b) = (printed, theirs);
+    mask(&mut a);
+    mask(&mut b);
+    assert_eq!(a, b);
+    assert!(
+        env.certificates(&env.path("c")).is_empty(),
+        "a dry run certifies nothing"
+    );
+}
+
+#[test]
+fn a_completed_sanitize_is_verified_and_certified_as_purge() {
+    let env = Env::new();
+    let out = purge(
+        &env,
+        "nvme:8M:crypto,block",
+        &["--yes", "--json", "--operator", "Jane Doe"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = env.certificates(&env.path("c"))[0].clone();
+    let c = read_cert(&cert);
+    assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    assert_eq!(c.sanitization.method, "purge");
+    assert_eq!(c.sanitization.technique, "crypto erase");
+    let cmd = c.sanitization.command.as_ref().unwrap();
+    assert_eq!(
+        (
+            cmd.method.as_str(),
+            cmd.bus.as_str(),
+            cmd.drive_status.as_str()
+        ),
+        ("nvme-sanitize-crypto", "nvme", "completed")
+    );
+    assert!(c.verification.samples > 2 && c.verification.mismatches == 0);
+    assert_eq!(c.operator.name, "Jane Doe");
+    env.cmd()
+        .args(["cert", "verify"])
+        .arg(&cert)
+        .assert()
+        .success();
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(events
+        .lines()
+        .any(|l| l.contains("\"event\":\"result\"") && l.contains("PASS")));
+}
+
+#[test]
+fn a_drive_that_claims_success_but_changed_nothing_fails() {
+    let env = Env::new();
+    let out = purge(&env, "nvme:4M:block,liar", &["--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(c.result, Verdict::Fail);
+    assert!(
+        c.reasons.iter().any(|r| r.contains("still readable")),
+        "{:?}",
+        c.reasons
+    );
+}
+
+#[test]
+fn no_purge_available_is_refused_and_format_is_certified_as_clear() {
+    let env = Env::new();
+    let out = purge(&env, "nvme:4M:format", &["--yes"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Purge-grade command"));
+    let out = purge(
+        &env,
+        "nvme:4M:format",
+        &["--yes", "--method", "nvme-format-user-data"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(
+        (c.result, c.sanitization.method.as_str()),
+        (Verdict::Pass, "clear"),
+        "Format is Clear, never Purge"
+    );
+    let out = purge(&env, "nvme:4M:crypto,failed", &["--yes"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failure mode"));
+    let out = purge(
+        &env,
+        "nvme:4M:block",
+        &["--yes", "--method", "nvme-sanitize-crypto"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not report support"));
+}
+
+#[test]
+fn a_loop_device_has_no_sanitize_and_forcing_one_is_refused_cleanly() {
+    let env = Env::new();
+    let file = env.path("p.img");
+    make_file(&file, 4 << 20, 0x5C);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    env.cmd()
+        .args(["purge", "--yes"])
+        .arg(&lo.dev)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("--transport"));
+    for t in ["nvme", "ata", "scsi"] {
+        let out = env
+            .cmd()
+            .args(["purge", "--yes", "--transport", t])
+            .arg(&lo.dev)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{t}: never a PASS");
+        assert_ne!(out.status.code(), Some(0));
+        assert!(
+            env.certificates(env.dir.path()).is_empty(),
+            "{t}: no certificate"
+        );
+    }
+    drop(lo);
+    assert!(
+        std::fs::read(&file).unwrap().iter().all(|&b| b == 0x5C),
+        "untouched"
+    );
+}
