@@ -210,3 +210,129 @@ fn a_loop_device_has_no_sanitize_and_forcing_one_is_refused_cleanly() {
         "untouched"
     );
 }
+
+/// Builds ../shared/tools/ioctlcap (see tests/wipe_device.rs).
+fn ioctlcap() -> Result<std::path::PathBuf, String> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tools/ioctlcap/ioctlcap.c");
+    if !src.exists() {
+        return Err(format!("{} is not here", src.display()));
+    }
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ioctlcap-purge.so");
+    match std::process::Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-ldl")
+        .status()
+    {
+        Ok(s) if s.success() => Ok(out),
+        _ => Err("gcc cannot build the ioctlcap shim".into()),
+    }
+}
+
+/// The first logged command line after `prefix` whose hex starts with `lead`, as bytes.
+fn sent(log: &str, prefix: &str, lead: &str) -> Option<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .find(|h| h.starts_with(lead))
+        .map(|h| h.trim().to_string())
+}
+
+#[test]
+fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
+    let shim = match ioctlcap() {
+        Ok(s) => s,
+        Err(why) => skip!("{why}"),
+    };
+    let env = Env::new();
+    let file = env.path("cap.img");
+    make_file(&file, 4 << 20, 0);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let golden = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/ioctlcap/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    // ATA: the fake answers IDENTIFY as a drive with the Sanitize feature set.
+    for (method, capture) in [
+        ("ata-sanitize-block", "hdparm-sanitize-block"),
+        ("ata-sanitize-crypto", "hdparm-sanitize-crypto"),
+    ] {
+        let out = env
+            .cmd()
+            .env("IOCTLCAP_FAKE", "1")
+            .env("LD_PRELOAD", &shim)
+            .args([
+                "purge",
+                "--yes",
+                "--transport",
+                "ata",
+                "--method",
+                method,
+                "--poll-interval",
+                "0.01",
+                "--cert-dir",
+                "c",
+            ])
+            .arg(&lo.dev)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        let ours = sent(&log, "[cap] SG_IO cdb ", "85 07 20 00 1")
+            .unwrap_or_else(|| panic!("{method}: no SANITIZE sent: {log}"));
+        let theirs = sent(&golden(capture), "[cap] SG_IO cdb ", "85 07 20 00 1").unwrap();
+        assert_eq!(ours, theirs, "{method}");
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{method}: the fake drive proves nothing, so never PASS"
+        );
+    }
+    // NVMe: the fake answers Identify with SANICAP crypto|block|overwrite.
+    for (method, capture) in [
+        ("nvme-sanitize-block", "nvme-sanitize-block"),
+        ("nvme-sanitize-crypto", "nvme-sanitize-crypto"),
+    ] {
+        let out = env
+            .cmd()
+            .env("IOCTLCAP_FAKE", "1")
+            .env("LD_PRELOAD", &shim)
+            .args([
+                "purge",
+                "--yes",
+                "--transport",
+                "nvme",
+                "--method",
+                method,
+                "--poll-interval",
+                "0.01",
+                "--cert-dir",
+                "c",
+            ])
+            .arg(&lo.dev)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        let ours = sent(&log, "[cap] NVME_IOCTL_ADMIN_CMD ", "opc=0x84")
+            .unwrap_or_else(|| panic!("{method}: {log}"));
+        let theirs = sent(&golden(capture), "[cap] NVME_IOCTL_ADMIN_CMD ", "opc=0x84").unwrap();
+        // The decoded line: opcode, nsid, cdw10..15, data_len (no pointers, no timeout).
+        assert_eq!(ours, theirs, "{method}");
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{method}: never PASS on a fake drive"
+        );
+    }
+    drop(lo);
+    assert!(
+        std::fs::read(&file).unwrap().iter().all(|&b| b == 0),
+        "fake mode never touched the device"
+    );
+}
