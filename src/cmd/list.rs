@@ -8,10 +8,30 @@ use crate::cli::ListArgs;
 use crate::device::list;
 use crate::device::safety::Usage;
 use crate::error::exit;
+use crate::purge::drive::DeviceDrive;
+use crate::purge::engine::{self, Bus};
 use crate::units::human_bytes;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
-    let all = list::scan(Path::new("/sys"), &Usage::read());
+    let mut all = list::scan(Path::new("/sys"), &Usage::read());
+    // What each drive can purge with, where it answers (root; NVMe, SATA, SAS).
+    for c in &mut all {
+        let bus = match c.identity.interface.as_str() {
+            "nvme" => Bus::Nvme,
+            "sata" | "usb" => Bus::Ata,
+            "sas" | "scsi" => Bus::Scsi,
+            _ => continue,
+        };
+        if c.read_only {
+            continue;
+        }
+        if let Ok(d) = DeviceDrive::open(Path::new(&c.path)) {
+            if let Ok(caps) = engine::probe(&d, bus) {
+                c.supports
+                    .extend(caps.supported.iter().map(|m| m.name().to_string()));
+            }
+        }
+    }
     if args.json {
         for c in &all {
             let mut v = serde_json::to_value(c)?;
