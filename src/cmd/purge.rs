@@ -161,8 +161,15 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         method::strongest(&caps.supported, caps.solid_state)
             .map_err(|why| Error::refused(&probe.path, why))?
     } else {
-        let m = caps
-            .supported
+        // SCSI drives that cannot report their support let the drive's answer decide.
+        let scsi_unknown = bus == Bus::Scsi && caps.supported.is_empty();
+        let any = [
+            Method::ScsiSanitizeCrypto,
+            Method::ScsiSanitizeBlock,
+            Method::ScsiSanitizeOverwrite,
+        ];
+        let candidates: &[Method] = if scsi_unknown { &any } else { &caps.supported };
+        let m = candidates
             .iter()
             .copied()
             .find(|m| m.name() == args.method)

@@ -122,6 +122,7 @@ mod sg {
 pub enum DataDir {
     None,
     FromDevice,
+    ToDevice,
 }
 
 /// What SG_IO reports besides the data.
@@ -149,6 +150,7 @@ pub fn sg_io(
         dxfer_direction: match dir {
             DataDir::None => -1,       // SG_DXFER_NONE
             DataDir::FromDevice => -3, // SG_DXFER_FROM_DEV
+            DataDir::ToDevice => -2,   // SG_DXFER_TO_DEV
         },
         cmd_len: u8::try_from(cdb.len())
             .map_err(|_| io::Error::other("CDB longer than 255 bytes"))?,

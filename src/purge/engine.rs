@@ -273,14 +273,29 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
             })
         }
         Bus::Scsi => {
-            // SCSI has no capability bit short of REPORT SUPPORTED OPERATION CODES; the drive's
-            // answer to SANITIZE (ILLEGAL REQUEST if unsupported) settles it.
+            // Asked with REPORT SUPPORTED OPERATION CODES; a drive that cannot answer lists
+            // nothing (unknown is not "supported"): an explicit --method then lets the drive's
+            // own answer to SANITIZE decide.
+            let mut supported = Vec::new();
+            for (sa, m) in [
+                (scsi::Action::CryptoErase, Method::ScsiSanitizeCrypto),
+                (scsi::Action::BlockErase, Method::ScsiSanitizeBlock),
+                (scsi::Action::Overwrite, Method::ScsiSanitizeOverwrite),
+            ] {
+                let mut data = [0u8; 32];
+                if let Ok((0, _)) = d.scsi(
+                    &scsi::report_supported(sa),
+                    DataDir::FromDevice,
+                    &mut data,
+                    30_000,
+                ) {
+                    if scsi::supported(&data) {
+                        supported.push(m);
+                    }
+                }
+            }
             Ok(Caps {
-                supported: vec![
-                    Method::ScsiSanitizeCrypto,
-                    Method::ScsiSanitizeBlock,
-                    Method::ScsiSanitizeOverwrite,
-                ],
+                supported,
                 ..Caps::default()
             })
         }
@@ -334,6 +349,36 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             if status != 0 && r.is_none_or(|r| r.status & 0x01 != 0) {
                 return Err(io::Error::other(format!(
                     "the drive refused SANITIZE (status {status:#04x})"
+                )));
+            }
+            Ok(())
+        }
+        Method::ScsiSanitizeCrypto | Method::ScsiSanitizeBlock | Method::ScsiSanitizeOverwrite => {
+            let action = match m {
+                Method::ScsiSanitizeCrypto => scsi::Action::CryptoErase,
+                Method::ScsiSanitizeBlock => scsi::Action::BlockErase,
+                _ => scsi::Action::Overwrite,
+            };
+            let mut c = scsi::sanitize(action, o.ause, o.passes, false, &o.pattern.to_le_bytes());
+            let dir = if c.data_out.is_empty() {
+                DataDir::None
+            } else {
+                DataDir::ToDevice
+            };
+            let (status, sense) = d.scsi(&c.cdb, dir, &mut c.data_out, 60_000)?;
+            if status != 0 {
+                let why = scsi::decode_sense(&sense)
+                    .map(|(k, asc, ascq, _)| {
+                        let note = if k == 5 {
+                            " (ILLEGAL REQUEST: not supported)"
+                        } else {
+                            ""
+                        };
+                        format!("sense key {k:#x}, ASC/ASCQ {asc:#04x}/{ascq:#04x}{note}")
+                    })
+                    .unwrap_or_else(|| format!("SCSI status {status:#04x}"));
+                return Err(io::Error::other(format!(
+                    "the drive refused SANITIZE: {why}"
                 )));
             }
             Ok(())

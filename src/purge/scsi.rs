@@ -34,6 +34,19 @@ pub fn sanitize(action: Action, ause: bool, passes: u8, invert: bool, pattern: &
     Command { cdb, data_out }
 }
 
+/// REPORT SUPPORTED OPERATION CODES for SANITIZE with service action `sa` (reporting
+/// option 2: one command, opcode and service action), 32 bytes back.
+pub fn report_supported(sa: Action) -> [u8; 12] {
+    [
+        0xA3, 0x0C, 0x02, 0x48, 0x00, sa as u8, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00,
+    ]
+}
+
+/// From REPORT SUPPORTED OPERATION CODES data: supported (SUPPORT 011b or 101b), or not.
+pub fn supported(data: &[u8]) -> bool {
+    matches!(data.get(1).map(|b| b & 0x07), Some(3) | Some(5))
+}
+
 /// REQUEST SENSE (opcode 0x03) with a 252-byte allocation, as sg_requests sends it.
 pub fn request_sense() -> [u8; 6] {
     [0x03, 0, 0, 0, 0xFC, 0]
@@ -131,6 +144,17 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         )));
+    }
+
+    #[test]
+    fn report_supported_operation_codes() {
+        assert_eq!(
+            report_supported(Action::BlockErase)[..6],
+            [0xA3, 0x0C, 0x02, 0x48, 0x00, 0x02]
+        );
+        assert!(supported(&[0, 0x03, 0, 10]));
+        assert!(!supported(&[0, 0x01, 0, 10]));
+        assert!(!supported(&[]));
     }
 
     #[test]
