@@ -197,7 +197,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         pattern: args.pattern,
         passes: args.passes,
         ause: args.ause,
-        nsid: 1,
+        ..Options::default()
     };
     let bytes = engine::start_bytes(m, &opts);
     let grade = m.grade(caps.solid_state);

@@ -45,6 +45,8 @@ pub struct Options {
     pub ause: bool,
     /// NVMe namespace for Format NVM.
     pub nsid: u32,
+    /// Blocking commands (ATA security erase): seconds to wait for the drive.
+    pub timeout_s: u32,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             passes: 1,
             ause: false,
             nsid: 1,
+            timeout_s: 12 * 3600,
         }
     }
 }
@@ -383,11 +386,75 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             }
             Ok(())
         }
+        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced => {
+            security_erase(d, m == Method::AtaSecurityEraseEnhanced, o.timeout_s)
+        }
         _ => Err(io::Error::other(format!(
             "{} is not implemented by this engine yet",
             m.name()
         ))),
     }
+}
+
+/// The temporary password of an ATA security erase (the drive clears it when the erase ends).
+pub const TEMP_PASSWORD: &[u8] = b"mediasan";
+
+/// An ATA command through SAT failed: a CHECK CONDITION whose ATA status has ERR set (or that
+/// carries no ATA status at all).
+fn ata_failed(status: u8, sense: &[u8]) -> bool {
+    status != 0 && ata::decode_return(sense).map_or(true, |r| r.status & 0x01 != 0)
+}
+
+fn ata_pio_out(
+    d: &dyn Passthrough,
+    cdb: &[u8; 16],
+    data: &[u8; 512],
+    timeout_ms: u32,
+) -> io::Result<()> {
+    let mut buf = *data;
+    let (status, sense) = d.scsi(cdb, DataDir::ToDevice, &mut buf, timeout_ms)?;
+    let failed = ata_failed(status, &sense);
+    if failed {
+        return Err(io::Error::other(format!(
+            "the drive refused ATA command {:#04x} (status {status:#04x})",
+            cdb[14]
+        )));
+    }
+    Ok(())
+}
+
+/// SECURITY SET PASSWORD (user, temporary), ERASE PREPARE, ERASE UNIT (normal or enhanced, a
+/// blocking command: hdparm sizes its timeout from the drive's estimate, we take `timeout_s`).
+/// If anything fails after the password was set, the password is removed again (UNLOCK,
+/// DISABLE PASSWORD), so the drive is never left locked with it.
+fn security_erase(d: &dyn Passthrough, enhanced: bool, timeout_s: u32) -> io::Result<()> {
+    let pw = ata::security_data(TEMP_PASSWORD, false, 0);
+    ata_pio_out(d, &ata::security_set_password(), &pw, 30_000)?;
+    let erase = || -> io::Result<()> {
+        let (status, sense) = d.scsi(
+            &ata::security_erase_prepare(),
+            DataDir::None,
+            &mut [],
+            30_000,
+        )?;
+        if ata_failed(status, &sense) {
+            return Err(io::Error::other("the drive refused SECURITY ERASE PREPARE"));
+        }
+        let flags = if enhanced { ata::ENHANCED } else { 0 };
+        ata_pio_out(
+            d,
+            &ata::security_erase_unit(),
+            &ata::security_data(TEMP_PASSWORD, false, flags),
+            timeout_s.saturating_mul(1000),
+        )
+    };
+    let result = erase();
+    if result.is_err() {
+        // Never leave the temporary password set: unlock (if the drive locked) and disable it.
+        let _ = ata_pio_out(d, &ata::security_unlock(), &pw, 30_000);
+        let _ = ata_pio_out(d, &ata::security_disable_password(), &pw, 30_000);
+    }
+    result
 }
 
 /// Asks the drive how its sanitize is going.
@@ -516,5 +583,69 @@ impl Evidence {
             }
         }
         Ok(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every ATA command (the command byte of each CDB) and fails the one given.
+    struct Ata {
+        sent: Mutex<Vec<u8>>,
+        fail: u8,
+    }
+
+    impl Passthrough for Ata {
+        fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(&self, cdb: &[u8], _: DataDir, _: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+            self.sent.lock().unwrap().push(cdb[14]);
+            if cdb[14] == self.fail {
+                // CHECK CONDITION with an ATA return descriptor: ERR set, ABRT.
+                let sense = vec![
+                    0x72, 0x0b, 0x00, 0x00, 0, 0, 0, 14, 0x09, 0x0c, 0, 0x04, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0x40, 0x51,
+                ];
+                return Ok((0x02, sense));
+            }
+            Ok((0, vec![]))
+        }
+    }
+
+    #[test]
+    fn security_erase_sends_the_sequence_and_always_clears_its_password() {
+        let ok = Ata {
+            sent: Mutex::new(vec![]),
+            fail: 0,
+        };
+        security_erase(&ok, true, 10).unwrap();
+        assert_eq!(
+            *ok.sent.lock().unwrap(),
+            vec![0xF1, 0xF3, 0xF4],
+            "set password, prepare, erase unit"
+        );
+        let bad = Ata {
+            sent: Mutex::new(vec![]),
+            fail: 0xF4,
+        };
+        assert!(security_erase(&bad, false, 10).is_err());
+        assert_eq!(
+            *bad.sent.lock().unwrap(),
+            vec![0xF1, 0xF3, 0xF4, 0xF2, 0xF6],
+            "unlock and disable after a failure"
+        );
+        let refused = Ata {
+            sent: Mutex::new(vec![]),
+            fail: 0xF1,
+        };
+        assert!(security_erase(&refused, false, 10).is_err());
+        assert_eq!(
+            *refused.sent.lock().unwrap(),
+            vec![0xF1],
+            "nothing else when the password was never set"
+        );
     }
 }
