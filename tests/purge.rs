@@ -330,6 +330,37 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
             "{method}: never PASS on a fake drive"
         );
     }
+    // ATA security erase: SET PASSWORD, ERASE PREPARE, ERASE UNIT (enhanced), with their data,
+    // as hdparm --security-set-pass then --security-erase-enhanced send them.
+    let out = env
+        .cmd()
+        .env("IOCTLCAP_FAKE", "1")
+        .env("LD_PRELOAD", &shim)
+        .args([
+            "purge",
+            "--yes",
+            "--transport",
+            "ata",
+            "--method",
+            "ata-security-erase-enhanced",
+            "--cert-dir",
+            "c",
+        ])
+        .arg(&lo.dev)
+        .output()
+        .unwrap();
+    let lines = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.starts_with("[cap] SG_IO cdb 85") || l.starts_with("[cap]   data-out"))
+            .filter(|l| !l.contains(" ec 00")) // IDENTIFY
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    let ours = lines(&String::from_utf8_lossy(&out.stderr));
+    let mut theirs = lines(&golden("hdparm-security-set-pass"));
+    theirs.extend(lines(&golden("hdparm-security-erase-enhanced")));
+    assert_eq!(ours, theirs);
+    assert_ne!(out.status.code(), Some(0), "never PASS on a fake drive");
     drop(lo);
     assert!(
         std::fs::read(&file).unwrap().iter().all(|&b| b == 0),
