@@ -322,6 +322,11 @@ pub struct PurgeArgs {
     #[arg(long)]
     pub ause: bool,
 
+    /// If the drive is in sanitize failure mode (its last sanitize failed), leave it first with
+    /// the exit-failure-mode command, then go on.
+    #[arg(long)]
+    pub exit_failure_mode: bool,
+
     /// Share of the device sampled before and after, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]
     pub verify_percent: u8,
@@ -358,7 +363,7 @@ pub struct PurgeArgs {
     pub record: RecordArgs,
 
     /// Test seam: a simulated drive instead of TARGET's hardware, `nvme:SIZE:FEATURES` with
-    /// FEATURES from crypto, block, overwrite, format, liar, failed (comma-separated).
+    /// FEATURES from crypto, block, overwrite, format, liar, failed, slow (comma-separated).
     #[arg(long, hide = true, value_name = "SPEC")]
     pub simulate: Option<String>,
 }

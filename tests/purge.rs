@@ -165,7 +165,17 @@ fn no_purge_available_is_refused_and_format_is_certified_as_clear() {
     );
     let out = purge(&env, "nvme:4M:crypto,failed", &["--yes"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("failure mode"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--exit-failure-mode"));
+    let out = purge(
+        &env,
+        "nvme:4M:crypto,failed",
+        &["--yes", "--exit-failure-mode"],
+    );
+    assert!(
+        out.status.success(),
+        "leaves failure mode, then purges: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = purge(
         &env,
         "nvme:4M:block",
@@ -365,5 +375,46 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
     assert!(
         std::fs::read(&file).unwrap().iter().all(|&b| b == 0),
         "fake mode never touched the device"
+    );
+}
+
+#[test]
+fn ctrl_c_only_stops_waiting_and_says_the_drive_carries_on() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new();
+    let mut child = env
+        .cmd()
+        .args([
+            "purge",
+            "/dev/simnvme0",
+            "--simulate",
+            "nvme:4M:crypto,slow",
+            "--poll-interval",
+            "0.02",
+        ])
+        .args(["--yes", "--json", "--cert-dir", "c"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("\"start\""));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stopped waiting") && err.contains("purge-status"),
+        "{err}"
+    );
+    assert!(
+        env.certificates(&env.path("c")).is_empty(),
+        "no certificate for an unfinished sanitize"
     );
 }

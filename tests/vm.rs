@@ -207,6 +207,9 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (rc, text) = get("nvme-nist-purge");
     assert_eq!(rc, 3, "{text}");
     assert!(text.contains("no Purge-grade command"));
+    let (rc, text) = get("nvme-status");
+    assert_eq!(rc, 3, "QEMU's controller has no sanitize log: {text}");
+    assert!(text.contains("cannot read the sanitize status"), "{text}");
     let (rc, text) = get("ata-purge");
     assert_eq!(rc, 3, "{text}");
     let (rc, text) = get("scsi-purge");

@@ -88,7 +88,7 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
                 format: has("format"),
                 liar: has("liar"),
                 failed: has("failed"),
-                polls: 3,
+                polls: if has("slow") { 100_000 } else { 3 },
             };
             let sim = Arc::new(SimNvme::new(usize::try_from(size).unwrap_or(1 << 20), cfg));
             struct Shared(Arc<SimNvme>);
@@ -151,12 +151,31 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
     let (drive, sim) = open_drive(args.simulate.as_deref(), &probe)?;
 
     // Before: what can it do, and can it do it now?
-    let caps = engine::probe(drive.as_ref(), bus).map_err(|e| {
-        Error::refused(
-            &probe.path,
-            format!("cannot read its {} capabilities: {e}", bus_name(bus)),
-        )
-    })?;
+    let read_caps = || {
+        engine::probe(drive.as_ref(), bus).map_err(|e| {
+            Error::refused(
+                &probe.path,
+                format!("cannot read its {} capabilities: {e}", bus_name(bus)),
+            )
+        })
+    };
+    let mut caps = read_caps()?;
+    if args.exit_failure_mode
+        && !args.dry_run
+        && caps.blockers.iter().any(|b| b.contains("failure mode"))
+    {
+        engine::exit_failure_mode(drive.as_ref(), bus).map_err(|e| {
+            Error::refused(
+                &probe.path,
+                format!("cannot leave sanitize failure mode: {e}"),
+            )
+        })?;
+        reporter.say(&format!(
+            "{}: left sanitize failure mode",
+            probe.path.display()
+        ));
+        caps = read_caps()?;
+    }
     let m = if args.method == "nist-purge" {
         method::strongest(&caps.supported, caps.solid_state)
             .map_err(|why| Error::refused(&probe.path, why))?

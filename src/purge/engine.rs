@@ -198,9 +198,11 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 {
                     let st = nvme::parse_sanitize_log(&log);
                     if st.status == 3 {
-                        caps.blockers.push("the last sanitize failed: the drive is in sanitize failure mode; \
-                                            exit it first (exit failure mode, or a new sanitize with AUSE)"
-                            .into());
+                        caps.blockers.push(
+                            "the last sanitize failed: the drive is in sanitize failure mode; leave it with \
+                             --exit-failure-mode (or start a new sanitize with --ause)"
+                                .into(),
+                        );
                     }
                     if st.status == 2 {
                         caps.blockers
@@ -302,6 +304,42 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 ..Caps::default()
             })
         }
+    }
+}
+
+/// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, SCSI SANITIZE EXIT FAILURE MODE.
+///
+/// # Errors
+/// When the drive refuses (ATA has no such command: a new sanitize with AUSE does it).
+pub fn exit_failure_mode(d: &dyn Passthrough, bus: Bus) -> io::Result<()> {
+    match bus {
+        Bus::Nvme => {
+            let s = nvme::Sanitize {
+                action: nvme::SanitizeAction::ExitFailureMode,
+                ause: false,
+                overwrite_passes: 0,
+                invert_between_passes: false,
+                no_deallocate: false,
+                pattern: 0,
+            };
+            nvme_ok(
+                "Sanitize (exit failure mode)",
+                d.nvme(&nvme::sanitize(&s), &mut []),
+            )?;
+            Ok(())
+        }
+        Bus::Scsi => {
+            let mut c = scsi::sanitize(scsi::Action::ExitFailureMode, false, 0, false, &[]);
+            match d.scsi(&c.cdb, DataDir::None, &mut c.data_out, 60_000)? {
+                (0, _) => Ok(()),
+                (s, _) => Err(io::Error::other(format!(
+                    "the drive refused EXIT FAILURE MODE (status {s:#04x})"
+                ))),
+            }
+        }
+        Bus::Ata => Err(io::Error::other(
+            "ATA has no exit-failure-mode command; start a new sanitize with --ause",
+        )),
     }
 }
 
@@ -613,6 +651,84 @@ mod tests {
             }
             Ok((0, vec![]))
         }
+    }
+
+    /// Answers every SCSI command with GOOD and the given sense / data.
+    struct Answer {
+        sense: Vec<u8>,
+        data: Vec<u8>,
+        status: u8,
+    }
+
+    impl Passthrough for Answer {
+        fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(&self, _: &[u8], _: DataDir, data: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+            let n = self.data.len().min(data.len());
+            data[..n].copy_from_slice(&self.data[..n]);
+            Ok((self.status, self.sense.clone()))
+        }
+    }
+
+    /// An ATA Status Return descriptor in descriptor sense, with COUNT and LBA.
+    fn ata_sense(count: u16, lba: u16) -> Vec<u8> {
+        let [ch, cl] = count.to_be_bytes();
+        let [lh, ll] = lba.to_be_bytes();
+        vec![
+            0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0x01, 0x00, ch, cl, 0, ll, 0, lh, 0,
+            0, 0x40, 0x50,
+        ]
+    }
+
+    #[test]
+    fn ata_sanitize_status_is_decoded() {
+        let running = Answer {
+            sense: ata_sense(0x4000, 0x8000),
+            data: vec![],
+            status: 2,
+        };
+        assert_eq!(poll(&running, Bus::Ata).unwrap(), State::Running(50.0));
+        let done = Answer {
+            sense: ata_sense(0x8000, 0),
+            data: vec![],
+            status: 2,
+        };
+        assert_eq!(poll(&done, Bus::Ata).unwrap(), State::Completed);
+        let failed = Answer {
+            sense: ata_sense(0x0000, 0),
+            data: vec![],
+            status: 2,
+        };
+        assert!(matches!(poll(&failed, Bus::Ata).unwrap(), State::Failed(_)));
+    }
+
+    #[test]
+    fn scsi_progress_comes_from_request_sense() {
+        // NOT READY, 04/1B "sanitize in progress", progress 0x4000 of 65536.
+        let fixed = vec![
+            0x70, 0, 0x02, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x04, 0x1b, 0, 0x80, 0x40, 0x00,
+        ];
+        let running = Answer {
+            sense: vec![],
+            data: fixed,
+            status: 0,
+        };
+        assert_eq!(poll(&running, Bus::Scsi).unwrap(), State::Running(25.0));
+        let clean = Answer {
+            sense: vec![],
+            data: vec![0x70, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0],
+            status: 0,
+        };
+        assert_eq!(poll(&clean, Bus::Scsi).unwrap(), State::Completed);
+        // A SANITIZE the drive refuses with ILLEGAL REQUEST is a clear error naming it.
+        let refuse = Answer {
+            sense: vec![0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0x00],
+            data: vec![],
+            status: 2,
+        };
+        let e = start(&refuse, Method::ScsiSanitizeBlock, &Options::default()).unwrap_err();
+        assert!(e.to_string().contains("ILLEGAL REQUEST"), "{e}");
     }
 
     #[test]

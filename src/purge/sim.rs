@@ -110,6 +110,13 @@ impl Passthrough for SimNvme {
             }
             (0x84, _) => {
                 let action = cmd.cdw10 & 0x7;
+                if action == 1 {
+                    // Exit failure mode: back to "never sanitized / completed" state.
+                    if st.status == 3 {
+                        st.status = 0;
+                    }
+                    return Ok((0, 0));
+                }
                 let supported = match action {
                     2 => self.cfg.block,
                     3 => self.cfg.overwrite,
