@@ -226,6 +226,18 @@ fn emulated_nvme_sata_and_scsi_drives() {
         (Some("PASS"), Some("clear"))
     );
 
+    // QEMU's FORMAT UNIT answers GOOD and changes nothing: the samples catch it.
+    let (rc, text) = get("scsi-format");
+    assert_eq!(rc, 1, "{text}");
+    let (_, cert) = get("scsi-format-cert");
+    let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
+    assert_eq!(c["result"], "FAIL");
+    assert!(
+        c["reasons"].to_string().contains("still readable"),
+        "{}",
+        c["reasons"]
+    );
+
     // A real AHCI IDENTIFY over SG_IO: the hidden-area check ran and found none.
     let (rc, text) = get("ata-wipe");
     assert_eq!(rc, 0, "{text}");

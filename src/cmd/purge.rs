@@ -186,6 +186,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
             Method::ScsiSanitizeCrypto,
             Method::ScsiSanitizeBlock,
             Method::ScsiSanitizeOverwrite,
+            Method::ScsiFormatUnit,
         ];
         let candidates: &[Method] = if scsi_unknown { &any } else { &caps.supported };
         let m = candidates

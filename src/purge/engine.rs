@@ -136,6 +136,10 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
                 ),
             ]
         }
+        Method::ScsiFormatUnit => vec![(
+            "SCSI FORMAT UNIT CDB".to_string(),
+            scsi::format_unit().to_vec(),
+        )],
         Method::ScsiSanitizeCrypto | Method::ScsiSanitizeBlock | Method::ScsiSanitizeOverwrite => {
             let action = match m {
                 Method::ScsiSanitizeCrypto => scsi::Action::CryptoErase,
@@ -352,6 +356,7 @@ pub fn synchronous(m: Method) -> bool {
             | Method::NvmeFormatCrypto
             | Method::AtaSecurityErase
             | Method::AtaSecurityEraseEnhanced
+            | Method::ScsiFormatUnit
     )
 }
 
@@ -420,6 +425,24 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
                     .unwrap_or_else(|| format!("SCSI status {status:#04x}"));
                 return Err(io::Error::other(format!(
                     "the drive refused SANITIZE: {why}"
+                )));
+            }
+            Ok(())
+        }
+        Method::ScsiFormatUnit => {
+            let (status, sense) = d.scsi(
+                &scsi::format_unit(),
+                DataDir::None,
+                &mut [],
+                o.timeout_s.saturating_mul(1000),
+            )?;
+            if status != 0 {
+                let why = scsi::decode_sense(&sense)
+                    .map_or(format!("SCSI status {status:#04x}"), |(k, a, q, _)| {
+                        format!("sense {k:#x}/{a:#04x}/{q:#04x}")
+                    });
+                return Err(io::Error::other(format!(
+                    "the drive refused FORMAT UNIT: {why}"
                 )));
             }
             Ok(())

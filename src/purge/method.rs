@@ -32,6 +32,8 @@ pub enum Method {
     ScsiSanitizeCrypto,
     ScsiSanitizeBlock,
     ScsiSanitizeOverwrite,
+    /// FORMAT UNIT: Clear at best (what it does to the data is the device's business).
+    ScsiFormatUnit,
 }
 
 impl Method {
@@ -51,6 +53,7 @@ impl Method {
             Method::ScsiSanitizeCrypto => "scsi-sanitize-crypto",
             Method::ScsiSanitizeBlock => "scsi-sanitize-block",
             Method::ScsiSanitizeOverwrite => "scsi-sanitize-overwrite",
+            Method::ScsiFormatUnit => "scsi-format-unit",
         }
     }
 
@@ -58,9 +61,10 @@ impl Method {
     /// is Purge only on magnetic media; Format NVM and normal security erase are Clear.
     pub fn grade(self, solid_state: bool) -> Grade {
         match self {
-            Method::NvmeFormatUserData | Method::NvmeFormatCrypto | Method::AtaSecurityErase => {
-                Grade::Clear
-            }
+            Method::NvmeFormatUserData
+            | Method::NvmeFormatCrypto
+            | Method::AtaSecurityErase
+            | Method::ScsiFormatUnit => Grade::Clear,
             Method::AtaSecurityEraseEnhanced if solid_state => Grade::Clear,
             _ => Grade::Purge,
         }
@@ -94,6 +98,7 @@ impl Method {
             | Method::AtaSanitizeOverwrite
             | Method::ScsiSanitizeOverwrite => "overwrite",
             Method::NvmeFormatUserData => "user data erase",
+            Method::ScsiFormatUnit => "format",
             Method::AtaSecurityEraseEnhanced | Method::AtaSecurityErase => "security erase",
         }
     }

@@ -47,6 +47,11 @@ pub fn supported(data: &[u8]) -> bool {
     matches!(data.get(1).map(|b| b & 0x07), Some(3) | Some(5))
 }
 
+/// FORMAT UNIT (opcode 0x04), no parameter list, waiting for completion (IMMED 0).
+pub fn format_unit() -> [u8; 6] {
+    [0x04, 0, 0, 0, 0, 0]
+}
+
 /// REQUEST SENSE (opcode 0x03) with a 252-byte allocation, as sg_requests sends it.
 pub fn request_sense() -> [u8; 6] {
     [0x03, 0, 0, 0, 0xFC, 0]
