@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::cli::PoliciesArgs;
 use crate::error::{exit, Error};
 use crate::policy::{self, PassSpec};
+use crate::purge::method::{Grade, Method};
 
 fn pass_name(p: &PassSpec) -> String {
     match p {
@@ -43,6 +44,20 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                 "blake3": p.blake3});
             println!("{v}");
         }
+        for m in Method::ALL {
+            let grade = |ssd| {
+                if m.grade(ssd) == Grade::Purge {
+                    "purge"
+                } else {
+                    "clear"
+                }
+            };
+            println!(
+                "{}",
+                json!({"event": "purge_method", "name": m.name(), "technique": m.technique(),
+                       "grade_on_flash": grade(true), "grade_on_magnetic": grade(false), "note": m.note()})
+            );
+        }
         return Ok(exit::PASS);
     }
     let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0);
@@ -62,6 +77,18 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
         );
     }
     println!("\nEvery policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
+    println!(
     println!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
+        "\nPurge with the drive's own commands: `mediasan purge DEVICE --method NAME`, NAME one of"
+    );
+    println!("  nist-purge (the strongest Purge the drive supports: crypto erase, block erase, overwrite)");
+    for m in Method::ALL {
+        let grade = match (m.grade(true), m.grade(false)) {
+            (Grade::Purge, _) => "Purge",
+            (Grade::Clear, Grade::Purge) => "Purge on magnetic media only",
+            _ => "Clear",
+        };
+        println!("  {:<28} {:<16} {grade}", m.name(), m.technique());
+    }
     Ok(exit::PASS)
 }

@@ -37,6 +37,24 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, for listings.
+    pub const ALL: [Method; 14] = [
+        Method::NvmeSanitizeCrypto,
+        Method::NvmeSanitizeBlock,
+        Method::NvmeSanitizeOverwrite,
+        Method::NvmeFormatUserData,
+        Method::NvmeFormatCrypto,
+        Method::AtaSanitizeCrypto,
+        Method::AtaSanitizeBlock,
+        Method::AtaSanitizeOverwrite,
+        Method::AtaSecurityEraseEnhanced,
+        Method::AtaSecurityErase,
+        Method::ScsiSanitizeCrypto,
+        Method::ScsiSanitizeBlock,
+        Method::ScsiSanitizeOverwrite,
+        Method::ScsiFormatUnit,
+    ];
+
     /// The name used in policies and certificates.
     pub fn name(self) -> &'static str {
         match self {
