@@ -77,8 +77,8 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
         );
     }
     println!("\nEvery policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
-    println!(
     println!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
+    println!(
         "\nPurge with the drive's own commands: `mediasan purge DEVICE --method NAME`, NAME one of"
     );
     println!("  nist-purge (the strongest Purge the drive supports: crypto erase, block erase, overwrite)");
