@@ -213,10 +213,13 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
     if let Some(b) = caps.blockers.first() {
         return Err(Error::refused(&probe.path, b.clone()).into());
     }
+    // The target's own namespace (never "all namespaces", never another one).
+    let nsid = probe.identity.nvme_namespace.parse().unwrap_or(1);
     let opts = Options {
         pattern: args.pattern,
         passes: args.passes,
         ause: args.ause,
+        nsid,
         ..Options::default()
     };
     let bytes = engine::start_bytes(m, &opts);

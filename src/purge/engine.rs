@@ -381,9 +381,16 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
     match m {
         Method::NvmeFormatUserData | Method::NvmeFormatCrypto => {
             let ses = if m == Method::NvmeFormatCrypto { 2 } else { 1 };
+            // Keep the namespace's LBA format: read it first.
+            let mut ns = [0u8; 4096];
+            nvme_ok(
+                "Identify Namespace",
+                d.nvme(&nvme::identify_namespace(o.nsid), &mut ns),
+            )?;
+            let lbaf = nvme::current_lba_format(&ns);
             let cmd = nvme::AdminCmd {
                 timeout_ms: 0,
-                ..nvme::format_nvm(o.nsid, 0, ses)
+                ..nvme::format_nvm(o.nsid, lbaf, ses)
             };
             nvme_ok("Format NVM", d.nvme(&cmd, &mut []))?;
             Ok(())

@@ -181,6 +181,13 @@ pub fn parse_controller(d: &[u8; 4096]) -> Controller {
     }
 }
 
+/// The LBA format in use (FLBAS bits 3:0, with bits 6:5 as its upper bits) from Identify
+/// Namespace data: Format NVM must keep it, or the namespace changes its sector size.
+pub fn current_lba_format(d: &[u8; 4096]) -> u8 {
+    let flbas = d[26];
+    (flbas & 0x0F) | ((flbas >> 5) & 0x03) << 4
+}
+
 /// The Sanitize Status log page.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SanitizeStatus {
@@ -354,6 +361,15 @@ mod tests {
             .to_bytes()[64..68],
             [4, 3, 2, 1]
         );
+    }
+
+    #[test]
+    fn format_keeps_the_namespaces_lba_format() {
+        let mut d = [0u8; 4096];
+        d[26] = 0x02;
+        assert_eq!(current_lba_format(&d), 2);
+        d[26] = 0x21; // FLBAS upper bits (6:5) = 1
+        assert_eq!(current_lba_format(&d), 0x11);
     }
 
     #[test]

@@ -97,6 +97,10 @@ impl Passthrough for SimNvme {
             .lock()
             .map_err(|_| io::Error::other("poisoned"))?;
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
+            (0x06, 0) => {
+                data.fill(0); // Identify Namespace: FLBAS 0
+                Ok((0, 0))
+            }
             (0x06, 1) => {
                 data.fill(0);
                 data[4..12].copy_from_slice(b"SIM00001");
