@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use assert_cmd::assert::OutputAssertExt;
 use common::*;
 use mediasan::cert::Verdict;
@@ -221,24 +223,33 @@ fn a_loop_device_has_no_sanitize_and_forcing_one_is_refused_cleanly() {
     );
 }
 
-/// Builds ../shared/tools/ioctlcap (see tests/wipe_device.rs).
-fn ioctlcap() -> Result<std::path::PathBuf, String> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/tools/ioctlcap/ioctlcap.c");
-    if !src.exists() {
-        return Err(format!("{} is not here", src.display()));
-    }
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ioctlcap-purge.so");
-    match std::process::Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-ldl")
-        .status()
-    {
-        Ok(s) if s.success() => Ok(out),
-        _ => Err("gcc cannot build the ioctlcap shim".into()),
-    }
+/// `mediasan purge --yes --transport TRANSPORT --method METHOD DEV` under the ioctlcap shim in
+/// fake mode (nothing reaches the device; the shim logs every command on stderr).
+fn shimmed(
+    env: &Env,
+    shim: &Path,
+    dev: &Path,
+    transport: &str,
+    method: &str,
+) -> std::process::Output {
+    env.cmd()
+        .env("IOCTLCAP_FAKE", "1")
+        .env("LD_PRELOAD", shim)
+        .args([
+            "purge",
+            "--yes",
+            "--transport",
+            transport,
+            "--method",
+            method,
+            "--poll-interval",
+            "0.01",
+            "--cert-dir",
+            "c",
+        ])
+        .arg(dev)
+        .output()
+        .unwrap()
 }
 
 /// The first logged command line after `prefix` whose hex starts with `lead`, as bytes.
@@ -251,7 +262,7 @@ fn sent(log: &str, prefix: &str, lead: &str) -> Option<String> {
 
 #[test]
 fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
-    let shim = match ioctlcap() {
+    let shim = match ioctlcap(Path::new(env!("CARGO_TARGET_TMPDIR"))) {
         Ok(s) => s,
         Err(why) => skip!("{why}"),
     };
@@ -274,25 +285,7 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
         ("ata-sanitize-block", "hdparm-sanitize-block"),
         ("ata-sanitize-crypto", "hdparm-sanitize-crypto"),
     ] {
-        let out = env
-            .cmd()
-            .env("IOCTLCAP_FAKE", "1")
-            .env("LD_PRELOAD", &shim)
-            .args([
-                "purge",
-                "--yes",
-                "--transport",
-                "ata",
-                "--method",
-                method,
-                "--poll-interval",
-                "0.01",
-                "--cert-dir",
-                "c",
-            ])
-            .arg(&lo.dev)
-            .output()
-            .unwrap();
+        let out = shimmed(&env, &shim, &lo.dev, "ata", method);
         let log = String::from_utf8_lossy(&out.stderr);
         let ours = sent(&log, "[cap] SG_IO cdb ", "85 07 20 00 1")
             .unwrap_or_else(|| panic!("{method}: no SANITIZE sent: {log}"));
@@ -309,25 +302,7 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
         ("nvme-sanitize-block", "nvme-sanitize-block"),
         ("nvme-sanitize-crypto", "nvme-sanitize-crypto"),
     ] {
-        let out = env
-            .cmd()
-            .env("IOCTLCAP_FAKE", "1")
-            .env("LD_PRELOAD", &shim)
-            .args([
-                "purge",
-                "--yes",
-                "--transport",
-                "nvme",
-                "--method",
-                method,
-                "--poll-interval",
-                "0.01",
-                "--cert-dir",
-                "c",
-            ])
-            .arg(&lo.dev)
-            .output()
-            .unwrap();
+        let out = shimmed(&env, &shim, &lo.dev, "nvme", method);
         let log = String::from_utf8_lossy(&out.stderr);
         let ours = sent(&log, "[cap] NVME_IOCTL_ADMIN_CMD ", "opc=0x84")
             .unwrap_or_else(|| panic!("{method}: {log}"));
@@ -342,23 +317,7 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
     }
     // ATA security erase: SET PASSWORD, ERASE PREPARE, ERASE UNIT (enhanced), with their data,
     // as hdparm --security-set-pass then --security-erase-enhanced send them.
-    let out = env
-        .cmd()
-        .env("IOCTLCAP_FAKE", "1")
-        .env("LD_PRELOAD", &shim)
-        .args([
-            "purge",
-            "--yes",
-            "--transport",
-            "ata",
-            "--method",
-            "ata-security-erase-enhanced",
-            "--cert-dir",
-            "c",
-        ])
-        .arg(&lo.dev)
-        .output()
-        .unwrap();
+    let out = shimmed(&env, &shim, &lo.dev, "ata", "ata-security-erase-enhanced");
     let lines = |log: &str| -> Vec<String> {
         log.lines()
             .filter(|l| l.starts_with("[cap] SG_IO cdb 85") || l.starts_with("[cap]   data-out"))

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use std::process::Command;
 
 use assert_cmd::assert::OutputAssertExt;
@@ -294,30 +296,9 @@ fn list_shows_a_loop_device_free_then_in_use() {
     drop(guard);
 }
 
-/// Builds ../shared/tools/ioctlcap (an LD_PRELOAD shim that logs SG_IO and, in fake mode,
-/// answers ATA IDENTIFY without touching the device).
-fn ioctlcap() -> Result<std::path::PathBuf, String> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/tools/ioctlcap/ioctlcap.c");
-    if !src.exists() {
-        return Err(format!("{} is not here", src.display()));
-    }
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ioctlcap.so");
-    let ok = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .arg("-ldl")
-        .status();
-    match ok {
-        Ok(s) if s.success() => Ok(out),
-        _ => Err("gcc cannot build the ioctlcap shim".into()),
-    }
-}
-
 #[test]
 fn ata_queries_send_hdparms_bytes_under_the_ioctlcap_shim() {
-    let shim = match ioctlcap() {
+    let shim = match ioctlcap(Path::new(env!("CARGO_TARGET_TMPDIR"))) {
         Ok(s) => s,
         Err(why) => skip!("{why}"),
     };

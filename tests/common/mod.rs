@@ -286,3 +286,23 @@ impl Drop for FaultDisk {
         let _ = self.child.wait();
     }
 }
+
+/// Builds ../shared/tools/ioctlcap (an LD_PRELOAD shim that logs SG_IO and NVMe ioctls and, in
+/// fake mode, answers them without touching the device) into the test's temp folder.
+pub fn ioctlcap(tmp: &Path) -> Result<PathBuf, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/ioctlcap/ioctlcap.c");
+    if !src.exists() {
+        return Err(format!("{} is not here", src.display()));
+    }
+    let out = tmp.join("ioctlcap.so");
+    match Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-ldl")
+        .status()
+    {
+        Ok(s) if s.success() => Ok(out),
+        _ => Err("gcc cannot build the ioctlcap shim".into()),
+    }
+}
