@@ -113,6 +113,11 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
     );
     assert!(c.verification.samples > 2 && c.verification.mismatches == 0);
     assert_eq!(c.operator.name, "Jane Doe");
+    assert_eq!(c.tool.name, "mediasan");
+    assert!(
+        !c.tool.version.is_empty() && !c.host.kernel.is_empty(),
+        "tool and host recorded"
+    );
     env.cmd()
         .args(["cert", "verify"])
         .arg(&cert)

@@ -71,12 +71,51 @@ pub struct Tool {
     pub build: String,
 }
 
+impl Tool {
+    /// This build of mediasan.
+    pub fn this() -> Tool {
+        let profile = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        Tool {
+            name: "mediasan".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            build: format!(
+                "{}-{} {profile}",
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            ),
+        }
+    }
+}
+
 /// The machine it ran on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Host {
     pub hostname: String,
     pub kernel: String,
+}
+
+impl Host {
+    /// This machine: hostname and kernel release.
+    pub fn this() -> Host {
+        Host {
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel: nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Seconds from `a` to `b` (0 if the clock went backwards).
+pub fn seconds_between(a: std::time::SystemTime, b: std::time::SystemTime) -> f64 {
+    b.duration_since(a).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// Hidden-area (HPA/DCO/AMA) state.

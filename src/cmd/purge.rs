@@ -467,6 +467,8 @@ fn certificate(
     let mut c = Certificate {
         format: cert::FORMAT.into(),
         id: cert::new_id(id),
+        tool: cert::Tool::this(),
+        host: cert::Host::this(),
         operator: super::person(record, config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
@@ -501,10 +503,7 @@ fn certificate(
             },
             started: cert::timestamp(started),
             finished: cert::timestamp(finished),
-            duration_seconds: finished
-                .duration_since(started)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            duration_seconds: cert::seconds_between(started, finished),
             command: Some(DeviceCommand {
                 method: m.name().into(),
                 bus: bus_name(bus).into(),

@@ -772,7 +772,6 @@ fn build_certificate(
     let r = &ctx.args.record;
     let mut id_bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut id_bytes);
-    let uname = nix::sys::utsname::uname().ok();
     let mut notes: Vec<String> = Vec::new();
     notes.push(
         "Overwrite is NIST SP 800-88 Rev. 2 Clear: it rewrites every user-addressable block through the host \
@@ -808,28 +807,8 @@ fn build_certificate(
     let mut c = Certificate {
         format: cert::FORMAT.into(),
         id: cert::new_id(id_bytes),
-        tool: cert::Tool {
-            name: "mediasan".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            build: format!(
-                "{}-{} {}",
-                std::env::consts::ARCH,
-                std::env::consts::OS,
-                if cfg!(debug_assertions) {
-                    "debug"
-                } else {
-                    "release"
-                }
-            ),
-        },
-        host: cert::Host {
-            hostname: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            kernel: uname
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        },
+        tool: cert::Tool::this(),
+        host: cert::Host::this(),
         operator: super::person(&ctx.args.record, ctx.config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
@@ -859,10 +838,7 @@ fn build_certificate(
             passes,
             started: cert::timestamp(started),
             finished: cert::timestamp(finished),
-            duration_seconds: finished
-                .duration_since(started)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
+            duration_seconds: cert::seconds_between(started, finished),
             resumed: events.to_vec(),
             command: None,
         },
