@@ -90,7 +90,16 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
     let out = purge(
         &env,
         "nvme:8M:crypto,block",
-        &["--yes", "--json", "--operator", "Jane Doe"],
+        &[
+            "--yes",
+            "--json",
+            "--operator",
+            "Jane Doe",
+            "--data-backed-up",
+            "no",
+            "--validator",
+            "Max Muster",
+        ],
     );
     assert!(
         out.status.success(),
@@ -113,6 +122,10 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
     );
     assert!(c.verification.samples > 2 && c.verification.mismatches == 0);
     assert_eq!(c.operator.name, "Jane Doe");
+    assert_eq!(
+        (c.media.data_backed_up.as_str(), c.validation.name.as_str()),
+        ("no", "Max Muster")
+    );
     assert_eq!(c.tool.name, "mediasan");
     assert!(
         !c.tool.version.is_empty() && !c.host.kernel.is_empty(),

@@ -117,6 +117,44 @@ pub(crate) fn person(r: &crate::cli::RecordArgs, c: &crate::config::Config) -> c
     }
 }
 
+/// Fills a certificate's record fields (NIST SP 800-88 App. C / App. G) from the flags and the
+/// organization file: the person performing, the media's asset/source/classification/backup
+/// fields, the post-sanitization classification, the destination and the validation block.
+pub(crate) fn apply_record(
+    c: &mut crate::cert::Certificate,
+    r: &crate::cli::RecordArgs,
+    config: &crate::config::Config,
+) {
+    use crate::cli::BackedUp;
+    c.operator = person(r, config);
+    c.media.asset_tag = text(&r.asset_tag);
+    c.media.source = text(&r.media_source);
+    c.media.classification = text(&r.classification);
+    c.media.data_backed_up = match r.data_backed_up {
+        Some(BackedUp::Yes) => "yes",
+        Some(BackedUp::No) => "no",
+        Some(BackedUp::Unknown) => "unknown",
+        None => "",
+    }
+    .into();
+    c.media.backup_location = text(&r.backup_location);
+    c.post_sanitization_classification = text(&r.post_classification);
+    c.destination = r
+        .destination
+        .clone()
+        .or_else(|| config.destination.clone())
+        .unwrap_or_default();
+    c.validation = crate::cert::Validation {
+        name: text(&r.validator),
+        title: text(&r.validator_title),
+        organization: text(&r.validator_organization),
+        location: text(&r.validator_location),
+        contact: text(&r.validator_contact),
+        signature: String::new(),
+        date: String::new(),
+    };
+}
+
 /// Writes a certificate and its SSHSIG signature into `dir` (never overwriting); returns both
 /// paths.
 pub(crate) fn write_certificate(

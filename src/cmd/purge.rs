@@ -469,7 +469,6 @@ fn certificate(
         id: cert::new_id(id),
         tool: cert::Tool::this(),
         host: cert::Host::this(),
-        operator: super::person(record, config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
             kind: p.kind.name().into(),
@@ -482,10 +481,6 @@ fn certificate(
             logical_block_size: p.logical_block_size,
             physical_block_size: p.physical_block_size,
             direct_io: true,
-            asset_tag: super::text(&record.asset_tag),
-            source: super::text(&record.media_source),
-            classification: super::text(&record.classification),
-            backup_location: super::text(&record.backup_location),
             ..cert::Media::default()
         },
         sanitization: cert::Sanitization {
@@ -538,15 +533,10 @@ fn certificate(
             mismatches: problems.len() as u64,
             ..cert::Verification::default()
         },
-        post_sanitization_classification: super::text(&record.post_classification),
-        destination: record
-            .destination
-            .clone()
-            .or_else(|| config.destination.clone())
-            .unwrap_or_default(),
         notes,
         ..Certificate::default()
     };
+    super::apply_record(&mut c, record, config);
     let (verdict, mut reasons) = cert::judge(&c, 0, false);
     let mut verdict = verdict;
     if let State::Failed(w) = state {

@@ -14,7 +14,7 @@ use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::cert::{self, Certificate, PassRecord, Verdict};
-use crate::cli::{BackedUp, OnErrorArg, TransportArg, VerifyArg, WipeArgs};
+use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
@@ -769,7 +769,6 @@ fn build_certificate(
     } = outcome;
     let p = &t.probe;
     let id = &p.identity;
-    let r = &ctx.args.record;
     let mut id_bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut id_bytes);
     let mut notes: Vec<String> = Vec::new();
@@ -809,7 +808,6 @@ fn build_certificate(
         id: cert::new_id(id_bytes),
         tool: cert::Tool::this(),
         host: cert::Host::this(),
-        operator: super::person(&ctx.args.record, ctx.config),
         media: cert::Media {
             path: p.canonical.display().to_string(),
             kind: p.kind.name().into(),
@@ -818,18 +816,8 @@ fn build_certificate(
             logical_block_size: p.logical_block_size,
             physical_block_size: p.physical_block_size,
             direct_io: t.direct_io,
-            asset_tag: super::text(&r.asset_tag),
-            source: super::text(&r.media_source),
-            classification: super::text(&r.classification),
-            data_backed_up: match r.data_backed_up {
-                Some(BackedUp::Yes) => "yes",
-                Some(BackedUp::No) => "no",
-                Some(BackedUp::Unknown) => "unknown",
-                None => "",
-            }
-            .into(),
-            backup_location: super::text(&r.backup_location),
             hidden_areas: hidden,
+            ..cert::Media::default()
         },
         sanitization: cert::Sanitization {
             method: "clear".into(),
@@ -843,26 +831,10 @@ fn build_certificate(
             command: None,
         },
         verification,
-        post_sanitization_classification: super::text(&r.post_classification),
-        destination: r
-            .destination
-            .clone()
-            .or_else(|| ctx.config.destination.clone())
-            .unwrap_or_default(),
         notes,
-        validation: cert::Validation {
-            name: super::text(&r.validator),
-            title: super::text(&r.validator_title),
-            organization: super::text(&r.validator_organization),
-            location: super::text(&r.validator_location),
-            contact: super::text(&r.validator_contact),
-            signature: String::new(),
-            date: String::new(),
-        },
-        result: Verdict::Fail,
-        reasons: vec![],
-        recommendation: String::new(),
+        ..Certificate::default()
     };
+    super::apply_record(&mut c, &ctx.args.record, ctx.config);
     let (verdict, reasons) = cert::judge(&c, plan.passes.len(), ctx.cancel.load(Ordering::Relaxed));
     c.result = verdict;
     c.reasons = reasons;
