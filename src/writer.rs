@@ -10,6 +10,7 @@
 //! The coordinating thread only reports progress. Errors from any worker are collected with
 //! their offsets; none is lost.
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -132,10 +133,8 @@ pub struct PassReport {
     pub slow: Option<String>,
     /// ... and the pass was stopped for it.
     pub slow_stopped: bool,
-    /// After the final flush: every byte below this offset is done (see [`Durable`]).
-    pub durable_offset: u64,
-    /// Bytes this run wrote below `durable_offset`.
-    pub durable_written: u64,
+    /// After the final flush: what an interrupted pass can resume from.
+    pub durable: Durable,
     /// The final fdatasync failed.
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
@@ -233,13 +232,64 @@ impl Drop for ExitSignal {
     }
 }
 
-fn durable_at_end(
-    marks: &Mutex<(u64, std::collections::BTreeSet<u64>)>,
-    start: u64,
-    chunk: u64,
-    size: u64,
-) -> u64 {
-    (start + marks.lock().unwrap_or_else(|p| p.into_inner()).0 * chunk).min(size)
+/// Which chunks of a pass are complete. Chunks complete out of order: every chunk below `low`
+/// is, and so is each one in `above`.
+#[derive(Debug, Default)]
+struct Watermark {
+    low: u64,
+    above: BTreeSet<u64>,
+}
+
+impl Watermark {
+    fn complete(&mut self, i: u64) {
+        self.above.insert(i);
+        while self.above.remove(&self.low) {
+            self.low += 1;
+        }
+    }
+
+    /// The end of the contiguous run of complete chunks, as a byte offset.
+    fn offset(&self, start: u64, chunk: u64, size: u64) -> u64 {
+        (start + self.low * chunk).min(size)
+    }
+}
+
+/// Reports a rate below the floor sustained over the watchdog's window, from samples of the
+/// bytes done so far.
+struct RateWatch {
+    dog: Watchdog,
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl RateWatch {
+    fn new(dog: Watchdog) -> Self {
+        RateWatch {
+            dog,
+            samples: VecDeque::new(),
+        }
+    }
+
+    /// Takes a sample; says what was seen if the rate over the last window is below the floor.
+    fn observe(&mut self, now: Instant, done: u64) -> Option<String> {
+        self.samples.push_back((now, done));
+        while self.samples.len() > 2 && now - self.samples[1].0 >= self.dog.window {
+            self.samples.pop_front();
+        }
+        let (t0, d0) = self.samples[0];
+        let span = now - t0;
+        if span < self.dog.window {
+            return None;
+        }
+        let rate = (done - d0) as f64 / span.as_secs_f64();
+        (rate < self.dog.floor).then(|| {
+            format!(
+                "{:.2} MB/s over {:.0} s, below the floor of {:.2} MB/s",
+                rate / 1e6,
+                span.as_secs_f64(),
+                self.dog.floor / 1e6
+            )
+        })
+    }
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -270,6 +320,23 @@ pub struct Durable {
     pub errors: Vec<IoFailure>,
     /// Bytes below `offset` written by this run.
     pub bytes_written: u64,
+}
+
+impl Durable {
+    /// Progress up to `offset` of a pass this run began at `start`, given the run's failures.
+    fn at(offset: u64, start: u64, errors: &[IoFailure]) -> Durable {
+        let errors: Vec<IoFailure> = errors
+            .iter()
+            .filter(|e| e.offset < offset)
+            .cloned()
+            .collect();
+        let failed: u64 = errors.iter().map(|e| e.length).sum();
+        Durable {
+            offset,
+            errors,
+            bytes_written: (offset - start).saturating_sub(failed),
+        }
+    }
 }
 
 /// Where a pass starts, and how it checkpoints.
@@ -323,8 +390,7 @@ pub fn run_pass_from(
     let start = ck.start.min(size);
     let chunk = chunk_size(cfg.buffer_size, dev.block_size(), pattern.period()) as u64;
     let nchunks = (size - start).div_ceil(chunk);
-    // (lowest chunk index not yet complete, completed indexes above it)
-    let marks = Mutex::new((0u64, std::collections::BTreeSet::new()));
+    let marks = Mutex::new(Watermark::default());
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let retries = AtomicU64::new(0);
@@ -393,54 +459,34 @@ pub fn run_pass_from(
                     }
                     // A chunk cut short by a cancel is not complete: it is written again on resume.
                     if complete {
-                        let mut m = marks.lock().unwrap_or_else(|p| p.into_inner());
-                        m.1.insert(i);
-                        let (low, above) = &mut *m;
-                        while above.remove(low) {
-                            *low += 1;
-                        }
+                        marks.lock().unwrap_or_else(|p| p.into_inner()).complete(i);
                     }
                 }
             });
         }
         drop(exit_tx);
         // This thread reports progress and takes checkpoints until every worker has ended.
-        let durable_at = |marks: &Mutex<(u64, std::collections::BTreeSet<u64>)>| {
-            (start + marks.lock().unwrap_or_else(|p| p.into_inner()).0 * chunk).min(size)
+        let durable_at = || {
+            marks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .offset(start, chunk, size)
         };
         let mut left = workers;
         let mut last_ck = Instant::now();
         let mut saved = start;
-        let mut samples: std::collections::VecDeque<(Instant, u64)> =
-            std::collections::VecDeque::new();
+        let mut watch = cfg.watchdog.map(RateWatch::new);
         while left > 0 {
             let now_done = done.load(Ordering::Relaxed);
             progress(now_done);
-            if let (Some(w), None) = (cfg.watchdog, &slow) {
-                let now = Instant::now();
-                samples.push_back((now, now_done));
-                while samples.len() > 2 && now - samples[1].0 >= w.window {
-                    samples.pop_front();
-                }
-                let (t0w, d0) = samples[0];
-                let span = now - t0w;
-                if span >= w.window {
-                    let rate = (now_done - d0) as f64 / span.as_secs_f64();
-                    if rate < w.floor {
-                        slow = Some(format!(
-                            "{:.2} MB/s over {:.0} s, below the floor of {:.2} MB/s",
-                            rate / 1e6,
-                            span.as_secs_f64(),
-                            w.floor / 1e6
-                        ));
-                        if w.stop {
-                            slow_stopped = true;
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        if let Some(why) = &slow {
-                            (ck.on_slow)(why);
-                        }
+            if let (Some(w), None) = (&mut watch, &slow) {
+                if let Some(why) = w.observe(Instant::now(), now_done) {
+                    if w.dog.stop {
+                        slow_stopped = true;
+                        stop.store(true, Ordering::Relaxed);
                     }
+                    (ck.on_slow)(&why);
+                    slow = Some(why);
                 }
             }
             match exit_rx.recv_timeout(Duration::from_millis(100)) {
@@ -450,41 +496,28 @@ pub fn run_pass_from(
             }
             if last_ck.elapsed() >= ck.every {
                 last_ck = Instant::now();
-                let w = durable_at(&marks); // before the flush: all of it is then durable
+                let w = durable_at(); // before the flush: all of it is then durable
                 if w > saved && dev.sync().is_ok() {
                     saved = w;
-                    let errs = errors.lock().unwrap_or_else(|p| p.into_inner());
-                    let below: Vec<IoFailure> =
-                        errs.iter().filter(|e| e.offset < w).cloned().collect();
-                    let failed: u64 = below.iter().map(|e| e.length).sum();
-                    drop(errs);
-                    (ck.save)(&Durable {
-                        offset: w,
-                        errors: below,
-                        bytes_written: w - start - failed,
-                    });
+                    let d =
+                        Durable::at(w, start, &errors.lock().unwrap_or_else(|p| p.into_inner()));
+                    (ck.save)(&d);
                 }
             }
         }
         progress(done.load(Ordering::Relaxed));
     });
-    let durable = durable_at_end(&marks, start, chunk, size);
-
+    let marks = marks.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.offset);
     // Flush whatever was written, even after an error: it is data the certificate counts.
     let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
     let durable_offset = if flush_error.is_none() {
-        durable
+        marks.offset(start, chunk, size)
     } else {
         start
     };
-    let failed_below: u64 = errors
-        .iter()
-        .filter(|e| e.offset < durable_offset)
-        .map(|e| e.length)
-        .sum();
-    let durable_written = (durable_offset - start).saturating_sub(failed_below);
+    let durable = Durable::at(durable_offset, start, &errors);
     let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
     let gave_up = gave_up.into_inner();
     let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped;
@@ -497,8 +530,7 @@ pub fn run_pass_from(
         gave_up,
         slow,
         slow_stopped,
-        durable_offset,
-        durable_written,
+        durable,
         flush_error,
         interrupted,
         started,
@@ -689,7 +721,7 @@ mod tests {
             ck,
         );
         assert_eq!(r.bytes_written, (size - start) as u64);
-        assert_eq!(r.durable_offset, size as u64);
+        assert_eq!(r.durable.offset, size as u64);
         let c = dev.contents();
         assert!(
             c[..start].iter().all(|&b| b == 0xEE),
@@ -724,7 +756,7 @@ mod tests {
             }
         });
         let c = dev.contents();
-        let d = r.durable_offset as usize;
+        let d = r.durable.offset as usize;
         assert!(
             c[..d].iter().all(|&b| b == 0x5A),
             "claimed bytes are written"
@@ -902,6 +934,41 @@ mod tests {
             c[chunk..2 * chunk].iter().all(|&b| b == 0),
             "failed range not claimed as written"
         );
+    }
+
+    #[test]
+    fn the_watermark_is_the_end_of_the_contiguous_complete_run() {
+        let mut m = Watermark::default();
+        for i in [2, 1, 4] {
+            m.complete(i);
+        }
+        assert_eq!(m.offset(100, 10, 1000), 100, "chunk 0 is still open");
+        m.complete(0);
+        assert_eq!(m.offset(100, 10, 1000), 130, "0..=2 done, 3 open");
+        m.complete(3);
+        assert_eq!(m.offset(100, 10, 145), 145, "never past the end");
+    }
+
+    #[test]
+    fn the_rate_watch_judges_only_a_full_window() {
+        let dog = Watchdog {
+            floor: 1e6,
+            window: Duration::from_secs(10),
+            stop: false,
+        };
+        let t = Instant::now();
+        let at = |s: u64| t + Duration::from_secs(s);
+        let mut w = RateWatch::new(dog);
+        assert_eq!(w.observe(at(0), 0), None);
+        assert_eq!(w.observe(at(5), 1000), None, "half a window is no verdict");
+        let why = w.observe(at(10), 2000).expect("200 B/s over 10 s is slow");
+        assert!(why.contains("below the floor of 1.00 MB/s"), "{why}");
+        let mut w = RateWatch::new(dog);
+        w.observe(at(0), 0);
+        assert_eq!(w.observe(at(10), 20_000_000), None, "2 MB/s is fine");
+        // A stall after a fast start: judged over the last window, not since the start.
+        w.observe(at(20), 20_000_000);
+        assert!(w.observe(at(30), 20_000_000).is_some());
     }
 
     #[test]

@@ -518,17 +518,18 @@ fn wipe_one(
             size,
         );
         let idx = p.index;
+        // Where a resume would continue this pass: this run's durable progress on top of
+        // what an earlier run of it had done.
+        let resume_point = |d: &Durable| Position {
+            pass: idx,
+            offset: d.offset,
+            errors: prior_errors.iter().chain(&d.errors).cloned().collect(),
+            bytes_written: prior_written + d.bytes_written,
+        };
         let mut journal_failed = false;
         let r = {
             let mut save = |d: &Durable| {
-                let mut errors = prior_errors.clone();
-                errors.extend(d.errors.iter().cloned());
-                j.position = Position {
-                    pass: idx,
-                    offset: d.offset,
-                    errors,
-                    bytes_written: prior_written + d.bytes_written,
-                };
+                j.position = resume_point(d);
                 if journal::save(&jpath, &j).is_err() {
                     journal_failed = true;
                 }
@@ -566,23 +567,9 @@ fn wipe_one(
         let mut rec = pass_record(p, &r);
         // A resumed pass: the bytes and errors below its start came from the earlier run.
         rec.bytes_written += prior_written;
-        let mut errors = prior_errors.clone();
-        errors.append(&mut rec.errors);
-        rec.errors = errors;
+        rec.errors = prior_errors.iter().cloned().chain(rec.errors).collect();
         if r.interrupted {
-            let mut errors = prior_errors;
-            errors.extend(
-                r.errors
-                    .iter()
-                    .filter(|e| e.offset < r.durable_offset)
-                    .cloned(),
-            );
-            j.position = Position {
-                pass: idx,
-                offset: r.durable_offset,
-                errors,
-                bytes_written: prior_written + r.durable_written,
-            };
+            j.position = resume_point(&r.durable);
         } else {
             j.done.push(rec.clone());
             j.position = Position {
