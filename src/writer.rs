@@ -518,7 +518,8 @@ pub fn run_pass_from(
         start
     };
     let durable = Durable::at(durable_offset, start, &errors);
-    let interrupted = cancel.load(Ordering::Relaxed) && done.load(Ordering::Relaxed) < size;
+    // A cancel that came after every chunk was done interrupted nothing.
+    let interrupted = cancel.load(Ordering::Relaxed) && marks.low < nchunks;
     let gave_up = gave_up.into_inner();
     let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped;
     PassReport {
@@ -969,6 +970,38 @@ mod tests {
         // A stall after a fast start: judged over the last window, not since the start.
         w.observe(at(20), 20_000_000);
         assert!(w.observe(at(30), 20_000_000).is_some());
+    }
+
+    #[test]
+    fn a_cancel_after_the_last_chunk_of_a_resumed_pass_interrupts_nothing() {
+        let size = 8 << 20;
+        let start = 3 << 20;
+        let dev = MemDevice::new(size, 512, 0);
+        let cancel = AtomicBool::new(false);
+        let (mut none, mut quiet) = (|_: &Durable| {}, |_: &str| {});
+        let ck = Checkpoints {
+            start: start as u64,
+            every: Duration::MAX,
+            save: &mut none,
+            on_slow: &mut quiet,
+        };
+        // The last progress report comes after every worker has ended.
+        let r = run_pass_from(
+            &dev,
+            &Pattern::Fixed(vec![9]),
+            &cfg(1 << 20, 2),
+            &cancel,
+            &mut |d| {
+                if d == (size - start) as u64 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+            ck,
+        );
+        assert!(cancel.load(Ordering::Relaxed));
+        assert!(!r.interrupted, "{r:?}");
+        assert_eq!(r.durable.offset, size as u64);
+        assert_eq!(r.durable.bytes_written, (size - start) as u64);
     }
 
     #[test]
