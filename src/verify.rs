@@ -268,9 +268,10 @@ fn all_bytes(b: &[u8], v: u8) -> bool {
         && chunks.remainder().iter().all(|&x| x == v)
 }
 
-/// Compares `data` (read at `offset`) with `expected`, in blocks of `bs`; returns the number of
-/// differing blocks and the first one's offset. With `destroy`, `data` may be overwritten
-/// (it has been hashed already), which allows the one-pass XOR check.
+/// Compares `data` (read at `offset`) with `expected`, in blocks of `bs`, skipping the blocks
+/// that overlap `unread` (they could not be read); returns the number of differing blocks and
+/// the first one's offset. With `destroy`, `data` may be overwritten (it has been hashed
+/// already), which allows the one-pass XOR check.
 fn mismatches(
     expected: &Pattern,
     data: &mut [u8],
@@ -278,20 +279,22 @@ fn mismatches(
     bs: usize,
     want: &mut [u8],
     destroy: bool,
+    unread: &[IoFailure],
 ) -> (u64, Option<u64>) {
     let mut count = 0;
     let mut first = None;
-    let mut note = |i: usize| {
+    let mut note = |at: u64| {
         count += 1;
-        first.get_or_insert(offset + (i * bs) as u64);
+        first.get_or_insert(at);
     };
-    if destroy {
+    let at = |i: usize| offset + (i * bs) as u64;
+    if destroy && unread.is_empty() {
         if let Some(v) = expected.xor_in_place(data, offset) {
             if !all_bytes(data, v) {
                 data.chunks(bs)
                     .enumerate()
                     .filter(|(_, b)| !all_bytes(b, v))
-                    .for_each(|(i, _)| note(i));
+                    .for_each(|(i, _)| note(at(i)));
             }
             return (count, first);
         }
@@ -299,41 +302,17 @@ fn mismatches(
     let want = &mut want[..data.len()];
     expected.fill_at(want, offset);
     if data != want {
+        let read = |i: usize, len: usize| {
+            let (a, b) = (at(i), at(i) + len as u64);
+            !unread
+                .iter()
+                .any(|f| a < f.offset + f.length && b > f.offset)
+        };
         data.chunks(bs)
             .zip(want.chunks(bs))
             .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .for_each(|(i, _)| note(i));
-    }
-    (count, first)
-}
-
-/// Like [`mismatches`] for an extent with unreadable blocks: compares the blocks that were
-/// read, skipping those inside `failed`.
-fn mismatches_except(
-    expected: &Pattern,
-    data: &[u8],
-    offset: u64,
-    bs: u64,
-    want: &mut [u8],
-    failed: &[IoFailure],
-) -> (u64, Option<u64>) {
-    let mut count = 0;
-    let mut first = None;
-    for (i, block) in data.chunks(bs as usize).enumerate() {
-        let at = offset + i as u64 * bs;
-        if failed
-            .iter()
-            .any(|f| at < f.offset + f.length && at + block.len() as u64 > f.offset)
-        {
-            continue;
-        }
-        let w = &mut want[..block.len()];
-        expected.fill_at(w, at);
-        if block != w {
-            count += 1;
-            first.get_or_insert(at);
-        }
+            .filter(|(i, (a, b))| a != b && read(*i, a.len()))
+            .for_each(|(i, _)| note(at(i)));
     }
     (count, first)
 }
@@ -371,7 +350,6 @@ pub fn run(
     let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
     let next = AtomicU64::new(0);
     let read_bytes = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
     let errors = Mutex::new(Vec::<IoFailure>::new());
     let found = Mutex::new((0u64, None::<u64>));
     let (free_tx, free_rx) = mpsc::channel::<AlignedBuf>();
@@ -388,8 +366,8 @@ pub fn run(
         for _ in 0..workers {
             let done_tx = done_tx.clone();
             let free_tx = free_tx.clone();
-            let (free_rx, next, stop, errors, found, read_bytes) =
-                (&free_rx, &next, &stop, &errors, &found, &read_bytes);
+            let (free_rx, next, errors, found, read_bytes) =
+                (&free_rx, &next, &errors, &found, &read_bytes);
             s.spawn(move || {
                 let mut want = vec![0u8; buf_len];
                 loop {
@@ -399,7 +377,7 @@ pub fn run(
                     else {
                         break;
                     };
-                    if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                    if cancel.load(Ordering::Relaxed) {
                         break;
                     }
                     let seq = next.fetch_add(1, Ordering::Relaxed);
@@ -441,25 +419,16 @@ pub fn run(
                                     .finalize_non_root(),
                             );
                         }
-                        let (n, first) = if whole {
-                            mismatches(
-                                expected,
-                                &mut buf[..got],
-                                e.offset,
-                                bs as usize,
-                                &mut want,
-                                tree,
-                            )
-                        } else {
-                            mismatches_except(
-                                expected,
-                                &buf[..r.ok.max(e.len) as usize],
-                                e.offset,
-                                bs,
-                                &mut want,
-                                &r.failures,
-                            )
-                        };
+                        // The buffer may be overwritten once its chaining value is taken.
+                        let (n, first) = mismatches(
+                            expected,
+                            &mut buf[..len],
+                            e.offset,
+                            bs as usize,
+                            &mut want,
+                            tree && whole,
+                            &r.failures,
+                        );
                         if n > 0 {
                             let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
                             f.0 += n;
@@ -475,8 +444,7 @@ pub fn run(
                             .unwrap_or_else(|p| p.into_inner())
                             .extend(r.failures);
                     }
-                    let got = r.ok as usize;
-                    read_bytes.fetch_add(got as u64, Ordering::Relaxed);
+                    read_bytes.fetch_add(r.ok, Ordering::Relaxed);
                     if tree {
                         let _ = free_tx.send(buf);
                     } else {
