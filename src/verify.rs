@@ -350,6 +350,7 @@ pub fn run(
     let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
     let next = AtomicU64::new(0);
     let read_bytes = AtomicU64::new(0);
+    let extents_done = AtomicU64::new(0);
     let errors = Mutex::new(Vec::<IoFailure>::new());
     let found = Mutex::new((0u64, None::<u64>));
     let (free_tx, free_rx) = mpsc::channel::<AlignedBuf>();
@@ -366,8 +367,8 @@ pub fn run(
         for _ in 0..workers {
             let done_tx = done_tx.clone();
             let free_tx = free_tx.clone();
-            let (free_rx, next, errors, found, read_bytes) =
-                (&free_rx, &next, &errors, &found, &read_bytes);
+            let (free_rx, next, errors, found, read_bytes, extents_done) =
+                (&free_rx, &next, &errors, &found, &read_bytes, &extents_done);
             s.spawn(move || {
                 let mut want = vec![0u8; buf_len];
                 loop {
@@ -399,6 +400,13 @@ pub fn run(
                         Ok(())
                     });
                     let whole = r.failures.is_empty() && r.ok == e.len;
+                    // A read cut short by a cancel left the rest of the extent unread: nothing
+                    // of it is compared, and the verification counts as interrupted.
+                    let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+                    let finished = r.ok + failed == e.len;
+                    if finished {
+                        extents_done.fetch_add(1, Ordering::Relaxed);
+                    }
                     // An extent with holes is compared block by block and not hashed (the digest
                     // of an incomplete read is left empty anyway).
                     let got = if whole { len } else { 0 };
@@ -420,15 +428,19 @@ pub fn run(
                             );
                         }
                         // The buffer may be overwritten once its chaining value is taken.
-                        let (n, first) = mismatches(
-                            expected,
-                            &mut buf[..len],
-                            e.offset,
-                            bs as usize,
-                            &mut want,
-                            tree && whole,
-                            &r.failures,
-                        );
+                        let (n, first) = if finished {
+                            mismatches(
+                                expected,
+                                &mut buf[..len],
+                                e.offset,
+                                bs as usize,
+                                &mut want,
+                                tree && whole,
+                                &r.failures,
+                            )
+                        } else {
+                            (0, None)
+                        };
                         if n > 0 {
                             let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
                             f.0 += n;
@@ -519,7 +531,8 @@ pub fn run(
         first_mismatch,
         blake3: digest,
         errors,
-        interrupted: cancel.load(Ordering::Relaxed) && bytes_read < samples.extents.bytes(),
+        // A cancel that came after every extent was read interrupted nothing.
+        interrupted: cancel.load(Ordering::Relaxed) && extents_done.into_inner() < count,
         started,
         finished: SystemTime::now(),
         elapsed: t0.elapsed(),
@@ -792,6 +805,87 @@ mod tests {
         dev.fail_once(false, 0, 1);
         let r = full_mib(&dev, &p, 2);
         assert!(r.clean(1 << 20), "{r:?}");
+    }
+
+    /// Reads that overlap `at` fail and request a cancel, as a Ctrl-C during a retry would.
+    struct CancelOnRead<'a> {
+        inner: MemDevice,
+        at: u64,
+        cancel: &'a AtomicBool,
+    }
+
+    impl BlockIo for CancelOnRead<'_> {
+        fn size(&self) -> u64 {
+            self.inner.size()
+        }
+        fn block_size(&self) -> u32 {
+            self.inner.block_size()
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+            self.inner.write_at(buf, offset)
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+            if (offset..offset + buf.len() as u64).contains(&self.at) {
+                self.cancel.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::from_raw_os_error(nix::libc::EIO));
+            }
+            self.inner.read_at(buf, offset)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.inner.sync()
+        }
+    }
+
+    #[test]
+    fn an_extent_cut_short_by_a_cancel_is_not_compared() {
+        let p = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [3; 32],
+            inverted: false,
+        };
+        let cancel = AtomicBool::new(false);
+        let dev = CancelOnRead {
+            inner: written(1 << 20, &p),
+            at: (512 << 10) + 4096,
+            cancel: &cancel,
+        };
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(1),
+            &cancel,
+            &mut |_| {},
+        );
+        assert!(r.interrupted, "{r:?}");
+        // The buffer still held an earlier extent's bytes: comparing them was a false mismatch.
+        assert_eq!((r.mismatched_blocks, r.first_mismatch), (0, None), "{r:?}");
+        assert!(r.blake3.is_empty());
+    }
+
+    #[test]
+    fn a_cancel_after_every_extent_was_read_interrupts_nothing() {
+        let p = Pattern::Fixed(vec![0]);
+        let mut dev = written(1 << 20, &p);
+        dev.fail_reads = vec![(4096, 4097)];
+        let cancel = AtomicBool::new(false);
+        // With one extent unreadable, this many bytes are hashed only once all are done.
+        let last = (1 << 20) - (64 << 10);
+        let r = run(
+            &dev,
+            &full_plan(1 << 20, 64 << 10),
+            &p,
+            &cfg(2),
+            &cancel,
+            &mut |d| {
+                if d == last {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+        assert!(cancel.load(Ordering::Relaxed));
+        assert!(!r.interrupted, "{r:?}");
+        assert_eq!(r.errors.len(), 1, "the read error is still reported");
     }
 
     #[test]
