@@ -61,25 +61,65 @@ impl Default for Options {
     }
 }
 
-fn nvme_sanitize(m: Method, o: &Options) -> Option<nvme::Sanitize> {
-    let action = match m {
-        Method::NvmeSanitizeCrypto => nvme::SanitizeAction::CryptoErase,
-        Method::NvmeSanitizeBlock => nvme::SanitizeAction::BlockErase,
-        Method::NvmeSanitizeOverwrite => nvme::SanitizeAction::Overwrite,
-        _ => return None,
+/// What a method is on the wire, with its options applied: the one mapping from [`Method`]
+/// that starting a method and showing its bytes (`--dry-run`) share.
+enum Wire {
+    NvmeSanitize(nvme::Sanitize),
+    /// Format NVM with this Secure Erase Settings value.
+    NvmeFormat {
+        ses: u8,
+    },
+    /// The ATA PASS-THROUGH(16) CDB of a SANITIZE.
+    AtaSanitize([u8; 16]),
+    AtaSecurityErase {
+        enhanced: bool,
+    },
+    ScsiSanitize(scsi::Command),
+    ScsiFormatUnit,
+}
+
+fn wire(m: Method, o: &Options) -> Wire {
+    let nvme_sanitize = |action| {
+        Wire::NvmeSanitize(nvme::Sanitize {
+            action,
+            ause: o.ause,
+            overwrite_passes: if action == nvme::SanitizeAction::Overwrite {
+                o.passes.clamp(1, 16) % 16
+            } else {
+                0
+            },
+            invert_between_passes: false,
+            no_deallocate: false,
+            pattern: o.pattern,
+        })
     };
-    Some(nvme::Sanitize {
-        action,
-        ause: o.ause,
-        overwrite_passes: if action == nvme::SanitizeAction::Overwrite {
-            o.passes.clamp(1, 16) % 16
-        } else {
-            0
-        },
-        invert_between_passes: false,
-        no_deallocate: false,
-        pattern: o.pattern,
-    })
+    let scsi_sanitize = |action| {
+        Wire::ScsiSanitize(scsi::sanitize(
+            action,
+            o.ause,
+            o.passes,
+            false,
+            &o.pattern.to_le_bytes(),
+        ))
+    };
+    match m {
+        Method::NvmeSanitizeCrypto => nvme_sanitize(nvme::SanitizeAction::CryptoErase),
+        Method::NvmeSanitizeBlock => nvme_sanitize(nvme::SanitizeAction::BlockErase),
+        Method::NvmeSanitizeOverwrite => nvme_sanitize(nvme::SanitizeAction::Overwrite),
+        Method::NvmeFormatUserData => Wire::NvmeFormat { ses: 1 },
+        Method::NvmeFormatCrypto => Wire::NvmeFormat { ses: 2 },
+        Method::AtaSanitizeCrypto => Wire::AtaSanitize(ata::sanitize_crypto_scramble(o.ause)),
+        Method::AtaSanitizeBlock => Wire::AtaSanitize(ata::sanitize_block_erase(o.ause)),
+        Method::AtaSanitizeOverwrite => {
+            Wire::AtaSanitize(ata::sanitize_overwrite(o.pattern, o.passes, false, o.ause))
+        }
+        Method::AtaSecurityErase => Wire::AtaSecurityErase { enhanced: false },
+        Method::AtaSecurityEraseEnhanced => Wire::AtaSecurityErase { enhanced: true },
+        Method::ScsiSanitizeCrypto => scsi_sanitize(scsi::Action::CryptoErase),
+        Method::ScsiSanitizeBlock => scsi_sanitize(scsi::Action::BlockErase),
+        Method::ScsiSanitizeOverwrite => scsi_sanitize(scsi::Action::Overwrite),
+        Method::ScsiFormatUnit => Wire::ScsiFormatUnit,
+    }
 }
 
 /// The bytes that start `m`: the 72-byte NVMe command, or the CDB (with its data-out).
@@ -91,32 +131,12 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
             c.to_bytes().to_vec(),
         )]
     };
-    match m {
-        Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock | Method::NvmeSanitizeOverwrite => {
-            nv(nvme::sanitize(
-                &nvme_sanitize(m, o).expect("an NVMe sanitize method"),
-            ))
-        }
-        Method::NvmeFormatUserData => nv(nvme::format_nvm(o.nsid, 0, 1)),
-        Method::NvmeFormatCrypto => nv(nvme::format_nvm(o.nsid, 0, 2)),
-        Method::AtaSanitizeCrypto => vec![(
-            "ATA PASS-THROUGH(16) CDB".into(),
-            ata::sanitize_crypto_scramble(o.ause).to_vec(),
-        )],
-        Method::AtaSanitizeBlock => vec![(
-            "ATA PASS-THROUGH(16) CDB".into(),
-            ata::sanitize_block_erase(o.ause).to_vec(),
-        )],
-        Method::AtaSanitizeOverwrite => vec![(
-            "ATA PASS-THROUGH(16) CDB".into(),
-            ata::sanitize_overwrite(o.pattern, o.passes, false, o.ause).to_vec(),
-        )],
-        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced => {
-            let enhanced = if m == Method::AtaSecurityEraseEnhanced {
-                ata::ENHANCED
-            } else {
-                0
-            };
+    match wire(m, o) {
+        Wire::NvmeSanitize(s) => nv(nvme::sanitize(&s)),
+        Wire::NvmeFormat { ses } => nv(nvme::format_nvm(o.nsid, 0, ses)),
+        Wire::AtaSanitize(cdb) => vec![("ATA PASS-THROUGH(16) CDB".into(), cdb.to_vec())],
+        Wire::AtaSecurityErase { enhanced } => {
+            let enhanced = if enhanced { ata::ENHANCED } else { 0 };
             vec![
                 (
                     "SECURITY SET PASSWORD CDB".into(),
@@ -136,17 +156,11 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
                 ),
             ]
         }
-        Method::ScsiFormatUnit => vec![(
+        Wire::ScsiFormatUnit => vec![(
             "SCSI FORMAT UNIT CDB".to_string(),
             scsi::format_unit().to_vec(),
         )],
-        Method::ScsiSanitizeCrypto | Method::ScsiSanitizeBlock | Method::ScsiSanitizeOverwrite => {
-            let action = match m {
-                Method::ScsiSanitizeCrypto => scsi::Action::CryptoErase,
-                Method::ScsiSanitizeBlock => scsi::Action::BlockErase,
-                _ => scsi::Action::Overwrite,
-            };
-            let c = scsi::sanitize(action, o.ause, o.passes, false, &o.pattern.to_le_bytes());
+        Wire::ScsiSanitize(c) => {
             let mut v = vec![("SCSI SANITIZE CDB".to_string(), c.cdb.to_vec())];
             if !c.data_out.is_empty() {
                 v.push(("SANITIZE parameter list".into(), c.data_out));
@@ -374,13 +388,12 @@ pub enum State {
 /// # Errors
 /// When the drive refuses the command.
 pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
-    if let Some(s) = nvme_sanitize(m, o) {
-        nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))?;
-        return Ok(());
-    }
-    match m {
-        Method::NvmeFormatUserData | Method::NvmeFormatCrypto => {
-            let ses = if m == Method::NvmeFormatCrypto { 2 } else { 1 };
+    match wire(m, o) {
+        Wire::NvmeSanitize(s) => {
+            nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))?;
+            Ok(())
+        }
+        Wire::NvmeFormat { ses } => {
             // Keep the namespace's LBA format: read it first.
             let mut ns = [0u8; 4096];
             nvme_ok(
@@ -395,9 +408,8 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             nvme_ok("Format NVM", d.nvme(&cmd, &mut []))?;
             Ok(())
         }
-        Method::AtaSanitizeCrypto | Method::AtaSanitizeBlock | Method::AtaSanitizeOverwrite => {
-            let cdb = &start_bytes(m, o)[0].1;
-            let (status, sense) = d.scsi(cdb, DataDir::None, &mut [], 30_000)?;
+        Wire::AtaSanitize(cdb) => {
+            let (status, sense) = d.scsi(&cdb, DataDir::None, &mut [], 30_000)?;
             let r = ata::decode_return(&sense).ok();
             if status != 0 && r.is_none_or(|r| r.status & 0x01 != 0) {
                 return Err(io::Error::other(format!(
@@ -406,13 +418,7 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             }
             Ok(())
         }
-        Method::ScsiSanitizeCrypto | Method::ScsiSanitizeBlock | Method::ScsiSanitizeOverwrite => {
-            let action = match m {
-                Method::ScsiSanitizeCrypto => scsi::Action::CryptoErase,
-                Method::ScsiSanitizeBlock => scsi::Action::BlockErase,
-                _ => scsi::Action::Overwrite,
-            };
-            let mut c = scsi::sanitize(action, o.ause, o.passes, false, &o.pattern.to_le_bytes());
+        Wire::ScsiSanitize(mut c) => {
             let dir = if c.data_out.is_empty() {
                 DataDir::None
             } else {
@@ -436,7 +442,7 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             }
             Ok(())
         }
-        Method::ScsiFormatUnit => {
+        Wire::ScsiFormatUnit => {
             let (status, sense) = d.scsi(
                 &scsi::format_unit(),
                 DataDir::None,
@@ -454,13 +460,7 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             }
             Ok(())
         }
-        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced => {
-            security_erase(d, m == Method::AtaSecurityEraseEnhanced, o.timeout_s)
-        }
-        _ => Err(io::Error::other(format!(
-            "{} is not implemented by this engine yet",
-            m.name()
-        ))),
+        Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o.timeout_s),
     }
 }
 
