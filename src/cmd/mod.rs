@@ -47,6 +47,24 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
 }
 
 /// The signing key: `--key`/config, else the default one, created (and announced) on first use.
+/// Creates the certificate folder if need be and returns it absolute, so the paths reported
+/// to scripts work from anywhere.
+pub(crate) fn prepare_cert_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, Error> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the certificate folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--cert-dir {} is not a folder",
+            dir.display()
+        )));
+    }
+    Ok(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
+}
+
 pub(crate) fn load_key(
     path: Option<&std::path::Path>,
     reporter: &crate::progress::Reporter,

@@ -160,10 +160,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         })
     };
     let mut caps = read_caps()?;
-    if args.exit_failure_mode
-        && !args.dry_run
-        && caps.blockers.iter().any(|b| b.contains("failure mode"))
-    {
+    if args.exit_failure_mode && !args.dry_run && caps.failure_mode {
         engine::exit_failure_mode(drive.as_ref(), bus).map_err(|e| {
             Error::refused(
                 &probe.path,
@@ -265,13 +262,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         .clone()
         .or_else(|| config.cert_dir.clone())
         .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&cert_dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the certificate folder {}: {e}",
-            cert_dir.display()
-        ))
-    })?;
-    let cert_dir = std::fs::canonicalize(&cert_dir).unwrap_or(cert_dir);
+    let cert_dir = super::prepare_cert_dir(&cert_dir)?;
     let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
     // Evidence before (hashes of sampled locations), then start.

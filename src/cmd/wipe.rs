@@ -184,19 +184,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
 
     // 4. Where certificates go, and the key, before touching any target.
-    std::fs::create_dir_all(cert_dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the certificate folder {}: {e}",
-            cert_dir.display()
-        ))
-    })?;
-    if !cert_dir.is_dir() {
-        return Err(
-            Error::Usage(format!("--cert-dir {} is not a folder", cert_dir.display())).into(),
-        );
-    }
-    // Absolute, so the paths reported to scripts work from anywhere.
-    let cert_dir = &std::fs::canonicalize(cert_dir).unwrap_or_else(|_| cert_dir.clone());
+    let cert_dir = &super::prepare_cert_dir(cert_dir)?;
     let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
     // 5. Create images and open everything (O_EXCL) before the first write.

@@ -33,6 +33,9 @@ pub struct Caps {
     pub blockers: Vec<String>,
     /// The drive's own estimate for each method, seconds.
     pub estimates: Vec<(Method, u64)>,
+    /// The last sanitize failed and the drive stays in failure mode until it is exited (one of
+    /// the `blockers`).
+    pub failure_mode: bool,
 }
 
 /// Options of a purge command.
@@ -216,6 +219,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 {
                     let st = nvme::parse_sanitize_log(&log);
                     if st.status == 3 {
+                        caps.failure_mode = true;
                         caps.blockers.push(
                             "the last sanitize failed: the drive is in sanitize failure mode; leave it with \
                              --exit-failure-mode (or start a new sanitize with --ause)"
@@ -293,6 +297,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 solid_state: id.solid_state,
                 blockers,
                 estimates,
+                failure_mode: false, // ATA leaves it with a new sanitize (AUSE), not a command
             })
         }
         Bus::Scsi => {

@@ -222,7 +222,7 @@ mod tests {
         );
         let caps = engine::probe(&d, Bus::Nvme).unwrap();
         assert_eq!(caps.model, "mediasan sim");
-        assert!(caps.blockers.is_empty());
+        assert!(caps.blockers.is_empty() && !caps.failure_mode);
         let m = method::strongest(&caps.supported, caps.solid_state).unwrap();
         assert_eq!(m, Method::NvmeSanitizeCrypto);
         let ev = Evidence::before(&d.media, samples(&d)).unwrap();
@@ -351,6 +351,7 @@ mod tests {
             },
         );
         let caps = engine::probe(&failed, Bus::Nvme).unwrap();
+        assert!(caps.failure_mode);
         assert!(
             caps.blockers[0].contains("failure mode"),
             "{:?}",
