@@ -80,16 +80,8 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
                 ))
                 .into());
             };
-            let has = |f: &str| features.split(',').any(|x| x == f);
-            let cfg = SimConfig {
-                crypto: has("crypto"),
-                block: has("block"),
-                overwrite: has("overwrite"),
-                format: has("format"),
-                liar: has("liar"),
-                failed: has("failed"),
-                polls: if has("slow") { 100_000 } else { 3 },
-            };
+            let cfg = SimConfig::from_features(features)
+                .map_err(|e| Error::Usage(format!("--simulate {spec}: {e}")))?;
             let sim = Arc::new(SimNvme::new(usize::try_from(size).unwrap_or(1 << 20), cfg));
             struct Shared(Arc<SimNvme>);
             impl Passthrough for Shared {

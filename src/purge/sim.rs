@@ -29,6 +29,38 @@ pub struct SimConfig {
     pub failed: bool,
 }
 
+impl SimConfig {
+    /// The FEATURES of `--simulate nvme:SIZE:FEATURES`: comma-separated names among crypto,
+    /// block, overwrite, format, liar, failed and slow.
+    ///
+    /// # Errors
+    /// An unknown name (a typo would otherwise simulate a drive without that feature).
+    pub fn from_features(features: &str) -> Result<SimConfig, String> {
+        let mut c = SimConfig {
+            polls: 3,
+            ..SimConfig::default()
+        };
+        for f in features.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "crypto" => c.crypto = true,
+                "block" => c.block = true,
+                "overwrite" => c.overwrite = true,
+                "format" => c.format = true,
+                "liar" => c.liar = true,
+                "failed" => c.failed = true,
+                "slow" => c.polls = 100_000,
+                other => {
+                    return Err(format!(
+                        "unknown feature '{other}'; expected crypto, block, overwrite, format, \
+                         liar, failed or slow"
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
 #[derive(Default)]
 struct State {
     /// (action, pattern, polls left)
@@ -207,6 +239,16 @@ mod tests {
     fn samples(d: &SimNvme) -> Vec<verify::Extent> {
         let s = verify::sample_plan(d.media.size(), 512, 5, &[9; 32]);
         (0..s.extents.len()).map(|i| s.extents.get(i)).collect()
+    }
+
+    #[test]
+    fn simulate_features_parse_and_typos_are_refused() {
+        let c = SimConfig::from_features("crypto,failed,slow").unwrap();
+        assert!(c.crypto && c.failed && !c.block && !c.liar);
+        assert_eq!(c.polls, 100_000);
+        assert_eq!(SimConfig::from_features("").unwrap().polls, 3);
+        let e = SimConfig::from_features("crypto,bogus").unwrap_err();
+        assert!(e.contains("'bogus'"), "{e}");
     }
 
     #[test]
