@@ -183,6 +183,18 @@ fn no_purge_available_is_refused_and_format_is_certified_as_clear() {
         (Verdict::Pass, "clear"),
         "Format is Clear, never Purge"
     );
+    // A namespace in LBA format 17 (above 15: LBAFU) is formatted in that same format.
+    let env = Env::new();
+    let out = purge(
+        &env,
+        "nvme:4M:format,lbaf17",
+        &["--yes", "--method", "nvme-format-user-data"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = purge(&env, "nvme:4M:crypto,failed", &["--yes"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--exit-failure-mode"));

@@ -204,11 +204,20 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
     }
     // The target's own namespace (never "all namespaces", never another one).
     let nsid = probe.identity.nvme_namespace.parse().unwrap_or(1);
+    // Format NVM keeps the namespace's LBA format: read it now, so that --dry-run and the
+    // certificate show the very command that is sent.
+    let lbaf = if matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto) {
+        engine::lba_format(drive.as_ref(), nsid)
+            .map_err(|e| Error::refused(&probe.path, format!("cannot read its LBA format: {e}")))?
+    } else {
+        0
+    };
     let opts = Options {
         pattern: args.pattern,
         passes: args.passes,
         ause: args.ause,
         nsid,
+        lbaf,
         ..Options::default()
     };
     let bytes = engine::start_bytes(m, &opts);

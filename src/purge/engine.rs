@@ -48,6 +48,9 @@ pub struct Options {
     pub ause: bool,
     /// NVMe namespace for Format NVM.
     pub nsid: u32,
+    /// Format NVM: the LBA format to format with, which must be the namespace's current one
+    /// (read it with [`lba_format`]); [`start`] refuses any other.
+    pub lbaf: u8,
     /// Blocking commands (ATA security erase): seconds to wait for the drive.
     pub timeout_s: u32,
 }
@@ -59,6 +62,7 @@ impl Default for Options {
             passes: 1,
             ause: false,
             nsid: 1,
+            lbaf: 0,
             timeout_s: 12 * 3600,
         }
     }
@@ -136,7 +140,7 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
     };
     match wire(m, o) {
         Wire::NvmeSanitize(s) => nv(nvme::sanitize(&s)),
-        Wire::NvmeFormat { ses } => nv(nvme::format_nvm(o.nsid, 0, ses)),
+        Wire::NvmeFormat { ses } => nv(nvme::format_nvm(o.nsid, o.lbaf, ses)),
         Wire::AtaSanitize(cdb) => vec![("ATA PASS-THROUGH(16) CDB".into(), cdb.to_vec())],
         Wire::AtaSecurityErase { enhanced } => {
             let enhanced = if enhanced { ata::ENHANCED } else { 0 };
@@ -330,6 +334,19 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
     }
 }
 
+/// The namespace's current LBA format, which Format NVM keeps.
+///
+/// # Errors
+/// When Identify Namespace fails.
+pub fn lba_format(d: &dyn Passthrough, nsid: u32) -> io::Result<u8> {
+    let mut ns = [0u8; 4096];
+    nvme_ok(
+        "Identify Namespace",
+        d.nvme(&nvme::identify_namespace(nsid), &mut ns),
+    )?;
+    Ok(nvme::current_lba_format(&ns))
+}
+
 /// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, SCSI SANITIZE EXIT FAILURE MODE.
 ///
 /// # Errors
@@ -399,18 +416,18 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
             Ok(())
         }
         Wire::NvmeFormat { ses } => {
-            // Keep the namespace's LBA format: read it first.
-            let mut ns = [0u8; 4096];
+            // Another LBA format would change the block size under the user's feet.
+            let now = lba_format(d, o.nsid)?;
+            if now != o.lbaf {
+                return Err(io::Error::other(format!(
+                    "namespace {} uses LBA format {now}, not {}; nothing was sent",
+                    o.nsid, o.lbaf
+                )));
+            }
             nvme_ok(
-                "Identify Namespace",
-                d.nvme(&nvme::identify_namespace(o.nsid), &mut ns),
+                "Format NVM",
+                d.nvme(&nvme::format_nvm(o.nsid, o.lbaf, ses), &mut []),
             )?;
-            let lbaf = nvme::current_lba_format(&ns);
-            let cmd = nvme::AdminCmd {
-                timeout_ms: 0,
-                ..nvme::format_nvm(o.nsid, lbaf, ses)
-            };
-            nvme_ok("Format NVM", d.nvme(&cmd, &mut []))?;
             Ok(())
         }
         Wire::AtaSanitize(cdb) => {

@@ -128,13 +128,16 @@ pub fn sanitize_log() -> AdminCmd {
     }
 }
 
-/// Format NVM (opcode 0x80) of namespace `nsid` with LBA format `lbaf` and Secure Erase
-/// Setting `ses` (1 user data erase, 2 cryptographic erase).
+/// Format NVM (opcode 0x80) of namespace `nsid` with LBA format `lbaf` (0..=63: bits 3:0 in
+/// LBAFL, bits 5:4 in LBAFU, CDW10 bits 13:12) and Secure Erase Setting `ses` (1 user data
+/// erase, 2 cryptographic erase).
 pub fn format_nvm(nsid: u32, lbaf: u8, ses: u8) -> AdminCmd {
     AdminCmd {
         opcode: 0x80,
         nsid,
-        cdw10: u32::from(lbaf & 0x0F) | u32::from(ses & 0x07) << 9,
+        cdw10: u32::from(lbaf & 0x0F)
+            | u32::from(ses & 0x07) << 9
+            | u32::from(lbaf >> 4 & 0x03) << 12,
         ..AdminCmd::default()
     }
 }
@@ -342,6 +345,11 @@ mod tests {
     fn format_and_options_follow_the_spec_bits() {
         assert_eq!(format_nvm(1, 0, 2).cdw10, 0x400, "SES 2 in bits 11:9");
         assert_eq!(format_nvm(1, 3, 1).cdw10, 0x203);
+        assert_eq!(
+            format_nvm(1, 17, 1).cdw10,
+            0x1201,
+            "LBA format 17: LBAFL 1, LBAFU 1"
+        );
         let s = Sanitize {
             action: SanitizeAction::BlockErase,
             ause: true,

@@ -27,6 +27,8 @@ pub struct SimConfig {
     pub liar: bool,
     /// Start in sanitize failure mode (the last sanitize failed).
     pub failed: bool,
+    /// The namespace's current LBA format (feature `lbafN`); Format NVM with another fails.
+    pub lba_format: u8,
 }
 
 impl SimConfig {
@@ -49,10 +51,13 @@ impl SimConfig {
                 "liar" => c.liar = true,
                 "failed" => c.failed = true,
                 "slow" => c.polls = 100_000,
+                f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
+                    c.lba_format = f[4..].parse().unwrap_or(0);
+                }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed or slow"
+                         liar, failed, slow or lbafN (N < 64)"
                     ))
                 }
             }
@@ -130,7 +135,10 @@ impl Passthrough for SimNvme {
             .map_err(|_| io::Error::other("poisoned"))?;
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
             (0x06, 0) => {
-                data.fill(0); // Identify Namespace: FLBAS 0
+                // Identify Namespace: FLBAS bits 3:0 and 6:5 hold the current LBA format.
+                data.fill(0);
+                let f = self.cfg.lba_format;
+                data[26] = (f & 0x0F) | (f >> 4 & 0x03) << 5;
                 Ok((0, 0))
             }
             (0x06, 1) => {
@@ -173,6 +181,10 @@ impl Passthrough for SimNvme {
             (0x80, _) => {
                 if !self.cfg.format {
                     return Ok((0x0001, 0));
+                }
+                let lbaf = (cmd.cdw10 & 0x0F) as u8 | ((cmd.cdw10 >> 12 & 0x03) as u8) << 4;
+                if lbaf != self.cfg.lba_format {
+                    return Ok((0x010A, 0)); // Invalid Format: this drive has no other
                 }
                 if !self.cfg.liar {
                     self.apply(if (cmd.cdw10 >> 9) & 7 == 2 { 4 } else { 2 }, 0);
@@ -242,6 +254,35 @@ mod tests {
     }
 
     #[test]
+    fn format_keeps_the_lba_format_and_dry_run_shows_the_bytes_sent() {
+        let d = SimNvme::new(1 << 20, SimConfig::from_features("format,lbaf17").unwrap());
+        let m = Method::NvmeFormatUserData;
+        let wrong = Options::default(); // LBA format 0
+        let e = engine::start(&d, m, &wrong).unwrap_err().to_string();
+        assert!(e.contains("uses LBA format 17, not 0"), "{e}");
+        assert!(
+            d.commands.lock().unwrap().iter().all(|c| c[0] != 0x80),
+            "nothing sent"
+        );
+        let o = Options {
+            lbaf: engine::lba_format(&d, 1).unwrap(),
+            ..Options::default()
+        };
+        assert_eq!(o.lbaf, 17);
+        engine::start(&d, m, &o).unwrap();
+        let sent = d
+            .commands
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| c[0] == 0x80)
+            .copied()
+            .unwrap();
+        assert_eq!(engine::start_bytes(m, &o)[0].1, sent.to_vec());
+        assert!(d.media.contents().iter().all(|&b| b == 0), "formatted");
+    }
+
+    #[test]
     fn simulate_features_parse_and_typos_are_refused() {
         let c = SimConfig::from_features("crypto,failed,slow").unwrap();
         assert!(c.crypto && c.failed && !c.block && !c.liar);
@@ -249,6 +290,8 @@ mod tests {
         assert_eq!(SimConfig::from_features("").unwrap().polls, 3);
         let e = SimConfig::from_features("crypto,bogus").unwrap_err();
         assert!(e.contains("'bogus'"), "{e}");
+        assert_eq!(SimConfig::from_features("lbaf63").unwrap().lba_format, 63);
+        assert!(SimConfig::from_features("lbaf64").is_err());
     }
 
     #[test]
