@@ -2,10 +2,9 @@
 //! that fails chosen byte ranges (tests/faultfs.py). Root only, like CI; elsewhere each test
 //! prints `skipped: <reason>`.
 
-mod common;
 
 use assert_cmd::assert::OutputAssertExt;
-use common::*;
+use crate::common::*;
 use mediasan::cert::Verdict;
 
 const MIB: usize = 1 << 20;

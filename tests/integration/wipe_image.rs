@@ -2,12 +2,11 @@
 //! checkable with OpenSSH, bad input refused with one line, the documented exit code, and the
 //! target untouched.
 
-mod common;
 
 use std::process::Command;
 
 use assert_cmd::assert::OutputAssertExt;
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 #[test]

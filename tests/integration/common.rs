@@ -8,13 +8,24 @@ use std::process::Command;
 use assert_cmd::cargo::CommandCargoExt;
 use mediasan::cert::Certificate;
 
-/// Prints `skipped: <reason>` and returns from the test.
-#[macro_export]
+/// A test that cannot run here: on a developer's machine it prints `skipped: <reason>` and
+/// returns; under CI (`CI=true`, or `MEDIASAN_REQUIRE_ALL_TESTS=1`, which `.ci/run` sets) it
+/// fails naming what was missing, so CI can never go green by skipping.
 macro_rules! skip {
     ($($why:tt)*) => {{
-        eprintln!("skipped: {}", format!($($why)*));
+        let why = format!($($why)*);
+        if $crate::common::must_run_everything() {
+            panic!("this test must run under CI but cannot: {why}");
+        }
+        eprintln!("skipped: {why}");
         return;
     }};
+}
+
+/// True under CI, where a test that would skip fails instead.
+pub fn must_run_everything() -> bool {
+    let set = |v: &str| std::env::var(v).is_ok_and(|x| x == "1" || x.eq_ignore_ascii_case("true"));
+    set("CI") || set("MEDIASAN_REQUIRE_ALL_TESTS")
 }
 
 /// A scratch folder with its own config dir (so the default key never touches the user's).
@@ -287,10 +298,10 @@ impl Drop for FaultDisk {
     }
 }
 
-/// Builds ../shared/tools/ioctlcap (an LD_PRELOAD shim that logs SG_IO and NVMe ioctls and, in
+/// Builds tests/tools/ioctlcap.c (the team's LD_PRELOAD shim that logs SG_IO and NVMe ioctls and, in
 /// fake mode, answers them without touching the device) into the test's temp folder.
 pub fn ioctlcap(tmp: &Path) -> Result<PathBuf, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/ioctlcap/ioctlcap.c");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/ioctlcap.c");
     if !src.exists() {
         return Err(format!("{} is not here", src.display()));
     }

@@ -2,12 +2,11 @@
 //! (the hidden `--simulate` seam: no such drive exists on a build machine), and the clear
 //! refusals on a real loop device, which has no sanitize command.
 
-mod common;
 
 use std::path::Path;
 
 use assert_cmd::assert::OutputAssertExt;
-use common::*;
+use crate::common::*;
 use mediasan::cert::Verdict;
 use predicates::prelude::*;
 

@@ -1,7 +1,6 @@
 //! Interruptions: SIGINT and SIGKILL mid-wipe, the journal, and `--resume` with the same
 //! stream. Image files only, so these run anywhere.
 
-mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use assert_cmd::assert::OutputAssertExt;
-use common::*;
+use crate::common::*;
 use mediasan::cert::Verdict;
 use predicates::prelude::*;
 

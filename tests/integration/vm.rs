@@ -6,13 +6,12 @@
 //! erases. Needs qemu-system-x86, busybox-static, cpio, kmod and an extracted linux-image
 //! package in target/vm-kernel/root (.ci/run prepares them); otherwise `skipped: <reason>`.
 
-mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn kernel_root() -> Result<PathBuf, String> {
     let root = std::env::var_os("MEDIASAN_VM_KERNEL")

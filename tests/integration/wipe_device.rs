@@ -2,14 +2,13 @@
 //! detaches its loop device by name through a guard, even on failure. Where loop devices
 //! cannot be used, the test prints `skipped: <reason>`.
 
-mod common;
 
 use std::path::Path;
 
 use std::process::Command;
 
 use assert_cmd::assert::OutputAssertExt;
-use common::*;
+use crate::common::*;
 use predicates::prelude::*;
 
 fn wipe_loop(sector: u32) {
@@ -323,7 +322,7 @@ fn ata_queries_send_hdparms_bytes_under_the_ioctlcap_shim() {
         .lines()
         .filter_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
         .collect();
-    let hdparm = include_str!("data/ioctlcap/hdparm-I.txt");
+    let hdparm = include_str!("../data/ioctlcap/hdparm-I.txt");
     let golden = hdparm
         .lines()
         .find_map(|l| l.strip_prefix("[cap] SG_IO cdb "))

@@ -1,0 +1,13 @@
+//! The integration tests, one binary (one link): the real `mediasan` binary against image
+//! files, loop devices, the FUSE fault harness, a simulated drive, the ioctlcap shim and a QEMU
+//! guest. Root-only tests print `skipped: <reason>` on a developer's machine and fail under CI.
+
+#[macro_use]
+mod common;
+
+mod faults;
+mod purge;
+mod resume;
+mod vm;
+mod wipe_device;
+mod wipe_image;
