@@ -210,6 +210,48 @@ pub struct WipeArgs {
     /// Newline-delimited JSON events on stdout (see README); human text stays on stderr.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
+
+    #[command(flatten)]
+    pub seams: SeamArgs,
+}
+
+/// Test seams: hidden flags that exist only in debug builds (or with the `test-seams` cargo
+/// feature), never in a release binary, so nothing but a test build can reach them.
+#[cfg(any(debug_assertions, feature = "test-seams"))]
+#[derive(Debug, Args, Default, Clone)]
+pub struct SeamArgs {
+    /// Test seam: stop at the named point of the flow (`pass-start:N`, `pass-end:N`,
+    /// `verify-start`, `verify-end`, `settled`, `certified`, `purge-*`), print a `test_hold`
+    /// JSON line on stdout and wait for a signal (SIGINT, SIGTERM or SIGHUP), then go on.
+    #[arg(long, hide = true, value_name = "POINT")]
+    pub test_hold: Option<String>,
+    /// Test seam: a simulated drive instead of TARGET's hardware, `nvme:SIZE:FEATURES` with
+    /// FEATURES from crypto, block, overwrite, format, liar, failed, slow (comma-separated).
+    #[arg(long, hide = true, value_name = "SPEC")]
+    pub simulate: Option<String>,
+}
+
+/// Test seams: none in a release build.
+#[cfg(not(any(debug_assertions, feature = "test-seams")))]
+#[derive(Debug, Args, Default, Clone)]
+pub struct SeamArgs {}
+
+impl SeamArgs {
+    /// The `--test-hold` point, if this build has the seam and it was given.
+    pub fn hold(&self) -> Option<&str> {
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        return self.test_hold.as_deref();
+        #[cfg(not(any(debug_assertions, feature = "test-seams")))]
+        None
+    }
+
+    /// The `--simulate` spec, if this build has the seam and it was given.
+    pub fn simulate(&self) -> Option<&str> {
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        return self.simulate.as_deref();
+        #[cfg(not(any(debug_assertions, feature = "test-seams")))]
+        None
+    }
 }
 
 /// Whether the data was backed up before sanitization.
@@ -362,10 +404,8 @@ pub struct PurgeArgs {
     #[command(flatten)]
     pub record: RecordArgs,
 
-    /// Test seam: a simulated drive instead of TARGET's hardware, `nvme:SIZE:FEATURES` with
-    /// FEATURES from crypto, block, overwrite, format, liar, failed, slow (comma-separated).
-    #[arg(long, hide = true, value_name = "SPEC")]
-    pub simulate: Option<String>,
+    #[command(flatten)]
+    pub seams: SeamArgs,
 }
 
 #[derive(Debug, Args)]

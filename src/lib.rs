@@ -1,5 +1,7 @@
 //! mediasan: sanitize storage media (NIST SP 800-88 Rev. 2 Clear by overwrite) and prove it
 //! with a signed certificate. See README.md for the data flow.
+#[macro_use]
+pub mod term;
 pub mod aligned;
 pub mod cert;
 pub mod cli;
@@ -13,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod purge;
+pub mod signals;
 pub mod units;
 pub mod verify;
 pub mod writer;

@@ -9,7 +9,8 @@ fn main() -> ExitCode {
     match mediasan::cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mediasan: error: {e:#}");
+            let text = format!("mediasan: error: {e:#}");
+            mediasan::term::err(&mediasan::term::escape(&text));
             ExitCode::from(mediasan::cmd::exit_code_of(&e))
         }
     }

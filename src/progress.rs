@@ -51,8 +51,8 @@ impl Reporter {
     /// A line for people, on stderr, without tearing the bars.
     pub fn say(&self, text: &str) {
         match &self.multi {
-            Some(m) => m.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(m) => m.suspend(|| errln!("{text}")),
+            None => errln!("{text}"),
         }
     }
 
@@ -67,7 +67,7 @@ impl Reporter {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
-            b.set_prefix(name.to_string());
+            b.set_prefix(crate::term::escape(name).into_owned());
             b
         });
         TargetReporter {

@@ -326,8 +326,11 @@ pub struct Certificate {
 }
 
 /// Decides the verdict from the records: PASS only if every pass wrote and flushed every byte
-/// and a verification read everything it planned and found no difference. `interrupted` says a
-/// signal stopped the wipe (it may have come before a pass started).
+/// and a verification read everything it planned (something, never nothing) and found no
+/// difference. `interrupted` says a signal cut the work short (before a pass, during one, or
+/// before or during the verification): the result is then INCOMPLETE, whatever else it
+/// lists, because the work can be resumed; that is the one decision the journal and the exit
+/// code also follow.
 pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verdict, Vec<String>) {
     let size = c.media.size_bytes;
     let mut fail = Vec::new();
@@ -391,10 +394,17 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     if fail.is_empty() && incomplete.is_empty() {
         match v.method.as_str() {
             "none" => incomplete.push("not verified (verification method none)".into()),
+            _ if v.interrupted && v.bytes_read == 0 => {
+                incomplete.push("verification did not run: interrupted before it began".into())
+            }
             _ if v.interrupted => incomplete.push(format!(
                 "verification interrupted after {} of {} bytes",
                 v.bytes_read, v.bytes_planned
             )),
+            // Nothing planned is nothing verified: never a PASS.
+            _ if v.bytes_planned == 0 => {
+                incomplete.push("verification did not run (nothing was read back)".into())
+            }
             _ => {
                 for e in &v.errors {
                     fail.push(format!(
@@ -420,7 +430,14 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     } else if v.method != "none" && v.bytes_read == 0 {
         incomplete.push("verification skipped: the overwrite did not complete".into());
     }
-    if !fail.is_empty() {
+    if interrupted && incomplete.is_empty() {
+        incomplete.push("interrupted by a signal".into());
+    }
+    if interrupted {
+        // Failures found so far come first: they stay true after a resume.
+        fail.extend(incomplete);
+        (Verdict::Incomplete, fail)
+    } else if !fail.is_empty() {
         fail.extend(incomplete);
         (Verdict::Fail, fail)
     } else if !incomplete.is_empty() {
@@ -582,6 +599,37 @@ mod tests {
         let (v, r) = judge(&passing(), 3, true);
         assert_eq!(v, Verdict::Incomplete);
         assert!(r[0].starts_with("interrupted: only 1 of 3"), "{r:?}");
+
+        // Verification that did not run is never PASS: nothing planned, or stopped before it
+        // began, or interrupted before it began with the passes all done.
+        let mut c = passing();
+        c.verification.bytes_planned = 0;
+        c.verification.bytes_read = 0;
+        assert_eq!(
+            judge(&c, 1, false).0,
+            Verdict::Incomplete,
+            "0 planned = not verified"
+        );
+        let mut c = passing();
+        c.verification.bytes_read = 0;
+        c.verification.interrupted = true;
+        let (v, r) = judge(&c, 1, true);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(r[0].contains("did not run"), "{r:?}");
+        // A signal makes the result INCOMPLETE even when failures were found (the wipe can be
+        // resumed; the failures are listed first and stay).
+        let mut c = passing();
+        c.sanitization.passes[0].errors.push(IoFailure {
+            offset: 0,
+            length: 512,
+            error: "EIO".into(),
+        });
+        c.sanitization.passes[0].bytes_written = 488;
+        let (v, r) = judge(&c, 2, true);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(r[0].contains("write failed"), "{r:?}");
+        // ... and a fully done wipe that a signal reached at a boundary is not PASS.
+        assert_eq!(judge(&passing(), 1, true).0, Verdict::Incomplete);
 
         let mut c = passing();
         c.verification.method = "none".into();

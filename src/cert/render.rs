@@ -48,7 +48,22 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
         .collect::<Vec<_>>()
         .join("; ");
     let val = &c.validation;
-    vec![
+    let mut all = vec![
+        Section {
+            title: "Result",
+            fields: vec![
+                ("Result", c.result.name().into()),
+                (
+                    "Reasons",
+                    if c.reasons.is_empty() {
+                        "-".into()
+                    } else {
+                        c.reasons.join("; ")
+                    },
+                ),
+                ("Recommendation", or_dash(&c.recommendation)),
+            ],
+        },
         Section {
             title: "Person performing sanitization",
             fields: vec![
@@ -136,6 +151,14 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 ("Policy BLAKE3", or_dash(&s.policy.blake3)),
                 ("Passes", or_dash(&passes)),
                 (
+                    "Interruptions / resumptions",
+                    if s.resumed.is_empty() {
+                        "none".into()
+                    } else {
+                        s.resumed.join("; ")
+                    },
+                ),
+                (
                     "Tool",
                     format!(
                         "{} {} ({}) on {} (kernel {})",
@@ -213,19 +236,35 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 ("Date", or_dash(&val.date)),
             ],
         },
-    ]
+    ];
+    // Every value comes from the certificate file: make control, bidi and invisible characters
+    // visible, so no field can fake another line (e.g. a model "\nRESULT: PASS").
+    for sec in &mut all {
+        for (_, v) in &mut sec.fields {
+            if let std::borrow::Cow::Owned(e) = crate::term::escape(v) {
+                *v = e;
+            }
+        }
+    }
+    all
 }
 
-/// Plain text for a terminal.
+/// Plain text for a terminal. Every value is escaped (see [`crate::term::escape`]).
 pub fn text(c: &Certificate, seal: &Seal) -> String {
     let mut out = format!(
         "CERTIFICATE OF SANITIZATION (NIST SP 800-88 Rev. 2)\nRESULT: {}\n",
         c.result.name()
     );
     for r in &c.reasons {
-        out += &format!("  - {r}\n");
+        out += &format!("  - {}\n", crate::term::escape(r));
     }
-    for s in sections(c, seal) {
+    if !c.recommendation.is_empty() {
+        out += &format!(
+            "RECOMMENDATION: {}\n",
+            crate::term::escape(&c.recommendation)
+        );
+    }
+    for s in sections(c, seal).into_iter().skip(1) {
         out += &format!("\n{}\n", s.title.to_uppercase());
         for (k, v) in s.fields {
             out += &format!("  {k:<34} {v}\n");
@@ -262,11 +301,17 @@ pub fn html(c: &Certificate, seal: &Seal) -> String {
     if !c.reasons.is_empty() {
         out += "<ul>";
         for r in &c.reasons {
-            out += &format!("<li>{}</li>", esc(r));
+            out += &format!("<li>{}</li>", esc(&crate::term::escape(r)));
         }
         out += "</ul>\n";
     }
-    for s in sections(c, seal) {
+    if !c.recommendation.is_empty() {
+        out += &format!(
+            "<div class=\"rec\">Recommendation: {}</div>\n",
+            esc(&crate::term::escape(&c.recommendation))
+        );
+    }
+    for s in sections(c, seal).into_iter().skip(1) {
         out += &format!("<table><tr><th colspan=\"2\">{}</th></tr>\n", esc(s.title));
         for (k, v) in s.fields {
             out += &format!(
@@ -327,9 +372,75 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// A one-page PDF (US Letter) drawn with the standard Helvetica and Courier fonts.
+/// The header lines of the PDF: the reasons (the first, decisive one always whole) and the
+/// recommendation, cut to `max` lines with a "+N more" line saying where the rest is.
+fn pdf_header(c: &Certificate, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut shown = 0;
+    for (i, r) in c.reasons.iter().enumerate() {
+        let wrapped = wrap(&crate::term::escape(r), 110);
+        if i > 0 && lines.len() + wrapped.len() > max {
+            break;
+        }
+        lines.extend(wrapped);
+        shown += 1;
+    }
+    if shown < c.reasons.len() {
+        lines.push(format!(
+            "+{} more reason(s): see the certificate file",
+            c.reasons.len() - shown
+        ));
+    }
+    if !c.recommendation.is_empty() {
+        lines.extend(wrap(
+            &format!("RECOMMENDATION: {}", crate::term::escape(&c.recommendation)),
+            110,
+        ));
+    }
+    lines
+}
+
+/// The value lines of one PDF field, at most `max` of them; a cut value says so.
+fn pdf_value(v: &str, max: usize) -> Vec<String> {
+    let mut lines = wrap(v, 92);
+    if lines.len() > max {
+        let more = lines.len() - max + 1;
+        lines.truncate(max.saturating_sub(1));
+        lines.push(format!("... (+{more} line(s): see the certificate file)"));
+    }
+    lines
+}
+
+/// Page height the body of the PDF needs with `field_max` lines per field and the header.
+fn pdf_height(head: usize, sections: &[Section], field_max: usize) -> f64 {
+    let mut y = 26.0 + 8.5 * head as f64;
+    for s in sections {
+        y += 17.0;
+        for (_, v) in &s.fields {
+            y += 8.0 * pdf_value(v, field_max).len() as f64;
+        }
+    }
+    y
+}
+
+/// A one-page PDF (US Letter) drawn with the standard Helvetica and Courier fonts. Long values
+/// are cut (saying so) so that everything, the signature block included, fits on the page.
 pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
     let (w, h) = (612.0, 792.0);
+    let secs: Vec<Section> = sections(c, seal).into_iter().skip(1).collect();
+    // The body runs from 50 pt under the top to a 30 pt bottom margin: cut the longest
+    // values first, then the header, until it fits.
+    let room = h - 50.0 - 30.0;
+    let (mut head_max, mut field_max) = (12, 5);
+    while pdf_height(pdf_header(c, head_max).len(), &secs, field_max) > room {
+        if field_max > 1 {
+            field_max -= 1;
+        } else if head_max > 1 {
+            head_max -= 1;
+        } else {
+            break;
+        }
+    }
     let mut ops = String::new();
     let mut y = h - 50.0;
     let text = |ops: &mut String, font: &str, size: f64, x: f64, y: f64, s: &str| {
@@ -356,13 +467,11 @@ pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
     text(&mut ops, "F2", 30.0, 400.0, y - 8.0, c.result.name());
     ops += "0 0 0 rg\n";
     y -= 26.0;
-    for reason in c.reasons.iter().take(3) {
-        for line in wrap(reason, 110) {
-            text(&mut ops, "F1", 7.0, 40.0, y, &line);
-            y -= 8.5;
-        }
+    for line in pdf_header(c, head_max) {
+        text(&mut ops, "F1", 7.0, 40.0, y, &line);
+        y -= 8.5;
     }
-    for s in sections(c, seal) {
+    for s in secs {
         y -= 6.0;
         ops += &format!(
             "0.9 0.9 0.9 rg 36 {:.1} {:.1} 11 re f 0 0 0 rg\n",
@@ -373,12 +482,9 @@ pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
         y -= 11.0;
         for (k, v) in s.fields {
             text(&mut ops, "F1", 7.0, 40.0, y, k);
-            for (i, line) in wrap(&v, 92).into_iter().enumerate() {
+            for line in pdf_value(&v, field_max) {
                 text(&mut ops, "F3", 6.5, 175.0, y, &line);
                 y -= 8.0;
-                if i > 3 {
-                    break;
-                }
             }
             ops += &format!(
                 "0.8 G 0.3 w 36 {:.1} m {:.1} {:.1} l S 0 G\n",
@@ -452,7 +558,8 @@ mod tests {
         let (c, seal) = sample();
         let t = text(&c, &seal);
         let h = html(&c, &seal);
-        for s in sections(&c, &seal) {
+        // The first section (result, reasons, recommendation) is the header of each rendering.
+        for s in sections(&c, &seal).into_iter().skip(1) {
             assert!(t.contains(&s.title.to_uppercase()) && h.contains(s.title));
             for (k, _) in s.fields {
                 assert!(t.contains(k) && h.contains(&esc(k)), "{k}");
@@ -463,6 +570,90 @@ mod tests {
             "escaped"
         );
         assert!(t.contains("SHA256:xyz") && t.contains("WDC WD40"));
+    }
+
+    #[test]
+    fn device_strings_cannot_fake_a_line_or_move_the_cursor() {
+        let (mut c, seal) = sample();
+        c.result = crate::cert::Verdict::Incomplete;
+        c.reasons = vec!["pass 1 interrupted\x1b[1A".into()];
+        c.media.identity.model = "X\nRESULT: PASS\x1b[2J\u{202e}".into();
+        c.media.identity.serial = "\r\u{9b}31m".into();
+        let t = text(&c, &seal);
+        assert!(
+            !t.chars().any(|ch| crate::term::is_unsafe(ch) && ch != '\n'),
+            "{t:?}"
+        );
+        let results: Vec<&str> = t.lines().filter(|l| l.starts_with("RESULT")).collect();
+        assert_eq!(results, vec!["RESULT: INCOMPLETE"], "{t}");
+        assert!(t.contains("X\\nRESULT: PASS\\x1b[2J\\u{202e}"), "{t}");
+        let h = html(&c, &seal);
+        assert!(!h.chars().any(|ch| crate::term::is_unsafe(ch) && ch != '\n'));
+    }
+
+    #[test]
+    fn recommendation_and_interruptions_are_rendered() {
+        let (mut c, seal) = sample();
+        c.recommendation = "Destroy: 4096 bytes could not be written".into();
+        c.sanitization.resumed = vec![
+            "interrupted 2026-11-29T10:00:00Z pass 1 of 1 at byte 4096".into(),
+            "resumed 2026-11-29T10:05:00Z pass 1 of 1 at byte 4096".into(),
+        ];
+        let t = text(&c, &seal);
+        let h = html(&c, &seal);
+        for out in [&t, &h] {
+            assert!(out.contains("Destroy: 4096 bytes"), "{out}");
+            assert!(out.contains("resumed 2026-11-29T10:05:00Z"), "{out}");
+        }
+        let p = String::from_utf8_lossy(&pdf(&c, &seal)).to_string();
+        assert!(p.contains("RECOMMENDATION: Destroy: 4096 bytes"));
+        assert!(p.contains("resumed 2026-11-29T10:05:00Z"));
+    }
+
+    /// The y coordinate of the first PDF text line containing `needle`.
+    fn pdf_y(p: &str, needle: &str) -> f64 {
+        let line = p.lines().find(|l| l.contains(needle)).expect(needle);
+        let td = line.split_whitespace().collect::<Vec<_>>();
+        let i = td.iter().position(|w| *w == "Td").unwrap();
+        td[i - 1].parse().unwrap()
+    }
+
+    #[test]
+    fn long_fields_never_push_the_signature_off_the_page() {
+        let (mut c, seal) = sample();
+        c.notes = (0..40)
+            .map(|i| format!("note {i} {}", "word ".repeat(60)))
+            .collect();
+        c.reasons = (0..200)
+            .map(|i| {
+                format!(
+                    "pass 1: write failed at offset {} (512 bytes): EIO",
+                    i * 512
+                )
+            })
+            .collect();
+        c.media.identity.model = "M".repeat(2000);
+        c.sanitization.resumed = (0..50).map(|i| format!("resumed {i}")).collect();
+        let p = String::from_utf8_lossy(&pdf(&c, &seal)).to_string();
+        for needle in [
+            "SHA256:xyz",
+            "Signing key fingerprint",
+            "Validation",
+            "Date",
+        ] {
+            let y = pdf_y(&p, needle);
+            assert!(y >= 30.0, "{needle} at y = {y}: off the page");
+        }
+        // The decisive (first) reason is whole; the rest are counted, not dropped silently.
+        assert!(
+            p.contains("pass 1: write failed at offset 0 \\(512 bytes\\): EIO"),
+            "first reason"
+        );
+        assert!(
+            p.contains("more reason\\(s\\): see the certificate file"),
+            "+N more"
+        );
+        assert!(p.contains("see the certificate file"));
     }
 
     #[test]

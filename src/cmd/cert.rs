@@ -66,14 +66,14 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
     let (cert, signer) = load_checked(file, args.sig.as_deref(), args.pubkey.as_deref())?;
     let expected = args.pubkey.is_some();
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({"event": "cert_verified", "certificate": file, "signature": "valid", "signer": signer,
                    "key_matches": expected, "id": cert.id, "result": cert.result.name(),
                    "target": cert.media.path})
         );
     } else {
-        println!(
+        outln!(
             "OK: {} is signed by {signer}{}; it records {} for {} ({})",
             file.display(),
             if expected { " (the expected key)" } else { "" },
@@ -97,7 +97,7 @@ fn seal(file: &Path, signer: String) -> anyhow::Result<Seal> {
 
 pub fn show(args: &CertShowArgs) -> anyhow::Result<u8> {
     let (cert, signer) = load_checked(&args.file, None, args.pubkey.as_deref())?;
-    print!("{}", render::text(&cert, &seal(&args.file, signer)?));
+    crate::term::out_raw(&render::text(&cert, &seal(&args.file, signer)?));
     Ok(exit::PASS)
 }
 
@@ -120,6 +120,6 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<u8> {
         })?;
     std::io::Write::write_all(&mut f, &bytes)
         .map_err(|e| Error::io("cannot write", &args.out, e))?;
-    eprintln!("wrote {}", args.out.display());
+    errln!("wrote {}", args.out.display());
     Ok(exit::PASS)
 }

@@ -15,13 +15,13 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<u8> {
     };
     let key =
         sign::generate(&path, &comment()).with_context(|| format!("keygen {}", path.display()))?;
-    eprintln!(
+    errln!(
         "wrote private key {} and public key {}.pub",
         path.display(),
         path.display()
     );
-    eprintln!("fingerprint {}", sign::fingerprint(key.public_key()));
-    println!("{}", key.public_key().to_openssh().unwrap_or_default());
+    errln!("fingerprint {}", sign::fingerprint(key.public_key()));
+    outln!("{}", key.public_key().to_openssh().unwrap_or_default());
     Ok(exit::PASS)
 }
 

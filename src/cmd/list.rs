@@ -38,17 +38,22 @@ pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
             if let Some(m) = v.as_object_mut() {
                 m.insert("event".into(), json!("device"));
             }
-            println!("{v}");
+            outln!("{v}");
         }
         return Ok(exit::PASS);
     }
     if all.is_empty() {
-        eprintln!("no block devices found");
+        errln!("no block devices found");
         return Ok(exit::PASS);
     }
-    println!(
+    outln!(
         "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} STATUS",
-        "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "SUPPORTS"
+        "DEVICE",
+        "SIZE",
+        "BUS",
+        "MODEL",
+        "SERIAL",
+        "SUPPORTS"
     );
     for c in &all {
         let status = match (&c.in_use, c.read_only) {
@@ -61,7 +66,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
         } else {
             c.identity.model.clone()
         };
-        println!(
+        outln!(
             "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} {status}",
             c.path,
             human_bytes(c.size_bytes),

@@ -105,7 +105,9 @@ pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Resu
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "This will DESTROY ALL DATA on:");
     for l in lines {
-        let _ = writeln!(err, "  {l}");
+        // Device strings (model, serial, backing file) are shown escaped: a crafted name must
+        // not rewrite the lines the operator is confirming.
+        let _ = writeln!(err, "  {}", crate::term::escape(l));
     }
     let _ = write!(err, "Type 'yes' to continue: ");
     let _ = err.flush();

@@ -32,7 +32,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                 reason: "no built-in policy of that name; run `mediasan policies` to list them"
                     .into(),
             })?;
-        print!("{text}");
+        crate::term::out_raw(text);
         return Ok(exit::PASS);
     }
     let all = policy::builtins()?;
@@ -42,7 +42,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                 "legacy": p.legacy, "method": "clear", "passes": p.passes.iter().map(pass_name).collect::<Vec<_>>(),
                 "verify": p.verify_mode.name(), "verify_percent": p.verify_percent, "prng": p.prng.name(),
                 "blake3": p.blake3});
-            println!("{v}");
+            outln!("{v}");
         }
         for m in Method::ALL {
             let grade = |ssd| {
@@ -52,7 +52,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                     "clear"
                 }
             };
-            println!(
+            outln!(
                 "{}",
                 json!({"event": "purge_method", "name": m.name(), "technique": m.technique(),
                        "grade_on_flash": grade(true), "grade_on_magnetic": grade(false), "note": m.note()})
@@ -66,7 +66,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
             policy::VerifyMode::Sample => format!("sampled >= {} %", p.verify_percent),
             m => m.name().to_string(),
         };
-        println!(
+        outln!(
             "{:width$}  {:>2} pass{}  verify {:<15} {}{}",
             p.name,
             p.passes.len(),
@@ -76,19 +76,21 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
             p.description.trim_start_matches("LEGACY "),
         );
     }
-    println!("\nEvery policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
-    println!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
-    println!(
-        "\nPurge with the drive's own commands: `mediasan purge DEVICE --method NAME`, NAME one of"
+    outln!();
+    outln!("Every policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
+    outln!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
+    outln!();
+    outln!(
+        "Purge with the drive's own commands: `mediasan purge DEVICE --method NAME`, NAME one of"
     );
-    println!("  nist-purge (the strongest Purge the drive supports: crypto erase, block erase, overwrite)");
+    outln!("  nist-purge (the strongest Purge the drive supports: crypto erase, block erase, overwrite)");
     for m in Method::ALL {
         let grade = match (m.grade(true), m.grade(false)) {
             (Grade::Purge, _) => "Purge",
             (Grade::Clear, Grade::Purge) => "Purge on magnetic media only",
             _ => "Clear",
         };
-        println!("  {:<28} {:<16} {grade}", m.name(), m.technique());
+        outln!("  {:<28} {:<16} {grade}", m.name(), m.technique());
     }
     Ok(exit::PASS)
 }

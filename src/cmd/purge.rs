@@ -117,7 +117,7 @@ fn hex(b: &[u8]) -> String {
 pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
     let config = config::load(args.config.as_deref())?;
     let reporter = Reporter::new(args.json);
-    let probe = if args.simulate.is_some() {
+    let probe = if args.seams.simulate().is_some() {
         // The simulated drive stands in for hardware; the path names it in the certificate.
         simulated_probe(&args.target)
     } else {
@@ -135,12 +135,12 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         device::safety::check_not_in_use(&p)?;
         p
     };
-    let bus = if args.simulate.is_some() {
+    let bus = if args.seams.simulate().is_some() {
         Bus::Nvme
     } else {
         bus_of(args.transport, &probe)?
     };
-    let (drive, sim) = open_drive(args.simulate.as_deref(), &probe)?;
+    let (drive, sim) = open_drive(args.seams.simulate(), &probe)?;
 
     // Before: what can it do, and can it do it now?
     let read_caps = || {
@@ -248,9 +248,9 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
                 "bus": bus_name(bus), "bytes": bytes.iter().map(|(l, b)| json!({"what": l, "hex": hex(b)})).collect::<Vec<_>>(),
                 "estimate_seconds": estimate, "dry_run": true}));
         } else {
-            println!("dry run, nothing is sent that erases: {what}");
+            outln!("dry run, nothing is sent that erases: {what}");
             for (label, b) in &bytes {
-                println!("  {label}: {}", hex(b));
+                outln!("  {label}: {}", hex(b));
             }
         }
         return Ok(exit::PASS);
@@ -563,13 +563,13 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<u8> {
         State::Failed(_) => ("failed", None),
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({"event": "purge_status", "target": p.path, "state": state, "percent": percent,
             "detail": if let State::Failed(w) = &st { w.clone() } else { String::new() }})
         );
     } else {
-        println!(
+        outln!(
             "{}: sanitize {state}{}",
             p.path.display(),
             percent.map(|x| format!(" ({x:.1} %)")).unwrap_or_default()

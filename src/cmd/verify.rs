@@ -134,7 +134,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
                "errors": r.errors.len(), "blake3": r.blake3, "certificate_blake3": c.verification.blake3,
                "digest_matches": digest_matches, "result": if ok { "PASS" } else { "FAIL" }}),
     );
-    eprintln!(
+    errln!(
         "{name}: read {} at {} place(s), {} block(s) differ; blake3 {}",
         human_bytes(r.bytes_read),
         samples.extents.len(),
@@ -146,7 +146,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
         }
     );
     if ok {
-        println!(
+        outln!(
             "OK: {name} still holds what {} certifies (signed by {signer}); blake3 {}",
             args.cert.display(),
             r.blake3
@@ -161,7 +161,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
                 r.blake3, c.verification.blake3
             ),
         };
-        println!(
+        outln!(
             "DIFFERS: {name} does not match {}: {why}",
             args.cert.display()
         );

@@ -5,8 +5,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use rand::RngCore;
@@ -23,6 +21,7 @@ use crate::pattern::Pattern;
 use crate::plan::{self, Overrides, PassPlan, Plan};
 use crate::policy::{self, PassSpec, Policy, VerifyMode};
 use crate::progress::{Reporter, TargetReporter};
+use crate::signals::Signals;
 use crate::units::{human_bytes, human_rate};
 use crate::verify;
 use crate::writer::{self, Checkpoints, Durable, FillBudget, IoConfig, OnError};
@@ -50,7 +49,7 @@ struct Ctx<'a> {
     cert_dir: &'a Path,
     io: IoConfig,
     args: &'a WipeArgs,
-    cancel: Arc<AtomicBool>,
+    signals: Signals,
 }
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
@@ -205,12 +204,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
         targets.push(device::open(&probe)?);
     }
 
-    let cancel = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while we are stopping kills the process the ordinary way.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel));
-        let _ = signal_hook::flag::register(sig, Arc::clone(&cancel));
-    }
+    let signals = Signals::install();
 
     let threads = args.threads.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -242,7 +236,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
             ..IoConfig::default()
         },
         args,
-        cancel: Arc::clone(&cancel),
+        signals,
     };
 
     // 6. All targets at once, one thread each; the exit code is the worst.
@@ -274,12 +268,9 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
             .map(|h| h.join().unwrap_or(exit::FAILED))
             .collect()
     });
-    let worst = codes.into_iter().max().unwrap_or(exit::PASS);
-    Ok(if cancel.load(Ordering::Relaxed) {
-        exit::INTERRUPTED
-    } else {
-        worst
-    })
+    // Each target decided its own code once (130 if it was interrupted); a signal that came
+    // after every target had settled interrupted nothing.
+    Ok(codes.into_iter().max().unwrap_or(exit::PASS))
 }
 
 fn describe(r: &Resolved) -> String {
@@ -349,8 +340,8 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
         );
         return;
     }
-    println!("dry run, nothing is written: {}", describe(r));
-    println!(
+    outln!("dry run, nothing is written: {}", describe(r));
+    outln!(
         "  policy {} ({}{}): {}",
         plan.policy.name,
         plan.policy.source,
@@ -358,7 +349,7 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
         plan.policy.description
     );
     for p in &plan.passes {
-        println!(
+        outln!(
             "  pass {}/{}: {} over {}",
             p.index,
             plan.passes.len(),
@@ -366,8 +357,8 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
             human_bytes(size)
         );
     }
-    println!("  verify: {verify}");
-    println!(
+    outln!("  verify: {verify}");
+    outln!(
         "  certificate: {}/<name>-<time>-<id>.json and .json.sig",
         cert_dir.display()
     );
@@ -485,8 +476,16 @@ fn wipe_one(
     }
     let mut records = j.done.clone();
     let first_pass = j.position.pass;
+    let hold = ctx.args.seams.hold();
+    let signals = &ctx.signals;
+    // Whether a signal cut this wipe short: decided from what the stages did, at their
+    // boundaries, and never read again after the last stage. Journal kept, INCOMPLETE and exit
+    // 130 all follow from this one value.
+    let mut interrupted = false;
     for p in plan.passes.iter().filter(|p| p.index >= first_pass) {
-        if ctx.cancel.load(Ordering::Relaxed) {
+        signals.hold(hold, &format!("pass-start:{}", p.index));
+        if signals.cancelled() {
+            interrupted = true;
             break;
         }
         let (start, prior_errors, prior_written) = if p.index == j.position.pass {
@@ -541,7 +540,7 @@ fn wipe_one(
                 t,
                 &p.pattern,
                 &io,
-                &ctx.cancel,
+                &signals.cancel,
                 &mut |d| rep.progress(start + d),
                 ck,
             )
@@ -593,7 +592,9 @@ fn wipe_one(
         // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
         // the verification still run, so the certificate lists everything that failed.
         let stop = r.interrupted || r.aborted || r.gave_up || r.slow_stopped;
+        interrupted |= r.interrupted;
         records.push(rec);
+        signals.hold(hold, &format!("pass-end:{}", p.index));
         if stop {
             break;
         }
@@ -611,7 +612,16 @@ fn wipe_one(
         requested_percent: plan.verify_percent,
         ..Default::default()
     };
-    if plan.verify_mode != VerifyMode::None && all_written && !ctx.cancel.load(Ordering::Relaxed) {
+    let verify_now = plan.verify_mode != VerifyMode::None && all_written;
+    if verify_now {
+        signals.hold(hold, "verify-start");
+    }
+    if verify_now && signals.cancelled() {
+        // Stopped before verification began: it did not run, so this is never PASS; a resume
+        // starts at the verification.
+        interrupted = true;
+        verification.interrupted = true;
+    } else if verify_now {
         let samples = match plan.verify_mode {
             VerifyMode::Full => verify::full_plan(
                 size,
@@ -629,9 +639,10 @@ fn wipe_one(
             &samples,
             plan.final_pattern(),
             &ctx.io,
-            &ctx.cancel,
+            &signals.cancel,
             &mut |d| rep.progress(d),
         );
+        interrupted |= r.interrupted;
         verification.subsections = samples.subsections;
         verification.sample_bytes = samples.sample_bytes;
         verification.samples = samples.extents.len();
@@ -663,13 +674,16 @@ fn wipe_one(
                    "errors": r.errors.len(), "blake3": r.blake3,
                    "bytes_per_second": verification.bytes_per_second}),
         );
+        signals.hold(hold, "verify-end");
     }
+    // The outcome is settled: from here on a signal changes nothing (a second one kills the
+    // process; the journal on disk is then still valid).
+    signals.hold(hold, "settled");
 
     let hidden_after = matches!(hidden_before, hidden::Outcome::Read(..))
         .then(|| hidden::read(&t.probe, transport(ctx.args)));
     let hidden = hidden_record(&hidden_before, hidden_after);
     let finished = SystemTime::now();
-    let interrupted = ctx.cancel.load(Ordering::Relaxed);
     if interrupted {
         j.events.push(format!(
             "interrupted {} {}",
@@ -685,8 +699,9 @@ fn wipe_one(
         started,
         finished,
     };
-    let c = build_certificate(t, plan, ctx, outcome, &j.events);
+    let c = build_certificate(t, plan, ctx, outcome, &j.events, interrupted);
     let (path, sig_path) = write_certificate(&c, ctx)?;
+    signals.hold(hold, "certified");
     if interrupted {
         rep.say(&format!(
             "the journal is kept: continue with `mediasan wipe {name} --resume`"
@@ -710,7 +725,7 @@ fn wipe_one(
         json!({"target": name, "result": c.result.name(), "reasons": c.reasons, "certificate": path,
                "signature": sig_path, "id": c.id}),
     );
-    Ok(if ctx.cancel.load(Ordering::Relaxed) {
+    Ok(if interrupted {
         exit::INTERRUPTED
     } else if c.result == Verdict::Pass {
         exit::PASS
@@ -734,6 +749,7 @@ fn build_certificate(
     ctx: &Ctx,
     outcome: Outcome,
     events: &[String],
+    interrupted: bool,
 ) -> Certificate {
     let Outcome {
         passes,
@@ -777,6 +793,12 @@ fn build_certificate(
             plan.policy.name
         ));
     }
+    if ctx.signals.hung_up() {
+        notes.push(
+            "The terminal hung up (SIGHUP) during the wipe; it went on to the end without it."
+                .into(),
+        );
+    }
     notes.extend(ctx.args.record.note.iter().cloned());
     let mut c = Certificate {
         format: cert::FORMAT.into(),
@@ -810,7 +832,7 @@ fn build_certificate(
         ..Certificate::default()
     };
     super::apply_record(&mut c, &ctx.args.record, ctx.config);
-    let (verdict, reasons) = cert::judge(&c, plan.passes.len(), ctx.cancel.load(Ordering::Relaxed));
+    let (verdict, reasons) = cert::judge(&c, plan.passes.len(), interrupted);
     c.result = verdict;
     c.reasons = reasons;
     c.recommendation = cert::recommend(&c);

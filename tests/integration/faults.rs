@@ -2,9 +2,8 @@
 //! that fails chosen byte ranges (tests/faultfs.py). Root only, like CI; elsewhere each test
 //! prints `skipped: <reason>`.
 
-
-use assert_cmd::assert::OutputAssertExt;
 use crate::common::*;
+use assert_cmd::assert::OutputAssertExt;
 use mediasan::cert::Verdict;
 
 const MIB: usize = 1 << 20;

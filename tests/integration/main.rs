@@ -2,12 +2,15 @@
 //! files, loop devices, the FUSE fault harness, a simulated drive, the ioctlcap shim and a QEMU
 //! guest. Root-only tests print `skipped: <reason>` on a developer's machine and fail under CI.
 
+#![allow(clippy::print_stderr, clippy::print_stdout)]
+
 #[macro_use]
 mod common;
 
 mod faults;
 mod purge;
 mod resume;
+mod trust;
 mod vm;
 mod wipe_device;
 mod wipe_image;

@@ -2,11 +2,10 @@
 //! (the hidden `--simulate` seam: no such drive exists on a build machine), and the clear
 //! refusals on a real loop device, which has no sanitize command.
 
-
 use std::path::Path;
 
-use assert_cmd::assert::OutputAssertExt;
 use crate::common::*;
+use assert_cmd::assert::OutputAssertExt;
 use mediasan::cert::Verdict;
 use predicates::prelude::*;
 

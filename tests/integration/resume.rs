@@ -1,14 +1,13 @@
 //! Interruptions: SIGINT and SIGKILL mid-wipe, the journal, and `--resume` with the same
 //! stream. Image files only, so these run anywhere.
 
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use assert_cmd::assert::OutputAssertExt;
 use crate::common::*;
+use assert_cmd::assert::OutputAssertExt;
 use mediasan::cert::Verdict;
 use predicates::prelude::*;
 

@@ -6,7 +6,6 @@
 //! erases. Needs qemu-system-x86, busybox-static, cpio, kmod and an extracted linux-image
 //! package in target/vm-kernel/root (.ci/run prepares them); otherwise `skipped: <reason>`.
 
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

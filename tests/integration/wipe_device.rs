@@ -2,13 +2,12 @@
 //! detaches its loop device by name through a guard, even on failure. Where loop devices
 //! cannot be used, the test prints `skipped: <reason>`.
 
-
 use std::path::Path;
 
 use std::process::Command;
 
-use assert_cmd::assert::OutputAssertExt;
 use crate::common::*;
+use assert_cmd::assert::OutputAssertExt;
 use predicates::prelude::*;
 
 fn wipe_loop(sector: u32) {

@@ -2,11 +2,10 @@
 //! checkable with OpenSSH, bad input refused with one line, the documented exit code, and the
 //! target untouched.
 
-
 use std::process::Command;
 
-use assert_cmd::assert::OutputAssertExt;
 use crate::common::*;
+use assert_cmd::assert::OutputAssertExt;
 use predicates::prelude::*;
 
 #[test]

@@ -1,0 +1,64 @@
+//! Signals during a sanitization. SIGINT and SIGTERM ask the flow to stop at the next safe
+//! point (a second one kills at once, exit 130: the journal is still valid). SIGHUP (a terminal
+//! or SSH session that went away) does not stop anything: the work goes on to its certificate,
+//! and the hang-up is noted in it. Output to the vanished terminal is dropped (`term`).
+//!
+//! The flags are *read* by the flow only at stage boundaries, and the decision "interrupted or
+//! not" is taken once from what the stages did, never re-read afterwards.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The flags the signal handlers set.
+#[derive(Clone, Debug, Default)]
+pub struct Signals {
+    /// SIGINT or SIGTERM arrived: stop at the next safe point.
+    pub cancel: Arc<AtomicBool>,
+    /// SIGHUP arrived: the terminal is gone; go on.
+    pub hangup: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Installs the handlers (once per command, after the confirmation).
+    pub fn install() -> Signals {
+        let s = Signals::default();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // A second signal while we are stopping kills the process the ordinary way.
+            let _ =
+                signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&s.cancel));
+            let _ = signal_hook::flag::register(sig, Arc::clone(&s.cancel));
+        }
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&s.hangup));
+        s
+    }
+
+    /// True once SIGINT or SIGTERM arrived.
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// True once SIGHUP arrived.
+    pub fn hung_up(&self) -> bool {
+        self.hangup.load(Ordering::Relaxed)
+    }
+
+    /// The `--test-hold` seam (debug builds only; `want` is always `None` in a release build):
+    /// at `point`, if it is the one asked for, print `{"event":"test_hold","point":...}` on
+    /// stdout and wait (at most two minutes) for any signal, so a test can deliver one exactly
+    /// at this stage boundary.
+    pub fn hold(&self, want: Option<&str>, point: &str) {
+        if want != Some(point) {
+            return;
+        }
+        let (c0, h0) = (self.cancelled(), self.hung_up());
+        crate::term::out(&serde_json::json!({"event": "test_hold", "point": point}).to_string());
+        let start = Instant::now();
+        while self.cancelled() == c0
+            && self.hung_up() == h0
+            && start.elapsed() < Duration::from_secs(120)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

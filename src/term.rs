@@ -1,0 +1,132 @@
+//! Text for people: what may reach a terminal, and writing it without ever failing.
+//!
+//! Device- and file-supplied strings (a model or serial from a drive or a USB bridge, a loop
+//! device's backing file name, fields of a certificate) can hold escape sequences, newlines,
+//! bidi overrides or zero-width characters that rewrite or disguise what an operator reads
+//! (the "This will DESTROY ALL DATA on:" prompt, a certificate's RESULT line). [`escape`] makes
+//! every such character visible as an escape (`\x1b`, `\n`, `\u{202e}`). Certificates keep the
+//! raw string (JSON-escaped); HTML renderings escape HTML.
+//!
+//! Writing to stdout or stderr never panics and never fails the caller: a closed pipe
+//! (`| head -c1`), a terminal that went away (SSH dropped) or a full disk under a log file must
+//! not stop a wipe or its evidence. [`out`] and [`err`] drop what cannot be written.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+/// True for characters that must not reach a terminal raw: C0 and C1 controls, DEL, bidi
+/// embedding/override/isolate marks, zero-width and invisible formatting characters, and the
+/// Unicode line and paragraph separators.
+pub fn is_unsafe(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+        | '\u{ad}'                      // soft hyphen
+        | '\u{61c}'                     // Arabic letter mark
+        | '\u{180e}'                    // Mongolian vowel separator
+        | '\u{200b}'..='\u{200f}'       // zero-width space/joiners, LRM, RLM
+        | '\u{2028}'..='\u{202e}'       // line/paragraph separators, bidi embeddings/overrides
+        | '\u{2060}'..='\u{2069}'       // word joiner, invisible operators, bidi isolates
+        | '\u{feff}'                    // zero-width no-break space (BOM)
+        | '\u{fff9}'..='\u{fffb}'       // interlinear annotation
+    )
+}
+
+/// `s` with every [`is_unsafe`] character written as a visible escape: `\t`, `\n`, `\r`,
+/// `\x1b` for other ASCII controls, `\u{202e}` for the rest. Borrowed when nothing changes.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x80 && is_unsafe(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if is_unsafe(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A path for people: lossy UTF-8, escaped.
+pub fn path(p: &std::path::Path) -> String {
+    escape(&p.to_string_lossy()).into_owned()
+}
+
+/// Writes `text` and a newline to stderr; errors (a closed pipe, a vanished terminal) are
+/// ignored. `text` is written as given: escape what came from a device or a file first.
+pub fn err(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{text}");
+    let _ = e.flush();
+}
+
+/// Writes `text` and a newline to stdout; errors are ignored (see [`err`]).
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{text}");
+    let _ = o.flush();
+}
+
+/// Writes `text` as it is (no newline added) to stdout; errors are ignored.
+pub fn out_raw(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+/// `println!` that escapes the line (see [`escape`]) and never fails: [`out`].
+macro_rules! outln {
+    () => { $crate::term::out("") };
+    ($($t:tt)*) => { $crate::term::out(&$crate::term::escape(&format!($($t)*))) };
+}
+
+/// `eprintln!` that escapes the line (see [`escape`]) and never fails: [`err`].
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::term::err(&$crate::term::escape(&format!($($t)*))) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed_unchanged() {
+        for s in [
+            "",
+            "QEMU HARDDISK",
+            "Samsung SSD 990 PRO 2TB",
+            "Größe 1 TB",
+            "/dev/sda",
+        ] {
+            assert!(matches!(escape(s), Cow::Borrowed(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn controls_bidi_and_invisible_characters_become_visible() {
+        assert_eq!(escape("a\x1b[2Jb"), "a\\x1b[2Jb");
+        assert_eq!(escape("x\ny\rz\t"), "x\\ny\\rz\\t");
+        assert_eq!(escape("\u{7f}\u{85}\u{9b}"), "\\x7f\\u{85}\\u{9b}");
+        assert_eq!(escape("evil\u{202e}fdp.exe"), "evil\\u{202e}fdp.exe");
+        assert_eq!(
+            escape("a\u{200b}b\u{feff}c\u{2066}d"),
+            "a\\u{200b}b\\u{feff}c\\u{2066}d"
+        );
+        assert_eq!(escape("l\u{2028}m"), "l\\u{2028}m");
+    }
+
+    #[test]
+    fn escaped_text_has_nothing_unsafe_left() {
+        // Every character from U+0000 to U+10FFFF, escaped, leaves no unsafe character.
+        let all: String = (0u32..=0x10FFFF).filter_map(char::from_u32).collect();
+        let e = escape(&all);
+        assert!(!e.chars().any(is_unsafe));
+        assert!(!e.contains('\n'));
+    }
+}

@@ -1,0 +1,203 @@
+//! The two promises, tried as a hostile user and a clumsy operator would: the certificate is
+//! true (never a PASS for work that did not happen, exit code, certificate and journal always
+//! agree), and human output (a closed pipe, a dropped terminal, a hostile name) can neither
+//! stop a wipe nor fake what a person reads.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+use mediasan::cert::{Certificate, Verdict};
+use nix::sys::signal::Signal;
+
+use crate::common::*;
+
+const SIZE: usize = 8 << 20;
+
+/// Starts `wipe --json --test-hold POINT` and returns once the wipe holds there.
+fn held(env: &Env, img: &Path, point: &str, extra: &[&str]) -> Child {
+    let mut child = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--json",
+            "--cert-dir",
+            "c",
+            "--test-hold",
+            point,
+        ])
+        .args(["--checkpoint-interval", "0.05", "--buffer-size", "256K"])
+        .args(extra)
+        .arg(img)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "the wipe ended before holding at {point}");
+        if line.contains("\"test_hold\"") {
+            assert!(line.contains(point), "{line}");
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    child
+}
+
+fn signal(child: &Child, sig: Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+fn journals(env: &Env) -> usize {
+    std::fs::read_dir(env.path("state/mediasan/journal"))
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn only_cert(env: &Env) -> Certificate {
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    read_cert(&certs[0])
+}
+
+/// Exit code, certificate and journal tell one story: 130 with INCOMPLETE and a journal kept,
+/// or a final result with the journal gone.
+fn agree(code: Option<i32>, c: &Certificate, journals: usize) {
+    match code {
+        Some(130) => {
+            assert_eq!(c.result, Verdict::Incomplete, "130 but {:?}", c.reasons);
+            assert_eq!(journals, 1, "130 but no journal to resume");
+        }
+        Some(0) => {
+            assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+            assert_eq!(journals, 0, "PASS but a journal left");
+            assert!(c.verification.bytes_read > 0, "PASS with nothing read back");
+            assert_eq!(c.verification.bytes_read, c.verification.bytes_planned);
+        }
+        other => panic!("exit {other:?}, {:?} {:?}", c.result, c.reasons),
+    }
+}
+
+#[test]
+fn a_signal_at_every_stage_boundary_leaves_code_certificate_and_journal_agreeing() {
+    // (point, signal, expected exit): before the outcome is settled a signal interrupts (130,
+    // resumable); after it, it changes nothing.
+    let cases = [
+        ("pass-start:1", Signal::SIGINT, 130),
+        ("pass-end:1", Signal::SIGTERM, 130),
+        ("pass-start:2", Signal::SIGINT, 130),
+        ("pass-end:2", Signal::SIGINT, 130),
+        ("verify-start", Signal::SIGINT, 130),
+        ("verify-start", Signal::SIGTERM, 130),
+        ("verify-end", Signal::SIGINT, 0),
+        ("settled", Signal::SIGINT, 0),
+        ("certified", Signal::SIGTERM, 0),
+    ];
+    for (point, sig, want) in cases {
+        let env = Env::new();
+        let img = env.path("b.img");
+        make_file(&img, SIZE, 0x5A);
+        let mut child = held(&env, &img, point, &["--policy", "hmg-is5-enhanced"]);
+        signal(&child, sig);
+        let code = child.wait().unwrap().code();
+        let c = only_cert(&env);
+        assert_eq!(code, Some(want), "{point}: {:?} {:?}", c.result, c.reasons);
+        agree(code, &c, journals(&env));
+        if want == 130 {
+            // The journal finishes the wipe: a PASS that really read everything back.
+            let out = env
+                .cmd()
+                .args(["wipe", "--yes", "--resume", "--cert-dir", "c2"])
+                .arg(&img)
+                .output()
+                .unwrap();
+            let certs = env.certificates(&env.path("c2"));
+            assert_eq!(certs.len(), 1);
+            let c = read_cert(&certs[0]);
+            agree(out.status.code(), &c, journals(&env));
+            assert_eq!(out.status.code(), Some(0), "{point}: resume");
+            assert_eq!(
+                std::fs::read(&img).unwrap(),
+                expected_bytes(&c, SIZE),
+                "{point}: every byte of the last pass"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_resume_interrupted_again_before_its_verification_is_not_pass() {
+    let env = Env::new();
+    let img = env.path("r.img");
+    make_file(&img, SIZE, 0x33);
+    let mut child = held(&env, &img, "pass-end:1", &[]);
+    signal(&child, Signal::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    // The resume is stopped again exactly before its verification.
+    let mut child = held(&env, &img, "verify-start", &["--resume"]);
+    signal(&child, Signal::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    for c in env.certificates(&env.path("c")) {
+        let c = read_cert(&c);
+        assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+    }
+    assert_eq!(journals(&env), 1);
+}
+
+#[test]
+fn sighup_does_not_stop_a_wipe_and_is_noted() {
+    let env = Env::new();
+    let img = env.path("h.img");
+    make_file(&img, SIZE, 0x77);
+    let mut child = held(&env, &img, "pass-end:1", &["--policy", "hmg-is5-enhanced"]);
+    signal(&child, Signal::SIGHUP);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let c = only_cert(&env);
+    agree(Some(0), &c, journals(&env));
+    assert!(
+        c.notes.iter().any(|n| n.contains("SIGHUP")),
+        "{:?}",
+        c.notes
+    );
+}
+
+#[test]
+fn closed_stdout_and_stderr_stop_neither_the_wipe_nor_its_certificate() {
+    let env = Env::new();
+    let img = env.path("p.img");
+    make_file(&img, SIZE, 0x42);
+    // `wipe ... 2>&1 | head -c1`: both pipes closed by the reader after (at most) one byte.
+    for json in [false, true] {
+        let mut cmd = env.cmd();
+        cmd.args(["wipe", "--yes", "--cert-dir", "c", "--verify", "full"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .arg(&img)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut one = [0u8; 1];
+        let _ = child.stderr.as_mut().unwrap().read(&mut one);
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "json {json}");
+    }
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 2);
+    for c in certs {
+        assert_eq!(read_cert(&c).result, Verdict::Pass);
+    }
+}
