@@ -38,16 +38,9 @@ pub struct MediaKey {
 impl MediaKey {
     /// The key of a probed target.
     pub fn of(p: &Probe) -> MediaKey {
-        use std::os::unix::fs::MetadataExt;
-        let meta = (p.kind == Kind::Image)
-            .then(|| std::fs::metadata(&p.canonical).ok())
-            .flatten();
-        let dev_ino = meta.as_ref().map(|m| (m.dev(), m.ino()));
-        let born_ns = meta
-            .as_ref()
-            .and_then(|m| m.created().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos());
+        let image = p.kind == Kind::Image;
+        let dev_ino = image.then_some((p.id.dev, p.id.ino));
+        let born_ns = if image { p.born_ns } else { None };
         MediaKey {
             kind: p.kind.name().into(),
             size_bytes: p.size,

@@ -226,7 +226,7 @@ impl SubtreeMerger {
         let mut cv = cv;
         self.pushed += 1;
         let mut total = self.pushed;
-        while total % 2 == 0 {
+        while total.is_multiple_of(2) {
             // A completed pair; it is not the root because the last subtree is still to come.
             let left = self.stack.pop().unwrap_or_default();
             cv = merge_subtrees_non_root(&left, &cv, Mode::Hash);

@@ -739,7 +739,7 @@ mod tests {
         );
         assert!(saves.iter().all(|&o| o as usize >= start
             && o as usize <= size
-            && (o as usize - start) % (256 << 10) == 0
+            && (o as usize - start).is_multiple_of(256 << 10)
             || o as usize == size));
     }
 

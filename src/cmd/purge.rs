@@ -422,6 +422,10 @@ fn simulated_probe(path: &Path) -> Probe {
             media_type: "nvme (simulated)".into(),
             ..device::Identity::default()
         },
+        id: device::FileId::default(),
+        backing_id: None,
+        born_ns: None,
+        handle: None,
     }
 }
 

@@ -186,7 +186,12 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     let cert_dir = &super::prepare_cert_dir(cert_dir)?;
     let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
-    // 5. Create images and open everything (O_EXCL) before the first write.
+    // From here on SIGINT/SIGTERM stop the wipe at a safe point, SIGHUP does not stop it.
+    let signals = Signals::install();
+    signals.hold(args.seams.hold(), "confirmed");
+
+    // 5. Create images and open everything (O_EXCL) before the first write: through the
+    // probed descriptors, checked against what was probed and confirmed.
     let mut targets = Vec::new();
     for r in resolved {
         let probe = match r {
@@ -203,8 +208,6 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
         };
         targets.push(device::open(&probe)?);
     }
-
-    let signals = Signals::install();
 
     let threads = args.threads.map(usize::from).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -466,7 +469,7 @@ fn wipe_one(
                "journal": jpath}),
     );
 
-    let hidden_before = hidden::read(&t.probe, transport(ctx.args));
+    let hidden_before = hidden::read(&t.probe, t.file(), transport(ctx.args));
     if let hidden::Outcome::Read(_, why) = &hidden_before {
         for w in why {
             rep.say(&format!(
@@ -681,7 +684,7 @@ fn wipe_one(
     signals.hold(hold, "settled");
 
     let hidden_after = matches!(hidden_before, hidden::Outcome::Read(..))
-        .then(|| hidden::read(&t.probe, transport(ctx.args)));
+        .then(|| hidden::read(&t.probe, t.file(), transport(ctx.args)));
     let hidden = hidden_record(&hidden_before, hidden_after);
     let finished = SystemTime::now();
     if interrupted {

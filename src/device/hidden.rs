@@ -116,8 +116,8 @@ pub fn query_ata(f: &File) -> io::Result<(Snapshot, Vec<String>)> {
     ))
 }
 
-/// Looks for hidden areas on a probed target.
-pub fn read(probe: &Probe, transport: Transport) -> Outcome {
+/// Looks for hidden areas on a probed target, through `f`, a descriptor of that very device.
+pub fn read(probe: &Probe, f: &File, transport: Transport) -> Outcome {
     if probe.kind == Kind::Image {
         return Outcome::NotApplicable("an image file has no HPA/DCO".into());
     }
@@ -125,11 +125,7 @@ pub fn read(probe: &Probe, transport: Transport) -> Outcome {
     if transport == Transport::Auto && !matches!(iface, "sata" | "usb" | "scsi" | "sas" | "") {
         return Outcome::NotApplicable(format!("no HPA/DCO on a {iface} device"));
     }
-    let f = match File::open(&probe.path) {
-        Ok(f) => f,
-        Err(e) => return Outcome::Unknown(format!("cannot open to query: {e}")),
-    };
-    match query_ata(&f) {
+    match query_ata(f) {
         Ok((s, why)) => Outcome::Read(s, why),
         Err(e)
             if e.raw_os_error() == Some(nix::libc::EPERM)

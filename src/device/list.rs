@@ -152,6 +152,7 @@ mod tests {
             }],
             swap_paths: vec![],
             swap_devnos: vec![],
+            ..Usage::default()
         };
         let list = scan(sys, &usage);
         let names: Vec<&str> = list.iter().map(|c| c.path.as_str()).collect();
@@ -172,5 +173,36 @@ mod tests {
         assert_eq!(list[0].identity.interface, "sata");
         assert_eq!(list[0].supports, vec!["overwrite"]);
         assert!(list[1].in_use.as_deref().unwrap().contains("held by md0"));
+
+        // Compared by identity: the storage under a loop device, and a disk another program
+        // has open, are in use too.
+        let usage = Usage {
+            loops: vec![crate::device::safety::LoopInfo {
+                dev: "/dev/loop3".into(),
+                devno: (7, 3),
+                backing: "/dev/sdb".into(),
+                backing_id: Some((5, 99)),
+                backing_devno: Some((8, 16)),
+            }],
+            opened: vec![((8, 32), "4242 (qemu-system-x86)".into())],
+            ..usage
+        };
+        let list = scan(sys, &usage);
+        let sdb = list[0].in_use.as_deref().unwrap();
+        assert!(sdb.contains("under the loop device /dev/loop3"), "{sdb}");
+        let held = Usage {
+            mounts: vec![],
+            ..usage.clone()
+        };
+        fs::remove_dir(
+            sys.join("devices/pci0000:00/ata3/host2/target2:0:0/2:0:0:0/block/sdc/holders/md0"),
+        )
+        .unwrap();
+        let list = scan(sys, &held);
+        let sdc = list[1].in_use.as_deref().unwrap();
+        assert!(
+            sdc.contains("open in another program (PID 4242 (qemu-system-x86))"),
+            "{sdc}"
+        );
     }
 }

@@ -80,7 +80,7 @@ fn hits(ranges: &[(u64, u64)], off: u64, len: usize) -> bool {
 fn check_aligned(block: u32, off: u64, len: usize, size: u64) -> io::Result<()> {
     let b = u64::from(block);
     let end = off + len as u64;
-    if off % b != 0 || (len as u64 % b != 0 && end != size) {
+    if !off.is_multiple_of(b) || (!(len as u64).is_multiple_of(b) && end != size) {
         return Err(io::Error::from_raw_os_error(nix::libc::EINVAL));
     }
     Ok(())

@@ -41,12 +41,40 @@ impl Kind {
     }
 }
 
+/// What a descriptor refers to, as `fstat` says: the one identity of "the file that was
+/// probed" that a later open is checked against (names can be swapped, descriptors not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileId {
+    /// `st_dev`: the filesystem the inode lives on.
+    pub dev: u64,
+    /// `st_ino`.
+    pub ino: u64,
+    /// `st_rdev`: for a block device, its (major, minor).
+    pub rdev: u64,
+    /// A block device (else a regular file).
+    pub block: bool,
+}
+
+impl FileId {
+    /// The identity of `meta` (from `fstat` of an open descriptor).
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            rdev: meta.rdev(),
+            block: meta.file_type().is_block_device(),
+        }
+    }
+}
+
 /// What we know about a target before opening it for writing.
 #[derive(Clone, Debug)]
 pub struct Probe {
     /// The path as the user gave it.
     pub path: PathBuf,
-    /// The path with symlinks resolved (`/dev/disk/by-id/...` becomes `/dev/sdX`).
+    /// The path of what was found there (`/dev/disk/by-id/...` becomes `/dev/sdX`), read from
+    /// the probing descriptor, not re-resolved by name.
     pub canonical: PathBuf,
     /// Image file or block device.
     pub kind: Kind,
@@ -62,21 +90,50 @@ pub struct Probe {
     pub devno: Option<(u64, u64)>,
     /// Vendor, model, serial... where they can be read.
     pub identity: Identity,
+    /// The probed descriptor's `fstat` identity; [`open`] refuses a descriptor that differs.
+    pub id: FileId,
+    /// Loop devices: (device, inode) of the backing file (stat of the kernel's backing_file).
+    pub backing_id: Option<(u64, u64)>,
+    /// Image files: the birth time (statx btime), nanoseconds since the epoch, where the
+    /// filesystem records it: an inode number can be reused by a new file, a birth time not.
+    pub born_ns: Option<u128>,
+    /// The read-only descriptor the probe opened, kept for the whole command: later opens go
+    /// through it (`/proc/self/fd/N`), never through the name again, and while it is open the
+    /// kernel can neither re-bind a loop device nor give this device number to another drive.
+    pub handle: Option<std::sync::Arc<File>>,
 }
 
-/// Looks at `path` without writing anything.
+/// The path a descriptor refers to (`/proc/self/fd/N`), else `fallback` canonicalized.
+fn path_of(f: &File, fallback: &Path) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .ok()
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::fs::canonicalize(fallback).ok())
+        .unwrap_or_else(|| fallback.to_path_buf())
+}
+
+/// Looks at `path` without writing anything: opens it once (read-only) and describes what that
+/// descriptor refers to.
 ///
 /// # Errors
 /// [`Error::Target`] when the path is missing, a directory, empty, or not a file or block device.
 pub fn probe(path: &Path) -> Result<Probe> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::target(
-            path,
-            "does not exist; give an existing block device or image file (or --create SIZE to make an image)",
-        ),
-        _ => Error::target(path, format!("cannot inspect: {e}")),
-    })?;
-    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::target(
+                path,
+                "does not exist; give an existing block device or image file (or --create SIZE to make an image)",
+            ),
+            _ => Error::target(path, format!("cannot open to inspect: {e}")),
+        })?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::target(path, format!("cannot inspect: {e}")))?;
+    let canonical = path_of(&f, path);
     let ft = meta.file_type();
     if ft.is_dir() {
         return Err(Error::target(
@@ -89,6 +146,11 @@ pub fn probe(path: &Path) -> Result<Probe> {
             return Err(Error::target(path, "is empty; there is nothing to wipe"));
         }
         use std::os::unix::fs::MetadataExt;
+        let born_ns = meta
+            .created()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
         return Ok(Probe {
             path: path.to_path_buf(),
             canonical: canonical.clone(),
@@ -99,18 +161,14 @@ pub fn probe(path: &Path) -> Result<Probe> {
             read_only: meta.permissions().readonly(),
             devno: None,
             identity: identity::for_image(&canonical, &meta),
+            id: FileId::of(&meta),
+            backing_id: None,
+            born_ns,
+            handle: Some(std::sync::Arc::new(f)),
         });
     }
     if ft.is_block_device() {
-        use std::os::unix::fs::MetadataExt;
-        let f = File::open(path)
-            .map_err(|e| Error::target(path, format!("cannot open to inspect: {e}")))?;
-        let ctx =
-            |what: &str, e: io::Error| Error::target(path, format!("cannot read the {what}: {e}"));
-        let size = ioctl::size_bytes(&f).map_err(|e| ctx("device size", e))?;
-        let lbs = ioctl::logical_block_size(&f).map_err(|e| ctx("logical block size", e))?;
-        let pbs = ioctl::physical_block_size(&f).map_err(|e| ctx("physical block size", e))?;
-        let ro = ioctl::read_only(&f).map_err(|e| ctx("read-only flag", e))?;
+        let (size, lbs, pbs, ro) = geometry(&f).map_err(|e| Error::target(path, e))?;
         if size == 0 {
             return Err(Error::target(
                 path,
@@ -123,8 +181,10 @@ pub fn probe(path: &Path) -> Result<Probe> {
                 format!("has an unsupported geometry ({size} bytes, {lbs}-byte logical blocks)"),
             ));
         }
-        let rdev = meta.rdev();
-        let devno = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+        let id = FileId::of(&meta);
+        let devno = split_devno(id.rdev);
+        let identity = identity::for_block(Path::new("/sys"), devno);
+        let backing_id = loop_backing_id(&identity);
         return Ok(Probe {
             path: path.to_path_buf(),
             canonical,
@@ -134,7 +194,11 @@ pub fn probe(path: &Path) -> Result<Probe> {
             physical_block_size: pbs,
             read_only: ro,
             devno: Some(devno),
-            identity: identity::for_block(Path::new("/sys"), devno),
+            identity,
+            id,
+            backing_id,
+            born_ns: None,
+            handle: Some(std::sync::Arc::new(f)),
         });
     }
     Err(Error::target(
@@ -143,7 +207,103 @@ pub fn probe(path: &Path) -> Result<Probe> {
     ))
 }
 
-/// Creates an image file of `size` bytes (`--create`). Fails if it already exists.
+/// (major, minor) of a `dev_t`.
+pub fn split_devno(rdev: u64) -> (u64, u64) {
+    (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev))
+}
+
+/// Size, logical and physical block size and the read-only flag of a block device descriptor.
+fn geometry(f: &File) -> std::result::Result<(u64, u32, u32, bool), String> {
+    let ctx = |what: &str, e: io::Error| format!("cannot read the {what}: {e}");
+    Ok((
+        ioctl::size_bytes(f).map_err(|e| ctx("device size", e))?,
+        ioctl::logical_block_size(f).map_err(|e| ctx("logical block size", e))?,
+        ioctl::physical_block_size(f).map_err(|e| ctx("physical block size", e))?,
+        ioctl::read_only(f).map_err(|e| ctx("read-only flag", e))?,
+    ))
+}
+
+/// A loop device's backing file, as (device, inode), from the path the kernel reports.
+fn loop_backing_id(id: &Identity) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    if id.interface != "loop" || id.backing.is_empty() {
+        return None;
+    }
+    std::fs::metadata(&id.backing)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Why the descriptor `f`, just opened for writing, is not what `probe` saw, if it is not:
+/// another inode or device behind the same name (a swapped symlink, a loop device re-attached
+/// to another file, a re-seated drive), another size or geometry, another identity.
+fn differs(probe: &Probe, f: &File) -> Option<String> {
+    let meta = match f.metadata() {
+        Ok(m) => m,
+        Err(e) => return Some(format!("cannot inspect the opened descriptor: {e}")),
+    };
+    let now = FileId::of(&meta);
+    let was = probe.id;
+    if now.block != was.block {
+        return Some(format!(
+            "it is now a {} (it was a {})",
+            if now.block { "block device" } else { "file" },
+            if was.block { "block device" } else { "file" }
+        ));
+    }
+    if !now.block {
+        if (now.dev, now.ino) != (was.dev, was.ino) {
+            return Some("it is now another file (device and inode differ)".into());
+        }
+        if meta.len() != probe.size {
+            return Some(format!(
+                "its size changed from {} to {} bytes",
+                probe.size,
+                meta.len()
+            ));
+        }
+        return None;
+    }
+    if now.rdev != was.rdev {
+        let (a, b) = (split_devno(was.rdev), split_devno(now.rdev));
+        return Some(format!(
+            "it is now device {}:{} (it was {}:{})",
+            b.0, b.1, a.0, a.1
+        ));
+    }
+    match geometry(f) {
+        Ok((size, lbs, _, _)) if (size, lbs) != (probe.size, probe.logical_block_size) => {
+            return Some(format!(
+                "its size or block size changed ({} bytes / {} to {size} / {lbs})",
+                probe.size, probe.logical_block_size
+            ))
+        }
+        Ok(_) => {}
+        Err(e) => return Some(e),
+    }
+    // The same device number can name another medium (a re-seated drive, a loop device
+    // detached and attached to another file): compare what identifies the medium. Holding our
+    // descriptor, the kernel cannot reuse this device number or re-bind the loop device.
+    let id = identity::for_block(Path::new("/sys"), split_devno(now.rdev));
+    let was_id = &probe.identity;
+    for (what, a, b) in [
+        ("serial", &was_id.serial, &id.serial),
+        ("model", &was_id.model, &id.model),
+        ("WWN", &was_id.wwn, &id.wwn),
+        ("backing file", &was_id.backing, &id.backing),
+    ] {
+        if a != b {
+            return Some(format!("its {what} changed from '{a}' to '{b}'"));
+        }
+    }
+    if loop_backing_id(&id) != probe.backing_id {
+        return Some("its backing file is now another file (device and inode differ)".into());
+    }
+    None
+}
+
+/// Creates an image file of `size` bytes (`--create`). Fails if it already exists; a file it
+/// created but could not size is removed again, so a retry is not blocked by it.
 ///
 /// # Errors
 /// [`Error::Target`] if it cannot be created.
@@ -153,12 +313,21 @@ pub fn create_image(path: &Path, size: u64) -> Result<()> {
         .create_new(true)
         .open(path)
         .map_err(|e| Error::target(path, format!("cannot create the image file: {e}")))?;
-    f.set_len(size).map_err(|e| {
-        Error::target(
+    if let Err(e) = f.set_len(size).and_then(|()| f.sync_all()) {
+        // Remove what we created, and only that (the same inode is still at the name).
+        use std::os::unix::fs::MetadataExt;
+        let ours = f.metadata().map(|m| (m.dev(), m.ino())).ok();
+        let there = std::fs::symlink_metadata(path)
+            .map(|m| (m.dev(), m.ino()))
+            .ok();
+        if ours.is_some() && ours == there {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(Error::target(
             path,
             format!("cannot size the image file to {size} bytes: {e}"),
-        )
-    })?;
+        ));
+    }
     Ok(())
 }
 
@@ -191,44 +360,120 @@ pub struct Target {
     aligned_end: u64,
 }
 
-/// Opens a probed target for writing: O_DIRECT, and O_EXCL for block devices so the kernel
-/// refuses if anything (a mount, RAID, LVM, another wiper) holds it.
+/// Opens `probe`'s file again with `flags` (plus O_CLOEXEC): through the probe's own
+/// descriptor (`/proc/self/fd/N`, the very inode that was probed) where there is one, else by
+/// name; either way the new descriptor is checked against what was probed.
+fn reopen(probe: &Probe, write: bool, flags: i32) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let via = probe
+        .handle
+        .as_ref()
+        .map(|h| PathBuf::from(format!("/proc/self/fd/{}", h.as_raw_fd())))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| probe.path.clone());
+    OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(flags | nix::libc::O_CLOEXEC)
+        .open(via)
+}
+
+/// Why the name given no longer leads to what was probed, if it does not (a symlink flipped, a
+/// file renamed over it, another device node).
+fn name_moved(probe: &Probe) -> Option<String> {
+    let now = match std::fs::metadata(&probe.path) {
+        Ok(m) => FileId::of(&m),
+        Err(e) => return Some(format!("the name no longer resolves: {e}")),
+    };
+    let was = probe.id;
+    let same = if was.block {
+        now.block && now.rdev == was.rdev
+    } else {
+        !now.block && (now.dev, now.ino) == (was.dev, was.ino)
+    };
+    (!same).then(|| "the name now leads to something else".to_string())
+}
+
+/// Refuses a descriptor that is not what was probed and confirmed, or a name that now leads
+/// elsewhere (writing the probed file would then certify a name that holds other data).
+fn check_same(probe: &Probe, f: &File) -> Result<()> {
+    match differs(probe, f).or_else(|| {
+        probe
+            .handle
+            .is_some()
+            .then(|| name_moved(probe))
+            .flatten()
+    }) {
+        None => Ok(()),
+        Some(why) => Err(Error::refused(
+            &probe.path,
+            format!("it changed since it was checked and confirmed ({why}); nothing was written, check the target and run again"),
+        )),
+    }
+}
+
+/// Takes the locks other programs use to claim an image file, and refuses if one holds it:
+/// an exclusive `flock` and an open-file-description write lock over the whole file (QEMU
+/// locks its images that way). Held as long as `f` is open.
+fn lock_image(probe: &Probe, f: &File) -> Result<()> {
+    let busy = || {
+        Error::refused(
+            &probe.path,
+            "another program holds a lock on this image (a virtual machine using it?); stop it first",
+        )
+    };
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(busy()),
+        // A filesystem without flock support: the OFD lock below still applies.
+        Err(std::fs::TryLockError::Error(_)) => {}
+    }
+    match safety::ofd_lock(f, true) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EAGAIN) | Some(nix::libc::EACCES)
+            ) =>
+        {
+            Err(busy())
+        }
+        // Locks unsupported here (some network filesystems): nothing to conflict with.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Opens a probed target for writing, through the probed descriptor: O_DIRECT, and O_EXCL, so
+/// the kernel refuses a block device that anything holds (a mount, RAID, LVM, another wiper)
+/// and lets nothing claim it while we write (Linux ignores O_EXCL for a regular file). The new
+/// descriptor must be what was probed (same inode or device, size, geometry and identity);
+/// image files are locked against other programs.
 ///
 /// # Errors
-/// [`Error::Refused`] if the device is busy, [`Error::Target`] if it is read-only or cannot be
-/// opened.
+/// [`Error::Refused`] if the device is busy, locked or no longer what was probed,
+/// [`Error::Target`] if it is read-only or cannot be opened.
 pub fn open(probe: &Probe) -> Result<Target> {
-    let path = &probe.path;
-    let mut flags = nix::libc::O_DIRECT;
-    if probe.kind == Kind::Block {
-        flags |= nix::libc::O_EXCL;
-    }
-    let try_open = |flags| {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(flags)
-            .open(path)
-    };
-    let (file, direct_io) = match try_open(flags) {
+    let flags = nix::libc::O_DIRECT | nix::libc::O_EXCL;
+    let (file, direct_io) = match reopen(probe, true, flags) {
         Ok(f) => (f, true),
         // Some filesystems refuse O_DIRECT on regular files; fall back to buffered I/O with
         // fdatasync and cache dropping, and say so in the certificate.
-        Err(e) if probe.kind == Kind::Image && e.raw_os_error() == Some(nix::libc::EINVAL) => {
-            (try_open(0).map_err(|e| open_error(probe, e))?, false)
-        }
+        Err(e) if probe.kind == Kind::Image && e.raw_os_error() == Some(nix::libc::EINVAL) => (
+            reopen(probe, true, nix::libc::O_EXCL).map_err(|e| open_error(probe, e))?,
+            false,
+        ),
         Err(e) => return Err(open_error(probe, e)),
     };
+    check_same(probe, &file)?;
+    if probe.kind == Kind::Image {
+        lock_image(probe, &file)?;
+    }
     let bs = u64::from(probe.logical_block_size);
     let aligned_end = probe.size / bs * bs;
     let tail = if aligned_end < probe.size && direct_io {
-        Some(
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(path)
-                .map_err(|e| open_error(probe, e))?,
-        )
+        let t = reopen(probe, true, 0).map_err(|e| open_error(probe, e))?;
+        check_same(probe, &t)?;
+        Some(t)
     } else {
         None
     };
@@ -241,22 +486,17 @@ pub fn open(probe: &Probe) -> Result<Target> {
     })
 }
 
-/// Opens a probed target for reading only, with O_DIRECT where the filesystem allows it, so
-/// reads come from the medium and not the page cache.
+/// Opens a probed target for reading only, through the probed descriptor, with O_DIRECT where
+/// the filesystem allows it, so reads come from the medium and not the page cache.
 ///
 /// # Errors
-/// [`Error::Target`] if it cannot be opened.
+/// [`Error::Target`] if it cannot be opened, [`Error::Refused`] if it is no longer what was
+/// probed.
 pub fn open_readonly(probe: &Probe) -> Result<Target> {
-    let try_open = |flags| {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(flags)
-            .open(&probe.path)
-    };
-    let (file, direct_io) = match try_open(nix::libc::O_DIRECT) {
+    let (file, direct_io) = match reopen(probe, false, nix::libc::O_DIRECT) {
         Ok(f) => (f, true),
         Err(e) if probe.kind == Kind::Image && e.raw_os_error() == Some(nix::libc::EINVAL) => {
-            let f = try_open(0).map_err(|e| {
+            let f = reopen(probe, false, 0).map_err(|e| {
                 Error::target(&probe.path, format!("cannot be opened for reading: {e}"))
             })?;
             use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
@@ -270,6 +510,7 @@ pub fn open_readonly(probe: &Probe) -> Result<Target> {
             ))
         }
     };
+    check_same(probe, &file)?;
     Ok(Target {
         probe: probe.clone(),
         direct_io,
@@ -292,6 +533,13 @@ fn open_error(probe: &Probe, e: io::Error) -> Error {
             format!("cannot be opened for writing ({e}); is it read-only?"),
         ),
         _ => Error::target(path, format!("cannot be opened for writing: {e}")),
+    }
+}
+
+impl Target {
+    /// The open descriptor (for device queries that must reach this very device).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 }
 

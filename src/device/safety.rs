@@ -1,6 +1,9 @@
 //! Whether a target may be wiped: nothing mounted on it or on its partitions, no holders
-//! (RAID, LVM, dm), not active swap, and for image files, not attached to a loop device.
-//! This is the second line of defence; O_EXCL in `device::open` is the first.
+//! (RAID, LVM, dm), not active swap, not the storage under a loop device, not open in another
+//! program, and for image files, not attached to a loop device and not locked by another
+//! program. Everything is compared by identity (device numbers, device and inode), never by
+//! path text: a hard link or a second name reaches the same storage.
+//! This is the second line of defence; O_EXCL and the locks in `device::open` are the first.
 
 use std::path::{Path, PathBuf};
 
@@ -21,24 +24,29 @@ pub struct Mount {
 }
 
 fn unescape(s: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as \ooo octal.
-    let mut out = String::new();
+    // mountinfo escapes space, tab, newline and backslash as \ooo octal (a byte each).
+    let mut out = Vec::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v as char);
-            i += 4;
-        } else {
-            out.push(b[i] as char);
-            i += 1;
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) if b[i] == b'\\' => {
+                let v = u32::from(d[0] - b'0') * 64
+                    + u32::from(d[1] - b'0') * 8
+                    + u32::from(d[2] - b'0');
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
         }
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses /proc/self/mountinfo (see proc(5)). Malformed lines are skipped.
@@ -97,13 +105,19 @@ fn device_and_partitions(sys: &Path, devno: (u64, u64)) -> Vec<(String, (u64, u6
     out
 }
 
-/// What the system is using right now: mounts and active swap.
+/// What the system is using right now: mounts, active swap, loop devices and what backs them,
+/// and the block devices other programs have open.
+#[derive(Clone, Debug, Default)]
 pub struct Usage {
     /// Mounted filesystems.
     pub mounts: Vec<Mount>,
     /// Active swap: the paths as /proc/swaps lists them, and the devices among them.
     pub swap_paths: Vec<PathBuf>,
     pub swap_devnos: Vec<(u64, u64)>,
+    /// Attached loop devices.
+    pub loops: Vec<LoopInfo>,
+    /// Block devices open in other processes: (device, "PID (command)").
+    pub opened: Vec<((u64, u64), String)>,
 }
 
 impl Usage {
@@ -128,6 +142,8 @@ impl Usage {
             mounts,
             swap_paths,
             swap_devnos,
+            loops: loops(Path::new("/sys")),
+            opened: opened_block_devices(),
         }
     }
 }
@@ -163,8 +179,169 @@ pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<Stri
         if usage.swap_devnos.contains(&d) {
             return Some(format!("/dev/{name} is active swap; swapoff it first"));
         }
+        if let Some(l) = usage.loops.iter().find(|l| l.backing_devno == Some(d)) {
+            return Some(format!(
+                "/dev/{name} is the storage under the loop device {}; detach it first (losetup -d {})",
+                l.dev, l.dev
+            ));
+        }
+        let users: Vec<&str> = usage
+            .opened
+            .iter()
+            .filter(|(o, _)| *o == d)
+            .map(|(_, who)| who.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Some(format!(
+                "/dev/{name} is open in another program (PID {}); close it first",
+                users.join(", PID ")
+            ));
+        }
+    }
+    // A loop device shares its storage with every other loop device over the same file.
+    let me = usage.loops.iter().find(|l| l.devno == devno);
+    if let Some(other) = me.and_then(|me| {
+        usage
+            .loops
+            .iter()
+            .find(|l| l.devno != devno && l.backing_id.is_some() && l.backing_id == me.backing_id)
+    }) {
+        return Some(format!(
+            "its backing file is also attached as {}; detach that first (losetup -d {})",
+            other.dev, other.dev
+        ));
     }
     None
+}
+
+/// A loop device and the file (or block device) behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoopInfo {
+    /// `/dev/loopN`.
+    pub dev: String,
+    /// The loop device's own (major, minor).
+    pub devno: (u64, u64),
+    /// The backing file as the kernel names it.
+    pub backing: String,
+    /// (device, inode) of the backing file, where it can be stat'ed.
+    pub backing_id: Option<(u64, u64)>,
+    /// The backing is a block device: its (major, minor).
+    pub backing_devno: Option<(u64, u64)>,
+}
+
+/// Every attached loop device under the sysfs tree at `sys`, with what backs it (identified by
+/// a `stat` of the path the kernel reports, so hard links and renames compare equal).
+pub fn loops(sys: &Path) -> Vec<LoopInfo> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(rd) = std::fs::read_dir(sys.join("block")) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("loop") {
+                return None;
+            }
+            let backing = std::fs::read_to_string(e.path().join("loop/backing_file")).ok()?;
+            let backing = backing.trim_end_matches('\n').to_string();
+            if backing.is_empty() {
+                return None;
+            }
+            let meta = std::fs::metadata(&backing).ok();
+            Some(LoopInfo {
+                dev: format!("/dev/{name}"),
+                devno: devno_of(&e.path()).unwrap_or_default(),
+                backing_id: meta.as_ref().map(|m| (m.dev(), m.ino())),
+                backing_devno: meta
+                    .as_ref()
+                    .filter(|m| m.file_type().is_block_device())
+                    .map(|m| super::split_devno(m.rdev())),
+                backing,
+            })
+        })
+        .collect()
+}
+
+/// Block devices that processes other than this one have open, read from /proc/*/fd:
+/// (device, "PID (command)").
+pub fn opened_block_devices() -> Vec<((u64, u64), String)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let me = std::process::id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for p in procs.flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let mut devs: Vec<(u64, u64)> = fds
+            .flatten()
+            .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+            .filter(|m| m.file_type().is_block_device())
+            .map(|m| super::split_devno(m.rdev()))
+            .collect();
+        devs.sort_unstable();
+        devs.dedup();
+        if devs.is_empty() {
+            continue;
+        }
+        let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+        let who = format!("{pid} ({})", comm.trim());
+        out.extend(devs.into_iter().map(|d| (d, who.clone())));
+    }
+    out
+}
+
+/// Takes (or, with `write = false`, asks about) an open-file-description lock over the whole
+/// of `f`: the kind QEMU and other programs use to claim an image.
+///
+/// # Errors
+/// EAGAIN/EACCES when another program holds a conflicting lock; others when locks do not work.
+pub fn ofd_lock(f: &std::fs::File, write: bool) -> std::io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    use nix::libc;
+    let mut lk = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    if write {
+        fcntl(f, FcntlArg::F_OFD_SETLK(&lk))
+            .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+        return Ok(());
+    }
+    fcntl(f, FcntlArg::F_OFD_GETLK(&mut lk))
+        .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+    if lk.l_type == libc::F_UNLCK as libc::c_short {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(libc::EAGAIN))
+    }
+}
+
+/// Whether another program holds a lock on the image open as `f` (an OFD/POSIX lock, or an
+/// exclusive flock, which is tested by taking it and letting it go).
+fn image_locked(f: &std::fs::File) -> bool {
+    let ofd = matches!(
+        ofd_lock(f, false).map_err(|e| e.raw_os_error()),
+        Err(Some(nix::libc::EAGAIN))
+    );
+    let flock = match f.try_lock_shared() {
+        Ok(()) => {
+            let _ = f.unlock();
+            false
+        }
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(_)) => false,
+    };
+    ofd || flock
 }
 
 /// Refuses a target that is in use.
@@ -172,39 +349,59 @@ pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<Stri
 /// # Errors
 /// [`Error::Refused`] naming what uses it and what to do.
 pub fn check_not_in_use(probe: &Probe) -> Result<()> {
-    let usage = Usage::read();
-    let reason = match probe.kind {
-        Kind::Block => probe
-            .devno
-            .and_then(|d| block_in_use(Path::new("/sys"), d, &usage)),
-        Kind::Image if usage.swap_paths.contains(&probe.canonical) => {
-            Some("is an active swap file; swapoff it first".to_string())
+    use std::os::unix::fs::MetadataExt;
+    let sys = Path::new("/sys");
+    let mut usage = Usage::read();
+    let loops = &usage.loops;
+    let reason = match (probe.kind, probe.devno) {
+        (Kind::Block, Some(d)) => {
+            let first = block_in_use(sys, d, &usage);
+            // Scanners (udev, blkid, `losetup --find`, smartctl) open devices for an instant:
+            // a program that has it open is a user only if it still has it a moment later.
+            if first
+                .as_deref()
+                .is_some_and(|r| r.contains("open in another program"))
+            {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let again = opened_block_devices();
+                usage.opened.retain(|o| again.contains(o));
+                block_in_use(sys, d, &usage)
+            } else {
+                first
+            }
         }
-        Kind::Image => loop_device_backed_by(Path::new("/sys"), &probe.canonical)
-            .map(|l| format!("is attached to {l}; detach it first (losetup -d {l}) or wipe {l}")),
+        (Kind::Block, None) => None,
+        (Kind::Image, _) => {
+            let me = (probe.id.dev, probe.id.ino);
+            let swap = usage
+                .swap_paths
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .any(|m| (m.dev(), m.ino()) == me);
+            if swap {
+                Some("is an active swap file; swapoff it first".to_string())
+            } else if let Some(l) = loops.iter().find(|l| l.backing_id == Some(me)) {
+                Some(format!(
+                    "is attached to {} (as {}); detach it first (losetup -d {}) or wipe {}",
+                    l.dev,
+                    crate::term::escape(&l.backing),
+                    l.dev,
+                    l.dev
+                ))
+            } else if probe.handle.as_deref().is_some_and(image_locked) {
+                Some(
+                    "another program holds a lock on this image (a virtual machine using it?); stop it first"
+                        .to_string(),
+                )
+            } else {
+                None
+            }
+        }
     };
     match reason {
         Some(r) => Err(Error::refused(&probe.path, r)),
         None => Ok(()),
     }
-}
-
-/// The loop device whose backing file is `file`, if any.
-pub fn loop_device_backed_by(sys: &Path, file: &Path) -> Option<String> {
-    let rd = std::fs::read_dir(sys.join("block")).ok()?;
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with("loop") {
-            continue;
-        }
-        let backing =
-            std::fs::read_to_string(e.path().join("loop/backing_file")).unwrap_or_default();
-        let backing = backing.trim();
-        if !backing.is_empty() && Path::new(backing) == file {
-            return Some(format!("/dev/{name}"));
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -201,3 +201,207 @@ fn closed_stdout_and_stderr_stop_neither_the_wipe_nor_its_certificate() {
         assert_eq!(read_cert(&c).result, Verdict::Pass);
     }
 }
+
+/// Holds at `confirmed` (checked, confirmed, not yet opened for writing), runs `meanwhile`,
+/// then lets the wipe go on with SIGHUP (which does not stop it). Returns the exit code.
+fn meddle_after_confirmation(env: &Env, target: &Path, meanwhile: impl FnOnce()) -> Option<i32> {
+    let mut child = held(env, target, "confirmed", &["--verify", "full"]);
+    meanwhile();
+    signal(&child, Signal::SIGHUP);
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn a_symlink_flipped_after_confirmation_is_refused_and_nothing_is_written() {
+    let env = Env::new();
+    let (a, b, link) = (env.path("a.img"), env.path("b.img"), env.path("disk"));
+    make_file(&a, SIZE, 0xAA);
+    make_file(&b, SIZE, 0xBB);
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let (da, db) = (digest(&a), digest(&b));
+    let code = meddle_after_confirmation(&env, &link, || {
+        let tmp = env.path("disk.new");
+        std::os::unix::fs::symlink(&b, &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+    });
+    assert_eq!(code, Some(3), "refused for safety");
+    assert_eq!(digest(&a), da, "the confirmed file untouched");
+    assert_eq!(digest(&b), db, "the file now behind the name untouched");
+    assert!(
+        env.certificates(&env.path("c")).is_empty(),
+        "no certificate"
+    );
+}
+
+#[test]
+fn a_loop_device_cannot_be_reattached_to_another_file_under_a_wipe() {
+    let env = Env::new();
+    let (a, b) = (env.path("a.img"), env.path("b.img"));
+    make_file(&a, SIZE, 0xAA);
+    make_file(&b, SIZE, 0xBB);
+    let lo = match LoopDev::attach(&a, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let db = digest(&b);
+    let mut reattached = None;
+    let code = meddle_after_confirmation(&env, &lo.dev, || {
+        // Detach (the kernel defers it while mediasan holds the device) and attach B under
+        // the same name: the attach must fail.
+        let _ = std::process::Command::new("losetup")
+            .arg("-d")
+            .arg(&lo.dev)
+            .status();
+        reattached = Some(
+            std::process::Command::new("losetup")
+                .arg(&lo.dev)
+                .arg(&b)
+                .status()
+                .unwrap()
+                .success(),
+        );
+    });
+    assert_eq!(
+        reattached,
+        Some(false),
+        "another file attached under the wipe"
+    );
+    assert_eq!(code, Some(0));
+    let c = only_cert(&env);
+    assert_eq!(c.result, Verdict::Pass);
+    assert_eq!(
+        Path::new(&c.media.identity.backing),
+        a.as_path(),
+        "the certificate names A"
+    );
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        expected_bytes(&c, SIZE),
+        "A was written"
+    );
+    assert_eq!(digest(&b), db, "B untouched");
+}
+
+/// `wipe --yes TARGET` must be refused (3) naming `needle`, with `file` unchanged.
+fn refused_untouched(env: &Env, target: &Path, file: &Path, needle: &str) {
+    let before = digest(file);
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--cert-dir", "c"])
+        .arg(target)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(needle), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert_eq!(digest(file), before, "untouched");
+}
+
+#[test]
+fn a_hard_link_to_the_image_behind_a_mounted_loop_device_is_refused() {
+    let env = Env::new();
+    let (file, lo) = match ext4_on_loop(&env, "fs.img", 16 << 20) {
+        Ok(x) => x,
+        Err(why) => skip!("{why}"),
+    };
+    let _m = match mount(&env, &lo.dev, "mnt") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let link = env.path("innocent-looking.img");
+    std::fs::hard_link(&file, &link).unwrap();
+    refused_untouched(&env, &link, &file, &lo.dev.display().to_string());
+}
+
+#[test]
+fn the_device_under_a_mounted_loop_device_is_refused_and_listed_in_use() {
+    let env = Env::new();
+    let img = env.path("under.img");
+    make_file(&img, 16 << 20, 0);
+    let lower = match LoopDev::attach(&img, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let upper = LoopDev::attach(&lower.dev, 512, false).unwrap();
+    assert!(std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&upper.dev)
+        .status()
+        .unwrap()
+        .success());
+    let _m = match mount(&env, &upper.dev, "mnt") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    refused_untouched(&env, &lower.dev, &img, "under the loop device");
+    let out = env.cmd().args(["list", "--json"]).output().unwrap();
+    let lower_name = lower.dev.display().to_string();
+    let entry = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["path"] == lower_name.as_str())
+        .expect("listed");
+    assert!(
+        entry["in_use"].as_str().unwrap_or("").contains("loop"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn an_image_locked_by_another_program_is_refused() {
+    let env = Env::new();
+    let img = env.path("vm.img");
+    make_file(&img, SIZE, 0x11);
+    // A POSIX lock (QEMU uses OFD locks; both conflict with ours), then a flock.
+    for code in [
+        "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_SH); print('locked', flush=True); time.sleep(60)",
+        "import fcntl,sys,time; f=open(sys.argv[1],'r+'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+    ] {
+        let mut holder = std::process::Command::new("python3")
+            .args(["-c", code])
+            .arg(&img)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(holder.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        refused_untouched(&env, &img, &img, "holds a lock");
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
+}
+
+#[test]
+fn a_block_device_open_in_another_program_is_refused() {
+    let env = Env::new();
+    let img = env.path("held.img");
+    make_file(&img, SIZE, 0x22);
+    let lo = match LoopDev::attach(&img, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let mut holder = std::process::Command::new("sleep")
+        .arg("60")
+        .stdin(std::fs::File::open(&lo.dev).unwrap())
+        .spawn()
+        .unwrap();
+    refused_untouched(&env, &lo.dev, &img, &format!("PID {} (sleep)", holder.id()));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--cert-dir", "c"])
+        .arg(&lo.dev)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
