@@ -220,8 +220,9 @@ pub struct WipeArgs {
 #[cfg(any(debug_assertions, feature = "test-seams"))]
 #[derive(Debug, Args, Default, Clone)]
 pub struct SeamArgs {
-    /// Test seam: stop at the named point of the flow (`pass-start:N`, `pass-end:N`,
-    /// `verify-start`, `verify-end`, `settled`, `certified`, `purge-*`), print a `test_hold`
+    /// Test seam: stop at the named point of the flow (`confirmed`, `pass-start:N`,
+    /// `checkpoint:N` (after a journal save), `pass-end:N`, `verify-start`, `verify-end`,
+    /// `settled`, `certified`, `purge-*`), print a `test_hold`
     /// JSON line on stdout and wait for a signal (SIGINT, SIGTERM or SIGHUP), then go on.
     #[arg(long, hide = true, value_name = "POINT")]
     pub test_hold: Option<String>,

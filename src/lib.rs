@@ -10,6 +10,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 pub mod journal;
+pub mod limits;
 pub mod pattern;
 pub mod plan;
 pub mod policy;

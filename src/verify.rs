@@ -179,6 +179,61 @@ pub fn sample_plan(size: u64, block: u32, percent: u8, seed: &[u8; 32]) -> Sampl
     }
 }
 
+impl Samples {
+    /// These samples plus the parts of `extra` (the seams of a resumed pass) that no sample
+    /// already covers, as extents of at most `sample_bytes` each, all sorted by offset. The
+    /// drawn samples stay as they are; a full read already covers everything.
+    pub fn with_extra(mut self, extra: &[Extent], size: u64) -> Samples {
+        let max = self.sample_bytes.max(1);
+        let Extents::List(v) = &mut self.extents else {
+            return self;
+        };
+        for e in extra {
+            let (mut at, end) = (e.offset, e.offset.saturating_add(e.len).min(size));
+            while at < end {
+                // The first extent ending after `at`: skip what it covers, or stop before it.
+                let next = v
+                    .iter()
+                    .filter(|x| x.offset + x.len > at)
+                    .min_by_key(|x| x.offset);
+                let gap_end = match next {
+                    Some(x) if x.offset <= at => {
+                        at = x.offset + x.len;
+                        continue;
+                    }
+                    Some(x) => x.offset.min(end),
+                    None => end,
+                };
+                let len = (gap_end - at).min(max);
+                v.push(Extent { offset: at, len });
+                at += len;
+            }
+        }
+        v.sort_by_key(|e| e.offset);
+        self.coverage_percent =
+            v.iter().map(|e| e.len).sum::<u64>() as f64 * 100.0 / size.max(1) as f64;
+        self
+    }
+}
+
+/// The ranges around each point where a pass was resumed, `window` bytes either side
+/// (aligned to `block`, within `size`): where a journal that claimed too much would show.
+pub fn seams(points: &[u64], window: u64, block: u32, size: u64) -> Vec<Extent> {
+    let bs = u64::from(block.max(1));
+    points
+        .iter()
+        .filter(|&&p| p > 0 && p < size)
+        .map(|&p| {
+            let start = p.saturating_sub(window) / bs * bs;
+            let end = (p + window).div_ceil(bs).saturating_mul(bs).min(size);
+            Extent {
+                offset: start,
+                len: end - start,
+            }
+        })
+        .collect()
+}
+
 /// What a verification found.
 #[derive(Clone, Debug)]
 pub struct VerifyReport {
@@ -335,9 +390,14 @@ pub fn run(
     let t0 = Instant::now();
     let bs = u64::from(dev.block_size());
     let count = samples.extents.len();
-    // No extent is longer than `sample_bytes` (the first/last-block extras are one block).
+    // Buffers hold the longest extent (`sample_bytes`; the first/last-block extras and the
+    // seams of a resume are no longer).
+    let longest = match &samples.extents {
+        Extents::List(v) => v.iter().map(|e| e.len).max().unwrap_or(0),
+        Extents::Whole { chunk, .. } => *chunk,
+    };
     let buf_len = chunk_size(
-        samples.sample_bytes.max(bs) as usize,
+        samples.sample_bytes.max(longest).max(bs) as usize,
         dev.block_size(),
         None,
     );
@@ -359,6 +419,7 @@ pub fn run(
     }
     let free_rx = Mutex::new(free_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
+    let abort = AtomicBool::new(false);
     let mut hasher = blake3::Hasher::new();
     let mut merger = SubtreeMerger::default();
     let mut last_cv = None;
@@ -369,102 +430,121 @@ pub fn run(
             let free_tx = free_tx.clone();
             let (free_rx, next, errors, found, read_bytes, extents_done) =
                 (&free_rx, &next, &errors, &found, &read_bytes, &extents_done);
+            let abort = &abort;
             s.spawn(move || {
-                let mut want = vec![0u8; buf_len];
-                loop {
-                    // Take a buffer *before* claiming a sequence number, so the lowest unhashed
-                    // number is always held by a worker that can finish it (no deadlock).
-                    let Ok(mut buf) = free_rx.lock().unwrap_or_else(|p| p.into_inner()).recv()
-                    else {
-                        break;
-                    };
-                    if cancel.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let seq = next.fetch_add(1, Ordering::Relaxed);
-                    if seq >= count {
-                        break;
-                    }
-                    let e = samples.extents.get(seq);
-                    let len = e.len as usize;
-                    // Retried, then narrowed to the unreadable blocks (see writer::attempt).
-                    let r = attempt(e.offset, e.len, bs, cfg, cancel, &mut |o, n| {
-                        let from = (o - e.offset) as usize;
-                        let io = (n.div_ceil(bs) * bs) as usize;
-                        let got = dev.read_at(&mut buf[from..from + io], o)?;
-                        if (got as u64) < n {
-                            return Err(std::io::Error::other(format!(
-                                "short read: {got} of {n} bytes"
-                            )));
-                        }
-                        Ok(())
-                    });
-                    let whole = r.failures.is_empty() && r.ok == e.len;
-                    // A read cut short by a cancel left the rest of the extent unread: nothing
-                    // of it is compared, and the verification counts as interrupted.
-                    let failed: u64 = r.failures.iter().map(|f| f.length).sum();
-                    let finished = r.ok + failed == e.len;
-                    if finished {
-                        extents_done.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // An extent with holes is compared block by block and not hashed (the digest
-                    // of an incomplete read is left empty anyway).
-                    let got = if whole { len } else { 0 };
-                    let mut done = Done {
-                        seq,
-                        buf: None,
-                        len: got,
-                        cv: None,
-                    };
-                    cfg.budget.run(|| {
-                        if tree && whole {
-                            use blake3::hazmat::HasherExt;
-                            // In full mode the stream offset of an extent is its target offset.
-                            done.cv = Some(
-                                blake3::Hasher::new()
-                                    .set_input_offset(e.offset)
-                                    .update(&buf[..got])
-                                    .finalize_non_root(),
-                            );
-                        }
-                        // The buffer may be overwritten once its chaining value is taken.
-                        let (n, first) = if finished {
-                            mismatches(
-                                expected,
-                                &mut buf[..len],
-                                e.offset,
-                                bs as usize,
-                                &mut want,
-                                tree && whole,
-                                &r.failures,
-                            )
-                        } else {
-                            (0, None)
+                // A worker that panics (a bug) must not leave the others waiting for its
+                // extent forever: it raises `abort`, everyone stops, the read is incomplete.
+                let body = std::panic::AssertUnwindSafe(|| {
+                    let mut want = vec![0u8; buf_len];
+                    loop {
+                        // Take a buffer *before* claiming a sequence number, so the lowest unhashed
+                        // number is always held by a worker that can finish it (no deadlock).
+                        let buf = loop {
+                            let r = free_rx
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .recv_timeout(std::time::Duration::from_millis(50));
+                            match r {
+                                Ok(b) => break Some(b),
+                                Err(mpsc::RecvTimeoutError::Timeout)
+                                    if !abort.load(Ordering::Relaxed) => {}
+                                Err(_) => break None,
+                            }
                         };
-                        if n > 0 {
-                            let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-                            f.0 += n;
-                            f.1 = match (f.1, first) {
-                                (Some(a), Some(b)) => Some(a.min(b)),
-                                (a, b) => a.or(b),
-                            };
+                        let Some(mut buf) = buf else {
+                            break;
+                        };
+                        if cancel.load(Ordering::Relaxed) {
+                            break;
                         }
-                    });
-                    if !r.failures.is_empty() {
-                        errors
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend(r.failures);
+                        let seq = next.fetch_add(1, Ordering::Relaxed);
+                        if seq >= count {
+                            break;
+                        }
+                        let e = samples.extents.get(seq);
+                        let len = e.len as usize;
+                        // Retried, then narrowed to the unreadable blocks (see writer::attempt).
+                        let r = attempt(e.offset, e.len, bs, cfg, cancel, &mut |o, n| {
+                            let from = (o - e.offset) as usize;
+                            let io = (n.div_ceil(bs) * bs) as usize;
+                            let got = dev.read_at(&mut buf[from..from + io], o)?;
+                            if (got as u64) < n {
+                                return Err(std::io::Error::other(format!(
+                                    "short read: {got} of {n} bytes"
+                                )));
+                            }
+                            Ok(())
+                        });
+                        let whole = r.failures.is_empty() && r.ok == e.len;
+                        // A read cut short by a cancel left the rest of the extent unread: nothing
+                        // of it is compared, and the verification counts as interrupted.
+                        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+                        let finished = r.ok + failed == e.len;
+                        if finished {
+                            extents_done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // An extent with holes is compared block by block and not hashed (the digest
+                        // of an incomplete read is left empty anyway).
+                        let got = if whole { len } else { 0 };
+                        let mut done = Done {
+                            seq,
+                            buf: None,
+                            len: got,
+                            cv: None,
+                        };
+                        cfg.budget.run(|| {
+                            if tree && whole {
+                                use blake3::hazmat::HasherExt;
+                                // In full mode the stream offset of an extent is its target offset.
+                                done.cv = Some(
+                                    blake3::Hasher::new()
+                                        .set_input_offset(e.offset)
+                                        .update(&buf[..got])
+                                        .finalize_non_root(),
+                                );
+                            }
+                            // The buffer may be overwritten once its chaining value is taken.
+                            let (n, first) = if finished {
+                                mismatches(
+                                    expected,
+                                    &mut buf[..len],
+                                    e.offset,
+                                    bs as usize,
+                                    &mut want,
+                                    tree && whole,
+                                    &r.failures,
+                                )
+                            } else {
+                                (0, None)
+                            };
+                            if n > 0 {
+                                let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
+                                f.0 += n;
+                                f.1 = match (f.1, first) {
+                                    (Some(a), Some(b)) => Some(a.min(b)),
+                                    (a, b) => a.or(b),
+                                };
+                            }
+                        });
+                        if !r.failures.is_empty() {
+                            errors
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .extend(r.failures);
+                        }
+                        read_bytes.fetch_add(r.ok, Ordering::Relaxed);
+                        if tree {
+                            let _ = free_tx.send(buf);
+                        } else {
+                            done.buf = Some(buf);
+                        }
+                        if done_tx.send(done).is_err() {
+                            break;
+                        }
                     }
-                    read_bytes.fetch_add(r.ok, Ordering::Relaxed);
-                    if tree {
-                        let _ = free_tx.send(buf);
-                    } else {
-                        done.buf = Some(buf);
-                    }
-                    if done_tx.send(done).is_err() {
-                        break;
-                    }
+                });
+                if std::panic::catch_unwind(body).is_err() {
+                    abort.store(true, Ordering::Relaxed);
                 }
             });
         }
@@ -500,7 +580,7 @@ pub fn run(
                 absorb(d, &mut hashed);
                 want_seq += 1;
             }
-            if disconnected {
+            if disconnected || abort.load(Ordering::Relaxed) {
                 break;
             }
             if last_tick.elapsed().as_millis() >= 100 {
@@ -512,6 +592,14 @@ pub fn run(
     });
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    if abort.into_inner() {
+        errors.push(IoFailure {
+            offset: 0,
+            length: 0,
+            error: "internal error: a verification worker failed; the read-back is incomplete"
+                .into(),
+        });
+    }
     errors.sort_by_key(|e| e.offset);
     let (mismatched_blocks, first_mismatch) = found.into_inner().unwrap_or_else(|p| p.into_inner());
     let bytes_read = read_bytes.into_inner();
@@ -548,6 +636,117 @@ mod tests {
 
     fn list(s: &Samples) -> Vec<Extent> {
         (0..s.extents.len()).map(|i| s.extents.get(i)).collect()
+    }
+
+    /// A device whose reads panic at one offset (a bug anywhere under a worker).
+    struct Panics(MemDevice, u64);
+
+    impl BlockIo for Panics {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn write_at(&self, b: &[u8], o: u64) -> std::io::Result<()> {
+            self.0.write_at(b, o)
+        }
+        fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
+            assert!(o != self.1, "a bug under a verification worker");
+            self.0.read_at(b, o)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.0.sync()
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_ends_the_read_back_instead_of_hanging_it() {
+        let p = Pattern::Fixed(vec![0]);
+        let dev = Panics(MemDevice::new(8 << 20, 512, 0), 1 << 20);
+        let cfg = IoConfig {
+            buffer_size: 1 << 20,
+            queue_depth: 2,
+            budget: FillBudget::new(2),
+            ..IoConfig::default()
+        };
+        let r = run(
+            &dev,
+            &full_plan(8 << 20, 1 << 20),
+            &p,
+            &cfg,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(!r.clean(8 << 20), "{r:?}");
+        assert!(
+            r.errors.iter().any(|e| e.error.contains("internal error")),
+            "{r:?}"
+        );
+        assert!(r.blake3.is_empty());
+    }
+
+    #[test]
+    fn resume_seams_are_merged_into_the_samples() {
+        let size = 64 << 20;
+        let base = sample_plan(size, 4096, 5, &[3; 32]);
+        let seams = seams(
+            &[0, 10 << 20, 10 << 20, (40 << 20) + 100, size],
+            1 << 20,
+            4096,
+            size,
+        );
+        assert_eq!(
+            seams,
+            vec![
+                Extent {
+                    offset: 9 << 20,
+                    len: 2 << 20
+                },
+                Extent {
+                    offset: 9 << 20,
+                    len: 2 << 20
+                },
+                Extent {
+                    offset: 39 << 20,
+                    len: (2 << 20) + 4096
+                },
+            ],
+            "0 and the end are no seams; aligned to blocks"
+        );
+        let merged = base.clone().with_extra(&seams, size);
+        let v = list(&merged);
+        for w in v.windows(2) {
+            assert!(w[0].offset + w[0].len <= w[1].offset, "sorted and disjoint");
+        }
+        for e in &v {
+            assert!(
+                e.len <= merged.sample_bytes,
+                "no extent longer than a sample"
+            );
+            assert_eq!(e.offset % 4096, 0);
+        }
+        let covered = |at: u64| v.iter().any(|e| e.offset <= at && at < e.offset + e.len);
+        for s in &seams {
+            for at in (s.offset..s.offset + s.len).step_by(4096) {
+                assert!(covered(at), "{at} of {s:?}");
+            }
+        }
+        for e in list(&base) {
+            assert!(v.contains(&e), "every drawn sample kept as it is");
+        }
+        assert_eq!(
+            merged,
+            base.clone().with_extra(&seams, size),
+            "deterministic"
+        );
+        assert!(merged.coverage_percent > base.coverage_percent);
+        let whole = full_plan(size, 1 << 20);
+        assert_eq!(
+            whole.clone().with_extra(&seams, size),
+            whole,
+            "a full read has no seams to add"
+        );
     }
 
     #[test]

@@ -396,6 +396,7 @@ pub fn run_pass_from(
     let retries = AtomicU64::new(0);
     let recovered = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
+    let panicked = AtomicBool::new(false);
     let gave_up = AtomicBool::new(false);
     let dead_chunks = AtomicU64::new(0);
     let errors = Mutex::new(Vec::new());
@@ -413,54 +414,63 @@ pub fn run_pass_from(
             let marks = &marks;
             let (next, done, stop, errors, retries, recovered) =
                 (&next, &done, &stop, &errors, &retries, &recovered);
+            let panicked = &panicked;
             s.spawn(move || {
                 let _exit = ExitSignal(exit_tx);
-                let mut buf = AlignedBuf::new(chunk as usize);
-                if fixed {
-                    pattern.fill_at(&mut buf, 0);
-                }
-                loop {
-                    if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
-                        break;
+                // A bug that panics in a worker stops the pass (its chunk stays incomplete, so
+                // the pass is never complete) instead of taking the certificate down with it.
+                let body = std::panic::AssertUnwindSafe(|| {
+                    let mut buf = AlignedBuf::new(chunk as usize);
+                    if fixed {
+                        pattern.fill_at(&mut buf, 0);
                     }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= nchunks {
-                        break;
-                    }
-                    let off = start + i * chunk;
-                    let len = chunk.min(size - off) as usize;
-                    if !fixed {
-                        cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
-                    }
-                    let data = &buf[..len];
-                    let r = attempt(off, len as u64, bs, cfg, cancel, &mut |o, n| {
-                        let from = (o - off) as usize;
-                        dev.write_at(&data[from..from + n as usize], o)
-                    });
-                    done.fetch_add(r.ok, Ordering::Relaxed);
-                    retries.fetch_add(r.retries, Ordering::Relaxed);
-                    recovered.fetch_add(u64::from(r.recovered), Ordering::Relaxed);
-                    if r.ok > 0 {
-                        dead_chunks.store(0, Ordering::Relaxed);
-                    } else if dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
-                        gave_up.store(true, Ordering::Relaxed);
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    let failed: u64 = r.failures.iter().map(|f| f.length).sum();
-                    let complete = r.ok + failed == len as u64;
-                    if !r.failures.is_empty() {
-                        if cfg.on_error == OnError::Abort {
+                    loop {
+                        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= nchunks {
+                            break;
+                        }
+                        let off = start + i * chunk;
+                        let len = chunk.min(size - off) as usize;
+                        if !fixed {
+                            cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
+                        }
+                        let data = &buf[..len];
+                        let r = attempt(off, len as u64, bs, cfg, cancel, &mut |o, n| {
+                            let from = (o - off) as usize;
+                            dev.write_at(&data[from..from + n as usize], o)
+                        });
+                        done.fetch_add(r.ok, Ordering::Relaxed);
+                        retries.fetch_add(r.retries, Ordering::Relaxed);
+                        recovered.fetch_add(u64::from(r.recovered), Ordering::Relaxed);
+                        if r.ok > 0 {
+                            dead_chunks.store(0, Ordering::Relaxed);
+                        } else if dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+                            gave_up.store(true, Ordering::Relaxed);
                             stop.store(true, Ordering::Relaxed);
                         }
-                        errors
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend(r.failures);
+                        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+                        let complete = r.ok + failed == len as u64;
+                        if !r.failures.is_empty() {
+                            if cfg.on_error == OnError::Abort {
+                                stop.store(true, Ordering::Relaxed);
+                            }
+                            errors
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .extend(r.failures);
+                        }
+                        // A chunk cut short by a cancel is not complete: it is written again on resume.
+                        if complete {
+                            marks.lock().unwrap_or_else(|p| p.into_inner()).complete(i);
+                        }
                     }
-                    // A chunk cut short by a cancel is not complete: it is written again on resume.
-                    if complete {
-                        marks.lock().unwrap_or_else(|p| p.into_inner()).complete(i);
-                    }
+                });
+                if std::panic::catch_unwind(body).is_err() {
+                    panicked.store(true, Ordering::Relaxed);
+                    stop.store(true, Ordering::Relaxed);
                 }
             });
         }
@@ -512,6 +522,15 @@ pub fn run_pass_from(
     errors.sort_by_key(|e| e.offset);
     // Flush whatever was written, even after an error: it is data the certificate counts.
     let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
+    let panicked = panicked.into_inner();
+    let flush_error = if panicked {
+        Some(format!(
+            "internal error: a writer worker failed; the pass is incomplete{}",
+            flush_error.map(|f| format!(" ({f})")).unwrap_or_default()
+        ))
+    } else {
+        flush_error
+    };
     let durable_offset = if flush_error.is_none() {
         marks.offset(start, chunk, size)
     } else {
@@ -521,7 +540,7 @@ pub fn run_pass_from(
     // A cancel that came after every chunk was done interrupted nothing.
     let interrupted = cancel.load(Ordering::Relaxed) && marks.low < nchunks;
     let gave_up = gave_up.into_inner();
-    let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped;
+    let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped && !panicked;
     PassReport {
         bytes_written: done.into_inner(),
         errors,
@@ -610,6 +629,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A device whose writes panic at one offset (a bug anywhere under a worker).
+    struct Panics(MemDevice, u64);
+
+    impl BlockIo for Panics {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn write_at(&self, b: &[u8], o: u64) -> std::io::Result<()> {
+            assert!(o != self.1, "a bug under a writer worker");
+            self.0.write_at(b, o)
+        }
+        fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
+            self.0.read_at(b, o)
+        }
+        fn sync(&self) -> std::io::Result<()> {
+            self.0.sync()
+        }
+    }
+
+    #[test]
+    fn a_panicking_worker_ends_the_pass_incomplete_instead_of_the_process() {
+        let dev = Panics(MemDevice::new(8 << 20, 512, 0), 2 << 20);
+        let r = run_pass(
+            &dev,
+            &Pattern::Fixed(vec![7]),
+            &cfg(1 << 20, 2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(!r.complete(8 << 20), "{r:?}");
+        assert!(!r.aborted);
+        assert!(
+            r.flush_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("internal error"),
+            "{r:?}"
+        );
     }
 
     #[test]

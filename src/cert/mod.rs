@@ -300,6 +300,17 @@ pub struct Verification {
     pub started: String,
     pub finished: String,
     pub bytes_per_second: f64,
+    /// Sampled verification of a resumed wipe: the ranges around each point where the last
+    /// pass was resumed, read in addition to the drawn samples (merged with them in offset
+    /// order), so a journal that claimed bytes never written would show.
+    pub resume_checks: Vec<ByteRange>,
+}
+
+/// A range of bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteRange {
+    pub offset: u64,
+    pub length: u64,
 }
 
 /// A certificate of sanitization.

@@ -46,7 +46,6 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
     Ok(exit::PASS)
 }
 
-/// The signing key: `--key`/config, else the default one, created (and announced) on first use.
 /// Creates the certificate folder if need be and returns it absolute, so the paths reported
 /// to scripts work from anywhere.
 pub(crate) fn prepare_cert_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, Error> {
@@ -65,6 +64,22 @@ pub(crate) fn prepare_cert_dir(dir: &std::path::Path) -> Result<std::path::PathB
     Ok(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
 }
 
+/// The signing key if there is one (`--key`/config, else the default path), never creating
+/// it: for a dry run.
+pub(crate) fn existing_key(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<ssh_key::PrivateKey>> {
+    use crate::cert::sign;
+    match path
+        .map(std::path::Path::to_path_buf)
+        .or_else(sign::default_key_path)
+    {
+        Some(p) if p.exists() => Ok(Some(sign::load(&p)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The signing key: `--key`/config, else the default one, created (and announced) on first use.
 pub(crate) fn load_key(
     path: Option<&std::path::Path>,
     reporter: &crate::progress::Reporter,

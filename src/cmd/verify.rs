@@ -68,7 +68,16 @@ fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
                         "the certificate's verification seed is not 32 bytes of hex".into(),
                     )
                 })?;
-            let s = verify::sample_plan(p.size, p.logical_block_size, v.requested_percent, &seed);
+            let extra: Vec<verify::Extent> = v
+                .resume_checks
+                .iter()
+                .map(|r| verify::Extent {
+                    offset: r.offset,
+                    len: r.length,
+                })
+                .collect();
+            let s = verify::sample_plan(p.size, p.logical_block_size, v.requested_percent, &seed)
+                .with_extra(&extra, p.size);
             if (s.subsections, s.sample_bytes, s.extents.len())
                 != (v.subsections, v.sample_bytes, v.samples)
             {

@@ -16,7 +16,7 @@ use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
-use crate::journal::{self, Journal, MediaKey, Position};
+use crate::journal::{self, Found, Journal, MacKey, MediaKey, Position};
 use crate::pattern::Pattern;
 use crate::plan::{self, Overrides, PassPlan, Plan};
 use crate::policy::{self, PassSpec, Policy, VerifyMode};
@@ -44,6 +44,7 @@ impl Resolved {
 /// Everything the per-target workers share.
 struct Ctx<'a> {
     key: &'a PrivateKey,
+    mac: MacKey,
     journal_dir: PathBuf,
     config: &'a Config,
     cert_dir: &'a Path,
@@ -116,16 +117,29 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
         .ok_or_else(|| {
             Error::Usage("cannot find a folder for journals (no HOME); give --journal-dir".into())
         })?;
+    // The signing key also seals the journals, so it is needed to believe one. It is created
+    // (on first use) only after the confirmation; without one, no journal of ours can exist.
+    let key_path = args.key.as_deref().or(config.key.as_deref());
+    let mac = super::existing_key(key_path)?.as_ref().map(MacKey::of);
     let mut plans: Vec<Plan> = Vec::new();
     let mut journals: Vec<Option<Journal>> = Vec::new();
     for r in &resolved {
         let found = match r {
-            Resolved::Existing(p) => journal::load(&journal::path_for(&journal_dir, &p.canonical))?,
+            Resolved::Existing(p) => {
+                let jpath = journal::path_for(&journal_dir, &MediaKey::of(p), &p.canonical);
+                match &mac {
+                    Some(mac) => journal::load(&jpath, mac)?,
+                    None if jpath.exists() => Some(Found::Invalid(
+                        "it cannot be checked without the signing key".into(),
+                    )),
+                    None => None,
+                }
+            }
             Resolved::ToCreate { .. } => None,
         };
         let path = r.path();
         match (found, args.resume, args.restart) {
-            (Some(j), true, _) => {
+            (Some(Found::Valid(j)), true, _) => {
                 if let Resolved::Existing(p) = r {
                     if let Some(why) = j.media.differs(&MediaKey::of(p)) {
                         return Err(Error::refused(
@@ -144,9 +158,16 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
                     .into());
                 }
                 plans.push(plan_from_journal(&j)?);
-                journals.push(Some(j));
+                journals.push(Some(*j));
             }
-            (Some(j), false, false) => {
+            (Some(Found::Invalid(why)), true, _) => {
+                return Err(Error::Usage(format!(
+                    "the unfinished wipe of {} cannot be resumed: its journal {why}; start over with --restart",
+                    path.display()
+                ))
+                .into())
+            }
+            (Some(Found::Valid(j)), false, false) => {
                 return Err(Error::Usage(format!(
                     "{} has an unfinished wipe ({}, started {}); continue it with --resume, or start over with --restart",
                     path.display(),
@@ -155,8 +176,15 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
                 ))
                 .into())
             }
+            (Some(Found::Invalid(why)), false, false) => {
+                return Err(Error::Usage(format!(
+                    "{} has an unfinished wipe whose journal cannot be resumed ({why}); start over with --restart",
+                    path.display()
+                ))
+                .into())
+            }
             (None, true, _) => {
-                return Err(Error::Usage(format!("{} has no unfinished wipe to resume (no journal in {})", path.display(), journal_dir.display())).into())
+                return Err(Error::Usage(format!("{} has no unfinished wipe to resume (no journal for this medium in {})", path.display(), journal_dir.display())).into())
             }
             _ => {
                 plans.push(plan::build(&policy, &overrides, &mut rand::rng()));
@@ -184,7 +212,8 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
 
     // 4. Where certificates go, and the key, before touching any target.
     let cert_dir = &super::prepare_cert_dir(cert_dir)?;
-    let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
+    let key = super::load_key(key_path, &reporter)?;
+    let mac = MacKey::of(&key);
 
     // From here on SIGINT/SIGTERM stop the wipe at a safe point, SIGHUP does not stop it.
     let signals = Signals::install();
@@ -216,6 +245,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     });
     let ctx = Ctx {
         key: &key,
+        mac,
         journal_dir: journal_dir.clone(),
         config: &config,
         cert_dir,
@@ -423,7 +453,11 @@ fn wipe_one(
     let started = SystemTime::now();
     let name = t.probe.path.display().to_string();
     // The journal is on disk before the first byte is written.
-    let jpath = journal::path_for(&ctx.journal_dir, &t.probe.canonical);
+    let jpath = journal::path_for(
+        &ctx.journal_dir,
+        &MediaKey::of(&t.probe),
+        &t.probe.canonical,
+    );
     let resumed = resume.is_some();
     let mut j = match resume {
         Some(mut j) => {
@@ -432,6 +466,7 @@ fn wipe_one(
                 cert::timestamp(started),
                 where_(&j)
             ));
+            j.resume_points.push((j.position.pass, j.position.offset));
             rep.say(&format!("resuming {}", where_(&j)));
             j
         }
@@ -452,9 +487,10 @@ fn wipe_one(
             buffer_size: ctx.io.buffer_size as u64,
             started: cert::timestamp(started),
             events: vec![],
+            resume_points: vec![],
         },
     };
-    journal::save(&jpath, &j)?;
+    journal::save(&jpath, &j, &ctx.mac)?;
     // Resumed passes keep the chunk boundaries of the run that began them.
     let io = IoConfig {
         buffer_size: usize::try_from(j.buffer_size).unwrap_or(ctx.io.buffer_size),
@@ -520,9 +556,10 @@ fn wipe_one(
         let r = {
             let mut save = |d: &Durable| {
                 j.position = resume_point(d);
-                if journal::save(&jpath, &j).is_err() {
+                if journal::save(&jpath, &j, &ctx.mac).is_err() {
                     journal_failed = true;
                 }
+                signals.hold(hold, &format!("checkpoint:{idx}"));
             };
             let mut on_slow = |why: &str| {
                 let stopping = if ctx.args.fail_slow {
@@ -567,7 +604,7 @@ fn wipe_one(
                 ..Position::default()
             };
         }
-        journal::save(&jpath, &j)?;
+        journal::save(&jpath, &j, &ctx.mac)?;
         let complete = rec.bytes_written == size
             && rec.errors.is_empty()
             && rec.flush_error.is_none()
@@ -630,7 +667,37 @@ fn wipe_one(
                 size,
                 writer::chunk_size(ctx.io.buffer_size, t.block_size(), None) as u64,
             ),
-            _ => verify::sample_plan(size, t.block_size(), plan.verify_percent, &plan.verify_seed),
+            _ => {
+                // The seams of a resumed last pass are read too (where a journal claiming bytes
+                // never written would show), and recorded so `verify --cert` reads them again.
+                let last = plan.passes.len();
+                let points: Vec<u64> = j
+                    .resume_points
+                    .iter()
+                    .filter(|(p, _)| *p == last)
+                    .map(|(_, o)| *o)
+                    .collect();
+                let window = writer::chunk_size(
+                    io.buffer_size,
+                    t.block_size(),
+                    plan.final_pattern().period(),
+                )
+                .min(4 << 20) as u64;
+                let extra = verify::seams(&points, window, t.block_size(), size);
+                verification.resume_checks = extra
+                    .iter()
+                    .map(|e| cert::ByteRange {
+                        offset: e.offset,
+                        length: e.len,
+                    })
+                    .collect();
+                if !extra.is_empty() {
+                    verification.algorithm +=
+                        " + the seams of the resumed last pass (verification.resume_checks)";
+                }
+                verify::sample_plan(size, t.block_size(), plan.verify_percent, &plan.verify_seed)
+                    .with_extra(&extra, size)
+            }
         };
         if plan.verify_mode == VerifyMode::Full {
             verification.algorithm = "whole target in order".into();
@@ -693,7 +760,7 @@ fn wipe_one(
             cert::timestamp(SystemTime::now()),
             where_(&j)
         ));
-        journal::save(&jpath, &j)?;
+        journal::save(&jpath, &j, &ctx.mac)?;
     }
     let outcome = Outcome {
         passes: records,

@@ -405,3 +405,219 @@ fn a_block_device_open_in_another_program_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The one journal file of this test's wipes.
+fn journal_file(env: &Env) -> std::path::PathBuf {
+    let dir = env.path("state/mediasan/journal");
+    let v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(v.len(), 1, "{v:?}");
+    v[0].clone()
+}
+
+/// Interrupts a two-pass wipe of `target` after its first pass (exit 130, journal kept).
+fn interrupt_after_pass_1(env: &Env, target: &Path) {
+    let mut child = held(env, target, "pass-end:1", &["--policy", "hmg-is5-enhanced"]);
+    signal(&child, Signal::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn a_journal_changed_by_hand_or_under_another_key_is_not_resumed() {
+    let env = Env::new();
+    let img = env.path("j.img");
+    make_file(&img, SIZE, 0x61);
+    interrupt_after_pass_1(&env, &img);
+    let jf = journal_file(&env);
+    let original = std::fs::read_to_string(&jf).unwrap();
+    // Claim that the second pass is half done.
+    let forged = original.replace(
+        "\"pass\": 2,\n      \"offset\": 0",
+        &format!("\"pass\": 2,\n      \"offset\": {}", SIZE / 2),
+    );
+    assert_ne!(forged, original, "{original}");
+    std::fs::write(&jf, &forged).unwrap();
+    let before = digest(&img);
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("changed by hand") && err.contains("--restart"),
+        "{err}"
+    );
+    assert_eq!(digest(&img), before, "nothing written");
+    // The real journal, but another signing key.
+    std::fs::write(&jf, &original).unwrap();
+    let other = env.path("other_key");
+    assert!(env
+        .cmd()
+        .args(["keygen", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c", "--key"])
+        .arg(&other)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
+    // The real journal with its own key resumes, and --restart always starts over.
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_renumbered_loop_device_resumes_and_its_old_name_is_not_offered_a_restart() {
+    let env = Env::new();
+    let (x, y) = (env.path("x.img"), env.path("y.img"));
+    make_file(&x, SIZE, 0x78);
+    make_file(&y, SIZE, 0x79);
+    let first = match LoopDev::attach(&x, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let old_name = first.dev.clone();
+    interrupt_after_pass_1(&env, &first.dev);
+    drop(first);
+    // Another file under the old name (if the kernel gives it back), X under a new one.
+    let on_old = LoopDev::attach(&y, 512, false).unwrap();
+    let x_now = LoopDev::attach(&x, 512, false).unwrap();
+    assert_ne!(x_now.dev, old_name);
+    // The device under the old name is not the interrupted medium: a plain wipe goes ahead.
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--cert-dir", "c3"])
+        .arg(&on_old.dev)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("unfinished"), "{err}");
+    // The interrupted medium resumes under its new name.
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c2"])
+        .arg(&x_now.dev)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = read_cert(&env.certificates(&env.path("c2"))[0]);
+    assert!(c
+        .sanitization
+        .resumed
+        .iter()
+        .any(|e| e.starts_with("resumed")));
+    assert_eq!(std::fs::read(&x).unwrap(), expected_bytes(&c, SIZE));
+}
+
+#[test]
+fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_much() {
+    use mediasan::journal::{self, Found, MacKey};
+    let env = Env::new();
+    const BIG: usize = 32 << 20;
+    let d = match FaultDisk::new(&env, BIG, 0x5A, &["--delay-ms".into(), "20".into()]) {
+        Ok(d) => d,
+        Err(why) => skip!("{why}"),
+    };
+    // Killed right after a mid-pass checkpoint: the journal is at some offset inside pass 1.
+    let mut child = held(&env, d.dev(), "checkpoint:1", &["--verify-percent", "5"]);
+    signal(&child, Signal::SIGKILL);
+    let _ = child.wait();
+    d.set_faults("delay 0\n");
+    let jf = journal_file(&env);
+    let key = mediasan::cert::sign::load(&env.path("config/mediasan/signing_key")).unwrap();
+    let mac = MacKey::of(&key);
+    let Some(Found::Valid(j)) = journal::load(&jf, &mac).unwrap() else {
+        panic!("journal")
+    };
+    let at = j.position.offset;
+    assert!(at > 0 && at < BIG as u64, "mid-pass: {at}");
+    // An authentic journal that claims 16 MiB more than was written (a bug, or the key's
+    // holder cheating) is caught by reading the seam.
+    let mut forged = (*j).clone();
+    forged.position.offset = at + (16 << 20);
+    forged.position.bytes_written += 16 << 20;
+    let saved = std::fs::read(&jf).unwrap();
+    journal::save(&jf, &forged, &mac).unwrap();
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "forged"])
+        .arg(d.dev())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = read_cert(&env.certificates(&env.path("forged"))[0]);
+    assert_eq!(c.result, Verdict::Fail, "{:?}", c.reasons);
+    let seam = c.verification.resume_checks[0];
+    assert!(
+        seam.offset < forged.position.offset && forged.position.offset < seam.offset + seam.length
+    );
+    // The honest journal resumes to a PASS whose verification read its seam, and which
+    // `verify --cert` repeats.
+    std::fs::write(&jf, saved).unwrap();
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "honest"])
+        .arg(d.dev())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = env.certificates(&env.path("honest"))[0].clone();
+    let c = read_cert(&path);
+    let seam = c.verification.resume_checks[0];
+    assert!(
+        seam.offset < at && at < seam.offset + seam.length,
+        "{seam:?} around {at}"
+    );
+    let out = env
+        .cmd()
+        .args(["verify", "--cert"])
+        .arg(&path)
+        .arg(d.dev())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("OK"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
