@@ -132,6 +132,7 @@ pub struct WipeArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 5.0,
+        value_parser = crate::units::parse_checkpoint_interval,
         help_heading = "Interruptions"
     )]
     pub checkpoint_interval: f64,
@@ -181,6 +182,7 @@ pub struct WipeArgs {
         long,
         value_name = "MB/S",
         default_value_t = 5.0,
+        value_parser = crate::units::parse_rate_mbps,
         help_heading = "Failing drives"
     )]
     pub slow_floor: f64,
@@ -190,6 +192,7 @@ pub struct WipeArgs {
         long,
         value_name = "SECONDS",
         default_value_t = 600.0,
+        value_parser = crate::units::parse_slow_window,
         help_heading = "Failing drives"
     )]
     pub slow_window: f64,
@@ -375,7 +378,7 @@ pub struct PurgeArgs {
     pub verify_percent: u8,
 
     /// Seconds between progress polls of the drive.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval)]
     pub poll_interval: f64,
 
     /// Do not ask for confirmation. Required when there is no terminal.

@@ -68,7 +68,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
             _ => return Ok(Config::default()),
         },
     };
-    let text = std::fs::read_to_string(&path)
+    let text = crate::limits::read_to_string(&path, crate::limits::CONFIG)
         .map_err(|e| Error::Usage(format!("cannot read config {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }

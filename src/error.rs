@@ -48,7 +48,7 @@ pub enum Error {
     NotAuthentic(String),
 
     /// An I/O error, with the path, and the offset and pass where there is one.
-    #[error("{what} {path}{}{}: {source}",
+    #[error("{what} {path}{}{}: {cause}",
         offset.map(|o| format!(" at offset {o}")).unwrap_or_default(),
         pass.map(|p| format!(" (pass {p})")).unwrap_or_default())]
     Io {
@@ -56,8 +56,9 @@ pub enum Error {
         path: PathBuf,
         offset: Option<u64>,
         pass: Option<usize>,
-        #[source]
-        source: io::Error,
+        /// The OS error. Part of the message (not a `source`), so a chain printed with `{:#}`
+        /// does not repeat it.
+        cause: io::Error,
     },
 
     /// Stopped by SIGINT/SIGTERM.
@@ -84,7 +85,7 @@ impl Error {
             path: path.into(),
             offset: None,
             pass: None,
-            source,
+            cause: source,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod evidence;
 pub mod journal;
 pub mod limits;
 pub mod pattern;

@@ -160,10 +160,11 @@ pub fn load(name_or_path: &str) -> Result<Policy> {
                 .into(),
         });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Policy {
-        name: name_or_path.to_string(),
-        reason: format!("cannot read the file: {e}"),
-    })?;
+    let text =
+        crate::limits::read_to_string(path, crate::limits::POLICY).map_err(|e| Error::Policy {
+            name: name_or_path.to_string(),
+            reason: format!("cannot read the file: {e}"),
+        })?;
     parse(&text, name_or_path)
 }
 

@@ -44,6 +44,51 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Parses a finite decimal number within `[lo, hi]`, for options in `unit`.
+///
+/// # Errors
+/// A message naming the value and the range.
+pub fn parse_in(text: &str, lo: f64, hi: f64, unit: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && (lo..=hi).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "invalid value '{text}': give a number of {unit} from {lo} to {hi}"
+        )),
+    }
+}
+
+/// `--checkpoint-interval`: seconds, 0.05 to 3600.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_checkpoint_interval(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.05, 3600.0, "seconds")
+}
+
+/// `--slow-window`: seconds, 0.1 to a year.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_slow_window(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.1, 31_536_000.0, "seconds")
+}
+
+/// `--slow-floor`: MB/s, 0 to 1,000,000.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_rate_mbps(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.0, 1_000_000.0, "MB/s")
+}
+
+/// `--poll-interval`: seconds, 0.01 to 3600.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_poll_interval(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.01, 3600.0, "seconds")
+}
+
 /// Parses a 32-bit number, decimal or `0x` hex.
 ///
 /// # Errors
@@ -81,6 +126,20 @@ pub fn human_rate(bytes_per_second: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_must_be_finite_and_in_range() {
+        assert_eq!(parse_checkpoint_interval("5"), Ok(5.0));
+        assert_eq!(parse_checkpoint_interval("0.05"), Ok(0.05));
+        for bad in ["NaN", "nan", "inf", "-inf", "0", "-1", "1e9", "", "five"] {
+            let e = parse_checkpoint_interval(bad).unwrap_err();
+            assert!(e.contains("from 0.05 to 3600"), "{bad}: {e}");
+        }
+        assert!(parse_slow_window("NaN").is_err());
+        assert!(parse_rate_mbps("-0.5").is_err());
+        assert_eq!(parse_rate_mbps("0"), Ok(0.0));
+        assert!(parse_poll_interval("inf").is_err());
+    }
 
     #[test]
     fn parses_plain_and_suffixed_sizes() {

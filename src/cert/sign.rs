@@ -89,7 +89,7 @@ fn pub_path(path: &Path) -> PathBuf {
 /// # Errors
 /// [`Error::Usage`] naming the file and what is wrong with it.
 pub fn load(path: &Path) -> Result<PrivateKey> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::limits::read_to_string(path, crate::limits::KEY)
         .map_err(|e| Error::Usage(format!("cannot read signing key {}: {e}", path.display())))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
         Error::Usage(format!(
@@ -118,7 +118,7 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
 /// # Errors
 /// [`Error::CertificateInput`] if the file is unreadable or not a key.
 pub fn load_public(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::limits::read_to_string(path, crate::limits::KEY).map_err(|e| {
         Error::CertificateInput(format!("cannot read public key {}: {e}", path.display()))
     })?;
     if let Ok(k) = PublicKey::from_openssh(text.trim()) {

@@ -23,7 +23,7 @@ pub(crate) fn load_checked(
     sig: Option<&Path>,
     pubkey: Option<&Path>,
 ) -> anyhow::Result<(Certificate, String)> {
-    let bytes = std::fs::read(file)
+    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     let parsed = parse_certificate(&bytes);
     let sig_path = sig.map(Path::to_path_buf).unwrap_or_else(|| {
@@ -31,7 +31,7 @@ pub(crate) fn load_checked(
         s.push(".sig");
         PathBuf::from(s)
     });
-    let sig = match std::fs::read_to_string(&sig_path) {
+    let sig = match crate::limits::read_to_string(&sig_path, crate::limits::SIGNATURE) {
         Ok(s) => s,
         Err(_) if parsed.is_none() => {
             return Err(Error::CertificateInput(format!(
@@ -87,7 +87,7 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
 
 /// The seal printed on a rendering: who signed, and the BLAKE3 of the file's bytes.
 fn seal(file: &Path, signer: String) -> anyhow::Result<Seal> {
-    let bytes = std::fs::read(file)
+    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     Ok(Seal {
         fingerprint: signer,

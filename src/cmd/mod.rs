@@ -46,24 +46,6 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
     Ok(exit::PASS)
 }
 
-/// Creates the certificate folder if need be and returns it absolute, so the paths reported
-/// to scripts work from anywhere.
-pub(crate) fn prepare_cert_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, Error> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Error::Usage(format!(
-            "cannot create the certificate folder {}: {e}",
-            dir.display()
-        ))
-    })?;
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "--cert-dir {} is not a folder",
-            dir.display()
-        )));
-    }
-    Ok(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
-}
-
 /// The signing key if there is one (`--key`/config, else the default path), never creating
 /// it: for a dry run.
 pub(crate) fn existing_key(
@@ -190,40 +172,37 @@ pub(crate) fn apply_record(
     };
 }
 
-/// Writes a certificate and its SSHSIG signature into `dir` (never overwriting); returns both
-/// paths.
-pub(crate) fn write_certificate(
+/// Signs a certificate and stores it with its SSHSIG signature in the first of `dirs` that
+/// takes it (never overwriting; see [`crate::evidence::write_certificate`]), saying so when it
+/// had to fall back. A certificate no folder took is printed on stderr, never lost.
+///
+/// # Errors
+/// Only when the certificate cannot be encoded or signed.
+pub(crate) fn store_certificate(
     c: &crate::cert::Certificate,
-    dir: &std::path::Path,
+    dirs: &[std::path::PathBuf],
     key: &ssh_key::PrivateKey,
-) -> anyhow::Result<(std::path::PathBuf, std::path::PathBuf)> {
+    reporter: &crate::progress::Reporter,
+) -> anyhow::Result<crate::evidence::Stored> {
     use anyhow::Context;
-    use std::io::Write;
     let name = crate::cert::file_name(
         std::path::Path::new(&c.media.path),
         &c.sanitization.started,
         &c.id,
     );
-    let path = dir.join(name);
-    let mut sig_path = path.clone().into_os_string();
-    sig_path.push(".sig");
-    let sig_path = std::path::PathBuf::from(sig_path);
     let mut bytes = serde_json::to_vec_pretty(c).context("encoding the certificate")?;
     bytes.push(b'\n');
     let sig = crate::cert::sign::sign(key, &bytes)?;
-    let write = |p: &std::path::Path, data: &[u8]| -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(p)
-            .with_context(|| format!("cannot create {}", p.display()))?;
-        f.write_all(data)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("cannot write {}", p.display()))
-    };
-    write(&path, &bytes)?;
-    write(&sig_path, sig.as_bytes())?;
-    Ok((path, sig_path))
+    let folders: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
+    if let (Some(p), false) = (&stored.json, stored.fallback.is_empty()) {
+        reporter.say(&format!(
+            "warning: the certificate could not be written where asked ({}); it is in {} instead",
+            stored.fallback.join("; "),
+            p.display()
+        ));
+    }
+    Ok(stored)
 }
 
 /// The exit code for an error: the first typed [`Error`] in its chain decides; anything else

@@ -16,6 +16,7 @@ use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
 use crate::config;
 use crate::device::{self, Kind, Probe};
 use crate::error::{exit, Error};
+use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::pattern::Pattern;
 use crate::progress::Reporter;
 use crate::purge::drive::{DeviceDrive, Passthrough};
@@ -263,7 +264,9 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         .clone()
         .or_else(|| config.cert_dir.clone())
         .unwrap_or_else(|| PathBuf::from("."));
-    let cert_dir = super::prepare_cert_dir(&cert_dir)?;
+    // Where the evidence goes, proven writable with room, before anything is sent.
+    let cert_folder = Folder::prepare(&cert_dir, RESERVE_BYTES, "certificate folder (--cert-dir)")?;
+    let mut reserve = Reserve::new(&cert_folder)?;
     let key = super::load_key(args.key.as_deref().or(config.key.as_deref()), &reporter)?;
 
     // Evidence before (hashes of sampled locations), then start.
@@ -329,11 +332,21 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         started,
         finished,
     );
-    let (path, sig) = super::write_certificate(&c, &cert_dir, &key)?;
+    reserve.release();
+    let stored = super::store_certificate(
+        &c,
+        &evidence::fallbacks(&cert_folder.path, None),
+        &key,
+        &reporter,
+    )?;
+    let (path, sig) = (stored.json, stored.sig);
     reporter.say(&format!(
         "{} - certificate {}",
         c.result.name(),
-        path.display()
+        path.as_deref()
+            .map_or("printed above (no folder took it)".into(), |p| p
+                .display()
+                .to_string())
     ));
     reporter.emit(
         "result",

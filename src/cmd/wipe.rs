@@ -16,6 +16,7 @@ use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
 use crate::error::{exit, Error};
+use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::journal::{self, Found, Journal, MacKey, MediaKey, Position};
 use crate::pattern::Pattern;
 use crate::plan::{self, Overrides, PassPlan, Plan};
@@ -46,8 +47,9 @@ struct Ctx<'a> {
     key: &'a PrivateKey,
     mac: MacKey,
     journal_dir: PathBuf,
+    /// The certificate folder, then where a certificate goes if it cannot be written there.
+    cert_dirs: Vec<PathBuf>,
     config: &'a Config,
-    cert_dir: &'a Path,
     io: IoConfig,
     args: &'a WipeArgs,
     signals: Signals,
@@ -211,7 +213,18 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     }
 
     // 4. Where certificates go, and the key, before touching any target.
-    let cert_dir = &super::prepare_cert_dir(cert_dir)?;
+    // 4. Where the evidence goes, proven writable with room, before touching any target.
+    let cert_folder = Folder::prepare(cert_dir, RESERVE_BYTES, "certificate folder (--cert-dir)")?;
+    let journal_folder = Folder::prepare(
+        &journal_dir,
+        RESERVE_BYTES,
+        "journal folder (--journal-dir)",
+    )?;
+    let mut reserves = Vec::new();
+    for _ in 0..resolved.len() {
+        reserves.push(Reserve::new(&cert_folder)?);
+    }
+    let cert_dir = &cert_folder.path;
     let key = super::load_key(key_path, &reporter)?;
     let mac = MacKey::of(&key);
 
@@ -246,9 +259,9 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     let ctx = Ctx {
         key: &key,
         mac,
-        journal_dir: journal_dir.clone(),
+        journal_dir: journal_folder.path.clone(),
+        cert_dirs: evidence::fallbacks(cert_dir, Some(&journal_folder.path)),
         config: &config,
-        cert_dir,
         io: IoConfig {
             buffer_size: usize::try_from(args.buffer_size)
                 .unwrap_or(usize::MAX)
@@ -276,13 +289,13 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     let codes: Vec<u8> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .into_iter()
-            .zip(plans.into_iter().zip(journals))
-            .map(|(t, (p, j))| {
+            .zip(plans.into_iter().zip(journals).zip(reserves))
+            .map(|(t, ((p, j), reserve))| {
                 let (ctx, reporter) = (&ctx, &reporter);
                 s.spawn(move || {
                     let name = t.probe.path.display().to_string();
                     let rep = reporter.target(&name);
-                    let code = match wipe_one(&t, &p, j, ctx, &rep) {
+                    let code = match wipe_one(&t, &p, j, reserve, ctx, &rep) {
                         Ok(v) => v,
                         Err(e) => {
                             rep.say(&format!("error: {e:#}"));
@@ -446,6 +459,7 @@ fn wipe_one(
     t: &Target,
     plan: &Plan,
     resume: Option<Journal>,
+    mut reserve: Reserve,
     ctx: &Ctx,
     rep: &TargetReporter,
 ) -> anyhow::Result<u8> {
@@ -604,7 +618,14 @@ fn wipe_one(
                 ..Position::default()
             };
         }
-        journal::save(&jpath, &j, &ctx.mac)?;
+        // After the first byte a journal that cannot be written is a warning, never a reason
+        // to lose the certificate: the journal on disk stays at its last good state.
+        if journal::save(&jpath, &j, &ctx.mac).is_err() && !journal_failed {
+            rep.say(&format!(
+                "warning: cannot update the journal {}; an interruption could not be resumed from here",
+                jpath.display()
+            ));
+        }
         let complete = rec.bytes_written == size
             && rec.errors.is_empty()
             && rec.flush_error.is_none()
@@ -760,7 +781,11 @@ fn wipe_one(
             cert::timestamp(SystemTime::now()),
             where_(&j)
         ));
-        journal::save(&jpath, &j, &ctx.mac)?;
+        if let Err(e) = journal::save(&jpath, &j, &ctx.mac) {
+            rep.say(&format!(
+                "warning: {e}; the journal keeps its last checkpoint, which is still safe to resume from"
+            ));
+        }
     }
     let outcome = Outcome {
         passes: records,
@@ -770,14 +795,16 @@ fn wipe_one(
         finished,
     };
     let c = build_certificate(t, plan, ctx, outcome, &j.events, interrupted);
-    let (path, sig_path) = write_certificate(&c, ctx)?;
+    reserve.release();
+    let stored = super::store_certificate(&c, &ctx.cert_dirs, ctx.key, rep.reporter())?;
+    let (path, sig_path) = (stored.json.clone(), stored.sig.clone());
     signals.hold(hold, "certified");
     if interrupted {
         rep.say(&format!(
             "the journal is kept: continue with `mediasan wipe {name} --resume`"
         ));
-    } else {
-        // Finished (PASS or FAIL) with a certificate: nothing left to resume.
+    } else if path.is_some() {
+        // Finished (PASS or FAIL) with a certificate on disk: nothing left to resume.
         journal::remove(&jpath);
     }
     rep.say(&format!(
@@ -788,7 +815,10 @@ fn wipe_one(
         } else {
             format!(" ({})", c.reasons.join("; "))
         },
-        path.display()
+        path.as_deref()
+            .map_or("printed above (no folder took it)".into(), |p| p
+                .display()
+                .to_string())
     ));
     rep.reporter().emit(
         "result",
@@ -1032,8 +1062,4 @@ fn hidden_record(before: &hidden::Outcome, after: Option<hidden::Outcome>) -> ce
             }
         }
     }
-}
-
-fn write_certificate(c: &Certificate, ctx: &Ctx) -> anyhow::Result<(PathBuf, PathBuf)> {
-    super::write_certificate(c, ctx.cert_dir, ctx.key)
 }

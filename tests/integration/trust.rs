@@ -621,3 +621,179 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A tmpfs of `size` bytes mounted on a new folder `name`; unmounted on drop.
+fn small_tmpfs(env: &Env, name: &str, size: &str) -> Result<Mounted, String> {
+    if !is_root() {
+        return Err("mounting a tmpfs needs root".into());
+    }
+    let at = env.path(name);
+    std::fs::create_dir_all(&at).map_err(|e| e.to_string())?;
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&at)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(Mounted { at })
+    } else {
+        Err("cannot mount a tmpfs here".into())
+    }
+}
+
+#[test]
+fn an_unwritable_or_full_certificate_folder_is_refused_before_any_byte() {
+    let env = Env::new();
+    let img = env.path("e.img");
+    make_file(&img, SIZE, 0x31);
+    let before = digest(&img);
+    for dir in ["/proc/mediasan-nope", "/proc/version"] {
+        let out = env
+            .cmd()
+            .args(["wipe", "--yes", "--cert-dir", dir])
+            .arg(&img)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("certificate folder (--cert-dir)"), "{err}");
+    }
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--journal-dir", "/proc/mediasan-nope"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("journal folder (--journal-dir)"), "{err}");
+    assert_eq!(
+        err.matches("os error").count(),
+        1,
+        "the OS error once: {err}"
+    );
+    assert_eq!(digest(&img), before, "untouched");
+    // A full one (root: a tiny tmpfs, filled).
+    let full = match small_tmpfs(&env, "full", "256k") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let _ = std::fs::write(full.at.join("filler"), vec![1u8; 256 << 10]);
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--cert-dir"])
+        .arg(&full.at)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(digest(&img), before, "untouched");
+}
+
+#[test]
+fn an_image_filling_the_filesystem_of_its_certificate_and_journal_still_gets_its_certificate() {
+    let env = Env::new();
+    let fs = match small_tmpfs(&env, "small", "12m") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    // A sparse 32 MiB image on a 12 MiB filesystem, with the certificates and the journals on
+    // that same filesystem: the wipe fills it (ENOSPC) mid-pass.
+    let img = fs.at.join("sparse.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    let out = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--checkpoint-interval",
+            "0.05",
+            "--cert-dir",
+        ])
+        .arg(fs.at.join("certs"))
+        .arg("--journal-dir")
+        .arg(fs.at.join("journals"))
+        .arg(&img)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let certs = env.certificates(&fs.at.join("certs"));
+    assert_eq!(certs.len(), 1, "{err}");
+    assert!(std::fs::metadata(&certs[0]).unwrap().len() > 0);
+    let c = read_cert(&certs[0]);
+    assert_eq!(c.result, Verdict::Fail);
+    assert!(
+        c.reasons.iter().any(|r| r.contains("No space left")),
+        "{:?}",
+        c.reasons
+    );
+}
+
+#[test]
+fn a_certificate_folder_that_fails_after_the_wipe_falls_back_and_says_where() {
+    let env = Env::new();
+    let img = env.path("f.img");
+    make_file(&img, SIZE, 0x41);
+    let fs = match small_tmpfs(&env, "certs", "4m") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    let mut child = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--json",
+            "--test-hold",
+            "settled",
+            "--cert-dir",
+        ])
+        .arg(&fs.at)
+        .arg(&img)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("test_hold") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0);
+    }
+    assert!(std::process::Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&fs.at)
+        .status()
+        .unwrap()
+        .success());
+    signal(&child, Signal::SIGHUP);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{err}");
+    assert!(err.contains("it is in"), "{err}");
+    let result: serde_json::Value = rest
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "result")
+        .unwrap();
+    let path = Path::new(result["certificate"].as_str().unwrap());
+    assert!(!path.starts_with(&fs.at), "{path:?}");
+    assert_eq!(read_cert(path).result, Verdict::Pass);
+    assert!(Path::new(&format!("{}.sig", path.display())).exists());
+}
