@@ -1,7 +1,5 @@
 //! `mediasan keygen`: make an Ed25519 signing key.
 
-use anyhow::Context;
-
 use crate::cert::sign;
 use crate::cli::KeygenArgs;
 use crate::error::{exit, Error};
@@ -13,8 +11,11 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<u8> {
             Error::Usage("cannot find a config folder (no HOME); give --out FILE".into())
         })?,
     };
-    let key =
-        sign::generate(&path, &comment()).with_context(|| format!("keygen {}", path.display()))?;
+    // Nothing is destroyed by a key that cannot be written: a bad --out is a usage error.
+    let key = sign::generate(&path, &comment()).map_err(|e| match e {
+        Error::Io { .. } => Error::Usage(format!("{e}; choose another --out")),
+        other => other,
+    })?;
     errln!(
         "wrote private key {} and public key {}.pub",
         path.display(),

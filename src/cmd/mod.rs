@@ -52,12 +52,13 @@ pub(crate) fn existing_key(
     path: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<ssh_key::PrivateKey>> {
     use crate::cert::sign;
-    match path
-        .map(std::path::Path::to_path_buf)
-        .or_else(sign::default_key_path)
-    {
-        Some(p) if p.exists() => Ok(Some(sign::load(&p)?)),
-        _ => Ok(None),
+    match path {
+        // A key that was named must be there.
+        Some(p) => Ok(Some(sign::load(p)?)),
+        None => match sign::default_key_path() {
+            Some(p) if p.exists() => Ok(Some(sign::load(&p)?)),
+            _ => Ok(None),
+        },
     }
 }
 

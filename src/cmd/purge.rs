@@ -569,7 +569,18 @@ fn certificate(
 
 pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<u8> {
     let p = device::probe(&args.target)?;
-    let bus = bus_of(args.transport, &p)?;
+    // Only reading here: nothing is refused "for safety", a target without a status is an
+    // input error.
+    let bus = bus_of(args.transport, &p).map_err(|e| match e {
+        Error::Refused { path, reason } => Error::target(
+            path,
+            format!(
+                "has no sanitize status to read ({})",
+                reason.split(';').next().unwrap_or(&reason)
+            ),
+        ),
+        other => other,
+    })?;
     let drive = DeviceDrive::open(&p.path)
         .map_err(|e| Error::target(&p.path, format!("cannot open: {e}")))?;
     let st = engine::poll(&drive, bus)

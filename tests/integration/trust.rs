@@ -797,3 +797,72 @@ fn a_certificate_folder_that_fails_after_the_wipe_falls_back_and_says_where() {
     assert_eq!(read_cert(path).result, Verdict::Pass);
     assert!(Path::new(&format!("{}.sig", path.display())).exists());
 }
+
+#[test]
+fn bad_numbers_endless_files_and_failed_creates_are_one_line_errors() {
+    let env = Env::new();
+    let img = env.path("n.img");
+    make_file(&img, SIZE, 0x51);
+    let before = digest(&img);
+    let run = |args: &[&str]| {
+        let out = env.cmd().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let img_s = img.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["wipe", "--yes", "--checkpoint-interval", "NaN", img_s],
+            "from 0.05 to 3600",
+        ),
+        (
+            vec!["wipe", "--yes", "--slow-window", "NaN", img_s],
+            "seconds from 0.1",
+        ),
+        (
+            vec!["wipe", "--yes", "--slow-floor=-inf", img_s],
+            "MB/s from 0",
+        ),
+        (
+            vec!["wipe", "--yes", "--key", "/dev/zero", img_s],
+            "larger than",
+        ),
+        (
+            vec!["wipe", "--yes", "--policy", "/dev/zero", img_s],
+            "larger than",
+        ),
+        (
+            vec!["wipe", "--yes", "--config", "/dev/zero", img_s],
+            "larger than",
+        ),
+        (
+            vec!["keygen", "--out", "/proc/mediasan/k"],
+            "choose another --out",
+        ),
+        (vec!["purge-status", img_s], "has no sanitize status"),
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(digest(&img), before, "untouched");
+    assert_eq!(journals(&env), 0, "no journal written by a refused run");
+    // A --create that cannot be sized leaves nothing behind to block a retry.
+    let huge = env.path("huge.img");
+    let (code, err) = run(&["wipe", "--yes", "--create", "1P", huge.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!huge.exists(), "the failed image is removed");
+    let (code, err) = run(&[
+        "wipe",
+        "--yes",
+        "--create",
+        "1M",
+        "--cert-dir",
+        "c",
+        huge.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "the retry works: {err}");
+}
