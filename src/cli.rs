@@ -437,9 +437,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub cert: PathBuf,
 
-    /// An OpenSSH public key (.pub) the certificate's signature must come from.
-    #[arg(long, value_name = "FILE")]
-    pub pubkey: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// Reads in flight.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4)]
@@ -448,6 +447,28 @@ pub struct VerifyArgs {
     /// Newline-delimited JSON events on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Whom to trust as a signer. Exit 0 means "authentic and from a signer you trust"; with none
+/// of these (nor `allowed_signers` in the organization file) the signer is not checked and the
+/// command does not exit 0.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Trust")]
+pub struct TrustArgs {
+    /// An OpenSSH public key (.pub) the signature must come from (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Vec<PathBuf>,
+    /// An OpenSSH allowed_signers file (as for `ssh-keygen -Y verify -f`): principals,
+    /// namespaces, valid-after and valid-before are honoured [default: the organization file's
+    /// allowed_signers].
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// The signer must be listed under this principal in the allowed_signers file.
+    #[arg(long, value_name = "NAME")]
+    pub principal: Option<String>,
+    /// Organization file (see `wipe --help`), for its allowed_signers.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -473,9 +494,8 @@ pub struct CertShowArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// An OpenSSH public key (.pub) the signature must come from.
-    #[arg(long, value_name = "FILE")]
-    pub pubkey: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -492,9 +512,8 @@ pub struct CertRenderArgs {
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 
-    /// An OpenSSH public key (.pub) the signature must come from.
-    #[arg(long, value_name = "FILE")]
-    pub pubkey: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -507,9 +526,8 @@ pub struct CertVerifyArgs {
     #[arg(long, value_name = "SIG")]
     pub sig: Option<PathBuf>,
 
-    /// An OpenSSH public key (.pub) the signature must come from.
-    #[arg(long, value_name = "FILE")]
-    pub pubkey: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 
     /// Print the outcome as one JSON object on stdout.
     #[arg(long)]

@@ -11,6 +11,7 @@
 //! key = "/etc/mediasan/signing_key"
 //! policy = "nist-clear"
 //! destination = "recycling facility"
+//! allowed_signers = "/etc/mediasan/allowed_signers"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,9 @@ pub struct Config {
     pub key: Option<PathBuf>,
     pub policy: Option<String>,
     pub destination: Option<String>,
+    /// An OpenSSH allowed_signers file: whom `cert verify`, `cert show`, `cert render` and
+    /// `verify` trust as signers.
+    pub allowed_signers: Option<PathBuf>,
 }
 
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.

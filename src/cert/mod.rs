@@ -6,6 +6,7 @@
 
 pub mod render;
 pub mod sign;
+pub mod trust;
 
 use serde::{Deserialize, Serialize};
 

@@ -18,6 +18,8 @@ pub struct Seal {
     pub fingerprint: String,
     /// BLAKE3 of the certificate file's bytes, hex.
     pub file_blake3: String,
+    /// Whether the signer is trusted, and through what (or that it was not checked).
+    pub trust: String,
 }
 
 fn or_dash(s: &str) -> String {
@@ -216,6 +218,7 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
             fields: vec![
                 ("Certificate id", c.id.clone()),
                 ("Signing key fingerprint", seal.fingerprint.clone()),
+                ("Signer", seal.trust.clone()),
                 ("Certificate file BLAKE3", seal.file_blake3.clone()),
                 (
                     "Check with",
@@ -549,6 +552,7 @@ mod tests {
             Seal {
                 fingerprint: "SHA256:xyz".into(),
                 file_blake3: "b3".into(),
+                trust: "SHA256:xyz (trusted: lab in allowed_signers line 1)".into(),
             },
         )
     }

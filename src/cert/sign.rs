@@ -143,16 +143,64 @@ pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<String> {
         .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")))
 }
 
-/// Checks a detached SSHSIG over `msg`. With `expected`, the signature must also come from that
-/// key. Returns the signer's fingerprint.
+/// The armour of a detached SSHSIG, as OpenSSH reads it (`sshsig_dearmor`): the file must
+/// begin with exactly this line; the base64 text runs to the first newline followed by the
+/// footer; whitespace inside it is ignored; anything after the footer is ignored.
+const BEGIN: &[u8] = b"-----BEGIN SSH SIGNATURE-----\n";
+const END: &[u8] = b"\n-----END SSH SIGNATURE-----";
+
+/// The SSHSIG blob inside an armoured signature, accepting exactly what `ssh-keygen -Y`
+/// accepts: no leading whitespace, no CRLF header, any wrapping of the base64 text, data after
+/// the footer ignored (a second block included), canonical padded base64.
 ///
 /// # Errors
-/// [`Error::CertificateInput`] if the signature is not SSHSIG; [`Error::NotAuthentic`] if it
-/// does not verify, has another namespace, or comes from another key.
-pub fn check(msg: &[u8], sig_text: &str, expected: Option<&PublicKey>) -> Result<String> {
-    let sig = SshSig::from_pem(sig_text.trim()).map_err(|e| {
+/// [`Error::CertificateInput`] saying what is wrong.
+pub fn dearmor(text: &[u8]) -> Result<Vec<u8>> {
+    let bad = |why: &str| {
+        Error::CertificateInput(format!(
+            "the signature file is not an SSH signature ({why})"
+        ))
+    };
+    let rest = text
+        .strip_prefix(BEGIN)
+        .ok_or_else(|| bad("it does not begin with the line -----BEGIN SSH SIGNATURE-----"))?;
+    let end = rest
+        .windows(END.len())
+        .position(|w| w == END)
+        .ok_or_else(|| bad("no -----END SSH SIGNATURE----- line"))?;
+    let b64: Vec<u8> = rest[..end]
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .collect();
+    use base64ct::Encoding;
+    base64ct::Base64::decode_vec(&String::from_utf8_lossy(&b64)).map_err(|_| bad("bad base64"))
+}
+
+/// Parses an SSHSIG blob; every byte must belong to it.
+fn parse(blob: &[u8]) -> Result<SshSig> {
+    use ssh_encoding::{Decode, Reader};
+    let mut r = blob;
+    let sig = SshSig::decode(&mut r).map_err(|e| {
         Error::CertificateInput(format!("the signature file is not an SSH signature ({e})"))
     })?;
+    if !r.is_finished() {
+        return Err(Error::CertificateInput(
+            "the signature file is not an SSH signature (data after the signature)".into(),
+        ));
+    }
+    Ok(sig)
+}
+
+/// Checks a detached SSHSIG (the armoured text, as read from the file) over `msg`: the
+/// namespace and the signature itself. Says nothing about whether the signer is trusted (see
+/// [`crate::cert::trust`]). Returns the signer's public key.
+///
+/// # Errors
+/// [`Error::CertificateInput`] if the signature is not SSHSIG or uses a key type mediasan does
+/// not verify; [`Error::NotAuthentic`] if it does not verify or has another namespace.
+pub fn check(msg: &[u8], sig_text: &[u8]) -> Result<PublicKey> {
+    let sig = parse(&dearmor(sig_text)?)?;
     if sig.namespace() != NAMESPACE {
         return Err(Error::NotAuthentic(format!(
             "the signature is for namespace '{}', not '{NAMESPACE}'",
@@ -160,21 +208,25 @@ pub fn check(msg: &[u8], sig_text: &str, expected: Option<&PublicKey>) -> Result
         )));
     }
     let signer = PublicKey::from(sig.public_key().clone());
+    if signer.algorithm() != Algorithm::Ed25519 {
+        let kind = match signer.algorithm() {
+            Algorithm::Rsa { .. } => "an RSA".to_string(),
+            Algorithm::Ecdsa { .. } => "an ECDSA".to_string(),
+            Algorithm::Dsa => "a DSA".to_string(),
+            other => format!("a {other}"),
+        };
+        return Err(Error::CertificateInput(format!(
+            "the signature was made with {kind} key ({}); mediasan verifies Ed25519 signatures \
+             only (check it with ssh-keygen -Y verify)",
+            signer.algorithm()
+        )));
+    }
     signer.verify(NAMESPACE, msg, &sig).map_err(|_| {
         Error::NotAuthentic(
             "the signature does not match the certificate: it was changed after signing".into(),
         )
     })?;
-    if let Some(want) = expected {
-        if want.key_data() != signer.key_data() {
-            return Err(Error::NotAuthentic(format!(
-                "signed by {}, not by the expected key {}",
-                fingerprint(&signer),
-                fingerprint(want)
-            )));
-        }
-    }
-    Ok(fingerprint(&signer))
+    Ok(signer)
 }
 
 #[cfg(test)]
@@ -189,24 +241,57 @@ mod tests {
         let msg = br#"{"format":"mediasan-certificate/1","result":"PASS"}"#.to_vec();
         let sig = sign(&key, &msg).unwrap();
         assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
-        let fp = check(&msg, &sig, Some(key.public_key())).unwrap();
-        assert_eq!(fp, fingerprint(key.public_key()));
+        let signer = check(&msg, sig.as_bytes()).unwrap();
+        assert_eq!(signer.key_data(), key.public_key().key_data());
         for i in 0..msg.len() {
             let mut m = msg.clone();
             m[i] ^= 0x01;
             assert!(
-                matches!(check(&m, &sig, None), Err(Error::NotAuthentic(_))),
+                matches!(check(&m, sig.as_bytes()), Err(Error::NotAuthentic(_))),
                 "byte {i}"
             );
         }
+        let theirs = check(&msg, sign(&other, &msg).unwrap().as_bytes()).unwrap();
+        assert_ne!(
+            theirs.key_data(),
+            key.public_key().key_data(),
+            "valid, but another signer"
+        );
         assert!(matches!(
-            check(&msg, &sig, Some(other.public_key())),
-            Err(Error::NotAuthentic(_))
-        ));
-        assert!(matches!(
-            check(&msg, "garbage", None),
+            check(&msg, b"garbage"),
             Err(Error::CertificateInput(_))
         ));
+    }
+
+    #[test]
+    fn armour_is_read_as_openssh_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate(&dir.path().join("k"), "t").unwrap();
+        let msg = b"certificate bytes";
+        let sig = sign(&key, msg).unwrap();
+        let lines: Vec<&str> = sig.lines().collect();
+        let body = lines[1..lines.len() - 1].join("");
+        let (head, foot) = (lines[0], lines[lines.len() - 1]);
+        let ok = |t: String| check(msg, t.as_bytes()).is_ok();
+        assert!(ok(sig.clone()));
+        assert!(ok(format!("{head}\n{body}\n{foot}\n")), "any wrapping");
+        assert!(
+            ok(format!("{head}\n {body}\t\n\n{foot}")),
+            "whitespace, no final newline"
+        );
+        assert!(ok(format!("{sig}garbage")), "data after the footer");
+        assert!(ok(format!("{sig}{sig}")), "a second block");
+        assert!(!ok(sig.replace('\n', "\r\n")), "CRLF header");
+        assert!(!ok(format!(" {sig}")), "leading whitespace");
+        assert!(!ok(format!("\n{sig}")), "leading newline");
+        assert!(
+            !ok(format!("{head}\n{body}{foot}\n")),
+            "footer not on its own line"
+        );
+        assert!(
+            !ok(format!("{head}\n{}\n{foot}\n", body.trim_end_matches('='))),
+            "padding"
+        );
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! `mediasan cert verify`: check a certificate's detached SSHSIG signature.
+//! `mediasan cert verify|show|render`: check a certificate's detached SSHSIG signature and its
+//! signer against what the user trusts, then report, print or render it. Exit 0 only for an
+//! authentic certificate from a trusted signer.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use crate::cert::render::{self, Seal};
+use crate::cert::trust::{self, Signer, Trust};
 use crate::cert::{sign, Certificate, FORMAT};
-use crate::cli::{CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat};
+use crate::cli::{CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat, TrustArgs};
 use crate::error::{exit, Error};
 
 fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
@@ -15,14 +18,76 @@ fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
     c.format.starts_with(&format!("{family}/")).then_some(c)
 }
 
-/// Reads a certificate and checks its signature (`FILE.sig` unless `sig` is given) and, with
-/// `pubkey`, the signer. Returns the certificate, the signer's fingerprint and whether a key
-/// was pinned.
+/// What the user trusts: `--pubkey`, `--allowed-signers`, else the organization file's.
+pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
+    let config = crate::config::load(args.config.as_deref())?;
+    let files = trust::allowed_signers_files(
+        args.allowed_signers.as_deref(),
+        config.allowed_signers.as_deref(),
+    );
+    Ok(Trust::load(
+        &args.pubkey,
+        &files,
+        args.principal.as_deref(),
+    )?)
+}
+
+/// A certificate whose signature checked, and the verdict on its signer.
+pub(crate) struct Checked {
+    pub cert: Certificate,
+    pub signer: Signer,
+    /// BLAKE3 of the very bytes whose signature was checked.
+    pub file_blake3: String,
+}
+
+impl Checked {
+    /// The seal printed on renderings.
+    pub fn seal(&self) -> Seal {
+        Seal {
+            fingerprint: self.signer.fingerprint().to_string(),
+            file_blake3: self.file_blake3.clone(),
+            trust: self.signer.describe(),
+        }
+    }
+
+    /// The exit code a command that only reads the certificate ends with: 0 only for a
+    /// trusted signer, and a line saying why otherwise.
+    pub fn code(&self, file: &Path) -> u8 {
+        if self.signer.trusted() {
+            return exit::PASS;
+        }
+        errln!(
+            "mediasan: {}: the signature is valid, but the signer is {}",
+            file.display(),
+            match &self.signer {
+                Signer::Untrusted { why, .. } => format!("NOT TRUSTED ({why})"),
+                _ => "NOT CHECKED: give --pubkey KEY.pub or --allowed-signers FILE (or allowed_signers in the organization file)".into(),
+            }
+        );
+        exit::FAILED
+    }
+}
+
+/// The time a certificate was signed, by its own record: when the sanitization finished.
+fn signed_at(c: &Certificate) -> Option<i64> {
+    let t = if c.sanitization.finished.is_empty() {
+        &c.sanitization.started
+    } else {
+        &c.sanitization.finished
+    };
+    humantime::parse_rfc3339(t)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+}
+
+/// Reads a certificate and checks its signature (`FILE.sig` unless `sig` is given) over the
+/// bytes read, then judges the signer with `trust`.
 pub(crate) fn load_checked(
     file: &Path,
     sig: Option<&Path>,
-    pubkey: Option<&Path>,
-) -> anyhow::Result<(Certificate, String)> {
+    trust: &Trust,
+) -> anyhow::Result<Checked> {
     let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     let parsed = parse_certificate(&bytes);
@@ -31,7 +96,7 @@ pub(crate) fn load_checked(
         s.push(".sig");
         PathBuf::from(s)
     });
-    let sig = match crate::limits::read_to_string(&sig_path, crate::limits::SIGNATURE) {
+    let sig = match crate::limits::read(&sig_path, crate::limits::SIGNATURE) {
         Ok(s) => s,
         Err(_) if parsed.is_none() => {
             return Err(Error::CertificateInput(format!(
@@ -48,9 +113,12 @@ pub(crate) fn load_checked(
             .into())
         }
     };
-    let expected = pubkey.map(sign::load_public).transpose()?;
-    let signer = sign::check(&bytes, &sig, expected.as_ref()).map_err(|e| {
-        anyhow::Error::new(e).context(format!("{} is NOT authentic", file.display()))
+    let signer = sign::check(&bytes, &sig).map_err(|e| {
+        let what = match e {
+            Error::NotAuthentic(_) => format!("{} is NOT authentic", file.display()),
+            _ => format!("cannot check {}", file.display()),
+        };
+        anyhow::Error::new(e).context(what)
     })?;
     let cert = parsed.ok_or_else(|| {
         Error::CertificateInput(format!(
@@ -58,55 +126,65 @@ pub(crate) fn load_checked(
             file.display()
         ))
     })?;
-    Ok((cert, signer))
+    let signer = trust.judge(&signer, signed_at(&cert));
+    Ok(Checked {
+        cert,
+        signer,
+        file_blake3: blake3::hash(&bytes).to_hex().to_string(),
+    })
 }
 
 pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
     let file = &args.file;
-    let (cert, signer) = load_checked(file, args.sig.as_deref(), args.pubkey.as_deref())?;
-    let expected = args.pubkey.is_some();
+    let checked = load_checked(file, args.sig.as_deref(), &trust_of(&args.trust)?)?;
+    let (cert, signer) = (&checked.cert, &checked.signer);
     if args.json {
+        crate::term::out(
+            &json!({"event": "cert_verified", "certificate": file, "signature": "valid",
+                    "signer": signer.fingerprint(), "trusted": signer.trusted(),
+                    "trust": signer.describe(), "key_matches": signer.trusted(),
+                    "id": cert.id, "result": cert.result.name(), "target": cert.media.path})
+            .to_string(),
+        );
+    } else if signer.trusted() {
         outln!(
-            "{}",
-            json!({"event": "cert_verified", "certificate": file, "signature": "valid", "signer": signer,
-                   "key_matches": expected, "id": cert.id, "result": cert.result.name(),
-                   "target": cert.media.path})
+            "OK: {} is authentic, signed by {}; it records {} for {} ({})",
+            file.display(),
+            signer.describe(),
+            cert.result.name(),
+            cert.media.path,
+            cert.id
         );
     } else {
         outln!(
-            "OK: {} is signed by {signer}{}; it records {} for {} ({})",
+            "SIGNATURE VALID, SIGNER {}: {} is signed by {}; it records {} for {} ({})",
+            if matches!(signer, Signer::NotChecked { .. }) {
+                "NOT CHECKED"
+            } else {
+                "NOT TRUSTED"
+            },
             file.display(),
-            if expected { " (the expected key)" } else { "" },
+            signer.describe(),
             cert.result.name(),
             cert.media.path,
             cert.id
         );
     }
-    Ok(exit::PASS)
-}
-
-/// The seal printed on a rendering: who signed, and the BLAKE3 of the file's bytes.
-fn seal(file: &Path, signer: String) -> anyhow::Result<Seal> {
-    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
-        .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
-    Ok(Seal {
-        fingerprint: signer,
-        file_blake3: blake3::hash(&bytes).to_hex().to_string(),
-    })
+    Ok(checked.code(file))
 }
 
 pub fn show(args: &CertShowArgs) -> anyhow::Result<u8> {
-    let (cert, signer) = load_checked(&args.file, None, args.pubkey.as_deref())?;
-    crate::term::out_raw(&render::text(&cert, &seal(&args.file, signer)?));
-    Ok(exit::PASS)
+    let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
+    crate::term::out_raw(&render::text(&checked.cert, &checked.seal()));
+    Ok(checked.code(&args.file))
 }
 
 pub fn render(args: &CertRenderArgs) -> anyhow::Result<u8> {
-    let (cert, signer) = load_checked(&args.file, None, args.pubkey.as_deref())?;
-    let seal = seal(&args.file, signer)?;
+    let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
+    let seal = checked.seal();
     let bytes = match args.format {
-        RenderFormat::Pdf => render::pdf(&cert, &seal),
-        RenderFormat::Html => render::html(&cert, &seal).into_bytes(),
+        RenderFormat::Pdf => render::pdf(&checked.cert, &seal),
+        RenderFormat::Html => render::html(&checked.cert, &seal).into_bytes(),
     };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -119,7 +197,7 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<u8> {
             ))
         })?;
     std::io::Write::write_all(&mut f, &bytes)
-        .map_err(|e| Error::io("cannot write", &args.out, e))?;
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", args.out.display())))?;
     errln!("wrote {}", args.out.display());
-    Ok(exit::PASS)
+    Ok(checked.code(&args.file))
 }

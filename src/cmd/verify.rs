@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde_json::json;
 
-use crate::cert::Certificate;
+use crate::cert::{Certificate, Verdict};
 use crate::cli::VerifyArgs;
 use crate::device::{self, Kind, Probe};
 use crate::error::{exit, Error};
@@ -102,9 +102,11 @@ fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
-    let (c, signer) = super::cert::load_checked(&args.cert, None, args.pubkey.as_deref())?;
+    let checked =
+        super::cert::load_checked(&args.cert, None, &super::cert::trust_of(&args.trust)?)?;
+    let c = &checked.cert;
     let probe = device::probe(&args.target)?;
-    same_media(&c, &probe)?;
+    same_media(c, &probe)?;
     let pattern = c
         .sanitization
         .passes
@@ -115,7 +117,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
                 "the certificate records no pass pattern to compare with".into(),
             )
         })?;
-    let samples = redraw(&c, &probe)?;
+    let samples = redraw(c, &probe)?;
     let target = device::open_readonly(&probe)?;
     let reporter = Reporter::new(args.json);
     let name = probe.path.display().to_string();
@@ -132,16 +134,22 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     });
     rep.finish();
     let digest_matches = !r.blake3.is_empty() && r.blake3 == c.verification.blake3;
-    let ok = r.clean(planned) && digest_matches;
+    // The media matches its certificate...
+    let matches = r.clean(planned) && digest_matches;
+    // ... which only proves a sanitization if the certificate says PASS and its signer is
+    // trusted.
+    let ok = matches && c.result == Verdict::Pass && checked.signer.trusted();
     let first = r
         .first_mismatch
         .or_else(|| r.errors.first().map(|e| e.offset));
     reporter.emit(
         "verify_done",
-        json!({"target": name, "certificate": args.cert, "signer": signer, "method": c.verification.method,
+        json!({"target": name, "certificate": args.cert, "signer": checked.signer.fingerprint(),
+               "trusted": checked.signer.trusted(), "method": c.verification.method,
                "bytes_read": r.bytes_read, "mismatches": r.mismatched_blocks, "first_mismatch_offset": first,
                "errors": r.errors.len(), "blake3": r.blake3, "certificate_blake3": c.verification.blake3,
-               "digest_matches": digest_matches, "result": if ok { "PASS" } else { "FAIL" }}),
+               "digest_matches": digest_matches, "media_matches": matches,
+               "certificate_result": c.result.name(), "result": if ok { "PASS" } else { "FAIL" }}),
     );
     errln!(
         "{name}: read {} at {} place(s), {} block(s) differ; blake3 {}",
@@ -154,14 +162,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
             &r.blake3
         }
     );
-    if ok {
-        outln!(
-            "OK: {name} still holds what {} certifies (signed by {signer}); blake3 {}",
-            args.cert.display(),
-            r.blake3
-        );
-        Ok(exit::PASS)
-    } else {
+    if !matches {
         let why = match (first, r.errors.first()) {
             (_, Some(e)) => format!("read failed at offset {}: {}", e.offset, e.error),
             (Some(off), None) => format!("the first differing block is at offset {off}"),
@@ -174,6 +175,23 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
             "DIFFERS: {name} does not match {}: {why}",
             args.cert.display()
         );
-        Ok(exit::FAILED)
+        return Ok(exit::FAILED);
     }
+    if c.result != Verdict::Pass {
+        outln!(
+            "MATCHES, BUT NOT SANITIZED: {name} still holds what {} recorded, and that certificate says {} ({})",
+            args.cert.display(),
+            c.result.name(),
+            c.reasons.first().map_or("no reason given", String::as_str)
+        );
+        return Ok(exit::FAILED);
+    }
+    outln!(
+        "{}: {name} still holds what {} certifies (signed by {}); blake3 {}",
+        if ok { "OK" } else { "MATCHES" },
+        args.cert.display(),
+        checked.signer.describe(),
+        r.blake3
+    );
+    Ok(checked.code(&args.cert))
 }

@@ -54,6 +54,27 @@ impl Env {
         c
     }
 
+    /// The default signing key's public half (made by the first wipe).
+    pub fn pubkey(&self) -> PathBuf {
+        self.path("config/mediasan/signing_key.pub")
+    }
+
+    /// Trusts the default signing key from now on, as an organization would: an OpenSSH
+    /// allowed_signers file named in the organization file (`mediasan.toml`).
+    pub fn trust_default_key(&self) {
+        let dir = self.path("config/mediasan");
+        let key = std::fs::read_to_string(self.pubkey()).expect("a wipe made the default key");
+        std::fs::write(dir.join("allowed_signers"), format!("tester {key}")).unwrap();
+        std::fs::write(
+            dir.join("mediasan.toml"),
+            format!(
+                "allowed_signers = \"{}\"\n",
+                dir.join("allowed_signers").display()
+            ),
+        )
+        .unwrap();
+    }
+
     /// Certificates in `dir` (sorted by name).
     pub fn certificates(&self, dir: &Path) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -136,6 +157,37 @@ impl LoopDev {
         let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         Ok(LoopDev { dev })
     }
+}
+
+impl LoopDev {
+    /// Attaches `file` as `/dev/loopN` exactly (for tests where the kernel's name matters).
+    pub fn attach_at(file: &Path, n: u32) -> Result<LoopDev, String> {
+        if !is_root() {
+            return Err("loop devices need root".into());
+        }
+        let dev = PathBuf::from(format!("/dev/loop{n}"));
+        let out = Command::new("losetup")
+            .arg(&dev)
+            .arg(file)
+            .output()
+            .map_err(|e| format!("losetup not runnable: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "losetup {} failed: {}",
+                dev.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(LoopDev { dev })
+    }
+}
+
+/// Two loop device numbers nobody uses now, from a range the kernel's `--find` reaches last.
+pub fn free_loop_numbers() -> (u32, u32) {
+    let free = |n: &u32| !Path::new(&format!("/sys/block/loop{n}/loop")).exists();
+    let base = 200 + (std::process::id() % 20) * 10;
+    let v: Vec<u32> = (base..base + 10).filter(free).take(2).collect();
+    (v[0], v[1])
 }
 
 impl Drop for LoopDev {

@@ -130,7 +130,8 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
         "tool and host recorded"
     );
     env.cmd()
-        .args(["cert", "verify"])
+        .args(["cert", "verify", "--pubkey"])
+        .arg(env.pubkey())
         .arg(&cert)
         .assert()
         .success();

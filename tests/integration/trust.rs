@@ -496,17 +496,16 @@ fn a_renumbered_loop_device_resumes_and_its_old_name_is_not_offered_a_restart() 
     let (x, y) = (env.path("x.img"), env.path("y.img"));
     make_file(&x, SIZE, 0x78);
     make_file(&y, SIZE, 0x79);
-    let first = match LoopDev::attach(&x, 512, false) {
+    let (a, b) = free_loop_numbers();
+    let first = match LoopDev::attach_at(&x, a) {
         Ok(l) => l,
         Err(why) => skip!("{why}"),
     };
-    let old_name = first.dev.clone();
     interrupt_after_pass_1(&env, &first.dev);
     drop(first);
-    // Another file under the old name (if the kernel gives it back), X under a new one.
-    let on_old = LoopDev::attach(&y, 512, false).unwrap();
-    let x_now = LoopDev::attach(&x, 512, false).unwrap();
-    assert_ne!(x_now.dev, old_name);
+    // After a "reboot": another file under the old name, X under a new one.
+    let on_old = LoopDev::attach_at(&y, a).unwrap();
+    let x_now = LoopDev::attach_at(&x, b).unwrap();
     // The device under the old name is not the interrupted medium: a plain wipe goes ahead.
     let out = env
         .cmd()
@@ -612,6 +611,8 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
         .cmd()
         .args(["verify", "--cert"])
         .arg(&path)
+        .arg("--pubkey")
+        .arg(env.pubkey())
         .arg(d.dev())
         .output()
         .unwrap();
@@ -865,4 +866,374 @@ fn bad_numbers_endless_files_and_failed_creates_are_one_line_errors() {
         huge.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(0), "the retry works: {err}");
+}
+
+/// A wiped 1 MiB image: (certificate, its signature path).
+fn signed(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--create", "1M", "--cert-dir", "c"])
+        .arg(env.path("s.img"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = env.certificates(&env.path("c"))[0].clone();
+    let sig = std::path::PathBuf::from(format!("{}.sig", cert.display()));
+    (cert, sig)
+}
+
+fn code_and_out(env: &Env, args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = env.cmd().args(args).output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_certificate_re_signed_with_another_key_never_exits_0_without_a_trusted_signer() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, _) = signed(&env);
+    // The attacker edits the certificate and signs it with their own key, as ssh-keygen would.
+    let attacker = env.path("attacker");
+    assert!(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&attacker)
+        .status()
+        .unwrap()
+        .success());
+    let forged = env.path("forged.json");
+    let text = std::fs::read_to_string(&cert).unwrap();
+    std::fs::write(
+        &forged,
+        text.replacen("\"serial\": \"\"", "\"serial\": \"SN-FAKE\"", 1),
+    )
+    .unwrap();
+    assert!(std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "mediasan-certificate", "-f"])
+        .arg(&attacker)
+        .arg(&forged)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let f = forged.clone().into_os_string();
+    let out = env.path("r.pdf").into_os_string();
+    let img = env.path("s.img").into_os_string();
+    // Without any trust anchor: the signature is valid, the signer is not checked: never 0.
+    for args in [
+        vec![os("cert"), os("verify"), f.clone()],
+        vec![os("cert"), os("show"), f.clone()],
+        vec![
+            os("cert"),
+            os("render"),
+            f.clone(),
+            os("--out"),
+            out.clone(),
+        ],
+        vec![os("verify"), os("--cert"), f.clone(), img.clone()],
+    ] {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let (code, text) = code_and_out(&env, &refs);
+        assert_eq!(code, Some(1), "{args:?}: {text}");
+        assert!(text.contains("NOT CHECKED"), "{args:?}: {text}");
+    }
+    // With the organization's key (--pubkey, or allowed_signers): NOT TRUSTED.
+    let (code, text) = code_and_out(
+        &env,
+        &[
+            os("cert").as_os_str(),
+            os("verify").as_os_str(),
+            f.as_os_str(),
+            os("--pubkey").as_os_str(),
+            env.pubkey().as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("NOT TRUSTED"), "{text}");
+    env.trust_default_key();
+    let (code, text) = code_and_out(
+        &env,
+        &[
+            os("cert").as_os_str(),
+            os("verify").as_os_str(),
+            f.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("NOT TRUSTED"), "{text}");
+    // The genuine one, through the organization file's allowed_signers: 0, naming the principal.
+    let (code, text) = code_and_out(
+        &env,
+        &[
+            os("cert").as_os_str(),
+            os("verify").as_os_str(),
+            cert.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("tester in"), "{text}");
+}
+
+#[test]
+fn allowed_signers_principals_and_validity_agree_with_openssh() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, sig) = signed(&env);
+    let c = read_cert(&cert);
+    let key = std::fs::read_to_string(env.pubkey()).unwrap();
+    let when: String = c
+        .sanitization
+        .finished
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let when = &when[..14];
+    let day_before = {
+        let d: u64 = when[..8].parse().unwrap();
+        format!("{}", d - 1)
+    };
+    // (allowed_signers line, principal asked, trusted?)
+    let cases = [
+        (format!("lab {key}"), "lab", true),
+        (format!("lab,ops-* {key}"), "ops-3", true),
+        (format!("lab {key}"), "intruder", false),
+        (format!("lab namespaces=\"file\" {key}"), "lab", false),
+        (
+            format!("lab namespaces=\"file,mediasan-*\" {key}"),
+            "lab",
+            true,
+        ),
+        (
+            format!("lab valid-before=\"{day_before}Z\" {key}"),
+            "lab",
+            false,
+        ),
+        (
+            format!("lab valid-after=\"{day_before}Z\" {key}"),
+            "lab",
+            true,
+        ),
+        (format!("lab cert-authority {key}"), "lab", false),
+    ];
+    for (i, (line, principal, want)) in cases.iter().enumerate() {
+        let file = env.path(&format!("as{i}"));
+        std::fs::write(&file, line).unwrap();
+        let ours = env
+            .cmd()
+            .args([
+                "cert",
+                "verify",
+                "--principal",
+                principal,
+                "--allowed-signers",
+            ])
+            .arg(&file)
+            .arg(&cert)
+            .output()
+            .unwrap();
+        let openssh = std::process::Command::new("ssh-keygen")
+            .args([
+                "-Y",
+                "verify",
+                "-n",
+                "mediasan-certificate",
+                "-I",
+                principal,
+            ])
+            .arg(format!("-Overify-time={when}Z"))
+            .arg("-f")
+            .arg(&file)
+            .arg("-s")
+            .arg(&sig)
+            .stdin(std::fs::File::open(&cert).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(
+            ours.status.success(),
+            *want,
+            "{line} / {principal}: {}",
+            String::from_utf8_lossy(&ours.stdout)
+        );
+        assert_eq!(
+            openssh.status.success(),
+            *want,
+            "OpenSSH on {line} / {principal}: {}",
+            String::from_utf8_lossy(&openssh.stderr)
+        );
+    }
+}
+
+#[test]
+fn signature_files_are_read_exactly_as_ssh_keygen_reads_them() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, sig) = signed(&env);
+    let text = std::fs::read_to_string(&sig).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let body = lines[1..lines.len() - 1].join("");
+    let variants = [
+        ("as written", text.clone()),
+        ("CRLF", text.replace('\n', "\r\n")),
+        ("leading whitespace", format!("  {text}")),
+        ("leading newline", format!("\n{text}")),
+        (
+            "one long line",
+            format!("{}\n{body}\n{}\n", lines[0], lines[lines.len() - 1]),
+        ),
+        (
+            "re-wrapped at 20",
+            format!(
+                "{}\n{}\n{}\n",
+                lines[0],
+                body.as_bytes()
+                    .chunks(20)
+                    .map(|c| String::from_utf8_lossy(c).to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                lines[lines.len() - 1]
+            ),
+        ),
+        ("trailing data", format!("{text}trailing garbage\n")),
+        ("two blocks", format!("{text}{text}")),
+        ("no final newline", text.trim_end().to_string()),
+        (
+            "footer glued to the base64",
+            format!("{}\n{body}{}\n", lines[0], lines[lines.len() - 1]),
+        ),
+        ("bad base64", text.replacen(&body[..4], "!!!!", 1)),
+    ];
+    for (what, v) in variants {
+        let s = env.path("variant.sig");
+        std::fs::write(&s, &v).unwrap();
+        let openssh = std::process::Command::new("ssh-keygen")
+            .args(["-Y", "check-novalidate", "-n", "mediasan-certificate", "-s"])
+            .arg(&s)
+            .stdin(std::fs::File::open(&cert).unwrap())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        let ours = env
+            .cmd()
+            .args(["cert", "verify", "--pubkey"])
+            .arg(env.pubkey())
+            .arg("--sig")
+            .arg(&s)
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert_eq!(
+            ours.status.success(),
+            openssh,
+            "{what}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        if !openssh {
+            assert_eq!(
+                ours.status.code(),
+                Some(2),
+                "{what}: unusable signature file"
+            );
+        }
+    }
+    // An RSA signature: the key type is named, not "changed after signing".
+    let rsa = env.path("rsa");
+    assert!(std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .status()
+        .unwrap()
+        .success());
+    let copy = env.path("copy.json");
+    std::fs::copy(&cert, &copy).unwrap();
+    assert!(std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "mediasan-certificate", "-f"])
+        .arg(&rsa)
+        .arg(&copy)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = env
+        .cmd()
+        .args(["cert", "verify"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("RSA") && err.contains("Ed25519"), "{err}");
+    assert!(!err.contains("changed after signing"), "{err}");
+}
+
+#[test]
+fn cert_show_hashes_the_bytes_it_verified_and_verify_does_not_pass_a_failed_certificate() {
+    let env = Env::new();
+    let (cert, _) = signed(&env);
+    env.trust_default_key();
+    let out = env
+        .cmd()
+        .args(["cert", "show"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&digest(&cert)));
+    // A FAIL certificate whose samples still match (signed by the trusted key: here made by
+    // editing a PASS and signing it again with ssh-keygen): the media matches, but that is
+    // not a sanitization: exit 1, never "PASS".
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let failed = env.path("failed.json");
+    let text = std::fs::read_to_string(&cert).unwrap();
+    std::fs::write(
+        &failed,
+        text.replacen("\"result\": \"PASS\"", "\"result\": \"FAIL\"", 1)
+            .replacen(
+                "\"reasons\": []",
+                "\"reasons\": [\"hidden sectors were not overwritten\"]",
+                1,
+            ),
+    )
+    .unwrap();
+    assert!(std::process::Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "mediasan-certificate", "-f"])
+        .arg(env.path("config/mediasan/signing_key"))
+        .arg(&failed)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = env
+        .cmd()
+        .args(["verify", "--json", "--cert"])
+        .arg(&failed)
+        .arg(env.path("s.img"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("MATCHES, BUT NOT SANITIZED"), "{stdout}");
+    assert!(
+        stdout.contains("\"result\":\"FAIL\"") && stdout.contains("\"media_matches\":true"),
+        "{stdout}"
+    );
 }

@@ -42,6 +42,8 @@ fn wipe_loop(sector: u32) {
         .arg(&lo.dev)
         .arg("--cert")
         .arg(&cert)
+        .arg("--pubkey")
+        .arg(env.pubkey())
         .assert()
         .success();
     drop(lo);

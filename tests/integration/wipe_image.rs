@@ -241,7 +241,7 @@ fn cert_verify_accepts_the_real_one_and_rejects_every_bad_one() {
         .arg(env.path("other.pub"))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("not by the expected key"));
+        .stderr(predicate::str::contains("NOT TRUSTED"));
 
     // Missing signature, garbage signature, not a certificate, missing file: exit 2.
     let lone = env.path("lone.json");
@@ -850,6 +850,7 @@ fn verify_repeats_the_certified_read_back_and_catches_changes() {
         .success();
     let cert = env.certificates(&env.path("s"))[0].clone();
     let digest = read_cert(&cert).verification.blake3;
+    env.trust_default_key();
     // Intact: same samples, same digest.
     env.cmd()
         .arg("verify")
@@ -1027,6 +1028,7 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
         .success();
     let cert = env.certificates(env.dir.path())[0].clone();
     let c = read_cert(&cert);
+    env.trust_default_key();
     let pdf = env.path("c.pdf");
     env.cmd()
         .args(["cert", "render"])
