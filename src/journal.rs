@@ -258,17 +258,21 @@ impl Journal {
         } else if p.offset != 0 {
             return bad("it is at the verification with an offset".into());
         }
-        let failed: u64 = p.errors.iter().map(|e| e.length).sum();
+        let end = |e: &IoFailure| e.offset.checked_add(e.length);
+        let failed = p
+            .errors
+            .iter()
+            .try_fold(0u64, |sum, e| sum.checked_add(e.length));
         let ordered = p
             .errors
             .windows(2)
-            .all(|w| w[0].offset + w[0].length <= w[1].offset);
+            .all(|w| end(&w[0]).is_some_and(|x| x <= w[1].offset));
         if !ordered
             || p.errors
                 .iter()
-                .any(|e| e.length == 0 || e.offset + e.length > p.offset)
-            || p.bytes_written
-                .checked_add(failed)
+                .any(|e| e.length == 0 || end(e).is_none_or(|x| x > p.offset))
+            || failed
+                .and_then(|f| p.bytes_written.checked_add(f))
                 .is_none_or(|t| t > p.offset)
         {
             return bad("its failed ranges or byte counts do not fit its offset".into());

@@ -16,6 +16,8 @@ pub mod pattern;
 pub mod plan;
 pub mod policy;
 pub mod progress;
+#[cfg(test)]
+mod props;
 pub mod purge;
 pub mod signals;
 pub mod units;

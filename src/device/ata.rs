@@ -386,7 +386,8 @@ pub fn hidden_sectors(
     dco_max_lba: Option<u64>,
 ) -> (u64, Vec<String>) {
     let mut why = Vec::new();
-    let native = native_max_lba.map(|l| l + 1);
+    // ATA addresses are 48-bit; saturate rather than trust a nonsense answer to fit.
+    let native = native_max_lba.map(|l| l.saturating_add(1));
     let mut top = current;
     if let Some(n) = native.filter(|&n| n > current) {
         why.push(format!(
@@ -396,7 +397,7 @@ pub fn hidden_sectors(
         top = n;
     }
     if let Some(d) = dco_max_lba
-        .map(|l| l + 1)
+        .map(|l| l.saturating_add(1))
         .filter(|&d| d > native.unwrap_or(current).max(current))
     {
         why.push(format!(
