@@ -373,6 +373,11 @@ pub struct PurgeArgs {
     #[arg(long)]
     pub exit_failure_mode: bool,
 
+    /// The command may erase what other hosts use, or namespaces this host cannot see (a
+    /// dual-ported or multi-controller NVMe subsystem, a shared namespace): go ahead anyway.
+    #[arg(long)]
+    pub allow_shared: bool,
+
     /// Share of the device sampled before and after, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]
     pub verify_percent: u8,

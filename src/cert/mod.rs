@@ -270,6 +270,9 @@ pub struct DeviceCommand {
     pub drive_status: String,
     /// The drive's time estimate, seconds, if it gave one.
     pub estimate_seconds: Option<u64>,
+    /// Everything the command erased: the device named, and every other namespace of the same
+    /// NVM subsystem a Sanitize (or an all-namespace Format) reaches.
+    pub scope: Vec<String>,
 }
 
 /// How it was verified and what was found.

@@ -22,6 +22,7 @@ use crate::progress::Reporter;
 use crate::purge::drive::{DeviceDrive, Passthrough};
 use crate::purge::engine::{self, Bus, Evidence, Options, State};
 use crate::purge::method::{self, Grade, Method};
+use crate::purge::scope::{self, Scope};
 use crate::purge::sim::{SimConfig, SimNvme};
 use crate::verify;
 
@@ -64,8 +65,9 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
     match args_sim {
         None => Ok((
             Box::new(
-                DeviceDrive::open(&p.path)
-                    .map_err(|e| Error::target(&p.path, format!("cannot open: {e}")))?,
+                // Exclusively, through the probed descriptor: nothing can mount or claim it
+                // while commands go to it.
+                DeviceDrive::from_file(device::claim(p)?),
             ),
             None,
         )),
@@ -108,6 +110,76 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
     }
 }
 
+/// What method `m` erases when sent to `probe` (see [`crate::purge::scope`]).
+#[allow(clippy::too_many_arguments)]
+fn scope_of(
+    m: Method,
+    bus: Bus,
+    caps: &engine::Caps,
+    probe: &Probe,
+    nsid: Option<u32>,
+    ns_shared: bool,
+    drive: &dyn Passthrough,
+) -> Result<Scope, Error> {
+    let target = (probe.canonical.clone(), probe.devno.unwrap_or_default());
+    let (Bus::Nvme, Some(c)) = (bus, caps.controller.as_ref()) else {
+        return Ok(scope::whole_disk(target));
+    };
+    let sub = probe
+        .devno
+        .and_then(|d| device::subsystem::of(std::path::Path::new("/sys"), d));
+    let active = if scope::subsystem_wide(m, c) {
+        engine::active_namespaces(drive).map_err(|e| {
+            Error::refused(
+                &probe.path,
+                format!(
+                    "cannot list the namespaces the command would erase: {e}; nothing was sent"
+                ),
+            )
+        })?
+    } else {
+        vec![]
+    };
+    Ok(scope::nvme(
+        m,
+        c,
+        target,
+        nsid,
+        sub.as_ref(),
+        &active,
+        ns_shared,
+    ))
+}
+
+/// Refuses a scope with a device in use, or one that may reach what others use unless the
+/// operator allowed it.
+fn check_scope(scope: &Scope, probe: &Probe, allow_shared: bool) -> Result<(), Error> {
+    let sys = std::path::Path::new("/sys");
+    let usage = device::safety::Usage::read();
+    for (path, devno) in &scope.devices {
+        if Some(*devno) == probe.devno {
+            continue; // checked already, with its partitions
+        }
+        if let Some(why) = device::safety::block_in_use(sys, *devno, &usage) {
+            return Err(Error::refused(
+                &probe.path,
+                format!(
+                    "this command erases {} too ({}), and {why}",
+                    path.display(),
+                    scope.summary
+                ),
+            ));
+        }
+    }
+    match &scope.shared {
+        Some(why) if !allow_shared => Err(Error::refused(
+            &probe.path,
+            format!("{why}; if erasing all of it is intended, add --allow-shared"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter()
         .map(|x| format!("{x:02x}"))
@@ -130,11 +202,31 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
             )
             .into());
         }
+        if let Some(disk) = device::partition_of(&p) {
+            return Err(Error::refused(
+                &p.path,
+                format!(
+                    "it is a partition of /dev/{disk}; a purge erases the whole drive, not a partition: \
+                     name the drive (/dev/{disk}) if that is what you mean, or use `mediasan wipe` for the partition"
+                ),
+            )
+            .into());
+        }
         if p.read_only {
             return Err(Error::refused(&p.path, "the device is read-only").into());
         }
         device::safety::check_not_in_use(&p)?;
         p
+    };
+    // A misspelt method is the user's mistake, not the drive's.
+    let requested = match args.method.as_str() {
+        "nist-purge" => None,
+        name => Some(Method::from_name(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--method {name}: no such method; use nist-purge or one of {}",
+                Method::ALL.map(Method::name).join(", ")
+            ))
+        })?),
     };
     let bus = if args.seams.simulate().is_some() {
         Bus::Nvme
@@ -166,10 +258,39 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         ));
         caps = read_caps()?;
     }
-    let m = if args.method == "nist-purge" {
-        method::strongest(&caps.supported, caps.solid_state)
-            .map_err(|why| Error::refused(&probe.path, why))?
+    let m = match requested {
+        None => method::strongest(&caps.supported, caps.solid_state)
+            .map_err(|why| Error::refused(&probe.path, why))?,
+        Some(m) => m,
+    };
+    // The target's own namespace: Format NVM is sent to it (never "all namespaces", never a
+    // guess); a Sanitize is sent to the controller and needs none.
+    let nsid: Option<u32> = if sim.is_some() {
+        Some(1)
     } else {
+        probe.identity.nvme_namespace.parse().ok()
+    };
+    let format = matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto);
+    // Format NVM keeps the namespace's LBA format: read it now, so that --dry-run and the
+    // certificate show the very command that is sent; and whether the namespace is shared.
+    let (lbaf, ns_shared) = match (format, nsid) {
+        (false, _) => (0, false),
+        (true, None) => {
+            return Err(Error::refused(
+                &probe.path,
+                "cannot read its NVMe namespace id from sysfs; nothing was sent",
+            )
+            .into())
+        }
+        (true, Some(n)) => engine::namespace(drive.as_ref(), n)
+            .map_err(|e| Error::refused(&probe.path, format!("cannot read its namespace: {e}")))?,
+    };
+    // What the command erases besides the device named: every device of it must be free,
+    // and what may be in use elsewhere needs --allow-shared. Checked before whether the drive
+    // supports it: "it would erase a disk in use" is the refusal that matters.
+    let scope = scope_of(m, bus, &caps, &probe, nsid, ns_shared, drive.as_ref())?;
+    check_scope(&scope, &probe, args.allow_shared)?;
+    if requested.is_some() {
         // SCSI drives that cannot report their support let the drive's answer decide.
         let scsi_unknown = bus == Bus::Scsi && caps.supported.is_empty();
         let any = [
@@ -179,45 +300,31 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
             Method::ScsiFormatUnit,
         ];
         let candidates: &[Method] = if scsi_unknown { &any } else { &caps.supported };
-        let m = candidates
-            .iter()
-            .copied()
-            .find(|m| m.name() == args.method)
-            .ok_or_else(|| {
-                let names: Vec<&str> = caps.supported.iter().map(|m| m.name()).collect();
-                Error::refused(
-                    &probe.path,
-                    format!(
-                        "the drive does not report support for {}; it supports: {}",
-                        args.method,
-                        if names.is_empty() {
-                            "none".into()
-                        } else {
-                            names.join(", ")
-                        }
-                    ),
-                )
-            })?;
-        m
-    };
+        if !candidates.contains(&m) {
+            let names: Vec<&str> = caps.supported.iter().map(|m| m.name()).collect();
+            return Err(Error::refused(
+                &probe.path,
+                format!(
+                    "the drive does not report support for {}; it supports: {}",
+                    m.name(),
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            )
+            .into());
+        }
+    }
     if let Some(b) = caps.blockers.first() {
         return Err(Error::refused(&probe.path, b.clone()).into());
     }
-    // The target's own namespace (never "all namespaces", never another one).
-    let nsid = probe.identity.nvme_namespace.parse().unwrap_or(1);
-    // Format NVM keeps the namespace's LBA format: read it now, so that --dry-run and the
-    // certificate show the very command that is sent.
-    let lbaf = if matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto) {
-        engine::lba_format(drive.as_ref(), nsid)
-            .map_err(|e| Error::refused(&probe.path, format!("cannot read its LBA format: {e}")))?
-    } else {
-        0
-    };
     let opts = Options {
         pattern: args.pattern,
         passes: args.passes,
         ause: args.ause,
-        nsid,
+        nsid: nsid.unwrap_or(0),
         lbaf,
         ..Options::default()
     };
@@ -229,7 +336,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         .find(|(x, _)| *x == m)
         .map(|(_, s)| *s);
     let what = format!(
-        "{} {}: {} ({}{}){}",
+        "{} {}: {} ({}{}){}; it erases {}",
         probe.path.display(),
         caps.model,
         m.name(),
@@ -241,15 +348,21 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         m.note().map(|n| format!("; {n}")).unwrap_or_default(),
         estimate
             .map(|s| format!(", the drive estimates {} min", s.div_ceil(60)))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        scope.summary
     );
+    let mut lines = vec![what.clone()];
+    lines.extend(scope.reaches.iter().map(|r| format!("  erases {r}")));
     if args.dry_run {
         if reporter.json() {
             reporter.emit("plan", json!({"target": probe.path, "method": m.name(), "grade": format!("{grade:?}").to_lowercase(),
                 "bus": bus_name(bus), "bytes": bytes.iter().map(|(l, b)| json!({"what": l, "hex": hex(b)})).collect::<Vec<_>>(),
-                "estimate_seconds": estimate, "dry_run": true}));
+                "scope": scope.reaches, "estimate_seconds": estimate, "dry_run": true}));
         } else {
             outln!("dry run, nothing is sent that erases: {what}");
+            for r in &scope.reaches {
+                outln!("  erases {r}");
+            }
             for (label, b) in &bytes {
                 outln!("  {label}: {}", hex(b));
             }
@@ -257,8 +370,15 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         return Ok(exit::PASS);
     }
     if !args.yes {
-        super::confirm(&probe.path, std::slice::from_ref(&what))?;
+        super::confirm(&probe.path, &lines)?;
     }
+    // Every other device the command erases is held exclusively until it is done.
+    let _held: Vec<std::fs::File> = scope
+        .devices
+        .iter()
+        .filter(|(_, d)| sim.is_none() && Some(*d) != probe.devno)
+        .map(|(p, d)| device::claim_path(p, *d))
+        .collect::<Result<_, _>>()?;
     let cert_dir = args
         .cert_dir
         .clone()
@@ -314,7 +434,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         _ => vec![],
     };
     let finished = SystemTime::now();
-    let c = certificate(
+    let mut c = certificate(
         &probe,
         &args.record,
         &config,
@@ -332,6 +452,11 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         started,
         finished,
     );
+    if let Some(cmd) = c.sanitization.command.as_mut() {
+        cmd.scope = scope.reaches.clone();
+    }
+    c.notes
+        .push(format!("The command erased {}.", scope.summary));
     reserve.release();
     let stored = super::store_certificate(
         &c,
@@ -522,6 +647,7 @@ fn certificate(
                     State::Running(p) => format!("running ({p:.0} %)"),
                 },
                 estimate_seconds: estimate,
+                scope: vec![],
             }),
             ..cert::Sanitization::default()
         },

@@ -128,7 +128,29 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         }
         "nvme" => {
             // device -> the controller (/sys/class/nvme/nvmeX); the namespace has its nsid.
-            let ctrl = std::fs::canonicalize(&dev).unwrap_or_else(|_| dev.clone());
+            // A multipath head's device is the subsystem: take its first controller.
+            let mut ctrl = std::fs::canonicalize(&dev).unwrap_or_else(|_| dev.clone());
+            if ctrl
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("nvme-subsys"))
+            {
+                let first = std::fs::read_dir(&ctrl).ok().and_then(|rd| {
+                    let mut v: Vec<_> = rd
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| {
+                            n.strip_prefix("nvme").is_some_and(|d| {
+                                !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+                            })
+                        })
+                        .collect();
+                    v.sort();
+                    v.into_iter().next()
+                });
+                if let Some(c) = first.and_then(|c| std::fs::canonicalize(ctrl.join(c)).ok()) {
+                    ctrl = c;
+                }
+            }
             let cname = ctrl
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

@@ -10,6 +10,7 @@ pub(crate) mod ioctl;
 pub mod list;
 pub mod mem;
 pub mod safety;
+pub mod subsystem;
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -484,6 +485,55 @@ pub fn open(probe: &Probe) -> Result<Target> {
         tail,
         aligned_end,
     })
+}
+
+/// The whole disk (`sda`) a probed partition (`sda1`) belongs to, or `None` for a whole disk.
+pub fn partition_of(probe: &Probe) -> Option<String> {
+    let (a, b) = probe.devno?;
+    let dir = std::fs::canonicalize(format!("/sys/dev/block/{a}:{b}")).ok()?;
+    if !dir.join("partition").exists() {
+        return None;
+    }
+    Some(dir.parent()?.file_name()?.to_string_lossy().into_owned())
+}
+
+/// Opens a probed block device read-only and exclusively (O_EXCL: nothing can mount or claim
+/// it meanwhile), through the probed descriptor, for commands sent to the drive (purge).
+///
+/// # Errors
+/// [`Error::Refused`] if it is busy or no longer what was probed.
+pub fn claim(probe: &Probe) -> Result<File> {
+    let f = reopen(probe, false, nix::libc::O_EXCL).map_err(|e| open_error(probe, e))?;
+    check_same(probe, &f)?;
+    Ok(f)
+}
+
+/// Opens another block device a purge reaches (a namespace of the same subsystem) read-only
+/// and exclusively, and checks it is still device `devno`.
+///
+/// # Errors
+/// [`Error::Refused`] if it is busy or another device now.
+pub fn claim_path(path: &Path, devno: (u64, u64)) -> Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_EXCL | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::EBUSY) => Error::refused(
+                path,
+                "it is in use (mounted, held, or opened exclusively by another program)",
+            ),
+            _ => Error::refused(path, format!("cannot be opened: {e}")),
+        })?;
+    let now = f.metadata().map(|m| split_devno(m.rdev())).ok();
+    if now != Some(devno) {
+        return Err(Error::refused(
+            path,
+            "it is not the device it was a moment ago; nothing was sent",
+        ));
+    }
+    Ok(f)
 }
 
 /// Opens a probed target for reading only, through the probed descriptor, with O_DIRECT where

@@ -30,6 +30,12 @@ pub struct DeviceDrive {
 }
 
 impl DeviceDrive {
+    /// Commands go through `file`, an open descriptor of the device (held exclusively by the
+    /// caller for as long as it needs).
+    pub fn from_file(file: File) -> DeviceDrive {
+        DeviceDrive { file }
+    }
+
     /// Opens `path` for pass-through commands.
     ///
     /// # Errors

@@ -36,6 +36,8 @@ pub struct Caps {
     /// The last sanitize failed and the drive stays in failure mode until it is exited (one of
     /// the `blockers`).
     pub failure_mode: bool,
+    /// NVMe: what Identify Controller said (for the scope of a command).
+    pub controller: Option<nvme::Controller>,
 }
 
 /// Options of a purge command.
@@ -199,6 +201,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 d.nvme(&nvme::identify_controller(), &mut id),
             )?;
             let c = nvme::parse_controller(&id);
+            let controller = Some(c.clone());
             let mut supported = method::nvme_purges(&c);
             if c.format {
                 if c.format_crypto {
@@ -211,6 +214,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 serial: c.serial,
                 supported,
                 solid_state: true,
+                controller,
                 ..Caps::default()
             };
             if c.sanitize_crypto || c.sanitize_block || c.sanitize_overwrite {
@@ -302,6 +306,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
                 blockers,
                 estimates,
                 failure_mode: false, // ATA leaves it with a new sanitize (AUSE), not a command
+                controller: None,
             })
         }
         Bus::Scsi => {
@@ -339,12 +344,33 @@ pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
 /// # Errors
 /// When Identify Namespace fails.
 pub fn lba_format(d: &dyn Passthrough, nsid: u32) -> io::Result<u8> {
+    Ok(namespace(d, nsid)?.0)
+}
+
+/// The namespace's current LBA format and whether it is shared (NMIC bit 0).
+///
+/// # Errors
+/// When Identify Namespace fails.
+pub fn namespace(d: &dyn Passthrough, nsid: u32) -> io::Result<(u8, bool)> {
     let mut ns = [0u8; 4096];
     nvme_ok(
         "Identify Namespace",
         d.nvme(&nvme::identify_namespace(nsid), &mut ns),
     )?;
-    Ok(nvme::current_lba_format(&ns))
+    Ok((nvme::current_lba_format(&ns), nvme::namespace_shared(&ns)))
+}
+
+/// The namespaces active on the controller (Identify, CNS 2).
+///
+/// # Errors
+/// When the controller does not answer.
+pub fn active_namespaces(d: &dyn Passthrough) -> io::Result<Vec<u32>> {
+    let mut list = [0u8; 4096];
+    nvme_ok(
+        "Identify Active Namespace ID list",
+        d.nvme(&nvme::identify_active_namespaces(), &mut list),
+    )?;
+    Ok(nvme::parse_namespace_list(&list))
 }
 
 /// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, SCSI SANITIZE EXIT FAILURE MODE.

@@ -55,6 +55,11 @@ impl Method {
         Method::ScsiFormatUnit,
     ];
 
+    /// The method of this name, if there is one.
+    pub fn from_name(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name)
+    }
+
     /// The name used in policies and certificates.
     pub fn name(self) -> &'static str {
         match self {

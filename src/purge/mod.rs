@@ -7,5 +7,6 @@ pub mod drive;
 pub mod engine;
 pub mod method;
 pub mod nvme;
+pub mod scope;
 pub mod scsi;
 pub mod sim;

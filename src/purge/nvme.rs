@@ -116,6 +116,32 @@ pub fn identify_namespace(nsid: u32) -> AdminCmd {
     }
 }
 
+/// Identify Active Namespace ID list (opcode 0x06, CNS 2, NSID 0): the namespaces active on
+/// this controller, 4096 bytes in (as `nvme list-ns` sends it).
+pub fn identify_active_namespaces() -> AdminCmd {
+    AdminCmd {
+        opcode: 0x06,
+        nsid: 0,
+        cdw10: 2,
+        data_len: 4096,
+        ..AdminCmd::default()
+    }
+}
+
+/// The namespace ids of an Active Namespace ID list: little-endian u32s up to the first 0.
+pub fn parse_namespace_list(d: &[u8; 4096]) -> Vec<u32> {
+    d.chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .take_while(|&n| n != 0)
+        .collect()
+}
+
+/// NMIC bit 0 of Identify Namespace data: the namespace may be attached to two or more
+/// controllers (shared).
+pub fn namespace_shared(d: &[u8; 4096]) -> bool {
+    d[30] & 1 != 0
+}
+
 /// Get Log Page 0x81, Sanitize Status (512 bytes, all namespaces).
 pub fn sanitize_log() -> AdminCmd {
     let dwords = 512 / 4 - 1;
@@ -158,6 +184,11 @@ pub struct Controller {
     pub format_crypto: bool,
     /// FNA bit 0: Format applies to all namespaces.
     pub format_all_namespaces: bool,
+    /// FNA bit 1: a secure erase (SES 1 or 2) applies to all namespaces.
+    pub secure_erase_all_namespaces: bool,
+    /// CMIC (byte 76): bit 0, more than one port; bit 1, more than one controller; so other
+    /// hosts may reach the NVM subsystem.
+    pub cmic: u8,
 }
 
 fn text(b: &[u8]) -> String {
@@ -181,6 +212,8 @@ pub fn parse_controller(d: &[u8; 4096]) -> Controller {
         sanitize_overwrite: sanicap & 4 != 0,
         format_crypto: fna & (1 << 2) != 0,
         format_all_namespaces: fna & 1 != 0,
+        secure_erase_all_namespaces: fna & (1 << 1) != 0,
+        cmic: d[76],
     }
 }
 
@@ -339,6 +372,29 @@ mod tests {
         );
         same(&sanitize_log(), &captured(&log("nvme-sanitize-log"))[0]);
         same(&identify_controller(), &captured(&log("nvme-id-ctrl"))[0]);
+        same(
+            &identify_active_namespaces(),
+            &captured(&log("nvme-list-ns"))[0],
+        );
+    }
+
+    #[test]
+    fn namespace_lists_and_sharing_are_read() {
+        let mut d = [0u8; 4096];
+        for (i, n) in [1u32, 2, 7].iter().enumerate() {
+            d[i * 4..i * 4 + 4].copy_from_slice(&n.to_le_bytes());
+        }
+        d[16..20].copy_from_slice(&9u32.to_le_bytes()); // after the terminating 0
+        assert_eq!(parse_namespace_list(&d), vec![1, 2, 7]);
+        assert!(!namespace_shared(&d));
+        d[30] = 1;
+        assert!(namespace_shared(&d));
+        let mut c = [0u8; 4096];
+        c[76] = 0b10;
+        c[524] = 0b011;
+        let p = parse_controller(&c);
+        assert_eq!(p.cmic, 2);
+        assert!(p.format_all_namespaces && p.secure_erase_all_namespaces && !p.format_crypto);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct SimConfig {
     pub failed: bool,
     /// The namespace's current LBA format (feature `lbafN`); Format NVM with another fails.
     pub lba_format: u8,
+    /// A dual-ported subsystem (CMIC bits 0 and 1) with a shared namespace (NMIC bit 0):
+    /// feature `shared`.
+    pub shared: bool,
 }
 
 impl SimConfig {
@@ -51,13 +54,14 @@ impl SimConfig {
                 "liar" => c.liar = true,
                 "failed" => c.failed = true,
                 "slow" => c.polls = 100_000,
+                "shared" => c.shared = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow or lbafN (N < 64)"
+                         liar, failed, slow, shared or lbafN (N < 64)"
                     ))
                 }
             }
@@ -139,6 +143,13 @@ impl Passthrough for SimNvme {
                 data.fill(0);
                 let f = self.cfg.lba_format;
                 data[26] = (f & 0x0F) | (f >> 4 & 0x03) << 5;
+                data[30] = u8::from(self.cfg.shared);
+                Ok((0, 0))
+            }
+            (0x06, 2) => {
+                // Active Namespace ID list: namespace 1 only.
+                data.fill(0);
+                data[..4].copy_from_slice(&1u32.to_le_bytes());
                 Ok((0, 0))
             }
             (0x06, 1) => {
@@ -150,6 +161,7 @@ impl Passthrough for SimNvme {
                     | u8::from(self.cfg.block) << 1
                     | u8::from(self.cfg.overwrite) << 2;
                 data[524] = 0b100;
+                data[76] = if self.cfg.shared { 0b11 } else { 0 };
                 Ok((0, 0))
             }
             (0x84, _) => {

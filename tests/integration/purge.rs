@@ -406,3 +406,126 @@ fn ctrl_c_only_stops_waiting_and_says_the_drive_carries_on() {
         "no certificate for an unfinished sanitize"
     );
 }
+
+#[test]
+fn a_dual_ported_subsystem_is_purged_only_when_the_operator_says_so_and_the_scope_is_recorded() {
+    let env = Env::new();
+    // CMIC says more than one port and controller: other hosts may use namespaces we cannot
+    // see, and a Sanitize erases them all.
+    let out = purge(
+        &env,
+        "nvme:8M:block,shared",
+        &["--yes", "--method", "nvme-sanitize-block"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("CMIC") && err.contains("--allow-shared"),
+        "{err}"
+    );
+    assert!(env.certificates(&env.path("c")).is_empty());
+    // The dry run shows what it would erase.
+    let out = purge(
+        &env,
+        "nvme:8M:block",
+        &["--dry-run", "--method", "nvme-sanitize-block"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("erases") && text.contains("whole NVM subsystem"),
+        "{text}"
+    );
+    // Allowed: done, and the certificate records the scope.
+    let out = purge(
+        &env,
+        "nvme:8M:block,shared",
+        &["--yes", "--method", "nvme-sanitize-block", "--allow-shared"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    let scope = &c.sanitization.command.as_ref().unwrap().scope;
+    assert!(!scope.is_empty(), "{c:?}");
+    assert!(
+        c.notes.iter().any(|n| n.contains("whole NVM subsystem")),
+        "{:?}",
+        c.notes
+    );
+}
+
+#[test]
+fn a_misspelt_method_is_the_users_mistake() {
+    let env = Env::new();
+    let out = purge(
+        &env,
+        "nvme:8M:block",
+        &["--yes", "--method", "nvme-sanitise-block"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no such method") && err.contains("nvme-sanitize-block"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_partition_is_refused_naming_its_disk() {
+    let env = Env::new();
+    let file = env.path("parted.img");
+    make_file(&file, 8 << 20, 0);
+    if !have("sfdisk") {
+        skip!("sfdisk (fdisk) is not installed");
+    }
+    let mut sf = std::process::Command::new("sfdisk")
+        .arg("--quiet")
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    sf.stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"label: dos\n,4M\n,\n")
+        .unwrap();
+    assert!(sf.wait().unwrap().success());
+    if !is_root() {
+        skip!("loop devices need root");
+    }
+    let out = std::process::Command::new("losetup")
+        .args(["--find", "--show", "--partscan"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lo = LoopDev {
+        dev: std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+    };
+    let part = std::path::PathBuf::from(format!("{}p1", lo.dev.display()));
+    // Some kernels do not scan a loop device's table on attach: add the partitions by hand.
+    let _ = std::process::Command::new("partx")
+        .arg("-a")
+        .arg(&lo.dev)
+        .output();
+    for _ in 0..50 {
+        if part.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = env
+        .cmd()
+        .args(["purge", "--dry-run", "--transport", "ata"])
+        .arg(&part)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let disk = lo.dev.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.contains(&format!("partition of /dev/{disk}")), "{err}");
+}

@@ -89,7 +89,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
     );
     let kernel = String::from_utf8_lossy(&build.stdout).trim().to_string();
     // Fresh pseudorandom contents, so an erase has something to prove itself on.
-    for name in ["nvme.img", "sata.img", "scsi.img"] {
+    for name in ["nvme.img", "nvme2.img", "sata.img", "scsi.img"] {
         let mut data = vec![0u8; 32 << 20];
         mediasan::pattern::Pattern::Random {
             prng: mediasan::pattern::Prng::ChaCha8,
@@ -99,6 +99,17 @@ fn emulated_nvme_sata_and_scsi_drives() {
         .fill_at(&mut data, 0);
         std::fs::write(work.join(name), data).unwrap();
     }
+    // A small disk with a partition table: purge must refuse its partition.
+    let part = work.join("part.img");
+    std::fs::write(&part, vec![0u8; 8 << 20]).unwrap();
+    let mut sf = Command::new("sfdisk")
+        .arg("--quiet")
+        .arg(&part)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(sf.stdin.as_mut().unwrap(), b"label: dos\n,4M\n").unwrap();
+    assert!(sf.wait().unwrap().success());
     let drive = |file: &str, id: &str| {
         format!(
             "file={},if=none,id={id},format=raw",
@@ -122,10 +133,16 @@ fn emulated_nvme_sata_and_scsi_drives() {
         .arg(work.join("initramfs.gz"))
         .args(["-append", "console=ttyS0 panic=-1 quiet loglevel=3"])
         .args([
+            "-device",
+            "nvme,id=nv0,serial=MSNVME01",
             "-drive",
             &drive("nvme.img", "nv"),
             "-device",
-            "nvme,serial=MSNVME01,drive=nv",
+            "nvme-ns,drive=nv,bus=nv0,nsid=1",
+            "-drive",
+            &drive("nvme2.img", "nv2"),
+            "-device",
+            "nvme-ns,drive=nv2,bus=nv0,nsid=2",
         ])
         .args([
             "-drive",
@@ -142,6 +159,10 @@ fn emulated_nvme_sata_and_scsi_drives() {
             "virtio-scsi-pci,id=vs",
             "-device",
             "scsi-hd,drive=sc,bus=vs.0",
+            "-drive",
+            &drive("part.img", "pt"),
+            "-device",
+            "scsi-hd,drive=pt,bus=vs.0",
         ])
         .output()
         .unwrap();
@@ -200,6 +221,22 @@ fn emulated_nvme_sata_and_scsi_drives() {
         serde_json::json!(["overwrite"]),
         "unknown SCSI support is not claimed"
     );
+
+    // A Sanitize of namespace 1 would erase namespace 2 of the same subsystem, which is
+    // active swap: refused before anything else, naming it. A Format (FNA 0 on QEMU) reaches
+    // namespace 1 only, and says so.
+    let (rc, text) = get("nvme-scope");
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("erases /dev/nvme0n2 too") && text.contains("active swap"),
+        "{text}"
+    );
+    let (rc, text) = get("nvme-format-dryrun");
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("(namespace 1) only"), "{text}");
+    let (rc, text) = get("partition");
+    assert_eq!(rc, 3, "{text}");
+    assert!(text.contains("is a partition of /dev/sd"), "{text}");
 
     // What QEMU lacks is refused, never PASS.
     let (rc, text) = get("nvme-nist-purge");

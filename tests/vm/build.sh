@@ -12,7 +12,7 @@ R=$OUT/initramfs
 rm -rf "$R"
 mkdir -p "$R/bin" "$R/dev" "$R/proc" "$R/sys" "$R/tmp" "$R/mod"
 cp "$(command -v busybox)" "$R/bin/busybox"
-for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync; do ln -s busybox "$R/bin/$a"; done
+for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon; do ln -s busybox "$R/bin/$a"; done
 cp "$BIN" "$R/bin/mediasan"
 for lib in $(ldd "$BIN" | grep -o '/[^ ]*'); do
   mkdir -p "$R$(dirname "$lib")"
