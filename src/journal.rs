@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cert::{PassRecord, PolicyRef};
+use crate::contract::IoFailure;
 use crate::device::{Kind, Probe};
 use crate::error::{Error, Result};
-use crate::writer::IoFailure;
 
 /// The `format` of journals this version writes.
 pub const FORMAT: &str = "mediasan-journal/2";
@@ -519,13 +519,7 @@ mod tests {
             ),
             (
                 "failed ranges",
-                Box::new(|j| {
-                    j.position.errors = vec![crate::writer::IoFailure {
-                        offset: 255 << 10,
-                        length: 4096,
-                        error: "EIO".into(),
-                    }]
-                }),
+                Box::new(|j| j.position.errors = vec![IoFailure::other(255 << 10, 4096, "EIO")]),
             ),
             ("buffer", Box::new(|j| j.buffer_size = 7)),
             ("verification", Box::new(|j| j.verify_percent = 0)),

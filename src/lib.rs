@@ -7,6 +7,7 @@ pub mod cert;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod contract;
 pub mod device;
 pub mod error;
 pub mod evidence;

@@ -81,7 +81,7 @@ pub struct Policy {
     /// 1-based inclusive range of passes whose order is drawn at random per wipe.
     pub shuffle: Option<(usize, usize)>,
     /// After an I/O error that retries did not cure: go on (`continue`) or stop (`abort`).
-    pub on_error: crate::writer::OnError,
+    pub on_error: crate::contract::OnError,
     /// Where it came from: `built-in` or the file path.
     pub source: String,
     /// BLAKE3 of the policy text, hex.
@@ -368,10 +368,10 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
     };
 
     let on_error = match &raw.on_error {
-        None => crate::writer::OnError::Continue,
+        None => crate::contract::OnError::Continue,
         Some(v) => match v.get_ref().as_str() {
-            "continue" => crate::writer::OnError::Continue,
-            "abort" => crate::writer::OnError::Abort,
+            "continue" => crate::contract::OnError::Continue,
+            "abort" => crate::contract::OnError::Abort,
             other => {
                 return Err(err(
                     Some(v.span().start),

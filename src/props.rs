@@ -177,16 +177,8 @@ fn journal_arithmetic_does_not_overflow() {
     j.position.offset = size;
     for (offset, length) in [(size / 2, u64::MAX), (u64::MAX, 1), (0, u64::MAX)] {
         j.position.errors = vec![
-            crate::writer::IoFailure {
-                offset,
-                length,
-                error: "x".into(),
-            },
-            crate::writer::IoFailure {
-                offset: u64::MAX,
-                length: u64::MAX,
-                error: "y".into(),
-            },
+            crate::contract::IoFailure::other(offset, length, "x"),
+            crate::contract::IoFailure::other(u64::MAX, u64::MAX, "y"),
         ];
         assert!(j.implausible().is_some());
     }
@@ -223,11 +215,7 @@ fn authentic_journals_with_extreme_numbers_are_judged() {
                 j.position.offset = off;
                 j.position.bytes_written = bw;
                 j.position.pass = pass;
-                j.position.errors = vec![crate::writer::IoFailure {
-                    offset: off / 2,
-                    length: len,
-                    error: "x".into(),
-                }];
+                j.position.errors = vec![crate::contract::IoFailure::other(off / 2, len, "x")];
                 j.media.size_bytes = size;
                 j.buffer_size = len;
                 j.verify_percent = pct;

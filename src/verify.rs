@@ -26,22 +26,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::aligned::AlignedBuf;
+pub use crate::contract::Extent;
+use crate::contract::IoFailure;
 use crate::device::BlockIo;
 use crate::pattern::Pattern;
 use crate::plan::uniform_below;
-use crate::writer::{attempt, chunk_size, IoConfig, IoFailure};
+use crate::writer::{attempt, chunk_size, IoConfig};
 
 /// Most subsections a sampled verification uses.
 pub const MAX_SUBSECTIONS: u64 = 1000;
 /// Largest single sample.
 pub const MAX_SAMPLE_BYTES: u64 = 1 << 20;
-
-/// A byte range to read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Extent {
-    pub offset: u64,
-    pub len: u64,
-}
 
 /// The ranges a verification reads, in the order they are hashed.
 #[derive(Clone, Debug, PartialEq)]
@@ -593,12 +588,11 @@ pub fn run(
 
     let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
     if abort.into_inner() {
-        errors.push(IoFailure {
-            offset: 0,
-            length: 0,
-            error: "internal error: a verification worker failed; the read-back is incomplete"
-                .into(),
-        });
+        errors.push(IoFailure::other(
+            0,
+            0,
+            "internal error: a verification worker failed; the read-back is incomplete",
+        ));
     }
     errors.sort_by_key(|e| e.offset);
     let (mismatched_blocks, first_mismatch) = found.into_inner().unwrap_or_else(|p| p.into_inner());

@@ -16,16 +16,9 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::aligned::AlignedBuf;
+pub use crate::contract::{IoFailure, OnError};
 use crate::device::BlockIo;
 use crate::pattern::Pattern;
-
-/// A failed I/O: where, how long, and the error text.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct IoFailure {
-    pub offset: u64,
-    pub length: u64,
-    pub error: String,
-}
 
 /// A counting semaphore that caps how many threads generate pattern bytes at once.
 #[derive(Debug)]
@@ -85,16 +78,6 @@ pub struct Watchdog {
     pub floor: f64,
     pub window: Duration,
     pub stop: bool,
-}
-
-/// What a pass does after an I/O error that retries did not cure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum OnError {
-    /// Record the failing blocks and carry on with the rest (the result is FAIL).
-    #[default]
-    Continue,
-    /// Stop the pass.
-    Abort,
 }
 
 impl Default for IoConfig {
@@ -170,14 +153,13 @@ pub(crate) struct Attempted {
     pub recovered: bool,
 }
 
-fn push_coalesced(list: &mut Vec<IoFailure>, offset: u64, length: u64, error: String) {
+fn push_coalesced(list: &mut Vec<IoFailure>, offset: u64, length: u64, e: &std::io::Error) {
+    let f = IoFailure::from_io(offset, length, e);
     match list.last_mut() {
-        Some(f) if f.offset + f.length == offset && f.error == error => f.length += length,
-        _ => list.push(IoFailure {
-            offset,
-            length,
-            error,
-        }),
+        Some(l) if l.offset + l.length == offset && l.error == f.error && l.errno == f.errno => {
+            l.length += length
+        }
+        _ => list.push(f),
     }
 }
 
@@ -216,7 +198,7 @@ pub(crate) fn attempt(
         let n = block.min(offset + len - at);
         match io(at, n) {
             Ok(()) => out.ok += n,
-            Err(e) => push_coalesced(&mut out.failures, at, n, e.to_string()),
+            Err(e) => push_coalesced(&mut out.failures, at, n, &e),
         }
         at += n;
     }

@@ -10,7 +10,7 @@ pub mod trust;
 
 use serde::{Deserialize, Serialize};
 
-use crate::writer::IoFailure;
+use crate::contract::IoFailure;
 
 /// The `format` value of certificates this version writes.
 pub const FORMAT: &str = "mediasan-certificate/1";
@@ -465,10 +465,10 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
 /// The recommendation for the media: Destroy when blocks could not be written or read back
 /// (a failing drive: those blocks may still hold data and cannot be cleared by software).
 ///
-/// Only for block devices, and only for media errors (EIO): a full filesystem under an image, or
-/// a device that went away, says nothing about the medium.
+/// Only for block devices, and only for media errors (by errno: EIO, ENODATA, EILSEQ): a full
+/// filesystem under an image, or a device that went away, says nothing about the medium.
 pub fn recommend(c: &Certificate) -> String {
-    let media = |e: &&IoFailure| e.error.contains("Input/output error");
+    let media = |e: &&IoFailure| e.media_error();
     let write_errors: u64 = c
         .sanitization
         .passes
@@ -584,11 +584,9 @@ mod tests {
         );
 
         let mut c = passing();
-        c.sanitization.passes[0].errors.push(IoFailure {
-            offset: 512,
-            length: 512,
-            error: "EIO".into(),
-        });
+        c.sanitization.passes[0]
+            .errors
+            .push(IoFailure::other(512, 512, "EIO"));
         c.sanitization.passes[0].bytes_written = 488;
         let (v, r) = judge(&c, 1, false);
         assert_eq!(v, Verdict::Fail);
@@ -634,11 +632,9 @@ mod tests {
         // A signal makes the result INCOMPLETE even when failures were found (the wipe can be
         // resumed; the failures are listed first and stay).
         let mut c = passing();
-        c.sanitization.passes[0].errors.push(IoFailure {
-            offset: 0,
-            length: 512,
-            error: "EIO".into(),
-        });
+        c.sanitization.passes[0]
+            .errors
+            .push(IoFailure::other(0, 512, "EIO"));
         c.sanitization.passes[0].bytes_written = 488;
         let (v, r) = judge(&c, 2, true);
         assert_eq!(v, Verdict::Incomplete);
@@ -659,11 +655,7 @@ mod tests {
         assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
 
         let mut c = passing();
-        c.verification.errors.push(IoFailure {
-            offset: 0,
-            length: 4096,
-            error: "EIO".into(),
-        });
+        c.verification.errors.push(IoFailure::other(0, 4096, "EIO"));
         assert_eq!(judge(&c, 1, false).0, Verdict::Fail);
     }
 
@@ -673,16 +665,23 @@ mod tests {
         c.media.kind = "block".into();
         assert_eq!(recommend(&c), "");
         let eio = "Input/output error (os error 5)";
-        c.sanitization.passes[0].errors.push(IoFailure {
-            offset: 512,
-            length: 1024,
-            error: eio.into(),
-        });
+        c.sanitization.passes[0].errors.push(IoFailure::from_io(
+            512,
+            1024,
+            &std::io::Error::from_raw_os_error(nix::libc::EIO),
+        ));
+        assert!(c.sanitization.passes[0].errors[0]
+            .error
+            .starts_with(eio.split(' ').next().unwrap()));
         assert!(recommend(&c).starts_with("Destroy: 1024 bytes"));
         c.media.kind = "image".into();
         assert_eq!(recommend(&c), "", "not for an image file");
         c.media.kind = "block".into();
-        c.sanitization.passes[0].errors[0].error = "No space left on device (os error 28)".into();
+        c.sanitization.passes[0].errors[0] = IoFailure::from_io(
+            512,
+            1024,
+            &std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+        );
         assert_eq!(recommend(&c), "", "not for a full filesystem");
         let mut c = passing();
         c.sanitization.passes[0].aborted = true;

@@ -8,9 +8,9 @@ use std::io;
 use super::drive::{DataDir, Passthrough};
 use super::method::{self, Method};
 use super::{nvme, scsi};
+use crate::contract::Extent;
 use crate::device::ata;
 use crate::device::BlockIo;
-use crate::verify::Extent;
 
 /// How the drive is attached, for purge purposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
