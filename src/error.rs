@@ -6,18 +6,60 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Exit codes, as documented in the README ("Exit codes").
-pub mod exit {
-    /// Every target sanitized and verified: PASS.
-    pub const PASS: u8 = 0;
-    /// Sanitization or verification failed (a FAIL or INCOMPLETE certificate is still written).
-    pub const FAILED: u8 = 1;
-    /// Usage or input error; nothing was written to any target.
-    pub const USAGE: u8 = 2;
-    /// Refused for safety (in use, mounted, read-only, not confirmed); nothing was written.
-    pub const REFUSED: u8 = 3;
-    /// Interrupted by a signal.
-    pub const INTERRUPTED: u8 = 130;
+/// How a command ends, as documented in the README ("Exit codes"): each outcome has one
+/// process exit code, and several targets' outcomes combine into the worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: every target sanitized and verified (PASS); a read-only command succeeded.
+    Pass,
+    /// 1: sanitization or verification failed (a FAIL or INCOMPLETE certificate is still
+    /// written); not authentic, or not from a trusted signer.
+    Failed,
+    /// 2: usage or input error; nothing was written to any target.
+    Usage,
+    /// 3: refused for safety (in use, mounted, read-only, not confirmed); nothing was written.
+    Refused,
+    /// 130: interrupted by a signal (the journal is kept for `--resume`).
+    Interrupted,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Pass => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+            Exit::Refused => 3,
+            Exit::Interrupted => 130,
+        }
+    }
+
+    /// How bad it is, for [`Exit::worst`]: an interruption outranks a refusal, which outranks
+    /// a usage error, which outranks a failure, which outranks a pass.
+    fn rank(self) -> u8 {
+        match self {
+            Exit::Pass => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+            Exit::Refused => 3,
+            Exit::Interrupted => 4,
+        }
+    }
+
+    /// The worst of several outcomes (several targets at once); `Pass` for none.
+    pub fn worst(all: impl IntoIterator<Item = Exit>) -> Exit {
+        all.into_iter().max_by_key(|e| e.rank()).unwrap_or(Exit::Pass)
+    }
+
+    /// A sanitization's outcome: interrupted (the work can be resumed), else by its verdict.
+    pub fn of(verdict: crate::cert::Verdict, interrupted: bool) -> Exit {
+        match (interrupted, verdict) {
+            (true, _) => Exit::Interrupted,
+            (false, crate::cert::Verdict::Pass) => Exit::Pass,
+            (false, _) => Exit::Failed,
+        }
+    }
 }
 
 /// Everything that can go wrong in mediasan, by what the caller should do about it.
@@ -61,20 +103,16 @@ pub enum Error {
         cause: io::Error,
     },
 
-    /// Stopped by SIGINT/SIGTERM.
-    #[error("interrupted")]
-    Interrupted,
 }
 
 impl Error {
-    /// The process exit code for this error (see [`exit`]).
-    pub fn exit_code(&self) -> u8 {
+    /// How a command that ends with this error ends (see [`Exit`]).
+    pub fn exit(&self) -> Exit {
         match self {
-            Error::Usage(_) | Error::Target { .. } | Error::Policy { .. } => exit::USAGE,
-            Error::CertificateInput(_) => exit::USAGE,
-            Error::Refused { .. } => exit::REFUSED,
-            Error::NotAuthentic(_) | Error::Io { .. } => exit::FAILED,
-            Error::Interrupted => exit::INTERRUPTED,
+            Error::Usage(_) | Error::Target { .. } | Error::Policy { .. } => Exit::Usage,
+            Error::CertificateInput(_) => Exit::Usage,
+            Error::Refused { .. } => Exit::Refused,
+            Error::NotAuthentic(_) | Error::Io { .. } => Exit::Failed,
         }
     }
 
@@ -108,3 +146,24 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::Verdict;
+
+    #[test]
+    fn exit_codes_are_the_documented_numbers_and_the_worst_wins() {
+        let all = [Exit::Pass, Exit::Failed, Exit::Usage, Exit::Refused, Exit::Interrupted];
+        assert_eq!(all.map(Exit::code), [0, 1, 2, 3, 130]);
+        assert_eq!(Exit::worst([]), Exit::Pass);
+        assert_eq!(Exit::worst([Exit::Pass, Exit::Failed, Exit::Pass]), Exit::Failed);
+        assert_eq!(Exit::worst([Exit::Interrupted, Exit::Refused]), Exit::Interrupted);
+        assert_eq!(Exit::worst([Exit::Usage, Exit::Failed]), Exit::Usage);
+        assert_eq!(Exit::of(Verdict::Pass, false), Exit::Pass);
+        assert_eq!(Exit::of(Verdict::Incomplete, false), Exit::Failed);
+        assert_eq!(Exit::of(Verdict::Pass, true), Exit::Interrupted);
+        assert_eq!(Error::refused("x", "y").exit(), Exit::Refused);
+        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
+    }
+}

@@ -7,11 +7,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = mediasan::cli::Cli::parse();
     match mediasan::cmd::run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             let text = format!("mediasan: error: {e:#}");
             mediasan::term::err(&mediasan::term::escape(&text));
-            ExitCode::from(mediasan::cmd::exit_code_of(&e))
+            ExitCode::from(mediasan::cmd::exit_of(&e).code())
         }
     }
 }

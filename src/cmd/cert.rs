@@ -10,7 +10,7 @@ use crate::cert::render::{self, Seal};
 use crate::cert::trust::{self, Signer, Trust};
 use crate::cert::{sign, Certificate, FORMAT};
 use crate::cli::{CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat, TrustArgs};
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 
 fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
     let c: Certificate = serde_json::from_slice(bytes).ok()?;
@@ -52,9 +52,9 @@ impl Checked {
 
     /// The exit code a command that only reads the certificate ends with: 0 only for a
     /// trusted signer, and a line saying why otherwise.
-    pub fn code(&self, file: &Path) -> u8 {
+    pub fn code(&self, file: &Path) -> Exit {
         if self.signer.trusted() {
-            return exit::PASS;
+            return Exit::Pass;
         }
         errln!(
             "mediasan: {}: the signature is valid, but the signer is {}",
@@ -64,7 +64,7 @@ impl Checked {
                 _ => "NOT CHECKED: give --pubkey KEY.pub or --allowed-signers FILE (or allowed_signers in the organization file)".into(),
             }
         );
-        exit::FAILED
+        Exit::Failed
     }
 }
 
@@ -134,7 +134,7 @@ pub(crate) fn load_checked(
     })
 }
 
-pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
+pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     let file = &args.file;
     let checked = load_checked(file, args.sig.as_deref(), &trust_of(&args.trust)?)?;
     let (cert, signer) = (&checked.cert, &checked.signer);
@@ -173,13 +173,13 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<u8> {
     Ok(checked.code(file))
 }
 
-pub fn show(args: &CertShowArgs) -> anyhow::Result<u8> {
+pub fn show(args: &CertShowArgs) -> anyhow::Result<Exit> {
     let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
     crate::term::out_raw(&render::text(&checked.cert, &checked.seal()));
     Ok(checked.code(&args.file))
 }
 
-pub fn render(args: &CertRenderArgs) -> anyhow::Result<u8> {
+pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
     let seal = checked.seal();
     let bytes = match args.format {

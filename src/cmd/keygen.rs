@@ -2,9 +2,9 @@
 
 use crate::cert::sign;
 use crate::cli::KeygenArgs;
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 
-pub fn run(args: &KeygenArgs) -> anyhow::Result<u8> {
+pub fn run(args: &KeygenArgs) -> anyhow::Result<Exit> {
     let path = match &args.out {
         Some(p) => p.clone(),
         None => sign::default_key_path().ok_or_else(|| {
@@ -23,7 +23,7 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<u8> {
     );
     errln!("fingerprint {}", sign::fingerprint(key.public_key()));
     outln!("{}", key.public_key().to_openssh().unwrap_or_default());
-    Ok(exit::PASS)
+    Ok(Exit::Pass)
 }
 
 /// `mediasan@<hostname>`, the comment of keys we make.

@@ -7,12 +7,12 @@ use serde_json::json;
 use crate::cli::ListArgs;
 use crate::device::list;
 use crate::device::safety::Usage;
-use crate::error::exit;
+use crate::error::Exit;
 use crate::purge::drive::DeviceDrive;
 use crate::purge::engine::{self, Bus};
 use crate::units::human_bytes;
 
-pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
+pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
     let mut all = list::scan(Path::new("/sys"), &Usage::read());
     // What each drive can purge with, where it answers (root; NVMe, SATA, SAS).
     for c in &mut all {
@@ -40,11 +40,11 @@ pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
             }
             outln!("{v}");
         }
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
     if all.is_empty() {
         errln!("no block devices found");
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
     outln!(
         "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} STATUS",
@@ -76,5 +76,5 @@ pub fn run(args: &ListArgs) -> anyhow::Result<u8> {
             c.supports.join(","),
         );
     }
-    Ok(exit::PASS)
+    Ok(Exit::Pass)
 }

@@ -10,13 +10,13 @@ mod verify;
 mod wipe;
 
 use crate::cli::{CertCommand, Cli, Command, GenerateCommand};
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 
 /// Runs a parsed command line; returns the exit code.
 ///
 /// # Errors
 /// Any failure before a certificate could be written (bad input, refusal, I/O).
-pub fn run(cli: Cli) -> anyhow::Result<u8> {
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Wipe(a) => wipe::run(&a),
         Command::Purge(a) => purge::run(&a),
@@ -33,7 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// `mediasan generate man|completions SHELL`: from the clap definitions, so they never drift.
-fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
+fn generate(g: &GenerateCommand) -> anyhow::Result<Exit> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
     let mut out = std::io::stdout().lock();
@@ -43,7 +43,7 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<u8> {
             clap_complete::generate(*shell, &mut cmd, "mediasan", &mut out)
         }
     }
-    Ok(exit::PASS)
+    Ok(Exit::Pass)
 }
 
 /// The signing key if there is one (`--key`/config, else the default path), never creating
@@ -206,10 +206,10 @@ pub(crate) fn store_certificate(
     Ok(stored)
 }
 
-/// The exit code for an error: the first typed [`Error`] in its chain decides; anything else
-/// is a failure (1).
-pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+/// How a command that failed with `e` ends: the first typed [`Error`] in its chain decides;
+/// anything else is a failure (1).
+pub fn exit_of(e: &anyhow::Error) -> Exit {
     e.chain()
         .find_map(|c| c.downcast_ref::<Error>())
-        .map_or(exit::FAILED, Error::exit_code)
+        .map_or(Exit::Failed, Error::exit)
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::cli::PoliciesArgs;
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 use crate::policy::{self, PassSpec};
 use crate::purge::method::{Grade, Method};
 
@@ -22,7 +22,7 @@ fn pass_name(p: &PassSpec) -> String {
     }
 }
 
-pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
+pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
     if let Some(name) = &args.show {
         let (_, text) = policy::BUILTIN
             .iter()
@@ -33,7 +33,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                     .into(),
             })?;
         crate::term::out_raw(text);
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
     let all = policy::builtins()?;
     if args.json {
@@ -58,7 +58,7 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
                        "grade_on_flash": grade(true), "grade_on_magnetic": grade(false), "note": m.note()})
             );
         }
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
     let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for p in &all {
@@ -92,5 +92,5 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<u8> {
         };
         outln!("  {:<28} {:<16} {grade}", m.name(), m.technique());
     }
-    Ok(exit::PASS)
+    Ok(Exit::Pass)
 }

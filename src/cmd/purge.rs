@@ -15,7 +15,7 @@ use crate::cert::{self, Certificate, DeviceCommand, Verdict};
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
 use crate::config;
 use crate::device::{self, Kind, Probe};
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::pattern::Pattern;
 use crate::progress::Reporter;
@@ -187,7 +187,7 @@ fn hex(b: &[u8]) -> String {
         .join(" ")
 }
 
-pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
+pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let config = config::load(args.config.as_deref())?;
     let reporter = Reporter::new(args.json);
     let probe = if args.seams.simulate().is_some() {
@@ -367,7 +367,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
                 outln!("  {label}: {}", hex(b));
             }
         }
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
     if !args.yes {
         super::confirm(&probe.path, &lines)?;
@@ -422,7 +422,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
     };
     let Some(state) = state_or_interrupted(state, &reporter, &probe) else {
         rep.finish();
-        return Ok(exit::INTERRUPTED);
+        return Ok(Exit::Interrupted);
     };
     rep.finish();
 
@@ -478,11 +478,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<u8> {
         json!({"target": probe.path, "result": c.result.name(), "reasons": c.reasons,
         "certificate": path, "signature": sig, "id": c.id}),
     );
-    Ok(if c.result == Verdict::Pass {
-        exit::PASS
-    } else {
-        exit::FAILED
-    })
+    Ok(Exit::of(c.result, false))
 }
 
 /// What waiting ended with: the drive's state, or the user stopped waiting.
@@ -693,7 +689,7 @@ fn certificate(
     c
 }
 
-pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<u8> {
+pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
     let p = device::probe(&args.target)?;
     // Only reading here: nothing is refused "for safety", a target without a status is an
     // input error.
@@ -729,5 +725,5 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<u8> {
             percent.map(|x| format!(" ({x:.1} %)")).unwrap_or_default()
         );
     }
-    Ok(exit::PASS)
+    Ok(Exit::Pass)
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::cert::{Certificate, Verdict};
 use crate::cli::VerifyArgs;
 use crate::device::{self, Kind, Probe};
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 use crate::progress::Reporter;
 use crate::units::human_bytes;
 use crate::verify::{self, Samples};
@@ -101,7 +101,7 @@ fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
     }
 }
 
-pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
+pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let checked =
         super::cert::load_checked(&args.cert, None, &super::cert::trust_of(&args.trust)?)?;
     let c = &checked.cert;
@@ -175,7 +175,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
             "DIFFERS: {name} does not match {}: {why}",
             args.cert.display()
         );
-        return Ok(exit::FAILED);
+        return Ok(Exit::Failed);
     }
     if c.result != Verdict::Pass {
         outln!(
@@ -184,7 +184,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
             c.result.name(),
             c.reasons.first().map_or("no reason given", String::as_str)
         );
-        return Ok(exit::FAILED);
+        return Ok(Exit::Failed);
     }
     outln!(
         "{}: {name} still holds what {} certifies (signed by {}); blake3 {}",

@@ -11,11 +11,11 @@ use rand::RngCore;
 use serde_json::json;
 use ssh_key::PrivateKey;
 
-use crate::cert::{self, Certificate, PassRecord, Verdict};
+use crate::cert::{self, Certificate, PassRecord};
 use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::{self, Config};
 use crate::device::{self, hidden, BlockIo, Kind, Probe, Target};
-use crate::error::{exit, Error};
+use crate::error::{Error, Exit};
 use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::journal::{self, Found, Journal, MacKey, MediaKey, Position};
 use crate::pattern::Pattern;
@@ -55,7 +55,7 @@ struct Ctx<'a> {
     signals: Signals,
 }
 
-pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
+pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let config = config::load(args.config.as_deref())?;
     let policy_name = args
         .policy
@@ -204,7 +204,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
         for (r, p) in resolved.iter().zip(&plans) {
             print_plan(r, p, cert_dir, &reporter);
         }
-        return Ok(exit::PASS);
+        return Ok(Exit::Pass);
     }
 
     // 3. Confirmation.
@@ -286,7 +286,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
     };
 
     // 6. All targets at once, one thread each; the exit code is the worst.
-    let codes: Vec<u8> = std::thread::scope(|s| {
+    let codes: Vec<Exit> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .into_iter()
             .zip(plans.into_iter().zip(journals).zip(reserves))
@@ -301,7 +301,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
                             rep.say(&format!("error: {e:#}"));
                             reporter
                                 .emit("error", json!({"target": name, "error": format!("{e:#}")}));
-                            exit::FAILED
+                            Exit::Failed
                         }
                     };
                     rep.finish();
@@ -311,12 +311,12 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<u8> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(exit::FAILED))
+            .map(|h| h.join().unwrap_or(Exit::Failed))
             .collect()
     });
     // Each target decided its own code once (130 if it was interrupted); a signal that came
     // after every target had settled interrupted nothing.
-    Ok(codes.into_iter().max().unwrap_or(exit::PASS))
+    Ok(Exit::worst(codes))
 }
 
 fn describe(r: &Resolved) -> String {
@@ -462,7 +462,7 @@ fn wipe_one(
     mut reserve: Reserve,
     ctx: &Ctx,
     rep: &TargetReporter,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Exit> {
     let size = t.size();
     let started = SystemTime::now();
     let name = t.probe.path.display().to_string();
@@ -825,13 +825,7 @@ fn wipe_one(
         json!({"target": name, "result": c.result.name(), "reasons": c.reasons, "certificate": path,
                "signature": sig_path, "id": c.id}),
     );
-    Ok(if interrupted {
-        exit::INTERRUPTED
-    } else if c.result == Verdict::Pass {
-        exit::PASS
-    } else {
-        exit::FAILED
-    })
+    Ok(Exit::of(c.result, interrupted))
 }
 
 /// What one target's wipe did, for its certificate.
