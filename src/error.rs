@@ -49,7 +49,9 @@ impl Exit {
 
     /// The worst of several outcomes (several targets at once); `Pass` for none.
     pub fn worst(all: impl IntoIterator<Item = Exit>) -> Exit {
-        all.into_iter().max_by_key(|e| e.rank()).unwrap_or(Exit::Pass)
+        all.into_iter()
+            .max_by_key(|e| e.rank())
+            .unwrap_or(Exit::Pass)
     }
 
     /// A sanitization's outcome: interrupted (the work can be resumed), else by its verdict.
@@ -102,7 +104,6 @@ pub enum Error {
         /// does not repeat it.
         cause: io::Error,
     },
-
 }
 
 impl Error {
@@ -154,11 +155,23 @@ mod tests {
 
     #[test]
     fn exit_codes_are_the_documented_numbers_and_the_worst_wins() {
-        let all = [Exit::Pass, Exit::Failed, Exit::Usage, Exit::Refused, Exit::Interrupted];
+        let all = [
+            Exit::Pass,
+            Exit::Failed,
+            Exit::Usage,
+            Exit::Refused,
+            Exit::Interrupted,
+        ];
         assert_eq!(all.map(Exit::code), [0, 1, 2, 3, 130]);
         assert_eq!(Exit::worst([]), Exit::Pass);
-        assert_eq!(Exit::worst([Exit::Pass, Exit::Failed, Exit::Pass]), Exit::Failed);
-        assert_eq!(Exit::worst([Exit::Interrupted, Exit::Refused]), Exit::Interrupted);
+        assert_eq!(
+            Exit::worst([Exit::Pass, Exit::Failed, Exit::Pass]),
+            Exit::Failed
+        );
+        assert_eq!(
+            Exit::worst([Exit::Interrupted, Exit::Refused]),
+            Exit::Interrupted
+        );
         assert_eq!(Exit::worst([Exit::Usage, Exit::Failed]), Exit::Usage);
         assert_eq!(Exit::of(Verdict::Pass, false), Exit::Pass);
         assert_eq!(Exit::of(Verdict::Incomplete, false), Exit::Failed);

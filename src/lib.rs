@@ -10,6 +10,7 @@ pub mod config;
 pub mod contract;
 pub mod device;
 pub mod error;
+pub mod event;
 pub mod evidence;
 pub mod journal;
 pub mod limits;

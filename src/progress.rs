@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{json, Value};
+
+use crate::event::Event;
 
 /// Shared output for one command.
 pub struct Reporter {
@@ -34,17 +35,14 @@ impl Reporter {
         self.json
     }
 
-    /// Writes one JSON event line to stdout (only with `--json`).
-    pub fn emit(&self, event: &str, mut fields: Value) {
+    /// Writes one JSON event line to stdout (only with `--json`); a closed stdout is ignored.
+    pub fn emit(&self, event: &Event) {
         if !self.json {
             return;
         }
-        if let Value::Object(m) = &mut fields {
-            m.insert("event".into(), Value::String(event.into()));
-        }
         let _guard = self.stdout.lock();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{fields}");
+        let _ = writeln!(out, "{}", event.line());
         let _ = out.flush();
     }
 
@@ -148,12 +146,16 @@ impl TargetReporter<'_> {
         } else {
             None
         };
-        self.r.emit(
-            "progress",
-            json!({"target": self.name, "stage": s.kind, "pass": s.index, "passes": s.count,
-                   "bytes_done": done, "bytes_total": s.total, "bytes_per_second": rate.round(),
-                   "eta_seconds": eta.map(|e| e.round())}),
-        );
+        self.r.emit(&Event::Progress(crate::event::Progress {
+            target: self.name.clone(),
+            stage: s.kind.to_string(),
+            pass: s.index,
+            passes: s.count,
+            bytes_done: done,
+            bytes_total: s.total,
+            bytes_per_second: rate.round(),
+            eta_seconds: eta.map(|e| e.round()),
+        }));
     }
 
     /// A human line about this target.

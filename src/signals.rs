@@ -52,7 +52,12 @@ impl Signals {
             return;
         }
         let (c0, h0) = (self.cancelled(), self.hung_up());
-        crate::term::out(&serde_json::json!({"event": "test_hold", "point": point}).to_string());
+        crate::term::out(
+            &crate::event::Event::TestHold {
+                point: point.to_string(),
+            }
+            .line(),
+        );
         let start = Instant::now();
         while self.cancelled() == c0
             && self.hung_up() == h0

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use crate::event::{self, Event};
 
 use crate::cert::render::{self, Seal};
 use crate::cert::trust::{self, Signer, Trust};
@@ -140,11 +140,18 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     let (cert, signer) = (&checked.cert, &checked.signer);
     if args.json {
         crate::term::out(
-            &json!({"event": "cert_verified", "certificate": file, "signature": "valid",
-                    "signer": signer.fingerprint(), "trusted": signer.trusted(),
-                    "trust": signer.describe(), "key_matches": signer.trusted(),
-                    "id": cert.id, "result": cert.result.name(), "target": cert.media.path})
-            .to_string(),
+            &Event::CertVerified(event::CertVerified {
+                certificate: file.clone(),
+                signature: "valid".into(),
+                signer: signer.fingerprint().to_string(),
+                trusted: signer.trusted(),
+                trust: signer.describe(),
+                key_matches: signer.trusted(),
+                id: cert.id.clone(),
+                result: cert.result.name().into(),
+                target: cert.media.path.clone(),
+            })
+            .line(),
         );
     } else if signer.trusted() {
         outln!(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::json;
+use crate::event::Event;
 
 use crate::cli::ListArgs;
 use crate::device::list;
@@ -33,12 +33,8 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
         }
     }
     if args.json {
-        for c in &all {
-            let mut v = serde_json::to_value(c)?;
-            if let Some(m) = v.as_object_mut() {
-                m.insert("event".into(), json!("device"));
-            }
-            outln!("{v}");
+        for c in all {
+            crate::term::out(&Event::Device(c).line());
         }
         return Ok(Exit::Pass);
     }

@@ -1,6 +1,6 @@
 //! `mediasan policies`: list the built-in policies, or print one.
 
-use serde_json::json;
+use crate::event::{self, Event};
 
 use crate::cli::PoliciesArgs;
 use crate::error::{Error, Exit};
@@ -38,11 +38,21 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
     let all = policy::builtins()?;
     if args.json {
         for p in &all {
-            let v = json!({"event": "policy", "name": p.name, "description": p.description, "reference": p.reference,
-                "legacy": p.legacy, "method": "clear", "passes": p.passes.iter().map(pass_name).collect::<Vec<_>>(),
-                "verify": p.verify_mode.name(), "verify_percent": p.verify_percent, "prng": p.prng.name(),
-                "blake3": p.blake3});
-            outln!("{v}");
+            crate::term::out(
+                &Event::Policy(event::PolicyInfo {
+                    name: p.name.clone(),
+                    description: p.description.clone(),
+                    reference: p.reference.clone(),
+                    legacy: p.legacy,
+                    method: "clear".into(),
+                    passes: p.passes.iter().map(pass_name).collect(),
+                    verify: p.verify_mode.name().into(),
+                    verify_percent: p.verify_percent,
+                    prng: p.prng.name().into(),
+                    blake3: p.blake3.clone(),
+                })
+                .line(),
+            );
         }
         for m in Method::ALL {
             let grade = |ssd| {
@@ -52,10 +62,15 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
                     "clear"
                 }
             };
-            outln!(
-                "{}",
-                json!({"event": "purge_method", "name": m.name(), "technique": m.technique(),
-                       "grade_on_flash": grade(true), "grade_on_magnetic": grade(false), "note": m.note()})
+            crate::term::out(
+                &Event::PurgeMethod(event::PurgeMethodInfo {
+                    name: m.name().into(),
+                    technique: m.technique().into(),
+                    grade_on_flash: grade(true).into(),
+                    grade_on_magnetic: grade(false).into(),
+                    note: m.note().map(str::to_string),
+                })
+                .line(),
             );
         }
         return Ok(Exit::Pass);

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::event::{self, Event};
 use rand::RngCore;
-use serde_json::json;
 
 use crate::cert::{self, Certificate, DeviceCommand, Verdict};
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
@@ -355,9 +355,22 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     lines.extend(scope.reaches.iter().map(|r| format!("  erases {r}")));
     if args.dry_run {
         if reporter.json() {
-            reporter.emit("plan", json!({"target": probe.path, "method": m.name(), "grade": format!("{grade:?}").to_lowercase(),
-                "bus": bus_name(bus), "bytes": bytes.iter().map(|(l, b)| json!({"what": l, "hex": hex(b)})).collect::<Vec<_>>(),
-                "scope": scope.reaches, "estimate_seconds": estimate, "dry_run": true}));
+            reporter.emit(&Event::PurgePlan(event::PurgePlan {
+                target: probe.path.clone(),
+                method: m.name().into(),
+                grade: format!("{grade:?}").to_lowercase(),
+                bus: bus_name(bus).into(),
+                bytes: bytes
+                    .iter()
+                    .map(|(l, b)| event::Bytes {
+                        what: l.clone(),
+                        hex: hex(b),
+                    })
+                    .collect(),
+                scope: scope.reaches.clone(),
+                estimate_seconds: estimate,
+                dry_run: true,
+            }));
         } else {
             outln!("dry run, nothing is sent that erases: {what}");
             for r in &scope.reaches {
@@ -401,10 +414,11 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let extents: Vec<_> = (0..s.extents.len()).map(|i| s.extents.get(i)).collect();
     let evidence = Evidence::before(io, extents.clone())?;
     let started = SystemTime::now();
-    reporter.emit(
-        "start",
-        json!({"target": probe.path, "method": m.name(), "bus": bus_name(bus)}),
-    );
+    reporter.emit(&Event::PurgeStart(event::PurgeStart {
+        target: probe.path.clone(),
+        method: m.name().into(),
+        bus: bus_name(bus).into(),
+    }));
     engine::start(drive.as_ref(), m, &opts)
         .map_err(|e| Error::refused(&probe.path, format!("the drive refused {}: {e}", m.name())))?;
 
@@ -473,11 +487,14 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
                 .display()
                 .to_string())
     ));
-    reporter.emit(
-        "result",
-        json!({"target": probe.path, "result": c.result.name(), "reasons": c.reasons,
-        "certificate": path, "signature": sig, "id": c.id}),
-    );
+    reporter.emit(&Event::Result(event::Outcome {
+        target: probe.path.display().to_string(),
+        result: c.result.name().into(),
+        reasons: c.reasons.clone(),
+        certificate: path,
+        signature: sig,
+        id: c.id.clone(),
+    }));
     Ok(Exit::of(c.result, false))
 }
 
@@ -713,10 +730,18 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
         State::Failed(_) => ("failed", None),
     };
     if args.json {
-        outln!(
-            "{}",
-            json!({"event": "purge_status", "target": p.path, "state": state, "percent": percent,
-            "detail": if let State::Failed(w) = &st { w.clone() } else { String::new() }})
+        crate::term::out(
+            &Event::PurgeStatus(event::PurgeStatus {
+                target: p.path.clone(),
+                state: state.into(),
+                percent,
+                detail: if let State::Failed(w) = &st {
+                    w.clone()
+                } else {
+                    String::new()
+                },
+            })
+            .line(),
         );
     } else {
         outln!(

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::AtomicBool;
 
-use serde_json::json;
+use crate::event::{self, Event};
 
 use crate::cert::{Certificate, Verdict};
 use crate::cli::VerifyArgs;
@@ -142,15 +142,27 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let first = r
         .first_mismatch
         .or_else(|| r.errors.first().map(|e| e.offset));
-    reporter.emit(
-        "verify_done",
-        json!({"target": name, "certificate": args.cert, "signer": checked.signer.fingerprint(),
-               "trusted": checked.signer.trusted(), "method": c.verification.method,
-               "bytes_read": r.bytes_read, "mismatches": r.mismatched_blocks, "first_mismatch_offset": first,
-               "errors": r.errors.len(), "blake3": r.blake3, "certificate_blake3": c.verification.blake3,
-               "digest_matches": digest_matches, "media_matches": matches,
-               "certificate_result": c.result.name(), "result": if ok { "PASS" } else { "FAIL" }}),
-    );
+    reporter.emit(&Event::VerifyDone(event::VerifyDone {
+        target: name.clone(),
+        method: c.verification.method.clone(),
+        bytes_read: r.bytes_read,
+        coverage_percent: samples.coverage_percent,
+        mismatches: r.mismatched_blocks,
+        first_mismatch_offset: first,
+        errors: r.errors.len(),
+        blake3: r.blake3.clone(),
+        bytes_per_second: (r.bytes_read as f64 / r.elapsed.as_secs_f64().max(1e-9)).round(),
+        recheck: Some(event::Recheck {
+            certificate: args.cert.clone(),
+            signer: checked.signer.fingerprint().to_string(),
+            trusted: checked.signer.trusted(),
+            certificate_blake3: c.verification.blake3.clone(),
+            digest_matches,
+            media_matches: matches,
+            certificate_result: c.result.name().into(),
+            result: if ok { "PASS" } else { "FAIL" }.into(),
+        }),
+    }));
     errln!(
         "{name}: read {} at {} place(s), {} block(s) differ; blake3 {}",
         human_bytes(r.bytes_read),

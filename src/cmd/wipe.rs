@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::event::{self, Event};
 use rand::RngCore;
-use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::cert::{self, Certificate, PassRecord};
@@ -299,8 +299,10 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
                         Ok(v) => v,
                         Err(e) => {
                             rep.say(&format!("error: {e:#}"));
-                            reporter
-                                .emit("error", json!({"target": name, "error": format!("{e:#}")}));
+                            reporter.emit(&Event::Error(event::TargetError {
+                                target: name.clone(),
+                                error: format!("{e:#}"),
+                            }));
                             Exit::Failed
                         }
                     };
@@ -377,13 +379,16 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
         VerifyMode::None => "none (the result will be INCOMPLETE, not PASS)".into(),
     };
     if reporter.json() {
-        reporter.emit(
-            "plan",
-            json!({"target": path, "size_bytes": size, "policy": plan.policy.name, "dry_run": true,
-                   "passes": plan.passes.iter().map(|p| p.pattern.describe()).collect::<Vec<_>>(),
-                   "verify": plan.verify_mode.name(), "verify_percent": plan.verify_percent,
-                   "cert_dir": cert_dir}),
-        );
+        reporter.emit(&Event::Plan(event::WipePlan {
+            target: path.clone(),
+            size_bytes: size,
+            policy: plan.policy.name.clone(),
+            passes: plan.passes.iter().map(|p| p.pattern.describe()).collect(),
+            verify: plan.verify_mode.name().into(),
+            verify_percent: plan.verify_percent,
+            cert_dir: cert_dir.to_path_buf(),
+            dry_run: true,
+        }));
         return;
     }
     outln!("dry run, nothing is written: {}", describe(r));
@@ -512,12 +517,16 @@ fn wipe_one(
     };
     let every =
         std::time::Duration::from_secs_f64(ctx.args.checkpoint_interval.clamp(0.05, 3600.0));
-    rep.reporter().emit(
-        "start",
-        json!({"target": name, "kind": t.probe.kind.name(), "size_bytes": size, "policy": plan.policy.name,
-               "passes": plan.passes.len(), "verify": plan.verify_mode.name(), "resumed": resumed,
-               "journal": jpath}),
-    );
+    rep.reporter().emit(&Event::Start(event::WipeStart {
+        target: name.clone(),
+        kind: t.probe.kind.name().into(),
+        size_bytes: size,
+        policy: plan.policy.name.clone(),
+        passes: plan.passes.len(),
+        verify: plan.verify_mode.name().into(),
+        resumed,
+        journal: jpath.clone(),
+    }));
 
     let hidden_before = hidden::read(&t.probe, t.file(), transport(ctx.args));
     if let hidden::Outcome::Read(_, why) = &hidden_before {
@@ -582,7 +591,12 @@ fn wipe_one(
                     ""
                 };
                 rep.say(&format!("warning: pass {idx} is slow: {why}{stopping}"));
-                rep.reporter().emit("slow", json!({"target": name, "pass": idx, "detail": why, "stopping": ctx.args.fail_slow}));
+                rep.reporter().emit(&Event::Slow(event::Slow {
+                    target: name.clone(),
+                    pass: idx,
+                    detail: why.to_string(),
+                    stopping: ctx.args.fail_slow,
+                }));
             };
             let ck = Checkpoints {
                 start,
@@ -644,12 +658,16 @@ fn wipe_one(
                 " - INCOMPLETE".into()
             }
         ));
-        rep.reporter().emit(
-            "pass_done",
-            json!({"target": name, "pass": p.index, "passes": plan.passes.len(), "pattern": rec.pattern,
-                   "bytes_written": r.bytes_written, "bytes_per_second": rec.bytes_per_second,
-                   "errors": rec.errors.len(), "complete": complete}),
-        );
+        rep.reporter().emit(&Event::PassDone(event::PassDone {
+            target: name.clone(),
+            pass: p.index,
+            passes: plan.passes.len(),
+            pattern: rec.pattern.clone(),
+            bytes_written: r.bytes_written,
+            bytes_per_second: rec.bytes_per_second,
+            errors: rec.errors.len(),
+            complete,
+        }));
         // Unwritable blocks do not stop the wipe (unless --on-error abort): the other passes and
         // the verification still run, so the certificate lists everything that failed.
         let stop = r.interrupted || r.aborted || r.gave_up || r.slow_stopped;
@@ -758,13 +776,18 @@ fn wipe_one(
             r.mismatched_blocks,
             r.blake3.get(..16).unwrap_or("(none: incomplete read)")
         ));
-        rep.reporter().emit(
-            "verify_done",
-            json!({"target": name, "method": verification.method, "bytes_read": r.bytes_read,
-                   "coverage_percent": verification.coverage_percent, "mismatches": r.mismatched_blocks,
-                   "errors": r.errors.len(), "blake3": r.blake3,
-                   "bytes_per_second": verification.bytes_per_second}),
-        );
+        rep.reporter().emit(&Event::VerifyDone(event::VerifyDone {
+            target: name.clone(),
+            method: verification.method.clone(),
+            bytes_read: r.bytes_read,
+            coverage_percent: verification.coverage_percent,
+            mismatches: r.mismatched_blocks,
+            first_mismatch_offset: r.first_mismatch,
+            errors: r.errors.len(),
+            blake3: r.blake3.clone(),
+            bytes_per_second: verification.bytes_per_second,
+            recheck: None,
+        }));
         signals.hold(hold, "verify-end");
     }
     // The outcome is settled: from here on a signal changes nothing (a second one kills the
@@ -820,11 +843,14 @@ fn wipe_one(
                 .display()
                 .to_string())
     ));
-    rep.reporter().emit(
-        "result",
-        json!({"target": name, "result": c.result.name(), "reasons": c.reasons, "certificate": path,
-               "signature": sig_path, "id": c.id}),
-    );
+    rep.reporter().emit(&Event::Result(event::Outcome {
+        target: name.clone(),
+        result: c.result.name().into(),
+        reasons: c.reasons.clone(),
+        certificate: path,
+        signature: sig_path,
+        id: c.id.clone(),
+    }));
     Ok(Exit::of(c.result, interrupted))
 }
 

@@ -1,0 +1,552 @@
+//! The NDJSON events scripts read (`--json`): one typed [`Event`], serialized with its name in
+//! the field `event`. Field names are a contract (README, "JSON output"); a unit test checks
+//! every variant against the README's table, so the two cannot drift apart.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// One line of `--json` output.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `wipe --dry-run`: what would be done to one target.
+    Plan(WipePlan),
+    /// `purge --dry-run`: the command that would be sent, byte for byte.
+    #[serde(rename = "plan")]
+    PurgePlan(PurgePlan),
+    /// A wipe of one target starts (its journal is on disk).
+    Start(WipeStart),
+    /// A purge's command is about to be sent.
+    #[serde(rename = "start")]
+    PurgeStart(PurgeStart),
+    /// At most once a second per target.
+    Progress(Progress),
+    /// The throughput watchdog found a pass too slow.
+    Slow(Slow),
+    /// A pass ended.
+    PassDone(PassDone),
+    /// A read-back ended (a wipe's verification, or `verify --cert`, which adds `recheck`).
+    VerifyDone(VerifyDone),
+    /// A target's outcome and its certificate.
+    Result(Outcome),
+    /// A target could not be finished for a reason that is not in a certificate.
+    Error(TargetError),
+    /// `list --json`: one block device.
+    Device(crate::device::list::Candidate),
+    /// `policies --json`: one built-in policy.
+    Policy(PolicyInfo),
+    /// `policies --json`: one purge method.
+    PurgeMethod(PurgeMethodInfo),
+    /// `cert verify --json`.
+    CertVerified(CertVerified),
+    /// `purge-status --json`.
+    PurgeStatus(PurgeStatus),
+    /// Test builds only (`--test-hold`): the flow holds at `point`.
+    TestHold { point: String },
+}
+
+impl Event {
+    /// The event as one JSON line (no newline).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            serde_json::json!({"event": "error", "target": "", "error": format!("cannot encode an event: {e}")})
+                .to_string()
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WipePlan {
+    pub target: PathBuf,
+    pub size_bytes: u64,
+    pub policy: String,
+    pub passes: Vec<String>,
+    pub verify: String,
+    pub verify_percent: u8,
+    pub cert_dir: PathBuf,
+    pub dry_run: bool,
+}
+
+/// One command or data block of a purge, in hex.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bytes {
+    pub what: String,
+    pub hex: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PurgePlan {
+    pub target: PathBuf,
+    pub method: String,
+    pub grade: String,
+    pub bus: String,
+    pub bytes: Vec<Bytes>,
+    pub scope: Vec<String>,
+    pub estimate_seconds: Option<u64>,
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WipeStart {
+    pub target: String,
+    pub kind: String,
+    pub size_bytes: u64,
+    pub policy: String,
+    pub passes: usize,
+    pub verify: String,
+    pub resumed: bool,
+    pub journal: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PurgeStart {
+    pub target: PathBuf,
+    pub method: String,
+    pub bus: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Progress {
+    pub target: String,
+    /// `pass`, `verify` or `purge`.
+    pub stage: String,
+    pub pass: usize,
+    pub passes: usize,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub bytes_per_second: f64,
+    pub eta_seconds: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Slow {
+    pub target: String,
+    pub pass: usize,
+    pub detail: String,
+    pub stopping: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PassDone {
+    pub target: String,
+    pub pass: usize,
+    pub passes: usize,
+    pub pattern: String,
+    pub bytes_written: u64,
+    pub bytes_per_second: f64,
+    pub errors: usize,
+    pub complete: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyDone {
+    pub target: String,
+    pub method: String,
+    pub bytes_read: u64,
+    pub coverage_percent: f64,
+    pub mismatches: u64,
+    pub first_mismatch_offset: Option<u64>,
+    pub errors: usize,
+    pub blake3: String,
+    pub bytes_per_second: f64,
+    /// `verify --cert` only: the certificate it was checked against, and the judgement.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Recheck>,
+}
+
+/// What `verify --cert` adds to `verify_done`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recheck {
+    pub certificate: PathBuf,
+    pub signer: String,
+    pub trusted: bool,
+    pub certificate_blake3: String,
+    pub digest_matches: bool,
+    pub media_matches: bool,
+    pub certificate_result: String,
+    /// PASS only if the media matches, the certificate is a PASS and its signer is trusted.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub target: String,
+    pub result: String,
+    pub reasons: Vec<String>,
+    /// `null` only if no folder could take the certificate (it was printed on stderr).
+    pub certificate: Option<PathBuf>,
+    pub signature: Option<PathBuf>,
+    pub id: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetError {
+    pub target: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub description: String,
+    pub reference: String,
+    pub legacy: bool,
+    pub method: String,
+    pub passes: Vec<String>,
+    pub verify: String,
+    pub verify_percent: u8,
+    pub prng: String,
+    pub blake3: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PurgeMethodInfo {
+    pub name: String,
+    pub technique: String,
+    pub grade_on_flash: String,
+    pub grade_on_magnetic: String,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CertVerified {
+    pub certificate: PathBuf,
+    pub signature: String,
+    pub signer: String,
+    pub trusted: bool,
+    pub trust: String,
+    pub key_matches: bool,
+    pub id: String,
+    pub result: String,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PurgeStatus {
+    pub target: PathBuf,
+    pub state: String,
+    pub percent: Option<f64>,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One sample of every event, with the README row it must match (event name, and a word
+    /// of the row's context where one name has several rows).
+    fn samples() -> Vec<(Event, &'static str, &'static str)> {
+        let p = PathBuf::from("/dev/x");
+        let s = String::from;
+        let verify_done = VerifyDone {
+            target: s("x"),
+            method: s("sampled"),
+            bytes_read: 1,
+            coverage_percent: 10.0,
+            mismatches: 0,
+            first_mismatch_offset: None,
+            errors: 0,
+            blake3: s("b"),
+            bytes_per_second: 1.0,
+            recheck: None,
+        };
+        vec![
+            (
+                Event::Plan(WipePlan {
+                    target: p.clone(),
+                    size_bytes: 1,
+                    policy: s("p"),
+                    passes: vec![],
+                    verify: s("sampled"),
+                    verify_percent: 10,
+                    cert_dir: p.clone(),
+                    dry_run: true,
+                }),
+                "plan",
+                "wipe",
+            ),
+            (
+                Event::PurgePlan(PurgePlan {
+                    target: p.clone(),
+                    method: s("m"),
+                    grade: s("purge"),
+                    bus: s("nvme"),
+                    bytes: vec![],
+                    scope: vec![],
+                    estimate_seconds: None,
+                    dry_run: true,
+                }),
+                "plan",
+                "purge",
+            ),
+            (
+                Event::Start(WipeStart {
+                    target: s("x"),
+                    kind: s("image"),
+                    size_bytes: 1,
+                    policy: s("p"),
+                    passes: 1,
+                    verify: s("sampled"),
+                    resumed: false,
+                    journal: p.clone(),
+                }),
+                "start",
+                "wipe",
+            ),
+            (
+                Event::PurgeStart(PurgeStart {
+                    target: p.clone(),
+                    method: s("m"),
+                    bus: s("nvme"),
+                }),
+                "start",
+                "purge",
+            ),
+            (
+                Event::Progress(Progress {
+                    target: s("x"),
+                    stage: s("pass"),
+                    pass: 1,
+                    passes: 1,
+                    bytes_done: 0,
+                    bytes_total: 1,
+                    bytes_per_second: 0.0,
+                    eta_seconds: None,
+                }),
+                "progress",
+                "",
+            ),
+            (
+                Event::Slow(Slow {
+                    target: s("x"),
+                    pass: 1,
+                    detail: s("d"),
+                    stopping: false,
+                }),
+                "slow",
+                "",
+            ),
+            (
+                Event::PassDone(PassDone {
+                    target: s("x"),
+                    pass: 1,
+                    passes: 1,
+                    pattern: s("0x00"),
+                    bytes_written: 1,
+                    bytes_per_second: 1.0,
+                    errors: 0,
+                    complete: true,
+                }),
+                "pass_done",
+                "",
+            ),
+            (
+                Event::VerifyDone(verify_done.clone()),
+                "verify_done",
+                "wipe",
+            ),
+            (
+                Event::VerifyDone(VerifyDone {
+                    recheck: Some(Recheck {
+                        certificate: p.clone(),
+                        signer: s("SHA256:x"),
+                        trusted: true,
+                        certificate_blake3: s("b"),
+                        digest_matches: true,
+                        media_matches: true,
+                        certificate_result: s("PASS"),
+                        result: s("PASS"),
+                    }),
+                    ..verify_done
+                }),
+                "verify_done",
+                "verify",
+            ),
+            (
+                Event::Result(Outcome {
+                    target: s("x"),
+                    result: s("PASS"),
+                    reasons: vec![],
+                    certificate: Some(p.clone()),
+                    signature: Some(p.clone()),
+                    id: s("i"),
+                }),
+                "result",
+                "",
+            ),
+            (
+                Event::Error(TargetError {
+                    target: s("x"),
+                    error: s("e"),
+                }),
+                "error",
+                "",
+            ),
+            (
+                Event::Device(crate::device::list::Candidate {
+                    path: s("/dev/x"),
+                    size_bytes: 1,
+                    logical_block_size: 512,
+                    identity: crate::device::Identity::default(),
+                    read_only: false,
+                    in_use: None,
+                    supports: vec![],
+                }),
+                "device",
+                "",
+            ),
+            (
+                Event::Policy(PolicyInfo {
+                    name: s("p"),
+                    description: s("d"),
+                    reference: s("r"),
+                    legacy: false,
+                    method: s("clear"),
+                    passes: vec![],
+                    verify: s("sampled"),
+                    verify_percent: 10,
+                    prng: s("aes128-ctr"),
+                    blake3: s("b"),
+                }),
+                "policy",
+                "",
+            ),
+            (
+                Event::PurgeMethod(PurgeMethodInfo {
+                    name: s("m"),
+                    technique: s("t"),
+                    grade_on_flash: s("purge"),
+                    grade_on_magnetic: s("purge"),
+                    note: None,
+                }),
+                "purge_method",
+                "",
+            ),
+            (
+                Event::CertVerified(CertVerified {
+                    certificate: p.clone(),
+                    signature: s("valid"),
+                    signer: s("SHA256:x"),
+                    trusted: true,
+                    trust: s("t"),
+                    key_matches: true,
+                    id: s("i"),
+                    result: s("PASS"),
+                    target: s("x"),
+                }),
+                "cert_verified",
+                "",
+            ),
+            (
+                Event::PurgeStatus(PurgeStatus {
+                    target: p,
+                    state: s("running"),
+                    percent: Some(1.0),
+                    detail: s(""),
+                }),
+                "purge_status",
+                "",
+            ),
+        ]
+    }
+
+    /// The README's "JSON output" table: (first cell, fields in the second), by backticks.
+    fn readme_rows() -> Vec<(String, Vec<String>)> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("## JSON output")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a JSON output section");
+        // The fields are the backticked words outside parentheses (which describe values).
+        let ticks = |cell: &str| -> Vec<String> {
+            let mut depth = 0;
+            let outside: String = cell
+                .chars()
+                .filter(|&c| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => return depth == 0,
+                    }
+                    false
+                })
+                .collect();
+            outside
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        };
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                (
+                    cells[0].to_string(),
+                    ticks(cells.get(1).copied().unwrap_or("")),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_event_has_exactly_the_fields_the_readme_documents() {
+        let rows = readme_rows();
+        for (event, name, context) in samples() {
+            let v = serde_json::to_value(&event).unwrap();
+            assert_eq!(v["event"], name, "{event:?}");
+            let mut fields: Vec<String> = v
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "event")
+                .cloned()
+                .collect();
+            fields.sort();
+            let row = rows
+                .iter()
+                .find(|(first, _)| {
+                    first.starts_with(&format!("| `{name}`"))
+                        && (context.is_empty() || first.contains(&format!("({context}")))
+                })
+                .unwrap_or_else(|| panic!("README has no row for {name} ({context})"));
+            let mut documented = row.1.clone();
+            documented.sort();
+            documented.dedup();
+            assert_eq!(fields, documented, "{name} ({context}): code vs README");
+        }
+    }
+
+    #[test]
+    fn wipe_and_verify_agree_on_verify_done() {
+        let s = samples();
+        let keys = |e: &Event| -> Vec<String> {
+            serde_json::to_value(e)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let wipe = keys(
+            &s.iter()
+                .find(|x| x.1 == "verify_done" && x.2 == "wipe")
+                .unwrap()
+                .0,
+        );
+        let verify = keys(
+            &s.iter()
+                .find(|x| x.1 == "verify_done" && x.2 == "verify")
+                .unwrap()
+                .0,
+        );
+        for k in &wipe {
+            assert!(verify.contains(k), "verify's verify_done lacks {k}");
+        }
+    }
+}
