@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use crate::cert::{sign, trust};
 use crate::device::{ata, safety};
-use crate::purge::{nvme, scsi};
+use crate::device::{nvme, scsi};
 
 /// Mutations of a valid sample: truncation, byte flips, insertions and huge numbers.
 fn mutated(sample: &'static str) -> impl Strategy<Value = String> {

@@ -6,9 +6,9 @@ use crate::event::Event;
 
 use crate::cli::ListArgs;
 use crate::device::list;
+use crate::device::passthrough::DeviceDrive;
 use crate::device::safety::Usage;
 use crate::error::Exit;
-use crate::purge::drive::DeviceDrive;
 use crate::purge::engine::{self, Bus};
 use crate::units::human_bytes;
 

@@ -14,12 +14,12 @@ use rand::RngCore;
 use crate::cert::{self, Certificate, DeviceCommand, Verdict};
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
 use crate::config;
+use crate::device::passthrough::{DeviceDrive, Passthrough};
 use crate::device::{self, Kind, Probe};
 use crate::error::{Error, Exit};
 use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::pattern::Pattern;
 use crate::progress::Reporter;
-use crate::purge::drive::{DeviceDrive, Passthrough};
 use crate::purge::engine::{self, Bus, Evidence, Options, State};
 use crate::purge::method::{self, Grade, Method};
 use crate::purge::scope::{self, Scope};
@@ -90,7 +90,7 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
             impl Passthrough for Shared {
                 fn nvme(
                     &self,
-                    c: &crate::purge::nvme::AdminCmd,
+                    c: &crate::device::nvme::AdminCmd,
                     d: &mut [u8],
                 ) -> std::io::Result<(u16, u32)> {
                     self.0.nvme(c, d)
@@ -98,7 +98,7 @@ fn open_drive(args_sim: Option<&str>, p: &Probe) -> anyhow::Result<Opened> {
                 fn scsi(
                     &self,
                     cdb: &[u8],
-                    dir: crate::purge::drive::DataDir,
+                    dir: crate::device::passthrough::DataDir,
                     d: &mut [u8],
                     t: u32,
                 ) -> std::io::Result<(u8, Vec<u8>)> {

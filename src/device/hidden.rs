@@ -1,14 +1,14 @@
 //! Hidden areas of ATA drives: HPA, AMA and DCO limits that make a drive report fewer sectors
 //! than it has, so an overwrite of "the whole disk" would miss them. Read with IDENTIFY DEVICE,
-//! READ NATIVE MAX ADDRESS EXT and DCO IDENTIFY over SG_IO (see `ata` for the bytes).
+//! READ NATIVE MAX ADDRESS EXT and DCO IDENTIFY through the drive's [`Passthrough`] (see `ata`
+//! for the bytes), so a fake drive stands in for tests.
 
-use std::fs::File;
 use std::io;
 
 use serde::{Deserialize, Serialize};
 
 use super::ata;
-use super::ioctl::{sg_io, DataDir};
+use super::passthrough::{DataDir, Passthrough};
 use super::{Kind, Probe};
 
 /// The limits read from the drive at one moment.
@@ -44,33 +44,30 @@ pub enum Transport {
     Ata,
 }
 
-fn run(f: &File, cdb: &[u8; 16], dir: DataDir, data: &mut [u8]) -> io::Result<Vec<u8>> {
-    let s = sg_io(f, cdb, dir, data, 30_000)?;
-    let check = s.status == 0x02;
-    let key = s
-        .sense
+fn run(d: &dyn Passthrough, cdb: &[u8; 16], dir: DataDir, data: &mut [u8]) -> io::Result<Vec<u8>> {
+    let (status, sense) = d.scsi(cdb, dir, data, 30_000)?;
+    let check = status == 0x02;
+    let key = sense
         .get(1)
         .map(|b| b & 0x0F)
-        .filter(|_| s.sense.first().is_some_and(|b| b & 0x7F >= 0x72));
-    let key = key.or_else(|| s.sense.get(2).map(|b| b & 0x0F));
+        .filter(|_| sense.first().is_some_and(|b| b & 0x7F >= 0x72));
+    let key = key.or_else(|| sense.get(2).map(|b| b & 0x0F));
     // With CK_COND a good command comes back as CHECK CONDITION, RECOVERED ERROR, ASC/ASCQ
     // 00/1D ("ATA pass through information available").
-    if s.host_status != 0 || (check && key != Some(0x01)) {
+    if check && key != Some(0x01) {
         return Err(io::Error::other(format!(
-            "the device rejected the ATA command (status {:#04x}, host {:#06x}, sense key {})",
-            s.status,
-            s.host_status,
+            "the device rejected the ATA command (status {status:#04x}, sense key {})",
             key.map_or("-".into(), |k| format!("{k:#x}"))
         )));
     }
-    Ok(s.sense)
+    Ok(sense)
 }
 
 /// Reads the limits through ATA PASS-THROUGH.
 ///
 /// # Errors
 /// When the device is not ATA, refuses the command, or the answer cannot be decoded.
-pub fn query_ata(f: &File) -> io::Result<(Snapshot, Vec<String>)> {
+pub fn query_ata(f: &dyn Passthrough) -> io::Result<(Snapshot, Vec<String>)> {
     let mut data = [0u8; 512];
     run(f, &ata::identify(), DataDir::FromDevice, &mut data)?;
     if data.iter().all(|&b| b == 0) {
@@ -116,8 +113,9 @@ pub fn query_ata(f: &File) -> io::Result<(Snapshot, Vec<String>)> {
     ))
 }
 
-/// Looks for hidden areas on a probed target, through `f`, a descriptor of that very device.
-pub fn read(probe: &Probe, f: &File, transport: Transport) -> Outcome {
+/// Looks for hidden areas on a probed target, through `f`, that very device (its open
+/// descriptor is one).
+pub fn read(probe: &Probe, f: &dyn Passthrough, transport: Transport) -> Outcome {
     if probe.kind == Kind::Image {
         return Outcome::NotApplicable("an image file has no HPA/DCO".into());
     }
@@ -137,5 +135,138 @@ pub fn read(probe: &Probe, f: &File, transport: Transport) -> Outcome {
             Outcome::NotApplicable(format!("not an ATA device ({e})"))
         }
         Err(e) => Outcome::Unknown(format!("could not read HPA/DCO limits: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::nvme::AdminCmd;
+
+    /// A SATA drive behind the passthrough door: `sectors` addressable, `native` sectors in
+    /// all (an HPA hides the rest), no DCO; or one that rejects every ATA command.
+    struct FakeAta {
+        sectors: u64,
+        native: u64,
+        rejects: bool,
+    }
+
+    impl Passthrough for FakeAta {
+        fn nvme(&self, _: &AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            _: DataDir,
+            data: &mut [u8],
+            _: u32,
+        ) -> io::Result<(u8, Vec<u8>)> {
+            if self.rejects {
+                // CHECK CONDITION, ILLEGAL REQUEST (fixed format), as a SCSI disk answers.
+                return Ok((
+                    0x02,
+                    vec![0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0x00],
+                ));
+            }
+            match cdb[14] {
+                0xEC => {
+                    data.fill(0);
+                    let mut put =
+                        |w: usize, v: u16| data[2 * w..2 * w + 2].copy_from_slice(&v.to_le_bytes());
+                    put(82, 1 << 10); // HPA feature set
+                    put(83, 0x4000 | 1 << 10); // valid, 48-bit
+                    for i in 0..4 {
+                        put(100 + i, (self.sectors >> (16 * i)) as u16);
+                    }
+                    Ok((0, vec![]))
+                }
+                0x27 => {
+                    // READ NATIVE MAX ADDRESS EXT: the LBA in an ATA Return descriptor.
+                    let l = (self.native - 1).to_le_bytes();
+                    Ok((
+                        0x02,
+                        vec![
+                            0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0x01, 0x00, 0, 0,
+                            l[3], l[0], l[4], l[1], l[5], l[2], 0x40, 0x50,
+                        ],
+                    ))
+                }
+                _ => Ok((0, vec![])),
+            }
+        }
+    }
+
+    fn sata() -> Probe {
+        Probe {
+            path: "/dev/sdz".into(),
+            canonical: "/dev/sdz".into(),
+            kind: Kind::Block,
+            size: 1000 * 512,
+            logical_block_size: 512,
+            physical_block_size: 512,
+            read_only: false,
+            devno: Some((8, 0)),
+            identity: crate::device::Identity {
+                interface: "sata".into(),
+                ..Default::default()
+            },
+            id: crate::device::FileId::default(),
+            backing_id: None,
+            born_ns: None,
+            handle: None,
+        }
+    }
+
+    #[test]
+    fn an_hpa_is_found_through_the_passthrough_door() {
+        let d = FakeAta {
+            sectors: 1000,
+            native: 3000,
+            rejects: false,
+        };
+        match read(&sata(), &d, Transport::Auto) {
+            Outcome::Read(s, why) => {
+                assert_eq!(
+                    (s.sectors, s.native_max_lba, s.hidden_sectors),
+                    (1000, Some(2999), 2000)
+                );
+                assert!(why[0].contains("HPA"), "{why:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let clean = FakeAta {
+            sectors: 1000,
+            native: 1000,
+            rejects: false,
+        };
+        assert!(
+            matches!(read(&sata(), &clean, Transport::Auto), Outcome::Read(s, _) if s.hidden_sectors == 0)
+        );
+    }
+
+    #[test]
+    fn a_drive_that_rejects_ata_is_unknown_or_not_applicable() {
+        let d = FakeAta {
+            sectors: 0,
+            native: 1,
+            rejects: true,
+        };
+        assert!(matches!(
+            read(&sata(), &d, Transport::Auto),
+            Outcome::Unknown(_)
+        ));
+        let mut sas = sata();
+        sas.identity.interface = "sas".into();
+        assert!(matches!(
+            read(&sas, &d, Transport::Auto),
+            Outcome::NotApplicable(_)
+        ));
+        let mut nvme = sata();
+        nvme.identity.interface = "nvme".into();
+        assert!(matches!(
+            read(&nvme, &d, Transport::Auto),
+            Outcome::NotApplicable(_)
+        ));
     }
 }

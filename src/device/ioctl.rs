@@ -262,7 +262,7 @@ mod nvme_sys {
 /// says). Returns the NVMe status (0 = success) and the completion's result dword.
 pub fn nvme_admin(
     f: &File,
-    cmd: &crate::purge::nvme::AdminCmd,
+    cmd: &crate::device::nvme::AdminCmd,
     data: &mut [u8],
 ) -> io::Result<(u16, u32)> {
     let mut c = NvmePassthruCmd {
@@ -314,6 +314,6 @@ mod nvme_tests {
     fn nvme_admin_on_a_regular_file_is_a_clean_error() {
         let f = tempfile::tempfile().unwrap();
         let mut d = [0u8; 4096];
-        assert!(nvme_admin(&f, &crate::purge::nvme::identify_controller(), &mut d).is_err());
+        assert!(nvme_admin(&f, &crate::device::nvme::identify_controller(), &mut d).is_err());
     }
 }

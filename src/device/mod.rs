@@ -9,7 +9,10 @@ pub mod identity;
 pub(crate) mod ioctl;
 pub mod list;
 pub mod mem;
+pub mod nvme;
+pub mod passthrough;
 pub mod safety;
+pub mod scsi;
 pub mod subsystem;
 
 use std::fs::{File, OpenOptions};

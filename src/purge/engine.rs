@@ -5,12 +5,12 @@
 
 use std::io;
 
-use super::drive::{DataDir, Passthrough};
 use super::method::{self, Method};
-use super::{nvme, scsi};
 use crate::contract::Extent;
 use crate::device::ata;
+use crate::device::passthrough::{DataDir, Passthrough};
 use crate::device::BlockIo;
+use crate::device::{nvme, scsi};
 
 /// How the drive is attached, for purge purposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

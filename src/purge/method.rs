@@ -3,7 +3,7 @@
 
 use crate::device::ata::Identify;
 
-use super::nvme::Controller;
+use crate::device::nvme::Controller;
 
 /// The outcome a method reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,10 @@
 //! Purge: the drive's own sanitize commands (NVMe Sanitize/Format, ATA SANITIZE/SECURITY
-//! ERASE, SCSI SANITIZE). This module holds the command encodings and decodings, pure and
-//! checked byte for byte against nvme-cli, hdparm and sg_sanitize (tests/data/ioctlcap).
-//! The ATA encodings live in `device::ata`, shared with the hidden-area queries.
+//! ERASE, SCSI SANITIZE): which method is which grade (`method`), what a command erases
+//! (`scope`), running and following one (`engine`), and a simulated drive (`sim`). The command
+//! encodings and decodings, and the one door to a drive (`Passthrough`), live in `device`
+//! (`device::{ata, nvme, scsi, passthrough}`), shared with the hidden-area queries.
 
-pub mod drive;
 pub mod engine;
 pub mod method;
-pub mod nvme;
 pub mod scope;
-pub mod scsi;
 pub mod sim;

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::method::Method;
-use super::nvme::Controller;
+use crate::device::nvme::Controller;
 use crate::device::subsystem::Subsystem;
 
 /// What one purge command erases.

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 
 use rand::{RngCore, SeedableRng};
 
-use super::drive::{DataDir, Passthrough};
-use super::nvme::AdminCmd;
 use crate::device::mem::MemDevice;
+use crate::device::nvme::AdminCmd;
+use crate::device::passthrough::{DataDir, Passthrough};
 use crate::device::BlockIo;
 
 /// What the simulated controller supports and how it behaves.

@@ -1,5 +1,6 @@
-//! How purge talks to a drive: NVMe admin commands or SCSI CDBs (ATA goes inside SCSI ATA
-//! PASS-THROUGH). The real implementation sends ioctls to the device file; tests use a
+//! The one door to a drive: NVMe admin commands or SCSI CDBs (ATA goes inside SCSI ATA
+//! PASS-THROUGH), for purge and for the hidden-area queries alike. The real implementation
+//! sends ioctls to an open device file (any `File` of the device is one); tests put a fake or
 //! simulated drive behind the same trait.
 
 use std::fs::File;
@@ -47,9 +48,9 @@ impl DeviceDrive {
     }
 }
 
-impl Passthrough for DeviceDrive {
+impl Passthrough for File {
     fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
-        ioctl::nvme_admin(&self.file, cmd, data)
+        ioctl::nvme_admin(self, cmd, data)
     }
 
     fn scsi(
@@ -59,7 +60,7 @@ impl Passthrough for DeviceDrive {
         data: &mut [u8],
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
-        let s = ioctl::sg_io(&self.file, cdb, dir, data, timeout_ms)?;
+        let s = ioctl::sg_io(self, cdb, dir, data, timeout_ms)?;
         if s.host_status != 0 {
             return Err(io::Error::other(format!(
                 "SG_IO host status {:#06x}",
@@ -67,5 +68,21 @@ impl Passthrough for DeviceDrive {
             )));
         }
         Ok((s.status, s.sense))
+    }
+}
+
+impl Passthrough for DeviceDrive {
+    fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
+        self.file.nvme(cmd, data)
+    }
+
+    fn scsi(
+        &self,
+        cdb: &[u8],
+        dir: DataDir,
+        data: &mut [u8],
+        timeout_ms: u32,
+    ) -> io::Result<(u8, Vec<u8>)> {
+        self.file.scsi(cdb, dir, data, timeout_ms)
     }
 }
