@@ -41,6 +41,12 @@ impl MacKey {
         MacKey(blake3::derive_key("mediasan journal MAC v1", &secret))
     }
 
+    /// A key for tests (no signing key needed).
+    #[cfg(test)]
+    pub(crate) fn for_tests(seed: u8) -> MacKey {
+        MacKey([seed; 32])
+    }
+
     fn mac(&self, body: &[u8]) -> String {
         blake3::keyed_hash(&self.0, body).to_hex().to_string()
     }

@@ -4,6 +4,7 @@
 pub mod term;
 pub mod aligned;
 pub mod cert;
+pub mod clear;
 pub mod cli;
 pub mod cmd;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod progress;
 #[cfg(test)]
 mod props;
 pub mod purge;
+pub mod settings;
 pub mod signals;
 pub mod units;
 pub mod verify;

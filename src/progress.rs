@@ -101,6 +101,11 @@ impl TargetReporter<'_> {
         self.r
     }
 
+    /// The target's name as given (events carry it raw; lines for people escape it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A stage starts: pass `index` of `count`, or verification (`kind = "verify"`).
     pub fn start(&self, kind: &'static str, index: usize, count: usize, label: &str, total: u64) {
         let mut s = self.stage.lock().unwrap_or_else(|p| p.into_inner());
@@ -169,4 +174,43 @@ impl TargetReporter<'_> {
             b.finish_and_clear();
         }
     }
+}
+
+/// What a library flow tells the person and the script running it about one target: lines
+/// for people, events for scripts, and the progress of each stage. The flows (`clear`,
+/// `purge::flow`) call this and know nothing of bars or terminals.
+pub trait Observer: Sync {
+    /// A line for people about this target.
+    fn say(&self, text: &str);
+    /// An event for scripts (`--json`).
+    fn event(&self, e: &Event);
+    /// A stage starts: pass `index` of `count`, a verification or a purge, `total` units.
+    fn stage(&self, kind: &'static str, index: usize, count: usize, label: &str, total: u64);
+    /// Units done so far in this stage.
+    fn progress(&self, done: u64);
+}
+
+impl Observer for TargetReporter<'_> {
+    fn say(&self, text: &str) {
+        TargetReporter::say(self, text);
+    }
+    fn event(&self, e: &Event) {
+        self.r.emit(e);
+    }
+    fn stage(&self, kind: &'static str, index: usize, count: usize, label: &str, total: u64) {
+        self.start(kind, index, count, label, total);
+    }
+    fn progress(&self, done: u64) {
+        TargetReporter::progress(self, done);
+    }
+}
+
+/// An observer that tells nobody anything (tests, library use).
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn say(&self, _: &str) {}
+    fn event(&self, _: &Event) {}
+    fn stage(&self, _: &'static str, _: usize, _: usize, _: &str, _: u64) {}
+    fn progress(&self, _: u64) {}
 }

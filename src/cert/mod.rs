@@ -4,6 +4,8 @@
 //! A certificate is JSON, written once and signed over its exact bytes; it is never edited
 //! afterwards. Every operator-entered field exists even when empty.
 
+pub mod build;
+pub mod record;
 pub mod render;
 pub mod sign;
 pub mod trust;
@@ -11,6 +13,7 @@ pub mod trust;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::IoFailure;
+pub use record::Record;
 
 /// The `format` value of certificates this version writes.
 pub const FORMAT: &str = "mediasan-certificate/1";

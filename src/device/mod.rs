@@ -47,7 +47,7 @@ impl Kind {
 
 /// What a descriptor refers to, as `fstat` says: the one identity of "the file that was
 /// probed" that a later open is checked against (names can be swapped, descriptors not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FileId {
     /// `st_dev`: the filesystem the inode lives on.
     pub dev: u64,

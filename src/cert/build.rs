@@ -1,0 +1,347 @@
+//! The one place a certificate is built from what a sanitization did: [`clear`] for an
+//! overwrite, [`purge`] for a drive's own command. Pure: the flows hand in their outcome as
+//! plain records, the verdict and the recommendation are derived here, nothing is edited after.
+
+use std::time::SystemTime;
+
+use rand::RngCore;
+
+use super::{
+    judge, new_id, recommend, seconds_between, timestamp, Certificate, DeviceCommand, HiddenAreas,
+    Host, Media, PassRecord, PolicyRef, Record, Sanitization, Tool, Verdict, Verification, FORMAT,
+};
+use crate::device::{hidden, Kind, Probe};
+use crate::plan::Plan;
+use crate::policy::Policy;
+
+/// What an overwrite of one target did, as the certificate records it.
+#[derive(Clone, Debug)]
+pub struct ClearOutcome {
+    /// Every pass that ran (the earlier runs' too, for a resumed wipe).
+    pub passes: Vec<PassRecord>,
+    pub verification: Verification,
+    pub hidden: HiddenAreas,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+    /// Interruptions and resumptions, in order.
+    pub events: Vec<String>,
+    /// A signal cut the work short: the result is INCOMPLETE and can be resumed.
+    pub interrupted: bool,
+    /// The terminal hung up meanwhile (and the work went on).
+    pub hung_up: bool,
+}
+
+/// What a purge did, as the certificate records it.
+#[derive(Clone, Debug)]
+pub struct PurgeOutcome {
+    /// The method's name, technique and note (`nvme-sanitize-crypto`, `crypto erase`).
+    pub method: String,
+    pub technique: String,
+    pub note: Option<String>,
+    /// It reaches Purge (not Clear) on this medium.
+    pub purge_grade: bool,
+    /// `nvme`, `ata` or `scsi`.
+    pub bus: String,
+    pub command: DeviceCommand,
+    /// The drive said the sanitize failed: why.
+    pub drive_failed: Option<String>,
+    /// The sampled read-back (its `mismatches` are the samples that prove nothing).
+    pub verification: Verification,
+    /// What the read-back found wrong, per sample.
+    pub problems: Vec<String>,
+    /// What the command erased (for the notes).
+    pub scope_summary: String,
+    pub started: SystemTime,
+    pub finished: SystemTime,
+}
+
+/// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
+/// probed.
+fn skeleton(p: &Probe) -> Certificate {
+    let mut id = [0u8; 16];
+    rand::rng().fill_bytes(&mut id);
+    Certificate {
+        format: FORMAT.into(),
+        id: new_id(id),
+        tool: Tool::this(),
+        host: Host::this(),
+        media: Media {
+            path: p.canonical.display().to_string(),
+            kind: p.kind.name().into(),
+            identity: p.identity.clone(),
+            size_bytes: p.size,
+            logical_block_size: p.logical_block_size,
+            physical_block_size: p.physical_block_size,
+            ..Media::default()
+        },
+        ..Certificate::default()
+    }
+}
+
+/// The policy as the certificate names it.
+pub fn policy_ref(p: &Policy) -> PolicyRef {
+    PolicyRef {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        reference: p.reference.clone(),
+        legacy: p.legacy,
+        source: p.source.clone(),
+        blake3: p.blake3.clone(),
+    }
+}
+
+/// The notes an overwrite's certificate carries about what it can and cannot cover.
+fn clear_notes(p: &Probe, direct_io: bool, plan: &Plan, hung_up: bool) -> Vec<String> {
+    let id = &p.identity;
+    let mut notes = vec![
+        "Overwrite is NIST SP 800-88 Rev. 2 Clear: it rewrites every user-addressable block through the host \
+         interface. It is not Purge."
+            .to_string(),
+    ];
+    match p.kind {
+        Kind::Image => notes.push(
+            "Image file: this covers the file's blocks as the filesystem maps them now; the filesystem, or an SSD \
+             beneath it, may keep older copies of the data elsewhere."
+                .into(),
+        ),
+        Kind::Block if id.media_type != "hdd" && id.interface != "loop" => notes.push(
+            "On flash media an overwrite cannot reach spare, remapped or over-provisioned cells; prefer a Purge \
+             (the drive's sanitize command) where the drive supports it."
+                .into(),
+        ),
+        Kind::Block => {}
+    }
+    if !direct_io {
+        notes.push(
+            "The filesystem refused direct I/O: writes were buffered, flushed with fdatasync, and the page \
+             cache dropped before verification."
+                .into(),
+        );
+    }
+    if plan.policy.legacy {
+        notes.push(format!(
+            "Policy {} is a legacy multi-pass preset; NIST SP 800-88 Rev. 2 considers one verified pass sufficient \
+             for Clear.",
+            plan.policy.name
+        ));
+    }
+    if hung_up {
+        notes.push(
+            "The terminal hung up (SIGHUP) during the wipe; it went on to the end without it."
+                .into(),
+        );
+    }
+    notes
+}
+
+/// The certificate of an overwrite (NIST Clear) of `p`.
+pub fn clear(
+    p: &Probe,
+    direct_io: bool,
+    plan: &Plan,
+    o: ClearOutcome,
+    record: &Record,
+) -> Certificate {
+    let mut c = skeleton(p);
+    c.media.direct_io = direct_io;
+    c.media.hidden_areas = o.hidden;
+    c.sanitization = Sanitization {
+        method: "clear".into(),
+        technique: "overwrite".into(),
+        policy: policy_ref(&plan.policy),
+        passes: o.passes,
+        started: timestamp(o.started),
+        finished: timestamp(o.finished),
+        duration_seconds: seconds_between(o.started, o.finished),
+        resumed: o.events,
+        command: None,
+    };
+    c.verification = o.verification;
+    c.notes = clear_notes(p, direct_io, plan, o.hung_up);
+    record.apply(&mut c);
+    let (verdict, reasons) = judge(&c, plan.passes.len(), o.interrupted);
+    c.result = verdict;
+    c.reasons = reasons;
+    c.recommendation = recommend(&c);
+    c
+}
+
+/// The verdict of a purge: FAIL when the drive says it failed or a sample proves nothing;
+/// INCOMPLETE when the read-back did not run to the end; PASS otherwise.
+fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
+    let mut fail = Vec::new();
+    if let Some(w) = &o.drive_failed {
+        fail.push(format!("the drive reports the sanitize failed: {w}"));
+    }
+    fail.extend(
+        o.problems
+            .iter()
+            .take(10)
+            .map(|p| format!("after the sanitize, {p}")),
+    );
+    if o.problems.len() > 10 {
+        fail.push(format!(
+            "... and {} more samples like these",
+            o.problems.len() - 10
+        ));
+    }
+    let v = &o.verification;
+    if !fail.is_empty() {
+        (Verdict::Fail, fail)
+    } else if v.bytes_planned == 0 || v.bytes_read != v.bytes_planned {
+        (
+            Verdict::Incomplete,
+            vec![format!(
+                "the read-back after the sanitize read {} of {} planned bytes",
+                v.bytes_read, v.bytes_planned
+            )],
+        )
+    } else {
+        (Verdict::Pass, vec![])
+    }
+}
+
+/// The certificate of a purge of `p` with the drive's own command.
+pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
+    let mut c = skeleton(p);
+    c.media.direct_io = true;
+    let (verdict, reasons) = judge_purge(&o);
+    c.sanitization = Sanitization {
+        method: if o.purge_grade { "purge" } else { "clear" }.into(),
+        technique: o.technique.clone(),
+        policy: PolicyRef {
+            name: o.method.clone(),
+            source: "device command".into(),
+            ..PolicyRef::default()
+        },
+        started: timestamp(o.started),
+        finished: timestamp(o.finished),
+        duration_seconds: seconds_between(o.started, o.finished),
+        command: Some(o.command),
+        ..Sanitization::default()
+    };
+    c.verification = o.verification;
+    c.notes = vec![format!(
+        "Sanitized by the drive's own {} command ({}); verified by reading {} sampled locations before and after{}.",
+        o.bus.to_uppercase(),
+        o.method,
+        c.verification.samples,
+        if o.technique == "overwrite" {
+            " (the overwrite pattern must be there)"
+        } else {
+            " (every one must have changed)"
+        }
+    )];
+    c.notes.extend(o.note);
+    c.notes
+        .push(format!("The command erased {}.", o.scope_summary));
+    record.apply(&mut c);
+    c.result = verdict;
+    c.reasons = reasons;
+    c
+}
+
+/// The certificate's hidden-area record from what was read before and after the passes.
+pub fn hidden_record(before: &hidden::Outcome, after: Option<hidden::Outcome>) -> HiddenAreas {
+    match before {
+        hidden::Outcome::NotApplicable(why) => HiddenAreas {
+            state: "not_applicable".into(),
+            detail: why.clone(),
+            ..Default::default()
+        },
+        hidden::Outcome::Unknown(why) => HiddenAreas {
+            state: "unknown".into(),
+            detail: why.clone(),
+            ..Default::default()
+        },
+        hidden::Outcome::Read(b, why) => {
+            let after = match after {
+                Some(hidden::Outcome::Read(a, _)) => Some(a),
+                _ => None,
+            };
+            let left = after
+                .as_ref()
+                .map_or(b.hidden_sectors, |a| a.hidden_sectors);
+            HiddenAreas {
+                state: if left > 0 || b.hidden_sectors > 0 {
+                    "present"
+                } else {
+                    "none"
+                }
+                .into(),
+                detail: if why.is_empty() {
+                    format!(
+                        "no hidden sectors: {} addressable sectors are all the drive reports",
+                        b.sectors
+                    )
+                } else {
+                    why.join("; ")
+                },
+                before: Some(b.clone()),
+                after,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verification(planned: u64, read: u64) -> Verification {
+        Verification {
+            method: "sampled".into(),
+            bytes_planned: planned,
+            bytes_read: read,
+            ..Default::default()
+        }
+    }
+
+    fn purged(problems: Vec<String>, failed: Option<String>, read: u64) -> PurgeOutcome {
+        PurgeOutcome {
+            method: "nvme-sanitize-crypto".into(),
+            technique: "crypto erase".into(),
+            note: None,
+            purge_grade: true,
+            bus: "nvme".into(),
+            command: DeviceCommand::default(),
+            drive_failed: failed,
+            verification: Verification {
+                mismatches: problems.len() as u64,
+                ..verification(100, read)
+            },
+            problems,
+            scope_summary: "the whole NVM subsystem".into(),
+            started: SystemTime::UNIX_EPOCH,
+            finished: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_purge_is_judged_from_typed_facts_not_edited_reasons() {
+        assert_eq!(
+            judge_purge(&purged(vec![], None, 100)),
+            (Verdict::Pass, vec![])
+        );
+        let (v, r) = judge_purge(&purged(vec!["offset 0: unchanged".into()], None, 100));
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(
+            r,
+            vec!["after the sanitize, offset 0: unchanged"],
+            "no generic mismatch line"
+        );
+        let (v, r) = judge_purge(&purged(vec![], Some("SSTAT 3".into()), 0));
+        assert_eq!(v, Verdict::Fail);
+        assert!(r[0].contains("reports the sanitize failed"));
+        let (v, _) = judge_purge(&purged(vec![], None, 40));
+        assert_eq!(
+            v,
+            Verdict::Incomplete,
+            "a read-back that did not finish is not PASS"
+        );
+        let many: Vec<String> = (0..25).map(|i| format!("offset {i}: unchanged")).collect();
+        let (_, r) = judge_purge(&purged(many, None, 100));
+        assert_eq!(r.len(), 11);
+        assert!(r[10].contains("15 more"));
+    }
+}

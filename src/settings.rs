@@ -1,0 +1,234 @@
+//! Plain settings: the command line and the organization file turned, once, into the values
+//! the library flows take. Every "flag, else the organization file, else the default" lives
+//! here; nothing below a command's `run` sees a clap type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cert::{Person, Record, Validation};
+use crate::cli::{BackedUp, OnErrorArg, RecordArgs, TransportArg, VerifyArg, WipeArgs};
+use crate::config::Config;
+use crate::contract::OnError;
+use crate::device::hidden;
+use crate::error::{Error, Result};
+use crate::plan::Overrides;
+use crate::policy::{self, Policy, VerifyMode};
+use crate::writer::{FillBudget, IoConfig, Watchdog};
+
+/// The certificate record from the flags, else the organization file.
+pub fn record(r: &RecordArgs, c: &Config) -> Record {
+    let pick = |flag: &Option<String>, conf: &Option<String>| {
+        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
+    };
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    Record {
+        operator: Person {
+            name: pick(&r.operator, &c.operator),
+            title: pick(&r.title, &c.title),
+            organization: pick(&r.organization, &c.organization),
+            location: pick(&r.location, &c.location),
+            contact: pick(&r.contact, &c.contact),
+        },
+        asset_tag: text(&r.asset_tag),
+        media_source: text(&r.media_source),
+        classification: text(&r.classification),
+        data_backed_up: match r.data_backed_up {
+            Some(BackedUp::Yes) => "yes",
+            Some(BackedUp::No) => "no",
+            Some(BackedUp::Unknown) => "unknown",
+            None => "",
+        }
+        .into(),
+        backup_location: text(&r.backup_location),
+        post_classification: text(&r.post_classification),
+        destination: pick(&r.destination, &c.destination),
+        notes: r.note.clone(),
+        validation: Validation {
+            name: text(&r.validator),
+            title: text(&r.validator_title),
+            organization: text(&r.validator_organization),
+            location: text(&r.validator_location),
+            contact: text(&r.validator_contact),
+            signature: String::new(),
+            date: String::new(),
+        },
+    }
+}
+
+/// The certificate folder: `--cert-dir`, else the organization file's, else the current one.
+pub fn cert_dir(flag: Option<&PathBuf>, c: &Config) -> PathBuf {
+    flag.cloned()
+        .or_else(|| c.cert_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The signing key: `--key`, else the organization file's, else `None` (the default key).
+pub fn key(flag: Option<&PathBuf>, c: &Config) -> Option<PathBuf> {
+    flag.cloned().or_else(|| c.key.clone())
+}
+
+/// Everything a wipe needs, decided.
+#[derive(Clone, Debug)]
+pub struct Wipe {
+    pub targets: Vec<PathBuf>,
+    /// `--create SIZE`.
+    pub create: Option<u64>,
+    pub policy: Policy,
+    /// `--policy` as given (a resumed wipe must not name another).
+    pub policy_flag: Option<String>,
+    pub overrides: Overrides,
+    pub transport: hidden::Transport,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub resume: bool,
+    pub restart: bool,
+    pub json: bool,
+    pub journal_dir: PathBuf,
+    pub checkpoint: Duration,
+    pub cert_dir: PathBuf,
+    pub key: Option<PathBuf>,
+    pub record: Record,
+    /// The I/O pipeline (its `on_error` is the flag's, else the policy's).
+    pub io: IoConfig,
+    /// `--fail-slow`.
+    pub fail_slow: bool,
+    /// The `--test-hold` seam (test builds only).
+    pub hold: Option<String>,
+}
+
+impl Wipe {
+    /// Decides every setting of `mediasan wipe` from its flags and the organization file.
+    ///
+    /// # Errors
+    /// A bad organization file or policy, or no folder for journals.
+    pub fn new(a: &WipeArgs) -> Result<Wipe> {
+        let config = crate::config::load(a.config.as_deref())?;
+        let policy_name = a
+            .policy
+            .clone()
+            .or_else(|| config.policy.clone())
+            .unwrap_or_else(|| policy::DEFAULT.into());
+        let policy = policy::load(&policy_name)?;
+        let journal_dir = a
+            .journal_dir
+            .clone()
+            .or_else(crate::journal::default_dir)
+            .ok_or_else(|| {
+                Error::Usage(
+                    "cannot find a folder for journals (no HOME); give --journal-dir".into(),
+                )
+            })?;
+        let threads = a.threads.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        let io = IoConfig {
+            buffer_size: usize::try_from(a.buffer_size)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30),
+            queue_depth: usize::from(a.queue_depth),
+            budget: FillBudget::new(threads),
+            retries: a.retries,
+            on_error: match a.on_error {
+                Some(OnErrorArg::Abort) => OnError::Abort,
+                Some(OnErrorArg::Continue) => OnError::Continue,
+                None => policy.on_error,
+            },
+            watchdog: Some(Watchdog {
+                floor: a.slow_floor * 1e6,
+                window: Duration::from_secs_f64(a.slow_window),
+                stop: a.fail_slow,
+            }),
+            ..IoConfig::default()
+        };
+        Ok(Wipe {
+            targets: a.targets.clone(),
+            create: a.create,
+            policy,
+            policy_flag: a.policy.clone(),
+            overrides: Overrides {
+                verify: a.verify.map(|v| match v {
+                    VerifyArg::Full => VerifyMode::Full,
+                    VerifyArg::Sample => VerifyMode::Sample,
+                    VerifyArg::None => VerifyMode::None,
+                }),
+                verify_percent: a.verify_percent,
+            },
+            transport: match a.transport {
+                TransportArg::Auto => hidden::Transport::Auto,
+                TransportArg::Ata => hidden::Transport::Ata,
+            },
+            yes: a.yes,
+            dry_run: a.dry_run,
+            resume: a.resume,
+            restart: a.restart,
+            json: a.json,
+            journal_dir,
+            checkpoint: Duration::from_secs_f64(a.checkpoint_interval),
+            cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
+            key: key(a.key.as_ref(), &config),
+            record: record(&a.record, &config),
+            io,
+            fail_slow: a.fail_slow,
+            hold: a.seams.hold().map(str::to_string),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn wipe(args: &[&str], config: &str) -> Wipe {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("mediasan.toml");
+        std::fs::write(&c, config).unwrap();
+        let mut argv = vec!["mediasan", "wipe", "--config", c.to_str().unwrap()];
+        argv.extend(args);
+        argv.push("t.img");
+        let cli = crate::cli::Cli::parse_from(argv);
+        match cli.command {
+            crate::cli::Command::Wipe(a) => Wipe::new(&a).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_organization_file_which_wins_over_defaults() {
+        let file = "operator = \"Jane\"\ncert_dir = \"/certs\"\npolicy = \"nist-clear-zero\"\n\
+                    destination = \"recycling facility\"\nkey = \"/k\"\n";
+        let w = wipe(&[], file);
+        assert_eq!(w.record.operator.name, "Jane");
+        assert_eq!(w.cert_dir, PathBuf::from("/certs"));
+        assert_eq!(w.policy.name, "nist-clear-zero");
+        assert_eq!(w.key, Some(PathBuf::from("/k")));
+        assert_eq!(w.record.destination, "recycling facility");
+        let w = wipe(
+            &[
+                "--operator",
+                "Max",
+                "--cert-dir",
+                "/c2",
+                "--policy",
+                "nist-clear",
+                "--destination",
+                "reuse",
+            ],
+            file,
+        );
+        assert_eq!(w.record.operator.name, "Max");
+        assert_eq!(w.cert_dir, PathBuf::from("/c2"));
+        assert_eq!(w.policy.name, "nist-clear");
+        assert_eq!(w.record.destination, "reuse");
+        let w = wipe(&[], "");
+        assert_eq!(w.cert_dir, PathBuf::from("."));
+        assert_eq!(w.policy.name, policy::DEFAULT);
+        assert_eq!(w.checkpoint, Duration::from_secs(5));
+        assert_eq!(w.io.on_error, OnError::Continue);
+        let w = wipe(&["--on-error", "abort", "--buffer-size", "4G"], "");
+        assert_eq!(w.io.on_error, OnError::Abort);
+        assert_eq!(w.io.buffer_size, 1 << 30, "buffers are capped at 1 GiB");
+    }
+}
