@@ -232,3 +232,70 @@ mod tests {
         assert_eq!(w.io.buffer_size, 1 << 30, "buffers are capped at 1 GiB");
     }
 }
+
+/// Everything a purge needs, decided.
+#[derive(Clone, Debug)]
+pub struct Purge {
+    pub target: PathBuf,
+    /// `--transport`: `None` for auto (from sysfs).
+    pub transport: Option<crate::purge::engine::Bus>,
+    /// What to send and how to follow it.
+    pub request: crate::purge::flow::Request,
+    pub yes: bool,
+    pub json: bool,
+    pub cert_dir: PathBuf,
+    pub key: Option<PathBuf>,
+    pub record: Record,
+    /// The `--simulate` seam (test builds only): a simulated drive instead of the device.
+    pub simulate: Option<String>,
+}
+
+impl Purge {
+    /// Decides every setting of `mediasan purge` from its flags and the organization file.
+    ///
+    /// # Errors
+    /// A bad organization file, or a method that does not exist.
+    pub fn new(a: &crate::cli::PurgeArgs) -> Result<Purge> {
+        use crate::cli::BusArg;
+        use crate::purge::engine::Bus;
+        use crate::purge::method::Method;
+        let config = crate::config::load(a.config.as_deref())?;
+        // A misspelt method is the user's mistake, not the drive's.
+        let method = match a.method.as_str() {
+            "nist-purge" => None,
+            name => Some(Method::from_name(name).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--method {name}: no such method; use nist-purge or one of {}",
+                    Method::ALL.map(Method::name).join(", ")
+                ))
+            })?),
+        };
+        Ok(Purge {
+            target: a.target.clone(),
+            transport: match a.transport {
+                BusArg::Auto => None,
+                BusArg::Nvme => Some(Bus::Nvme),
+                BusArg::Ata => Some(Bus::Ata),
+                BusArg::Scsi => Some(Bus::Scsi),
+            },
+            request: crate::purge::flow::Request {
+                method,
+                pattern: a.pattern,
+                passes: a.passes,
+                ause: a.ause,
+                exit_failure_mode: a.exit_failure_mode,
+                allow_shared: a.allow_shared,
+                verify_percent: a.verify_percent,
+                poll: Duration::from_secs_f64(a.poll_interval),
+                dry_run: a.dry_run,
+                hold: a.seams.hold().map(str::to_string),
+            },
+            yes: a.yes,
+            json: a.json,
+            cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
+            key: key(a.key.as_ref(), &config),
+            record: record(&a.record, &config),
+            simulate: a.seams.simulate().map(str::to_string),
+        })
+    }
+}

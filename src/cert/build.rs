@@ -45,6 +45,9 @@ pub struct PurgeOutcome {
     pub command: DeviceCommand,
     /// The drive said the sanitize failed: why.
     pub drive_failed: Option<String>,
+    /// A signal cut the purge short (before the command was sent, or while the drive was
+    /// followed): why. The result is INCOMPLETE.
+    pub interrupted: Option<String>,
     /// The sampled read-back (its `mismatches` are the samples that prove nothing).
     pub verification: Verification,
     /// What the read-back found wrong, per sample.
@@ -186,7 +189,15 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
         ));
     }
     let v = &o.verification;
-    if !fail.is_empty() {
+    fail.extend(
+        v.errors
+            .iter()
+            .map(|e| format!("the read-back after the sanitize failed: {}", e.error)),
+    );
+    if let Some(why) = &o.interrupted {
+        fail.push(why.clone());
+        (Verdict::Incomplete, fail)
+    } else if !fail.is_empty() {
         (Verdict::Fail, fail)
     } else if v.bytes_planned == 0 || v.bytes_read != v.bytes_planned {
         (
@@ -306,6 +317,7 @@ mod tests {
             bus: "nvme".into(),
             command: DeviceCommand::default(),
             drive_failed: failed,
+            interrupted: None,
             verification: Verification {
                 mismatches: problems.len() as u64,
                 ..verification(100, read)

@@ -117,62 +117,6 @@ pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Resu
     Ok(())
 }
 
-pub(crate) fn text(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
-}
-
-/// The person performing: flags first, then the organization file.
-pub(crate) fn person(r: &crate::cli::RecordArgs, c: &crate::config::Config) -> crate::cert::Person {
-    let pick = |flag: &Option<String>, conf: &Option<String>| {
-        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
-    };
-    crate::cert::Person {
-        name: pick(&r.operator, &c.operator),
-        title: pick(&r.title, &c.title),
-        organization: pick(&r.organization, &c.organization),
-        location: pick(&r.location, &c.location),
-        contact: pick(&r.contact, &c.contact),
-    }
-}
-
-/// Fills a certificate's record fields (NIST SP 800-88 App. C / App. G) from the flags and the
-/// organization file: the person performing, the media's asset/source/classification/backup
-/// fields, the post-sanitization classification, the destination and the validation block.
-pub(crate) fn apply_record(
-    c: &mut crate::cert::Certificate,
-    r: &crate::cli::RecordArgs,
-    config: &crate::config::Config,
-) {
-    use crate::cli::BackedUp;
-    c.operator = person(r, config);
-    c.media.asset_tag = text(&r.asset_tag);
-    c.media.source = text(&r.media_source);
-    c.media.classification = text(&r.classification);
-    c.media.data_backed_up = match r.data_backed_up {
-        Some(BackedUp::Yes) => "yes",
-        Some(BackedUp::No) => "no",
-        Some(BackedUp::Unknown) => "unknown",
-        None => "",
-    }
-    .into();
-    c.media.backup_location = text(&r.backup_location);
-    c.post_sanitization_classification = text(&r.post_classification);
-    c.destination = r
-        .destination
-        .clone()
-        .or_else(|| config.destination.clone())
-        .unwrap_or_default();
-    c.validation = crate::cert::Validation {
-        name: text(&r.validator),
-        title: text(&r.validator_title),
-        organization: text(&r.validator_organization),
-        location: text(&r.validator_location),
-        contact: text(&r.validator_contact),
-        signature: String::new(),
-        date: String::new(),
-    };
-}
-
 /// Signs a certificate and stores it with its SSHSIG signature in the first of `dirs` that
 /// takes it (never overwriting; see [`crate::evidence::write_certificate`]), saying so when it
 /// had to fall back. A certificate no folder took is printed on stderr, never lost.

@@ -5,6 +5,7 @@
 //! (`device::{ata, nvme, scsi, passthrough}`), shared with the hidden-area queries.
 
 pub mod engine;
+pub mod flow;
 pub mod method;
 pub mod scope;
 pub mod sim;

@@ -89,6 +89,22 @@ pub struct SimNvme {
 }
 
 impl SimNvme {
+    /// The drive a `--simulate nvme:SIZE:FEATURES` spec describes.
+    ///
+    /// # Errors
+    /// A message naming what is wrong with the spec.
+    pub fn from_spec(spec: &str) -> Result<SimNvme, String> {
+        let mut parts = spec.split(':');
+        let (kind, size, features) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+        let size = size
+            .and_then(|s| crate::units::parse_size(s).ok())
+            .filter(|_| kind == Some("nvme"))
+            .ok_or_else(|| format!("--simulate {spec}: expected nvme:SIZE:FEATURES"))?;
+        let cfg =
+            SimConfig::from_features(features).map_err(|e| format!("--simulate {spec}: {e}"))?;
+        Ok(SimNvme::new(usize::try_from(size).unwrap_or(1 << 20), cfg))
+    }
+
     /// A drive of `size` bytes holding pseudorandom "user data".
     pub fn new(size: usize, cfg: SimConfig) -> SimNvme {
         let media = MemDevice::new(size, 512, 0);
@@ -239,6 +255,42 @@ impl Passthrough for SimNvme {
         Err(io::Error::other(
             "the simulated NVMe drive takes no SCSI commands",
         ))
+    }
+}
+
+/// A simulated drive shared between its two faces: the command door and the media a flow
+/// reads its evidence from.
+impl Passthrough for std::sync::Arc<SimNvme> {
+    fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
+        self.as_ref().nvme(cmd, data)
+    }
+
+    fn scsi(
+        &self,
+        cdb: &[u8],
+        dir: DataDir,
+        data: &mut [u8],
+        timeout_ms: u32,
+    ) -> io::Result<(u8, Vec<u8>)> {
+        self.as_ref().scsi(cdb, dir, data, timeout_ms)
+    }
+}
+
+impl crate::device::BlockIo for std::sync::Arc<SimNvme> {
+    fn size(&self) -> u64 {
+        self.media.size()
+    }
+    fn block_size(&self) -> u32 {
+        self.media.block_size()
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.media.write_at(buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.media.read_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.media.sync()
     }
 }
 

@@ -401,10 +401,18 @@ fn ctrl_c_only_stops_waiting_and_says_the_drive_carries_on() {
         err.contains("stopped waiting") && err.contains("purge-status"),
         "{err}"
     );
+    // An INCOMPLETE certificate records what was sent and that it was not followed to the end.
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 1);
+    let c = read_cert(&certs[0]);
+    assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+    let cmd = c.sanitization.command.as_ref().unwrap();
     assert!(
-        env.certificates(&env.path("c")).is_empty(),
-        "no certificate for an unfinished sanitize"
+        cmd.drive_status.contains("stopped waiting"),
+        "{}",
+        cmd.drive_status
     );
+    assert!(!cmd.bytes.is_empty(), "the bytes sent are recorded");
 }
 
 #[test]

@@ -1237,3 +1237,58 @@ fn cert_show_hashes_the_bytes_it_verified_and_verify_does_not_pass_a_failed_cert
         "{stdout}"
     );
 }
+
+#[test]
+fn a_signal_at_every_purge_boundary_leaves_code_and_certificate_agreeing() {
+    // (point, expected exit, what the certificate says)
+    let cases = [
+        ("purge-start", 130, "nothing was erased"),
+        ("purge-wait", 130, "not followed to the end"),
+        ("purge-settled", 0, ""),
+        ("purge-certified", 0, ""),
+    ];
+    for (point, want, why) in cases {
+        let env = Env::new();
+        let mut child = env
+            .cmd()
+            .args(["purge", "/dev/simnvme0", "--simulate", "nvme:4M:crypto"])
+            .args([
+                "--yes",
+                "--json",
+                "--poll-interval",
+                "0.01",
+                "--cert-dir",
+                "c",
+            ])
+            .args(["--test-hold", point])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("test_hold") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "{point}: ended before holding"
+            );
+        }
+        std::thread::spawn(move || for _ in out.lines() {});
+        signal(&child, Signal::SIGINT);
+        let code = child.wait().unwrap().code();
+        assert_eq!(code, Some(want), "{point}");
+        let c = only_cert(&env);
+        match want {
+            130 => {
+                assert_eq!(c.result, Verdict::Incomplete, "{point}: {:?}", c.reasons);
+                assert!(
+                    c.reasons.iter().any(|r| r.contains(why)),
+                    "{point}: {:?}",
+                    c.reasons
+                );
+            }
+            _ => assert_eq!(c.result, Verdict::Pass, "{point}: {:?}", c.reasons),
+        }
+    }
+}
