@@ -37,46 +37,58 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
     }
     let all = policy::builtins()?;
     if args.json {
-        for p in &all {
-            crate::term::out(
-                &Event::Policy(event::PolicyInfo {
-                    name: p.name.clone(),
-                    description: p.description.clone(),
-                    reference: p.reference.clone(),
-                    legacy: p.legacy,
-                    method: "clear".into(),
-                    passes: p.passes.iter().map(pass_name).collect(),
-                    verify: p.verify_mode.name().into(),
-                    verify_percent: p.verify_percent,
-                    prng: p.prng.name().into(),
-                    blake3: p.blake3.clone(),
-                })
-                .line(),
-            );
-        }
-        for m in Method::ALL {
-            let grade = |ssd| {
-                if m.grade(ssd) == Grade::Purge {
-                    "purge"
-                } else {
-                    "clear"
-                }
-            };
-            crate::term::out(
-                &Event::PurgeMethod(event::PurgeMethodInfo {
-                    name: m.name().into(),
-                    technique: m.technique().into(),
-                    grade_on_flash: grade(true).into(),
-                    grade_on_magnetic: grade(false).into(),
-                    note: m.note().map(str::to_string),
-                })
-                .line(),
-            );
-        }
-        return Ok(Exit::Pass);
+        json(&all);
+    } else {
+        table(&all);
     }
+    Ok(Exit::Pass)
+}
+
+fn grade_name(m: Method, flash: bool) -> &'static str {
+    if m.grade(flash) == Grade::Purge {
+        "purge"
+    } else {
+        "clear"
+    }
+}
+
+/// One `policy` event per built-in policy, one `purge_method` per method.
+fn json(all: &[policy::Policy]) {
+    for p in all {
+        crate::term::out(
+            &Event::Policy(event::PolicyInfo {
+                name: p.name.clone(),
+                description: p.description.clone(),
+                reference: p.reference.clone(),
+                legacy: p.legacy,
+                method: "clear".into(),
+                passes: p.passes.iter().map(pass_name).collect(),
+                verify: p.verify_mode.name().into(),
+                verify_percent: p.verify_percent,
+                prng: p.prng.name().into(),
+                blake3: p.blake3.clone(),
+            })
+            .line(),
+        );
+    }
+    for m in Method::ALL {
+        crate::term::out(
+            &Event::PurgeMethod(event::PurgeMethodInfo {
+                name: m.name().into(),
+                technique: m.technique().into(),
+                grade_on_flash: grade_name(m, true).into(),
+                grade_on_magnetic: grade_name(m, false).into(),
+                note: m.note().map(str::to_string),
+            })
+            .line(),
+        );
+    }
+}
+
+/// The policies and the purge methods, for people.
+fn table(all: &[policy::Policy]) {
     let width = all.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    for p in &all {
+    for p in all {
         let verify = match p.verify_mode {
             policy::VerifyMode::Sample => format!("sampled >= {} %", p.verify_percent),
             m => m.name().to_string(),
@@ -107,5 +119,4 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
         };
         outln!("  {:<28} {:<16} {grade}", m.name(), m.technique());
     }
-    Ok(Exit::Pass)
 }

@@ -122,8 +122,13 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let reporter = Reporter::new(args.json);
     let name = probe.path.display().to_string();
     let rep = reporter.target(&name);
-    let planned = samples.extents.bytes();
-    rep.start("verify", 0, 0, &c.verification.method, planned);
+    rep.start(
+        "verify",
+        0,
+        0,
+        &c.verification.method,
+        samples.extents.bytes(),
+    );
     let io = IoConfig {
         queue_depth: usize::from(args.queue_depth),
         ..IoConfig::default()
@@ -133,9 +138,23 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         rep.progress(d)
     });
     rep.finish();
+    Ok(judge(args, &checked, &samples, &r, &name, &reporter))
+}
+
+/// Says whether the media still holds what the certificate records, and whether that proves
+/// a sanitization (the certificate a PASS, its signer trusted); the exit.
+fn judge(
+    args: &VerifyArgs,
+    checked: &super::cert::Checked,
+    samples: &Samples,
+    r: &verify::VerifyReport,
+    name: &str,
+    reporter: &Reporter,
+) -> Exit {
+    let c = &checked.cert;
     let digest_matches = !r.blake3.is_empty() && r.blake3 == c.verification.blake3;
     // The media matches its certificate...
-    let matches = r.clean(planned) && digest_matches;
+    let matches = r.clean(samples.extents.bytes()) && digest_matches;
     // ... which only proves a sanitization if the certificate says PASS and its signer is
     // trusted.
     let ok = matches && c.result == Verdict::Pass && checked.signer.trusted();
@@ -143,7 +162,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         .first_mismatch
         .or_else(|| r.errors.first().map(|e| e.offset));
     reporter.emit(&Event::VerifyDone(event::VerifyDone {
-        target: name.clone(),
+        target: name.to_string(),
         method: c.verification.method.clone(),
         bytes_read: r.bytes_read,
         coverage_percent: samples.coverage_percent,
@@ -187,7 +206,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             "DIFFERS: {name} does not match {}: {why}",
             args.cert.display()
         );
-        return Ok(Exit::Failed);
+        return Exit::Failed;
     }
     if c.result != Verdict::Pass {
         outln!(
@@ -196,7 +215,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
             c.result.name(),
             c.reasons.first().map_or("no reason given", String::as_str)
         );
-        return Ok(Exit::Failed);
+        return Exit::Failed;
     }
     outln!(
         "{}: {name} still holds what {} certifies (signed by {}); blake3 {}",
@@ -205,5 +224,5 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         checked.signer.describe(),
         r.blake3
     );
-    Ok(checked.code(&args.cert))
+    checked.code(&args.cert)
 }
