@@ -1292,3 +1292,114 @@ fn a_signal_at_every_purge_boundary_leaves_code_and_certificate_agreeing() {
         }
     }
 }
+
+/// Runs `mediasan ARGS` on a pseudo-terminal (so it asks for confirmation), answers `answer`,
+/// and returns everything it printed there.
+fn on_a_terminal(env: &Env, args: &[&std::ffi::OsStr], answer: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("mediasan");
+    let script = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:-1])
+out = b""
+sent = False
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b"Type 'yes'" in out:
+        os.write(fd, sys.argv[-1].encode())
+        sent = True
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(bin)
+        .args(args)
+        .arg(answer)
+        .env("XDG_CONFIG_HOME", env.path("config"))
+        .env("XDG_STATE_HOME", env.path("state"))
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn a_hostile_backing_file_name_reaches_no_terminal_raw() {
+    let env = Env::new();
+    let dir = env.path("d");
+    std::fs::create_dir(&dir).unwrap();
+    let evil = dir.join("evil\u{1b}[2J\u{1b}[1;1H\nRESULT: PASS\u{202e}gmi.img");
+    make_file(&evil, SIZE, 0x13);
+    let lo = match LoopDev::attach(&evil, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let raw = |text: &str, what: &str| {
+        assert!(
+            !text.contains('\u{1b}')
+                && !text.contains('\u{202e}')
+                && !text.contains("\nRESULT: PASS"),
+            "{what}: a raw control character reached the terminal: {text:?}"
+        );
+    };
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = env.cmd().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let dev = lo.dev.clone().into_os_string();
+    // list, as text: escaped; as JSON: the raw name, JSON-escaped (valid JSON, no raw ESC).
+    let (_, text, _) = run(&[&os("list")]);
+    raw(&text, "list");
+    let (_, json, _) = run(&[&os("list"), &os("--json")]);
+    let entry = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["path"] == lo.dev.display().to_string())
+        .unwrap();
+    assert_eq!(
+        entry["backing"].as_str().unwrap(),
+        evil.to_str().unwrap(),
+        "JSON keeps it raw"
+    );
+    assert!(!json.contains('\u{1b}'));
+    // The dry run, a refusal naming the file, the confirmation prompt, a real wipe.
+    let (_, out, err) = run(&[&os("wipe"), &os("--dry-run"), &dev]);
+    raw(&out, "dry run");
+    raw(&err, "dry run");
+    let (code, _, err) = run(&[&os("wipe"), &os("--yes"), evil.as_os_str()]);
+    assert_eq!(code, Some(3));
+    raw(&err, "refusal");
+    let screen = on_a_terminal(&env, &[&os("wipe"), &dev], "no\n");
+    assert!(screen.contains("This will DESTROY ALL DATA"), "{screen:?}");
+    raw(&screen, "prompt");
+    let (code, _, err) = run(&[&os("wipe"), &os("--yes"), &os("--cert-dir"), &os("c"), &dev]);
+    assert_eq!(code, Some(0), "{err}");
+    raw(&err, "wipe");
+    let cert = env.certificates(&env.path("c"))[0].clone();
+    env.trust_default_key();
+    let (_, shown, _) = run(&[&os("cert"), &os("show"), cert.as_os_str()]);
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\u{202e}'),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("RESULT")).count(),
+        1,
+        "{shown}"
+    );
+}
