@@ -22,6 +22,27 @@ macro_rules! skip {
     }};
 }
 
+/// Runs the binary in `$env` with these arguments (anything that is `AsRef<OsStr>`: `&str`,
+/// paths) to the end, and returns its `Output`.
+macro_rules! mediasan {
+    ($env:expr $(, $arg:expr)* $(,)?) => {
+        $env.cmd()
+            .args([$(std::ffi::OsStr::new($arg)),*])
+            .output()
+            .expect("run mediasan")
+    };
+}
+
+/// Asserts the exit code of a run, showing its stderr when it is not `want`.
+pub fn assert_code(out: &std::process::Output, want: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(want),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// True under CI, where a test that would skip fails instead.
 pub fn must_run_everything() -> bool {
     let set = |v: &str| std::env::var(v).is_ok_and(|x| x == "1" || x.eq_ignore_ascii_case("true"));
@@ -73,6 +94,30 @@ impl Env {
             ),
         )
         .unwrap();
+    }
+
+    /// `mediasan wipe --yes --cert-dir c FLAGS TARGET`: the run, and the certificate it wrote
+    /// (if it wrote one).
+    pub fn wipe(
+        &self,
+        target: &Path,
+        flags: &[&str],
+    ) -> (std::process::Output, Option<Certificate>) {
+        let dir = self.path("c");
+        let before = self.certificates(&dir);
+        let out = self
+            .cmd()
+            .args(["wipe", "--yes", "--cert-dir", "c"])
+            .args(flags)
+            .arg(target)
+            .output()
+            .expect("run mediasan");
+        let new = self
+            .certificates(&dir)
+            .into_iter()
+            .find(|c| !before.contains(c))
+            .map(|c| read_cert(&c));
+        (out, new)
     }
 
     /// Certificates in `dir` (sorted by name).

@@ -27,27 +27,19 @@ fn write_eio_mid_pass_fails_lists_the_range_and_writes_the_rest() {
     let Some(d) = disk(&env, &["--fail-write", &format!("{s}:{e}")]) else {
         return;
     };
-    let out = env
-        .cmd()
-        .args([
-            "wipe",
-            "--yes",
-            "--policy",
-            "nist-clear-zero",
-            "--retries",
-            "1",
-            "--cert-dir",
-            "c",
-        ])
-        .arg(d.dev())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--policy",
+        "nist-clear-zero",
+        "--retries",
+        "1",
+        "--cert-dir",
+        "c",
+        &d.dev()
     );
+    assert_code(&out, 1);
     let c = read_cert(&env.certificates(&env.path("c"))[0]);
     assert_eq!(c.result, Verdict::Fail);
     let errs = &c.sanitization.passes[0].errors;
@@ -140,11 +132,19 @@ fn a_range_that_fails_once_is_retried_and_passes() {
     ) else {
         return;
     };
-    env.cmd()
-        .args(["wipe", "--yes", "--verify", "full", "--cert-dir", "c"])
-        .arg(d.dev())
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--verify",
+            "full",
+            "--cert-dir",
+            "c",
+            &d.dev()
+        ),
+        0,
+    );
     let c = read_cert(&env.certificates(&env.path("c"))[0]);
     assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
     let p = &c.sanitization.passes[0];
@@ -247,29 +247,21 @@ fn a_crawling_drive_is_reported_and_with_fail_slow_stopped() {
         return;
     };
     let t = std::time::Instant::now();
-    let out = env
-        .cmd()
-        .args([
-            "wipe",
-            "--yes",
-            "--json",
-            "--slow-floor",
-            "50",
-            "--slow-window",
-            "1",
-            "--fail-slow",
-            "--cert-dir",
-            "c",
-        ])
-        .arg(d.dev())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--json",
+        "--slow-floor",
+        "50",
+        "--slow-window",
+        "1",
+        "--fail-slow",
+        "--cert-dir",
+        "c",
+        &d.dev()
     );
+    assert_code(&out, 1);
     assert!(
         t.elapsed().as_secs() < 30,
         "stopped early: {:?}",

@@ -129,12 +129,10 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
         !c.tool.version.is_empty() && !c.host.kernel.is_empty(),
         "tool and host recorded"
     );
-    env.cmd()
-        .args(["cert", "verify", "--pubkey"])
-        .arg(env.pubkey())
-        .arg(&cert)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "cert", "verify", "--pubkey", &env.pubkey(), &cert),
+        0,
+    );
     let events = String::from_utf8_lossy(&out.stdout);
     assert!(events
         .lines()
@@ -145,12 +143,7 @@ fn a_completed_sanitize_is_verified_and_certified_as_purge() {
 fn a_drive_that_claims_success_but_changed_nothing_fails() {
     let env = Env::new();
     let out = purge(&env, "nvme:4M:block,liar", &["--yes"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_code(&out, 1);
     let c = read_cert(&env.certificates(&env.path("c"))[0]);
     assert_eq!(c.result, Verdict::Fail);
     assert!(
@@ -232,12 +225,7 @@ fn a_loop_device_has_no_sanitize_and_forcing_one_is_refused_cleanly() {
         .code(3)
         .stderr(predicate::str::contains("--transport"));
     for t in ["nvme", "ata", "scsi"] {
-        let out = env
-            .cmd()
-            .args(["purge", "--yes", "--transport", t])
-            .arg(&lo.dev)
-            .output()
-            .unwrap();
+        let out = mediasan!(env, "purge", "--yes", "--transport", &t, &lo.dev);
         assert!(!out.status.success(), "{t}: never a PASS");
         assert_ne!(out.status.code(), Some(0));
         assert!(
@@ -526,12 +514,7 @@ fn a_partition_is_refused_naming_its_disk() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let out = env
-        .cmd()
-        .args(["purge", "--dry-run", "--transport", "ata"])
-        .arg(&part)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "purge", "--dry-run", "--transport", "ata", &part);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     let disk = lo.dev.file_name().unwrap().to_string_lossy().to_string();

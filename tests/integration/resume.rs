@@ -97,11 +97,10 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         .stderr(predicate::str::contains("--resume").and(predicate::str::contains("--restart")));
     assert_eq!(digest(&img), before);
 
-    env.cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img),
+        0,
+    );
     let c = final_cert(&env);
     assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
     assert_eq!(c.verification.method, "full");
@@ -168,11 +167,10 @@ fn sigkill_at_several_moments_then_resume_ends_in_a_full_pass() {
             .unwrap_or(0)
             > 0
     {
-        env.cmd()
-            .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
-            .arg(&img)
-            .assert()
-            .success();
+        assert_code(
+            &mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img),
+            0,
+        );
     }
     let c = final_cert(&env);
     assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
@@ -218,11 +216,10 @@ fn restart_discards_the_journal_and_resume_refuses_other_media() {
         .stderr(predicate::str::contains("no unfinished wipe"));
     assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x44));
     // --restart starts over.
-    env.cmd()
-        .args(["wipe", "--yes", "--restart", "--cert-dir", "c"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--restart", "--cert-dir", "c", &img),
+        0,
+    );
     assert_eq!(final_cert(&env).result, Verdict::Pass);
     // Only the journal of the file that is gone is left.
     assert_eq!(

@@ -114,12 +114,7 @@ fn a_signal_at_every_stage_boundary_leaves_code_certificate_and_journal_agreeing
         agree(code, &c, journals(&env));
         if want == 130 {
             // The journal finishes the wipe: a PASS that really read everything back.
-            let out = env
-                .cmd()
-                .args(["wipe", "--yes", "--resume", "--cert-dir", "c2"])
-                .arg(&img)
-                .output()
-                .unwrap();
+            let out = mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c2", &img);
             let certs = env.certificates(&env.path("c2"));
             assert_eq!(certs.len(), 1);
             let c = read_cert(&certs[0]);
@@ -285,12 +280,7 @@ fn a_loop_device_cannot_be_reattached_to_another_file_under_a_wipe() {
 /// `wipe --yes TARGET` must be refused (3) naming `needle`, with `file` unchanged.
 fn refused_untouched(env: &Env, target: &Path, file: &Path, needle: &str) {
     let before = digest(file);
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--cert-dir", "c"])
-        .arg(target)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "wipe", "--yes", "--cert-dir", "c", &target);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(needle), "{err}");
@@ -335,7 +325,7 @@ fn the_device_under_a_mounted_loop_device_is_refused_and_listed_in_use() {
         Err(why) => skip!("{why}"),
     };
     refused_untouched(&env, &lower.dev, &img, "under the loop device");
-    let out = env.cmd().args(["list", "--json"]).output().unwrap();
+    let out = mediasan!(env, "list", "--json");
     let lower_name = lower.dev.display().to_string();
     let entry = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -392,18 +382,8 @@ fn a_block_device_open_in_another_program_is_refused() {
     refused_untouched(&env, &lo.dev, &img, &format!("PID {} (sleep)", holder.id()));
     let _ = holder.kill();
     let _ = holder.wait();
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--cert-dir", "c"])
-        .arg(&lo.dev)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mediasan!(env, "wipe", "--yes", "--cert-dir", "c", &lo.dev);
+    assert_code(&out, 0);
 }
 
 /// The one journal file of this test's wipes.
@@ -442,12 +422,7 @@ fn a_journal_changed_by_hand_or_under_another_key_is_not_resumed() {
     assert_ne!(forged, original, "{original}");
     std::fs::write(&jf, &forged).unwrap();
     let before = digest(&img);
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -458,36 +433,23 @@ fn a_journal_changed_by_hand_or_under_another_key_is_not_resumed() {
     // The real journal, but another signing key.
     std::fs::write(&jf, &original).unwrap();
     let other = env.path("other_key");
-    assert!(env
-        .cmd()
-        .args(["keygen", "--out"])
-        .arg(&other)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "c", "--key"])
-        .arg(&other)
-        .arg(&img)
-        .output()
-        .unwrap();
+    assert!(mediasan!(env, "keygen", "--out", &other).status.success());
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--resume",
+        "--cert-dir",
+        "c",
+        "--key",
+        &other,
+        &img
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
     // The real journal with its own key resumes, and --restart always starts over.
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img);
+    assert_code(&out, 0);
 }
 
 #[test]
@@ -507,28 +469,21 @@ fn a_renumbered_loop_device_resumes_and_its_old_name_is_not_offered_a_restart() 
     let on_old = LoopDev::attach_at(&y, a).unwrap();
     let x_now = LoopDev::attach_at(&x, b).unwrap();
     // The device under the old name is not the interrupted medium: a plain wipe goes ahead.
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--cert-dir", "c3"])
-        .arg(&on_old.dev)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "wipe", "--yes", "--cert-dir", "c3", &on_old.dev);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("unfinished"), "{err}");
     // The interrupted medium resumes under its new name.
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "c2"])
-        .arg(&x_now.dev)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--resume",
+        "--cert-dir",
+        "c2",
+        &x_now.dev
     );
+    assert_code(&out, 0);
     let c = read_cert(&env.certificates(&env.path("c2"))[0]);
     assert!(c
         .sanitization
@@ -567,18 +522,16 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     forged.position.bytes_written += 16 << 20;
     let saved = std::fs::read(&jf).unwrap();
     journal::save(&jf, &forged, &mac).unwrap();
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "forged"])
-        .arg(d.dev())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--resume",
+        "--cert-dir",
+        "forged",
+        &d.dev()
     );
+    assert_code(&out, 1);
     let c = read_cert(&env.certificates(&env.path("forged"))[0]);
     assert_eq!(c.result, Verdict::Fail, "{:?}", c.reasons);
     let seam = c.verification.resume_checks[0];
@@ -588,18 +541,16 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     // The honest journal resumes to a PASS whose verification read its seam, and which
     // `verify --cert` repeats.
     std::fs::write(&jf, saved).unwrap();
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--resume", "--cert-dir", "honest"])
-        .arg(d.dev())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--resume",
+        "--cert-dir",
+        "honest",
+        &d.dev()
     );
+    assert_code(&out, 0);
     let path = env.certificates(&env.path("honest"))[0].clone();
     let c = read_cert(&path);
     let seam = c.verification.resume_checks[0];
@@ -607,15 +558,15 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
         seam.offset < at && at < seam.offset + seam.length,
         "{seam:?} around {at}"
     );
-    let out = env
-        .cmd()
-        .args(["verify", "--cert"])
-        .arg(&path)
-        .arg("--pubkey")
-        .arg(env.pubkey())
-        .arg(d.dev())
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "verify",
+        "--cert",
+        &path,
+        "--pubkey",
+        &env.pubkey(),
+        &d.dev()
+    );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("OK"),
         "{}",
@@ -649,22 +600,19 @@ fn an_unwritable_or_full_certificate_folder_is_refused_before_any_byte() {
     make_file(&img, SIZE, 0x31);
     let before = digest(&img);
     for dir in ["/proc/mediasan-nope", "/proc/version"] {
-        let out = env
-            .cmd()
-            .args(["wipe", "--yes", "--cert-dir", dir])
-            .arg(&img)
-            .output()
-            .unwrap();
+        let out = mediasan!(env, "wipe", "--yes", "--cert-dir", &dir, &img);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains("certificate folder (--cert-dir)"), "{err}");
     }
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--journal-dir", "/proc/mediasan-nope"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--journal-dir",
+        "/proc/mediasan-nope",
+        &img
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("journal folder (--journal-dir)"), "{err}");
@@ -680,19 +628,8 @@ fn an_unwritable_or_full_certificate_folder_is_refused_before_any_byte() {
         Err(why) => skip!("{why}"),
     };
     let _ = std::fs::write(full.at.join("filler"), vec![1u8; 256 << 10]);
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--cert-dir"])
-        .arg(&full.at)
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = mediasan!(env, "wipe", "--yes", "--cert-dir", &full.at, &img);
+    assert_code(&out, 2);
     assert_eq!(digest(&img), before, "untouched");
 }
 
@@ -710,21 +647,18 @@ fn an_image_filling_the_filesystem_of_its_certificate_and_journal_still_gets_its
         .unwrap()
         .set_len(32 << 20)
         .unwrap();
-    let out = env
-        .cmd()
-        .args([
-            "wipe",
-            "--yes",
-            "--checkpoint-interval",
-            "0.05",
-            "--cert-dir",
-        ])
-        .arg(fs.at.join("certs"))
-        .arg("--journal-dir")
-        .arg(fs.at.join("journals"))
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--checkpoint-interval",
+        "0.05",
+        "--cert-dir",
+        &fs.at.join("certs"),
+        "--journal-dir",
+        &fs.at.join("journals"),
+        &img
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let certs = env.certificates(&fs.at.join("certs"));
@@ -870,12 +804,16 @@ fn bad_numbers_endless_files_and_failed_creates_are_one_line_errors() {
 
 /// A wiped 1 MiB image: (certificate, its signature path).
 fn signed(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--create", "1M", "--cert-dir", "c"])
-        .arg(env.path("s.img"))
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--create",
+        "1M",
+        "--cert-dir",
+        "c",
+        &env.path("s.img")
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -1033,19 +971,16 @@ fn allowed_signers_principals_and_validity_agree_with_openssh() {
     for (i, (line, principal, want)) in cases.iter().enumerate() {
         let file = env.path(&format!("as{i}"));
         std::fs::write(&file, line).unwrap();
-        let ours = env
-            .cmd()
-            .args([
-                "cert",
-                "verify",
-                "--principal",
-                principal,
-                "--allowed-signers",
-            ])
-            .arg(&file)
-            .arg(&cert)
-            .output()
-            .unwrap();
+        let ours = mediasan!(
+            env,
+            "cert",
+            "verify",
+            "--principal",
+            &principal,
+            "--allowed-signers",
+            &file,
+            &cert
+        );
         let openssh = std::process::Command::new("ssh-keygen")
             .args([
                 "-Y",
@@ -1130,15 +1065,16 @@ fn signature_files_are_read_exactly_as_ssh_keygen_reads_them() {
             .unwrap()
             .status
             .success();
-        let ours = env
-            .cmd()
-            .args(["cert", "verify", "--pubkey"])
-            .arg(env.pubkey())
-            .arg("--sig")
-            .arg(&s)
-            .arg(&cert)
-            .output()
-            .unwrap();
+        let ours = mediasan!(
+            env,
+            "cert",
+            "verify",
+            "--pubkey",
+            &env.pubkey(),
+            "--sig",
+            &s,
+            &cert
+        );
         assert_eq!(
             ours.status.success(),
             openssh,
@@ -1171,12 +1107,7 @@ fn signature_files_are_read_exactly_as_ssh_keygen_reads_them() {
         .unwrap()
         .status
         .success());
-    let out = env
-        .cmd()
-        .args(["cert", "verify"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "cert", "verify", &copy);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("RSA") && err.contains("Ed25519"), "{err}");
@@ -1188,12 +1119,7 @@ fn cert_show_hashes_the_bytes_it_verified_and_verify_does_not_pass_a_failed_cert
     let env = Env::new();
     let (cert, _) = signed(&env);
     env.trust_default_key();
-    let out = env
-        .cmd()
-        .args(["cert", "show"])
-        .arg(&cert)
-        .output()
-        .unwrap();
+    let out = mediasan!(env, "cert", "show", &cert);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(&digest(&cert)));
     // A FAIL certificate whose samples still match (signed by the trusted key: here made by
@@ -1222,13 +1148,14 @@ fn cert_show_hashes_the_bytes_it_verified_and_verify_does_not_pass_a_failed_cert
         .unwrap()
         .status
         .success());
-    let out = env
-        .cmd()
-        .args(["verify", "--json", "--cert"])
-        .arg(&failed)
-        .arg(env.path("s.img"))
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "verify",
+        "--json",
+        "--cert",
+        &failed,
+        &env.path("s.img")
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("MATCHES, BUT NOT SANITIZED"), "{stdout}");

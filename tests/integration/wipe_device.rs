@@ -19,11 +19,19 @@ fn wipe_loop(sector: u32) {
         Ok(l) => l,
         Err(why) => skip!("{why}"),
     };
-    env.cmd()
-        .args(["wipe", "--yes", "--verify", "full", "--cert-dir", "certs"])
-        .arg(&lo.dev)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--verify",
+            "full",
+            "--cert-dir",
+            "certs",
+            &lo.dev
+        ),
+        0,
+    );
     let c = read_cert(&env.certificates(&env.path("certs"))[0]);
     assert_eq!(c.result, mediasan::cert::Verdict::Pass);
     assert_eq!(c.media.kind, "block");
@@ -37,15 +45,18 @@ fn wipe_loop(sector: u32) {
     assert!(c.media.direct_io);
     // The certificate can be re-checked against the device later.
     let cert = env.certificates(&env.path("certs"))[0].clone();
-    env.cmd()
-        .arg("verify")
-        .arg(&lo.dev)
-        .arg("--cert")
-        .arg(&cert)
-        .arg("--pubkey")
-        .arg(env.pubkey())
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(
+            env,
+            "verify",
+            &lo.dev,
+            "--cert",
+            &cert,
+            "--pubkey",
+            &env.pubkey()
+        ),
+        0,
+    );
     drop(lo);
     assert!(
         std::fs::read(&file).unwrap() == expected_bytes(&c, size),
@@ -73,11 +84,10 @@ fn sampled_verification_on_a_loop_device() {
         Ok(l) => l,
         Err(why) => skip!("{why}"),
     };
-    env.cmd()
-        .args(["wipe", "--yes", "--verify-percent", "25"])
-        .arg(&lo.dev)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--verify-percent", "25", &lo.dev),
+        0,
+    );
     let c = read_cert(&env.certificates(env.dir.path())[0]);
     assert_eq!(c.verification.method, "sampled");
     assert!(c.verification.coverage_percent >= 25.0);
@@ -205,19 +215,17 @@ fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
         .unwrap();
     let good = env.path("good.img");
     make_file(&good, 4 << 20, 0x77);
-    let out = env
-        .cmd()
-        .args(["wipe", "--yes", "--json", "--cert-dir", "certs"])
-        .arg(&good)
-        .arg(&sparse)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--json",
+        "--cert-dir",
+        "certs",
+        &good,
+        &sparse
     );
+    assert_code(&out, 1);
     let certs = env.certificates(&env.path("certs"));
     assert_eq!(
         certs.len(),
@@ -271,7 +279,7 @@ fn list_shows_a_loop_device_free_then_in_use() {
         Err(why) => skip!("{why}"),
     };
     let find = |env: &Env| -> serde_json::Value {
-        let out = env.cmd().args(["list", "--json"]).output().unwrap();
+        let out = mediasan!(env, "list", "--json");
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -347,27 +355,24 @@ fn a_loop_device_has_no_hidden_areas_to_look_for() {
         Ok(l) => l,
         Err(why) => skip!("{why}"),
     };
-    env.cmd()
-        .args(["wipe", "--yes"])
-        .arg(&lo.dev)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "wipe", "--yes", &lo.dev), 0);
     let c = read_cert(&env.certificates(env.dir.path())[0]);
     assert_eq!(c.media.hidden_areas.state, "not_applicable");
     // Forcing ATA on a device that is not ATA: unknown, with the reason, and still PASS
     // (nothing suggests hidden sectors, but nothing proves there are none either).
-    env.cmd()
-        .args([
+    assert_code(
+        &mediasan!(
+            env,
             "wipe",
             "--yes",
             "--transport",
             "ata",
             "--cert-dir",
             "forced",
-        ])
-        .arg(&lo.dev)
-        .assert()
-        .success();
+            &lo.dev
+        ),
+        0,
+    );
     let c = read_cert(&env.certificates(&env.path("forced"))[0]);
     assert_eq!(
         c.media.hidden_areas.state, "unknown",

@@ -19,8 +19,9 @@ fn odd_sized_images_are_fully_overwritten_with_the_recorded_stream() {
         let img = env.path(&format!("odd{i}.img"));
         make_file(&img, size, 0xA5);
         let certs = env.path(&format!("certs{i}"));
-        env.cmd()
-            .args([
+        assert_code(
+            &mediasan!(
+                env,
                 "wipe",
                 "--yes",
                 "--verify",
@@ -28,11 +29,11 @@ fn odd_sized_images_are_fully_overwritten_with_the_recorded_stream() {
                 "--buffer-size",
                 "64K",
                 "--cert-dir",
-            ])
-            .arg(&certs)
-            .arg(&img)
-            .assert()
-            .success();
+                &certs,
+                &img
+            ),
+            0,
+        );
         let c = read_cert(&env.certificates(&certs)[0]);
         assert_eq!(c.result, mediasan::cert::Verdict::Pass);
         assert_eq!(c.media.size_bytes, size as u64);
@@ -51,7 +52,7 @@ fn odd_sized_images_are_fully_overwritten_with_the_recorded_stream() {
 #[test]
 fn every_builtin_policy_leaves_its_last_pattern() {
     let env = Env::new();
-    let out = env.cmd().args(["policies", "--json"]).output().unwrap();
+    let out = mediasan!(env, "policies", "--json");
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -63,12 +64,19 @@ fn every_builtin_policy_leaves_its_last_pattern() {
         let img = env.path(&format!("{name}.img"));
         make_file(&img, 300_000, 0x5A);
         let certs = env.path(&format!("c-{name}"));
-        env.cmd()
-            .args(["wipe", "--yes", "--policy", &name, "--cert-dir"])
-            .arg(&certs)
-            .arg(&img)
-            .assert()
-            .success();
+        assert_code(
+            &mediasan!(
+                env,
+                "wipe",
+                "--yes",
+                "--policy",
+                &name,
+                "--cert-dir",
+                &certs,
+                &img
+            ),
+            0,
+        );
         let c = read_cert(&env.certificates(&certs)[0]);
         assert_eq!(c.sanitization.policy.name, name);
         assert_eq!(c.sanitization.method, "clear", "overwrite is never purge");
@@ -109,11 +117,10 @@ fn ext4_image_full_of_markers_has_none_left() {
         before.windows(marker.len()).any(|w| w == marker.as_bytes()),
         "markers are there before"
     );
-    env.cmd()
-        .args(["wipe", "--yes", "--policy", "nist-clear"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--policy", "nist-clear", &img),
+        0,
+    );
     let after = std::fs::read(&img).unwrap();
     assert_eq!(after.len(), before.len());
     assert!(
@@ -129,11 +136,7 @@ fn openssh_accepts_the_signature_and_rejects_a_tampered_certificate() {
     }
     let env = Env::new();
     let img = env.path("t.img");
-    env.cmd()
-        .args(["wipe", "--yes", "--create", "1M"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "wipe", "--yes", "--create", "1M", &img), 0);
     let cert = env.certificates(env.dir.path())[0].clone();
     let sig = format!("{}.sig", cert.display());
     let check = |file: &std::path::Path| {
@@ -198,11 +201,7 @@ fn openssh_accepts_the_signature_and_rejects_a_tampered_certificate() {
 fn cert_verify_accepts_the_real_one_and_rejects_every_bad_one() {
     let env = Env::new();
     let img = env.path("v.img");
-    env.cmd()
-        .args(["wipe", "--yes", "--create", "1M"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "wipe", "--yes", "--create", "1M", &img), 0);
     let cert = env.certificates(env.dir.path())[0].clone();
     let sig = std::path::PathBuf::from(format!("{}.sig", cert.display()));
     let pubkey = env.path("config/mediasan/signing_key.pub");
@@ -229,11 +228,7 @@ fn cert_verify_accepts_the_real_one_and_rejects_every_bad_one() {
     );
 
     // Another key: exit 1.
-    env.cmd()
-        .args(["keygen", "--out"])
-        .arg(env.path("other"))
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "keygen", "--out", &env.path("other")), 0);
     env.cmd()
         .args(["cert", "verify"])
         .arg(&cert)
@@ -413,11 +408,17 @@ fn dry_run_writes_nothing_and_shows_the_plan() {
                 .and(predicate::str::contains("nothing is written")),
         );
     assert_eq!(digest(&img), before);
-    env.cmd()
-        .args(["wipe", "--dry-run", "--create", "1G"])
-        .arg(env.path("nope.img"))
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--dry-run",
+            "--create",
+            "1G",
+            &env.path("nope.img")
+        ),
+        0,
+    );
     assert!(!env.path("nope.img").exists(), "dry run creates nothing");
     assert!(env.certificates(env.dir.path()).is_empty());
 }
@@ -444,12 +445,10 @@ fn several_targets_get_one_certificate_each() {
     let b = env.path("b.img");
     make_file(&a, 3 << 20, 1);
     make_file(&b, 5 << 20, 2);
-    env.cmd()
-        .args(["wipe", "--yes", "--cert-dir", "out"])
-        .arg(&a)
-        .arg(&b)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--cert-dir", "out", &a, &b),
+        0,
+    );
     let certs = env.certificates(&env.path("out"));
     assert_eq!(certs.len(), 2);
     let mut sizes: Vec<u64> = certs
@@ -501,11 +500,7 @@ fn openssl_regenerates_the_random_pass_independently() {
     let img = env.path("o.img");
     let size = 3 * 1024 * 1024 + 77;
     make_file(&img, size, 0);
-    env.cmd()
-        .args(["wipe", "--yes"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "wipe", "--yes", &img), 0);
     let c = read_cert(&env.certificates(env.dir.path())[0]);
     let pass = &c.sanitization.passes[0];
     assert_eq!(
@@ -539,20 +534,17 @@ fn json_events_parse_line_by_line_with_the_documented_fields() {
     let env = Env::new();
     let img = env.path("j.img");
     let start = std::time::Instant::now();
-    let out = env
-        .cmd()
-        .args([
-            "wipe",
-            "--yes",
-            "--json",
-            "--policy",
-            "hmg-is5-enhanced",
-            "--create",
-            "64M",
-        ])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--json",
+        "--policy",
+        "hmg-is5-enhanced",
+        "--create",
+        "64M",
+        &img
+    );
     let secs = start.elapsed().as_secs_f64();
     assert!(
         out.status.success(),
@@ -734,11 +726,10 @@ const RECORD_FIELDS: &[&str] = &[
 #[test]
 fn every_record_field_exists_even_when_empty() {
     let env = Env::new();
-    env.cmd()
-        .args(["wipe", "--yes", "--create", "1M"])
-        .arg(env.path("e.img"))
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "wipe", "--yes", "--create", "1M", &env.path("e.img")),
+        0,
+    );
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&env.certificates(env.dir.path())[0]).unwrap())
             .unwrap();
@@ -759,10 +750,15 @@ fn record_fields_come_from_flags_then_the_organization_file() {
          title = \"Technician\"\ncert_dir = \"from-config\"\npolicy = \"nist-clear-zero\"\ndestination = \"recycling facility\"\n",
     )
     .unwrap();
-    env.cmd()
-        .args(["wipe", "--yes", "--create", "1M", "--config"])
-        .arg(&conf)
-        .args([
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "1M",
+            "--config",
+            &conf,
             "--operator",
             "Jane Doe",
             "--asset-tag",
@@ -771,16 +767,12 @@ fn record_fields_come_from_flags_then_the_organization_file() {
             "host db7",
             "--classification",
             "Confidential",
-        ])
-        .args([
             "--data-backed-up",
             "yes",
             "--backup-location",
             "vault 3",
             "--post-classification",
             "Unclassified",
-        ])
-        .args([
             "--note",
             "first note",
             "--note",
@@ -789,10 +781,10 @@ fn record_fields_come_from_flags_then_the_organization_file() {
             "Max Muster",
             "--validator-title",
             "Auditor",
-        ])
-        .arg(env.path("r.img"))
-        .assert()
-        .success();
+            &env.path("r.img")
+        ),
+        0,
+    );
     let certs = env.certificates(&env.path("from-config"));
     assert_eq!(certs.len(), 1, "config cert_dir used");
     let c = read_cert(&certs[0]);
@@ -843,11 +835,19 @@ fn record_fields_come_from_flags_then_the_organization_file() {
 fn verify_repeats_the_certified_read_back_and_catches_changes() {
     let env = Env::new();
     let img = env.path("v.img");
-    env.cmd()
-        .args(["wipe", "--yes", "--create", "64M", "--cert-dir", "s"])
-        .arg(&img)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "64M",
+            "--cert-dir",
+            "s",
+            &img
+        ),
+        0,
+    );
     let cert = env.certificates(&env.path("s"))[0].clone();
     let digest = read_cert(&cert).verification.blake3;
     env.trust_default_key();
@@ -877,8 +877,9 @@ fn verify_repeats_the_certified_read_back_and_catches_changes() {
 
     // Full verification: one changed byte, found at its block.
     let img2 = env.path("f.img");
-    env.cmd()
-        .args([
+    assert_code(
+        &mediasan!(
+            env,
             "wipe",
             "--yes",
             "--verify",
@@ -887,18 +888,12 @@ fn verify_repeats_the_certified_read_back_and_catches_changes() {
             "8M",
             "--cert-dir",
             "f",
-        ])
-        .arg(&img2)
-        .assert()
-        .success();
+            &img2
+        ),
+        0,
+    );
     let cert2 = env.certificates(&env.path("f"))[0].clone();
-    env.cmd()
-        .arg("verify")
-        .arg(&img2)
-        .arg("--cert")
-        .arg(&cert2)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "verify", &img2, "--cert", &cert2), 0);
     let mut data = std::fs::read(&img2).unwrap();
     data[5_000_001] ^= 0x01;
     std::fs::write(&img2, &data).unwrap();
@@ -947,7 +942,7 @@ fn verify_repeats_the_certified_read_back_and_catches_changes() {
 #[test]
 fn man_page_and_completions_are_generated_from_the_cli() {
     let env = Env::new();
-    let man = env.cmd().args(["generate", "man"]).output().unwrap();
+    let man = mediasan!(env, "generate", "man");
     assert!(man.status.success());
     let text = String::from_utf8_lossy(&man.stdout);
     assert!(
@@ -972,11 +967,7 @@ fn man_page_and_completions_are_generated_from_the_cli() {
         );
     }
     for shell in ["bash", "zsh", "fish"] {
-        let out = env
-            .cmd()
-            .args(["generate", "completions", shell])
-            .output()
-            .unwrap();
+        let out = mediasan!(env, "generate", "completions", &shell);
         assert!(out.status.success(), "{shell}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -988,11 +979,7 @@ fn man_page_and_completions_are_generated_from_the_cli() {
         let script = env.path("c.bash");
         std::fs::write(
             &script,
-            env.cmd()
-                .args(["generate", "completions", "bash"])
-                .output()
-                .unwrap()
-                .stdout,
+            mediasan!(env, "generate", "completions", "bash").stdout,
         )
         .unwrap();
         let ok = Command::new("bash")
@@ -1010,8 +997,9 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
         skip!("poppler-utils (pdftotext, pdftoppm) is not installed");
     }
     let env = Env::new();
-    env.cmd()
-        .args([
+    assert_code(
+        &mediasan!(
+            env,
             "wipe",
             "--yes",
             "--create",
@@ -1022,21 +1010,15 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
             "A-77",
             "--destination",
             "recycling facility",
-        ])
-        .arg(env.path("p.img"))
-        .assert()
-        .success();
+            &env.path("p.img")
+        ),
+        0,
+    );
     let cert = env.certificates(env.dir.path())[0].clone();
     let c = read_cert(&cert);
     env.trust_default_key();
     let pdf = env.path("c.pdf");
-    env.cmd()
-        .args(["cert", "render"])
-        .arg(&cert)
-        .arg("--out")
-        .arg(&pdf)
-        .assert()
-        .success();
+    assert_code(&mediasan!(env, "cert", "render", &cert, "--out", &pdf), 0);
     let out = Command::new("pdftotext")
         .args(["-layout"])
         .arg(&pdf)
@@ -1137,13 +1119,10 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
     );
 
     let html = env.path("c.html");
-    env.cmd()
-        .args(["cert", "render", "--format", "html"])
-        .arg(&cert)
-        .arg("--out")
-        .arg(&html)
-        .assert()
-        .success();
+    assert_code(
+        &mediasan!(env, "cert", "render", "--format", "html", &cert, "--out", &html),
+        0,
+    );
     let h = std::fs::read_to_string(&html).unwrap();
     assert!(h.contains("Jane Doe") && h.contains("Validation") && h.contains(&c.id));
     env.cmd()
