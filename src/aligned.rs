@@ -17,8 +17,14 @@ pub struct AlignedBuf {
 
 impl AlignedBuf {
     /// Allocates `len` zeroed bytes starting at an `IO_ALIGN` boundary.
+    ///
+    /// # Panics
+    /// If `len + IO_ALIGN` overflows (callers cap buffers at 1 GiB).
     pub fn new(len: usize) -> Self {
-        let storage = vec![0u8; len + IO_ALIGN];
+        let total = len
+            .checked_add(IO_ALIGN)
+            .expect("an I/O buffer size that fits in memory");
+        let storage = vec![0u8; total];
         let start = storage.as_ptr().align_offset(IO_ALIGN);
         // align_offset on a u8 pointer always succeeds and is < IO_ALIGN.
         debug_assert!(start < IO_ALIGN);

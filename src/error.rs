@@ -91,15 +91,12 @@ pub enum Error {
     #[error("{0}")]
     NotAuthentic(String),
 
-    /// An I/O error, with the path, and the offset and pass where there is one.
-    #[error("{what} {path}{}{}: {cause}",
-        offset.map(|o| format!(" at offset {o}")).unwrap_or_default(),
-        pass.map(|p| format!(" (pass {p})")).unwrap_or_default())]
+    /// An I/O error on a file of ours (a journal, a key, a certificate), with its path. (I/O
+    /// errors on a target are never errors: they are recorded in its certificate.)
+    #[error("{what} {path}: {cause}")]
     Io {
         what: &'static str,
         path: PathBuf,
-        offset: Option<u64>,
-        pass: Option<usize>,
         /// The OS error. Part of the message (not a `source`), so a chain printed with `{:#}`
         /// does not repeat it.
         cause: io::Error,
@@ -117,13 +114,11 @@ impl Error {
         }
     }
 
-    /// Shorthand for an [`Error::Io`] without offset or pass.
+    /// Shorthand for an [`Error::Io`].
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             what,
             path: path.into(),
-            offset: None,
-            pass: None,
             cause: source,
         }
     }
