@@ -286,29 +286,69 @@ pub struct RecordArgs {
     /// Phone or other contact [default: config `contact`].
     #[arg(long, value_name = "CONTACT")]
     pub contact: Option<String>,
-    /// Asset (property) number of the media.
-    #[arg(long, value_name = "TAG")]
-    pub asset_tag: Option<String>,
+    /// Asset (property) number of the medium: one per target, in the order of the targets
+    /// (repeat the flag), or use --manifest.
+    #[arg(
+        long,
+        value_name = "TAG",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub asset_tag: Vec<String>,
     /// Where the media came from (user, host, system).
-    #[arg(long, value_name = "TEXT")]
-    pub media_source: Option<String>,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub media_source: Vec<String>,
     /// Security classification of the data it held.
-    #[arg(long, value_name = "TEXT")]
-    pub classification: Option<String>,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub classification: Vec<String>,
     /// Was the data backed up first?
-    #[arg(long, value_enum, value_name = "ANSWER")]
-    pub data_backed_up: Option<BackedUp>,
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ANSWER",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub data_backed_up: Vec<BackedUp>,
     /// Where the backup is.
-    #[arg(long, value_name = "TEXT")]
-    pub backup_location: Option<String>,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub backup_location: Vec<String>,
     /// Classification after sanitization.
-    #[arg(long, value_name = "TEXT")]
-    pub post_classification: Option<String>,
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub post_classification: Vec<String>,
     /// Where the media goes: internal reuse, external reuse, recycling facility, manufacturer,
     /// other (and details) [default: config `destination`].
-    #[arg(long, value_name = "TEXT")]
-    pub destination: Option<String>,
-    /// A note for the certificate (repeatable).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub destination: Vec<String>,
+    /// A CSV file of per-medium records: a `target` and/or `serial` column saying which drive
+    /// each row is for, then any of asset_tag, media_source, classification, data_backed_up,
+    /// backup_location, post_classification, destination, note. Every target must have a row.
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        help_heading = "Per-medium record (once for all targets, or once per target in order)"
+    )]
+    pub manifest: Option<PathBuf>,
+    /// A note for every target's certificate (repeatable; per-target notes: the manifest's
+    /// `note` column).
     #[arg(long, value_name = "TEXT")]
     pub note: Vec<String>,
     /// Name of the person who will validate the sanitization (the validation block; its

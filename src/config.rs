@@ -12,6 +12,7 @@
 //! policy = "nist-clear"
 //! destination = "recycling facility"
 //! allowed_signers = "/etc/mediasan/allowed_signers"
+//! require = ["operator", "asset_tag"]   # refuse a run that would leave these empty
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,12 @@ pub struct Config {
     /// An OpenSSH allowed_signers file: whom `cert verify`, `cert show`, `cert render` and
     /// `verify` trust as signers.
     pub allowed_signers: Option<PathBuf>,
+    /// Record fields every certificate must have (a run that would leave one empty is
+    /// refused): any of operator, title, organization, location, contact, asset_tag,
+    /// media_source, classification, data_backed_up, backup_location, post_classification,
+    /// destination, note, validator.
+    #[serde(default)]
+    pub require: Vec<String>,
 }
 
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.

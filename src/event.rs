@@ -65,6 +65,7 @@ pub struct WipePlan {
     pub verify: String,
     pub verify_percent: u8,
     pub cert_dir: PathBuf,
+    pub asset_tag: String,
     pub dry_run: bool,
 }
 
@@ -172,6 +173,10 @@ pub struct Recheck {
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub target: String,
+    /// The drive's serial number (empty for images).
+    pub serial: String,
+    /// The record's asset tag (empty if none was given).
+    pub asset_tag: String,
     pub result: String,
     pub reasons: Vec<String>,
     /// `null` only if no folder could take the certificate (it was printed on stderr).
@@ -261,6 +266,7 @@ mod tests {
                     verify: s("sampled"),
                     verify_percent: 10,
                     cert_dir: p.clone(),
+                    asset_tag: s("A1"),
                     dry_run: true,
                 }),
                 "plan",
@@ -366,6 +372,8 @@ mod tests {
             (
                 Event::Result(Outcome {
                     target: s("x"),
+                    serial: s("S1"),
+                    asset_tag: s("A1"),
                     result: s("PASS"),
                     reasons: vec![],
                     certificate: Some(p.clone()),

@@ -22,8 +22,10 @@ pub mod progress;
 #[cfg(test)]
 mod props;
 pub mod purge;
+pub mod records;
 pub mod settings;
 pub mod signals;
+pub mod summary;
 pub mod units;
 pub mod verify;
 pub mod writer;

@@ -17,6 +17,8 @@ pub const CERTIFICATE: u64 = 64 << 20;
 pub const SIGNATURE: u64 = 64 << 10;
 /// A journal.
 pub const JOURNAL: u64 = 64 << 20;
+/// A manifest of per-medium records.
+pub const MANIFEST: u64 = 16 << 20;
 /// An OpenSSH allowed_signers file.
 pub const TRUST: u64 = 16 << 20;
 

@@ -2,31 +2,50 @@
 //! terminal; `--json` writes newline-delimited JSON events to stdout, progress at most once a
 //! second per target. The core (`writer`, `verify`) knows none of this: it calls a closure.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::event::Event;
+use crate::term::Screen;
 
 /// Shared output for one command.
 pub struct Reporter {
     multi: Option<MultiProgress>,
+    screen: Screen,
     json: bool,
     stdout: Mutex<()>,
 }
 
 impl Reporter {
-    /// Bars if stderr is a terminal; JSON events if `json`.
+    /// Bars if stderr is a smart terminal; JSON events if `json`.
     pub fn new(json: bool) -> Self {
-        let multi = std::io::stderr()
-            .is_terminal()
+        let screen = crate::term::stderr_screen();
+        let multi = screen
+            .smart
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)));
         Reporter {
             multi,
+            screen,
             json,
             stdout: Mutex::new(()),
+        }
+    }
+
+    /// The end-of-run summary table, on stderr (in colour on a terminal that shows it).
+    pub fn summary(&self, rows: &[crate::summary::Row]) {
+        let plain = crate::summary::table(rows, self.screen.width);
+        let text = if self.screen.colour {
+            crate::summary::colour(&plain)
+        } else {
+            plain
+        };
+        // Cells are escaped by the table; the colour codes are ours.
+        match &self.multi {
+            Some(m) => m.suspend(|| crate::term::err(&text)),
+            None => crate::term::err(&text),
         }
     }
 

@@ -5,55 +5,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cert::{Person, Record, Validation};
-use crate::cli::{BackedUp, OnErrorArg, RecordArgs, TransportArg, VerifyArg, WipeArgs};
+use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
 use crate::config::Config;
 use crate::contract::OnError;
 use crate::device::hidden;
 use crate::error::{Error, Result};
 use crate::plan::Overrides;
 use crate::policy::{self, Policy, VerifyMode};
+use crate::records::Records;
 use crate::writer::{FillBudget, IoConfig, Watchdog};
-
-/// The certificate record from the flags, else the organization file.
-pub fn record(r: &RecordArgs, c: &Config) -> Record {
-    let pick = |flag: &Option<String>, conf: &Option<String>| {
-        flag.clone().or_else(|| conf.clone()).unwrap_or_default()
-    };
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    Record {
-        operator: Person {
-            name: pick(&r.operator, &c.operator),
-            title: pick(&r.title, &c.title),
-            organization: pick(&r.organization, &c.organization),
-            location: pick(&r.location, &c.location),
-            contact: pick(&r.contact, &c.contact),
-        },
-        asset_tag: text(&r.asset_tag),
-        media_source: text(&r.media_source),
-        classification: text(&r.classification),
-        data_backed_up: match r.data_backed_up {
-            Some(BackedUp::Yes) => "yes",
-            Some(BackedUp::No) => "no",
-            Some(BackedUp::Unknown) => "unknown",
-            None => "",
-        }
-        .into(),
-        backup_location: text(&r.backup_location),
-        post_classification: text(&r.post_classification),
-        destination: pick(&r.destination, &c.destination),
-        notes: r.note.clone(),
-        validation: Validation {
-            name: text(&r.validator),
-            title: text(&r.validator_title),
-            organization: text(&r.validator_organization),
-            location: text(&r.validator_location),
-            contact: text(&r.validator_contact),
-            signature: String::new(),
-            date: String::new(),
-        },
-    }
-}
 
 /// The certificate folder: `--cert-dir`, else the organization file's, else the current one.
 pub fn cert_dir(flag: Option<&PathBuf>, c: &Config) -> PathBuf {
@@ -87,7 +47,8 @@ pub struct Wipe {
     pub checkpoint: Duration,
     pub cert_dir: PathBuf,
     pub key: Option<PathBuf>,
-    pub record: Record,
+    /// Each target's record, once the targets are known.
+    pub records: Records,
     /// The I/O pipeline (its `on_error` is the flag's, else the policy's).
     pub io: IoConfig,
     /// `--fail-slow`.
@@ -168,7 +129,7 @@ impl Wipe {
             checkpoint: Duration::from_secs_f64(a.checkpoint_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
             key: key(a.key.as_ref(), &config),
-            record: record(&a.record, &config),
+            records: Records::new(&a.record, &config)?,
             io,
             fail_slow: a.fail_slow,
             hold: a.seams.hold().map(str::to_string),
@@ -200,11 +161,21 @@ mod tests {
         let file = "operator = \"Jane\"\ncert_dir = \"/certs\"\npolicy = \"nist-clear-zero\"\n\
                     destination = \"recycling facility\"\nkey = \"/k\"\n";
         let w = wipe(&[], file);
-        assert_eq!(w.record.operator.name, "Jane");
+        let record = |w: &Wipe| {
+            w.records
+                .resolve(&[crate::records::Key {
+                    path: "t.img".into(),
+                    canonical: None,
+                    serial: String::new(),
+                }])
+                .unwrap()
+                .remove(0)
+        };
+        assert_eq!(record(&w).operator.name, "Jane");
         assert_eq!(w.cert_dir, PathBuf::from("/certs"));
         assert_eq!(w.policy.name, "nist-clear-zero");
         assert_eq!(w.key, Some(PathBuf::from("/k")));
-        assert_eq!(w.record.destination, "recycling facility");
+        assert_eq!(record(&w).destination, "recycling facility");
         let w = wipe(
             &[
                 "--operator",
@@ -218,10 +189,10 @@ mod tests {
             ],
             file,
         );
-        assert_eq!(w.record.operator.name, "Max");
+        assert_eq!(record(&w).operator.name, "Max");
         assert_eq!(w.cert_dir, PathBuf::from("/c2"));
         assert_eq!(w.policy.name, "nist-clear");
-        assert_eq!(w.record.destination, "reuse");
+        assert_eq!(record(&w).destination, "reuse");
         let w = wipe(&[], "");
         assert_eq!(w.cert_dir, PathBuf::from("."));
         assert_eq!(w.policy.name, policy::DEFAULT);
@@ -245,7 +216,8 @@ pub struct Purge {
     pub json: bool,
     pub cert_dir: PathBuf,
     pub key: Option<PathBuf>,
-    pub record: Record,
+    /// The drive's record, once it is known.
+    pub records: Records,
     /// The `--simulate` seam (test builds only): a simulated drive instead of the device.
     pub simulate: Option<String>,
 }
@@ -294,7 +266,7 @@ impl Purge {
             json: a.json,
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
             key: key(a.key.as_ref(), &config),
-            record: record(&a.record, &config),
+            records: Records::new(&a.record, &config)?,
             simulate: a.seams.simulate().map(str::to_string),
         })
     }

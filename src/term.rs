@@ -58,6 +58,38 @@ pub fn path(p: &std::path::Path) -> String {
     escape(&p.to_string_lossy()).into_owned()
 }
 
+/// What stderr can show, decided once per command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Screen {
+    /// A terminal that redraws: bars and colour. False for a pipe, a file, `TERM=dumb` or an
+    /// unset `TERM` (cron, a serial console, some CI runners).
+    pub smart: bool,
+    /// Colour is welcome (`NO_COLOR` unset or empty, `CLICOLOR` not 0; `CLICOLOR_FORCE`
+    /// forces it).
+    pub colour: bool,
+    /// Its width in columns, if it is a terminal.
+    pub width: Option<u16>,
+}
+
+/// What stderr can show.
+pub fn stderr_screen() -> Screen {
+    use std::io::IsTerminal;
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let terminal = std::io::stderr().is_terminal();
+    let smart = terminal && var("TERM").is_some_and(|t| t != "dumb");
+    let colour = (smart && var("NO_COLOR").is_none() && var("CLICOLOR").as_deref() != Some("0"))
+        || var("CLICOLOR_FORCE").is_some_and(|v| v != "0");
+    let width = terminal
+        .then(|| console::Term::stderr().size_checked().map(|(_, w)| w))
+        .flatten()
+        .filter(|w| *w >= 20);
+    Screen {
+        smart,
+        colour,
+        width,
+    }
+}
+
 /// Writes `text` and a newline to stderr; errors (a closed pipe, a vanished terminal) are
 /// ignored. `text` is written as given: escape what came from a device or a file first.
 pub fn err(text: &str) {

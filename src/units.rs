@@ -120,7 +120,13 @@ pub fn human_bytes(bytes: u64) -> String {
 
 /// Formats a rate in decimal megabytes per second, the unit drive makers and dd use.
 pub fn human_rate(bytes_per_second: f64) -> String {
-    format!("{:.1} MB/s", bytes_per_second / 1e6)
+    // Binary, as sizes and the progress bars are: one unit on every screen.
+    let (k, m, g) = (1024.0, 1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0);
+    match bytes_per_second {
+        r if r >= g => format!("{:.2} GiB/s", r / g),
+        r if r >= m => format!("{:.1} MiB/s", r / m),
+        r => format!("{:.0} KiB/s", r / k),
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +179,8 @@ mod tests {
     fn human_formats() {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1 << 30), "1.00 GiB");
-        assert_eq!(human_rate(2.5e9), "2500.0 MB/s");
+        assert_eq!(human_rate(2.5e9), "2.33 GiB/s");
+        assert_eq!(human_rate(20e6), "19.1 MiB/s");
+        assert_eq!(human_rate(400e3), "391 KiB/s");
     }
 }

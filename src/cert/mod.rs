@@ -354,11 +354,8 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     let mut fail = Vec::new();
     let mut incomplete = Vec::new();
     for p in &c.sanitization.passes {
-        for e in &p.errors {
-            fail.push(format!(
-                "pass {}: write failed at offset {} ({} bytes): {}",
-                p.index, e.offset, e.length, e.error
-            ));
+        if let Some(r) = ranges(&p.errors, &format!("pass {}: write failed", p.index)) {
+            fail.push(r);
         }
         if let Some(f) = &p.flush_error {
             fail.push(format!("pass {}: {f}", p.index));
@@ -424,11 +421,8 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
                 incomplete.push("verification did not run (nothing was read back)".into())
             }
             _ => {
-                for e in &v.errors {
-                    fail.push(format!(
-                        "verification read failed at offset {} ({} bytes): {}",
-                        e.offset, e.length, e.error
-                    ));
+                if let Some(r) = ranges(&v.errors, "verification read failed") {
+                    fail.push(r);
                 }
                 if v.mismatches > 0 {
                     fail.push(format!(
@@ -463,6 +457,26 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     } else {
         (Verdict::Pass, vec![])
     }
+}
+
+/// One reason for a list of failed ranges: the range itself when there is one, else how many,
+/// how much and the first (the certificate lists every range in `errors`).
+fn ranges(errors: &[IoFailure], what: &str) -> Option<String> {
+    use crate::units::human_bytes;
+    let first = errors.first()?;
+    Some(match errors.len() {
+        1 => format!(
+            "{what} at offset {} ({} bytes): {}",
+            first.offset, first.length, first.error
+        ),
+        n => format!(
+            "{what} in {n} ranges ({} in all), the first at {} (offset {}): {}",
+            human_bytes(errors.iter().map(|e| e.length).sum::<u64>()),
+            human_bytes(first.offset),
+            first.offset,
+            first.error
+        ),
+    })
 }
 
 /// The recommendation for the media: Destroy when blocks could not be written or read back

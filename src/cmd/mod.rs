@@ -90,8 +90,13 @@ pub(crate) fn load_key(
     Ok(key)
 }
 
-/// Asks on the terminal before destroying what `lines` describe; refuses without a terminal.
-pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Result<()> {
+/// Asks on the terminal before destroying what `lines` describe (`about`: who, how, where the
+/// evidence goes); refuses without a terminal.
+pub(crate) fn confirm(
+    first: &std::path::Path,
+    lines: &[String],
+    about: &[String],
+) -> anyhow::Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::refused(
@@ -106,6 +111,9 @@ pub(crate) fn confirm(first: &std::path::Path, lines: &[String]) -> anyhow::Resu
         // Device strings (model, serial, backing file) are shown escaped: a crafted name must
         // not rewrite the lines the operator is confirming.
         let _ = writeln!(err, "  {}", crate::term::escape(l));
+    }
+    for l in about {
+        let _ = writeln!(err, "{}", crate::term::escape(l));
     }
     let _ = write!(err, "Type 'yes' to continue: ");
     let _ = err.flush();
@@ -148,6 +156,43 @@ pub(crate) fn store_certificate(
         ));
     }
     Ok(stored)
+}
+
+/// Says how a target ended: its result and certificate on one line, then its first reasons
+/// (the certificate has them all); emits the `result` event; returns its summary row.
+pub(crate) fn announce(
+    c: &crate::cert::Certificate,
+    stored: crate::evidence::Stored,
+    rep: &crate::progress::TargetReporter,
+) -> crate::summary::Row {
+    use crate::event::{Event, Outcome};
+    let certificate = stored
+        .json
+        .as_deref()
+        .map_or("printed above (no folder took it)".into(), |p| {
+            p.display().to_string()
+        });
+    rep.say(&format!("{} - certificate {certificate}", c.result.name()));
+    for r in crate::summary::reasons(&c.reasons, 3, 200) {
+        rep.say(&format!("  {r}"));
+    }
+    rep.reporter().emit(&Event::Result(Outcome {
+        target: rep.name().to_string(),
+        serial: c.media.identity.serial.clone(),
+        asset_tag: c.media.asset_tag.clone(),
+        result: c.result.name().into(),
+        reasons: c.reasons.clone(),
+        certificate: stored.json,
+        signature: stored.sig,
+        id: c.id.clone(),
+    }));
+    crate::summary::Row {
+        result: c.result.name().into(),
+        target: rep.name().to_string(),
+        serial: c.media.identity.serial.clone(),
+        asset: c.media.asset_tag.clone(),
+        certificate,
+    }
 }
 
 /// How a command that failed with `e` ends: the first typed [`Error`] in its chain decides;

@@ -88,18 +88,56 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     })
 }
 
+/// The drive's certificate record (the manifest, what the organization file requires), with
+/// a warning for what an auditor will miss.
+fn record(req: &settings::Purge, p: &Probe) -> anyhow::Result<(cert::Record, Vec<String>)> {
+    let keys = [crate::records::Key {
+        path: p.path.clone(),
+        canonical: Some(p.canonical.clone()),
+        serial: p.identity.serial.clone(),
+    }];
+    let mut records = req.records.resolve(&keys)?;
+    let warnings = req.records.warnings(&records, &keys);
+    Ok((records.remove(0), warnings))
+}
+
 pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let req = settings::Purge::new(args)?;
     let reporter = Reporter::new(req.json);
     let drive = open(&req)?;
+    let (record, warnings) = record(&req, &drive.probe)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());
     let prepared = flow::prepare(&drive, &req.request, &rep)?;
+    if req.request.dry_run || req.yes {
+        // Asked for: said once everything else is settled (in the prompt otherwise).
+        warnings.iter().for_each(|w| reporter.say(w));
+    }
     if req.request.dry_run {
         show(&drive, &prepared, &reporter);
         return Ok(Exit::Pass);
     }
     if !req.yes {
-        super::confirm(&drive.probe.path, &prepared.describe(&drive.probe))?;
+        let mut about = vec![
+            format!(
+                "operator: {}",
+                if record.operator.name.is_empty() {
+                    "(none)"
+                } else {
+                    &record.operator.name
+                }
+            ),
+            format!(
+                "asset tag: {}",
+                if record.asset_tag.is_empty() {
+                    "(none)"
+                } else {
+                    &record.asset_tag
+                }
+            ),
+            format!("certificates: {}", req.cert_dir.display()),
+        ];
+        about.extend(warnings.iter().cloned());
+        super::confirm(&drive.probe.path, &prepared.describe(&drive.probe), &about)?;
     }
     let _held = flow::claim_scope(&drive, &prepared)?;
     // Where the evidence goes, proven writable with room, before anything is sent.
@@ -115,34 +153,12 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let outcome = flow::run(&drive, &prepared, &req.request, &signals, &rep)?;
     rep.finish();
     let interrupted = outcome.interrupted.is_some();
-    let c = cert::build::purge(&drive.probe, outcome, &req.record);
+    let c = cert::build::purge(&drive.probe, outcome, &record);
     reserve.release();
     let dirs = evidence::fallbacks(&cert_folder.path, None);
     let stored = super::store_certificate(&c, &dirs, &key, &reporter)?;
     signals.hold(req.request.hold.as_deref(), "purge-certified");
-    reporter.say(&format!(
-        "{}{} - certificate {}",
-        c.result.name(),
-        if c.reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", c.reasons.join("; "))
-        },
-        stored
-            .json
-            .as_deref()
-            .map_or("printed above (no folder took it)".into(), |p| p
-                .display()
-                .to_string())
-    ));
-    reporter.emit(&Event::Result(event::Outcome {
-        target: drive.probe.path.display().to_string(),
-        result: c.result.name().into(),
-        reasons: c.reasons.clone(),
-        certificate: stored.json,
-        signature: stored.sig,
-        id: c.id.clone(),
-    }));
+    super::announce(&c, stored, &rep);
     Ok(Exit::of(c.result, interrupted))
 }
 

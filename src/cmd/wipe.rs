@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use ssh_key::PrivateKey;
 
-use crate::cert::{self, Certificate};
+use crate::cert::{self, Certificate, Record};
 use crate::clear;
 use crate::cli::WipeArgs;
 use crate::device::{self, FileId, Kind, Probe, Target};
@@ -21,8 +21,10 @@ use crate::journal::{self, Found, Journal, MacKey, MediaKey};
 use crate::plan::{self, Plan};
 use crate::policy::VerifyMode;
 use crate::progress::{Reporter, TargetReporter};
+use crate::records::Key;
 use crate::settings;
 use crate::signals::Signals;
+use crate::summary::Row;
 use crate::units::human_bytes;
 use crate::writer::IoConfig;
 
@@ -57,33 +59,57 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let reporter = Reporter::new(req.json);
     let resolved = resolve(&req)?;
     check_safety(&resolved)?;
+    let (records, warnings) = records(&req, &resolved)?;
     let plans = plan_all(&req, &resolved)?;
+    if req.dry_run || req.yes {
+        // Asked for: said once everything else is settled (in the prompt otherwise).
+        warnings.iter().for_each(|w| reporter.say(w));
+    }
     if req.dry_run {
-        for (r, (p, _)) in resolved.iter().zip(&plans) {
-            print_plan(r, p, &req.cert_dir, &reporter);
+        for ((r, (p, _)), rec) in resolved.iter().zip(&plans).zip(&records) {
+            print_plan(r, p, rec, &req.cert_dir, &reporter);
         }
         return Ok(Exit::Pass);
     }
     if !req.yes {
-        confirm(&resolved)?;
+        confirm(&req, &resolved, &records, &warnings)?;
     }
     let (session, reserves) = open_session(&req, resolved.len(), &reporter)?;
     session.signals.hold(req.hold.as_deref(), "confirmed");
     let targets = open_all(resolved, &reporter)?;
-    let codes: Vec<Exit> = std::thread::scope(|s| {
+    let names: Vec<String> = targets
+        .iter()
+        .map(|t| t.probe.path.display().to_string())
+        .collect();
+    let ends: Vec<(Exit, Row)> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .into_iter()
-            .zip(plans.into_iter().zip(reserves))
-            .map(|(t, ((p, j), reserve))| {
+            .zip(plans.into_iter().zip(reserves).zip(records))
+            .map(|(t, (((p, j), reserve), record))| {
                 let (session, reporter) = (&session, &reporter);
-                s.spawn(move || one(&t, &p, j, reserve, session, reporter))
+                s.spawn(move || one(&t, &p, j, &record, reserve, session, reporter))
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(Exit::Failed))
+            .zip(&names)
+            .map(|(h, name)| {
+                h.join().unwrap_or_else(|_| {
+                    let row = Row {
+                        result: "ERROR".into(),
+                        target: name.clone(),
+                        certificate: "none: mediasan failed (a bug); see the lines above".into(),
+                        ..Row::default()
+                    };
+                    (Exit::Failed, row)
+                })
+            })
             .collect()
     });
+    let (codes, rows): (Vec<Exit>, Vec<Row>) = ends.into_iter().unzip();
+    if rows.len() > 1 {
+        reporter.summary(&rows);
+    }
     // Each target decided its own code once (130 if it was interrupted); a signal that came
     // after every target had settled interrupted nothing.
     Ok(Exit::worst(codes))
@@ -125,6 +151,34 @@ fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
         resolved.push(r);
     }
     Ok(resolved)
+}
+
+/// What each target is known by, for its record.
+fn key(r: &Resolved) -> Key {
+    match r {
+        Resolved::Existing(p) => Key {
+            path: p.path.clone(),
+            canonical: Some(p.canonical.clone()),
+            serial: p.identity.serial.clone(),
+        },
+        Resolved::ToCreate { path, .. } => Key {
+            path: path.clone(),
+            canonical: None,
+            serial: String::new(),
+        },
+    }
+}
+
+/// Each target's certificate record (flags in target order, the manifest, what the
+/// organization file requires), and warnings for what an auditor will miss.
+fn records(
+    req: &settings::Wipe,
+    resolved: &[Resolved],
+) -> anyhow::Result<(Vec<Record>, Vec<String>)> {
+    let keys: Vec<Key> = resolved.iter().map(key).collect();
+    let records = req.records.resolve(&keys)?;
+    let warnings = req.records.warnings(&records, &keys);
+    Ok((records, warnings))
 }
 
 /// Nothing read-only, nothing in use.
@@ -299,32 +353,41 @@ fn one(
     t: &Target,
     plan: &Plan,
     resume: Option<Journal>,
+    record: &Record,
     reserve: Reserve,
     session: &Session,
     reporter: &Reporter,
-) -> Exit {
+) -> (Exit, Row) {
     let name = t.probe.path.display().to_string();
     let rep = reporter.target(&name);
-    let code = wipe_one(t, plan, resume, reserve, session, &rep).unwrap_or_else(|e| {
+    let out = wipe_one(t, plan, resume, record, reserve, session, &rep).unwrap_or_else(|e| {
         rep.say(&format!("error: {e:#}"));
         reporter.emit(&Event::Error(event::TargetError {
             target: name.clone(),
             error: format!("{e:#}"),
         }));
-        Exit::Failed
+        let row = Row {
+            result: "ERROR".into(),
+            target: name.clone(),
+            serial: t.probe.identity.serial.clone(),
+            asset: record.asset_tag.clone(),
+            certificate: format!("none: {e}"),
+        };
+        (Exit::Failed, row)
     });
     rep.finish();
-    code
+    out
 }
 
 fn wipe_one(
     t: &Target,
     plan: &Plan,
     resume: Option<Journal>,
+    record: &Record,
     reserve: Reserve,
     session: &Session,
     rep: &TargetReporter,
-) -> anyhow::Result<Exit> {
+) -> anyhow::Result<(Exit, Row)> {
     let req = session.req;
     let now = SystemTime::now();
     let (journal, resumed) = match resume {
@@ -361,7 +424,7 @@ fn wipe_one(
     };
     let (outcome, _) = clear::run(job, &session.signals, rep)?;
     let interrupted = outcome.interrupted;
-    let c = cert::build::clear(&t.probe, t.direct_io, plan, outcome, &req.record);
+    let c = cert::build::clear(&t.probe, t.direct_io, plan, outcome, record);
     finish(c, interrupted, &journal_path, reserve, session, rep)
 }
 
@@ -374,7 +437,7 @@ fn finish(
     mut reserve: Reserve,
     session: &Session,
     rep: &TargetReporter,
-) -> anyhow::Result<Exit> {
+) -> anyhow::Result<(Exit, Row)> {
     reserve.release();
     let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, rep.reporter())?;
     session
@@ -389,30 +452,8 @@ fn finish(
         // Finished (PASS or FAIL) with a certificate on disk: nothing left to resume.
         journal::remove(journal_path);
     }
-    rep.say(&format!(
-        "{}{} - certificate {}",
-        c.result.name(),
-        if c.reasons.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", c.reasons.join("; "))
-        },
-        stored
-            .json
-            .as_deref()
-            .map_or("printed above (no folder took it)".into(), |p| p
-                .display()
-                .to_string())
-    ));
-    rep.reporter().emit(&Event::Result(event::Outcome {
-        target: rep.name().to_string(),
-        result: c.result.name().into(),
-        reasons: c.reasons.clone(),
-        certificate: stored.json,
-        signature: stored.sig,
-        id: c.id.clone(),
-    }));
-    Ok(Exit::of(c.result, interrupted))
+    let row = super::announce(&c, stored, rep);
+    Ok((Exit::of(c.result, interrupted), row))
 }
 
 fn describe(r: &Resolved) -> String {
@@ -450,16 +491,48 @@ fn describe(r: &Resolved) -> String {
     }
 }
 
-fn confirm(resolved: &[Resolved]) -> anyhow::Result<()> {
+/// The asset tag as shown beside a target.
+fn asset(rec: &Record) -> String {
+    if rec.asset_tag.is_empty() {
+        "no asset tag".into()
+    } else {
+        format!("asset tag {}", rec.asset_tag)
+    }
+}
+
+fn confirm(
+    req: &settings::Wipe,
+    resolved: &[Resolved],
+    records: &[Record],
+    warnings: &[String],
+) -> anyhow::Result<()> {
     let first = resolved
         .first()
         .map(Resolved::path)
         .unwrap_or(Path::new(""));
-    let lines: Vec<String> = resolved.iter().map(describe).collect();
-    super::confirm(first, &lines)
+    let lines: Vec<String> = resolved
+        .iter()
+        .zip(records)
+        .map(|(r, rec)| format!("{} [{}]", describe(r), asset(rec)))
+        .collect();
+    let operator = records.first().map_or("", |r| r.operator.name.as_str());
+    let mut about = vec![
+        format!(
+            "operator: {}",
+            if operator.is_empty() {
+                "(none)"
+            } else {
+                operator
+            }
+        ),
+        format!("policy: {} ({})", req.policy.name, req.policy.description),
+        format!("certificates: {}", req.cert_dir.display()),
+    ];
+    about.extend(warnings.iter().cloned());
+    super::confirm(first, &lines, &about)
 }
 
-fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
+fn print_plan(r: &Resolved, plan: &Plan, rec: &Record, cert_dir: &Path, reporter: &Reporter) {
     let (path, size) = match r {
         Resolved::Existing(p) => (&p.path, p.size),
         Resolved::ToCreate { path, size } => (path, *size),
@@ -473,6 +546,7 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
             verify: plan.verify_mode.name().into(),
             verify_percent: plan.verify_percent,
             cert_dir: cert_dir.to_path_buf(),
+            asset_tag: rec.asset_tag.clone(),
             dry_run: true,
         }));
         return;
@@ -486,6 +560,15 @@ fn print_plan(r: &Resolved, plan: &Plan, cert_dir: &Path, reporter: &Reporter) {
         VerifyMode::None => "none (the result will be INCOMPLETE, not PASS)".into(),
     };
     outln!("dry run, nothing is written: {}", describe(r));
+    outln!(
+        "  record: {}, operator {}",
+        asset(rec),
+        if rec.operator.name.is_empty() {
+            "(none)"
+        } else {
+            &rec.operator.name
+        }
+    );
     outln!(
         "  policy {} ({}{}): {}",
         plan.policy.name,

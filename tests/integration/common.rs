@@ -252,6 +252,25 @@ impl Drop for Mounted {
     }
 }
 
+/// A tmpfs of `size` bytes mounted on a new folder `name`; unmounted on drop.
+pub fn small_tmpfs(env: &Env, name: &str, size: &str) -> Result<Mounted, String> {
+    if !is_root() {
+        return Err("mounting a tmpfs needs root".into());
+    }
+    let at = env.path(name);
+    std::fs::create_dir_all(&at).map_err(|e| e.to_string())?;
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(&at)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(Mounted { at })
+    } else {
+        Err("cannot mount a tmpfs here".into())
+    }
+}
+
 /// BLAKE3 of a file's contents.
 pub fn digest(p: &Path) -> String {
     blake3::hash(&std::fs::read(p).expect("read"))

@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod day;
 mod faults;
 mod purge;
 mod resume;

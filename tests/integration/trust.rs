@@ -574,25 +574,6 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     );
 }
 
-/// A tmpfs of `size` bytes mounted on a new folder `name`; unmounted on drop.
-fn small_tmpfs(env: &Env, name: &str, size: &str) -> Result<Mounted, String> {
-    if !is_root() {
-        return Err("mounting a tmpfs needs root".into());
-    }
-    let at = env.path(name);
-    std::fs::create_dir_all(&at).map_err(|e| e.to_string())?;
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(&at)
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Ok(Mounted { at })
-    } else {
-        Err("cannot mount a tmpfs here".into())
-    }
-}
-
 #[test]
 fn an_unwritable_or_full_certificate_folder_is_refused_before_any_byte() {
     let env = Env::new();

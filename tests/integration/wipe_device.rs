@@ -249,7 +249,9 @@ fn one_failing_target_fails_alone_and_the_exit_code_is_the_worst() {
         "{errors:?}"
     );
     assert!(
-        bad.reasons[0].contains("write failed at offset"),
+        bad.reasons[0].contains("pass 1: write failed in ")
+            && bad.reasons[0].contains("ranges")
+            && bad.reasons[0].contains("No space left"),
         "{:?}",
         bad.reasons
     );

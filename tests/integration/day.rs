@@ -1,0 +1,320 @@
+//! A technician's day: per-drive records, the end-of-run summary, confirming and logging a
+//! session without a terminal, the progress display at 80 and 160 columns (tmux), `list`.
+
+use std::path::{Path, PathBuf};
+
+use mediasan::cert::{Certificate, Verdict};
+use assert_cmd::assert::OutputAssertExt;
+use predicates::prelude::*;
+
+use crate::common::*;
+
+const MIB: usize = 1 << 20;
+
+/// Three 1 MiB images with distinct contents.
+fn three(env: &Env) -> [PathBuf; 3] {
+    let t = [env.path("a.img"), env.path("b.img"), env.path("c.img")];
+    for (i, p) in t.iter().enumerate() {
+        make_file(p, MIB, 0x41 + i as u8);
+    }
+    t
+}
+
+/// The certificates in `dir`, by the target each names.
+fn by_target(env: &Env, dir: &str, target: &Path) -> Certificate {
+    let want = target.canonicalize().unwrap().display().to_string();
+    env.certificates(&env.path(dir))
+        .iter()
+        .map(|c| read_cert(c))
+        .find(|c| c.media.path == want)
+        .unwrap_or_else(|| panic!("no certificate for {want}"))
+}
+
+#[test]
+fn each_target_gets_its_own_record_from_repeated_flags_or_a_manifest() {
+    let env = Env::new();
+    let [a, b, c] = three(&env);
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--cert-dir",
+        "c1",
+        "--operator",
+        "Jane Doe",
+        "--asset-tag",
+        "A-1",
+        "--asset-tag",
+        "A-2",
+        "--asset-tag",
+        "A-3",
+        "--destination",
+        "recycling facility",
+        "--note",
+        "batch 7",
+        &a,
+        &b,
+        &c
+    );
+    assert_code(&out, 0);
+    for (t, tag) in [(&a, "A-1"), (&b, "A-2"), (&c, "A-3")] {
+        let cert = by_target(&env, "c1", t);
+        assert_eq!(cert.media.asset_tag, tag, "in target order");
+        assert_eq!(
+            cert.destination, "recycling facility",
+            "one value: every target"
+        );
+        assert!(cert.notes.iter().any(|n| n == "batch 7"));
+    }
+
+    // A manifest keyed by target: another name for the same file matches it.
+    let link = env.path("b-link.img");
+    std::os::unix::fs::symlink(&b, &link).unwrap();
+    let manifest = env.path("drives.csv");
+    std::fs::write(
+        &manifest,
+        format!(
+            "target,Asset Tag,note,data_backed_up\n{},M-1,went back under RMA 42,yes\n{},M-2,,no\n/dev/not-here,M-9,,\n",
+            a.display(),
+            link.display()
+        ),
+    )
+    .unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--json",
+        "--cert-dir",
+        "c2",
+        "--operator",
+        "Jane Doe",
+        "--manifest",
+        &manifest,
+        &a,
+        &b
+    );
+    assert_code(&out, 0);
+    let (ca, cb) = (by_target(&env, "c2", &a), by_target(&env, "c2", &b));
+    assert_eq!(
+        (
+            ca.media.asset_tag.as_str(),
+            ca.media.data_backed_up.as_str()
+        ),
+        ("M-1", "yes")
+    );
+    assert_eq!(
+        (
+            cb.media.asset_tag.as_str(),
+            cb.media.data_backed_up.as_str()
+        ),
+        ("M-2", "no")
+    );
+    assert!(ca.notes.iter().any(|n| n == "went back under RMA 42"));
+    assert!(
+        !cb.notes.iter().any(|n| n.contains("RMA")),
+        "a row's note is its own"
+    );
+    // Scripts see each target's asset tag in its result event.
+    let results: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["event"] == "result")
+        .collect();
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().any(|r| r["asset_tag"] == "M-1"));
+    assert!(results.iter().any(|r| r["asset_tag"] == "M-2"));
+}
+
+#[test]
+fn records_that_would_mislead_an_auditor_are_refused_before_any_byte() {
+    let env = Env::new();
+    let [a, b, c] = three(&env);
+    let before: Vec<String> = [&a, &b, &c].iter().map(|p| digest(p)).collect();
+    let manifest = env.path("m.csv");
+    std::fs::write(
+        &manifest,
+        format!("target,asset_tag\n{},M-1\n", a.display()),
+    )
+    .unwrap();
+    let org = env.path("org.toml");
+    std::fs::write(
+        &org,
+        "operator = \"Jane\"\nrequire = [\"operator\", \"asset_tag\"]\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            vec![
+                "--asset-tag".as_ref(),
+                "X".as_ref(),
+                a.as_os_str(),
+                b.as_os_str(),
+            ],
+            "--asset-tag is given once for 2 targets",
+        ),
+        (
+            vec![
+                "--classification".as_ref(),
+                "x".as_ref(),
+                "--classification".as_ref(),
+                "y".as_ref(),
+                a.as_os_str(),
+                b.as_os_str(),
+                c.as_os_str(),
+            ],
+            "--classification is given 2 times for 3 targets",
+        ),
+        (
+            vec![
+                "--asset-tag".as_ref(),
+                "T".as_ref(),
+                "--asset-tag".as_ref(),
+                "T".as_ref(),
+                a.as_os_str(),
+                b.as_os_str(),
+            ],
+            "asset tag \"T\" is given to both",
+        ),
+        (
+            vec![
+                "--manifest".as_ref(),
+                manifest.as_os_str(),
+                a.as_os_str(),
+                b.as_os_str(),
+            ],
+            "b.img is not in the manifest",
+        ),
+        (
+            vec![
+                "--manifest".as_ref(),
+                manifest.as_os_str(),
+                "--asset-tag".as_ref(),
+                "Z".as_ref(),
+                a.as_os_str(),
+            ],
+            "--asset-tag is given both as a flag and as a column",
+        ),
+        (
+            vec!["--config".as_ref(), org.as_os_str(), a.as_os_str()],
+            "the organization file requires asset_tag, which is empty",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = env
+            .cmd()
+            .args(["wipe", "--yes", "--cert-dir", "c"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: want {want:?}, got {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    let after: Vec<String> = [&a, &b, &c].iter().map(|p| digest(p)).collect();
+    assert_eq!(before, after, "nothing was written");
+    assert!(env.certificates(&env.path("c")).is_empty());
+
+    // Not required, but empty: said before the wipe starts, and the wipe goes on.
+    let out = mediasan!(env, "wipe", "--yes", "--cert-dir", "c", &a);
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: no operator"), "{err}");
+    assert!(err.contains("warning: no asset tag for"), "{err}");
+}
+
+#[test]
+fn a_fail_among_passes_ends_in_a_summary_table_in_target_order() {
+    let env = Env::new();
+    let full = match small_tmpfs(&env, "full", "1m") {
+        Ok(m) => m,
+        Err(why) => skip!("{why}"),
+    };
+    // A sparse 8 MiB image on a 1 MiB filesystem: writes past ~1 MiB fail with ENOSPC.
+    let bad = full.at.join("x.img");
+    std::fs::File::create(&bad)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let (a, c) = (env.path("a.img"), env.path("c.img"));
+    make_file(&a, 2 * MIB, 1);
+    make_file(&c, 2 * MIB, 3);
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--cert-dir",
+        "certs",
+        "--operator",
+        "Jane",
+        "--asset-tag",
+        "A-1",
+        "--asset-tag",
+        "X-2",
+        "--asset-tag",
+        "C-3",
+        &a,
+        &bad,
+        &c
+    );
+    assert_code(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("Summary: 3 targets - 1 FAIL, 2 PASS"))
+        .unwrap_or_else(|| panic!("no summary in:\n{err}"));
+    assert_eq!(at + 5, lines.len(), "the summary ends the run:\n{err}");
+    let rows = &lines[at + 2..];
+    for (row, (result, target, tag)) in rows.iter().zip([
+        ("PASS", &a, "A-1"),
+        ("FAIL", &bad, "X-2"),
+        ("PASS", &c, "C-3"),
+    ]) {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[0], result, "{row}");
+        assert_eq!(cells[1], target.display().to_string(), "{row}");
+        assert!(cells.contains(&tag), "{row}");
+        let cert = PathBuf::from(cells.last().unwrap());
+        assert!(
+            env.dir.path().join(&cert).exists(),
+            "{row}: the certificate exists"
+        );
+    }
+    assert!(!err.contains('\x1b'), "no colour in a log");
+    // The FAIL's own lines: the result and certificate, then its reasons, short.
+    let fail = lines
+        .iter()
+        .position(|l| l.contains("x.img: FAIL - certificate"))
+        .expect("the FAIL line");
+    assert!(
+        lines[fail + 1].contains("write failed in") && lines[fail + 1].contains("ranges"),
+        "{err}"
+    );
+    assert!(
+        lines.iter().all(|l| l.chars().count() < 400),
+        "no 950-character line:\n{err}"
+    );
+    let cert = by_target(&env, "certs", &bad);
+    assert_eq!(cert.result, Verdict::Fail);
+    assert!(
+        cert.sanitization.passes[0].errors.len() > 1,
+        "the certificate keeps every range"
+    );
+}
+
+#[test]
+fn a_single_target_has_no_summary_table() {
+    let env = Env::new();
+    let out = mediasan!(env, "wipe", "--yes", "--create", "1M", &env.path("one.img"));
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("Summary:"), "{err}");
+    env.cmd()
+        .args(["wipe", "--yes", "--asset-tag", "A", "--asset-tag", "B"])
+        .arg(env.path("one.img"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("given 2 times for 1 target:"));
+}
