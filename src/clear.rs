@@ -489,6 +489,12 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         resumed: job.resumed,
         journal: job.journal_path.clone(),
     }));
+    let verify_bytes = match job.plan.verify_mode {
+        VerifyMode::None => 0,
+        VerifyMode::Full => t.size(),
+        VerifyMode::Sample => t.size() / 100 * u64::from(job.plan.verify_percent),
+    };
+    obs.work(job.plan.passes.len(), t.size(), verify_bytes);
     let hidden_before = hidden::read(probe, job.drive, job.transport);
     if let hidden::Outcome::Read(_, why) = &hidden_before {
         for w in why {

@@ -17,6 +17,11 @@ use crate::units::parse_size;
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Also append everything said on stderr to FILE, each line with its UTC time, and a
+    /// progress line per target every --progress-interval (for cron jobs, serial consoles and
+    /// the audit trail of a session).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -209,6 +214,11 @@ pub struct WipeArgs {
     /// Threads generating pattern bytes, shared by all targets [default: CPU count].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]
     pub threads: Option<u16>,
+
+    /// Without a terminal that redraws (a pipe, a file, cron, TERM=dumb), and in --log, a
+    /// progress line per target every SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = crate::units::parse_progress_interval, help_heading = "Output")]
+    pub progress_interval: f64,
 
     /// Newline-delimited JSON events on stdout (see README); human text stays on stderr.
     #[arg(long, help_heading = "Output")]
@@ -433,6 +443,11 @@ pub struct PurgeArgs {
     /// Check the drive and print the exact command bytes; send nothing that erases.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Without a terminal that redraws (a pipe, a file, cron, TERM=dumb), and in --log, a
+    /// progress line per target every SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = crate::units::parse_progress_interval)]
+    pub progress_interval: f64,
 
     /// Newline-delimited JSON events on stdout.
     #[arg(long)]

@@ -187,8 +187,11 @@ pub struct Outcome {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetError {
-    pub target: String,
+    /// The target it is about; `null` when the whole run stopped (bad input, a refusal).
+    pub target: Option<String>,
     pub error: String,
+    /// The exit code it leads to (1 for one target of several).
+    pub code: u8,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -385,8 +388,9 @@ mod tests {
             ),
             (
                 Event::Error(TargetError {
-                    target: s("x"),
+                    target: Some(s("x")),
                     error: s("e"),
+                    code: 1,
                 }),
                 "error",
                 "",

@@ -1,17 +1,7 @@
-//! The `mediasan` binary: parse, run, print the error on one line, exit with its code.
+//! The `mediasan` binary: everything is in `cmd::main` (parse, log, run, one-line errors).
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = mediasan::cli::Cli::parse();
-    match mediasan::cmd::run(cli) {
-        Ok(exit) => ExitCode::from(exit.code()),
-        Err(e) => {
-            let text = format!("mediasan: error: {e:#}");
-            mediasan::term::err(&mediasan::term::escape(&text));
-            ExitCode::from(mediasan::cmd::exit_of(&e).code())
-        }
-    }
+    ExitCode::from(mediasan::cmd::main(std::env::args_os()))
 }

@@ -43,6 +43,8 @@ pub struct Wipe {
     pub resume: bool,
     pub restart: bool,
     pub json: bool,
+    /// `--progress-interval`.
+    pub progress_interval: Duration,
     pub journal_dir: PathBuf,
     pub checkpoint: Duration,
     pub cert_dir: PathBuf,
@@ -125,6 +127,7 @@ impl Wipe {
             resume: a.resume,
             restart: a.restart,
             json: a.json,
+            progress_interval: Duration::from_secs_f64(a.progress_interval),
             journal_dir,
             checkpoint: Duration::from_secs_f64(a.checkpoint_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
@@ -214,6 +217,8 @@ pub struct Purge {
     pub request: crate::purge::flow::Request,
     pub yes: bool,
     pub json: bool,
+    /// `--progress-interval`.
+    pub progress_interval: Duration,
     pub cert_dir: PathBuf,
     pub key: Option<PathBuf>,
     /// The drive's record, once it is known.
@@ -264,6 +269,7 @@ impl Purge {
             },
             yes: a.yes,
             json: a.json,
+            progress_interval: Duration::from_secs_f64(a.progress_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
             key: key(a.key.as_ref(), &config),
             records: Records::new(&a.record, &config)?,

@@ -44,6 +44,21 @@ pub fn reasons(all: &[String], max: usize, width: usize) -> Vec<String> {
 /// the terminal's columns (long cells wrap within it), or `None` for a log (nothing wraps).
 /// Every cell is escaped.
 pub fn table(rows: &[Row], width: Option<u16>) -> String {
+    // Certificates in one folder (the usual case) are named by file, the folder once.
+    let folder = common_folder(rows);
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|r| match &folder {
+            Some(f) => Row {
+                certificate: std::path::Path::new(&r.certificate)
+                    .strip_prefix(f)
+                    .map_or(r.certificate.clone(), |p| p.display().to_string()),
+                ..r.clone()
+            },
+            None => r.clone(),
+        })
+        .collect();
+    let rows = &rows[..];
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.set_header(["RESULT", "TARGET", "SERIAL", "ASSET", "CERTIFICATE"]);
@@ -65,7 +80,27 @@ pub fn table(rows: &[Row], width: Option<u16>) -> String {
             t.set_content_arrangement(ContentArrangement::Disabled);
         }
     }
-    format!("{}\n{}", heading(rows), t.trim_fmt())
+    let heading = match &folder {
+        Some(f) => format!(
+            "{} (certificates in {})",
+            heading(rows),
+            escape(&f.display().to_string())
+        ),
+        None => heading(rows),
+    };
+    format!("{heading}\n{}", t.trim_fmt())
+}
+
+/// The folder every certificate of the run is in, when there are several and they share one.
+fn common_folder(rows: &[Row]) -> Option<std::path::PathBuf> {
+    let mut parents = rows.iter().map(|r| {
+        let p = std::path::Path::new(&r.certificate);
+        (p.is_absolute() && p.extension().is_some_and(|e| e == "json"))
+            .then(|| p.parent().map(std::path::Path::to_path_buf))
+            .flatten()
+    });
+    let first = parents.next()??;
+    (rows.len() > 1 && parents.all(|p| p.as_ref() == Some(&first))).then_some(first)
 }
 
 fn dash(s: &str) -> String {
@@ -163,7 +198,10 @@ mod tests {
         ];
         let t = table(&rows, None);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "Summary: 3 targets - 1 FAIL, 2 PASS");
+        assert_eq!(
+            lines[0],
+            "Summary: 3 targets - 1 FAIL, 2 PASS (certificates in /var/lib/mediasan/certificates)"
+        );
         assert!(lines[1].contains("RESULT") && lines[1].contains("CERTIFICATE"));
         assert!(lines[2].trim_start().starts_with("PASS") && lines[2].contains("/dev/sdb"));
         assert!(

@@ -90,9 +90,80 @@ pub fn stderr_screen() -> Screen {
     }
 }
 
-/// Writes `text` and a newline to stderr; errors (a closed pipe, a vanished terminal) are
-/// ignored. `text` is written as given: escape what came from a device or a file first.
+/// The terminal on stderr with its echo of control characters (`^C`) turned off, restored
+/// when dropped.
+pub struct EchoCtl {
+    /// Behind a mutex: nix's `Termios` is not `Sync`, the reporter that holds this is.
+    saved: std::sync::Mutex<nix::sys::termios::Termios>,
+}
+
+impl EchoCtl {
+    /// Turns `ECHOCTL` off on stderr's terminal; `None` if stderr is not a terminal or it was
+    /// already off.
+    pub fn off() -> Option<EchoCtl> {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let fd = std::io::stderr();
+        let saved = tcgetattr(&fd).ok()?;
+        if !saved.local_flags.contains(LocalFlags::ECHOCTL) {
+            return None;
+        }
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHOCTL);
+        tcsetattr(&fd, SetArg::TCSANOW, &quiet).ok()?;
+        Some(EchoCtl {
+            saved: std::sync::Mutex::new(saved),
+        })
+    }
+}
+
+impl Drop for EchoCtl {
+    fn drop(&mut self) {
+        use nix::sys::termios::{tcsetattr, SetArg};
+        let saved = self.saved.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = tcsetattr(std::io::stderr(), SetArg::TCSANOW, &saved);
+    }
+}
+
+/// The session log (`--log FILE`), if one is open.
+static LOG: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+/// Opens `path` for appending as the session log: from now on every line said on stderr, and
+/// the periodic progress lines, are also written there with their UTC time.
+///
+/// # Errors
+/// The file cannot be opened for appending (a missing folder, no permission).
+pub fn open_log(path: &std::path::Path) -> std::io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = LOG.set(std::sync::Mutex::new(f));
+    Ok(())
+}
+
+/// True when a session log is open.
+pub fn logging() -> bool {
+    LOG.get().is_some()
+}
+
+/// Writes `text` to the session log only (if there is one), each line after its UTC time,
+/// without colour codes. Errors (a full disk) are ignored: a log must never stop a wipe.
+pub fn log(text: &str) {
+    let Some(log) = LOG.get() else { return };
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    let plain = console::strip_ansi_codes(text);
+    let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
+    for line in plain.lines() {
+        let _ = writeln!(f, "{now} {line}");
+    }
+    let _ = f.flush();
+}
+
+/// Writes `text` and a newline to stderr (and the session log); errors (a closed pipe, a
+/// vanished terminal) are ignored. `text` is written as given: escape what came from a device
+/// or a file first.
 pub fn err(text: &str) {
+    log(text);
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "{text}");
     let _ = e.flush();

@@ -89,6 +89,14 @@ pub fn parse_poll_interval(text: &str) -> Result<f64, String> {
     parse_in(text, 0.01, 3600.0, "seconds")
 }
 
+/// Parses `--progress-interval`: 0.1 s to 1 h.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_progress_interval(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.1, 3600.0, "seconds")
+}
+
 /// Parses a 32-bit number, decimal or `0x` hex.
 ///
 /// # Errors
@@ -118,7 +126,23 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
-/// Formats a rate in decimal megabytes per second, the unit drive makers and dd use.
+/// A duration for people: `45s`, `12m 30s`, `1h 02m`, `2d 03h`.
+pub fn human_duration(seconds: f64) -> String {
+    let s = if seconds.is_finite() {
+        seconds.max(0.0).round() as u64
+    } else {
+        u64::MAX
+    };
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+        _ if s == u64::MAX => "-".into(),
+        _ => format!("{}d {:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// Formats a rate in binary units (KiB/s, MiB/s, GiB/s), as sizes are.
 pub fn human_rate(bytes_per_second: f64) -> String {
     // Binary, as sizes and the progress bars are: one unit on every screen.
     let (k, m, g) = (1024.0, 1024.0 * 1024.0, 1024.0 * 1024.0 * 1024.0);
@@ -180,6 +204,11 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(1 << 30), "1.00 GiB");
         assert_eq!(human_rate(2.5e9), "2.33 GiB/s");
+        assert_eq!(human_duration(45.4), "45s");
+        assert_eq!(human_duration(750.0), "12m 30s");
+        assert_eq!(human_duration(3720.0), "1h 02m");
+        assert_eq!(human_duration(2.0 * 86400.0 + 3.0 * 3600.0), "2d 03h");
+        assert_eq!(human_duration(f64::INFINITY), "-");
         assert_eq!(human_rate(20e6), "19.1 MiB/s");
         assert_eq!(human_rate(400e3), "391 KiB/s");
     }

@@ -103,7 +103,7 @@ fn record(req: &settings::Purge, p: &Probe) -> anyhow::Result<(cert::Record, Vec
 
 pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let req = settings::Purge::new(args)?;
-    let reporter = Reporter::new(req.json);
+    let reporter = Reporter::new(req.json, req.progress_interval);
     let drive = open(&req)?;
     let (record, warnings) = record(&req, &drive.probe)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());

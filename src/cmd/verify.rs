@@ -119,7 +119,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         })?;
     let samples = redraw(c, &probe)?;
     let target = device::open_readonly(&probe)?;
-    let reporter = Reporter::new(args.json);
+    let reporter = Reporter::new(args.json, std::time::Duration::from_secs(30));
     let name = probe.path.display().to_string();
     let rep = reporter.target(&name);
     rep.start(

@@ -56,7 +56,7 @@ struct Session<'a> {
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let req = settings::Wipe::new(args)?;
-    let reporter = Reporter::new(req.json);
+    let reporter = Reporter::new(req.json, req.progress_interval);
     let resolved = resolve(&req)?;
     check_safety(&resolved)?;
     let (records, warnings) = records(&req, &resolved)?;
@@ -77,27 +77,31 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let (session, reserves) = open_session(&req, resolved.len(), &reporter)?;
     session.signals.hold(req.hold.as_deref(), "confirmed");
     let targets = open_all(resolved, &reporter)?;
+    // The bars stack in target order: made here, before the threads.
     let names: Vec<String> = targets
         .iter()
         .map(|t| t.probe.path.display().to_string())
         .collect();
+    let reps = reporter.targets(&names);
     let ends: Vec<(Exit, Row)> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .into_iter()
             .zip(plans.into_iter().zip(reserves).zip(records))
-            .map(|(t, (((p, j), reserve), record))| {
-                let (session, reporter) = (&session, &reporter);
-                s.spawn(move || one(&t, &p, j, &record, reserve, session, reporter))
+            .zip(&reps)
+            .map(|((t, (((p, j), reserve), record)), rep)| {
+                let session = &session;
+                s.spawn(move || one(&t, &p, j, &record, reserve, session, rep))
             })
             .collect();
         handles
             .into_iter()
-            .zip(&names)
-            .map(|(h, name)| {
+            .zip(&reps)
+            .map(|(h, rep)| {
                 h.join().unwrap_or_else(|_| {
+                    rep.finish();
                     let row = Row {
                         result: "ERROR".into(),
-                        target: name.clone(),
+                        target: rep.name().to_string(),
                         certificate: "none: mediasan failed (a bug); see the lines above".into(),
                         ..Row::default()
                     };
@@ -106,6 +110,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             })
             .collect()
     });
+    drop(reps);
     let (codes, rows): (Vec<Exit>, Vec<Row>) = ends.into_iter().unzip();
     if rows.len() > 1 {
         reporter.summary(&rows);
@@ -356,19 +361,18 @@ fn one(
     record: &Record,
     reserve: Reserve,
     session: &Session,
-    reporter: &Reporter,
+    rep: &TargetReporter,
 ) -> (Exit, Row) {
-    let name = t.probe.path.display().to_string();
-    let rep = reporter.target(&name);
-    let out = wipe_one(t, plan, resume, record, reserve, session, &rep).unwrap_or_else(|e| {
+    let out = wipe_one(t, plan, resume, record, reserve, session, rep).unwrap_or_else(|e| {
         rep.say(&format!("error: {e:#}"));
-        reporter.emit(&Event::Error(event::TargetError {
-            target: name.clone(),
+        rep.reporter().emit(&Event::Error(event::TargetError {
+            target: Some(rep.name().to_string()),
             error: format!("{e:#}"),
+            code: Exit::Failed.code(),
         }));
         let row = Row {
             result: "ERROR".into(),
-            target: name.clone(),
+            target: rep.name().to_string(),
             serial: t.probe.identity.serial.clone(),
             asset: record.asset_tag.clone(),
             certificate: format!("none: {e}"),

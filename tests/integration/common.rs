@@ -65,9 +65,14 @@ impl Env {
         self.dir.path().join(name)
     }
 
-    /// `mediasan` with XDG_CONFIG_HOME inside the scratch folder, run in it.
+    /// `mediasan` with XDG_CONFIG_HOME inside the scratch folder, run in it, in a session of
+    /// its own (no controlling terminal, as under cron or CI: a test run from a terminal must
+    /// not be asked to confirm on it).
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("mediasan").expect("binary");
+        let bin = Command::cargo_bin("mediasan").expect("binary");
+        // setsid(1) execs in place (the child is not a group leader), so the pid is mediasan's.
+        let mut c = Command::new("setsid");
+        c.arg("-w").arg(bin.get_program());
         c.env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
             .env_remove("HOME")
@@ -431,5 +436,105 @@ pub fn ioctlcap(tmp: &Path) -> Result<PathBuf, String> {
     {
         Ok(s) if s.success() => Ok(out),
         _ => Err("gcc cannot build the ioctlcap shim".into()),
+    }
+}
+
+/// A tmux server of its own (its socket in the test's folder) with one window of a chosen
+/// size running a shell command: a real terminal for the tests where a screen matters. The
+/// server is killed on drop.
+pub struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `command` (run by `sh -c` in `env`'s folder, with its config folders) in a
+    /// `width` x `height` window. When it ends, the window shows `[exit N]` and stays. Ctrl-C
+    /// reaches the command, not the shell around it (it traps INT; the command gets the
+    /// default, a trap is not inherited).
+    pub fn start(env: &Env, width: u16, height: u16, command: &str) -> Result<Tmux, String> {
+        if !have("tmux") {
+            return Err("tmux is not installed".into());
+        }
+        let socket = env.path(&format!("tmux-{width}.sock"));
+        let bin = assert_cmd::cargo::cargo_bin("mediasan");
+        let script = format!(
+            "trap : INT; cd '{}' && export XDG_CONFIG_HOME='{}' XDG_STATE_HOME='{}' M='{}'; unset HOME; {command}; echo \"[exit $?]\"; sleep 600",
+            env.dir.path().display(),
+            env.path("config").display(),
+            env.path("state").display(),
+            bin.display()
+        );
+        let ok = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .args(["sh", "-c", &script])
+            .env("TERM", "xterm-256color")
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            return Err("tmux could not start a session".into());
+        }
+        Ok(Tmux { socket })
+    }
+
+    /// Types `text` and Enter.
+    pub fn type_line(&self, text: &str) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["send-keys", "-l", text])
+            .status();
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["send-keys", "Enter"])
+            .status();
+    }
+
+    /// The screen as it is now (the visible lines, unjoined: what the person sees).
+    pub fn screen(&self) -> String {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["capture-pane", "-p"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Waits (up to `secs`) until the screen shows `needle`; the screen then.
+    pub fn wait_for(&self, needle: &str, secs: u64) -> Result<String, String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return Ok(s);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(format!("{needle:?} did not appear; the screen:\n{s}"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .status();
     }
 }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mediasan::cert::{Certificate, Verdict};
 use assert_cmd::assert::OutputAssertExt;
+use mediasan::cert::{Certificate, Verdict};
 use predicates::prelude::*;
 
 use crate::common::*;
@@ -263,7 +263,10 @@ fn a_fail_among_passes_ends_in_a_summary_table_in_target_order() {
     let lines: Vec<&str> = err.lines().collect();
     let at = lines
         .iter()
-        .position(|l| l.starts_with("Summary: 3 targets - 1 FAIL, 2 PASS"))
+        .position(|l| {
+            l.starts_with("Summary: 3 targets - 1 FAIL, 2 PASS (certificates in ")
+                && l.ends_with("/certs)")
+        })
         .unwrap_or_else(|| panic!("no summary in:\n{err}"));
     assert_eq!(at + 5, lines.len(), "the summary ends the run:\n{err}");
     let rows = &lines[at + 2..];
@@ -276,11 +279,12 @@ fn a_fail_among_passes_ends_in_a_summary_table_in_target_order() {
         assert_eq!(cells[0], result, "{row}");
         assert_eq!(cells[1], target.display().to_string(), "{row}");
         assert!(cells.contains(&tag), "{row}");
-        let cert = PathBuf::from(cells.last().unwrap());
-        assert!(
-            env.dir.path().join(&cert).exists(),
-            "{row}: the certificate exists"
-        );
+        let cert = env
+            .path("certs")
+            .canonicalize()
+            .unwrap()
+            .join(cells.last().unwrap());
+        assert!(cert.exists(), "{row}: the certificate exists");
     }
     assert!(!err.contains('\x1b'), "no colour in a log");
     // The FAIL's own lines: the result and certificate, then its reasons, short.
@@ -317,4 +321,223 @@ fn a_single_target_has_no_summary_table() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("given 2 times for 1 target:"));
+}
+
+/// Keeps a screen for people to look at (target/screens/NAME.txt) and shows it in the output.
+fn keep_screen(name: &str, screen: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screens");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.txt")), screen);
+    eprintln!("--- {name} ---\n{screen}");
+}
+
+/// A bar line as drawn: `name [===>   ]  31% pass 1/35 ... ETA 9s`.
+fn bar_lines(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .filter(|l| l.contains(" [") && l.contains("] ") && l.contains('%'))
+        .collect()
+}
+
+fn bars_at(width: u16) {
+    let env = Env::new();
+    let long = "disk-by-id-ata-WDC_WD40EFRX-68N32N0_WD-WCC7K0123456.img";
+    // Large enough (sparse) that every pass takes a while even at memory speed.
+    for n in ["a.img", long, "c.img"] {
+        std::fs::File::create(env.path(n))
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+    }
+    let tmux = match Tmux::start(
+        &env,
+        width,
+        30,
+        &format!(
+            "$M wipe --yes --policy gutmann --cert-dir certs --operator T \
+             --asset-tag A-1 --asset-tag B-2 --asset-tag C-3 a.img {long} c.img; \
+             r=$?; stty -a | grep -o -- '-*echoctl'; (exit $r)"
+        ),
+    ) {
+        Ok(t) => t,
+        Err(why) => skip!("{why}"),
+    };
+    // Every bar drawn, with its rate and the whole wipe's ETA.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let screen = loop {
+        let s = tmux.screen();
+        let bars = bar_lines(&s);
+        if bars.len() == 3
+            && bars
+                .iter()
+                .all(|b| b.contains("MiB/s") && b.contains("ETA "))
+        {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "no three bars:\n{s}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    keep_screen(&format!("bars-{width}"), &screen);
+    let bars = bar_lines(&screen);
+    assert!(bars[0].starts_with("a.img "), "in target order:\n{screen}");
+    assert!(
+        bars[1].starts_with('…') || bars[1].starts_with("disk-by-id"),
+        "{screen}"
+    );
+    assert!(
+        bars[1].contains("WD-WCC7K0123456"),
+        "the distinctive end is kept:\n{screen}"
+    );
+    assert!(bars[2].starts_with("c.img "), "{screen}");
+    for b in &bars {
+        // One terminal line each: the bar, its percent, the stage, rate and ETA did not wrap.
+        assert!(b.chars().count() <= usize::from(width), "{b}");
+        assert!(b.contains("pass ") && b.contains("/35"), "{b}");
+    }
+    let opening: Vec<usize> = bars
+        .iter()
+        .map(|b| b.chars().take_while(|&c| c != '[').count())
+        .collect();
+    assert!(
+        opening.windows(2).all(|w| w[0] == w[1]),
+        "bars line up:\n{screen}"
+    );
+
+    // Ctrl-C: every target stops, no bar is left behind, the summary says what happened.
+    let _ = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(env.path(&format!("tmux-{width}.sock")))
+        .args(["send-keys", "C-c"])
+        .status();
+    let end = tmux.wait_for("[exit 130]", 60).unwrap();
+    keep_screen(&format!("interrupted-{width}"), &end);
+    assert!(
+        bar_lines(&end).is_empty(),
+        "a bar stayed after Ctrl-C:\n{end}"
+    );
+    assert!(end.contains("Summary: 3 targets - 3 INCOMPLETE"), "{end}");
+    // The echo of ^C, off while the bars showed, is back.
+    assert!(end.lines().any(|l| l == "echoctl"), "{end}");
+    for l in end.lines() {
+        assert!(l.chars().count() <= usize::from(width), "{l}");
+    }
+}
+
+#[test]
+fn bars_fit_80_columns_stay_in_order_and_go_on_ctrl_c() {
+    bars_at(80);
+}
+
+#[test]
+fn bars_fit_160_columns_stay_in_order_and_go_on_ctrl_c() {
+    bars_at(160);
+}
+
+#[test]
+fn the_prompt_comes_on_the_terminal_when_output_goes_to_tee() {
+    let env = Env::new();
+    make_file(&env.path("t.img"), MIB, 0x11);
+    make_file(&env.path("u.img"), MIB, 0x12);
+    let tmux = match Tmux::start(
+        &env,
+        100,
+        30,
+        "$M wipe --operator T --asset-tag A-1 t.img 2>&1 | tee out.txt; \
+         $M wipe --operator T --asset-tag A-2 u.img </dev/null 2>&1 | tee out2.txt",
+    ) {
+        Ok(t) => t,
+        Err(why) => skip!("{why}"),
+    };
+    tmux.wait_for("Type 'yes'", 30).unwrap();
+    tmux.type_line("yes");
+    let first = tmux.wait_for("u.img: image file", 30).unwrap();
+    tmux.type_line("yes");
+    let screen = tmux.wait_for("[exit 0]", 60).unwrap();
+    keep_screen("confirm-through-tee", &screen);
+    assert!(
+        first.contains("operator: T") && first.contains("[asset tag A-1]"),
+        "{first}"
+    );
+    for log in ["out.txt", "out2.txt"] {
+        let text = std::fs::read_to_string(env.path(log)).unwrap();
+        assert!(text.contains("PASS - certificate"), "{log}: {text}");
+        assert!(!text.contains("no terminal to confirm"), "{log}: {text}");
+    }
+    assert_eq!(env.certificates(env.dir.path()).len(), 2);
+}
+
+#[test]
+fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_all() {
+    let env = Env::new();
+    let img = env.path("cron.img");
+    make_file(&img, 256 * MIB, 0x22);
+    let err = std::fs::File::create(env.path("stderr.txt")).unwrap();
+    let out = env
+        .cmd()
+        .args([
+            "--log",
+            "session.log",
+            "wipe",
+            "--yes",
+            "--operator",
+            "cron",
+            "--asset-tag",
+            "A-9",
+        ])
+        .args(["--policy", "dod-5220.22-m", "--progress-interval", "0.2"])
+        .arg(&img)
+        .env("TERM", "dumb")
+        .stderr(err)
+        .output()
+        .unwrap();
+    let stderr = std::fs::read_to_string(env.path("stderr.txt")).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.contains(" % - ")).collect();
+    assert!(
+        progress.len() >= 2,
+        "progress lines while it runs:\n{stderr}"
+    );
+    // The whole wipe: three passes of 256 MiB and a 10 % sample (25.6 MiB).
+    let pct = |l: &str| -> f64 {
+        l.split(": ")
+            .nth(1)
+            .unwrap()
+            .split(" %")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        progress.windows(2).all(|w| pct(w[0]) <= pct(w[1])),
+        "{stderr}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains("pass ") && l.contains(" of 793.60 MiB")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\r'),
+        "no terminal codes:\n{stderr}"
+    );
+    let log = std::fs::read_to_string(env.path("session.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines[0].contains("started: ") && lines[0].contains("--operator cron"),
+        "{log}"
+    );
+    assert!(lines.last().unwrap().ends_with("exit code 0"), "{log}");
+    assert!(
+        log.contains("PASS - certificate") && log.contains(" % - pass"),
+        "{log}"
+    );
+    for l in &lines {
+        let stamp = l.split(' ').next().unwrap();
+        assert!(
+            stamp.len() == 20 && stamp.ends_with('Z'),
+            "every line has its UTC time: {l}"
+        );
+    }
 }
