@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::cert::build::{hidden_record, policy_ref, ClearOutcome};
-use crate::cert::{self, ByteRange, PassRecord, Verification};
+use crate::cert::{self, ByteRange, PassRecord, Segment, Verification};
 use crate::device::passthrough::Passthrough;
 use crate::device::{hidden, BlockIo, Probe};
 use crate::error::{Error, Result};
@@ -131,6 +131,7 @@ pub fn new_journal(probe: &Probe, plan: &Plan, buffer_size: usize, started: Syst
         started: cert::timestamp(started),
         events: vec![],
         resume_points: vec![],
+        certificates: vec![],
     }
 }
 
@@ -221,11 +222,30 @@ impl Run<'_, '_> {
     /// Runs pass `p` (from the journal's position if it is the pass being resumed).
     fn pass(&mut self, p: &PassPlan) -> (PassRecord, PassReport) {
         let (job, size) = (self.job, self.job.target.size());
-        let (start, prior_errors, prior_written) = if p.index == self.journal.position.pass {
-            let pos = &self.journal.position;
-            (pos.offset, pos.errors.clone(), pos.bytes_written)
-        } else {
-            (0, vec![], 0)
+        let (start, prior_errors, prior_written, prior_segments) =
+            if p.index == self.journal.position.pass {
+                let pos = &self.journal.position;
+                (
+                    pos.offset,
+                    pos.errors.clone(),
+                    pos.bytes_written,
+                    pos.segments.clone(),
+                )
+            } else {
+                (0, vec![], 0, vec![])
+            };
+        let began = SystemTime::now();
+        // This run's stretch of the pass, after the earlier runs' ones.
+        let segments = |bytes: u64, end: SystemTime| -> Vec<Segment> {
+            let mut all = prior_segments.clone();
+            all.push(Segment {
+                started: cert::timestamp(began),
+                finished: cert::timestamp(end),
+                from_offset: start,
+                bytes_written: bytes,
+                seconds: end.duration_since(began).unwrap_or_default().as_secs_f64(),
+            });
+            all
         };
         let count = job.plan.passes.len();
         self.obs
@@ -238,6 +258,7 @@ impl Run<'_, '_> {
             offset: d.offset,
             errors: prior_errors.iter().chain(&d.errors).cloned().collect(),
             bytes_written: prior_written + d.bytes_written,
+            segments: segments(d.bytes_written, SystemTime::now()),
         };
         let r = {
             let (journal, obs, name) = (&mut self.journal, self.obs, &self.name);
@@ -279,9 +300,19 @@ impl Run<'_, '_> {
             )
         };
         let mut rec = pass_record(p, &r);
-        // A resumed pass: the bytes and errors below its start came from the earlier run.
+        // A resumed pass: the bytes, errors and time below its start came from earlier runs.
         rec.bytes_written += prior_written;
         rec.errors = prior_errors.iter().cloned().chain(rec.errors).collect();
+        rec.segments = segments(r.bytes_written, r.finished);
+        if let Some(s) = rec.segments.last_mut() {
+            s.started = cert::timestamp(r.started);
+            s.seconds = r.elapsed.as_secs_f64();
+        }
+        if let Some(first) = rec.segments.first() {
+            rec.started = first.started.clone();
+        }
+        let busy: f64 = rec.segments.iter().map(|s| s.seconds).sum();
+        rec.bytes_per_second = (rec.bytes_written as f64 / busy.max(1e-9)).round();
         if r.interrupted {
             self.journal.position = resume_point(&r.durable);
         } else {
@@ -465,7 +496,12 @@ impl Run<'_, '_> {
 /// # Errors
 /// Only before the first byte: the journal cannot be written.
 pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutcome, Journal)> {
-    let started = SystemTime::now();
+    // A resumed wipe began when its first run did.
+    let started = if job.resumed {
+        humantime::parse_rfc3339(&job.journal.started).unwrap_or_else(|_| SystemTime::now())
+    } else {
+        SystemTime::now()
+    };
     let (t, probe) = (job.target, job.probe);
     // The journal is on disk before the first byte is written.
     journal::save(&job.journal_path, &job.journal, job.mac)?;
@@ -533,6 +569,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         events: run.journal.events.clone(),
         interrupted,
         hung_up: signals.hung_up(),
+        supersedes: run.journal.certificates.clone(),
     };
     Ok((outcome, run.journal))
 }

@@ -172,7 +172,7 @@ impl MediaKey {
 }
 
 /// Where the wipe is.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Position {
     /// 1-based pass being written; `passes + 1` means verification.
     pub pass: usize,
@@ -182,6 +182,9 @@ pub struct Position {
     pub errors: Vec<IoFailure>,
     /// Bytes of that pass written below `offset`.
     pub bytes_written: u64,
+    /// The runs that wrote that pass so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<crate::cert::Segment>,
 }
 
 /// One target's journal.
@@ -209,6 +212,9 @@ pub struct Journal {
     /// Where each resume continued (pass, offset), so verification can look at the seams.
     #[serde(default)]
     pub resume_points: Vec<(usize, u64)>,
+    /// The ids of the INCOMPLETE certificates interrupted runs of this wipe wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
 }
 
 /// A journal as stored: the journal and the MAC over its serialized bytes.
@@ -447,6 +453,7 @@ mod tests {
                 offset: 256 << 10,
                 errors: vec![],
                 bytes_written: 256 << 10,
+                ..Position::default()
             },
             verify_mode: "sampled".into(),
             verify_percent: 10,

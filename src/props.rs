@@ -134,6 +134,7 @@ fn journal_text() -> (String, crate::journal::MacKey) {
             offset: 1 << 19,
             errors: vec![],
             bytes_written: 1 << 19,
+            ..Position::default()
         },
         verify_mode: "sampled".into(),
         verify_percent: 10,

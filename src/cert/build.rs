@@ -29,6 +29,8 @@ pub struct ClearOutcome {
     pub interrupted: bool,
     /// The terminal hung up meanwhile (and the work went on).
     pub hung_up: bool,
+    /// The INCOMPLETE certificates of earlier runs of this wipe.
+    pub supersedes: Vec<String>,
 }
 
 /// What a purge did, as the certificate records it.
@@ -137,6 +139,20 @@ fn clear_notes(p: &Probe, direct_io: bool, plan: &Plan, hung_up: bool) -> Vec<St
     notes
 }
 
+/// Seconds spent writing (every segment of every pass) and verifying.
+fn active_seconds(passes: &[PassRecord], v: &crate::cert::Verification) -> f64 {
+    let writing: f64 = passes
+        .iter()
+        .map(|p| p.segments.iter().map(|s| s.seconds).sum::<f64>())
+        .sum();
+    let verifying = if v.bytes_per_second > 0.0 {
+        v.bytes_read as f64 / v.bytes_per_second
+    } else {
+        0.0
+    };
+    ((writing + verifying) * 1000.0).round() / 1000.0
+}
+
 /// The certificate of an overwrite (NIST Clear) of `p`.
 pub fn clear(
     p: &Probe,
@@ -148,6 +164,7 @@ pub fn clear(
     let mut c = skeleton(p);
     c.media.direct_io = direct_io;
     c.media.hidden_areas = o.hidden;
+    let active = active_seconds(&o.passes, &o.verification);
     c.sanitization = Sanitization {
         method: "clear".into(),
         technique: "overwrite".into(),
@@ -156,9 +173,11 @@ pub fn clear(
         started: timestamp(o.started),
         finished: timestamp(o.finished),
         duration_seconds: seconds_between(o.started, o.finished),
+        active_seconds: active,
         resumed: o.events,
         command: None,
     };
+    c.supersedes = o.supersedes;
     c.verification = o.verification;
     c.notes = clear_notes(p, direct_io, plan, o.hung_up);
     record.apply(&mut c);

@@ -209,6 +209,23 @@ pub struct PassRecord {
     pub gave_up: bool,
     pub flush_error: Option<String>,
     pub interrupted: bool,
+    /// Each run that wrote part of this pass, in order: one for a pass written at once, more
+    /// for one interrupted and resumed. `started`/`finished` above are the first's start and
+    /// the last's end; `bytes_per_second` is over the segments' own time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+}
+
+/// One stretch of a pass, written by one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Segment {
+    pub started: String,
+    pub finished: String,
+    /// Where in the pass this run began (0, or where the run before it stopped).
+    pub from_offset: u64,
+    pub bytes_written: u64,
+    pub seconds: f64,
 }
 
 impl PassRecord {
@@ -248,9 +265,13 @@ pub struct Sanitization {
     pub technique: String,
     pub policy: PolicyRef,
     pub passes: Vec<PassRecord>,
+    /// When the wipe began (its first run, for a resumed one) and ended.
     pub started: String,
     pub finished: String,
+    /// From `started` to `finished`, pauses between runs included.
     pub duration_seconds: f64,
+    /// The time spent writing and verifying, over all runs.
+    pub active_seconds: f64,
     /// Interruptions and resumptions, in order.
     pub resumed: Vec<String>,
     /// Purge: the device command that was sent.
@@ -341,6 +362,9 @@ pub struct Certificate {
     pub destination: String,
     pub notes: Vec<String>,
     pub validation: Validation,
+    /// The ids of the INCOMPLETE certificates that earlier, interrupted runs of this same wipe
+    /// wrote; this one, from the run that ended it, replaces them.
+    pub supersedes: Vec<String>,
 }
 
 /// Decides the verdict from the records: PASS only if every pass wrote and flushed every byte

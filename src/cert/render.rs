@@ -45,6 +45,20 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
             if let Some(seed) = &p.seed {
                 d += &format!(" seed {}", seed);
             }
+            if p.segments.len() > 1 {
+                d += &format!(
+                    " (in {} runs: {})",
+                    p.segments.len(),
+                    p.segments
+                        .iter()
+                        .map(|s| format!(
+                            "{} bytes from offset {} in {:.1} s",
+                            s.bytes_written, s.from_offset, s.seconds
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             d
         })
         .collect::<Vec<_>>()
@@ -161,6 +175,17 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                     },
                 ),
                 (
+                    "Supersedes",
+                    if c.supersedes.is_empty() {
+                        "none".into()
+                    } else {
+                        format!(
+                            "the INCOMPLETE certificate(s) {} of this wipe's earlier runs",
+                            c.supersedes.join(", ")
+                        )
+                    },
+                ),
+                (
                     "Tool",
                     format!(
                         "{} {} ({}) on {} (kernel {})",
@@ -170,8 +195,17 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 (
                     "Started / finished",
                     format!(
-                        "{} / {} ({:.0} s)",
-                        s.started, s.finished, s.duration_seconds
+                        "{} / {} ({:.0} s{})",
+                        s.started,
+                        s.finished,
+                        s.duration_seconds,
+                        if s.active_seconds > 0.0
+                            && (s.active_seconds - s.duration_seconds).abs() > 1.0
+                        {
+                            format!(", {:.0} s of it working", s.active_seconds)
+                        } else {
+                            String::new()
+                        }
                     ),
                 ),
             ],

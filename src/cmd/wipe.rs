@@ -426,9 +426,18 @@ fn wipe_one(
         fail_slow: req.fail_slow,
         hold: req.hold.as_deref(),
     };
-    let (outcome, _) = clear::run(job, &session.signals, rep)?;
+    let (outcome, mut journal) = clear::run(job, &session.signals, rep)?;
     let interrupted = outcome.interrupted;
     let c = cert::build::clear(&t.probe, t.direct_io, plan, outcome, record);
+    if interrupted {
+        // The run that finishes this wipe names the INCOMPLETE certificates it replaces.
+        journal.certificates.push(c.id.clone());
+        if let Err(e) = journal::save(&journal_path, &journal, &session.mac) {
+            rep.say(&format!(
+                "warning: {e}; the final certificate will not name this one as superseded"
+            ));
+        }
+    }
     finish(c, interrupted, &journal_path, reserve, session, rep)
 }
 

@@ -118,6 +118,32 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         .iter()
         .any(|e| e.starts_with("resumed")));
     assert_eq!(c.sanitization.passes.len(), 7);
+    // The numbers cover the whole wipe: the interrupted pass was written in two runs, the
+    // wipe began when the first run did, and the INCOMPLETE certificate is superseded.
+    let incomplete = env
+        .certificates(&env.path("c"))
+        .iter()
+        .map(|p| read_cert(p))
+        .find(|c| c.result == Verdict::Incomplete)
+        .unwrap();
+    let cut = c
+        .sanitization
+        .passes
+        .iter()
+        .find(|p| p.segments.len() == 2)
+        .expect("a pass written in two runs");
+    assert_eq!(cut.segments[1].from_offset, cut.segments[0].bytes_written);
+    assert_eq!(
+        cut.segments.iter().map(|s| s.bytes_written).sum::<u64>(),
+        cut.bytes_written
+    );
+    let busy: f64 = cut.segments.iter().map(|s| s.seconds).sum();
+    assert!((cut.bytes_per_second - cut.bytes_written as f64 / busy).abs() < 2.0);
+    assert_eq!(cut.started, cut.segments[0].started);
+    assert_eq!(c.sanitization.started, incomplete.sanitization.started);
+    assert!(c.sanitization.active_seconds <= c.sanitization.duration_seconds + 1.0);
+    assert_eq!(c.supersedes, vec![incomplete.id.clone()]);
+    assert!(incomplete.supersedes.is_empty());
     assert!(
         std::fs::read(&img).unwrap() == expected_bytes(&c, SIZE),
         "the same streams, every byte"
