@@ -607,6 +607,10 @@ pub struct ListArgs {
     /// One JSON object per device on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Where wipe keeps its journals, to show unfinished wipes [default:
+    /// ~/.local/state/mediasan/journal].
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -404,6 +404,8 @@ mod tests {
                     read_only: false,
                     in_use: None,
                     supports: vec![],
+                    by_id: vec![s("/dev/disk/by-id/ata-X")],
+                    unfinished_wipe: false,
                 }),
                 "device",
                 "",

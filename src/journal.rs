@@ -82,20 +82,36 @@ pub struct MediaKey {
 impl MediaKey {
     /// The key of a probed target.
     pub fn of(p: &Probe) -> MediaKey {
-        let image = p.kind == Kind::Image;
-        let dev_ino = image.then_some((p.id.dev, p.id.ino));
-        let born_ns = if image { p.born_ns } else { None };
+        let block = MediaKey::of_block(p.size, p.logical_block_size, &p.identity, p.backing_id);
+        match p.kind {
+            Kind::Block => block,
+            Kind::Image => MediaKey {
+                kind: p.kind.name().into(),
+                dev_ino: Some((p.id.dev, p.id.ino)),
+                born_ns: p.born_ns,
+                ..block
+            },
+        }
+    }
+
+    /// The key of a block device from what sysfs says of it (`list`, which opens nothing).
+    pub fn of_block(
+        size_bytes: u64,
+        logical_block_size: u32,
+        id: &crate::device::Identity,
+        backing_id: Option<(u64, u64)>,
+    ) -> MediaKey {
         MediaKey {
-            kind: p.kind.name().into(),
-            size_bytes: p.size,
-            logical_block_size: p.logical_block_size,
-            serial: p.identity.serial.clone(),
-            model: p.identity.model.clone(),
-            wwn: p.identity.wwn.clone(),
-            dev_ino,
-            born_ns,
-            backing: p.identity.backing.clone(),
-            backing_id: p.backing_id,
+            kind: Kind::Block.name().into(),
+            size_bytes,
+            logical_block_size,
+            serial: id.serial.clone(),
+            model: id.model.clone(),
+            wwn: id.wwn.clone(),
+            dev_ino: None,
+            born_ns: None,
+            backing: id.backing.clone(),
+            backing_id,
         }
     }
 

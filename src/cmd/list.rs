@@ -1,36 +1,29 @@
-//! `mediasan list`: block devices a technician could wipe.
+//! `mediasan list`: block devices a technician could wipe, what uses them, what can be done.
 
 use std::path::Path;
 
-use crate::event::Event;
+use comfy_table::{presets, ContentArrangement, Table};
 
 use crate::cli::ListArgs;
-use crate::device::list;
+use crate::device::list::{self, Candidate};
 use crate::device::passthrough::DeviceDrive;
 use crate::device::safety::Usage;
 use crate::error::Exit;
+use crate::event::Event;
+use crate::journal::{self, MediaKey};
 use crate::purge::engine::{self, Bus};
 use crate::units::human_bytes;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
-    let mut all = list::scan(Path::new("/sys"), &Usage::read());
-    // What each drive can purge with, where it answers (root; NVMe, SATA, SAS).
+    let mut all = list::scan(
+        Path::new("/sys"),
+        Path::new("/dev/disk/by-id"),
+        &Usage::read(),
+    );
+    let journals = args.journal_dir.clone().or_else(journal::default_dir);
     for c in &mut all {
-        let bus = match c.identity.interface.as_str() {
-            "nvme" => Bus::Nvme,
-            "sata" | "usb" => Bus::Ata,
-            "sas" | "scsi" => Bus::Scsi,
-            _ => continue,
-        };
-        if c.read_only {
-            continue;
-        }
-        if let Ok(d) = DeviceDrive::open(Path::new(&c.path)) {
-            if let Ok(caps) = engine::probe(&d, bus) {
-                c.supports
-                    .extend(caps.supported.iter().map(|m| m.name().to_string()));
-            }
-        }
+        add_purge_methods(c);
+        c.unfinished_wipe = journals.as_deref().is_some_and(|d| unfinished(d, c));
     }
     if args.json {
         for c in all {
@@ -42,35 +35,78 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
         errln!("no block devices found");
         return Ok(Exit::Pass);
     }
-    outln!(
-        "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} STATUS",
-        "DEVICE",
-        "SIZE",
-        "BUS",
-        "MODEL",
-        "SERIAL",
-        "SUPPORTS"
-    );
-    for c in &all {
-        let status = match (&c.in_use, c.read_only) {
-            (Some(why), _) => format!("IN USE: {why}"),
-            (None, true) => "read-only".into(),
-            (None, false) => "free".into(),
+    crate::term::out(&table(&all, crate::term::stderr_screen().width));
+    Ok(Exit::Pass)
+}
+
+/// What the drive can purge with, where it answers (root; NVMe, SATA, SAS).
+fn add_purge_methods(c: &mut Candidate) {
+    let bus = match c.identity.interface.as_str() {
+        "nvme" => Bus::Nvme,
+        "sata" | "usb" => Bus::Ata,
+        "sas" | "scsi" => Bus::Scsi,
+        _ => return,
+    };
+    if c.read_only {
+        return;
+    }
+    if let Ok(d) = DeviceDrive::open(Path::new(&c.path)) {
+        if let Ok(caps) = engine::probe(&d, bus) {
+            c.supports
+                .extend(caps.supported.iter().map(|m| m.name().to_string()));
+        }
+    }
+}
+
+/// A journal of an unfinished wipe of this medium is in `dir` (filed by its identity, as
+/// `wipe` files them).
+fn unfinished(dir: &Path, c: &Candidate) -> bool {
+    let backing_id = crate::device::loop_backing_id(&c.identity);
+    let key = MediaKey::of_block(c.size_bytes, c.logical_block_size, &c.identity, backing_id);
+    journal::path_for(dir, &key, Path::new(&c.path)).exists()
+}
+
+/// What a person reads: one row per device (escaped; a loop device's backing file in place of
+/// a model), its /dev/disk/by-id name below it.
+fn table(all: &[Candidate], width: Option<u16>) -> String {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING);
+    t.set_header([
+        "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "SUPPORTS", "STATUS",
+    ]);
+    for c in all {
+        let status = match (&c.in_use, c.read_only, c.unfinished_wipe) {
+            (Some(why), _, _) => format!("IN USE: {why}"),
+            (None, true, _) => "read-only".into(),
+            (None, false, true) => format!(
+                "unfinished wipe: continue with `mediasan wipe {} --resume` (or --restart)",
+                c.path
+            ),
+            (None, false, false) => "free".into(),
         };
         let model = if c.identity.interface == "loop" {
-            c.identity.backing.clone()
+            &c.identity.backing
         } else {
-            c.identity.model.clone()
+            &c.identity.model
         };
-        outln!(
-            "{:<14} {:>11} {:<8} {:<24} {:<20} {:<10} {status}",
-            c.path,
+        let esc = |s: &str| crate::term::escape(s).into_owned();
+        let mut device = esc(&c.path);
+        if let Some(id) = c.by_id.first() {
+            device += &format!("\n  {}", esc(id));
+        }
+        t.add_row([
+            device,
             human_bytes(c.size_bytes),
-            c.identity.interface,
-            model,
-            c.identity.serial,
-            c.supports.join(","),
-        );
+            esc(&c.identity.interface),
+            esc(model),
+            esc(&c.identity.serial),
+            c.supports.join(", "),
+            esc(&status),
+        ]);
     }
-    Ok(Exit::Pass)
+    if let Some(w) = width {
+        t.set_width(w.saturating_sub(1));
+        t.set_content_arrangement(ContentArrangement::Dynamic);
+    }
+    t.trim_fmt()
 }

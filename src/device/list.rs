@@ -22,6 +22,10 @@ pub struct Candidate {
     pub in_use: Option<String>,
     /// Sanitization methods mediasan can run on it.
     pub supports: Vec<String>,
+    /// Its names in /dev/disk/by-id (stable across reboots and re-seats), sorted.
+    pub by_id: Vec<String>,
+    /// A journal of an unfinished wipe of this medium exists (continue with `--resume`).
+    pub unfinished_wipe: bool,
 }
 
 fn read(p: &Path) -> String {
@@ -31,8 +35,10 @@ fn read(p: &Path) -> String {
 }
 
 /// Every whole block device under `sys/block`, except RAM disks, zram, unattached loop devices
-/// and optical or floppy drives.
-pub fn scan(sys: &Path, usage: &Usage) -> Vec<Candidate> {
+/// and optical or floppy drives, in natural order (`loop2` before `loop10`), with its names in
+/// `by_id` (a /dev/disk/by-id folder).
+pub fn scan(sys: &Path, by_id: &Path, usage: &Usage) -> Vec<Candidate> {
+    let names = by_id_names(by_id);
     let Ok(rd) = std::fs::read_dir(sys.join("block")) else {
         return vec![];
     };
@@ -69,11 +75,78 @@ pub fn scan(sys: &Path, usage: &Usage) -> Vec<Candidate> {
                 } else {
                     vec!["overwrite".into()]
                 },
+                by_id: names
+                    .get(&format!("/dev/{name}"))
+                    .cloned()
+                    .unwrap_or_default(),
+                unfinished_wipe: false,
             })
         })
         .collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.sort_by_key(|c| natural(&c.path));
     out
+}
+
+/// The names in a /dev/disk/by-id folder, by the device node they lead to.
+fn by_id_names(dir: &Path) -> std::collections::HashMap<String, Vec<String>> {
+    let mut map: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let link = e.path();
+        let Ok(target) = std::fs::read_link(&link) else {
+            continue;
+        };
+        // udev's links are relative (../../sdb); the device node is named by its file name.
+        let Some(node) = target.file_name() else {
+            continue;
+        };
+        map.entry(format!("/dev/{}", node.to_string_lossy()))
+            .or_default()
+            .push(link.display().to_string());
+    }
+    for v in map.values_mut() {
+        // Names a person reads first (ata-, nvme-, scsi-, usb-), the WWN-based ones after.
+        v.sort_by_key(|n| {
+            (
+                n.contains("/wwn-") || n.contains("-eui.") || n.contains("/nvme-nvme."),
+                n.clone(),
+            )
+        });
+    }
+    map
+}
+
+/// A sort key that orders the numbers inside names by value (loop2 < loop10), and disk
+/// letters as the kernel counts them (sdz < sdaa).
+fn natural(s: &str) -> Vec<(String, u64)> {
+    // sd/vd/hd/xvd disks count in letters (a..z, aa..): as a number, they sort by it.
+    let (dir, base) = s.rsplit_once('/').unwrap_or(("", s));
+    let lettered = ["xvd", "sd", "vd", "hd"].iter().find_map(|f| {
+        let rest = base.strip_prefix(f)?;
+        (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_lowercase())).then(|| {
+            let n = rest.bytes().fold(0u64, |n, b| {
+                n.saturating_mul(26).saturating_add(u64::from(b - b'a' + 1))
+            });
+            format!("{dir}/{f}{n}")
+        })
+    });
+    let s = lettered.as_deref().unwrap_or(s);
+    let mut parts = Vec::new();
+    let (mut text, mut digits) = (String::new(), String::new());
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            let n = digits.parse().unwrap_or(u64::MAX);
+            parts.push((std::mem::take(&mut text), n));
+            digits.clear();
+        }
+        text.push(c);
+    }
+    let n = digits.parse().unwrap_or(0);
+    parts.push((text, n));
+    parts
 }
 
 #[cfg(test)]
@@ -107,6 +180,52 @@ mod tests {
         fs::create_dir_all(sys.join("dev/block")).unwrap();
         std::os::unix::fs::symlink(&dir, sys.join("block").join(name)).unwrap();
         std::os::unix::fs::symlink(&dir, sys.join("dev/block").join(devno)).unwrap();
+    }
+
+    #[test]
+    fn names_sort_as_people_count() {
+        let mut v = vec![
+            "/dev/loop10",
+            "/dev/sdaa",
+            "/dev/loop2",
+            "/dev/sdz",
+            "/dev/sdb",
+            "/dev/nvme10n1",
+            "/dev/nvme2n1",
+        ];
+        v.sort_by_key(|n| natural(n));
+        assert_eq!(
+            v,
+            [
+                "/dev/loop2",
+                "/dev/loop10",
+                "/dev/nvme2n1",
+                "/dev/nvme10n1",
+                "/dev/sdb",
+                "/dev/sdz",
+                "/dev/sdaa"
+            ]
+        );
+    }
+
+    #[test]
+    fn by_id_names_lead_to_their_device_readable_ones_first() {
+        let t = tempfile::tempdir().unwrap();
+        for (name, to) in [
+            ("wwn-0x5000c500a1b2c3d4", "../../sdb"),
+            ("ata-WDC_WD40EFRX_WD-WCC7K0123456", "../../sdb"),
+            ("ata-WDC_WD40EFRX_WD-WCC7K0123456-part1", "../../sdb1"),
+        ] {
+            std::os::unix::fs::symlink(to, t.path().join(name)).unwrap();
+        }
+        let m = by_id_names(t.path());
+        let sdb = &m["/dev/sdb"];
+        assert_eq!(sdb.len(), 2);
+        assert!(
+            sdb[0].ends_with("ata-WDC_WD40EFRX_WD-WCC7K0123456"),
+            "{sdb:?}"
+        );
+        assert_eq!(m["/dev/sdb1"].len(), 1);
     }
 
     #[test]
@@ -154,7 +273,7 @@ mod tests {
             swap_devnos: vec![],
             ..Usage::default()
         };
-        let list = scan(sys, &usage);
+        let list = scan(sys, &sys.join("by-id"), &usage);
         let names: Vec<&str> = list.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(
             names,
@@ -163,10 +282,14 @@ mod tests {
         );
         let vda = &list[2];
         assert_eq!(vda.size_bytes, 2048 * 512);
+        let why = vda.in_use.as_deref().unwrap();
         assert!(
-            vda.in_use.as_deref().unwrap().contains("system disk"),
-            "{:?}",
-            vda.in_use
+            why.contains("system disk") && why.contains("boot another"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("unmount"),
+            "the system disk cannot be unmounted: {why}"
         );
         assert_eq!(vda.identity.interface, "virtio");
         assert_eq!(list[0].in_use, None);
@@ -187,7 +310,7 @@ mod tests {
             opened: vec![((8, 32), "4242 (qemu-system-x86)".into())],
             ..usage
         };
-        let list = scan(sys, &usage);
+        let list = scan(sys, &sys.join("by-id"), &usage);
         let sdb = list[0].in_use.as_deref().unwrap();
         assert!(sdb.contains("under the loop device /dev/loop3"), "{sdb}");
         let held = Usage {
@@ -198,10 +321,20 @@ mod tests {
             sys.join("devices/pci0000:00/ata3/host2/target2:0:0/2:0:0:0/block/sdc/holders/md0"),
         )
         .unwrap();
-        let list = scan(sys, &held);
+        let list = scan(sys, &sys.join("by-id"), &held);
         let sdc = list[1].in_use.as_deref().unwrap();
         assert!(
             sdc.contains("open in another program (PID 4242 (qemu-system-x86))"),
+            "{sdc}"
+        );
+        let wiping = Usage {
+            opened: vec![((8, 32), "77 (mediasan)".into())],
+            ..held
+        };
+        let list = scan(sys, &sys.join("by-id"), &wiping);
+        let sdc = list[1].in_use.as_deref().unwrap();
+        assert!(
+            sdc.contains("being wiped by another mediasan (PID 77)"),
             "{sdc}"
         );
     }

@@ -228,7 +228,7 @@ fn geometry(f: &File) -> std::result::Result<(u64, u32, u32, bool), String> {
 }
 
 /// A loop device's backing file, as (device, inode), from the path the kernel reports.
-fn loop_backing_id(id: &Identity) -> Option<(u64, u64)> {
+pub(crate) fn loop_backing_id(id: &Identity) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     if id.interface != "loop" || id.backing.is_empty() {
         return None;

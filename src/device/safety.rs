@@ -150,16 +150,66 @@ impl Usage {
 
 /// Why block device `devno` (or one of its partitions) is in use, if it is: mounted, held
 /// (RAID, LVM, device-mapper) or active swap. Pure over the sysfs tree at `sys` and `usage`.
+/// Mount points that make a disk the running system's own.
+const SYSTEM_MOUNTS: [&str; 5] = ["/", "/boot", "/boot/efi", "/usr", "/var"];
+
+/// Why `what` cannot be wiped while these programs ("PID (command)") have it: another
+/// mediasan is wiping it, or some other program has it open.
+fn open_by(what: &str, users: &[&str]) -> String {
+    match users.iter().find(|u| u.ends_with("(mediasan)")) {
+        Some(u) => {
+            let pid = u.split(' ').next().unwrap_or("?");
+            format!(
+                "{what} is being wiped by another mediasan (PID {pid}); let it finish, or stop it there \
+                 with Ctrl-C (kill -INT {pid}) and continue later with --resume"
+            )
+        }
+        None => format!(
+            "{what} is open in another program (PID {}); close it first",
+            users.join(", PID ")
+        ),
+    }
+}
+
+/// The programs ("PID (command)") holding a lock on the file (`dev`, `ino`), from `/proc/locks`.
+pub fn lock_holders(locks: &str, dev: (u64, u64), ino: u64) -> Vec<String> {
+    let mut out: Vec<String> = locks
+        .lines()
+        .filter_map(|l| {
+            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (device in hex, inode decimal);
+            // "->" lines are waiters; OFD locks have no PID (-1).
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.get(1) == Some(&"->") {
+                return None;
+            }
+            let pid: u32 = f.get(4)?.parse().ok()?;
+            let mut id = f.get(5)?.split(':');
+            let maj = u64::from_str_radix(id.next()?, 16).ok()?;
+            let min = u64::from_str_radix(id.next()?, 16).ok()?;
+            let i: u64 = id.next()?.parse().ok()?;
+            ((maj, min) == dev && i == ino).then(|| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                format!("{pid} ({})", comm.trim())
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<String> {
     for (name, d, dir) in device_and_partitions(sys, devno) {
         if let Some(m) = usage.mounts.iter().find(|m| m.devno == d) {
-            let what = if m.mount_point == "/" {
-                "the system disk: "
-            } else {
-                ""
-            };
+            if SYSTEM_MOUNTS.contains(&m.mount_point.as_str()) {
+                return Some(format!(
+                    "it is the system disk (/dev/{name} is mounted at {}): a running system cannot wipe \
+                     its own disk; boot another one (a rescue USB stick, the network) to wipe it",
+                    m.mount_point
+                ));
+            }
             return Some(format!(
-                "{what}/dev/{name} is mounted at {}; unmount it first",
+                "/dev/{name} is mounted at {}; unmount it first",
                 m.mount_point
             ));
         }
@@ -192,10 +242,7 @@ pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<Stri
             .map(|(_, who)| who.as_str())
             .collect();
         if !users.is_empty() {
-            return Some(format!(
-                "/dev/{name} is open in another program (PID {}); close it first",
-                users.join(", PID ")
-            ));
+            return Some(open_by(&format!("/dev/{name}"), &users));
         }
     }
     // A loop device shares its storage with every other loop device over the same file.
@@ -389,10 +436,15 @@ pub fn check_not_in_use(probe: &Probe) -> Result<()> {
                     l.dev
                 ))
             } else if probe.handle.as_deref().is_some_and(image_locked) {
-                Some(
+                let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+                let holders = lock_holders(&locks, super::split_devno(probe.id.dev), probe.id.ino);
+                let holders: Vec<&str> = holders.iter().map(String::as_str).collect();
+                Some(if holders.iter().any(|h| h.ends_with("(mediasan)")) {
+                    open_by("it", &holders)
+                } else {
                     "another program holds a lock on this image (a virtual machine using it?); stop it first"
-                        .to_string(),
-                )
+                        .to_string()
+                })
             } else {
                 None
             }
@@ -428,6 +480,32 @@ mod tests {
         assert_eq!(m[1].mount_point, "/mnt/my disk");
         assert_eq!(m[2].fs_type, "tmpfs");
         assert_eq!(m[2].devno, (0, 45));
+    }
+
+    #[test]
+    fn lock_holders_are_found_by_device_and_inode() {
+        let locks = "1: FLOCK  ADVISORY  WRITE 4242 fe:01:1234 0 EOF\n\
+                     1: -> FLOCK  ADVISORY  WRITE 4343 fe:01:1234 0 EOF\n\
+                     2: OFDLCK ADVISORY  WRITE -1 fe:01:1234 0 EOF\n\
+                     3: POSIX  ADVISORY  READ 99 08:01:1234 0 EOF\n";
+        let h = lock_holders(locks, (0xfe, 1), 1234);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h[0].starts_with("4242 ("), "{h:?}");
+        assert!(lock_holders(locks, (0xfe, 1), 99).is_empty());
+    }
+
+    #[test]
+    fn another_mediasan_is_named_with_what_to_do() {
+        let m = open_by("/dev/sdb", &["77 (mediasan)"]);
+        assert!(
+            m.contains("being wiped by another mediasan (PID 77)") && m.contains("kill -INT 77"),
+            "{m}"
+        );
+        let o = open_by("/dev/sdb", &["5 (dd)", "6 (cat)"]);
+        assert!(
+            o.contains("open in another program (PID 5 (dd), PID 6 (cat))"),
+            "{o}"
+        );
     }
 
     #[test]

@@ -541,3 +541,116 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
         );
     }
 }
+
+/// The `device` events of `list --json`.
+fn listed(env: &Env) -> Vec<serde_json::Value> {
+    let out = mediasan!(env, "list", "--json");
+    assert_code(&out, 0);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn list_counts_like_people_and_shows_wipes_running_and_unfinished() {
+    let env = Env::new();
+    let (small_file, big_file) = (env.path("small.img"), env.path("big.img"));
+    make_file(&small_file, 8 * MIB, 1);
+    make_file(&big_file, 8 * MIB, 2);
+    let free = |n: &u32| !Path::new(&format!("/sys/block/loop{n}/loop")).exists();
+    let Some(small_n) = (90..100).find(free) else {
+        skip!("no free loop device number below 100");
+    };
+    let (big_n, _) = free_loop_numbers();
+    let (small, big) = match (
+        LoopDev::attach_at(&small_file, small_n),
+        LoopDev::attach_at(&big_file, big_n),
+    ) {
+        (Ok(s), Ok(b)) => (s, b),
+        (Err(why), _) | (_, Err(why)) => skip!("{why}"),
+    };
+    let (s, b) = (
+        small.dev.display().to_string(),
+        big.dev.display().to_string(),
+    );
+    let paths: Vec<String> = listed(&env)
+        .iter()
+        .map(|d| d["path"].as_str().unwrap().to_string())
+        .collect();
+    let at = |p: &str| paths.iter().position(|x| x == p).unwrap();
+    assert!(
+        at(&s) < at(&b),
+        "loop{small_n} before loop{big_n}: {paths:?}"
+    );
+    let table = String::from_utf8_lossy(&mediasan!(env, "list").stdout).to_string();
+    assert!(
+        table.find(&format!("{s} ")) < table.find(&format!("{b} ")),
+        "{table}"
+    );
+
+    // A wipe under way: another mediasan, `list` and a second wipe name it and its PID.
+    let mut child = crate::trust::held(&env, &big.dev, "pass-start:1", &[]);
+    let pid = child.id();
+    let dev = listed(&env)
+        .into_iter()
+        .find(|d| d["path"] == b.as_str())
+        .unwrap();
+    let why = dev["in_use"].as_str().unwrap_or_default().to_string();
+    assert!(
+        why.contains(&format!("being wiped by another mediasan (PID {pid})")),
+        "{dev}"
+    );
+    let out = mediasan!(env, "wipe", "--yes", &big.dev);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("being wiped by another mediasan") && !err.contains("unfinished wipe"),
+        "{err}"
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+
+    // Stopped: it has an unfinished wipe, and says how to go on.
+    let dev = listed(&env)
+        .into_iter()
+        .find(|d| d["path"] == b.as_str())
+        .unwrap();
+    assert_eq!(dev["unfinished_wipe"], true, "{dev}");
+    assert_eq!(dev["in_use"], serde_json::Value::Null, "{dev}");
+    let table = String::from_utf8_lossy(&mediasan!(env, "list").stdout).to_string();
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{b} ")))
+        .unwrap();
+    assert!(row.contains("unfinished wipe"), "{table}");
+    let small_dev = listed(&env)
+        .into_iter()
+        .find(|d| d["path"] == s.as_str())
+        .unwrap();
+    assert_eq!(small_dev["unfinished_wipe"], false);
+}
+
+#[test]
+fn a_second_wipe_of_an_image_being_wiped_names_the_first() {
+    let env = Env::new();
+    let img = env.path("busy.img");
+    make_file(&img, 8 * MIB, 3);
+    let mut child = crate::trust::held(&env, &img, "pass-start:1", &[]);
+    let pid = child.id();
+    let out = mediasan!(env, "wipe", "--yes", &img);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("being wiped by another mediasan (PID {pid})")),
+        "{err}"
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}

@@ -15,7 +15,7 @@ use crate::common::*;
 const SIZE: usize = 8 << 20;
 
 /// Starts `wipe --json --test-hold POINT` and returns once the wipe holds there.
-fn held(env: &Env, img: &Path, point: &str, extra: &[&str]) -> Child {
+pub fn held(env: &Env, img: &Path, point: &str, extra: &[&str]) -> Child {
     let mut child = env
         .cmd()
         .args([
