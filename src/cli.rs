@@ -379,6 +379,14 @@ pub struct RecordArgs {
     pub validator_contact: Option<String>,
 }
 
+/// `--method`'s values: `nist-purge` and every method, so help, completions and a misspelt
+/// name's error (with clap's "did you mean") all come from `Method::ALL`.
+fn purge_methods() -> clap::builder::PossibleValuesParser {
+    let names =
+        std::iter::once("nist-purge").chain(crate::purge::method::Method::ALL.map(|m| m.name()));
+    clap::builder::PossibleValuesParser::new(names)
+}
+
 /// How to talk to the drive for purge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BusArg {
@@ -395,11 +403,9 @@ pub struct PurgeArgs {
     #[arg(value_name = "DEVICE")]
     pub target: PathBuf,
 
-    /// nist-purge (the strongest Purge the drive supports) or a method: nvme-sanitize-crypto,
-    /// nvme-sanitize-block, nvme-sanitize-overwrite, nvme-format-user-data, nvme-format-crypto,
-    /// ata-sanitize-crypto, ata-sanitize-block, ata-sanitize-overwrite, scsi-sanitize-crypto,
-    /// scsi-sanitize-block, scsi-sanitize-overwrite.
-    #[arg(long, value_name = "METHOD", default_value = "nist-purge")]
+    /// nist-purge (the strongest Purge the drive supports) or one method (`mediasan policies`
+    /// lists them with their technique and grade).
+    #[arg(long, value_name = "METHOD", default_value = "nist-purge", value_parser = purge_methods())]
     pub method: String,
 
     /// How to talk to the drive (USB-SATA bridges may need ata).

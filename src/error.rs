@@ -79,6 +79,11 @@ pub enum Error {
     #[error("policy {name}: {reason}")]
     Policy { name: String, reason: String },
 
+    /// The target has no sanitize command of its own (a loop device, a virtual disk, an
+    /// unknown bus): not a refusal, there is simply nothing to send; `reason` says what to do.
+    #[error("{path} cannot be purged: {reason}")]
+    NoPurge { path: PathBuf, reason: String },
+
     /// mediasan will not touch this target, for the user's own safety.
     #[error("refusing to erase {path}: {reason}")]
     Refused { path: PathBuf, reason: String },
@@ -108,6 +113,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Target { .. } | Error::Policy { .. } => Exit::Usage,
+            Error::NoPurge { .. } => Exit::Usage,
             Error::CertificateInput(_) => Exit::Usage,
             Error::Refused { .. } => Exit::Refused,
             Error::NotAuthentic(_) | Error::Io { .. } => Exit::Failed,

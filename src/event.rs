@@ -74,6 +74,8 @@ pub struct WipePlan {
 pub struct Bytes {
     pub what: String,
     pub hex: String,
+    /// The fields named: `SANACT 4 (crypto erase), AUSE 0, ...`.
+    pub fields: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

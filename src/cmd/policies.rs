@@ -94,10 +94,13 @@ fn table(all: &[policy::Policy]) {
             m => m.name().to_string(),
         };
         outln!(
-            "{:width$}  {:>2} pass{}  verify {:<15} {}{}",
+            "{:width$}  {:<9}  verify {:<15} {}{}",
             p.name,
-            p.passes.len(),
-            if p.passes.len() == 1 { " " } else { "es" },
+            format!(
+                "{:>2} pass{}",
+                p.passes.len(),
+                if p.passes.len() == 1 { "" } else { "es" }
+            ),
             verify,
             if p.legacy { "[LEGACY] " } else { "" },
             p.description.trim_start_matches("LEGACY "),
@@ -112,11 +115,11 @@ fn table(all: &[policy::Policy]) {
     );
     outln!("  nist-purge (the strongest Purge the drive supports: crypto erase, block erase, overwrite)");
     for m in Method::ALL {
-        let grade = match (m.grade(true), m.grade(false)) {
-            (Grade::Purge, _) => "Purge",
-            (Grade::Clear, Grade::Purge) => "Purge on magnetic media only",
-            _ => "Clear",
-        };
-        outln!("  {:<28} {:<16} {grade}", m.name(), m.technique());
+        outln!(
+            "  {:<28} {:<16} {}",
+            m.name(),
+            m.technique(),
+            m.grade_label()
+        );
     }
 }

@@ -21,8 +21,8 @@ use crate::purge::sim::SimNvme;
 use crate::settings;
 use crate::signals::Signals;
 
-/// The bus to talk to `p` over: `--transport`, else from sysfs.
-fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, Error> {
+/// The bus to talk to `p` over: `--transport`, else from sysfs; or why it has none.
+fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
     if let Some(b) = transport {
         return Ok(b);
     }
@@ -30,14 +30,26 @@ fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, Error> {
         "nvme" => Bus::Nvme,
         "sata" | "usb" => Bus::Ata,
         "sas" | "scsi" => Bus::Scsi,
+        "loop" => {
+            return Err(format!(
+                "a loop device is a file underneath, with no sanitize command of its own; overwrite it \
+                 with `mediasan wipe {}`",
+                p.path.display()
+            ))
+        }
+        "virtio" | "xen" => {
+            return Err(format!(
+                "a virtual disk ({}) has no sanitize command a guest can send; overwrite it with \
+                 `mediasan wipe {}`, or sanitize the storage on the host",
+                p.identity.interface,
+                p.path.display()
+            ))
+        }
         other => {
-            return Err(Error::refused(
-                &p.path,
-                format!(
-                    "a {} device has no sanitize command mediasan can send; if it is really NVMe, ATA or SCSI \
-                     behind a bridge, say so with --transport",
-                    if other.is_empty() { "unknown" } else { other }
-                ),
+            return Err(format!(
+                "a {} device has no sanitize command mediasan can send; if it is really NVMe, ATA or SCSI \
+                 behind a bridge (a USB enclosure), say so with --transport nvme|ata|scsi",
+                if other.is_empty() { "device of unknown type" } else { other }
             ))
         }
     })
@@ -78,7 +90,10 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
         return Err(Error::refused(&p.path, "the device is read-only").into());
     }
     device::safety::check_not_in_use(&p)?;
-    let bus = bus_of(req.transport, &p)?;
+    let bus = bus_of(req.transport, &p).map_err(|reason| Error::NoPurge {
+        path: p.path.clone(),
+        reason,
+    })?;
     Ok(Drive {
         bus,
         pass: Box::new(DeviceDrive::from_file(device::claim(&p)?)),
@@ -182,6 +197,7 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
                 .map(|(l, b)| event::Bytes {
                     what: l.clone(),
                     hex: hex(b),
+                    fields: engine::fields(l, b).unwrap_or_default(),
                 })
                 .collect(),
             scope: p.scope.reaches.clone(),
@@ -197,6 +213,9 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
     }
     for (label, b) in &p.bytes {
         outln!("  {label}: {}", hex(b));
+        if let Some(f) = engine::fields(label, b) {
+            outln!("    = {f}");
+        }
     }
 }
 
@@ -232,21 +251,13 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
     };
     // Only reading here: nothing is refused "for safety", a target without a status is an
     // input error.
-    let bus = bus_of(transport, &p).map_err(|e| match e {
-        Error::Refused { path, reason } => Error::target(
-            path,
-            format!(
-                "has no sanitize status to read ({})",
-                reason.split(';').next().unwrap_or(&reason)
-            ),
-        ),
-        other => other,
-    })?;
+    let bus = bus_of(transport, &p)
+        .map_err(|why| Error::target(&p.path, format!("has no sanitize status to read: {why}")))?;
     let Some(drive) = p.handle.as_deref() else {
         return Err(Error::target(&p.path, "cannot be opened").into());
     };
     let st = engine::poll(drive, bus)
-        .map_err(|e| Error::refused(&p.path, format!("cannot read the sanitize status: {e}")))?;
+        .map_err(|e| Error::target(&p.path, format!("its sanitize status cannot be read: {e}")))?;
     let (state, percent) = match &st {
         State::Running(x) => ("running", Some(*x)),
         State::Completed => ("completed", None),

@@ -119,6 +119,78 @@ fn sanitize_cmd(features: u16, lba: u64, count: u16) -> [u8; 16] {
     )
 }
 
+/// The fields of an ATA PASS-THROUGH(16) CDB (as [`cdb`] lays them out), named: the ATA
+/// command, its feature and the options in its COUNT and LBA registers.
+pub fn describe(c: &[u8]) -> Option<String> {
+    if c.len() != 16 || c[0] != PASS_THROUGH_16 {
+        return None;
+    }
+    let features = u16::from_be_bytes([c[3], c[4]]);
+    let count = u16::from_be_bytes([c[5], c[6]]);
+    let lba = u64::from_le_bytes([c[8], c[10], c[12], c[7], c[9], c[11], 0, 0]);
+    let protocol = match (c[1] >> 1) & 0xF {
+        3 => "non-data",
+        4 => "PIO data-in",
+        5 => "PIO data-out",
+        _ => "other",
+    };
+    let what = match (c[14], features) {
+        (0xB4, 0x0000) => "SANITIZE STATUS EXT".to_string(),
+        (0xB4, 0x0011) => format!(
+            "SANITIZE CRYPTO SCRAMBLE EXT, FAILURE MODE {}",
+            (count >> 4) & 1
+        ),
+        (0xB4, 0x0012) => format!(
+            "SANITIZE BLOCK ERASE EXT, FAILURE MODE {}",
+            (count >> 4) & 1
+        ),
+        (0xB4, 0x0014) => format!(
+            "SANITIZE OVERWRITE EXT, passes {} , INVERT {}, FAILURE MODE {}, pattern {:#010x}",
+            match count & 0xF {
+                0 => 16,
+                n => n,
+            },
+            (count >> 7) & 1,
+            (count >> 4) & 1,
+            lba & 0xFFFF_FFFF
+        )
+        .replace(" ,", ","),
+        (0xB4, 0x0020) => "SANITIZE FREEZE LOCK EXT".to_string(),
+        (0xF1, _) => "SECURITY SET PASSWORD (password in the data block)".to_string(),
+        (0xF2, _) => "SECURITY UNLOCK (password in the data block)".to_string(),
+        (0xF3, _) => "SECURITY ERASE PREPARE".to_string(),
+        (0xF4, _) => {
+            "SECURITY ERASE UNIT (normal or enhanced: the data block's word 0)".to_string()
+        }
+        (0xF6, _) => "SECURITY DISABLE PASSWORD".to_string(),
+        (cmd, f) => format!("ATA command {cmd:#04x}, FEATURES {f:#06x}"),
+    };
+    Some(format!(
+        "ATA {what} (command {:#04x}, {protocol}, COUNT {count:#06x}, LBA {lba:#014x})",
+        c[14]
+    ))
+}
+
+/// The fields of the start of a SECURITY command's data block ([`security_data`]).
+pub fn describe_security_data(d: &[u8]) -> Option<String> {
+    let word0 = u16::from_le_bytes([*d.first()?, *d.get(1)?]);
+    let password: String = d
+        .get(2..34)?
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+        .collect();
+    Some(format!(
+        "word 0 {word0:#06x} = {} password{}; password {password:?}",
+        if word0 & 1 == 1 { "master" } else { "user" },
+        if word0 & ENHANCED != 0 {
+            ", ENHANCED erase"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// SANITIZE STATUS EXT: the result (progress, status) comes back in the sense data.
 pub fn sanitize_status() -> [u8; 16] {
     sanitize_cmd(0x0000, 0, 0)

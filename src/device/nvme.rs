@@ -51,6 +51,59 @@ impl AdminCmd {
     }
 }
 
+/// The fields of a Sanitize or Format NVM admin command (72 bytes, as [`AdminCmd::to_bytes`]
+/// lays them out), named, for people checking what will be sent.
+pub fn describe(b: &[u8]) -> Option<String> {
+    let dw = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (nsid, cdw10, cdw11) = (dw(4)?, dw(40)?, dw(44)?);
+    let bit = |n: u32| (cdw10 >> n) & 1;
+    Some(match b.first()? {
+        0x84 => {
+            let sanact = cdw10 & 0x7;
+            let name = match sanact {
+                1 => "exit failure mode",
+                2 => "block erase",
+                3 => "overwrite",
+                4 => "crypto erase",
+                _ => "reserved",
+            };
+            let mut d = format!(
+                "Sanitize (opcode 0x84), NSID {nsid:#x}: CDW10 {cdw10:#010x} = SANACT {sanact} ({name}), AUSE {}, \
+                 OWPASS {}, OIPBP {}, NDAS {}",
+                bit(3),
+                (cdw10 >> 4) & 0xF,
+                bit(8),
+                bit(9)
+            );
+            if sanact == 3 {
+                d += &format!("; CDW11 overwrite pattern {cdw11:#010x}");
+            }
+            d
+        }
+        0x80 => {
+            let ses = (cdw10 >> 9) & 0x7;
+            format!(
+                "Format NVM (opcode 0x80), NSID {nsid:#x}: CDW10 {cdw10:#010x} = LBAF {}, MSET {}, PI {}, PIL {}, SES {ses} ({})",
+                (cdw10 & 0xF) | ((cdw10 >> 12) & 0x3) << 4,
+                bit(4),
+                (cdw10 >> 5) & 0x7,
+                bit(8),
+                match ses {
+                    0 => "no secure erase",
+                    1 => "user data erase",
+                    2 => "cryptographic erase",
+                    _ => "reserved",
+                }
+            )
+        }
+        op => format!(
+            "admin opcode {op:#04x}, NSID {nsid:#x}, CDW10 {cdw10:#010x}, CDW11 {cdw11:#010x}"
+        ),
+    })
+}
+
 /// Sanitize actions (SANACT, CDW10 bits 2:0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SanitizeAction {

@@ -34,6 +34,49 @@ pub fn sanitize(action: Action, ause: bool, passes: u8, invert: bool, pattern: &
     Command { cdb, data_out }
 }
 
+/// The fields of a SANITIZE or FORMAT UNIT CDB, or of a SANITIZE overwrite parameter list,
+/// named.
+pub fn describe(b: &[u8]) -> Option<String> {
+    match (b.first()?, b.len()) {
+        (0x48, 10) => {
+            let sa = b[1] & 0x1F;
+            Some(format!(
+                "SANITIZE (opcode 0x48): service action {sa:#04x} ({}), IMMED {}, AUSE {}, parameter list length {}",
+                match sa {
+                    0x01 => "overwrite",
+                    0x02 => "block erase",
+                    0x03 => "cryptographic erase",
+                    0x1F => "exit failure mode",
+                    _ => "reserved",
+                },
+                b[1] >> 7,
+                (b[1] >> 5) & 1,
+                u16::from_be_bytes([b[7], b[8]])
+            ))
+        }
+        (0x04, 6) => Some(format!(
+            "FORMAT UNIT (opcode 0x04): FMTDATA {}, IMMED {}",
+            (b[1] >> 4) & 1,
+            (b[1] >> 1) & 1
+        )),
+        _ => None,
+    }
+}
+
+/// The fields of a SANITIZE overwrite parameter list.
+pub fn describe_overwrite(d: &[u8]) -> Option<String> {
+    let len = u16::from_be_bytes([*d.get(2)?, *d.get(3)?]);
+    Some(format!(
+        "INVERT {}, passes {}, pattern length {len}, pattern {}",
+        d[0] >> 7,
+        d[0] & 0x1F,
+        d.get(4..4 + usize::from(len))?
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    ))
+}
+
 /// REPORT SUPPORTED OPERATION CODES for SANITIZE with service action `sa` (reporting
 /// option 2: one command, opcode and service action), 32 bytes back.
 pub fn report_supported(sa: Action) -> [u8; 12] {

@@ -133,6 +133,22 @@ fn wire(m: Method, o: &Options) -> Wire {
 
 /// The bytes that start `m`: the 72-byte NVMe command, or the CDB (with its data-out).
 /// ATA security erase is a sequence (set password, erase prepare, erase unit, disable).
+/// What the fields of a block [`start_bytes`] produced mean, for people checking a dry run:
+/// the command, its options, the data.
+pub fn fields(label: &str, b: &[u8]) -> Option<String> {
+    if label.contains("parameter list") {
+        return scsi::describe_overwrite(b);
+    }
+    if label.contains("data") {
+        return ata::describe_security_data(b);
+    }
+    match b.len() {
+        72 => nvme::describe(b),
+        16 => ata::describe(b),
+        _ => scsi::describe(b),
+    }
+}
+
 pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
     let nv = |c: nvme::AdminCmd| {
         vec![(
@@ -705,6 +721,76 @@ impl Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(h: &str) -> Vec<u8> {
+        h.split_whitespace()
+            .map(|x| u8::from_str_radix(x, 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn dry_run_fields_read_the_reference_tools_bytes() {
+        // hdparm --sanitize-overwrite hex:11223344, --sanitize-block-erase (ioctlcap).
+        let ow = fields(
+            "ATA PASS-THROUGH(16) CDB",
+            &hex("85 07 20 00 14 00 00 11 44 57 33 4f 22 40 b4 00"),
+        )
+        .unwrap();
+        assert!(
+            ow.contains(
+                "SANITIZE OVERWRITE EXT, passes 16, INVERT 0, FAILURE MODE 0, pattern 0x11223344"
+            ),
+            "{ow}"
+        );
+        let be = fields(
+            "ATA PASS-THROUGH(16) CDB",
+            &hex("85 07 20 00 12 00 00 42 72 00 45 00 6b 40 b4 00"),
+        )
+        .unwrap();
+        assert!(
+            be.contains("SANITIZE BLOCK ERASE EXT") && be.contains("command 0xb4"),
+            "{be}"
+        );
+        let eu = fields(
+            "SECURITY ERASE UNIT CDB",
+            &hex("85 0a 06 00 00 00 01 00 00 00 00 00 00 40 f4 00"),
+        )
+        .unwrap();
+        assert!(
+            eu.contains("SECURITY ERASE UNIT") && eu.contains("PIO data-out"),
+            "{eu}"
+        );
+        // sg_sanitize --crypto, --overwrite (ioctlcap).
+        let sc = fields("SCSI SANITIZE CDB", &hex("48 83 00 00 00 00 00 00 00 00")).unwrap();
+        assert!(
+            sc.contains("service action 0x03 (cryptographic erase), IMMED 1, AUSE 0"),
+            "{sc}"
+        );
+        let pl = fields("SANITIZE parameter list", &hex("01 00 00 04 00 00 00 00")).unwrap();
+        assert_eq!(pl, "INVERT 0, passes 1, pattern length 4, pattern 00000000");
+        // nvme sanitize -a 3 -p 2 ... -o 0x5a5a5a5a (ioctlcap raw72: CDW10 0x123, CDW11).
+        let mut raw = vec![0u8; 72];
+        raw[0] = 0x84;
+        raw[40..44].copy_from_slice(&0x0000_0123u32.to_le_bytes());
+        raw[44..48].copy_from_slice(&0x5a5a_5a5au32.to_le_bytes());
+        let nv = fields("NVMe admin command (72 bytes)", &raw).unwrap();
+        assert!(nv.contains("SANACT 3 (overwrite), AUSE 0, OWPASS 2, OIPBP 1, NDAS 0; CDW11 overwrite pattern 0x5a5a5a5a"), "{nv}");
+        let data = ata::security_data(b"mediasan", false, ata::ENHANCED);
+        let sd = fields("SECURITY ERASE UNIT data (first 34 bytes)", &data[..34]).unwrap();
+        assert_eq!(
+            sd,
+            "word 0 0x0002 = user password, ENHANCED erase; password \"mediasan\""
+        );
+    }
+
+    #[test]
+    fn every_block_of_every_method_has_its_fields_named() {
+        for m in Method::ALL {
+            for (label, b) in start_bytes(m, &Options::default()) {
+                assert!(fields(&label, &b).is_some(), "{}: {label}", m.name());
+            }
+        }
+    }
     use std::sync::Mutex;
 
     /// Records every ATA command (the command byte of each CDB) and fails the one given.

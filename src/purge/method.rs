@@ -107,6 +107,15 @@ impl Method {
         }
     }
 
+    /// Its grade for people: "Purge", "Clear", or "Purge on magnetic media only".
+    pub fn grade_label(self) -> &'static str {
+        match (self.grade(true), self.grade(false)) {
+            (Grade::Purge, _) => "Purge",
+            (Grade::Clear, Grade::Purge) => "Purge on magnetic media only",
+            _ => "Clear",
+        }
+    }
+
     /// `crypto erase`, `block erase`, `overwrite`...
     pub fn technique(self) -> &'static str {
         match self {
@@ -172,6 +181,35 @@ pub fn strongest(supported: &[Method], solid_state: bool) -> Result<Method, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_lists_every_method_with_its_technique_and_grade() {
+        let readme = include_str!("../../README.md");
+        for m in Method::ALL {
+            let row = format!(
+                "| `{}` | {} | {} |",
+                m.name(),
+                m.technique(),
+                m.grade_label()
+            );
+            assert!(readme.contains(&row), "README lacks {row}");
+        }
+        let rows = readme
+            .lines()
+            .filter(|l| {
+                l.starts_with("| `")
+                    && l.contains("-")
+                    && (l.ends_with("| Purge |")
+                        || l.ends_with("| Clear |")
+                        || l.ends_with("magnetic media only |"))
+            })
+            .count();
+        assert_eq!(
+            rows,
+            Method::ALL.len(),
+            "no method in the README that does not exist"
+        );
+    }
 
     fn ata(f: impl Fn(&mut Identify)) -> Identify {
         let mut id = Identify {
