@@ -50,6 +50,31 @@ pub fn default_path() -> Option<PathBuf> {
     crate::cert::sign::default_key_path().map(|k| k.with_file_name("mediasan.toml"))
 }
 
+/// A TOML/serde message in words a person uses: no Rust types ("expected u8", "expected
+/// struct RawVerify"), and no line breaks.
+pub(crate) fn plain_toml_message(msg: &str) -> String {
+    let mut m = msg.replace('\n', " ");
+    for (rust, plain) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    if let Some(i) = m.find("expected struct ") {
+        let end = m[i + 16..]
+            .find(|c: char| !c.is_alphanumeric())
+            .map_or(m.len(), |e| i + 16 + e);
+        m.replace_range(i..end, "expected a table of keys");
+    }
+    m.replace(" a sequence", " a list [...]")
+}
+
 /// Parses the file's text; `source` names it in errors.
 ///
 /// # Errors
@@ -62,9 +87,38 @@ pub fn parse(text: &str, source: &str) -> Result<Config> {
         Error::Usage(format!(
             "config {source}: {}{}",
             line.map(|l| format!("line {l}: ")).unwrap_or_default(),
-            e.message().replace('\n', " ")
+            plain_toml_message(e.message())
         ))
     })
+}
+
+/// A path from the organization file with a leading `~/` made the home folder (as a shell
+/// would; TOML does not), so `cert_dir = "~/certs"` never becomes a folder named `~`.
+///
+/// # Errors
+/// [`Error::Usage`] for `~` without a HOME, or `~user` (which we do not look up).
+fn expand_home(
+    p: &Path,
+    home: Option<&std::ffi::OsStr>,
+    key: &str,
+    source: &str,
+) -> Result<PathBuf> {
+    let Ok(rest) = p.strip_prefix("~") else {
+        let text = p.to_string_lossy();
+        if text.starts_with('~') {
+            return Err(Error::Usage(format!(
+                "config {source}: {key} = {text:?}: `~user` paths are not expanded; write the full path"
+            )));
+        }
+        return Ok(p.to_path_buf());
+    };
+    match home.filter(|h| !h.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(rest)),
+        None => Err(Error::Usage(format!(
+            "config {source}: {key} = {:?} starts with ~ but HOME is not set; write the full path",
+            p.display().to_string()
+        ))),
+    }
 }
 
 /// Loads `--config FILE` (which must exist), else the default file if there is one.
@@ -81,12 +135,59 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
     };
     let text = crate::limits::read_to_string(&path, crate::limits::CONFIG)
         .map_err(|e| Error::Usage(format!("cannot read config {}: {e}", path.display())))?;
-    parse(&text, &path.display().to_string())
+    let source = path.display().to_string();
+    let mut c = parse(&text, &source)?;
+    let home = std::env::var_os("HOME");
+    for (key, value) in [
+        ("cert_dir", &mut c.cert_dir),
+        ("key", &mut c.key),
+        ("allowed_signers", &mut c.allowed_signers),
+    ] {
+        if let Some(p) = value.as_mut() {
+            *p = expand_home(p, home.as_deref(), key, &source)?;
+        }
+    }
+    Ok(c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_leading_tilde_is_the_home_folder() {
+        let home = Some(std::ffi::OsStr::new("/home/jane"));
+        let e = |p: &str, h| expand_home(Path::new(p), h, "cert_dir", "m.toml");
+        assert_eq!(
+            e("~/certs", home).unwrap(),
+            PathBuf::from("/home/jane/certs")
+        );
+        assert_eq!(e("/srv/certs", None).unwrap(), PathBuf::from("/srv/certs"));
+        assert_eq!(e("certs/~", None).unwrap(), PathBuf::from("certs/~"));
+        let no_home = e("~/certs", None).unwrap_err().to_string();
+        assert!(
+            no_home.contains("HOME is not set") && no_home.contains("cert_dir"),
+            "{no_home}"
+        );
+        assert!(e("~bob/certs", home)
+            .unwrap_err()
+            .to_string()
+            .contains("`~user`"));
+    }
+
+    #[test]
+    fn toml_messages_speak_of_numbers_and_tables_not_rust_types() {
+        let e = parse("require = 3\n", "m.toml").unwrap_err().to_string();
+        assert!(e.contains("line 1") && !e.contains("sequence"), "{e}");
+        assert_eq!(
+            plain_toml_message("invalid type: string \"x\", expected u8"),
+            "invalid type: string \"x\", expected a whole number from 0 to 255"
+        );
+        assert_eq!(
+            plain_toml_message("invalid type: string \"s\", expected struct RawVerify"),
+            "invalid type: string \"s\", expected a table of keys"
+        );
+    }
 
     #[test]
     fn parses_the_documented_example() {

@@ -219,8 +219,12 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
             None => msg,
         },
     };
-    let raw: RawPolicy = toml::from_str(text)
-        .map_err(|e| err(e.span().map(|s| s.start), e.message().replace('\n', " ")))?;
+    let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+        err(
+            e.span().map(|s| s.start),
+            crate::config::plain_toml_message(e.message()),
+        )
+    })?;
 
     let name = raw.name.get_ref().trim().to_string();
     if name.is_empty()

@@ -654,3 +654,37 @@ fn a_second_wipe_of_an_image_being_wiped_names_the_first() {
     );
     assert_eq!(child.wait().unwrap().code(), Some(130));
 }
+
+#[test]
+fn a_tilde_in_the_organization_file_is_home_and_type_errors_speak_plainly() {
+    let env = Env::new();
+    let home = env.path("home");
+    std::fs::create_dir(&home).unwrap();
+    let org = env.path("org.toml");
+    std::fs::write(&org, "cert_dir = \"~/certs\"\noperator = \"Jane\"\n").unwrap();
+    let img = env.path("t.img");
+    make_file(&img, MIB, 1);
+    let out = env
+        .cmd()
+        .env("HOME", &home)
+        .args(["wipe", "--yes", "--asset-tag", "A", "--config"])
+        .arg(&org)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert_eq!(env.certificates(&home.join("certs")).len(), 1);
+    assert!(!env.path("~").exists(), "no folder named ~");
+
+    let policy = env.path("p.toml");
+    std::fs::write(
+        &policy,
+        "name = \"mine\"\ndescription = \"x\"\n[verify]\nmode = \"sample\"\npercent = \"ten\"\n[[pass]]\npattern = \"random\"\n",
+    )
+    .unwrap();
+    let out = mediasan!(env, "wipe", "--dry-run", "--policy", &policy, &img);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 5") && err.contains("expected a whole number"), "{err}");
+    assert!(!err.contains("u8") && !err.contains("struct"), "{err}");
+}
