@@ -387,6 +387,13 @@ fn purge_methods() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(names)
 }
 
+/// A paper size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PaperArg {
+    A4,
+    Letter,
+}
+
 /// How to talk to the drive for purge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BusArg {
@@ -573,6 +580,11 @@ pub struct CertRenderArgs {
     /// pdf or html.
     #[arg(long, value_enum, default_value = "pdf")]
     pub format: RenderFormat,
+
+    /// Paper for the PDF [default: the organization file's `paper`, else /etc/papersize, else
+    /// Letter in the US, Canada and Mexico (by the locale) and A4 elsewhere].
+    #[arg(long, value_enum)]
+    pub paper: Option<PaperArg>,
 
     /// Where to write it (refuses to overwrite).
     #[arg(long, value_name = "FILE")]

@@ -13,6 +13,7 @@
 //! destination = "recycling facility"
 //! allowed_signers = "/etc/mediasan/allowed_signers"
 //! require = ["operator", "asset_tag"]   # refuse a run that would leave these empty
+//! paper = "a4"                           # or "letter", for printed certificates
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub struct Config {
     /// destination, note, validator.
     #[serde(default)]
     pub require: Vec<String>,
+    /// Paper for `cert render --format pdf`: `a4` or `letter` [default: /etc/papersize, else
+    /// the locale's country].
+    pub paper: Option<String>,
 }
 
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.

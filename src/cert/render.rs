@@ -330,7 +330,7 @@ pub fn html(c: &Certificate, seal: &Seal) -> String {
          h1{{font-size:16pt;margin-bottom:0}}.result{{font-size:28pt;font-weight:bold;color:{colour}}}\
          table{{border-collapse:collapse;width:100%;margin-top:.8em}}th{{text-align:left;background:#eee;padding:.3em}}\
          td{{border-top:1px solid #ccc;padding:.25em .4em;vertical-align:top}}td.k{{width:16em;color:#444}}\
-         td.v{{font-family:monospace;word-break:break-all}}</style></head><body>\n\
+         td.v{{font-family:monospace;overflow-wrap:anywhere}}td.pen{{height:3.5em}}</style></head><body>\n\
          <h1>Certificate of Sanitization</h1><div>NIST SP 800-88 Rev. 2 &middot; {id}</div>\n<div class=\"result\">{result}</div>\n",
         id = esc(&c.id),
         result = c.result.name()
@@ -351,11 +351,19 @@ pub fn html(c: &Certificate, seal: &Seal) -> String {
     for s in sections(c, seal).into_iter().skip(1) {
         out += &format!("<table><tr><th colspan=\"2\">{}</th></tr>\n", esc(s.title));
         for (k, v) in s.fields {
-            out += &format!(
-                "<tr><td class=\"k\">{}</td><td class=\"v\">{}</td></tr>\n",
-                esc(k),
-                esc(&v)
-            );
+            out += &if pen_room(s.title, k, &v) > 0.0 {
+                // Room to sign or date by hand.
+                format!(
+                    "<tr><td class=\"k\">{}</td><td class=\"v pen\"></td></tr>\n",
+                    esc(k)
+                )
+            } else {
+                format!(
+                    "<tr><td class=\"k\">{}</td><td class=\"v\">{}</td></tr>\n",
+                    esc(k),
+                    esc(&v)
+                )
+            };
         }
         out += "</table>\n";
     }
@@ -453,17 +461,70 @@ fn pdf_height(head: usize, sections: &[Section], field_max: usize) -> f64 {
     let mut y = 26.0 + 8.5 * head as f64;
     for s in sections {
         y += 17.0;
-        for (_, v) in &s.fields {
-            y += 8.0 * pdf_value(v, field_max).len() as f64;
+        for (k, v) in &s.fields {
+            y += 8.0 * pdf_value(v, field_max).len() as f64 + pen_room(s.title, k, v);
         }
     }
     y
 }
 
-/// A one-page PDF (US Letter) drawn with the standard Helvetica and Courier fonts. Long values
-/// are cut (saying so) so that everything, the signature block included, fits on the page.
-pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
-    let (w, h) = (612.0, 792.0);
+/// A sheet of paper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paper {
+    /// ISO A4, 210 x 297 mm: the default almost everywhere.
+    A4,
+    /// US Letter, 8.5 x 11 in: North America and a few others.
+    Letter,
+}
+
+impl Paper {
+    /// Width and height in PDF points.
+    pub fn points(self) -> (f64, f64) {
+        match self {
+            Paper::A4 => (595.28, 841.89),
+            Paper::Letter => (612.0, 792.0),
+        }
+    }
+
+    /// From a name (`a4`, `letter`, as `/etc/papersize` or the organization file say it).
+    pub fn from_name(name: &str) -> Option<Paper> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "a4" => Some(Paper::A4),
+            "letter" | "us-letter" | "usletter" => Some(Paper::Letter),
+            _ => None,
+        }
+    }
+
+    /// The paper of a locale name (`en_US.UTF-8`): Letter in the countries that use it, A4
+    /// elsewhere.
+    pub fn of_locale(locale: &str) -> Paper {
+        let territory = locale
+            .split(['.', '@'])
+            .next()
+            .and_then(|l| l.split('_').nth(1))
+            .unwrap_or("");
+        match territory {
+            "US" | "CA" | "MX" | "PH" | "CL" | "CO" | "VE" | "CR" | "GT" | "PR" | "SV" | "NI"
+            | "PA" | "DO" => Paper::Letter,
+            _ => Paper::A4,
+        }
+    }
+}
+
+/// Blank room for a pen under the validation block's empty Signature and Date.
+fn pen_room(section: &str, key: &str, value: &str) -> f64 {
+    if section == "Validation" && (key == "Signature" || key == "Date") && value == "-" {
+        24.0
+    } else {
+        0.0
+    }
+}
+
+/// A one-page PDF drawn with the standard Helvetica and Courier fonts on `paper`. Long values
+/// are cut (saying so) so that everything, the validation block with room to sign included,
+/// fits on the page.
+pub fn pdf(c: &Certificate, seal: &Seal, paper: Paper) -> Vec<u8> {
+    let (w, h) = paper.points();
     let secs: Vec<Section> = sections(c, seal).into_iter().skip(1).collect();
     // The body runs from 50 pt under the top to a 30 pt bottom margin: cut the longest
     // values first, then the header, until it fits.
@@ -501,7 +562,10 @@ pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
         (0.64, 0.09, 0.10)
     };
     ops += &format!("{r} {g} {b} rg\n");
-    text(&mut ops, "F2", 30.0, 400.0, y - 8.0, c.result.name());
+    // Right-aligned (Helvetica-Bold capitals are at most ~0.78 em wide): INCOMPLETE fits too.
+    let size = 28.0;
+    let result_x = w - 36.0 - 0.78 * size * c.result.name().len() as f64;
+    text(&mut ops, "F2", size, result_x, y - 8.0, c.result.name());
     ops += "0 0 0 rg\n";
     y -= 26.0;
     for line in pdf_header(c, head_max) {
@@ -519,9 +583,22 @@ pub fn pdf(c: &Certificate, seal: &Seal) -> Vec<u8> {
         y -= 11.0;
         for (k, v) in s.fields {
             text(&mut ops, "F1", 7.0, 40.0, y, k);
-            for line in pdf_value(&v, field_max) {
-                text(&mut ops, "F3", 6.5, 175.0, y, &line);
+            let room = pen_room(s.title, k, &v);
+            if room > 0.0 {
+                // Nothing printed: a line to sign or date on.
+                y -= room;
+                ops += &format!(
+                    "0 G 0.5 w 175 {:.1} m {:.1} {:.1} l S\n",
+                    y + 8.0,
+                    w - 60.0,
+                    y + 8.0
+                );
                 y -= 8.0;
+            } else {
+                for line in pdf_value(&v, field_max) {
+                    text(&mut ops, "F3", 6.5, 175.0, y, &line);
+                    y -= 8.0;
+                }
             }
             ops += &format!(
                 "0.8 G 0.3 w 36 {:.1} m {:.1} {:.1} l S 0 G\n",
@@ -643,7 +720,7 @@ mod tests {
             assert!(out.contains("Destroy: 4096 bytes"), "{out}");
             assert!(out.contains("resumed 2026-11-29T10:05:00Z"), "{out}");
         }
-        let p = String::from_utf8_lossy(&pdf(&c, &seal)).to_string();
+        let p = String::from_utf8_lossy(&pdf(&c, &seal, Paper::Letter)).to_string();
         assert!(p.contains("RECOMMENDATION: Destroy: 4096 bytes"));
         assert!(p.contains("resumed 2026-11-29T10:05:00Z"));
     }
@@ -672,7 +749,7 @@ mod tests {
             .collect();
         c.media.identity.model = "M".repeat(2000);
         c.sanitization.resumed = (0..50).map(|i| format!("resumed {i}")).collect();
-        let p = String::from_utf8_lossy(&pdf(&c, &seal)).to_string();
+        let p = String::from_utf8_lossy(&pdf(&c, &seal, Paper::Letter)).to_string();
         for needle in [
             "SHA256:xyz",
             "Signing key fingerprint",
@@ -695,6 +772,29 @@ mod tests {
     }
 
     #[test]
+    fn paper_follows_the_country_and_leaves_room_to_sign() {
+        assert_eq!(Paper::of_locale("en_US.UTF-8"), Paper::Letter);
+        assert_eq!(Paper::of_locale("fr_CA.UTF-8"), Paper::Letter);
+        assert_eq!(Paper::of_locale("de_DE.UTF-8"), Paper::A4);
+        assert_eq!(Paper::of_locale("C.UTF-8"), Paper::A4);
+        assert_eq!(Paper::of_locale(""), Paper::A4);
+        assert_eq!(Paper::from_name("Letter\n"), Some(Paper::Letter));
+        let (c, seal) = sample();
+        let h = html(&c, &seal);
+        assert!(h.contains("overflow-wrap:anywhere") && !h.contains("break-all"));
+        assert!(
+            h.contains("<td class=\"k\">Signature</td><td class=\"v pen\"></td>"),
+            "room for a pen"
+        );
+        for paper in [Paper::A4, Paper::Letter] {
+            let p = String::from_utf8_lossy(&pdf(&c, &seal, paper)).to_string();
+            // The validation block's Signature and Date are blank lines to write on.
+            assert!(p.contains("(Signature) Tj") && p.contains("(Date) Tj"));
+            assert_eq!(p.matches("0 G 0.5 w 175").count(), 2, "{paper:?}");
+        }
+    }
+
+    #[test]
     fn wraps_at_spaces_and_cuts_only_long_words() {
         assert_eq!(
             wrap("the quick brown fox", 10),
@@ -707,7 +807,8 @@ mod tests {
     #[test]
     fn pdf_is_well_formed() {
         let (c, seal) = sample();
-        let p = pdf(&c, &seal);
+        let p = pdf(&c, &seal, Paper::A4);
+        assert!(String::from_utf8_lossy(&p).contains("/MediaBox [0 0 595.28 841.89]"));
         let find = |needle: &[u8]| p.windows(needle.len()).rposition(|w| w == needle).unwrap();
         assert!(p.starts_with(b"%PDF-1.4") && p.ends_with(b"%%EOF\n"));
         // Every xref offset points at its object (offsets are byte offsets).

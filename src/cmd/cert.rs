@@ -186,11 +186,47 @@ pub fn show(args: &CertShowArgs) -> anyhow::Result<Exit> {
     Ok(checked.code(&args.file))
 }
 
+/// The paper: `--paper`, else the organization file's, else the system's (`/etc/papersize`,
+/// as libpaper keeps it), else the locale's country.
+fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
+    use crate::cli::PaperArg;
+    if let Some(p) = args.paper {
+        return Ok(match p {
+            PaperArg::A4 => render::Paper::A4,
+            PaperArg::Letter => render::Paper::Letter,
+        });
+    }
+    let config = crate::config::load(args.trust.config.as_deref())?;
+    if let Some(name) = &config.paper {
+        return render::Paper::from_name(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "config: paper = {name:?}: use \"a4\" or \"letter\""
+            ))
+            .into()
+        });
+    }
+    if let Some(p) = std::fs::read_to_string("/etc/papersize")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| !l.trim_start().starts_with('#'))
+                .and_then(render::Paper::from_name)
+        })
+    {
+        return Ok(p);
+    }
+    let locale = ["LC_ALL", "LC_PAPER", "LANG"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default();
+    Ok(render::Paper::of_locale(&locale))
+}
+
 pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
     let seal = checked.seal();
     let bytes = match args.format {
-        RenderFormat::Pdf => render::pdf(&checked.cert, &seal),
+        RenderFormat::Pdf => render::pdf(&checked.cert, &seal, paper(args)?),
         RenderFormat::Html => render::html(&checked.cert, &seal).into_bytes(),
     };
     let mut f = std::fs::OpenOptions::new()

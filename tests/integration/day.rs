@@ -685,6 +685,9 @@ fn a_tilde_in_the_organization_file_is_home_and_type_errors_speak_plainly() {
     let out = mediasan!(env, "wipe", "--dry-run", "--policy", &policy, &img);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("line 5") && err.contains("expected a whole number"), "{err}");
+    assert!(
+        err.contains("line 5") && err.contains("expected a whole number"),
+        "{err}"
+    );
     assert!(!err.contains("u8") && !err.contains("struct"), "{err}");
 }

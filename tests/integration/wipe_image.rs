@@ -1019,6 +1019,21 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
     env.trust_default_key();
     let pdf = env.path("c.pdf");
     assert_code(&mediasan!(env, "cert", "render", &cert, "--out", &pdf), 0);
+    // The paper asked for is the paper drawn on (pdfinfo, poppler's own reading).
+    for (paper, want) in [("a4", "595.28 x 841.89"), ("letter", "612 x 792")] {
+        let out_pdf = env.path(&format!("{paper}.pdf"));
+        assert_code(
+            &mediasan!(env, "cert", "render", &cert, "--paper", paper, "--out", &out_pdf),
+            0,
+        );
+        let info = Command::new("pdfinfo").arg(&out_pdf).output().unwrap();
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(
+            info.contains(&format!("Page size:       {want}")),
+            "{paper}: {info}"
+        );
+        assert!(info.contains("Pages:           1"), "{info}");
+    }
     let out = Command::new("pdftotext")
         .args(["-layout"])
         .arg(&pdf)
