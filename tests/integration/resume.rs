@@ -126,20 +126,28 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         .map(|p| read_cert(p))
         .find(|c| c.result == Verdict::Incomplete)
         .unwrap();
-    let cut = c
+    // The pass the signal cut (unless it came between two passes).
+    let size = SIZE as u64;
+    let partial = incomplete
         .sanitization
         .passes
         .iter()
-        .find(|p| p.segments.len() == 2)
-        .expect("a pass written in two runs");
-    assert_eq!(cut.segments[1].from_offset, cut.segments[0].bytes_written);
-    assert_eq!(
-        cut.segments.iter().map(|s| s.bytes_written).sum::<u64>(),
-        cut.bytes_written
-    );
-    let busy: f64 = cut.segments.iter().map(|s| s.seconds).sum();
-    assert!((cut.bytes_per_second - cut.bytes_written as f64 / busy).abs() < 2.0);
-    assert_eq!(cut.started, cut.segments[0].started);
+        .find(|p| p.interrupted && p.bytes_written > 0 && p.bytes_written < size)
+        .map(|p| p.index);
+    // (A signal between two passes cuts none: then every pass is one run.)
+    if let Some(i) = partial {
+        let cut = &c.sanitization.passes[i - 1];
+        assert_eq!(cut.segments.len(), 2, "{:?}", cut.segments);
+        assert_eq!(cut.segments[1].from_offset, cut.segments[0].bytes_written);
+        assert_eq!(
+            cut.segments.iter().map(|s| s.bytes_written).sum::<u64>(),
+            cut.bytes_written
+        );
+        let busy: f64 = cut.segments.iter().map(|s| s.seconds).sum();
+        assert!((cut.bytes_per_second - cut.bytes_written as f64 / busy).abs() < 2.0);
+        assert_eq!(cut.started, cut.segments[0].started);
+    }
+    assert!(c.sanitization.passes.iter().all(|p| !p.segments.is_empty()));
     assert_eq!(c.sanitization.started, incomplete.sanitization.started);
     assert!(c.sanitization.active_seconds <= c.sanitization.duration_seconds + 1.0);
     assert_eq!(c.supersedes, vec![incomplete.id.clone()]);
@@ -247,10 +255,13 @@ fn restart_discards_the_journal_and_resume_refuses_other_media() {
         0,
     );
     assert_eq!(final_cert(&env).result, Verdict::Pass);
-    // Only the journal of the file that is gone is left.
+    // Only the journal of the file that is gone is left (a SIGKILL in the middle of a save
+    // may leave its .json.tmp beside it).
     assert_eq!(
         std::fs::read_dir(env.path("state/mediasan/journal"))
             .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
             .count(),
         1
     );
