@@ -6,6 +6,49 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::units::parse_size;
 
+/// What `mediasan --help` and the man page say first.
+const LONG_ABOUT: &str =
+    "Sanitize storage media following NIST SP 800-88 Rev. 2 and IEEE 2883, and prove it \
+with a signed certificate that anyone can check offline with OpenSSH.
+
+`wipe` overwrites (NIST Clear) image files and block devices as a policy says, verifies a sample \
+or all of the last pass, and writes one certificate per target: JSON signed with SSHSIG \
+(Ed25519). `purge` runs the drive's own sanitize command (NVMe, ATA, SCSI), follows it to the \
+end, checks sampled locations and certifies it. Nothing is written before the target is \
+confirmed (or --yes), and never to a device that is mounted, held, swap, read-only or open \
+elsewhere.";
+
+/// The rest of the man page: examples, exit status, files, environment.
+const AFTER_LONG_HELP: &str = "EXAMPLES
+  mediasan list
+  mediasan wipe /dev/sdb --dry-run
+  mediasan wipe /dev/sdb /dev/sdc --asset-tag A-1 --asset-tag A-2
+  mediasan wipe /dev/sdb --resume
+  mediasan purge /dev/nvme0n1 --dry-run
+  mediasan cert verify X.json --allowed-signers FILE
+
+EXIT STATUS
+  0    every target sanitized and verified (PASS)
+  1    a FAIL or INCOMPLETE result (its certificate is written)
+  2    usage or input error: nothing was written
+  3    refused for safety (in use, changed, not confirmed)
+  130  interrupted: journal kept for --resume
+
+FILES
+  ~/.config/mediasan/mediasan.toml   the organization file
+  ~/.config/mediasan/signing_key     the default signing key
+  ~/.local/state/mediasan/journal/   unfinished wipes
+
+ENVIRONMENT
+  XDG_CONFIG_HOME, XDG_STATE_HOME    move those folders
+  NO_COLOR, CLICOLOR, CLICOLOR_FORCE colour of the summary
+  TERM=dumb                          no bars: plain progress lines
+
+SEE ALSO
+  ssh-keygen(1), nvme-sanitize(1), hdparm(8), sg_sanitize(8);
+  the README: certificates, policies, per-drive records,
+  journals, the JSON events.";
+
 /// Sanitize storage media following NIST SP 800-88 Rev. 2, and prove it with a signed
 /// certificate that anyone can check offline with OpenSSH.
 #[derive(Debug, Parser)]
@@ -13,6 +56,8 @@ use crate::units::parse_size;
     name = "mediasan",
     version,
     about,
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP,
     propagate_version = true,
     max_term_width = 100
 )]
@@ -650,5 +695,67 @@ mod tests {
     #[test]
     fn cli_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    /// The README's table of defaults, as the command line defines them.
+    fn defaults_table() -> String {
+        let cli = super::Cli::command();
+        let mut out = String::from("| command | option | default |\n|---|---|---|\n");
+        for name in ["wipe", "purge", "verify"] {
+            let sub = cli.find_subcommand(name).expect("subcommand");
+            for a in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+                let d: Vec<String> = a
+                    .get_default_values()
+                    .iter()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect();
+                if d.is_empty() || a.get_long().is_none() {
+                    continue;
+                }
+                out += &format!(
+                    "| {name} | `--{}` | {} |\n",
+                    a.get_long().unwrap_or_default(),
+                    d.join(", ")
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_readme_states_the_defaults_the_code_has() {
+        let readme = include_str!("../README.md");
+        let start = "<!-- defaults: generated from the clap definitions; a test compares -->\n";
+        let from = readme.find(start).expect("the defaults table's marker") + start.len();
+        let to = from + readme[from..].find("\n\n").unwrap_or(readme.len() - from) + 1;
+        let want = defaults_table();
+        assert_eq!(
+            &readme[from..to],
+            want,
+            "update the README's table to:\n{want}"
+        );
+        // And the prose (lines joined): the default policy, its sample, its generator.
+        let prose = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        let nist = crate::policy::load(crate::policy::DEFAULT).unwrap();
+        for claim in [
+            format!("with the default policy `{}`", crate::policy::DEFAULT),
+            format!("reads {} % of it back", nist.verify_percent),
+            format!(
+                "`{}` samples {} %",
+                crate::policy::DEFAULT,
+                nist.verify_percent
+            ),
+            format!(
+                "random passes are, by default, the {} keystream",
+                match nist.prng {
+                    crate::pattern::Prng::Aes128Ctr => "AES-128-CTR",
+                    crate::pattern::Prng::ChaCha8 => "ChaCha8",
+                    crate::pattern::Prng::ChaCha12 => "ChaCha12",
+                    crate::pattern::Prng::ChaCha20 => "ChaCha20",
+                }
+            ),
+        ] {
+            assert!(prose.contains(&claim), "the README should say: {claim}");
+        }
     }
 }

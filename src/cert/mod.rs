@@ -406,13 +406,19 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
         }
         if p.interrupted {
             incomplete.push(format!(
-                "pass {} interrupted after {} of {size} bytes",
-                p.index, p.bytes_written
+                "pass {} interrupted after {} of {} ({} of {size} bytes)",
+                p.index,
+                crate::units::human_bytes(p.bytes_written),
+                crate::units::human_bytes(size),
+                p.bytes_written
             ));
         } else if p.errors.is_empty() && p.bytes_written != size {
             fail.push(format!(
-                "pass {} wrote {} of {size} bytes",
-                p.index, p.bytes_written
+                "pass {} wrote {} of {} ({} of {size} bytes)",
+                p.index,
+                crate::units::human_bytes(p.bytes_written),
+                crate::units::human_bytes(size),
+                p.bytes_written
             ));
         }
     }
@@ -437,8 +443,11 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
                 incomplete.push("verification did not run: interrupted before it began".into())
             }
             _ if v.interrupted => incomplete.push(format!(
-                "verification interrupted after {} of {} bytes",
-                v.bytes_read, v.bytes_planned
+                "verification interrupted after {} of {} ({} of {} bytes)",
+                crate::units::human_bytes(v.bytes_read),
+                crate::units::human_bytes(v.bytes_planned),
+                v.bytes_read,
+                v.bytes_planned
             )),
             // Nothing planned is nothing verified: never a PASS.
             _ if v.bytes_planned == 0 => {

@@ -951,6 +951,9 @@ fn man_page_and_completions_are_generated_from_the_cli() {
         &text[..200.min(text.len())]
     );
     assert!(text.contains("wipe") && text.contains("verify"));
+    for section in ["EXIT STATUS", "FILES", "ENVIRONMENT", "EXAMPLES", "130"] {
+        assert!(text.contains(section), "the man page has {section}");
+    }
     if have("man") {
         let page = env.path("mediasan.1");
         std::fs::write(&page, &man.stdout).unwrap();
