@@ -341,7 +341,14 @@ impl Run<'_, '_> {
             human_bytes(r.bytes_written),
             r.elapsed.as_secs_f64(),
             human_rate(rec.bytes_per_second),
-            if complete { "" } else { " - INCOMPLETE" }
+            match () {
+                _ if complete => String::new(),
+                _ if rec.interrupted => " - interrupted".into(),
+                _ if !rec.errors.is_empty() =>
+                    format!(" - {} range(s) could not be written", rec.errors.len()),
+                _ if rec.flush_error.is_some() => " - the flush failed".into(),
+                _ => " - not every byte was written".into(),
+            }
         ));
         self.obs.event(&Event::PassDone(event::PassDone {
             target: self.name.clone(),
