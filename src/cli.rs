@@ -88,6 +88,13 @@ pub enum Command {
     /// Check or inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Check every certificate under some folders (and tar bundles) at once, and reconcile them
+    /// with the asset register: which assets have a trusted PASS, which may still hold data,
+    /// which records match no asset, which files do not count.
+    Audit(AuditArgs),
+    /// Record a medium's physical destruction (NIST Destroy) as a signed certificate, so the
+    /// register covers every medium: cleared, purged or destroyed.
+    Destroyed(DestroyedArgs),
     /// Make an Ed25519 signing key (OpenSSH format): FILE and FILE.pub.
     Keygen(KeygenArgs),
     /// List the block devices that could be wiped, with identity and whether they are in use.
@@ -589,6 +596,113 @@ pub struct TrustArgs {
     pub config: Option<PathBuf>,
 }
 
+/// How a medium was destroyed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DestroyMethod {
+    Shred,
+    Disintegrate,
+    Pulverize,
+    Incinerate,
+    Melt,
+    /// Purge for magnetic media only (flash is untouched).
+    Degauss,
+    /// Crushed or drilled (a deterrent more than a Destroy on dense media; say so in a note).
+    Crush,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyedArgs {
+    /// The drive's serial number (or take the drive's identity from --from-cert).
+    #[arg(long, value_name = "SERIAL", required_unless_present = "from_cert")]
+    pub serial: Option<String>,
+    /// The drive's model.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// The drive's vendor.
+    #[arg(long, value_name = "VENDOR")]
+    pub vendor: Option<String>,
+    /// The drive's WWN.
+    #[arg(long, value_name = "WWN")]
+    pub wwn: Option<String>,
+    /// The drive's capacity (e.g. 4TB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// A certificate of this drive (one that recommended Destroy): its signature must check,
+    /// and the drive's identity and asset tag are taken from it.
+    #[arg(long, value_name = "FILE")]
+    pub from_cert: Option<PathBuf>,
+    /// How it was destroyed.
+    #[arg(long, value_enum)]
+    pub method: DestroyMethod,
+    /// The facility that destroyed it (and its certification, e.g. "NAID AAA #1234").
+    #[arg(long, value_name = "TEXT")]
+    pub facility: String,
+    /// Who saw it destroyed.
+    #[arg(long, value_name = "NAME")]
+    pub witness: String,
+    /// The resulting particle size (e.g. "2 mm").
+    #[arg(long, value_name = "TEXT")]
+    pub particle_size: Option<String>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Organization file (see `wipe --help`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder for the certificate [default: the config's cert_dir, else the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Ed25519 OpenSSH private key to sign with [default: the config's key, else the default
+    /// key].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// An OpenSSH allowed_signers file to check --from-cert's signer against [default: the
+    /// organization file's allowed_signers].
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// A `result` event on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Folders (searched recursively), certificate files, or tar bundles (.tar, .tar.gz, .tgz):
+    /// every *.json with its *.json.sig.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
+    /// The asset register: CSV with a header row; `serial` required; `asset_tag`, `model`,
+    /// `wwn` optional; other columns are carried into the report.
+    #[arg(long, value_name = "FILE.csv")]
+    pub assets: Option<PathBuf>,
+
+    /// Draw this percent of the logically sanitized media for an independent re-check (R2v3
+    /// asks for at least 5).
+    #[arg(long, value_name = "PERCENT", value_parser = crate::units::parse_percent)]
+    pub qc_percent: Option<f64>,
+
+    /// The seed of the QC draw (any text): the same seed draws the same sample [default: a
+    /// new random one, printed with the sample].
+    #[arg(long, value_name = "TEXT", requires = "qc_percent")]
+    pub seed: Option<String>,
+
+    /// NDJSON events on stdout (audit_file, audit_asset, audit_summary) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the report as CSV to FILE: one row per asset (its columns, then the audit's),
+    /// then one per record that matches no asset.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+
+    /// Also write the report as one HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
     /// Check a certificate's signature (FILE.sig), and with --pubkey that this key made it.
@@ -597,6 +711,25 @@ pub enum CertCommand {
     Show(CertShowArgs),
     /// Write a printable one-page certificate (PDF or HTML), laid out like the NIST sample.
     Render(CertRenderArgs),
+    /// The second person's validation: sign the certificate's exact bytes with the validator's
+    /// own key, as FILE.validation.sig (SSHSIG, namespace mediasan-validation); the
+    /// certificate and its signature stay untouched.
+    Countersign(CertCountersignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertCountersignArgs {
+    /// The certificate (.json); its own signature (FILE.sig) must check first.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The validator's Ed25519 private key (OpenSSH format; `mediasan keygen --out FILE`
+    /// makes one). Not the key that signed the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// The format of `cert render`.

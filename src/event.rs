@@ -42,6 +42,12 @@ pub enum Event {
     CertVerified(CertVerified),
     /// `purge-status --json`.
     PurgeStatus(PurgeStatus),
+    /// `audit --json`: one file found, judged.
+    AuditFile(AuditFile),
+    /// `audit --json --assets`: one asset of the register, reconciled.
+    AuditAsset(AuditAsset),
+    /// `audit --json`: the counts and the verdict, last.
+    AuditSummary(AuditSummary),
     /// Test builds only (`--test-hold`): the flow holds at `point`.
     TestHold { point: String },
 }
@@ -54,6 +60,55 @@ impl Event {
                 .to_string()
         })
     }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditFile {
+    pub file: String,
+    /// `pass`, `destroyed`, `fail`, `incomplete`, `untrusted`, `bad_signature`, `no_signature`,
+    /// `unknown_format`, `unreadable`, `ignored`.
+    pub class: String,
+    pub detail: String,
+    /// Empty when the file could not be read as a certificate.
+    pub id: String,
+    pub serial: String,
+    pub asset_tag: String,
+    pub method: String,
+    pub finished: String,
+    /// Another file holds the same certificate (this one is not counted again).
+    pub duplicate_of: Option<String>,
+    /// The trusted validator who countersigned it (`cert countersign`), if any.
+    pub validated_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditAsset {
+    pub line: u64,
+    pub serial: String,
+    pub asset_tag: String,
+    /// `covered`, `failed`, `incomplete`, `missing`.
+    pub standing: String,
+    /// The deciding record's file, if any.
+    pub certificate: Option<String>,
+    pub matched_by: String,
+    pub records: usize,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditSummary {
+    pub files: usize,
+    /// Per class (as in `audit_file`).
+    pub counts: std::collections::BTreeMap<String, usize>,
+    pub assets: Option<usize>,
+    pub covered: Option<usize>,
+    pub not_covered: Option<usize>,
+    pub unexpected: Option<usize>,
+    pub duplicates: usize,
+    pub superseded: usize,
+    pub qc: Option<crate::audit::reconcile::Qc>,
+    /// Every asset (or medium) covered by a trusted PASS or destruction, and no problem file.
+    pub clean: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -464,7 +519,107 @@ mod tests {
                 "purge_status",
                 "",
             ),
+            (
+                Event::AuditFile(AuditFile {
+                    file: s("c/x.json"),
+                    class: s("pass"),
+                    detail: s(""),
+                    id: s("i"),
+                    serial: s("S"),
+                    asset_tag: s("A"),
+                    method: s("clear"),
+                    finished: s("t"),
+                    duplicate_of: None,
+                    validated_by: None,
+                }),
+                "audit_file",
+                "",
+            ),
+            (
+                Event::AuditAsset(AuditAsset {
+                    line: 2,
+                    serial: s("S"),
+                    asset_tag: s("A"),
+                    standing: s("covered"),
+                    certificate: None,
+                    matched_by: s("serial"),
+                    records: 1,
+                    notes: vec![],
+                }),
+                "audit_asset",
+                "",
+            ),
+            (
+                Event::AuditSummary(AuditSummary {
+                    files: 1,
+                    counts: Default::default(),
+                    assets: None,
+                    covered: None,
+                    not_covered: None,
+                    unexpected: None,
+                    duplicates: 0,
+                    superseded: 0,
+                    qc: None,
+                    clean: true,
+                }),
+                "audit_summary",
+                "",
+            ),
         ]
+    }
+
+    #[test]
+    fn every_kind_of_event_has_a_sample() {
+        // An exhaustive match: a new variant does not compile until it is named here (and so
+        // gets a sample and a README row).
+        let kind = |e: &Event| -> &'static str {
+            match e {
+                Event::Plan(_) | Event::PurgePlan(_) => "plan",
+                Event::Start(_) | Event::PurgeStart(_) => "start",
+                Event::Progress(_) => "progress",
+                Event::Slow(_) => "slow",
+                Event::PassDone(_) => "pass_done",
+                Event::VerifyDone(_) => "verify_done",
+                Event::Result(_) => "result",
+                Event::Error(_) => "error",
+                Event::Device(_) => "device",
+                Event::Policy(_) => "policy",
+                Event::PurgeMethod(_) => "purge_method",
+                Event::CertVerified(_) => "cert_verified",
+                Event::PurgeStatus(_) => "purge_status",
+                Event::AuditFile(_) => "audit_file",
+                Event::AuditAsset(_) => "audit_asset",
+                Event::AuditSummary(_) => "audit_summary",
+                Event::TestHold { .. } => "test_hold",
+            }
+        };
+        let sampled: Vec<&str> = samples()
+            .iter()
+            .map(|(e, n, _)| {
+                assert_eq!(kind(e), *n);
+                *n
+            })
+            .collect();
+        for k in [
+            "plan",
+            "start",
+            "progress",
+            "slow",
+            "pass_done",
+            "verify_done",
+            "result",
+            "error",
+            "device",
+            "policy",
+            "purge_method",
+            "cert_verified",
+            "purge_status",
+            "audit_file",
+            "audit_asset",
+            "audit_summary",
+        ] {
+            assert!(sampled.contains(&k), "no sample of {k}");
+        }
     }
 
     /// The README's "JSON output" table: (first cell, fields in the second), by backticks.

@@ -3,6 +3,7 @@
 #[macro_use]
 pub mod term;
 pub mod aligned;
+pub mod audit;
 pub mod cert;
 pub mod clear;
 pub mod cli;

@@ -19,6 +19,8 @@ pub const SIGNATURE: u64 = 64 << 10;
 pub const JOURNAL: u64 = 64 << 20;
 /// A manifest of per-medium records.
 pub const MANIFEST: u64 = 16 << 20;
+/// An asset register (CSV).
+pub const ASSETS: u64 = 256 << 20;
 /// An OpenSSH allowed_signers file.
 pub const TRUST: u64 = 16 << 20;
 

@@ -89,6 +89,14 @@ pub fn parse_poll_interval(text: &str) -> Result<f64, String> {
     parse_in(text, 0.01, 3600.0, "seconds")
 }
 
+/// Parses a percentage above 0 and at most 100.
+///
+/// # Errors
+/// See [`parse_in`].
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    parse_in(text, 0.001, 100.0, "percent")
+}
+
 /// Parses `--progress-interval`: 0.1 s to 1 h.
 ///
 /// # Errors

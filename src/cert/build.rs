@@ -83,6 +83,54 @@ fn skeleton(p: &Probe) -> Certificate {
     }
 }
 
+/// The certificate of a medium's destruction (NIST Destroy): `media` as identified (by the
+/// person, or from the certificate that recommended it), what they saw done, their record.
+/// PASS: the certificate attests what the operator and witness state.
+pub fn destroyed(
+    media: Media,
+    d: crate::cert::Destruction,
+    at: SystemTime,
+    record: &Record,
+) -> Certificate {
+    let mut id = [0u8; 16];
+    rand::rng().fill_bytes(&mut id);
+    let mut c = Certificate {
+        format: FORMAT.into(),
+        id: new_id(id),
+        tool: Tool::this(),
+        host: Host::this(),
+        media,
+        ..Certificate::default()
+    };
+    let mut notes = vec![format!(
+        "Destroy (NIST SP 800-88 Rev. 2): the medium was destroyed by {} at {}, witnessed by {}; this record \
+         attests what they state, it was not measured by mediasan.",
+        d.method,
+        if d.facility.is_empty() { "(facility not given)" } else { &d.facility },
+        if d.witness.is_empty() { "(no witness given)" } else { &d.witness }
+    )];
+    if d.method == "degauss" {
+        notes.push(
+            "Degaussing is Purge for magnetic media only, and leaves flash untouched; a degaussed drive is \
+             inoperable but its platters remain."
+                .into(),
+        );
+    }
+    c.sanitization = Sanitization {
+        method: "destroy".into(),
+        technique: d.method.clone(),
+        started: timestamp(at),
+        finished: timestamp(at),
+        destruction: Some(d),
+        ..Sanitization::default()
+    };
+    c.verification.method = "none".into();
+    c.notes = notes;
+    record.apply(&mut c);
+    c.result = Verdict::Pass;
+    c
+}
+
 /// The policy as the certificate names it.
 pub fn policy_ref(p: &Policy) -> PolicyRef {
     PolicyRef {
@@ -176,6 +224,7 @@ pub fn clear(
         active_seconds: active,
         resumed: o.events,
         command: None,
+        destruction: None,
     };
     c.supersedes = o.supersedes;
     c.verification = o.verification;

@@ -5,6 +5,7 @@
 //! afterwards. Every operator-entered field exists even when empty.
 
 pub mod build;
+pub mod check;
 pub mod record;
 pub mod render;
 pub mod sign;
@@ -276,6 +277,25 @@ pub struct Sanitization {
     pub resumed: Vec<String>,
     /// Purge: the device command that was sent.
     pub command: Option<DeviceCommand>,
+    /// Destroy: where, how and before whom the medium was destroyed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destruction: Option<Destruction>,
+}
+
+/// A physical destruction (NIST SP 800-88 Destroy), as the person who saw it records it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Destruction {
+    /// `shred`, `disintegrate`, `pulverize`, `incinerate`, `melt`, `degauss`, `crush`.
+    pub method: String,
+    /// The facility (and its certification, if any) that destroyed it.
+    pub facility: String,
+    /// Who saw it destroyed.
+    pub witness: String,
+    /// The resulting particle size, if the method has one (e.g. "2 mm").
+    pub particle_size: String,
+    /// The certificate that recommended destroying it, if this record follows one.
+    pub follows: Option<String>,
 }
 
 /// A device sanitize command, as sent and as the drive answered.

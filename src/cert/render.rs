@@ -20,6 +20,9 @@ pub struct Seal {
     pub file_blake3: String,
     /// Whether the signer is trusted, and through what (or that it was not checked).
     pub trust: String,
+    /// The validator's countersignature (`cert countersign`): who, and whether trusted; empty
+    /// when there is none.
+    pub validated: String,
 }
 
 fn or_dash(s: &str) -> String {
@@ -264,6 +267,14 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
         Section {
             title: "Validation",
             fields: vec![
+                (
+                    "Countersigned by",
+                    if seal.validated.is_empty() {
+                        "- (no countersignature: `mediasan cert countersign FILE --key KEY`)".into()
+                    } else {
+                        seal.validated.clone()
+                    },
+                ),
                 ("Name", or_dash(&val.name)),
                 ("Title", or_dash(&val.title)),
                 ("Organization", or_dash(&val.organization)),
@@ -664,6 +675,7 @@ mod tests {
                 fingerprint: "SHA256:xyz".into(),
                 file_blake3: "b3".into(),
                 trust: "SHA256:xyz (trusted: lab in allowed_signers line 1)".into(),
+                validated: String::new(),
             },
         )
     }

@@ -14,6 +14,10 @@ use crate::error::{Error, Result};
 /// The SSHSIG namespace of certificate signatures.
 pub const NAMESPACE: &str = "mediasan-certificate";
 
+/// The SSHSIG namespace of a validator's countersignature (`cert countersign`): another
+/// namespace, so a countersignature can never pass for the certificate's own signature.
+pub const VALIDATION: &str = "mediasan-validation";
+
 /// Where the default signing key lives: `$XDG_CONFIG_HOME/mediasan/signing_key`, else
 /// `$HOME/.config/mediasan/signing_key`.
 pub fn default_key_path() -> Option<PathBuf> {
@@ -136,8 +140,16 @@ pub fn load_public(path: &Path) -> Result<PublicKey> {
 /// # Errors
 /// Only if the key cannot sign (it always can once [`load`] accepted it).
 pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<String> {
+    sign_in(key, msg, NAMESPACE)
+}
+
+/// [`sign`] in another namespace ([`VALIDATION`]).
+///
+/// # Errors
+/// As [`sign`].
+pub fn sign_in(key: &PrivateKey, msg: &[u8], namespace: &str) -> Result<String> {
     let sig = key
-        .sign(NAMESPACE, HashAlg::Sha512, msg)
+        .sign(namespace, HashAlg::Sha512, msg)
         .map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
     sig.to_pem(LineEnding::LF)
         .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")))
@@ -200,10 +212,18 @@ fn parse(blob: &[u8]) -> Result<SshSig> {
 /// [`Error::CertificateInput`] if the signature is not SSHSIG or uses a key type mediasan does
 /// not verify; [`Error::NotAuthentic`] if it does not verify or has another namespace.
 pub fn check(msg: &[u8], sig_text: &[u8]) -> Result<PublicKey> {
+    check_in(msg, sig_text, NAMESPACE)
+}
+
+/// [`check`] in another namespace ([`VALIDATION`]).
+///
+/// # Errors
+/// As [`check`].
+pub fn check_in(msg: &[u8], sig_text: &[u8], namespace: &str) -> Result<PublicKey> {
     let sig = parse(&dearmor(sig_text)?)?;
-    if sig.namespace() != NAMESPACE {
+    if sig.namespace() != namespace {
         return Err(Error::NotAuthentic(format!(
-            "the signature is for namespace '{}', not '{NAMESPACE}'",
+            "the signature is for namespace '{}', not '{namespace}'",
             sig.namespace()
         )));
     }
@@ -221,7 +241,7 @@ pub fn check(msg: &[u8], sig_text: &[u8]) -> Result<PublicKey> {
             signer.algorithm()
         )));
     }
-    signer.verify(NAMESPACE, msg, &sig).map_err(|_| {
+    signer.verify(namespace, msg, &sig).map_err(|_| {
         Error::NotAuthentic(
             "the signature does not match the certificate: it was changed after signing".into(),
         )

@@ -269,6 +269,12 @@ impl Trust {
 
     /// Judges `signer` for a certificate signed at `at` (seconds since the epoch).
     pub fn judge(&self, signer: &PublicKey, at: Option<i64>) -> Signer {
+        self.judge_in(signer, at, NAMESPACE)
+    }
+
+    /// [`Trust::judge`] for a signature in `namespace` (an allowed_signers line's
+    /// `namespaces=` must allow it).
+    pub fn judge_in(&self, signer: &PublicKey, at: Option<i64>, namespace: &str) -> Signer {
         let fingerprint = fingerprint(signer);
         if self.is_empty() {
             return Signer::NotChecked { fingerprint };
@@ -297,9 +303,9 @@ impl Trust {
                 } else if e
                     .namespaces
                     .as_deref()
-                    .is_some_and(|n| !matches_list(NAMESPACE, n))
+                    .is_some_and(|n| !matches_list(namespace, n))
                 {
-                    Some(format!("not for the namespace {NAMESPACE}"))
+                    Some(format!("not for the namespace {namespace}"))
                 } else if let Some(p) = self
                     .principal
                     .as_deref()

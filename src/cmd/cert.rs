@@ -8,15 +8,11 @@ use crate::event::{self, Event};
 
 use crate::cert::render::{self, Seal};
 use crate::cert::trust::{self, Signer, Trust};
-use crate::cert::{sign, Certificate, FORMAT};
-use crate::cli::{CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat, TrustArgs};
+use crate::cert::{check, sign};
+use crate::cli::{
+    CertCountersignArgs, CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat, TrustArgs,
+};
 use crate::error::{Error, Exit};
-
-fn parse_certificate(bytes: &[u8]) -> Option<Certificate> {
-    let c: Certificate = serde_json::from_slice(bytes).ok()?;
-    let family = FORMAT.split('/').next().unwrap_or(FORMAT);
-    c.format.starts_with(&format!("{family}/")).then_some(c)
-}
 
 /// What the user trusts: `--pubkey`, `--allowed-signers`, else the organization file's.
 pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
@@ -32,12 +28,15 @@ pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
     )?)
 }
 
-/// A certificate whose signature checked, and the verdict on its signer.
-pub(crate) struct Checked {
-    pub cert: Certificate,
-    pub signer: Signer,
-    /// BLAKE3 of the very bytes whose signature was checked.
-    pub file_blake3: String,
+/// A certificate whose signature checked, the verdict on its signer and on its
+/// countersignature, and what people and exit codes make of them.
+pub(crate) struct Checked(pub check::Checked);
+
+impl std::ops::Deref for Checked {
+    type Target = check::Checked;
+    fn deref(&self) -> &check::Checked {
+        &self.0
+    }
 }
 
 impl Checked {
@@ -47,6 +46,17 @@ impl Checked {
             fingerprint: self.signer.fingerprint().to_string(),
             file_blake3: self.file_blake3.clone(),
             trust: self.signer.describe(),
+            validated: self.validated(),
+        }
+    }
+
+    /// The countersignature for people: "SHA256:... (trusted: ...)", "NOT VALID: why", or
+    /// empty when there is none.
+    pub fn validated(&self) -> String {
+        match &self.validator {
+            None => String::new(),
+            Some(Ok(s)) => s.describe(),
+            Some(Err(why)) => format!("countersignature NOT VALID: {why}"),
         }
     }
 
@@ -68,19 +78,6 @@ impl Checked {
     }
 }
 
-/// The time a certificate was signed, by its own record: when the sanitization finished.
-fn signed_at(c: &Certificate) -> Option<i64> {
-    let t = if c.sanitization.finished.is_empty() {
-        &c.sanitization.started
-    } else {
-        &c.sanitization.finished
-    };
-    humantime::parse_rfc3339(t)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-}
-
 /// Reads a certificate and checks its signature (`FILE.sig` unless `sig` is given) over the
 /// bytes read, then judges the signer with `trust`.
 pub(crate) fn load_checked(
@@ -90,7 +87,15 @@ pub(crate) fn load_checked(
 ) -> anyhow::Result<Checked> {
     let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
-    let parsed = parse_certificate(&bytes);
+    let parsed = match check::parse(&bytes) {
+        Ok(c) => c,
+        Err(p @ check::Problem::UnknownFormat(_)) => {
+            return Err(
+                Error::CertificateInput(format!("{}: {}", file.display(), p.describe())).into(),
+            )
+        }
+        Err(_) => None,
+    };
     let sig_path = sig.map(Path::to_path_buf).unwrap_or_else(|| {
         let mut s = file.as_os_str().to_owned();
         s.push(".sig");
@@ -126,12 +131,20 @@ pub(crate) fn load_checked(
             file.display()
         ))
     })?;
-    let signer = trust.judge(&signer, signed_at(&cert));
-    Ok(Checked {
+    let at = check::signed_at(&cert);
+    let signer = trust.judge(&signer, at);
+    let vpath = check::countersignature_path(file);
+    let validator = vpath.exists().then(|| {
+        crate::limits::read(&vpath, crate::limits::SIGNATURE)
+            .map_err(|e| format!("cannot read {}: {e}", vpath.display()))
+            .and_then(|v| check::countersignature(&bytes, &v, trust, at))
+    });
+    Ok(Checked(check::Checked {
         cert,
         signer,
         file_blake3: blake3::hash(&bytes).to_hex().to_string(),
-    })
+        validator,
+    }))
 }
 
 pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
@@ -162,6 +175,9 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             cert.media.path,
             cert.id
         );
+        if checked.validator.is_some() {
+            outln!("  validated (countersigned) by {}", checked.validated());
+        }
     } else {
         outln!(
             "SIGNATURE VALID, SIGNER {}: {} is signed by {}; it records {} for {} ({})",
@@ -243,4 +259,62 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         .map_err(|e| Error::Usage(format!("cannot write {}: {e}", args.out.display())))?;
     errln!("wrote {}", args.out.display());
     Ok(checked.code(&args.file))
+}
+
+/// `cert countersign FILE --key K`: the validator signs the very bytes whose own signature
+/// checked, with a key of their own, into FILE.validation.sig (never overwritten).
+pub fn countersign(args: &CertCountersignArgs) -> anyhow::Result<Exit> {
+    let file = &args.file;
+    let checked = load_checked(file, None, &trust_of(&args.trust)?)?;
+    if !checked.signer.trusted() {
+        return Err(Error::Usage(format!(
+            "{} is signed by {}; a validator countersigns only a certificate whose signer they trust \
+             (give --allowed-signers FILE or --pubkey KEY.pub)",
+            file.display(),
+            checked.signer.describe()
+        ))
+        .into());
+    }
+    let key = sign::load(&args.key)?;
+    if sign::fingerprint(key.public_key()) == checked.signer.fingerprint() {
+        return Err(Error::Usage(
+            "--key is the key that signed the certificate; the second person signs with their own key".into(),
+        )
+        .into());
+    }
+    // The bytes signed are the bytes checked (a file changed meanwhile is refused).
+    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
+        .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
+    if blake3::hash(&bytes).to_hex().as_str() != checked.file_blake3 {
+        return Err(Error::CertificateInput(format!(
+            "{} changed while it was being checked",
+            file.display()
+        ))
+        .into());
+    }
+    let sig = sign::sign_in(&key, &bytes, sign::VALIDATION)?;
+    let out = check::countersignature_path(file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&out)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot create {}: {e} (a countersignature is never overwritten)",
+                out.display()
+            ))
+        })?;
+    std::io::Write::write_all(&mut f, sig.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io("cannot write the countersignature", &out, e))?;
+    outln!(
+        "countersigned {} as {} by {}; check it with: ssh-keygen -Y check-novalidate -n {} -s {} < {}",
+        file.display(),
+        out.display(),
+        sign::fingerprint(key.public_key()),
+        sign::VALIDATION,
+        out.display(),
+        file.display()
+    );
+    Ok(Exit::Pass)
 }

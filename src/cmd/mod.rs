@@ -1,7 +1,9 @@
 //! One file per subcommand. Each turns parsed arguments into calls on the library stages and
 //! returns the process exit code; errors carry context for `main` to print on one line.
 
+mod audit;
 mod cert;
+mod destroyed;
 mod keygen;
 mod list;
 mod policies;
@@ -107,6 +109,8 @@ fn wants_json(c: &Command) -> bool {
         Command::Verify(a) => a.json,
         Command::Cert(CertCommand::Verify(a)) => a.json,
         Command::List(a) => a.json,
+        Command::Audit(a) => a.json,
+        Command::Destroyed(a) => a.json,
         Command::Policies(a) => a.json,
         _ => false,
     }
@@ -125,6 +129,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Cert(CertCommand::Show(a)) => cert::show(&a),
         Command::Cert(CertCommand::Render(a)) => cert::render(&a),
+        Command::Cert(CertCommand::Countersign(a)) => cert::countersign(&a),
+        Command::Audit(a) => audit::run(&a),
+        Command::Destroyed(a) => destroyed::run(&a),
         Command::Keygen(a) => keygen::run(&a),
         Command::List(a) => list::run(&a),
         Command::Policies(a) => policies::run(&a),

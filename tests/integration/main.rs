@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+mod audit;
 mod day;
 mod faults;
 mod purge;

@@ -1,0 +1,54 @@
+//! `mediasan audit`: every certificate under some folders (and tar bundles) checked at once —
+//! signature, signer, format, result — and reconciled with the asset register, so an auditor
+//! can show that every asset that left has a valid record from a trusted signer, and that
+//! nothing was signed that should not have been.
+//!
+//! collect (files) → judge (in parallel: signature, trust, class) → reconcile (pure) → report.
+
+pub mod assets;
+pub mod collect;
+pub mod reconcile;
+pub mod report;
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::cert::trust::Trust;
+use crate::error::{Error, Result};
+
+/// What an audit needs, decided.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub paths: Vec<PathBuf>,
+    pub trust: Trust,
+    pub assets: Option<PathBuf>,
+    /// `--qc-percent` and the seed of the draw.
+    pub qc: Option<(f64, String)>,
+}
+
+/// Runs an audit.
+///
+/// # Errors
+/// [`Error::Usage`]: nothing trusted to check against, a path that does not exist, a bad
+/// asset register. Files that cannot be read or checked are findings, never errors.
+pub fn run(s: &Settings) -> Result<reconcile::Audit> {
+    if s.trust.is_empty() {
+        return Err(Error::Usage(
+            "an audit needs to know whom to trust: give --allowed-signers FILE or --pubkey KEY.pub \
+             (or allowed_signers in the organization file)"
+                .into(),
+        ));
+    }
+    let register = s
+        .assets
+        .as_deref()
+        .map(assets::Register::load)
+        .transpose()?;
+    let found = collect::collect(&s.paths)?;
+    let entries: Vec<reconcile::Entry> = found
+        .into_par_iter()
+        .map(|f| reconcile::judge(f, &s.trust))
+        .collect();
+    Ok(reconcile::reconcile(entries, register, s.qc.clone()))
+}

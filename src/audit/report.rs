@@ -1,0 +1,485 @@
+//! The audit for people (text: the summary first, then every list), for scripts (NDJSON
+//! events), for the asset system (CSV, one row per asset) and for the file (one HTML page with
+//! counts, a chart of results per day, sortable tables and every problem linked to its file).
+
+use std::collections::BTreeMap;
+
+use super::reconcile::{Audit, Class, Entry, Standing};
+use crate::event::{self, Event};
+
+/// "2026-11-29" of a certificate's end.
+fn day(e: &Entry) -> String {
+    e.cert()
+        .map(|c| c.sanitization.finished.get(..10).unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+fn join(v: &[(String, usize)]) -> String {
+    v.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn superseded(a: &Audit) -> usize {
+    if a.register.is_some() {
+        a.assets.iter().map(|x| x.history.superseded.len()).sum()
+    } else {
+        a.media.values().map(|h| h.superseded.len()).sum()
+    }
+}
+
+/// The report for people (every line is escaped by `outln!` when printed).
+pub fn text(a: &Audit) -> Vec<String> {
+    let mut out = Vec::new();
+    let trusted = a.entries.iter().filter(|e| e.class.trusted()).count();
+    out.push(format!(
+        "AUDIT: {} file(s), {trusted} record(s) from trusted signers",
+        a.entries.len()
+    ));
+    out.push(format!(
+        "  {}",
+        a.counts()
+            .iter()
+            .map(|(c, n)| format!("{} {n}", c.name()))
+            .collect::<Vec<_>>()
+            .join(" - ")
+    ));
+    if let Some(r) = &a.register {
+        let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+        for x in &a.assets {
+            *by.entry(x.history.standing.name()).or_default() += 1;
+        }
+        out.push(format!(
+            "Assets ({}, {} rows): {}; {} record(s) match no asset",
+            r.source,
+            r.assets.len(),
+            by.iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.unexpected.len()
+        ));
+    } else {
+        let covered = a
+            .media
+            .values()
+            .filter(|h| h.standing == Standing::Covered)
+            .count();
+        out.push(format!(
+            "Media: {} with trusted records, {covered} covered (no asset register given: --assets FILE.csv)",
+            a.media.len()
+        ));
+    }
+    out.push(format!(
+        "By method: {}",
+        join(&a.tally(|c| {
+            let s = &c.sanitization;
+            if s.technique.is_empty() {
+                s.method.clone()
+            } else {
+                format!("{} ({})", s.method, s.technique)
+            }
+        }))
+    ));
+    out.push(format!(
+        "By policy: {}",
+        join(&a.tally(|c| c.sanitization.policy.name.clone()))
+    ));
+    out.push(format!(
+        "By operator: {}",
+        join(&a.tally(|c| c.operator.name.clone()))
+    ));
+    out.push(format!(
+        "Superseded earlier records: {}; duplicate copies: {}; validated (countersigned by a trusted second person): {}",
+        superseded(a),
+        a.duplicates.len(),
+        a.entries.iter().filter(|e| e.validated_by().is_some()).count()
+    ));
+    let problems: Vec<&Entry> = a.entries.iter().filter(|e| e.class.problem()).collect();
+    if !problems.is_empty() {
+        out.push(String::new());
+        out.push(format!("Files that do not count ({}):", problems.len()));
+        for e in problems {
+            out.push(format!("  {:<16} {}: {}", e.class.name(), e.name, e.detail));
+        }
+    }
+    let countersigned: Vec<(&Entry, String)> = a
+        .entries
+        .iter()
+        .filter_map(|e| e.bad_countersignature().map(|w| (e, w)))
+        .collect();
+    if !countersigned.is_empty() {
+        out.push(String::new());
+        out.push(format!(
+            "Countersignatures that do not count ({}):",
+            countersigned.len()
+        ));
+        for (e, why) in countersigned {
+            out.push(format!("  {}: {why}", e.name));
+        }
+    }
+    if let Some(r) = &a.register {
+        let open: Vec<_> = a
+            .assets
+            .iter()
+            .filter(|x| x.history.standing != Standing::Covered)
+            .collect();
+        if !open.is_empty() {
+            out.push(String::new());
+            out.push(format!(
+                "Assets without a trusted PASS or destruction record ({}):",
+                open.len()
+            ));
+            for x in open {
+                let asset = &r.assets[x.asset];
+                let last = x.history.latest.map(|i| &a.entries[i]);
+                out.push(format!(
+                    "  line {}: serial {:?} asset tag {:?}: {}{}",
+                    asset.line,
+                    asset.serial,
+                    asset.asset_tag,
+                    x.history.standing.name(),
+                    last.map_or(String::new(), |e| format!(
+                        " (latest: {} {}, {})",
+                        e.class.name(),
+                        day(e),
+                        e.name
+                    ))
+                ));
+            }
+        }
+        if !a.unexpected.is_empty() {
+            out.push(String::new());
+            out.push(format!(
+                "Records that match no asset ({}):",
+                a.unexpected.len()
+            ));
+            for &i in &a.unexpected {
+                let e = &a.entries[i];
+                let c = e.cert().cloned().unwrap_or_default();
+                out.push(format!(
+                    "  {}: {} serial {:?} asset tag {:?} model {:?}",
+                    e.name,
+                    e.class.name(),
+                    c.media.identity.serial,
+                    c.media.asset_tag,
+                    c.media.identity.model
+                ));
+            }
+        }
+        let noted: Vec<_> = a.assets.iter().filter(|x| !x.notes.is_empty()).collect();
+        if !noted.is_empty() {
+            out.push(String::new());
+            out.push("Notes:".into());
+            for x in noted {
+                for n in &x.notes {
+                    out.push(format!("  line {}: {n}", r.assets[x.asset].line));
+                }
+            }
+        }
+    } else {
+        let open: Vec<_> = a
+            .media
+            .iter()
+            .filter(|(_, h)| h.standing != Standing::Covered)
+            .collect();
+        if !open.is_empty() {
+            out.push(String::new());
+            out.push(format!(
+                "Media whose latest trusted record is not a PASS ({}):",
+                open.len()
+            ));
+            for (k, h) in open {
+                let e = h.latest.map(|i| &a.entries[i]);
+                out.push(format!(
+                    "  {k}: {}{}",
+                    h.standing.name(),
+                    e.map_or(String::new(), |e| format!(" ({})", e.name))
+                ));
+            }
+        }
+    }
+    if let Some(q) = &a.qc {
+        out.push(String::new());
+        out.push(format!(
+            "QC sample: {} of {} logically sanitized media ({} %, seed {:?}; the same seed draws the same sample):",
+            q.picks.len(),
+            q.population,
+            q.percent,
+            q.seed
+        ));
+        for p in &q.picks {
+            out.push(format!("  {p}"));
+        }
+    }
+    out.push(String::new());
+    out.push(if a.clean() {
+        if a.register.is_some() {
+            "CLEAN: every asset is covered by a trusted PASS or destruction record, and every file checks".into()
+        } else {
+            "CLEAN: every medium's latest record is a trusted PASS or destruction, and every file checks".into()
+        }
+    } else {
+        "NOT CLEAN: see the lists above".into()
+    });
+    out
+}
+
+/// `covered`, `failed`, `incomplete`, `missing`: what an asset system imports.
+fn standing_code(s: Standing) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn class_name(c: Class) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The audit as NDJSON events: every file, every asset, then the summary.
+pub fn events(a: &Audit) -> Vec<Event> {
+    let dup: BTreeMap<usize, usize> = a.duplicates.iter().copied().collect();
+    let mut out: Vec<Event> = a
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let c = e.cert().cloned().unwrap_or_default();
+            Event::AuditFile(event::AuditFile {
+                file: e.name.clone(),
+                class: class_name(e.class),
+                detail: e.detail.clone(),
+                id: c.id.clone(),
+                serial: c.media.identity.serial.clone(),
+                asset_tag: c.media.asset_tag.clone(),
+                method: c.sanitization.method.clone(),
+                finished: c.sanitization.finished.clone(),
+                duplicate_of: dup.get(&i).map(|&f| a.entries[f].name.clone()),
+                validated_by: e.validated_by().map(|s| s.describe()),
+            })
+        })
+        .collect();
+    if let Some(r) = &a.register {
+        out.extend(a.assets.iter().map(|x| {
+            let asset = &r.assets[x.asset];
+            Event::AuditAsset(event::AuditAsset {
+                line: asset.line,
+                serial: asset.serial.clone(),
+                asset_tag: asset.asset_tag.clone(),
+                standing: standing_code(x.history.standing),
+                certificate: x.history.latest.map(|i| a.entries[i].name.clone()),
+                matched_by: x.matched_by.to_string(),
+                records: x.history.records.len(),
+                notes: x.notes.clone(),
+            })
+        }));
+    }
+    let covered = a
+        .assets
+        .iter()
+        .filter(|x| x.history.standing == Standing::Covered)
+        .count();
+    out.push(Event::AuditSummary(event::AuditSummary {
+        files: a.entries.len(),
+        counts: a
+            .counts()
+            .into_iter()
+            .map(|(c, n)| (class_name(c), n))
+            .collect(),
+        assets: a.register.as_ref().map(|r| r.assets.len()),
+        covered: a.register.as_ref().map(|_| covered),
+        not_covered: a.register.as_ref().map(|_| a.assets.len() - covered),
+        unexpected: a.register.as_ref().map(|_| a.unexpected.len()),
+        duplicates: a.duplicates.len(),
+        superseded: superseded(a),
+        qc: a.qc.clone(),
+        clean: a.clean(),
+    }));
+    out
+}
+
+/// One CSV row per asset (its own columns, then what the audit found), then one per record
+/// that matches no asset; without a register, one per medium.
+pub fn csv(a: &Audit) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let found = [
+        "standing",
+        "certificate",
+        "certificate_id",
+        "result",
+        "method",
+        "finished",
+        "records",
+        "notes",
+    ];
+    let latest = |i: Option<usize>| -> Vec<String> {
+        let e = i.map(|i| &a.entries[i]);
+        let c = e.and_then(Entry::cert).cloned().unwrap_or_default();
+        vec![
+            e.map(|e| e.name.clone()).unwrap_or_default(),
+            c.id,
+            e.map(|e| e.class.name().to_string()).unwrap_or_default(),
+            c.sanitization.method,
+            c.sanitization.finished,
+        ]
+    };
+    match &a.register {
+        Some(r) => {
+            let _ = w.write_record(r.header.iter().map(String::as_str).chain(found));
+            for x in &a.assets {
+                let mut row = r.assets[x.asset].columns.clone();
+                row.resize(r.header.len(), String::new());
+                row.push(standing_code(x.history.standing));
+                row.extend(latest(x.history.latest));
+                row.push(x.history.records.len().to_string());
+                row.push(x.notes.join("; "));
+                let _ = w.write_record(&row);
+            }
+            for &i in &a.unexpected {
+                let mut row = vec![String::new(); r.header.len()];
+                if let (Some(c), Some(s)) = (
+                    a.entries[i].cert(),
+                    r.header
+                        .iter()
+                        .position(|h| h.eq_ignore_ascii_case("serial")),
+                ) {
+                    row[s] = c.media.identity.serial.clone();
+                }
+                row.push("no_asset".into());
+                row.extend(latest(Some(i)));
+                row.push("1".into());
+                row.push(String::new());
+                let _ = w.write_record(&row);
+            }
+        }
+        None => {
+            let _ = w.write_record(std::iter::once("medium").chain(found));
+            for (k, h) in &a.media {
+                let mut row = vec![k.clone(), standing_code(h.standing)];
+                row.extend(latest(h.latest));
+                row.push(h.records.len().to_string());
+                row.push(String::new());
+                let _ = w.write_record(&row);
+            }
+        }
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+const PAGE: &str = include_str!("report.html.j2");
+
+/// A `file://` URL for a file (made absolute; bytes outside the unreserved set
+/// percent-encoded), so a link opens it wherever the report is read.
+fn file_url(p: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut url = String::from("file://");
+    for &b in abs.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url += &format!("%{b:02X}");
+        }
+    }
+    url
+}
+
+/// The one-page HTML report. Every value goes through minijinja's HTML auto-escaping.
+///
+/// # Errors
+/// Only if the embedded template is broken (a bug; tested).
+pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
+    use minijinja::context;
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.add_template("report.html", PAGE)?;
+    // Results per day, for the chart.
+    let mut days: BTreeMap<String, BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for e in a.entries.iter().filter(|e| e.class.trusted()) {
+        *days
+            .entry(day(e))
+            .or_default()
+            .entry(e.class.name())
+            .or_default() += 1;
+    }
+    let max = days
+        .values()
+        .map(|m| m.values().sum::<usize>())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let chart: Vec<_> = days
+        .iter()
+        .map(|(d, m)| {
+            let seg = |k: &str| m.get(k).copied().unwrap_or(0);
+            context! {
+                day => d,
+                pass => seg("PASS") + seg("DESTROYED"),
+                fail => seg("FAIL"),
+                incomplete => seg("INCOMPLETE"),
+                total => m.values().sum::<usize>(),
+                scale => 300.0 / max as f64,
+            }
+        })
+        .collect();
+    let files: Vec<_> = a
+        .entries
+        .iter()
+        .map(|e| {
+            let c = e.cert().cloned().unwrap_or_default();
+            context! {
+                name => crate::term::escape(&e.name).into_owned(),
+                href => file_url(&e.file),
+                class => e.class.name(),
+                problem => e.class.problem(),
+                serial => c.media.identity.serial,
+                asset_tag => c.media.asset_tag,
+                method => c.sanitization.method,
+                policy => c.sanitization.policy.name,
+                operator => c.operator.name,
+                finished => c.sanitization.finished,
+                validated => e.validated_by().map(|s| s.fingerprint().to_string()).unwrap_or_default(),
+                detail => crate::term::escape(&e.detail).into_owned(),
+            }
+        })
+        .collect();
+    let assets: Vec<_> = match &a.register {
+        Some(r) => a
+            .assets
+            .iter()
+            .map(|x| {
+                let asset = &r.assets[x.asset];
+                let e = x.history.latest.map(|i| &a.entries[i]);
+                context! {
+                    line => asset.line,
+                    serial => asset.serial,
+                    asset_tag => asset.asset_tag,
+                    model => asset.model,
+                    standing => x.history.standing.name(),
+                    covered => x.history.standing == Standing::Covered,
+                    certificate => e.map(|e| crate::term::escape(&e.name).into_owned()),
+                    href => e.map(|e| file_url(&e.file)),
+                    notes => x.notes.join("; "),
+                }
+            })
+            .collect(),
+        None => vec![],
+    };
+    let tmpl = env.get_template("report.html")?;
+    tmpl.render(context! {
+        generated => generated,
+        summary => text(a).into_iter().take_while(|l| !l.is_empty()).collect::<Vec<_>>(),
+        counts => a.counts().iter().map(|(c, n)| context! { name => c.name(), n => n, problem => c.problem() }).collect::<Vec<_>>(),
+        clean => a.clean(),
+        chart => chart,
+        files => files,
+        assets => assets,
+        register => a.register.as_ref().map(|r| r.source.clone()),
+        qc => a.qc.clone(),
+    })
+}

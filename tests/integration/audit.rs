@@ -1,0 +1,486 @@
+//! `mediasan audit`: a folder of real certificates (wipes, a purge on the simulated drive, a
+//! destruction record, a countersigned one) with tampered, untrusted, truncated, misfiled,
+//! future-format and badly named files beside them, a tar bundle, and an asset register;
+//! OpenSSH judges every signature too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+/// Runs mediasan, returns the certificate it wrote in `dir`.
+fn newest(env: &Env, dir: &str, before: &[PathBuf]) -> PathBuf {
+    env.certificates(&env.path(dir))
+        .into_iter()
+        .find(|c| !before.contains(c))
+        .expect("a new certificate")
+}
+
+fn sig(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".sig");
+    s.into()
+}
+
+struct Set {
+    env: Env,
+    allowed: PathBuf,
+    assets: PathBuf,
+    /// name -> file, for the ones the test looks up.
+    files: BTreeMap<&'static str, PathBuf>,
+}
+
+/// The certificates of a day, and what went wrong with some of them.
+fn make_set() -> Set {
+    let env = Env::new();
+    let mut files = BTreeMap::new();
+    let mut wipe = |name: &'static str, tag: &str, extra: &[&str]| {
+        let before = env.certificates(&env.path("certs"));
+        let out = env
+            .cmd()
+            .args([
+                "wipe",
+                "--yes",
+                "--create",
+                "1M",
+                "--cert-dir",
+                "certs",
+                "--operator",
+                "Jane",
+            ])
+            .args(["--asset-tag", tag])
+            .args(extra)
+            .arg(env.path(&format!("{name}.img")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        files.insert(name, newest(&env, "certs", &before));
+    };
+    wipe("a", "A-1", &[]);
+    wipe("b", "A-2", &[]);
+    wipe("c", "A-3", &[]);
+    wipe("inc", "A-4", &["--verify", "none"]);
+    // Another organization's key: authentic, but not a signer the auditor trusts.
+    assert_code(
+        &mediasan!(env, "keygen", "--out", &env.path("other_key")),
+        0,
+    );
+    wipe(
+        "foreign",
+        "A-7",
+        &["--key", env.path("other_key").to_str().unwrap()],
+    );
+    // A purge on the simulated drive, and a destruction record.
+    let before = env.certificates(&env.path("certs"));
+    let out = env
+        .cmd()
+        .args([
+            "purge",
+            "/dev/simnvme0",
+            "--simulate",
+            "nvme:8M:crypto",
+            "--poll-interval",
+            "0.02",
+        ])
+        .args([
+            "--yes",
+            "--cert-dir",
+            "certs",
+            "--operator",
+            "Jane",
+            "--asset-tag",
+            "A-6",
+        ])
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    files.insert("purge", newest(&env, "certs", &before));
+    let before = env.certificates(&env.path("certs"));
+    assert_code(
+        &mediasan!(
+            env,
+            "destroyed",
+            "--serial",
+            "WD-WCC7K0123456",
+            "--model",
+            "WDC WD40EFRX",
+            "--method",
+            "shred",
+            "--facility",
+            "Shred Co (NAID AAA)",
+            "--witness",
+            "Max",
+            "--operator",
+            "Jane",
+            "--cert-dir",
+            "certs"
+        ),
+        0,
+    );
+    files.insert("destroyed", newest(&env, "certs", &before));
+    let pubkey = std::fs::read_to_string(env.pubkey()).unwrap();
+    let allowed = env.path("allowed_signers");
+    std::fs::write(&allowed, format!("org {pubkey}")).unwrap();
+    // The second person countersigns A-1.
+    assert_code(
+        &mediasan!(env, "keygen", "--out", &env.path("validator")),
+        0,
+    );
+    let validator = std::fs::read_to_string(env.path("validator.pub")).unwrap();
+    std::fs::write(&allowed, format!("org {pubkey}validator {validator}")).unwrap();
+    assert_code(
+        &mediasan!(
+            env,
+            "cert",
+            "countersign",
+            &files["a"],
+            "--key",
+            &env.path("validator"),
+            "--allowed-signers",
+            &allowed
+        ),
+        0,
+    );
+
+    // What goes wrong: a copy changed after signing, a truncated one, a signature beside the
+    // wrong file, a newer format signed by the trusted key, a name that is not UTF-8, a copy.
+    let odd = env.path("certs/odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    let text = std::fs::read_to_string(&files["b"]).unwrap();
+    let tampered = odd.join("tampered.json");
+    std::fs::write(&tampered, text.replace("\"Jane\"", "\"Joan\"")).unwrap();
+    std::fs::copy(sig(&files["b"]), sig(&tampered)).unwrap();
+    files.insert("tampered", tampered);
+    let truncated = odd.join("truncated.json");
+    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+    std::fs::copy(sig(&files["b"]), sig(&truncated)).unwrap();
+    files.insert("truncated", truncated);
+    let misfiled = odd.join("misfiled.json");
+    std::fs::copy(&files["c"], &misfiled).unwrap();
+    std::fs::copy(sig(&files["a"]), sig(&misfiled)).unwrap();
+    files.insert("misfiled", misfiled);
+    let future = odd.join("future.json");
+    std::fs::write(
+        &future,
+        text.replace("mediasan-certificate/1", "mediasan-certificate/2"),
+    )
+    .unwrap();
+    let signed = Command::new("ssh-keygen")
+        .args(["-Y", "sign", "-n", "mediasan-certificate", "-f"])
+        .arg(env.path("config/mediasan/signing_key"))
+        .arg(&future)
+        .output()
+        .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    files.insert("future", future);
+    let nonutf8 = odd
+        .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"bad\xffname.json"));
+    std::fs::copy(&files["c"], &nonutf8).unwrap();
+    std::fs::copy(sig(&files["c"]), sig(&nonutf8)).unwrap();
+    std::fs::write(odd.join("notes.json"), "{\"not\": \"a certificate\"}").unwrap();
+    // A tar bundle, as an Ironic log bundle carries them.
+    let tar = Command::new("tar")
+        .arg("-czf")
+        .arg(env.path("certs/bundle.tar.gz"))
+        .arg("-C")
+        .arg(env.path("certs"))
+        .arg(files["c"].file_name().unwrap())
+        .arg(sig(&files["c"]).file_name().unwrap())
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let assets = env.path("assets.csv");
+    std::fs::write(
+        &assets,
+        "Serial,Asset Tag,Model,Rack\n,A-1,,r1\n,A-2,,r2\n,A-3,,r3\n,A-4,,r4\n,A-6,,r6\n,A-7,,r7\n\
+         WD-WCC7K0123456,,WDC WD40EFRX,r8\n,A-9,,r9\n",
+    )
+    .unwrap();
+    Set {
+        env,
+        allowed,
+        assets,
+        files,
+    }
+}
+
+fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
+    if !have("ssh-keygen") || !have("tar") {
+        skip!("ssh-keygen and tar are needed");
+    }
+    let s = make_set();
+    let env = &s.env;
+    let out = mediasan!(
+        env,
+        "audit",
+        "certs",
+        "--allowed-signers",
+        &s.allowed,
+        "--assets",
+        &s.assets,
+        "--json",
+        "--qc-percent",
+        "50",
+        "--seed",
+        "audit-2026-11",
+        "--csv",
+        "report.csv",
+        "--html",
+        "report.html"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "not clean: {err}");
+    let ev = events(&out);
+    let class_of = |f: &Path| -> String {
+        let name = f.display().to_string();
+        let e = ev
+            .iter()
+            .find(|e| {
+                e["event"] == "audit_file"
+                    && e["file"].as_str().is_some_and(|n| {
+                        name.ends_with(n.trim_start_matches("certs/")) || n.ends_with(&name)
+                    })
+            })
+            .unwrap_or_else(|| panic!("no event for {name}"));
+        e["class"].as_str().unwrap().to_string()
+    };
+    let want = [
+        ("a", "pass"),
+        ("b", "pass"),
+        ("c", "pass"),
+        ("inc", "incomplete"),
+        ("foreign", "untrusted"),
+        ("purge", "pass"),
+        ("destroyed", "destroyed"),
+        ("tampered", "bad_signature"),
+        ("truncated", "unreadable"),
+        ("misfiled", "bad_signature"),
+        ("future", "unknown_format"),
+    ];
+    for (name, class) in want {
+        assert_eq!(class_of(&s.files[name]), class, "{name}");
+    }
+    let files: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "audit_file").collect();
+    let bundled = files
+        .iter()
+        .find(|e| e["file"].as_str().unwrap().contains("bundle.tar.gz!"))
+        .unwrap();
+    assert_eq!(bundled["class"], "pass");
+    // c is there three times (its file, the bundle, the badly named copy): counted once.
+    let c_id = read_cert(&s.files["c"]).id;
+    assert_eq!(files.iter().filter(|e| e["id"] == c_id.as_str()).count(), 3);
+    assert_eq!(
+        files
+            .iter()
+            .filter(|e| e["id"] == c_id.as_str() && e["duplicate_of"].is_string())
+            .count(),
+        2
+    );
+    assert!(
+        files
+            .iter()
+            .any(|e| e["file"].as_str().unwrap().contains("bad\u{fffd}name.json")),
+        "a non-UTF-8 name is reported"
+    );
+    assert!(
+        files.iter().any(|e| e["class"] == "ignored"),
+        "notes.json is not a certificate"
+    );
+    let a = files
+        .iter()
+        .find(|e| e["id"] == read_cert(&s.files["a"]).id && e["duplicate_of"].is_null())
+        .unwrap();
+    assert!(
+        a["validated_by"].as_str().unwrap().contains("validator"),
+        "{a}"
+    );
+
+    // The register: A-1..A-3, A-6 and the destroyed drive covered; A-4 incomplete; A-7 only
+    // by an untrusted signer; A-9 nothing.
+    let standing: BTreeMap<String, String> = ev
+        .iter()
+        .filter(|e| e["event"] == "audit_asset")
+        .map(|e| {
+            let k = if e["serial"] == "" {
+                e["asset_tag"].as_str().unwrap().to_string()
+            } else {
+                e["serial"].as_str().unwrap().to_string()
+            };
+            (k, e["standing"].as_str().unwrap().to_string())
+        })
+        .collect();
+    for (k, v) in [
+        ("A-1", "covered"),
+        ("A-2", "covered"),
+        ("A-3", "covered"),
+        ("A-4", "incomplete"),
+        ("A-6", "covered"),
+        ("A-7", "missing"),
+        ("WD-WCC7K0123456", "covered"),
+        ("A-9", "missing"),
+    ] {
+        assert_eq!(standing[k], v, "{k}");
+    }
+    let summary = ev.last().unwrap();
+    assert_eq!(summary["event"], "audit_summary");
+    assert_eq!(summary["clean"], false);
+    assert_eq!(summary["duplicates"], 2);
+    assert_eq!(summary["qc"]["seed"], "audit-2026-11");
+    assert_eq!(
+        summary["qc"]["population"], 4,
+        "A-1, A-2, A-3 and A-6: cleared or purged (not the destroyed one)"
+    );
+    assert_eq!(
+        summary["qc"]["picks"].as_array().unwrap().len(),
+        2,
+        "ceil(50 % of 4)"
+    );
+
+    // The same seed draws the same sample.
+    let again = events(&mediasan!(
+        env,
+        "audit",
+        "certs",
+        "--allowed-signers",
+        &s.allowed,
+        "--assets",
+        &s.assets,
+        "--json",
+        "--qc-percent",
+        "50",
+        "--seed",
+        "audit-2026-11"
+    ));
+    assert_eq!(again.last().unwrap()["qc"], summary["qc"]);
+
+    // The reports.
+    let csv = std::fs::read_to_string(env.path("report.csv")).unwrap();
+    assert!(
+        csv.starts_with("Serial,Asset Tag,Model,Rack,standing,certificate"),
+        "{csv}"
+    );
+    assert_eq!(
+        csv.lines().count(),
+        1 + 8,
+        "a row per asset, nothing unexpected:\n{csv}"
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with(",A-9,,r9,missing")),
+        "{csv}"
+    );
+    let html = std::fs::read_to_string(env.path("report.html")).unwrap();
+    assert!(html.contains("NOT CLEAN") && html.contains("<svg") && html.contains("href=\"file:"));
+    assert!(!html.contains('\u{1b}'));
+
+    // OpenSSH's verdict on every signature beside a file agrees with the audit's: good exactly
+    // where the audit found an authentic signature from a trusted signer.
+    for e in files
+        .iter()
+        .filter(|e| !e["file"].as_str().unwrap().contains('!'))
+    {
+        let name = e["file"].as_str().unwrap();
+        if name.contains('\u{fffd}') || e["class"] == "ignored" {
+            continue;
+        }
+        let path = env.dir.path().join(name);
+        let good = ["pass", "fail", "incomplete", "destroyed", "unknown_format"]
+            .contains(&e["class"].as_str().unwrap());
+        let verdict = Command::new("sh")
+            .arg("-c")
+            .arg("p=$(ssh-keygen -Y find-principals -f \"$1\" -s \"$2.sig\" < \"$2\" 2>/dev/null | head -1) && ssh-keygen -Y verify -f \"$1\" -I \"$p\" -n mediasan-certificate -s \"$2.sig\" < \"$2\"")
+            .arg("sh")
+            .arg(&s.allowed)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            verdict.status.success(),
+            good,
+            "{name}: OpenSSH says {}",
+            String::from_utf8_lossy(&verdict.stdout)
+        );
+    }
+}
+
+#[test]
+fn an_audit_of_good_records_is_clean_and_bad_input_is_one_line() {
+    let env = Env::new();
+    for (n, tag) in [("x", "T-1"), ("y", "T-2")] {
+        assert_code(
+            &mediasan!(
+                env,
+                "wipe",
+                "--yes",
+                "--create",
+                "1M",
+                "--cert-dir",
+                "c",
+                "--operator",
+                "J",
+                "--asset-tag",
+                tag,
+                &env.path(&format!("{n}.img"))
+            ),
+            0,
+        );
+    }
+    env.trust_default_key();
+    std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,T-1\n,T-2\n").unwrap();
+    let out = mediasan!(env, "audit", "c", "--assets", "assets.csv");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_code(&out, 0);
+    assert!(
+        text.contains("CLEAN: every asset is covered") && text.contains("2 covered"),
+        "{text}"
+    );
+    // Bad input: one line, exit 2.
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["audit", "c", "--assets", "missing.csv"],
+            "cannot read the assets",
+        ),
+        (vec!["audit", "nowhere"], "nowhere does not exist"),
+        (
+            vec!["audit", "c", "--assets", "dup.csv"],
+            "line 3: asset tag \"t-1\" is already on line 2",
+        ),
+        (
+            vec!["audit", "c", "--assets", "noserial.csv"],
+            "no `serial` column",
+        ),
+    ];
+    std::fs::write(env.path("dup.csv"), "serial,asset_tag\n,T-1\n,t-1\n").unwrap();
+    std::fs::write(env.path("noserial.csv"), "asset_tag\nT-1\n").unwrap();
+    for (args, want) in cases {
+        let out = env.cmd().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    // Nobody to trust: refused, not a false CLEAN.
+    let other = Env::new();
+    std::fs::create_dir(other.path("c")).unwrap();
+    let out = mediasan!(other, "audit", "c");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs to know whom to trust"));
+}
