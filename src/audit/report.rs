@@ -423,7 +423,7 @@ pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
                 fail => seg("FAIL"),
                 incomplete => seg("INCOMPLETE"),
                 total => m.values().sum::<usize>(),
-                scale => 300.0 / max as f64,
+                scale => 280.0 / max as f64,
             }
         })
         .collect();
@@ -470,12 +470,60 @@ pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
             .collect(),
         None => vec![],
     };
+    // What needs looking at, first: files that do not count, assets not covered, records
+    // that match no asset, countersignatures that do not check.
+    let mut attention: Vec<_> = a
+        .entries
+        .iter()
+        .filter(|e| e.class.problem())
+        .map(|e| {
+            context! {
+                what => e.class.name(),
+                which => crate::term::escape(&e.name).into_owned(),
+                href => file_url(&e.file),
+                why => crate::term::escape(&e.detail).into_owned(),
+            }
+        })
+        .collect();
+    attention.extend(a.entries.iter().filter_map(|e| {
+        e.bad_countersignature().map(|why| {
+            context! {
+                what => "COUNTERSIGNATURE",
+                which => crate::term::escape(&e.name).into_owned(),
+                href => file_url(&e.file),
+                why => why,
+            }
+        })
+    }));
+    if let Some(r) = &a.register {
+        attention.extend(a.assets.iter().filter(|x| x.history.standing != Standing::Covered).map(|x| {
+            let asset = &r.assets[x.asset];
+            let e = x.history.latest.map(|i| &a.entries[i]);
+            context! {
+                what => x.history.standing.name(),
+                which => format!("line {}: serial {:?} asset tag {:?}", asset.line, asset.serial, asset.asset_tag),
+                href => e.map(|e| file_url(&e.file)),
+                why => e.map_or("no trusted record".to_string(), |e| format!("latest: {} {}", e.class.name(), day(e))),
+            }
+        }));
+        attention.extend(a.unexpected.iter().map(|&i| {
+            let e = &a.entries[i];
+            let c = e.cert().cloned().unwrap_or_default();
+            context! {
+                what => "NO ASSET",
+                which => crate::term::escape(&e.name).into_owned(),
+                href => file_url(&e.file),
+                why => format!("serial {:?} asset tag {:?} is in no row of the register", c.media.identity.serial, c.media.asset_tag),
+            }
+        }));
+    }
     let tmpl = env.get_template("report.html")?;
     tmpl.render(context! {
         generated => generated,
         summary => text(a).into_iter().take_while(|l| !l.is_empty()).collect::<Vec<_>>(),
         counts => a.counts().iter().map(|(c, n)| context! { name => c.name(), n => n, problem => c.problem() }).collect::<Vec<_>>(),
         clean => a.clean(),
+        attention => attention,
         chart => chart,
         files => files,
         assets => assets,
