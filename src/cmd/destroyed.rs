@@ -99,11 +99,9 @@ fn media(
         m.hidden_areas = Default::default();
         m.direct_io = false;
         follows = Some(checked.cert.id.clone());
-        if args
-            .serial
-            .as_ref()
-            .is_some_and(|s| s.trim() != m.identity.serial.trim())
-        {
+        if args.serial.as_ref().is_some_and(|s| {
+            !m.identity.serial.trim().is_empty() && s.trim() != m.identity.serial.trim()
+        }) {
             return Err(Error::Usage(format!(
                 "--serial differs from the serial {:?} in {}; leave it out",
                 m.identity.serial,

@@ -484,3 +484,136 @@ fn an_audit_of_good_records_is_clean_and_bad_input_is_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs to know whom to trust"));
 }
+
+#[test]
+fn a_destruction_record_can_follow_a_trusted_certificate_and_a_validator_is_shown() {
+    let env = Env::new();
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "1M",
+            "--cert-dir",
+            "c",
+            "--operator",
+            "J",
+            "--asset-tag",
+            "T-9",
+            &env.path("x.img")
+        ),
+        0,
+    );
+    let cert = env.certificates(&env.path("c")).remove(0);
+    // Not trusted yet: refused.
+    let out = mediasan!(
+        env,
+        "destroyed",
+        "--from-cert",
+        &cert,
+        "--serial",
+        "S-9",
+        "--method",
+        "shred",
+        "--facility",
+        "F",
+        "--witness",
+        "W",
+        "--cert-dir",
+        "d"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.trust_default_key();
+    // An image has no serial of its own: it must be given.
+    let out = mediasan!(
+        env,
+        "destroyed",
+        "--from-cert",
+        &cert,
+        "--method",
+        "shred",
+        "--facility",
+        "F",
+        "--witness",
+        "W",
+        "--cert-dir",
+        "d"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --serial"));
+    assert_code(
+        &mediasan!(
+            env,
+            "destroyed",
+            "--from-cert",
+            &cert,
+            "--serial",
+            "S-9",
+            "--method",
+            "disintegrate",
+            "--facility",
+            "Shred Co",
+            "--witness",
+            "Max",
+            "--particle-size",
+            "2 mm",
+            "--cert-dir",
+            "d"
+        ),
+        0,
+    );
+    let d = read_cert(&env.certificates(&env.path("d"))[0]);
+    let first = read_cert(&cert);
+    assert_eq!(d.sanitization.method, "destroy");
+    assert_eq!(
+        d.media.asset_tag, "T-9",
+        "the asset tag comes from the certificate"
+    );
+    assert_eq!(d.media.identity.serial, "S-9");
+    let x = d.sanitization.destruction.as_ref().unwrap();
+    assert_eq!(
+        (x.method.as_str(), x.particle_size.as_str()),
+        ("disintegrate", "2 mm")
+    );
+    assert_eq!(x.follows.as_deref(), Some(first.id.as_str()));
+    // The validator: countersigning with the signer's own key is refused; another key works and
+    // `cert verify` and `cert show` name it.
+    let own = env.path("config/mediasan/signing_key");
+    let out = mediasan!(env, "cert", "countersign", &cert, "--key", &own);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("their own key"));
+    assert_code(&mediasan!(env, "keygen", "--out", &env.path("v")), 0);
+    assert_code(
+        &mediasan!(env, "cert", "countersign", &cert, "--key", &env.path("v")),
+        0,
+    );
+    let again = mediasan!(env, "cert", "countersign", &cert, "--key", &env.path("v"));
+    assert_eq!(again.status.code(), Some(2), "never overwritten");
+    let shown = String::from_utf8_lossy(&mediasan!(env, "cert", "show", &cert).stdout).to_string();
+    let fp = String::from_utf8_lossy(
+        &Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(env.path("v.pub"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .split_whitespace()
+    .nth(1)
+    .unwrap_or("")
+    .to_string();
+    assert!(
+        shown.contains("Countersigned by") && shown.contains(&fp),
+        "{shown}"
+    );
+    let verified =
+        String::from_utf8_lossy(&mediasan!(env, "cert", "verify", &cert).stdout).to_string();
+    assert!(
+        verified.contains("validated (countersigned) by") && verified.contains("NOT TRUSTED"),
+        "an unknown validator: {verified}"
+    );
+}
