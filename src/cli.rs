@@ -88,7 +88,7 @@ pub enum Command {
     /// Check or inspect certificates.
     #[command(subcommand)]
     Cert(CertCommand),
-    /// Check every certificate under some folders (and tar bundles) at once, and reconcile them
+    /// Check every certificate under some folders (and tar or zip bundles) at once, and reconcile them
     /// with the asset register: which assets have a trusted PASS, which may still hold data,
     /// which records match no asset, which files do not count.
     Audit(AuditArgs),
@@ -666,7 +666,7 @@ pub struct DestroyedArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Folders (searched recursively), certificate files, or tar bundles (.tar, .tar.gz, .tgz):
+    /// Folders (searched recursively), certificate files, or tar or zip bundles (.tar, .tar.gz, .tgz, .zip):
     /// every *.json with its *.json.sig.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,

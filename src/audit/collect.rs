@@ -1,5 +1,5 @@
 //! Finding the certificates under the paths an auditor names: folders (recursively), single
-//! files, and tar bundles (`.tar`, `.tar.gz`, `.tgz`, such as an Ironic log bundle), each
+//! files, and bundles (`.tar`, `.tar.gz`, `.tgz`, such as an Ironic log bundle, and `.zip`), each
 //! `*.json` with its `*.json.sig` beside it.
 
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ pub struct Found {
 
 fn is_bundle(p: &Path) -> bool {
     let n = p.to_string_lossy();
-    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
+    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz") || n.ends_with(".zip")
 }
 
 fn read_limited(p: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
@@ -93,7 +93,78 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Found>> {
     Ok(out)
 }
 
-/// The `*.json` members of a tar bundle (gzip or not) with their `.sig` members.
+type Members = BTreeMap<String, std::result::Result<Vec<u8>, String>>;
+
+/// Reads one member (at most a certificate's size limit) if it is a `.json` or `.sig` file.
+fn member(members: &mut Members, path: String, r: &mut dyn Read) {
+    if !(path.ends_with(".json") || path.ends_with(".sig")) {
+        return;
+    }
+    let limit = crate::limits::CERTIFICATE;
+    let mut buf = Vec::new();
+    let read = r.take(limit + 1).read_to_end(&mut buf);
+    members.insert(
+        path,
+        match read {
+            Ok(_) if buf.len() as u64 > limit => Err(format!("larger than {limit} bytes")),
+            Ok(_) => Ok(buf),
+            Err(e) => Err(e.to_string()),
+        },
+    );
+}
+
+/// The members of a tar file (gzip or not); the error is what stopped the reading.
+fn tar_members(p: &Path, f: std::fs::File) -> (Members, Option<String>) {
+    let reader: Box<dyn Read> = if p.to_string_lossy().ends_with(".tar") {
+        Box::new(f)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(f))
+    };
+    let mut members = Members::new();
+    let mut archive = tar::Archive::new(reader);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(e) => return (members, Some(e.to_string())),
+    };
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => return (members, Some(e.to_string())),
+        };
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        member(&mut members, path, &mut entry);
+    }
+    (members, None)
+}
+
+/// The members of a zip file; the error is what stopped the reading.
+fn zip_members(f: std::fs::File) -> (Members, Option<String>) {
+    let mut members = Members::new();
+    let mut archive = match zip::ZipArchive::new(f) {
+        Ok(a) => a,
+        Err(e) => return (members, Some(e.to_string())),
+    };
+    for i in 0..archive.len() {
+        let mut entry = match archive.by_index(i) {
+            Ok(e) => e,
+            Err(e) => return (members, Some(e.to_string())),
+        };
+        if !entry.is_file() {
+            continue;
+        }
+        let path = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        member(&mut members, path, &mut entry);
+    }
+    (members, None)
+}
+
+/// The `*.json` members of a tar or zip bundle with their `.sig` members.
 fn bundle(p: &Path) -> Vec<Found> {
     let name = |member: &str| format!("{}!{member}", p.display());
     let fail = |why: String| {
@@ -109,47 +180,11 @@ fn bundle(p: &Path) -> Vec<Found> {
         Ok(f) => f,
         Err(e) => return fail(e.to_string()),
     };
-    let reader: Box<dyn Read> = if p.to_string_lossy().ends_with(".tar") {
-        Box::new(f)
+    let (members, broken) = if p.to_string_lossy().ends_with(".zip") {
+        zip_members(f)
     } else {
-        Box::new(flate2::read::GzDecoder::new(f))
+        tar_members(p, f)
     };
-    let mut members: BTreeMap<String, std::result::Result<Vec<u8>, String>> = BTreeMap::new();
-    let mut broken = None;
-    let mut archive = tar::Archive::new(reader);
-    let entries = match archive.entries() {
-        Ok(e) => e,
-        Err(e) => return fail(e.to_string()),
-    };
-    for entry in entries {
-        let mut entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                broken = Some(e.to_string());
-                break;
-            }
-        };
-        let path = entry
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !(path.ends_with(".json") || path.ends_with(".sig"))
-            || !entry.header().entry_type().is_file()
-        {
-            continue;
-        }
-        let limit = crate::limits::CERTIFICATE;
-        let mut buf = Vec::new();
-        let read = (&mut entry).take(limit + 1).read_to_end(&mut buf);
-        members.insert(
-            path,
-            match read {
-                Ok(_) if buf.len() as u64 > limit => Err(format!("larger than {limit} bytes")),
-                Ok(_) => Ok(buf),
-                Err(e) => Err(e.to_string()),
-            },
-        );
-    }
     let mut out: Vec<Found> = members
         .iter()
         .filter(|(m, _)| m.ends_with(".json"))
@@ -221,6 +256,38 @@ mod tests {
         // A broken bundle is one unreadable entry, not a stop.
         std::fs::write(d.path().join("bad.tgz"), b"not gzip").unwrap();
         let found = collect(&[d.path().join("bad.tgz")]).unwrap();
+        assert!(found.len() == 1 && found[0].bytes.is_err(), "{found:?}");
+    }
+
+    #[test]
+    fn zip_bundles_give_each_json_with_its_signatures() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        let z = d.path().join("bundle.zip");
+        {
+            let mut w = zip::ZipWriter::new(std::fs::File::create(&z).unwrap());
+            let o = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated);
+            for (n, b) in [
+                ("certs/a.json", &b"{\"a\":1}"[..]),
+                ("certs/a.json.sig", b"ASIG"),
+                ("certs/a.json.validation.sig", b"VSIG"),
+                ("certs/readme.txt", b"-"),
+            ] {
+                w.start_file(n, o).unwrap();
+                w.write_all(b).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        let found = collect(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].name.ends_with("bundle.zip!certs/a.json"));
+        assert_eq!(found[0].bytes.as_deref().unwrap(), b"{\"a\":1}");
+        assert_eq!(found[0].sig.as_deref(), Some(&b"ASIG"[..]));
+        assert_eq!(found[0].validation.as_deref(), Some(&b"VSIG"[..]));
+        // A damaged zip is one unreadable entry.
+        std::fs::write(d.path().join("bad.zip"), b"PK not a zip").unwrap();
+        let found = collect(&[d.path().join("bad.zip")]).unwrap();
         assert!(found.len() == 1 && found[0].bytes.is_err(), "{found:?}");
     }
 }
