@@ -295,6 +295,9 @@ pub struct SeamArgs {
     /// FEATURES from crypto, block, overwrite, format, liar, failed, slow (comma-separated).
     #[arg(long, hide = true, value_name = "SPEC")]
     pub simulate: Option<String>,
+    /// Test seam: seconds an unreadable status or a stuck progress is waited out.
+    #[arg(long, hide = true, value_name = "SECONDS")]
+    pub test_patience: Option<f64>,
 }
 
 /// Test seams: none in a release build.
@@ -307,6 +310,14 @@ impl SeamArgs {
     pub fn hold(&self) -> Option<&str> {
         #[cfg(any(debug_assertions, feature = "test-seams"))]
         return self.test_hold.as_deref();
+        #[cfg(not(any(debug_assertions, feature = "test-seams")))]
+        None
+    }
+
+    /// The `--test-patience` seconds, if this build has the seam and it was given.
+    pub fn patience(&self) -> Option<f64> {
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        return self.test_patience;
         #[cfg(not(any(debug_assertions, feature = "test-seams")))]
         None
     }
@@ -471,9 +482,10 @@ pub struct PurgeArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub transport: BusArg,
 
-    /// Overwrite methods: the 32-bit pattern (decimal or 0x hex).
-    #[arg(long, value_name = "U32", value_parser = crate::units::parse_u32, default_value = "0")]
-    pub pattern: u32,
+    /// Overwrite methods: the 32-bit pattern (decimal or 0x hex). Default 0, or 0x5a5a5a5a on a
+    /// drive whose deallocated blocks read as zeros; a pattern equal to that value is refused.
+    #[arg(long, value_name = "U32", value_parser = crate::units::parse_u32)]
+    pub pattern: Option<u32>,
 
     /// Overwrite methods: passes (1-16).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16), default_value_t = 1)]
@@ -496,6 +508,17 @@ pub struct PurgeArgs {
     /// Share of the device sampled before and after, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]
     pub verify_percent: u8,
+
+    /// Do not write canaries at the samples before the purge: compare what was there before
+    /// instead (a sample that held the same uniform bytes before and after then proves nothing).
+    #[arg(long)]
+    pub no_canaries: bool,
+
+    /// Only take mediasan's temporary ATA security password off the drive (left by an
+    /// interrupted security erase): SECURITY UNLOCK and DISABLE PASSWORD, then check. Erases
+    /// nothing.
+    #[arg(long, conflicts_with_all = ["dry_run", "exit_failure_mode"])]
+    pub unlock: bool,
 
     /// Seconds between progress polls of the drive.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval)]

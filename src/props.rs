@@ -54,7 +54,9 @@ proptest! {
     fn ata_answers(page in proptest::collection::vec(any::<u8>(), 512), sense in proptest::collection::vec(any::<u8>(), 0..96)) {
         let page: [u8; 512] = page.try_into().unwrap();
         let id = ata::parse_identify(&page);
-        let _ = crate::purge::method::ata_purges(&id);
+        let (m, _) = crate::purge::method::ata_medium(id.rotation_rate, id.trim, None);
+        let _ = crate::purge::method::ata_purges(&id, m);
+        let _ = crate::purge::engine::ata_end(2, &sense);
         let _ = ata::parse_dco_max_lba(&page);
         let _ = ata::decode_return(&sense);
         let _ = ata::hidden_sectors(id.sectors, Some(u64::MAX), Some(u64::MAX));
@@ -67,6 +69,8 @@ proptest! {
         let c = nvme::parse_controller(&page);
         let _ = crate::purge::method::nvme_purges(&c);
         let _ = nvme::current_lba_format(&page);
+        let _ = nvme::ns_format(&page);
+        let _ = nvme::deallocated_byte(&page);
         let log: [u8; 512] = page[..512].try_into().unwrap();
         let st = nvme::parse_sanitize_log(&log);
         let _ = st.percent();

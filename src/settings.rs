@@ -215,6 +215,8 @@ pub struct Purge {
     pub transport: Option<crate::purge::engine::Bus>,
     /// What to send and how to follow it.
     pub request: crate::purge::flow::Request,
+    /// `--unlock`: only take mediasan's temporary ATA password off the drive.
+    pub unlock: bool,
     pub yes: bool,
     pub json: bool,
     /// `--progress-interval`.
@@ -263,10 +265,13 @@ impl Purge {
                 exit_failure_mode: a.exit_failure_mode,
                 allow_shared: a.allow_shared,
                 verify_percent: a.verify_percent,
+                canaries: !a.no_canaries,
                 poll: Duration::from_secs_f64(a.poll_interval),
+                patience: a.seams.patience().map(Duration::from_secs_f64),
                 dry_run: a.dry_run,
                 hold: a.seams.hold().map(str::to_string),
             },
+            unlock: a.unlock,
             yes: a.yes,
             json: a.json,
             progress_interval: Duration::from_secs_f64(a.progress_interval),

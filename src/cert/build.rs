@@ -50,6 +50,17 @@ pub struct PurgeOutcome {
     /// A signal cut the purge short (before the command was sent, or while the drive was
     /// followed): why. The result is INCOMPLETE.
     pub interrupted: Option<String>,
+    /// The drive could not be followed to the end (its status unreadable, its progress
+    /// stuck): why. The result is INCOMPLETE.
+    pub unresolved: Option<String>,
+    /// Canaries were written at the samples before the purge.
+    pub canaries: bool,
+    /// What the read-back of this method can and cannot prove.
+    pub proves: String,
+    /// The medium as the drive reports it, and how that was decided.
+    pub medium: String,
+    /// Samples that proved nothing (without canaries: the same uniform bytes before and after).
+    pub inconclusive: u64,
     /// The sampled read-back (its `mismatches` are the samples that prove nothing).
     pub verification: Verification,
     /// What the read-back found wrong, per sample.
@@ -242,7 +253,7 @@ pub fn clear(
 fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
     let mut fail = Vec::new();
     if let Some(w) = &o.drive_failed {
-        fail.push(format!("the drive reports the sanitize failed: {w}"));
+        fail.push(format!("the sanitize failed: {w}"));
     }
     fail.extend(
         o.problems
@@ -257,17 +268,39 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
         ));
     }
     let v = &o.verification;
-    fail.extend(
-        v.errors
-            .iter()
-            .map(|e| format!("the read-back after the sanitize failed: {}", e.error)),
-    );
+    // What keeps a PASS from being earned without showing data was left: INCOMPLETE.
+    let mut open = Vec::new();
     if let Some(why) = &o.interrupted {
-        fail.push(why.clone());
-        (Verdict::Incomplete, fail)
+        open.push(why.clone());
+    }
+    if let Some(why) = &o.unresolved {
+        open.push(why.clone());
+    }
+    if !v.errors.is_empty() {
+        open.push(format!(
+            "{} samples could not be read after the sanitize (first: {})",
+            v.errors.len(),
+            v.errors[0].error
+        ));
+    }
+    let conclusive = v
+        .samples
+        .saturating_sub(o.inconclusive + v.errors.len() as u64 + v.mismatches);
+    if o.inconclusive > 0 && conclusive * 2 < v.samples {
+        open.push(format!(
+            "only {conclusive} of {} samples could prove the erase: the others held the same uniform bytes \
+             before and after (write canaries, the default, to prove it on such a drive)",
+            v.samples
+        ));
+    }
+    if o.interrupted.is_some() {
+        open.extend(fail);
+        (Verdict::Incomplete, open)
     } else if !fail.is_empty() {
         (Verdict::Fail, fail)
-    } else if v.bytes_planned == 0 || v.bytes_read != v.bytes_planned {
+    } else if !open.is_empty() {
+        (Verdict::Incomplete, open)
+    } else if v.bytes_planned == 0 || v.bytes_read < v.bytes_planned {
         (
             Verdict::Incomplete,
             vec![format!(
@@ -301,16 +334,22 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     };
     c.verification = o.verification;
     c.notes = vec![format!(
-        "Sanitized by the drive's own {} command ({}); verified by reading {} sampled locations before and after{}.",
+        "Sanitized by the drive's own {} command ({}); verified at {} sampled locations: {}.",
         o.bus.to_uppercase(),
         o.method,
         c.verification.samples,
-        if o.technique == "overwrite" {
-            " (the overwrite pattern must be there)"
+        if o.canaries {
+            "canaries (fresh random data) were written there before the command, and none may be readable after it"
         } else {
-            " (every one must have changed)"
+            "without canaries, what was there before must have changed, and a location that held the same \
+             uniform bytes before and after proves nothing"
         }
     )];
+    c.notes
+        .push(format!("What this read-back proves: {}.", o.proves));
+    if !o.medium.is_empty() {
+        c.notes.push(format!("Medium: {}.", o.medium));
+    }
     c.notes.extend(o.note);
     c.notes
         .push(format!("The command erased {}.", o.scope_summary));
@@ -386,8 +425,14 @@ mod tests {
             command: DeviceCommand::default(),
             drive_failed: failed,
             interrupted: None,
+            unresolved: None,
+            canaries: true,
+            proves: String::new(),
+            medium: String::new(),
+            inconclusive: 0,
             verification: Verification {
                 mismatches: problems.len() as u64,
+                samples: 10,
                 ..verification(100, read)
             },
             problems,
@@ -412,13 +457,27 @@ mod tests {
         );
         let (v, r) = judge_purge(&purged(vec![], Some("SSTAT 3".into()), 0));
         assert_eq!(v, Verdict::Fail);
-        assert!(r[0].contains("reports the sanitize failed"));
+        assert!(r[0].contains("the sanitize failed"));
         let (v, _) = judge_purge(&purged(vec![], None, 40));
         assert_eq!(
             v,
             Verdict::Incomplete,
             "a read-back that did not finish is not PASS"
         );
+        // Samples that prove nothing (a drive that held zeros, read without canaries) are
+        // neither a PASS nor a FAIL: INCOMPLETE once they are the majority.
+        let mut zeros = purged(vec![], None, 100);
+        zeros.canaries = false;
+        zeros.inconclusive = 10;
+        let (v, r) = judge_purge(&zeros);
+        assert_eq!(v, Verdict::Incomplete, "{r:?}");
+        assert!(r[0].contains("only 0 of 10 samples"), "{r:?}");
+        zeros.inconclusive = 4;
+        assert_eq!(judge_purge(&zeros).0, Verdict::Pass);
+        // A drive that could not be followed to the end: INCOMPLETE, never FAIL or PASS.
+        let mut lost = purged(vec![], None, 0);
+        lost.unresolved = Some("the status could not be read".into());
+        assert_eq!(judge_purge(&lost).0, Verdict::Incomplete);
         let many: Vec<String> = (0..25).map(|i| format!("offset {i}: unchanged")).collect();
         let (_, r) = judge_purge(&purged(many, None, 100));
         assert_eq!(r.len(), 11);

@@ -314,6 +314,9 @@ pub struct DeviceCommand {
     pub drive_status: String,
     /// The drive's time estimate, seconds, if it gave one.
     pub estimate_seconds: Option<u64>,
+    /// The estimate is the largest its field can hold: the command takes at least that long.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimate_at_least: bool,
     /// Everything the command erased: the device named, and every other namespace of the same
     /// NVM subsystem a Sanitize (or an all-namespace Format) reaches.
     pub scope: Vec<String>,

@@ -5,7 +5,7 @@ use crate::event::{self, Event};
 use crate::cli::PoliciesArgs;
 use crate::error::{Error, Exit};
 use crate::policy::{self, PassSpec};
-use crate::purge::method::{Grade, Method};
+use crate::purge::method::{Grade, Medium, Method};
 
 fn pass_name(p: &PassSpec) -> String {
     match p {
@@ -44,8 +44,8 @@ pub fn run(args: &PoliciesArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Pass)
 }
 
-fn grade_name(m: Method, flash: bool) -> &'static str {
-    if m.grade(flash) == Grade::Purge {
+fn grade_name(m: Method, medium: Medium) -> &'static str {
+    if m.grade(medium) == Grade::Purge {
         "purge"
     } else {
         "clear"
@@ -76,8 +76,8 @@ fn json(all: &[policy::Policy]) {
             &Event::PurgeMethod(event::PurgeMethodInfo {
                 name: m.name().into(),
                 technique: m.technique().into(),
-                grade_on_flash: grade_name(m, true).into(),
-                grade_on_magnetic: grade_name(m, false).into(),
+                grade_on_flash: grade_name(m, Medium::Flash).into(),
+                grade_on_magnetic: grade_name(m, Medium::Magnetic).into(),
                 note: m.note().map(str::to_string),
             })
             .line(),

@@ -97,7 +97,8 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     Ok(Drive {
         bus,
         pass: Box::new(DeviceDrive::from_file(device::claim(&p)?)),
-        media: Box::new(device::open_readonly(&p)?),
+        // Read-write, for the canaries (the claim above holds the device exclusively).
+        media: Box::new(device::open_media(&p)?),
         probe: p,
         simulated: false,
     })
@@ -120,6 +121,9 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let req = settings::Purge::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
     let drive = open(&req)?;
+    if req.unlock {
+        return unlock(&drive, &reporter);
+    }
     let (record, warnings) = record(&req, &drive.probe)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());
     let prepared = flow::prepare(&drive, &req.request, &rep)?;
@@ -177,6 +181,20 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::of(c.result, interrupted))
 }
 
+/// `--unlock`: mediasan's temporary ATA password off the drive, nothing else.
+fn unlock(d: &Drive, reporter: &Reporter) -> anyhow::Result<Exit> {
+    if d.bus != Bus::Ata {
+        return Err(Error::target(
+            &d.probe.path,
+            "--unlock is for ATA drives (ATA security passwords); this drive is not ATA",
+        )
+        .into());
+    }
+    let done = engine::unlock(d.pass.as_ref()).map_err(|why| Error::refused(&d.probe.path, why))?;
+    reporter.say(&format!("{}: {done}", d.probe.path.display()));
+    Ok(Exit::Pass)
+}
+
 /// `--dry-run`: the exact bytes, what they erase, and the drive's estimate.
 fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
     let hex = |b: &[u8]| {
@@ -201,7 +219,7 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
                 })
                 .collect(),
             scope: p.scope.reaches.clone(),
-            estimate_seconds: p.estimate,
+            estimate_seconds: p.estimate.map(|e| e.seconds),
             dry_run: true,
         }));
         return;
@@ -256,12 +274,17 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
     let Some(drive) = p.handle.as_deref() else {
         return Err(Error::target(&p.path, "cannot be opened").into());
     };
-    let st = engine::poll(drive, bus)
-        .map_err(|e| Error::target(&p.path, format!("its sanitize status cannot be read: {e}")))?;
-    let (state, percent) = match &st {
-        State::Running(x) => ("running", Some(*x)),
-        State::Completed => ("completed", None),
-        State::Failed(_) => ("failed", None),
+    let st = engine::poll(drive, bus, &engine::Expect::default());
+    let (state, percent, detail) = match &st {
+        State::Running(x) => ("running", Some(*x), String::new()),
+        State::Completed(w) => ("completed", None, w.clone()),
+        State::Failed(w) => ("failed", None, w.clone()),
+        State::Idle(w) => ("none", None, w.clone()),
+        State::Unknown(w) => {
+            return Err(
+                Error::target(&p.path, format!("its sanitize status cannot be read: {w}")).into(),
+            )
+        }
     };
     if args.json {
         crate::term::out(
@@ -269,19 +292,20 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
                 target: p.path.clone(),
                 state: state.into(),
                 percent,
-                detail: if let State::Failed(w) = &st {
-                    w.clone()
-                } else {
-                    String::new()
-                },
+                detail,
             })
             .line(),
         );
     } else {
         outln!(
-            "{}: sanitize {state}{}",
+            "{}: sanitize {state}{}{}",
             p.path.display(),
-            percent.map(|x| format!(" ({x:.1} %)")).unwrap_or_default()
+            percent.map(|x| format!(" ({x:.1} %)")).unwrap_or_default(),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", crate::term::escape(&detail))
+            }
         );
     }
     Ok(Exit::Pass)

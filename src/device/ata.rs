@@ -135,6 +135,9 @@ pub fn describe(c: &[u8]) -> Option<String> {
         _ => "other",
     };
     let what = match (c[14], features) {
+        (0xB4, 0x0000) if count & 1 == 1 => {
+            "SANITIZE STATUS EXT, CLEAR SANITIZE OPERATION FAILED".to_string()
+        }
         (0xB4, 0x0000) => "SANITIZE STATUS EXT".to_string(),
         (0xB4, 0x0011) => format!(
             "SANITIZE CRYPTO SCRAMBLE EXT, FAILURE MODE {}",
@@ -194,6 +197,12 @@ pub fn describe_security_data(d: &[u8]) -> Option<String> {
 /// SANITIZE STATUS EXT: the result (progress, status) comes back in the sense data.
 pub fn sanitize_status() -> [u8; 16] {
     sanitize_cmd(0x0000, 0, 0)
+}
+
+/// SANITIZE STATUS EXT with CLEAR SANITIZE OPERATION FAILED (COUNT bit 0): leaves the
+/// failure mode of a sanitize that was started with FAILURE MODE 1.
+pub fn sanitize_status_clear_failure() -> [u8; 16] {
+    sanitize_cmd(0x0000, 0, 1)
 }
 
 /// CRYPTO SCRAMBLE EXT (signature "Cryp"); `failure_mode` lets a failed sanitize be exited.
@@ -290,6 +299,9 @@ pub struct AtaReturn {
     pub lba: u64,
     /// False if the sense format could only carry the low 24 LBA bits and the upper were not 0.
     pub lba_complete: bool,
+    /// False if the sense format could only carry COUNT 7:0 and COUNT 15:8 was not 0 (fixed
+    /// format: the flags of SANITIZE STATUS EXT are then unknown).
+    pub count_complete: bool,
 }
 
 /// Decodes the ATA return registers from sense data: descriptor format (0x72/0x73, ATA Status
@@ -322,6 +334,7 @@ pub fn decode_return(sense: &[u8]) -> Result<AtaReturn, String> {
                         count,
                         lba,
                         lba_complete: true,
+                        count_complete: true,
                     });
                 }
                 at += 2 + len;
@@ -329,8 +342,10 @@ pub fn decode_return(sense: &[u8]) -> Result<AtaReturn, String> {
             Err("descriptor sense without an ATA Status Return descriptor".into())
         }
         Some(0x70) | Some(0x71) if sense.len() >= 15 => {
-            // INFORMATION = error, status, device, count(7:0); byte 8 flags; bytes 9..11 = LBA 7:0..23:16
+            // INFORMATION = error, status, device, count(7:0); byte 8 flags (EXTEND, COUNT UPPER
+            // NONZERO, LBA UPPER NONZERO); bytes 9..11 = LBA 7:0..23:16
             let upper_nonzero = sense[8] & 0x20 != 0;
+            let count_upper_nonzero = sense[8] & 0x40 != 0;
             let lba = u64::from(sense[9]) | u64::from(sense[10]) << 8 | u64::from(sense[11]) << 16;
             Ok(AtaReturn {
                 error: sense[3],
@@ -338,6 +353,7 @@ pub fn decode_return(sense: &[u8]) -> Result<AtaReturn, String> {
                 count: u16::from(sense[6]),
                 lba,
                 lba_complete: !upper_nonzero,
+                count_complete: !count_upper_nonzero,
             })
         }
         _ => Err(format!("no usable sense data ({} bytes)", sense.len())),
@@ -385,23 +401,42 @@ pub struct Identify {
     pub security_enabled: bool,
     pub security_locked: bool,
     pub security_frozen: bool,
+    /// Word 128 bit 4: five wrong passwords were tried; the drive takes no more until it is
+    /// power-cycled.
+    pub security_count_expired: bool,
     pub security_enhanced_erase: bool,
     /// Words 89/90: estimated minutes for normal and enhanced SECURITY ERASE (0: unknown).
     pub erase_minutes: u32,
     pub enhanced_erase_minutes: u32,
-    /// Word 217: 1 means a non-rotating (solid state) device.
-    pub solid_state: bool,
+    /// The estimate is the largest the field can hold: the erase takes at least that long.
+    pub erase_at_least: bool,
+    pub enhanced_erase_at_least: bool,
+    /// Word 217, NOMINAL MEDIA ROTATION RATE: 0 not reported, 1 non-rotating (solid state),
+    /// 0401h-FFFEh revolutions per minute; other values reserved.
+    pub rotation_rate: u16,
+    /// Word 169 bit 0: DATA SET MANAGEMENT (TRIM) supported, which magnetic drives rarely have.
+    pub trim: bool,
+    /// Word 69 bit 5: trimmed blocks read as zeros (RZAT).
+    pub trim_reads_zero: bool,
+}
+
+impl Identify {
+    /// Solid state by word 217 (kept for the callers that only need this).
+    pub fn solid_state(&self) -> bool {
+        self.rotation_rate == 1
+    }
 }
 
 /// Words 89/90: bit 15 selects the extended format (bits 14:0) else bits 7:0; units of two
-/// minutes; 0 means not reported.
-fn erase_time(w: u16) -> u32 {
-    let v = if w & 0x8000 != 0 {
-        w & 0x7FFF
+/// minutes; 0 means not reported. The largest value (7FFFh, or FFh) means "more than": the
+/// minutes are then a lower bound (the second value is true).
+fn erase_time(w: u16) -> (u32, bool) {
+    let (v, max) = if w & 0x8000 != 0 {
+        (w & 0x7FFF, 0x7FFF)
     } else {
-        w & 0x00FF
+        (w & 0x00FF, 0x00FF)
     };
-    u32::from(v) * 2
+    (u32::from(v) * 2, v == max)
 }
 
 /// Parses IDENTIFY DEVICE data (ACS-3 word numbers).
@@ -433,10 +468,15 @@ pub fn parse_identify(d: &[u8; 512]) -> Identify {
         security_enabled: word(d, 128) & (1 << 1) != 0,
         security_locked: word(d, 128) & (1 << 2) != 0,
         security_frozen: word(d, 128) & (1 << 3) != 0,
+        security_count_expired: word(d, 128) & (1 << 4) != 0,
         security_enhanced_erase: word(d, 128) & (1 << 5) != 0,
-        erase_minutes: erase_time(word(d, 89)),
-        enhanced_erase_minutes: erase_time(word(d, 90)),
-        solid_state: word(d, 217) == 1,
+        erase_minutes: erase_time(word(d, 89)).0,
+        enhanced_erase_minutes: erase_time(word(d, 90)).0,
+        erase_at_least: erase_time(word(d, 89)).1,
+        enhanced_erase_at_least: erase_time(word(d, 90)).1,
+        rotation_rate: word(d, 217),
+        trim: word(d, 169) & 1 != 0,
+        trim_reads_zero: word(d, 69) & (1 << 5) != 0,
     }
 }
 
@@ -612,9 +652,20 @@ mod tests {
             id.security && id.security_frozen && id.security_enhanced_erase && !id.security_locked
         );
         assert_eq!((id.erase_minutes, id.enhanced_erase_minutes), (60, 90));
-        assert!(id.solid_state);
+        assert!(!id.erase_at_least && !id.enhanced_erase_at_least);
+        assert!(id.solid_state());
         assert_eq!(sanitize_overwrite(0, 3, true, true)[6], 0x80 | 0x10 | 3);
         assert_eq!(sanitize_freeze_lock()[4], 0x20);
+    }
+
+    #[test]
+    fn saturated_erase_estimates_are_lower_bounds() {
+        // Words 89/90: 00FFh (basic format) and FFFFh (extended, 7FFFh) mean "more than".
+        assert_eq!(erase_time(0x00FF), (510, true));
+        assert_eq!(erase_time(0xFFFF), (65534, true));
+        assert_eq!(erase_time(0x801E), (60, false));
+        assert_eq!(erase_time(0x001E), (60, false));
+        assert_eq!(erase_time(0), (0, false));
     }
 
     #[test]

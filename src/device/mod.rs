@@ -539,6 +539,29 @@ pub fn claim_path(path: &Path, devno: (u64, u64)) -> Result<File> {
     Ok(f)
 }
 
+/// Opens a drive a purge has claimed ([`claim`]) for reading and writing its media (the
+/// canaries), through the probed descriptor, with O_DIRECT; without O_EXCL, since the claim
+/// already holds the device exclusively.
+///
+/// # Errors
+/// [`Error::Target`] if it cannot be opened, [`Error::Refused`] if it is another device now.
+pub fn open_media(probe: &Probe) -> Result<Target> {
+    let file = reopen(probe, true, nix::libc::O_DIRECT).map_err(|e| {
+        Error::target(
+            &probe.path,
+            format!("cannot be opened for the canaries: {e}"),
+        )
+    })?;
+    check_same(probe, &file)?;
+    Ok(Target {
+        probe: probe.clone(),
+        direct_io: true,
+        file,
+        tail: None,
+        aligned_end: probe.size,
+    })
+}
+
 /// Opens a probed target for reading only, through the probed descriptor, with O_DIRECT where
 /// the filesystem allows it, so reads come from the medium and not the page cache.
 ///

@@ -61,13 +61,42 @@ impl Passthrough for File {
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
         let s = ioctl::sg_io(self, cdb, dir, data, timeout_ms)?;
-        if s.host_status != 0 {
-            return Err(io::Error::other(format!(
-                "SG_IO host status {:#06x}",
-                s.host_status
-            )));
-        }
+        transport(s.host_status, s.driver_status)?;
         Ok((s.status, s.sense))
+    }
+}
+
+/// What SG_IO's host and driver bytes say about a command: a timeout or a transport failure
+/// (the command may not have reached the drive, or was cut off and the drive reset) is an
+/// error, never a status to read. Kernels before ~5.12, SAS HBAs and USB bridges report a
+/// timeout only in `driver_status` (DRIVER_TIMEOUT); DRIVER_SENSE (sense data follows) is
+/// normal.
+///
+/// # Errors
+/// The failure, [`io::ErrorKind::TimedOut`] for a timeout.
+pub fn transport(host: u16, driver: u16) -> io::Result<()> {
+    const DID_TIME_OUT: u16 = 0x03;
+    const DRIVER_TIMEOUT: u16 = 0x06;
+    const DRIVER_SENSE: u16 = 0x08;
+    if host == DID_TIME_OUT || driver & 0x0F == DRIVER_TIMEOUT {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the command timed out (SG_IO host status {host:#06x}, driver status {driver:#04x}); the kernel \
+                 may have reset the drive"
+            ),
+        ));
+    }
+    if host != 0 {
+        return Err(io::Error::other(format!(
+            "SG_IO host status {host:#06x}: the adapter or bridge failed the command"
+        )));
+    }
+    match driver & 0x0F {
+        0 | DRIVER_SENSE => Ok(()),
+        d => Err(io::Error::other(format!(
+            "SG_IO driver status {d:#04x}: the kernel failed the command"
+        ))),
     }
 }
 
@@ -84,5 +113,28 @@ impl Passthrough for DeviceDrive {
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
         self.file.scsi(cdb, dir, data, timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_in_the_driver_byte_are_failures() {
+        assert!(transport(0, 0).is_ok());
+        assert!(transport(0, 0x08).is_ok(), "DRIVER_SENSE: sense follows");
+        let e = transport(0, 0x06).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            transport(0x03, 0).unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+        assert!(transport(0x07, 0).is_err(), "DID_ERROR");
+        assert!(transport(0, 0x04).is_err(), "DRIVER_ERROR");
+        assert!(
+            transport(0, 0x28).is_ok(),
+            "suggestion bits with DRIVER_SENSE"
+        );
     }
 }

@@ -55,12 +55,26 @@ pub fn describe(b: &[u8]) -> Option<String> {
             ))
         }
         (0x04, 6) => Some(format!(
-            "FORMAT UNIT (opcode 0x04): FMTDATA {}, IMMED {}",
+            "FORMAT UNIT (opcode 0x04): FMTPINFO {}, FMTDATA {}, CMPLST {}, DEFECT LIST FORMAT {}",
+            b[1] >> 6,
             (b[1] >> 4) & 1,
-            (b[1] >> 1) & 1
+            (b[1] >> 3) & 1,
+            b[1] & 0x07
         )),
         _ => None,
     }
+}
+
+/// The fields of a FORMAT UNIT short parameter list header.
+pub fn describe_format_header(d: &[u8]) -> Option<String> {
+    let d = d.get(..4)?;
+    Some(format!(
+        "PROTECTION FIELD USAGE {}, FOV {}, IMMED {}, defect list length {}",
+        d[0] & 0x07,
+        d[1] >> 7,
+        (d[1] >> 1) & 1,
+        u16::from_be_bytes([d[2], d[3]])
+    ))
 }
 
 /// The fields of a SANITIZE overwrite parameter list.
@@ -90,9 +104,89 @@ pub fn supported(data: &[u8]) -> bool {
     matches!(data.get(1).map(|b| b & 0x07), Some(3) | Some(5))
 }
 
-/// FORMAT UNIT (opcode 0x04), no parameter list, waiting for completion (IMMED 0).
-pub fn format_unit() -> [u8; 6] {
-    [0x04, 0, 0, 0, 0, 0]
+/// How a SCSI disk is formatted with protection information now (READ CAPACITY(16) byte 12:
+/// P_TYPE bits 3:1, PROT_EN bit 0), and what its deallocated blocks read as (LBPRZ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    pub blocks: u64,
+    pub block_size: u32,
+    /// 0 without protection information, else type 1..=3.
+    pub pi_type: u8,
+    /// LBPRZ (byte 14 bit 6): unmapped blocks read as zeros.
+    pub reads_zero_unmapped: bool,
+}
+
+/// READ CAPACITY(16) (SERVICE ACTION IN(16), 0x9E/0x10), 32 bytes in.
+pub fn read_capacity16() -> [u8; 16] {
+    let mut c = [0u8; 16];
+    c[0] = 0x9E;
+    c[1] = 0x10;
+    c[13] = 32;
+    c
+}
+
+/// Decodes READ CAPACITY(16) data.
+pub fn parse_capacity16(d: &[u8]) -> Option<Capacity> {
+    let d = d.get(..32)?;
+    Some(Capacity {
+        blocks: u64::from_be_bytes(d[0..8].try_into().ok()?).saturating_add(1),
+        block_size: u32::from_be_bytes(d[8..12].try_into().ok()?),
+        pi_type: if d[12] & 1 != 0 {
+            ((d[12] >> 1) & 0x07) + 1
+        } else {
+            0
+        },
+        reads_zero_unmapped: d[14] & 0x40 != 0,
+    })
+}
+
+/// FORMAT UNIT (opcode 0x04) keeping the drive's protection information type (FMTPINFO and
+/// the header's PROTECTION FIELD USAGE, SBC-4 table "Format with protection information"),
+/// with a short parameter list header whose IMMED bit makes the drive return at once and
+/// report progress through REQUEST SENSE, as sg_format does by default. CMPLST 1 with an
+/// empty defect list, as sg_format sends it. Returns the CDB and the 4-byte header.
+pub fn format_unit(pi_type: u8) -> ([u8; 6], [u8; 4]) {
+    let (fmtpinfo, pfu) = match pi_type {
+        0 => (0u8, 0u8),
+        1 => (0b10, 0),
+        2 => (0b11, 0),
+        _ => (0b11, 1),
+    };
+    // FMTPINFO bits 7:6, FMTDATA bit 4, CMPLST bit 3, DEFECT LIST FORMAT 0.
+    let cdb = [0x04, fmtpinfo << 6 | 0x10 | 0x08, 0, 0, 0, 0];
+    // PROTECTION FIELD USAGE bits 2:0; FOV 0, IMMED (byte 1 bit 1); defect list length 0.
+    (cdb, [pfu, 0x02, 0, 0])
+}
+
+/// INQUIRY of VPD page B1h (Block Device Characteristics), 64 bytes in.
+pub fn inquiry_b1() -> [u8; 6] {
+    [0x12, 0x01, 0xB1, 0x00, 0x40, 0x00]
+}
+
+/// WABEREQ and WACEREQ of VPD page B1h (byte 7 bits 7:6 and 5:4): 10b or 11b mean a read of
+/// a block after a block erase (crypto erase) may end in an error until it is written, by
+/// design.
+pub fn reads_may_fail_after(d: &[u8]) -> (bool, bool) {
+    match (d.get(1), d.get(7)) {
+        (Some(0xB1), Some(&b)) => ((b >> 6) & 0b11 >= 0b10, (b >> 4) & 0b11 >= 0b10),
+        _ => (false, false),
+    }
+}
+
+/// A sense key's name.
+pub fn key_name(k: u8) -> &'static str {
+    match k {
+        0x0 => "NO SENSE",
+        0x1 => "RECOVERED ERROR",
+        0x2 => "NOT READY",
+        0x3 => "MEDIUM ERROR",
+        0x4 => "HARDWARE ERROR",
+        0x5 => "ILLEGAL REQUEST",
+        0x6 => "UNIT ATTENTION",
+        0x7 => "DATA PROTECT",
+        0xB => "ABORTED COMMAND",
+        _ => "other",
+    }
 }
 
 /// REQUEST SENSE (opcode 0x03) with a 252-byte allocation, as sg_requests sends it.
@@ -218,5 +312,34 @@ mod tests {
             Some((0, 0, 0, None))
         );
         assert_eq!(decode_sense(&[]), None);
+    }
+
+    #[test]
+    fn format_unit_equals_sg_formats_and_keeps_protection() {
+        // sg_format --format --quick -e (tests/data/ioctlcap/sg_format-immed.txt).
+        let text = log("sg_format-immed");
+        let (cdb, header) = format_unit(0);
+        assert!(text.contains("cdb 04 18 00 00 00 00"), "{text}");
+        assert!(text.contains("data-out 00 02 00 00"), "{text}");
+        assert_eq!((cdb, header), ([0x04, 0x18, 0, 0, 0, 0], [0, 0x02, 0, 0]));
+        assert_eq!(
+            describe_format_header(&header).unwrap(),
+            "PROTECTION FIELD USAGE 0, FOV 0, IMMED 1, defect list length 0"
+        );
+        // Type 1 protection: FMTPINFO 10b; type 3: FMTPINFO 11b with PFU 1.
+        assert_eq!(format_unit(1).0[1], 0x98);
+        assert_eq!(format_unit(3), ([0x04, 0xD8, 0, 0, 0, 0], [1, 0x02, 0, 0]));
+        let mut rc = [0u8; 32];
+        rc[7] = 0xFF; // 256 blocks
+        rc[10] = 0x02; // 512 bytes
+        rc[12] = 0b101; // PROT_EN, P_TYPE 2 = type 3
+        rc[14] = 0x40;
+        let c = parse_capacity16(&rc).unwrap();
+        assert_eq!((c.blocks, c.block_size, c.pi_type), (256, 512, 3));
+        assert!(c.reads_zero_unmapped);
+        let mut b1 = [0u8; 64];
+        b1[1] = 0xB1;
+        b1[7] = 0b1001_0000; // WABEREQ 10b, WACEREQ 01b
+        assert_eq!(reads_may_fail_after(&b1), (true, false));
     }
 }

@@ -2,12 +2,16 @@
 //! (`start_bytes`, for `--dry-run`), starting it, following the drive's own progress (`poll`),
 //! and checking the result by reading sampled locations back (`Evidence`). Transport-neutral:
 //! everything goes through [`Passthrough`], so tests drive a simulated drive.
+//!
+//! Two rules hold everywhere here. An ATA command succeeded only if [`ata_end`] says so (the
+//! transport, the SCSI status, the sense key and the drive's own registers all agree). And a
+//! status that cannot be read is "unknown", never "failed" nor "completed".
 
 use std::io;
 
-use super::method::{self, Method};
+use super::method::{self, Medium, Method};
 use crate::contract::Extent;
-use crate::device::ata;
+use crate::device::ata::{self, AtaReturn};
 use crate::device::passthrough::{DataDir, Passthrough};
 use crate::device::BlockIo;
 use crate::device::{nvme, scsi};
@@ -20,6 +24,76 @@ pub enum Bus {
     Scsi,
 }
 
+/// A drive's own time estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub seconds: u64,
+    /// The field was at its largest value: the method takes at least this long.
+    pub at_least: bool,
+}
+
+impl Estimate {
+    /// "42 min" or "more than 508 min".
+    pub fn describe(&self) -> String {
+        format!(
+            "{}{} min",
+            if self.at_least { "more than " } else { "" },
+            self.seconds.div_ceil(60)
+        )
+    }
+}
+
+/// Why some methods (or all) cannot be started now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blocker {
+    /// The methods it stops; empty: every method.
+    pub methods: Vec<Method>,
+    pub why: String,
+}
+
+impl Blocker {
+    fn all(why: impl Into<String>) -> Blocker {
+        Blocker {
+            methods: vec![],
+            why: why.into(),
+        }
+    }
+
+    fn only(methods: &[Method], why: impl Into<String>) -> Blocker {
+        Blocker {
+            methods: methods.to_vec(),
+            why: why.into(),
+        }
+    }
+
+    /// Whether it stops `m`.
+    pub fn blocks(&self, m: Method) -> bool {
+        self.methods.is_empty() || self.methods.contains(&m)
+    }
+}
+
+/// The drive is in sanitize failure mode (the last sanitize failed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureMode {
+    /// Restricted (the failed sanitize had AUSE 0: only a new sanitize leaves it), unrestricted
+    /// (EXIT FAILURE MODE may leave it too), or not reported.
+    pub restricted: Option<bool>,
+    pub detail: String,
+}
+
+const NVME_SANITIZE: [Method; 3] = [
+    Method::NvmeSanitizeCrypto,
+    Method::NvmeSanitizeBlock,
+    Method::NvmeSanitizeOverwrite,
+];
+const NVME_FORMAT: [Method; 2] = [Method::NvmeFormatUserData, Method::NvmeFormatCrypto];
+const ATA_SANITIZE: [Method; 3] = [
+    Method::AtaSanitizeCrypto,
+    Method::AtaSanitizeBlock,
+    Method::AtaSanitizeOverwrite,
+];
+const ATA_SECURITY: [Method; 2] = [Method::AtaSecurityErase, Method::AtaSecurityEraseEnhanced];
+
 /// What the drive reports before anything is started.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Caps {
@@ -27,17 +101,39 @@ pub struct Caps {
     pub serial: String,
     /// Methods the drive says it supports (Purge and Clear grade), strongest first.
     pub supported: Vec<Method>,
-    /// Flash (for the grade of ATA enhanced erase).
-    pub solid_state: bool,
-    /// Reasons nothing can be started now (frozen, locked, a failed sanitize to exit first).
-    pub blockers: Vec<String>,
-    /// The drive's own estimate for each method, seconds.
-    pub estimates: Vec<(Method, u64)>,
-    /// The last sanitize failed and the drive stays in failure mode until it is exited (one of
-    /// the `blockers`).
-    pub failure_mode: bool,
+    /// What it stores data on (the grade of ATA enhanced erase), and how that was decided.
+    pub medium: Medium,
+    pub medium_why: String,
+    /// Why methods cannot be started now (frozen, locked, a sanitize running...), per method.
+    pub blockers: Vec<Blocker>,
+    /// The drive's own estimate for each method.
+    pub estimates: Vec<(Method, Estimate)>,
+    /// The last sanitize failed; the drive stays in failure mode until a new sanitize succeeds
+    /// (or, if it was unrestricted, it is exited).
+    pub failure: Option<FailureMode>,
     /// NVMe: what Identify Controller said (for the scope of a command).
     pub controller: Option<nvme::Controller>,
+    /// ATA: IDENTIFY DEVICE as read before anything was sent.
+    pub identify: Option<ata::Identify>,
+    /// SCSI: reads of blocks after a block erase / crypto erase may fail by design (VPD B1h).
+    pub reads_fail_after_erase: (bool, bool),
+    /// SCSI: READ CAPACITY(16) (the protection information FORMAT UNIT keeps).
+    pub capacity: Option<scsi::Capacity>,
+}
+
+impl Caps {
+    /// The first blocker of `m`, if any.
+    pub fn blocker(&self, m: Method) -> Option<&Blocker> {
+        self.blockers.iter().find(|b| b.blocks(m))
+    }
+
+    /// The drive's estimate for `m`.
+    pub fn estimate(&self, m: Method) -> Option<Estimate> {
+        self.estimates
+            .iter()
+            .find(|(x, _)| *x == m)
+            .map(|(_, e)| *e)
+    }
 }
 
 /// Options of a purge command.
@@ -48,13 +144,19 @@ pub struct Options {
     pub passes: u8,
     /// Allow an unrestricted exit from a failed sanitize.
     pub ause: bool,
+    /// NVMe Sanitize: No-Deallocate After Sanitize (set where the drive allows it, so the
+    /// media reads what the sanitize left rather than the deallocated value).
+    pub no_deallocate: bool,
     /// NVMe namespace for Format NVM.
     pub nsid: u32,
-    /// Format NVM: the LBA format to format with, which must be the namespace's current one
-    /// (read it with [`lba_format`]); [`start`] refuses any other.
-    pub lbaf: u8,
-    /// Blocking commands (ATA security erase): seconds to wait for the drive.
-    pub timeout_s: u32,
+    /// Format NVM: the namespace's format, which it must keep (read it with [`namespace`]);
+    /// [`start`] refuses any other LBA format.
+    pub format: nvme::NsFormat,
+    /// SCSI FORMAT UNIT: the protection information type to keep (0 none).
+    pub scsi_pi_type: u8,
+    /// The drive's size in bytes and its own estimate: the timeouts of blocking commands.
+    pub capacity: u64,
+    pub estimate: Option<Estimate>,
 }
 
 impl Default for Options {
@@ -63,11 +165,25 @@ impl Default for Options {
             pattern: 0,
             passes: 1,
             ause: false,
+            no_deallocate: false,
             nsid: 1,
-            lbaf: 0,
-            timeout_s: 12 * 3600,
+            format: nvme::NsFormat::default(),
+            scsi_pi_type: 0,
+            capacity: 0,
+            estimate: None,
         }
     }
+}
+
+/// The SG_IO timeout of ATA SECURITY ERASE UNIT, a command that returns only when the erase is
+/// done: hdparm's rule, the larger of twice the drive's estimate plus an hour and the capacity
+/// at 30 MB/s plus half an hour (an estimate at its largest value is only a lower bound, so
+/// the capacity rule still applies). A kernel timeout resets the drive mid-erase.
+pub fn security_erase_timeout_ms(estimate: Option<Estimate>, capacity: u64) -> u32 {
+    let by_estimate = estimate.map_or(0, |e| e.seconds.saturating_mul(2) + 3600);
+    let by_capacity = capacity / 30_000_000 + 1800;
+    let secs = by_estimate.max(by_capacity);
+    u32::try_from(secs.saturating_mul(1000)).unwrap_or(u32::MAX)
 }
 
 /// What a method is on the wire, with its options applied: the one mapping from [`Method`]
@@ -98,7 +214,7 @@ fn wire(m: Method, o: &Options) -> Wire {
                 0
             },
             invert_between_passes: false,
-            no_deallocate: false,
+            no_deallocate: o.no_deallocate,
             pattern: o.pattern,
         })
     };
@@ -131,13 +247,14 @@ fn wire(m: Method, o: &Options) -> Wire {
     }
 }
 
-/// The bytes that start `m`: the 72-byte NVMe command, or the CDB (with its data-out).
-/// ATA security erase is a sequence (set password, erase prepare, erase unit, disable).
 /// What the fields of a block [`start_bytes`] produced mean, for people checking a dry run:
 /// the command, its options, the data.
 pub fn fields(label: &str, b: &[u8]) -> Option<String> {
     if label.contains("parameter list") {
         return scsi::describe_overwrite(b);
+    }
+    if label.contains("FORMAT UNIT header") {
+        return scsi::describe_format_header(b);
     }
     if label.contains("data") {
         return ata::describe_security_data(b);
@@ -149,49 +266,144 @@ pub fn fields(label: &str, b: &[u8]) -> Option<String> {
     }
 }
 
+/// "(timeout 62 min)" for a label.
+fn timeout_label(ms: u32) -> String {
+    let s = u64::from(ms) / 1000;
+    if s >= 120 {
+        format!("timeout {} min", s.div_ceil(60))
+    } else {
+        format!("timeout {s} s")
+    }
+}
+
+/// Short commands' timeout.
+const SHORT_MS: u32 = 30_000;
+
+/// Everything that starts `m`, in order, labelled with what it is and its timeout: the
+/// 72-byte NVMe command, or the CDBs with their data. ATA security erase is a sequence, and
+/// the commands it sends only if the erase does not end cleanly are listed too.
 pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
     let nv = |c: nvme::AdminCmd| {
         vec![(
-            "NVMe admin command (72 bytes)".to_string(),
+            format!(
+                "NVMe admin command (72 bytes, {})",
+                if c.timeout_ms == 0 {
+                    "the kernel's default timeout".to_string()
+                } else {
+                    timeout_label(c.timeout_ms)
+                }
+            ),
             c.to_bytes().to_vec(),
         )]
     };
     match wire(m, o) {
         Wire::NvmeSanitize(s) => nv(nvme::sanitize(&s)),
-        Wire::NvmeFormat { ses } => nv(nvme::format_nvm(o.nsid, o.lbaf, ses)),
-        Wire::AtaSanitize(cdb) => vec![("ATA PASS-THROUGH(16) CDB".into(), cdb.to_vec())],
+        Wire::NvmeFormat { ses } => nv(nvme::format_nvm(
+            o.nsid,
+            o.format,
+            ses,
+            nvme::format_timeout_ms(o.capacity),
+        )),
+        Wire::AtaSanitize(cdb) => vec![(
+            format!("ATA PASS-THROUGH(16) CDB ({})", timeout_label(SHORT_MS)),
+            cdb.to_vec(),
+        )],
         Wire::AtaSecurityErase { enhanced } => {
-            let enhanced = if enhanced { ata::ENHANCED } else { 0 };
+            let flags = if enhanced { ata::ENHANCED } else { 0 };
+            let pw = ata::security_data(TEMP_PASSWORD, false, 0);
+            let short = timeout_label(SHORT_MS);
             vec![
                 (
-                    "SECURITY SET PASSWORD CDB".into(),
+                    format!("SECURITY SET PASSWORD CDB ({short})"),
                     ata::security_set_password().to_vec(),
                 ),
                 (
-                    "SECURITY ERASE PREPARE CDB".into(),
+                    "SECURITY SET PASSWORD data (first 34 bytes)".into(),
+                    pw[..34].to_vec(),
+                ),
+                (
+                    format!("SECURITY ERASE PREPARE CDB ({short})"),
                     ata::security_erase_prepare().to_vec(),
                 ),
                 (
-                    "SECURITY ERASE UNIT CDB".into(),
+                    format!(
+                        "SECURITY ERASE UNIT CDB ({})",
+                        timeout_label(security_erase_timeout_ms(o.estimate, o.capacity))
+                    ),
                     ata::security_erase_unit().to_vec(),
                 ),
                 (
                     "SECURITY ERASE UNIT data (first 34 bytes)".into(),
-                    ata::security_data(b"mediasan", false, enhanced)[..34].to_vec(),
+                    ata::security_data(TEMP_PASSWORD, false, flags)[..34].to_vec(),
+                ),
+                (
+                    format!("then IDENTIFY DEVICE CDB, to check security is off ({short})"),
+                    ata::identify().to_vec(),
+                ),
+                (
+                    format!("only if still locked: SECURITY UNLOCK CDB ({short})"),
+                    ata::security_unlock().to_vec(),
+                ),
+                (
+                    format!(
+                        "only if still enabled: SECURITY DISABLE PASSWORD CDB ({short}), with the SET PASSWORD block"
+                    ),
+                    ata::security_disable_password().to_vec(),
                 ),
             ]
         }
-        Wire::ScsiFormatUnit => vec![(
-            "SCSI FORMAT UNIT CDB".to_string(),
-            scsi::format_unit().to_vec(),
-        )],
+        Wire::ScsiFormatUnit => {
+            let (cdb, header) = scsi::format_unit(o.scsi_pi_type);
+            vec![
+                (
+                    format!("SCSI FORMAT UNIT CDB ({})", timeout_label(60_000)),
+                    cdb.to_vec(),
+                ),
+                ("SCSI FORMAT UNIT header".into(), header.to_vec()),
+            ]
+        }
         Wire::ScsiSanitize(c) => {
-            let mut v = vec![("SCSI SANITIZE CDB".to_string(), c.cdb.to_vec())];
+            let mut v = vec![(
+                format!("SCSI SANITIZE CDB ({})", timeout_label(60_000)),
+                c.cdb.to_vec(),
+            )];
             if !c.data_out.is_empty() {
                 v.push(("SANITIZE parameter list".into(), c.data_out));
             }
             v
         }
+    }
+}
+
+/// The bytes `--exit-failure-mode` sends before anything else (none on a drive that has no
+/// such command).
+pub fn exit_failure_mode_bytes(bus: Bus) -> Vec<(String, Vec<u8>)> {
+    match bus {
+        Bus::Nvme => vec![(
+            "exit failure mode: NVMe admin command (72 bytes)".into(),
+            nvme::sanitize(&exit_sanitize()).to_bytes().to_vec(),
+        )],
+        Bus::Ata => vec![(
+            "exit failure mode: ATA PASS-THROUGH(16) CDB".into(),
+            ata::sanitize_status_clear_failure().to_vec(),
+        )],
+        Bus::Scsi => vec![(
+            "exit failure mode: SCSI SANITIZE CDB".into(),
+            scsi::sanitize(scsi::Action::ExitFailureMode, false, 0, false, &[])
+                .cdb
+                .to_vec(),
+        )],
+    }
+}
+
+fn exit_sanitize() -> nvme::Sanitize {
+    nvme::Sanitize {
+        action: nvme::SanitizeAction::ExitFailureMode,
+        ause: false,
+        overwrite_passes: 0,
+        invert_between_passes: false,
+        no_deallocate: false,
+        pattern: 0,
     }
 }
 
@@ -204,176 +416,479 @@ fn nvme_ok(what: &str, r: io::Result<(u16, u32)>) -> io::Result<u32> {
     }
 }
 
+/// How an ATA command through SAT ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AtaEnd {
+    /// It completed: the drive's returned registers, when it sent them.
+    Done(Option<AtaReturn>),
+    /// The drive reported an error or a fault, or the command was rejected: why, and the
+    /// registers when there are some.
+    Failed {
+        why: String,
+        regs: Option<AtaReturn>,
+    },
+    /// The drive was reset during the command: it did not run to its end.
+    Reset(String),
+}
+
+fn regs_text(r: &AtaReturn) -> String {
+    let mut flags = vec![];
+    for (bit, name) in [(0x80, "BSY"), (0x20, "DF"), (0x08, "DRQ"), (0x01, "ERR")] {
+        if r.status & bit != 0 {
+            flags.push(name);
+        }
+    }
+    format!(
+        "ATA status {:#04x}{}, error {:#04x}{}",
+        r.status,
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", flags.join(" "))
+        },
+        r.error,
+        if r.error & 0x04 != 0 {
+            " (ABRT: the drive refused it)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The one success predicate of every ATA command (start, poll, the security sequence): the
+/// transport already failed what SG_IO's host and driver bytes reject; here the SCSI status,
+/// the sense key and the drive's own registers must all agree. A register set with any of
+/// BSY, DF, DRQ or ERR is a failure; status 50h with error 01h is the signature a drive
+/// returns after a reset (the command did not run to its end); a UNIT ATTENTION for a
+/// power-on or reset likewise.
+pub fn ata_end(status: u8, sense: &[u8]) -> AtaEnd {
+    let key = scsi::decode_sense(sense);
+    // The registers: in a descriptor (09h) of descriptor-format sense, or in the INFORMATION
+    // field of fixed format, which carries them when the kernel generated the sense for an
+    // ATA command (ASC/ASCQ 00h/1Dh on success, an error's sense key otherwise).
+    let descriptor = sense.first().is_some_and(|b| b & 0x7F >= 0x72);
+    let regs = match key {
+        Some((6, ..)) | None => None,
+        Some((k, asc, ascq, _)) if descriptor || (asc, ascq) == (0, 0x1D) || k >= 2 => {
+            ata::decode_return(sense).ok()
+        }
+        Some(_) => None,
+    };
+    match (status, key) {
+        (0, None) => AtaEnd::Done(None),
+        (_, Some((6, 0x29, q, _))) => AtaEnd::Reset(format!(
+            "the drive reported a power-on or reset (UNIT ATTENTION 29h/{q:02x}h)"
+        )),
+        (0 | 2, Some((k, ..))) if k <= 1 => match regs {
+            Some(r) if r.status == 0x50 && r.error == 0x01 => AtaEnd::Reset(
+                "the drive returned the reset signature (status 50h, error 01h)".into(),
+            ),
+            Some(r) if r.status & (0x80 | 0x20 | 0x08 | 0x01) != 0 => AtaEnd::Failed {
+                why: regs_text(&r),
+                regs: Some(r),
+            },
+            Some(r) => AtaEnd::Done(Some(r)),
+            None if status == 0 => AtaEnd::Done(None),
+            None => AtaEnd::Failed {
+                why: "CHECK CONDITION without the drive's registers".into(),
+                regs: None,
+            },
+        },
+        (_, Some((k, asc, ascq, _))) => AtaEnd::Failed {
+            why: format!(
+                "sense key {k:#x} ({}), ASC/ASCQ {asc:02x}h/{ascq:02x}h{}",
+                scsi::key_name(k),
+                regs.map(|r| format!("; {}", regs_text(&r)))
+                    .unwrap_or_default()
+            ),
+            regs: regs.filter(|r| r.status != 0),
+        },
+        (s, None) => AtaEnd::Failed {
+            why: format!("SCSI status {s:#04x}{}", scsi_status_name(s)),
+            regs: None,
+        },
+    }
+}
+
+fn scsi_status_name(s: u8) -> &'static str {
+    match s {
+        0x02 => " (CHECK CONDITION without sense data)",
+        0x08 => " (BUSY)",
+        0x18 => " (RESERVATION CONFLICT)",
+        0x28 => " (TASK SET FULL)",
+        0x40 => " (TASK ABORTED)",
+        _ => "",
+    }
+}
+
+/// One ATA command: `Ok` only when [`ata_end`] says it completed.
+fn ata_cmd(
+    d: &dyn Passthrough,
+    what: &str,
+    cdb: &[u8; 16],
+    data: Option<&[u8; 512]>,
+    timeout_ms: u32,
+) -> Result<Option<AtaReturn>, String> {
+    let mut buf = data.copied();
+    let r = match buf.as_mut() {
+        Some(b) => d.scsi(cdb, DataDir::ToDevice, b, timeout_ms),
+        None => d.scsi(cdb, DataDir::None, &mut [], timeout_ms),
+    };
+    match r {
+        Err(e) => Err(format!("{what}: {e}")),
+        Ok((status, sense)) => match ata_end(status, &sense) {
+            AtaEnd::Done(r) => Ok(r),
+            AtaEnd::Failed { why, .. } => Err(format!("{what}: {why}")),
+            AtaEnd::Reset(why) => Err(format!("{what}: {why}; it did not run to its end")),
+        },
+    }
+}
+
+/// IDENTIFY DEVICE.
+///
+/// # Errors
+/// When the drive does not answer it.
+pub fn identify(d: &dyn Passthrough) -> io::Result<ata::Identify> {
+    let mut data = [0u8; 512];
+    let (status, sense) = d.scsi(&ata::identify(), DataDir::FromDevice, &mut data, SHORT_MS)?;
+    match ata_end(status, &sense) {
+        AtaEnd::Done(_) => Ok(ata::parse_identify(&data)),
+        AtaEnd::Failed { why, .. } | AtaEnd::Reset(why) => {
+            Err(io::Error::other(format!("IDENTIFY DEVICE failed: {why}")))
+        }
+    }
+}
+
 /// Reads what the drive can do.
 ///
 /// # Errors
 /// When the identify commands fail.
 pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
     match bus {
-        Bus::Nvme => {
-            let mut id = [0u8; 4096];
-            nvme_ok(
-                "Identify Controller",
-                d.nvme(&nvme::identify_controller(), &mut id),
-            )?;
-            let c = nvme::parse_controller(&id);
-            let controller = Some(c.clone());
-            let mut supported = method::nvme_purges(&c);
-            if c.format {
-                if c.format_crypto {
-                    supported.push(Method::NvmeFormatCrypto);
-                }
-                supported.push(Method::NvmeFormatUserData);
-            }
-            let mut caps = Caps {
-                model: c.model,
-                serial: c.serial,
-                supported,
-                solid_state: true,
-                controller,
-                ..Caps::default()
-            };
-            if c.sanitize_crypto || c.sanitize_block || c.sanitize_overwrite {
-                let mut log = [0u8; 512];
-                if nvme_ok(
-                    "Sanitize Status log",
-                    d.nvme(&nvme::sanitize_log(), &mut log),
-                )
-                .is_ok()
-                {
-                    let st = nvme::parse_sanitize_log(&log);
-                    if st.status == 3 {
-                        caps.failure_mode = true;
-                        caps.blockers.push(
-                            "the last sanitize failed: the drive is in sanitize failure mode; leave it with \
-                             --exit-failure-mode (or start a new sanitize with --ause)"
-                                .into(),
-                        );
-                    }
-                    if st.status == 2 {
-                        caps.blockers
-                            .push(format!("a sanitize is in progress ({:.0} %)", st.percent()));
-                    }
-                    for (m, e) in [
-                        (Method::NvmeSanitizeOverwrite, st.est_overwrite),
-                        (Method::NvmeSanitizeBlock, st.est_block),
-                        (Method::NvmeSanitizeCrypto, st.est_crypto),
-                    ] {
-                        if e != 0 && e != u32::MAX {
-                            caps.estimates.push((m, u64::from(e)));
-                        }
-                    }
-                }
-            }
-            Ok(caps)
-        }
-        Bus::Ata => {
-            let mut data = [0u8; 512];
-            let (status, _) = d.scsi(&ata::identify(), DataDir::FromDevice, &mut data, 30_000)?;
-            if status != 0 {
-                return Err(io::Error::other(format!(
-                    "IDENTIFY DEVICE failed (SCSI status {status:#04x})"
-                )));
-            }
-            let id = ata::parse_identify(&data);
-            let mut supported = method::ata_purges(&id);
-            if id.security
-                && !supported.contains(&Method::AtaSecurityEraseEnhanced)
-                && id.security_enhanced_erase
-            {
-                supported.push(Method::AtaSecurityEraseEnhanced);
-            }
-            if id.security {
-                supported.push(Method::AtaSecurityErase);
-            }
-            let mut blockers = Vec::new();
-            if id.security_frozen
-                && supported.iter().any(|m| {
-                    matches!(
-                        m,
-                        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced
-                    )
-                })
-            {
-                blockers.push(
-                    "the drive's security is frozen (by the BIOS): suspend and resume the machine \
-                               (e.g. rtcwake -m mem -s 5) or hot-plug the drive, then try again"
-                        .into(),
-                );
-            }
-            if id.security_locked {
-                blockers.push("the drive is locked with a password; unlock it first".into());
-            }
-            let estimates = vec![
-                (Method::AtaSecurityErase, u64::from(id.erase_minutes) * 60),
-                (
-                    Method::AtaSecurityEraseEnhanced,
-                    u64::from(id.enhanced_erase_minutes) * 60,
-                ),
-            ]
-            .into_iter()
-            .filter(|(_, s)| *s > 0)
-            .collect();
-            Ok(Caps {
-                model: id.model,
-                serial: id.serial,
-                supported,
-                solid_state: id.solid_state,
-                blockers,
-                estimates,
-                failure_mode: false, // ATA leaves it with a new sanitize (AUSE), not a command
-                controller: None,
-            })
-        }
-        Bus::Scsi => {
-            // Asked with REPORT SUPPORTED OPERATION CODES; a drive that cannot answer lists
-            // nothing (unknown is not "supported"): an explicit --method then lets the drive's
-            // own answer to SANITIZE decide.
-            let mut supported = Vec::new();
-            for (sa, m) in [
-                (scsi::Action::CryptoErase, Method::ScsiSanitizeCrypto),
-                (scsi::Action::BlockErase, Method::ScsiSanitizeBlock),
-                (scsi::Action::Overwrite, Method::ScsiSanitizeOverwrite),
-            ] {
-                let mut data = [0u8; 32];
-                if let Ok((0, _)) = d.scsi(
-                    &scsi::report_supported(sa),
-                    DataDir::FromDevice,
-                    &mut data,
-                    30_000,
-                ) {
-                    if scsi::supported(&data) {
-                        supported.push(m);
-                    }
-                }
-            }
-            Ok(Caps {
-                supported,
-                ..Caps::default()
-            })
-        }
+        Bus::Nvme => probe_nvme(d),
+        Bus::Ata => probe_ata(d),
+        Bus::Scsi => Ok(probe_scsi(d)),
     }
 }
 
-/// The namespace's current LBA format, which Format NVM keeps.
-///
-/// # Errors
-/// When Identify Namespace fails.
-pub fn lba_format(d: &dyn Passthrough, nsid: u32) -> io::Result<u8> {
-    Ok(namespace(d, nsid)?.0)
+fn probe_nvme(d: &dyn Passthrough) -> io::Result<Caps> {
+    let mut id = [0u8; 4096];
+    nvme_ok(
+        "Identify Controller",
+        d.nvme(&nvme::identify_controller(), &mut id),
+    )?;
+    let c = nvme::parse_controller(&id);
+    let mut supported = method::nvme_purges(&c);
+    if c.format {
+        if c.format_crypto {
+            supported.push(Method::NvmeFormatCrypto);
+        }
+        supported.push(Method::NvmeFormatUserData);
+    }
+    let mut caps = Caps {
+        model: c.model.clone(),
+        serial: c.serial.clone(),
+        supported,
+        medium: Medium::Flash,
+        medium_why: "NVMe".into(),
+        controller: Some(c.clone()),
+        ..Caps::default()
+    };
+    if !(c.sanitize_crypto || c.sanitize_block || c.sanitize_overwrite) {
+        return Ok(caps);
+    }
+    let mut log = [0u8; 512];
+    match nvme_ok(
+        "Sanitize Status log",
+        d.nvme(&nvme::sanitize_log(), &mut log),
+    ) {
+        Err(e) => caps.blockers.push(Blocker::only(
+            &NVME_SANITIZE,
+            format!(
+                "its Sanitize Status log cannot be read ({e}): a sanitize that cannot be followed is not started"
+            ),
+        )),
+        Ok(_) => {
+            let st = nvme::parse_sanitize_log(&log);
+            if st.status == 3 {
+                let restricted = match st.state {
+                    2 => Some(true),
+                    4 => Some(false),
+                    _ => None,
+                };
+                caps.failure = Some(FailureMode {
+                    restricted,
+                    detail: format!(
+                        "the last sanitize failed (SSTAT 3{})",
+                        match restricted {
+                            Some(true) => ", restricted: only a new sanitize leaves it",
+                            Some(false) => ", unrestricted",
+                            None => "",
+                        }
+                    ),
+                });
+                caps.blockers.push(Blocker::only(
+                    &NVME_FORMAT,
+                    "the drive is in sanitize failure mode, where Format NVM is refused: a new sanitize \
+                     (nist-purge) is the way out",
+                ));
+            }
+            if st.status == 2 {
+                caps.blockers.push(Blocker::all(format!(
+                    "a sanitize is in progress ({:.0} %)",
+                    st.percent()
+                )));
+            }
+            for (m, e) in [
+                (Method::NvmeSanitizeOverwrite, st.est_overwrite),
+                (Method::NvmeSanitizeBlock, st.est_block),
+                (Method::NvmeSanitizeCrypto, st.est_crypto),
+            ] {
+                if e != 0 && e != u32::MAX {
+                    caps.estimates.push((
+                        m,
+                        Estimate {
+                            seconds: u64::from(e),
+                            at_least: false,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    Ok(caps)
 }
 
-/// The namespace's current LBA format and whether it is shared (NMIC bit 0).
+/// The reason byte of a failed ATA sanitize (LBA 7:0 of SANITIZE STATUS EXT's error output).
+fn ata_sanitize_reason(r: &AtaReturn) -> String {
+    let code = (r.lba & 0xFF) as u8;
+    format!(
+        "reason {code:#04x}: {}",
+        match code {
+            0x00 => "not reported",
+            0x01 => "the sanitize was unsuccessful",
+            0x02 => "an invalid or unsupported value in the SANITIZE FEATURE field",
+            0x03 => "the drive is in the sanitize frozen state",
+            0x04 => "SANITIZE FREEZE LOCK failed (sanitize antifreeze lock)",
+            _ => "reserved",
+        }
+    )
+}
+
+fn probe_ata(d: &dyn Passthrough) -> io::Result<Caps> {
+    let id = identify(d)?;
+    let (medium, medium_why) = method::ata_medium(id.rotation_rate, id.trim, None);
+    let mut supported = method::ata_purges(&id, medium);
+    if id.security
+        && !supported.contains(&Method::AtaSecurityEraseEnhanced)
+        && id.security_enhanced_erase
+    {
+        supported.push(Method::AtaSecurityEraseEnhanced);
+    }
+    if id.security {
+        supported.push(Method::AtaSecurityErase);
+    }
+    let mut blockers = Vec::new();
+    if id.security_locked {
+        blockers.push(Blocker::all(format!(
+            "the drive is locked with an ATA security password. If a security erase by mediasan was \
+             interrupted, it is mediasan's temporary password \"{}\": `mediasan purge DEVICE --unlock` \
+             removes it; otherwise the owner's password is needed",
+            String::from_utf8_lossy(TEMP_PASSWORD)
+        )));
+    }
+    if id.security_count_expired {
+        blockers.push(Blocker::only(
+            &ATA_SECURITY,
+            "the drive counted five wrong passwords and accepts none until it is power-cycled",
+        ));
+    }
+    if id.security_frozen {
+        blockers.push(Blocker::only(
+            &ATA_SECURITY,
+            "the drive's security is frozen (by the BIOS): suspend and resume the machine (e.g. \
+             rtcwake -m mem -s 5) or hot-plug the drive, then try again; SANITIZE is not affected by this freeze",
+        ));
+    }
+    let mut failure = None;
+    if id.sanitize {
+        match d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS) {
+            Err(e) => blockers.push(Blocker::only(
+                &ATA_SANITIZE,
+                format!("its SANITIZE STATUS cannot be read ({e}): a sanitize that cannot be followed is not started"),
+            )),
+            Ok((status, sense)) => match ata_end(status, &sense) {
+                AtaEnd::Done(Some(r)) if r.count_complete => {
+                    if r.count & 0x2000 != 0 {
+                        blockers.push(Blocker::only(
+                            &ATA_SANITIZE,
+                            "SANITIZE is frozen (a SANITIZE FREEZE LOCK since power-on, often by the BIOS): \
+                             power-cycle the drive",
+                        ));
+                    }
+                    if r.count & 0x4000 != 0 {
+                        blockers.push(Blocker::all(format!(
+                            "a sanitize is in progress ({:.0} %)",
+                            f64::from((r.lba & 0xFFFF) as u16) * 100.0 / 65536.0
+                        )));
+                    }
+                }
+                AtaEnd::Done(_) => {}
+                AtaEnd::Failed { regs: Some(r), .. } if r.status & 0x01 != 0 => {
+                    failure = Some(FailureMode {
+                        restricted: None,
+                        detail: format!(
+                            "the last sanitize failed ({})",
+                            ata_sanitize_reason(&r)
+                        ),
+                    });
+                    blockers.push(Blocker::only(
+                        &ATA_SECURITY,
+                        "the drive is in sanitize failure mode: a new sanitize (nist-purge) is the way out",
+                    ));
+                }
+                AtaEnd::Failed { why, .. } | AtaEnd::Reset(why) => blockers.push(Blocker::only(
+                    &ATA_SANITIZE,
+                    format!("its SANITIZE STATUS cannot be read ({why}): a sanitize that cannot be followed is not started"),
+                )),
+            },
+        }
+    }
+    let estimates = [
+        (
+            Method::AtaSecurityErase,
+            id.erase_minutes,
+            id.erase_at_least,
+        ),
+        (
+            Method::AtaSecurityEraseEnhanced,
+            id.enhanced_erase_minutes,
+            id.enhanced_erase_at_least,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, min, _)| *min > 0)
+    .map(|(m, min, at_least)| {
+        (
+            m,
+            Estimate {
+                seconds: u64::from(min) * 60,
+                at_least,
+            },
+        )
+    })
+    .collect();
+    Ok(Caps {
+        model: id.model.clone(),
+        serial: id.serial.clone(),
+        supported,
+        medium,
+        medium_why,
+        blockers,
+        estimates,
+        failure,
+        identify: Some(id),
+        ..Caps::default()
+    })
+}
+
+/// REQUEST SENSE, decoded: (key, ASC, ASCQ, progress), or why it could not be read.
+fn request_sense(d: &dyn Passthrough) -> Result<(u8, u8, u8, Option<u16>), String> {
+    let mut data = [0u8; 252];
+    match d.scsi(
+        &scsi::request_sense(),
+        DataDir::FromDevice,
+        &mut data,
+        SHORT_MS,
+    ) {
+        Err(e) => Err(format!("REQUEST SENSE failed: {e}")),
+        Ok((0, _)) => scsi::decode_sense(&data)
+            .ok_or_else(|| "REQUEST SENSE returned no sense data".to_string()),
+        Ok((s, _)) => Err(format!("REQUEST SENSE was rejected (SCSI status {s:#04x})")),
+    }
+}
+
+fn probe_scsi(d: &dyn Passthrough) -> Caps {
+    // Asked with REPORT SUPPORTED OPERATION CODES; a drive that cannot answer lists nothing
+    // (unknown is not "supported"): an explicit --method then lets the drive's own answer to
+    // SANITIZE decide.
+    let mut caps = Caps::default();
+    for (sa, m) in [
+        (scsi::Action::CryptoErase, Method::ScsiSanitizeCrypto),
+        (scsi::Action::BlockErase, Method::ScsiSanitizeBlock),
+        (scsi::Action::Overwrite, Method::ScsiSanitizeOverwrite),
+    ] {
+        let mut data = [0u8; 32];
+        if let Ok((0, _)) = d.scsi(
+            &scsi::report_supported(sa),
+            DataDir::FromDevice,
+            &mut data,
+            SHORT_MS,
+        ) {
+            if scsi::supported(&data) {
+                caps.supported.push(m);
+            }
+        }
+    }
+    let mut b1 = [0u8; 64];
+    if let Ok((0, _)) = d.scsi(&scsi::inquiry_b1(), DataDir::FromDevice, &mut b1, SHORT_MS) {
+        caps.reads_fail_after_erase = scsi::reads_may_fail_after(&b1);
+        let rate = u16::from_be_bytes([b1[4], b1[5]]);
+        caps.medium = match rate {
+            1 => Medium::Flash,
+            0x0401..=0xFFFE => Medium::Magnetic,
+            _ => Medium::Unknown,
+        };
+        caps.medium_why = format!("VPD B1h MEDIUM ROTATION RATE {rate:#06x}");
+    }
+    let mut rc = [0u8; 32];
+    if let Ok((0, _)) = d.scsi(
+        &scsi::read_capacity16(),
+        DataDir::FromDevice,
+        &mut rc,
+        SHORT_MS,
+    ) {
+        caps.capacity = scsi::parse_capacity16(&rc);
+    }
+    match request_sense(d) {
+        Ok((3, 0x31, 0x03, _)) => {
+            caps.failure = Some(FailureMode {
+                restricted: None,
+                detail: "the last sanitize failed (SANITIZE COMMAND FAILED, 03h/31h/03h)".into(),
+            });
+            caps.blockers.push(Blocker::only(
+                &[Method::ScsiFormatUnit],
+                "the drive is in sanitize failure mode: a new sanitize (nist-purge) is the way out",
+            ));
+        }
+        Ok((2, 0x04, 0x1B, p)) => caps.blockers.push(Blocker::all(format!(
+            "a sanitize is in progress ({:.0} %)",
+            p.map_or(0.0, |p| f64::from(p) * 100.0 / 65536.0)
+        ))),
+        Ok((2, 0x04, 0x04, _)) => caps
+            .blockers
+            .push(Blocker::all("a FORMAT UNIT is in progress")),
+        _ => {}
+    }
+    caps
+}
+
+/// The namespace's current format, whether it is shared (NMIC bit 0), and what its
+/// deallocated blocks read as (DLFEAT).
 ///
 /// # Errors
 /// When Identify Namespace fails.
-pub fn namespace(d: &dyn Passthrough, nsid: u32) -> io::Result<(u8, bool)> {
+pub fn namespace(d: &dyn Passthrough, nsid: u32) -> io::Result<(nvme::NsFormat, bool, Option<u8>)> {
     let mut ns = [0u8; 4096];
     nvme_ok(
         "Identify Namespace",
         d.nvme(&nvme::identify_namespace(nsid), &mut ns),
     )?;
-    Ok((nvme::current_lba_format(&ns), nvme::namespace_shared(&ns)))
+    Ok((
+        nvme::ns_format(&ns),
+        nvme::namespace_shared(&ns),
+        nvme::deallocated_byte(&ns),
+    ))
 }
 
 /// The namespaces active on the controller (Identify, CNS 2).
@@ -389,24 +904,19 @@ pub fn active_namespaces(d: &dyn Passthrough) -> io::Result<Vec<u32>> {
     Ok(nvme::parse_namespace_list(&list))
 }
 
-/// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, SCSI SANITIZE EXIT FAILURE MODE.
+/// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, ATA SANITIZE STATUS EXT with
+/// CLEAR SANITIZE OPERATION FAILED, SCSI SANITIZE EXIT FAILURE MODE. Only a failed sanitize
+/// that allowed it (AUSE / FAILURE MODE 1) can be left this way; otherwise the drive refuses
+/// and a new sanitize is the way out.
 ///
 /// # Errors
-/// When the drive refuses (ATA has no such command: a new sanitize with AUSE does it).
+/// When the drive refuses.
 pub fn exit_failure_mode(d: &dyn Passthrough, bus: Bus) -> io::Result<()> {
     match bus {
         Bus::Nvme => {
-            let s = nvme::Sanitize {
-                action: nvme::SanitizeAction::ExitFailureMode,
-                ause: false,
-                overwrite_passes: 0,
-                invert_between_passes: false,
-                no_deallocate: false,
-                pattern: 0,
-            };
             nvme_ok(
                 "Sanitize (exit failure mode)",
-                d.nvme(&nvme::sanitize(&s), &mut []),
+                d.nvme(&nvme::sanitize(&exit_sanitize()), &mut []),
             )?;
             Ok(())
         }
@@ -415,18 +925,24 @@ pub fn exit_failure_mode(d: &dyn Passthrough, bus: Bus) -> io::Result<()> {
             match d.scsi(&c.cdb, DataDir::None, &mut c.data_out, 60_000)? {
                 (0, _) => Ok(()),
                 (s, _) => Err(io::Error::other(format!(
-                    "the drive refused EXIT FAILURE MODE (status {s:#04x})"
+                    "the drive refused EXIT FAILURE MODE (status {s:#04x}); a new sanitize is the way out"
                 ))),
             }
         }
-        Bus::Ata => Err(io::Error::other(
-            "ATA has no exit-failure-mode command; start a new sanitize with --ause",
-        )),
+        Bus::Ata => ata_cmd(
+            d,
+            "SANITIZE STATUS EXT (clear sanitize operation failed)",
+            &ata::sanitize_status_clear_failure(),
+            None,
+            SHORT_MS,
+        )
+        .map(|_| ())
+        .map_err(|e| io::Error::other(format!("{e}; a new sanitize is the way out"))),
     }
 }
 
 /// Commands that run to the end before they return (Format NVM, ATA security erase): there is
-/// no sanitize status to poll afterwards.
+/// no status to poll afterwards.
 pub fn synchronous(m: Method) -> bool {
     matches!(
         m,
@@ -434,8 +950,24 @@ pub fn synchronous(m: Method) -> bool {
             | Method::NvmeFormatCrypto
             | Method::AtaSecurityErase
             | Method::AtaSecurityEraseEnhanced
-            | Method::ScsiFormatUnit
     )
+}
+
+/// Why starting a method did not work.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StartError {
+    /// Refused before anything that erases was accepted: the media is as it was.
+    Refused(String),
+    /// The erasing command was sent and did not end cleanly: the media may be partly erased.
+    Failed(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Refused(w) | StartError::Failed(w) => f.write_str(w),
+        }
+    }
 }
 
 /// The drive's sanitize state.
@@ -443,214 +975,460 @@ pub fn synchronous(m: Method) -> bool {
 pub enum State {
     /// Running, percent done.
     Running(f64),
-    Completed,
+    /// Completed, in the drive's words (what it reported with it).
+    Completed(String),
+    /// The drive says it failed.
     Failed(String),
+    /// The drive reports no sanitize (never sanitized, or none since power-on).
+    Idle(String),
+    /// The status could not be read or decoded this time: not a failure, not a success.
+    Unknown(String),
+}
+
+/// What the status of our own command must show (the NVMe log's last command, the overwrite
+/// passes done).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// The CDW10 of the Sanitize we sent.
+    pub nvme_cdw10: Option<u32>,
+    /// Overwrite passes.
+    pub passes: Option<u8>,
+}
+
+impl Expect {
+    /// What `m` sent with `o` must come back as.
+    pub fn of(m: Method, o: &Options) -> Expect {
+        match wire(m, o) {
+            Wire::NvmeSanitize(s) => Expect {
+                nvme_cdw10: Some(nvme::sanitize(&s).cdw10),
+                passes: (s.action == nvme::SanitizeAction::Overwrite)
+                    .then_some(o.passes.clamp(1, 16)),
+            },
+            _ => Expect::default(),
+        }
+    }
 }
 
 /// Starts `m`. Long-running sanitize commands return at once; the drive works on its own.
 ///
 /// # Errors
-/// When the drive refuses the command.
-pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> io::Result<()> {
+/// [`StartError::Refused`] when the drive refuses the command (nothing erased);
+/// [`StartError::Failed`] when a blocking command was accepted and did not end cleanly.
+pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartError> {
+    let refused = |e: String| StartError::Refused(e);
     match wire(m, o) {
         Wire::NvmeSanitize(s) => {
-            nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))?;
+            nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))
+                .map_err(|e| refused(e.to_string()))?;
             Ok(())
         }
         Wire::NvmeFormat { ses } => {
-            // Another LBA format would change the block size under the user's feet.
-            let now = lba_format(d, o.nsid)?;
-            if now != o.lbaf {
-                return Err(io::Error::other(format!(
-                    "namespace {} uses LBA format {now}, not {}; nothing was sent",
-                    o.nsid, o.lbaf
+            // Another format would change the block size or the protection under the user's feet.
+            let (now, _, _) = namespace(d, o.nsid).map_err(|e| refused(e.to_string()))?;
+            if now.lbaf != o.format.lbaf {
+                return Err(refused(format!(
+                    "namespace {} uses LBA format {}, not {}; nothing was sent",
+                    o.nsid, now.lbaf, o.format.lbaf
                 )));
             }
-            nvme_ok(
-                "Format NVM",
-                d.nvme(&nvme::format_nvm(o.nsid, o.lbaf, ses), &mut []),
-            )?;
-            Ok(())
-        }
-        Wire::AtaSanitize(cdb) => {
-            let (status, sense) = d.scsi(&cdb, DataDir::None, &mut [], 30_000)?;
-            let r = ata::decode_return(&sense).ok();
-            if status != 0 && r.is_none_or(|r| r.status & 0x01 != 0) {
-                return Err(io::Error::other(format!(
-                    "the drive refused SANITIZE (status {status:#04x})"
+            if now != o.format {
+                return Err(refused(format!(
+                    "namespace {} is formatted as {now:?}, not {:?}; nothing was sent",
+                    o.nsid, o.format
                 )));
             }
-            Ok(())
+            let cmd = nvme::format_nvm(o.nsid, o.format, ses, nvme::format_timeout_ms(o.capacity));
+            match d.nvme(&cmd, &mut []) {
+                Ok((0, _)) => Ok(()),
+                // The command was accepted by the kernel; only the drive's status tells whether
+                // it started: a status here is a refusal, a transport error (timeout, reset) is not.
+                Ok((status, _)) => Err(refused(format!("Format NVM: NVMe status {status:#06x}"))),
+                Err(e) => Err(StartError::Failed(format!(
+                    "Format NVM did not complete ({e}); the namespace may be partly formatted: do not \
+                     use it until a new purge has succeeded"
+                ))),
+            }
         }
+        Wire::AtaSanitize(cdb) => ata_cmd(d, "SANITIZE", &cdb, None, SHORT_MS)
+            .map(|_| ())
+            .map_err(refused),
         Wire::ScsiSanitize(mut c) => {
             let dir = if c.data_out.is_empty() {
                 DataDir::None
             } else {
                 DataDir::ToDevice
             };
-            let (status, sense) = d.scsi(&c.cdb, dir, &mut c.data_out, 60_000)?;
+            let (status, sense) = d
+                .scsi(&c.cdb, dir, &mut c.data_out, 60_000)
+                .map_err(|e| refused(e.to_string()))?;
             if status != 0 {
-                let why = scsi::decode_sense(&sense)
-                    .map(|(k, asc, ascq, _)| {
-                        let note = if k == 5 {
-                            " (ILLEGAL REQUEST: not supported)"
-                        } else {
-                            ""
-                        };
-                        format!("sense key {k:#x}, ASC/ASCQ {asc:#04x}/{ascq:#04x}{note}")
-                    })
-                    .unwrap_or_else(|| format!("SCSI status {status:#04x}"));
-                return Err(io::Error::other(format!(
-                    "the drive refused SANITIZE: {why}"
-                )));
+                return Err(refused(format!("SANITIZE: {}", scsi_why(status, &sense))));
             }
             Ok(())
         }
         Wire::ScsiFormatUnit => {
-            let (status, sense) = d.scsi(
-                &scsi::format_unit(),
-                DataDir::None,
-                &mut [],
-                o.timeout_s.saturating_mul(1000),
-            )?;
+            let (cdb, header) = scsi::format_unit(o.scsi_pi_type);
+            let mut data = header;
+            let (status, sense) = d
+                .scsi(&cdb, DataDir::ToDevice, &mut data, 60_000)
+                .map_err(|e| refused(e.to_string()))?;
             if status != 0 {
-                let why = scsi::decode_sense(&sense)
-                    .map_or(format!("SCSI status {status:#04x}"), |(k, a, q, _)| {
-                        format!("sense {k:#x}/{a:#04x}/{q:#04x}")
-                    });
-                return Err(io::Error::other(format!(
-                    "the drive refused FORMAT UNIT: {why}"
+                return Err(refused(format!(
+                    "FORMAT UNIT: {}",
+                    scsi_why(status, &sense)
                 )));
             }
             Ok(())
         }
-        Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o.timeout_s),
+        Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o),
     }
+}
+
+fn scsi_why(status: u8, sense: &[u8]) -> String {
+    scsi::decode_sense(sense)
+        .map(|(k, asc, ascq, _)| {
+            let note = if k == 5 {
+                " (ILLEGAL REQUEST: not supported)"
+            } else {
+                ""
+            };
+            format!("sense key {k:#x}, ASC/ASCQ {asc:#04x}/{ascq:#04x}{note}")
+        })
+        .unwrap_or_else(|| format!("SCSI status {status:#04x}"))
 }
 
 /// The temporary password of an ATA security erase (the drive clears it when the erase ends).
 pub const TEMP_PASSWORD: &[u8] = b"mediasan";
 
-/// An ATA command through SAT failed: a CHECK CONDITION whose ATA status has ERR set (or that
-/// carries no ATA status at all).
-fn ata_failed(status: u8, sense: &[u8]) -> bool {
-    status != 0 && ata::decode_return(sense).map_or(true, |r| r.status & 0x01 != 0)
+/// The one line that tells an operator how to get a drive out of our password.
+pub fn password_recovery() -> String {
+    format!(
+        "the drive may be left with ATA security enabled and mediasan's temporary user password \"{pw}\": \
+         run `mediasan purge DEVICE --unlock` (or `hdparm --user-master u --security-disable {pw} DEVICE`) \
+         before powering it off, or it will be locked at the next power-on",
+        pw = String::from_utf8_lossy(TEMP_PASSWORD)
+    )
 }
 
-fn ata_pio_out(
-    d: &dyn Passthrough,
-    cdb: &[u8; 16],
-    data: &[u8; 512],
-    timeout_ms: u32,
-) -> io::Result<()> {
-    let mut buf = *data;
-    let (status, sense) = d.scsi(cdb, DataDir::ToDevice, &mut buf, timeout_ms)?;
-    let failed = ata_failed(status, &sense);
-    if failed {
-        return Err(io::Error::other(format!(
-            "the drive refused ATA command {:#04x} (status {status:#04x})",
-            cdb[14]
-        )));
-    }
-    Ok(())
-}
-
-/// SECURITY SET PASSWORD (user, temporary), ERASE PREPARE, ERASE UNIT (normal or enhanced, a
-/// blocking command: hdparm sizes its timeout from the drive's estimate, we take `timeout_s`).
-/// If anything fails after the password was set, the password is removed again (UNLOCK,
-/// DISABLE PASSWORD), so the drive is never left locked with it.
-fn security_erase(d: &dyn Passthrough, enhanced: bool, timeout_s: u32) -> io::Result<()> {
-    let pw = ata::security_data(TEMP_PASSWORD, false, 0);
-    ata_pio_out(d, &ata::security_set_password(), &pw, 30_000)?;
-    let erase = || -> io::Result<()> {
-        let (status, sense) = d.scsi(
-            &ata::security_erase_prepare(),
-            DataDir::None,
-            &mut [],
-            30_000,
-        )?;
-        if ata_failed(status, &sense) {
-            return Err(io::Error::other("the drive refused SECURITY ERASE PREPARE"));
+/// IDENTIFY again after a security command, a few times (a drive reset by a timeout needs a
+/// moment): whether security is still enabled and whether it is locked.
+fn security_state(d: &dyn Passthrough) -> Result<(bool, bool), String> {
+    let mut last = String::new();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(if cfg!(test) {
+                1
+            } else {
+                2000
+            }));
         }
-        let flags = if enhanced { ata::ENHANCED } else { 0 };
-        ata_pio_out(
-            d,
-            &ata::security_erase_unit(),
-            &ata::security_data(TEMP_PASSWORD, false, flags),
-            timeout_s.saturating_mul(1000),
-        )
-    };
-    let result = erase();
-    if result.is_err() {
-        // Never leave the temporary password set: unlock (if the drive locked) and disable it.
-        let _ = ata_pio_out(d, &ata::security_unlock(), &pw, 30_000);
-        let _ = ata_pio_out(d, &ata::security_disable_password(), &pw, 30_000);
+        match identify(d) {
+            Ok(id) => return Ok((id.security_enabled, id.security_locked)),
+            Err(e) => last = e.to_string(),
+        }
     }
-    result
+    Err(last)
 }
 
-/// Asks the drive how its sanitize is going.
+/// Removes mediasan's temporary password: UNLOCK if locked, DISABLE PASSWORD, and IDENTIFY
+/// again. `Ok` once security is off.
+fn remove_password(d: &dyn Passthrough) -> Result<(), String> {
+    let pw = ata::security_data(TEMP_PASSWORD, false, 0);
+    let (enabled, locked) = security_state(d)?;
+    if !enabled && !locked {
+        return Ok(());
+    }
+    if locked {
+        ata_cmd(
+            d,
+            "SECURITY UNLOCK",
+            &ata::security_unlock(),
+            Some(&pw),
+            SHORT_MS,
+        )?;
+    }
+    ata_cmd(
+        d,
+        "SECURITY DISABLE PASSWORD",
+        &ata::security_disable_password(),
+        Some(&pw),
+        SHORT_MS,
+    )?;
+    match security_state(d)? {
+        (false, false) => Ok(()),
+        (e, l) => Err(format!(
+            "after DISABLE PASSWORD the drive still reports security {}{}",
+            if e { "enabled" } else { "disabled" },
+            if l { " and locked" } else { "" }
+        )),
+    }
+}
+
+/// `mediasan purge --unlock`: takes mediasan's temporary password off a drive an interrupted
+/// security erase left behind. Returns what was done.
 ///
 /// # Errors
-/// When the status cannot be read.
-pub fn poll(d: &dyn Passthrough, bus: Bus) -> io::Result<State> {
-    match bus {
-        Bus::Nvme => {
-            let mut log = [0u8; 512];
-            nvme_ok(
-                "Sanitize Status log",
-                d.nvme(&nvme::sanitize_log(), &mut log),
-            )?;
-            let st = nvme::parse_sanitize_log(&log);
-            Ok(match st.status {
-                2 => State::Running(st.percent()),
-                1 | 4 => State::Completed,
-                3 => State::Failed("the drive reports the sanitize failed".into()),
-                _ => State::Failed("the drive reports no sanitize ever completed".into()),
-            })
-        }
-        Bus::Ata => {
-            let (_, sense) = d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], 30_000)?;
-            let r = ata::decode_return(&sense).map_err(io::Error::other)?;
-            // COUNT bit 15: completed without error; bit 14: in progress; LBA 15:0: progress.
-            Ok(if r.count & 0x4000 != 0 {
-                State::Running(f64::from((r.lba & 0xFFFF) as u16) * 100.0 / 65536.0)
-            } else if r.count & 0x8000 != 0 {
-                State::Completed
-            } else {
-                State::Failed(format!(
-                    "SANITIZE STATUS reports neither progress nor success (error {:#04x})",
-                    r.error
-                ))
-            })
-        }
-        Bus::Scsi => {
-            let mut data = [0u8; 252];
-            let (_, _) = d.scsi(
-                &scsi::request_sense(),
-                DataDir::FromDevice,
-                &mut data,
-                30_000,
-            )?;
-            Ok(match scsi::decode_sense(&data) {
-                Some((k, asc, ascq, p)) if scsi::sanitize_in_progress(k, asc, ascq) => {
-                    State::Running(p.map_or(0.0, |p| f64::from(p) * 100.0 / 65536.0))
-                }
-                Some((0, _, _, _)) | None => State::Completed,
-                Some((k, asc, ascq, _)) => {
-                    State::Failed(format!("sense {k:#x}/{asc:#04x}/{ascq:#04x}"))
-                }
-            })
-        }
+/// When the drive does not take the password (it is someone else's) or cannot be read.
+pub fn unlock(d: &dyn Passthrough) -> Result<String, String> {
+    let id = identify(d).map_err(|e| e.to_string())?;
+    if !id.security_enabled && !id.security_locked {
+        return Ok("ATA security is not enabled: there is no password to remove".into());
+    }
+    if id.security_count_expired {
+        return Err(
+            "the drive counted five wrong passwords and accepts none until it is power-cycled"
+                .into(),
+        );
+    }
+    remove_password(d).map_err(|e| {
+        format!(
+            "mediasan's temporary password did not unlock it ({e}): the password is not mediasan's; \
+             the owner's user or master password is needed"
+        )
+    })?;
+    Ok("mediasan's temporary password was removed: ATA security is disabled".into())
+}
+
+/// SECURITY SET PASSWORD (user, temporary), ERASE PREPARE, ERASE UNIT (normal or enhanced; a
+/// blocking command with a timeout sized from the drive's estimate and capacity), then
+/// IDENTIFY again: the erase counts only if the drive then reports security neither enabled
+/// nor locked. If anything after the password was set did not end cleanly, the password is
+/// removed (UNLOCK, DISABLE PASSWORD) and checked again; if it cannot be, the error says how
+/// to recover the drive.
+fn security_erase(d: &dyn Passthrough, enhanced: bool, o: &Options) -> Result<(), StartError> {
+    let pw = ata::security_data(TEMP_PASSWORD, false, 0);
+    ata_cmd(
+        d,
+        "SECURITY SET PASSWORD",
+        &ata::security_set_password(),
+        Some(&pw),
+        SHORT_MS,
+    )
+    .map_err(StartError::Refused)?;
+    // From here the password is set: every way out goes through the check below.
+    let prepare = ata_cmd(
+        d,
+        "SECURITY ERASE PREPARE",
+        &ata::security_erase_prepare(),
+        None,
+        SHORT_MS,
+    );
+    let erase = prepare.clone().and_then(|_| {
+        let flags = if enhanced { ata::ENHANCED } else { 0 };
+        ata_cmd(
+            d,
+            "SECURITY ERASE UNIT",
+            &ata::security_erase_unit(),
+            Some(&ata::security_data(TEMP_PASSWORD, false, flags)),
+            security_erase_timeout_ms(o.estimate, o.capacity),
+        )
+    });
+    let clean = match security_state(d) {
+        Ok((false, false)) => Ok(()),
+        Ok(_) | Err(_) => remove_password(d),
+    };
+    match (prepare, erase, clean) {
+        (_, Ok(_), Ok(())) => Ok(()),
+        (_, Ok(_), Err(c)) => Err(StartError::Failed(format!(
+            "the erase reported success, but security did not end disabled ({c}); {}",
+            password_recovery()
+        ))),
+        (Err(p), _, Ok(())) => Err(StartError::Refused(format!(
+            "{p}; the temporary password was removed again"
+        ))),
+        (Err(p), _, Err(c)) => Err(StartError::Refused(format!(
+            "{p}; removing the temporary password failed too ({c}); {}",
+            password_recovery()
+        ))),
+        (Ok(_), Err(e), Ok(())) => Err(StartError::Failed(format!(
+            "{e}; the media may be partly erased; the temporary password was removed again"
+        ))),
+        (Ok(_), Err(e), Err(c)) => Err(StartError::Failed(format!(
+            "{e}; the media may be partly erased; removing the temporary password failed ({c}); {}",
+            password_recovery()
+        ))),
     }
 }
 
-/// Evidence that a purge changed the media: BLAKE3 of sampled locations before, compared with
-/// what is read after (only the hashes are kept, never the data).
+fn progress(v: u16) -> f64 {
+    f64::from(v) * 100.0 / 65536.0
+}
+
+/// Asks the drive how its sanitize (or SCSI format) is going; `expect` ties a completion to
+/// the command we sent.
+pub fn poll(d: &dyn Passthrough, bus: Bus, expect: &Expect) -> State {
+    match bus {
+        Bus::Nvme => poll_nvme(d, expect),
+        Bus::Ata => poll_ata(d),
+        Bus::Scsi => poll_scsi(d),
+    }
+}
+
+fn poll_nvme(d: &dyn Passthrough, expect: &Expect) -> State {
+    let mut log = [0u8; 512];
+    if let Err(e) = nvme_ok(
+        "Sanitize Status log",
+        d.nvme(&nvme::sanitize_log(), &mut log),
+    ) {
+        return State::Unknown(e.to_string());
+    }
+    let st = nvme::parse_sanitize_log(&log);
+    match st.status {
+        2 => State::Running(st.percent()),
+        1 | 4 => {
+            if let Some(sent) = expect.nvme_cdw10 {
+                // SANACT, AUSE, OWPASS, OIPBP, NDAS: bits 9:0.
+                if st.last_cdw10 & 0x3FF != sent & 0x3FF {
+                    return State::Failed(format!(
+                        "the drive's log reports the completion of another sanitize (CDW10 {:#x}; mediasan sent {sent:#x})",
+                        st.last_cdw10
+                    ));
+                }
+            }
+            if let Some(p) = expect.passes {
+                if st.passes_done != p {
+                    return State::Failed(format!(
+                        "the drive reports {} overwrite passes completed, {p} were asked",
+                        st.passes_done
+                    ));
+                }
+            }
+            let mut words = format!(
+                "completed (SSTAT {}{}); Global Data Erased {}",
+                st.status,
+                if st.status == 4 {
+                    ": the drive deallocated all user data although No-Deallocate was asked"
+                } else {
+                    ""
+                },
+                if st.global_data_erased { "1" } else { "0" }
+            );
+            if expect.passes.is_some() {
+                words += &format!("; {} overwrite passes", st.passes_done);
+            }
+            State::Completed(words)
+        }
+        3 => State::Failed(format!(
+            "the drive reports the sanitize failed (SSTAT 3{})",
+            match st.state {
+                2 => ", restricted failure",
+                4 => ", unrestricted failure",
+                _ => "",
+            }
+        )),
+        0 => State::Idle("the drive reports no sanitize ever completed (SSTAT 0)".into()),
+        s => State::Unknown(format!("reserved SSTAT {s}")),
+    }
+}
+
+fn poll_ata(d: &dyn Passthrough) -> State {
+    let (status, sense) = match d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS) {
+        Ok(r) => r,
+        Err(e) => return State::Unknown(format!("SANITIZE STATUS EXT: {e}")),
+    };
+    match ata_end(status, &sense) {
+        AtaEnd::Done(Some(r)) if r.count_complete => {
+            // COUNT bit 15: completed without error; bit 14: in progress; LBA 15:0: progress.
+            if r.count & 0x4000 != 0 {
+                State::Running(progress((r.lba & 0xFFFF) as u16))
+            } else if r.count & 0x8000 != 0 {
+                State::Completed("completed without error (SANITIZE STATUS EXT)".into())
+            } else {
+                State::Idle("the drive reports no sanitize completed since power-on".into())
+            }
+        }
+        AtaEnd::Done(Some(_)) => {
+            // Fixed-format sense carries only COUNT 7:0 and a "COUNT 15:8 not zero" flag: the
+            // flags are unknown; SAT's REQUEST SENSE says whether a sanitize is running.
+            match request_sense(d) {
+                Ok((2, 0x04, 0x1B, p)) => State::Running(progress(p.unwrap_or(0))),
+                Ok((0, 0, 0, None)) => State::Completed(
+                    "completed (inferred: fixed-format sense hides the SANITIZE STATUS flags, its COUNT \
+                     15:8 is not zero and the drive reports no sanitize in progress)"
+                        .into(),
+                ),
+                Ok((k, a, q, _)) => State::Unknown(format!(
+                    "fixed-format sense hides the SANITIZE STATUS flags and REQUEST SENSE says {k:#x}/{a:02x}h/{q:02x}h"
+                )),
+                Err(e) => State::Unknown(format!(
+                    "fixed-format sense hides the SANITIZE STATUS flags, and {e}"
+                )),
+            }
+        }
+        AtaEnd::Done(None) => State::Unknown("SANITIZE STATUS EXT returned no registers".into()),
+        AtaEnd::Failed { regs: Some(r), .. } if r.status & 0x01 != 0 && r.error & 0x04 != 0 => {
+            State::Failed(format!(
+                "the drive reports the sanitize failed ({})",
+                ata_sanitize_reason(&r)
+            ))
+        }
+        AtaEnd::Failed { why, .. } => State::Unknown(format!("SANITIZE STATUS EXT: {why}")),
+        AtaEnd::Reset(why) => State::Unknown(format!("SANITIZE STATUS EXT: {why}")),
+    }
+}
+
+fn poll_scsi(d: &dyn Passthrough) -> State {
+    match request_sense(d) {
+        Err(e) => State::Unknown(e),
+        Ok((2, 0x04, 0x1B | 0x04, p)) => State::Running(progress(p.unwrap_or(0))),
+        // NO SENSE with a progress indication: still working.
+        Ok((0, _, _, Some(p))) => State::Running(progress(p)),
+        Ok((0, 0, 0, None)) => {
+            State::Completed("the drive reports no operation in progress and no error".into())
+        }
+        Ok((3, 0x31, 0x03, _)) => State::Failed(
+            "the drive reports the sanitize failed (SANITIZE COMMAND FAILED, 03h/31h/03h)".into(),
+        ),
+        Ok((3, 0x31, q, _)) => State::Failed(format!(
+            "the drive reports the format failed (MEDIUM FORMAT CORRUPTED / FORMAT COMMAND FAILED, 03h/31h/{q:02x}h)"
+        )),
+        Ok((k, a, q, _)) => State::Unknown(format!(
+            "REQUEST SENSE says {k:#x} ({})/{a:02x}h/{q:02x}h",
+            scsi::key_name(k)
+        )),
+    }
+}
+
+/// What a read-back after a purge must find.
+#[derive(Clone, Debug, Default)]
+pub struct AfterRule {
+    /// Overwrite: the pattern the samples must hold.
+    pub pattern: Option<crate::pattern::Pattern>,
+    /// The byte deallocated blocks read as, accepted instead of the pattern when the drive
+    /// may deallocate after the sanitize (`None`: the pattern is required).
+    pub deallocated: Option<u8>,
+    /// Reads may fail after this erase by design (SCSI VPD B1h WABEREQ/WACEREQ): an unreadable
+    /// sample then proves the erase.
+    pub unreadable_is_erased: bool,
+}
+
+/// What the read-back after a purge found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    /// Samples that prove data was left (a canary still there, the old data, a wrong pattern).
+    pub problems: Vec<String>,
+    /// Samples that prove the erase.
+    pub conclusive: u64,
+    /// Samples that prove nothing (without canaries: the same uniform bytes before and after).
+    pub inconclusive: u64,
+    /// Of the conclusive, those unreadable by design after the erase.
+    pub unreadable_by_design: u64,
+    /// Samples that could not be read: (offset, error).
+    pub read_errors: Vec<(u64, String)>,
+    pub bytes_read: u64,
+}
+
+/// Evidence that a purge erased the media. With canaries (the default): fresh random data
+/// written at sampled locations before the purge, only its hashes kept; afterwards none may
+/// be readable, which holds for every method (a drive that did nothing, or erased only part,
+/// still returns the canary). Without: the hashes of what was there before, and a sample that
+/// held the same uniform bytes before and after proves nothing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evidence {
     pub extents: Vec<Extent>,
     pub before: Vec<[u8; 32]>,
+    /// Canaries were written (and read back) at every extent.
+    pub canaries: bool,
 }
 
 fn read(dev: &dyn BlockIo, e: &Extent) -> io::Result<Vec<u8>> {
@@ -664,7 +1442,7 @@ fn read(dev: &dyn BlockIo, e: &Extent) -> io::Result<Vec<u8>> {
 }
 
 impl Evidence {
-    /// Hashes the content at `extents` now.
+    /// Hashes the content at `extents` as it is now (no canaries).
     ///
     /// # Errors
     /// A read error.
@@ -673,48 +1451,117 @@ impl Evidence {
             .iter()
             .map(|e| read(dev, e).map(|b| *blake3::hash(&b).as_bytes()))
             .collect::<io::Result<_>>()?;
-        Ok(Evidence { extents, before })
+        Ok(Evidence {
+            extents,
+            before,
+            canaries: false,
+        })
     }
 
-    /// Checks the media after the purge: with an `expected` pattern (overwrite), every sample must
-    /// hold it; otherwise (crypto or block erase) every sample must differ from before, and a
-    /// sample that was one repeated byte before and after proves nothing. Returns the problems.
+    /// Writes canaries at `extents` (whole blocks; random data from `seed`), flushes, reads
+    /// them back, and keeps their hashes.
     ///
     /// # Errors
-    /// A read error.
-    pub fn after(
-        &self,
+    /// A write or read error, an extent that is not whole blocks, or a drive that does not
+    /// return what was written (it could not be verified after the purge either).
+    pub fn canaries(
         dev: &dyn BlockIo,
-        expected: Option<&crate::pattern::Pattern>,
-    ) -> io::Result<Vec<String>> {
-        let mut problems = Vec::new();
-        for (e, h) in self.extents.iter().zip(&self.before) {
-            let now = read(dev, e)?;
-            match expected {
-                Some(p) => {
-                    let mut want = vec![0u8; now.len()];
-                    p.fill_at(&mut want, e.offset);
-                    if now != want {
-                        problems.push(format!("offset {}: not the overwrite pattern", e.offset));
-                    }
-                }
-                None => {
-                    if blake3::hash(&now).as_bytes() == h {
-                        let uniform = now.iter().all(|&b| b == now[0]);
-                        problems.push(format!(
-                            "offset {}: {}",
-                            e.offset,
-                            if uniform {
-                                "unchanged, and it held no data to prove the erase with"
-                            } else {
-                                "unchanged: the data is still readable"
-                            }
-                        ));
-                    }
-                }
+        extents: Vec<Extent>,
+        seed: &[u8; 32],
+    ) -> io::Result<Evidence> {
+        use rand::{RngCore, SeedableRng};
+        let bs = u64::from(dev.block_size().max(1));
+        let mut before = Vec::with_capacity(extents.len());
+        for (i, e) in extents.iter().enumerate() {
+            if e.len % bs != 0 || e.offset % bs != 0 {
+                return Err(io::Error::other(format!(
+                    "sample at {} ({} bytes) is not whole blocks of {bs}",
+                    e.offset, e.len
+                )));
+            }
+            let mut buf = crate::aligned::AlignedBuf::new(e.len as usize);
+            let mut key = *seed;
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            rand_chacha::ChaCha8Rng::from_seed(key).fill_bytes(&mut buf);
+            before.push(*blake3::hash(&buf).as_bytes());
+            dev.write_at(&buf, e.offset)?;
+        }
+        dev.sync()?;
+        for (e, h) in extents.iter().zip(&before) {
+            if blake3::hash(&read(dev, e)?).as_bytes() != h {
+                return Err(io::Error::other(format!(
+                    "the canary written at offset {} reads back different: a drive that does not keep what \
+                     is written cannot be verified",
+                    e.offset
+                )));
             }
         }
-        Ok(problems)
+        Ok(Evidence {
+            extents,
+            before,
+            canaries: true,
+        })
+    }
+
+    /// Reads every sample after the purge and judges it by `rule`.
+    pub fn after(&self, dev: &dyn BlockIo, rule: &AfterRule) -> Found {
+        let mut f = Found::default();
+        for (e, h) in self.extents.iter().zip(&self.before) {
+            let now = match read(dev, e) {
+                Ok(b) => b,
+                Err(_) if rule.unreadable_is_erased => {
+                    f.conclusive += 1;
+                    f.unreadable_by_design += 1;
+                    continue;
+                }
+                Err(err) => {
+                    f.read_errors.push((e.offset, err.to_string()));
+                    continue;
+                }
+            };
+            f.bytes_read += e.len;
+            let same = blake3::hash(&now).as_bytes() == h;
+            let uniform = now.iter().all(|&b| b == now[0]);
+            if same && self.canaries {
+                f.problems.push(format!(
+                    "offset {}: the canary written before the purge is still readable",
+                    e.offset
+                ));
+                continue;
+            }
+            if same && !uniform {
+                f.problems.push(format!(
+                    "offset {}: unchanged: the data is still readable",
+                    e.offset
+                ));
+                continue;
+            }
+            if let Some(p) = &rule.pattern {
+                let mut want = vec![0u8; now.len()];
+                p.fill_at(&mut want, e.offset);
+                let deallocated = rule.deallocated.is_some_and(|b| uniform && now[0] == b);
+                if now != want && !deallocated {
+                    f.problems.push(format!(
+                        "offset {}: neither the overwrite pattern{}",
+                        e.offset,
+                        if rule.deallocated.is_some() {
+                            " nor the deallocated value"
+                        } else {
+                            ""
+                        }
+                    ));
+                    continue;
+                }
+            }
+            if same {
+                // Without canaries: the same uniform bytes before and after (a drive that
+                // held zeros and was "erased" to zeros) prove nothing either way.
+                f.inconclusive += 1;
+            } else {
+                f.conclusive += 1;
+            }
+        }
+        f
     }
 }
 
@@ -791,31 +1638,6 @@ mod tests {
             }
         }
     }
-    use std::sync::Mutex;
-
-    /// Records every ATA command (the command byte of each CDB) and fails the one given.
-    struct Ata {
-        sent: Mutex<Vec<u8>>,
-        fail: u8,
-    }
-
-    impl Passthrough for Ata {
-        fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
-            Err(io::Error::other("not NVMe"))
-        }
-        fn scsi(&self, cdb: &[u8], _: DataDir, _: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
-            self.sent.lock().unwrap().push(cdb[14]);
-            if cdb[14] == self.fail {
-                // CHECK CONDITION with an ATA return descriptor: ERR set, ABRT.
-                let sense = vec![
-                    0x72, 0x0b, 0x00, 0x00, 0, 0, 0, 14, 0x09, 0x0c, 0, 0x04, 0, 0, 0, 0, 0, 0, 0,
-                    0, 0x40, 0x51,
-                ];
-                return Ok((0x02, sense));
-            }
-            Ok((0, vec![]))
-        }
-    }
 
     /// Answers every SCSI command with GOOD and the given sense / data.
     struct Answer {
@@ -852,19 +1674,29 @@ mod tests {
             data: vec![],
             status: 2,
         };
-        assert_eq!(poll(&running, Bus::Ata).unwrap(), State::Running(50.0));
+        assert_eq!(
+            poll(&running, Bus::Ata, &Expect::default()),
+            State::Running(50.0)
+        );
         let done = Answer {
             sense: ata_sense(0x8000, 0),
             data: vec![],
             status: 2,
         };
-        assert_eq!(poll(&done, Bus::Ata).unwrap(), State::Completed);
-        let failed = Answer {
+        assert!(matches!(
+            poll(&done, Bus::Ata, &Expect::default()),
+            State::Completed(_)
+        ));
+        // Neither flag: no sanitize since power-on. It used to read as "failed".
+        let idle = Answer {
             sense: ata_sense(0x0000, 0),
             data: vec![],
             status: 2,
         };
-        assert!(matches!(poll(&failed, Bus::Ata).unwrap(), State::Failed(_)));
+        assert!(matches!(
+            poll(&idle, Bus::Ata, &Expect::default()),
+            State::Idle(_)
+        ));
     }
 
     #[test]
@@ -878,13 +1710,19 @@ mod tests {
             data: fixed,
             status: 0,
         };
-        assert_eq!(poll(&running, Bus::Scsi).unwrap(), State::Running(25.0));
+        assert_eq!(
+            poll(&running, Bus::Scsi, &Expect::default()),
+            State::Running(25.0)
+        );
         let clean = Answer {
             sense: vec![],
             data: vec![0x70, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0],
             status: 0,
         };
-        assert_eq!(poll(&clean, Bus::Scsi).unwrap(), State::Completed);
+        assert!(matches!(
+            poll(&clean, Bus::Scsi, &Expect::default()),
+            State::Completed(_)
+        ));
         // A SANITIZE the drive refuses with ILLEGAL REQUEST is a clear error naming it.
         let refuse = Answer {
             sense: vec![0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0x00],
@@ -895,37 +1733,375 @@ mod tests {
         assert!(e.to_string().contains("ILLEGAL REQUEST"), "{e}");
     }
 
+    use super::super::sim_ata::{AtaConfig, EraseEnd, SimAta};
+
+    fn hdd(f: impl Fn(&mut AtaConfig)) -> SimAta {
+        let mut c = AtaConfig {
+            rotation_rate: 7200,
+            security: true,
+            enhanced: true,
+            polls: 2,
+            ..AtaConfig::default()
+        };
+        f(&mut c);
+        SimAta::new(1 << 20, c)
+    }
+
+    fn opts() -> Options {
+        Options {
+            capacity: 20_000_000_000_000,
+            estimate: Some(Estimate {
+                seconds: 600 * 60,
+                at_least: false,
+            }),
+            ..Options::default()
+        }
+    }
+
     #[test]
-    fn security_erase_sends_the_sequence_and_always_clears_its_password() {
-        let ok = Ata {
-            sent: Mutex::new(vec![]),
-            fail: 0,
-        };
-        security_erase(&ok, true, 10).unwrap();
+    fn security_erase_timeout_is_sized_from_the_drive_not_fixed() {
+        // 20 TB at 30 MB/s + 30 min = 669,466 s; twice a 10 h estimate + 1 h = 75,600 s.
+        let t = security_erase_timeout_ms(opts().estimate, opts().capacity);
+        assert_eq!(t, (20_000_000_000_000u64 / 30_000_000 + 1800) as u32 * 1000);
+        assert!(t > 12 * 3600 * 1000, "more than the old fixed 12 h");
+        // A small drive with a long estimate: the estimate rules.
+        let e = Some(Estimate {
+            seconds: 500 * 60,
+            at_least: true,
+        });
         assert_eq!(
-            *ok.sent.lock().unwrap(),
-            vec![0xF1, 0xF3, 0xF4],
-            "set password, prepare, erase unit"
+            security_erase_timeout_ms(e, 1 << 30),
+            (2 * 30_000 + 3600) * 1000
         );
-        let bad = Ata {
-            sent: Mutex::new(vec![]),
-            fail: 0xF4,
-        };
-        assert!(security_erase(&bad, false, 10).is_err());
-        assert_eq!(
-            *bad.sent.lock().unwrap(),
-            vec![0xF1, 0xF3, 0xF4, 0xF2, 0xF6],
-            "unlock and disable after a failure"
+        // What was sent is what the dry run shows.
+        let d = hdd(|_| {});
+        start(&d, Method::AtaSecurityEraseEnhanced, &opts()).unwrap();
+        let sent = d.sent.lock().unwrap().clone();
+        let erase = sent.iter().find(|c| c.0 == 0xF4).unwrap();
+        assert_eq!(erase.2, t);
+        let shown = start_bytes(Method::AtaSecurityEraseEnhanced, &opts());
+        assert!(
+            shown
+                .iter()
+                .any(|(l, _)| l.starts_with("SECURITY ERASE UNIT CDB (timeout 11142 min)")),
+            "{shown:?}"
         );
-        let refused = Ata {
-            sent: Mutex::new(vec![]),
-            fail: 0xF1,
-        };
-        assert!(security_erase(&refused, false, 10).is_err());
+    }
+
+    #[test]
+    fn security_erase_checks_security_is_off_afterwards() {
+        let d = hdd(|_| {});
+        start(&d, Method::AtaSecurityEraseEnhanced, &opts()).unwrap();
         assert_eq!(
-            *refused.sent.lock().unwrap(),
+            d.commands(),
+            vec![0xF1, 0xF3, 0xF4, 0xEC],
+            "set, prepare, erase, check"
+        );
+        assert_eq!(d.security(), (false, false));
+        // A drive that erases but keeps the password: the password is removed, and since it
+        // reported success only after that, the erase still fails to be clean? No: the
+        // password is removed and the erase counts.
+        let keeps = hdd(|c| c.erase = EraseEnd::KeepsPassword);
+        start(&keeps, Method::AtaSecurityErase, &opts()).unwrap();
+        assert_eq!(keeps.security(), (false, false));
+        assert!(
+            keeps.commands().ends_with(&[0xF4, 0xEC, 0xEC, 0xF6, 0xEC]),
+            "{:?}",
+            keeps.commands()
+        );
+    }
+
+    #[test]
+    fn a_reset_mid_erase_is_a_failure_and_the_password_is_removed() {
+        // The reset signature (status 50h, error 01h, no ERR bit) used to count as success,
+        // and the clean-up was skipped: the drive was left locked with our password.
+        let d = hdd(|c| c.erase = EraseEnd::Reset);
+        let e = start(&d, Method::AtaSecurityEraseEnhanced, &opts()).unwrap_err();
+        assert!(matches!(e, StartError::Failed(_)), "{e:?}");
+        assert!(e.to_string().contains("reset signature"), "{e}");
+        assert!(e.to_string().contains("partly erased"), "{e}");
+        assert_eq!(d.security(), (false, false), "unlocked and disabled again");
+        assert!(
+            d.commands().ends_with(&[0xEC, 0xF2, 0xF6, 0xEC]),
+            "{:?}",
+            d.commands()
+        );
+        // A timeout the kernel reports only in driver_status (the transport's error).
+        let t = hdd(|c| c.erase = EraseEnd::Timeout);
+        let e = start(&t, Method::AtaSecurityErase, &opts()).unwrap_err();
+        assert!(
+            matches!(e, StartError::Failed(_)) && e.to_string().contains("timed out"),
+            "{e}"
+        );
+        assert_eq!(t.security(), (false, false));
+    }
+
+    /// A drive whose DISABLE PASSWORD is refused: the error names the recovery.
+    struct Stubborn(SimAta);
+
+    impl Passthrough for Stubborn {
+        fn nvme(&self, c: &nvme::AdminCmd, d: &mut [u8]) -> io::Result<(u16, u32)> {
+            self.0.nvme(c, d)
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            dir: DataDir,
+            d: &mut [u8],
+            t: u32,
+        ) -> io::Result<(u8, Vec<u8>)> {
+            if cdb[14] == 0xF6 {
+                return Ok((
+                    2,
+                    vec![0x70, 0, 0x0B, 0x04, 0x51, 0, 0, 10, 0, 0, 0, 0, 0, 0],
+                ));
+            }
+            self.0.scsi(cdb, dir, d, t)
+        }
+    }
+
+    #[test]
+    fn a_password_that_cannot_be_removed_is_said_with_the_recovery() {
+        let d = Stubborn(hdd(|c| c.erase = EraseEnd::Reset));
+        let e = start(&d, Method::AtaSecurityErase, &opts())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mediasan purge DEVICE --unlock"), "{e}");
+        assert!(e.contains("\"mediasan\""), "{e}");
+        let refused = hdd(|c| c.frozen = true);
+        let e = start(&refused, Method::AtaSecurityErase, &opts()).unwrap_err();
+        assert!(matches!(e, StartError::Refused(_)), "{e:?}");
+        assert_eq!(
+            refused.commands(),
             vec![0xF1],
             "nothing else when the password was never set"
+        );
+    }
+
+    #[test]
+    fn ata_success_needs_every_layer_to_agree() {
+        let regs = |status: u8, error: u8| {
+            vec![
+                0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0, error, 0, 1, 0, 1, 0, 0, 0, 0,
+                0x40, status,
+            ]
+        };
+        // hdparm's capture of a good SECURITY ERASE PREPARE: RECOVERED 00/1D, status 50h.
+        assert!(matches!(ata_end(2, &regs(0x50, 0)), AtaEnd::Done(Some(_))));
+        assert!(matches!(ata_end(0, &[]), AtaEnd::Done(None)));
+        assert!(
+            matches!(ata_end(2, &regs(0x50, 0x01)), AtaEnd::Reset(_)),
+            "reset signature"
+        );
+        assert!(
+            matches!(ata_end(2, &regs(0x70, 0)), AtaEnd::Failed { .. }),
+            "DF without ERR"
+        );
+        assert!(
+            matches!(ata_end(2, &regs(0xD0, 0)), AtaEnd::Failed { .. }),
+            "BSY"
+        );
+        assert!(
+            matches!(ata_end(2, &regs(0x58, 0)), AtaEnd::Failed { .. }),
+            "DRQ"
+        );
+        assert!(
+            matches!(ata_end(2, &regs(0x51, 0x04)), AtaEnd::Failed { .. }),
+            "ERR/ABRT"
+        );
+        // libata's fixed format for an aborted command: ABORTED COMMAND, registers in INFORMATION.
+        let fixed = [
+            0x70, 0, 0x0B, 0x04, 0x51, 0x40, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        assert!(matches!(
+            ata_end(2, &fixed),
+            AtaEnd::Failed { regs: Some(_), .. }
+        ));
+        // A unit attention for a reset, and a CHECK CONDITION with nothing usable.
+        let ua = [0x70, 0, 0x06, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0x00];
+        assert!(matches!(ata_end(2, &ua), AtaEnd::Reset(_)));
+        assert!(matches!(ata_end(2, &[]), AtaEnd::Failed { .. }));
+        assert!(matches!(ata_end(0x08, &[]), AtaEnd::Failed { .. }), "BUSY");
+    }
+
+    #[test]
+    fn locked_frozen_and_owner_passwords_are_said_before_anything_is_sent() {
+        let locked = hdd(|c| {
+            c.owner_password = Some(b"mediasan".to_vec());
+            c.locked = true;
+        });
+        let caps = probe(&locked, Bus::Ata).unwrap();
+        let b = caps.blocker(Method::AtaSecurityErase).unwrap();
+        assert!(
+            b.why.contains("--unlock") && b.why.contains("\"mediasan\""),
+            "{}",
+            b.why
+        );
+        assert_eq!(
+            unlock(&locked).unwrap(),
+            "mediasan's temporary password was removed: ATA security is disabled"
+        );
+        assert_eq!(locked.security(), (false, false));
+        let theirs = hdd(|c| {
+            c.owner_password = Some(b"owner".to_vec());
+            c.locked = true;
+        });
+        assert!(unlock(&theirs).unwrap_err().contains("not mediasan's"));
+        let expired = hdd(|c| c.count_expired = true);
+        let caps = probe(&expired, Bus::Ata).unwrap();
+        assert!(caps
+            .blocker(Method::AtaSecurityErase)
+            .unwrap()
+            .why
+            .contains("power-cycled"));
+        let owner = hdd(|c| c.owner_password = Some(b"owner".to_vec()));
+        let caps = probe(&owner, Bus::Ata).unwrap();
+        assert!(caps.identify.unwrap().security_enabled);
+        // Saturated estimates are lower bounds.
+        let long = hdd(|c| c.erase_time_words = (0x00FF, 0xFFFF));
+        let caps = probe(&long, Bus::Ata).unwrap();
+        let e = caps.estimate(Method::AtaSecurityEraseEnhanced).unwrap();
+        assert!(e.at_least && e.describe() == "more than 65534 min", "{e:?}");
+    }
+
+    #[test]
+    fn a_security_freeze_blocks_security_erase_only() {
+        // Most servers freeze security at boot; SANITIZE has its own freeze lock.
+        let d = hdd(|c| {
+            c.frozen = true;
+            c.sanitize = true;
+            c.rotation_rate = 1;
+        });
+        let caps = probe(&d, Bus::Ata).unwrap();
+        assert!(caps.blocker(Method::AtaSecurityErase).is_some());
+        assert!(caps.blocker(Method::AtaSanitizeCrypto).is_none());
+        let frozen = hdd(|c| {
+            c.sanitize = true;
+            c.sanitize_frozen = true;
+        });
+        let caps = probe(&frozen, Bus::Ata).unwrap();
+        assert!(caps
+            .blocker(Method::AtaSanitizeBlock)
+            .unwrap()
+            .why
+            .contains("SANITIZE is frozen"));
+        assert!(caps.blocker(Method::AtaSecurityErase).is_none());
+    }
+
+    #[test]
+    fn ata_failure_mode_is_found_and_left_with_the_clear_bit() {
+        let d = hdd(|c| {
+            c.sanitize = true;
+            c.sanitize_failed = true;
+            c.failed_with_ause = true;
+        });
+        let caps = probe(&d, Bus::Ata).unwrap();
+        let f = caps.failure.clone().unwrap();
+        assert!(f.detail.contains("reason 0x01"), "{f:?}");
+        assert!(
+            caps.blocker(Method::AtaSanitizeBlock).is_none(),
+            "a new sanitize is the way out"
+        );
+        assert!(caps.blocker(Method::AtaSecurityErase).is_some());
+        exit_failure_mode(&d, Bus::Ata).unwrap();
+        assert!(probe(&d, Bus::Ata).unwrap().failure.is_none());
+        let restricted = hdd(|c| {
+            c.sanitize = true;
+            c.sanitize_failed = true;
+        });
+        let e = exit_failure_mode(&restricted, Bus::Ata)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a new sanitize is the way out"), "{e}");
+        // The bytes --exit-failure-mode sends are shown (SANITIZE STATUS EXT, COUNT bit 0).
+        let b = &exit_failure_mode_bytes(Bus::Ata)[0].1;
+        assert!(fields("x CDB", b)
+            .unwrap()
+            .contains("CLEAR SANITIZE OPERATION FAILED"));
+    }
+
+    #[test]
+    fn polling_keeps_unknown_apart_from_failed() {
+        // Fixed-format sense hides COUNT 15:8: the drive's REQUEST SENSE says it is running,
+        // then the status is inferred complete, never "failed".
+        let d = hdd(|c| {
+            c.sanitize = true;
+            c.fixed_sense = true;
+            c.polls = 3;
+            c.glitches = 1;
+        });
+        start(&d, Method::AtaSanitizeBlock, &opts()).unwrap();
+        assert!(
+            matches!(poll(&d, Bus::Ata, &Expect::default()), State::Unknown(w) if w.contains("UNIT ATTENTION"))
+        );
+        assert!(matches!(
+            poll(&d, Bus::Ata, &Expect::default()),
+            State::Running(_)
+        ));
+        let mut end = State::Unknown(String::new());
+        for _ in 0..5 {
+            end = poll(&d, Bus::Ata, &Expect::default());
+            if !matches!(end, State::Running(_)) {
+                break;
+            }
+        }
+        assert!(
+            matches!(&end, State::Completed(w) if w.contains("inferred")),
+            "{end:?}"
+        );
+        // A drive never sanitized is idle, not failed.
+        let never = hdd(|c| c.sanitize = true);
+        assert!(matches!(
+            poll(&never, Bus::Ata, &Expect::default()),
+            State::Idle(_)
+        ));
+        // A rejected REQUEST SENSE is unknown, not completed; a unit attention too; NO SENSE
+        // with a progress indication is running.
+        let rejected = Answer {
+            sense: vec![],
+            data: vec![],
+            status: 2,
+        };
+        assert!(matches!(
+            poll(&rejected, Bus::Scsi, &Expect::default()),
+            State::Unknown(_)
+        ));
+        let ua = Answer {
+            sense: vec![],
+            data: vec![0x70, 0, 0x06, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x29, 0x00],
+            status: 0,
+        };
+        assert!(matches!(
+            poll(&ua, Bus::Scsi, &Expect::default()),
+            State::Unknown(_)
+        ));
+        let working = Answer {
+            sense: vec![],
+            data: vec![
+                0x70, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x80, 0x00,
+            ],
+            status: 0,
+        };
+        assert_eq!(
+            poll(&working, Bus::Scsi, &Expect::default()),
+            State::Running(50.0)
+        );
+        let failed = Answer {
+            sense: vec![],
+            data: vec![0x70, 0, 0x03, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x31, 0x03],
+            status: 0,
+        };
+        assert!(matches!(
+            poll(&failed, Bus::Scsi, &Expect::default()),
+            State::Failed(_)
+        ));
+        // The ATA failure reason is decoded.
+        let f = hdd(|c| {
+            c.sanitize = true;
+            c.sanitize_failed = true;
+        });
+        assert!(
+            matches!(poll(&f, Bus::Ata, &Expect::default()), State::Failed(w) if w.contains("unsuccessful"))
         );
     }
 }

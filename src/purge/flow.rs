@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 
-use super::engine::{self, Bus, Caps, Evidence, Options, State};
+use super::engine::{self, AfterRule, Bus, Caps, Evidence, Expect, Options, StartError, State};
 use super::method::{self, Grade, Method};
 use super::scope::{self, Scope};
 use crate::cert::build::PurgeOutcome;
@@ -47,14 +47,21 @@ pub struct Drive {
 pub struct Request {
     /// A method by name, or `None` for nist-purge (the strongest Purge the drive has).
     pub method: Option<Method>,
-    /// Overwrite: the 32-bit pattern and the passes.
-    pub pattern: u32,
+    /// Overwrite: the 32-bit pattern (`None`: 0, or another where 0 is what the drive's
+    /// deallocated blocks read as) and the passes.
+    pub pattern: Option<u32>,
     pub passes: u8,
     pub ause: bool,
     pub exit_failure_mode: bool,
     pub allow_shared: bool,
     pub verify_percent: u8,
+    /// Write canaries at the samples before the purge (the default); without them, samples
+    /// that held the same uniform bytes before and after prove nothing.
+    pub canaries: bool,
     pub poll: Duration,
+    /// How long a status that cannot be read, or progress that does not move, is waited out
+    /// (`None`: from the drive's estimate, at least 10 minutes / an hour).
+    pub patience: Option<Duration>,
     pub dry_run: bool,
     pub hold: Option<String>,
 }
@@ -68,9 +75,14 @@ pub struct Prepared {
     pub opts: Options,
     /// Each command or data block that starts it, labelled.
     pub bytes: Vec<(String, Vec<u8>)>,
-    /// The drive's own time estimate, seconds.
-    pub estimate: Option<u64>,
+    /// The drive's own time estimate.
+    pub estimate: Option<engine::Estimate>,
     pub scope: Scope,
+    /// What the operator must hear before confirming (an owner's password to be replaced, a
+    /// pattern changed, the power not to be cut).
+    pub warnings: Vec<String>,
+    /// What the read-back after the method must find.
+    pub rule: AfterRule,
 }
 
 /// `nvme`, `ata` or `scsi`.
@@ -99,11 +111,12 @@ impl Prepared {
             },
             m.note().map(|n| format!("; {n}")).unwrap_or_default(),
             self.estimate
-                .map(|s| format!(", the drive estimates {} min", s.div_ceil(60)))
+                .map(|e| format!(", the drive estimates {}", e.describe()))
                 .unwrap_or_default(),
             self.scope.summary
         )];
         lines.extend(self.scope.reaches.iter().map(|r| format!("  erases {r}")));
+        lines.extend(self.warnings.iter().map(|w| format!("  note: {w}")));
         lines
     }
 }
@@ -112,18 +125,37 @@ fn refused(p: &Probe, why: impl Into<String>) -> Error {
     Error::refused(&p.path, why)
 }
 
-/// The drive's capabilities, leaving sanitize failure mode first if asked (never in a dry run).
+/// The drive's capabilities (the medium cross-checked with the kernel's view), leaving
+/// sanitize failure mode first if asked (never in a dry run).
 fn capabilities(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Caps, Error> {
     let read = || {
-        engine::probe(d.pass.as_ref(), d.bus).map_err(|e| {
+        let mut caps = engine::probe(d.pass.as_ref(), d.bus).map_err(|e| {
             refused(
                 &d.probe,
                 format!("cannot read its {} capabilities: {e}", bus_name(d.bus)),
             )
-        })
+        })?;
+        if let (Some(id), false) = (&caps.identify, d.simulated) {
+            let (m, why) =
+                method::ata_medium(id.rotation_rate, id.trim, Some(d.probe.identity.rotational));
+            caps.medium = m;
+            caps.medium_why = why;
+        }
+        Ok::<Caps, Error>(caps)
     };
     let caps = read()?;
-    if r.exit_failure_mode && !r.dry_run && caps.failure_mode {
+    if r.exit_failure_mode && !r.dry_run {
+        let Some(f) = &caps.failure else {
+            obs.say("the drive is not in sanitize failure mode; nothing to exit");
+            return Ok(caps);
+        };
+        if f.restricted == Some(true) {
+            return Err(refused(
+                &d.probe,
+                "the failed sanitize was restricted (AUSE 0): the drive only leaves failure mode through a \
+                 new sanitize; run the purge again without --exit-failure-mode",
+            ));
+        }
         engine::exit_failure_mode(d.pass.as_ref(), d.bus)
             .map_err(|e| refused(&d.probe, format!("cannot leave sanitize failure mode: {e}")))?;
         obs.say("left sanitize failure mode");
@@ -132,26 +164,37 @@ fn capabilities(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Caps, Erro
     Ok(caps)
 }
 
-/// The namespace's LBA format and whether it is shared, for a Format NVM (which is sent to
-/// the named namespace: never "all namespaces", never a guess).
-fn namespace(d: &Drive, m: Method) -> Result<(Option<u32>, u8, bool), Error> {
+/// The namespace id, its format, whether it is shared and what its deallocated blocks read
+/// as, for NVMe (Format NVM is sent to the named namespace: never "all namespaces", never a
+/// guess).
+#[allow(clippy::type_complexity)]
+fn namespace(
+    d: &Drive,
+    m: Method,
+) -> Result<(Option<u32>, crate::device::nvme::NsFormat, bool, Option<u8>), Error> {
     let nsid: Option<u32> = if d.simulated {
         Some(1)
     } else {
         d.probe.identity.nvme_namespace.parse().ok()
     };
-    if !matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto) {
-        return Ok((nsid, 0, false));
+    let format = matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto);
+    if d.bus != Bus::Nvme {
+        return Ok((nsid, Default::default(), false, None));
     }
-    let n = nsid.ok_or_else(|| {
-        refused(
-            &d.probe,
-            "cannot read its NVMe namespace id from sysfs; nothing was sent",
-        )
-    })?;
-    let (lbaf, shared) = engine::namespace(d.pass.as_ref(), n)
-        .map_err(|e| refused(&d.probe, format!("cannot read its namespace: {e}")))?;
-    Ok((nsid, lbaf, shared))
+    let Some(n) = nsid else {
+        if format {
+            return Err(refused(
+                &d.probe,
+                "cannot read its NVMe namespace id from sysfs; nothing was sent",
+            ));
+        }
+        return Ok((None, Default::default(), false, None));
+    };
+    match engine::namespace(d.pass.as_ref(), n) {
+        Ok((f, shared, dealloc)) => Ok((nsid, f, shared, dealloc)),
+        Err(e) if format => Err(refused(&d.probe, format!("cannot read its namespace: {e}"))),
+        Err(_) => Ok((nsid, Default::default(), false, None)),
+    }
 }
 
 /// What method `m` erases when sent to this drive (see [`crate::purge::scope`]).
@@ -252,6 +295,43 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
     ))
 }
 
+/// The method to use: the one asked for, or the strongest Purge no blocker stops (so a
+/// security freeze does not stop a SANITIZE the drive also has).
+fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
+    if let Some(m) = r.method {
+        return Ok(m);
+    }
+    let free: Vec<Method> = caps
+        .supported
+        .iter()
+        .copied()
+        .filter(|m| caps.blocker(*m).is_none())
+        .collect();
+    method::strongest(&free, caps.medium).map_err(|why| {
+        // A Purge the drive has but cannot start now: say what stops it.
+        let blocked = caps
+            .supported
+            .iter()
+            .find(|m| m.grade(caps.medium) == Grade::Purge)
+            .and_then(|m| caps.blocker(*m));
+        refused(&d.probe, blocked.map_or(why, |b| b.why.clone()))
+    })
+}
+
+/// The byte the drive's deallocated blocks read as, if it says.
+fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
+    match d.bus {
+        Bus::Nvme => ns_dealloc,
+        Bus::Ata => caps
+            .identify
+            .as_ref()
+            .and_then(|i| i.trim_reads_zero.then_some(0)),
+        Bus::Scsi => caps
+            .capacity
+            .and_then(|c| c.reads_zero_unmapped.then_some(0)),
+    }
+}
+
 /// Decides what to send: the method, its options and bytes, what it erases. Every refusal
 /// (nothing to purge with, a scope in use or shared, not supported, frozen, locked) happens
 /// here; the scope refusal comes before "not supported", being the one that matters.
@@ -260,41 +340,113 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
 /// [`Error::Refused`] saying why and what to do.
 pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, Error> {
     let caps = capabilities(d, r, obs)?;
-    let m = match r.method {
-        None => method::strongest(&caps.supported, caps.solid_state)
-            .map_err(|why| refused(&d.probe, why))?,
-        Some(m) => m,
-    };
-    let (nsid, lbaf, shared) = namespace(d, m)?;
+    let m = choose(d, r, &caps)?;
+    let (nsid, format, shared, ns_dealloc) = namespace(d, m)?;
     let scope = scope_of(d, m, &caps, nsid, shared)?;
     check_scope(d, &scope, r.allow_shared)?;
     if r.method.is_some() {
         check_supported(d, m, &caps)?;
     }
-    if let Some(b) = caps.blockers.first() {
-        return Err(refused(&d.probe, b.clone()));
+    if let Some(b) = caps.blocker(m) {
+        return Err(refused(&d.probe, b.why.clone()));
     }
+    let mut warnings = Vec::new();
+    let overwrite = m.technique() == "overwrite";
+    let dealloc = deallocated(d, &caps, ns_dealloc);
+    let no_deallocate = d.bus == Bus::Nvme
+        && caps
+            .controller
+            .as_ref()
+            .is_some_and(|c| !c.no_deallocate_inhibited);
+    // An overwrite whose pattern is what deallocated blocks read as cannot be told from a
+    // drive that only deallocated.
+    let same = |p: u32| dealloc.is_some_and(|b| p == u32::from_ne_bytes([b; 4]));
+    let pattern = match r.pattern {
+        Some(p) if overwrite && same(p) => {
+            return Err(refused(
+                &d.probe,
+                format!(
+                    "the overwrite pattern {p:#010x} is what the drive's deallocated blocks read as, so the \
+                     read-back could not tell an overwrite from a drive that only deallocated: choose another \
+                     --pattern (e.g. 0x5a5a5a5a)"
+                ),
+            ))
+        }
+        Some(p) => p,
+        None if overwrite && same(0) => {
+            warnings.push(
+                "the overwrite pattern is 0x5a5a5a5a, not 0: the drive's deallocated blocks read as zeros".into(),
+            );
+            0x5A5A_5A5A
+        }
+        None => 0,
+    };
+    if let (Some(id), true) = (&caps.identify, m.technique() == "security erase") {
+        if id.security_enabled {
+            warnings.push(
+                "ATA security is already enabled with a password mediasan does not know (the owner's); the \
+                 erase replaces it with mediasan's temporary password, which the erase then clears"
+                    .into(),
+            );
+        }
+    }
+    if engine::synchronous(m) || m == Method::ScsiFormatUnit {
+        warnings.push(format!(
+            "{} cannot be stopped once sent: do not cut the power or reset the drive until mediasan says it \
+             is done (a cut leaves the drive {})",
+            m.name(),
+            if m.technique() == "security erase" {
+                "locked with mediasan's temporary password, and partly erased"
+            } else {
+                "partly formatted, possibly unusable"
+            }
+        ));
+    }
+    let estimate = caps.estimate(m);
     let opts = Options {
-        pattern: r.pattern,
+        pattern,
         passes: r.passes,
         ause: r.ause,
+        no_deallocate,
         nsid: nsid.unwrap_or(0),
-        lbaf,
-        ..Options::default()
+        format,
+        scsi_pi_type: caps.capacity.map_or(0, |c| c.pi_type),
+        capacity: d.media.size(),
+        estimate,
     };
-    let estimate = caps
-        .estimates
-        .iter()
-        .find(|(x, _)| *x == m)
-        .map(|(_, s)| *s);
+    let (block_fails, crypto_fails) = caps.reads_fail_after_erase;
+    let rule = AfterRule {
+        pattern: overwrite.then(|| Pattern::Fixed(pattern.to_le_bytes().to_vec())),
+        // NVMe with No-Deallocate set must show the pattern; elsewhere the drive may
+        // deallocate after the overwrite (or, for ATA, promises no ending pattern at all).
+        deallocated: if no_deallocate { None } else { dealloc },
+        unreadable_is_erased: match m.technique() {
+            "block erase" => block_fails,
+            "crypto erase" => crypto_fails,
+            _ => false,
+        },
+    };
+    let mut rule = rule;
+    if d.bus == Bus::Ata && overwrite {
+        // Without DEFINITIVE ENDING PATTERN the drive promises nothing about what an ATA
+        // overwrite reads back as: only the canaries count.
+        rule.pattern = None;
+    }
+    let mut bytes = Vec::new();
+    if r.exit_failure_mode && caps.failure.is_some() {
+        bytes.extend(engine::exit_failure_mode_bytes(d.bus));
+    }
+    bytes.extend(engine::start_bytes(m, &opts));
     Ok(Prepared {
         method: m,
-        grade: m.grade(caps.solid_state),
-        bytes: engine::start_bytes(m, &opts),
+        grade: m.grade(caps.medium),
+        bytes,
         caps,
         opts,
         estimate,
         scope,
+        warnings,
+        rule,
     })
 }
 
@@ -316,21 +468,62 @@ enum Waited {
     Done(State),
     /// Stopped following (a signal) at this progress; the drive carries on.
     Stopped(f64),
+    /// Gave up following: the status could not be read, or the progress did not move, for
+    /// longer than the patience allows. The drive may still be working.
+    Lost(String),
 }
 
-fn wait(d: &Drive, r: &Request, signals: &Signals, obs: &dyn Observer) -> Waited {
+/// How long an unreadable status and a progress that does not move are waited out: the
+/// drive's estimate (twice, for progress), at least 10 minutes / an hour.
+fn patience(r: &Request, p: &Prepared) -> (Duration, Duration) {
+    if let Some(d) = r.patience {
+        return (d, d);
+    }
+    let est = p.estimate.map_or(0, |e| e.seconds);
+    (
+        Duration::from_secs(est.max(600)),
+        Duration::from_secs(est.saturating_mul(2).max(3600)),
+    )
+}
+
+fn wait(d: &Drive, p: &Prepared, r: &Request, signals: &Signals, obs: &dyn Observer) -> Waited {
+    use std::time::Instant;
+    let expect = Expect::of(p.method, &p.opts);
+    let (unknown_limit, stall_limit) = patience(r, p);
     let mut first = true;
+    let mut last_read = Instant::now();
+    let mut moved = (-1.0f64, Instant::now());
+    let mut delay = r.poll;
+    let mut at = 0.0;
     loop {
-        let at = match engine::poll(d.pass.as_ref(), d.bus) {
-            Ok(State::Running(p)) => p,
-            Ok(other) => return Waited::Done(other),
-            Err(e) => {
-                return Waited::Done(State::Failed(format!(
-                    "cannot read the sanitize status: {e}"
-                )))
+        match engine::poll(d.pass.as_ref(), d.bus, &expect) {
+            State::Running(x) => {
+                at = x;
+                last_read = Instant::now();
+                delay = r.poll;
+                if x > moved.0 {
+                    moved = (x, Instant::now());
+                } else if moved.1.elapsed() > stall_limit {
+                    return Waited::Lost(format!(
+                        "the drive's progress stayed at {x:.0} % for {} min",
+                        moved.1.elapsed().as_secs() / 60
+                    ));
+                }
+                obs.progress((x * 100.0) as u64);
             }
-        };
-        obs.progress((at * 100.0) as u64);
+            State::Unknown(why) | State::Idle(why) => {
+                // A transient answer (a bridge's fixed sense, a unit attention, a timeout) is
+                // retried with backoff; only a lasting one ends the wait, and never as "failed".
+                if last_read.elapsed() > unknown_limit {
+                    return Waited::Lost(format!(
+                        "the drive's sanitize status could not be read for {} s (last: {why})",
+                        last_read.elapsed().as_secs()
+                    ));
+                }
+                delay = (delay * 2).min(r.poll.max(Duration::from_millis(1)) * 12);
+            }
+            other => return Waited::Done(other),
+        }
         if first {
             signals.hold(r.hold.as_deref(), "purge-wait");
             first = false;
@@ -338,7 +531,7 @@ fn wait(d: &Drive, r: &Request, signals: &Signals, obs: &dyn Observer) -> Waited
         if signals.cancelled() {
             return Waited::Stopped(at);
         }
-        std::thread::sleep(r.poll);
+        std::thread::sleep(delay);
     }
 }
 
@@ -353,20 +546,22 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
             .map(|(l, b)| (l.clone(), cert::hex(b)))
             .collect(),
         options: format!(
-            "pattern {:#010x}, passes {}, ause {}",
-            p.opts.pattern, p.opts.passes, p.opts.ause
+            "pattern {:#010x}, passes {}, ause {}, no-deallocate {}",
+            p.opts.pattern, p.opts.passes, p.opts.ause, p.opts.no_deallocate
         ),
         drive_status,
-        estimate_seconds: p.estimate,
+        estimate_seconds: p.estimate.map(|e| e.seconds),
+        estimate_at_least: p.estimate.is_some_and(|e| e.at_least),
         scope: p.scope.reaches.clone(),
     }
 }
 
-/// Runs the purge: samples hashed, the command sent, the drive followed, the samples read
-/// again. Returns the certificate's record.
+/// Runs the purge: canaries written at the samples (or the samples hashed), the command sent,
+/// the drive followed, the samples read again. Returns the certificate's record.
 ///
 /// # Errors
-/// Only before the command is sent: the samples cannot be read, or the drive refuses it.
+/// Only before the command is sent: the samples cannot be written or read, or the drive
+/// refuses the command.
 pub fn run(
     d: &Drive,
     p: &Prepared,
@@ -379,13 +574,25 @@ pub fn run(
     rand::rng().fill_bytes(&mut seed);
     let s = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
     let extents: Vec<_> = (0..s.extents.len()).map(|i| s.extents.get(i)).collect();
-    let evidence = Evidence::before(media, extents.clone()).map_err(|e| {
-        Error::io(
-            "cannot read the samples to compare after the purge",
-            &d.probe.path,
-            e,
-        )
-    })?;
+    let evidence = if r.canaries {
+        let mut canary_seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut canary_seed);
+        Evidence::canaries(media, extents.clone(), &canary_seed).map_err(|e| {
+            Error::io(
+                "cannot write the canaries to check after the purge (nothing was sent to the drive)",
+                &d.probe.path,
+                e,
+            )
+        })?
+    } else {
+        Evidence::before(media, extents.clone()).map_err(|e| {
+            Error::io(
+                "cannot read the samples to compare after the purge",
+                &d.probe.path,
+                e,
+            )
+        })?
+    };
     let sampled: u64 = extents.iter().map(|e| e.len).sum();
     let mut o = PurgeOutcome {
         method: p.method.name().into(),
@@ -396,9 +603,20 @@ pub fn run(
         command: command(d, p, "not sent".into()),
         drive_failed: None,
         interrupted: None,
+        unresolved: None,
+        canaries: evidence.canaries,
+        proves: p.method.proves().into(),
+        medium: format!("{} ({})", p.caps.medium.name(), p.caps.medium_why),
+        inconclusive: 0,
         verification: Verification {
             method: "sampled".into(),
-            algorithm: "BLAKE3 of sampled locations before and after (hashes only kept)".into(),
+            algorithm: if evidence.canaries {
+                "canaries: fresh random data written at sampled locations before the purge (BLAKE3 hashes \
+                 kept); none may be readable after it"
+            } else {
+                "BLAKE3 of sampled locations before and after (hashes only kept)"
+            }
+            .into(),
             seed: cert::hex(&seed),
             subsections: s.subsections,
             sample_bytes: s.sample_bytes,
@@ -414,7 +632,11 @@ pub fn run(
     };
     signals.hold(r.hold.as_deref(), "purge-start");
     if signals.cancelled() {
-        o.interrupted = Some("interrupted before the command was sent; nothing was erased".into());
+        o.interrupted = Some(
+            "interrupted before the command was sent; the drive erased nothing (the canaries overwrote the \
+             sampled locations)"
+                .into(),
+        );
         return Ok(o);
     }
     obs.event(&Event::PurgeStart(event::PurgeStart {
@@ -422,17 +644,28 @@ pub fn run(
         method: p.method.name().into(),
         bus: bus_name(d.bus).into(),
     }));
-    engine::start(d.pass.as_ref(), p.method, &p.opts).map_err(|e| {
-        refused(
-            &d.probe,
-            format!("the drive refused {}: {e}", p.method.name()),
-        )
-    })?;
     obs.stage("purge", 1, 1, p.method.name(), 10_000);
-    let waited = if engine::synchronous(p.method) {
-        Waited::Done(State::Completed) // the command returned only once the drive had finished
-    } else {
-        wait(d, r, signals, obs)
+    let waited = match engine::start(d.pass.as_ref(), p.method, &p.opts) {
+        Err(StartError::Refused(e)) => {
+            return Err(refused(
+                &d.probe,
+                format!(
+                    "the drive refused {}: {e}{}",
+                    p.method.name(),
+                    if evidence.canaries {
+                        " (the drive erased nothing; the canaries overwrote the sampled locations)"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+        Err(StartError::Failed(e)) => Waited::Done(State::Failed(e)),
+        // A blocking command returned only once the drive had finished.
+        Ok(()) if engine::synchronous(p.method) => Waited::Done(State::Completed(
+            "completed (the command returned when the drive had finished)".into(),
+        )),
+        Ok(()) => wait(d, p, r, signals, obs),
     };
     finish(d, p, &evidence, waited, &mut o, obs);
     o.finished = SystemTime::now();
@@ -440,8 +673,9 @@ pub fn run(
     Ok(o)
 }
 
-/// Records how the purge ended, and reads the samples again once the drive says it is done
-/// (a read that fails is recorded, never a reason to lose the certificate).
+/// Records how the purge ended, and reads the samples again once the drive says it is done,
+/// or when it said it failed (a read that fails is recorded, never a reason to lose the
+/// certificate).
 fn finish(
     d: &Drive,
     p: &Prepared,
@@ -450,7 +684,7 @@ fn finish(
     o: &mut PurgeOutcome,
     obs: &dyn Observer,
 ) {
-    match waited {
+    let check = match waited {
         Waited::Stopped(at) => {
             obs.say(&format!(
                 "stopped waiting; the drive goes on with the sanitize by itself. Check it with \
@@ -462,26 +696,49 @@ fn finish(
                 "interrupted while the drive sanitized ({at:.0} % done); it was not followed to the end nor \
                  verified"
             ));
+            false
+        }
+        Waited::Lost(why) => {
+            obs.say(&format!(
+                "stopped following the drive: {why}. It may still be working: check it with `mediasan \
+                 purge-status {}`",
+                d.probe.path.display()
+            ));
+            o.command.drive_status = format!("unknown: {why}");
+            o.unresolved = Some(format!(
+                "{why}; the drive may still be sanitizing, and it was not verified"
+            ));
+            false
         }
         Waited::Done(State::Failed(w)) => {
             o.command.drive_status = format!("failed: {w}");
             o.drive_failed = Some(w);
+            true
         }
         Waited::Done(state) => {
             o.command.drive_status = match state {
                 State::Running(x) => format!("running ({x:.0} %)"),
-                _ => "completed".into(),
+                State::Completed(w) | State::Idle(w) | State::Unknown(w) => w,
+                State::Failed(_) => unreachable!("handled above"),
             };
-            let expected = (p.method.technique() == "overwrite")
-                .then(|| Pattern::Fixed(p.opts.pattern.to_le_bytes().to_vec()));
-            match evidence.after(d.media.as_ref(), expected.as_ref()) {
-                Ok(problems) => {
-                    o.problems = problems;
-                    o.verification.bytes_read = o.verification.bytes_planned;
-                    o.verification.mismatches = o.problems.len() as u64;
-                }
-                Err(e) => o.verification.errors.push(IoFailure::from_io(0, 0, &e)),
-            }
+            true
         }
+    };
+    if !check {
+        return;
     }
+    let f = evidence.after(d.media.as_ref(), &p.rule);
+    o.verification.bytes_read = f.bytes_read;
+    if f.unreadable_by_design > 0 {
+        // They count as read: the drive says reads fail after this erase until written.
+        o.verification.bytes_read += f.unreadable_by_design * o.verification.sample_bytes;
+    }
+    o.verification.mismatches = f.problems.len() as u64;
+    o.verification.errors = f
+        .read_errors
+        .iter()
+        .map(|(at, e)| IoFailure::from_io(*at, 0, &std::io::Error::other(e.clone())))
+        .collect();
+    o.problems = f.problems;
+    o.inconclusive = f.inconclusive;
 }

@@ -5,6 +5,72 @@ use crate::device::ata::Identify;
 
 use crate::device::nvme::Controller;
 
+/// What the data is stored on, as far as the drive says: the grade of ATA enhanced security
+/// erase depends on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Medium {
+    Magnetic,
+    Flash,
+    /// The drive does not say (or says two things): never graded as magnetic.
+    #[default]
+    Unknown,
+}
+
+impl Medium {
+    pub fn name(self) -> &'static str {
+        match self {
+            Medium::Magnetic => "magnetic",
+            Medium::Flash => "flash",
+            Medium::Unknown => "unknown",
+        }
+    }
+}
+
+/// The medium of an ATA drive from IDENTIFY word 217 (NOMINAL MEDIA ROTATION RATE), TRIM
+/// support (word 169) and the kernel's `queue/rotational` (`None` when not known), with the
+/// reason. Word 217 = 0 is "not reported", not "magnetic": only 0401h-FFFEh is a spinning
+/// disk, and one that also reports TRIM, or that the kernel sees as non-rotating, is not
+/// taken for one (a hybrid, or a bridge that invents the field).
+pub fn ata_medium(rotation_rate: u16, trim: bool, rotational: Option<bool>) -> (Medium, String) {
+    match rotation_rate {
+        1 => (Medium::Flash, "IDENTIFY word 217 = 1: non-rotating".into()),
+        0x0401..=0xFFFE if !trim && rotational != Some(false) => (
+            Medium::Magnetic,
+            format!("IDENTIFY word 217: {rotation_rate} rpm"),
+        ),
+        0x0401..=0xFFFE => (
+            Medium::Unknown,
+            format!(
+                "IDENTIFY word 217 says {rotation_rate} rpm, but {}",
+                if trim {
+                    "the drive supports TRIM"
+                } else {
+                    "the kernel sees a non-rotating device"
+                }
+            ),
+        ),
+        0 if trim || rotational == Some(false) => (
+            Medium::Flash,
+            format!(
+                "IDENTIFY word 217 = 0 (rate not reported); {}",
+                if trim {
+                    "the drive supports TRIM"
+                } else {
+                    "the kernel sees a non-rotating device"
+                }
+            ),
+        ),
+        0 => (
+            Medium::Unknown,
+            "IDENTIFY word 217 = 0: the drive does not report its rotation rate".into(),
+        ),
+        w => (
+            Medium::Unknown,
+            format!("IDENTIFY word 217 = {w:#06x} (reserved)"),
+        ),
+    }
+}
+
 /// The outcome a method reaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grade {
@@ -80,16 +146,42 @@ impl Method {
         }
     }
 
-    /// The grade it reaches on this medium (`solid_state`: flash). ATA enhanced security erase
-    /// is Purge only on magnetic media; Format NVM and normal security erase are Clear.
-    pub fn grade(self, solid_state: bool) -> Grade {
+    /// The grade it reaches on this medium. ATA enhanced security erase is Purge only on a
+    /// drive known to be magnetic; Format NVM and normal security erase are Clear.
+    pub fn grade(self, medium: Medium) -> Grade {
         match self {
             Method::NvmeFormatUserData
             | Method::NvmeFormatCrypto
             | Method::AtaSecurityErase
             | Method::ScsiFormatUnit => Grade::Clear,
-            Method::AtaSecurityEraseEnhanced if solid_state => Grade::Clear,
+            Method::AtaSecurityEraseEnhanced if medium != Medium::Magnetic => Grade::Clear,
             _ => Grade::Purge,
+        }
+    }
+
+    /// What reading sampled locations back after this method can prove, and what it cannot
+    /// (for the certificate and the README's table).
+    pub fn proves(self) -> &'static str {
+        match self.technique() {
+            "overwrite" => {
+                "the canaries written before are gone and the samples read the pattern (or, where the drive \
+                 may deallocate afterwards, its deallocated value): the sampled locations were overwritten; \
+                 it cannot show what happened to blocks the host cannot address (spares, retired blocks)"
+            }
+            "crypto erase" => {
+                "the canaries written before are gone: the data at the sampled locations is no longer \
+                 readable; it cannot tell a crypto erase from a TRIM or unmap, nor show that the old key \
+                 is destroyed"
+            }
+            "block erase" => {
+                "the canaries written before are gone: the sampled locations were erased or unmapped; it \
+                 cannot show that spare or retired blocks were erased"
+            }
+            _ => {
+                "the canaries written before are gone: the sampled locations no longer hold what was \
+                 written; it cannot show how they were erased, nor anything about blocks the host \
+                 cannot address"
+            }
         }
     }
 
@@ -109,7 +201,7 @@ impl Method {
 
     /// Its grade for people: "Purge", "Clear", or "Purge on magnetic media only".
     pub fn grade_label(self) -> &'static str {
-        match (self.grade(true), self.grade(false)) {
+        match (self.grade(Medium::Flash), self.grade(Medium::Magnetic)) {
             (Grade::Purge, _) => "Purge",
             (Grade::Clear, Grade::Purge) => "Purge on magnetic media only",
             _ => "Clear",
@@ -150,8 +242,8 @@ pub fn nvme_purges(c: &Controller) -> Vec<Method> {
 }
 
 /// The Purge methods an ATA drive supports, strongest first; enhanced security erase only on
-/// magnetic drives, and only where the SECURITY feature set is usable (not frozen or locked).
-pub fn ata_purges(id: &Identify) -> Vec<Method> {
+/// drives known to be magnetic (whether it can be started now is a blocker's business).
+pub fn ata_purges(id: &Identify, medium: Medium) -> Vec<Method> {
     let mut v: Vec<Method> = [
         (id.sanitize_crypto, Method::AtaSanitizeCrypto),
         (id.sanitize_block, Method::AtaSanitizeBlock),
@@ -160,7 +252,7 @@ pub fn ata_purges(id: &Identify) -> Vec<Method> {
     .into_iter()
     .filter_map(|(ok, m)| ok.then_some(m))
     .collect();
-    if id.security && id.security_enhanced_erase && !id.solid_state {
+    if id.security && id.security_enhanced_erase && medium == Medium::Magnetic {
         v.push(Method::AtaSecurityEraseEnhanced);
     }
     v
@@ -170,8 +262,8 @@ pub fn ata_purges(id: &Identify) -> Vec<Method> {
 ///
 /// # Errors
 /// A sentence for the user when the drive supports no Purge method.
-pub fn strongest(supported: &[Method], solid_state: bool) -> Result<Method, String> {
-    supported.iter().copied().find(|m| m.grade(solid_state) == Grade::Purge).ok_or_else(|| {
+pub fn strongest(supported: &[Method], medium: Medium) -> Result<Method, String> {
+    supported.iter().copied().find(|m| m.grade(medium) == Grade::Purge).ok_or_else(|| {
         "the drive supports no Purge-grade command (no sanitize, no enhanced erase on magnetic media); \
          use a Clear policy, or Destroy the media"
             .to_string()
@@ -229,7 +321,7 @@ mod tests {
             ..Controller::default()
         };
         assert_eq!(
-            strongest(&nvme_purges(&c), true),
+            strongest(&nvme_purges(&c), Medium::Flash),
             Ok(Method::NvmeSanitizeBlock)
         );
         let c = Controller {
@@ -238,7 +330,7 @@ mod tests {
             ..Controller::default()
         };
         assert_eq!(
-            strongest(&nvme_purges(&c), true),
+            strongest(&nvme_purges(&c), Medium::Flash),
             Ok(Method::NvmeSanitizeCrypto)
         );
         let c = Controller {
@@ -247,7 +339,7 @@ mod tests {
             ..Controller::default()
         };
         assert!(
-            strongest(&nvme_purges(&c), true).is_err(),
+            strongest(&nvme_purges(&c), Medium::Flash).is_err(),
             "Format is Clear: no purge"
         );
 
@@ -256,17 +348,21 @@ mod tests {
             i.security_enhanced_erase = true;
         });
         assert_eq!(
-            strongest(&ata_purges(&hdd), false),
+            strongest(&ata_purges(&hdd, Medium::Magnetic), Medium::Magnetic),
             Ok(Method::AtaSecurityEraseEnhanced)
         );
         let ssd = ata(|i| {
             i.security = true;
             i.security_enhanced_erase = true;
-            i.solid_state = true;
+            i.rotation_rate = 1;
         });
         assert!(
-            strongest(&ata_purges(&ssd), true).is_err(),
+            strongest(&ata_purges(&ssd, Medium::Flash), Medium::Flash).is_err(),
             "enhanced erase on flash is not purge"
+        );
+        assert!(
+            strongest(&ata_purges(&ssd, Medium::Unknown), Medium::Unknown).is_err(),
+            "nor on a drive that does not say what it is"
         );
         let san = ata(|i| {
             i.sanitize = true;
@@ -274,23 +370,58 @@ mod tests {
             i.sanitize_overwrite = true;
         });
         assert_eq!(
-            strongest(&ata_purges(&san), true),
+            strongest(&ata_purges(&san, Medium::Flash), Medium::Flash),
             Ok(Method::AtaSanitizeBlock)
         );
     }
 
     #[test]
     fn grades_and_notes() {
-        assert_eq!(Method::NvmeFormatUserData.grade(true), Grade::Clear);
-        assert_eq!(Method::NvmeFormatCrypto.grade(true), Grade::Clear);
+        assert_eq!(
+            Method::NvmeFormatUserData.grade(Medium::Flash),
+            Grade::Clear
+        );
+        assert_eq!(Method::NvmeFormatCrypto.grade(Medium::Flash), Grade::Clear);
         assert!(Method::NvmeFormatCrypto
             .note()
             .unwrap()
             .contains("possible purge"));
-        assert_eq!(Method::AtaSecurityErase.grade(false), Grade::Clear);
-        assert_eq!(Method::AtaSecurityEraseEnhanced.grade(false), Grade::Purge);
-        assert_eq!(Method::AtaSecurityEraseEnhanced.grade(true), Grade::Clear);
-        assert_eq!(Method::ScsiSanitizeOverwrite.grade(false), Grade::Purge);
+        assert_eq!(
+            Method::AtaSecurityErase.grade(Medium::Magnetic),
+            Grade::Clear
+        );
+        assert_eq!(
+            Method::AtaSecurityEraseEnhanced.grade(Medium::Magnetic),
+            Grade::Purge
+        );
+        assert_eq!(
+            Method::AtaSecurityEraseEnhanced.grade(Medium::Flash),
+            Grade::Clear
+        );
+        assert_eq!(
+            Method::AtaSecurityEraseEnhanced.grade(Medium::Unknown),
+            Grade::Clear
+        );
+        assert_eq!(
+            Method::ScsiSanitizeOverwrite.grade(Medium::Magnetic),
+            Grade::Purge
+        );
         assert_eq!(Method::ScsiSanitizeCrypto.technique(), "crypto erase");
+    }
+
+    #[test]
+    fn word_217_zero_is_not_magnetic() {
+        // An SSD that does not report its rate (word 217 = 0) used to be graded magnetic, so
+        // its enhanced erase was certified Purge.
+        assert_eq!(ata_medium(0, false, None).0, Medium::Unknown);
+        assert_eq!(ata_medium(0, true, None).0, Medium::Flash);
+        assert_eq!(ata_medium(0, false, Some(false)).0, Medium::Flash);
+        assert_eq!(ata_medium(1, false, Some(true)).0, Medium::Flash);
+        assert_eq!(ata_medium(7200, false, Some(true)).0, Medium::Magnetic);
+        assert_eq!(ata_medium(7200, true, Some(true)).0, Medium::Unknown);
+        assert_eq!(ata_medium(0x0400, false, None).0, Medium::Unknown);
+        assert_eq!(ata_medium(0xFFFF, false, None).0, Medium::Unknown);
+        let (_, why) = ata_medium(0, false, None);
+        assert!(why.contains("does not report"), "{why}");
     }
 }

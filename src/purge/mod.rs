@@ -9,3 +9,4 @@ pub mod flow;
 pub mod method;
 pub mod scope;
 pub mod sim;
+pub mod sim_ata;

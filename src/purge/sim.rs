@@ -32,6 +32,15 @@ pub struct SimConfig {
     /// A dual-ported subsystem (CMIC bits 0 and 1) with a shared namespace (NMIC bit 0):
     /// feature `shared`.
     pub shared: bool,
+    /// The media holds zeros, as a new or already wiped drive does: feature `zeros`.
+    pub zeros: bool,
+    /// Deallocated blocks read as zeros (DLFEAT 001b), and a sanitize deallocates unless
+    /// No-Deallocate is set: feature `dealloc`.
+    pub dealloc: bool,
+    /// No-Deallocate Inhibited (SANICAP bit 29): feature `ndi`.
+    pub ndi: bool,
+    /// The status log cannot be read: feature `nolog`.
+    pub no_log: bool,
 }
 
 impl SimConfig {
@@ -55,13 +64,17 @@ impl SimConfig {
                 "failed" => c.failed = true,
                 "slow" => c.polls = 100_000,
                 "shared" => c.shared = true,
+                "zeros" => c.zeros = true,
+                "dealloc" => c.dealloc = true,
+                "ndi" => c.ndi = true,
+                "nolog" => c.no_log = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog or lbafN (N < 64)"
                     ))
                 }
             }
@@ -72,8 +85,10 @@ impl SimConfig {
 
 #[derive(Default)]
 struct State {
-    /// (action, pattern, polls left)
+    /// (CDW10, pattern, polls left)
     running: Option<(u32, u32, u32)>,
+    /// The CDW10 of the last sanitize (the log's SCDW10).
+    last_cdw10: u32,
     /// SSTAT low bits: 0 never, 1 done, 2 running, 3 failed.
     status: u8,
     progress: u16,
@@ -109,7 +124,9 @@ impl SimNvme {
     pub fn new(size: usize, cfg: SimConfig) -> SimNvme {
         let media = MemDevice::new(size, 512, 0);
         let mut data = vec![0u8; size];
-        rand_chacha::ChaCha8Rng::from_seed([42; 32]).fill_bytes(&mut data);
+        if !cfg.zeros {
+            rand_chacha::ChaCha8Rng::from_seed([42; 32]).fill_bytes(&mut data);
+        }
         media.poke(0, &data);
         let state = State {
             status: if cfg.failed { 3 } else { 0 },
@@ -123,8 +140,15 @@ impl SimNvme {
         }
     }
 
-    fn apply(&self, action: u32, pattern: u32) {
+    fn apply(&self, cdw10: u32, pattern: u32) {
         let size = self.media.size() as usize;
+        let action = cdw10 & 7;
+        // Deallocated afterwards unless No-Deallocate (NDAS, bit 9) was set and allowed.
+        let ndas = cdw10 & (1 << 9) != 0 && !self.cfg.ndi;
+        if self.cfg.dealloc && !ndas && action != 0 {
+            self.media.poke(0, &vec![0u8; size]);
+            return;
+        }
         let new: Vec<u8> = match action {
             2 => vec![0u8; size],
             3 => pattern
@@ -160,6 +184,7 @@ impl Passthrough for SimNvme {
                 let f = self.cfg.lba_format;
                 data[26] = (f & 0x0F) | (f >> 4 & 0x03) << 5;
                 data[30] = u8::from(self.cfg.shared);
+                data[33] = u8::from(self.cfg.dealloc);
                 Ok((0, 0))
             }
             (0x06, 2) => {
@@ -176,6 +201,7 @@ impl Passthrough for SimNvme {
                 data[328] = u8::from(self.cfg.crypto)
                     | u8::from(self.cfg.block) << 1
                     | u8::from(self.cfg.overwrite) << 2;
+                data[331] = if self.cfg.ndi { 0x20 } else { 0 };
                 data[524] = 0b100;
                 data[76] = if self.cfg.shared { 0b11 } else { 0 };
                 Ok((0, 0))
@@ -201,7 +227,8 @@ impl Passthrough for SimNvme {
                 if st.running.is_some() {
                     return Ok((0x001D, 0)); // Sanitize In Progress
                 }
-                st.running = Some((action, cmd.cdw11, self.cfg.polls.max(1)));
+                st.running = Some((cmd.cdw10, cmd.cdw11, self.cfg.polls.max(1)));
+                st.last_cdw10 = cmd.cdw10;
                 st.status = 2;
                 st.progress = 0;
                 Ok((0, 0))
@@ -220,16 +247,19 @@ impl Passthrough for SimNvme {
                 Ok((0, 0))
             }
             (0x02, 0x81) => {
-                if let Some((action, pattern, left)) = st.running {
+                if self.cfg.no_log {
+                    return Ok((0x0009, 0)); // Invalid Log Page
+                }
+                if let Some((cdw10, pattern, left)) = st.running {
                     if left <= 1 {
                         if !self.cfg.liar {
-                            self.apply(action, pattern);
+                            self.apply(cdw10, pattern);
                         }
                         st.running = None;
                         st.status = 1;
                         st.progress = 0xFFFF;
                     } else {
-                        st.running = Some((action, pattern, left - 1));
+                        st.running = Some((cdw10, pattern, left - 1));
                         st.progress = st
                             .progress
                             .saturating_add((65536 / self.cfg.polls.max(1)) as u16);
@@ -237,8 +267,19 @@ impl Passthrough for SimNvme {
                 }
                 data.fill(0);
                 data[0..2].copy_from_slice(&st.progress.to_le_bytes());
-                data[2..4].copy_from_slice(&u16::from(st.status).to_le_bytes());
+                let passes = if st.last_cdw10 & 7 == 3 && st.status == 1 {
+                    match (st.last_cdw10 >> 4) & 0xF {
+                        0 => 16,
+                        n => n as u16,
+                    }
+                } else {
+                    0
+                };
+                data[2..4].copy_from_slice(&(u16::from(st.status) | passes << 3).to_le_bytes());
+                data[4..8].copy_from_slice(&st.last_cdw10.to_le_bytes());
                 data[12..16].copy_from_slice(&120u32.to_le_bytes());
+                // Sanitize State Information: restricted failure when failed.
+                data[36] = if st.status == 3 { 2 } else { 0 };
                 Ok((0, 0))
             }
             _ => Ok((0x0001, 0)), // Invalid Command Opcode
@@ -296,20 +337,24 @@ impl crate::device::BlockIo for std::sync::Arc<SimNvme> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::engine::{self, Bus, Evidence, Options, State};
+    use super::super::engine::{self, AfterRule, Bus, Evidence, Options, State};
     use super::super::method::{self, Method};
     use super::*;
     use crate::pattern::Pattern;
     use crate::verify;
 
-    fn run_to_end(d: &SimNvme) -> State {
+    fn run_to_end(d: &SimNvme, expect: &engine::Expect) -> State {
         for _ in 0..100 {
-            match engine::poll(d, Bus::Nvme).unwrap() {
+            match engine::poll(d, Bus::Nvme, expect) {
                 State::Running(_) => continue,
                 s => return s,
             }
         }
         State::Failed("never finished".into())
+    }
+
+    fn canaries(d: &SimNvme) -> Evidence {
+        Evidence::canaries(&d.media, samples(d), &[3; 32]).unwrap()
     }
 
     fn samples(d: &SimNvme) -> Vec<verify::Extent> {
@@ -329,10 +374,10 @@ mod tests {
             "nothing sent"
         );
         let o = Options {
-            lbaf: engine::lba_format(&d, 1).unwrap(),
+            format: engine::namespace(&d, 1).unwrap().0,
             ..Options::default()
         };
-        assert_eq!(o.lbaf, 17);
+        assert_eq!(o.format.lbaf, 17);
         engine::start(&d, m, &o).unwrap();
         let sent = d
             .commands
@@ -371,14 +416,19 @@ mod tests {
         );
         let caps = engine::probe(&d, Bus::Nvme).unwrap();
         assert_eq!(caps.model, "mediasan sim");
-        assert!(caps.blockers.is_empty() && !caps.failure_mode);
-        let m = method::strongest(&caps.supported, caps.solid_state).unwrap();
+        assert!(caps.blockers.is_empty() && caps.failure.is_none());
+        let m = method::strongest(&caps.supported, caps.medium).unwrap();
         assert_eq!(m, Method::NvmeSanitizeCrypto);
-        let ev = Evidence::before(&d.media, samples(&d)).unwrap();
+        let ev = canaries(&d);
+        let expect = engine::Expect::of(m, &Options::default());
         engine::start(&d, m, &Options::default()).unwrap();
-        assert!(matches!(engine::poll(&d, Bus::Nvme).unwrap(), State::Running(p) if p > 0.0));
-        assert_eq!(run_to_end(&d), State::Completed);
-        assert_eq!(ev.after(&d.media, None).unwrap(), Vec::<String>::new());
+        assert!(matches!(engine::poll(&d, Bus::Nvme, &expect), State::Running(p) if p > 0.0));
+        assert!(matches!(run_to_end(&d, &expect), State::Completed(_)));
+        let f = ev.after(&d.media, &AfterRule::default());
+        assert!(
+            f.problems.is_empty() && f.conclusive == ev.extents.len() as u64,
+            "{f:?}"
+        );
         // The command the drive received is the one --dry-run prints.
         let sent = d
             .commands
@@ -409,15 +459,22 @@ mod tests {
             passes: 1,
             ..Options::default()
         };
-        let ev = Evidence::before(&d.media, samples(&d)).unwrap();
+        let ev = canaries(&d);
+        let expect = engine::Expect::of(Method::NvmeSanitizeOverwrite, &o);
         engine::start(&d, Method::NvmeSanitizeOverwrite, &o).unwrap();
-        assert_eq!(run_to_end(&d), State::Completed);
-        let p = Pattern::Fixed(o.pattern.to_le_bytes().to_vec());
-        assert!(ev.after(&d.media, Some(&p)).unwrap().is_empty());
         assert!(
-            !ev.after(&d.media, Some(&Pattern::Fixed(vec![0])))
-                .unwrap()
-                .is_empty(),
+            matches!(run_to_end(&d, &expect), State::Completed(w) if w.contains("1 overwrite passes"))
+        );
+        let rule = |p: Vec<u8>| AfterRule {
+            pattern: Some(Pattern::Fixed(p)),
+            ..AfterRule::default()
+        };
+        assert!(ev
+            .after(&d.media, &rule(o.pattern.to_le_bytes().to_vec()))
+            .problems
+            .is_empty());
+        assert!(
+            !ev.after(&d.media, &rule(vec![0])).problems.is_empty(),
             "a wrong pattern is caught"
         );
     }
@@ -433,12 +490,19 @@ mod tests {
                 ..SimConfig::default()
             },
         );
-        let ev = Evidence::before(&d.media, samples(&d)).unwrap();
+        let ev = canaries(&d);
         engine::start(&d, Method::NvmeSanitizeBlock, &Options::default()).unwrap();
-        assert_eq!(run_to_end(&d), State::Completed, "the drive says it worked");
-        let problems = ev.after(&d.media, None).unwrap();
         assert!(
-            !problems.is_empty() && problems[0].contains("still readable"),
+            matches!(
+                run_to_end(&d, &engine::Expect::default()),
+                State::Completed(_)
+            ),
+            "the drive says it worked"
+        );
+        let problems = ev.after(&d.media, &AfterRule::default()).problems;
+        assert!(
+            !problems.is_empty()
+                && problems[0].contains("canary written before the purge is still readable"),
             "{problems:?}"
         );
     }
@@ -452,11 +516,17 @@ mod tests {
                 ..SimConfig::default()
             },
         );
-        let ev = Evidence::before(&d.media, samples(&d)).unwrap();
+        let ev = canaries(&d);
         assert!(engine::synchronous(Method::NvmeFormatUserData));
         engine::start(&d, Method::NvmeFormatUserData, &Options::default()).unwrap();
-        assert!(ev.after(&d.media, None).unwrap().is_empty());
-        assert_eq!(Method::NvmeFormatUserData.grade(true), method::Grade::Clear);
+        assert!(ev
+            .after(&d.media, &AfterRule::default())
+            .problems
+            .is_empty());
+        assert_eq!(
+            Method::NvmeFormatUserData.grade(method::Medium::Flash),
+            method::Grade::Clear
+        );
     }
 
     #[test]
@@ -488,7 +558,7 @@ mod tests {
         let caps = engine::probe(&none, Bus::Nvme).unwrap();
         assert!(caps.supported.contains(&Method::NvmeFormatUserData));
         assert!(
-            method::strongest(&caps.supported, true).is_err(),
+            method::strongest(&caps.supported, caps.medium).is_err(),
             "Format alone is no purge"
         );
         let failed = SimNvme::new(
@@ -500,11 +570,78 @@ mod tests {
             },
         );
         let caps = engine::probe(&failed, Bus::Nvme).unwrap();
-        assert!(caps.failure_mode);
+        let f = caps.failure.clone().unwrap();
+        assert_eq!(f.restricted, Some(true), "SSI 2: restricted failure");
+        // Failure mode no longer refuses a new sanitize (the legal way out); Format is.
+        assert!(caps.blocker(Method::NvmeSanitizeCrypto).is_none());
+        assert!(caps.blocker(Method::NvmeFormatUserData).is_some());
+    }
+
+    #[test]
+    fn canaries_prove_an_erase_on_a_drive_that_held_zeros() {
+        // A new or already wiped drive holds zeros; a block erase leaves zeros. Comparing
+        // before and after proves nothing (it used to FAIL every such drive); canaries do.
+        let d = SimNvme::new(1 << 20, SimConfig::from_features("block,zeros").unwrap());
+        let ro = Evidence::before(&d.media, samples(&d)).unwrap();
+        let ev = canaries(&d);
+        engine::start(&d, Method::NvmeSanitizeBlock, &Options::default()).unwrap();
+        assert!(matches!(
+            run_to_end(&d, &engine::Expect::default()),
+            State::Completed(_)
+        ));
+        let f = ev.after(&d.media, &AfterRule::default());
+        assert!(f.problems.is_empty() && f.inconclusive == 0, "{f:?}");
+        // Without canaries the same samples are inconclusive, not failures.
+        let mut plain = ro.clone();
+        plain.canaries = false;
+        let f = plain.after(&d.media, &AfterRule::default());
         assert!(
-            caps.blockers[0].contains("failure mode"),
-            "{:?}",
-            caps.blockers
+            f.problems.is_empty() && f.inconclusive == plain.extents.len() as u64,
+            "{f:?}"
         );
+    }
+
+    #[test]
+    fn the_status_must_be_of_our_own_command() {
+        let d = SimNvme::new(1 << 20, SimConfig::from_features("block,crypto").unwrap());
+        engine::start(&d, Method::NvmeSanitizeBlock, &Options::default()).unwrap();
+        // What we expect had we sent a crypto erase: the log's SCDW10 says block erase.
+        let crypto = engine::Expect::of(Method::NvmeSanitizeCrypto, &Options::default());
+        assert!(
+            matches!(run_to_end(&d, &crypto), State::Failed(w) if w.contains("another sanitize"))
+        );
+        // A drive that deallocates after an overwrite unless No-Deallocate is set: we set it
+        // (the drive allows it), so the pattern must be there.
+        let o = Options {
+            pattern: 0x5A5A_5A5A,
+            no_deallocate: true,
+            ..Options::default()
+        };
+        let ow = SimNvme::new(
+            1 << 20,
+            SimConfig::from_features("overwrite,dealloc").unwrap(),
+        );
+        let ev = canaries(&ow);
+        engine::start(&ow, Method::NvmeSanitizeOverwrite, &o).unwrap();
+        let expect = engine::Expect::of(Method::NvmeSanitizeOverwrite, &o);
+        assert!(matches!(run_to_end(&ow, &expect), State::Completed(_)));
+        let rule = AfterRule {
+            pattern: Some(Pattern::Fixed(o.pattern.to_le_bytes().to_vec())),
+            ..AfterRule::default()
+        };
+        assert!(ev.after(&ow.media, &rule).problems.is_empty());
+        // The never-sanitized drive is idle, not failed; a log that cannot be read blocks.
+        let idle = SimNvme::new(1 << 20, SimConfig::from_features("block").unwrap());
+        assert!(matches!(
+            engine::poll(&idle, Bus::Nvme, &engine::Expect::default()),
+            State::Idle(_)
+        ));
+        let nolog = SimNvme::new(1 << 20, SimConfig::from_features("block,nolog").unwrap());
+        let caps = engine::probe(&nolog, Bus::Nvme).unwrap();
+        assert!(caps
+            .blocker(Method::NvmeSanitizeBlock)
+            .unwrap()
+            .why
+            .contains("cannot be read"));
     }
 }

@@ -1150,7 +1150,7 @@ fn cert_show_hashes_the_bytes_it_verified_and_verify_does_not_pass_a_failed_cert
 fn a_signal_at_every_purge_boundary_leaves_code_and_certificate_agreeing() {
     // (point, expected exit, what the certificate says)
     let cases = [
-        ("purge-start", 130, "nothing was erased"),
+        ("purge-start", 130, "the drive erased nothing"),
         ("purge-wait", 130, "not followed to the end"),
         ("purge-settled", 0, ""),
         ("purge-certified", 0, ""),
