@@ -1,10 +1,12 @@
 //! Purge: the drive's own sanitize commands (NVMe Sanitize/Format, ATA SANITIZE/SECURITY
 //! ERASE, SCSI SANITIZE): which method is which grade (`method`), what a command erases
-//! (`scope`), running and following one (`engine`), and a simulated drive (`sim`). The command
+//! (`scope`), running and following one (`engine`), proving it (`evidence`), and simulated
+//! NVMe and ATA drives (`sim`, `sim_ata`). The command
 //! encodings and decodings, and the one door to a drive (`Passthrough`), live in `device`
 //! (`device::{ata, nvme, scsi, passthrough}`), shared with the hidden-area queries.
 
 pub mod engine;
+pub mod evidence;
 pub mod flow;
 pub mod method;
 pub mod scope;

@@ -1,0 +1,184 @@
+//! Evidence that a purge erased the media: canaries written at sampled locations before the
+//! command, and what the read-back after it must find per method ([`AfterRule`]). Reads and
+//! writes go through [`BlockIo`], so tests use a simulated drive's media.
+
+use std::io;
+
+use crate::contract::Extent;
+use crate::device::BlockIo;
+
+/// What a read-back after a purge must find.
+#[derive(Clone, Debug, Default)]
+pub struct AfterRule {
+    /// Overwrite: the pattern the samples must hold.
+    pub pattern: Option<crate::pattern::Pattern>,
+    /// The byte deallocated blocks read as, accepted instead of the pattern when the drive
+    /// may deallocate after the sanitize (`None`: the pattern is required).
+    pub deallocated: Option<u8>,
+    /// Reads may fail after this erase by design (SCSI VPD B1h WABEREQ/WACEREQ): an unreadable
+    /// sample then proves the erase.
+    pub unreadable_is_erased: bool,
+}
+
+/// What the read-back after a purge found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    /// Samples that prove data was left (a canary still there, the old data, a wrong pattern).
+    pub problems: Vec<String>,
+    /// Samples that prove the erase.
+    pub conclusive: u64,
+    /// Samples that prove nothing (without canaries: the same uniform bytes before and after).
+    pub inconclusive: u64,
+    /// Of the conclusive, those unreadable by design after the erase.
+    pub unreadable_by_design: u64,
+    /// Samples that could not be read: (offset, error).
+    pub read_errors: Vec<(u64, String)>,
+    pub bytes_read: u64,
+}
+
+/// Evidence that a purge erased the media. With canaries (the default): fresh random data
+/// written at sampled locations before the purge, only its hashes kept; afterwards none may
+/// be readable, which holds for every method (a drive that did nothing, or erased only part,
+/// still returns the canary). Without: the hashes of what was there before, and a sample that
+/// held the same uniform bytes before and after proves nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    pub extents: Vec<Extent>,
+    pub before: Vec<[u8; 32]>,
+    /// Canaries were written (and read back) at every extent.
+    pub canaries: bool,
+}
+
+fn read(dev: &dyn BlockIo, e: &Extent) -> io::Result<Vec<u8>> {
+    let bs = u64::from(dev.block_size());
+    let mut buf = crate::aligned::AlignedBuf::new((e.len.div_ceil(bs) * bs) as usize);
+    let n = dev.read_at(&mut buf, e.offset)?;
+    if (n as u64) < e.len {
+        return Err(io::Error::other(format!("short read at {}", e.offset)));
+    }
+    Ok(buf[..e.len as usize].to_vec())
+}
+
+impl Evidence {
+    /// Hashes the content at `extents` as it is now (no canaries).
+    ///
+    /// # Errors
+    /// A read error.
+    pub fn before(dev: &dyn BlockIo, extents: Vec<Extent>) -> io::Result<Evidence> {
+        let before = extents
+            .iter()
+            .map(|e| read(dev, e).map(|b| *blake3::hash(&b).as_bytes()))
+            .collect::<io::Result<_>>()?;
+        Ok(Evidence {
+            extents,
+            before,
+            canaries: false,
+        })
+    }
+
+    /// Writes canaries at `extents` (whole blocks; random data from `seed`), flushes, reads
+    /// them back, and keeps their hashes.
+    ///
+    /// # Errors
+    /// A write or read error, an extent that is not whole blocks, or a drive that does not
+    /// return what was written (it could not be verified after the purge either).
+    pub fn canaries(
+        dev: &dyn BlockIo,
+        extents: Vec<Extent>,
+        seed: &[u8; 32],
+    ) -> io::Result<Evidence> {
+        use rand::{RngCore, SeedableRng};
+        let bs = u64::from(dev.block_size().max(1));
+        let mut before = Vec::with_capacity(extents.len());
+        for (i, e) in extents.iter().enumerate() {
+            if e.len % bs != 0 || e.offset % bs != 0 {
+                return Err(io::Error::other(format!(
+                    "sample at {} ({} bytes) is not whole blocks of {bs}",
+                    e.offset, e.len
+                )));
+            }
+            let mut buf = crate::aligned::AlignedBuf::new(e.len as usize);
+            let mut key = *seed;
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            rand_chacha::ChaCha8Rng::from_seed(key).fill_bytes(&mut buf);
+            before.push(*blake3::hash(&buf).as_bytes());
+            dev.write_at(&buf, e.offset)?;
+        }
+        dev.sync()?;
+        for (e, h) in extents.iter().zip(&before) {
+            if blake3::hash(&read(dev, e)?).as_bytes() != h {
+                return Err(io::Error::other(format!(
+                    "the canary written at offset {} reads back different: a drive that does not keep what \
+                     is written cannot be verified",
+                    e.offset
+                )));
+            }
+        }
+        Ok(Evidence {
+            extents,
+            before,
+            canaries: true,
+        })
+    }
+
+    /// Reads every sample after the purge and judges it by `rule`.
+    pub fn after(&self, dev: &dyn BlockIo, rule: &AfterRule) -> Found {
+        let mut f = Found::default();
+        for (e, h) in self.extents.iter().zip(&self.before) {
+            let now = match read(dev, e) {
+                Ok(b) => b,
+                Err(_) if rule.unreadable_is_erased => {
+                    f.conclusive += 1;
+                    f.unreadable_by_design += 1;
+                    continue;
+                }
+                Err(err) => {
+                    f.read_errors.push((e.offset, err.to_string()));
+                    continue;
+                }
+            };
+            f.bytes_read += e.len;
+            let same = blake3::hash(&now).as_bytes() == h;
+            let uniform = now.iter().all(|&b| b == now[0]);
+            if same && self.canaries {
+                f.problems.push(format!(
+                    "offset {}: the canary written before the purge is still readable",
+                    e.offset
+                ));
+                continue;
+            }
+            if same && !uniform {
+                f.problems.push(format!(
+                    "offset {}: unchanged: the data is still readable",
+                    e.offset
+                ));
+                continue;
+            }
+            if let Some(p) = &rule.pattern {
+                let mut want = vec![0u8; now.len()];
+                p.fill_at(&mut want, e.offset);
+                let deallocated = rule.deallocated.is_some_and(|b| uniform && now[0] == b);
+                if now != want && !deallocated {
+                    f.problems.push(format!(
+                        "offset {}: neither the overwrite pattern{}",
+                        e.offset,
+                        if rule.deallocated.is_some() {
+                            " nor the deallocated value"
+                        } else {
+                            ""
+                        }
+                    ));
+                    continue;
+                }
+            }
+            if same {
+                // Without canaries: the same uniform bytes before and after (a drive that
+                // held zeros and was "erased" to zeros) prove nothing either way.
+                f.inconclusive += 1;
+            } else {
+                f.conclusive += 1;
+            }
+        }
+        f
+    }
+}
