@@ -54,8 +54,8 @@ proptest! {
     fn ata_answers(page in proptest::collection::vec(any::<u8>(), 512), sense in proptest::collection::vec(any::<u8>(), 0..96)) {
         let page: [u8; 512] = page.try_into().unwrap();
         let id = ata::parse_identify(&page);
-        let (m, _) = crate::purge::method::ata_medium(id.rotation_rate, id.trim, None);
-        let _ = crate::purge::method::ata_purges(&id, m);
+        let _ = crate::purge::method::ata_medium(id.rotation_rate, id.trim, None);
+        let _ = crate::purge::method::ata_methods(&id);
         let _ = crate::purge::engine::ata_end(2, &sense);
         let _ = ata::parse_dco_max_lba(&page);
         let _ = ata::decode_return(&sense);

@@ -6,7 +6,6 @@ use comfy_table::{presets, ContentArrangement, Table};
 
 use crate::cli::ListArgs;
 use crate::device::list::{self, Candidate};
-use crate::device::passthrough::DeviceDrive;
 use crate::device::safety::Usage;
 use crate::error::Exit;
 use crate::event::Event;
@@ -50,8 +49,8 @@ fn add_purge_methods(c: &mut Candidate) {
     if c.read_only {
         return;
     }
-    if let Ok(d) = DeviceDrive::open(Path::new(&c.path)) {
-        if let Ok(caps) = engine::probe(&d, bus) {
+    if let Ok(d) = std::fs::File::open(Path::new(&c.path)) {
+        if let Ok(caps) = engine::probe(&d, bus, None) {
             c.supports
                 .extend(caps.supported.iter().map(|m| m.name().to_string()));
         }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use crate::cert;
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
-use crate::device::passthrough::DeviceDrive;
 use crate::device::{self, Kind, Probe};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
@@ -64,7 +63,7 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
             probe: simulated_probe(&req.target),
             bus: Bus::Nvme,
             pass: Box::new(Arc::clone(&sim)),
-            media: Box::new(sim),
+            media: Box::new(Arc::clone(&sim.media)),
             simulated: true,
         });
     }
@@ -96,7 +95,7 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     })?;
     Ok(Drive {
         bus,
-        pass: Box::new(DeviceDrive::from_file(device::claim(&p)?)),
+        pass: Box::new(device::claim(&p)?),
         // Read-write, for the canaries (the claim above holds the device exclusively).
         media: Box::new(device::open_media(&p)?),
         probe: p,

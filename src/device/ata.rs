@@ -420,13 +420,6 @@ pub struct Identify {
     pub trim_reads_zero: bool,
 }
 
-impl Identify {
-    /// Solid state by word 217 (kept for the callers that only need this).
-    pub fn solid_state(&self) -> bool {
-        self.rotation_rate == 1
-    }
-}
-
 /// Words 89/90: bit 15 selects the extended format (bits 14:0) else bits 7:0; units of two
 /// minutes; 0 means not reported. The largest value (7FFFh, or FFh) means "more than": the
 /// minutes are then a lower bound (the second value is true).
@@ -653,7 +646,7 @@ mod tests {
         );
         assert_eq!((id.erase_minutes, id.enhanced_erase_minutes), (60, 90));
         assert!(!id.erase_at_least && !id.enhanced_erase_at_least);
-        assert!(id.solid_state());
+        assert_eq!(id.rotation_rate, 1, "non-rotating");
         assert_eq!(sanitize_overwrite(0, 3, true, true)[6], 0x80 | 0x10 | 3);
         assert_eq!(sanitize_freeze_lock()[4], 0x20);
     }

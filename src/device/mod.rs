@@ -352,6 +352,26 @@ pub trait BlockIo: Sync {
     fn sync(&self) -> io::Result<()>;
 }
 
+/// A device shared between owners (a simulated drive's media, read by a flow and changed by the
+/// drive's commands).
+impl<T: BlockIo + Send + ?Sized> BlockIo for std::sync::Arc<T> {
+    fn size(&self) -> u64 {
+        self.as_ref().size()
+    }
+    fn block_size(&self) -> u32 {
+        self.as_ref().block_size()
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.as_ref().write_at(buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.as_ref().read_at(buf, offset)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.as_ref().sync()
+    }
+}
+
 /// A target opened for wiping.
 pub struct Target {
     /// What was probed.

@@ -322,6 +322,25 @@ pub fn ns_format(d: &[u8; 4096]) -> NsFormat {
     }
 }
 
+/// What Identify Namespace says that a purge needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Namespace {
+    pub format: NsFormat,
+    /// NMIC bit 0: attached to two or more controllers.
+    pub shared: bool,
+    /// What its deallocated blocks read as ([`deallocated_byte`]).
+    pub deallocated: Option<u8>,
+}
+
+/// Parses Identify Namespace data into a [`Namespace`].
+pub fn parse_namespace(d: &[u8; 4096]) -> Namespace {
+    Namespace {
+        format: ns_format(d),
+        shared: namespace_shared(d),
+        deallocated: deallocated_byte(d),
+    }
+}
+
 /// DLFEAT bits 2:0 (byte 33): what a deallocated block reads as: `Some(0x00)` or
 /// `Some(0xFF)`, `None` when not reported.
 pub fn deallocated_byte(d: &[u8; 4096]) -> Option<u8> {

@@ -1,7 +1,7 @@
 //! The one door to a drive: NVMe admin commands or SCSI CDBs (ATA goes inside SCSI ATA
 //! PASS-THROUGH), for purge and for the hidden-area queries alike. The real implementation
-//! sends ioctls to an open device file (any `File` of the device is one); tests put a fake or
-//! simulated drive behind the same trait.
+//! sends ioctls to an open device file (any `File` of the device is one: the caller holds it,
+//! exclusively where it must); tests put a fake or simulated drive behind the same trait.
 
 use std::fs::File;
 use std::io;
@@ -23,29 +23,6 @@ pub trait Passthrough: Sync {
         data: &mut [u8],
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)>;
-}
-
-/// A real device, opened read-only (pass-through needs no write access to the block device).
-pub struct DeviceDrive {
-    file: File,
-}
-
-impl DeviceDrive {
-    /// Commands go through `file`, an open descriptor of the device (held exclusively by the
-    /// caller for as long as it needs).
-    pub fn from_file(file: File) -> DeviceDrive {
-        DeviceDrive { file }
-    }
-
-    /// Opens `path` for pass-through commands.
-    ///
-    /// # Errors
-    /// If it cannot be opened.
-    pub fn open(path: &std::path::Path) -> io::Result<DeviceDrive> {
-        Ok(DeviceDrive {
-            file: File::open(path)?,
-        })
-    }
 }
 
 impl Passthrough for File {
@@ -100,9 +77,11 @@ pub fn transport(host: u16, driver: u16) -> io::Result<()> {
     }
 }
 
-impl Passthrough for DeviceDrive {
+/// A drive shared between owners (a simulated drive is both the command door and the media
+/// a flow reads its evidence from).
+impl<T: Passthrough + Send + ?Sized> Passthrough for std::sync::Arc<T> {
     fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
-        self.file.nvme(cmd, data)
+        self.as_ref().nvme(cmd, data)
     }
 
     fn scsi(
@@ -112,7 +91,7 @@ impl Passthrough for DeviceDrive {
         data: &mut [u8],
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
-        self.file.scsi(cdb, dir, data, timeout_ms)
+        self.as_ref().scsi(cdb, dir, data, timeout_ms)
     }
 }
 

@@ -559,14 +559,15 @@ pub fn identify(d: &dyn Passthrough) -> io::Result<ata::Identify> {
     }
 }
 
-/// Reads what the drive can do.
+/// Reads what the drive can do; `rotational` is the kernel's view of the device, when known
+/// (a cross-check of what an ATA drive says about its medium).
 ///
 /// # Errors
 /// When the identify commands fail.
-pub fn probe(d: &dyn Passthrough, bus: Bus) -> io::Result<Caps> {
+pub fn probe(d: &dyn Passthrough, bus: Bus, rotational: Option<bool>) -> io::Result<Caps> {
     match bus {
         Bus::Nvme => probe_nvme(d),
-        Bus::Ata => probe_ata(d),
+        Bus::Ata => probe_ata(d, rotational),
         Bus::Scsi => Ok(probe_scsi(d)),
     }
 }
@@ -675,19 +676,10 @@ fn ata_sanitize_reason(r: &AtaReturn) -> String {
     )
 }
 
-fn probe_ata(d: &dyn Passthrough) -> io::Result<Caps> {
+fn probe_ata(d: &dyn Passthrough, rotational: Option<bool>) -> io::Result<Caps> {
     let id = identify(d)?;
-    let (medium, medium_why) = method::ata_medium(id.rotation_rate, id.trim, None);
-    let mut supported = method::ata_purges(&id, medium);
-    if id.security
-        && !supported.contains(&Method::AtaSecurityEraseEnhanced)
-        && id.security_enhanced_erase
-    {
-        supported.push(Method::AtaSecurityEraseEnhanced);
-    }
-    if id.security {
-        supported.push(Method::AtaSecurityErase);
-    }
+    let (medium, medium_why) = method::ata_medium(id.rotation_rate, id.trim, rotational);
+    let supported = method::ata_methods(&id);
     let mut blockers = Vec::new();
     if id.security_locked {
         blockers.push(Blocker::all(format!(
@@ -873,22 +865,18 @@ fn probe_scsi(d: &dyn Passthrough) -> Caps {
     caps
 }
 
-/// The namespace's current format, whether it is shared (NMIC bit 0), and what its
-/// deallocated blocks read as (DLFEAT).
+/// What Identify Namespace says of `nsid` (its format, whether it is shared, what its
+/// deallocated blocks read as).
 ///
 /// # Errors
 /// When Identify Namespace fails.
-pub fn namespace(d: &dyn Passthrough, nsid: u32) -> io::Result<(nvme::NsFormat, bool, Option<u8>)> {
+pub fn namespace(d: &dyn Passthrough, nsid: u32) -> io::Result<nvme::Namespace> {
     let mut ns = [0u8; 4096];
     nvme_ok(
         "Identify Namespace",
         d.nvme(&nvme::identify_namespace(nsid), &mut ns),
     )?;
-    Ok((
-        nvme::ns_format(&ns),
-        nvme::namespace_shared(&ns),
-        nvme::deallocated_byte(&ns),
-    ))
+    Ok(nvme::parse_namespace(&ns))
 }
 
 /// The namespaces active on the controller (Identify, CNS 2).
@@ -1024,7 +1012,9 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartErr
         }
         Wire::NvmeFormat { ses } => {
             // Another format would change the block size or the protection under the user's feet.
-            let (now, _, _) = namespace(d, o.nsid).map_err(|e| refused(e.to_string()))?;
+            let now = namespace(d, o.nsid)
+                .map_err(|e| refused(e.to_string()))?
+                .format;
             if now.lbaf != o.format.lbaf {
                 return Err(refused(format!(
                     "namespace {} uses LBA format {}, not {}; nothing was sent",
@@ -1116,11 +1106,7 @@ fn security_state(d: &dyn Passthrough) -> Result<(bool, bool), String> {
     let mut last = String::new();
     for attempt in 0..3 {
         if attempt > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(if cfg!(test) {
-                1
-            } else {
-                2000
-            }));
+            std::thread::sleep(std::time::Duration::from_secs(2));
         }
         match identify(d) {
             Ok(id) => return Ok((id.security_enabled, id.security_locked)),
@@ -1754,7 +1740,7 @@ mod tests {
             c.owner_password = Some(b"mediasan".to_vec());
             c.locked = true;
         });
-        let caps = probe(&locked, Bus::Ata).unwrap();
+        let caps = probe(&locked, Bus::Ata, None).unwrap();
         let b = caps.blocker(Method::AtaSecurityErase).unwrap();
         assert!(
             b.why.contains("--unlock") && b.why.contains("\"mediasan\""),
@@ -1772,18 +1758,18 @@ mod tests {
         });
         assert!(unlock(&theirs).unwrap_err().contains("not mediasan's"));
         let expired = hdd(|c| c.count_expired = true);
-        let caps = probe(&expired, Bus::Ata).unwrap();
+        let caps = probe(&expired, Bus::Ata, None).unwrap();
         assert!(caps
             .blocker(Method::AtaSecurityErase)
             .unwrap()
             .why
             .contains("power-cycled"));
         let owner = hdd(|c| c.owner_password = Some(b"owner".to_vec()));
-        let caps = probe(&owner, Bus::Ata).unwrap();
+        let caps = probe(&owner, Bus::Ata, None).unwrap();
         assert!(caps.identify.unwrap().security_enabled);
         // Saturated estimates are lower bounds.
         let long = hdd(|c| c.erase_time_words = (0x00FF, 0xFFFF));
-        let caps = probe(&long, Bus::Ata).unwrap();
+        let caps = probe(&long, Bus::Ata, None).unwrap();
         let e = caps.estimate(Method::AtaSecurityEraseEnhanced).unwrap();
         assert!(e.at_least && e.describe() == "more than 65534 min", "{e:?}");
     }
@@ -1796,14 +1782,14 @@ mod tests {
             c.sanitize = true;
             c.rotation_rate = 1;
         });
-        let caps = probe(&d, Bus::Ata).unwrap();
+        let caps = probe(&d, Bus::Ata, None).unwrap();
         assert!(caps.blocker(Method::AtaSecurityErase).is_some());
         assert!(caps.blocker(Method::AtaSanitizeCrypto).is_none());
         let frozen = hdd(|c| {
             c.sanitize = true;
             c.sanitize_frozen = true;
         });
-        let caps = probe(&frozen, Bus::Ata).unwrap();
+        let caps = probe(&frozen, Bus::Ata, None).unwrap();
         assert!(caps
             .blocker(Method::AtaSanitizeBlock)
             .unwrap()
@@ -1819,7 +1805,7 @@ mod tests {
             c.sanitize_failed = true;
             c.failed_with_ause = true;
         });
-        let caps = probe(&d, Bus::Ata).unwrap();
+        let caps = probe(&d, Bus::Ata, None).unwrap();
         let f = caps.failure.clone().unwrap();
         assert!(f.detail.contains("reason 0x01"), "{f:?}");
         assert!(
@@ -1828,7 +1814,7 @@ mod tests {
         );
         assert!(caps.blocker(Method::AtaSecurityErase).is_some());
         exit_failure_mode(&d, Bus::Ata).unwrap();
-        assert!(probe(&d, Bus::Ata).unwrap().failure.is_none());
+        assert!(probe(&d, Bus::Ata, None).unwrap().failure.is_none());
         let restricted = hdd(|c| {
             c.sanitize = true;
             c.sanitize_failed = true;

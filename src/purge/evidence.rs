@@ -29,8 +29,8 @@ pub struct Found {
     pub conclusive: u64,
     /// Samples that prove nothing (without canaries: the same uniform bytes before and after).
     pub inconclusive: u64,
-    /// Of the conclusive, those unreadable by design after the erase.
-    pub unreadable_by_design: u64,
+    /// Bytes of the conclusive samples that are unreadable by design after the erase.
+    pub bytes_by_design: u64,
     /// Samples that could not be read: (offset, error).
     pub read_errors: Vec<(u64, String)>,
     pub bytes_read: u64,
@@ -129,7 +129,7 @@ impl Evidence {
                 Ok(b) => b,
                 Err(_) if rule.unreadable_is_erased => {
                     f.conclusive += 1;
-                    f.unreadable_by_design += 1;
+                    f.bytes_by_design += e.len;
                     continue;
                 }
                 Err(err) => {
@@ -180,5 +180,42 @@ impl Evidence {
             }
         }
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::mem::MemDevice;
+
+    #[test]
+    fn unreadable_samples_count_as_erased_only_where_the_drive_says_so() {
+        let ext = vec![
+            Extent {
+                offset: 0,
+                len: 4096,
+            },
+            Extent {
+                offset: 8192,
+                len: 4096,
+            },
+        ];
+        let mut dev = MemDevice::new(16384, 512, 0);
+        let ev = Evidence::canaries(&dev, ext, &[5; 32]).unwrap();
+        // After a SCSI block erase whose VPD B1h says reads fail until written.
+        dev.fail_reads = vec![(0, 16384)];
+        let by_design = AfterRule {
+            unreadable_is_erased: true,
+            ..AfterRule::default()
+        };
+        let f = ev.after(&dev, &by_design);
+        assert_eq!(
+            (f.conclusive, f.bytes_by_design, f.bytes_read),
+            (2, 8192, 0)
+        );
+        assert!(f.read_errors.is_empty() && f.problems.is_empty());
+        // Elsewhere an unreadable sample proves nothing: a read error, not an erase.
+        let f = ev.after(&dev, &AfterRule::default());
+        assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));
     }
 }

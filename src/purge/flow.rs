@@ -20,6 +20,7 @@ use super::scope::{self, Scope};
 use crate::cert::build::PurgeOutcome;
 use crate::cert::{self, DeviceCommand, Verification};
 use crate::contract::IoFailure;
+use crate::device::nvme::Namespace;
 use crate::device::passthrough::Passthrough;
 use crate::device::{self, BlockIo, Probe};
 use crate::error::Error;
@@ -128,20 +129,14 @@ fn refused(p: &Probe, why: impl Into<String>) -> Error {
 /// The drive's capabilities (the medium cross-checked with the kernel's view), leaving
 /// sanitize failure mode first if asked (never in a dry run).
 fn capabilities(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Caps, Error> {
+    let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
     let read = || {
-        let mut caps = engine::probe(d.pass.as_ref(), d.bus).map_err(|e| {
+        engine::probe(d.pass.as_ref(), d.bus, rotational).map_err(|e| {
             refused(
                 &d.probe,
                 format!("cannot read its {} capabilities: {e}", bus_name(d.bus)),
             )
-        })?;
-        if let (Some(id), false) = (&caps.identify, d.simulated) {
-            let (m, why) =
-                method::ata_medium(id.rotation_rate, id.trim, Some(d.probe.identity.rotational));
-            caps.medium = m;
-            caps.medium_why = why;
-        }
-        Ok::<Caps, Error>(caps)
+        })
     };
     let caps = read()?;
     if r.exit_failure_mode && !r.dry_run {
@@ -164,14 +159,9 @@ fn capabilities(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Caps, Erro
     Ok(caps)
 }
 
-/// The namespace id, its format, whether it is shared and what its deallocated blocks read
-/// as, for NVMe (Format NVM is sent to the named namespace: never "all namespaces", never a
+/// The namespace id and what Identify Namespace says of it, for NVMe (Format NVM is sent to the named namespace: never "all namespaces", never a
 /// guess).
-#[allow(clippy::type_complexity)]
-fn namespace(
-    d: &Drive,
-    m: Method,
-) -> Result<(Option<u32>, crate::device::nvme::NsFormat, bool, Option<u8>), Error> {
+fn namespace(d: &Drive, m: Method) -> Result<(Option<u32>, Namespace), Error> {
     let nsid: Option<u32> = if d.simulated {
         Some(1)
     } else {
@@ -179,7 +169,7 @@ fn namespace(
     };
     let format = matches!(m, Method::NvmeFormatUserData | Method::NvmeFormatCrypto);
     if d.bus != Bus::Nvme {
-        return Ok((nsid, Default::default(), false, None));
+        return Ok((nsid, Namespace::default()));
     }
     let Some(n) = nsid else {
         if format {
@@ -188,12 +178,12 @@ fn namespace(
                 "cannot read its NVMe namespace id from sysfs; nothing was sent",
             ));
         }
-        return Ok((None, Default::default(), false, None));
+        return Ok((None, Namespace::default()));
     };
     match engine::namespace(d.pass.as_ref(), n) {
-        Ok((f, shared, dealloc)) => Ok((nsid, f, shared, dealloc)),
+        Ok(ns) => Ok((nsid, ns)),
         Err(e) if format => Err(refused(&d.probe, format!("cannot read its namespace: {e}"))),
-        Err(_) => Ok((nsid, Default::default(), false, None)),
+        Err(_) => Ok((nsid, Namespace::default())),
     }
 }
 
@@ -341,8 +331,8 @@ fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
 pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, Error> {
     let caps = capabilities(d, r, obs)?;
     let m = choose(d, r, &caps)?;
-    let (nsid, format, shared, ns_dealloc) = namespace(d, m)?;
-    let scope = scope_of(d, m, &caps, nsid, shared)?;
+    let (nsid, ns) = namespace(d, m)?;
+    let scope = scope_of(d, m, &caps, nsid, ns.shared)?;
     check_scope(d, &scope, r.allow_shared)?;
     if r.method.is_some() {
         check_supported(d, m, &caps)?;
@@ -352,7 +342,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     }
     let mut warnings = Vec::new();
     let overwrite = m.technique() == "overwrite";
-    let dealloc = deallocated(d, &caps, ns_dealloc);
+    let dealloc = deallocated(d, &caps, ns.deallocated);
     let no_deallocate = d.bus == Bus::Nvme
         && caps
             .controller
@@ -409,16 +399,19 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         ause: r.ause,
         no_deallocate,
         nsid: nsid.unwrap_or(0),
-        format,
+        format: ns.format,
         scsi_pi_type: caps.capacity.map_or(0, |c| c.pi_type),
         capacity: d.media.size(),
         estimate,
     };
     let (block_fails, crypto_fails) = caps.reads_fail_after_erase;
     let rule = AfterRule {
-        pattern: overwrite.then(|| Pattern::Fixed(pattern.to_le_bytes().to_vec())),
+        // Without DEFINITIVE ENDING PATTERN an ATA drive promises nothing about what an
+        // overwrite reads back as: there only the canaries count.
+        pattern: (overwrite && d.bus != Bus::Ata)
+            .then(|| Pattern::Fixed(pattern.to_le_bytes().to_vec())),
         // NVMe with No-Deallocate set must show the pattern; elsewhere the drive may
-        // deallocate after the overwrite (or, for ATA, promises no ending pattern at all).
+        // deallocate after the overwrite.
         deallocated: if no_deallocate { None } else { dealloc },
         unreadable_is_erased: match m.technique() {
             "block erase" => block_fails,
@@ -426,12 +419,6 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
             _ => false,
         },
     };
-    let mut rule = rule;
-    if d.bus == Bus::Ata && overwrite {
-        // Without DEFINITIVE ENDING PATTERN the drive promises nothing about what an ATA
-        // overwrite reads back as: only the canaries count.
-        rule.pattern = None;
-    }
     let mut bytes = Vec::new();
     if r.exit_failure_mode && caps.failure.is_some() {
         bytes.extend(engine::exit_failure_mode_bytes(d.bus));
@@ -728,11 +715,9 @@ fn finish(
         return;
     }
     let f = evidence.after(d.media.as_ref(), &p.rule);
-    o.verification.bytes_read = f.bytes_read;
-    if f.unreadable_by_design > 0 {
-        // They count as read: the drive says reads fail after this erase until written.
-        o.verification.bytes_read += f.unreadable_by_design * o.verification.sample_bytes;
-    }
+    // Samples unreadable by design count as checked: the drive says reads fail after this
+    // erase until the blocks are written.
+    o.verification.bytes_read = f.bytes_read + f.bytes_by_design;
     o.verification.mismatches = f.problems.len() as u64;
     o.verification.errors = f
         .read_errors

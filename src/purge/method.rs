@@ -241,21 +241,24 @@ pub fn nvme_purges(c: &Controller) -> Vec<Method> {
     .collect()
 }
 
-/// The Purge methods an ATA drive supports, strongest first; enhanced security erase only on
-/// drives known to be magnetic (whether it can be started now is a blocker's business).
-pub fn ata_purges(id: &Identify, medium: Medium) -> Vec<Method> {
-    let mut v: Vec<Method> = [
+/// The methods an ATA drive supports, strongest first: SANITIZE (crypto, block, overwrite),
+/// then the security erases (enhanced, normal). Which of them is Purge is [`Method::grade`]'s
+/// business (enhanced erase only on magnetic media); whether it can be started now, a
+/// blocker's.
+pub fn ata_methods(id: &Identify) -> Vec<Method> {
+    [
         (id.sanitize_crypto, Method::AtaSanitizeCrypto),
         (id.sanitize_block, Method::AtaSanitizeBlock),
         (id.sanitize_overwrite, Method::AtaSanitizeOverwrite),
+        (
+            id.security && id.security_enhanced_erase,
+            Method::AtaSecurityEraseEnhanced,
+        ),
+        (id.security, Method::AtaSecurityErase),
     ]
     .into_iter()
     .filter_map(|(ok, m)| ok.then_some(m))
-    .collect();
-    if id.security && id.security_enhanced_erase && medium == Medium::Magnetic {
-        v.push(Method::AtaSecurityEraseEnhanced);
-    }
-    v
+    .collect()
 }
 
 /// `nist-purge`: the strongest Purge, or why there is none (never a Clear-grade fallback).
@@ -348,7 +351,7 @@ mod tests {
             i.security_enhanced_erase = true;
         });
         assert_eq!(
-            strongest(&ata_purges(&hdd, Medium::Magnetic), Medium::Magnetic),
+            strongest(&ata_methods(&hdd), Medium::Magnetic),
             Ok(Method::AtaSecurityEraseEnhanced)
         );
         let ssd = ata(|i| {
@@ -357,11 +360,11 @@ mod tests {
             i.rotation_rate = 1;
         });
         assert!(
-            strongest(&ata_purges(&ssd, Medium::Flash), Medium::Flash).is_err(),
+            strongest(&ata_methods(&ssd), Medium::Flash).is_err(),
             "enhanced erase on flash is not purge"
         );
         assert!(
-            strongest(&ata_purges(&ssd, Medium::Unknown), Medium::Unknown).is_err(),
+            strongest(&ata_methods(&ssd), Medium::Unknown).is_err(),
             "nor on a drive that does not say what it is"
         );
         let san = ata(|i| {
@@ -370,7 +373,7 @@ mod tests {
             i.sanitize_overwrite = true;
         });
         assert_eq!(
-            strongest(&ata_purges(&san, Medium::Flash), Medium::Flash),
+            strongest(&ata_methods(&san), Medium::Flash),
             Ok(Method::AtaSanitizeBlock)
         );
     }

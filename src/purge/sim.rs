@@ -96,7 +96,8 @@ struct State {
 
 /// The simulated drive.
 pub struct SimNvme {
-    pub media: MemDevice,
+    /// Its media, shared with whoever reads the evidence.
+    pub media: std::sync::Arc<MemDevice>,
     cfg: SimConfig,
     state: Mutex<State>,
     /// Every admin command received, as its 72 bytes.
@@ -133,7 +134,7 @@ impl SimNvme {
             ..State::default()
         };
         SimNvme {
-            media,
+            media: std::sync::Arc::new(media),
             cfg,
             state: Mutex::new(state),
             commands: Mutex::new(vec![]),
@@ -299,42 +300,6 @@ impl Passthrough for SimNvme {
     }
 }
 
-/// A simulated drive shared between its two faces: the command door and the media a flow
-/// reads its evidence from.
-impl Passthrough for std::sync::Arc<SimNvme> {
-    fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
-        self.as_ref().nvme(cmd, data)
-    }
-
-    fn scsi(
-        &self,
-        cdb: &[u8],
-        dir: DataDir,
-        data: &mut [u8],
-        timeout_ms: u32,
-    ) -> io::Result<(u8, Vec<u8>)> {
-        self.as_ref().scsi(cdb, dir, data, timeout_ms)
-    }
-}
-
-impl crate::device::BlockIo for std::sync::Arc<SimNvme> {
-    fn size(&self) -> u64 {
-        self.media.size()
-    }
-    fn block_size(&self) -> u32 {
-        self.media.block_size()
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.media.write_at(buf, offset)
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.media.read_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.media.sync()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::engine::{self, AfterRule, Bus, Evidence, Options, State};
@@ -374,7 +339,7 @@ mod tests {
             "nothing sent"
         );
         let o = Options {
-            format: engine::namespace(&d, 1).unwrap().0,
+            format: engine::namespace(&d, 1).unwrap().format,
             ..Options::default()
         };
         assert_eq!(o.format.lbaf, 17);
@@ -414,7 +379,7 @@ mod tests {
                 ..SimConfig::default()
             },
         );
-        let caps = engine::probe(&d, Bus::Nvme).unwrap();
+        let caps = engine::probe(&d, Bus::Nvme, None).unwrap();
         assert_eq!(caps.model, "mediasan sim");
         assert!(caps.blockers.is_empty() && caps.failure.is_none());
         let m = method::strongest(&caps.supported, caps.medium).unwrap();
@@ -555,7 +520,7 @@ mod tests {
                 ..SimConfig::default()
             },
         );
-        let caps = engine::probe(&none, Bus::Nvme).unwrap();
+        let caps = engine::probe(&none, Bus::Nvme, None).unwrap();
         assert!(caps.supported.contains(&Method::NvmeFormatUserData));
         assert!(
             method::strongest(&caps.supported, caps.medium).is_err(),
@@ -569,7 +534,7 @@ mod tests {
                 ..SimConfig::default()
             },
         );
-        let caps = engine::probe(&failed, Bus::Nvme).unwrap();
+        let caps = engine::probe(&failed, Bus::Nvme, None).unwrap();
         let f = caps.failure.clone().unwrap();
         assert_eq!(f.restricted, Some(true), "SSI 2: restricted failure");
         // Failure mode no longer refuses a new sanitize (the legal way out); Format is.
@@ -637,7 +602,7 @@ mod tests {
             State::Idle(_)
         ));
         let nolog = SimNvme::new(1 << 20, SimConfig::from_features("block,nolog").unwrap());
-        let caps = engine::probe(&nolog, Bus::Nvme).unwrap();
+        let caps = engine::probe(&nolog, Bus::Nvme, None).unwrap();
         assert!(caps
             .blocker(Method::NvmeSanitizeBlock)
             .unwrap()

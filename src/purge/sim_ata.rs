@@ -78,7 +78,8 @@ struct State {
 
 /// The simulated drive.
 pub struct SimAta {
-    pub media: MemDevice,
+    /// Its media, shared with whoever reads the evidence.
+    pub media: std::sync::Arc<MemDevice>,
     cfg: AtaConfig,
     state: Mutex<State>,
     /// Every ATA command: (command, features, timeout in ms).
@@ -105,7 +106,7 @@ impl SimAta {
             ..State::default()
         };
         SimAta {
-            media,
+            media: std::sync::Arc::new(media),
             cfg,
             state: Mutex::new(state),
             sent: Mutex::new(vec![]),
@@ -450,40 +451,5 @@ impl Passthrough for SimAta {
             0xB4 => self.sanitize(&mut st, features, count, lba, ck),
             _ => self.abort(0),
         })
-    }
-}
-
-/// The drive shared between its two faces, as `SimNvme` is.
-impl Passthrough for std::sync::Arc<SimAta> {
-    fn nvme(&self, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
-        self.as_ref().nvme(cmd, data)
-    }
-
-    fn scsi(
-        &self,
-        cdb: &[u8],
-        dir: DataDir,
-        data: &mut [u8],
-        timeout_ms: u32,
-    ) -> io::Result<(u8, Vec<u8>)> {
-        self.as_ref().scsi(cdb, dir, data, timeout_ms)
-    }
-}
-
-impl BlockIo for std::sync::Arc<SimAta> {
-    fn size(&self) -> u64 {
-        self.media.size()
-    }
-    fn block_size(&self) -> u32 {
-        self.media.block_size()
-    }
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.media.write_at(buf, offset)
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.media.read_at(buf, offset)
-    }
-    fn sync(&self) -> io::Result<()> {
-        self.media.sync()
     }
 }
