@@ -211,10 +211,10 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
             bytes: p
                 .bytes
                 .iter()
-                .map(|(l, b)| event::Bytes {
-                    what: l.clone(),
-                    hex: hex(b),
-                    fields: engine::fields(l, b).unwrap_or_default(),
+                .map(|b| event::Bytes {
+                    what: b.label.clone(),
+                    hex: hex(&b.bytes),
+                    fields: b.fields().unwrap_or_default(),
                 })
                 .collect(),
             scope: p.scope.reaches.clone(),
@@ -228,9 +228,9 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
     for l in &lines[1..] {
         outln!("{l}");
     }
-    for (label, b) in &p.bytes {
-        outln!("  {label}: {}", hex(b));
-        if let Some(f) = engine::fields(label, b) {
+    for b in &p.bytes {
+        outln!("  {}: {}", b.label, hex(&b.bytes));
+        if let Some(f) = b.fields() {
             outln!("    = {f}");
         }
     }
@@ -303,7 +303,7 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
             if detail.is_empty() {
                 String::new()
             } else {
-                format!(": {}", crate::term::escape(&detail))
+                format!(": {detail}")
             }
         );
     }

@@ -247,22 +247,56 @@ fn wire(m: Method, o: &Options) -> Wire {
     }
 }
 
-/// What the fields of a block [`start_bytes`] produced mean, for people checking a dry run:
-/// the command, its options, the data.
-pub fn fields(label: &str, b: &[u8]) -> Option<String> {
-    if label.contains("parameter list") {
-        return scsi::describe_overwrite(b);
+/// What a block of bytes sent to a drive is, so its fields can be named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// A 72-byte NVMe admin command.
+    Nvme,
+    /// An ATA PASS-THROUGH(16) CDB.
+    AtaCdb,
+    /// A SCSI CDB.
+    ScsiCdb,
+    /// The start of an ATA SECURITY command's 512-byte data block.
+    SecurityData,
+    /// A SCSI SANITIZE overwrite parameter list.
+    SanitizeParameters,
+    /// A SCSI FORMAT UNIT parameter list header.
+    FormatHeader,
+}
+
+/// One block a method sends: what it is for people (label, with its timeout), what it is
+/// for decoding (part), and the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub label: String,
+    pub part: Part,
+    pub bytes: Vec<u8>,
+}
+
+impl Block {
+    fn new(part: Part, label: impl Into<String>, bytes: &[u8]) -> Block {
+        Block {
+            label: label.into(),
+            part,
+            bytes: bytes.to_vec(),
+        }
     }
-    if label.contains("FORMAT UNIT header") {
-        return scsi::describe_format_header(b);
+
+    /// What its fields mean, for people checking a dry run.
+    pub fn fields(&self) -> Option<String> {
+        describe(self.part, &self.bytes)
     }
-    if label.contains("data") {
-        return ata::describe_security_data(b);
-    }
-    match b.len() {
-        72 => nvme::describe(b),
-        16 => ata::describe(b),
-        _ => scsi::describe(b),
+}
+
+/// The fields of `b`, a block of kind `part`, named.
+pub fn describe(part: Part, b: &[u8]) -> Option<String> {
+    match part {
+        Part::Nvme => nvme::describe(b),
+        Part::AtaCdb => ata::describe(b),
+        Part::ScsiCdb => scsi::describe(b),
+        Part::SecurityData => ata::describe_security_data(b),
+        Part::SanitizeParameters => scsi::describe_overwrite(b),
+        Part::FormatHeader => scsi::describe_format_header(b),
     }
 }
 
@@ -282,9 +316,10 @@ const SHORT_MS: u32 = 30_000;
 /// Everything that starts `m`, in order, labelled with what it is and its timeout: the
 /// 72-byte NVMe command, or the CDBs with their data. ATA security erase is a sequence, and
 /// the commands it sends only if the erase does not end cleanly are listed too.
-pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
+pub fn start_bytes(m: Method, o: &Options) -> Vec<Block> {
     let nv = |c: nvme::AdminCmd| {
-        vec![(
+        vec![Block::new(
+            Part::Nvme,
             format!(
                 "NVMe admin command (72 bytes, {})",
                 if c.timeout_ms == 0 {
@@ -293,7 +328,7 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
                     timeout_label(c.timeout_ms)
                 }
             ),
-            c.to_bytes().to_vec(),
+            &c.to_bytes(),
         )]
     };
     match wire(m, o) {
@@ -304,71 +339,86 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
             ses,
             nvme::format_timeout_ms(o.capacity),
         )),
-        Wire::AtaSanitize(cdb) => vec![(
+        Wire::AtaSanitize(cdb) => vec![Block::new(
+            Part::AtaCdb,
             format!("ATA PASS-THROUGH(16) CDB ({})", timeout_label(SHORT_MS)),
-            cdb.to_vec(),
+            &cdb,
         )],
         Wire::AtaSecurityErase { enhanced } => {
             let flags = if enhanced { ata::ENHANCED } else { 0 };
             let pw = ata::security_data(TEMP_PASSWORD, false, 0);
             let short = timeout_label(SHORT_MS);
             vec![
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!("SECURITY SET PASSWORD CDB ({short})"),
-                    ata::security_set_password().to_vec(),
+                    &ata::security_set_password(),
                 ),
-                (
-                    "SECURITY SET PASSWORD data (first 34 bytes)".into(),
-                    pw[..34].to_vec(),
+                Block::new(
+                    Part::SecurityData,
+                    "SECURITY SET PASSWORD data (first 34 bytes)",
+                    &pw[..34],
                 ),
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!("SECURITY ERASE PREPARE CDB ({short})"),
-                    ata::security_erase_prepare().to_vec(),
+                    &ata::security_erase_prepare(),
                 ),
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!(
                         "SECURITY ERASE UNIT CDB ({})",
                         timeout_label(security_erase_timeout_ms(o.estimate, o.capacity))
                     ),
-                    ata::security_erase_unit().to_vec(),
+                    &ata::security_erase_unit(),
                 ),
-                (
-                    "SECURITY ERASE UNIT data (first 34 bytes)".into(),
-                    ata::security_data(TEMP_PASSWORD, false, flags)[..34].to_vec(),
+                Block::new(
+                    Part::SecurityData,
+                    "SECURITY ERASE UNIT data (first 34 bytes)",
+                    &ata::security_data(TEMP_PASSWORD, false, flags)[..34],
                 ),
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!("then IDENTIFY DEVICE CDB, to check security is off ({short})"),
-                    ata::identify().to_vec(),
+                    &ata::identify(),
                 ),
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!("only if still locked: SECURITY UNLOCK CDB ({short})"),
-                    ata::security_unlock().to_vec(),
+                    &ata::security_unlock(),
                 ),
-                (
+                Block::new(
+                    Part::AtaCdb,
                     format!(
-                        "only if still enabled: SECURITY DISABLE PASSWORD CDB ({short}), with the SET PASSWORD block"
+                        "only if still enabled: SECURITY DISABLE PASSWORD CDB ({short}), with the SET PASSWORD data"
                     ),
-                    ata::security_disable_password().to_vec(),
+                    &ata::security_disable_password(),
                 ),
             ]
         }
         Wire::ScsiFormatUnit => {
             let (cdb, header) = scsi::format_unit(o.scsi_pi_type);
             vec![
-                (
+                Block::new(
+                    Part::ScsiCdb,
                     format!("SCSI FORMAT UNIT CDB ({})", timeout_label(60_000)),
-                    cdb.to_vec(),
+                    &cdb,
                 ),
-                ("SCSI FORMAT UNIT header".into(), header.to_vec()),
+                Block::new(Part::FormatHeader, "SCSI FORMAT UNIT header", &header),
             ]
         }
         Wire::ScsiSanitize(c) => {
-            let mut v = vec![(
+            let mut v = vec![Block::new(
+                Part::ScsiCdb,
                 format!("SCSI SANITIZE CDB ({})", timeout_label(60_000)),
-                c.cdb.to_vec(),
+                &c.cdb,
             )];
             if !c.data_out.is_empty() {
-                v.push(("SANITIZE parameter list".into(), c.data_out));
+                v.push(Block::new(
+                    Part::SanitizeParameters,
+                    "SANITIZE parameter list",
+                    &c.data_out,
+                ));
             }
             v
         }
@@ -377,23 +427,24 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<(String, Vec<u8>)> {
 
 /// The bytes `--exit-failure-mode` sends before anything else (none on a drive that has no
 /// such command).
-pub fn exit_failure_mode_bytes(bus: Bus) -> Vec<(String, Vec<u8>)> {
-    match bus {
-        Bus::Nvme => vec![(
-            "exit failure mode: NVMe admin command (72 bytes)".into(),
-            nvme::sanitize(&exit_sanitize()).to_bytes().to_vec(),
-        )],
-        Bus::Ata => vec![(
-            "exit failure mode: ATA PASS-THROUGH(16) CDB".into(),
-            ata::sanitize_status_clear_failure().to_vec(),
-        )],
-        Bus::Scsi => vec![(
-            "exit failure mode: SCSI SANITIZE CDB".into(),
-            scsi::sanitize(scsi::Action::ExitFailureMode, false, 0, false, &[])
-                .cdb
-                .to_vec(),
-        )],
-    }
+pub fn exit_failure_mode_bytes(bus: Bus) -> Vec<Block> {
+    vec![match bus {
+        Bus::Nvme => Block::new(
+            Part::Nvme,
+            "exit failure mode: NVMe admin command (72 bytes)",
+            &nvme::sanitize(&exit_sanitize()).to_bytes(),
+        ),
+        Bus::Ata => Block::new(
+            Part::AtaCdb,
+            "exit failure mode: ATA PASS-THROUGH(16) CDB",
+            &ata::sanitize_status_clear_failure(),
+        ),
+        Bus::Scsi => Block::new(
+            Part::ScsiCdb,
+            "exit failure mode: SCSI SANITIZE CDB",
+            &scsi::sanitize(scsi::Action::ExitFailureMode, false, 0, false, &[]).cdb,
+        ),
+    }]
 }
 
 fn exit_sanitize() -> nvme::Sanitize {
@@ -1388,8 +1439,8 @@ mod tests {
     #[test]
     fn dry_run_fields_read_the_reference_tools_bytes() {
         // hdparm --sanitize-overwrite hex:11223344, --sanitize-block-erase (ioctlcap).
-        let ow = fields(
-            "ATA PASS-THROUGH(16) CDB",
+        let ow = describe(
+            Part::AtaCdb,
             &hex("85 07 20 00 14 00 00 11 44 57 33 4f 22 40 b4 00"),
         )
         .unwrap();
@@ -1399,8 +1450,8 @@ mod tests {
             ),
             "{ow}"
         );
-        let be = fields(
-            "ATA PASS-THROUGH(16) CDB",
+        let be = describe(
+            Part::AtaCdb,
             &hex("85 07 20 00 12 00 00 42 72 00 45 00 6b 40 b4 00"),
         )
         .unwrap();
@@ -1408,8 +1459,8 @@ mod tests {
             be.contains("SANITIZE BLOCK ERASE EXT") && be.contains("command 0xb4"),
             "{be}"
         );
-        let eu = fields(
-            "SECURITY ERASE UNIT CDB",
+        let eu = describe(
+            Part::AtaCdb,
             &hex("85 0a 06 00 00 00 01 00 00 00 00 00 00 40 f4 00"),
         )
         .unwrap();
@@ -1418,22 +1469,22 @@ mod tests {
             "{eu}"
         );
         // sg_sanitize --crypto, --overwrite (ioctlcap).
-        let sc = fields("SCSI SANITIZE CDB", &hex("48 83 00 00 00 00 00 00 00 00")).unwrap();
+        let sc = describe(Part::ScsiCdb, &hex("48 83 00 00 00 00 00 00 00 00")).unwrap();
         assert!(
             sc.contains("service action 0x03 (cryptographic erase), IMMED 1, AUSE 0"),
             "{sc}"
         );
-        let pl = fields("SANITIZE parameter list", &hex("01 00 00 04 00 00 00 00")).unwrap();
+        let pl = describe(Part::SanitizeParameters, &hex("01 00 00 04 00 00 00 00")).unwrap();
         assert_eq!(pl, "INVERT 0, passes 1, pattern length 4, pattern 00000000");
         // nvme sanitize -a 3 -p 2 ... -o 0x5a5a5a5a (ioctlcap raw72: CDW10 0x123, CDW11).
         let mut raw = vec![0u8; 72];
         raw[0] = 0x84;
         raw[40..44].copy_from_slice(&0x0000_0123u32.to_le_bytes());
         raw[44..48].copy_from_slice(&0x5a5a_5a5au32.to_le_bytes());
-        let nv = fields("NVMe admin command (72 bytes)", &raw).unwrap();
+        let nv = describe(Part::Nvme, &raw).unwrap();
         assert!(nv.contains("SANACT 3 (overwrite), AUSE 0, OWPASS 2, OIPBP 1, NDAS 0; CDW11 overwrite pattern 0x5a5a5a5a"), "{nv}");
         let data = ata::security_data(b"mediasan", false, ata::ENHANCED);
-        let sd = fields("SECURITY ERASE UNIT data (first 34 bytes)", &data[..34]).unwrap();
+        let sd = describe(Part::SecurityData, &data[..34]).unwrap();
         assert_eq!(
             sd,
             "word 0 0x0002 = user password, ENHANCED erase; password \"mediasan\""
@@ -1443,8 +1494,8 @@ mod tests {
     #[test]
     fn every_block_of_every_method_has_its_fields_named() {
         for m in Method::ALL {
-            for (label, b) in start_bytes(m, &Options::default()) {
-                assert!(fields(&label, &b).is_some(), "{}: {label}", m.name());
+            for b in start_bytes(m, &Options::default()) {
+                assert!(b.fields().is_some(), "{}: {}", m.name(), b.label);
             }
         }
     }
@@ -1591,9 +1642,9 @@ mod tests {
         assert_eq!(erase.2, t);
         let shown = start_bytes(Method::AtaSecurityEraseEnhanced, &opts());
         assert!(
-            shown
-                .iter()
-                .any(|(l, _)| l.starts_with("SECURITY ERASE UNIT CDB (timeout 11142 min)")),
+            shown.iter().any(|b| b
+                .label
+                .starts_with("SECURITY ERASE UNIT CDB (timeout 11142 min)")),
             "{shown:?}"
         );
     }
@@ -1824,8 +1875,9 @@ mod tests {
             .to_string();
         assert!(e.contains("a new sanitize is the way out"), "{e}");
         // The bytes --exit-failure-mode sends are shown (SANITIZE STATUS EXT, COUNT bit 0).
-        let b = &exit_failure_mode_bytes(Bus::Ata)[0].1;
-        assert!(fields("x CDB", b)
+        let b = &exit_failure_mode_bytes(Bus::Ata)[0];
+        assert!(b
+            .fields()
             .unwrap()
             .contains("CLEAR SANITIZE OPERATION FAILED"));
     }

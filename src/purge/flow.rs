@@ -75,7 +75,7 @@ pub struct Prepared {
     pub caps: Caps,
     pub opts: Options,
     /// Each command or data block that starts it, labelled.
-    pub bytes: Vec<(String, Vec<u8>)>,
+    pub bytes: Vec<engine::Block>,
     /// The drive's own time estimate.
     pub estimate: Option<engine::Estimate>,
     pub scope: Scope,
@@ -530,7 +530,7 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
         bytes: p
             .bytes
             .iter()
-            .map(|(l, b)| (l.clone(), cert::hex(b)))
+            .map(|b| (b.label.clone(), cert::hex(&b.bytes)))
             .collect(),
         options: format!(
             "pattern {:#010x}, passes {}, ause {}, no-deallocate {}",

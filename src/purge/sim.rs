@@ -352,7 +352,7 @@ mod tests {
             .find(|c| c[0] == 0x80)
             .copied()
             .unwrap();
-        assert_eq!(engine::start_bytes(m, &o)[0].1, sent.to_vec());
+        assert_eq!(engine::start_bytes(m, &o)[0].bytes, sent.to_vec());
         assert!(d.media.contents().iter().all(|&b| b == 0), "formatted");
     }
 
@@ -404,7 +404,7 @@ mod tests {
             .copied()
             .unwrap();
         assert_eq!(
-            engine::start_bytes(m, &Options::default())[0].1,
+            engine::start_bytes(m, &Options::default())[0].bytes,
             sent.to_vec()
         );
     }
@@ -497,7 +497,7 @@ mod tests {
     #[test]
     fn crypto_erase_bytes_equal_nvme_clis() {
         // nvme sanitize --sanact=4 sends OWPASS 0: so do we for every non-overwrite action.
-        let b = &engine::start_bytes(Method::NvmeSanitizeCrypto, &Options::default())[0].1;
+        let b = &engine::start_bytes(Method::NvmeSanitizeCrypto, &Options::default())[0].bytes;
         assert_eq!(&b[40..44], &[4, 0, 0, 0]);
     }
 
