@@ -213,6 +213,27 @@ fn make_set() -> Set {
     }
 }
 
+/// Wipes a new 1 MiB image `NAME.img` with asset tag `tag`, its certificate in `c`: PASS.
+fn wiped(env: &Env, name: &str, tag: &str) {
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "1M",
+            "--cert-dir",
+            "c",
+            "--operator",
+            "J",
+            "--asset-tag",
+            tag,
+            &env.path(&format!("{name}.img"))
+        ),
+        0,
+    );
+}
+
 fn events(out: &std::process::Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -423,23 +444,7 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
 fn an_audit_of_good_records_is_clean_and_bad_input_is_one_line() {
     let env = Env::new();
     for (n, tag) in [("x", "T-1"), ("y", "T-2")] {
-        assert_code(
-            &mediasan!(
-                env,
-                "wipe",
-                "--yes",
-                "--create",
-                "1M",
-                "--cert-dir",
-                "c",
-                "--operator",
-                "J",
-                "--asset-tag",
-                tag,
-                &env.path(&format!("{n}.img"))
-            ),
-            0,
-        );
+        wiped(&env, n, tag);
     }
     env.trust_default_key();
     std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,T-1\n,T-2\n").unwrap();
@@ -488,23 +493,7 @@ fn an_audit_of_good_records_is_clean_and_bad_input_is_one_line() {
 #[test]
 fn a_destruction_record_can_follow_a_trusted_certificate_and_a_validator_is_shown() {
     let env = Env::new();
-    assert_code(
-        &mediasan!(
-            env,
-            "wipe",
-            "--yes",
-            "--create",
-            "1M",
-            "--cert-dir",
-            "c",
-            "--operator",
-            "J",
-            "--asset-tag",
-            "T-9",
-            &env.path("x.img")
-        ),
-        0,
-    );
+    wiped(&env, "x", "T-9");
     let cert = env.certificates(&env.path("c")).remove(0);
     // Not trusted yet: refused.
     let out = mediasan!(
