@@ -37,7 +37,7 @@ EXIT STATUS
 FILES
   ~/.config/mediasan/mediasan.toml   the organization file
   ~/.config/mediasan/signing_key     the default signing key
-  ~/.local/state/mediasan/journal/   unfinished wipes
+  ~/.local/state/mediasan/journal/   unfinished wipes and purges
 
 ENVIRONMENT
   XDG_CONFIG_HOME, XDG_STATE_HOME    move those folders
@@ -523,6 +523,20 @@ pub struct PurgeArgs {
     /// Seconds between progress polls of the drive.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval)]
     pub poll_interval: f64,
+
+    /// Finish a purge an earlier run left (Ctrl-C, a dropped session, a reboot while the drive
+    /// sanitized): follow the drive to the end, read the canaries recorded at the start, and
+    /// certify it. Sends nothing that erases.
+    #[arg(long, conflicts_with_all = ["restart", "dry_run", "unlock", "exit_failure_mode"], help_heading = "Interruptions")]
+    pub resume: bool,
+
+    /// Discard the drive's unfinished purge (its journal) and purge again.
+    #[arg(long, help_heading = "Interruptions")]
+    pub restart: bool,
+
+    /// Folder for the journals of purges in progress [default: ~/.local/state/mediasan/journal].
+    #[arg(long, value_name = "DIR", help_heading = "Interruptions")]
+    pub journal_dir: Option<PathBuf>,
 
     /// Do not ask for confirmation. Required when there is no terminal.
     #[arg(long, short = 'y')]

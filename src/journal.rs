@@ -15,6 +15,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cert::{PassRecord, PolicyRef};
@@ -235,10 +236,31 @@ pub struct Journal {
 
 /// A journal as stored: the journal and the MAC over its serialized bytes.
 #[derive(Serialize, Deserialize)]
-struct Sealed {
+struct Sealed<T> {
     format: String,
     mac: String,
-    journal: Journal,
+    journal: T,
+}
+
+/// What can be kept as a sealed journal: the wipe's [`Journal`], the purge's
+/// [`crate::purge::journal::Pending`].
+pub trait Sealable: Serialize + DeserializeOwned + Clone {
+    /// The `format` this version writes and reads.
+    const FORMAT: &'static str;
+    /// The `format` the journal itself names.
+    fn format(&self) -> &str;
+    /// Why what it records could not have been written by mediasan, if so.
+    fn implausible(&self) -> Option<String>;
+}
+
+impl Sealable for Journal {
+    const FORMAT: &'static str = FORMAT;
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn implausible(&self) -> Option<String> {
+        Journal::implausible(self)
+    }
 }
 
 impl Journal {
@@ -336,9 +358,9 @@ pub fn path_for(dir: &Path, key: &MediaKey, canonical: &Path) -> PathBuf {
 
 /// What a journal file holds, as far as it can be believed.
 #[derive(Debug)]
-pub enum Found {
+pub enum Found<T = Journal> {
     /// A journal this key wrote, unchanged and plausible.
-    Valid(Box<Journal>),
+    Valid(Box<T>),
     /// A journal that cannot be believed (changed, another key, another format, damaged):
     /// why. It can only be discarded (`--restart`).
     Invalid(String),
@@ -348,7 +370,7 @@ pub enum Found {
 ///
 /// # Errors
 /// [`Error::Usage`] if the file exists but cannot be read.
-pub fn load(path: &Path, key: &MacKey) -> Result<Option<Found>> {
+pub fn load<T: Sealable>(path: &Path, key: &MacKey) -> Result<Option<Found<T>>> {
     let bytes = match crate::limits::read(path, crate::limits::JOURNAL) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -359,21 +381,21 @@ pub fn load(path: &Path, key: &MacKey) -> Result<Option<Found>> {
             )))
         }
     };
-    let sealed: Sealed = match serde_json::from_slice(&bytes) {
+    let sealed: Sealed<T> = match serde_json::from_slice(&bytes) {
         Ok(s) => s,
         Err(e) => {
             let old = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string));
             return Ok(Some(Found::Invalid(match old {
-                Some(f) if f != FORMAT => {
+                Some(f) if f != T::FORMAT => {
                     format!("it is a {f} journal, which this version cannot resume")
                 }
                 _ => format!("it is damaged ({e})"),
             })));
         }
     };
-    if sealed.format != FORMAT || sealed.journal.format != FORMAT {
+    if sealed.format != T::FORMAT || sealed.journal.format() != T::FORMAT {
         return Ok(Some(Found::Invalid(format!(
             "it is a {} journal, which this version cannot resume",
             sealed.format
@@ -397,7 +419,7 @@ pub fn load(path: &Path, key: &MacKey) -> Result<Option<Found>> {
 ///
 /// # Errors
 /// [`Error::Io`] if it cannot be written.
-pub fn save(path: &Path, j: &Journal, key: &MacKey) -> Result<()> {
+pub fn save<T: Sealable>(path: &Path, j: &T, key: &MacKey) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io("cannot create the journal folder", dir, e))?;
@@ -405,7 +427,7 @@ pub fn save(path: &Path, j: &Journal, key: &MacKey) -> Result<()> {
     let encode = |e| Error::io("cannot encode the journal", path, std::io::Error::other(e));
     let body = serde_json::to_vec(j).map_err(encode)?;
     let sealed = Sealed {
-        format: FORMAT.into(),
+        format: T::FORMAT.into(),
         mac: key.mac(&body),
         journal: j.clone(),
     };
@@ -498,7 +520,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let j = sample();
         let p = path_for(dir.path(), &j.media, Path::new("/dev/sdz"));
-        assert!(load(&p, &key(1)).unwrap().is_none());
+        assert!(load::<Journal>(&p, &key(1)).unwrap().is_none());
         save(&p, &j, &key(1)).unwrap();
         assert_eq!(valid(load(&p, &key(1)).unwrap()), j);
         let mut j2 = j.clone();
@@ -510,7 +532,7 @@ mod tests {
         // Another signing key: not believed.
         assert!(invalid(load(&p, &key(2)).unwrap()).contains("another key"));
         remove(&p);
-        assert!(load(&p, &key(1)).unwrap().is_none());
+        assert!(load::<Journal>(&p, &key(1)).unwrap().is_none());
     }
 
     #[test]

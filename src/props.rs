@@ -165,7 +165,7 @@ fn journals_survive_every_mutation() {
     runner
         .run(&mutated(text), |t| {
             std::fs::write(&p, &t).unwrap();
-            let _ = crate::journal::load(&p, &mac);
+            let _ = crate::journal::load::<crate::journal::Journal>(&p, &mac);
             Ok(())
         })
         .unwrap();

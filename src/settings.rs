@@ -72,15 +72,7 @@ impl Wipe {
             .or_else(|| config.policy.clone())
             .unwrap_or_else(|| policy::DEFAULT.into());
         let policy = policy::load(&policy_name)?;
-        let journal_dir = a
-            .journal_dir
-            .clone()
-            .or_else(crate::journal::default_dir)
-            .ok_or_else(|| {
-                Error::Usage(
-                    "cannot find a folder for journals (no HOME); give --journal-dir".into(),
-                )
-            })?;
+        let journal_dir = journal_dir(a.journal_dir.as_ref())?;
         let threads = a.threads.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -217,6 +209,10 @@ pub struct Purge {
     pub request: crate::purge::flow::Request,
     /// `--unlock`: only take mediasan's temporary ATA password off the drive.
     pub unlock: bool,
+    /// `--resume` / `--restart` an unfinished purge, and where its journal is kept.
+    pub resume: bool,
+    pub restart: bool,
+    pub journal_dir: PathBuf,
     pub yes: bool,
     pub json: bool,
     /// `--progress-interval`.
@@ -272,6 +268,9 @@ impl Purge {
                 hold: a.seams.hold().map(str::to_string),
             },
             unlock: a.unlock,
+            resume: a.resume,
+            restart: a.restart,
+            journal_dir: journal_dir(a.journal_dir.as_ref())?,
             yes: a.yes,
             json: a.json,
             progress_interval: Duration::from_secs_f64(a.progress_interval),
@@ -281,4 +280,13 @@ impl Purge {
             simulate: a.seams.simulate().map(str::to_string),
         })
     }
+}
+
+/// `--journal-dir`, else the default folder.
+fn journal_dir(flag: Option<&PathBuf>) -> Result<PathBuf> {
+    flag.cloned()
+        .or_else(crate::journal::default_dir)
+        .ok_or_else(|| {
+            Error::Usage("cannot find a folder for journals (no HOME); give --journal-dir".into())
+        })
 }

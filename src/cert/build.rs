@@ -33,8 +33,8 @@ pub struct ClearOutcome {
     pub supersedes: Vec<String>,
 }
 
-/// What a purge did, as the certificate records it.
-#[derive(Clone, Debug)]
+/// What a purge did, as the certificate records it (kept in the purge journal until then).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PurgeOutcome {
     /// The method's name, technique and note (`nvme-sanitize-crypto`, `crypto erase`).
     pub method: String,
@@ -69,6 +69,12 @@ pub struct PurgeOutcome {
     pub scope_summary: String,
     pub started: SystemTime,
     pub finished: SystemTime,
+    /// Interruptions and the later runs that finished the purge, in order.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The INCOMPLETE certificates earlier runs of this purge wrote.
+    #[serde(default)]
+    pub supersedes: Vec<String>,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -330,8 +336,10 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
         finished: timestamp(o.finished),
         duration_seconds: seconds_between(o.started, o.finished),
         command: Some(o.command),
+        resumed: o.events,
         ..Sanitization::default()
     };
+    c.supersedes = o.supersedes;
     c.verification = o.verification;
     c.notes = vec![format!(
         "Sanitized by the drive's own {} command ({}); verified at {} sampled locations: {}.",
@@ -439,6 +447,8 @@ mod tests {
             scope_summary: "the whole NVM subsystem".into(),
             started: SystemTime::UNIX_EPOCH,
             finished: SystemTime::UNIX_EPOCH,
+            events: vec![],
+            supersedes: vec![],
         }
     }
 

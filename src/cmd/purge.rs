@@ -13,9 +13,11 @@ use crate::device::{self, Kind, Probe};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
 use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
+use crate::journal::{Found, MacKey, MediaKey};
 use crate::progress::Reporter;
 use crate::purge::engine::{self, Bus, State};
-use crate::purge::flow::{self, bus_name, Drive, Prepared};
+use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
+use crate::purge::journal::{self, Pending, Stage};
 use crate::purge::sim::SimNvme;
 use crate::settings;
 use crate::signals::Signals;
@@ -58,14 +60,8 @@ fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
 /// (a whole, writable, unused drive) and claimed exclusively through its probed descriptor.
 fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     if let Some(spec) = &req.simulate {
-        let sim = Arc::new(SimNvme::from_spec(spec).map_err(Error::Usage)?);
-        return Ok(Drive {
-            probe: simulated_probe(&req.target),
-            bus: Bus::Nvme,
-            pass: Box::new(Arc::clone(&sim)),
-            media: Box::new(Arc::clone(&sim.media)),
-            simulated: true,
-        });
+        let sim = SimNvme::from_spec(spec).map_err(Error::Usage)?;
+        return Ok(Drive::simulated(&req.target, Arc::new(sim)));
     }
     let p = device::probe(&req.target)?;
     if p.kind != Kind::Block {
@@ -123,6 +119,22 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     if req.unlock {
         return unlock(&drive, &reporter);
     }
+    let journal_path = journal::path_for(
+        &req.journal_dir,
+        &MediaKey::of(&drive.probe),
+        &drive.probe.canonical,
+    );
+    if req.request.dry_run {
+        if journal_path.exists() {
+            reporter.say(&format!(
+                "note: {} has an unfinished purge (journal {}): `--resume` finishes it",
+                drive.probe.path.display(),
+                journal_path.display()
+            ));
+        }
+    } else if let Some(pending) = unfinished(&req, &drive, &journal_path)? {
+        return resume(&req, &drive, *pending, &journal_path, &reporter);
+    }
     let (record, warnings) = record(&req, &drive.probe)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());
     let prepared = flow::prepare(&drive, &req.request, &rep)?;
@@ -158,26 +170,180 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
         super::confirm(&drive.probe.path, &prepared.describe(&drive.probe), &about)?;
     }
     let _held = flow::claim_scope(&drive, &prepared)?;
-    // Where the evidence goes, proven writable with room, before anything is sent.
-    let cert_folder = Folder::prepare(
+    let (folder, reserve) = cert_folder(&req)?;
+    let key = super::load_key(req.key.as_deref(), &reporter)?;
+    let keeper = Keeper {
+        path: journal_path,
+        mac: MacKey::of(&key),
+    };
+    // From here on SIGINT/SIGTERM stop following the drive (never the drive), SIGHUP nothing.
+    let signals = Signals::install();
+    let ran = flow::run(&drive, &prepared, &req.request, &keeper, &signals, &rep)?;
+    rep.finish();
+    let end = Certify {
+        req: &req,
+        drive: &drive,
+        record: &record,
+        folder: &folder,
+        keeper: &keeper,
+        key: &key,
+        signals: &signals,
+    };
+    end.certify(ran, reserve, &rep)
+}
+
+/// Where the certificate goes, proven writable with room, before anything is sent (and the
+/// journal folder, so a purge is never started that could not be finished later).
+fn cert_folder(req: &settings::Purge) -> anyhow::Result<(Folder, Reserve)> {
+    let folder = Folder::prepare(
         &req.cert_dir,
         RESERVE_BYTES,
         "certificate folder (--cert-dir)",
     )?;
-    let mut reserve = Reserve::new(&cert_folder)?;
-    let key = super::load_key(req.key.as_deref(), &reporter)?;
-    // From here on SIGINT/SIGTERM stop following the drive (never the drive), SIGHUP nothing.
+    Folder::prepare(
+        &req.journal_dir,
+        RESERVE_BYTES,
+        "journal folder (--journal-dir)",
+    )?;
+    let reserve = Reserve::new(&folder)?;
+    Ok((folder, reserve))
+}
+
+/// The drive's unfinished purge to finish (`--resume`), or `None` to purge afresh; a
+/// refusal naming `--resume` / `--restart` when the two would collide. A journal is believed
+/// only if the signing key sealed it and it names this medium.
+fn unfinished(
+    req: &settings::Purge,
+    d: &Drive,
+    path: &Path,
+) -> anyhow::Result<Option<Box<Pending>>> {
+    let mac = super::existing_key(req.key.as_deref())?
+        .as_ref()
+        .map(MacKey::of);
+    let found = match &mac {
+        Some(mac) => crate::journal::load::<Pending>(path, mac)?,
+        None if path.exists() => Some(Found::Invalid(
+            "it cannot be checked without the signing key".into(),
+        )),
+        None => None,
+    };
+    let name = d.probe.path.display();
+    let usage = |m: String| -> anyhow::Result<Option<Box<Pending>>> { Err(Error::Usage(m).into()) };
+    match (found, req.resume, req.restart) {
+        (Some(Found::Valid(j)), true, _) => match j.media.differs(&MediaKey::of(&d.probe)) {
+            Some(why) => Err(Error::refused(
+                &d.probe.path,
+                format!("its unfinished purge was of other media ({why}); refusing to certify this one"),
+            )
+            .into()),
+            None => Ok(Some(j)),
+        },
+        (Some(Found::Invalid(why)), true, _) => usage(format!(
+            "the unfinished purge of {name} cannot be finished: its journal {why}; discard it with --restart \
+             and purge again"
+        )),
+        (Some(Found::Valid(j)), false, false) => usage(format!(
+            "{name} has an unfinished purge ({}, started {}): finish and certify it with --resume, or discard \
+             it and purge again with --restart",
+            j.method,
+            crate::cert::timestamp(j.outcome.started)
+        )),
+        (Some(Found::Invalid(why)), false, false) => usage(format!(
+            "{name} has an unfinished purge whose journal cannot be believed ({why}); discard it and purge \
+             again with --restart"
+        )),
+        (None, true, _) => usage(format!(
+            "{name} has no unfinished purge to finish (no purge journal for this drive in {})",
+            req.journal_dir.display()
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// `--resume`: finishes the purge an earlier run left, and certifies it. Sends nothing that
+/// erases (an ATA drive a cut security erase left with mediasan's password gets it removed).
+fn resume(
+    req: &settings::Purge,
+    drive: &Drive,
+    pending: Pending,
+    journal_path: &Path,
+    reporter: &Reporter,
+) -> anyhow::Result<Exit> {
+    let (record, warnings) = record(req, &drive.probe)?;
+    warnings.iter().for_each(|w| reporter.say(w));
+    let rep = reporter.target(&drive.probe.path.display().to_string());
+    rep.say(&format!(
+        "finishing the purge started {} ({}, {})",
+        crate::cert::timestamp(pending.outcome.started),
+        pending.method,
+        match pending.stage {
+            Stage::Planned => "the command may not have reached the drive",
+            Stage::Sent => "the drive accepted the command",
+        }
+    ));
+    let (folder, reserve) = cert_folder(req)?;
+    let key = super::load_key(req.key.as_deref(), reporter)?;
+    let keeper = Keeper {
+        path: journal_path.to_path_buf(),
+        mac: MacKey::of(&key),
+    };
     let signals = Signals::install();
-    let outcome = flow::run(&drive, &prepared, &req.request, &signals, &rep)?;
+    let ran = flow::resume(drive, pending, &req.request, &signals, &rep)?;
     rep.finish();
-    let interrupted = outcome.interrupted.is_some();
-    let c = cert::build::purge(&drive.probe, outcome, &record);
-    reserve.release();
-    let dirs = evidence::fallbacks(&cert_folder.path, None);
-    let stored = super::store_certificate(&c, &dirs, &key, &reporter)?;
-    signals.hold(req.request.hold.as_deref(), "purge-certified");
-    super::announce(&c, stored, &rep);
-    Ok(Exit::of(c.result, interrupted))
+    let end = Certify {
+        req,
+        drive,
+        record: &record,
+        folder: &folder,
+        keeper: &keeper,
+        key: &key,
+        signals: &signals,
+    };
+    end.certify(ran, reserve, &rep)
+}
+
+/// What the end of a run (first or later) needs to certify it.
+struct Certify<'a> {
+    req: &'a settings::Purge,
+    drive: &'a Drive,
+    record: &'a cert::Record,
+    folder: &'a Folder,
+    keeper: &'a Keeper,
+    key: &'a ssh_key::PrivateKey,
+    signals: &'a Signals,
+}
+
+impl Certify<'_> {
+    /// Builds, signs and stores the certificate; keeps the journal while the drive may still
+    /// be sanitizing (naming this INCOMPLETE certificate for the final one to supersede),
+    /// removes it once the final certificate is on disk.
+    fn certify(
+        &self,
+        ran: flow::Ran,
+        mut reserve: Reserve,
+        rep: &crate::progress::TargetReporter,
+    ) -> anyhow::Result<Exit> {
+        let interrupted = ran.outcome.interrupted.is_some();
+        let c = cert::build::purge(&self.drive.probe, ran.outcome, self.record);
+        reserve.release();
+        let dirs = evidence::fallbacks(&self.folder.path, None);
+        let stored = super::store_certificate(&c, &dirs, self.key, rep.reporter())?;
+        match ran.pending {
+            Some(p) => {
+                if let Err(e) = self.keeper.keep(p, &c.id) {
+                    rep.say(&format!(
+                        "warning: {e}; the final certificate will not name this one as superseded"
+                    ));
+                }
+            }
+            None if stored.json.is_some() => self.keeper.remove(),
+            None => {}
+        }
+        self.signals
+            .hold(self.req.request.hold.as_deref(), "purge-certified");
+        super::announce(&c, stored, rep);
+        Ok(Exit::of(c.result, interrupted))
+    }
 }
 
 /// `--unlock`: mediasan's temporary ATA password off the drive, nothing else.
@@ -233,28 +399,6 @@ fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
         if let Some(f) = b.fields() {
             outln!("    = {f}");
         }
-    }
-}
-
-fn simulated_probe(path: &Path) -> Probe {
-    Probe {
-        path: path.to_path_buf(),
-        canonical: path.to_path_buf(),
-        kind: Kind::Block,
-        size: 0,
-        logical_block_size: 512,
-        physical_block_size: 512,
-        read_only: false,
-        devno: None,
-        identity: device::Identity {
-            interface: "nvme".into(),
-            media_type: "nvme (simulated)".into(),
-            ..device::Identity::default()
-        },
-        id: device::FileId::default(),
-        backing_id: None,
-        born_ns: None,
-        handle: None,
     }
 }
 

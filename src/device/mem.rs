@@ -21,6 +21,9 @@ pub struct MemDevice {
     pub log: Mutex<Vec<(u64, usize)>>,
     /// Number of `sync` calls.
     pub syncs: Mutex<u32>,
+    /// A file every write is copied to, so the contents outlive the process (a simulated
+    /// drive that a later run finds again).
+    mirror: Option<std::fs::File>,
 }
 
 impl MemDevice {
@@ -34,6 +37,44 @@ impl MemDevice {
             transient: Mutex::new(vec![]),
             log: Mutex::new(vec![]),
             syncs: Mutex::new(0),
+            mirror: None,
+        }
+    }
+
+    /// A device kept in the file `path`: its contents if the file is `size` bytes long, else
+    /// `init` written there first.
+    ///
+    /// # Errors
+    /// The file cannot be read or written.
+    pub fn in_file(
+        path: &std::path::Path,
+        size: usize,
+        block: u32,
+        init: impl FnOnce(&mut [u8]),
+    ) -> io::Result<Self> {
+        let mut data = match std::fs::read(path) {
+            Ok(d) if d.len() == size => d,
+            _ => {
+                let mut d = vec![0u8; size];
+                init(&mut d);
+                std::fs::write(path, &d)?;
+                d
+            }
+        };
+        data.truncate(size);
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        Ok(MemDevice {
+            data: Mutex::new(data),
+            mirror: Some(file),
+            ..MemDevice::new(0, block, 0)
+        })
+    }
+
+    fn mirror(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        match &self.mirror {
+            Some(f) => f.write_all_at(bytes, offset),
+            None => Ok(()),
         }
     }
 
@@ -65,11 +106,12 @@ impl MemDevice {
         self.data.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    /// Overwrites bytes directly (to simulate corruption).
+    /// Overwrites bytes directly (to simulate corruption, or a drive's own erase).
     pub fn poke(&self, offset: usize, bytes: &[u8]) {
         if let Ok(mut d) = self.data.lock() {
             d[offset..offset + bytes.len()].copy_from_slice(bytes);
         }
+        let _ = self.mirror(offset as u64, bytes);
     }
 }
 
@@ -108,6 +150,7 @@ impl BlockIo for MemDevice {
         }
         d[o..o + buf.len()].copy_from_slice(buf);
         drop(d);
+        self.mirror(offset, buf)?;
         if let Ok(mut l) = self.log.lock() {
             l.push((offset, buf.len()));
         }

@@ -1026,7 +1026,7 @@ pub enum State {
 
 /// What the status of our own command must show (the NVMe log's last command, the overwrite
 /// passes done).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Expect {
     /// The CDW10 of the Sanitize we sent.
     pub nvme_cdw10: Option<u32>,

@@ -8,10 +8,10 @@ use crate::contract::Extent;
 use crate::device::BlockIo;
 
 /// What a read-back after a purge must find.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AfterRule {
-    /// Overwrite: the pattern the samples must hold.
-    pub pattern: Option<crate::pattern::Pattern>,
+    /// Overwrite: the bytes the samples must hold, repeated from offset 0.
+    pub pattern: Option<Vec<u8>>,
     /// The byte deallocated blocks read as, accepted instead of the pattern when the drive
     /// may deallocate after the sanitize (`None`: the pattern is required).
     pub deallocated: Option<u8>,
@@ -47,6 +47,16 @@ pub struct Evidence {
     pub before: Vec<[u8; 32]>,
     /// Canaries were written (and read back) at every extent.
     pub canaries: bool,
+}
+
+/// The canary of sample `i` at `e`: ChaCha8 data keyed by `seed` with `i` in its first bytes.
+fn canary(i: usize, e: &Extent, seed: &[u8; 32]) -> crate::aligned::AlignedBuf {
+    use rand::{RngCore, SeedableRng};
+    let mut buf = crate::aligned::AlignedBuf::new(e.len as usize);
+    let mut key = *seed;
+    key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    rand_chacha::ChaCha8Rng::from_seed(key).fill_bytes(&mut buf);
+    buf
 }
 
 fn read(dev: &dyn BlockIo, e: &Extent) -> io::Result<Vec<u8>> {
@@ -87,7 +97,6 @@ impl Evidence {
         extents: Vec<Extent>,
         seed: &[u8; 32],
     ) -> io::Result<Evidence> {
-        use rand::{RngCore, SeedableRng};
         let bs = u64::from(dev.block_size().max(1));
         let mut before = Vec::with_capacity(extents.len());
         for (i, e) in extents.iter().enumerate() {
@@ -97,10 +106,7 @@ impl Evidence {
                     e.offset, e.len
                 )));
             }
-            let mut buf = crate::aligned::AlignedBuf::new(e.len as usize);
-            let mut key = *seed;
-            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            rand_chacha::ChaCha8Rng::from_seed(key).fill_bytes(&mut buf);
+            let buf = canary(i, e, seed);
             before.push(*blake3::hash(&buf).as_bytes());
             dev.write_at(&buf, e.offset)?;
         }
@@ -119,6 +125,21 @@ impl Evidence {
             before,
             canaries: true,
         })
+    }
+
+    /// The evidence of canaries written earlier from `seed` (a purge finished by a later run
+    /// keeps only the seed): the same data, hashed again, nothing written.
+    pub fn canaries_written(extents: Vec<Extent>, seed: &[u8; 32]) -> Evidence {
+        let before = extents
+            .iter()
+            .enumerate()
+            .map(|(i, e)| *blake3::hash(&canary(i, e, seed)).as_bytes())
+            .collect();
+        Evidence {
+            extents,
+            before,
+            canaries: true,
+        }
     }
 
     /// Reads every sample after the purge and judges it by `rule`.
@@ -156,7 +177,7 @@ impl Evidence {
             }
             if let Some(p) = &rule.pattern {
                 let mut want = vec![0u8; now.len()];
-                p.fill_at(&mut want, e.offset);
+                crate::pattern::Pattern::Fixed(p.clone()).fill_at(&mut want, e.offset);
                 let deallocated = rule.deallocated.is_some_and(|b| uniform && now[0] == b);
                 if now != want && !deallocated {
                     f.problems.push(format!(

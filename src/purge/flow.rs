@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 
 use super::engine::{self, AfterRule, Bus, Caps, Evidence, Expect, Options, StartError, State};
+use super::journal::{self, Pending, Stage};
 use super::method::{self, Grade, Method};
 use super::scope::{self, Scope};
 use crate::cert::build::PurgeOutcome;
@@ -25,7 +26,6 @@ use crate::device::passthrough::Passthrough;
 use crate::device::{self, BlockIo, Probe};
 use crate::error::Error;
 use crate::event::{self, Event};
-use crate::pattern::Pattern;
 use crate::progress::Observer;
 use crate::signals::Signals;
 use crate::verify;
@@ -41,6 +41,38 @@ pub struct Drive {
     pub media: Box<dyn BlockIo>,
     /// The test seam's simulated drive (no sysfs, nothing else to hold).
     pub simulated: bool,
+}
+
+impl Drive {
+    /// The test seam's simulated NVMe drive, named `path`.
+    pub fn simulated(path: &Path, sim: std::sync::Arc<super::sim::SimNvme>) -> Drive {
+        let probe = Probe {
+            path: path.to_path_buf(),
+            canonical: path.to_path_buf(),
+            kind: device::Kind::Block,
+            size: sim.media.size(),
+            logical_block_size: 512,
+            physical_block_size: 512,
+            read_only: false,
+            devno: None,
+            identity: device::Identity {
+                interface: "nvme".into(),
+                media_type: "nvme (simulated)".into(),
+                ..device::Identity::default()
+            },
+            id: device::FileId::default(),
+            backing_id: None,
+            born_ns: None,
+            handle: None,
+        };
+        Drive {
+            probe,
+            bus: Bus::Nvme,
+            media: Box::new(std::sync::Arc::clone(&sim.media)),
+            pass: Box::new(sim),
+            simulated: true,
+        }
+    }
 }
 
 /// What the operator asked for.
@@ -408,8 +440,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     let rule = AfterRule {
         // Without DEFINITIVE ENDING PATTERN an ATA drive promises nothing about what an
         // overwrite reads back as: there only the canaries count.
-        pattern: (overwrite && d.bus != Bus::Ata)
-            .then(|| Pattern::Fixed(pattern.to_le_bytes().to_vec())),
+        pattern: (overwrite && d.bus != Bus::Ata).then(|| pattern.to_le_bytes().to_vec()),
         // NVMe with No-Deallocate set must show the pattern; elsewhere the drive may
         // deallocate after the overwrite.
         deallocated: if no_deallocate { None } else { dealloc },
@@ -473,17 +504,22 @@ fn patience(r: &Request, p: &Prepared) -> (Duration, Duration) {
     )
 }
 
-fn wait(d: &Drive, p: &Prepared, r: &Request, signals: &Signals, obs: &dyn Observer) -> Waited {
+fn wait(
+    d: &Drive,
+    expect: &Expect,
+    (unknown_limit, stall_limit): (Duration, Duration),
+    r: &Request,
+    signals: &Signals,
+    obs: &dyn Observer,
+) -> Waited {
     use std::time::Instant;
-    let expect = Expect::of(p.method, &p.opts);
-    let (unknown_limit, stall_limit) = patience(r, p);
     let mut first = true;
     let mut last_read = Instant::now();
     let mut moved = (-1.0f64, Instant::now());
     let mut delay = r.poll;
     let mut at = 0.0;
     loop {
-        match engine::poll(d.pass.as_ref(), d.bus, &expect) {
+        match engine::poll(d.pass.as_ref(), d.bus, expect) {
             State::Running(x) => {
                 at = x;
                 last_read = Instant::now();
@@ -543,26 +579,61 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
     }
 }
 
-/// Runs the purge: canaries written at the samples (or the samples hashed), the command sent,
-/// the drive followed, the samples read again. Returns the certificate's record.
+/// Where the purge journal is kept, and the key that seals it.
+pub struct Keeper {
+    pub path: std::path::PathBuf,
+    pub mac: crate::journal::MacKey,
+}
+
+impl Keeper {
+    fn save(&self, j: &Pending) -> Result<(), Error> {
+        crate::journal::save(&self.path, j, &self.mac)
+    }
+
+    /// Removes the journal (the purge has its final certificate, or never reached the drive).
+    pub fn remove(&self) {
+        crate::journal::remove(&self.path);
+    }
+
+    /// Keeps `j` for a later run, naming the INCOMPLETE certificate `id` this run wrote.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be written.
+    pub fn keep(&self, mut j: Pending, id: &str) -> Result<(), Error> {
+        j.outcome.supersedes.push(id.to_string());
+        self.save(&j)
+    }
+}
+
+/// What a run of the purge came to: the certificate's record, and the journal when the drive
+/// may still be sanitizing (a later run can finish and certify the purge).
+pub struct Ran {
+    pub outcome: PurgeOutcome,
+    pub pending: Option<Pending>,
+}
+
+/// Runs the purge: canaries written at the samples (or the samples hashed), the journal
+/// written, the command sent, the drive followed, the samples read again. Returns the
+/// certificate's record.
 ///
 /// # Errors
-/// Only before the command is sent: the samples cannot be written or read, or the drive
-/// refuses the command.
+/// Only before the command is sent: the samples cannot be written or read, the journal cannot
+/// be written, or the drive refuses the command.
 pub fn run(
     d: &Drive,
     p: &Prepared,
     r: &Request,
+    keeper: &Keeper,
     signals: &Signals,
     obs: &dyn Observer,
-) -> Result<PurgeOutcome, Error> {
+) -> Result<Ran, Error> {
     let media = d.media.as_ref();
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let s = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
     let extents: Vec<_> = (0..s.extents.len()).map(|i| s.extents.get(i)).collect();
+    let mut canary_seed = [0u8; 32];
     let evidence = if r.canaries {
-        let mut canary_seed = [0u8; 32];
         rand::rng().fill_bytes(&mut canary_seed);
         Evidence::canaries(media, extents.clone(), &canary_seed).map_err(|e| {
             Error::io(
@@ -616,6 +687,8 @@ pub fn run(
         scope_summary: p.scope.summary.clone(),
         started: SystemTime::now(),
         finished: SystemTime::now(),
+        events: vec![],
+        supersedes: vec![],
     };
     signals.hold(r.hold.as_deref(), "purge-start");
     if signals.cancelled() {
@@ -624,8 +697,39 @@ pub fn run(
              sampled locations)"
                 .into(),
         );
-        return Ok(o);
+        return Ok(Ran {
+            outcome: o,
+            pending: None,
+        });
     }
+    let (unknown, stall) = patience(r, p);
+    let mut pending = Pending {
+        format: journal::FORMAT.into(),
+        target: d.probe.path.display().to_string(),
+        media: crate::journal::MediaKey::of(&d.probe),
+        stage: Stage::Planned,
+        method: p.method.name().into(),
+        expect: Expect::of(p.method, &p.opts),
+        rule: p.rule.clone(),
+        samples: journal::Samples::of(
+            &evidence,
+            &seed,
+            r.verify_percent,
+            media.size(),
+            media.block_size(),
+            r.canaries.then_some(&canary_seed),
+        ),
+        patience_seconds: (unknown.as_secs(), stall.as_secs()),
+        outcome: o.clone(),
+    };
+    // Written before the command goes out: a run cut short from here on leaves what a later
+    // run needs to finish the purge.
+    keeper.save(&pending).map_err(|e| {
+        refused(
+            &d.probe,
+            format!("{e}; nothing was sent (a purge that cannot be journaled cannot be finished after an interruption)"),
+        )
+    })?;
     obs.event(&Event::PurgeStart(event::PurgeStart {
         target: d.probe.path.clone(),
         method: p.method.name().into(),
@@ -634,6 +738,7 @@ pub fn run(
     obs.stage("purge", 1, 1, p.method.name(), 10_000);
     let waited = match engine::start(d.pass.as_ref(), p.method, &p.opts) {
         Err(StartError::Refused(e)) => {
+            keeper.remove();
             return Err(refused(
                 &d.probe,
                 format!(
@@ -645,62 +750,189 @@ pub fn run(
                         ""
                     }
                 ),
-            ))
+            ));
         }
         Err(StartError::Failed(e)) => Waited::Done(State::Failed(e)),
-        // A blocking command returned only once the drive had finished.
-        Ok(()) if engine::synchronous(p.method) => Waited::Done(State::Completed(
-            "completed (the command returned when the drive had finished)".into(),
-        )),
-        Ok(()) => wait(d, p, r, signals, obs),
+        started => {
+            pending.stage = Stage::Sent;
+            if let Err(e) = keeper.save(&pending) {
+                obs.say(&format!(
+                    "warning: {e}; if this run is cut short, a later run cannot tell the command was sent"
+                ));
+            }
+            match started {
+                // A blocking command returned only once the drive had finished.
+                Ok(()) if engine::synchronous(p.method) => Waited::Done(State::Completed(
+                    "completed (the command returned when the drive had finished)".into(),
+                )),
+                _ => wait(d, &pending.expect, (unknown, stall), r, signals, obs),
+            }
+        }
     };
-    finish(d, p, &evidence, waited, &mut o, obs);
+    let resumable = finish(d, &p.rule, &evidence, waited, &mut o, obs);
     o.finished = SystemTime::now();
     signals.hold(r.hold.as_deref(), "purge-settled");
-    Ok(o)
+    pending.outcome.events = o.events.clone();
+    Ok(Ran {
+        outcome: o,
+        pending: resumable.then_some(pending),
+    })
+}
+
+/// Finishes a purge an earlier run left (see [`crate::purge::journal`]): follows the drive
+/// if it still sanitizes, reads the samples once it reports the end, and returns the
+/// certificate's record — never a PASS for a command whose end nobody saw.
+pub fn resume(
+    d: &Drive,
+    mut pending: Pending,
+    r: &Request,
+    signals: &Signals,
+    obs: &dyn Observer,
+) -> Result<Ran, Error> {
+    let Some(m) = pending.method() else {
+        return Err(refused(
+            &d.probe,
+            "its journal names a method this version does not know",
+        ));
+    };
+    let mut o = pending.outcome.clone();
+    o.interrupted = None;
+    o.unresolved = None;
+    let now = crate::cert::timestamp(SystemTime::now());
+    let limits = (
+        Duration::from_secs(pending.patience_seconds.0),
+        Duration::from_secs(pending.patience_seconds.1),
+    );
+    let evidence = pending.samples.evidence();
+    let sync = engine::synchronous(m);
+    // Whether what follows can leave the drive still sanitizing (then the journal stays).
+    let mut followed = false;
+    let waited = match (pending.stage, sync) {
+        (Stage::Sent, true) => {
+            o.events.push(format!(
+                "{now}: certified by a later run ({} had returned: the drive had finished)",
+                m.name()
+            ));
+            Waited::Done(State::Completed(
+                "completed (the command returned when the drive had finished)".into(),
+            ))
+        }
+        (Stage::Planned, true) => {
+            // The process or the host ended while the blocking command ran, or just before it
+            // was sent: whether the drive ran it to the end cannot be known.
+            let mut why = format!(
+                "mediasan stopped while {} ran, or just before it was sent (the process or the host ended), so \
+                 whether the drive ran it to the end is unknown; sanitize the drive again",
+                m.name()
+            );
+            if m.technique() == "security erase" {
+                why.push_str(&match engine::unlock(d.pass.as_ref()) {
+                    Ok(done) => format!(" ({done})"),
+                    Err(e) => format!(" (ATA security: {e})"),
+                });
+            }
+            o.events.push(format!(
+                "{now}: a later run found the end of {} unknown",
+                m.name()
+            ));
+            Waited::Lost(why)
+        }
+        (stage, false) => {
+            let state = engine::poll(d.pass.as_ref(), d.bus, &pending.expect);
+            let ours = matches!(state, State::Running(_))
+                || stage == Stage::Sent
+                || (matches!(state, State::Completed(_) | State::Failed(_))
+                    && pending.expect.nvme_cdw10.is_some());
+            o.events.push(format!(
+                "{now}: resumed by a later run (the drive reported {})",
+                describe(&state)
+            ));
+            match state {
+                _ if !ours => Waited::Lost(format!(
+                    "mediasan stopped just before or while sending {}, and the drive now reports {}: whether \
+                     it received the command is unknown; sanitize the drive again",
+                    m.name(),
+                    describe(&state)
+                )),
+                State::Idle(w) => Waited::Lost(format!(
+                    "the drive reports no sanitize in progress and none completed ({w}): it ended before a power \
+                     cycle, which clears that record, or never ran; sanitize the drive again"
+                )),
+                State::Running(_) | State::Unknown(_) => {
+                    pending.stage = Stage::Sent;
+                    followed = true;
+                    wait(d, &pending.expect, limits, r, signals, obs)
+                }
+                done => Waited::Done(done),
+            }
+        }
+    };
+    // Only a drive that may still be sanitizing leaves something for yet another run.
+    let again = followed && matches!(waited, Waited::Stopped(_) | Waited::Lost(_));
+    finish(d, &pending.rule, &evidence, waited, &mut o, obs);
+    o.finished = SystemTime::now();
+    signals.hold(r.hold.as_deref(), "purge-settled");
+    pending.outcome.events = o.events.clone();
+    Ok(Ran {
+        outcome: o,
+        pending: again.then_some(pending),
+    })
+}
+
+fn describe(s: &State) -> String {
+    match s {
+        State::Running(x) => format!("running, {x:.0} %"),
+        State::Completed(w) => format!("completed: {w}"),
+        State::Failed(w) => format!("failed: {w}"),
+        State::Idle(w) => format!("no sanitize: {w}"),
+        State::Unknown(w) => format!("an unreadable status: {w}"),
+    }
 }
 
 /// Records how the purge ended, and reads the samples again once the drive says it is done,
 /// or when it said it failed (a read that fails is recorded, never a reason to lose the
-/// certificate).
+/// certificate). True when the drive may still be sanitizing: a later run can finish it.
 fn finish(
     d: &Drive,
-    p: &Prepared,
+    rule: &AfterRule,
     evidence: &Evidence,
     waited: Waited,
     o: &mut PurgeOutcome,
     obs: &dyn Observer,
-) {
-    let check = match waited {
+) -> bool {
+    let later = format!(
+        "`mediasan purge {} --resume` finishes and certifies it once the drive is done",
+        d.probe.path.display()
+    );
+    match waited {
         Waited::Stopped(at) => {
             obs.say(&format!(
-                "stopped waiting; the drive goes on with the sanitize by itself. Check it with \
-                 `mediasan purge-status {}`",
-                d.probe.path.display()
+                "stopped waiting; the drive goes on with the sanitize by itself: {later}"
             ));
             o.command.drive_status = format!("running ({at:.0} %) when mediasan stopped waiting");
             o.interrupted = Some(format!(
                 "interrupted while the drive sanitized ({at:.0} % done); it was not followed to the end nor \
                  verified"
             ));
-            false
+            o.events.push(format!(
+                "{}: interrupted while the drive sanitized ({at:.0} %)",
+                crate::cert::timestamp(SystemTime::now())
+            ));
+            return true;
         }
         Waited::Lost(why) => {
             obs.say(&format!(
-                "stopped following the drive: {why}. It may still be working: check it with `mediasan \
-                 purge-status {}`",
-                d.probe.path.display()
+                "stopped following the drive: {why}. It may still be working: {later}"
             ));
             o.command.drive_status = format!("unknown: {why}");
             o.unresolved = Some(format!(
                 "{why}; the drive may still be sanitizing, and it was not verified"
             ));
-            false
+            return true;
         }
         Waited::Done(State::Failed(w)) => {
             o.command.drive_status = format!("failed: {w}");
             o.drive_failed = Some(w);
-            true
         }
         Waited::Done(state) => {
             o.command.drive_status = match state {
@@ -708,13 +940,9 @@ fn finish(
                 State::Completed(w) | State::Idle(w) | State::Unknown(w) => w,
                 State::Failed(_) => unreachable!("handled above"),
             };
-            true
         }
-    };
-    if !check {
-        return;
     }
-    let f = evidence.after(d.media.as_ref(), &p.rule);
+    let f = evidence.after(d.media.as_ref(), rule);
     // Samples unreadable by design count as checked: the drive says reads fail after this
     // erase until the blocks are written.
     o.verification.bytes_read = f.bytes_read + f.bytes_by_design;
@@ -726,4 +954,173 @@ fn finish(
         .collect();
     o.problems = f.problems;
     o.inconclusive = f.inconclusive;
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cert::build::purge;
+    use crate::cert::{Record, Verdict};
+    use crate::journal::{Found, MacKey};
+    use crate::purge::sim::{SimConfig, SimNvme};
+
+    /// Stops following the drive right after the command went out (a Ctrl-C at that moment).
+    struct CancelOnStart<'a>(&'a Signals);
+
+    impl Observer for CancelOnStart<'_> {
+        fn say(&self, _: &str) {}
+        fn event(&self, _: &Event) {}
+        fn stage(&self, _: &'static str, _: usize, _: usize, _: &str, _: u64) {
+            self.0.cancel.store(true, Ordering::Relaxed);
+        }
+        fn progress(&self, _: u64) {}
+    }
+
+    fn request(method: Method) -> Request {
+        Request {
+            method: Some(method),
+            pattern: None,
+            passes: 1,
+            ause: false,
+            exit_failure_mode: false,
+            allow_shared: false,
+            verify_percent: 5,
+            canaries: true,
+            poll: Duration::from_millis(1),
+            patience: Some(Duration::from_secs(5)),
+            dry_run: false,
+            hold: None,
+        }
+    }
+
+    struct Setup {
+        sim: Arc<SimNvme>,
+        keeper: Keeper,
+        _dir: tempfile::TempDir,
+    }
+
+    fn setup(features: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SimConfig::from_features(features).unwrap();
+        Setup {
+            sim: Arc::new(SimNvme::new(1 << 20, cfg)),
+            keeper: Keeper {
+                path: dir.path().join("j.purge.json"),
+                mac: MacKey::for_tests(3),
+            },
+            _dir: dir,
+        }
+    }
+
+    fn drive(s: &Setup) -> Drive {
+        Drive::simulated(Path::new("/dev/simnvme0"), Arc::clone(&s.sim))
+    }
+
+    /// Runs `method` up to the moment after it was sent, then stops following; returns the
+    /// journal as a later run loads it.
+    fn interrupted(s: &Setup, method: Method) -> Pending {
+        let d = drive(s);
+        let r = request(method);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let signals = Signals::default();
+        let ran = run(&d, &p, &r, &s.keeper, &signals, &CancelOnStart(&signals)).unwrap();
+        let sync = engine::synchronous(method);
+        assert_eq!(ran.outcome.interrupted.is_some(), !sync);
+        assert_eq!(ran.pending.is_some(), !sync);
+        if let Some(p) = ran.pending {
+            s.keeper.keep(p, "first-certificate").unwrap();
+        }
+        match crate::journal::load::<Pending>(&s.keeper.path, &s.keeper.mac).unwrap() {
+            Some(Found::Valid(j)) => *j,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn finish_later(s: &Setup, j: Pending) -> (Verdict, Vec<String>, bool) {
+        let r = request(j.method().unwrap());
+        let ran = resume(
+            &drive(s),
+            j,
+            &r,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let c = purge(&drive(s).probe, ran.outcome, &Record::default());
+        (c.result, c.reasons, ran.pending.is_some())
+    }
+
+    #[test]
+    fn a_sanitize_the_drive_accepted_is_followed_to_the_end_and_checked_by_its_canaries() {
+        let s = setup("crypto");
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        assert_eq!(j.stage, Stage::Sent);
+        let (v, why, again) = finish_later(&s, j);
+        assert_eq!((v, again), (Verdict::Pass, false), "{why:?}");
+        // The same, on a drive that only said it sanitized: the canaries recorded at the
+        // start are still there.
+        let s = setup("crypto,liar");
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        let (v, why, _) = finish_later(&s, j);
+        assert_eq!(v, Verdict::Fail);
+        assert!(why.iter().any(|w| w.contains("canary")), "{why:?}");
+    }
+
+    #[test]
+    fn a_command_that_may_not_have_been_sent_is_never_certified() {
+        // The journal says "about to send", and the drive never got it: INCOMPLETE, nothing
+        // left to wait for.
+        let s = setup("crypto");
+        let mut j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        let fresh = setup("crypto");
+        j.stage = Stage::Planned;
+        let (v, why, again) = finish_later(&fresh, j.clone());
+        assert_eq!((v, again), (Verdict::Incomplete, false));
+        assert!(why.iter().any(|w| w.contains("unknown")), "{why:?}");
+        // It did reach the drive (still running, our SCDW10): followed and certified.
+        let (v, why, _) = finish_later(&s, j);
+        assert_eq!(v, Verdict::Pass, "{why:?}");
+    }
+
+    #[test]
+    fn a_blocking_command_whose_return_nobody_saw_is_never_certified() {
+        let s = setup("format");
+        let mut j = interrupted(&s, Method::NvmeFormatUserData);
+        assert_eq!(
+            j.stage,
+            Stage::Sent,
+            "Format NVM returned: the drive had finished"
+        );
+        let (v, why, again) = finish_later(&s, j.clone());
+        assert_eq!((v, again), (Verdict::Pass, false), "{why:?}");
+        j.stage = Stage::Planned;
+        let (v, why, again) = finish_later(&s, j);
+        assert_eq!((v, again), (Verdict::Incomplete, false));
+        assert!(
+            why.iter()
+                .any(|w| w.contains("whether the drive ran it to the end is unknown")),
+            "{why:?}"
+        );
+    }
+
+    #[test]
+    fn a_drive_still_sanitizing_when_the_later_run_stops_keeps_its_journal() {
+        let s = setup("crypto,slow");
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        let signals = Signals::default();
+        signals.cancel.store(true, Ordering::Relaxed);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let ran = resume(&drive(&s), j, &r, &signals, &crate::progress::Quiet).unwrap();
+        assert!(ran.outcome.interrupted.is_some());
+        let kept = ran.pending.expect("the journal stays for yet another run");
+        assert_eq!(kept.outcome.events.len(), 3, "{:?}", kept.outcome.events);
+        assert_eq!(
+            kept.outcome.supersedes,
+            vec!["first-certificate".to_string()]
+        );
+    }
 }

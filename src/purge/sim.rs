@@ -83,7 +83,7 @@ impl SimConfig {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct State {
     /// (CDW10, pattern, polls left)
     running: Option<(u32, u32, u32)>,
@@ -94,6 +94,10 @@ struct State {
     progress: u16,
 }
 
+fn sim_keep(path: &std::path::Path, st: &State) -> io::Result<()> {
+    std::fs::write(path, serde_json::to_vec(st).map_err(io::Error::other)?)
+}
+
 /// The simulated drive.
 pub struct SimNvme {
     /// Its media, shared with whoever reads the evidence.
@@ -102,6 +106,9 @@ pub struct SimNvme {
     state: Mutex<State>,
     /// Every admin command received, as its 72 bytes.
     pub commands: Mutex<Vec<[u8; 72]>>,
+    /// Where the controller's state is kept between runs (`--simulate nvme:SIZE:FEATURES:PATH`:
+    /// a drive that outlives the process, as a real one does; its media is in `PATH.media`).
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl SimNvme {
@@ -110,34 +117,83 @@ impl SimNvme {
     /// # Errors
     /// A message naming what is wrong with the spec.
     pub fn from_spec(spec: &str) -> Result<SimNvme, String> {
-        let mut parts = spec.split(':');
+        let mut parts = spec.splitn(4, ':');
         let (kind, size, features) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
         let size = size
             .and_then(|s| crate::units::parse_size(s).ok())
             .filter(|_| kind == Some("nvme"))
-            .ok_or_else(|| format!("--simulate {spec}: expected nvme:SIZE:FEATURES"))?;
+            .ok_or_else(|| {
+                format!("--simulate {spec}: expected nvme:SIZE:FEATURES[:STATE-FILE]")
+            })?;
         let cfg =
             SimConfig::from_features(features).map_err(|e| format!("--simulate {spec}: {e}"))?;
-        Ok(SimNvme::new(usize::try_from(size).unwrap_or(1 << 20), cfg))
+        let size = usize::try_from(size).unwrap_or(1 << 20);
+        match parts.next() {
+            None => Ok(SimNvme::new(size, cfg)),
+            Some(path) => SimNvme::kept(std::path::Path::new(path), size, cfg)
+                .map_err(|e| format!("--simulate {spec}: {e}")),
+        }
     }
 
     /// A drive of `size` bytes holding pseudorandom "user data".
     pub fn new(size: usize, cfg: SimConfig) -> SimNvme {
         let media = MemDevice::new(size, 512, 0);
+        media.poke(0, &SimNvme::user_data(size, cfg));
+        SimNvme::with(media, SimNvme::fresh(cfg), cfg, None)
+    }
+
+    /// The drive kept at `path` (its state) and `path.media` (its media), as the last run
+    /// left it, or a new one.
+    ///
+    /// # Errors
+    /// The files cannot be read or written.
+    pub fn kept(path: &std::path::Path, size: usize, cfg: SimConfig) -> std::io::Result<SimNvme> {
+        let media = MemDevice::in_file(&path.with_extension("media"), size, 512, |d| {
+            d.copy_from_slice(&SimNvme::user_data(size, cfg));
+        })?;
+        let state = match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(io::Error::other)?,
+            Err(_) => SimNvme::fresh(cfg),
+        };
+        sim_keep(path, &state)?;
+        Ok(SimNvme::with(media, state, cfg, Some(path.to_path_buf())))
+    }
+
+    fn user_data(size: usize, cfg: SimConfig) -> Vec<u8> {
         let mut data = vec![0u8; size];
         if !cfg.zeros {
             rand_chacha::ChaCha8Rng::from_seed([42; 32]).fill_bytes(&mut data);
         }
-        media.poke(0, &data);
-        let state = State {
+        data
+    }
+
+    fn fresh(cfg: SimConfig) -> State {
+        State {
             status: if cfg.failed { 3 } else { 0 },
             ..State::default()
-        };
+        }
+    }
+
+    fn with(
+        media: MemDevice,
+        state: State,
+        cfg: SimConfig,
+        file: Option<std::path::PathBuf>,
+    ) -> SimNvme {
         SimNvme {
             media: std::sync::Arc::new(media),
             cfg,
             state: Mutex::new(state),
             commands: Mutex::new(vec![]),
+            state_file: file,
+        }
+    }
+
+    /// Writes the controller's state where a later run finds it.
+    fn keep(&self, st: &State) -> io::Result<()> {
+        match &self.state_file {
+            Some(p) => sim_keep(p, st),
+            None => Ok(()),
         }
     }
 
@@ -178,6 +234,27 @@ impl Passthrough for SimNvme {
             .state
             .lock()
             .map_err(|_| io::Error::other("poisoned"))?;
+        let answer = self.answer(&mut st, cmd, data);
+        self.keep(&st)?;
+        answer
+    }
+
+    fn scsi(
+        &self,
+        _cdb: &[u8],
+        _dir: DataDir,
+        _data: &mut [u8],
+        _timeout_ms: u32,
+    ) -> io::Result<(u8, Vec<u8>)> {
+        Err(io::Error::other(
+            "the simulated NVMe drive takes no SCSI commands",
+        ))
+    }
+}
+
+impl SimNvme {
+    /// The controller's answer to `cmd`, its state changed accordingly.
+    fn answer(&self, st: &mut State, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
             (0x06, 0) => {
                 // Identify Namespace: FLBAS bits 3:0 and 6:5 hold the current LBA format.
@@ -286,18 +363,6 @@ impl Passthrough for SimNvme {
             _ => Ok((0x0001, 0)), // Invalid Command Opcode
         }
     }
-
-    fn scsi(
-        &self,
-        _cdb: &[u8],
-        _dir: DataDir,
-        _data: &mut [u8],
-        _timeout_ms: u32,
-    ) -> io::Result<(u8, Vec<u8>)> {
-        Err(io::Error::other(
-            "the simulated NVMe drive takes no SCSI commands",
-        ))
-    }
 }
 
 #[cfg(test)]
@@ -305,7 +370,6 @@ mod tests {
     use super::super::engine::{self, AfterRule, Bus, Evidence, Options, State};
     use super::super::method::{self, Method};
     use super::*;
-    use crate::pattern::Pattern;
     use crate::verify;
 
     fn run_to_end(d: &SimNvme, expect: &engine::Expect) -> State {
@@ -431,7 +495,7 @@ mod tests {
             matches!(run_to_end(&d, &expect), State::Completed(w) if w.contains("1 overwrite passes"))
         );
         let rule = |p: Vec<u8>| AfterRule {
-            pattern: Some(Pattern::Fixed(p)),
+            pattern: Some(p),
             ..AfterRule::default()
         };
         assert!(ev
@@ -591,7 +655,7 @@ mod tests {
         let expect = engine::Expect::of(Method::NvmeSanitizeOverwrite, &o);
         assert!(matches!(run_to_end(&ow, &expect), State::Completed(_)));
         let rule = AfterRule {
-            pattern: Some(Pattern::Fixed(o.pattern.to_le_bytes().to_vec())),
+            pattern: Some(o.pattern.to_le_bytes().to_vec()),
             ..AfterRule::default()
         };
         assert!(ev.after(&ow.media, &rule).problems.is_empty());

@@ -298,6 +298,8 @@ fn shimmed(
             "--test-patience",
             "0.2",
             "--no-canaries",
+            // Each run leaves a journal (the fake drive may still be "sanitizing"): start over.
+            "--restart",
             "--cert-dir",
             "c",
         ])
@@ -426,7 +428,7 @@ fn ctrl_c_only_stops_waiting_and_says_the_drive_carries_on() {
     assert_eq!(out.status.code(), Some(130));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("stopped waiting") && err.contains("purge-status"),
+        err.contains("stopped waiting") && err.contains("--resume"),
         "{err}"
     );
     // An INCOMPLETE certificate records what was sent and that it was not followed to the end.
@@ -561,4 +563,170 @@ fn a_partition_is_refused_naming_its_disk() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     let disk = lo.dev.file_name().unwrap().to_string_lossy().to_string();
     assert!(err.contains(&format!("partition of /dev/{disk}")), "{err}");
+}
+
+/// Starts `mediasan purge` on the kept simulated drive `sim`, held once it follows the drive
+/// (`purge-wait`), then sends `sig`; returns the exit code.
+fn purge_until_waiting(env: &Env, sim: &str, sig: nix::sys::signal::Signal) -> Option<i32> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = env
+        .cmd()
+        .args(["purge", "/dev/simnvme0", "--simulate", sim])
+        .args([
+            "--poll-interval",
+            "0.01",
+            "--yes",
+            "--json",
+            "--cert-dir",
+            "c",
+        ])
+        .args(["--test-hold", "purge-wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("test_hold") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "ended before holding"
+        );
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    child.wait().unwrap().code()
+}
+
+fn journals(env: &Env) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.path("state/mediasan/journal"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_purge_nobody_waited_for_is_finished_and_certified_by_a_later_run() {
+    use nix::sys::signal::Signal;
+    let env = Env::new();
+    let sim = format!("nvme:4M:crypto:{}", env.path("drive").display());
+    // Ctrl-C while the drive sanitizes: an INCOMPLETE certificate, the journal kept.
+    assert_eq!(purge_until_waiting(&env, &sim, Signal::SIGINT), Some(130));
+    let first = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(first.result, Verdict::Incomplete, "{:?}", first.reasons);
+    assert_eq!(journals(&env).len(), 1, "the purge journal is kept");
+    // A fresh purge of that drive would collide with the one still running: refused, naming
+    // both ways out.
+    let out = purge(&env, &sim, &["--yes"]);
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unfinished purge") && err.contains("--resume") && err.contains("--restart"),
+        "{err}"
+    );
+    // The later run follows the drive to the end, reads the canaries written before the
+    // command, and certifies the purge, superseding the INCOMPLETE certificate.
+    let out = purge(&env, &sim, &["--resume", "--json"]);
+    assert_code(&out, 0);
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 2);
+    let last = certs
+        .iter()
+        .map(|c| read_cert(c))
+        .find(|c| c.id != first.id)
+        .unwrap();
+    assert_eq!(last.result, Verdict::Pass, "{:?}", last.reasons);
+    assert_eq!(last.supersedes, vec![first.id.clone()]);
+    assert_eq!(last.sanitization.method, "purge");
+    assert_eq!(
+        last.verification.seed, first.verification.seed,
+        "the samples recorded at the start are the ones checked"
+    );
+    assert!(
+        last.sanitization
+            .resumed
+            .iter()
+            .any(|e| e.contains("interrupted"))
+            && last
+                .sanitization
+                .resumed
+                .iter()
+                .any(|e| e.contains("later run")),
+        "{:?}",
+        last.sanitization.resumed
+    );
+    assert!(
+        journals(&env).is_empty(),
+        "the journal is gone once certified"
+    );
+    let out = purge(&env, &sim, &["--resume"]);
+    assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no unfinished purge"));
+}
+
+#[test]
+fn a_killed_purge_of_a_drive_that_did_nothing_fails_on_the_canaries_recorded_before() {
+    use nix::sys::signal::Signal;
+    let env = Env::new();
+    let sim = format!("nvme:4M:crypto,liar:{}", env.path("drive").display());
+    // SIGKILL: no certificate at all from this run, only the journal.
+    assert_eq!(purge_until_waiting(&env, &sim, Signal::SIGKILL), None);
+    assert!(env.certificates(&env.path("c")).is_empty());
+    assert_eq!(journals(&env).len(), 1);
+    let out = purge(&env, &sim, &["--resume"]);
+    assert_code(&out, 1);
+    let c = read_cert(&env.certificates(&env.path("c"))[0]);
+    assert_eq!(c.result, Verdict::Fail, "{:?}", c.reasons);
+    assert!(
+        c.reasons.iter().any(|r| r.contains("canary")),
+        "{:?}",
+        c.reasons
+    );
+    assert!(c.supersedes.is_empty(), "no earlier certificate to replace");
+}
+
+#[test]
+fn a_purge_journal_changed_by_hand_is_not_believed() {
+    use nix::sys::signal::Signal;
+    let env = Env::new();
+    let sim = format!("nvme:4M:crypto:{}", env.path("drive").display());
+    assert_eq!(purge_until_waiting(&env, &sim, Signal::SIGINT), Some(130));
+    let j = journals(&env).remove(0);
+    let text = std::fs::read_to_string(&j).unwrap();
+    // Point the check at other samples: the MAC no longer matches.
+    let forged = text.replacen("\"percent\": 1", "\"percent\": 2", 1);
+    assert_ne!(forged, text);
+    std::fs::write(&j, forged).unwrap();
+    let out = purge(&env, &sim, &["--resume"]);
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("changed by hand") && err.contains("--restart"),
+        "{err}"
+    );
+    // --restart would discard it and purge again, but the drive is still sanitizing: the
+    // drive's own state refuses, and the journal stays until that is over.
+    let out = purge(&env, &sim, &["--restart", "--yes"]);
+    assert_code(&out, 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in progress"));
+    assert_eq!(journals(&env).len(), 1);
+}
+
+#[test]
+fn a_purge_that_could_not_be_journaled_is_never_started() {
+    let env = Env::new();
+    let sim = format!("nvme:4M:crypto:{}", env.path("drive").display());
+    assert_code(&purge(&env, &sim, &["--dry-run"]), 0);
+    let before = std::fs::read(env.path("drive.media")).unwrap();
+    std::fs::write(env.path("not-a-folder"), b"").unwrap();
+    let out = purge(&env, &sim, &["--yes", "--journal-dir", "not-a-folder"]);
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("journal folder"), "{err}");
+    assert_eq!(
+        std::fs::read(env.path("drive.media")).unwrap(),
+        before,
+        "no canary written, nothing sent"
+    );
 }

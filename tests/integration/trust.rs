@@ -510,7 +510,7 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     let jf = journal_file(&env);
     let key = mediasan::cert::sign::load(&env.path("config/mediasan/signing_key")).unwrap();
     let mac = MacKey::of(&key);
-    let Some(Found::Valid(j)) = journal::load(&jf, &mac).unwrap() else {
+    let Some(Found::Valid(j)) = journal::load::<journal::Journal>(&jf, &mac).unwrap() else {
         panic!("journal")
     };
     let at = j.position.offset;
