@@ -189,6 +189,12 @@ pub fn key_name(k: u8) -> &'static str {
     }
 }
 
+/// TEST UNIT READY (opcode 0x00): GOOD when ready, else CHECK CONDITION with the reason (a
+/// format in progress, with its progress), as `sg_turs -p` asks.
+pub fn test_unit_ready() -> [u8; 6] {
+    [0; 6]
+}
+
 /// REQUEST SENSE (opcode 0x03) with a 252-byte allocation, as sg_requests sends it.
 pub fn request_sense() -> [u8; 6] {
     [0x03, 0, 0, 0, 0xFC, 0]

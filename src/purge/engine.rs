@@ -847,6 +847,11 @@ fn request_sense(d: &dyn Passthrough) -> Result<(u8, u8, u8, Option<u16>), Strin
         Err(e) => Err(format!("REQUEST SENSE failed: {e}")),
         Ok((0, _)) => scsi::decode_sense(&data)
             .ok_or_else(|| "REQUEST SENSE returned no sense data".to_string()),
+        // Its answer as a CHECK CONDITION: "format in progress" from a busy device, or
+        // "invalid opcode" from one without REQUEST SENSE.
+        Ok((2, sense)) if scsi::decode_sense(&sense).is_some() => {
+            scsi::decode_sense(&sense).ok_or_else(String::new)
+        }
         Ok((s, _)) => Err(format!("REQUEST SENSE was rejected (SCSI status {s:#04x})")),
     }
 }
@@ -1099,29 +1104,46 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartErr
             } else {
                 DataDir::ToDevice
             };
-            let (status, sense) = d
-                .scsi(&c.cdb, dir, &mut c.data_out, 60_000)
-                .map_err(|e| refused(e.to_string()))?;
-            if status != 0 {
-                return Err(refused(format!("SANITIZE: {}", scsi_why(status, &sense))));
-            }
-            Ok(())
+            scsi_started("SANITIZE", d.scsi(&c.cdb, dir, &mut c.data_out, 60_000))
         }
         Wire::ScsiFormatUnit => {
             let (cdb, header) = scsi::format_unit(o.scsi_pi_type);
             let mut data = header;
-            let (status, sense) = d
-                .scsi(&cdb, DataDir::ToDevice, &mut data, 60_000)
-                .map_err(|e| refused(e.to_string()))?;
-            if status != 0 {
-                return Err(refused(format!(
-                    "FORMAT UNIT: {}",
-                    scsi_why(status, &sense)
-                )));
-            }
-            Ok(())
+            scsi_started(
+                "FORMAT UNIT",
+                d.scsi(&cdb, DataDir::ToDevice, &mut data, 60_000),
+            )
         }
         Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o),
+    }
+}
+
+/// How a SCSI SANITIZE or FORMAT UNIT answered: GOOD (started; with IMMED it runs on), a
+/// refusal (nothing erased), or an end that leaves the media partly erased — a MEDIUM or
+/// HARDWARE ERROR (a device that ignores IMMED and fails mid-way, as tcmu-runner does when
+/// its backing store fills up), or a timeout after the command went out.
+fn scsi_started(name: &str, answer: io::Result<(u8, Vec<u8>)>) -> Result<(), StartError> {
+    let (status, sense) = match answer {
+        Ok(a) => a,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            return Err(StartError::Failed(format!(
+                "{name} did not complete ({e}); the media may be partly erased: do not use it until a new \
+                 purge has succeeded"
+            )))
+        }
+        Err(e) => return Err(StartError::Refused(e.to_string())),
+    };
+    match (status, scsi::decode_sense(&sense)) {
+        (0, _) => Ok(()),
+        (_, Some((k @ (3 | 4), ..))) => Err(StartError::Failed(format!(
+            "{name} ended with a {} ({}); the media may be partly erased",
+            scsi::key_name(k),
+            scsi_why(status, &sense)
+        ))),
+        _ => Err(StartError::Refused(format!(
+            "{name}: {}",
+            scsi_why(status, &sense)
+        ))),
     }
 }
 
@@ -1404,23 +1426,50 @@ fn poll_ata(d: &dyn Passthrough) -> State {
     }
 }
 
+/// SCSI progress: REQUEST SENSE, whose answer may also come as the sense of a CHECK CONDITION
+/// (a device busy formatting answers every command "format in progress"); a device without
+/// REQUEST SENSE (tcmu-runner) is asked with TEST UNIT READY, as sg_format does.
 fn poll_scsi(d: &dyn Passthrough) -> State {
-    match request_sense(d) {
-        Err(e) => State::Unknown(e),
-        Ok((2, 0x04, 0x1B | 0x04, p)) => State::Running(progress(p.unwrap_or(0))),
+    let first = match request_sense(d) {
+        Ok((5, 0x20, 0x00, _)) => {
+            "REQUEST SENSE is not supported (ILLEGAL REQUEST, 20h/00h)".into()
+        }
+        Ok(sense) => return scsi_state(sense, "REQUEST SENSE"),
+        Err(e) => e,
+    };
+    let mut none = [0u8; 0];
+    match d.scsi(&scsi::test_unit_ready(), DataDir::None, &mut none, SHORT_MS) {
+        Ok((0, _)) => State::Completed(format!(
+            "the drive is ready and reports no operation in progress (TEST UNIT READY: {first})"
+        )),
+        Ok((2, sense)) => match scsi::decode_sense(&sense) {
+            Some(s) => scsi_state(s, "TEST UNIT READY"),
+            None => State::Unknown(format!(
+                "{first}; TEST UNIT READY gave CHECK CONDITION without sense"
+            )),
+        },
+        Ok((st, _)) => State::Unknown(format!("{first}; TEST UNIT READY: SCSI status {st:#04x}")),
+        Err(e) => State::Unknown(format!("{first}; TEST UNIT READY failed: {e}")),
+    }
+}
+
+/// What decoded sense (key, ASC, ASCQ, progress) says of a sanitize or format.
+fn scsi_state((k, a, q, p): (u8, u8, u8, Option<u16>), from: &str) -> State {
+    match (k, a, q, p) {
+        (2, 0x04, 0x1B | 0x04, p) => State::Running(progress(p.unwrap_or(0))),
         // NO SENSE with a progress indication: still working.
-        Ok((0, _, _, Some(p))) => State::Running(progress(p)),
-        Ok((0, 0, 0, None)) => {
+        (0, _, _, Some(p)) => State::Running(progress(p)),
+        (0, 0, 0, None) => {
             State::Completed("the drive reports no operation in progress and no error".into())
         }
-        Ok((3, 0x31, 0x03, _)) => State::Failed(
+        (3, 0x31, 0x03, _) => State::Failed(
             "the drive reports the sanitize failed (SANITIZE COMMAND FAILED, 03h/31h/03h)".into(),
         ),
-        Ok((3, 0x31, q, _)) => State::Failed(format!(
+        (3, 0x31, q, _) => State::Failed(format!(
             "the drive reports the format failed (MEDIUM FORMAT CORRUPTED / FORMAT COMMAND FAILED, 03h/31h/{q:02x}h)"
         )),
-        Ok((k, a, q, _)) => State::Unknown(format!(
-            "REQUEST SENSE says {k:#x} ({})/{a:02x}h/{q:02x}h",
+        (k, a, q, _) => State::Unknown(format!(
+            "{from} says {k:#x} ({})/{a:02x}h/{q:02x}h",
             scsi::key_name(k)
         )),
     }
@@ -1592,6 +1641,66 @@ mod tests {
         };
         let e = start(&refuse, Method::ScsiSanitizeBlock, &Options::default()).unwrap_err();
         assert!(e.to_string().contains("ILLEGAL REQUEST"), "{e}");
+    }
+
+    /// tcmu-runner 1.5.4's answers (emulated-drives.md §3.1, from a real run): no REQUEST
+    /// SENSE (invalid opcode) when idle; while formatting, every command but INQUIRY gets
+    /// CHECK CONDITION NOT READY 04h/04h with the progress.
+    struct Tcmu {
+        formatting: bool,
+    }
+
+    impl Passthrough for Tcmu {
+        fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(&self, cdb: &[u8], _: DataDir, _: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+            let busy = hex("70 00 02 00 00 00 00 0a 00 00 00 00 04 04 00 80 61 00");
+            let invalid = hex("70 00 05 00 00 00 00 0a 00 00 00 00 20 00 00 00 00 00");
+            Ok(match (self.formatting, cdb[0]) {
+                (true, _) => (2, busy),
+                (false, 0x03) => (2, invalid),
+                (false, _) => (0, vec![]),
+            })
+        }
+    }
+
+    #[test]
+    fn a_device_without_request_sense_is_followed_with_test_unit_ready() {
+        let State::Running(x) = poll(&Tcmu { formatting: true }, Bus::Scsi, &Expect::default())
+        else {
+            panic!("a format in progress")
+        };
+        assert!((x - 37.89).abs() < 0.01, "{x}");
+        assert!(matches!(
+            poll(&Tcmu { formatting: false }, Bus::Scsi, &Expect::default()),
+            State::Completed(w) if w.contains("TEST UNIT READY")
+        ));
+    }
+
+    #[test]
+    fn a_format_that_fails_mid_way_is_a_failure_not_a_refusal() {
+        // tcmu-runner when its backing store fills up: FORMAT UNIT ends in CHECK CONDITION,
+        // MEDIUM ERROR, after erasing part of the LUN.
+        let medium = Answer {
+            sense: hex("70 00 03 00 00 00 00 0a 00 00 00 00 0c 00 00 00 00 00"),
+            data: vec![],
+            status: 2,
+        };
+        let e = start(&medium, Method::ScsiFormatUnit, &Options::default()).unwrap_err();
+        assert!(
+            matches!(&e, StartError::Failed(w) if w.contains("partly erased")),
+            "{e}"
+        );
+        let illegal = Answer {
+            sense: hex("70 00 05 00 00 00 00 0a 00 00 00 00 24 00 00 00 00 00"),
+            data: vec![],
+            status: 2,
+        };
+        assert!(matches!(
+            start(&illegal, Method::ScsiFormatUnit, &Options::default()),
+            Err(StartError::Refused(_))
+        ));
     }
 
     use super::super::sim_ata::{AtaConfig, EraseEnd, SimAta};
