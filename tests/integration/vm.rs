@@ -2,9 +2,13 @@
 //! emulated NVMe, an AHCI SATA and a virtio-scsi disk, a busybox initramfs holding mediasan
 //! (tests/vm/build.sh, tests/vm/init). Checks identity parsing from a real sysfs, hidden areas
 //! read over SG_IO from a real AHCI IDENTIFY, that commands QEMU lacks (NVMe Sanitize, ATA
-//! Sanitize/Security, SCSI SANITIZE) are refused and never PASS, and that NVMe Format really
-//! erases. Needs qemu-system-x86, busybox-static, cpio, kmod and an extracted linux-image
-//! package in target/vm-kernel/root (.ci/run prepares them); otherwise `skipped: <reason>`.
+//! Sanitize/Security, SCSI SANITIZE) are refused and never PASS, that NVMe Format really
+//! erases and keeps a namespace's metadata and protection information, and that the FORMAT
+//! UNIT of tcmu-runner (Debian's, behind the guest kernel's LIO) is followed, erases and is
+//! certified, or FAILs when its backing store fills up mid-format. Needs qemu-system-x86,
+//! busybox-static, cpio, kmod, an extracted linux-image package in target/vm-kernel/root and
+//! the tcmu-runner packages in target/vm-kernel/tcmu (.ci/run prepares them); otherwise
+//! `skipped: <reason>`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -58,6 +62,21 @@ fn sections(console: &str) -> HashMap<String, (i32, String)> {
     out
 }
 
+/// tcmu-runner's Debian packages, extracted (.ci/run downloads them next to the kernel).
+fn tcmu_root() -> Result<PathBuf, String> {
+    let root = std::env::var_os("MEDIASAN_VM_TCMU")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/vm-kernel/tcmu"));
+    if root.join("usr/bin/tcmu-runner").exists() {
+        Ok(root)
+    } else {
+        Err(format!(
+            "no extracted tcmu-runner package in {} (.ci/run downloads one)",
+            root.display()
+        ))
+    }
+}
+
 #[test]
 fn emulated_nvme_sata_and_scsi_drives() {
     for tool in ["qemu-system-x86_64", "busybox", "cpio"] {
@@ -72,6 +91,10 @@ fn emulated_nvme_sata_and_scsi_drives() {
         Ok(r) => r,
         Err(why) => skip!("{why}"),
     };
+    let tcmu = match tcmu_root() {
+        Ok(r) => r,
+        Err(why) => skip!("{why}"),
+    };
     let env = Env::new();
     let work = env.path("vm");
     std::fs::create_dir_all(&work).unwrap();
@@ -80,6 +103,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
         .arg(&root)
         .arg(env!("CARGO_BIN_EXE_mediasan"))
         .arg(&work)
+        .arg(&tcmu)
         .output()
         .unwrap();
     assert!(
@@ -89,7 +113,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
     );
     let kernel = String::from_utf8_lossy(&build.stdout).trim().to_string();
     // Fresh pseudorandom contents, so an erase has something to prove itself on.
-    for name in ["nvme.img", "nvme2.img", "sata.img", "scsi.img"] {
+    for name in ["nvme.img", "nvme2.img", "nvme3.img", "sata.img", "scsi.img"] {
         let mut data = vec![0u8; 32 << 20];
         mediasan::pattern::Pattern::Random {
             prng: mediasan::pattern::Prng::ChaCha8,
@@ -123,7 +147,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
             "-accel",
             "tcg",
             "-m",
-            "768",
+            "1024",
             "-smp",
             "1",
             "-nographic",
@@ -143,6 +167,11 @@ fn emulated_nvme_sata_and_scsi_drives() {
             &drive("nvme2.img", "nv2"),
             "-device",
             "nvme-ns,drive=nv2,bus=nv0,nsid=2",
+            // 8 bytes of separate metadata per block, protection information type 1.
+            "-drive",
+            &drive("nvme3.img", "nv3"),
+            "-device",
+            "nvme-ns,drive=nv3,bus=nv0,nsid=3,ms=8,mset=0,pi=1,pil=0",
         ])
         .args([
             "-drive",
@@ -285,4 +314,38 @@ fn emulated_nvme_sata_and_scsi_drives() {
     assert_eq!(c["result"], "PASS");
     assert_eq!(c["media"]["hidden_areas"]["state"], "none");
     assert_eq!(c["media"]["hidden_areas"]["before"]["sectors"], 65536);
+
+    // Format NVM on a namespace with metadata and protection information keeps them: the
+    // bytes name MSET 0, PI 1, PIL 0, the drive takes them, and the format erases.
+    let (rc, text) = get("nvme-pi-dryrun");
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("PI 1"), "{text}");
+    let (rc, text) = get("nvme-pi-format");
+    assert_eq!(rc, 0, "{text}");
+    let (_, cert) = get("nvme-pi-cert");
+    let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
+    assert_eq!(c["result"], "PASS", "{}", c["reasons"]);
+
+    // tcmu-runner's FORMAT UNIT, which nobody here wrote: followed (its progress comes only
+    // through TEST UNIT READY), every byte of the backing file zero, certified by the
+    // canaries; and when its backing store fills up mid-format, FAIL.
+    let (_, before) = get("tcmu-nonzero-before");
+    assert!(before.trim().parse::<u64>().unwrap() > 60 << 20, "{before}");
+    let (rc, text) = get("tcmu-format");
+    assert_eq!(rc, 0, "{text}");
+    let (_, cert) = get("tcmu-cert");
+    let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
+    assert_eq!(c["result"], "PASS", "{}", c["reasons"]);
+    assert_eq!(c["media"]["model"], "TCMU device");
+    let (_, after) = get("tcmu-nonzero-after");
+    assert_eq!(
+        after.trim(),
+        "0",
+        "the format wrote zeros over the whole LUN"
+    );
+    let (rc, text) = get("tcmu-full");
+    assert_eq!(rc, 1, "{text}");
+    let (_, cert) = get("tcmu-full-cert");
+    let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
+    assert_eq!(c["result"], "FAIL", "{}", c["reasons"]);
 }

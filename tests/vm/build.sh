@@ -1,9 +1,13 @@
 #!/bin/sh
 # Builds the VM test's initramfs: busybox (static), mediasan and the shared libraries it needs,
-# the kernel's NVMe/AHCI/virtio-scsi modules in load order, and tests/vm/init.
-# usage: build.sh KERNEL_ROOT MEDIASAN OUT_DIR   (KERNEL_ROOT: an extracted linux-image .deb)
+# the kernel's NVMe/AHCI/virtio-scsi and LIO (target_core_user, tcm_loop) modules in load
+# order, tcmu-runner (a SCSI target whose FORMAT UNIT really erases) and tests/vm/init.
+# usage: build.sh KERNEL_ROOT MEDIASAN OUT_DIR TCMU_ROOT
+#   KERNEL_ROOT: an extracted linux-image .deb; TCMU_ROOT: the tcmu-runner, libtcmu2 and
+#   libnl-genl-3-200 .debs extracted with dpkg -x (.ci/run does both)
 set -eu
-KROOT=$1 BIN=$2 OUT=$3
+KROOT=$1 BIN=$2 OUT=$3 TCMU=$(cd "$4" && pwd)
+[ -x "$TCMU/usr/bin/tcmu-runner" ] || { echo "no usr/bin/tcmu-runner under $TCMU" >&2; exit 1; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 V=$(ls "$KROOT/lib/modules" | head -1)
 M=$KROOT/lib/modules/$V
@@ -12,14 +16,23 @@ R=$OUT/initramfs
 rm -rf "$R"
 mkdir -p "$R/bin" "$R/dev" "$R/proc" "$R/sys" "$R/tmp" "$R/mod"
 cp "$(command -v busybox)" "$R/bin/busybox"
-for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon; do ln -s busybox "$R/bin/$a"; done
+for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon dd tr ln seq grep cut; do ln -s busybox "$R/bin/$a"; done
 cp "$BIN" "$R/bin/mediasan"
-for lib in $(ldd "$BIN" | grep -o '/[^ ]*'); do
-  mkdir -p "$R$(dirname "$lib")"
-  cp -L "$lib" "$R$lib"
+cp "$TCMU/usr/bin/tcmu-runner" "$R/bin/"
+for b in "$BIN" "$TCMU/usr/bin/tcmu-runner"; do
+  for lib in $(LD_LIBRARY_PATH=$TCMU/usr/lib/x86_64-linux-gnu:$TCMU/lib/x86_64-linux-gnu ldd "$b" | grep -o '/[^ ]*'); do
+    case $lib in "$TCMU"/*) dst=/usr/lib/x86_64-linux-gnu/$(basename "$lib") ;; *) dst=$lib ;; esac
+    mkdir -p "$R$(dirname "$dst")"
+    cp -L "$lib" "$R$dst"
+  done
 done
+mkdir -p "$R/usr/lib/tcmu-runner" "$R/etc/tcmu" "$R/run" "$R/scratch"
+cp "$TCMU/usr/lib/x86_64-linux-gnu/tcmu-runner/handler_qcow.so" "$R/usr/lib/tcmu-runner/"
+cp "$TCMU/etc/tcmu/tcmu.conf" "$R/etc/tcmu/"
+# tcmu-runner exits "couldn't load module" without the kmod index.
+mkdir -p "$R/lib/modules/$V" && cp "$M"/modules.* "$R/lib/modules/$V/"
 : > "$R/mod/order"
-for m in nvme ahci sd_mod virtio_scsi virtio_pci; do
+for m in nvme ahci sd_mod virtio_scsi virtio_pci target_core_user tcm_loop; do
   line=$(grep -E "/$m\.ko(\.xz)?:" "$M/modules.dep")
   { echo "$line" | cut -d: -f2 | tr ' ' '\n' | grep -v '^$' | tac; echo "$line" | cut -d: -f1; }
 done | awk '!seen[$0]++' | while read -r ko; do
