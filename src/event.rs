@@ -263,6 +263,8 @@ pub struct PolicyInfo {
     pub verify_percent: u8,
     pub prng: String,
     pub blake3: String,
+    /// What `sanitize` uses on each class of medium: alternatives in order of preference.
+    pub media: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -479,6 +481,7 @@ mod tests {
                     verify_percent: 10,
                     prng: s("aes128-ctr"),
                     blake3: s("b"),
+                    media: Default::default(),
                 }),
                 "policy",
                 "",

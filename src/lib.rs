@@ -27,6 +27,7 @@ pub mod records;
 pub mod settings;
 pub mod signals;
 pub mod summary;
+pub mod technique;
 pub mod units;
 pub mod verify;
 pub mod writer;

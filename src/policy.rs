@@ -9,6 +9,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::pattern::Prng;
+use crate::technique::Step;
 
 /// How the result of the last pass is read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +87,9 @@ pub struct Policy {
     pub source: String,
     /// BLAKE3 of the policy text, hex.
     pub blake3: String,
+    /// Which techniques to use on each class of medium (`[media]`; without it, the overwrite
+    /// everywhere).
+    pub media: crate::technique::MediaRules,
 }
 
 /// The built-in policies' names and texts, in the order `mediasan policies` lists them.
@@ -122,6 +126,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("bsi-vsitr", include_str!("../policies/bsi-vsitr.toml")),
     ("schneier", include_str!("../policies/schneier.toml")),
+    ("nist-purge", include_str!("../policies/nist-purge.toml")),
+    (
+        "nist-decommission",
+        include_str!("../policies/nist-decommission.toml"),
+    ),
+    ("rma", include_str!("../policies/rma.toml")),
 ];
 
 /// The policy used when none is given.
@@ -183,6 +193,19 @@ struct RawPolicy {
     on_error: Option<Spanned<String>>,
     #[serde(default)]
     pass: Vec<RawPass>,
+    media: Option<RawMedia>,
+}
+
+/// `[media]`: for each class, alternatives in order of preference, each `purge`, `overwrite`,
+/// a method name, or several joined with `+` (run in order).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMedia {
+    magnetic: Spanned<Vec<String>>,
+    flash: Spanned<Vec<String>>,
+    nvme: Spanned<Vec<String>>,
+    removable: Spanned<Vec<String>>,
+    r#virtual: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -385,7 +408,41 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         },
     };
 
+    let media = match &raw.media {
+        None => crate::technique::MediaRules::overwrite_everywhere(),
+        Some(m) => {
+            let class = |v: &Spanned<Vec<String>>, what: &str| -> Result<Vec<Vec<Step>>> {
+                v.get_ref()
+                    .iter()
+                    .map(|alt| {
+                        alt.split('+')
+                            .map(|s| {
+                                Step::parse(s.trim()).ok_or_else(|| {
+                                    err(
+                                        Some(v.span().start),
+                                        format!(
+                                            "`media.{what}`: \"{s}\" is not purge, overwrite or a method \
+                                             (`mediasan policies` lists them)"
+                                        ),
+                                    )
+                                })
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            crate::technique::MediaRules {
+                magnetic: class(&m.magnetic, "magnetic")?,
+                flash: class(&m.flash, "flash")?,
+                nvme: class(&m.nvme, "nvme")?,
+                removable: class(&m.removable, "removable")?,
+                r#virtual: class(&m.r#virtual, "virtual")?,
+            }
+        }
+    };
+
     Ok(Policy {
+        media,
         name,
         on_error,
         description: raw.description,
@@ -408,6 +465,62 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_rules_say_what_each_class_gets_and_bad_ones_name_their_line() {
+        use crate::technique::{MediaClass, MediaRules};
+        let d = load("nist-decommission").unwrap();
+        let alts = |c| {
+            d.media
+                .of(c)
+                .iter()
+                .map(|a| MediaRules::describe(a))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(alts(MediaClass::Magnetic), ["purge", "overwrite"]);
+        assert_eq!(alts(MediaClass::Flash), ["purge"]);
+        assert!(alts(MediaClass::Removable).is_empty());
+        assert_eq!(alts(MediaClass::Virtual), ["overwrite"]);
+        let rma = load("rma").unwrap();
+        assert_eq!(
+            rma.media
+                .of(MediaClass::Nvme)
+                .iter()
+                .map(|a| MediaRules::describe(a))
+                .collect::<Vec<_>>(),
+            ["purge+overwrite", "overwrite"]
+        );
+        // Without [media]: the overwrite everywhere.
+        assert_eq!(
+            load("nist-clear").unwrap().media,
+            MediaRules::overwrite_everywhere()
+        );
+        // Every built-in overwrites virtual targets.
+        for p in builtins().unwrap() {
+            assert_eq!(
+                p.media.of(MediaClass::Virtual),
+                [vec![crate::technique::Step::Overwrite]],
+                "{}",
+                p.name
+            );
+        }
+        let text = load_text("nist-decommission")
+            .replace("\"purge\", \"overwrite\"", "\"purge\", \"shred\"");
+        let e = parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("line 19") && e.contains("\"shred\""), "{e}");
+        let text = load_text("nist-decommission").replace("removable = []\n", "");
+        let e = parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(e.contains("removable"), "{e}");
+    }
+
+    fn load_text(name: &str) -> String {
+        BUILTIN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1
+            .to_string()
+    }
 
     #[test]
     fn every_builtin_parses_with_its_exact_pass_table() {

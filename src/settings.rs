@@ -72,6 +72,13 @@ impl Wipe {
             .or_else(|| config.policy.clone())
             .unwrap_or_else(|| policy::DEFAULT.into());
         let policy = policy::load(&policy_name)?;
+        if policy.media != crate::technique::MediaRules::overwrite_everywhere() {
+            return Err(Error::Usage(format!(
+                "policy {} chooses the technique per drive (the drive's purge where it has one): run it \
+                 with `mediasan sanitize --policy {}`; `wipe` only overwrites",
+                policy.name, policy_name
+            )));
+        }
         let journal_dir = journal_dir(a.journal_dir.as_ref())?;
         let threads = a.threads.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()

@@ -6,6 +6,7 @@ use crate::cli::PoliciesArgs;
 use crate::error::{Error, Exit};
 use crate::policy::{self, PassSpec};
 use crate::purge::method::{Grade, Medium, Method};
+use crate::technique::{MediaClass, MediaRules};
 
 fn pass_name(p: &PassSpec) -> String {
     match p {
@@ -61,12 +62,24 @@ fn json(all: &[policy::Policy]) {
                 description: p.description.clone(),
                 reference: p.reference.clone(),
                 legacy: p.legacy,
-                method: "clear".into(),
+                method: if p.media == MediaRules::overwrite_everywhere() {
+                    "clear"
+                } else {
+                    "by medium"
+                }
+                .into(),
                 passes: p.passes.iter().map(pass_name).collect(),
                 verify: p.verify_mode.name().into(),
                 verify_percent: p.verify_percent,
                 prng: p.prng.name().into(),
                 blake3: p.blake3.clone(),
+                media: MediaClass::ALL
+                    .iter()
+                    .map(|c| {
+                        let alts = p.media.of(*c).iter().map(|a| MediaRules::describe(a));
+                        (c.name().to_string(), alts.collect())
+                    })
+                    .collect(),
             })
             .line(),
         );
@@ -107,7 +120,38 @@ fn table(all: &[policy::Policy]) {
         );
     }
     outln!();
-    outln!("Every policy here overwrites: that is NIST SP 800-88 Clear, never Purge.");
+    outln!("What `mediasan sanitize` uses per medium (the first the drive can do; none: FAIL, Destroy):");
+    for p in all
+        .iter()
+        .filter(|p| p.media != MediaRules::overwrite_everywhere())
+    {
+        let per: Vec<String> = MediaClass::ALL
+            .iter()
+            .map(|c| {
+                let alts: Vec<String> = p
+                    .media
+                    .of(*c)
+                    .iter()
+                    .map(|a| MediaRules::describe(a))
+                    .collect();
+                format!(
+                    "{} {}",
+                    c.name(),
+                    if alts.is_empty() {
+                        "destroy".into()
+                    } else {
+                        alts.join(" > ")
+                    }
+                )
+            })
+            .collect();
+        outln!("  {:width$}  {}", p.name, per.join("; "));
+    }
+    outln!("  every other policy: overwrite on every medium.");
+    outln!();
+    outln!(
+        "An overwrite is NIST SP 800-88 Clear, never Purge; `wipe` uses only a policy's passes."
+    );
     outln!("`mediasan policies --show NAME` prints one; `--policy FILE` uses your own TOML.");
     outln!();
     outln!(

@@ -53,13 +53,31 @@ fn odd_sized_images_are_fully_overwritten_with_the_recorded_stream() {
 fn every_builtin_policy_leaves_its_last_pattern() {
     let env = Env::new();
     let out = mediasan!(env, "policies", "--json");
-    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let policies: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["event"] == "policy")
-        .map(|v| v["name"].as_str().unwrap().to_string())
         .collect();
+    // The policies that choose a technique per drive are for `sanitize`: wipe refuses them
+    // rather than quietly only overwriting.
+    let (names, per_medium): (Vec<_>, Vec<_>) = policies
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .partition(|n| {
+            policies
+                .iter()
+                .any(|v| v["name"] == *n && v["method"] == "clear")
+        });
     assert!(names.len() >= 11, "{names:?}");
+    assert_eq!(per_medium, ["nist-purge", "nist-decommission", "rma"]);
+    for name in &per_medium {
+        let img = env.path("refused.img");
+        make_file(&img, 300_000, 0x5A);
+        let out = mediasan!(env, "wipe", "--yes", "--policy", name, &img);
+        assert_code(&out, 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("mediasan sanitize"));
+        assert!(std::fs::read(&img).unwrap().iter().all(|&b| b == 0x5A));
+    }
     for name in names {
         let img = env.path(&format!("{name}.img"));
         make_file(&img, 300_000, 0x5A);
