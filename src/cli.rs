@@ -77,6 +77,11 @@ pub struct Cli {
 pub enum Command {
     /// Overwrite targets (NIST Clear) as a policy says, verify, and write signed certificates.
     Wipe(WipeArgs),
+    /// Sanitize any targets with the technique the policy names for each medium (the drive's
+    /// own purge, an overwrite, both, or FAIL with the recommendation Destroy), verify, and
+    /// write a signed certificate per target. Takes every wipe option for its overwrites;
+    /// --policy defaults to nist-decommission.
+    Sanitize(SanitizeArgs),
     /// Purge with the drive's own sanitize command (NVMe, ATA, SCSI): check it can, run it,
     /// follow its progress, verify sampled locations, and write a signed certificate.
     Purge(PurgeArgs),
@@ -278,6 +283,29 @@ pub struct WipeArgs {
 
     #[command(flatten)]
     pub seams: SeamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SanitizeArgs {
+    #[command(flatten)]
+    pub wipe: WipeArgs,
+
+    /// Device commands may erase what other hosts use, or namespaces this host cannot see (a
+    /// dual-ported or multi-controller NVMe subsystem): go ahead anyway.
+    #[arg(long, help_heading = "Device commands")]
+    pub allow_shared: bool,
+
+    /// Allow an unrestricted exit from a failed sanitize (AUSE).
+    #[arg(long, help_heading = "Device commands")]
+    pub ause: bool,
+
+    /// Seconds between progress polls of a drive's own sanitize.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval, help_heading = "Device commands")]
+    pub poll_interval: f64,
+
+    /// Share of the device the canaries check after a device command, percent (1-100).
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1, help_heading = "Device commands")]
+    pub purge_verify_percent: u8,
 }
 
 /// Test seams: hidden flags that exist only in debug builds (or with the `test-seams` cargo

@@ -15,6 +15,9 @@ pub enum Event {
     /// `purge --dry-run`: the command that would be sent, byte for byte.
     #[serde(rename = "plan")]
     PurgePlan(PurgePlan),
+    /// `sanitize`: the technique chosen for one target, and why (before anything is written,
+    /// and with `--dry-run`).
+    SanitizePlan(SanitizePlan),
     /// A wipe of one target starts (its journal is on disk).
     Start(WipeStart),
     /// A purge's command is about to be sent.
@@ -143,6 +146,37 @@ pub struct PurgePlan {
     pub scope: Vec<String>,
     pub estimate_seconds: Option<u64>,
     pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SanitizePlan {
+    pub target: PathBuf,
+    /// The class of medium (`magnetic`, `flash`, `nvme`, `removable`, `virtual`) and why.
+    pub medium: String,
+    pub medium_why: String,
+    pub policy: String,
+    /// What runs, in order; empty when nothing applies (then `destroy`).
+    pub steps: Vec<SanitizeStep>,
+    /// The alternatives the policy prefers that do not apply, and why.
+    pub tried: Vec<String>,
+    pub destroy: bool,
+    pub dry_run: bool,
+}
+
+/// One technique of a sanitize plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct SanitizeStep {
+    /// `overwrite`, or the device method's technique (`crypto erase`, ...).
+    pub technique: String,
+    /// The device method's name, or the policy's for an overwrite.
+    pub method: String,
+    /// `purge` or `clear`.
+    pub grade: String,
+    /// A device command's blocks, byte for byte (empty for an overwrite).
+    pub bytes: Vec<Bytes>,
+    pub estimate_seconds: Option<u64>,
+    /// An overwrite's passes.
+    pub passes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -470,6 +504,27 @@ mod tests {
                 "",
             ),
             (
+                Event::SanitizePlan(SanitizePlan {
+                    target: p.clone(),
+                    medium: s("magnetic"),
+                    medium_why: s("w"),
+                    policy: s("nist-decommission"),
+                    steps: vec![SanitizeStep {
+                        technique: s("overwrite"),
+                        method: s("nist-decommission"),
+                        grade: s("clear"),
+                        bytes: vec![],
+                        estimate_seconds: None,
+                        passes: vec![],
+                    }],
+                    tried: vec![],
+                    destroy: false,
+                    dry_run: true,
+                }),
+                "sanitize_plan",
+                "",
+            ),
+            (
                 Event::Policy(PolicyInfo {
                     name: s("p"),
                     description: s("d"),
@@ -579,6 +634,7 @@ mod tests {
             match e {
                 Event::Plan(_) | Event::PurgePlan(_) => "plan",
                 Event::Start(_) | Event::PurgeStart(_) => "start",
+                Event::SanitizePlan(_) => "sanitize_plan",
                 Event::Progress(_) => "progress",
                 Event::Slow(_) => "slow",
                 Event::PassDone(_) => "pass_done",
@@ -605,6 +661,7 @@ mod tests {
             .collect();
         for k in [
             "plan",
+            "sanitize_plan",
             "start",
             "progress",
             "slow",

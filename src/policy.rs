@@ -137,6 +137,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// The policy used when none is given.
 pub const DEFAULT: &str = "nist-clear";
 
+/// The policy `mediasan sanitize` uses when none is given.
+pub const SANITIZE_DEFAULT: &str = "nist-decommission";
+
 /// Longest fixed byte sequence a pass may use.
 pub const MAX_PATTERN_BYTES: usize = 64;
 /// Most passes a policy may have.

@@ -65,14 +65,31 @@ impl Wipe {
     /// # Errors
     /// A bad organization file or policy, or no folder for journals.
     pub fn new(a: &WipeArgs) -> Result<Wipe> {
+        Wipe::build(a, false)
+    }
+
+    /// The settings of `mediasan sanitize`'s overwrites: the same flags, a policy that may
+    /// choose per medium, `nist-decommission` when none is given (the organization file's
+    /// `policy` is the wipe's).
+    ///
+    /// # Errors
+    /// As [`Wipe::new`].
+    pub fn for_sanitize(a: &WipeArgs) -> Result<Wipe> {
+        Wipe::build(a, true)
+    }
+
+    fn build(a: &WipeArgs, sanitize: bool) -> Result<Wipe> {
         let config = crate::config::load(a.config.as_deref())?;
-        let policy_name = a
-            .policy
-            .clone()
-            .or_else(|| config.policy.clone())
-            .unwrap_or_else(|| policy::DEFAULT.into());
+        let policy_name = match (&a.policy, sanitize) {
+            (Some(p), _) => p.clone(),
+            (None, true) => policy::SANITIZE_DEFAULT.into(),
+            (None, false) => config
+                .policy
+                .clone()
+                .unwrap_or_else(|| policy::DEFAULT.into()),
+        };
         let policy = policy::load(&policy_name)?;
-        if policy.media != crate::technique::MediaRules::overwrite_everywhere() {
+        if !sanitize && policy.media != crate::technique::MediaRules::overwrite_everywhere() {
             return Err(Error::Usage(format!(
                 "policy {} chooses the technique per drive (the drive's purge where it has one): run it \
                  with `mediasan sanitize --policy {}`; `wipe` only overwrites",
@@ -296,4 +313,57 @@ fn journal_dir(flag: Option<&PathBuf>) -> Result<PathBuf> {
         .ok_or_else(|| {
             Error::Usage("cannot find a folder for journals (no HOME); give --journal-dir".into())
         })
+}
+
+/// Everything `mediasan sanitize` needs: the overwrite's settings (with the per-medium policy)
+/// and what a device command is sent with.
+#[derive(Clone, Debug)]
+pub struct Sanitize {
+    pub wipe: Wipe,
+    /// The device command's request, its method filled in per drive.
+    pub request: crate::purge::flow::Request,
+    /// `--transport ata`: talk ATA to every drive (USB bridges).
+    pub force_ata: bool,
+    /// The `--simulate NAME=SPEC` seam (test builds only): NAME is a simulated NVMe drive.
+    pub simulate: Option<(PathBuf, String)>,
+}
+
+impl Sanitize {
+    /// Decides every setting of `mediasan sanitize`.
+    ///
+    /// # Errors
+    /// As [`Wipe::for_sanitize`]; a `--simulate` that is not NAME=SPEC.
+    pub fn new(a: &crate::cli::SanitizeArgs) -> Result<Sanitize> {
+        let wipe = Wipe::for_sanitize(&a.wipe)?;
+        let simulate = match a.wipe.seams.simulate() {
+            None => None,
+            Some(s) => {
+                let (name, spec) = s.split_once('=').ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--simulate {s}: sanitize takes NAME=SPEC (the target NAME is simulated)"
+                    ))
+                })?;
+                Some((PathBuf::from(name), spec.to_string()))
+            }
+        };
+        Ok(Sanitize {
+            request: crate::purge::flow::Request {
+                method: None,
+                pattern: None,
+                passes: 1,
+                ause: a.ause,
+                exit_failure_mode: false,
+                allow_shared: a.allow_shared,
+                verify_percent: a.purge_verify_percent,
+                canaries: true,
+                poll: Duration::from_secs_f64(a.poll_interval),
+                patience: a.wipe.seams.patience().map(Duration::from_secs_f64),
+                dry_run: a.wipe.dry_run,
+                hold: a.wipe.seams.hold().map(str::to_string),
+            },
+            force_ata: a.wipe.transport == TransportArg::Ata,
+            simulate,
+            wipe,
+        })
+    }
 }

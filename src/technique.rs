@@ -191,6 +191,18 @@ pub enum Decision {
     },
     /// No alternative applies: FAIL, recommend destruction; why each one does not.
     Destroy(Vec<String>),
+    /// A technique the policy prefers is there but blocked for now (frozen, locked, in
+    /// failure mode, a scope in use): the remedy, rather than a weaker technique.
+    Blocked(String),
+}
+
+/// Why the drive cannot do a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// It does not have it (or cannot be asked): the next alternative is tried.
+    Lacks(String),
+    /// It has it, but something stops it for now: the decision stops here.
+    Blocked(String),
 }
 
 /// The first alternative of `rules` for `class` whose every step the target can do.
@@ -200,7 +212,7 @@ pub enum Decision {
 pub fn decide(
     rules: &MediaRules,
     class: MediaClass,
-    mut device: impl FnMut(Option<Method>) -> Result<(Method, Grade), String>,
+    mut device: impl FnMut(Option<Method>) -> Result<(Method, Grade), Unavailable>,
 ) -> Decision {
     let mut why = Vec::new();
     'alternatives: for alt in rules.of(class) {
@@ -213,7 +225,10 @@ pub fn decide(
                         method: m,
                         grade: Grade::Purge,
                     }),
-                    Ok((m, _)) => Err(format!("{} is only Clear on this medium", m.name())),
+                    Ok((m, _)) => Err(Unavailable::Lacks(format!(
+                        "{} is only Clear on this medium",
+                        m.name()
+                    ))),
                     Err(e) => Err(e),
                 },
                 Step::Method(m) => {
@@ -222,10 +237,11 @@ pub fn decide(
             };
             match chosen {
                 Ok(c) => steps.push(c),
-                Err(e) => {
+                Err(Unavailable::Lacks(e)) => {
                     why.push(format!("{}: {e}", MediaRules::describe(alt)));
                     continue 'alternatives;
                 }
+                Err(Unavailable::Blocked(e)) => return Decision::Blocked(e),
             }
         }
         return Decision::Run { steps, why };
@@ -305,7 +321,7 @@ mod tests {
             }
         );
         // An HDD that cannot purge is overwritten, and the decision says why.
-        let none = |_: Option<Method>| Err("no Purge-grade command".to_string());
+        let none = |_: Option<Method>| Err(Unavailable::Lacks("no Purge-grade command".into()));
         let Decision::Run { steps, why } = decide(&r, MediaClass::Magnetic, none) else {
             panic!()
         };
@@ -326,6 +342,13 @@ mod tests {
             decide(&r, MediaClass::Removable, none),
             Decision::Destroy(w) if w[0].contains("no technique for removable")
         ));
+        // A purge that is there but frozen stops the decision with its remedy: never a
+        // quiet fall to the overwrite.
+        let frozen = |_: Option<Method>| Err(Unavailable::Blocked("frozen: power-cycle".into()));
+        assert_eq!(
+            decide(&r, MediaClass::Magnetic, frozen),
+            Decision::Blocked("frozen: power-cycle".into())
+        );
     }
 
     #[test]
@@ -341,9 +364,9 @@ mod tests {
         };
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[1], Chosen::Overwrite);
-        let Decision::Run { steps, why } =
-            decide(&rma, MediaClass::Nvme, |_| Err("frozen".to_string()))
-        else {
+        let Decision::Run { steps, why } = decide(&rma, MediaClass::Nvme, |_| {
+            Err(Unavailable::Lacks("frozen".into()))
+        }) else {
             panic!()
         };
         assert_eq!(steps, vec![Chosen::Overwrite]);

@@ -367,6 +367,46 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c
 }
 
+/// A target the policy has no technique for (`sanitize`): nothing was written; FAIL, with the
+/// recommendation Destroy and why each technique the policy names does not apply.
+pub fn no_technique(
+    p: &Probe,
+    policy: &Policy,
+    medium: &str,
+    why: &[String],
+    record: &Record,
+) -> Certificate {
+    let mut c = skeleton(p);
+    let now = timestamp(SystemTime::now());
+    c.sanitization = Sanitization {
+        method: "none".into(),
+        technique: "none".into(),
+        policy: policy_ref(policy),
+        started: now.clone(),
+        finished: now,
+        ..Sanitization::default()
+    };
+    c.notes = vec![format!(
+        "Policy {} names no technique this {medium} medium can do: nothing was written to it.",
+        policy.name
+    )];
+    record.apply(&mut c);
+    c.result = Verdict::Fail;
+    c.reasons = if why.is_empty() {
+        vec![format!(
+            "policy {} has no technique for {medium} media",
+            policy.name
+        )]
+    } else {
+        why.iter().map(|w| format!("not applicable: {w}")).collect()
+    };
+    c.recommendation =
+        "Destroy: no sanitization technique the policy allows applies to this medium (NIST SP \
+                        800-88: media that cannot be cleared or purged are destroyed)"
+            .into();
+    c
+}
+
 /// The certificate's hidden-area record from what was read before and after the passes.
 pub fn hidden_record(before: &hidden::Outcome, after: Option<hidden::Outcome>) -> HiddenAreas {
     match before {

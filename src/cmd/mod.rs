@@ -8,6 +8,7 @@ mod keygen;
 mod list;
 mod policies;
 mod purge;
+mod sanitize;
 mod verify;
 mod wipe;
 
@@ -104,6 +105,7 @@ fn usage_error(e: &clap::Error) -> u8 {
 fn wants_json(c: &Command) -> bool {
     match c {
         Command::Wipe(a) => a.json,
+        Command::Sanitize(a) => a.wipe.json,
         Command::Purge(a) => a.json,
         Command::PurgeStatus(a) => a.json,
         Command::Verify(a) => a.json,
@@ -123,6 +125,7 @@ fn wants_json(c: &Command) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Wipe(a) => wipe::run(&a),
+        Command::Sanitize(a) => sanitize::run(&a),
         Command::Purge(a) => purge::run(&a),
         Command::PurgeStatus(a) => purge::status(&a),
         Command::Verify(a) => verify::run(&a),

@@ -23,7 +23,7 @@ use crate::settings;
 use crate::signals::Signals;
 
 /// The bus to talk to `p` over: `--transport`, else from sysfs; or why it has none.
-fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
+pub(crate) fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
     if let Some(b) = transport {
         return Ok(b);
     }
@@ -63,7 +63,15 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
         let sim = SimNvme::from_spec(spec).map_err(Error::Usage)?;
         return Ok(Drive::simulated(&req.target, Arc::new(sim)));
     }
-    let p = device::probe(&req.target)?;
+    drive_of(device::probe(&req.target)?, req.transport)
+}
+
+/// `p` as a drive to purge, checked (a whole, writable, unused drive with a bus mediasan can
+/// talk) and claimed exclusively through its probed descriptor.
+///
+/// # Errors
+/// [`Error::NoPurge`] when it has no sanitize command mediasan can send; a refusal otherwise.
+pub(crate) fn drive_of(p: Probe, transport: Option<Bus>) -> anyhow::Result<Drive> {
     if p.kind != Kind::Block {
         return Err(Error::target(
             &p.path,
@@ -85,7 +93,7 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
         return Err(Error::refused(&p.path, "the device is read-only").into());
     }
     device::safety::check_not_in_use(&p)?;
-    let bus = bus_of(req.transport, &p).map_err(|reason| Error::NoPurge {
+    let bus = bus_of(transport, &p).map_err(|reason| Error::NoPurge {
         path: p.path.clone(),
         reason,
     })?;
@@ -132,7 +140,13 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
                 journal_path.display()
             ));
         }
-    } else if let Some(pending) = unfinished(&req, &drive, &journal_path)? {
+    } else if let Some(pending) = unfinished(
+        req.key.as_deref(),
+        (req.resume, req.restart),
+        &req.journal_dir,
+        &drive,
+        &journal_path,
+    )? {
         return resume(&req, &drive, *pending, &journal_path, &reporter);
     }
     let (record, warnings) = record(&req, &drive.probe)?;
@@ -181,15 +195,15 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let ran = flow::run(&drive, &prepared, &req.request, &keeper, &signals, &rep)?;
     rep.finish();
     let end = Certify {
-        req: &req,
+        hold: req.request.hold.as_deref(),
         drive: &drive,
         record: &record,
-        folder: &folder,
+        dirs: evidence::fallbacks(&folder.path, None),
         keeper: &keeper,
         key: &key,
         signals: &signals,
     };
-    end.certify(ran, reserve, &rep)
+    Ok(end.certify(ran, reserve, &rep)?.0)
 }
 
 /// Where the certificate goes, proven writable with room, before anything is sent (and the
@@ -212,14 +226,14 @@ fn cert_folder(req: &settings::Purge) -> anyhow::Result<(Folder, Reserve)> {
 /// The drive's unfinished purge to finish (`--resume`), or `None` to purge afresh; a
 /// refusal naming `--resume` / `--restart` when the two would collide. A journal is believed
 /// only if the signing key sealed it and it names this medium.
-fn unfinished(
-    req: &settings::Purge,
+pub(crate) fn unfinished(
+    key: Option<&Path>,
+    (resume, restart): (bool, bool),
+    journal_dir: &Path,
     d: &Drive,
     path: &Path,
 ) -> anyhow::Result<Option<Box<Pending>>> {
-    let mac = super::existing_key(req.key.as_deref())?
-        .as_ref()
-        .map(MacKey::of);
+    let mac = super::existing_key(key)?.as_ref().map(MacKey::of);
     let found = match &mac {
         Some(mac) => crate::journal::load::<Pending>(path, mac)?,
         None if path.exists() => Some(Found::Invalid(
@@ -229,7 +243,7 @@ fn unfinished(
     };
     let name = d.probe.path.display();
     let usage = |m: String| -> anyhow::Result<Option<Box<Pending>>> { Err(Error::Usage(m).into()) };
-    match (found, req.resume, req.restart) {
+    match (found, resume, restart) {
         (Some(Found::Valid(j)), true, _) => match j.media.differs(&MediaKey::of(&d.probe)) {
             Some(why) => Err(Error::refused(
                 &d.probe.path,
@@ -254,7 +268,7 @@ fn unfinished(
         )),
         (None, true, _) => usage(format!(
             "{name} has no unfinished purge to finish (no purge journal for this drive in {})",
-            req.journal_dir.display()
+            journal_dir.display()
         )),
         _ => Ok(None),
     }
@@ -291,43 +305,43 @@ fn resume(
     let ran = flow::resume(drive, pending, &req.request, &signals, &rep)?;
     rep.finish();
     let end = Certify {
-        req,
+        hold: req.request.hold.as_deref(),
         drive,
         record: &record,
-        folder: &folder,
+        dirs: evidence::fallbacks(&folder.path, None),
         keeper: &keeper,
         key: &key,
         signals: &signals,
     };
-    end.certify(ran, reserve, &rep)
+    Ok(end.certify(ran, reserve, &rep)?.0)
 }
 
 /// What the end of a run (first or later) needs to certify it.
-struct Certify<'a> {
-    req: &'a settings::Purge,
-    drive: &'a Drive,
-    record: &'a cert::Record,
-    folder: &'a Folder,
-    keeper: &'a Keeper,
-    key: &'a ssh_key::PrivateKey,
-    signals: &'a Signals,
+pub(crate) struct Certify<'a> {
+    pub(crate) hold: Option<&'a str>,
+    pub(crate) drive: &'a Drive,
+    pub(crate) record: &'a cert::Record,
+    /// The certificate folder, then where a certificate goes if it cannot be written there.
+    pub(crate) dirs: Vec<std::path::PathBuf>,
+    pub(crate) keeper: &'a Keeper,
+    pub(crate) key: &'a ssh_key::PrivateKey,
+    pub(crate) signals: &'a Signals,
 }
 
 impl Certify<'_> {
     /// Builds, signs and stores the certificate; keeps the journal while the drive may still
     /// be sanitizing (naming this INCOMPLETE certificate for the final one to supersede),
     /// removes it once the final certificate is on disk.
-    fn certify(
+    pub(crate) fn certify(
         &self,
         ran: flow::Ran,
         mut reserve: Reserve,
         rep: &crate::progress::TargetReporter,
-    ) -> anyhow::Result<Exit> {
+    ) -> anyhow::Result<(Exit, crate::summary::Row)> {
         let interrupted = ran.outcome.interrupted.is_some();
         let c = cert::build::purge(&self.drive.probe, ran.outcome, self.record);
         reserve.release();
-        let dirs = evidence::fallbacks(&self.folder.path, None);
-        let stored = super::store_certificate(&c, &dirs, self.key, rep.reporter())?;
+        let stored = super::store_certificate(&c, &self.dirs, self.key, rep.reporter())?;
         match ran.pending {
             Some(p) => {
                 if let Err(e) = self.keeper.keep(p, &c.id) {
@@ -339,10 +353,9 @@ impl Certify<'_> {
             None if stored.json.is_some() => self.keeper.remove(),
             None => {}
         }
-        self.signals
-            .hold(self.req.request.hold.as_deref(), "purge-certified");
-        super::announce(&c, stored, rep);
-        Ok(Exit::of(c.result, interrupted))
+        self.signals.hold(self.hold, "purge-certified");
+        let row = super::announce(&c, stored, rep);
+        Ok((Exit::of(c.result, interrupted), row))
     }
 }
 
@@ -361,7 +374,7 @@ fn unlock(d: &Drive, reporter: &Reporter) -> anyhow::Result<Exit> {
 }
 
 /// `--dry-run`: the exact bytes, what they erase, and the drive's estimate.
-fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
+pub(crate) fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
     let hex = |b: &[u8]| {
         b.iter()
             .map(|x| format!("{x:02x}"))

@@ -29,13 +29,13 @@ use crate::units::human_bytes;
 use crate::writer::IoConfig;
 
 /// A target as resolved before anything is written.
-enum Resolved {
+pub(crate) enum Resolved {
     Existing(Box<Probe>),
     ToCreate { path: PathBuf, size: u64 },
 }
 
 impl Resolved {
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         match self {
             Resolved::Existing(p) => &p.path,
             Resolved::ToCreate { path, .. } => path,
@@ -44,14 +44,14 @@ impl Resolved {
 }
 
 /// What every target's thread shares once the wipe is under way.
-struct Session<'a> {
-    req: &'a settings::Wipe,
-    key: PrivateKey,
-    mac: MacKey,
-    journal_dir: PathBuf,
+pub(crate) struct Session<'a> {
+    pub(crate) req: &'a settings::Wipe,
+    pub(crate) key: PrivateKey,
+    pub(crate) mac: MacKey,
+    pub(crate) journal_dir: PathBuf,
     /// The certificate folder, then where a certificate goes if it cannot be written there.
-    cert_dirs: Vec<PathBuf>,
-    signals: Signals,
+    pub(crate) cert_dirs: Vec<PathBuf>,
+    pub(crate) signals: Signals,
 }
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
@@ -121,7 +121,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
 }
 
 /// Probes every target (or notes the image to create); the same medium twice is refused.
-fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
+pub(crate) fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
     let mut resolved = Vec::new();
     let mut seen: HashSet<FileId> = HashSet::new();
     let mut new_paths = HashSet::new();
@@ -159,7 +159,7 @@ fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
 }
 
 /// What each target is known by, for its record.
-fn key(r: &Resolved) -> Key {
+pub(crate) fn key(r: &Resolved) -> Key {
     match r {
         Resolved::Existing(p) => Key {
             path: p.path.clone(),
@@ -187,7 +187,7 @@ fn records(
 }
 
 /// Nothing read-only, nothing in use.
-fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
+pub(crate) fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
     for r in resolved {
         if let Resolved::Existing(p) = r {
             if p.read_only {
@@ -205,7 +205,7 @@ fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
 
 /// Each target's plan: a fresh one, or with `--resume` the one in its journal (found by the
 /// medium's identity, believed only if the signing key sealed it).
-fn plan_all(
+pub(crate) fn plan_all(
     req: &settings::Wipe,
     resolved: &[Resolved],
 ) -> anyhow::Result<Vec<(Plan, Option<Journal>)>> {
@@ -300,7 +300,7 @@ fn decide(
 
 /// After the confirmation, before any target is opened: the evidence folders proven with
 /// room (a reserve per target), the signing key (created on first use), the signals.
-fn open_session<'a>(
+pub(crate) fn open_session<'a>(
     req: &'a settings::Wipe,
     targets: usize,
     reporter: &Reporter,
@@ -354,7 +354,7 @@ fn open_all(resolved: Vec<Resolved>, reporter: &Reporter) -> anyhow::Result<Vec<
 }
 
 /// One target, on its own thread: its outcome, or an error line and FAIL.
-fn one(
+pub(crate) fn one(
     t: &Target,
     plan: &Plan,
     resume: Option<Journal>,
@@ -469,7 +469,7 @@ fn finish(
     Ok((Exit::of(c.result, interrupted), row))
 }
 
-fn describe(r: &Resolved) -> String {
+pub(crate) fn describe(r: &Resolved) -> String {
     match r {
         Resolved::ToCreate { path, size } => {
             format!(
@@ -505,7 +505,7 @@ fn describe(r: &Resolved) -> String {
 }
 
 /// The asset tag as shown beside a target.
-fn asset(rec: &Record) -> String {
+pub(crate) fn asset(rec: &Record) -> String {
     if rec.asset_tag.is_empty() {
         "no asset tag".into()
     } else {
@@ -545,7 +545,13 @@ fn confirm(
     super::confirm(first, &lines, &about)
 }
 
-fn print_plan(r: &Resolved, plan: &Plan, rec: &Record, cert_dir: &Path, reporter: &Reporter) {
+pub(crate) fn print_plan(
+    r: &Resolved,
+    plan: &Plan,
+    rec: &Record,
+    cert_dir: &Path,
+    reporter: &Reporter,
+) {
     let (path, size) = match r {
         Resolved::Existing(p) => (&p.path, p.size),
         Resolved::ToCreate { path, size } => (path, *size),

@@ -36,9 +36,9 @@ pub struct Drive {
     pub probe: Probe,
     pub bus: Bus,
     /// The command door.
-    pub pass: Box<dyn Passthrough>,
+    pub pass: Box<dyn Passthrough + Send>,
     /// The media the evidence is read from.
-    pub media: Box<dyn BlockIo>,
+    pub media: Box<dyn BlockIo + Send>,
     /// The test seam's simulated drive (no sysfs, nothing else to hold).
     pub simulated: bool,
 }

@@ -79,7 +79,7 @@ pub enum Grade {
 }
 
 /// A device sanitize method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
     NvmeSanitizeCrypto,
     NvmeSanitizeBlock,

@@ -1,0 +1,740 @@
+//! `mediasan sanitize TARGET... --policy NAME`: the right technique per target, in a straight
+//! line: settings → targets resolved, safety → records → per target: its class of medium
+//! (`technique::classify`, the drive's own word first), the policy's decision over what the
+//! drive reports (`technique::decide`, each device method checked by `purge::flow::prepare`)
+//! → dry run or one confirmation → session (folders, key, signals) → each target on its own
+//! thread, its steps in order: the drive's own command (`purge::flow::run`, or `resume` of an
+//! unfinished one), the overwrite (wipe's per-target flow), or a FAIL certificate recommending
+//! Destroy when nothing the policy allows applies. Every refusal happens before anything is
+//! written; a certificate per step.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cert::{self, Record};
+use crate::cli::SanitizeArgs;
+use crate::device::{self, Kind, Probe};
+use crate::error::{Error, Exit};
+use crate::event::{self, Event};
+use crate::evidence::Reserve;
+use crate::journal::{Journal, MediaKey};
+use crate::plan::Plan;
+use crate::progress::{Quiet, Reporter, TargetReporter};
+use crate::purge::engine;
+use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
+use crate::purge::journal::{self as purge_journal, Pending};
+use crate::purge::method::{Grade, Method};
+use crate::purge::sim::SimNvme;
+use crate::records::Key;
+use crate::settings;
+use crate::summary::Row;
+use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
+
+use super::purge::{drive_of, unfinished, Certify};
+use super::wipe::{self, Resolved, Session};
+
+/// One target, decided.
+struct Job {
+    path: PathBuf,
+    /// What the certificate describes when nothing is run (the drive is not held then).
+    probe: Option<Probe>,
+    /// The probed (or to-be-created) target an overwrite writes to.
+    resolved: Option<Resolved>,
+    /// The drive, held for its device command (and the simulated drive of the test seam).
+    drive: Option<Drive>,
+    class: MediaClass,
+    class_why: String,
+    decision: Decision,
+    /// The device command, prepared (or the unfinished one to finish).
+    prepared: Option<Prepared>,
+    resume: Option<Pending>,
+    /// The overwrite's plan (and the journal it resumes, with `--resume`).
+    plan: Option<(Plan, Option<Journal>)>,
+    record: Record,
+}
+
+impl Job {
+    fn steps(&self) -> &[Chosen] {
+        match &self.decision {
+            Decision::Run { steps, .. } => steps,
+            Decision::Destroy(_) | Decision::Blocked(_) => &[],
+        }
+    }
+}
+
+pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
+    let req = settings::Sanitize::new(args)?;
+    let reporter = Reporter::new(req.wipe.json, req.wipe.progress_interval);
+    let jobs = decide_all(&req, &reporter)?;
+    for j in &jobs {
+        show(&req, j, &reporter);
+    }
+    if req.wipe.dry_run {
+        return Ok(Exit::Pass);
+    }
+    if !req.wipe.yes {
+        confirm(&req, &jobs)?;
+    }
+    let reserves: usize = jobs.iter().map(|j| j.steps().len().max(1)).sum();
+    let (session, mut reserves) = wipe::open_session(&req.wipe, reserves, &reporter)?;
+    session.signals.hold(req.wipe.hold.as_deref(), "confirmed");
+    let names: Vec<String> = jobs.iter().map(|j| j.path.display().to_string()).collect();
+    let reps = reporter.targets(&names);
+    let ends: Vec<(Exit, Vec<Row>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .zip(&reps)
+            .map(|(job, rep)| {
+                let mine: Vec<Reserve> = reserves.drain(..job.steps().len().max(1)).collect();
+                let (session, req) = (&session, &req);
+                s.spawn(move || one(job, mine, req, session, rep))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&reps)
+            .map(|(h, rep)| {
+                h.join().unwrap_or_else(|_| {
+                    rep.finish();
+                    let row = Row {
+                        result: "ERROR".into(),
+                        target: rep.name().to_string(),
+                        certificate: "none: mediasan failed (a bug); see the lines above".into(),
+                        ..Row::default()
+                    };
+                    (Exit::Failed, vec![row])
+                })
+            })
+            .collect()
+    });
+    drop(reps);
+    let (codes, rows): (Vec<Exit>, Vec<Vec<Row>>) = ends.into_iter().unzip();
+    let rows: Vec<Row> = rows.into_iter().flatten().collect();
+    if rows.len() > 1 {
+        reporter.summary(&rows);
+    }
+    Ok(Exit::worst(codes))
+}
+
+/// Every target resolved, classed and decided, before anything is written. A drive whose
+/// preferred technique is only blocked for now (frozen, locked, a scope in use) refuses the
+/// whole run with the remedy, rather than fall to a weaker technique.
+fn decide_all(req: &settings::Sanitize, reporter: &Reporter) -> anyhow::Result<Vec<Job>> {
+    let sim_name = req.simulate.as_ref().map(|(n, _)| n.clone());
+    let real = settings::Wipe {
+        targets: req
+            .wipe
+            .targets
+            .iter()
+            .filter(|t| Some(*t) != sim_name.as_ref())
+            .cloned()
+            .collect(),
+        ..req.wipe.clone()
+    };
+    let mut resolved = wipe::resolve(&real)?.into_iter();
+    let mut subjects = Vec::new();
+    for t in &req.wipe.targets {
+        if Some(t) == sim_name.as_ref() {
+            subjects.push(None);
+        } else {
+            subjects.push(resolved.next());
+        }
+    }
+    for r in subjects.iter().flatten() {
+        wipe::check_safety(std::slice::from_ref(r))?;
+    }
+    let keys: Vec<Key> = req
+        .wipe
+        .targets
+        .iter()
+        .zip(&subjects)
+        .map(|(t, r)| match r {
+            Some(r) => wipe::key(r),
+            None => Key {
+                path: t.clone(),
+                canonical: None,
+                serial: String::new(),
+            },
+        })
+        .collect();
+    let records = req.wipe.records.resolve(&keys)?;
+    let warnings = req.wipe.records.warnings(&records, &keys);
+    if req.wipe.dry_run || req.wipe.yes {
+        warnings.iter().for_each(|w| reporter.say(w));
+    }
+    let mut jobs = Vec::new();
+    for ((t, r), record) in req.wipe.targets.iter().zip(subjects).zip(records) {
+        jobs.push(decide_one(req, t, r, record)?);
+    }
+    Ok(jobs)
+}
+
+/// What the policy comes to for one target.
+fn decide_one(
+    req: &settings::Sanitize,
+    path: &Path,
+    resolved: Option<Resolved>,
+    mut record: Record,
+) -> anyhow::Result<Job> {
+    let policy = &req.wipe.policy;
+    let (drive, no_drive, resolved) = match resolved {
+        // The test seam: a simulated NVMe drive; its media file stands for it when overwritten.
+        None => {
+            let spec = req.simulate.as_ref().map_or("", |(_, s)| s.as_str());
+            let sim = Arc::new(SimNvme::from_spec(spec).map_err(Error::Usage)?);
+            let media = spec
+                .splitn(4, ':')
+                .nth(3)
+                .map(|state| Path::new(state).with_extension("media"));
+            let resolved = match media {
+                Some(m) => Some(Resolved::Existing(Box::new(device::probe(&m)?))),
+                None => None,
+            };
+            (Some(Drive::simulated(path, sim)), String::new(), resolved)
+        }
+        Some(r) => {
+            let (d, why) = open_drive(req, &r)?;
+            (d, why, Some(r))
+        }
+    };
+    let facts = facts(resolved.as_ref(), drive.as_ref());
+    let (class, class_why) = technique::classify(&facts);
+    // An unfinished purge of this drive: finish it (--resume), or refuse to start another.
+    let mut resume = None;
+    if let Some(d) = &drive {
+        let jpath = purge_journal::path_for(
+            &req.wipe.journal_dir,
+            &MediaKey::of(&d.probe),
+            &d.probe.canonical,
+        );
+        if !req.wipe.resume || jpath.exists() {
+            resume = unfinished(
+                req.wipe.key.as_deref(),
+                (req.wipe.resume, req.wipe.restart),
+                &req.wipe.journal_dir,
+                d,
+                &jpath,
+            )?
+            .map(|p| *p);
+        }
+    }
+    let mut prepared: HashMap<Option<Method>, Prepared> = HashMap::new();
+    let decision = match &resume {
+        Some(p) => Decision::Run {
+            steps: vec![Chosen::Device {
+                method: p.method().unwrap_or(Method::NvmeSanitizeCrypto),
+                grade: if p.outcome.purge_grade {
+                    Grade::Purge
+                } else {
+                    Grade::Clear
+                },
+            }],
+            why: vec!["an unfinished purge of this drive is finished (--resume)".into()],
+        },
+        None => technique::decide(&policy.media, class, |m| {
+            let Some(d) = &drive else {
+                return Err(Unavailable::Lacks(no_drive.clone()));
+            };
+            let p = prepare(req, d, m)?;
+            let chosen = (p.method, p.grade);
+            prepared.insert(m, p);
+            Ok(chosen)
+        }),
+    };
+    let mut chosen = None;
+    if let Decision::Run { steps, .. } = &decision {
+        for s in steps {
+            if let Chosen::Device { method, .. } = s {
+                chosen = prepared
+                    .remove(&None)
+                    .filter(|p| p.method == *method)
+                    .or_else(|| prepared.remove(&Some(*method)));
+            }
+        }
+    }
+    if let Decision::Blocked(why) = &decision {
+        return Err(Error::refused(path, why.clone()).into());
+    }
+    let overwrite = decision_has(&decision, |c| *c == Chosen::Overwrite);
+    let plan = match (&resolved, overwrite) {
+        (Some(r), true) => Some(
+            wipe::plan_all(&req.wipe, std::slice::from_ref(r))?
+                .pop()
+                .ok_or_else(|| Error::Usage("no plan".into()))?,
+        ),
+        (None, true) => {
+            return Err(Error::Usage(format!(
+                "{}: the simulated drive can be overwritten only when kept in a file \
+                 (--simulate NAME=nvme:SIZE:FEATURES:STATE)",
+                path.display()
+            ))
+            .into())
+        }
+        _ => None,
+    };
+    record
+        .notes
+        .push(note(policy, class, &class_why, &decision));
+    if class == MediaClass::Virtual {
+        record.notes.push(format!(
+            "{} is {class_why}: the storage beneath it (the file system, the host's disk) is not covered \
+             by this certificate.",
+            path.display()
+        ));
+    }
+    let probe = drive.as_ref().map(|d| d.probe.clone()).or(match &resolved {
+        Some(Resolved::Existing(p)) => Some((**p).clone()),
+        _ => None,
+    });
+    // Held only for a device command: an overwrite opens the device itself.
+    let drive = if chosen.is_some() || resume.is_some() {
+        drive
+    } else {
+        None
+    };
+    Ok(Job {
+        path: path.to_path_buf(),
+        probe,
+        resolved,
+        drive,
+        class,
+        class_why,
+        decision,
+        prepared: chosen,
+        resume,
+        plan,
+        record,
+    })
+}
+
+fn decision_has(d: &Decision, f: impl Fn(&Chosen) -> bool) -> bool {
+    matches!(d, Decision::Run { steps, .. } if steps.iter().any(f))
+}
+
+/// The drive behind `r`, claimed, if it is one mediasan can send commands to; else why not.
+fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<Drive>, String)> {
+    let Resolved::Existing(p) = r else {
+        return Ok((
+            None,
+            "an image file to create has no sanitize command".into(),
+        ));
+    };
+    if p.kind != Kind::Block {
+        return Ok((
+            None,
+            "an image file has no sanitize command of its own".into(),
+        ));
+    }
+    if let Some(disk) = device::partition_of(p) {
+        return Ok((
+            None,
+            format!("a partition of /dev/{disk}: the drive's own commands erase the whole drive"),
+        ));
+    }
+    let transport = req.force_ata.then_some(engine::Bus::Ata);
+    if let Err(why) = super::purge::bus_of(transport, p) {
+        return Ok((None, why));
+    }
+    Ok((Some(drive_of((**p).clone(), transport)?), String::new()))
+}
+
+/// What classify needs: the kernel's view, and the drive's own medium when it answers.
+fn facts(r: Option<&Resolved>, d: Option<&Drive>) -> Facts {
+    let probe: Option<&Probe> = d.map(|d| &d.probe).or(match r {
+        Some(Resolved::Existing(p)) => Some(p),
+        _ => None,
+    });
+    let Some(p) = probe else {
+        return Facts {
+            image: true,
+            ..Facts::default()
+        };
+    };
+    let drive_medium = d.and_then(|d| {
+        let rotational = (!d.simulated).then_some(p.identity.rotational);
+        engine::probe(d.pass.as_ref(), d.bus, rotational)
+            .ok()
+            .map(|c| c.medium)
+    });
+    Facts {
+        interface: p.identity.interface.clone(),
+        image: p.kind == Kind::Image,
+        removable: p.identity.removable,
+        rotational: p.identity.rotational,
+        drive_medium,
+    }
+}
+
+/// Method `m` (or the strongest Purge, `None`) prepared on `d`: not offered by the drive, or
+/// offered but blocked for now (which stops the run, with the remedy).
+fn prepare(
+    req: &settings::Sanitize,
+    d: &Drive,
+    m: Option<Method>,
+) -> Result<Prepared, Unavailable> {
+    let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
+    let caps = engine::probe(d.pass.as_ref(), d.bus, rotational).map_err(|e| {
+        Unavailable::Lacks(format!(
+            "cannot read its {} capabilities: {e}",
+            bus_name(d.bus)
+        ))
+    })?;
+    let offered = match m {
+        None => caps
+            .supported
+            .iter()
+            .any(|x| x.grade(caps.medium) == Grade::Purge),
+        Some(m) => {
+            caps.supported.contains(&m) || (d.bus == engine::Bus::Scsi && caps.supported.is_empty())
+        }
+    };
+    if !offered {
+        return Err(Unavailable::Lacks(match m {
+            None => "the drive reports no Purge-grade command".into(),
+            Some(m) => format!("the drive does not report support for {}", m.name()),
+        }));
+    }
+    let r = flow::Request {
+        method: m,
+        ..req.request.clone()
+    };
+    flow::prepare(d, &r, &Quiet).map_err(|e| Unavailable::Blocked(e.to_string()))
+}
+
+/// The certificate note that says how the technique was chosen.
+fn note(policy: &crate::policy::Policy, class: MediaClass, why: &str, d: &Decision) -> String {
+    let steps = |d: &Decision| match d {
+        Decision::Run { steps, .. } => steps
+            .iter()
+            .map(|s| match s {
+                Chosen::Overwrite => "overwrite".to_string(),
+                Chosen::Device { method, .. } => method.name().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", then "),
+        _ => "nothing".into(),
+    };
+    let tried = match d {
+        Decision::Run { why, .. } | Decision::Destroy(why) if !why.is_empty() => {
+            format!(" (not applicable first: {})", why.join("; "))
+        }
+        _ => String::new(),
+    };
+    format!(
+        "Technique chosen by mediasan sanitize, policy {}: {} medium ({why}): {}{tried}.",
+        policy.name,
+        class.name(),
+        steps(d)
+    )
+}
+
+/// The plan of one target, for people (`--dry-run` and before the confirmation) or as a
+/// `sanitize_plan` event.
+fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
+    let policy = &req.wipe.policy;
+    let tried = match &j.decision {
+        Decision::Run { why, .. } | Decision::Destroy(why) => why.clone(),
+        Decision::Blocked(w) => vec![w.clone()],
+    };
+    let steps: Vec<event::SanitizeStep> = j
+        .steps()
+        .iter()
+        .map(|s| match s {
+            Chosen::Overwrite => event::SanitizeStep {
+                technique: "overwrite".into(),
+                method: policy.name.clone(),
+                grade: "clear".into(),
+                bytes: vec![],
+                estimate_seconds: None,
+                passes: j.plan.as_ref().map_or(vec![], |(p, _)| {
+                    p.passes.iter().map(|x| x.pattern.describe()).collect()
+                }),
+            },
+            Chosen::Device { method, grade } => event::SanitizeStep {
+                technique: method.technique().into(),
+                method: method.name().into(),
+                grade: if *grade == Grade::Purge {
+                    "purge"
+                } else {
+                    "clear"
+                }
+                .into(),
+                bytes: j.prepared.as_ref().map_or(vec![], |p| {
+                    p.bytes
+                        .iter()
+                        .map(|b| event::Bytes {
+                            what: b.label.clone(),
+                            hex: cert::hex(&b.bytes),
+                            fields: b.fields().unwrap_or_default(),
+                        })
+                        .collect()
+                }),
+                estimate_seconds: j
+                    .prepared
+                    .as_ref()
+                    .and_then(|p| p.estimate.map(|e| e.seconds)),
+                passes: vec![],
+            },
+        })
+        .collect();
+    if reporter.json() {
+        reporter.emit(&Event::SanitizePlan(event::SanitizePlan {
+            target: j.path.clone(),
+            medium: j.class.name().into(),
+            medium_why: j.class_why.clone(),
+            policy: policy.name.clone(),
+            destroy: steps.is_empty(),
+            steps,
+            tried,
+            dry_run: req.wipe.dry_run,
+        }));
+        return;
+    }
+    let head = if req.wipe.dry_run {
+        "dry run, nothing is written: "
+    } else {
+        ""
+    };
+    outln!(
+        "{head}{}: {} medium ({}); policy {}",
+        j.path.display(),
+        j.class.name(),
+        j.class_why,
+        policy.name
+    );
+    for t in &tried {
+        outln!("  not applicable: {t}");
+    }
+    if steps.is_empty() {
+        outln!("  nothing the policy allows applies: FAIL, recommendation Destroy (nothing is written)");
+    }
+    for (i, s) in steps.iter().enumerate() {
+        outln!(
+            "  step {}: {} ({}, {}){}",
+            i + 1,
+            s.method,
+            s.technique,
+            if s.grade == "purge" { "Purge" } else { "Clear" },
+            s.estimate_seconds
+                .map(|e| format!(", the drive estimates {} min", e.div_ceil(60)))
+                .unwrap_or_default()
+        );
+        for b in &s.bytes {
+            outln!("    {}: {}", b.what, b.hex);
+            if !b.fields.is_empty() {
+                outln!("      = {}", b.fields);
+            }
+        }
+        for (k, p) in s.passes.iter().enumerate() {
+            outln!("    pass {}/{}: {p}", k + 1, s.passes.len());
+        }
+    }
+    if let Some(p) = &j.prepared {
+        for w in &p.warnings {
+            outln!("  note: {w}");
+        }
+        for r in &p.scope.reaches {
+            outln!("  erases {r}");
+        }
+    }
+}
+
+fn confirm(req: &settings::Sanitize, jobs: &[Job]) -> anyhow::Result<()> {
+    let first = jobs.first().map_or(Path::new(""), |j| j.path.as_path());
+    let lines: Vec<String> = jobs
+        .iter()
+        .map(|j| {
+            let what = match &j.decision {
+                Decision::Run { steps, .. } => steps
+                    .iter()
+                    .map(|s| match s {
+                        Chosen::Overwrite => "overwrite".to_string(),
+                        Chosen::Device { method, .. } => method.name().to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" then "),
+                _ => "nothing (FAIL, Destroy)".into(),
+            };
+            format!(
+                "{} ({} medium): {what} [{}]",
+                j.path.display(),
+                j.class.name(),
+                wipe::asset(&j.record)
+            )
+        })
+        .collect();
+    let about = vec![
+        format!(
+            "policy: {} ({})",
+            req.wipe.policy.name, req.wipe.policy.description
+        ),
+        format!("certificates: {}", req.wipe.cert_dir.display()),
+    ];
+    super::confirm(first, &lines, &about)
+}
+
+/// One target on its own thread: its steps in order, a certificate each; its exit.
+fn one(
+    mut job: Job,
+    mut reserves: Vec<Reserve>,
+    req: &settings::Sanitize,
+    session: &Session,
+    rep: &TargetReporter,
+) -> (Exit, Vec<Row>) {
+    let mut codes = Vec::new();
+    let mut rows = Vec::new();
+    let fail = |e: anyhow::Error, rows: &mut Vec<Row>| {
+        rep.say(&format!("error: {e:#}"));
+        rows.push(Row {
+            result: "ERROR".into(),
+            target: rep.name().to_string(),
+            certificate: format!("none: {e}"),
+            ..Row::default()
+        });
+        Exit::Failed
+    };
+    if let Decision::Destroy(why) = &job.decision {
+        let code = match destroy(&job, why, reserves.pop(), session, rep) {
+            Ok((code, row)) => {
+                rows.push(row);
+                code
+            }
+            Err(e) => fail(e, &mut rows),
+        };
+        return (code, rows);
+    }
+    for step in job.steps().to_vec() {
+        let reserve = reserves.pop();
+        let ended = match step {
+            Chosen::Device { .. } => device_step(&mut job, req, session, reserve, rep),
+            Chosen::Overwrite => {
+                job.drive = None; // the claim released: the overwrite opens the device itself
+                overwrite_step(&mut job, session, reserve, rep)
+            }
+        };
+        let code = match ended {
+            Ok((code, row)) => {
+                rows.push(row);
+                code
+            }
+            Err(e) => fail(e, &mut rows),
+        };
+        codes.push(code);
+        // Interrupted, or the command never ran: the next step waits for a later run.
+        if matches!(code, Exit::Interrupted | Exit::Failed) {
+            break;
+        }
+    }
+    rep.finish();
+    (Exit::worst(codes), rows)
+}
+
+fn device_step(
+    job: &mut Job,
+    req: &settings::Sanitize,
+    session: &Session,
+    reserve: Option<Reserve>,
+    rep: &TargetReporter,
+) -> anyhow::Result<(Exit, Row)> {
+    let d = job
+        .drive
+        .as_ref()
+        .ok_or_else(|| Error::Usage("the drive is not held".into()))?;
+    let keeper = Keeper {
+        path: purge_journal::path_for(
+            &session.journal_dir,
+            &MediaKey::of(&d.probe),
+            &d.probe.canonical,
+        ),
+        mac: session.mac.clone(),
+    };
+    let ran = match job.resume.take() {
+        Some(p) => flow::resume(d, p, &req.request, &session.signals, rep)?,
+        None => {
+            let p = job
+                .prepared
+                .as_ref()
+                .ok_or_else(|| Error::Usage("no device command was prepared".into()))?;
+            let r = flow::Request {
+                method: Some(p.method),
+                ..req.request.clone()
+            };
+            flow::run(d, p, &r, &keeper, &session.signals, rep)?
+        }
+    };
+    let end = Certify {
+        hold: req.request.hold.as_deref(),
+        drive: d,
+        record: &job.record,
+        dirs: session.cert_dirs.clone(),
+        keeper: &keeper,
+        key: &session.key,
+        signals: &session.signals,
+    };
+    let reserve = reserve.ok_or_else(|| Error::Usage("no reserve".into()))?;
+    end.certify(ran, reserve, rep)
+}
+
+fn overwrite_step(
+    job: &mut Job,
+    session: &Session,
+    reserve: Option<Reserve>,
+    rep: &TargetReporter,
+) -> anyhow::Result<(Exit, Row)> {
+    let (plan, journal) = job
+        .plan
+        .take()
+        .ok_or_else(|| Error::Usage("no overwrite plan".into()))?;
+    let probe = match job.resolved.take() {
+        Some(Resolved::Existing(p)) => device::probe(&p.path)?,
+        Some(Resolved::ToCreate { path, size }) => {
+            device::create_image(&path, size)?;
+            device::probe(&path)?
+        }
+        None => return Err(Error::Usage("nothing to overwrite".into()).into()),
+    };
+    let t = device::open(&probe)?;
+    let reserve = reserve.ok_or_else(|| Error::Usage("no reserve".into()))?;
+    Ok(wipe::one(
+        &t,
+        &plan,
+        journal,
+        &job.record,
+        reserve,
+        session,
+        rep,
+    ))
+}
+
+/// The FAIL certificate of a target nothing the policy allows applies to.
+fn destroy(
+    job: &Job,
+    why: &[String],
+    reserve: Option<Reserve>,
+    session: &Session,
+    rep: &TargetReporter,
+) -> anyhow::Result<(Exit, Row)> {
+    let Some(probe) = &job.probe else {
+        return Err(Error::Usage(format!(
+            "{}: policy {} names no technique for {} media",
+            job.path.display(),
+            session.req.policy.name,
+            job.class.name()
+        ))
+        .into());
+    };
+    let c = cert::build::no_technique(
+        probe,
+        &session.req.policy,
+        job.class.name(),
+        why,
+        &job.record,
+    );
+    if let Some(mut r) = reserve {
+        r.release();
+    }
+    let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, rep.reporter())?;
+    let row = super::announce(&c, stored, rep);
+    Ok((Exit::of(c.result, false), row))
+}
