@@ -12,6 +12,7 @@ mod day;
 mod faults;
 mod purge;
 mod resume;
+mod sanitize;
 mod trust;
 mod vm;
 mod wipe_device;

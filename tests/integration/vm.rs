@@ -179,7 +179,9 @@ fn emulated_nvme_sata_and_scsi_drives() {
             "-device",
             "ahci,id=ahci",
             "-device",
-            "ide-hd,drive=sa,bus=ahci.0",
+            // A hard disk by its own word (IDENTIFY word 217 = 7200 rpm; QEMU's default, 1,
+            // says non-rotating).
+            "ide-hd,drive=sa,bus=ahci.0,rotation_rate=7200",
         ])
         .args([
             "-drive",
@@ -348,4 +350,42 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (_, cert) = get("tcmu-full-cert");
     let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
     assert_eq!(c["result"], "FAIL", "{}", c["reasons"]);
+
+    // mediasan sanitize over real emulated drives of three kinds, one command: the SATA disk
+    // (magnetic, no ATA sanitize or security in QEMU) and the tcmu LUN (SCSI, no SANITIZE)
+    // are overwritten; the NVMe namespace (QEMU has no Sanitize, and Format is only Clear)
+    // FAILs with Destroy, nothing written to it.
+    let (rc, text) = get("sanitize-mixed");
+    assert_eq!(rc, 1, "{text}");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let plan = |medium: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "sanitize_plan" && e["medium"] == medium)
+            .unwrap_or_else(|| panic!("no {medium} plan: {text}"))
+            .clone()
+    };
+    let results = |t: &serde_json::Value| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["event"] == "result" && e["target"] == t["target"])
+            .map(|e| e["result"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let magnetic: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "sanitize_plan" && e["medium"] == "magnetic")
+        .collect();
+    assert_eq!(magnetic.len(), 2, "the SATA disk and the tcmu LUN: {text}");
+    for m in magnetic {
+        assert_eq!(m["steps"][0]["technique"], "overwrite", "{m}");
+        assert!(m["tried"][0].as_str().unwrap().starts_with("purge:"), "{m}");
+        assert_eq!(results(m), ["PASS"], "{text}");
+    }
+    let nvme = plan("nvme");
+    assert_eq!(nvme["destroy"], true, "{nvme}");
+    assert_eq!(results(&nvme), ["FAIL"], "{text}");
 }

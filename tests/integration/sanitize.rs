@@ -1,0 +1,235 @@
+//! `mediasan sanitize` through the real binary over a mixed set: a loop device, an image file to
+//! create and the simulated NVMe drive (the hidden `--simulate NAME=SPEC` seam), each given
+//! the technique its policy names for its class of medium, with a certificate per step.
+
+use std::path::Path;
+
+use crate::common::*;
+use mediasan::cert::{Certificate, Verdict};
+
+fn sanitize(env: &Env, sim: &str, extra: &[&str], targets: &[&Path]) -> std::process::Output {
+    let mut c = env.cmd();
+    c.args(["sanitize", "--cert-dir", "c", "--poll-interval", "0.01"]);
+    if !sim.is_empty() {
+        c.args(["--simulate", &format!("/dev/simnvme0={sim}")]);
+    }
+    c.args(extra).args(targets).output().unwrap()
+}
+
+fn certs(env: &Env) -> Vec<Certificate> {
+    env.certificates(&env.path("c"))
+        .iter()
+        .map(|p| read_cert(p))
+        .collect()
+}
+
+fn of<'a>(certs: &'a [Certificate], path: &str) -> Vec<&'a Certificate> {
+    certs.iter().filter(|c| c.media.path == path).collect()
+}
+
+#[test]
+fn a_mixed_set_gets_the_technique_of_its_medium_and_a_certificate_each() {
+    let env = Env::new();
+    let file = env.path("lo.img");
+    make_file(&file, 4 << 20, 0x33);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let sim = Path::new("/dev/simnvme0");
+    let new = env.path("new.img");
+    // The dry run says, per target, the class, the technique and why, byte for byte.
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,block",
+        &["--dry-run", "--json", "--create", "2M"],
+        &[&lo.dev, sim, &new],
+    );
+    assert_code(&out, 0);
+    let plans: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["event"] == "sanitize_plan")
+        .collect();
+    assert_eq!(plans.len(), 3, "{plans:?}");
+    let plan = |t: &str| plans.iter().find(|p| p["target"] == t).unwrap();
+    let lp = plan(&lo.dev.to_string_lossy());
+    assert_eq!(
+        (lp["medium"].as_str(), lp["steps"][0]["technique"].as_str()),
+        (Some("virtual"), Some("overwrite"))
+    );
+    let sp = plan("/dev/simnvme0");
+    assert_eq!(sp["medium"], "nvme");
+    assert_eq!(sp["steps"][0]["method"], "nvme-sanitize-crypto");
+    assert_eq!(sp["steps"][0]["grade"], "purge");
+    assert!(sp["steps"][0]["bytes"][0]["hex"]
+        .as_str()
+        .unwrap()
+        .starts_with("84"));
+    assert_eq!(plan(&new.to_string_lossy())["medium"], "virtual");
+    assert!(!new.exists(), "a dry run creates nothing");
+    assert!(std::fs::read(&file).unwrap().iter().all(|&b| b == 0x33));
+
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,block",
+        &["--yes", "--create", "2M"],
+        &[&lo.dev, sim, &new],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    assert_eq!(all.len(), 3);
+    let l = of(&all, &lo.dev.to_string_lossy())[0];
+    assert_eq!(
+        (l.result, l.sanitization.method.as_str()),
+        (Verdict::Pass, "clear")
+    );
+    assert!(
+        l.notes.iter().any(|n| n.contains("not covered")),
+        "{:?}",
+        l.notes
+    );
+    assert!(l
+        .notes
+        .iter()
+        .any(|n| n.contains("policy nist-decommission: virtual medium")));
+    let s = of(&all, "/dev/simnvme0")[0];
+    assert_eq!(
+        (s.result, s.sanitization.method.as_str()),
+        (Verdict::Pass, "purge")
+    );
+    assert_eq!(
+        s.sanitization.command.as_ref().unwrap().method,
+        "nvme-sanitize-crypto"
+    );
+    assert_eq!(of(&all, &new.to_string_lossy())[0].result, Verdict::Pass);
+}
+
+#[test]
+fn a_drive_the_policy_has_nothing_for_fails_with_destroy_and_nothing_is_sent() {
+    let env = Env::new();
+    let state = env.path("drive");
+    let sim = format!("nvme:4M:format:{}", state.display());
+    // Format NVM is only Clear: nist-purge has nothing for this drive.
+    let out = sanitize(
+        &env,
+        &sim,
+        &["--yes", "--policy", "nist-purge"],
+        &[Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 1);
+    let c = &certs(&env)[0];
+    assert_eq!(c.result, Verdict::Fail);
+    assert_eq!(c.sanitization.method, "none");
+    assert!(
+        c.recommendation.starts_with("Destroy"),
+        "{}",
+        c.recommendation
+    );
+    assert!(
+        c.reasons[0].contains("no Purge-grade command"),
+        "{:?}",
+        c.reasons
+    );
+    let drive: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(drive["status"], 0, "no sanitize or format was sent");
+}
+
+#[test]
+fn rma_purges_then_overwrites_every_block_with_a_certificate_for_each() {
+    let env = Env::new();
+    let state = env.path("drive");
+    let sim = format!("nvme:4M:block:{}", state.display());
+    let out = sanitize(
+        &env,
+        &sim,
+        &["--yes", "--policy", "rma"],
+        &[Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    assert_eq!(all.len(), 2, "the purge's and the overwrite's");
+    let purge = all
+        .iter()
+        .find(|c| c.sanitization.method == "purge")
+        .unwrap();
+    assert_eq!(
+        purge.sanitization.command.as_ref().unwrap().method,
+        "nvme-sanitize-block"
+    );
+    let over = all
+        .iter()
+        .find(|c| c.sanitization.technique == "overwrite")
+        .unwrap();
+    assert_eq!(over.result, Verdict::Pass);
+    assert_eq!(
+        over.verification.method, "full",
+        "rma reads every block back"
+    );
+}
+
+#[test]
+fn a_purge_that_is_there_but_blocked_refuses_the_run_rather_than_fall_to_a_weaker_one() {
+    let env = Env::new();
+    let file = env.path("lo.img");
+    make_file(&file, 1 << 20, 0x33);
+    // The drive has a crypto erase, but its sanitize status cannot be read (so it could not
+    // be followed): refused with why, before anything is written to any target.
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,nolog",
+        &["--yes"],
+        &[&file, Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/dev/simnvme0"), "{err}");
+    assert!(certs(&env).is_empty());
+    assert!(std::fs::read(&file).unwrap().iter().all(|&b| b == 0x33));
+}
+
+#[test]
+fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new();
+    let sim = format!("nvme:4M:crypto:{}", env.path("drive").display());
+    let mut child = env
+        .cmd()
+        .args(["sanitize", "--yes", "--json", "--cert-dir", "c"])
+        .args(["--poll-interval", "0.01", "--test-hold", "purge-wait"])
+        .args([
+            "--simulate",
+            &format!("/dev/simnvme0={sim}"),
+            "/dev/simnvme0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("test_hold") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "ended before holding"
+        );
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let first = certs(&env).remove(0);
+    assert_eq!(first.result, Verdict::Incomplete);
+    let target = Path::new("/dev/simnvme0");
+    assert_code(&sanitize(&env, &sim, &["--yes"], &[target]), 2);
+    let out = sanitize(&env, &sim, &["--yes", "--resume"], &[target]);
+    assert_code(&out, 0);
+    let last = certs(&env).into_iter().find(|c| c.id != first.id).unwrap();
+    assert_eq!(last.result, Verdict::Pass, "{:?}", last.reasons);
+    assert_eq!(last.supersedes, vec![first.id]);
+}
