@@ -256,6 +256,15 @@ fn decide_one(
     if let Decision::Blocked(why) = &decision {
         return Err(Error::refused(path, why.clone()).into());
     }
+    if req.wipe.resume && resume.is_none() && chosen.is_some() {
+        // --resume finishes what was started; it never starts a device command.
+        return Err(Error::Usage(format!(
+            "{} has no unfinished purge to finish (no purge journal for this drive in {})",
+            path.display(),
+            req.wipe.journal_dir.display()
+        ))
+        .into());
+    }
     let overwrite = decision_has(&decision, |c| *c == Chosen::Overwrite);
     let plan = match (&resolved, overwrite) {
         (Some(r), true) => Some(

@@ -232,4 +232,9 @@ fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     let last = certs(&env).into_iter().find(|c| c.id != first.id).unwrap();
     assert_eq!(last.result, Verdict::Pass, "{:?}", last.reasons);
     assert_eq!(last.supersedes, vec![first.id]);
+    // Finished: --resume never starts a new device command.
+    let out = sanitize(&env, &sim, &["--yes", "--resume"], &[target]);
+    assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no unfinished purge"));
+    assert_eq!(certs(&env).len(), 2);
 }
