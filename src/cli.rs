@@ -168,6 +168,13 @@ pub struct WipeArgs {
     #[arg(long, value_enum, default_value = "auto", help_heading = "Device")]
     pub transport: TransportArg,
 
+    /// Restore hidden areas before overwriting (ATA drives): an HPA/AMA limit removed with SET
+    /// MAX ADDRESS EXT (non-volatile, as `hdparm -N p`), a DCO with DEVICE CONFIGURATION RESTORE;
+    /// both readings go into the certificate. Refused, with nothing written, when the restore
+    /// does not take. Without it a drive with hidden sectors is overwritten and FAILs.
+    #[arg(long, help_heading = "Device")]
+    pub restore_hidden: bool,
+
     /// Do not ask for confirmation. Required when there is no terminal.
     #[arg(long, short = 'y', help_heading = "Safety")]
     pub yes: bool,

@@ -38,6 +38,8 @@ pub struct Wipe {
     pub policy_flag: Option<String>,
     pub overrides: Overrides,
     pub transport: hidden::Transport,
+    /// `--restore-hidden`.
+    pub restore_hidden: bool,
     pub yes: bool,
     pub dry_run: bool,
     pub resume: bool,
@@ -138,6 +140,7 @@ impl Wipe {
                 TransportArg::Auto => hidden::Transport::Auto,
                 TransportArg::Ata => hidden::Transport::Ata,
             },
+            restore_hidden: a.restore_hidden,
             yes: a.yes,
             dry_run: a.dry_run,
             resume: a.resume,

@@ -695,6 +695,9 @@ fn overwrite_step(
         .plan
         .take()
         .ok_or_else(|| Error::Usage("no overwrite plan".into()))?;
+    if let (true, Some(r)) = (session.req.restore_hidden, job.resolved.as_mut()) {
+        wipe::restore_hidden(session.req.transport, r, &mut job.record, rep.reporter())?;
+    }
     let probe = match job.resolved.take() {
         Some(Resolved::Existing(p)) => device::probe(&p.path)?,
         Some(Resolved::ToCreate { path, size }) => {

@@ -68,6 +68,12 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     if req.dry_run {
         for ((r, (p, _)), rec) in resolved.iter().zip(&plans).zip(&records) {
             print_plan(r, p, rec, &req.cert_dir, &reporter);
+            if req.restore_hidden && !reporter.json() {
+                outln!(
+                    "  hidden areas: restored first if the drive has any (--restore-hidden: SET MAX \
+                     ADDRESS EXT to the native maximum, DEVICE CONFIGURATION RESTORE), else refused"
+                );
+            }
         }
         return Ok(Exit::Pass);
     }
@@ -76,6 +82,13 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     }
     let (session, reserves) = open_session(&req, resolved.len(), &reporter)?;
     session.signals.hold(req.hold.as_deref(), "confirmed");
+    let mut records = records;
+    let mut resolved = resolved;
+    if req.restore_hidden {
+        for (r, rec) in resolved.iter_mut().zip(records.iter_mut()) {
+            restore_hidden(req.transport, r, rec, &reporter)?;
+        }
+    }
     let targets = open_all(resolved, &reporter)?;
     // The bars stack in target order: made here, before the threads.
     let names: Vec<String> = targets
@@ -331,6 +344,94 @@ pub(crate) fn open_session<'a>(
     Ok((session, reserves))
 }
 
+/// `--restore-hidden`: an ATA drive's hidden areas restored before it is opened to be
+/// written, the kernel told its new size, the target probed again; the readings before and
+/// after go into its record's notes. An image, or a drive without hidden sectors, is left as
+/// it is.
+///
+/// # Errors
+/// [`Error::Refused`] when the restore does not take, or the kernel does not see the size the
+/// drive now reports (nothing is written then).
+pub(crate) fn restore_hidden(
+    transport: crate::device::hidden::Transport,
+    r: &mut Resolved,
+    record: &mut Record,
+    reporter: &Reporter,
+) -> anyhow::Result<()> {
+    use crate::device::hidden;
+    let Resolved::Existing(p) = r else {
+        return Ok(());
+    };
+    let ata_like = matches!(
+        p.identity.interface.as_str(),
+        "sata" | "usb" | "scsi" | "sas"
+    );
+    if p.kind != Kind::Block || (transport == hidden::Transport::Auto && !ata_like) {
+        return Ok(());
+    }
+    let refused = |why: String| {
+        Error::refused(
+            &p.path,
+            format!("--restore-hidden: {why}; nothing was written"),
+        )
+    };
+    let done = {
+        let door = device::claim(p)?;
+        match hidden::restore(&door) {
+            Ok(d) => d,
+            // Not an ATA drive after all (a SAS disk): nothing of this kind to restore.
+            Err(e)
+                if transport == hidden::Transport::Auto
+                    && matches!(p.identity.interface.as_str(), "scsi" | "sas") =>
+            {
+                reporter.say(&format!(
+                    "{}: no ATA hidden areas to restore ({e})",
+                    p.path.display()
+                ));
+                None
+            }
+            Err(e) => return Err(refused(e.to_string()).into()),
+        }
+    };
+    let Some(done) = done else {
+        return Ok(());
+    };
+    // The kernel keeps the old capacity until the disk is revalidated.
+    if let Some(name) = p.canonical.file_name() {
+        let rescan = Path::new("/sys/class/block")
+            .join(name)
+            .join("device/rescan");
+        let _ = std::fs::write(rescan, "1");
+    }
+    let now = device::probe(&p.path)?;
+    let want = done.after.sectors * u64::from(now.logical_block_size.max(1));
+    if now.size != want {
+        return Err(refused(format!(
+            "the drive now reports {} sectors, but the kernel still sees {} bytes after a rescan",
+            done.after.sectors, now.size
+        ))
+        .into());
+    }
+    let reading = |s: &hidden::Snapshot| {
+        format!(
+            "{} addressable sectors, native max LBA {}, DCO max LBA {}",
+            s.sectors,
+            s.native_max_lba.map_or("-".into(), |n| n.to_string()),
+            s.dco_max_lba.map_or("-".into(), |n| n.to_string())
+        )
+    };
+    let note = format!(
+        "Hidden areas restored before the overwrite (--restore-hidden): {}. Before: {}. After: {}.",
+        done.done.join("; "),
+        reading(&done.before),
+        reading(&done.after)
+    );
+    reporter.say(&format!("{}: {note}", p.path.display()));
+    record.notes.push(note);
+    *r = Resolved::Existing(Box::new(now));
+    Ok(())
+}
+
 /// Creates the images to create and opens every target (O_EXCL) through its probed
 /// descriptor, checked against what was probed and confirmed, before the first write.
 fn open_all(resolved: Vec<Resolved>, reporter: &Reporter) -> anyhow::Result<Vec<Target>> {
@@ -541,6 +642,11 @@ fn confirm(
         format!("policy: {} ({})", req.policy.name, req.policy.description),
         format!("certificates: {}", req.cert_dir.display()),
     ];
+    if req.restore_hidden {
+        about.push(
+            "--restore-hidden: hidden areas (HPA/AMA, DCO) are restored permanently before the overwrite".into(),
+        );
+    }
     about.extend(warnings.iter().cloned());
     super::confirm(first, &lines, &about)
 }

@@ -103,6 +103,40 @@ pub fn dco_identify() -> [u8; 16] {
     )
 }
 
+/// SET MAX ADDRESS EXT (0x37) to `max_lba`, non-volatile (COUNT bit 0, as `hdparm -N p`):
+/// removes a Host Protected Area when `max_lba` is the native maximum. ACS requires READ NATIVE
+/// MAX ADDRESS EXT immediately before it.
+pub fn set_max_address_ext(max_lba: u64) -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            count: 1,
+            lba: max_lba,
+            device: 0x40,
+            command: 0x37,
+            ..TaskFile::default()
+        },
+        Protocol::NonData,
+        true,
+        true,
+    )
+}
+
+/// DEVICE CONFIGURATION RESTORE (0xB1, feature 0xC0): the factory configuration back, the
+/// DCO's hidden sectors with it (aborted by the drive if the DCO is frozen or an HPA is set).
+pub fn dco_restore() -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            features: 0xC0,
+            device: 0x40,
+            command: 0xB1,
+            ..TaskFile::default()
+        },
+        Protocol::NonData,
+        false,
+        true,
+    )
+}
+
 /// SANITIZE DEVICE (0xB4) sub-commands (the FEATURES field) and their signature LBAs.
 fn sanitize_cmd(features: u16, lba: u64, count: u16) -> [u8; 16] {
     cdb(
@@ -551,6 +585,19 @@ mod tests {
             dco_identify().to_vec(),
             "hdparm --dco-identify: DCO IDENTIFY"
         );
+        // Removing an HPA (hdparm -N p7000: READ NATIVE MAX, then SET MAX to LBA 6999) and
+        // restoring a DCO.
+        let set = captured(include_str!("../../tests/data/ioctlcap/hdparm-N-p7000.txt"));
+        assert_eq!(set[1], read_native_max_ext().to_vec());
+        assert_eq!(
+            set[2],
+            set_max_address_ext(6999).to_vec(),
+            "SET MAX ADDRESS EXT"
+        );
+        let r = captured(include_str!(
+            "../../tests/data/ioctlcap/hdparm-dco-restore.txt"
+        ));
+        assert_eq!(r[0], dco_restore().to_vec(), "DEVICE CONFIGURATION RESTORE");
         // And the sense hdparm -N got back has the shape decode_return reads.
         let sense = include_str!("../../tests/data/ioctlcap/hdparm-N.txt")
             .lines()

@@ -113,6 +113,70 @@ pub fn query_ata(f: &dyn Passthrough) -> io::Result<(Snapshot, Vec<String>)> {
     ))
 }
 
+/// What `--restore-hidden` did: the readings before and after, and the commands that took.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restored {
+    pub before: Snapshot,
+    pub after: Snapshot,
+    pub done: Vec<String>,
+}
+
+/// Restores what hides sectors (an HPA or AMA limit with SET MAX ADDRESS EXT to the native
+/// maximum, permanently as `hdparm -N p`; then a DCO with DEVICE CONFIGURATION RESTORE), and
+/// reads the limits again. `None` when nothing is hidden.
+///
+/// # Errors
+/// A command the drive refuses (a frozen DCO, a security-locked drive), or limits that still
+/// hide sectors afterwards: the restore did not take.
+pub fn restore(f: &dyn Passthrough) -> io::Result<Option<Restored>> {
+    let (before, _) = query_ata(f)?;
+    if before.hidden_sectors == 0 {
+        return Ok(None);
+    }
+    let mut done = Vec::new();
+    let current_max = before.sectors.saturating_sub(1);
+    if let Some(native) = before.native_max_lba.filter(|n| *n > current_max) {
+        // ACS: SET MAX ADDRESS EXT must immediately follow READ NATIVE MAX ADDRESS EXT.
+        run(f, &ata::read_native_max_ext(), DataDir::None, &mut [])?;
+        run(f, &ata::set_max_address_ext(native), DataDir::None, &mut []).map_err(|e| {
+            io::Error::other(format!(
+                "SET MAX ADDRESS EXT to LBA {native} was refused: {e}"
+            ))
+        })?;
+        done.push(format!(
+            "HPA/AMA removed: SET MAX ADDRESS EXT to the native maximum LBA {native} (non-volatile)"
+        ));
+    }
+    let top = before
+        .native_max_lba
+        .unwrap_or(current_max)
+        .max(current_max);
+    if before.dco_max_lba.is_some_and(|d| d > top) {
+        run(f, &ata::dco_restore(), DataDir::None, &mut []).map_err(|e| {
+            io::Error::other(format!(
+                "DEVICE CONFIGURATION RESTORE was refused ({e}); the DCO may be frozen (a power cycle \
+                 or the drive's own tools may lift it)"
+            ))
+        })?;
+        done.push(
+            "DCO restored to the factory configuration (DEVICE CONFIGURATION RESTORE)".into(),
+        );
+    }
+    let (after, why) = query_ata(f)?;
+    if after.hidden_sectors > 0 {
+        return Err(io::Error::other(format!(
+            "the restore did not take: {} sectors are still hidden ({})",
+            after.hidden_sectors,
+            why.join("; ")
+        )));
+    }
+    Ok(Some(Restored {
+        before,
+        after,
+        done,
+    }))
+}
+
 /// Looks for hidden areas on a probed target, through `f`, that very device (its open
 /// descriptor is one).
 pub fn read(probe: &Probe, f: &dyn Passthrough, transport: Transport) -> Outcome {
@@ -149,6 +213,102 @@ mod tests {
         sectors: u64,
         native: u64,
         rejects: bool,
+    }
+
+    /// A drive whose HPA can be removed (or not): SET MAX ADDRESS EXT takes effect only right
+    /// after READ NATIVE MAX ADDRESS EXT, as ACS says.
+    struct Hpa {
+        sectors: std::sync::Mutex<u64>,
+        native: u64,
+        read_native_last: std::sync::Mutex<bool>,
+        refuses_set: bool,
+        sent: std::sync::Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Passthrough for Hpa {
+        fn nvme(&self, _: &AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            d: DataDir,
+            data: &mut [u8],
+            t: u32,
+        ) -> io::Result<(u8, Vec<u8>)> {
+            self.sent.lock().unwrap().push(cdb.to_vec());
+            let was_native =
+                std::mem::replace(&mut *self.read_native_last.lock().unwrap(), cdb[14] == 0x27);
+            let inner = FakeAta {
+                sectors: *self.sectors.lock().unwrap(),
+                native: self.native,
+                rejects: false,
+            };
+            match cdb[14] {
+                0x37 if self.refuses_set => Ok((
+                    0x02,
+                    vec![
+                        0x72, 0x0b, 0x00, 0x00, 0, 0, 0, 14, 0x09, 0x0c, 0x00, 0x04, 0, 0, 0, 0, 0,
+                        0, 0, 0, 0x40, 0x51,
+                    ],
+                )),
+                0x37 if was_native => {
+                    let l = u64::from(cdb[8])
+                        | u64::from(cdb[10]) << 8
+                        | u64::from(cdb[12]) << 16
+                        | u64::from(cdb[7]) << 24
+                        | u64::from(cdb[9]) << 32
+                        | u64::from(cdb[11]) << 40;
+                    *self.sectors.lock().unwrap() = l + 1;
+                    Ok((
+                        0x02,
+                        vec![
+                            0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0x00, 0, 0, 0, 0, 0,
+                            0, 0, 0, 0, 0x40, 0x50,
+                        ],
+                    ))
+                }
+                _ => inner.scsi(cdb, d, data, t),
+            }
+        }
+    }
+
+    #[test]
+    fn an_hpa_is_removed_with_hdparms_bytes_and_checked_again() {
+        let d = Hpa {
+            sectors: std::sync::Mutex::new(1000),
+            native: 3000,
+            read_native_last: std::sync::Mutex::new(false),
+            refuses_set: false,
+            sent: std::sync::Mutex::new(vec![]),
+        };
+        let r = restore(&d).unwrap().expect("an HPA to remove");
+        assert_eq!((r.before.hidden_sectors, r.after.hidden_sectors), (2000, 0));
+        assert_eq!(r.after.sectors, 3000);
+        assert!(r.done[0].contains("LBA 2999"), "{:?}", r.done);
+        let sent = d.sent.lock().unwrap();
+        let i = sent.iter().position(|c| c[14] == 0x37).unwrap();
+        assert_eq!(
+            sent[i - 1],
+            ata::read_native_max_ext().to_vec(),
+            "READ NATIVE MAX first"
+        );
+        assert_eq!(sent[i], ata::set_max_address_ext(2999).to_vec());
+        drop(sent);
+        assert!(restore(&d).unwrap().is_none(), "nothing hidden any more");
+        // A drive that refuses: the restore does not take, and says why.
+        let stuck = Hpa {
+            refuses_set: true,
+            sectors: std::sync::Mutex::new(1000),
+            native: 3000,
+            read_native_last: std::sync::Mutex::new(false),
+            sent: std::sync::Mutex::new(vec![]),
+        };
+        let e = restore(&stuck).unwrap_err().to_string();
+        assert!(
+            e.contains("SET MAX ADDRESS EXT to LBA 2999 was refused"),
+            "{e}"
+        );
     }
 
     impl Passthrough for FakeAta {
