@@ -220,10 +220,22 @@ fn decide_one(
         }
     }
     let mut prepared: HashMap<Option<Method>, Prepared> = HashMap::new();
-    let decision = match &resume {
-        Some(p) => Decision::Run {
+    // What an interrupted overwrite of this target left (rma's second step, an HDD's overwrite).
+    let unfinished_wipe = match &resolved {
+        Some(Resolved::Existing(p)) => {
+            crate::journal::path_for(&req.wipe.journal_dir, &MediaKey::of(p), &p.canonical).exists()
+        }
+        _ => false,
+    };
+    let decision = match (&resume, req.wipe.resume) {
+        (Some(p), _) => Decision::Run {
             steps: vec![Chosen::Device {
-                method: p.method().unwrap_or(Method::NvmeSanitizeCrypto),
+                method: p.method().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: its purge journal names an unknown method",
+                        path.display()
+                    ))
+                })?,
                 grade: if p.outcome.purge_grade {
                     Grade::Purge
                 } else {
@@ -232,7 +244,20 @@ fn decide_one(
             }],
             why: vec!["an unfinished purge of this drive is finished (--resume)".into()],
         },
-        None => technique::decide(&policy.media, class, |m| {
+        (None, true) if unfinished_wipe => Decision::Run {
+            steps: vec![Chosen::Overwrite],
+            why: vec!["an unfinished overwrite of this target is finished (--resume)".into()],
+        },
+        // --resume finishes what was started; it never starts anything.
+        (None, true) => {
+            return Err(Error::Usage(format!(
+                "{} has nothing to resume (no purge or wipe journal for it in {})",
+                path.display(),
+                req.wipe.journal_dir.display()
+            ))
+            .into())
+        }
+        (None, false) => technique::decide(&policy.media, class, |m| {
             let Some(d) = &drive else {
                 return Err(Unavailable::Lacks(no_drive.clone()));
             };
@@ -255,15 +280,6 @@ fn decide_one(
     }
     if let Decision::Blocked(why) = &decision {
         return Err(Error::refused(path, why.clone()).into());
-    }
-    if req.wipe.resume && resume.is_none() && chosen.is_some() {
-        // --resume finishes what was started; it never starts a device command.
-        return Err(Error::Usage(format!(
-            "{} has no unfinished purge to finish (no purge journal for this drive in {})",
-            path.display(),
-            req.wipe.journal_dir.display()
-        ))
-        .into());
     }
     let overwrite = decision_has(&decision, |c| *c == Chosen::Overwrite);
     let plan = match (&resolved, overwrite) {

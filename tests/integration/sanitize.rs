@@ -235,6 +235,81 @@ fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     // Finished: --resume never starts a new device command.
     let out = sanitize(&env, &sim, &["--yes", "--resume"], &[target]);
     assert_code(&out, 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no unfinished purge"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to resume"));
     assert_eq!(certs(&env).len(), 2);
+}
+
+#[test]
+fn an_rma_overwrite_cut_short_after_its_purge_is_finished_by_resume() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let env = Env::new();
+    let sim = format!("nvme:4M:block:{}", env.path("drive").display());
+    let mut child = env
+        .cmd()
+        .args([
+            "sanitize",
+            "--yes",
+            "--json",
+            "--cert-dir",
+            "c",
+            "--policy",
+            "rma",
+        ])
+        .args(["--poll-interval", "0.01", "--test-hold", "pass-start:1"])
+        .args([
+            "--simulate",
+            &format!("/dev/simnvme0={sim}"),
+            "/dev/simnvme0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("test_hold") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "ended before holding"
+        );
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let first = certs(&env);
+    assert_eq!(
+        first.len(),
+        2,
+        "the purge's PASS and the overwrite's INCOMPLETE"
+    );
+    assert!(first
+        .iter()
+        .any(|c| c.sanitization.method == "purge" && c.result == Verdict::Pass));
+    // The later run finishes the overwrite only: no second device command.
+    let out = sanitize(
+        &env,
+        &sim,
+        &["--yes", "--resume", "--policy", "rma"],
+        &[Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    assert_eq!(all.len(), 3);
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.sanitization.method == "purge")
+            .count(),
+        1
+    );
+    let done = all
+        .iter()
+        .find(|c| c.sanitization.technique == "overwrite" && c.result == Verdict::Pass)
+        .expect("the overwrite finished");
+    assert_eq!(done.supersedes.len(), 1);
 }
