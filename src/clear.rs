@@ -539,6 +539,8 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
     };
     obs.work(job.plan.passes.len(), t.size(), verify_bytes);
     let hidden_before = hidden::read(probe, job.drive, job.transport);
+    let force_ata = job.transport == hidden::Transport::Ata;
+    let health_before = crate::device::health::read(probe, job.drive, force_ata);
     if let hidden::Outcome::Read(_, why) = &hidden_before {
         for w in why {
             obs.say(&format!(
@@ -559,6 +561,11 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
     run.hold("settled");
     let hidden_after = matches!(hidden_before, hidden::Outcome::Read(..))
         .then(|| hidden::read(probe, job.drive, job.transport));
+    let readable = !matches!(health_before.state.as_str(), "not_applicable" | "unknown");
+    let health = crate::cert::HealthRecord {
+        after: readable.then(|| crate::device::health::read(probe, job.drive, force_ata)),
+        before: Some(health_before),
+    };
     if interrupted {
         let at = where_(&run.journal);
         run.journal.events.push(format!(
@@ -571,6 +578,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         passes,
         verification,
         hidden: hidden_record(&hidden_before, hidden_after),
+        health,
         started,
         finished: SystemTime::now(),
         events: run.journal.events.clone(),

@@ -90,6 +90,8 @@ pub struct Policy {
     /// Which techniques to use on each class of medium (`[media]`; without it, the overwrite
     /// everywhere).
     pub media: crate::technique::MediaRules,
+    /// Triage limits on the drive's health (`[health]`; none by default).
+    pub health: crate::device::health::Limits,
 }
 
 /// The built-in policies' names and texts, in the order `mediasan policies` lists them.
@@ -197,6 +199,21 @@ struct RawPolicy {
     #[serde(default)]
     pass: Vec<RawPass>,
     media: Option<RawMedia>,
+    health: Option<RawHealth>,
+}
+
+/// `[health]`: the triage limits.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    reallocated_max: Option<u64>,
+    pending_max: Option<u64>,
+    uncorrectable_max: Option<u64>,
+    media_errors_max: Option<u64>,
+    percentage_used_max: Option<u8>,
+    #[serde(default)]
+    failing: bool,
+    on_health: Option<Spanned<String>>,
 }
 
 /// `[media]`: for each class, alternatives in order of preference, each `purge`, `overwrite`,
@@ -444,7 +461,35 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         }
     };
 
+    let health = match &raw.health {
+        None => crate::device::health::Limits::default(),
+        Some(h) => crate::device::health::Limits {
+            reallocated_max: h.reallocated_max,
+            pending_max: h.pending_max,
+            uncorrectable_max: h.uncorrectable_max,
+            media_errors_max: h.media_errors_max,
+            percentage_used_max: h.percentage_used_max,
+            failing: h.failing,
+            refuse: match &h.on_health {
+                None => false,
+                Some(v) => match v.get_ref().as_str() {
+                    "destroy" => false,
+                    "refuse" => true,
+                    other => {
+                        return Err(err(
+                            Some(v.span().start),
+                            format!(
+                                "`health.on_health` = \"{other}\" is not one of destroy, refuse"
+                            ),
+                        ))
+                    }
+                },
+            },
+        },
+    };
+
     Ok(Policy {
+        health,
         media,
         name,
         on_error,

@@ -21,6 +21,8 @@ pub struct ClearOutcome {
     pub passes: Vec<PassRecord>,
     pub verification: Verification,
     pub hidden: HiddenAreas,
+    /// The drive's health before and after.
+    pub health: super::HealthRecord,
     pub started: SystemTime,
     pub finished: SystemTime,
     /// Interruptions and resumptions, in order.
@@ -75,6 +77,9 @@ pub struct PurgeOutcome {
     /// The INCOMPLETE certificates earlier runs of this purge wrote.
     #[serde(default)]
     pub supersedes: Vec<String>,
+    /// The drive's health before and after.
+    #[serde(default)]
+    pub health: super::HealthRecord,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -229,6 +234,8 @@ pub fn clear(
     let mut c = skeleton(p);
     c.media.direct_io = direct_io;
     c.media.hidden_areas = o.hidden;
+    let triage = health_notes(&o.health, &plan.policy.health);
+    c.media.health = o.health;
     let active = active_seconds(&o.passes, &o.verification);
     c.sanitization = Sanitization {
         method: "clear".into(),
@@ -251,7 +258,53 @@ pub fn clear(
     c.result = verdict;
     c.reasons = reasons;
     c.recommendation = recommend(&c);
+    triage.apply(&mut c);
     c
+}
+
+/// What the drive's health adds to a certificate: growth during the sanitization (a note),
+/// and the policy's limits crossed (the recommendation Destroy).
+pub struct Triage {
+    pub notes: Vec<String>,
+    pub over: Vec<String>,
+}
+
+impl Triage {
+    pub fn apply(self, c: &mut Certificate) {
+        c.notes.extend(self.notes);
+        if !self.over.is_empty() {
+            let why = format!(
+                "Destroy: the drive's health is over the policy's limits ({})",
+                self.over.join("; ")
+            );
+            c.recommendation = if c.recommendation.is_empty() {
+                why
+            } else {
+                format!("{}; {why}", c.recommendation)
+            };
+        }
+    }
+}
+
+/// The triage of a health record under `limits` (see [`Triage`]).
+pub fn health_notes(h: &super::HealthRecord, limits: &crate::device::health::Limits) -> Triage {
+    use crate::device::health;
+    let mut notes = Vec::new();
+    if let (Some(b), Some(a)) = (&h.before, &h.after) {
+        notes.extend(
+            health::growth(b, a)
+                .into_iter()
+                .map(|g| format!("Warning: {g}.")),
+        );
+    }
+    let over = h
+        .before
+        .iter()
+        .chain(h.after.iter())
+        .map(|x| limits.over(x))
+        .max_by_key(Vec::len)
+        .unwrap_or_default();
+    Triage { notes, over }
 }
 
 /// The verdict of a purge: FAIL when the drive says it failed or a sample proves nothing;
@@ -324,6 +377,7 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     let mut c = skeleton(p);
     c.media.direct_io = true;
     let (verdict, reasons) = judge_purge(&o);
+    c.media.health = o.health.clone();
     c.sanitization = Sanitization {
         method: if o.purge_grade { "purge" } else { "clear" }.into(),
         technique: o.technique.clone(),
@@ -404,6 +458,44 @@ pub fn no_technique(
         "Destroy: no sanitization technique the policy allows applies to this medium (NIST SP \
                         800-88: media that cannot be cleared or purged are destroyed)"
             .into();
+    c
+}
+
+/// A drive not sanitized because its health is over the policy's limits and the policy says
+/// `on_health = "refuse"`: nothing was written; FAIL, with the recommendation Destroy.
+pub fn refused_for_health(
+    p: &Probe,
+    policy: &Policy,
+    health: crate::device::health::Health,
+    over: &[String],
+    record: &Record,
+) -> Certificate {
+    let mut c = skeleton(p);
+    let now = timestamp(SystemTime::now());
+    c.sanitization = Sanitization {
+        method: "none".into(),
+        technique: "none".into(),
+        policy: policy_ref(policy),
+        started: now.clone(),
+        finished: now,
+        ..Sanitization::default()
+    };
+    c.media.health.before = Some(health);
+    c.notes = vec![format!(
+        "Policy {} refuses drives whose health is over its limits (on_health = \"refuse\"): nothing was \
+         written to it.",
+        policy.name
+    )];
+    record.apply(&mut c);
+    c.result = Verdict::Fail;
+    c.reasons = over
+        .iter()
+        .map(|w| format!("not sanitized: the drive's health is over the policy's limits: {w}"))
+        .collect();
+    c.recommendation = format!(
+        "Destroy: the drive's health is over the policy's limits ({})",
+        over.join("; ")
+    );
     c
 }
 
@@ -489,6 +581,7 @@ mod tests {
             finished: SystemTime::UNIX_EPOCH,
             events: vec![],
             supersedes: vec![],
+            health: Default::default(),
         }
     }
 

@@ -159,6 +159,16 @@ pub struct Media {
     pub data_backed_up: String,
     pub backup_location: String,
     pub hidden_areas: HiddenAreas,
+    /// The drive's health before and after (`null` where it was not read).
+    pub health: HealthRecord,
+}
+
+/// The drive's health read before and after the sanitization (see `device::health`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthRecord {
+    pub before: Option<crate::device::health::Health>,
+    pub after: Option<crate::device::health::Health>,
 }
 
 /// The policy followed.

@@ -194,7 +194,9 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let signals = Signals::install();
     let ran = flow::run(&drive, &prepared, &req.request, &keeper, &signals, &rep)?;
     rep.finish();
+    let no_limits = crate::device::health::Limits::default();
     let end = Certify {
+        limits: &no_limits,
         hold: req.request.hold.as_deref(),
         drive: &drive,
         record: &record,
@@ -304,7 +306,9 @@ fn resume(
     let signals = Signals::install();
     let ran = flow::resume(drive, pending, &req.request, &signals, &rep)?;
     rep.finish();
+    let no_limits = crate::device::health::Limits::default();
     let end = Certify {
+        limits: &no_limits,
         hold: req.request.hold.as_deref(),
         drive,
         record: &record,
@@ -318,6 +322,8 @@ fn resume(
 
 /// What the end of a run (first or later) needs to certify it.
 pub(crate) struct Certify<'a> {
+    /// The triage limits of the policy that chose this purge (none for `mediasan purge`).
+    pub(crate) limits: &'a crate::device::health::Limits,
     pub(crate) hold: Option<&'a str>,
     pub(crate) drive: &'a Drive,
     pub(crate) record: &'a cert::Record,
@@ -339,7 +345,8 @@ impl Certify<'_> {
         rep: &crate::progress::TargetReporter,
     ) -> anyhow::Result<(Exit, crate::summary::Row)> {
         let interrupted = ran.outcome.interrupted.is_some();
-        let c = cert::build::purge(&self.drive.probe, ran.outcome, self.record);
+        let mut c = cert::build::purge(&self.drive.probe, ran.outcome, self.record);
+        cert::build::health_notes(&c.media.health, self.limits).apply(&mut c);
         reserve.release();
         let stored = super::store_certificate(&c, &self.dirs, self.key, rep.reporter())?;
         match ran.pending {

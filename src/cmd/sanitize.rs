@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::cert::{self, Record};
 use crate::cli::SanitizeArgs;
+use crate::device::health::{self, Health};
 use crate::device::{self, Kind, Probe};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
@@ -49,6 +50,8 @@ struct Job {
     /// The device command, prepared (or the unfinished one to finish).
     prepared: Option<Prepared>,
     resume: Option<Pending>,
+    /// Not sanitized: its health is over the policy's limits (`on_health = "refuse"`).
+    refused_for_health: Option<(Health, Vec<String>)>,
     /// The overwrite's plan (and the journal it resumes, with `--resume`).
     plan: Option<(Plan, Option<Journal>)>,
     record: Record,
@@ -200,6 +203,13 @@ fn decide_one(
     };
     let facts = facts(resolved.as_ref(), drive.as_ref());
     let (class, class_why) = technique::classify(&facts);
+    let health = read_health(req, resolved.as_ref(), drive.as_ref());
+    let over = health
+        .as_ref()
+        .map(|h| policy.health.over(h))
+        .unwrap_or_default();
+    let refused_for_health = (policy.health.refuse && !over.is_empty())
+        .then(|| (health.clone().unwrap_or_default(), over.clone()));
     // An unfinished purge of this drive: finish it (--resume), or refuse to start another.
     let mut resume = None;
     if let Some(d) = &drive {
@@ -228,6 +238,11 @@ fn decide_one(
         _ => false,
     };
     let decision = match (&resume, req.wipe.resume) {
+        _ if refused_for_health.is_some() => Decision::Destroy(
+            over.iter()
+                .map(|w| format!("the drive's health is over the policy's limits: {w}"))
+                .collect(),
+        ),
         (Some(p), _) => Decision::Run {
             steps: vec![Chosen::Device {
                 method: p.method().ok_or_else(|| {
@@ -328,6 +343,7 @@ fn decide_one(
         decision,
         prepared: chosen,
         resume,
+        refused_for_health,
         plan,
         record,
     })
@@ -362,6 +378,28 @@ fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<
         return Ok((None, why));
     }
     Ok((Some(drive_of((**p).clone(), transport)?), String::new()))
+}
+
+/// The drive's health, where a drive can be asked (its claimed door, else the probed one).
+fn read_health(
+    req: &settings::Sanitize,
+    r: Option<&Resolved>,
+    d: Option<&Drive>,
+) -> Option<Health> {
+    if let Some(d) = d {
+        return Some(health::read(
+            &d.probe,
+            d.pass.as_ref(),
+            d.bus == engine::Bus::Ata,
+        ));
+    }
+    match r {
+        Some(Resolved::Existing(p)) => p
+            .handle
+            .as_deref()
+            .map(|h| health::read(p, h, req.force_ata)),
+        _ => None,
+    }
 }
 
 /// What classify needs: the kernel's view, and the drive's own medium when it answers.
@@ -689,6 +727,7 @@ fn device_step(
         }
     };
     let end = Certify {
+        limits: &session.req.policy.health,
         hold: req.request.hold.as_deref(),
         drive: d,
         record: &job.record,
@@ -752,13 +791,22 @@ fn destroy(
         ))
         .into());
     };
-    let c = cert::build::no_technique(
-        probe,
-        &session.req.policy,
-        job.class.name(),
-        why,
-        &job.record,
-    );
+    let c = match &job.refused_for_health {
+        Some((h, over)) => cert::build::refused_for_health(
+            probe,
+            &session.req.policy,
+            h.clone(),
+            over,
+            &job.record,
+        ),
+        None => cert::build::no_technique(
+            probe,
+            &session.req.policy,
+            job.class.name(),
+            why,
+            &job.record,
+        ),
+    };
     if let Some(mut r) = reserve {
         r.release();
     }

@@ -13,6 +13,7 @@ use ssh_key::PrivateKey;
 use crate::cert::{self, Certificate, Record};
 use crate::clear;
 use crate::cli::WipeArgs;
+use crate::device::health::{self, Health};
 use crate::device::{self, FileId, Kind, Probe, Target};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
@@ -61,14 +62,33 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     check_safety(&resolved)?;
     let (records, warnings) = records(&req, &resolved)?;
     let plans = plan_all(&req, &resolved)?;
+    let healths: Vec<Option<Health>> = resolved.iter().map(|r| health_of(&req, r)).collect();
     if req.dry_run || req.yes {
         // Asked for: said once everything else is settled (in the prompt otherwise).
         warnings.iter().for_each(|w| reporter.say(w));
     }
     if req.dry_run {
-        for ((r, (p, _)), rec) in resolved.iter().zip(&plans).zip(&records) {
+        for (((r, (p, _)), rec), h) in resolved.iter().zip(&plans).zip(&records).zip(&healths) {
             print_plan(r, p, rec, &req.cert_dir, &reporter);
-            if req.restore_hidden && !reporter.json() {
+            if reporter.json() {
+                continue;
+            }
+            if let Some(h) = h {
+                outln!("  health: {} ({}; {})", h.word(), h.detail, h.source);
+                let over = req.policy.health.over(h);
+                if !over.is_empty() {
+                    outln!(
+                        "  over the policy's health limits ({}): {}",
+                        over.join("; "),
+                        if req.policy.health.refuse {
+                            "it would not be wiped (FAIL, Destroy)"
+                        } else {
+                            "wiped, with the recommendation Destroy"
+                        }
+                    );
+                }
+            }
+            if req.restore_hidden {
                 outln!(
                     "  hidden areas: restored first if the drive has any (--restore-hidden: SET MAX \
                      ADDRESS EXT to the native maximum, DEVICE CONFIGURATION RESTORE), else refused"
@@ -80,10 +100,42 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     if !req.yes {
         confirm(&req, &resolved, &records, &warnings)?;
     }
-    let (session, reserves) = open_session(&req, resolved.len(), &reporter)?;
+    // on_health = "refuse": drives over the policy's limits are not wiped; each gets a FAIL
+    // certificate saying why.
+    let mut refused = Vec::new();
+    let mut kept = (Vec::new(), Vec::new(), Vec::new());
+    for (((r, p), rec), h) in resolved.into_iter().zip(plans).zip(records).zip(healths) {
+        let over = h
+            .as_ref()
+            .map(|h| req.policy.health.over(h))
+            .unwrap_or_default();
+        match (r, h) {
+            (Resolved::Existing(probe), Some(h))
+                if req.policy.health.refuse && !over.is_empty() =>
+            {
+                refused.push((*probe, h, over, rec));
+            }
+            (r, _) => {
+                kept.0.push(r);
+                kept.1.push(p);
+                kept.2.push(rec);
+            }
+        }
+    }
+    let (mut resolved, plans, mut records) = kept;
+    let (session, reserves) = open_session(&req, resolved.len() + refused.len(), &reporter)?;
+    let mut reserves = reserves;
+    let mut refused_rows = Vec::new();
+    for (probe, h, over, rec) in refused {
+        if let Some(mut r) = reserves.pop() {
+            r.release();
+        }
+        let c = cert::build::refused_for_health(&probe, &req.policy, h, &over, &rec);
+        let rep = reporter.target(&probe.path.display().to_string());
+        let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, &reporter)?;
+        refused_rows.push((Exit::of(c.result, false), super::announce(&c, stored, &rep)));
+    }
     session.signals.hold(req.hold.as_deref(), "confirmed");
-    let mut records = records;
-    let mut resolved = resolved;
     if req.restore_hidden {
         for (r, rec) in resolved.iter_mut().zip(records.iter_mut()) {
             restore_hidden(req.transport, r, rec, &reporter)?;
@@ -124,7 +176,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             .collect()
     });
     drop(reps);
-    let (codes, rows): (Vec<Exit>, Vec<Row>) = ends.into_iter().unzip();
+    let (codes, rows): (Vec<Exit>, Vec<Row>) = refused_rows.into_iter().chain(ends).unzip();
     if rows.len() > 1 {
         reporter.summary(&rows);
     }
@@ -342,6 +394,17 @@ pub(crate) fn open_session<'a>(
         signals: Signals::install(),
     };
     Ok((session, reserves))
+}
+
+/// The drive's health through its probed descriptor (`None` for an image to create).
+fn health_of(req: &settings::Wipe, r: &Resolved) -> Option<Health> {
+    match r {
+        Resolved::Existing(p) => p
+            .handle
+            .as_deref()
+            .map(|h| health::read(p, h, req.transport == crate::device::hidden::Transport::Ata)),
+        Resolved::ToCreate { .. } => None,
+    }
 }
 
 /// `--restore-hidden`: an ATA drive's hidden areas restored before it is opened to be

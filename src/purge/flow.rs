@@ -628,6 +628,7 @@ pub fn run(
     obs: &dyn Observer,
 ) -> Result<Ran, Error> {
     let media = d.media.as_ref();
+    let health_before = health(d);
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let s = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
@@ -689,6 +690,10 @@ pub fn run(
         finished: SystemTime::now(),
         events: vec![],
         supersedes: vec![],
+        health: crate::cert::HealthRecord {
+            before: Some(health_before),
+            after: None,
+        },
     };
     signals.hold(r.hold.as_deref(), "purge-start");
     if signals.cancelled() {
@@ -770,6 +775,7 @@ pub fn run(
         }
     };
     let resumable = finish(d, &p.rule, &evidence, waited, &mut o, obs);
+    o.health.after = Some(health(d));
     o.finished = SystemTime::now();
     signals.hold(r.hold.as_deref(), "purge-settled");
     pending.outcome.events = o.events.clone();
@@ -870,6 +876,7 @@ pub fn resume(
     // Only a drive that may still be sanitizing leaves something for yet another run.
     let again = followed && matches!(waited, Waited::Stopped(_) | Waited::Lost(_));
     finish(d, &pending.rule, &evidence, waited, &mut o, obs);
+    o.health.after = Some(health(d));
     o.finished = SystemTime::now();
     signals.hold(r.hold.as_deref(), "purge-settled");
     pending.outcome.events = o.events.clone();
@@ -877,6 +884,11 @@ pub fn resume(
         outcome: o,
         pending: again.then_some(pending),
     })
+}
+
+/// The drive's health now, over the same door as its commands.
+fn health(d: &Drive) -> crate::device::health::Health {
+    crate::device::health::read(&d.probe, d.pass.as_ref(), d.bus == Bus::Ata)
 }
 
 fn describe(s: &State) -> String {

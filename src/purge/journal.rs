@@ -218,6 +218,7 @@ mod tests {
                 finished: std::time::SystemTime::UNIX_EPOCH,
                 events: vec![],
                 supersedes: vec![],
+                health: Default::default(),
             },
         };
         (p, ev)

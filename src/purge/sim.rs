@@ -41,6 +41,8 @@ pub struct SimConfig {
     pub ndi: bool,
     /// The status log cannot be read: feature `nolog`.
     pub no_log: bool,
+    /// A worn drive: its health log shows 7 media errors and "reliability degraded": `worn`.
+    pub worn: bool,
 }
 
 impl SimConfig {
@@ -68,13 +70,14 @@ impl SimConfig {
                 "dealloc" => c.dealloc = true,
                 "ndi" => c.ndi = true,
                 "nolog" => c.no_log = true,
+                "worn" => c.worn = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn or lbafN (N < 64)"
                     ))
                 }
             }
@@ -321,6 +324,20 @@ impl SimNvme {
                 }
                 if !self.cfg.liar {
                     self.apply(if (cmd.cdw10 >> 9) & 7 == 2 { 4 } else { 2 }, 0);
+                }
+                Ok((0, 0))
+            }
+            (0x02, 0x02) => {
+                // SMART / Health Information: a healthy drive, 3 % used, 42 power-on hours.
+                data.fill(0);
+                data[1..3].copy_from_slice(&308u16.to_le_bytes());
+                data[3] = 100;
+                data[4] = 10;
+                data[5] = 3;
+                data[128] = 42;
+                if self.cfg.worn {
+                    data[0] = 0b100;
+                    data[160] = 7;
                 }
                 Ok((0, 0))
             }

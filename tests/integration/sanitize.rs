@@ -313,3 +313,86 @@ fn an_rma_overwrite_cut_short_after_its_purge_is_finished_by_resume() {
         .expect("the overwrite finished");
     assert_eq!(done.supersedes.len(), 1);
 }
+
+/// nist-purge's text with a `[health]` table appended.
+fn policy_with_health(env: &Env, health: &str) -> std::path::PathBuf {
+    let out = env
+        .cmd()
+        .args(["policies", "--show", "nist-purge"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout)
+        .replace("name = \"nist-purge\"", "name = \"site-purge\"");
+    let p = env.path("site.toml");
+    std::fs::write(&p, format!("{text}\n[health]\n{health}\n")).unwrap();
+    p
+}
+
+#[test]
+fn health_is_in_every_certificate_and_a_policy_limit_triages_a_worn_drive() {
+    let env = Env::new();
+    let sim = Path::new("/dev/simnvme0");
+    // A healthy drive: its SMART / Health log before and after, decoded.
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto",
+        &["--yes", "--policy", "nist-purge"],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let c = certs(&env).remove(0);
+    let before = c.media.health.before.as_ref().expect("health before");
+    assert_eq!(before.state, "ok", "{before:?}");
+    let n = before.nvme.as_ref().unwrap();
+    assert_eq!(
+        (n.power_on_hours, n.percentage_used, n.available_spare),
+        (42, 3, 100)
+    );
+    assert!(c.media.health.after.is_some());
+    assert!(c.recommendation.is_empty());
+
+    // Over the limits, on_health = "destroy" (the default): sanitized, recommendation Destroy.
+    let env = Env::new();
+    let p = policy_with_health(&env, "media_errors_max = 0\nfailing = true");
+    let pol = p.to_string_lossy().to_string();
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,worn",
+        &["--yes", "--policy", &pol],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let c = certs(&env).remove(0);
+    assert_eq!(
+        (c.result, c.sanitization.method.as_str()),
+        (Verdict::Pass, "purge")
+    );
+    assert!(
+        c.recommendation.starts_with("Destroy") && c.recommendation.contains("media errors 7 > 0"),
+        "{}",
+        c.recommendation
+    );
+    assert_eq!(c.media.health.before.as_ref().unwrap().state, "failing");
+
+    // on_health = "refuse": not sanitized at all, a FAIL certificate saying why.
+    let env = Env::new();
+    let state = env.path("drive");
+    let p = policy_with_health(&env, "media_errors_max = 0\non_health = \"refuse\"");
+    let pol = p.to_string_lossy().to_string();
+    let kept = format!("nvme:4M:crypto,worn:{}", state.display());
+    let out = sanitize(&env, &kept, &["--yes", "--policy", &pol], &[sim]);
+    assert_code(&out, 1);
+    let c = certs(&env).remove(0);
+    assert_eq!(
+        (c.result, c.sanitization.method.as_str()),
+        (Verdict::Fail, "none")
+    );
+    assert!(
+        c.reasons[0].contains("health is over the policy's limits: media errors 7 > 0"),
+        "{:?}",
+        c.reasons
+    );
+    assert!(c.recommendation.starts_with("Destroy"));
+    let drive: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(drive["status"], 0, "no sanitize was sent");
+}

@@ -338,14 +338,26 @@ fn ata_queries_send_hdparms_bytes_under_the_ioctlcap_shim() {
         .lines()
         .find_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
         .unwrap();
+    // The health reads: SMART READ DATA and RETURN STATUS, as smartctl sends them.
+    let smartctl: Vec<&str> = include_str!("../data/ioctlcap/smartctl-H-A.txt")
+        .lines()
+        .filter_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
+        .collect();
     assert!(!sent.is_empty(), "mediasan sent no SG_IO: {log}");
     assert!(
-        sent.iter().all(|c| *c == golden),
-        "IDENTIFY bytes differ from hdparm's: {sent:?} vs {golden}"
+        sent.iter()
+            .all(|c| *c == golden || (c.ends_with("b0 00") && smartctl.contains(c))),
+        "bytes differ from hdparm's and smartctl's: {sent:?} vs {golden} / {smartctl:?}"
+    );
+    assert!(
+        sent.iter().any(|c| c.ends_with("b0 00")),
+        "SMART was read: {sent:?}"
     );
     let c = read_cert(&env.certificates(&env.path("c"))[0]);
     assert_eq!(c.media.hidden_areas.state, "none");
     assert!(c.media.hidden_areas.before.is_some() && c.media.hidden_areas.after.is_some());
+    let h = c.media.health.before.as_ref().expect("health read before");
+    assert!(h.source.starts_with("ATA SMART"), "{h:?}");
 }
 
 #[test]
