@@ -295,6 +295,39 @@ fn emulated_nvme_sata_and_scsi_drives() {
         (c["result"].as_str(), c["sanitization"]["method"].as_str()),
         (Some("PASS"), Some("clear"))
     );
+    // Its health, read by mediasan before and after, agrees with `nvme smart-log` in the same
+    // guest.
+    let (_, reference) = get("nvme-smart-ref");
+    let r: serde_json::Value =
+        serde_json::from_str(&reference).unwrap_or_else(|e| panic!("{e}: {reference}"));
+    let h = &c["media"]["health"]["before"]["nvme"];
+    for (ours, theirs) in [
+        ("critical_warning", "critical_warning"),
+        ("available_spare", "avail_spare"),
+        ("available_spare_threshold", "spare_thresh"),
+        ("percentage_used", "percent_used"),
+        ("media_errors", "media_errors"),
+        ("num_err_log_entries", "num_err_log_entries"),
+        ("unsafe_shutdowns", "unsafe_shutdowns"),
+        ("data_units_written", "data_units_written"),
+    ] {
+        // nvme-cli prints its 128-bit counters as strings.
+        let theirs_n = r[theirs]
+            .as_u64()
+            .or_else(|| r[theirs].as_str().and_then(|x| x.parse().ok()));
+        assert_eq!(
+            h[ours].as_u64(),
+            theirs_n,
+            "{ours} vs nvme-cli's {theirs}: {h} / {r}"
+        );
+    }
+    assert_eq!(
+        h["temperature_celsius"].as_i64(),
+        r["temperature"].as_i64().map(|k| k - 273),
+        "{h} / {r}"
+    );
+    assert_eq!(c["media"]["health"]["before"]["state"], "ok");
+    assert!(c["media"]["health"]["after"]["nvme"].is_object());
 
     // QEMU's FORMAT UNIT answers GOOD and changes nothing: the samples catch it.
     let (rc, text) = get("scsi-format");
@@ -314,6 +347,33 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (_, cert) = get("ata-wipe-cert");
     let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
     assert_eq!(c["result"], "PASS");
+    // Its SMART attributes, read by mediasan, agree with smartctl's in the same guest.
+    let (_, reference) = get("sata-smart-ref");
+    let r: serde_json::Value =
+        serde_json::from_str(&reference).unwrap_or_else(|e| panic!("{e}: {reference}"));
+    let table = r["ata_smart_attributes"]["table"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"));
+    let ours = c["media"]["health"]["before"]["ata"]["attributes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", c["media"]["health"]));
+    assert_eq!(ours.len(), table.len(), "{ours:?} / {table:?}");
+    for (a, t) in ours.iter().zip(table) {
+        assert_eq!(
+            (a["id"].as_u64(), a["normalized"].as_u64()),
+            (t["id"].as_u64(), t["value"].as_u64()),
+            "{a} / {t}"
+        );
+        if ![9, 12, 194].contains(&a["id"].as_u64().unwrap_or(0)) {
+            // (power-on hours, power cycles and temperature may move between the two reads)
+            assert_eq!(a["raw"].as_u64(), t["raw"]["value"].as_u64(), "{a} / {t}");
+        }
+    }
+    assert_eq!(
+        c["media"]["health"]["before"]["ata"]["passed"].as_bool(),
+        r["smart_status"]["passed"].as_bool(),
+        "SMART RETURN STATUS"
+    );
     assert_eq!(c["media"]["hidden_areas"]["state"], "none");
     assert_eq!(c["media"]["hidden_areas"]["before"]["sectors"], 65536);
 

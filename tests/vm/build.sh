@@ -19,7 +19,13 @@ cp "$(command -v busybox)" "$R/bin/busybox"
 for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon dd tr ln seq grep cut; do ln -s busybox "$R/bin/$a"; done
 cp "$BIN" "$R/bin/mediasan"
 cp "$TCMU/usr/bin/tcmu-runner" "$R/bin/"
-for b in "$BIN" "$TCMU/usr/bin/tcmu-runner"; do
+# The reference tools whose readings the health decoders are checked against.
+REF=
+for t in nvme smartctl; do
+  b=$(command -v "$t" || PATH=$PATH:/usr/sbin:/sbin command -v "$t") || { echo "$t is not installed" >&2; exit 1; }
+  cp "$b" "$R/bin/"; REF="$REF $b"
+done
+for b in "$BIN" "$TCMU/usr/bin/tcmu-runner" $REF; do
   for lib in $(LD_LIBRARY_PATH=$TCMU/usr/lib/x86_64-linux-gnu:$TCMU/lib/x86_64-linux-gnu ldd "$b" | grep -o '/[^ ]*'); do
     case $lib in "$TCMU"/*) dst=/usr/lib/x86_64-linux-gnu/$(basename "$lib") ;; *) dst=$lib ;; esac
     mkdir -p "$R$(dirname "$dst")"
