@@ -499,6 +499,8 @@ mod tests {
                     supports: vec![],
                     by_id: vec![s("/dev/disk/by-id/ata-X")],
                     unfinished_wipe: false,
+                    unfinished_purge: false,
+                    health: None,
                 }),
                 "device",
                 "",

@@ -5,6 +5,7 @@ use std::path::Path;
 use comfy_table::{presets, ContentArrangement, Table};
 
 use crate::cli::ListArgs;
+use crate::device::health;
 use crate::device::list::{self, Candidate};
 use crate::device::safety::Usage;
 use crate::error::Exit;
@@ -23,6 +24,9 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
     for c in &mut all {
         add_purge_methods(c);
         c.unfinished_wipe = journals.as_deref().is_some_and(|d| unfinished(d, c));
+        c.unfinished_purge = journals
+            .as_deref()
+            .is_some_and(|d| unfinished_purge(d, c));
     }
     if args.json {
         for c in all {
@@ -54,7 +58,15 @@ fn add_purge_methods(c: &mut Candidate) {
             c.supports
                 .extend(caps.supported.iter().map(|m| m.name().to_string()));
         }
+        // Read-only queries through the same descriptor: SMART / the health log.
+        c.health = Some(Box::new(health::read_block(&c.identity.interface, &d, false)));
     }
+}
+
+/// A purge journal of this drive is in `dir`.
+fn unfinished_purge(dir: &Path, c: &Candidate) -> bool {
+    let key = MediaKey::of_block(c.size_bytes, c.logical_block_size, &c.identity, None);
+    crate::purge::journal::path_for(dir, &key, Path::new(&c.path)).exists()
 }
 
 /// A journal of an unfinished wipe of this medium is in `dir` (filed by its identity, as
@@ -71,17 +83,21 @@ fn table(all: &[Candidate], width: Option<u16>) -> String {
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.set_header([
-        "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "SUPPORTS", "STATUS",
+        "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "HEALTH", "SUPPORTS", "STATUS",
     ]);
     for c in all {
-        let status = match (&c.in_use, c.read_only, c.unfinished_wipe) {
-            (Some(why), _, _) => format!("IN USE: {why}"),
-            (None, true, _) => "read-only".into(),
-            (None, false, true) => format!(
+        let status = match (&c.in_use, c.read_only, c.unfinished_wipe, c.unfinished_purge) {
+            (Some(why), ..) => format!("IN USE: {why}"),
+            (None, true, ..) => "read-only".into(),
+            (None, false, _, true) => format!(
+                "unfinished purge: finish it with `mediasan purge {} --resume` (or --restart)",
+                c.path
+            ),
+            (None, false, true, false) => format!(
                 "unfinished wipe: continue with `mediasan wipe {} --resume` (or --restart)",
                 c.path
             ),
-            (None, false, false) => "free".into(),
+            (None, false, false, false) => "free".into(),
         };
         let model = if c.identity.interface == "loop" {
             &c.identity.backing
@@ -99,6 +115,7 @@ fn table(all: &[Candidate], width: Option<u16>) -> String {
             esc(&c.identity.interface),
             esc(model),
             esc(&c.identity.serial),
+            c.health.as_ref().map_or("-", |h| h.word()).to_string(),
             c.supports.join(", "),
             esc(&status),
         ]);

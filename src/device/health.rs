@@ -355,7 +355,12 @@ pub fn read(p: &Probe, d: &dyn Passthrough, ata: bool) -> Health {
             ..Health::default()
         };
     }
-    match p.identity.interface.as_str() {
+    read_block(&p.identity.interface, d, ata)
+}
+
+/// The health of a block device of sysfs interface `interface` through `d`.
+pub fn read_block(interface: &str, d: &dyn Passthrough, ata: bool) -> Health {
+    match interface {
         _ if ata => read_ata(d),
         "nvme" => read_nvme(d),
         "sata" | "usb" => read_ata(d),

@@ -26,6 +26,10 @@ pub struct Candidate {
     pub by_id: Vec<String>,
     /// A journal of an unfinished wipe of this medium exists (continue with `--resume`).
     pub unfinished_wipe: bool,
+    /// A journal of an unfinished purge of this drive exists (`purge --resume`).
+    pub unfinished_purge: bool,
+    /// The drive's health, where it answers (root; NVMe, SATA): `state` is the one word.
+    pub health: Option<Box<crate::device::health::Health>>,
 }
 
 fn read(p: &Path) -> String {
@@ -80,6 +84,8 @@ pub fn scan(sys: &Path, by_id: &Path, usage: &Usage) -> Vec<Candidate> {
                     .cloned()
                     .unwrap_or_default(),
                 unfinished_wipe: false,
+                unfinished_purge: false,
+                health: None,
             })
         })
         .collect();
