@@ -330,6 +330,23 @@ pub struct DeviceCommand {
     /// Everything the command erased: the device named, and every other namespace of the same
     /// NVM subsystem a Sanitize (or an all-namespace Format) reaches.
     pub scope: Vec<String>,
+    /// The drive's own record of the sanitize, read after it ended (attested by the drive,
+    /// not by mediasan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drive_record: Option<DriveRecord>,
+}
+
+/// A page or registers the drive reports about its own sanitize, raw and decoded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DriveRecord {
+    /// `NVMe Sanitize Status log (81h)`, `ATA SANITIZE STATUS EXT`.
+    pub source: String,
+    /// The raw bytes, hex, and their BLAKE3.
+    pub raw: String,
+    pub raw_blake3: String,
+    /// The fields, decoded: name and value.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 /// How it was verified and what was found.

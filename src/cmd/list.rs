@@ -24,9 +24,7 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
     for c in &mut all {
         add_purge_methods(c);
         c.unfinished_wipe = journals.as_deref().is_some_and(|d| unfinished(d, c));
-        c.unfinished_purge = journals
-            .as_deref()
-            .is_some_and(|d| unfinished_purge(d, c));
+        c.unfinished_purge = journals.as_deref().is_some_and(|d| unfinished_purge(d, c));
     }
     if args.json {
         for c in all {
@@ -59,7 +57,11 @@ fn add_purge_methods(c: &mut Candidate) {
                 .extend(caps.supported.iter().map(|m| m.name().to_string()));
         }
         // Read-only queries through the same descriptor: SMART / the health log.
-        c.health = Some(Box::new(health::read_block(&c.identity.interface, &d, false)));
+        c.health = Some(Box::new(health::read_block(
+            &c.identity.interface,
+            &d,
+            false,
+        )));
     }
 }
 
@@ -86,7 +88,12 @@ fn table(all: &[Candidate], width: Option<u16>) -> String {
         "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "HEALTH", "SUPPORTS", "STATUS",
     ]);
     for c in all {
-        let status = match (&c.in_use, c.read_only, c.unfinished_wipe, c.unfinished_purge) {
+        let status = match (
+            &c.in_use,
+            c.read_only,
+            c.unfinished_wipe,
+            c.unfinished_purge,
+        ) {
             (Some(why), ..) => format!("IN USE: {why}"),
             (None, true, ..) => "read-only".into(),
             (None, false, _, true) => format!(

@@ -1380,6 +1380,74 @@ fn poll_nvme(d: &dyn Passthrough, expect: &Expect) -> State {
     }
 }
 
+/// The drive's own record of the last sanitize, read once it ended: the NVMe Sanitize Status
+/// log (81h), or the registers of ATA SANITIZE STATUS EXT. `None` where the drive keeps none
+/// (SCSI) or it cannot be read.
+pub fn drive_record(d: &dyn Passthrough, bus: Bus) -> Option<crate::cert::DriveRecord> {
+    let mut fields = std::collections::BTreeMap::new();
+    let (source, raw) = match bus {
+        Bus::Nvme => {
+            let mut log = [0u8; 512];
+            nvme_ok(
+                "Sanitize Status log",
+                d.nvme(&nvme::sanitize_log(), &mut log),
+            )
+            .ok()?;
+            let st = nvme::parse_sanitize_log(&log);
+            let est = |v: u32| {
+                if v == u32::MAX {
+                    "none".to_string()
+                } else {
+                    format!("{v} s")
+                }
+            };
+            for (k, v) in [
+                ("SPROG", format!("{} / 65536", st.progress)),
+                ("SSTAT status", st.status.to_string()),
+                ("SSTAT overwrite passes", st.passes_done.to_string()),
+                (
+                    "SSTAT global data erased",
+                    u8::from(st.global_data_erased).to_string(),
+                ),
+                ("SCDW10", format!("{:#010x}", st.last_cdw10)),
+                ("estimate overwrite", est(st.est_overwrite)),
+                ("estimate block erase", est(st.est_block)),
+                ("estimate crypto erase", est(st.est_crypto)),
+                ("sanitize state", st.state.to_string()),
+            ] {
+                fields.insert(k.to_string(), v);
+            }
+            ("NVMe Sanitize Status log (81h)", log.to_vec())
+        }
+        Bus::Ata => {
+            let (status, sense) = d
+                .scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS)
+                .ok()?;
+            let (AtaEnd::Done(Some(r)) | AtaEnd::Failed { regs: Some(r), .. }) =
+                ata_end(status, &sense)
+            else {
+                return None;
+            };
+            fields.insert("COUNT".into(), format!("{:#06x}", r.count));
+            fields.insert("LBA".into(), format!("{:#x}", r.lba));
+            fields.insert("STATUS".into(), format!("{:#04x}", r.status));
+            fields.insert("ERROR".into(), format!("{:#04x}", r.error));
+            fields.insert(
+                "completed without error".into(),
+                u8::from(r.count & 0x8000 != 0).to_string(),
+            );
+            ("ATA SANITIZE STATUS EXT", sense)
+        }
+        Bus::Scsi => return None,
+    };
+    Some(crate::cert::DriveRecord {
+        source: source.into(),
+        raw_blake3: blake3::hash(&raw).to_hex().to_string(),
+        raw: crate::cert::hex(&raw),
+        fields,
+    })
+}
+
 fn poll_ata(d: &dyn Passthrough) -> State {
     let (status, sense) = match d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS) {
         Ok(r) => r,
@@ -1676,6 +1744,26 @@ mod tests {
             poll(&Tcmu { formatting: false }, Bus::Scsi, &Expect::default()),
             State::Completed(w) if w.contains("TEST UNIT READY")
         ));
+    }
+
+    #[test]
+    fn the_drives_own_record_is_kept_raw_and_decoded() {
+        let d = hdd(|c| {
+            c.sanitize = true;
+            c.trim = true;
+        });
+        start(&d, Method::AtaSanitizeBlock, &Options::default()).unwrap();
+        for _ in 0..100 {
+            if !matches!(poll(&d, Bus::Ata, &Expect::default()), State::Running(_)) {
+                break;
+            }
+        }
+        let r = drive_record(&d, Bus::Ata).expect("SANITIZE STATUS EXT");
+        assert_eq!(r.source, "ATA SANITIZE STATUS EXT");
+        assert_eq!(r.fields["completed without error"], "1", "{r:?}");
+        let raw = crate::cert::unhex(&r.raw).unwrap();
+        assert_eq!(r.raw_blake3, blake3::hash(&raw).to_hex().to_string());
+        assert!(drive_record(&d, Bus::Scsi).is_none(), "SCSI keeps none");
     }
 
     #[test]

@@ -576,6 +576,7 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
         estimate_seconds: p.estimate.map(|e| e.seconds),
         estimate_at_least: p.estimate.is_some_and(|e| e.at_least),
         scope: p.scope.reaches.clone(),
+        drive_record: None,
     }
 }
 
@@ -954,6 +955,7 @@ fn finish(
             };
         }
     }
+    o.command.drive_record = engine::drive_record(d.pass.as_ref(), d.bus);
     let f = evidence.after(d.media.as_ref(), rule);
     // Samples unreadable by design count as checked: the drive says reads fail after this
     // erase until the blocks are written.

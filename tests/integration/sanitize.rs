@@ -350,6 +350,22 @@ fn health_is_in_every_certificate_and_a_policy_limit_triages_a_worn_drive() {
     );
     assert!(c.media.health.after.is_some());
     assert!(c.recommendation.is_empty());
+    // The drive's own record of the sanitize, read after it: its Sanitize Status log.
+    let rec = c
+        .sanitization
+        .command
+        .as_ref()
+        .unwrap()
+        .drive_record
+        .as_ref()
+        .expect("drive record");
+    assert_eq!(rec.source, "NVMe Sanitize Status log (81h)");
+    assert_eq!(rec.fields["SSTAT status"], "1", "{rec:?}");
+    assert_eq!(
+        rec.fields["SCDW10"], "0x00000204",
+        "crypto erase, No-Deallocate: {rec:?}"
+    );
+    assert_eq!(rec.raw.len(), 1024);
 
     // Over the limits, on_health = "destroy" (the default): sanitized, recommendation Destroy.
     let env = Env::new();
