@@ -310,6 +310,11 @@ pub struct SanitizeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval, help_heading = "Device commands")]
     pub poll_interval: f64,
 
+    /// Before a device command, save the logs a vendor's failure analysis needs beside the
+    /// certificate, hashed in it (see `purge --rma-capture`).
+    #[arg(long, help_heading = "Device commands")]
+    pub rma_capture: bool,
+
     /// Share of the device the canaries check after a device command, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1, help_heading = "Device commands")]
     pub purge_verify_percent: u8,
@@ -548,6 +553,12 @@ pub struct PurgeArgs {
     /// instead (a sample that held the same uniform bytes before and after then proves nothing).
     #[arg(long)]
     pub no_canaries: bool,
+
+    /// Before the command, save the logs a vendor's failure analysis needs and the purge does
+    /// not keep (NVMe SMART/Health and Error Information; ATA SMART data and error log) beside
+    /// the certificate, each hashed in it.
+    #[arg(long)]
+    pub rma_capture: bool,
 
     /// Only take mediasan's temporary ATA security password off the drive (left by an
     /// interrupted security erase): SECURITY UNLOCK and DISABLE PASSWORD, then check. Erases

@@ -293,6 +293,9 @@ impl Purge {
                 patience: a.seams.patience().map(Duration::from_secs_f64),
                 dry_run: a.dry_run,
                 hold: a.seams.hold().map(str::to_string),
+                rma_capture: a
+                    .rma_capture
+                    .then(|| cert_dir(a.cert_dir.as_ref(), &config)),
             },
             unlock: a.unlock,
             resume: a.resume,
@@ -363,6 +366,7 @@ impl Sanitize {
                 patience: a.wipe.seams.patience().map(Duration::from_secs_f64),
                 dry_run: a.wipe.dry_run,
                 hold: a.wipe.seams.hold().map(str::to_string),
+                rma_capture: a.rma_capture.then(|| wipe.cert_dir.clone()),
             },
             force_ata: a.wipe.transport == TransportArg::Ata,
             simulate,

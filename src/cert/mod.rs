@@ -334,6 +334,22 @@ pub struct DeviceCommand {
     /// not by mediasan).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drive_record: Option<DriveRecord>,
+    /// `--rma-capture`: the logs saved before the command for the vendor's failure analysis,
+    /// files beside the certificate, each with its BLAKE3.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub captured: Vec<Captured>,
+}
+
+/// A log saved before a purge (`--rma-capture`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Captured {
+    /// Which log: `nvme-smart-log-02h`, `nvme-error-log-01h`, `ata-smart-read-data`, ...
+    pub what: String,
+    /// The file's name in the certificate folder.
+    pub file: String,
+    pub bytes: u64,
+    pub blake3: String,
 }
 
 /// A page or registers the drive reports about its own sanitize, raw and decoded.

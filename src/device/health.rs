@@ -112,6 +112,24 @@ pub fn nvme_smart_log() -> AdminCmd {
     }
 }
 
+/// Get Log Page 01h (Error Information), `bytes` long (64 bytes an entry), for the controller.
+pub fn nvme_error_log(bytes: u32) -> AdminCmd {
+    AdminCmd {
+        opcode: 0x02,
+        nsid: 0xFFFF_FFFF,
+        cdw10: 0x01 | (bytes / 4 - 1) << 16,
+        data_len: bytes,
+        ..AdminCmd::default()
+    }
+}
+
+/// SMART READ LOG (B0h/D5h) of log `log` (01h: the summary error log), one sector.
+pub fn smart_read_log(log: u8) -> [u8; 16] {
+    let mut c = smart_cdb(0xD5, ata::Protocol::PioDataIn, 0x0e);
+    c[8] = log;
+    c
+}
+
 fn le(b: &[u8]) -> u64 {
     // The log's 128-bit counters, saturated to 64 bits.
     if b[8..].iter().any(|&x| x != 0) {

@@ -97,6 +97,10 @@ pub struct Request {
     pub patience: Option<Duration>,
     pub dry_run: bool,
     pub hold: Option<String>,
+    /// `--rma-capture`: before the command, save what a vendor's failure analysis needs and
+    /// the purge does not keep (health and error logs) into this folder, hashed in the
+    /// certificate.
+    pub rma_capture: Option<std::path::PathBuf>,
 }
 
 /// What will be sent, to what effect.
@@ -577,7 +581,79 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
         estimate_at_least: p.estimate.is_some_and(|e| e.at_least),
         scope: p.scope.reaches.clone(),
         drive_record: None,
+        captured: vec![],
     }
+}
+
+/// Saves the logs a vendor's failure analysis needs before the purge (NVMe: SMART / Health
+/// 02h, Error Information 01h; ATA: SMART READ DATA and its error log), each to a file in
+/// `dir`; returns what was saved, hashed.
+fn rma_capture(d: &Drive, dir: &Path) -> std::io::Result<Vec<cert::Captured>> {
+    use crate::device::health;
+    let mut pages: Vec<(&str, Vec<u8>)> = Vec::new();
+    match d.bus {
+        Bus::Nvme => {
+            let mut smart = vec![0u8; 512];
+            if matches!(
+                d.pass.nvme(&health::nvme_smart_log(), &mut smart),
+                Ok((0, _))
+            ) {
+                pages.push(("nvme-smart-log-02h", smart));
+            }
+            let mut errors = vec![0u8; 4096];
+            if matches!(
+                d.pass.nvme(&health::nvme_error_log(4096), &mut errors),
+                Ok((0, _))
+            ) {
+                pages.push(("nvme-error-log-01h", errors));
+            }
+        }
+        Bus::Ata => {
+            for (name, cdb) in [
+                ("ata-smart-read-data", health::smart_read_data()),
+                ("ata-smart-error-log", health::smart_read_log(0x01)),
+            ] {
+                let mut page = vec![0u8; 512];
+                if matches!(
+                    d.pass.scsi(
+                        &cdb,
+                        crate::device::passthrough::DataDir::FromDevice,
+                        &mut page,
+                        15_000
+                    ),
+                    Ok((0, _))
+                ) {
+                    pages.push((name, page));
+                }
+            }
+        }
+        Bus::Scsi => {}
+    }
+    std::fs::create_dir_all(dir)?;
+    let stem = format!(
+        "{}-{}",
+        d.probe
+            .path
+            .file_name()
+            .map_or("drive".into(), |n| n.to_string_lossy().into_owned()),
+        cert::timestamp(SystemTime::now()).replace([':', '-'], "")
+    );
+    pages
+        .into_iter()
+        .map(|(name, bytes)| {
+            let file = dir.join(format!("{stem}.rma-{name}.bin"));
+            std::fs::write(&file, &bytes)?;
+            Ok(cert::Captured {
+                what: name.into(),
+                file: file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bytes: bytes.len() as u64,
+                blake3: blake3::hash(&bytes).to_hex().to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Where the purge journal is kept, and the key that seals it.
@@ -630,6 +706,16 @@ pub fn run(
 ) -> Result<Ran, Error> {
     let media = d.media.as_ref();
     let health_before = health(d);
+    let captured = match &r.rma_capture {
+        Some(dir) => rma_capture(d, dir).map_err(|e| {
+            Error::io(
+                "cannot save the RMA capture (--rma-capture; nothing was sent to the drive)",
+                dir,
+                e,
+            )
+        })?,
+        None => vec![],
+    };
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let s = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
@@ -660,7 +746,10 @@ pub fn run(
         note: p.method.note().map(str::to_string),
         purge_grade: p.grade == Grade::Purge,
         bus: bus_name(d.bus).into(),
-        command: command(d, p, "not sent".into()),
+        command: DeviceCommand {
+            captured,
+            ..command(d, p, "not sent".into())
+        },
         drive_failed: None,
         interrupted: None,
         unresolved: None,
@@ -1008,6 +1097,7 @@ mod tests {
             patience: Some(Duration::from_secs(5)),
             dry_run: false,
             hold: None,
+            rma_capture: None,
         }
     }
 

@@ -327,6 +327,13 @@ impl SimNvme {
                 }
                 Ok((0, 0))
             }
+            (0x02, 0x01) => {
+                // Error Information: one entry, error count 1, status "Unrecovered Read Error".
+                data.fill(0);
+                data[0] = 1;
+                data[12..14].copy_from_slice(&(0x0281u16 << 1).to_le_bytes());
+                Ok((0, 0))
+            }
             (0x02, 0x02) => {
                 // SMART / Health Information: a healthy drive, 3 % used, 42 power-on hours.
                 data.fill(0);

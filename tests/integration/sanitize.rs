@@ -412,3 +412,32 @@ fn health_is_in_every_certificate_and_a_policy_limit_triages_a_worn_drive() {
     let drive: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(drive["status"], 0, "no sanitize was sent");
 }
+
+#[test]
+fn rma_capture_saves_the_logs_before_the_purge_hashed_in_the_certificate() {
+    let env = Env::new();
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto",
+        &["--yes", "--policy", "nist-purge", "--rma-capture"],
+        &[Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 0);
+    let c = certs(&env).remove(0);
+    let got = &c.sanitization.command.as_ref().unwrap().captured;
+    let what: Vec<&str> = got.iter().map(|x| x.what.as_str()).collect();
+    assert_eq!(what, ["nvme-smart-log-02h", "nvme-error-log-01h"]);
+    for x in got {
+        let bytes = std::fs::read(env.path("c").join(&x.file)).unwrap();
+        assert_eq!(bytes.len() as u64, x.bytes);
+        assert_eq!(
+            blake3::hash(&bytes).to_hex().to_string(),
+            x.blake3,
+            "{}",
+            x.file
+        );
+    }
+    // The error log as the drive had it before the purge: one entry.
+    let errors = std::fs::read(env.path("c").join(&got[1].file)).unwrap();
+    assert_eq!(errors[0], 1);
+}
