@@ -56,6 +56,21 @@ impl AtaHealth {
     }
 }
 
+/// What a SCSI/SAS drive reports (LOG SENSE, READ DEFECT DATA), where it answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScsiHealth {
+    /// Informational Exceptions log (2Fh): the most recent exception's ASC/ASCQ (0/0: none;
+    /// 5Dh: failure prediction threshold exceeded) and the temperature it reports.
+    pub ie_asc: u8,
+    pub ie_ascq: u8,
+    pub temperature_celsius: Option<u8>,
+    /// Non-medium error count (log 06h), where the drive keeps it.
+    pub non_medium_errors: Option<u64>,
+    /// Entries in the grown defect list (READ DEFECT DATA), where the drive answers.
+    pub grown_defects: Option<u64>,
+}
+
 /// A drive's health at one moment, as the certificate records it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -70,6 +85,8 @@ pub struct Health {
     pub nvme: Option<NvmeHealth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ata: Option<AtaHealth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scsi: Option<ScsiHealth>,
     /// BLAKE3 of the raw pages read, hex.
     pub raw_blake3: String,
 }
@@ -84,9 +101,12 @@ impl Health {
         }
     }
 
-    /// Reallocated sectors (ATA 5), if known.
+    /// Reallocated sectors (ATA 5, or a SCSI drive's grown defects), if known.
     pub fn reallocated(&self) -> Option<u64> {
-        self.ata.as_ref().and_then(|a| a.raw(5))
+        self.ata
+            .as_ref()
+            .and_then(|a| a.raw(5))
+            .or_else(|| self.scsi.as_ref().and_then(|s| s.grown_defects))
     }
 
     /// One word for a column.
@@ -128,6 +148,115 @@ pub fn smart_read_log(log: u8) -> [u8; 16] {
     let mut c = smart_cdb(0xD5, ata::Protocol::PioDataIn, 0x0e);
     c[8] = log;
     c
+}
+
+/// LOG SENSE of page `page`, cumulative values (PC 01b), `len` bytes: sg_logs's bytes but the
+/// allocation length.
+pub fn log_sense(page: u8, len: u16) -> [u8; 10] {
+    let [hi, lo] = len.to_be_bytes();
+    [0x4D, 0, 0x40 | (page & 0x3F), 0, 0, 0, 0, hi, lo, 0]
+}
+
+/// READ DEFECT DATA(10) of the grown list only, the header (4 bytes), as `sg_reassign -g`.
+pub fn read_grown_defects() -> [u8; 10] {
+    [0x37, 0, 0x0C, 0, 0, 0, 0, 0, 4, 0]
+}
+
+/// The first parameter (code 0) of a log page: its value bytes.
+fn log_param0(page: &[u8]) -> Option<&[u8]> {
+    let total = 4 + usize::from(u16::from_be_bytes([*page.get(2)?, *page.get(3)?]));
+    let mut at = 4;
+    while at + 4 <= total.min(page.len()) {
+        let code = u16::from_be_bytes([page[at], page[at + 1]]);
+        let len = usize::from(page[at + 3]);
+        let value = page.get(at + 4..at + 4 + len)?;
+        if code == 0 {
+            return Some(value);
+        }
+        at += 4 + len;
+    }
+    None
+}
+
+/// Decodes the Informational Exceptions log page (2Fh): ASC, ASCQ, temperature.
+pub fn decode_ie(page: &[u8]) -> Option<(u8, u8, Option<u8>)> {
+    if page.first()? & 0x3F != 0x2F {
+        return None;
+    }
+    let v = log_param0(page)?;
+    Some((
+        *v.first()?,
+        *v.get(1)?,
+        v.get(2).copied().filter(|&t| t != 0xFF),
+    ))
+}
+
+/// Decodes the Non-Medium Error log page (06h): the count.
+pub fn decode_non_medium(page: &[u8]) -> Option<u64> {
+    if page.first()? & 0x3F != 0x06 {
+        return None;
+    }
+    let v = log_param0(page)?;
+    Some(v.iter().take(8).fold(0u64, |n, b| n << 8 | u64::from(*b)))
+}
+
+fn read_scsi(d: &dyn Passthrough) -> Health {
+    const SOURCE: &str = "SCSI LOG SENSE (2Fh, 06h), READ DEFECT DATA";
+    let mut ie = [0u8; 252];
+    match d.scsi(&log_sense(0x2F, 252), DataDir::FromDevice, &mut ie, 15_000) {
+        Ok((0, _)) => {}
+        Ok((s, _)) => {
+            return Health::unknown(
+                SOURCE,
+                format!("the drive does not answer LOG SENSE for informational exceptions (SCSI status {s:#04x})"),
+            )
+        }
+        Err(e) => return Health::unknown(SOURCE, format!("LOG SENSE failed: {e}")),
+    }
+    let Some((asc, ascq, temperature)) = decode_ie(&ie) else {
+        return Health::unknown(
+            SOURCE,
+            "the informational exceptions page could not be decoded",
+        );
+    };
+    let mut nm = [0u8; 252];
+    let non_medium_errors =
+        match d.scsi(&log_sense(0x06, 252), DataDir::FromDevice, &mut nm, 15_000) {
+            Ok((0, _)) => decode_non_medium(&nm),
+            _ => None,
+        };
+    let mut hdr = [0u8; 4];
+    let grown_defects = match d.scsi(&read_grown_defects(), DataDir::FromDevice, &mut hdr, 15_000) {
+        Ok((0, _)) => Some(u64::from(u16::from_be_bytes([hdr[2], hdr[3]])) / 8),
+        _ => None,
+    };
+    let sc = ScsiHealth {
+        ie_asc: asc,
+        ie_ascq: ascq,
+        temperature_celsius: temperature,
+        non_medium_errors,
+        grown_defects,
+    };
+    let (state, detail) = match (asc, grown_defects) {
+        (0x5D, _) => (
+            "failing",
+            format!("informational exception {asc:02x}h/{ascq:02x}h: failure prediction threshold exceeded"),
+        ),
+        (0, Some(g)) if g > 0 => ("warning", format!("{g} grown defects")),
+        (0, _) => ("ok", "no informational exception".to_string()),
+        _ => ("warning", format!("informational exception {asc:02x}h/{ascq:02x}h")),
+    };
+    let mut raw = ie.to_vec();
+    raw.extend_from_slice(&nm);
+    raw.extend_from_slice(&hdr);
+    Health {
+        state: state.into(),
+        source: SOURCE.into(),
+        detail,
+        raw_blake3: blake3::hash(&raw).to_hex().to_string(),
+        scsi: Some(sc),
+        ..Health::default()
+    }
 }
 
 fn le(b: &[u8]) -> u64 {
@@ -338,6 +467,7 @@ fn read_ata(d: &dyn Passthrough) -> Health {
         raw_blake3: blake3::hash(&page).to_hex().to_string(),
         ata: Some(a),
         nvme: None,
+        scsi: None,
     }
 }
 
@@ -360,6 +490,7 @@ fn read_nvme(d: &dyn Passthrough) -> Health {
         raw_blake3: blake3::hash(&page).to_hex().to_string(),
         nvme: Some(h),
         ata: None,
+        scsi: None,
     }
 }
 
@@ -386,10 +517,7 @@ pub fn read_block(interface: &str, d: &dyn Passthrough, ata: bool) -> Health {
             // A SATA disk behind a SAS HBA answers ATA PASS-THROUGH; a SAS disk does not.
             let h = read_ata(d);
             if h.state == "unknown" {
-                Health::unknown(
-                    "SCSI",
-                    "not an ATA drive; SCSI health (LOG SENSE) is not read yet",
-                )
+                read_scsi(d)
             } else {
                 h
             }
@@ -555,6 +683,37 @@ mod tests {
             (c.opcode, c.nsid, c.cdw10, c.data_len),
             (0x02, 0xFFFF_FFFF, 0x007f_0002, 512)
         );
+    }
+
+    #[test]
+    fn scsi_health_is_decoded_and_its_commands_equal_sg3_utils() {
+        let cdb = |name: &str| -> Vec<u8> {
+            let text = std::fs::read_to_string(format!(
+                "{}/tests/data/ioctlcap/{name}.txt",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            text.lines()
+                .filter_map(|l| l.strip_prefix("[cap] SG_IO cdb "))
+                .map(|h| {
+                    h.split_whitespace()
+                        .map(|x| u8::from_str_radix(x, 16).unwrap())
+                        .collect::<Vec<u8>>()
+                })
+                .find(|c| c[0] != 0x12)
+                .unwrap()
+        };
+        // sg_logs asks for the 4-byte header first: all but the allocation length agree.
+        let ie = cdb("scsi-logs-2f");
+        assert_eq!(ie[..7], log_sense(0x2F, 252)[..7]);
+        assert_eq!(cdb("scsi-logs-06")[..7], log_sense(0x06, 252)[..7]);
+        assert_eq!(cdb("sg_reassign-g"), read_grown_defects().to_vec());
+        // An IE page: parameter 0, ASC 5Dh (failure prediction), 38 C.
+        let page = [0x2F, 0, 0, 8, 0, 0, 0x03, 4, 0x5D, 0x10, 38, 0];
+        assert_eq!(decode_ie(&page), Some((0x5D, 0x10, Some(38))));
+        let nm = [0x06, 0, 0, 6, 0, 0, 0x02, 2, 0x01, 0x02];
+        assert_eq!(decode_non_medium(&nm), Some(258));
+        assert_eq!(decode_ie(&nm), None, "another page");
     }
 
     #[test]

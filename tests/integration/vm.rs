@@ -399,6 +399,10 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let c: serde_json::Value = serde_json::from_str(&cert).unwrap();
     assert_eq!(c["result"], "PASS", "{}", c["reasons"]);
     assert_eq!(c["media"]["model"], "TCMU device");
+    // Neither tcmu-runner nor QEMU's scsi-hd answers LOG SENSE: unknown, saying so.
+    let h = &c["media"]["health"]["before"];
+    assert_eq!(h["state"], "unknown", "{h}");
+    assert!(h["detail"].as_str().unwrap().contains("LOG SENSE"), "{h}");
     let (_, after) = get("tcmu-nonzero-after");
     assert_eq!(
         after.trim(),
