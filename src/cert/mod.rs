@@ -363,6 +363,12 @@ pub struct DriveRecord {
     pub raw_blake3: String,
     /// The fields, decoded: name and value.
     pub fields: std::collections::BTreeMap<String, String>,
+    /// NVMe: the Persistent Event Log's sanitize and format events, where the controller
+    /// keeps one (one line each, oldest first), and the BLAKE3 of the log read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub events_blake3: String,
 }
 
 /// How it was verified and what was found.

@@ -212,6 +212,86 @@ pub fn sanitize_log() -> AdminCmd {
     }
 }
 
+/// Get Log Page 0Dh (Persistent Event Log), `len` bytes from offset 0: `lsp` 1 establishes the
+/// reporting context and reads, 0 reads within it, 2 releases it.
+pub fn persistent_event_log(lsp: u8, len: u32) -> AdminCmd {
+    let numd = len / 4 - 1;
+    AdminCmd {
+        opcode: 0x02,
+        nsid: 0xFFFF_FFFF,
+        cdw10: 0x0D | u32::from(lsp & 0xF) << 8 | (numd & 0xFFFF) << 16,
+        cdw11: numd >> 16,
+        data_len: len,
+        ..AdminCmd::default()
+    }
+}
+
+/// The Persistent Event Log's sanitize and format events (Format NVM Start 07h, Completion
+/// 08h, Sanitize Start 09h, Completion 0Ah, Media Verification 0Eh), one line each, oldest
+/// first; the log's 512-byte header first in `log`.
+pub fn pel_sanitize_events(log: &[u8]) -> Vec<String> {
+    let u16le = |b: &[u8], at: usize| {
+        b.get(at..at + 2)
+            .map_or(0, |x| u16::from_le_bytes([x[0], x[1]]))
+    };
+    let u32le = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map_or(0, |x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    if log.len() < 512 || log[0] != 0x0D {
+        return vec![];
+    }
+    let events = u32le(log, 4);
+    let mut out = Vec::new();
+    let mut at = 512;
+    for _ in 0..events {
+        let Some(h) = log.get(at..at + 24) else { break };
+        let (etype, ehl) = (h[0], usize::from(h[2]));
+        let ts = u64::from_le_bytes(h[6..14].try_into().unwrap_or([0; 8])) & 0xFFFF_FFFF_FFFF;
+        let vsil = usize::from(u16le(h, 20));
+        let el = usize::from(u16le(h, 22));
+        let next = at + ehl + 3 + el;
+        if next > log.len() {
+            break;
+        }
+        let data = &log[(at + ehl + 3 + vsil).min(next)..next];
+        let line = match etype {
+            0x07 => Some(format!(
+                "Format NVM Start: NSID {:#x}, FNA {:#04x}, CDW10 {:#010x}",
+                u32le(data, 0),
+                data.get(4).copied().unwrap_or(0),
+                u32le(data, 8)
+            )),
+            0x08 => Some(format!(
+                "Format NVM Completion: NSID {:#x}, status {:#04x}, completion info {:#06x}, status field {:#010x}",
+                u32le(data, 0),
+                data.get(5).copied().unwrap_or(0),
+                u16le(data, 6),
+                u32le(data, 8)
+            )),
+            0x09 => Some(format!(
+                "Sanitize Start: SANICAP {:#010x}, CDW10 {:#010x}, CDW11 {:#010x}",
+                u32le(data, 0),
+                u32le(data, 4),
+                u32le(data, 8)
+            )),
+            0x0A => Some(format!(
+                "Sanitize Completion: SPROG {:#06x}, SSTAT {:#06x}, completion info {:#06x}",
+                u16le(data, 0),
+                u16le(data, 2),
+                u16le(data, 4)
+            )),
+            0x0E => Some("Sanitize Media Verification".to_string()),
+            _ => None,
+        };
+        if let Some(l) = line {
+            out.push(format!("{l} (timestamp {ts} ms)"));
+        }
+        at = next;
+    }
+    out
+}
+
 /// How a namespace is formatted now, as Identify Namespace says: what Format NVM must send
 /// again to keep it (a Format with other values changes the sector size or drops the
 /// protection information the host relies on).
@@ -646,5 +726,46 @@ mod tests {
         );
         assert_eq!(st.percent(), 50.0);
         assert_eq!(st.status_name(), "in progress");
+    }
+
+    #[test]
+    fn persistent_event_log_reads_and_its_sanitize_events_are_decoded() {
+        let c = persistent_event_log(1, 512);
+        assert_eq!(
+            (c.opcode, c.nsid, c.cdw10, c.cdw11, c.data_len),
+            (0x02, 0xFFFF_FFFF, 0x007f_010d, 0, 512)
+        );
+        // 64 KiB: NUMD 16383 spans NUMDL only.
+        assert_eq!(persistent_event_log(0, 65536).cdw10, 0x3fff_000d);
+        let mut log = vec![0u8; 512];
+        log[0] = 0x0D;
+        log[4] = 3;
+        let ev = |t: u8, vsil: u16, body: &[u8]| {
+            let mut e = vec![
+                t, 0, 21, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ];
+            e.extend_from_slice(&vsil.to_le_bytes());
+            e.extend_from_slice(&(body.len() as u16 + vsil).to_le_bytes());
+            e.extend(std::iter::repeat_n(0xEE, vsil as usize));
+            e.extend_from_slice(body);
+            e
+        };
+        log.extend(ev(0x01, 0, &[0; 512]));
+        let mut start = vec![0u8; 12];
+        start[4..8].copy_from_slice(&0x204u32.to_le_bytes());
+        log.extend(ev(0x09, 4, &start));
+        log.extend(ev(0x0A, 0, &[0xFF, 0xFF, 0x01, 0x00, 0, 0, 0, 0]));
+        let e = pel_sanitize_events(&log);
+        assert_eq!(
+            e.len(),
+            2,
+            "the SMART snapshot event is not a sanitize event: {e:?}"
+        );
+        assert!(
+            e[0].contains("CDW10 0x00000204"),
+            "vendor info skipped: {e:?}"
+        );
+        assert!(e[1].contains("SSTAT 0x0001"), "{e:?}");
+        assert!(pel_sanitize_events(&log[..100]).is_empty());
     }
 }

@@ -1440,12 +1440,46 @@ pub fn drive_record(d: &dyn Passthrough, bus: Bus) -> Option<crate::cert::DriveR
         }
         Bus::Scsi => return None,
     };
+    let (events, events_blake3) = match bus {
+        Bus::Nvme => persistent_events(d),
+        _ => (vec![], String::new()),
+    };
     Some(crate::cert::DriveRecord {
         source: source.into(),
         raw_blake3: blake3::hash(&raw).to_hex().to_string(),
         raw: crate::cert::hex(&raw),
         fields,
+        events,
+        events_blake3,
     })
+}
+
+/// The Persistent Event Log's sanitize and format events, where the controller keeps one:
+/// the header (establishing the reporting context), the log up to 64 KiB, the context
+/// released.
+fn persistent_events(d: &dyn Passthrough) -> (Vec<String>, String) {
+    let mut head = [0u8; 512];
+    if !matches!(
+        d.nvme(&nvme::persistent_event_log(1, 512), &mut head),
+        Ok((0, _))
+    ) {
+        return (vec![], String::new());
+    }
+    let total = u64::from_le_bytes(head[8..16].try_into().unwrap_or([0; 8]));
+    let len = u32::try_from(total.clamp(512, 64 << 10)).unwrap_or(512) / 4 * 4;
+    let mut log = vec![0u8; len as usize];
+    let read = matches!(
+        d.nvme(&nvme::persistent_event_log(0, len), &mut log),
+        Ok((0, _))
+    );
+    let _ = d.nvme(&nvme::persistent_event_log(2, 512), &mut [0u8; 512]);
+    if !read {
+        return (vec![], String::new());
+    }
+    (
+        nvme::pel_sanitize_events(&log),
+        blake3::hash(&log).to_hex().to_string(),
+    )
 }
 
 fn poll_ata(d: &dyn Passthrough) -> State {

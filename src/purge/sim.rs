@@ -327,6 +327,37 @@ impl SimNvme {
                 }
                 Ok((0, 0))
             }
+            (0x02, 0x0D) => {
+                // Persistent Event Log: a Sanitize Start and Completion for the last sanitize.
+                data.fill(0);
+                let mut events = Vec::new();
+                if st.last_cdw10 != 0 && st.status == 1 {
+                    let event = |etype: u8, body: &[u8]| {
+                        let mut e = vec![etype, 0, 21, 0, 0, 0];
+                        e.extend_from_slice(&1000u64.to_le_bytes());
+                        e.extend_from_slice(&[0; 6]);
+                        e.extend_from_slice(&0u16.to_le_bytes());
+                        e.extend_from_slice(&(body.len() as u16).to_le_bytes());
+                        e.extend_from_slice(body);
+                        e
+                    };
+                    let mut start = vec![0u8; 12];
+                    start[4..8].copy_from_slice(&st.last_cdw10.to_le_bytes());
+                    events.extend(event(0x09, &start));
+                    let mut done = vec![0u8; 8];
+                    done[0..2].copy_from_slice(&0xFFFFu16.to_le_bytes());
+                    done[2..4].copy_from_slice(&u16::from(st.status).to_le_bytes());
+                    events.extend(event(0x0A, &done));
+                }
+                let mut log = vec![0u8; 512];
+                log[0] = 0x0D;
+                log[4] = if events.is_empty() { 0 } else { 2 };
+                log[8..16].copy_from_slice(&((512 + events.len()) as u64).to_le_bytes());
+                log.extend(events);
+                let n = data.len().min(log.len());
+                data[..n].copy_from_slice(&log[..n]);
+                Ok((0, 0))
+            }
             (0x02, 0x01) => {
                 // Error Information: one entry, error count 1, status "Unrecovered Read Error".
                 data.fill(0);

@@ -366,6 +366,13 @@ fn health_is_in_every_certificate_and_a_policy_limit_triages_a_worn_drive() {
         "crypto erase, No-Deallocate: {rec:?}"
     );
     assert_eq!(rec.raw.len(), 1024);
+    // And the Persistent Event Log's sanitize events, as the drive recorded them.
+    assert_eq!(rec.events.len(), 2, "{rec:?}");
+    assert!(
+        rec.events[0].starts_with("Sanitize Start") && rec.events[0].contains("CDW10 0x00000204"),
+        "{rec:?}"
+    );
+    assert!(rec.events[1].starts_with("Sanitize Completion"), "{rec:?}");
 
     // Over the limits, on_health = "destroy" (the default): sanitized, recommendation Destroy.
     let env = Env::new();
