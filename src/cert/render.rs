@@ -34,6 +34,43 @@ fn or_dash(s: &str) -> String {
 }
 
 /// The certificate as sections, in the order of the NIST sample form.
+/// One drive-health reading, short.
+fn health_line(h: Option<&crate::device::health::Health>) -> String {
+    match h {
+        None => "-".into(),
+        Some(h) if h.detail.is_empty() => or_dash(&h.state),
+        Some(h) => format!("{} ({})", or_dash(&h.state), h.detail),
+    }
+}
+
+/// The device command a purge sent, and how the drive answered.
+fn device_command(c: Option<&super::DeviceCommand>) -> String {
+    match c {
+        None => "none (overwrite)".into(),
+        Some(c) => format!(
+            "{} over {}: {}",
+            c.method,
+            c.bus.to_uppercase(),
+            or_dash(&c.drive_status)
+        ),
+    }
+}
+
+/// What the drive itself reported of the sanitize (its log, its events), with the hash.
+fn drive_record(c: Option<&super::DeviceCommand>) -> String {
+    match c.and_then(|c| c.drive_record.as_ref()) {
+        None => "-".into(),
+        Some(r) => {
+            let mut t = format!("{} (BLAKE3 {})", r.source, r.raw_blake3);
+            for e in &r.events {
+                t.push_str("; ");
+                t.push_str(e);
+            }
+            t
+        }
+    }
+}
+
 pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
     let m = &c.media;
     let id = &m.identity;
@@ -151,6 +188,14 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                         or_dash(&m.hidden_areas.detail)
                     ),
                 ),
+                (
+                    "Drive health (before / after)",
+                    format!(
+                        "{} / {}",
+                        health_line(m.health.before.as_ref()),
+                        health_line(m.health.after.as_ref())
+                    ),
+                ),
             ],
         },
         Section {
@@ -169,6 +214,8 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 ),
                 ("Policy BLAKE3", or_dash(&s.policy.blake3)),
                 ("Passes", or_dash(&passes)),
+                ("Device command", device_command(s.command.as_ref())),
+                ("The drive's own record", drive_record(s.command.as_ref())),
                 (
                     "Interruptions / resumptions",
                     if s.resumed.is_empty() {
