@@ -62,6 +62,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     check_safety(&resolved)?;
     let (records, warnings) = records(&req, &resolved)?;
     let plans = plan_all(&req, &resolved)?;
+    refuse_unfinished_purges(&req, &resolved)?;
     let healths: Vec<Option<Health>> = resolved.iter().map(|r| health_of(&req, r)).collect();
     if req.dry_run || req.yes {
         // Asked for: said once everything else is settled (in the prompt otherwise).
@@ -394,6 +395,30 @@ pub(crate) fn open_session<'a>(
         signals: Signals::install(),
     };
     Ok((session, reserves))
+}
+
+/// A drive whose own sanitize was started and not finished (a purge journal) may still be
+/// sanitizing: overwriting it now would be refused by the drive or lose the purge's
+/// certificate. Refused, naming the way out.
+fn refuse_unfinished_purges(req: &settings::Wipe, resolved: &[Resolved]) -> anyhow::Result<()> {
+    for r in resolved {
+        let Resolved::Existing(p) = r else { continue };
+        if p.kind != Kind::Block || req.restart {
+            continue;
+        }
+        let j = crate::purge::journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);
+        if j.exists() {
+            return Err(Error::Usage(format!(
+                "{} has an unfinished purge (journal {}): finish and certify it with `mediasan purge {} \
+                 --resume`, or overwrite anyway with --restart",
+                p.path.display(),
+                j.display(),
+                p.path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The drive's health through its probed descriptor (`None` for an image to create).

@@ -395,3 +395,35 @@ fn a_loop_device_has_no_hidden_areas_to_look_for() {
     );
     assert!(!c.media.hidden_areas.detail.is_empty());
 }
+
+#[test]
+fn a_drive_with_an_unfinished_purge_is_not_overwritten_without_restart() {
+    let env = Env::new();
+    let file = env.path("p.img");
+    make_file(&file, 1 << 20, 0x44);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let p = mediasan::device::probe(&lo.dev).unwrap();
+    let j = mediasan::purge::journal::path_for(
+        &env.path("state/mediasan/journal"),
+        &mediasan::journal::MediaKey::of(&p),
+        &p.canonical,
+    );
+    drop(p);
+    std::fs::create_dir_all(j.parent().unwrap()).unwrap();
+    std::fs::write(&j, "{}").unwrap();
+    let (out, cert) = env.wipe(&lo.dev, &[]);
+    assert_code(&out, 2);
+    assert!(cert.is_none());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unfinished purge") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(std::fs::read(&file).unwrap().iter().all(|&b| b == 0x44));
+    let (out, cert) = env.wipe(&lo.dev, &["--restart"]);
+    assert_code(&out, 0);
+    assert_eq!(cert.unwrap().result, mediasan::cert::Verdict::Pass);
+}
