@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+#
+# --- Start MAAS 1.0 script metadata ---
+# name: 50-mediasan-release
+# title: Sanitize disks with mediasan
+# description: Sanitize every disk of the machine with mediasan (NIST SP 800-88 technique per
+#   drive, verified), keep a signed certificate per disk in the script's output
+# tags: wipe, disk, storage, sanitize
+# script_type: release
+# timeout: 72:00:00
+# parameters:
+#   policy:
+#     type: string
+#     argument_format: --policy={input}
+#     default: nist-decommission
+#   verify_percent:
+#     type: string
+#     argument_format: --verify-percent={input}
+#     default: ""
+# packages:
+#   apt:
+#     - mediasan
+# --- End MAAS 1.0 script metadata ---
+"""MAAS release script: runs `mediasan sanitize` over the machine's disks at once and writes
+the result YAML MAAS keeps per machine (RESULT_PATH). The Rust binary does all the work; this
+script only finds the disks, calls it once, and maps its JSON events:
+
+- every disk PASS -> status passed; any FAIL or INCOMPLETE -> failed; a disk mediasan could not
+  handle at all (an error event, no certificate) -> failed as well: never passed for a skipped
+  disk.
+- each disk's result, certificate id and reasons go into `results`; each certificate and its
+  signature are printed on stdout, which MAAS stores with the script result.
+
+The disks are the machine's (lsblk: whole disks, not read-only), or, for tests, the
+comma-separated MEDIASAN_DISKS.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def disks():
+    named = os.environ.get("MEDIASAN_DISKS")
+    if named:
+        return [d for d in named.split(",") if d]
+    out = subprocess.run(
+        ["lsblk", "--json", "--nodeps", "--output", "NAME,TYPE,RO"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [
+        "/dev/" + d["name"]
+        for d in json.loads(out)["blockdevices"]
+        if d["type"] == "disk" and not d["ro"] in (True, "1", 1)
+    ]
+
+
+def run(binary, policy, verify_percent, targets, cert_dir):
+    cmd = [binary, "sanitize", "--yes", "--json", "--policy", policy, "--cert-dir", cert_dir]
+    if verify_percent:
+        cmd += ["--verify-percent", verify_percent]
+    proc = subprocess.run(cmd + targets, capture_output=True, text=True)
+    events = []
+    for line in proc.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    return proc.returncode, events, proc.stderr
+
+
+def summarize(targets, code, events, stderr):
+    """The RESULT_PATH document: MAAS's rules (a dict; status in passed/failed/degraded/...;
+    results: str -> scalar or list)."""
+    results = {}
+    by_target = {}
+    for e in events:
+        if e.get("event") == "result":
+            by_target.setdefault(e["target"], []).append(e)
+        elif e.get("event") == "error" and e.get("target"):
+            by_target.setdefault(e["target"], []).append(
+                {"result": "ERROR", "reasons": [e.get("error", "")], "id": ""}
+            )
+    ok = code == 0
+    for t in targets:
+        got = by_target.get(t, [])
+        if not got:
+            ok = False
+            results[t] = "ERROR: no certificate (" + (stderr.strip().splitlines() or ["mediasan failed"])[-1] + ")"
+            continue
+        for r in got:
+            if r["result"] != "PASS":
+                ok = False
+        results[t] = [
+            "%s %s%s" % (r["result"], r.get("id", ""), (": " + "; ".join(r["reasons"])) if r.get("reasons") else "")
+            for r in got
+        ]
+    results["mediasan_exit"] = code
+    return {"status": "passed" if ok else "failed", "results": results}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--policy", default="nist-decommission")
+    p.add_argument("--verify-percent", default="")
+    p.add_argument("--mediasan", default=os.environ.get("MEDIASAN", "mediasan"))
+    a = p.parse_args(argv)
+    result_path = os.environ.get("RESULT_PATH")
+    if not result_path:
+        print("not run by MAAS (no RESULT_PATH): refusing to erase this machine's disks", file=sys.stderr)
+        return 2
+    cert_dir = os.path.join(os.environ.get("DOWNLOAD_PATH") or os.path.dirname(result_path), "certificates")
+    os.makedirs(cert_dir, exist_ok=True)
+    targets = disks()
+    if not targets:
+        doc = {"status": "failed", "results": {"error": "no disks found"}}
+    else:
+        code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir)
+        sys.stderr.write(stderr)
+        doc = summarize(targets, code, events, stderr)
+        for e in events:
+            if e.get("event") == "result" and e.get("certificate"):
+                for f in (e["certificate"], e.get("signature")):
+                    if f and os.path.exists(f):
+                        print("=== %s" % os.path.basename(f))
+                        with open(f) as fh:
+                            sys.stdout.write(fh.read())
+                        print()
+    # JSON is YAML: MAAS reads RESULT_PATH with a YAML loader.
+    with open(result_path, "w") as fh:
+        json.dump(doc, fh, indent=2)
+    return 0 if doc["status"] == "passed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Contract test of the MAAS release script: run it as MAAS would (RESULT_PATH, DOWNLOAD_PATH,
+the output paths) against loop devices this test creates, and check the result YAML against
+MAAS's rules (scriptresult.read_results: a dict, status in passed/failed/degraded/timedout/
+skipped, results mapping str to a scalar or a list of scalars)."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SCRIPT = os.path.join(HERE, "50-mediasan-release.py")
+BINARY = os.environ.get("MEDIASAN", os.path.join(ROOT, "target", "debug", "mediasan"))
+
+
+def prerequisite(why):
+    """Under CI a missing prerequisite fails; elsewhere the test says skipped."""
+    if os.environ.get("MEDIASAN_REQUIRE_ALL_TESTS") or os.environ.get("CI"):
+        raise AssertionError("cannot run: " + why)
+    raise unittest.SkipTest(why)
+
+
+def check_maas_rules(doc):
+    assert isinstance(doc, dict), doc
+    assert doc["status"] in ("passed", "failed", "degraded", "timedout", "skipped"), doc
+    for k, v in doc["results"].items():
+        assert isinstance(k, str), k
+        scalars = (str, int, float, bool, type(None))
+        assert isinstance(v, scalars) or (isinstance(v, list) and all(isinstance(x, scalars) for x in v)), (k, v)
+
+
+class Release(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            prerequisite("loop devices need root")
+        if not os.access(BINARY, os.X_OK):
+            prerequisite("no mediasan binary at %s (cargo build first)" % BINARY)
+        self.tmp = tempfile.TemporaryDirectory()
+        self.loops = []
+
+    def tearDown(self):
+        for lo in self.loops:
+            subprocess.run(["losetup", "-d", lo], check=False)
+        self.tmp.cleanup()
+
+    def loop(self, name, size, read_only=False):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        args = ["losetup", "--find", "--show"] + (["--read-only"] if read_only else []) + [path]
+        lo = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+        self.loops.append(lo)
+        return lo
+
+    def release(self, disks, *extra):
+        d = self.tmp.name
+        env = dict(
+            os.environ,
+            MEDIASAN=BINARY,
+            MEDIASAN_DISKS=",".join(disks),
+            RESULT_PATH=os.path.join(d, "result.yaml"),
+            DOWNLOAD_PATH=os.path.join(d, "download"),
+            OUTPUT_STDOUT_PATH=os.path.join(d, "out"),
+            OUTPUT_STDERR_PATH=os.path.join(d, "err"),
+            OUTPUT_COMBINED_PATH=os.path.join(d, "combined"),
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        proc = subprocess.run(["python3", SCRIPT, *extra], env=env, capture_output=True, text=True)
+        with open(os.path.join(d, "result.yaml")) as f:
+            doc = json.load(f)
+        check_maas_rules(doc)
+        return proc, doc
+
+    def test_every_disk_sanitized_and_certified_is_passed(self):
+        a, b = self.loop("a.img", 2 << 20), self.loop("b.img", 2 << 20)
+        proc, doc = self.release([a, b], "--policy=nist-decommission", "--verify-percent=5")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(doc["status"], "passed")
+        for lo in (a, b):
+            self.assertTrue(doc["results"][lo][0].startswith("PASS "), doc)
+        # The certificates and their signatures are in the output MAAS keeps.
+        self.assertEqual(proc.stdout.count('"result": "PASS"'), 2, proc.stdout[:500])
+        self.assertEqual(proc.stdout.count("BEGIN SSH SIGNATURE"), 2)
+        certs = os.listdir(os.path.join(self.tmp.name, "download", "certificates"))
+        self.assertEqual(len([c for c in certs if c.endswith(".json")]), 2, certs)
+
+    def test_a_disk_that_cannot_be_sanitized_is_never_passed(self):
+        good, ro = self.loop("a.img", 1 << 20), self.loop("ro.img", 1 << 20, read_only=True)
+        proc, doc = self.release([good, ro])
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(doc["status"], "failed")
+        self.assertTrue(doc["results"][ro].startswith("ERROR"), doc)
+        self.assertNotEqual(doc["results"]["mediasan_exit"], 0)
+
+    def test_outside_maas_it_refuses(self):
+        env = dict(os.environ, MEDIASAN=BINARY)
+        env.pop("RESULT_PATH", None)
+        proc = subprocess.run(["python3", SCRIPT], env=env, capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("not run by MAAS", proc.stderr)
+
+    def test_the_metadata_header_is_what_maas_parses(self):
+        with open(SCRIPT) as f:
+            text = f.read()
+        head = text.split("# --- Start MAAS 1.0 script metadata ---\n")[1].split("# --- End MAAS 1.0 script metadata ---")[0]
+        lines = [l[2:] for l in head.splitlines()]
+        self.assertIn("script_type: release", lines)
+        self.assertIn("name: 50-mediasan-release", lines)
+
+
+if __name__ == "__main__":
+    unittest.main()
