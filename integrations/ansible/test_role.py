@@ -1,0 +1,122 @@
+"""The role through ansible-playbook (ansible-core from PyPI, in the virtualenv .ci/run makes):
+two local hosts with forks, each with loop devices this test creates; the certificates fetched
+per host; a host with a device that cannot be sanitized fails alone; the install step is
+idempotent."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BINARY = os.environ.get("MEDIASAN", os.path.join(ROOT, "target", "debug", "mediasan"))
+PLAYBOOK = os.environ.get("ANSIBLE_PLAYBOOK_BIN", "ansible-playbook")
+
+
+def prerequisite(why):
+    """Under CI a missing prerequisite fails; elsewhere the test says skipped."""
+    if os.environ.get("MEDIASAN_REQUIRE_ALL_TESTS") or os.environ.get("CI"):
+        raise AssertionError("cannot run: " + why)
+    raise unittest.SkipTest(why)
+
+
+class Role(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            prerequisite("loop devices need root")
+        if not os.access(BINARY, os.X_OK):
+            prerequisite("no mediasan binary at %s (cargo build first)" % BINARY)
+        if subprocess.run(["sh", "-c", "command -v " + PLAYBOOK], capture_output=True).returncode:
+            prerequisite("ansible-playbook is not installed (.ci/run installs ansible-core)")
+        self.tmp = tempfile.TemporaryDirectory()
+        self.loops = []
+
+    def tearDown(self):
+        for lo in self.loops:
+            subprocess.run(["losetup", "-d", lo], check=False)
+        self.tmp.cleanup()
+
+    def loop(self, name, read_only=False):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        args = ["losetup", "--find", "--show"] + (["--read-only"] if read_only else []) + [path]
+        lo = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+        self.loops.append(lo)
+        return lo
+
+    def play(self, inventory, env):
+        proc = subprocess.run(
+            [PLAYBOOK, "-i", inventory, "--forks", "2", os.path.join(HERE, "example-playbook.yml")],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+        )
+        # The default output: per task, "changed: [h1]" / "ok: [h1]" / "fatal: [h2]"; the recap.
+        tasks = {}
+        for block in proc.stdout.split("TASK [")[1:]:
+            name = block.split("]", 1)[0].split(" : ", 1)[-1]
+            tasks[name] = block
+        recap = {}
+        for line in proc.stdout.split("PLAY RECAP")[-1].splitlines():
+            parts = line.split()
+            if len(parts) > 2 and parts[1] == ":":
+                recap[parts[0]] = dict(x.split("=") for x in parts[2:])
+        return proc, tasks, recap
+
+    def test_two_hosts_in_parallel_certificates_per_host_and_a_failure_stays_on_its_host(self):
+        d = self.tmp.name
+        key = os.path.join(d, "signing_key")
+        subprocess.run([BINARY, "keygen", "--out", key], check=True, capture_output=True)
+        h1 = [self.loop("a.img"), self.loop("b.img")]
+        h2 = [self.loop("c.img"), self.loop("ro.img", read_only=True)]
+        inv = os.path.join(d, "inventory")
+        with open(inv, "w") as f:
+            for host, devs in (("h1", h1), ("h2", h2)):
+                f.write(
+                    "%s ansible_connection=local ansible_python_interpreter=%s "
+                    "mediasan_devices='%s' mediasan_binary_src=%s mediasan_binary=%s/%s/mediasan "
+                    "mediasan_host_cert_dir=%s/%s/certs mediasan_certificates_dir=%s/fetched "
+                    "mediasan_extra_args='[\"--key\", \"%s\", \"--verify-percent\", \"5\"]'\n"
+                    % (host, sys.executable, json.dumps(devs), BINARY, d, host, d, host, d, key)
+                )
+        env = dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
+            ANSIBLE_HOST_KEY_CHECKING="False",
+            ANSIBLE_NOCOLOR="1",
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        proc, tasks, recap = self.play(inv, env)
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(recap["h1"]["failed"], "0", log)
+        self.assertEqual(recap["h2"]["failed"], "1", log)
+        self.assertNotEqual(proc.returncode, 0)
+        fetched = sorted(os.listdir(os.path.join(d, "fetched", "h1")))
+        self.assertEqual(len([f for f in fetched if f.endswith(".json") and f != "results.json"]), 2, fetched)
+        self.assertEqual(len([f for f in fetched if f.endswith(".json.sig")]), 2, fetched)
+        # The structured results, per host on the controller: one PASS per device on h1 with its
+        # certificate id; h2 failed, no certificate.
+        with open(os.path.join(d, "fetched", "h1", "results.json")) as f:
+            r1 = json.load(f)
+        self.assertFalse(r1["failed"])
+        self.assertEqual(sorted(x["device"] for x in r1["results"]), sorted(h1))
+        self.assertTrue(all(x["result"] == "PASS" and x["certificate_id"] for x in r1["results"]), r1)
+        with open(os.path.join(d, "fetched", "h2", "results.json")) as f:
+            r2 = json.load(f)
+        self.assertTrue(r2["failed"])
+        self.assertFalse([f for f in os.listdir(os.path.join(d, "fetched", "h2")) if f.endswith(".sig")])
+        self.assertIn("changed: [h1]", tasks["Install the mediasan binary"])
+        # Again: the install step changes nothing; h1's devices are sanitized again.
+        proc, tasks, recap = self.play(inv, env)
+        self.assertIn("ok: [h1]", tasks["Install the mediasan binary"], proc.stdout[-3000:])
+        self.assertEqual(recap["h1"]["failed"], "0")
+
+
+if __name__ == "__main__":
+    unittest.main()
