@@ -1,0 +1,138 @@
+"""The plug-in inside ironic-python-agent (from PyPI, in the virtualenv .ci/run makes), driven
+in-process as the agent drives it: the entry point is found, erase_block_device dispatched
+through the managers on loop devices this test creates, the certificates in the log bundle
+Ironic keeps, a device mediasan cannot handle failing the erase (or falling through only when
+the node allows it), a certificate destination that refuses writes failing the step."""
+
+import base64
+import importlib
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BINARY = os.environ.get("MEDIASAN", os.path.join(ROOT, "target", "debug", "mediasan"))
+
+
+def prerequisite(why):
+    """Under CI a missing prerequisite fails; elsewhere the test says skipped."""
+    if os.environ.get("MEDIASAN_REQUIRE_ALL_TESTS") or os.environ.get("CI"):
+        raise AssertionError("cannot run: " + why)
+    raise unittest.SkipTest(why)
+
+
+class Agent(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            prerequisite("loop devices need root")
+        if not os.access(BINARY, os.X_OK):
+            prerequisite("no mediasan binary at %s (cargo build first)" % BINARY)
+        try:
+            from oslo_config import cfg
+            from ironic_python_agent import config as ipa_config
+        except ImportError:
+            prerequisite("ironic-python-agent is not installed (.ci/run installs it in a virtualenv)")
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        os.environ.update(
+            MEDIASAN_BINARY=BINARY,
+            MEDIASAN_CERT_DIR=os.path.join(d, "certs"),
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        ipa_config.populate_config()  # before importing hardware
+        from ironic_python_agent import hardware
+
+        cfg.CONF([], project="ironic-python-agent")
+        import mediasan_ipa
+
+        importlib.reload(mediasan_ipa)
+        cls.hardware, cls.plugin = hardware, mediasan_ipa
+        exts = hardware._get_extensions()
+        mine = [e.obj for e in exts if e.name == "mediasan"]
+        assert mine, "the entry point 'mediasan' is not registered: %s" % [e.name for e in exts]
+        cls.mine = mine[0]
+        gen = [e.obj for e in exts if e.name == "generic"][0]
+        # The manager cache seeded directly (skips the generic manager's initialize()).
+        hardware._global_managers = [
+            {"name": "MediasanHardwareManager", "manager": cls.mine, "support": cls.mine.evaluate_hardware_support()},
+            {"name": "GenericHardwareManager", "manager": gen, "support": 1},
+        ]
+        cls.loops = []
+
+    @classmethod
+    def tearDownClass(cls):
+        for lo in getattr(cls, "loops", []):
+            subprocess.run(["losetup", "-d", lo], check=False)
+        if hasattr(cls, "tmp"):
+            cls.tmp.cleanup()
+
+    def loop(self, name, read_only=False):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        args = ["losetup", "--find", "--show"] + (["--read-only"] if read_only else []) + [path]
+        lo = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+        self.loops.append(lo)
+        return lo
+
+    def device(self, lo):
+        return self.hardware.BlockDevice(name=lo, model="loop", size=1 << 20, rotational=False)
+
+    def test_a_device_is_sanitized_through_the_dispatch_and_its_certificate_is_in_the_bundle(self):
+        self.assertEqual(self.mine.evaluate_hardware_support(), self.hardware.HardwareSupport.SERVICE_PROVIDER)
+        lo = self.loop("a.img")
+        dest = os.path.join(self.tmp.name, "shipped")
+        node = {"uuid": "n1", "driver_info": {"mediasan_cert_destination": dest}, "driver_internal_info": {}}
+        out = self.hardware.dispatch_to_managers("erase_block_device", node=node, block_device=self.device(lo))
+        self.assertEqual(out["result"], "PASS")
+        self.assertTrue(out["certificates"][0])
+        shipped = os.listdir(dest)
+        self.assertTrue(any(f.endswith(".json.sig") for f in shipped), shipped)
+        io_dict, files = {}, []
+        self.hardware.dispatch_to_all_managers("collect_system_logs", io_dict, files)
+        bundle = tarfile.open(fileobj=io.BytesIO(base64.b64decode(self.plugin_bundle(io_dict, files))))
+        names = bundle.getnames()
+        self.assertTrue(any(n.endswith(".json") and out["certificates"][0][:8] in n for n in names), names)
+        steps = self.hardware.dispatch_to_all_managers("get_clean_steps", node, [])
+        self.assertEqual(steps["MediasanHardwareManager"][0]["step"], "erase_devices_mediasan")
+        self.assertEqual(steps["MediasanHardwareManager"][0]["priority"], 0)
+
+    def plugin_bundle(self, io_dict, files):
+        from ironic_python_agent import utils
+
+        return utils.gzip_and_b64encode(io_dict=io_dict, file_list=files)
+
+    def test_a_device_mediasan_cannot_handle_fails_unless_the_node_allows_falling_through(self):
+        ro = self.loop("ro.img", read_only=True)
+        errors = importlib.import_module("ironic_python_agent.errors")
+        node = {"uuid": "n2", "driver_info": {}}
+        with self.assertRaises(errors.BlockDeviceEraseError) as e:
+            self.mine.erase_block_device(node, self.device(ro))
+        self.assertIn("read-only", str(e.exception))
+        node["driver_info"]["mediasan_allow_fallthrough"] = "true"
+        with self.assertRaises(errors.IncompatibleHardwareMethodError):
+            self.mine.erase_block_device(node, self.device(ro))
+
+    def test_the_manual_step_sanitizes_all_at_once_and_a_refused_destination_fails_it(self):
+        a, b = self.loop("s1.img"), self.loop("s2.img")
+        out = self.mine.erase_devices_mediasan({"uuid": "n3"}, [], verify_percent="5", devices=[a, b])
+        self.assertEqual(sorted(out), sorted([a, b]))
+        self.assertTrue(all(v["result"] == "PASS" for v in out.values()))
+        errors = importlib.import_module("ironic_python_agent.errors")
+        blocker = os.path.join(self.tmp.name, "a-file")
+        open(blocker, "w").close()
+        with self.assertRaises(errors.BlockDeviceEraseError) as e:
+            self.mine.erase_devices_mediasan(
+                {"uuid": "n4"}, [], cert_destination=os.path.join(blocker, "sub"), devices=[self.loop("s3.img")]
+            )
+        self.assertIn("could not be shipped", str(e.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
