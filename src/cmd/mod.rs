@@ -146,13 +146,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
 fn generate(g: &GenerateCommand) -> anyhow::Result<Exit> {
     use clap::CommandFactory;
     let mut cmd = Cli::command();
-    let mut out = std::io::stdout().lock();
+    // Rendered whole, then written once: a reader that goes away (`| head`) is not an error.
+    let mut out = Vec::new();
     match g {
         GenerateCommand::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
         GenerateCommand::Completions { shell } => {
             clap_complete::generate(*shell, &mut cmd, "mediasan", &mut out)
         }
     }
+    crate::term::out_raw(&String::from_utf8_lossy(&out));
     Ok(Exit::Pass)
 }
 

@@ -1197,3 +1197,28 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
         "nothing rendered for a tampered certificate"
     );
 }
+
+#[test]
+fn generated_completions_survive_a_reader_that_goes_away() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = Env::new();
+    // A small pipe, so the writer is still writing when the reader goes away (as `| head`).
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+    let child = env
+        .cmd()
+        .args(["generate", "completions", "bash"])
+        .stdout(Stdio::from(w))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::fs::File::from(r);
+    let mut head = [0u8; 8];
+    reader.read_exact(&mut head).unwrap();
+    drop(reader);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
