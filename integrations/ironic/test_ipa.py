@@ -119,6 +119,45 @@ class Agent(unittest.TestCase):
         with self.assertRaises(errors.IncompatibleHardwareMethodError):
             self.mine.erase_block_device(node, self.device(ro))
 
+    def test_a_failing_drive_fails_the_erase_with_the_certificates_reasons(self):
+        # A loop device over the project's FUSE fault harness: writes to its first 64 KiB fail.
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        backing, mnt = os.path.join(d, "backing.img"), os.path.join(d, "mnt")
+        with open(backing, "wb") as f:
+            f.write(b"\x33" * (1 << 20))
+        os.mkdir(mnt)
+        fs = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(ROOT, "tests", "faultfs.py"), backing, mnt, "--fail-write", "0:65536"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        lo = None
+        try:
+            disk = os.path.join(mnt, "disk.img")
+            for _ in range(200):
+                if os.path.exists(disk):
+                    break
+                import time
+
+                time.sleep(0.05)
+            else:
+                prerequisite("the FUSE fault harness did not mount (python3-fusepy, /dev/fuse)")
+            lo = subprocess.run(
+                ["losetup", "--find", "--show", "--direct-io=on", disk], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            errors = importlib.import_module("ironic_python_agent.errors")
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device({"uuid": "n5", "driver_info": {}}, self.device(lo))
+            msg = str(e.exception)
+            self.assertIn("FAIL", msg)
+            self.assertIn("write failed", msg)
+        finally:
+            if lo:
+                subprocess.run(["losetup", "-d", lo], check=False)
+            subprocess.run(["umount", "-l", mnt], check=False)
+            fs.kill()
+            fs.wait()
+
     def test_the_manual_step_sanitizes_all_at_once_and_a_refused_destination_fails_it(self):
         a, b = self.loop("s1.img"), self.loop("s2.img")
         out = self.mine.erase_devices_mediasan({"uuid": "n3"}, [], verify_percent="5", devices=[a, b])
