@@ -158,6 +158,36 @@ class Agent(unittest.TestCase):
             fs.kill()
             fs.wait()
 
+    def test_certificates_are_shipped_by_http_put(self):
+        import http.server
+        import threading
+
+        got = {}
+
+        class Put(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                got[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Put)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            url = "http://127.0.0.1:%d/bucket/node6" % srv.server_port
+            out = self.mine.erase_devices_mediasan(
+                {"uuid": "n6"}, [], cert_destination=url, devices=[self.loop("h.img")]
+            )
+        finally:
+            srv.shutdown()
+        cert = [k for k in got if k.endswith(".json")]
+        self.assertEqual(len(cert), 1, got.keys())
+        self.assertTrue(cert[0].startswith("/bucket/node6/"))
+        self.assertIn(list(out.values())[0]["certificates"][0], got[cert[0]].decode())
+        self.assertTrue(any(k.endswith(".json.sig") for k in got), "the signature too")
+
     def test_the_manual_step_sanitizes_all_at_once_and_a_refused_destination_fails_it(self):
         a, b = self.loop("s1.img"), self.loop("s2.img")
         out = self.mine.erase_devices_mediasan({"uuid": "n3"}, [], verify_percent="5", devices=[a, b])
