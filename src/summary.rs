@@ -129,10 +129,20 @@ fn heading(rows: &[Row]) -> String {
         _ => 3,
     };
     counts.sort_by_key(|(k, _)| rank(k));
+    // A target with several certificates (rma: its purge's and its overwrite's) counts once.
+    let mut targets: Vec<&str> = rows.iter().map(|r| r.target.as_str()).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let certificates = if targets.len() == rows.len() {
+        String::new()
+    } else {
+        format!(", {} certificates", rows.len())
+    };
     format!(
-        "Summary: {} target{} - {}",
-        rows.len(),
-        if rows.len() == 1 { "" } else { "s" },
+        "Summary: {} target{}{certificates} - {}",
+        targets.len(),
+        plural(targets.len()),
         counts
             .iter()
             .map(|(k, n)| format!("{n} {}", escape(k)))
@@ -187,6 +197,19 @@ mod tests {
                 target.trim_start_matches("/dev/")
             ),
         }
+    }
+
+    #[test]
+    fn a_target_with_two_certificates_counts_once() {
+        let rows = [
+            row("PASS", "/dev/sdb", "A1"),
+            row("PASS", "/dev/sdb", "A1"),
+            row("FAIL", "/dev/sdc", ""),
+        ];
+        assert_eq!(
+            heading(&rows),
+            "Summary: 2 targets, 3 certificates - 1 FAIL, 2 PASS"
+        );
     }
 
     #[test]

@@ -312,7 +312,7 @@ pub fn health_notes(h: &super::HealthRecord, limits: &crate::device::health::Lim
 fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
     let mut fail = Vec::new();
     if let Some(w) = &o.drive_failed {
-        fail.push(format!("the sanitize failed: {w}"));
+        fail.push(format!("{} failed: {w}", o.method));
     }
     fail.extend(
         o.problems
@@ -600,7 +600,7 @@ mod tests {
         );
         let (v, r) = judge_purge(&purged(vec![], Some("SSTAT 3".into()), 0));
         assert_eq!(v, Verdict::Fail);
-        assert!(r[0].contains("the sanitize failed"));
+        assert!(r[0].contains("failed: "), "{r:?}");
         let (v, _) = judge_purge(&purged(vec![], None, 40));
         assert_eq!(
             v,

@@ -56,6 +56,18 @@ fn device_command(c: Option<&super::DeviceCommand>) -> String {
     }
 }
 
+/// The logs saved before the command (`--rma-capture`), with their hashes.
+fn captured(c: Option<&super::DeviceCommand>) -> String {
+    match c.map(|c| &c.captured) {
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .map(|x| format!("{} ({} bytes, BLAKE3 {})", x.file, x.bytes, x.blake3))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "-".into(),
+    }
+}
+
 /// What the drive itself reported of the sanitize (its log, its events), with the hash.
 fn drive_record(c: Option<&super::DeviceCommand>) -> String {
     match c.and_then(|c| c.drive_record.as_ref()) {
@@ -216,6 +228,10 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 ("Passes", or_dash(&passes)),
                 ("Device command", device_command(s.command.as_ref())),
                 ("The drive's own record", drive_record(s.command.as_ref())),
+                (
+                    "Saved for the vendor (RMA capture)",
+                    captured(s.command.as_ref()),
+                ),
                 (
                     "Interruptions / resumptions",
                     if s.resumed.is_empty() {
