@@ -173,7 +173,8 @@ fn decide_all(req: &settings::Sanitize, reporter: &Reporter) -> anyhow::Result<V
     Ok(jobs)
 }
 
-/// What the policy comes to for one target.
+/// What the policy comes to for one target: the drive behind it, its class, its health, what
+/// an earlier run left, the decision and the overwrite's plan, in that order.
 fn decide_one(
     req: &settings::Sanitize,
     path: &Path,
@@ -181,28 +182,8 @@ fn decide_one(
     mut record: Record,
 ) -> anyhow::Result<Job> {
     let policy = &req.wipe.policy;
-    let (drive, no_drive, resolved) = match resolved {
-        // The test seam: a simulated NVMe drive; its media file stands for it when overwritten.
-        None => {
-            let spec = req.simulate.as_ref().map_or("", |(_, s)| s.as_str());
-            let sim = Arc::new(SimNvme::from_spec(spec).map_err(Error::Usage)?);
-            let media = spec
-                .splitn(4, ':')
-                .nth(3)
-                .map(|state| Path::new(state).with_extension("media"));
-            let resolved = match media {
-                Some(m) => Some(Resolved::Existing(Box::new(device::probe(&m)?))),
-                None => None,
-            };
-            (Some(Drive::simulated(path, sim)), String::new(), resolved)
-        }
-        Some(r) => {
-            let (d, why) = open_drive(req, &r)?;
-            (d, why, Some(r))
-        }
-    };
-    let facts = facts(resolved.as_ref(), drive.as_ref());
-    let (class, class_why) = technique::classify(&facts);
+    let (drive, no_drive, resolved) = subject(req, path, resolved)?;
+    let (class, class_why) = technique::classify(&facts(resolved.as_ref(), drive.as_ref()));
     let health = read_health(req, resolved.as_ref(), drive.as_ref());
     let over = health
         .as_ref()
@@ -210,109 +191,21 @@ fn decide_one(
         .unwrap_or_default();
     let refused_for_health = (policy.health.refuse && !over.is_empty())
         .then(|| (health.clone().unwrap_or_default(), over.clone()));
-    // An unfinished purge of this drive: finish it (--resume), or refuse to start another.
-    let mut resume = None;
-    if let Some(d) = &drive {
-        let jpath = purge_journal::path_for(
-            &req.wipe.journal_dir,
-            &MediaKey::of(&d.probe),
-            &d.probe.canonical,
-        );
-        if !req.wipe.resume || jpath.exists() {
-            resume = unfinished(
-                req.wipe.key.as_deref(),
-                (req.wipe.resume, req.wipe.restart),
-                &req.wipe.journal_dir,
-                d,
-                &jpath,
-            )?
-            .map(|p| *p);
-        }
-    }
-    let mut prepared: HashMap<Option<Method>, Prepared> = HashMap::new();
-    // What an interrupted overwrite of this target left (rma's second step, an HDD's overwrite).
-    let unfinished_wipe = match &resolved {
-        Some(Resolved::Existing(p)) => {
-            crate::journal::path_for(&req.wipe.journal_dir, &MediaKey::of(p), &p.canonical).exists()
-        }
-        _ => false,
+    let resume = unfinished_purge(req, drive.as_ref())?;
+    let (decision, chosen) = if refused_for_health.is_some() {
+        let why = over
+            .iter()
+            .map(|w| format!("the drive's health is over the policy's limits: {w}"))
+            .collect();
+        (Decision::Destroy(why), None)
+    } else {
+        let left = Left {
+            purge: resume.as_ref(),
+            wipe: unfinished_wipe(req, resolved.as_ref()),
+        };
+        choose(req, path, class, drive.as_ref(), &no_drive, left)?
     };
-    let decision = match (&resume, req.wipe.resume) {
-        _ if refused_for_health.is_some() => Decision::Destroy(
-            over.iter()
-                .map(|w| format!("the drive's health is over the policy's limits: {w}"))
-                .collect(),
-        ),
-        (Some(p), _) => Decision::Run {
-            steps: vec![Chosen::Device {
-                method: p.method().ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{}: its purge journal names an unknown method",
-                        path.display()
-                    ))
-                })?,
-                grade: if p.outcome.purge_grade {
-                    Grade::Purge
-                } else {
-                    Grade::Clear
-                },
-            }],
-            why: vec!["an unfinished purge of this drive is finished (--resume)".into()],
-        },
-        (None, true) if unfinished_wipe => Decision::Run {
-            steps: vec![Chosen::Overwrite],
-            why: vec!["an unfinished overwrite of this target is finished (--resume)".into()],
-        },
-        // --resume finishes what was started; it never starts anything.
-        (None, true) => {
-            return Err(Error::Usage(format!(
-                "{} has nothing to resume (no purge or wipe journal for it in {})",
-                path.display(),
-                req.wipe.journal_dir.display()
-            ))
-            .into())
-        }
-        (None, false) => technique::decide(&policy.media, class, |m| {
-            let Some(d) = &drive else {
-                return Err(Unavailable::Lacks(no_drive.clone()));
-            };
-            let p = prepare(req, d, m)?;
-            let chosen = (p.method, p.grade);
-            prepared.insert(m, p);
-            Ok(chosen)
-        }),
-    };
-    let mut chosen = None;
-    if let Decision::Run { steps, .. } = &decision {
-        for s in steps {
-            if let Chosen::Device { method, .. } = s {
-                chosen = prepared
-                    .remove(&None)
-                    .filter(|p| p.method == *method)
-                    .or_else(|| prepared.remove(&Some(*method)));
-            }
-        }
-    }
-    if let Decision::Blocked(why) = &decision {
-        return Err(Error::refused(path, why.clone()).into());
-    }
-    let overwrite = decision_has(&decision, |c| *c == Chosen::Overwrite);
-    let plan = match (&resolved, overwrite) {
-        (Some(r), true) => Some(
-            wipe::plan_all(&req.wipe, std::slice::from_ref(r))?
-                .pop()
-                .ok_or_else(|| Error::Usage("no plan".into()))?,
-        ),
-        (None, true) => {
-            return Err(Error::Usage(format!(
-                "{}: the simulated drive can be overwritten only when kept in a file \
-                 (--simulate NAME=nvme:SIZE:FEATURES:STATE)",
-                path.display()
-            ))
-            .into())
-        }
-        _ => None,
-    };
+    let plan = plan_of(req, path, resolved.as_ref(), &decision)?;
     record
         .notes
         .push(note(policy, class, &class_why, &decision));
@@ -347,6 +240,174 @@ fn decide_one(
         plan,
         record,
     })
+}
+
+/// The drive behind a target (claimed, or the test seam's simulated one, whose media file
+/// stands for it when overwritten), why there is none, and the target to overwrite.
+fn subject(
+    req: &settings::Sanitize,
+    path: &Path,
+    resolved: Option<Resolved>,
+) -> anyhow::Result<(Option<Drive>, String, Option<Resolved>)> {
+    let Some(r) = resolved else {
+        let spec = req.simulate.as_ref().map_or("", |(_, s)| s.as_str());
+        let sim = Arc::new(SimNvme::from_spec(spec).map_err(Error::Usage)?);
+        let media = spec
+            .splitn(4, ':')
+            .nth(3)
+            .map(|state| Path::new(state).with_extension("media"));
+        let resolved = match media {
+            Some(m) => Some(Resolved::Existing(Box::new(device::probe(&m)?))),
+            None => None,
+        };
+        return Ok((Some(Drive::simulated(path, sim)), String::new(), resolved));
+    };
+    let (d, why) = open_drive(req, &r)?;
+    Ok((d, why, Some(r)))
+}
+
+/// An unfinished purge of this drive: the one to finish (--resume), or a refusal to start
+/// another (see `purge::unfinished`).
+fn unfinished_purge(
+    req: &settings::Sanitize,
+    drive: Option<&Drive>,
+) -> anyhow::Result<Option<Pending>> {
+    let Some(d) = drive else {
+        return Ok(None);
+    };
+    let jpath = purge_journal::path_for(
+        &req.wipe.journal_dir,
+        &MediaKey::of(&d.probe),
+        &d.probe.canonical,
+    );
+    if req.wipe.resume && !jpath.exists() {
+        return Ok(None);
+    }
+    Ok(unfinished(
+        req.wipe.key.as_deref(),
+        (req.wipe.resume, req.wipe.restart),
+        &req.wipe.journal_dir,
+        d,
+        &jpath,
+    )?
+    .map(|p| *p))
+}
+
+/// What an interrupted overwrite of this target left (rma's second step, an HDD's overwrite).
+fn unfinished_wipe(req: &settings::Sanitize, resolved: Option<&Resolved>) -> bool {
+    match resolved {
+        Some(Resolved::Existing(p)) => {
+            crate::journal::path_for(&req.wipe.journal_dir, &MediaKey::of(p), &p.canonical).exists()
+        }
+        _ => false,
+    }
+}
+
+/// What earlier runs left of this target.
+struct Left<'a> {
+    purge: Option<&'a Pending>,
+    wipe: bool,
+}
+
+/// The decision, and the device command prepared for it: finishing what was left (--resume
+/// starts nothing new), or the policy's first alternative the drive can do. A technique that is
+/// there but blocked refuses the run.
+fn choose(
+    req: &settings::Sanitize,
+    path: &Path,
+    class: MediaClass,
+    drive: Option<&Drive>,
+    no_drive: &str,
+    left: Left,
+) -> anyhow::Result<(Decision, Option<Prepared>)> {
+    let decision = match (left.purge, req.wipe.resume) {
+        (Some(p), _) => {
+            let method = p.method().ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: its purge journal names an unknown method",
+                    path.display()
+                ))
+            })?;
+            let grade = if p.outcome.purge_grade {
+                Grade::Purge
+            } else {
+                Grade::Clear
+            };
+            let why = vec!["an unfinished purge of this drive is finished (--resume)".into()];
+            return Ok((
+                Decision::Run {
+                    steps: vec![Chosen::Device { method, grade }],
+                    why,
+                },
+                None,
+            ));
+        }
+        (None, true) if left.wipe => Decision::Run {
+            steps: vec![Chosen::Overwrite],
+            why: vec!["an unfinished overwrite of this target is finished (--resume)".into()],
+        },
+        (None, true) => {
+            return Err(Error::Usage(format!(
+                "{} has nothing to resume (no purge or wipe journal for it in {})",
+                path.display(),
+                req.wipe.journal_dir.display()
+            ))
+            .into())
+        }
+        (None, false) => {
+            let mut prepared: HashMap<Option<Method>, Prepared> = HashMap::new();
+            let d = technique::decide(&req.wipe.policy.media, class, |m| {
+                let Some(d) = drive else {
+                    return Err(Unavailable::Lacks(no_drive.to_string()));
+                };
+                let p = prepare(req, d, m)?;
+                let chosen = (p.method, p.grade);
+                prepared.insert(m, p);
+                Ok(chosen)
+            });
+            if let Decision::Blocked(why) = &d {
+                return Err(Error::refused(path, why.clone()).into());
+            }
+            let mut chosen = None;
+            if let Decision::Run { steps, .. } = &d {
+                for s in steps {
+                    if let Chosen::Device { method, .. } = s {
+                        chosen = prepared
+                            .remove(&None)
+                            .filter(|p| p.method == *method)
+                            .or_else(|| prepared.remove(&Some(*method)));
+                    }
+                }
+            }
+            return Ok((d, chosen));
+        }
+    };
+    Ok((decision, None))
+}
+
+/// The overwrite's plan, when the decision overwrites (and the journal it resumes).
+fn plan_of(
+    req: &settings::Sanitize,
+    path: &Path,
+    resolved: Option<&Resolved>,
+    decision: &Decision,
+) -> anyhow::Result<Option<(Plan, Option<Journal>)>> {
+    if !decision_has(decision, |c| *c == Chosen::Overwrite) {
+        return Ok(None);
+    }
+    let Some(r) = resolved else {
+        return Err(Error::Usage(format!(
+            "{}: the simulated drive can be overwritten only when kept in a file \
+             (--simulate NAME=nvme:SIZE:FEATURES:STATE)",
+            path.display()
+        ))
+        .into());
+    };
+    Ok(Some(
+        wipe::plan_all(&req.wipe, std::slice::from_ref(r))?
+            .pop()
+            .ok_or_else(|| Error::Usage("no plan".into()))?,
+    ))
 }
 
 fn decision_has(d: &Decision, f: impl Fn(&Chosen) -> bool) -> bool {
