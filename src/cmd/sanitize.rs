@@ -814,8 +814,10 @@ fn overwrite_step(
     if let (true, Some(r)) = (session.req.restore_hidden, job.resolved.as_mut()) {
         wipe::restore_hidden(session.req.transport, r, &mut job.record, rep.reporter())?;
     }
+    // The probe that was confirmed (its descriptor is checked again when opened), never a new
+    // look-up by name: a name can point to another device by now.
     let probe = match job.resolved.take() {
-        Some(Resolved::Existing(p)) => device::probe(&p.path)?,
+        Some(Resolved::Existing(p)) => *p,
         Some(Resolved::ToCreate { path, size }) => {
             device::create_image(&path, size)?;
             device::probe(&path)?

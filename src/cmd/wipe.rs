@@ -492,6 +492,12 @@ pub(crate) fn restore_hidden(
         let _ = std::fs::write(rescan, "1");
     }
     let now = device::probe(&p.path)?;
+    if now.devno != p.devno || MediaKey::of(&now).serial != MediaKey::of(p).serial {
+        return Err(refused(
+            "after the rescan the name points to another device than the one confirmed".into(),
+        )
+        .into());
+    }
     let want = done.after.sectors * u64::from(now.logical_block_size.max(1));
     if now.size != want {
         return Err(refused(format!(

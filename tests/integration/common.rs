@@ -538,3 +538,33 @@ impl Drop for Tmux {
             .status();
     }
 }
+
+/// Starts `cmd` (it carries `--json` and `--test-hold POINT`) and returns once it holds at
+/// `point`; the rest of its stdout is drained on a thread. A test then meddles and signals.
+pub fn spawn_held(mut cmd: Command, point: &str) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mediasan");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).expect("read stdout");
+        assert!(n > 0, "mediasan ended before holding at {point}");
+        if line.contains("\"test_hold\"") {
+            assert!(line.contains(point), "{line}");
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in out.lines() {});
+    child
+}
+
+/// Sends `sig` to `child`.
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).expect("kill");
+}

@@ -190,38 +190,18 @@ fn a_purge_that_is_there_but_blocked_refuses_the_run_rather_than_fall_to_a_weake
 
 #[test]
 fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let env = Env::new();
     let sim = format!("nvme:4M:crypto:{}", env.path("drive").display());
-    let mut child = env
-        .cmd()
-        .args(["sanitize", "--yes", "--json", "--cert-dir", "c"])
+    let mut cmd = env.cmd();
+    cmd.args(["sanitize", "--yes", "--json", "--cert-dir", "c"])
         .args(["--poll-interval", "0.01", "--test-hold", "purge-wait"])
         .args([
             "--simulate",
             &format!("/dev/simnvme0={sim}"),
             "/dev/simnvme0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("test_hold") {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "ended before holding"
-        );
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+        ]);
+    let mut child = spawn_held(cmd, "purge-wait");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let first = certs(&env).remove(0);
     assert_eq!(first.result, Verdict::Incomplete);
@@ -241,46 +221,26 @@ fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
 
 #[test]
 fn an_rma_overwrite_cut_short_after_its_purge_is_finished_by_resume() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let env = Env::new();
     let sim = format!("nvme:4M:block:{}", env.path("drive").display());
-    let mut child = env
-        .cmd()
-        .args([
-            "sanitize",
-            "--yes",
-            "--json",
-            "--cert-dir",
-            "c",
-            "--policy",
-            "rma",
-        ])
-        .args(["--poll-interval", "0.01", "--test-hold", "pass-start:1"])
-        .args([
-            "--simulate",
-            &format!("/dev/simnvme0={sim}"),
-            "/dev/simnvme0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("test_hold") {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "ended before holding"
-        );
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    let mut cmd = env.cmd();
+    cmd.args([
+        "sanitize",
+        "--yes",
+        "--json",
+        "--cert-dir",
+        "c",
+        "--policy",
+        "rma",
+    ])
+    .args(["--poll-interval", "0.01", "--test-hold", "pass-start:1"])
+    .args([
+        "--simulate",
+        &format!("/dev/simnvme0={sim}"),
+        "/dev/simnvme0",
+    ]);
+    let mut child = spawn_held(cmd, "pass-start:1");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     let first = certs(&env);
     assert_eq!(
@@ -447,4 +407,34 @@ fn rma_capture_saves_the_logs_before_the_purge_hashed_in_the_certificate() {
     // The error log as the drive had it before the purge: one entry.
     let errors = std::fs::read(env.path("c").join(&got[1].file)).unwrap();
     assert_eq!(errors[0], 1);
+}
+
+#[test]
+fn a_name_flipped_after_confirmation_is_never_the_one_overwritten() {
+    let env = Env::new();
+    let (a, b, link) = (env.path("a.img"), env.path("b.img"), env.path("disk"));
+    make_file(&a, 1 << 20, 0xAA);
+    make_file(&b, 1 << 20, 0xBB);
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let mut cmd = env.cmd();
+    cmd.args(["sanitize", "--yes", "--json", "--cert-dir", "c"])
+        .args(["--test-hold", "confirmed"])
+        .arg(&link);
+    let mut child = spawn_held(cmd, "confirmed");
+    let tmp = env.path("disk.new");
+    std::os::unix::fs::symlink(&b, &tmp).unwrap();
+    std::fs::rename(&tmp, &link).unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGHUP);
+    let code = child.wait().unwrap().code();
+    assert!(
+        std::fs::read(&b).unwrap().iter().all(|&x| x == 0xBB),
+        "the file now behind the name untouched (exit {code:?})"
+    );
+    for c in certs(&env) {
+        assert_ne!(
+            c.result,
+            Verdict::Pass,
+            "no PASS for a file that was not confirmed"
+        );
+    }
 }
