@@ -569,11 +569,8 @@ fn a_partition_is_refused_naming_its_disk() {
 /// Starts `mediasan purge` on the kept simulated drive `sim`, held once it follows the drive
 /// (`purge-wait`), then sends `sig`; returns the exit code.
 fn purge_until_waiting(env: &Env, sim: &str, sig: nix::sys::signal::Signal) -> Option<i32> {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    let mut child = env
-        .cmd()
-        .args(["purge", "/dev/simnvme0", "--simulate", sim])
+    let mut cmd = env.cmd();
+    cmd.args(["purge", "/dev/simnvme0", "--simulate", sim])
         .args([
             "--poll-interval",
             "0.01",
@@ -582,22 +579,9 @@ fn purge_until_waiting(env: &Env, sim: &str, sig: nix::sys::signal::Signal) -> O
             "--cert-dir",
             "c",
         ])
-        .args(["--test-hold", "purge-wait"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("test_hold") {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "ended before holding"
-        );
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        .args(["--test-hold", "purge-wait"]);
+    let mut child = spawn_held(cmd, "purge-wait");
+    signal(&child, sig);
     child.wait().unwrap().code()
 }
 

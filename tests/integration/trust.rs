@@ -16,41 +16,20 @@ const SIZE: usize = 8 << 20;
 
 /// Starts `wipe --json --test-hold POINT` and returns once the wipe holds there.
 pub fn held(env: &Env, img: &Path, point: &str, extra: &[&str]) -> Child {
-    let mut child = env
-        .cmd()
-        .args([
-            "wipe",
-            "--yes",
-            "--json",
-            "--cert-dir",
-            "c",
-            "--test-hold",
-            point,
-        ])
-        .args(["--checkpoint-interval", "0.05", "--buffer-size", "256K"])
-        .args(extra)
-        .arg(img)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "the wipe ended before holding at {point}");
-        if line.contains("\"test_hold\"") {
-            assert!(line.contains(point), "{line}");
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in out.lines() {});
-    child
-}
-
-fn signal(child: &Child, sig: Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let mut cmd = env.cmd();
+    cmd.args([
+        "wipe",
+        "--yes",
+        "--json",
+        "--cert-dir",
+        "c",
+        "--test-hold",
+        point,
+    ])
+    .args(["--checkpoint-interval", "0.05", "--buffer-size", "256K"])
+    .args(extra)
+    .arg(img);
+    spawn_held(cmd, point)
 }
 
 fn journals(env: &Env) -> usize {
@@ -1157,9 +1136,8 @@ fn a_signal_at_every_purge_boundary_leaves_code_and_certificate_agreeing() {
     ];
     for (point, want, why) in cases {
         let env = Env::new();
-        let mut child = env
-            .cmd()
-            .args(["purge", "/dev/simnvme0", "--simulate", "nvme:4M:crypto"])
+        let mut cmd = env.cmd();
+        cmd.args(["purge", "/dev/simnvme0", "--simulate", "nvme:4M:crypto"])
             .args([
                 "--yes",
                 "--json",
@@ -1168,21 +1146,8 @@ fn a_signal_at_every_purge_boundary_leaves_code_and_certificate_agreeing() {
                 "--cert-dir",
                 "c",
             ])
-            .args(["--test-hold", point])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("test_hold") {
-            line.clear();
-            assert!(
-                out.read_line(&mut line).unwrap() > 0,
-                "{point}: ended before holding"
-            );
-        }
-        std::thread::spawn(move || for _ in out.lines() {});
+            .args(["--test-hold", point]);
+        let mut child = spawn_held(cmd, point);
         signal(&child, Signal::SIGINT);
         let code = child.wait().unwrap().code();
         assert_eq!(code, Some(want), "{point}");
