@@ -328,8 +328,6 @@ pub struct Sanitize {
     pub wipe: Wipe,
     /// The device command's request, its method filled in per drive.
     pub request: crate::purge::flow::Request,
-    /// `--transport ata`: talk ATA to every drive (USB bridges).
-    pub force_ata: bool,
     /// The `--simulate NAME=SPEC` seam (test builds only): NAME is a simulated NVMe drive.
     pub simulate: Option<(PathBuf, String)>,
 }
@@ -368,7 +366,6 @@ impl Sanitize {
                 hold: a.wipe.seams.hold().map(str::to_string),
                 rma_capture: a.rma_capture.then(|| wipe.cert_dir.clone()),
             },
-            force_ata: a.wipe.transport == TransportArg::Ata,
             simulate,
             wipe,
         })

@@ -18,6 +18,26 @@ pub struct Row {
     pub certificate: String,
 }
 
+impl Row {
+    /// A target with no certificate: `why` says what happened instead.
+    pub fn error(target: &str, why: String) -> Row {
+        Row {
+            result: "ERROR".into(),
+            target: target.into(),
+            certificate: why,
+            ..Row::default()
+        }
+    }
+
+    /// A target whose thread panicked (a bug).
+    pub fn bug(target: &str) -> Row {
+        Row::error(
+            target,
+            "none: mediasan failed (a bug); see the lines above".into(),
+        )
+    }
+}
+
 /// The reasons to show on screen: at most `max`, each at most `width` characters, then "+N
 /// more in the certificate". The certificate keeps them all.
 pub fn reasons(all: &[String], max: usize, width: usize) -> Vec<String> {

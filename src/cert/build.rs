@@ -421,13 +421,14 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c
 }
 
-/// A target the policy has no technique for (`sanitize`): nothing was written; FAIL, with the
-/// recommendation Destroy and why each technique the policy names does not apply.
-pub fn no_technique(
+/// A FAIL certificate for a target nothing was written to: `note` says why it was not
+/// sanitized, `reasons` the details, and the recommendation is Destroy.
+fn not_sanitized(
     p: &Probe,
     policy: &Policy,
-    medium: &str,
-    why: &[String],
+    note: String,
+    reasons: Vec<String>,
+    destroy: String,
     record: &Record,
 ) -> Certificate {
     let mut c = skeleton(p);
@@ -440,13 +441,24 @@ pub fn no_technique(
         finished: now,
         ..Sanitization::default()
     };
-    c.notes = vec![format!(
-        "Policy {} names no technique this {medium} medium can do: nothing was written to it.",
-        policy.name
-    )];
+    c.notes = vec![note];
     record.apply(&mut c);
     c.result = Verdict::Fail;
-    c.reasons = if why.is_empty() {
+    c.reasons = reasons;
+    c.recommendation = format!("Destroy: {destroy}");
+    c
+}
+
+/// A target the policy has no technique for (`sanitize`): nothing was written; FAIL, with the
+/// recommendation Destroy and why each technique the policy names does not apply.
+pub fn no_technique(
+    p: &Probe,
+    policy: &Policy,
+    medium: &str,
+    why: &[String],
+    record: &Record,
+) -> Certificate {
+    let reasons = if why.is_empty() {
         vec![format!(
             "policy {} has no technique for {medium} media",
             policy.name
@@ -454,11 +466,19 @@ pub fn no_technique(
     } else {
         why.iter().map(|w| format!("not applicable: {w}")).collect()
     };
-    c.recommendation =
-        "Destroy: no sanitization technique the policy allows applies to this medium (NIST SP \
-                        800-88: media that cannot be cleared or purged are destroyed)"
-            .into();
-    c
+    not_sanitized(
+        p,
+        policy,
+        format!(
+            "Policy {} names no technique this {medium} medium can do: nothing was written to it.",
+            policy.name
+        ),
+        reasons,
+        "no sanitization technique the policy allows applies to this medium (NIST SP 800-88: media that \
+         cannot be cleared or purged are destroyed)"
+            .into(),
+        record,
+    )
 }
 
 /// A drive not sanitized because its health is over the policy's limits and the policy says
@@ -470,32 +490,21 @@ pub fn refused_for_health(
     over: &[String],
     record: &Record,
 ) -> Certificate {
-    let mut c = skeleton(p);
-    let now = timestamp(SystemTime::now());
-    c.sanitization = Sanitization {
-        method: "none".into(),
-        technique: "none".into(),
-        policy: policy_ref(policy),
-        started: now.clone(),
-        finished: now,
-        ..Sanitization::default()
-    };
-    c.media.health.before = Some(health);
-    c.notes = vec![format!(
-        "Policy {} refuses drives whose health is over its limits (on_health = \"refuse\"): nothing was \
-         written to it.",
-        policy.name
-    )];
-    record.apply(&mut c);
-    c.result = Verdict::Fail;
-    c.reasons = over
-        .iter()
-        .map(|w| format!("not sanitized: the drive's health is over the policy's limits: {w}"))
-        .collect();
-    c.recommendation = format!(
-        "Destroy: the drive's health is over the policy's limits ({})",
-        over.join("; ")
+    let mut c = not_sanitized(
+        p,
+        policy,
+        format!(
+            "Policy {} refuses drives whose health is over its limits (on_health = \"refuse\"): nothing was \
+             written to it.",
+            policy.name
+        ),
+        over.iter()
+            .map(|w| format!("not sanitized: the drive's health is over the policy's limits: {w}"))
+            .collect(),
+        format!("the drive's health is over the policy's limits ({})", over.join("; ")),
+        record,
     );
+    c.media.health.before = Some(health);
     c
 }
 

@@ -100,13 +100,7 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
             .map(|(h, rep)| {
                 h.join().unwrap_or_else(|_| {
                     rep.finish();
-                    let row = Row {
-                        result: "ERROR".into(),
-                        target: rep.name().to_string(),
-                        certificate: "none: mediasan failed (a bug); see the lines above".into(),
-                        ..Row::default()
-                    };
-                    (Exit::Failed, vec![row])
+                    (Exit::Failed, vec![Row::bug(rep.name())])
                 })
             })
             .collect()
@@ -434,7 +428,9 @@ fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<
             format!("a partition of /dev/{disk}: the drive's own commands erase the whole drive"),
         ));
     }
-    let transport = req.force_ata.then_some(engine::Bus::Ata);
+    // `--transport ata` (wipe's flag): talk ATA to every drive (USB bridges).
+    let ata = req.wipe.transport == crate::device::hidden::Transport::Ata;
+    let transport = ata.then_some(engine::Bus::Ata);
     if let Err(why) = super::purge::bus_of(transport, p) {
         return Ok((None, why));
     }
@@ -447,19 +443,13 @@ fn read_health(
     r: Option<&Resolved>,
     d: Option<&Drive>,
 ) -> Option<Health> {
-    if let Some(d) = d {
-        return Some(health::read(
+    match d {
+        Some(d) => Some(health::read(
             &d.probe,
             d.pass.as_ref(),
             d.bus == engine::Bus::Ata,
-        ));
-    }
-    match r {
-        Some(Resolved::Existing(p)) => p
-            .handle
-            .as_deref()
-            .map(|h| health::read(p, h, req.force_ata)),
-        _ => None,
+        )),
+        None => r.and_then(|r| wipe::health_of(&req.wipe, r)),
     }
 }
 
@@ -710,12 +700,7 @@ fn one(
     let mut rows = Vec::new();
     let fail = |e: anyhow::Error, rows: &mut Vec<Row>| {
         rep.say(&format!("error: {e:#}"));
-        rows.push(Row {
-            result: "ERROR".into(),
-            target: rep.name().to_string(),
-            certificate: format!("none: {e}"),
-            ..Row::default()
-        });
+        rows.push(Row::error(rep.name(), format!("none: {e}")));
         Exit::Failed
     };
     if let Decision::Destroy(why) = &job.decision {

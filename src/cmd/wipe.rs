@@ -165,13 +165,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             .map(|(h, rep)| {
                 h.join().unwrap_or_else(|_| {
                     rep.finish();
-                    let row = Row {
-                        result: "ERROR".into(),
-                        target: rep.name().to_string(),
-                        certificate: "none: mediasan failed (a bug); see the lines above".into(),
-                        ..Row::default()
-                    };
-                    (Exit::Failed, row)
+                    (Exit::Failed, Row::bug(rep.name()))
                 })
             })
             .collect()
@@ -422,7 +416,7 @@ fn refuse_unfinished_purges(req: &settings::Wipe, resolved: &[Resolved]) -> anyh
 }
 
 /// The drive's health through its probed descriptor (`None` for an image to create).
-fn health_of(req: &settings::Wipe, r: &Resolved) -> Option<Health> {
+pub(crate) fn health_of(req: &settings::Wipe, r: &Resolved) -> Option<Health> {
     match r {
         Resolved::Existing(p) => p
             .handle
