@@ -22,10 +22,10 @@ use crate::evidence::Reserve;
 use crate::journal::{Journal, MediaKey};
 use crate::plan::Plan;
 use crate::progress::{Quiet, Reporter, TargetReporter};
-use crate::purge::engine;
+use crate::purge::engine::{self, Caps};
 use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
 use crate::purge::journal::{self as purge_journal, Pending};
-use crate::purge::method::{Grade, Method};
+use crate::purge::method::{Grade, Medium, Method};
 use crate::purge::sim::SimNvme;
 use crate::records::Key;
 use crate::settings;
@@ -177,7 +177,17 @@ fn decide_one(
 ) -> anyhow::Result<Job> {
     let policy = &req.wipe.policy;
     let (drive, no_drive, resolved) = subject(req, path, resolved)?;
-    let (class, class_why) = technique::classify(&facts(resolved.as_ref(), drive.as_ref()));
+    // What the drive reports, read once for the class and every alternative.
+    let caps = drive.as_ref().map(|d| {
+        let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
+        engine::probe(d.pass.as_ref(), d.bus, rotational)
+            .map_err(|e| format!("cannot read its {} capabilities: {e}", bus_name(d.bus)))
+    });
+    let medium = caps
+        .as_ref()
+        .and_then(|c| c.as_ref().ok())
+        .map(|c| c.medium);
+    let (class, class_why) = technique::classify(&facts(resolved.as_ref(), drive.as_ref(), medium));
     let health = read_health(req, resolved.as_ref(), drive.as_ref());
     let over = health
         .as_ref()
@@ -197,7 +207,8 @@ fn decide_one(
             purge: resume.as_ref(),
             wipe: unfinished_wipe(req, resolved.as_ref()),
         };
-        choose(req, path, class, drive.as_ref(), &no_drive, left)?
+        let door = drive.as_ref().zip(caps.as_ref());
+        choose(req, path, class, door, &no_drive, left)?
     };
     let plan = plan_of(req, path, resolved.as_ref(), &decision)?;
     record
@@ -310,7 +321,7 @@ fn choose(
     req: &settings::Sanitize,
     path: &Path,
     class: MediaClass,
-    drive: Option<&Drive>,
+    drive: Option<(&Drive, &Result<Caps, String>)>,
     no_drive: &str,
     left: Left,
 ) -> anyhow::Result<(Decision, Option<Prepared>)> {
@@ -351,10 +362,10 @@ fn choose(
         (None, false) => {
             let mut prepared: HashMap<Option<Method>, Prepared> = HashMap::new();
             let d = technique::decide(&req.wipe.policy.media, class, |m| {
-                let Some(d) = drive else {
+                let Some((d, caps)) = drive else {
                     return Err(Unavailable::Lacks(no_drive.to_string()));
                 };
-                let p = prepare(req, d, m)?;
+                let p = prepare(req, d, caps, m)?;
                 let chosen = (p.method, p.grade);
                 prepared.insert(m, p);
                 Ok(chosen)
@@ -454,7 +465,7 @@ fn read_health(
 }
 
 /// What classify needs: the kernel's view, and the drive's own medium when it answers.
-fn facts(r: Option<&Resolved>, d: Option<&Drive>) -> Facts {
+fn facts(r: Option<&Resolved>, d: Option<&Drive>, drive_medium: Option<Medium>) -> Facts {
     let probe: Option<&Probe> = d.map(|d| &d.probe).or(match r {
         Some(Resolved::Existing(p)) => Some(p),
         _ => None,
@@ -465,12 +476,6 @@ fn facts(r: Option<&Resolved>, d: Option<&Drive>) -> Facts {
             ..Facts::default()
         };
     };
-    let drive_medium = d.and_then(|d| {
-        let rotational = (!d.simulated).then_some(p.identity.rotational);
-        engine::probe(d.pass.as_ref(), d.bus, rotational)
-            .ok()
-            .map(|c| c.medium)
-    });
     Facts {
         interface: p.identity.interface.clone(),
         image: p.kind == Kind::Image,
@@ -485,15 +490,10 @@ fn facts(r: Option<&Resolved>, d: Option<&Drive>) -> Facts {
 fn prepare(
     req: &settings::Sanitize,
     d: &Drive,
+    caps: &Result<Caps, String>,
     m: Option<Method>,
 ) -> Result<Prepared, Unavailable> {
-    let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
-    let caps = engine::probe(d.pass.as_ref(), d.bus, rotational).map_err(|e| {
-        Unavailable::Lacks(format!(
-            "cannot read its {} capabilities: {e}",
-            bus_name(d.bus)
-        ))
-    })?;
+    let caps = caps.as_ref().map_err(|e| Unavailable::Lacks(e.clone()))?;
     let offered = match m {
         None => caps
             .supported
