@@ -260,7 +260,7 @@ impl Run<'_, '_> {
             bytes_written: prior_written + d.bytes_written,
             segments: segments(d.bytes_written, SystemTime::now()),
         };
-        let r = {
+        let mut r = {
             let (journal, obs, name) = (&mut self.journal, self.obs, &self.name);
             let mut save = |d: &Durable| {
                 journal.position = resume_point(d);
@@ -299,6 +299,11 @@ impl Run<'_, '_> {
                 ck,
             )
         };
+        // Errors because the medium went away (pulled, dropped off the bus): the pass is
+        // cut short, not failed, and a later run continues it from its durable point.
+        if !r.interrupted && self.pulled(&r) {
+            r.interrupted = true;
+        }
         let mut rec = pass_record(p, &r);
         // A resumed pass: the bytes, errors and time below its start came from earlier runs.
         rec.bytes_written += prior_written;
@@ -324,6 +329,21 @@ impl Run<'_, '_> {
         }
         self.save();
         (rec, r)
+    }
+
+    /// True when the medium was removed: the session said so, or a pass that met errors
+    /// finds it gone from the system (a removal is seen by the kernel within a moment of the
+    /// first failed write; a failing drive that stays is not "removed").
+    fn pulled(&self, r: &PassReport) -> bool {
+        if self.signals.removed() {
+            return true;
+        }
+        let errors = !r.errors.is_empty() || r.gave_up || r.aborted || r.flush_error.is_some();
+        if errors && crate::device::gone(self.job.probe, Duration::from_secs(2)) {
+            self.signals.remove();
+            return true;
+        }
+        false
     }
 
     /// Tells people and scripts how a pass went.
@@ -566,10 +586,16 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         after: readable.then(|| crate::device::health::read(probe, job.drive, force_ata)),
         before: Some(health_before),
     };
+    let pulled = signals.removed();
     if interrupted {
         let at = where_(&run.journal);
         run.journal.events.push(format!(
-            "interrupted {} {at}",
+            "{} {} {at}",
+            if pulled {
+                "removed (the drive was pulled)"
+            } else {
+                "interrupted"
+            },
             cert::timestamp(SystemTime::now())
         ));
         run.save();
@@ -583,6 +609,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         finished: SystemTime::now(),
         events: run.journal.events.clone(),
         interrupted,
+        pulled: interrupted && pulled,
         hung_up: signals.hung_up(),
         supersedes: run.journal.certificates.clone(),
     };

@@ -17,6 +17,9 @@ pub struct Signals {
     pub cancel: Arc<AtomicBool>,
     /// SIGHUP arrived: the terminal is gone; go on.
     pub hangup: Arc<AtomicBool>,
+    /// The medium was removed while it was worked on (pulled from a bench, or gone from the
+    /// system): the work stops as for a signal, and the certificate says so.
+    pub removed: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -36,6 +39,27 @@ impl Signals {
     /// True once SIGINT or SIGTERM arrived.
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// True once the medium was found removed.
+    pub fn removed(&self) -> bool {
+        self.removed.load(Ordering::Relaxed)
+    }
+
+    /// Stops one medium's work because it was removed (a bench saw it pulled).
+    pub fn remove(&self) {
+        self.removed.store(true, Ordering::Relaxed);
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// The flags of one medium in a session of many (`bench`): stopped on its own (the
+    /// session stops each one on SIGINT), the session's hang-up shared.
+    pub fn for_medium(&self) -> Signals {
+        Signals {
+            cancel: Arc::default(),
+            hangup: Arc::clone(&self.hangup),
+            removed: Arc::default(),
+        }
     }
 
     /// True once SIGHUP arrived.

@@ -29,6 +29,8 @@ pub struct ClearOutcome {
     pub events: Vec<String>,
     /// A signal cut the work short: the result is INCOMPLETE and can be resumed.
     pub interrupted: bool,
+    /// What cut it short was the medium's removal (pulled from a bench, gone from the system).
+    pub pulled: bool,
     /// The terminal hung up meanwhile (and the work went on).
     pub hung_up: bool,
     /// The INCOMPLETE certificates of earlier runs of this wipe.
@@ -254,7 +256,15 @@ pub fn clear(
     c.verification = o.verification;
     c.notes = clear_notes(p, direct_io, plan, o.hung_up);
     record.apply(&mut c);
-    let (verdict, reasons) = judge(&c, plan.passes.len(), o.interrupted);
+    let (verdict, mut reasons) = judge(&c, plan.passes.len(), o.interrupted);
+    if o.pulled {
+        reasons.insert(
+            0,
+            "the drive was removed (pulled) before the work was finished; plug it in again to \
+             resume (its journal is kept)"
+                .into(),
+        );
+    }
     c.result = verdict;
     c.reasons = reasons;
     c.recommendation = recommend(&c);

@@ -688,3 +688,49 @@ impl BlockIo for Target {
         Ok(())
     }
 }
+
+/// True when the block device `p` was removed from the system (its sysfs entry gone, or its
+/// size now 0: a pulled drive, a detached loop device), waiting up to `wait` for the kernel to
+/// catch up with the failed I/O that made the caller ask. An image file is never gone.
+pub fn gone(p: &Probe, wait: std::time::Duration) -> bool {
+    let Some(devno) = p.devno.filter(|_| p.kind == Kind::Block) else {
+        return false;
+    };
+    let start = std::time::Instant::now();
+    loop {
+        if gone_in(Path::new("/sys"), devno) {
+            return true;
+        }
+        if start.elapsed() >= wait {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// [`gone`] as seen in the sysfs tree under `sys`.
+fn gone_in(sys: &Path, (major, minor): (u64, u64)) -> bool {
+    let dir = sys.join(format!("dev/block/{major}:{minor}"));
+    match std::fs::read_to_string(dir.join("size")) {
+        Ok(s) => s.trim().parse::<u64>().is_ok_and(|n| n == 0),
+        Err(_) => !dir.exists(),
+    }
+}
+
+#[cfg(test)]
+mod gone_tests {
+    use super::gone_in;
+
+    #[test]
+    fn a_device_is_gone_when_sysfs_forgets_it_or_its_size_drops_to_zero() {
+        let sys = tempfile::tempdir().unwrap();
+        let dir = sys.path().join("dev/block/8:16");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("size"), "2048\n").unwrap();
+        assert!(!gone_in(sys.path(), (8, 16)), "present, with sectors");
+        std::fs::write(dir.join("size"), "0\n").unwrap();
+        assert!(gone_in(sys.path(), (8, 16)), "no medium any more");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(gone_in(sys.path(), (8, 16)), "removed");
+    }
+}

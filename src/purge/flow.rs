@@ -488,8 +488,9 @@ pub fn claim_scope(d: &Drive, p: &Prepared) -> Result<Vec<std::fs::File>, Error>
 /// What following the drive came to.
 enum Waited {
     Done(State),
-    /// Stopped following (a signal) at this progress; the drive carries on.
-    Stopped(f64),
+    /// Stopped following (a signal; true: the drive was removed) at this progress; the drive
+    /// carries on.
+    Stopped(f64, bool),
     /// Gave up following: the status could not be read, or the progress did not move, for
     /// longer than the patience allows. The drive may still be working.
     Lost(String),
@@ -556,7 +557,7 @@ fn wait(
             first = false;
         }
         if signals.cancelled() {
-            return Waited::Stopped(at);
+            return Waited::Stopped(at, signals.removed());
         }
         std::thread::sleep(delay);
     }
@@ -964,7 +965,7 @@ pub fn resume(
         }
     };
     // Only a drive that may still be sanitizing leaves something for yet another run.
-    let again = followed && matches!(waited, Waited::Stopped(_) | Waited::Lost(_));
+    let again = followed && matches!(waited, Waited::Stopped(..) | Waited::Lost(_));
     finish(d, &pending.rule, &evidence, waited, &mut o, obs);
     o.health.after = Some(health(d));
     o.finished = SystemTime::now();
@@ -1007,15 +1008,22 @@ fn finish(
         d.probe.path.display()
     );
     match waited {
-        Waited::Stopped(at) => {
+        Waited::Stopped(at, pulled) => {
             obs.say(&format!(
                 "stopped waiting; the drive goes on with the sanitize by itself: {later}"
             ));
             o.command.drive_status = format!("running ({at:.0} %) when mediasan stopped waiting");
-            o.interrupted = Some(format!(
-                "interrupted while the drive sanitized ({at:.0} % done); it was not followed to the end nor \
-                 verified"
-            ));
+            o.interrupted = Some(if pulled {
+                format!(
+                    "the drive was removed (pulled) while it sanitized ({at:.0} % done); plug it in again \
+                     to follow it to the end and verify it"
+                )
+            } else {
+                format!(
+                    "interrupted while the drive sanitized ({at:.0} % done); it was not followed to the \
+                     end nor verified"
+                )
+            });
             o.events.push(format!(
                 "{}: interrupted while the drive sanitized ({at:.0} %)",
                 crate::cert::timestamp(SystemTime::now())
