@@ -82,6 +82,9 @@ pub enum Command {
     /// write a signed certificate per target. Takes every wipe option for its overwrites;
     /// --policy defaults to nist-decommission.
     Sanitize(SanitizeArgs),
+    /// Wipe drives as they are plugged in, each certified the moment it finishes: a bench of
+    /// bays, drives pulled and pushed all day. Only drives that match --include are taken.
+    Bench(BenchArgs),
     /// Purge with the drive's own sanitize command (NVMe, ATA, SCSI): check it can, run it,
     /// follow its progress, verify sampled locations, and write a signed certificate.
     Purge(PurgeArgs),
@@ -154,6 +157,13 @@ pub struct WipeArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub opts: WipeOpts,
+}
+
+/// Every option of an overwrite (`wipe`, `sanitize`'s overwrites, `bench`).
+#[derive(Debug, Args, Clone)]
+pub struct WipeOpts {
     /// A built-in policy name (see `mediasan policies`) or a policy TOML file [default: the
     /// config's policy, else nist-clear].
     #[arg(long, value_name = "NAME|FILE", help_heading = "Policy")]
@@ -297,6 +307,42 @@ pub struct SanitizeArgs {
     #[command(flatten)]
     pub wipe: WipeArgs,
 
+    #[command(flatten)]
+    pub device: DeviceOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The drives this bench may wipe, as they are plugged in: a kernel name glob ('sd*',
+    /// 'nvme*n1'), a device node glob ('/dev/sd*'), a bay's link under /dev/disk
+    /// ('/dev/disk/by-path/*-sas-phy*'), or a loop device's backing file ('/srv/img/*.img').
+    /// Required; may be repeated.
+    #[arg(long, value_name = "PATTERN", help_heading = "Bench")]
+    pub include: Vec<String>,
+
+    /// Drives never to touch even if --include names them (the same kinds of patterns).
+    #[arg(long, value_name = "PATTERN", help_heading = "Bench")]
+    pub exclude: Vec<String>,
+
+    /// Also take the matching drives already plugged in when the bench starts (by default
+    /// only drives plugged in later are taken).
+    #[arg(long, help_heading = "Bench")]
+    pub existing: bool,
+
+    /// Seconds a drive must stay plugged in and unchanged before its work starts.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval, help_heading = "Bench")]
+    pub settle: f64,
+
+    #[command(flatten)]
+    pub opts: WipeOpts,
+
+    #[command(flatten)]
+    pub device: DeviceOpts,
+}
+
+/// The options of a drive's own sanitize command chosen per drive (`sanitize`, `bench`).
+#[derive(Debug, Args, Clone)]
+pub struct DeviceOpts {
     /// Device commands may erase what other hosts use, or namespaces this host cannot see (a
     /// dual-ported or multi-controller NVMe subsystem): go ahead anyway.
     #[arg(long, help_heading = "Device commands")]
@@ -338,6 +384,9 @@ pub struct SeamArgs {
     /// Test seam: seconds an unreadable status or a stuck progress is waited out.
     #[arg(long, hide = true, value_name = "SECONDS")]
     pub test_patience: Option<f64>,
+    /// Test seam: look for enclosure slots and their lights under DIR instead of /sys.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub test_sysfs: Option<PathBuf>,
 }
 
 /// Test seams: none in a release build.
@@ -366,6 +415,14 @@ impl SeamArgs {
     pub fn simulate(&self) -> Option<&str> {
         #[cfg(any(debug_assertions, feature = "test-seams"))]
         return self.simulate.as_deref();
+        #[cfg(not(any(debug_assertions, feature = "test-seams")))]
+        None
+    }
+
+    /// The `--test-sysfs` folder, if this build has the seam and it was given.
+    pub fn sysfs(&self) -> Option<&std::path::Path> {
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        return self.test_sysfs.as_deref();
         #[cfg(not(any(debug_assertions, feature = "test-seams")))]
         None
     }

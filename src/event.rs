@@ -53,6 +53,49 @@ pub enum Event {
     AuditSummary(AuditSummary),
     /// Test builds only (`--test-hold`): the flow holds at `point`.
     TestHold { point: String },
+    /// `bench`: a drive was plugged in (or found at the start with `--existing`).
+    DriveAdded(DriveAdded),
+    /// `bench`: a plugged drive that will not be touched, and why.
+    DriveRefused(DriveRefused),
+    /// `bench`: a drive was pulled.
+    DriveRemoved(DriveRemoved),
+    /// `bench`, last: what the session did.
+    BenchSummary(BenchSummary),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DriveAdded {
+    pub target: String,
+    /// The enclosure slot or PCI slot with lights, if the kernel shows one.
+    pub slot: Option<String>,
+    pub model: String,
+    pub serial: String,
+    pub size_bytes: u64,
+    /// An unfinished wipe or purge of this medium is continued (`--restart`: started over).
+    pub resumes: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DriveRefused {
+    pub target: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DriveRemoved {
+    pub target: String,
+    pub serial: String,
+    /// `working` (its work is stopped, INCOMPLETE), `finished`, `waiting` or `refused`.
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchSummary {
+    /// Drives by how they ended: PASS, FAIL, INCOMPLETE, ERROR (no certificate).
+    pub counts: std::collections::BTreeMap<String, usize>,
+    /// Every certificate written, in order.
+    pub certificates: Vec<PathBuf>,
+    pub interrupted: bool,
 }
 
 impl Event {
@@ -625,6 +668,44 @@ mod tests {
                 "audit_summary",
                 "",
             ),
+            (
+                Event::DriveAdded(DriveAdded {
+                    target: s("/dev/sdb"),
+                    slot: Some(s("0:0:8:0/Slot07")),
+                    model: s("M"),
+                    serial: s("S"),
+                    size_bytes: 1,
+                    resumes: false,
+                }),
+                "drive_added",
+                "",
+            ),
+            (
+                Event::DriveRefused(DriveRefused {
+                    target: s("/dev/sdb"),
+                    reason: s("mounted"),
+                }),
+                "drive_refused",
+                "",
+            ),
+            (
+                Event::DriveRemoved(DriveRemoved {
+                    target: s("/dev/sdb"),
+                    serial: s("S"),
+                    state: s("working"),
+                }),
+                "drive_removed",
+                "",
+            ),
+            (
+                Event::BenchSummary(BenchSummary {
+                    counts: Default::default(),
+                    certificates: vec![],
+                    interrupted: true,
+                }),
+                "bench_summary",
+                "",
+            ),
         ]
     }
 
@@ -652,6 +733,10 @@ mod tests {
                 Event::AuditAsset(_) => "audit_asset",
                 Event::AuditSummary(_) => "audit_summary",
                 Event::TestHold { .. } => "test_hold",
+                Event::DriveAdded(_) => "drive_added",
+                Event::DriveRefused(_) => "drive_refused",
+                Event::DriveRemoved(_) => "drive_removed",
+                Event::BenchSummary(_) => "bench_summary",
             }
         };
         let sampled: Vec<&str> = samples()
@@ -679,6 +764,10 @@ mod tests {
             "audit_file",
             "audit_asset",
             "audit_summary",
+            "drive_added",
+            "drive_refused",
+            "drive_removed",
+            "bench_summary",
         ] {
             assert!(sampled.contains(&k), "no sample of {k}");
         }

@@ -4,6 +4,7 @@
 pub mod term;
 pub mod aligned;
 pub mod audit;
+pub mod bench;
 pub mod cert;
 pub mod clear;
 pub mod cli;

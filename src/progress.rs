@@ -26,6 +26,17 @@ pub struct Reporter {
     /// How often a plain progress line is written (without a smart terminal, and to the log).
     interval: Duration,
     stdout: Mutex<()>,
+    /// Where a long-running session (`bench`) shows the lines and events instead of bars.
+    tap: Option<std::sync::Arc<dyn Tap>>,
+}
+
+/// Takes every line and event of a [`Reporter`] (its progress as events, with or without
+/// `--json`): the bench's board, which draws its own screen.
+pub trait Tap: Send + Sync {
+    /// A line for people (a target's lines start with its name).
+    fn say(&self, text: &str);
+    /// An event (also written to stdout with `--json`).
+    fn event(&self, e: &Event);
 }
 
 impl Reporter {
@@ -47,6 +58,20 @@ impl Reporter {
             json,
             interval,
             stdout: Mutex::new(()),
+            tap: None,
+        }
+    }
+
+    /// No bars: every line and event goes to `tap` (and events to stdout with `json`).
+    pub fn tapped(json: bool, interval: Duration, tap: std::sync::Arc<dyn Tap>) -> Self {
+        Reporter {
+            multi: None,
+            _quiet_ctrl_c: None,
+            screen: crate::term::stderr_screen(),
+            json,
+            interval,
+            stdout: Mutex::new(()),
+            tap: Some(tap),
         }
     }
 
@@ -57,6 +82,9 @@ impl Reporter {
 
     /// Writes one JSON event line to stdout (only with `--json`); a closed stdout is ignored.
     pub fn emit(&self, event: &Event) {
+        if let Some(t) = &self.tap {
+            t.event(event);
+        }
         if !self.json {
             return;
         }
@@ -68,9 +96,10 @@ impl Reporter {
 
     /// A line for people, on stderr (and the log), without tearing the bars.
     pub fn say(&self, text: &str) {
-        match &self.multi {
-            Some(m) => m.suspend(|| errln!("{text}")),
-            None => errln!("{text}"),
+        match (&self.tap, &self.multi) {
+            (Some(t), _) => t.say(text),
+            (None, Some(m)) => m.suspend(|| errln!("{text}")),
+            (None, None) => errln!("{text}"),
         }
     }
 
@@ -339,10 +368,13 @@ impl TargetReporter<'_> {
             }
         }
         // A plain line: on stderr without a smart terminal, in the log always.
-        if (self.bar.is_none() || crate::term::logging()) && due(m.last_line, self.r.interval) {
+        let tapped = self.r.tap.is_some();
+        if (self.bar.is_none() && !tapped || crate::term::logging())
+            && due(m.last_line, self.r.interval)
+        {
             if m.last_line.is_some() {
                 let line = format!("{}: {}", self.name, m.line(now, whole));
-                if self.bar.is_none() {
+                if self.bar.is_none() && !tapped {
                     self.r.say(&line);
                 } else {
                     crate::term::log(&crate::term::escape(&line));
@@ -350,7 +382,8 @@ impl TargetReporter<'_> {
             }
             m.last_line = Some(now);
         }
-        if !self.r.json || !due(m.last_event, Duration::from_secs(1)) {
+        // Events at most once a second (a board redraws no faster).
+        if !(self.r.json || tapped) || !due(m.last_event, Duration::from_secs(1)) {
             return;
         }
         m.last_event = Some(now);

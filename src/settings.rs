@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{OnErrorArg, TransportArg, VerifyArg, WipeArgs};
+use crate::cli::{DeviceOpts, OnErrorArg, TransportArg, VerifyArg, WipeArgs, WipeOpts};
 use crate::config::Config;
 use crate::contract::OnError;
 use crate::device::hidden;
@@ -67,7 +67,7 @@ impl Wipe {
     /// # Errors
     /// A bad organization file or policy, or no folder for journals.
     pub fn new(a: &WipeArgs) -> Result<Wipe> {
-        Wipe::build(a, false)
+        Wipe::build(&a.targets, &a.opts, false)
     }
 
     /// The settings of `mediasan sanitize`'s overwrites: the same flags, a policy that may
@@ -76,11 +76,11 @@ impl Wipe {
     ///
     /// # Errors
     /// As [`Wipe::new`].
-    pub fn for_sanitize(a: &WipeArgs) -> Result<Wipe> {
-        Wipe::build(a, true)
+    pub fn for_sanitize(targets: &[PathBuf], a: &WipeOpts) -> Result<Wipe> {
+        Wipe::build(targets, a, true)
     }
 
-    fn build(a: &WipeArgs, sanitize: bool) -> Result<Wipe> {
+    fn build(targets: &[PathBuf], a: &WipeOpts, sanitize: bool) -> Result<Wipe> {
         let config = crate::config::load(a.config.as_deref())?;
         let policy_name = match (&a.policy, sanitize) {
             (Some(p), _) => p.clone(),
@@ -124,7 +124,7 @@ impl Wipe {
             ..IoConfig::default()
         };
         Ok(Wipe {
-            targets: a.targets.clone(),
+            targets: targets.to_vec(),
             create: a.create,
             policy,
             policy_flag: a.policy.clone(),
@@ -338,8 +338,16 @@ impl Sanitize {
     /// # Errors
     /// As [`Wipe::for_sanitize`]; a `--simulate` that is not NAME=SPEC.
     pub fn new(a: &crate::cli::SanitizeArgs) -> Result<Sanitize> {
-        let wipe = Wipe::for_sanitize(&a.wipe)?;
-        let simulate = match a.wipe.seams.simulate() {
+        Sanitize::build(&a.wipe.targets, &a.wipe.opts, &a.device)
+    }
+
+    /// [`Sanitize::new`] from its parts (`bench` names its targets as drives arrive).
+    ///
+    /// # Errors
+    /// As [`Sanitize::new`].
+    pub fn build(targets: &[PathBuf], o: &WipeOpts, d: &DeviceOpts) -> Result<Sanitize> {
+        let wipe = Wipe::for_sanitize(targets, o)?;
+        let simulate = match o.seams.simulate() {
             None => None,
             Some(s) => {
                 let (name, spec) = s.split_once('=').ok_or_else(|| {
@@ -355,19 +363,81 @@ impl Sanitize {
                 method: None,
                 pattern: None,
                 passes: 1,
-                ause: a.ause,
+                ause: d.ause,
                 exit_failure_mode: false,
-                allow_shared: a.allow_shared,
-                verify_percent: a.purge_verify_percent,
+                allow_shared: d.allow_shared,
+                verify_percent: d.purge_verify_percent,
                 canaries: true,
-                poll: Duration::from_secs_f64(a.poll_interval),
-                patience: a.wipe.seams.patience().map(Duration::from_secs_f64),
-                dry_run: a.wipe.dry_run,
-                hold: a.wipe.seams.hold().map(str::to_string),
-                rma_capture: a.rma_capture.then(|| wipe.cert_dir.clone()),
+                poll: Duration::from_secs_f64(d.poll_interval),
+                patience: o.seams.patience().map(Duration::from_secs_f64),
+                dry_run: o.dry_run,
+                hold: o.seams.hold().map(str::to_string),
+                rma_capture: d.rma_capture.then(|| wipe.cert_dir.clone()),
             },
             simulate,
             wipe,
+        })
+    }
+}
+
+/// Everything `mediasan bench` decides once: which drives it may take, and how each is
+/// sanitized (as `sanitize` would, the target named when the drive arrives).
+#[derive(Clone, Debug)]
+pub struct Bench {
+    pub selection: crate::bench::select::Selection,
+    pub existing: bool,
+    pub settle: Duration,
+    /// Each drive's settings, without a target yet; `--yes` always (the bench was confirmed).
+    pub sanitize: Sanitize,
+    /// Where slots and their lights are looked up.
+    pub sysfs: PathBuf,
+    /// NDJSON events on stdout: `--json`, or no terminal on stderr.
+    pub events: bool,
+    /// The confirmation at the start was given on the command line.
+    pub yes: bool,
+}
+
+impl Bench {
+    /// Decides every setting of `mediasan bench`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`]: no `--include`, a bad pattern, a wipe option that means nothing on
+    /// a bench, or what [`Sanitize::build`] refuses.
+    pub fn new(a: &crate::cli::BenchArgs) -> Result<Bench> {
+        use std::io::IsTerminal;
+        let selection = crate::bench::select::Selection::new(&a.include, &a.exclude)?;
+        let o = &a.opts;
+        let pointless = [
+            (
+                o.create.is_some(),
+                "--create (the bench takes drives as they are plugged in)",
+            ),
+            (
+                o.dry_run,
+                "--dry-run (see what is plugged in with `mediasan list`)",
+            ),
+            (
+                o.resume,
+                "--resume (a drive with an unfinished wipe or purge is continued when plugged in; \
+                 --restart starts it over)",
+            ),
+        ];
+        if let Some((_, what)) = pointless.iter().find(|(given, _)| *given) {
+            return Err(Error::Usage(format!("bench takes no {what}")));
+        }
+        let mut sanitize = Sanitize::build(&[], o, &a.device)?;
+        sanitize.wipe.yes = true;
+        Ok(Bench {
+            selection,
+            existing: a.existing,
+            settle: Duration::from_secs_f64(a.settle),
+            sanitize,
+            sysfs: o
+                .seams
+                .sysfs()
+                .map_or_else(|| PathBuf::from("/sys"), std::path::Path::to_path_buf),
+            events: o.json || !std::io::stderr().is_terminal(),
+            yes: o.yes,
         })
     }
 }

@@ -116,6 +116,24 @@ impl EchoCtl {
     }
 }
 
+impl EchoCtl {
+    /// Turns echo off altogether on stderr's terminal (a full-screen display that keys typed
+    /// meanwhile must not scribble over); Ctrl-C still signals. `None` without a terminal.
+    pub fn no_echo() -> Option<EchoCtl> {
+        use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+        let fd = std::io::stderr();
+        let saved = tcgetattr(&fd).ok()?;
+        let mut quiet = saved.clone();
+        quiet
+            .local_flags
+            .remove(LocalFlags::ECHO | LocalFlags::ECHOCTL);
+        tcsetattr(&fd, SetArg::TCSANOW, &quiet).ok()?;
+        Some(EchoCtl {
+            saved: std::sync::Mutex::new(saved),
+        })
+    }
+}
+
 impl Drop for EchoCtl {
     fn drop(&mut self) {
         use nix::sys::termios::{tcsetattr, SetArg};

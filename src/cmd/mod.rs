@@ -2,6 +2,7 @@
 //! returns the process exit code; errors carry context for `main` to print on one line.
 
 mod audit;
+mod bench;
 mod cert;
 mod destroyed;
 mod keygen;
@@ -104,8 +105,9 @@ fn usage_error(e: &clap::Error) -> u8 {
 /// True when the command was asked for JSON events.
 fn wants_json(c: &Command) -> bool {
     match c {
-        Command::Wipe(a) => a.json,
-        Command::Sanitize(a) => a.wipe.json,
+        Command::Wipe(a) => a.opts.json,
+        Command::Sanitize(a) => a.wipe.opts.json,
+        Command::Bench(a) => a.opts.json,
         Command::Purge(a) => a.json,
         Command::PurgeStatus(a) => a.json,
         Command::Verify(a) => a.json,
@@ -126,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Wipe(a) => wipe::run(&a),
         Command::Sanitize(a) => sanitize::run(&a),
+        Command::Bench(a) => bench::run(&a),
         Command::Purge(a) => purge::run(&a),
         Command::PurgeStatus(a) => purge::status(&a),
         Command::Verify(a) => verify::run(&a),

@@ -114,6 +114,28 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::worst(codes))
 }
 
+/// One drive of a long-running session (`bench`): decided as `run` decides each target
+/// (`req` names it alone and says yes), its plan emitted as an event, its steps run with the
+/// session's folders, key and this drive's signals. Never asks.
+///
+/// # Errors
+/// A refusal before anything was written (in use, blocked, no room for its certificates).
+pub(crate) fn run_one(
+    req: &settings::Sanitize,
+    session: &Session,
+    rep: &TargetReporter,
+) -> anyhow::Result<(Exit, Vec<Row>)> {
+    let job = decide_all(req, rep.reporter())?
+        .pop()
+        .ok_or_else(|| Error::Usage("no target".into()))?;
+    rep.reporter()
+        .emit(&Event::SanitizePlan(plan_event(req, &job)));
+    let reserves = (0..job.steps().len().max(1))
+        .map(|_| session.reserve())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(one(job, reserves, req, session, rep))
+}
+
 /// Every target resolved, classed and decided, before anything is written. A drive whose
 /// preferred technique is only blocked for now (frozen, locked, a scope in use) refuses the
 /// whole run with the remedy, rather than fall to a weaker technique.
@@ -545,7 +567,8 @@ fn note(policy: &crate::policy::Policy, class: MediaClass, why: &str, d: &Decisi
 
 /// The plan of one target, for people (`--dry-run` and before the confirmation) or as a
 /// `sanitize_plan` event.
-fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
+/// What was decided for one target, as the `sanitize_plan` event.
+fn plan_event(req: &settings::Sanitize, j: &Job) -> event::SanitizePlan {
     let policy = &req.wipe.policy;
     let tried = match &j.decision {
         Decision::Run { why, .. } | Decision::Destroy(why) => why.clone(),
@@ -592,19 +615,26 @@ fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
             },
         })
         .collect();
+    event::SanitizePlan {
+        target: j.path.clone(),
+        medium: j.class.name().into(),
+        medium_why: j.class_why.clone(),
+        policy: policy.name.clone(),
+        destroy: steps.is_empty(),
+        steps,
+        tried,
+        dry_run: req.wipe.dry_run,
+    }
+}
+
+fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
+    let policy = &req.wipe.policy;
+    let plan = plan_event(req, j);
     if reporter.json() {
-        reporter.emit(&Event::SanitizePlan(event::SanitizePlan {
-            target: j.path.clone(),
-            medium: j.class.name().into(),
-            medium_why: j.class_why.clone(),
-            policy: policy.name.clone(),
-            destroy: steps.is_empty(),
-            steps,
-            tried,
-            dry_run: req.wipe.dry_run,
-        }));
+        reporter.emit(&Event::SanitizePlan(plan));
         return;
     }
+    let (steps, tried) = (plan.steps, plan.tried);
     let head = if req.wipe.dry_run {
         "dry run, nothing is written: "
     } else {

@@ -53,6 +53,28 @@ pub(crate) struct Session<'a> {
     /// The certificate folder, then where a certificate goes if it cannot be written there.
     pub(crate) cert_dirs: Vec<PathBuf>,
     pub(crate) signals: Signals,
+    /// The certificate folder, proven writable, for the reserves of targets that come later.
+    pub(crate) cert_folder: Folder,
+}
+
+impl<'a> Session<'a> {
+    /// Room for one more certificate, kept until it is written.
+    pub(crate) fn reserve(&self) -> Result<Reserve, Error> {
+        Reserve::new(&self.cert_folder)
+    }
+
+    /// This session for one medium among many (`bench`): its own stop flags.
+    pub(crate) fn for_medium(&self) -> Session<'a> {
+        Session {
+            req: self.req,
+            key: self.key.clone(),
+            mac: self.mac.clone(),
+            journal_dir: self.journal_dir.clone(),
+            cert_dirs: self.cert_dirs.clone(),
+            signals: self.signals.for_medium(),
+            cert_folder: self.cert_folder.clone(),
+        }
+    }
 }
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
@@ -387,6 +409,7 @@ pub(crate) fn open_session<'a>(
         journal_dir: journal_folder.path,
         // From here on SIGINT/SIGTERM stop the wipe at a safe point, SIGHUP does not stop it.
         signals: Signals::install(),
+        cert_folder,
     };
     Ok((session, reserves))
 }

@@ -8,6 +8,7 @@
 mod common;
 
 mod audit;
+mod bench;
 mod day;
 mod faults;
 mod purge;

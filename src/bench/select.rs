@@ -1,0 +1,202 @@
+//! Which drives a bench may touch: only those that match an explicit `--include` pattern and
+//! no `--exclude` one. Pure: the names of a drive come from [`super::watch`].
+//!
+//! A pattern is a shell glob (`*`, `?`, `[...]`; `/` only matched by `/`) over one of a
+//! drive's names, chosen by how it starts:
+//! - `/dev/disk/...` (`/dev/disk/by-path/pci-0000:03:00.0-sas-phy7-lun-0`, `.../by-id/ata-*`):
+//!   the drive's links there (a bay's by-path name stays with the bay);
+//! - `/dev/...` (`/dev/sd*`): the device node;
+//! - any other absolute path (`/srv/images/*.img`): the backing file of a loop device (testers);
+//! - anything else (`sd*`, `nvme*n1`): the kernel name.
+
+use std::path::PathBuf;
+
+use crate::error::Error;
+
+/// Every name a drive is known by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Names {
+    /// Kernel name: `sdb`, `nvme0n1`, `loop3`.
+    pub kernel: String,
+    /// Its links under `/dev/disk/` (`by-path`, `by-id`, ...).
+    pub links: Vec<PathBuf>,
+    /// A loop device's backing file.
+    pub backing: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+enum On {
+    Kernel,
+    Node,
+    Link,
+    Backing,
+}
+
+#[derive(Clone, Debug)]
+struct Pattern {
+    text: String,
+    glob: glob::Pattern,
+    on: On,
+}
+
+impl Pattern {
+    fn new(text: &str, flag: &str) -> Result<Pattern, Error> {
+        let glob = glob::Pattern::new(text).map_err(|e| {
+            Error::Usage(format!(
+                "{flag} {text}: not a valid pattern ({e}); use a shell glob such as 'sd*' or \
+                 '/dev/disk/by-path/*-sas-phy*'"
+            ))
+        })?;
+        let on = if text.starts_with("/dev/disk/") {
+            On::Link
+        } else if text.starts_with("/dev/") {
+            On::Node
+        } else if text.starts_with('/') {
+            On::Backing
+        } else {
+            On::Kernel
+        };
+        Ok(Pattern {
+            text: text.into(),
+            glob,
+            on,
+        })
+    }
+
+    fn matches(&self, n: &Names) -> bool {
+        let opts = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        let m = |s: &str| self.glob.matches_with(s, opts);
+        match self.on {
+            On::Kernel => m(&n.kernel),
+            On::Node => m(&format!("/dev/{}", n.kernel)),
+            On::Link => n.links.iter().any(|l| m(&l.to_string_lossy())),
+            On::Backing => n.backing.as_ref().is_some_and(|b| m(&b.to_string_lossy())),
+        }
+    }
+}
+
+/// The bench's selection.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    include: Vec<Pattern>,
+    exclude: Vec<Pattern>,
+}
+
+impl Selection {
+    /// The selection of `--include` and `--exclude`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without any `--include`, or with a pattern that is not a glob.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Selection, Error> {
+        if include.is_empty() {
+            return Err(Error::Usage(
+                "bench needs --include PATTERN: the drives it may wipe as they are plugged in \
+                 (a kernel name glob such as 'sd*', or a bay's '/dev/disk/by-path/...' glob)"
+                    .into(),
+            ));
+        }
+        Ok(Selection {
+            include: include
+                .iter()
+                .map(|p| Pattern::new(p, "--include"))
+                .collect::<Result<_, _>>()?,
+            exclude: exclude
+                .iter()
+                .map(|p| Pattern::new(p, "--exclude"))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// True when a drive known by `n` may be wiped by this bench: an include pattern names it
+    /// and no exclude pattern does.
+    pub fn selects(&self, n: &Names) -> bool {
+        self.include.iter().any(|p| p.matches(n)) && !self.exclude.iter().any(|p| p.matches(n))
+    }
+
+    /// The patterns, for people: `include sd*, /dev/disk/by-path/*; exclude sda`.
+    pub fn describe(&self) -> String {
+        let list = |v: &[Pattern]| {
+            v.iter()
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut s = format!("include {}", list(&self.include));
+        if !self.exclude.is_empty() {
+            s += &format!("; exclude {}", list(&self.exclude));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(kernel: &str, links: &[&str], backing: Option<&str>) -> Names {
+        Names {
+            kernel: kernel.into(),
+            links: links.iter().map(PathBuf::from).collect(),
+            backing: backing.map(PathBuf::from),
+        }
+    }
+
+    fn sel(inc: &[&str], exc: &[&str]) -> Selection {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        Selection::new(&s(inc), &s(exc)).unwrap()
+    }
+
+    #[test]
+    fn nothing_is_selected_without_an_include() {
+        let e = Selection::new(&[], &["sda".into()]).unwrap_err();
+        assert!(e.to_string().contains("--include"), "{e}");
+    }
+
+    #[test]
+    fn kernel_names_device_nodes_links_and_backing_files_each_match_their_own_kind() {
+        let sdb = names(
+            "sdb",
+            &[
+                "/dev/disk/by-path/pci-0000:03:00.0-sas-phy7-lun-0",
+                "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4",
+            ],
+            None,
+        );
+        assert!(sel(&["sd*"], &[]).selects(&sdb));
+        assert!(sel(&["/dev/sd?"], &[]).selects(&sdb));
+        assert!(sel(&["/dev/disk/by-path/*-sas-phy7-*"], &[]).selects(&sdb));
+        assert!(!sel(&["/dev/disk/by-path/*-sas-phy6-*"], &[]).selects(&sdb));
+        assert!(!sel(&["nvme*"], &[]).selects(&sdb));
+        // A kernel-name pattern is not a path: "sdb" is not matched by a link glob's words.
+        assert!(!sel(&["*phy7*"], &[]).selects(&sdb));
+        let lo = names("loop7", &[], Some("/tmp/bench-x/a.img"));
+        assert!(sel(&["/tmp/bench-x/*.img"], &[]).selects(&lo));
+        assert!(
+            !sel(&["/tmp/*.img"], &[]).selects(&lo),
+            "'*' does not cross a '/'"
+        );
+        assert!(!sel(&["/tmp/bench-x/*.img"], &[]).selects(&sdb));
+    }
+
+    #[test]
+    fn an_exclude_wins_over_an_include() {
+        let s = sel(&["sd*"], &["sda", "/dev/disk/by-id/*BOOT*"]);
+        assert!(!s.selects(&names("sda", &[], None)));
+        assert!(!s.selects(&names("sdc", &["/dev/disk/by-id/ata-BOOT_SSD_1"], None)));
+        assert!(s.selects(&names("sdd", &["/dev/disk/by-id/ata-DATA_1"], None)));
+        assert_eq!(
+            s.describe(),
+            "include sd*; exclude sda, /dev/disk/by-id/*BOOT*"
+        );
+    }
+
+    #[test]
+    fn a_broken_pattern_is_refused_with_what_to_write() {
+        let e = Selection::new(&["sd[".into()], &[]).unwrap_err();
+        assert!(e.to_string().contains("sd["), "{e}");
+    }
+}

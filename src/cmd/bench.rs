@@ -1,0 +1,603 @@
+//! `mediasan bench --include PATTERN`: drives are sanitized as they are plugged in, each on its
+//! own thread and certified the moment it finishes, until Ctrl-C. The loop, a few times a
+//! second: what is plugged in (a `/sys/block` scan, at once after a kernel uevent, else every
+//! two seconds) → drives that went away (pulled while working: stopped as a signal stops a
+//! wipe, INCOMPLETE, journal kept) → new drives the selection names (settle, probe, refuse
+//! what is in use) → each started through `sanitize`'s flow for one target → finished drives'
+//! results and lights → the screen. Ctrl-C/SIGTERM: no new work, every drive stopped at a safe
+//! point, the session's summary, exit 130.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::bench::board::{Board, Stage};
+use crate::bench::leds::{Light, Slot};
+use crate::bench::screen::Screen;
+use crate::bench::watch::{self, Disk};
+use crate::cli::BenchArgs;
+use crate::device::{self, Probe};
+use crate::error::{Error, Exit};
+use crate::event::{self, Event};
+use crate::journal::{self, MediaKey};
+use crate::progress::Reporter;
+use crate::settings;
+use crate::signals::Signals;
+use crate::summary::Row;
+
+use super::sanitize;
+use super::wipe::{self, Session};
+
+/// How often the loop looks at everything.
+const TICK: Duration = Duration::from_millis(200);
+
+type Ended = anyhow::Result<(Exit, Vec<Row>)>;
+
+/// What the bench knows of a kernel name.
+enum Known<'s> {
+    /// Plugged in before the bench started (without `--existing`): never taken while it stays.
+    Before(Disk),
+    /// Seen; taken once it has stayed unchanged for the settle delay.
+    Settling { disk: Disk, since: Instant },
+    /// Not taken, and why (until it is pulled).
+    Refused(Disk),
+    /// Its work runs.
+    Working(Box<Work<'s>>),
+    /// Its work ended; waits to be pulled.
+    Finished { disk: Disk, slot: Option<Slot> },
+}
+
+struct Work<'s> {
+    disk: Disk,
+    serial: String,
+    signals: Signals,
+    slot: Option<Slot>,
+    pulled: bool,
+    handle: ScopedJoinHandle<'s, Ended>,
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
+    let req = settings::Bench::new(args)?;
+    if !req.yes {
+        confirm(&req)?;
+    }
+    let screen_wanted = !req.events && crate::term::stderr_screen().smart;
+    let board = Arc::new(Board::new(!screen_wanted));
+    let reporter = Reporter::tapped(
+        req.events,
+        req.sanitize.wipe.progress_interval,
+        board.clone(),
+    );
+    let (session, _) = wipe::open_session(&req.sanitize.wipe, 0, &reporter)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stop_listening = Arc::new(AtomicBool::new(false));
+    if let Err(e) = watch::listen(tx, stop_listening.clone()) {
+        reporter.say(&format!(
+            "no kernel uevents ({e}): looking for drives every {} s instead",
+            watch::RESCAN.as_secs()
+        ));
+    }
+    let title = format!(
+        "mediasan bench: {} | policy {} | certificates {}",
+        req.selection.describe(),
+        req.sanitize.wipe.policy.name,
+        req.sanitize.wipe.cert_dir.display()
+    );
+    reporter.say(&format!(
+        "{title}: waiting for drives{}",
+        if req.existing {
+            ""
+        } else {
+            " (those plugged in now are left alone; --existing takes them)"
+        }
+    ));
+    let mut screen = if screen_wanted {
+        Some(Screen::open()?)
+    } else {
+        None
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let sys = std::path::Path::new("/sys");
+    let dev = std::path::Path::new("/dev");
+    std::thread::scope(|s| {
+        let mut bench = Bench {
+            req: &req,
+            session: &session,
+            reporter: &reporter,
+            board: &board,
+            known: BTreeMap::new(),
+        };
+        for d in watch::scan(sys, dev) {
+            let k = if req.existing {
+                Known::Settling {
+                    disk: d,
+                    since: Instant::now()
+                        .checked_sub(req.settle)
+                        .unwrap_or_else(Instant::now),
+                }
+            } else {
+                Known::Before(d)
+            };
+            let name = match &k {
+                Known::Before(d) | Known::Settling { disk: d, .. } => d.names.kernel.clone(),
+                _ => unreachable!(),
+            };
+            bench.known.insert(name, k);
+        }
+        let mut last_scan = Instant::now();
+        let mut stopping = false;
+        loop {
+            let hint = rx.recv_timeout(TICK).is_ok();
+            while rx.try_recv().is_ok() {}
+            if hint || last_scan.elapsed() >= watch::RESCAN {
+                last_scan = Instant::now();
+                bench.reconcile(watch::scan(sys, dev));
+            }
+            if !stopping && session.signals.cancelled() {
+                stopping = true;
+                board.stopping();
+                reporter.say("stopping: no new drives; each drive's work stops at a safe point");
+                bench.stop_all();
+            }
+            if !stopping {
+                bench.start_settled(s);
+            }
+            rows.extend(bench.reap());
+            if let Some(sc) = screen.as_mut() {
+                sc.draw(&title, &board.snapshot());
+            }
+            if stopping && !bench.any_working() {
+                break;
+            }
+        }
+    });
+    stop_listening.store(true, Ordering::Relaxed);
+    drop(screen);
+    summary(&reporter, &rows, session.signals.cancelled());
+    Ok(Exit::Interrupted)
+}
+
+/// The one question before a bench starts (unless `--yes`): it destroys whatever is plugged in
+/// that matches, without asking again.
+fn confirm(req: &settings::Bench) -> anyhow::Result<()> {
+    let lines = vec![format!(
+        "every drive plugged in from now on that matches: {}{}",
+        req.selection.describe(),
+        if req.existing {
+            " (and those that match now: --existing)"
+        } else {
+            ""
+        }
+    )];
+    let about = vec![
+        format!(
+            "policy: {} ({})",
+            req.sanitize.wipe.policy.name, req.sanitize.wipe.policy.description
+        ),
+        format!("certificates: {}", req.sanitize.wipe.cert_dir.display()),
+        "each drive starts without another question".into(),
+    ];
+    super::confirm(std::path::Path::new("bench"), &lines, &about)
+}
+
+/// The bench's state between ticks.
+struct Bench<'s, 'r> {
+    req: &'r settings::Bench,
+    session: &'r Session<'r>,
+    reporter: &'r Reporter,
+    board: &'r Board,
+    known: BTreeMap<String, Known<'s>>,
+}
+
+impl<'s, 'r: 's> Bench<'s, 'r> {
+    fn any_working(&self) -> bool {
+        self.known.values().any(|k| matches!(k, Known::Working(_)))
+    }
+
+    fn stop_all(&mut self) {
+        for k in self.known.values() {
+            if let Known::Working(w) = k {
+                w.signals.cancel.store(true, Ordering::Relaxed);
+                self.board.update(&node(&w.disk), |b| {
+                    b.stage = Stage::Stopping("Ctrl-C".into());
+                });
+            }
+        }
+    }
+
+    /// Brings what is known in line with what is plugged in now.
+    fn reconcile(&mut self, now: Vec<Disk>) {
+        let by_name: BTreeMap<&str, &Disk> =
+            now.iter().map(|d| (d.names.kernel.as_str(), d)).collect();
+        // Gone, emptied, asked to detach, or another medium under the same name: pulled.
+        let names: Vec<String> = self.known.keys().cloned().collect();
+        for name in names {
+            let here = by_name.get(name.as_str()).copied();
+            let Some(k) = self.known.get_mut(&name) else {
+                continue;
+            };
+            let (disk, settling) = match k {
+                Known::Before(d) | Known::Refused(d) | Known::Finished { disk: d, .. } => {
+                    (d.clone(), false)
+                }
+                Known::Settling { disk, .. } => (disk.clone(), true),
+                Known::Working(w) => (w.disk.clone(), false),
+            };
+            let still = here.is_some_and(|h| h.same_medium(&disk) && h.size > 0 && !h.detaching);
+            if still {
+                // A settling drive whose size is still changing starts its wait again.
+                if let (Known::Settling { disk, since }, Some(h)) = (k, here) {
+                    if h != disk {
+                        *disk = h.clone();
+                        *since = Instant::now();
+                    }
+                }
+                continue;
+            }
+            if settling && here.is_some_and(|h| h.same_medium(&disk) && !h.detaching) {
+                // Size 0 while settling: a drive spinning up; keep waiting.
+                if let (Known::Settling { disk, since }, Some(h)) = (k, here) {
+                    *disk = h.clone();
+                    *since = Instant::now();
+                }
+                continue;
+            }
+            self.pulled(&name);
+        }
+        // New drives the selection names.
+        for d in now {
+            let name = d.names.kernel.clone();
+            if self.known.contains_key(&name)
+                || d.detaching
+                || !self.req.selection.selects(&d.names)
+            {
+                continue;
+            }
+            self.board.update(&node(&d), |b| {
+                b.stage = Stage::Settling;
+                b.size = d.size;
+                b.slot = d
+                    .names
+                    .links
+                    .iter()
+                    .find(|l| l.starts_with("/dev/disk/by-path"))
+                    .and_then(|l| l.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+            });
+            self.known.insert(
+                name,
+                Known::Settling {
+                    disk: d,
+                    since: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// `name` is no longer the drive the bench knew.
+    fn pulled(&mut self, name: &str) {
+        let Some(k) = self.known.get_mut(name) else {
+            return;
+        };
+        let (target, serial, state) = match k {
+            Known::Before(_) => {
+                self.known.remove(name);
+                return;
+            }
+            Known::Working(w) => {
+                if w.pulled {
+                    return;
+                }
+                w.pulled = true;
+                w.signals.remove();
+                if let Some(slot) = &w.slot {
+                    slot.show(Light::Off);
+                }
+                self.board.update(&node(&w.disk), |b| {
+                    b.stage = Stage::Stopping("pulled".into());
+                });
+                self.reporter.say(&format!(
+                    "{}: pulled while it was worked on: its work stops (INCOMPLETE, the journal is kept; plug it in again to resume)",
+                    node(&w.disk)
+                ));
+                let ev = (node(&w.disk), w.serial.clone(), "working");
+                self.emit_removed(ev);
+                return;
+            }
+            Known::Settling { disk, .. } => (node(disk), String::new(), "waiting"),
+            Known::Refused(disk) => (node(disk), String::new(), "refused"),
+            Known::Finished { disk, slot } => {
+                if let Some(slot) = slot {
+                    slot.show(Light::Off);
+                }
+                let serial = self
+                    .board
+                    .bay(&node(disk))
+                    .map(|b| b.serial)
+                    .unwrap_or_default();
+                (node(disk), serial, "finished")
+            }
+        };
+        self.known.remove(name);
+        self.board.remove(&target);
+        self.emit_removed((target, serial, state));
+    }
+
+    fn emit_removed(&self, (target, serial, state): (String, String, &str)) {
+        self.reporter
+            .emit(&Event::DriveRemoved(event::DriveRemoved {
+                target,
+                serial,
+                state: state.into(),
+            }));
+    }
+
+    /// Drives that have settled: probed, checked, and started.
+    fn start_settled(&mut self, s: &'s std::thread::Scope<'s, '_>) {
+        let due: Vec<String> = self
+            .known
+            .iter()
+            .filter_map(|(n, k)| match k {
+                Known::Settling { disk, since }
+                    if disk.size > 0 && since.elapsed() >= self.req.settle =>
+                {
+                    Some(n.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for name in due {
+            let Some(Known::Settling { disk, .. }) = self.known.remove(&name) else {
+                continue;
+            };
+            let next = match self.take(&disk) {
+                Ok(p) => self.start(s, disk, p),
+                Err(why) => {
+                    self.refuse(&disk, &why);
+                    Known::Refused(disk)
+                }
+            };
+            self.known.insert(name, next);
+        }
+    }
+
+    /// The drive behind `disk`, if it may be worked on: the node is that device, it is
+    /// writable and nothing uses it.
+    fn take(&self, disk: &Disk) -> Result<Probe, String> {
+        let p = device::probe(&disk.node()).map_err(|e| e.to_string())?;
+        if p.devno != Some(disk.devno) {
+            return Err(format!(
+                "{} is not the device the kernel announced (another device number)",
+                disk.node().display()
+            ));
+        }
+        if p.read_only {
+            return Err("the device is read-only".into());
+        }
+        device::safety::check_not_in_use(&p).map_err(|e| match e {
+            Error::Refused { reason, .. } => reason,
+            e => e.to_string(),
+        })?;
+        Ok(p)
+    }
+
+    fn refuse(&self, disk: &Disk, why: &str) {
+        let target = node(disk);
+        self.board
+            .update(&target, |b| b.stage = Stage::Refused(why.to_string()));
+        self.reporter
+            .say(&format!("{target}: not taken: {why}; nothing was written"));
+        self.reporter
+            .emit(&Event::DriveRefused(event::DriveRefused {
+                target,
+                reason: why.to_string(),
+            }));
+    }
+
+    /// Starts one drive's work on its own thread.
+    fn start(&self, s: &'s std::thread::Scope<'s, '_>, disk: Disk, p: Probe) -> Known<'s> {
+        let req = self.req;
+        let target = node(&disk);
+        let resumes = !req.sanitize.wipe.restart && unfinished(&req.sanitize, &p);
+        let slot = Slot::find(&req.sysfs, &disk.names.kernel);
+        if let Some(slot) = &slot {
+            slot.show(Light::Working);
+        }
+        let health = wipe::health_of(
+            &req.sanitize.wipe,
+            &wipe::Resolved::Existing(Box::new(p.clone())),
+        );
+        let id = &p.identity;
+        self.board.update(&target, |b| {
+            b.stage = Stage::Working("starting".into());
+            // A loop device has no model: its backing file says which image it is.
+            b.model = if id.model.is_empty() {
+                disk.names
+                    .backing
+                    .as_ref()
+                    .and_then(|f| f.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                id.model.clone()
+            };
+            b.serial = id.serial.clone();
+            b.size = p.size;
+            b.health = match health.as_ref().map(|h| h.word()) {
+                Some("not_applicable") | None => String::new(),
+                Some(w) => w.to_string(),
+            };
+            if let Some(slot) = &slot {
+                b.slot = slot.name.clone();
+            }
+        });
+        self.reporter.emit(&Event::DriveAdded(event::DriveAdded {
+            target: target.clone(),
+            slot: slot.as_ref().map(|s| s.name.clone()),
+            model: id.model.clone(),
+            serial: id.serial.clone(),
+            size_bytes: p.size,
+            resumes,
+        }));
+        let what: Vec<&str> = [id.model.as_str(), id.serial.as_str(), id.backing.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        self.reporter.say(&format!(
+            "{target}: taken: {} ({}){}",
+            what.join(" "),
+            crate::units::human_bytes(p.size),
+            if resumes {
+                ", continuing its unfinished work"
+            } else {
+                ""
+            }
+        ));
+        let mut one = req.sanitize.clone();
+        one.wipe.targets = vec![disk.node()];
+        one.wipe.resume = resumes;
+        let mine = self.session.for_medium();
+        let signals = mine.signals.clone();
+        let reporter = self.reporter;
+        let handle = s.spawn(move || {
+            let rep = reporter.target(&target);
+            sanitize::run_one(&one, &mine, &rep)
+        });
+        Known::Working(Box::new(Work {
+            serial: p.identity.serial.clone(),
+            disk,
+            signals,
+            slot,
+            pulled: false,
+            handle,
+        }))
+    }
+
+    /// Drives whose work ended: their rows, results and lights.
+    fn reap(&mut self) -> Vec<Row> {
+        let done: Vec<String> = self
+            .known
+            .iter()
+            .filter(|(_, k)| matches!(k, Known::Working(w) if w.handle.is_finished()))
+            .map(|(n, _)| n.clone())
+            .collect();
+        let mut rows = Vec::new();
+        for name in done {
+            let Some(Known::Working(w)) = self.known.remove(&name) else {
+                continue;
+            };
+            let w = *w;
+            let target = node(&w.disk);
+            let ended = w
+                .handle
+                .join()
+                .unwrap_or_else(|_| Ok((Exit::Failed, vec![Row::bug(&target)])));
+            let mine = match ended {
+                Ok((_, r)) => r,
+                Err(e) => {
+                    // Refused before anything was written (blocked, no room): said, no certificate.
+                    let why = format!("{e:#}");
+                    self.reporter.say(&format!("{target}: {why}"));
+                    self.reporter
+                        .emit(&Event::DriveRefused(event::DriveRefused {
+                            target: target.clone(),
+                            reason: why.clone(),
+                        }));
+                    vec![Row::error(&target, format!("none: {why}"))]
+                }
+            };
+            let worst = mine
+                .iter()
+                .map(|r| r.result.as_str())
+                .max_by_key(|r| match *r {
+                    "PASS" => 0,
+                    "INCOMPLETE" => 1,
+                    _ => 2,
+                })
+                .unwrap_or("ERROR")
+                .to_string();
+            if let Some(slot) = &w.slot {
+                slot.show(if worst == "PASS" || w.pulled {
+                    Light::Off
+                } else {
+                    Light::Failed
+                });
+            }
+            self.board.update(&target, |b| {
+                b.stage = Stage::Finished;
+                b.result = Some(worst.clone());
+            });
+            rows.extend(mine);
+            if w.pulled {
+                self.board.remove(&target);
+            } else {
+                self.known.insert(
+                    name,
+                    Known::Finished {
+                        disk: w.disk,
+                        slot: w.slot,
+                    },
+                );
+            }
+        }
+        rows
+    }
+}
+
+fn node(d: &Disk) -> String {
+    d.node().display().to_string()
+}
+
+/// True when an unfinished wipe or purge of this medium waits in the journal folder.
+fn unfinished(req: &settings::Sanitize, p: &Probe) -> bool {
+    let key = MediaKey::of(p);
+    let dir = &req.wipe.journal_dir;
+    journal::path_for(dir, &key, &p.canonical).exists()
+        || crate::purge::journal::path_for(dir, &key, &p.canonical).exists()
+}
+
+/// The session's end: the table of every drive's certificates, and the `bench_summary` event.
+fn summary(reporter: &Reporter, rows: &[Row], interrupted: bool) {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows {
+        *counts.entry(r.result.clone()).or_default() += 1;
+    }
+    let certificates: Vec<PathBuf> = rows
+        .iter()
+        .filter(|r| {
+            r.result != "ERROR"
+                && !r.certificate.starts_with("none")
+                && !r.certificate.starts_with("printed above")
+        })
+        .map(|r| PathBuf::from(&r.certificate))
+        .collect();
+    if rows.is_empty() {
+        reporter.say("bench: no drive was worked on");
+    } else {
+        reporter.summary(rows);
+    }
+    let line = counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    crate::term::err(&crate::term::escape(&format!(
+        "bench ended{}: {} certificate(s){}",
+        if interrupted { " (Ctrl-C)" } else { "" },
+        certificates.len(),
+        if line.is_empty() {
+            String::new()
+        } else {
+            format!("; {line}")
+        }
+    )));
+    reporter.emit(&Event::BenchSummary(event::BenchSummary {
+        counts,
+        certificates,
+        interrupted,
+    }));
+}

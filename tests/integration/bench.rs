@@ -1,0 +1,366 @@
+//! `mediasan bench` on a bench of loop devices it is only allowed to take by their backing
+//! files (never another test's loop devices): drives attached over time, one pulled mid-wipe
+//! (a crawling FUSE-backed drive, detached while it is written), the same medium plugged in
+//! again and resumed, a loop device outside `--include` untouched, slot lights in a fake
+//! sysfs, Ctrl-C; and the screen in a real terminal (tmux). Root only.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+const MIB: usize = 1 << 20;
+
+/// The bench's NDJSON events, read on a thread as they come.
+struct Events {
+    rx: Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Events {
+    fn of(child: &mut Child) -> Events {
+        let out = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Events {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first event (from now on) for which `f` holds, within `secs`.
+    fn wait(
+        &mut self,
+        what: &str,
+        secs: u64,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if f(&v) {
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => panic!(
+                    "no {what} within {secs} s; events so far:\n{}",
+                    self.seen
+                        .iter()
+                        .filter(|e| e["event"] != "progress")
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Everything until the stream ends.
+    fn rest(&mut self) {
+        while let Ok(v) = self.rx.recv_timeout(Duration::from_secs(60)) {
+            self.seen.push(v);
+        }
+    }
+}
+
+fn is(e: &serde_json::Value, event: &str, target: &Path) -> bool {
+    e["event"] == event && e["target"] == target.display().to_string()
+}
+
+/// A fake sysfs with one enclosure slot holding the disk `kernel` (its lights start as "x").
+fn fake_slot(root: &Path, kernel: &str) -> PathBuf {
+    let scsi = root.join("devices/host0/target0:0:3/0:0:3:0");
+    std::fs::create_dir_all(scsi.join("block").join(kernel)).unwrap();
+    let slot = root.join("class/enclosure/0:0:9:0/Slot03");
+    std::fs::create_dir_all(&slot).unwrap();
+    std::fs::write(slot.join("locate"), "x").unwrap();
+    std::fs::write(slot.join("fault"), "x").unwrap();
+    std::os::unix::fs::symlink(&scsi, slot.join("device")).unwrap();
+    slot
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes_when_plugged_again(
+) {
+    let env = Env::new();
+    // The drive to pull: a FUSE-backed file whose writes can be made to crawl.
+    let mut slow = match FaultDisk::new(&env, 24 * MIB, 0x5A, &[]) {
+        Ok(d) => d,
+        Err(why) => skip!("{why}"),
+    };
+    // Unplugged until the bench runs (a drive present at the start is not taken).
+    slow.lo.take();
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let (a, b) = (bay.join("a.img"), bay.join("b.img"));
+    make_file(&a, 16 * MIB, 0x11);
+    make_file(&b, 16 * MIB, 0x22);
+    let outside = env.path("outside.img");
+    make_file(&outside, 8 * MIB, 0x33);
+    let outside_before = digest(&outside);
+    let sysfs = env.path("sysfs");
+    let (n_slow, _) = free_loop_numbers();
+    let slot = fake_slot(&sysfs, &format!("loop{n_slow}"));
+
+    let mut child = env
+        .cmd()
+        .arg("bench")
+        .arg("--include")
+        .arg(format!("{}/*.img", bay.display()))
+        .arg("--include")
+        .arg(slow.mnt.join("disk.img"))
+        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
+        .args(["--journal-dir", "journals", "--policy", "nist-decommission"])
+        .arg("--test-sysfs")
+        .arg(&sysfs)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
+        .spawn()
+        .expect("run mediasan bench");
+    let mut events = Events::of(&mut child);
+    // Give it a moment to read what is plugged in now.
+    std::thread::sleep(Duration::from_millis(800));
+
+    // 1. A drive plugged in: taken, wiped, certified.
+    let la = LoopDev::attach(&a, 512, false).expect("attach a");
+    let added = events.wait("drive_added for a", 30, |e| is(e, "drive_added", &la.dev));
+    assert_eq!(added["resumes"], false);
+    let r = events.wait("result for a", 60, |e| is(e, "result", &la.dev));
+    assert_eq!(r["result"], "PASS", "{r}");
+
+    // 2. A loop device outside --include, plugged in meanwhile: never touched.
+    let lo = LoopDev::attach(&outside, 512, false).expect("attach outside");
+
+    // 3. The crawling drive, pulled (detached) while it is written.
+    slow.set_faults("delay 40\n");
+    let ls = LoopDev::attach_at(&slow.mnt.join("disk.img"), n_slow).expect("attach slow");
+    let dev_slow = ls.dev.clone();
+    events.wait("drive_added for the slow drive", 30, |e| {
+        is(e, "drive_added", &dev_slow)
+    });
+    events.wait("progress of the slow drive", 60, |e| {
+        is(e, "progress", &dev_slow) && e["bytes_done"].as_u64().unwrap_or(0) > 0
+    });
+    assert_eq!(read(slot.join("locate")), "1", "locate on while it works");
+    assert_eq!(read(slot.join("fault")), "0");
+    drop(ls); // losetup -d: the kernel detaches it once mediasan lets go
+    let gone = events.wait("drive_removed for the slow drive", 30, |e| {
+        is(e, "drive_removed", &dev_slow)
+    });
+    assert_eq!(gone["state"], "working", "{gone}");
+    let cut = events.wait("result for the slow drive", 60, |e| {
+        is(e, "result", &dev_slow)
+    });
+    assert_eq!(cut["result"], "INCOMPLETE", "{cut}");
+    let reasons = cut["reasons"].to_string();
+    assert!(reasons.contains("removed (pulled)"), "{reasons}");
+    assert_eq!(read(slot.join("locate")), "0", "lights off once pulled");
+    let journals: Vec<_> = std::fs::read_dir(env.path("journals"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(journals.len(), 1, "the pulled drive's journal is kept");
+
+    // 4. Another drive while that happened.
+    let lb = LoopDev::attach(&b, 512, false).expect("attach b");
+    let r = events.wait("result for b", 60, |e| is(e, "result", &lb.dev));
+    assert_eq!(r["result"], "PASS", "{r}");
+
+    // 5. The pulled medium plugged in again (wherever the kernel puts it): resumed, PASS.
+    slow.set_faults("");
+    // The kernel finishes the lazy detach when mediasan closes the device.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Path::new(&format!("/sys/block/loop{n_slow}/loop")).exists() {
+        assert!(Instant::now() < deadline, "loop{n_slow} was never detached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let again = LoopDev::attach_with(&slow.mnt.join("disk.img"), 512, false, true)
+        .expect("attach slow again");
+    let added = events.wait("drive_added for the medium plugged in again", 30, |e| {
+        is(e, "drive_added", &again.dev)
+    });
+    assert_eq!(added["resumes"], true, "{added}");
+    let r = events.wait("result of the resumed drive", 90, |e| {
+        is(e, "result", &again.dev)
+    });
+    assert_eq!(r["result"], "PASS", "{r}");
+    let cert = read_cert(Path::new(r["certificate"].as_str().unwrap()));
+    assert_eq!(
+        cert.supersedes,
+        vec![cut["id"].as_str().unwrap().to_string()],
+        "the final certificate names the INCOMPLETE one it replaces"
+    );
+
+    // 6. Ctrl-C: exit 130, a summary, every journal settled.
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let status = child.wait().unwrap();
+    events.rest();
+    assert_eq!(status.code(), Some(130), "{}", read(env.path("bench.err")));
+    let summary = events
+        .seen
+        .iter()
+        .find(|e| e["event"] == "bench_summary")
+        .expect("a bench_summary event");
+    assert_eq!(summary["counts"]["PASS"], 3, "{summary}");
+    assert_eq!(summary["counts"]["INCOMPLETE"], 1, "{summary}");
+    assert_eq!(summary["certificates"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        std::fs::read_dir(env.path("journals")).unwrap().count(),
+        0,
+        "nothing left to resume"
+    );
+    assert!(
+        !events
+            .seen
+            .iter()
+            .any(|e| e["target"] == lo.dev.display().to_string()),
+        "the device outside --include was never named"
+    );
+    assert_eq!(digest(&outside), outside_before, "and never written");
+    let err = read(env.path("bench.err"));
+    assert!(
+        err.contains("bench ended (Ctrl-C): 4 certificate(s)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
+    let env = Env::new();
+    let mut slow = match FaultDisk::new(&env, 16 * MIB, 0x5A, &[]) {
+        Ok(d) => d,
+        Err(why) => skip!("{why}"),
+    };
+    slow.lo.take();
+    let mut child = env
+        .cmd()
+        .arg("bench")
+        .arg("--include")
+        .arg(slow.mnt.join("disk.img"))
+        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
+        .args(["--journal-dir", "journals"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run mediasan bench");
+    let mut events = Events::of(&mut child);
+    std::thread::sleep(Duration::from_millis(800));
+    slow.set_faults("delay 40\n");
+    let ls = LoopDev::attach_with(&slow.mnt.join("disk.img"), 512, false, true).expect("attach");
+    events.wait("progress", 60, |e| {
+        is(e, "progress", &ls.dev) && e["bytes_done"].as_u64().unwrap_or(0) > 0
+    });
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let r = events.wait("result", 60, |e| is(e, "result", &ls.dev));
+    assert_eq!(r["result"], "INCOMPLETE", "{r}");
+    assert!(!r["reasons"].to_string().contains("pulled"), "{r}");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        std::fs::read_dir(env.path("journals")).unwrap().count(),
+        1,
+        "the journal waits for the drive to come back"
+    );
+    drop(ls);
+}
+
+#[test]
+fn bench_refuses_to_start_without_an_include_and_asks_before_it_starts() {
+    let env = Env::new();
+    let out = mediasan!(env, "bench", "--yes");
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bench needs --include PATTERN"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    // No --yes and no terminal: refused before anything is watched.
+    let out = mediasan!(env, "bench", "--include", "sd*");
+    assert_code(&out, 3);
+    let out = mediasan!(env, "bench", "--include", "sd*", "--yes", "--resume");
+    assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bench takes no --resume"));
+}
+
+#[test]
+fn the_screen_shows_each_drive_and_a_summary_and_survives_a_resize() {
+    let env = Env::new();
+    if !is_root() {
+        skip!("loop devices need root");
+    }
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let a = bay.join("a.img");
+    make_file(&a, 16 * MIB, 0x11);
+    let tmux = match Tmux::start(
+        &env,
+        160,
+        30,
+        &format!(
+            "$M bench --include '{}/*.img' --settle 0.3 --cert-dir certs --journal-dir journals",
+            bay.display()
+        ),
+    ) {
+        Ok(t) => t,
+        Err(why) => skip!("{why}"),
+    };
+    tmux.wait_for("Type 'yes' to continue", 20).unwrap();
+    tmux.type_line("yes");
+    tmux.wait_for("no drives yet", 20).unwrap();
+    let la = LoopDev::attach(&a, 512, false).expect("attach");
+    let screen = tmux.wait_for("done - pull it", 60).unwrap();
+    let row = screen
+        .lines()
+        .find(|l| l.contains(&la.dev.display().to_string()))
+        .unwrap_or_else(|| panic!("no row for {}:\n{screen}", la.dev.display()));
+    assert!(row.contains("PASS") && row.contains("16.00 MiB"), "{row}");
+    assert!(
+        screen.contains("DRIVE") && screen.contains("RESULT"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("0 working, 0 settling | PASS 1  FAIL 0  INCOMPLETE 0"),
+        "{screen}"
+    );
+    println!("the bench screen at 160 columns:\n{screen}");
+    // Narrower: redrawn, the essentials kept.
+    let _ = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(env.path("tmux-160.sock"))
+        .args(["resize-window", "-x", "80", "-y", "20"])
+        .status();
+    std::thread::sleep(Duration::from_millis(800));
+    let narrow = tmux.screen();
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+    assert!(
+        narrow.contains("PASS") && narrow.contains("done - pull it"),
+        "{narrow}"
+    );
+    // Ctrl-C: the screen goes, the summary stays.
+    let _ = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(env.path("tmux-160.sock"))
+        .args(["send-keys", "C-c"])
+        .status();
+    let end = tmux.wait_for("[exit 130]", 30).unwrap();
+    assert!(
+        end.contains("bench ended (Ctrl-C): 1 certificate(s); PASS 1"),
+        "{end}"
+    );
+    drop(la);
+}
