@@ -25,6 +25,7 @@ const AFTER_LONG_HELP: &str = "EXAMPLES
   mediasan wipe /dev/sdb /dev/sdc --asset-tag A-1 --asset-tag A-2
   mediasan wipe /dev/sdb --resume
   mediasan purge /dev/nvme0n1 --dry-run
+  mediasan bench --include 'sd*' --exclude sda
   mediasan cert verify X.json --allowed-signers FILE
 
 EXIT STATUS
@@ -974,9 +975,11 @@ mod tests {
     fn defaults_table() -> String {
         let cli = super::Cli::command();
         let mut out = String::from("| command | option | default |\n|---|---|---|\n");
-        for name in ["wipe", "purge", "verify"] {
+        for name in ["wipe", "purge", "verify", "bench"] {
             let sub = cli.find_subcommand(name).expect("subcommand");
-            for a in sub.get_arguments().filter(|a| !a.is_hide_set()) {
+            // bench's own; the rest are wipe's and sanitize's, with the same defaults.
+            let own = |a: &&clap::Arg| name != "bench" || a.get_help_heading() == Some("Bench");
+            for a in sub.get_arguments().filter(|a| !a.is_hide_set()).filter(own) {
                 let d: Vec<String> = a
                     .get_default_values()
                     .iter()
