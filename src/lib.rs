@@ -2,6 +2,7 @@
 //! with a signed certificate. See README.md for the data flow.
 #[macro_use]
 pub mod term;
+pub mod aesctr;
 pub mod aligned;
 pub mod audit;
 pub mod bench;

@@ -6,7 +6,6 @@
 //! what lets many threads fill disjoint chunks at once, and lets the verifier (or a third party
 //! holding the certificate's seed) regenerate the expected bytes of any sampled block.
 
-use aes::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::{ChaCha12Rng, ChaCha20Rng, ChaCha8Rng};
 use serde::{Deserialize, Serialize};
@@ -133,7 +132,7 @@ impl Pattern {
                 seed,
                 inverted,
             } => {
-                aes_ctr(seed, offset).apply_keystream(buf);
+                crate::aesctr::xor(seed, offset, buf);
                 Some(if *inverted { 0xFF } else { 0x00 })
             }
             _ => None,
@@ -216,18 +215,9 @@ fn fill_stream<R: Seekable>(buf: &mut [u8], seed: &[u8; 32], offset: u64) {
     }
 }
 
-/// An AES-128-CTR keystream positioned at byte `offset` (RustCrypto `aes`, AES-NI when the
-/// CPU has it).
-fn aes_ctr(seed: &[u8; 32], offset: u64) -> ctr::Ctr128BE<aes::Aes128> {
-    let (key, iv) = seed.split_at(16);
-    let mut c = ctr::Ctr128BE::<aes::Aes128>::new(key.into(), iv.into());
-    c.seek(offset);
-    c
-}
-
+/// The AES-128-CTR keystream (VAES where the CPU has it: [`crate::aesctr`]).
 fn fill_aes_ctr(buf: &mut [u8], seed: &[u8; 32], offset: u64) {
-    buf.fill(0);
-    aes_ctr(seed, offset).apply_keystream(buf);
+    crate::aesctr::fill(seed, offset, buf);
 }
 
 #[cfg(test)]

@@ -548,6 +548,76 @@ fn openssl_regenerates_the_random_pass_independently() {
 }
 
 #[test]
+fn openssl_equals_the_generator_at_many_offsets_and_lengths() {
+    use mediasan::pattern::{Pattern, Prng};
+    if !have("openssl") {
+        skip!("openssl is not installed");
+    }
+    // Seeds whose counter's low half (and whole) wraps inside the stream, and an ordinary one.
+    let near = |hi: u64, lo: u64| {
+        let mut s = [0x42u8; 32];
+        s[16..24].copy_from_slice(&hi.to_be_bytes());
+        s[24..].copy_from_slice(&lo.to_be_bytes());
+        s
+    };
+    let seeds = [
+        std::array::from_fn(|i| (i * 29 + 5) as u8),
+        near(7, u64::MAX - 3),
+        near(u64::MAX, u64::MAX - 70),
+    ];
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for seed in seeds {
+        let total = 300_000;
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "head -c {total} /dev/zero | openssl enc -aes-128-ctr -K {} -iv {}",
+                hex(&seed[..16]),
+                hex(&seed[16..])
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = Pattern::Random {
+            prng: Prng::Aes128Ctr,
+            seed,
+            inverted: false,
+        };
+        for (offset, len) in [
+            (0usize, 1usize),
+            (0, 16),
+            (1, 15),
+            (15, 2),
+            (17, 1000),
+            (64, 512),
+            (100, 4096),
+            (4095, 8193),
+            (1111, 123_457),
+            (0, total),
+        ] {
+            let mut buf = vec![0xEEu8; len];
+            p.fill_at(&mut buf, offset as u64);
+            assert!(
+                buf == out.stdout[offset..offset + len],
+                "offset {offset}, length {len}, seed {}",
+                hex(&seed)
+            );
+            // The verifier's in-place XOR of the same bytes leaves zeros.
+            let mut data = out.stdout[offset..offset + len].to_vec();
+            assert_eq!(p.xor_in_place(&mut data, offset as u64), Some(0));
+            assert!(
+                data.iter().all(|b| *b == 0),
+                "offset {offset}, length {len}"
+            );
+        }
+    }
+}
+
+#[test]
 fn json_events_parse_line_by_line_with_the_documented_fields() {
     let env = Env::new();
     let img = env.path("j.img");
