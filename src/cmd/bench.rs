@@ -86,6 +86,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         req.sanitize.wipe.policy.name,
         req.sanitize.wipe.cert_dir.display()
     );
+    let sys = std::path::Path::new("/sys");
+    let dev = std::path::Path::new("/dev");
+    // What is plugged in now (the uevents from here on are already heard).
+    let initial = watch::scan(sys, dev);
     reporter.say(&format!(
         "{title}: waiting for drives{}",
         if req.existing {
@@ -100,8 +104,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         None
     };
     let mut rows: Vec<Row> = Vec::new();
-    let sys = std::path::Path::new("/sys");
-    let dev = std::path::Path::new("/dev");
     std::thread::scope(|s| {
         let mut bench = Bench {
             req: &req,
@@ -110,7 +112,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
             board: &board,
             known: BTreeMap::new(),
         };
-        for d in watch::scan(sys, dev) {
+        for d in initial {
             let k = if req.existing {
                 Known::Settling {
                     disk: d,

@@ -77,6 +77,20 @@ impl Events {
     }
 }
 
+/// Waits until the bench has looked at what is plugged in now (it says so on stderr): a
+/// drive attached after that is one plugged in while it runs.
+fn ready(stderr: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read(stderr.to_path_buf()).contains("waiting for drives") {
+        assert!(
+            Instant::now() < deadline,
+            "the bench never started: {}",
+            read(stderr.to_path_buf())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn is(e: &serde_json::Value, event: &str, target: &Path) -> bool {
     e["event"] == event && e["target"] == target.display().to_string()
 }
@@ -136,8 +150,7 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
         .spawn()
         .expect("run mediasan bench");
     let mut events = Events::of(&mut child);
-    // Give it a moment to read what is plugged in now.
-    std::thread::sleep(Duration::from_millis(800));
+    ready(&env.path("bench.err"));
 
     // 1. A drive plugged in: taken, wiped, certified.
     let la = LoopDev::attach(&a, 512, false).expect("attach a");
@@ -258,11 +271,11 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
         .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
         .args(["--journal-dir", "journals"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
         .spawn()
         .expect("run mediasan bench");
     let mut events = Events::of(&mut child);
-    std::thread::sleep(Duration::from_millis(800));
+    ready(&env.path("bench.err"));
     slow.set_faults("delay 40\n");
     let ls = LoopDev::attach_with(&slow.mnt.join("disk.img"), 512, false, true).expect("attach");
     events.wait("progress", 60, |e| {

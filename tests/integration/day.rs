@@ -370,7 +370,7 @@ fn bars_at(width: u16) {
         if bars.len() == 3
             && bars
                 .iter()
-                .all(|b| b.contains("MiB/s") && b.contains("ETA "))
+                .all(|b| (b.contains("MiB/s") || b.contains("GiB/s")) && b.contains("ETA "))
         {
             break s;
         }
@@ -470,7 +470,11 @@ fn the_prompt_comes_on_the_terminal_when_output_goes_to_tee() {
 fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_all() {
     let env = Env::new();
     let img = env.path("cron.img");
-    make_file(&img, 256 * MIB, 0x22);
+    // Large enough (sparse) that the wipe takes several progress intervals at memory speed.
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     let err = std::fs::File::create(env.path("stderr.txt")).unwrap();
     let out = env
         .cmd()
@@ -484,7 +488,7 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
             "--asset-tag",
             "A-9",
         ])
-        .args(["--policy", "dod-5220.22-m", "--progress-interval", "0.2"])
+        .args(["--policy", "dod-5220.22-m", "--progress-interval", "0.1"])
         .arg(&img)
         .env("TERM", "dumb")
         .stderr(err)
@@ -497,7 +501,7 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
         progress.len() >= 2,
         "progress lines while it runs:\n{stderr}"
     );
-    // The whole wipe: three passes of 256 MiB and a 10 % sample (25.6 MiB).
+    // The whole wipe: three passes of 1 GiB and a 10 % sample (102.4 MiB).
     let pct = |l: &str| -> f64 {
         l.split(": ")
             .nth(1)
@@ -515,7 +519,7 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
     assert!(
         progress
             .iter()
-            .any(|l| l.contains("pass ") && l.contains(" of 793.60 MiB")),
+            .any(|l| l.contains("pass ") && l.contains(" of 3.10 GiB")),
         "{stderr}"
     );
     assert!(
