@@ -8,12 +8,19 @@
 # conv=fsync`, reads against `dd iflag=direct bs=4M of=/dev/null`, and the CPU time
 # (user+sys seconds per GB) of mediasan's random pass.
 #
+# Several targets at once (--multi): N loop devices on tmpfs written by N parallel dd against one
+# `mediasan wipe` of all N (aggregate MB/s: all bytes over the wall time), and the resident
+# memory of one mediasan wiping 24 targets (/usr/bin/time's maximum RSS).
+#
 # usage: benches/compare.sh [--size 2G] [--runs 3] [--dir DIR] [--targets tmpfs-loop,ext4-loop,ext4-file]
-#                           [--no-nwipe] [--nwipe-size 512M] [-- EXTRA MEDIASAN WIPE ARGS]
+#                           [--multi 4x1G,16x256M] [--no-nwipe] [--nwipe-size 512M]
+#                           [-- EXTRA MEDIASAN WIPE ARGS]
+# MEDIASAN_NO_VAES=1 in the environment measures the portable AES-CTR path (the one before VAES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=2G runs=3 dir=${TMPDIR:-/var/tmp} targets=tmpfs-loop,ext4-loop,ext4-file nwipe=1 nwipe_size=512M
+multi=4x1G,16x256M
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,6 +28,7 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --targets) targets=$2; shift 2 ;;
+    --multi) multi=$2; shift 2 ;;
     --no-nwipe) nwipe=0; shift ;;
     --nwipe-size) nwipe_size=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
@@ -72,28 +80,37 @@ for l in sys.stdin:
     if e.get('event') == sys.argv[1]: print(int(e[sys.argv[2]]))" "$1" "$2"
 }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >> "$results"; }
+cpu_per_gb() { # time-file bytes: user+sys seconds per GB
+  awk -v b="$2" '/^CPU/ {printf "%.3f", ($2+$3)/(b/1e9)}' "$1"
+}
 
 run_tool() { # target tool
   local t=$1 tool=$2 p=${path[$1]} s e out
   case $tool in
     dd-zero)
-      s=$(now); dd if=/dev/zero of="$p" bs=4M count=$((mib / 4)) oflag=direct conv=fsync,notrunc status=none; e=$(now)
-      record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" ;;
+      s=$(now); /usr/bin/time -o "$work/time" -f 'CPU %U %S' dd if=/dev/zero of="$p" bs=4M count=$((mib / 4)) oflag=direct conv=fsync,notrunc status=none; e=$(now)
+      record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" "$(cpu_per_gb "$work/time" "$bytes")" ;;
     dd-read)
-      s=$(now); dd if="$p" of=/dev/null bs=4M iflag=direct status=none; e=$(now)
-      record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" ;;
+      s=$(now); /usr/bin/time -o "$work/time" -f 'CPU %U %S' dd if="$p" of=/dev/null bs=4M iflag=direct status=none; e=$(now)
+      record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" "$(cpu_per_gb "$work/time" "$bytes")" ;;
     mediasan-random)
-      out=$( { /usr/bin/time -f 'CPU %U %S' "$ms" wipe "$p" --yes --verify none --json --key "$work/key" \
-               --cert-dir "$work/certs" "${extra[@]}" 2>"$work/err" || true; } 2>&1 )
-      cpu=$(grep '^CPU' "$work/err" | awk -v b="$bytes" '{printf "%.3f", ($2+$3)/(b/1e9)}')
-      record "$t" "$tool" "$(echo "$out" | grep -v '^CPU' | json_field pass_done bytes_per_second)" "$cpu" ;;
+      out=$(/usr/bin/time -o "$work/time" -f 'CPU %U %S' "$ms" wipe "$p" --yes --verify none --json --key "$work/key" \
+               --cert-dir "$work/certs" "${extra[@]}" 2>/dev/null || true)
+      record "$t" "$tool" "$(echo "$out" | json_field pass_done bytes_per_second)" "$(cpu_per_gb "$work/time" "$bytes")" ;;
     mediasan-zero)
       out=$("$ms" wipe "$p" --yes --policy nist-clear-zero --verify none --json --key "$work/key" \
               --cert-dir "$work/certs" "${extra[@]}" 2>/dev/null || true)
       record "$t" "$tool" "$(echo "$out" | json_field pass_done bytes_per_second)" ;;
     mediasan-verify-full)
-      out=$("$ms" wipe "$p" --yes --verify full --json --key "$work/key" --cert-dir "$work/certs" "${extra[@]}" 2>/dev/null || true)
-      record "$t" "$tool" "$(echo "$out" | json_field verify_done bytes_per_second)" ;;
+      # The read-back of a wipe with --verify full (its rate from the verify_done event), then
+      # `verify --cert` of that certificate on its own: the same full read-back, timed for CPU.
+      out=$("$ms" wipe "$p" --yes --verify full --json --key "$work/key" --cert-dir "$work/vcerts" "${extra[@]}" 2>/dev/null || true)
+      record "$t" "$tool" "$(echo "$out" | json_field verify_done bytes_per_second)"
+      cert=$(ls -t "$work"/vcerts/*.json | head -1)
+      out=$(/usr/bin/time -o "$work/time" -f 'CPU %U %S' "$ms" verify "$p" --cert "$cert" --json \
+              --pubkey "$work/key.pub" 2>/dev/null || true)
+      rm -f "$work"/vcerts/*
+      record "$t" mediasan-verify-cert "$(echo "$out" | json_field verify_done bytes_per_second)" "$(cpu_per_gb "$work/time" "$bytes")" ;;
     shred-n1)
       s=$(now); shred -n1 "$p"; e=$(now)
       record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" ;;
@@ -118,6 +135,41 @@ for r in $(seq 1 "$runs"); do
   echo "round $r/$runs done" >&2
 done
 
+# Several targets at once: N loop devices on tmpfs, N parallel dd against one mediasan wipe of
+# all N, alternating; aggregate MB/s = all bytes over the wall time.
+multi_run() { # N SIZE
+  local n=$1 sz=$2 nb m devs=() mfiles=() f l i r s e
+  nb=$(numfmt --from=iec "$sz"); m=$((nb / 1048576))
+  for i in $(seq 1 "$n"); do
+    f=/dev/shm/mediasan-bench-m$i.img; mkfile "$f" "$sz"; mfiles+=("$f")
+    l=$(losetup -f --show "$f"); loops+=("$l"); devs+=("$l")
+  done
+  local label="tmpfs-loop-x$n" total=$((nb * n))
+  for r in $(seq 1 "$runs"); do
+    s=$(now)
+    /usr/bin/time -o "$work/time" -f 'CPU %U %S' bash -c \
+      'c=$1; shift; for d in "$@"; do dd if=/dev/zero of="$d" bs=4M count="$c" oflag=direct conv=fsync,notrunc status=none & done; wait' \
+      _ $((m / 4)) "${devs[@]}"
+    e=$(now)
+    record "$label" dd-zero "$(rate "$total" "$s" "$e")" "$(cpu_per_gb "$work/time" "$total")"
+    s=$(now)
+    /usr/bin/time -o "$work/time" -f 'CPU %U %S' "$ms" wipe "${devs[@]}" --yes --verify none --json \
+      --key "$work/key" --cert-dir "$work/certs" "${extra[@]}" >/dev/null 2>&1 || true
+    e=$(now)
+    record "$label" mediasan-random "$(rate "$total" "$s" "$e")" "$(cpu_per_gb "$work/time" "$total")"
+    echo "$label round $r/$runs done" >&2
+  done
+  if [ "$n" = 24 ]; then
+    /usr/bin/time -o "$work/time" -f 'RSS %M' "$ms" wipe "${devs[@]}" --yes --verify full --key "$work/key" \
+      --cert-dir "$work/certs" "${extra[@]}" >/dev/null 2>&1 || true
+    awk -v n="$n" '/^RSS/ {printf "memory: one mediasan wiping and fully verifying %d targets at once: %.0f MiB resident at most (%.1f MiB per target)\n", n, $2/1024, $2/1024/n}' "$work/time" >> "$work/notes"
+  fi
+  for l in "${devs[@]}"; do losetup -d "$l" 2>/dev/null || true; done
+  rm -f "${mfiles[@]}"
+}
+for spec in ${multi//,/ }; do multi_run "${spec%%x*}" "${spec#*x}"; done
+[ -z "$multi" ] || multi_run 24 64M
+
 # nwipe: only on the memory-speed loop device, once (it is slow), on a smaller region of the
 # same kind of target; dd and mediasan are measured on that same device for its ratios.
 if [ "$nwipe" = 1 ] && command -v nwipe >/dev/null && [[ ",$targets," == *,tmpfs-loop,* ]]; then
@@ -133,24 +185,31 @@ if [ "$nwipe" = 1 ] && command -v nwipe >/dev/null && [[ ",$targets," == *,tmpfs
   bytes=$saved; mib=$savedmib
 fi
 
-python3 - "$results" "$size" "$runs" <<'PY'
-import sys, statistics, collections
+python3 - "$results" "$size" "$runs" "$work/notes" <<'PY'
+import sys, os, statistics, collections
 rows = collections.defaultdict(list); cpu = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     t, tool, v, c = (line.rstrip('\n').split('\t') + [''])[:4]
     if v: rows[(t, tool)].append(int(v))
     if c: cpu[(t, tool)].append(float(c))
 targets = list(dict.fromkeys(t for t, _ in rows))
-print(f"\nmediasan vs dd/shred/nwipe, {sys.argv[2]} targets, median of {sys.argv[3]} alternating runs (nwipe: 1 run)\n")
-print(f"| target | tool | MB/s | ratio | baseline |")
-print(f"|---|---|---:|---:|---|")
-for t in targets:
-    med = {tool: statistics.median(v) for (tt, tool), v in rows.items() if tt == t}
-    for tool, m in med.items():
-        base = 'dd-read' if tool in ('dd-read', 'mediasan-verify-full') else 'dd-zero'
-        ratio = m / med[base] if base in med and med[base] else float('nan')
-        print(f"| {t} | {tool} | {m/1e6:,.0f} | {ratio:.2f} | {base} |")
+print(f"\nmediasan vs dd/shred/nwipe, {sys.argv[2]} targets (tmpfs-loop-xN: N targets at once, aggregate),")
+print(f"median of {sys.argv[3]} alternating runs (nwipe: 1 run); min ratio = the worst run's")
 print()
-for (t, tool), v in cpu.items():
-    print(f"CPU of the mediasan random pass on {t}: {statistics.median(v):.3f} s (user+sys) per GB")
+print("| target | tool | MB/s | ratio | min ratio | baseline | CPU s/GB |")
+print("|---|---|---:|---:|---:|---|---:|")
+for t in targets:
+    runs = {tool: v for (tt, tool), v in rows.items() if tt == t}
+    med = {tool: statistics.median(v) for tool, v in runs.items()}
+    for tool, m in med.items():
+        base = 'dd-read' if tool in ('dd-read', 'mediasan-verify-full', 'mediasan-verify-cert') else 'dd-zero'
+        ratio = m / med[base] if med.get(base) else float('nan')
+        b = runs.get(base, [])
+        worst = min((x / y for x, y in zip(runs[tool], b) if y), default=float('nan'))
+        c = cpu.get((t, tool))
+        cs = f"{statistics.median(c):.3f}" if c else ""
+        print(f"| {t} | {tool} | {m/1e6:,.0f} | {ratio:.2f} | {worst:.2f} | {base} | {cs} |")
+print()
+if os.path.exists(sys.argv[4]):
+    print(open(sys.argv[4]).read())
 PY

@@ -55,50 +55,126 @@ fn portable(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool) {
     c.apply_keystream(buf);
 }
 
+/// True when `data` (read from byte `offset`) is exactly the keystream, or with `inverted`
+/// its complement: one read of the data, nothing written (the verifier's check).
+pub fn matches(seed: &[u8; 32], offset: u64, data: &[u8], inverted: bool) -> bool {
+    compare(seed, offset, data, inverted, fast())
+}
+
+/// Where a buffer's bytes fall on the keystream's blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Piece {
+    /// Part of one block: its counter, the bytes of it skipped, the bytes used.
+    Part { ctr: u128, skip: usize, len: usize },
+    /// Whole blocks from counter `ctr` whose low 64 bits do not wrap among them; bytes.
+    Whole { ctr: u128, len: usize },
+}
+
+/// The pieces of `len` bytes from byte `offset` of the keystream whose first counter is `iv`.
+fn pieces(iv: u128, offset: u64, len: usize) -> Vec<Piece> {
+    let mut v = Vec::new();
+    let mut ctr = iv.wrapping_add(u128::from(offset / 16));
+    let mut left = len;
+    let skip = (offset % 16) as usize;
+    if skip != 0 && left > 0 {
+        let n = (16 - skip).min(left);
+        v.push(Piece::Part { ctr, skip, len: n });
+        left -= n;
+        ctr = ctr.wrapping_add(1);
+    }
+    while left >= 16 {
+        let to_wrap = u128::from(u64::MAX - ctr as u64) + 1;
+        let n = ((left / 16) as u128).min(to_wrap) as usize * 16;
+        v.push(Piece::Whole { ctr, len: n });
+        left -= n;
+        ctr = ctr.wrapping_add((n / 16) as u128);
+    }
+    if left > 0 {
+        v.push(Piece::Part {
+            ctr,
+            skip: 0,
+            len: left,
+        });
+    }
+    v
+}
+
+fn split(seed: &[u8; 32]) -> ([u8; 16], u128) {
+    let key = seed[..16].try_into().unwrap_or([0; 16]);
+    let iv = u128::from_be_bytes(seed[16..].try_into().unwrap_or([0; 16]));
+    (key, iv)
+}
+
 fn apply(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool, fast: bool) {
     #[cfg(target_arch = "x86_64")]
     if fast {
-        let keys = x86::Keys::new(seed[..16].try_into().unwrap_or([0; 16]));
-        let iv = u128::from_be_bytes(seed[16..].try_into().unwrap_or([0; 16]));
-        let mut ctr = iv.wrapping_add(u128::from(offset / 16));
-        let mut rest = buf;
-        // A first partial block: its keystream from a whole one.
-        let skip = (offset % 16) as usize;
-        if skip != 0 {
-            let mut block = [0u8; 16];
-            keys.blocks(ctr, &mut block, false);
-            let n = (16 - skip).min(rest.len());
-            for (b, k) in rest[..n].iter_mut().zip(&block[skip..]) {
-                *b = if xor { *b ^ *k } else { *k };
-            }
-            rest = &mut rest[n..];
-            ctr = ctr.wrapping_add(1);
-        }
-        while !rest.is_empty() {
-            // Whole blocks up to where the counter's low 64 bits wrap (the fast path keeps the
-            // high half fixed), at most the buffer.
-            let lo = ctr as u64;
-            let to_wrap = u128::from(u64::MAX - lo) + 1;
-            let blocks = (rest.len() / 16) as u128;
-            let n = (blocks.min(to_wrap) as usize) * 16;
-            if n == 0 {
-                // The last partial block.
-                let mut block = [0u8; 16];
-                keys.blocks(ctr, &mut block, false);
-                for (b, k) in rest.iter_mut().zip(&block) {
-                    *b = if xor { *b ^ *k } else { *k };
+        let (key, iv) = split(seed);
+        let keys = x86::Keys::new(key);
+        let mut at = 0;
+        for p in pieces(iv, offset, buf.len()) {
+            match p {
+                Piece::Part { ctr, skip, len } => {
+                    let mut block = [0u8; 16];
+                    keys.blocks(ctr, &mut block, false);
+                    for (b, k) in buf[at..at + len].iter_mut().zip(&block[skip..]) {
+                        *b = if xor { *b ^ *k } else { *k };
+                    }
+                    at += len;
                 }
-                return;
+                Piece::Whole { ctr, len } => {
+                    keys.blocks(ctr, &mut buf[at..at + len], xor);
+                    at += len;
+                }
             }
-            let (now, later) = rest.split_at_mut(n);
-            keys.blocks(ctr, now, xor);
-            ctr = ctr.wrapping_add((n / 16) as u128);
-            rest = later;
         }
         return;
     }
     let _ = fast;
     portable(seed, offset, buf, xor);
+}
+
+fn compare(seed: &[u8; 32], offset: u64, data: &[u8], inverted: bool, fast: bool) -> bool {
+    let inv = if inverted { 0xFF } else { 0 };
+    #[cfg(target_arch = "x86_64")]
+    if fast {
+        let (key, iv) = split(seed);
+        let keys = x86::Keys::new(key);
+        let mut at = 0;
+        for p in pieces(iv, offset, data.len()) {
+            let same = match p {
+                Piece::Part { ctr, skip, len } => {
+                    let mut block = [0u8; 16];
+                    keys.blocks(ctr, &mut block, false);
+                    data[at..at + len]
+                        .iter()
+                        .zip(&block[skip..])
+                        .all(|(d, k)| *d == *k ^ inv)
+                }
+                Piece::Whole { ctr, len } => keys.equal(ctr, &data[at..at + len], inverted),
+            };
+            if !same {
+                return false;
+            }
+            at += p.len();
+        }
+        return true;
+    }
+    let _ = fast;
+    const STEP: usize = 64 * 1024;
+    let mut ks = vec![0u8; STEP.min(data.len())];
+    data.chunks(STEP).enumerate().all(|(i, d)| {
+        let ks = &mut ks[..d.len()];
+        portable(seed, offset + (i * STEP) as u64, ks, false);
+        d.iter().zip(ks.iter()).all(|(d, k)| *d == *k ^ inv)
+    })
+}
+
+impl Piece {
+    fn len(self) -> usize {
+        match self {
+            Piece::Part { len, .. } | Piece::Whole { len, .. } => len,
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -122,6 +198,14 @@ mod x86 {
             // SAFETY: `available()` was true before any `Keys` is made (the only caller,
             // `apply`, runs this path only when `fast()` said so), so the CPU has AES-NI.
             Keys(unsafe { expand(key) })
+        }
+
+        /// True when `data` (whole blocks from counter `ctr`, as for [`Keys::blocks`]) is the
+        /// keystream, or its complement with `inverted`.
+        pub fn equal(&self, ctr: u128, data: &[u8], inverted: bool) -> bool {
+            debug_assert!(data.len().is_multiple_of(16));
+            // SAFETY: as in `new`, the CPU has AVX-512F/BW and VAES.
+            unsafe { equal(&self.0, ctr, data, inverted) }
         }
 
         /// Keystream blocks for counters `ctr`, `ctr + 1`, ... into `out` (whole blocks; the
@@ -229,15 +313,63 @@ mod x86 {
         }
     }
 
+    #[target_feature(enable = "avx512f,avx512bw,vaes")]
+    fn equal(keys: &[__m128i; 11], ctr: u128, data: &[u8], inverted: bool) -> bool {
+        let rk: [__m512i; 11] = std::array::from_fn(|i| _mm512_broadcast_i32x4(keys[i]));
+        let swap = _mm512_broadcast_i32x4(_mm_set_epi8(
+            8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
+        ));
+        let four = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+        let inv = _mm512_set1_epi8(if inverted { -1 } else { 0 });
+        let mut c = lanes((ctr >> 64) as u64, ctr as u64);
+        // Every bit that differs, accumulated: zero at the end means equal.
+        let mut acc = _mm512_setzero_si512();
+        let mut wide = data.chunks_exact(512);
+        for chunk in &mut wide {
+            let mut cs = [c; 8];
+            for i in 1..8 {
+                cs[i] = _mm512_add_epi64(cs[i - 1], four);
+            }
+            c = _mm512_add_epi64(cs[7], four);
+            let ks: [__m512i; 8] = std::array::from_fn(|i| encrypt(&rk, swap, cs[i]));
+            for (i, k) in ks.into_iter().enumerate() {
+                let d = load(&chunk[i * 64..(i + 1) * 64]);
+                acc = _mm512_or_si512(acc, _mm512_xor_si512(_mm512_xor_si512(k, d), inv));
+            }
+        }
+        let rest = wide.remainder();
+        let mut quads = rest.chunks_exact(64);
+        for q in &mut quads {
+            let k = encrypt(&rk, swap, c);
+            c = _mm512_add_epi64(c, four);
+            acc = _mm512_or_si512(acc, _mm512_xor_si512(_mm512_xor_si512(k, load(q)), inv));
+        }
+        let tail = quads.remainder();
+        let mut same = _mm512_test_epi64_mask(acc, acc) == 0;
+        if !tail.is_empty() {
+            let mut k = [0u8; 64];
+            store(&mut k, encrypt(&rk, swap, c), false);
+            let x = if inverted { 0xFF } else { 0 };
+            same &= tail.iter().zip(k).all(|(d, k)| *d == k ^ x);
+        }
+        same
+    }
+
+    /// The 64 bytes of `src`.
+    #[target_feature(enable = "avx512f")]
+    fn load(src: &[u8]) -> __m512i {
+        assert_eq!(src.len(), 64);
+        // SAFETY: `src` is 64 readable bytes (checked above); the load is unaligned (`loadu`).
+        unsafe { _mm512_loadu_si512(src.as_ptr().cast::<__m512i>()) }
+    }
+
     /// `dst` (64 bytes) = `k`, or ^= `k`.
     #[target_feature(enable = "avx512f")]
     fn store(dst: &mut [u8], k: __m512i, xor: bool) {
         assert_eq!(dst.len(), 64);
         let p = dst.as_mut_ptr().cast::<__m512i>();
         let v = if xor {
-            // SAFETY: `p` points at the 64 bytes of `dst` (checked above), readable; the
-            // load is unaligned (`loadu`), so any address is fine.
-            _mm512_xor_si512(k, unsafe { _mm512_loadu_si512(p) })
+            _mm512_xor_si512(k, load(dst))
         } else {
             k
         };
@@ -307,6 +439,68 @@ mod tests {
             seed[16..24].copy_from_slice(&u64::MAX.to_be_bytes());
             let (a, b) = both(&seed, skip, len, Some(0xA5));
             prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn a_buffer_is_cut_where_the_counters_low_half_wraps() {
+        let iv = (7u128 << 64) | u128::from(u64::MAX - 1);
+        assert_eq!(
+            pieces(iv, 5, 70),
+            vec![
+                Piece::Part {
+                    ctr: iv,
+                    skip: 5,
+                    len: 11
+                },
+                Piece::Whole {
+                    ctr: iv + 1,
+                    len: 16
+                },
+                Piece::Whole {
+                    ctr: 8 << 64,
+                    len: 32
+                },
+                Piece::Part {
+                    ctr: (8 << 64) + 2,
+                    skip: 0,
+                    len: 11
+                },
+            ]
+        );
+        assert_eq!(pieces(iv, 3, 0), vec![]);
+        assert_eq!(
+            pieces(0, 17, 4),
+            vec![Piece::Part {
+                ctr: 1,
+                skip: 1,
+                len: 4
+            }]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn the_check_accepts_the_stream_and_finds_any_changed_byte(
+            seed in proptest::array::uniform32(any::<u8>()),
+            offset in 0u64..(1 << 40),
+            len in 1usize..3000,
+            inverted in any::<bool>(),
+            flip in any::<prop::sample::Index>(),
+            fast_path in any::<bool>(),
+        ) {
+            if fast_path && !fast() { return Ok(()); }
+            let mut data = vec![0u8; len];
+            portable(&seed, offset, &mut data, false);
+            if inverted {
+                data.iter_mut().for_each(|b| *b = !*b);
+            }
+            prop_assert!(compare(&seed, offset, &data, inverted, fast_path));
+            prop_assert!(!compare(&seed, offset, &data, !inverted, fast_path));
+            let i = flip.index(len);
+            data[i] ^= 0x10;
+            prop_assert!(!compare(&seed, offset, &data, inverted, fast_path), "byte {} changed", i);
         }
     }
 

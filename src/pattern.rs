@@ -121,20 +121,16 @@ impl Pattern {
         }
     }
 
-    /// Where the generator can XOR its stream into data in place (AES-128-CTR), does so to
-    /// `buf` (bytes read from `offset`) and returns the byte every position then holds if the
-    /// data was exactly this pattern (0x00, or 0xFF for an inverted stream). `None` (and `buf`
-    /// untouched) for other patterns: compare against [`Pattern::fill_at`] instead.
-    pub fn xor_in_place(&self, buf: &mut [u8], offset: u64) -> Option<u8> {
+    /// Where the generator can check data against its stream without writing anything
+    /// (AES-128-CTR): whether `data`, read from byte `offset`, is exactly this pattern. `None`
+    /// for other patterns: compare against [`Pattern::fill_at`] instead.
+    pub fn matches_at(&self, data: &[u8], offset: u64) -> Option<bool> {
         match self {
             Pattern::Random {
                 prng: Prng::Aes128Ctr,
                 seed,
                 inverted,
-            } => {
-                crate::aesctr::xor(seed, offset, buf);
-                Some(if *inverted { 0xFF } else { 0x00 })
-            }
+            } => Some(crate::aesctr::matches(seed, offset, data, *inverted)),
             _ => None,
         }
     }
@@ -345,7 +341,7 @@ mod tests {
     }
 
     #[test]
-    fn xor_in_place_cancels_the_stream() {
+    fn the_stream_is_checked_without_being_regenerated_into_a_buffer() {
         for inverted in [false, true] {
             let p = Pattern::Random {
                 prng: Prng::Aes128Ctr,
@@ -354,12 +350,12 @@ mod tests {
             };
             let mut data = vec![0u8; 5000];
             p.fill_at(&mut data, 4096);
-            let want = p.xor_in_place(&mut data, 4096).unwrap();
-            assert!(data.iter().all(|&b| b == want));
+            assert_eq!(p.matches_at(&data, 4096), Some(true));
+            assert_eq!(p.matches_at(&data, 4112), Some(false), "another offset");
+            data[4999] ^= 1;
+            assert_eq!(p.matches_at(&data, 4096), Some(false));
         }
-        let mut d = vec![1u8; 10];
-        assert_eq!(Pattern::Fixed(vec![1]).xor_in_place(&mut d, 0), None);
-        assert_eq!(d, vec![1u8; 10], "untouched");
+        assert_eq!(Pattern::Fixed(vec![1]).matches_at(&[1u8; 10], 0), None);
     }
 
     #[test]

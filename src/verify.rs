@@ -310,25 +310,21 @@ struct Done {
     cv: Option<blake3::hazmat::ChainingValue>,
 }
 
-/// True if every byte of `b` is `v` (word at a time).
-fn all_bytes(b: &[u8], v: u8) -> bool {
-    let word = u64::from_ne_bytes([v; 8]);
-    let mut chunks = b.chunks_exact(8);
-    chunks.all(|c| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) == word)
-        && chunks.remainder().iter().all(|&x| x == v)
-}
+/// How much of a buffer is hashed and checked at a time: small enough to stay in cache
+/// between the two.
+const PIECE: usize = 64 * 1024;
 
 /// Compares `data` (read at `offset`) with `expected`, in blocks of `bs`, skipping the blocks
 /// that overlap `unread` (they could not be read); returns the number of differing blocks and
-/// the first one's offset. With `destroy`, `data` may be overwritten (it has been hashed
-/// already), which allows the one-pass XOR check.
+/// the first one's offset. `clean`: what the caller's pass over the data already found (the
+/// generator's own check, [`Pattern::matches_at`]), if it made one.
 fn mismatches(
     expected: &Pattern,
-    data: &mut [u8],
+    data: &[u8],
     offset: u64,
     bs: usize,
     want: &mut [u8],
-    destroy: bool,
+    clean: Option<bool>,
     unread: &[IoFailure],
 ) -> (u64, Option<u64>) {
     let mut count = 0;
@@ -338,15 +334,18 @@ fn mismatches(
         first.get_or_insert(at);
     };
     let at = |i: usize| offset + (i * bs) as u64;
-    if destroy && unread.is_empty() {
-        if let Some(v) = expected.xor_in_place(data, offset) {
-            if !all_bytes(data, v) {
+    if unread.is_empty() {
+        match clean.or_else(|| expected.matches_at(data, offset)) {
+            Some(true) => return (0, None),
+            // Something differs: which blocks, by the same check per block.
+            Some(false) => {
                 data.chunks(bs)
                     .enumerate()
-                    .filter(|(_, b)| !all_bytes(b, v))
+                    .filter(|(i, b)| expected.matches_at(b, at(*i)) != Some(true))
                     .for_each(|(i, _)| note(at(i)));
+                return (count, first);
             }
-            return (count, first);
+            None => {}
         }
     }
     let want = &mut want[..data.len()];
@@ -488,25 +487,34 @@ pub fn run(
                             cv: None,
                         };
                         cfg.budget.run(|| {
-                            if tree && whole {
-                                use blake3::hazmat::HasherExt;
+                            // One pass over the bytes in cache-sized pieces: each is hashed
+                            // and checked against the pattern while it is in cache.
+                            use blake3::hazmat::HasherExt;
+                            let mut hasher = (tree && whole).then(|| {
                                 // In full mode the stream offset of an extent is its target offset.
-                                done.cv = Some(
-                                    blake3::Hasher::new()
-                                        .set_input_offset(e.offset)
-                                        .update(&buf[..got])
-                                        .finalize_non_root(),
-                                );
+                                let mut h = blake3::Hasher::new();
+                                h.set_input_offset(e.offset);
+                                h
+                            });
+                            let mut clean = (finished && whole).then_some(true);
+                            for (k, piece) in buf[..len].chunks(PIECE).enumerate() {
+                                if let Some(h) = hasher.as_mut() {
+                                    h.update(piece);
+                                }
+                                if clean == Some(true) {
+                                    clean =
+                                        expected.matches_at(piece, e.offset + (k * PIECE) as u64);
+                                }
                             }
-                            // The buffer may be overwritten once its chaining value is taken.
+                            done.cv = hasher.map(|h| h.finalize_non_root());
                             let (n, first) = if finished {
                                 mismatches(
                                     expected,
-                                    &mut buf[..len],
+                                    &buf[..len],
                                     e.offset,
                                     bs as usize,
                                     &mut want,
-                                    tree && whole,
+                                    clean,
                                     &r.failures,
                                 )
                             } else {
