@@ -14,6 +14,17 @@ use crate::common::*;
 
 const MIB: usize = 1 << 20;
 
+/// The bench process, killed if the test ends before it does (a failed assertion must not
+/// leave a bench watching the machine's drives).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The bench's NDJSON events, read on a thread as they come.
 struct Events {
     rx: Receiver<serde_json::Value>,
@@ -134,7 +145,7 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
     let (n_slow, _) = free_loop_numbers();
     let slot = fake_slot(&sysfs, &format!("loop{n_slow}"));
 
-    let mut child = env
+    let child = env
         .cmd()
         .arg("bench")
         .arg("--include")
@@ -149,7 +160,8 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
         .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
         .spawn()
         .expect("run mediasan bench");
-    let mut events = Events::of(&mut child);
+    let mut child = Running(child);
+    let mut events = Events::of(&mut child.0);
     ready(&env.path("bench.err"));
 
     // 1. A drive plugged in: taken, wiped, certified.
@@ -223,8 +235,8 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
     );
 
     // 6. Ctrl-C: exit 130, a summary, every journal settled.
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let status = child.wait().unwrap();
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
+    let status = child.0.wait().unwrap();
     events.rest();
     assert_eq!(status.code(), Some(130), "{}", read(env.path("bench.err")));
     let summary = events
@@ -263,7 +275,7 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
         Err(why) => skip!("{why}"),
     };
     slow.lo.take();
-    let mut child = env
+    let child = env
         .cmd()
         .arg("bench")
         .arg("--include")
@@ -274,18 +286,19 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
         .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
         .spawn()
         .expect("run mediasan bench");
-    let mut events = Events::of(&mut child);
+    let mut child = Running(child);
+    let mut events = Events::of(&mut child.0);
     ready(&env.path("bench.err"));
     slow.set_faults("delay 40\n");
     let ls = LoopDev::attach_with(&slow.mnt.join("disk.img"), 512, false, true).expect("attach");
     events.wait("progress", 60, |e| {
         is(e, "progress", &ls.dev) && e["bytes_done"].as_u64().unwrap_or(0) > 0
     });
-    signal(&child, nix::sys::signal::Signal::SIGINT);
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
     let r = events.wait("result", 60, |e| is(e, "result", &ls.dev));
     assert_eq!(r["result"], "INCOMPLETE", "{r}");
     assert!(!r["reasons"].to_string().contains("pulled"), "{r}");
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
     assert_eq!(
         std::fs::read_dir(env.path("journals")).unwrap().count(),
         1,
