@@ -282,9 +282,10 @@ pub struct WipeOpts {
     #[arg(long, help_heading = "Failing drives")]
     pub fail_slow: bool,
 
-    /// Writes (and verification reads) in flight per target.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), default_value_t = 4, help_heading = "Performance")]
-    pub queue_depth: u16,
+    /// Writes (and verification reads) in flight per target [default: 4; with several
+    /// targets, as many as share 4 per CPU among them, at least 1].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Performance")]
+    pub queue_depth: Option<u16>,
 
     /// Threads generating pattern bytes, shared by all targets [default: CPU count].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = "Performance")]

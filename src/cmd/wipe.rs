@@ -55,6 +55,8 @@ pub(crate) struct Session<'a> {
     pub(crate) signals: Signals,
     /// The certificate folder, proven writable, for the reserves of targets that come later.
     pub(crate) cert_folder: Folder,
+    /// I/O in flight per target, shared out among the session's targets.
+    pub(crate) queue_depth: usize,
 }
 
 impl<'a> Session<'a> {
@@ -73,6 +75,7 @@ impl<'a> Session<'a> {
             cert_dirs: self.cert_dirs.clone(),
             signals: self.signals.for_medium(),
             cert_folder: self.cert_folder.clone(),
+            queue_depth: self.queue_depth,
         }
     }
 }
@@ -410,6 +413,12 @@ pub(crate) fn open_session<'a>(
         // From here on SIGINT/SIGTERM stop the wipe at a safe point, SIGHUP does not stop it.
         signals: Signals::install(),
         cert_folder,
+        queue_depth: settings::shared_depth(
+            req.io.queue_depth,
+            req.queue_depth_given,
+            targets,
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     };
     Ok((session, reserves))
 }
@@ -621,6 +630,7 @@ fn wipe_one(
     // Resumed passes keep the chunk boundaries of the run that began them.
     let io = IoConfig {
         buffer_size: usize::try_from(journal.buffer_size).unwrap_or(req.io.buffer_size),
+        queue_depth: session.queue_depth,
         ..req.io.clone()
     };
     let job = clear::Job {
