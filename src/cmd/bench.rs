@@ -112,22 +112,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
             board: &board,
             known: BTreeMap::new(),
         };
-        for d in initial {
-            let k = if req.existing {
-                Known::Settling {
-                    disk: d,
-                    since: Instant::now()
-                        .checked_sub(req.settle)
-                        .unwrap_or_else(Instant::now),
-                }
-            } else {
-                Known::Before(d)
-            };
-            let name = match &k {
-                Known::Before(d) | Known::Settling { disk: d, .. } => d.names.kernel.clone(),
-                _ => unreachable!(),
-            };
-            bench.known.insert(name, k);
+        if req.existing {
+            // Taken as if just plugged in: only what the selection names, after the settle.
+            bench.reconcile(initial);
+        } else {
+            for d in initial {
+                bench.known.insert(d.names.kernel.clone(), Known::Before(d));
+            }
         }
         let mut last_scan = Instant::now();
         let mut stopping = false;

@@ -308,6 +308,60 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
 }
 
 #[test]
+fn existing_takes_the_matching_drives_already_plugged_in_and_nothing_else() {
+    let env = Env::new();
+    if !is_root() {
+        skip!("loop devices need root");
+    }
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let (a, other) = (bay.join("a.img"), env.path("other.img"));
+    make_file(&a, 8 * MIB, 0x11);
+    make_file(&other, 8 * MIB, 0x33);
+    let before = digest(&other);
+    // Both plugged in before the bench starts.
+    let la = LoopDev::attach(&a, 512, false).expect("attach a");
+    let lo = LoopDev::attach(&other, 512, false).expect("attach other");
+    let child = env
+        .cmd()
+        .arg("bench")
+        .arg("--include")
+        .arg(format!("{}/*.img", bay.display()))
+        .args([
+            "--existing",
+            "--json",
+            "--yes",
+            "--settle",
+            "0.3",
+            "--cert-dir",
+            "certs",
+        ])
+        .args(["--journal-dir", "journals"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
+        .spawn()
+        .expect("run mediasan bench");
+    let mut child = Running(child);
+    let mut events = Events::of(&mut child.0);
+    let r = events.wait("result for a", 60, |e| is(e, "result", &la.dev));
+    assert_eq!(r["result"], "PASS", "{r}");
+    // Another settle and scan for anything else to be (wrongly) taken.
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    events.rest();
+    assert!(
+        !events
+            .seen
+            .iter()
+            .any(|e| e["target"] == lo.dev.display().to_string()),
+        "the device outside --include was never named: {:?}",
+        events.seen
+    );
+    assert_eq!(digest(&other), before, "and never written");
+}
+
+#[test]
 fn bench_refuses_to_start_without_an_include_and_asks_before_it_starts() {
     let env = Env::new();
     let out = mediasan!(env, "bench", "--yes");
