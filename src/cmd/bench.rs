@@ -219,7 +219,11 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                 Known::Settling { disk, .. } => (disk.clone(), true),
                 Known::Working(w) => (w.disk.clone(), false),
             };
-            let still = here.is_some_and(|h| h.same_medium(&disk) && h.size > 0 && !h.detaching);
+            // A drive waiting to start must still be one the selection names (its links
+            // may have changed with the drive in the bay).
+            let named = |h: &Disk| !settling || self.req.selection.selects(&h.names);
+            let still = here
+                .is_some_and(|h| h.same_medium(&disk) && h.size > 0 && !h.detaching && named(h));
             if still {
                 // A settling drive whose size is still changing starts its wait again.
                 if let (Known::Settling { disk, since }, Some(h)) = (k, here) {
@@ -230,7 +234,7 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                 }
                 continue;
             }
-            if settling && here.is_some_and(|h| h.same_medium(&disk) && !h.detaching) {
+            if settling && here.is_some_and(|h| h.same_medium(&disk) && !h.detaching && named(h)) {
                 // Size 0 while settling: a drive spinning up; keep waiting.
                 if let (Known::Settling { disk, since }, Some(h)) = (k, here) {
                     *disk = h.clone();
@@ -361,6 +365,13 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
     /// The drive behind `disk`, if it may be worked on: the node is that device, it is
     /// writable and nothing uses it.
     fn take(&self, disk: &Disk) -> Result<Probe, String> {
+        // Checked again at the last moment: nothing the selection does not name is opened.
+        if !self.req.selection.selects(&disk.names) {
+            return Err(format!(
+                "no longer matches {}",
+                self.req.selection.describe()
+            ));
+        }
         let p = device::probe(&disk.node()).map_err(|e| e.to_string())?;
         if p.devno != Some(disk.devno) {
             return Err(format!(
