@@ -202,6 +202,9 @@ struct Run<'a, 'j> {
     signals: &'j Signals,
     obs: &'j dyn Observer,
     name: String,
+    /// This target's medium was found gone after failed writes (other targets of the same
+    /// command share `signals`, so this is kept here, not there).
+    gone: bool,
 }
 
 impl Run<'_, '_> {
@@ -334,16 +337,15 @@ impl Run<'_, '_> {
     /// True when the medium was removed: the session said so, or a pass that met errors
     /// finds it gone from the system (a removal is seen by the kernel within a moment of the
     /// first failed write; a failing drive that stays is not "removed").
-    fn pulled(&self, r: &PassReport) -> bool {
+    fn pulled(&mut self, r: &PassReport) -> bool {
         if self.signals.removed() {
             return true;
         }
         let errors = !r.errors.is_empty() || r.gave_up || r.aborted || r.flush_error.is_some();
         if errors && crate::device::gone(self.job.probe, Duration::from_secs(2)) {
-            self.signals.remove();
-            return true;
+            self.gone = true;
         }
-        false
+        self.gone
     }
 
     /// Tells people and scripts how a pass went.
@@ -541,6 +543,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         signals,
         obs,
         name: probe.path.display().to_string(),
+        gone: false,
     };
     obs.event(&Event::Start(event::WipeStart {
         target: run.name.clone(),
@@ -586,7 +589,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         after: readable.then(|| crate::device::health::read(probe, job.drive, force_ata)),
         before: Some(health_before),
     };
-    let pulled = signals.removed();
+    let pulled = signals.removed() || run.gone;
     if interrupted {
         let at = where_(&run.journal);
         run.journal.events.push(format!(
