@@ -362,6 +362,58 @@ fn existing_takes_the_matching_drives_already_plugged_in_and_nothing_else() {
 }
 
 #[test]
+fn a_failing_drive_gets_its_fault_light_and_a_fail_certificate() {
+    let env = Env::new();
+    // Writes to 1 MiB..1 MiB + 64 KiB fail: the overwrite cannot cover them.
+    let faults = [
+        "--fail-write".to_string(),
+        format!("{}:{}", MIB, MIB + 65536),
+    ];
+    let mut bad = match FaultDisk::new(&env, 8 * MIB, 0x5A, &faults) {
+        Ok(d) => d,
+        Err(why) => skip!("{why}"),
+    };
+    bad.lo.take();
+    let sysfs = env.path("sysfs");
+    let (n, _) = free_loop_numbers();
+    let slot = fake_slot(&sysfs, &format!("loop{n}"));
+    let child = env
+        .cmd()
+        .arg("bench")
+        .arg("--include")
+        .arg(bad.mnt.join("disk.img"))
+        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
+        .args(["--journal-dir", "journals", "--retries", "0"])
+        .arg("--test-sysfs")
+        .arg(&sysfs)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
+        .spawn()
+        .expect("run mediasan bench");
+    let mut child = Running(child);
+    let mut events = Events::of(&mut child.0);
+    ready(&env.path("bench.err"));
+    let lo = LoopDev::attach_at(&bad.mnt.join("disk.img"), n).expect("attach");
+    let r = events.wait("result", 60, |e| is(e, "result", &lo.dev));
+    assert_eq!(r["result"], "FAIL", "{r}");
+    assert!(r["reasons"].to_string().contains("write failed"), "{r}");
+    // The lights follow once the bench has seen the end.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read(slot.join("fault")) != "1" {
+        assert!(
+            Instant::now() < deadline,
+            "fault light: {:?}",
+            read(slot.join("fault"))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(read(slot.join("locate")), "0");
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    drop(lo);
+}
+
+#[test]
 fn bench_refuses_to_start_without_an_include_and_asks_before_it_starts() {
     let env = Env::new();
     let out = mediasan!(env, "bench", "--yes");
