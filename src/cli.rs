@@ -44,6 +44,7 @@ ENVIRONMENT
   XDG_CONFIG_HOME, XDG_STATE_HOME    move those folders
   NO_COLOR, CLICOLOR, CLICOLOR_FORCE colour of the summary
   TERM=dumb                          no bars: plain progress lines
+  MEDIASAN_NO_VAES=1                 the portable AES-CTR path (benchmarks)
 
 SEE ALSO
   ssh-keygen(1), nvme-sanitize(1), hdparm(8), sg_sanitize(8);
