@@ -467,12 +467,13 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         let mine = self.session.for_medium();
         let signals = mine.signals.clone();
         let reporter = self.reporter;
+        let serial = p.identity.serial.clone();
         let handle = s.spawn(move || {
             let rep = reporter.target(&target);
-            sanitize::run_one(&one, &mine, &rep)
+            sanitize::run_one(&one, p, &mine, &rep)
         });
         Known::Working(Box::new(Work {
-            serial: p.identity.serial.clone(),
+            serial,
             disk,
             signals,
             slot,

@@ -114,18 +114,22 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::worst(codes))
 }
 
-/// One drive of a long-running session (`bench`): decided as `run` decides each target
-/// (`req` names it alone and says yes), its plan emitted as an event, its steps run with the
-/// session's folders, key and this drive's signals. Never asks.
+/// One drive of a long-running session (`bench`): `probe`, the drive the caller probed and
+/// checked (`req` names it alone and says yes), decided as `run` decides each target, its plan
+/// emitted as an event, its steps run with the session's folders, key and this drive's
+/// signals. Never asks.
 ///
 /// # Errors
 /// A refusal before anything was written (in use, blocked, no room for its certificates).
 pub(crate) fn run_one(
     req: &settings::Sanitize,
+    probe: Probe,
     session: &Session,
     rep: &TargetReporter,
 ) -> anyhow::Result<(Exit, Vec<Row>)> {
-    let job = decide_all(req, rep.reporter())?
+    // The drive the caller probed and checked, never a new look-up of its name.
+    let subject = Some(Resolved::Existing(Box::new(probe)));
+    let job = decide_subjects(req, vec![subject], rep.reporter())?
         .pop()
         .ok_or_else(|| Error::Usage("no target".into()))?;
     rep.reporter()
@@ -160,6 +164,15 @@ fn decide_all(req: &settings::Sanitize, reporter: &Reporter) -> anyhow::Result<V
             subjects.push(resolved.next());
         }
     }
+    decide_subjects(req, subjects, reporter)
+}
+
+/// [`decide_all`] once each target is resolved (`None`: the test seam's simulated drive).
+fn decide_subjects(
+    req: &settings::Sanitize,
+    subjects: Vec<Option<Resolved>>,
+    reporter: &Reporter,
+) -> anyhow::Result<Vec<Job>> {
     for r in subjects.iter().flatten() {
         wipe::check_safety(std::slice::from_ref(r))?;
     }
