@@ -1,6 +1,6 @@
 //! The AES-128-CTR keystream of random passes (key = seed[..16], counter = seed[16..] as a
 //! big-endian 128-bit integer, +1 per 16-byte block, wrapping: `openssl enc -aes-128-ctr`),
-//! written into a buffer or XORed into one, at any byte offset.
+//! written into a buffer, or checked against data read back, at any byte offset.
 //!
 //! Two ways to the same bytes: where the CPU has VAES with AVX-512 (current server CPUs), four
 //! blocks per instruction and 32 blocks in flight, from `x86` below; elsewhere the `aes` and
@@ -36,22 +36,15 @@ fn fast() -> bool {
 
 /// `buf` = the keystream from byte `offset`.
 pub fn fill(seed: &[u8; 32], offset: u64, buf: &mut [u8]) {
-    apply(seed, offset, buf, false, fast());
-}
-
-/// `buf` ^= the keystream from byte `offset`.
-pub fn xor(seed: &[u8; 32], offset: u64, buf: &mut [u8]) {
-    apply(seed, offset, buf, true, fast());
+    apply(seed, offset, buf, fast());
 }
 
 /// The crates' keystream, the reference the fast path must equal.
-fn portable(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool) {
+fn portable(seed: &[u8; 32], offset: u64, buf: &mut [u8]) {
     let (key, iv) = seed.split_at(16);
     let mut c = ctr::Ctr128BE::<aes::Aes128>::new(key.into(), iv.into());
     c.seek(offset);
-    if !xor {
-        buf.fill(0);
-    }
+    buf.fill(0);
     c.apply_keystream(buf);
 }
 
@@ -105,7 +98,7 @@ fn split(seed: &[u8; 32]) -> ([u8; 16], u128) {
     (key, iv)
 }
 
-fn apply(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool, fast: bool) {
+fn apply(seed: &[u8; 32], offset: u64, buf: &mut [u8], fast: bool) {
     #[cfg(target_arch = "x86_64")]
     if fast {
         let (key, iv) = split(seed);
@@ -115,14 +108,12 @@ fn apply(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool, fast: bool) {
             match p {
                 Piece::Part { ctr, skip, len } => {
                     let mut block = [0u8; 16];
-                    keys.blocks(ctr, &mut block, false);
-                    for (b, k) in buf[at..at + len].iter_mut().zip(&block[skip..]) {
-                        *b = if xor { *b ^ *k } else { *k };
-                    }
+                    keys.blocks(ctr, &mut block);
+                    buf[at..at + len].copy_from_slice(&block[skip..skip + len]);
                     at += len;
                 }
                 Piece::Whole { ctr, len } => {
-                    keys.blocks(ctr, &mut buf[at..at + len], xor);
+                    keys.blocks(ctr, &mut buf[at..at + len]);
                     at += len;
                 }
             }
@@ -130,7 +121,7 @@ fn apply(seed: &[u8; 32], offset: u64, buf: &mut [u8], xor: bool, fast: bool) {
         return;
     }
     let _ = fast;
-    portable(seed, offset, buf, xor);
+    portable(seed, offset, buf);
 }
 
 fn compare(seed: &[u8; 32], offset: u64, data: &[u8], inverted: bool, fast: bool) -> bool {
@@ -144,7 +135,7 @@ fn compare(seed: &[u8; 32], offset: u64, data: &[u8], inverted: bool, fast: bool
             let same = match p {
                 Piece::Part { ctr, skip, len } => {
                     let mut block = [0u8; 16];
-                    keys.blocks(ctr, &mut block, false);
+                    keys.blocks(ctr, &mut block);
                     data[at..at + len]
                         .iter()
                         .zip(&block[skip..])
@@ -164,7 +155,7 @@ fn compare(seed: &[u8; 32], offset: u64, data: &[u8], inverted: bool, fast: bool
     let mut ks = vec![0u8; STEP.min(data.len())];
     data.chunks(STEP).enumerate().all(|(i, d)| {
         let ks = &mut ks[..d.len()];
-        portable(seed, offset + (i * STEP) as u64, ks, false);
+        portable(seed, offset + (i * STEP) as u64, ks);
         d.iter().zip(ks.iter()).all(|(d, k)| *d == *k ^ inv)
     })
 }
@@ -195,8 +186,8 @@ mod x86 {
     impl Keys {
         /// Callers have checked [`available`].
         pub fn new(key: [u8; 16]) -> Keys {
-            // SAFETY: `available()` was true before any `Keys` is made (the only caller,
-            // `apply`, runs this path only when `fast()` said so), so the CPU has AES-NI.
+            // SAFETY: `available()` was true before any `Keys` is made (its callers, `apply`
+            // and `compare`, take this path only when `fast()` said so), so the CPU has AES-NI.
             Keys(unsafe { expand(key) })
         }
 
@@ -209,12 +200,12 @@ mod x86 {
         }
 
         /// Keystream blocks for counters `ctr`, `ctr + 1`, ... into `out` (whole blocks; the
-        /// counter's low 64 bits must not wrap within them), XORed into it with `xor`.
-        pub fn blocks(&self, ctr: u128, out: &mut [u8], xor: bool) {
+        /// counter's low 64 bits must not wrap within them).
+        pub fn blocks(&self, ctr: u128, out: &mut [u8]) {
             debug_assert!(out.len().is_multiple_of(16));
             debug_assert!(u128::from(u64::MAX - ctr as u64) + 1 >= (out.len() / 16) as u128);
             // SAFETY: as in `new`, the CPU has AVX-512F/BW and VAES.
-            unsafe { blocks(&self.0, ctr, out, xor) }
+            unsafe { blocks(&self.0, ctr, out) }
         }
     }
 
@@ -248,107 +239,114 @@ mod x86 {
         [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10]
     }
 
-    /// Four blocks' counters, one per 128-bit lane, as two native 64-bit halves (high, low):
-    /// byte-swapped within each half they are the big-endian counter blocks.
-    #[target_feature(enable = "avx512f")]
-    fn lanes(hi: u64, lo: u64) -> __m512i {
-        let (h, l) = (hi as i64, lo as i64);
-        _mm512_set_epi64(
-            l.wrapping_add(3),
-            h,
-            l.wrapping_add(2),
-            h,
-            l.wrapping_add(1),
-            h,
-            l,
-            h,
-        )
+    /// The keystream from one counter on, four blocks (one 512-bit register) at a time: the
+    /// round keys in every lane, and the counters as two native 64-bit halves (high, low) per
+    /// lane, byte-swapped into big-endian blocks when encrypted.
+    struct Stream {
+        rk: [__m512i; 11],
+        swap: __m512i,
+        four: __m512i,
+        next: __m512i,
     }
 
-    #[target_feature(enable = "avx512f,avx512bw,vaes")]
-    fn encrypt(rk: &[__m512i; 11], swap: __m512i, c: __m512i) -> __m512i {
-        let mut b = _mm512_xor_si512(_mm512_shuffle_epi8(c, swap), rk[0]);
-        for k in &rk[1..10] {
-            b = _mm512_aesenc_epi128(b, *k);
+    impl Stream {
+        #[target_feature(enable = "avx512f,avx512bw")]
+        fn new(keys: &[__m128i; 11], ctr: u128) -> Stream {
+            let (h, l) = ((ctr >> 64) as i64, ctr as i64);
+            Stream {
+                rk: std::array::from_fn(|i| _mm512_broadcast_i32x4(keys[i])),
+                swap: _mm512_broadcast_i32x4(_mm_set_epi8(
+                    8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
+                )),
+                four: _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0),
+                next: _mm512_set_epi64(
+                    l.wrapping_add(3),
+                    h,
+                    l.wrapping_add(2),
+                    h,
+                    l.wrapping_add(1),
+                    h,
+                    l,
+                    h,
+                ),
+            }
         }
-        _mm512_aesenclast_epi128(b, rk[10])
+
+        /// Four blocks' keystream from their counters.
+        #[target_feature(enable = "avx512f,avx512bw,vaes")]
+        fn encrypt(&self, c: __m512i) -> __m512i {
+            let mut b = _mm512_xor_si512(_mm512_shuffle_epi8(c, self.swap), self.rk[0]);
+            for k in &self.rk[1..10] {
+                b = _mm512_aesenc_epi128(b, *k);
+            }
+            _mm512_aesenclast_epi128(b, self.rk[10])
+        }
+
+        /// The next four blocks.
+        #[target_feature(enable = "avx512f,avx512bw,vaes")]
+        fn four(&mut self) -> __m512i {
+            let c = self.next;
+            self.next = _mm512_add_epi64(c, self.four);
+            self.encrypt(c)
+        }
+
+        /// The next 32 blocks: eight registers in flight keep the AES units busy.
+        #[target_feature(enable = "avx512f,avx512bw,vaes")]
+        fn thirty_two(&mut self) -> [__m512i; 8] {
+            let mut cs = [self.next; 8];
+            for i in 1..8 {
+                cs[i] = _mm512_add_epi64(cs[i - 1], self.four);
+            }
+            self.next = _mm512_add_epi64(cs[7], self.four);
+            std::array::from_fn(|i| self.encrypt(cs[i]))
+        }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,vaes")]
-    fn blocks(keys: &[__m128i; 11], ctr: u128, out: &mut [u8], xor: bool) {
-        let rk: [__m512i; 11] = std::array::from_fn(|i| _mm512_broadcast_i32x4(keys[i]));
-        let swap = _mm512_broadcast_i32x4(_mm_set_epi8(
-            8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
-        ));
-        let four = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
-        let hi = (ctr >> 64) as u64;
-        let mut c = lanes(hi, ctr as u64);
+    fn blocks(keys: &[__m128i; 11], ctr: u128, out: &mut [u8]) {
+        let mut ks = Stream::new(keys, ctr);
         let mut wide = out.chunks_exact_mut(512);
         for chunk in &mut wide {
-            // Eight registers of four blocks in flight: the AES units stay busy.
-            let mut cs = [c; 8];
-            for i in 1..8 {
-                cs[i] = _mm512_add_epi64(cs[i - 1], four);
-            }
-            c = _mm512_add_epi64(cs[7], four);
-            let ks: [__m512i; 8] = std::array::from_fn(|i| encrypt(&rk, swap, cs[i]));
-            for (i, k) in ks.into_iter().enumerate() {
-                store(&mut chunk[i * 64..(i + 1) * 64], k, xor);
+            for (i, k) in ks.thirty_two().into_iter().enumerate() {
+                store(&mut chunk[i * 64..(i + 1) * 64], k);
             }
         }
-        let rest = wide.into_remainder();
-        let mut quads = rest.chunks_exact_mut(64);
+        let mut quads = wide.into_remainder().chunks_exact_mut(64);
         for q in &mut quads {
-            let k = encrypt(&rk, swap, c);
-            c = _mm512_add_epi64(c, four);
-            store(q, k, xor);
+            store(q, ks.four());
         }
         let tail = quads.into_remainder();
         if !tail.is_empty() {
             let mut k = [0u8; 64];
-            store(&mut k, encrypt(&rk, swap, c), false);
-            for (b, x) in tail.iter_mut().zip(k) {
-                *b = if xor { *b ^ x } else { x };
-            }
+            store(&mut k, ks.four());
+            tail.copy_from_slice(&k[..tail.len()]);
         }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,vaes")]
     fn equal(keys: &[__m128i; 11], ctr: u128, data: &[u8], inverted: bool) -> bool {
-        let rk: [__m512i; 11] = std::array::from_fn(|i| _mm512_broadcast_i32x4(keys[i]));
-        let swap = _mm512_broadcast_i32x4(_mm_set_epi8(
-            8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7,
-        ));
-        let four = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+        let mut ks = Stream::new(keys, ctr);
         let inv = _mm512_set1_epi8(if inverted { -1 } else { 0 });
-        let mut c = lanes((ctr >> 64) as u64, ctr as u64);
         // Every bit that differs, accumulated: zero at the end means equal.
         let mut acc = _mm512_setzero_si512();
+        let mut differs = |k: __m512i, d: &[u8]| {
+            acc = _mm512_or_si512(acc, _mm512_xor_si512(_mm512_xor_si512(k, load(d)), inv));
+        };
         let mut wide = data.chunks_exact(512);
         for chunk in &mut wide {
-            let mut cs = [c; 8];
-            for i in 1..8 {
-                cs[i] = _mm512_add_epi64(cs[i - 1], four);
-            }
-            c = _mm512_add_epi64(cs[7], four);
-            let ks: [__m512i; 8] = std::array::from_fn(|i| encrypt(&rk, swap, cs[i]));
-            for (i, k) in ks.into_iter().enumerate() {
-                let d = load(&chunk[i * 64..(i + 1) * 64]);
-                acc = _mm512_or_si512(acc, _mm512_xor_si512(_mm512_xor_si512(k, d), inv));
+            for (i, k) in ks.thirty_two().into_iter().enumerate() {
+                differs(k, &chunk[i * 64..(i + 1) * 64]);
             }
         }
-        let rest = wide.remainder();
-        let mut quads = rest.chunks_exact(64);
+        let mut quads = wide.remainder().chunks_exact(64);
         for q in &mut quads {
-            let k = encrypt(&rk, swap, c);
-            c = _mm512_add_epi64(c, four);
-            acc = _mm512_or_si512(acc, _mm512_xor_si512(_mm512_xor_si512(k, load(q)), inv));
+            differs(ks.four(), q);
         }
         let tail = quads.remainder();
         let mut same = _mm512_test_epi64_mask(acc, acc) == 0;
         if !tail.is_empty() {
             let mut k = [0u8; 64];
-            store(&mut k, encrypt(&rk, swap, c), false);
+            store(&mut k, ks.four());
             let x = if inverted { 0xFF } else { 0 };
             same &= tail.iter().zip(k).all(|(d, k)| *d == k ^ x);
         }
@@ -363,18 +361,13 @@ mod x86 {
         unsafe { _mm512_loadu_si512(src.as_ptr().cast::<__m512i>()) }
     }
 
-    /// `dst` (64 bytes) = `k`, or ^= `k`.
+    /// `dst` (64 bytes) = `k`.
     #[target_feature(enable = "avx512f")]
-    fn store(dst: &mut [u8], k: __m512i, xor: bool) {
+    fn store(dst: &mut [u8], k: __m512i) {
         assert_eq!(dst.len(), 64);
-        let p = dst.as_mut_ptr().cast::<__m512i>();
-        let v = if xor {
-            _mm512_xor_si512(k, load(dst))
-        } else {
-            k
-        };
-        // SAFETY: the same 64 bytes, writable through the `&mut` borrow; unaligned store.
-        unsafe { _mm512_storeu_si512(p, v) }
+        // SAFETY: `dst` is 64 bytes (checked above), writable through the `&mut` borrow; the
+        // store is unaligned (`storeu`), so any address is fine.
+        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast::<__m512i>(), k) }
     }
 }
 
@@ -383,11 +376,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn both(seed: &[u8; 32], offset: u64, len: usize, xor_into: Option<u8>) -> (Vec<u8>, Vec<u8>) {
-        let start = vec![xor_into.unwrap_or(0x5c); len];
-        let (mut a, mut b) = (start.clone(), start);
-        apply(seed, offset, &mut a, xor_into.is_some(), true);
-        portable(seed, offset, &mut b, xor_into.is_some());
+    fn both(seed: &[u8; 32], offset: u64, len: usize) -> (Vec<u8>, Vec<u8>) {
+        let (mut a, mut b) = (vec![0x5c; len], vec![0xc5; len]);
+        apply(seed, offset, &mut a, true);
+        portable(seed, offset, &mut b);
         (a, b)
     }
 
@@ -415,10 +407,9 @@ mod tests {
             seed in proptest::array::uniform32(any::<u8>()),
             offset in 0u64..(1 << 40),
             len in 0usize..3000,
-            xor_into in proptest::option::of(any::<u8>()),
         ) {
             if !fast() { return Ok(()); }
-            let (a, b) = both(&seed, offset, len, xor_into);
+            let (a, b) = both(&seed, offset, len);
             prop_assert_eq!(a, b);
         }
 
@@ -433,11 +424,11 @@ mod tests {
             let mut seed = [3u8; 32];
             seed[16..24].copy_from_slice(&0x0123_4567_89ab_cdefu64.to_be_bytes());
             seed[24..].copy_from_slice(&(u64::MAX - before).to_be_bytes());
-            let (a, b) = both(&seed, skip, len, None);
+            let (a, b) = both(&seed, skip, len);
             prop_assert_eq!(a, b);
             // And the whole 128-bit counter wrapping.
             seed[16..24].copy_from_slice(&u64::MAX.to_be_bytes());
-            let (a, b) = both(&seed, skip, len, Some(0xA5));
+            let (a, b) = both(&seed, skip, len);
             prop_assert_eq!(a, b);
         }
     }
@@ -492,7 +483,7 @@ mod tests {
         ) {
             if fast_path && !fast() { return Ok(()); }
             let mut data = vec![0u8; len];
-            portable(&seed, offset, &mut data, false);
+            portable(&seed, offset, &mut data);
             if inverted {
                 data.iter_mut().for_each(|b| *b = !*b);
             }
@@ -511,7 +502,7 @@ mod tests {
         }
         let seed: [u8; 32] = std::array::from_fn(|i| (i * 7 + 1) as u8);
         for (offset, len) in [(0, 1 << 20), (13, (1 << 20) + 5), (4096 * 3 + 1, 777_777)] {
-            let (a, b) = both(&seed, offset, len, None);
+            let (a, b) = both(&seed, offset, len);
             assert!(a == b, "offset {offset} len {len}");
         }
     }
