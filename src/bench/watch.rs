@@ -51,8 +51,8 @@ pub fn parse(datagram: &[u8]) -> Option<Uevent> {
     })
 }
 
-/// Listens to the kernel's uevents on a thread of its own and sends each block device's to
-/// `tx`, until `stop` is set (it looks every half second).
+/// Listens to the kernel's uevents on a thread of its own and sends each whole disk's to `tx`,
+/// until `stop` is set (it looks every half second).
 ///
 /// # Errors
 /// The netlink socket cannot be opened (no permission, a kernel without it): the caller
@@ -67,7 +67,8 @@ pub fn listen(tx: Sender<Uevent>, stop: Arc<AtomicBool>) -> std::io::Result<()> 
                 // A timeout, a message not from the kernel, or an overflow (ENOBUFS) is
                 // nothing to send: the periodic rescan sees what was missed.
                 if let Ok(Some(n)) = receive(&fd, &mut buf) {
-                    if let Some(u) = parse(&buf[..n]) {
+                    // Whole disks only: a partition's events follow its disk's.
+                    if let Some(u) = parse(&buf[..n]).filter(|u| u.devtype == "disk") {
                         if tx.send(u).is_err() {
                             return;
                         }

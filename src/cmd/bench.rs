@@ -123,8 +123,22 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         let mut last_scan = Instant::now();
         let mut stopping = false;
         loop {
-            let hint = rx.recv_timeout(TICK).is_ok();
-            while rx.try_recv().is_ok() {}
+            // Each uevent goes to the session log (`--log`), the trail of what was plugged
+            // in and pulled; what to do is decided by the scan it triggers.
+            let mut hint = false;
+            let mut note = |u: watch::Uevent| {
+                hint = true;
+                crate::term::log(&crate::term::escape(&format!(
+                    "uevent: {} /dev/{}",
+                    u.action, u.name
+                )));
+            };
+            if let Ok(u) = rx.recv_timeout(TICK) {
+                note(u);
+            }
+            while let Ok(u) = rx.try_recv() {
+                note(u);
+            }
             if hint || last_scan.elapsed() >= watch::RESCAN {
                 last_scan = Instant::now();
                 bench.reconcile(watch::scan(sys, dev));
