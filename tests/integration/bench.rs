@@ -88,6 +88,25 @@ impl Events {
     }
 }
 
+/// `mediasan bench --json --yes --settle 0.3 --cert-dir certs --journal-dir journals ARGS` in
+/// `env`, its stderr in `bench.err`, returned once it has looked at what is plugged in now.
+fn start(env: &Env, args: &[&std::ffi::OsStr]) -> (Running, Events) {
+    let child = env
+        .cmd()
+        .arg("bench")
+        .args(args)
+        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
+        .args(["--journal-dir", "journals"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
+        .spawn()
+        .expect("run mediasan bench");
+    let mut child = Running(child);
+    let events = Events::of(&mut child.0);
+    ready(&env.path("bench.err"));
+    (child, events)
+}
+
 /// Waits until the bench has looked at what is plugged in now (it says so on stderr): a
 /// drive attached after that is one plugged in while it runs.
 fn ready(stderr: &Path) {
@@ -145,24 +164,21 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
     let (n_slow, _) = free_loop_numbers();
     let slot = fake_slot(&sysfs, &format!("loop{n_slow}"));
 
-    let child = env
-        .cmd()
-        .arg("bench")
-        .arg("--include")
-        .arg(format!("{}/*.img", bay.display()))
-        .arg("--include")
-        .arg(slow.mnt.join("disk.img"))
-        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
-        .args(["--journal-dir", "journals", "--policy", "nist-decommission"])
-        .arg("--test-sysfs")
-        .arg(&sysfs)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
-        .spawn()
-        .expect("run mediasan bench");
-    let mut child = Running(child);
-    let mut events = Events::of(&mut child.0);
-    ready(&env.path("bench.err"));
+    let bay_glob = format!("{}/*.img", bay.display());
+    let slow_file = slow.mnt.join("disk.img");
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--include".as_ref(),
+            slow_file.as_ref(),
+            "--policy".as_ref(),
+            "nist-decommission".as_ref(),
+            "--test-sysfs".as_ref(),
+            sysfs.as_ref(),
+        ],
+    );
 
     // 1. A drive plugged in: taken, wiped, certified.
     let la = LoopDev::attach(&a, 512, false).expect("attach a");
@@ -275,20 +291,16 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
         Err(why) => skip!("{why}"),
     };
     slow.lo.take();
-    let child = env
-        .cmd()
-        .arg("bench")
-        .arg("--include")
-        .arg(slow.mnt.join("disk.img"))
-        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
-        .args(["--journal-dir", "journals"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
-        .spawn()
-        .expect("run mediasan bench");
-    let mut child = Running(child);
-    let mut events = Events::of(&mut child.0);
-    ready(&env.path("bench.err"));
+    let slow_file = slow.mnt.join("disk.img");
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            slow_file.as_ref(),
+            "--log".as_ref(),
+            "session.log".as_ref(),
+        ],
+    );
     slow.set_faults("delay 40\n");
     let ls = LoopDev::attach_with(&slow.mnt.join("disk.img"), 512, false, true).expect("attach");
     events.wait("progress", 60, |e| {
@@ -303,6 +315,14 @@ fn ctrl_c_stops_a_working_drive_at_a_safe_point_and_keeps_its_journal() {
         std::fs::read_dir(env.path("journals")).unwrap().count(),
         1,
         "the journal waits for the drive to come back"
+    );
+    // The kernel's uevents for the drive are in the session log.
+    let log = read(env.path("session.log"));
+    let uevent = format!(" {}\n", ls.dev.display());
+    assert!(
+        log.lines()
+            .any(|l| l.contains("uevent: ") && format!("{l}\n").ends_with(&uevent)),
+        "{log}"
     );
     drop(ls);
 }
@@ -322,27 +342,15 @@ fn existing_takes_the_matching_drives_already_plugged_in_and_nothing_else() {
     // Both plugged in before the bench starts.
     let la = LoopDev::attach(&a, 512, false).expect("attach a");
     let lo = LoopDev::attach(&other, 512, false).expect("attach other");
-    let child = env
-        .cmd()
-        .arg("bench")
-        .arg("--include")
-        .arg(format!("{}/*.img", bay.display()))
-        .args([
-            "--existing",
-            "--json",
-            "--yes",
-            "--settle",
-            "0.3",
-            "--cert-dir",
-            "certs",
-        ])
-        .args(["--journal-dir", "journals"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
-        .spawn()
-        .expect("run mediasan bench");
-    let mut child = Running(child);
-    let mut events = Events::of(&mut child.0);
+    let bay_glob = format!("{}/*.img", bay.display());
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--existing".as_ref(),
+        ],
+    );
     let r = events.wait("result for a", 60, |e| is(e, "result", &la.dev));
     assert_eq!(r["result"], "PASS", "{r}");
     // Another settle and scan for anything else to be (wrongly) taken.
@@ -377,22 +385,18 @@ fn a_failing_drive_gets_its_fault_light_and_a_fail_certificate() {
     let sysfs = env.path("sysfs");
     let (n, _) = free_loop_numbers();
     let slot = fake_slot(&sysfs, &format!("loop{n}"));
-    let child = env
-        .cmd()
-        .arg("bench")
-        .arg("--include")
-        .arg(bad.mnt.join("disk.img"))
-        .args(["--json", "--yes", "--settle", "0.3", "--cert-dir", "certs"])
-        .args(["--journal-dir", "journals", "--retries", "0"])
-        .arg("--test-sysfs")
-        .arg(&sysfs)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(env.path("bench.err")).unwrap())
-        .spawn()
-        .expect("run mediasan bench");
-    let mut child = Running(child);
-    let mut events = Events::of(&mut child.0);
-    ready(&env.path("bench.err"));
+    let bad_file = bad.mnt.join("disk.img");
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bad_file.as_ref(),
+            "--retries".as_ref(),
+            "0".as_ref(),
+            "--test-sysfs".as_ref(),
+            sysfs.as_ref(),
+        ],
+    );
     let lo = LoopDev::attach_at(&bad.mnt.join("disk.img"), n).expect("attach");
     let r = events.wait("result", 60, |e| is(e, "result", &lo.dev));
     assert_eq!(r["result"], "FAIL", "{r}");

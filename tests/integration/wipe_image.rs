@@ -509,6 +509,23 @@ fn help_and_policies_render() {
         .stdout(predicate::str::contains("shuffle"));
 }
 
+/// The first `n` bytes of `openssl enc -aes-128-ctr -K KEY -iv IV` over zeros (hex key and IV).
+fn openssl_ctr(key: &str, iv: &str, n: usize) -> Vec<u8> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c {n} /dev/zero | openssl enc -aes-128-ctr -K {key} -iv {iv}"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn openssl_regenerates_the_random_pass_independently() {
     if !have("openssl") {
@@ -529,20 +546,8 @@ fn openssl_regenerates_the_random_pass_independently() {
     let seed = pass.seed.clone().unwrap();
     let (key, iv) = seed.split_at(32);
     // The seed is AES-128 key || initial counter block: exactly `openssl enc -aes-128-ctr`.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "head -c {size} /dev/zero | openssl enc -aes-128-ctr -K {key} -iv {iv}"
-        ))
-        .output()
-        .unwrap();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stdout == std::fs::read(&img).unwrap(),
+        openssl_ctr(key, iv, size) == std::fs::read(&img).unwrap(),
         "OpenSSL's keystream equals the bytes on disk"
     );
 }
@@ -568,20 +573,7 @@ fn openssl_equals_the_generator_at_many_offsets_and_lengths() {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     for seed in seeds {
         let total = 300_000;
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "head -c {total} /dev/zero | openssl enc -aes-128-ctr -K {} -iv {}",
-                hex(&seed[..16]),
-                hex(&seed[16..])
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stream = openssl_ctr(&hex(&seed[..16]), &hex(&seed[16..]), total);
         let p = Pattern::Random {
             prng: Prng::Aes128Ctr,
             seed,
@@ -602,12 +594,12 @@ fn openssl_equals_the_generator_at_many_offsets_and_lengths() {
             let mut buf = vec![0xEEu8; len];
             p.fill_at(&mut buf, offset as u64);
             assert!(
-                buf == out.stdout[offset..offset + len],
+                buf == stream[offset..offset + len],
                 "offset {offset}, length {len}, seed {}",
                 hex(&seed)
             );
             // The verifier's check accepts OpenSSL's bytes, and not one changed byte.
-            let mut data = out.stdout[offset..offset + len].to_vec();
+            let mut data = stream[offset..offset + len].to_vec();
             assert_eq!(p.matches_at(&data, offset as u64), Some(true));
             data[len / 2] ^= 0x80;
             assert_eq!(p.matches_at(&data, offset as u64), Some(false));
