@@ -376,8 +376,9 @@ pub struct DeviceOpts {
 pub struct SeamArgs {
     /// Test seam: stop at the named point of the flow (`confirmed`, `pass-start:N`,
     /// `checkpoint:N` (after a journal save), `pass-end:N`, `verify-start`, `verify-end`,
-    /// `settled`, `certified`, `purge-*`), print a `test_hold`
-    /// JSON line on stdout and wait for a signal (SIGINT, SIGTERM or SIGHUP), then go on.
+    /// `settled`, `certified`, `purge-*`; on a bench `bench-seen`, `bench-settled`,
+    /// `bench-probed`), print a `test_hold` JSON line on stdout and wait for a signal (SIGINT,
+    /// SIGTERM or SIGHUP, or SIGUSR1 which means nothing else), then go on.
     #[arg(long, hide = true, value_name = "POINT")]
     pub test_hold: Option<String>,
     /// Test seam: a simulated drive instead of TARGET's hardware, `nvme:SIZE:FEATURES` with
@@ -390,6 +391,10 @@ pub struct SeamArgs {
     /// Test seam: look for enclosure slots and their lights under DIR instead of /sys.
     #[arg(long, hide = true, value_name = "DIR")]
     pub test_sysfs: Option<PathBuf>,
+    /// Test seam: the bench does not listen to the kernel's uevents (as in a container where
+    /// it cannot), so only its periodic rescan sees drives come and go.
+    #[arg(long, hide = true)]
+    pub test_no_uevents: bool,
 }
 
 /// Test seams: none in a release build.
@@ -420,6 +425,14 @@ impl SeamArgs {
         return self.simulate.as_deref();
         #[cfg(not(any(debug_assertions, feature = "test-seams")))]
         None
+    }
+
+    /// True when this build has the seam and `--test-no-uevents` was given.
+    pub fn no_uevents(&self) -> bool {
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        return self.test_no_uevents;
+        #[cfg(not(any(debug_assertions, feature = "test-seams")))]
+        false
     }
 
     /// The `--test-sysfs` folder, if this build has the seam and it was given.

@@ -422,6 +422,8 @@ pub struct Bench {
     pub events: bool,
     /// The confirmation at the start was given on the command line.
     pub yes: bool,
+    /// Listen to the kernel's uevents (the `--test-no-uevents` seam turns it off).
+    pub uevents: bool,
 }
 
 impl Bench {
@@ -465,6 +467,7 @@ impl Bench {
                 .map_or_else(|| PathBuf::from("/sys"), std::path::Path::to_path_buf),
             events: o.json || !std::io::stderr().is_terminal(),
             yes: o.yes,
+            uevents: !o.seams.no_uevents(),
         })
     }
 }

@@ -20,6 +20,9 @@ pub struct Signals {
     /// The medium was removed while it was worked on (pulled from a bench, or gone from the
     /// system): the work stops as for a signal, and the certificate says so.
     pub removed: Arc<AtomicBool>,
+    /// Test builds only: SIGUSR1 arrived, which releases a `--test-hold` without the meaning
+    /// of any other signal (cleared when a hold starts).
+    pub proceed: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -33,6 +36,8 @@ impl Signals {
             let _ = signal_hook::flag::register(sig, Arc::clone(&s.cancel));
         }
         let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&s.hangup));
+        #[cfg(any(debug_assertions, feature = "test-seams"))]
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGUSR1, Arc::clone(&s.proceed));
         s
     }
 
@@ -59,6 +64,7 @@ impl Signals {
             cancel: Arc::default(),
             hangup: Arc::clone(&self.hangup),
             removed: Arc::default(),
+            proceed: Arc::clone(&self.proceed),
         }
     }
 
@@ -70,11 +76,12 @@ impl Signals {
     /// The `--test-hold` seam (debug builds only; `want` is always `None` in a release build):
     /// at `point`, if it is the one asked for, print `{"event":"test_hold","point":...}` on
     /// stdout and wait (at most two minutes) for any signal, so a test can deliver one exactly
-    /// at this stage boundary.
+    /// at this stage boundary, or act on the system there and let it go on with SIGUSR1.
     pub fn hold(&self, want: Option<&str>, point: &str) {
         if want != Some(point) {
             return;
         }
+        self.proceed.store(false, Ordering::Relaxed);
         let (c0, h0) = (self.cancelled(), self.hung_up());
         crate::term::out(
             &crate::event::Event::TestHold {
@@ -85,6 +92,7 @@ impl Signals {
         let start = Instant::now();
         while self.cancelled() == c0
             && self.hung_up() == h0
+            && !self.proceed.load(Ordering::Relaxed)
             && start.elapsed() < Duration::from_secs(120)
         {
             std::thread::sleep(Duration::from_millis(5));

@@ -74,7 +74,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
     let (session, _) = wipe::open_session(&req.sanitize.wipe, 0, &reporter)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let stop_listening = Arc::new(AtomicBool::new(false));
-    if let Err(e) = watch::listen(tx, stop_listening.clone()) {
+    let listening = if req.uevents {
+        watch::listen(tx, stop_listening.clone()).map_err(|e| e.to_string())
+    } else {
+        Err("--test-no-uevents".into())
+    };
+    if let Err(e) = listening {
         reporter.say(&format!(
             "no kernel uevents ({e}): looking for drives every {} s instead",
             watch::RESCAN.as_secs()
@@ -286,7 +291,15 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                     since: Instant::now(),
                 },
             );
+            self.hold("bench-seen");
         }
+    }
+
+    /// The `--test-hold` seam at one of the bench's own points.
+    fn hold(&self, point: &str) {
+        self.session
+            .signals
+            .hold(self.req.sanitize.wipe.hold.as_deref(), point);
     }
 
     /// `name` is no longer the drive the bench knew.
@@ -365,6 +378,7 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
             let Some(Known::Settling { disk, .. }) = self.known.remove(&name) else {
                 continue;
             };
+            self.hold("bench-settled");
             let next = match self.take(&disk) {
                 Ok(p) => self.start(s, disk, p),
                 Err(why) => {
@@ -387,6 +401,7 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
             ));
         }
         let p = device::probe(&disk.node()).map_err(|e| e.to_string())?;
+        self.hold("bench-probed");
         if p.devno != Some(disk.devno) {
             return Err(format!(
                 "{} is not the device the kernel announced (another device number)",
