@@ -79,6 +79,59 @@ impl Pattern {
     }
 }
 
+impl Names {
+    /// These names without the `/dev/disk/by-id/` links that do not name this drive: udev
+    /// makes those links from the serial and WWN it read, and where it has not caught up with
+    /// a drive swapped under the same kernel name (or runs not at all, in a container) a link
+    /// can still carry the previous drive's name. A by-id link counts only if its name holds
+    /// the `serial` or the `wwn` the drive itself reported (spaces as udev writes them, `_`).
+    pub fn confirmed(&self, serial: &str, wwn: &str) -> Names {
+        let mut tokens: Vec<String> = Vec::new();
+        let serial = serial.split_whitespace().collect::<Vec<_>>().join("_");
+        if serial.len() >= 4 {
+            tokens.push(serial.to_ascii_lowercase());
+        }
+        // `naa.5000c500a1b2c3d4` is `wwn-0x5000c500a1b2c3d4` and `scsi-35000c500a1b2c3d4`;
+        // `eui.0025...` is `nvme-eui.0025...`.
+        let wwn = wwn.trim().to_ascii_lowercase();
+        let hex = wwn
+            .strip_prefix("naa.")
+            .or_else(|| wwn.strip_prefix("0x"))
+            .unwrap_or(&wwn);
+        if hex.len() >= 8 && !wwn.starts_with("t10.") {
+            tokens.push(hex.to_string());
+        }
+        let links = self
+            .links
+            .iter()
+            .filter(|l| {
+                let Ok(rest) = l.strip_prefix("/dev/disk/by-id") else {
+                    return true;
+                };
+                let name = rest.to_string_lossy().to_ascii_lowercase();
+                tokens.iter().any(|t| name.contains(t.as_str()))
+            })
+            .cloned()
+            .collect();
+        Names {
+            links,
+            ..self.clone()
+        }
+    }
+
+    /// For people: the kernel name, then the backing file or the links.
+    pub fn describe(&self) -> String {
+        let mut s = format!("/dev/{}", self.kernel);
+        if let Some(b) = &self.backing {
+            s += &format!(" (backing file {})", b.display());
+        } else if !self.links.is_empty() {
+            let l: Vec<String> = self.links.iter().map(|l| l.display().to_string()).collect();
+            s += &format!(" ({})", l.join(", "));
+        }
+        s
+    }
+}
+
 /// The bench's selection.
 #[derive(Clone, Debug)]
 pub struct Selection {
@@ -192,6 +245,47 @@ mod tests {
             s.describe(),
             "include sd*; exclude sda, /dev/disk/by-id/*BOOT*"
         );
+    }
+
+    #[test]
+    fn a_by_id_link_counts_only_if_it_names_the_drive_that_answered() {
+        let n = names(
+            "sdb",
+            &[
+                "/dev/disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K0123456",
+                "/dev/disk/by-id/wwn-0x50014ee2b1c2d3e4",
+                "/dev/disk/by-id/ata-OLD_DRIVE_ZA1B2C3D",
+                "/dev/disk/by-path/pci-0000:03:00.0-sas-phy7-lun-0",
+            ],
+            None,
+        );
+        let c = n.confirmed("WD-WCC7K0123456", "naa.50014ee2b1c2d3e4");
+        assert_eq!(
+            c.links,
+            vec![
+                PathBuf::from("/dev/disk/by-id/ata-WDC_WD40EFRX-68N32N0_WD-WCC7K0123456"),
+                PathBuf::from("/dev/disk/by-id/wwn-0x50014ee2b1c2d3e4"),
+                PathBuf::from("/dev/disk/by-path/pci-0000:03:00.0-sas-phy7-lun-0"),
+            ],
+            "the stale link of the drive that was there before is dropped; by-path stays"
+        );
+        assert!(!sel(&["/dev/disk/by-id/*ZA1B2C3D*"], &[]).selects(&c));
+        // A serial with spaces is written with '_' by udev.
+        let m = names("sdc", &["/dev/disk/by-id/ata-X_S3Z9_NB0K"], None);
+        assert_eq!(m.confirmed("S3Z9 NB0K", "").links.len(), 1);
+        // A drive that reports neither: no by-id link can be confirmed.
+        assert!(n
+            .confirmed("", "")
+            .links
+            .iter()
+            .all(|l| l.starts_with("/dev/disk/by-path")));
+        // NVMe: the EUI is in the link's name.
+        let nv = names(
+            "nvme0n1",
+            &["/dev/disk/by-id/nvme-eui.0025388b91b2c3d4"],
+            None,
+        );
+        assert_eq!(nv.confirmed("", "eui.0025388b91b2c3d4").links.len(), 1);
     }
 
     #[test]

@@ -125,6 +125,10 @@ pub struct Disk {
     /// A loop device asked to detach while it is held (`losetup -d` on a busy device: the
     /// kernel detaches it when the last holder closes it), i.e. pulled by its operator.
     pub detaching: bool,
+    /// The serial number sysfs shows (empty where it shows none: loop devices).
+    pub serial: String,
+    /// The WWN (or NVMe EUI/NGUID) sysfs shows, as `wwid` spells it.
+    pub wwn: String,
 }
 
 impl Disk {
@@ -134,11 +138,15 @@ impl Disk {
     }
 
     /// What makes it this medium and not another one in the same place: a loop device
-    /// re-attached to another file, a drive swapped in the same bay, is a new drive.
+    /// re-attached to another file, a drive swapped in the same bay (another serial or WWN,
+    /// even where the kernel gave it the same number), is a new drive.
     pub fn same_medium(&self, other: &Disk) -> bool {
+        let agree = |a: &str, b: &str| a.is_empty() || b.is_empty() || a == b;
         self.devno == other.devno
             && self.names.backing == other.names.backing
             && (self.size == other.size || self.size == 0 || other.size == 0)
+            && agree(&self.serial, &other.serial)
+            && agree(&self.wwn, &other.wwn)
     }
 }
 
@@ -153,37 +161,75 @@ pub fn scan(sys: &Path, dev: &Path) -> Vec<Disk> {
         .flatten()
         .filter_map(|e| {
             let kernel = e.file_name().to_string_lossy().into_owned();
-            let at = e.path();
-            let read = |f: &str| {
-                std::fs::read_to_string(at.join(f))
-                    .ok()
-                    .map(|s| s.trim().to_string())
-            };
-            let (major, minor) = read("dev")?
-                .split_once(':')
-                .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))?;
-            let size = read("size")
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-                * 512;
-            let backing = read("loop/backing_file")
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from);
-            let detaching = backing.is_some() && read("loop/autoclear").as_deref() == Some("1");
-            Some(Disk {
-                names: Names {
-                    links: links.get(&kernel).cloned().unwrap_or_default(),
-                    kernel,
-                    backing,
-                },
-                devno: (major, minor),
-                size,
-                detaching,
-            })
+            let l = links.get(&kernel).cloned().unwrap_or_default();
+            read_disk(&e.path(), kernel, l)
         })
         .collect();
     disks.sort_by(|a, b| a.names.kernel.cmp(&b.names.kernel));
     disks
+}
+
+/// The whole disk whose device number is `devno`, as sysfs and `dev/disk` show it at this
+/// moment (`None`: no such disk, or a partition). Read after the device was opened, this is
+/// what the open descriptor refers to: while it is held, a loop device cannot be re-bound
+/// and the kernel cannot give its number to another drive.
+pub fn disk_at(sys: &Path, dev: &Path, devno: (u64, u64)) -> Option<Disk> {
+    let at = std::fs::canonicalize(sys.join(format!("dev/block/{}:{}", devno.0, devno.1))).ok()?;
+    if at.join("partition").exists() {
+        return None;
+    }
+    let kernel = at.file_name()?.to_string_lossy().into_owned();
+    let links = disk_links(dev).remove(&kernel).unwrap_or_default();
+    read_disk(&at, kernel, links).filter(|d| d.devno == devno)
+}
+
+/// One disk's sysfs folder `at` (`sys/block/NAME`).
+fn read_disk(at: &Path, kernel: String, links: Vec<PathBuf>) -> Option<Disk> {
+    let read = |f: &str| {
+        std::fs::read_to_string(at.join(f))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let (major, minor) = read("dev")?
+        .split_once(':')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))?;
+    let size = read("size")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 512;
+    let backing = read("loop/backing_file")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from);
+    let detaching = backing.is_some() && read("loop/autoclear").as_deref() == Some("1");
+    let serial = read("device/serial")
+        .or_else(|| read("serial"))
+        .or_else(|| {
+            // SCSI VPD page 0x80: a 4-byte header, then the serial.
+            let pg80 = std::fs::read(at.join("device/vpd_pg80")).ok()?;
+            let s = String::from_utf8_lossy(pg80.get(4..)?);
+            Some(
+                s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_string(),
+            )
+            .filter(|s| !s.is_empty())
+        })
+        .unwrap_or_default();
+    let wwn = read("wwid")
+        .or_else(|| read("device/wwid"))
+        .unwrap_or_default();
+    Some(Disk {
+        names: Names {
+            links,
+            kernel,
+            backing,
+        },
+        devno: (major, minor),
+        size,
+        detaching,
+        serial,
+        wwn,
+    })
 }
 
 /// Kernel name → its links under `dev/disk/*/` (where udev, if any, made them).
@@ -299,9 +345,68 @@ mod tests {
             devno: (7, 3),
             size,
             detaching: false,
+            serial: String::new(),
+            wwn: String::new(),
         };
         assert!(d("/a", 100).same_medium(&d("/a", 100)));
         assert!(!d("/a", 100).same_medium(&d("/b", 100)));
         assert!(!d("/a", 100).same_medium(&d("/a", 200)));
+        // A drive swapped in a bay that the kernel gave the same number: its serial tells.
+        let sd = |serial: &str, wwn: &str| Disk {
+            names: Names {
+                kernel: "sdb".into(),
+                ..Names::default()
+            },
+            devno: (8, 16),
+            size: 100,
+            detaching: false,
+            serial: serial.into(),
+            wwn: wwn.into(),
+        };
+        assert!(sd("S1", "naa.5000").same_medium(&sd("S1", "naa.5000")));
+        assert!(!sd("S1", "").same_medium(&sd("S2", "")));
+        assert!(!sd("", "naa.5000").same_medium(&sd("", "naa.5001")));
+        assert!(
+            sd("S1", "").same_medium(&sd("", "")),
+            "unknown is no contradiction"
+        );
+    }
+
+    #[test]
+    fn the_disk_at_a_device_number_is_read_with_its_serial_and_wwn() {
+        let root = tempfile::tempdir().unwrap();
+        let (sys, dev) = (root.path().join("sys"), root.path().join("dev"));
+        let d = sys.join("devices/pci0/host0/target0/0:0:0:0/block/sdc");
+        std::fs::create_dir_all(d.join("device")).unwrap();
+        std::fs::create_dir_all(d.join("sdc1")).unwrap();
+        std::fs::write(d.join("dev"), "8:32\n").unwrap();
+        std::fs::write(d.join("size"), "4096\n").unwrap();
+        std::fs::write(d.join("wwid"), "naa.5000c500a1b2c3d4\n").unwrap();
+        let mut pg80 = vec![0, 0x80, 0, 12];
+        pg80.extend_from_slice(b"  ZA1B2C3D  ");
+        std::fs::write(d.join("device/vpd_pg80"), pg80).unwrap();
+        std::fs::write(d.join("sdc1/partition"), "1\n").unwrap();
+        std::fs::write(d.join("sdc1/dev"), "8:33\n").unwrap();
+        std::fs::create_dir_all(sys.join("dev/block")).unwrap();
+        std::os::unix::fs::symlink(&d, sys.join("dev/block/8:32")).unwrap();
+        std::os::unix::fs::symlink(d.join("sdc1"), sys.join("dev/block/8:33")).unwrap();
+        std::fs::create_dir_all(dev.join("disk/by-id")).unwrap();
+        std::os::unix::fs::symlink("../../sdc", dev.join("disk/by-id/wwn-0x5000c500a1b2c3d4"))
+            .unwrap();
+        let got = disk_at(&sys, &dev, (8, 32)).expect("the disk");
+        assert_eq!(got.names.kernel, "sdc");
+        assert_eq!(got.serial, "ZA1B2C3D");
+        assert_eq!(got.wwn, "naa.5000c500a1b2c3d4");
+        assert_eq!(got.size, 4096 * 512);
+        assert_eq!(
+            got.names.links,
+            vec![PathBuf::from("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4")]
+        );
+        assert_eq!(
+            disk_at(&sys, &dev, (8, 33)),
+            None,
+            "a partition is no drive"
+        );
+        assert_eq!(disk_at(&sys, &dev, (8, 48)), None, "nothing there");
     }
 }

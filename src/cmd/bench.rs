@@ -8,7 +8,7 @@
 //! point, the session's summary, exit 130.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::ScopedJoinHandle;
@@ -30,6 +30,14 @@ use crate::summary::Row;
 
 use super::sanitize;
 use super::wipe::{self, Session};
+
+/// Why a settled drive was not taken.
+enum NotTaken {
+    /// Refused (said, with the drive as the kernel shows it now); until it is pulled.
+    Refused(String, Box<Disk>),
+    /// Not the medium that settled: forgotten, to be seen afresh.
+    Changed(Box<Disk>),
+}
 
 /// How often the loop looks at everything.
 const TICK: Duration = Duration::from_millis(200);
@@ -380,42 +388,86 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
             };
             self.hold("bench-settled");
             let next = match self.take(&disk) {
-                Ok(p) => self.start(s, disk, p),
-                Err(why) => {
-                    self.refuse(&disk, &why);
-                    Known::Refused(disk)
+                Ok((p, now)) => self.start(s, now, p),
+                Err(NotTaken::Refused(why, now)) => {
+                    self.refuse(&now, &why);
+                    Known::Refused(*now)
+                }
+                Err(NotTaken::Changed(now)) => {
+                    // Another medium than the one that settled: looked at afresh (the next
+                    // scan sees it as a new drive, and it settles again if it is selected).
+                    self.reporter.say(&format!(
+                        "{}: the medium changed while it settled ({}); looking at it again",
+                        node(&disk),
+                        now.names.describe()
+                    ));
+                    self.board.remove(&node(&disk));
+                    continue;
                 }
             };
             self.known.insert(name, next);
         }
     }
 
-    /// The drive behind `disk`, if it may be worked on: the node is that device, it is
-    /// writable and nothing uses it.
-    fn take(&self, disk: &Disk) -> Result<Probe, String> {
-        // Checked again at the last moment: nothing the selection does not name is opened.
-        if !self.req.selection.selects(&disk.names) {
-            return Err(format!(
-                "no longer matches {}",
-                self.req.selection.describe()
-            ));
-        }
-        let p = device::probe(&disk.node()).map_err(|e| e.to_string())?;
+    /// The drive behind `disk`, if it may be worked on. It is decided on the device the
+    /// probe opened, never on earlier names: once the probe holds it, the medium under the
+    /// node cannot change (a held loop device cannot be re-bound, a held device number cannot
+    /// go to another drive), so its names are read again from there: kernel name, backing
+    /// file, `/dev/disk` links (by-id ones only where they name the serial or WWN the drive
+    /// reported), size, serial and WWN. It must be the medium that settled and one the
+    /// selection names; nothing the selection does not name is ever opened for writing.
+    fn take(&self, disk: &Disk) -> Result<(Probe, Disk), NotTaken> {
+        let refuse = |why: String| NotTaken::Refused(why, Box::new(disk.clone()));
+        let p = device::probe(&disk.node()).map_err(|e| refuse(e.to_string()))?;
         self.hold("bench-probed");
-        if p.devno != Some(disk.devno) {
-            return Err(format!(
-                "{} is not the device the kernel announced (another device number)",
+        let Some(devno) = p.devno else {
+            return Err(refuse(format!(
+                "{} is not a block device",
                 disk.node().display()
-            ));
+            )));
+        };
+        let Some(now) = watch::disk_at(Path::new("/sys"), Path::new("/dev"), devno) else {
+            return Err(refuse(format!(
+                "{} is no longer a whole disk the kernel shows",
+                disk.node().display()
+            )));
+        };
+        let refuse_now = |why: String| NotTaken::Refused(why, Box::new(now.clone()));
+        let names = now.names.confirmed(&p.identity.serial, &p.identity.wwn);
+        if !self.req.selection.selects(&names) {
+            return Err(refuse_now(format!(
+                "{} does not match {}",
+                names.describe(),
+                self.req.selection.describe()
+            )));
+        }
+        if now.detaching {
+            return Err(refuse_now("it is being detached (pulled)".into()));
+        }
+        let backing = now
+            .names
+            .backing
+            .as_ref()
+            .map(|b| b.display().to_string())
+            .unwrap_or_default();
+        let agrees = now.names.kernel == disk.names.kernel
+            && now.same_medium(disk)
+            && now.size == p.size
+            && backing == p.identity.backing
+            && (now.serial.is_empty() || now.serial == p.identity.serial);
+        if !agrees {
+            return Err(NotTaken::Changed(Box::new(now)));
         }
         if p.read_only {
-            return Err("the device is read-only".into());
+            return Err(refuse_now("the device is read-only".into()));
         }
-        device::safety::check_not_in_use(&p).map_err(|e| match e {
-            Error::Refused { reason, .. } => reason,
-            e => e.to_string(),
+        device::safety::check_not_in_use(&p).map_err(|e| {
+            refuse_now(match e {
+                Error::Refused { reason, .. } => reason,
+                e => e.to_string(),
+            })
         })?;
-        Ok(p)
+        Ok((p, now))
     }
 
     fn refuse(&self, disk: &Disk, why: &str) {

@@ -233,10 +233,29 @@ impl LoopDev {
 }
 
 /// Two loop device numbers nobody uses now, from a range the kernel's `--find` reaches last.
+/// Each call in this process hands out numbers no earlier call did (tests run in parallel and
+/// attach by number), cycling through a range of 40 of this process's own.
 pub fn free_loop_numbers() -> (u32, u32) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
     let free = |n: &u32| !Path::new(&format!("/sys/block/loop{n}/loop")).exists();
-    let base = 200 + (std::process::id() % 20) * 10;
-    let v: Vec<u32> = (base..base + 10).filter(free).take(2).collect();
+    let base = 200 + (std::process::id() % 20) * 40;
+    let mut v = Vec::new();
+    for _ in 0..40 {
+        let n = base + NEXT.fetch_add(1, Ordering::Relaxed) % 40;
+        if free(&n) {
+            v.push(n);
+            if v.len() == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        v.len(),
+        2,
+        "no two free loop devices in {base}..{}",
+        base + 40
+    );
     (v[0], v[1])
 }
 
