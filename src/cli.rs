@@ -336,6 +336,12 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = crate::units::parse_poll_interval, help_heading = "Bench")]
     pub settle: f64,
 
+    /// Keep taking drives after the terminal goes away (SIGHUP): for a bench run as a service
+    /// (systemd) or under nohup. Without it, a bench whose SSH or tmux session ended finishes
+    /// and certifies the drives it is working on, takes no new one, and ends.
+    #[arg(long, help_heading = "Bench")]
+    pub unattended: bool,
+
     #[command(flatten)]
     pub opts: WipeOpts,
 

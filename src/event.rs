@@ -95,7 +95,21 @@ pub struct BenchSummary {
     pub counts: std::collections::BTreeMap<String, usize>,
     /// Every certificate written, in order.
     pub certificates: Vec<PathBuf>,
+    /// Stopped by Ctrl-C or SIGTERM (the drives being worked on were stopped too).
     pub interrupted: bool,
+    /// Why the bench ended.
+    pub ended: BenchEnd,
+}
+
+/// Why a bench ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BenchEnd {
+    /// SIGINT or SIGTERM: every drive's work stopped at a safe point.
+    Signal,
+    /// Its terminal went away (SIGHUP, without `--unattended`): no new drive was taken, the
+    /// work that ran finished and was certified.
+    Hangup,
 }
 
 impl Event {
@@ -702,6 +716,7 @@ mod tests {
                     counts: Default::default(),
                     certificates: vec![],
                     interrupted: true,
+                    ended: BenchEnd::Signal,
                 }),
                 "bench_summary",
                 "",

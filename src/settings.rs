@@ -424,6 +424,8 @@ pub struct Bench {
     pub yes: bool,
     /// Listen to the kernel's uevents (the `--test-no-uevents` seam turns it off).
     pub uevents: bool,
+    /// Go on taking drives after SIGHUP (`--unattended`).
+    pub unattended: bool,
 }
 
 impl Bench {
@@ -468,6 +470,7 @@ impl Bench {
             events: o.json || !std::io::stderr().is_terminal(),
             yes: o.yes,
             uevents: !o.seams.no_uevents(),
+            unattended: a.unattended,
         })
     }
 }

@@ -5,7 +5,9 @@
 //! wipe, INCOMPLETE, journal kept) → new drives the selection names (settle, probe, refuse
 //! what is in use) → each started through `sanitize`'s flow for one target → finished drives'
 //! results and lights → the screen. Ctrl-C/SIGTERM: no new work, every drive stopped at a safe
-//! point, the session's summary, exit 130.
+//! point, the session's summary, exit 130. SIGHUP (the terminal went away) without
+//! `--unattended`: no new work, the drives being worked on finish and are certified, then the
+//! same end.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use crate::bench::watch::{self, Disk};
 use crate::cli::BenchArgs;
 use crate::device::{self, Probe};
 use crate::error::{Error, Exit};
-use crate::event::{self, Event};
+use crate::event::{self, BenchEnd, Event};
 use crate::journal::{self, MediaKey};
 use crate::progress::Reporter;
 use crate::settings;
@@ -135,6 +137,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         }
         let mut last_scan = Instant::now();
         let mut stopping = false;
+        // The terminal went away (SIGHUP) and the bench is not `--unattended`: nobody watches
+        // it any more, so it takes no new drive; what runs finishes and is certified.
+        let mut closing = false;
         loop {
             // Each uevent goes to the session log (`--log`), the trail of what was plugged
             // in and pulled; what to do is decided by the scan it triggers.
@@ -162,21 +167,36 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
                 reporter.say("stopping: no new drives; each drive's work stops at a safe point");
                 bench.stop_all();
             }
-            if !stopping {
+            if !stopping && !closing && !req.unattended && session.signals.hung_up() {
+                closing = true;
+                board.stopping();
+                reporter.say(&format!(
+                    "the terminal went away (SIGHUP): no new drive is taken; the {} being worked on \
+                     finish and are certified, then the bench ends (--unattended keeps a bench \
+                     going without its terminal)",
+                    bench.working()
+                ));
+            }
+            if !stopping && !closing {
                 bench.start_settled(s);
             }
             rows.extend(bench.reap());
             if let Some(sc) = screen.as_mut() {
                 sc.draw(&title, &board.snapshot());
             }
-            if stopping && !bench.any_working() {
+            if (stopping || closing) && !bench.any_working() {
                 break;
             }
         }
     });
     stop_listening.store(true, Ordering::Relaxed);
     drop(screen);
-    summary(&reporter, &rows, session.signals.cancelled());
+    let ended = if session.signals.cancelled() {
+        BenchEnd::Signal
+    } else {
+        BenchEnd::Hangup
+    };
+    summary(&reporter, &rows, ended);
     Ok(Exit::Interrupted)
 }
 
@@ -214,7 +234,14 @@ struct Bench<'s, 'r> {
 
 impl<'s, 'r: 's> Bench<'s, 'r> {
     fn any_working(&self) -> bool {
-        self.known.values().any(|k| matches!(k, Known::Working(_)))
+        self.working() > 0
+    }
+
+    fn working(&self) -> usize {
+        self.known
+            .values()
+            .filter(|k| matches!(k, Known::Working(_)))
+            .count()
     }
 
     fn stop_all(&mut self) {
@@ -647,7 +674,8 @@ fn unfinished(req: &settings::Sanitize, p: &Probe) -> bool {
 }
 
 /// The session's end: the table of every drive's certificates, and the `bench_summary` event.
-fn summary(reporter: &Reporter, rows: &[Row], interrupted: bool) {
+fn summary(reporter: &Reporter, rows: &[Row], ended: BenchEnd) {
+    let interrupted = ended == BenchEnd::Signal;
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in rows {
         *counts.entry(r.result.clone()).or_default() += 1;
@@ -672,8 +700,11 @@ fn summary(reporter: &Reporter, rows: &[Row], interrupted: bool) {
         .collect::<Vec<_>>()
         .join(", ");
     crate::term::err(&crate::term::escape(&format!(
-        "bench ended{}: {} certificate(s){}",
-        if interrupted { " (Ctrl-C)" } else { "" },
+        "bench ended ({}): {} certificate(s){}",
+        match ended {
+            BenchEnd::Signal => "Ctrl-C",
+            BenchEnd::Hangup => "its terminal went away",
+        },
         certificates.len(),
         if line.is_empty() {
             String::new()
@@ -685,5 +716,6 @@ fn summary(reporter: &Reporter, rows: &[Row], interrupted: bool) {
         counts,
         certificates,
         interrupted,
+        ended,
     }));
 }

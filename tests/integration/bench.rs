@@ -602,3 +602,114 @@ fn a_medium_swapped_under_the_node_at_any_step_before_the_first_write_is_never_w
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
+
+#[test]
+fn a_bench_whose_terminal_went_away_finishes_what_runs_and_takes_nothing_more() {
+    let env = Env::new();
+    let mut slow = match FaultDisk::new(&env, 16 * MIB, 0x5A, &[]) {
+        Ok(d) => d,
+        Err(why) => skip!("{why}"),
+    };
+    slow.lo.take();
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let b = bay.join("b.img");
+    make_file(&b, 8 * MIB, 0x22);
+    let b_before = digest(&b);
+    let bay_glob = format!("{}/*.img", bay.display());
+    let slow_file = slow.mnt.join("disk.img");
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            slow_file.as_ref(),
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--log".as_ref(),
+            "session.log".as_ref(),
+        ],
+    );
+    slow.set_faults("delay 40\n");
+    let ls = LoopDev::attach_with(&slow_file, 512, false, true).expect("attach slow");
+    events.wait("progress", 60, |e| {
+        is(e, "progress", &ls.dev) && e["bytes_done"].as_u64().unwrap_or(0) > 0
+    });
+    // The SSH or tmux session ends.
+    signal(&child.0, nix::sys::signal::Signal::SIGHUP);
+    // A drive plugged in after that is not taken, however long it stays.
+    let lb = LoopDev::attach(&b, 512, false).expect("attach b");
+    std::thread::sleep(Duration::from_secs(3));
+    slow.set_faults("");
+    let r = events.wait("result of the working drive", 90, |e| {
+        is(e, "result", &ls.dev)
+    });
+    assert_eq!(r["result"], "PASS", "the work that ran finished: {r}");
+    // Then the bench ends by itself.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bench went on without its terminal: {}",
+            read(env.path("bench.err"))
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    events.rest();
+    assert_eq!(status.code(), Some(130), "{}", read(env.path("bench.err")));
+    assert!(
+        !events
+            .seen
+            .iter()
+            .any(|e| e["target"] == lb.dev.display().to_string()),
+        "the drive plugged in after the hang-up was never taken: {:?}",
+        events.seen
+    );
+    assert_eq!(digest(&b), b_before, "and never written");
+    let summary = events
+        .seen
+        .iter()
+        .find(|e| e["event"] == "bench_summary")
+        .expect("a bench_summary event");
+    assert_eq!(summary["ended"], "hangup", "{summary}");
+    let log = read(env.path("session.log"));
+    assert!(log.contains("terminal went away"), "{log}");
+    drop(ls);
+}
+
+#[test]
+fn an_unattended_bench_goes_on_taking_drives_after_a_hang_up() {
+    let env = Env::new();
+    if !is_root() {
+        skip!("loop devices need root");
+    }
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let a = bay.join("a.img");
+    make_file(&a, 8 * MIB, 0x11);
+    let bay_glob = format!("{}/*.img", bay.display());
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--unattended".as_ref(),
+        ],
+    );
+    signal(&child.0, nix::sys::signal::Signal::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    let la = LoopDev::attach(&a, 512, false).expect("attach a");
+    let r = events.wait("result for a", 60, |e| is(e, "result", &la.dev));
+    assert_eq!(r["result"], "PASS", "{r}");
+    signal(&child.0, nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    events.rest();
+    let summary = events
+        .seen
+        .iter()
+        .find(|e| e["event"] == "bench_summary")
+        .expect("a bench_summary event");
+    assert_eq!(summary["ended"], "signal", "{summary}");
+}
