@@ -195,6 +195,12 @@ pub struct WipeOpts {
     #[arg(long, help_heading = "Safety")]
     pub dry_run: bool,
 
+    /// With several targets, one refused for safety (read-only, in use, frozen) refuses the
+    /// whole run and nothing is written. By default each target is judged on its own: the
+    /// refused ones get a signed record saying why, the others run.
+    #[arg(long, help_heading = "Safety")]
+    pub all_or_nothing: bool,
+
     /// Continue an interrupted wipe of TARGET from its last checkpoint, with the same policy,
     /// passes and seeds (from its journal).
     #[arg(long, conflicts_with = "restart", help_heading = "Interruptions")]

@@ -17,7 +17,8 @@ pub enum Exit {
     Failed,
     /// 2: usage or input error; nothing was written to any target.
     Usage,
-    /// 3: refused for safety (in use, mounted, read-only, not confirmed); nothing was written.
+    /// 3: refused for safety (in use, mounted, read-only, not confirmed); nothing was written
+    /// to the refused target (in a batch the others ran, unless `--all-or-nothing`).
     Refused,
     /// 130: interrupted by a signal (the journal is kept for `--resume`).
     Interrupted,
@@ -117,6 +118,16 @@ impl Error {
             Error::CertificateInput(_) => Exit::Usage,
             Error::Refused { .. } => Exit::Refused,
             Error::NotAuthentic(_) | Error::Io { .. } => Exit::Failed,
+        }
+    }
+
+    /// The target this error is about, where it is about one.
+    pub fn target_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Error::Target { path, .. }
+            | Error::NoPurge { path, .. }
+            | Error::Refused { path, .. } => Some(path),
+            _ => None,
         }
     }
 

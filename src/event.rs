@@ -335,7 +335,8 @@ pub struct Outcome {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetError {
-    /// The target it is about; `null` when the whole run stopped (bad input, a refusal).
+    /// The target it is about (a refusal or a bad target names it); `null` when the error is
+    /// about no one target (bad input, a policy, a folder).
     pub target: Option<String>,
     pub error: String,
     /// The exit code it leads to (1 for one target of several).

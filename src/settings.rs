@@ -56,6 +56,8 @@ pub struct Wipe {
     pub restore_hidden: bool,
     pub yes: bool,
     pub dry_run: bool,
+    /// `--all-or-nothing`: one refused target refuses the whole run.
+    pub all_or_nothing: bool,
     pub resume: bool,
     pub restart: bool,
     pub json: bool,
@@ -160,6 +162,7 @@ impl Wipe {
             restore_hidden: a.restore_hidden,
             yes: a.yes,
             dry_run: a.dry_run,
+            all_or_nothing: a.all_or_nothing,
             resume: a.resume,
             restart: a.restart,
             json: a.json,
@@ -451,6 +454,10 @@ impl Bench {
                 o.resume,
                 "--resume (a drive with an unfinished wipe or purge is continued when plugged in; \
                  --restart starts it over)",
+            ),
+            (
+                o.all_or_nothing,
+                "--all-or-nothing (each drive is taken or refused on its own as it is plugged in)",
             ),
         ];
         if let Some((_, what)) = pointless.iter().find(|(given, _)| *given) {

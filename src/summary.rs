@@ -9,7 +9,8 @@ use crate::term::escape;
 /// One target's line in the summary.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Row {
-    /// PASS, FAIL, INCOMPLETE, or ERROR (no certificate: it stopped before its first byte).
+    /// PASS, FAIL, INCOMPLETE, REFUSED (refused for safety, nothing written, a record saying
+    /// why), or ERROR (no certificate: it stopped before its first byte).
     pub result: String,
     pub target: String,
     pub serial: String,
@@ -143,7 +144,7 @@ fn heading(rows: &[Row]) -> String {
     // Worst first: what needs attention leads.
     let rank = |k: &str| match k {
         "ERROR" => 0,
-        "FAIL" => 1,
+        "FAIL" | "REFUSED" => 1,
         "INCOMPLETE" => 2,
         "PASS" => 4,
         _ => 3,
@@ -178,6 +179,7 @@ pub fn colour(table: &str) -> String {
     let styles = [
         ("FAIL", Style::new().red().bold().force_styling(true)),
         ("ERROR", Style::new().red().bold().force_styling(true)),
+        ("REFUSED", Style::new().red().bold().force_styling(true)),
         (
             "INCOMPLETE",
             Style::new().yellow().bold().force_styling(true),

@@ -459,6 +459,27 @@ fn not_sanitized(
     c
 }
 
+/// A target refused for safety in a batch (`wipe`/`sanitize` of several, the others ran):
+/// nothing was written to it, it is not sanitized (FAIL), and the record says why. No
+/// recommendation to destroy: remove the cause (unmount it, release it) and sanitize it again.
+pub fn refused(p: &Probe, policy: &Policy, reason: &str, record: &Record) -> Certificate {
+    let mut c = not_sanitized(
+        p,
+        policy,
+        format!(
+            "mediasan refused to sanitize this medium ({reason}); nothing was written to it. It is \
+             not sanitized."
+        ),
+        vec![format!(
+            "not sanitized: refused before anything was written: {reason}"
+        )],
+        String::new(),
+        record,
+    );
+    c.recommendation = format!("Sanitize it again once what made it refused is removed ({reason})");
+    c
+}
+
 /// A target the policy has no technique for (`sanitize`): nothing was written; FAIL, with the
 /// recommendation Destroy and why each technique the policy names does not apply.
 pub fn no_technique(

@@ -2,6 +2,7 @@
 //! returns the process exit code; errors carry context for `main` to print on one line.
 
 mod audit;
+mod batch;
 mod bench;
 mod cert;
 mod destroyed;
@@ -50,8 +51,15 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
             let exit = exit_of(&e);
             crate::term::err(&crate::term::escape(&format!("mediasan: error: {e:#}")));
             if json {
+                // A refusal or a bad target names its target, so a fleet engine blames the
+                // right disk.
+                let target = e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<Error>())
+                    .and_then(Error::target_path)
+                    .map(|p| p.display().to_string());
                 let event = crate::event::Event::Error(crate::event::TargetError {
-                    target: None,
+                    target,
                     error: format!("{e:#}"),
                     code: exit.code(),
                 });

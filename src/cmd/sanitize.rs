@@ -32,6 +32,7 @@ use crate::settings;
 use crate::summary::Row;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
 
+use super::batch;
 use super::purge::{drive_of, unfinished, Certify};
 use super::wipe::{self, Resolved, Session};
 
@@ -69,18 +70,32 @@ impl Job {
 pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     let req = settings::Sanitize::new(args)?;
     let reporter = Reporter::new(req.wipe.json, req.wipe.progress_interval);
-    let jobs = decide_all(&req, &reporter)?;
+    let (jobs, set_aside) = decide_all(&req, &reporter)?;
+    // A target refused for safety is set aside (see `batch`); the others go on.
+    batch::go_on(&set_aside, jobs.len(), req.wipe.all_or_nothing, &reporter)?;
     for j in &jobs {
         show(&req, j, &reporter);
     }
     if req.wipe.dry_run {
-        return Ok(Exit::Pass);
+        return Ok(if set_aside.is_empty() {
+            Exit::Pass
+        } else {
+            Exit::Refused
+        });
     }
     if !req.wipe.yes {
-        confirm(&req, &jobs)?;
+        confirm(&req, &jobs, &set_aside)?;
     }
-    let reserves: usize = jobs.iter().map(|j| j.steps().len().max(1)).sum();
+    let reserves: usize =
+        jobs.iter().map(|j| j.steps().len().max(1)).sum::<usize>() + set_aside.len();
     let (session, mut reserves) = wipe::open_session(&req.wipe, reserves, &reporter)?;
+    let early = batch::certify(
+        set_aside,
+        &req.wipe.policy,
+        &session,
+        &mut reserves,
+        &reporter,
+    )?;
     session.signals.hold(req.wipe.hold.as_deref(), "confirmed");
     let names: Vec<String> = jobs.iter().map(|j| j.path.display().to_string()).collect();
     let reps = reporter.targets(&names);
@@ -106,8 +121,10 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
             .collect()
     });
     drop(reps);
-    let (codes, rows): (Vec<Exit>, Vec<Vec<Row>>) = ends.into_iter().unzip();
-    let rows: Vec<Row> = rows.into_iter().flatten().collect();
+    let early = early.into_iter().map(|(code, row)| (code, vec![row]));
+    let (codes, rows): (Vec<Exit>, Vec<Vec<Row>>) = early.chain(ends).unzip();
+    let mut rows: Vec<Row> = rows.into_iter().flatten().collect();
+    batch::in_target_order(&req.wipe.targets, &mut rows);
     if rows.len() > 1 {
         reporter.summary(&rows);
     }
@@ -128,10 +145,13 @@ pub(crate) fn run_one(
     rep: &TargetReporter,
 ) -> anyhow::Result<(Exit, Vec<Row>)> {
     // The drive the caller probed and checked, never a new look-up of its name.
+    let path = probe.path.clone();
     let subject = Some(Resolved::Existing(Box::new(probe)));
-    let job = decide_subjects(req, vec![subject], rep.reporter())?
-        .pop()
-        .ok_or_else(|| Error::Usage("no target".into()))?;
+    let (mut jobs, refused) = decide_subjects(req, vec![subject], rep.reporter())?;
+    if let Some(r) = refused.into_iter().next() {
+        return Err(Error::refused(&path, r.reason).into());
+    }
+    let job = jobs.pop().ok_or_else(|| Error::Usage("no target".into()))?;
     rep.reporter()
         .emit(&Event::SanitizePlan(plan_event(req, &job)));
     let reserves = (0..job.steps().len().max(1))
@@ -141,9 +161,12 @@ pub(crate) fn run_one(
 }
 
 /// Every target resolved, classed and decided, before anything is written. A drive whose
-/// preferred technique is only blocked for now (frozen, locked, a scope in use) refuses the
-/// whole run with the remedy, rather than fall to a weaker technique.
-fn decide_all(req: &settings::Sanitize, reporter: &Reporter) -> anyhow::Result<Vec<Job>> {
+/// preferred technique is only blocked for now (frozen, locked, a scope in use) is refused
+/// with the remedy (set aside: the others go on), rather than fall to a weaker technique.
+fn decide_all(
+    req: &settings::Sanitize,
+    reporter: &Reporter,
+) -> anyhow::Result<(Vec<Job>, Vec<batch::SetAside>)> {
     let sim_name = req.simulate.as_ref().map(|(n, _)| n.clone());
     let real = settings::Wipe {
         targets: req
@@ -167,15 +190,13 @@ fn decide_all(req: &settings::Sanitize, reporter: &Reporter) -> anyhow::Result<V
     decide_subjects(req, subjects, reporter)
 }
 
-/// [`decide_all`] once each target is resolved (`None`: the test seam's simulated drive).
+/// [`decide_all`] once each target is resolved (`None`: the test seam's simulated drive):
+/// the jobs, and the targets refused for safety.
 fn decide_subjects(
     req: &settings::Sanitize,
     subjects: Vec<Option<Resolved>>,
     reporter: &Reporter,
-) -> anyhow::Result<Vec<Job>> {
-    for r in subjects.iter().flatten() {
-        wipe::check_safety(std::slice::from_ref(r))?;
-    }
+) -> anyhow::Result<(Vec<Job>, Vec<batch::SetAside>)> {
     let keys: Vec<Key> = req
         .wipe
         .targets
@@ -196,10 +217,30 @@ fn decide_subjects(
         warnings.iter().for_each(|w| reporter.say(w));
     }
     let mut jobs = Vec::new();
+    let mut set_aside = Vec::new();
     for ((t, r), record) in req.wipe.targets.iter().zip(subjects).zip(records) {
-        jobs.push(decide_one(req, t, r, record)?);
+        let probe = r.as_ref().and_then(wipe::probe_of);
+        let safe = match &r {
+            Some(r) => wipe::check_safety(std::slice::from_ref(r)),
+            None => Ok(()),
+        };
+        let kept = record.clone();
+        match batch::judge(safe.and_then(|()| decide_one(req, t, r, record)))? {
+            Ok(job) => jobs.push(job),
+            Err(reason) => set_aside.push(batch::SetAside {
+                path: t.clone(),
+                // The test seam's simulated drive is described as the drive it stands for.
+                probe: probe.or_else(|| {
+                    subject(req, t, None)
+                        .ok()
+                        .and_then(|(d, _, _)| d.map(|d| d.probe))
+                }),
+                record: kept,
+                reason,
+            }),
+        }
     }
-    Ok(jobs)
+    Ok((jobs, set_aside))
 }
 
 /// What the policy comes to for one target: the drive behind it, its class, its health, what
@@ -697,7 +738,11 @@ fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
     }
 }
 
-fn confirm(req: &settings::Sanitize, jobs: &[Job]) -> anyhow::Result<()> {
+fn confirm(
+    req: &settings::Sanitize,
+    jobs: &[Job],
+    set_aside: &[batch::SetAside],
+) -> anyhow::Result<()> {
     let first = jobs.first().map_or(Path::new(""), |j| j.path.as_path());
     let lines: Vec<String> = jobs
         .iter()
@@ -721,13 +766,14 @@ fn confirm(req: &settings::Sanitize, jobs: &[Job]) -> anyhow::Result<()> {
             )
         })
         .collect();
-    let about = vec![
+    let mut about = vec![
         format!(
             "policy: {} ({})",
             req.wipe.policy.name, req.wipe.policy.description
         ),
         format!("certificates: {}", req.wipe.cert_dir.display()),
     ];
+    about.extend(batch::untouched(set_aside));
     super::confirm(first, &lines, &about)
 }
 

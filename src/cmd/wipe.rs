@@ -29,6 +29,8 @@ use crate::summary::Row;
 use crate::units::human_bytes;
 use crate::writer::IoConfig;
 
+use super::batch;
+
 /// A target as resolved before anything is written.
 pub(crate) enum Resolved {
     Existing(Box<Probe>),
@@ -84,10 +86,32 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let req = settings::Wipe::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
     let resolved = resolve(&req)?;
-    check_safety(&resolved)?;
     let (records, warnings) = records(&req, &resolved)?;
-    let plans = plan_all(&req, &resolved)?;
+    // Each target judged on its own: one refused for safety is set aside (see `batch`).
+    let mac = journal_mac(&req)?;
+    let mut set_aside = Vec::new();
+    let mut kept = (Vec::new(), Vec::new(), Vec::new());
+    for (r, rec) in resolved.into_iter().zip(records) {
+        let judged = batch::judge(
+            check_safety(std::slice::from_ref(&r)).and_then(|()| plan_one(&req, &r, mac.as_ref())),
+        )?;
+        match judged {
+            Ok(plan) => {
+                kept.0.push(r);
+                kept.1.push(plan);
+                kept.2.push(rec);
+            }
+            Err(reason) => set_aside.push(batch::SetAside {
+                path: r.path().to_path_buf(),
+                probe: probe_of(&r),
+                record: rec,
+                reason,
+            }),
+        }
+    }
+    let (resolved, plans, records) = kept;
     refuse_unfinished_purges(&req, &resolved)?;
+    batch::go_on(&set_aside, resolved.len(), req.all_or_nothing, &reporter)?;
     let healths: Vec<Option<Health>> = resolved.iter().map(|r| health_of(&req, r)).collect();
     if req.dry_run || req.yes {
         // Asked for: said once everything else is settled (in the prompt otherwise).
@@ -121,14 +145,18 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
                 );
             }
         }
-        return Ok(Exit::Pass);
+        return Ok(if set_aside.is_empty() {
+            Exit::Pass
+        } else {
+            Exit::Refused
+        });
     }
     if !req.yes {
-        confirm(&req, &resolved, &records, &warnings)?;
+        confirm(&req, &resolved, &records, &warnings, &set_aside)?;
     }
     // on_health = "refuse": drives over the policy's limits are not wiped; each gets a FAIL
     // certificate saying why.
-    let mut refused = Vec::new();
+    let mut unhealthy = Vec::new();
     let mut kept = (Vec::new(), Vec::new(), Vec::new());
     for (((r, p), rec), h) in resolved.into_iter().zip(plans).zip(records).zip(healths) {
         let over = h
@@ -139,7 +167,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             (Resolved::Existing(probe), Some(h))
                 if req.policy.health.refuse && !over.is_empty() =>
             {
-                refused.push((*probe, h, over, rec));
+                unhealthy.push((*probe, h, over, rec));
             }
             (r, _) => {
                 kept.0.push(r);
@@ -148,38 +176,65 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             }
         }
     }
-    let (mut resolved, plans, mut records) = kept;
-    let (session, reserves) = open_session(&req, resolved.len() + refused.len(), &reporter)?;
+    let (resolved, plans, records) = kept;
+    let count = resolved.len() + unhealthy.len() + set_aside.len();
+    let (session, reserves) = open_session(&req, count, &reporter)?;
     let mut reserves = reserves;
-    let mut refused_rows = Vec::new();
-    for (probe, h, over, rec) in refused {
+    let mut done_early = Vec::new();
+    for (probe, h, over, rec) in unhealthy {
         if let Some(mut r) = reserves.pop() {
             r.release();
         }
         let c = cert::build::refused_for_health(&probe, &req.policy, h, &over, &rec);
         let rep = reporter.target(&probe.path.display().to_string());
         let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, &reporter)?;
-        refused_rows.push((Exit::of(c.result, false), super::announce(&c, stored, &rep)));
+        done_early.push((Exit::of(c.result, false), super::announce(&c, stored, &rep)));
     }
     session.signals.hold(req.hold.as_deref(), "confirmed");
-    if req.restore_hidden {
-        for (r, rec) in resolved.iter_mut().zip(records.iter_mut()) {
-            restore_hidden(req.transport, r, rec, &reporter)?;
+    // The last checks before the first write (hidden areas restored, each target opened and
+    // checked against what was probed): a target refused here is set aside too.
+    let mut ready = Vec::new();
+    let mut late = Vec::new();
+    for ((mut r, p), mut rec) in resolved.into_iter().zip(plans).zip(records) {
+        let path = r.path().to_path_buf();
+        let checked = if req.restore_hidden {
+            restore_hidden(req.transport, &mut r, &mut rec, &reporter)
+        } else {
+            Ok(())
+        };
+        let probe = probe_of(&r);
+        match batch::judge(checked.and_then(|()| open_one(r, &reporter)))? {
+            Ok(t) => ready.push((t, p, rec)),
+            Err(reason) => late.push(batch::SetAside {
+                path,
+                probe,
+                record: rec,
+                reason,
+            }),
         }
     }
-    let targets = open_all(resolved, &reporter)?;
+    // Nothing has been written yet: refused as a whole as before the confirmation.
+    batch::go_on(&late, ready.len(), req.all_or_nothing, &reporter)?;
+    set_aside.extend(late);
+    done_early.extend(batch::certify(
+        set_aside,
+        &req.policy,
+        &session,
+        &mut reserves,
+        &reporter,
+    )?);
     // The bars stack in target order: made here, before the threads.
-    let names: Vec<String> = targets
+    let names: Vec<String> = ready
         .iter()
-        .map(|t| t.probe.path.display().to_string())
+        .map(|(t, _, _)| t.probe.path.display().to_string())
         .collect();
     let reps = reporter.targets(&names);
     let ends: Vec<(Exit, Row)> = std::thread::scope(|s| {
-        let handles: Vec<_> = targets
+        let handles: Vec<_> = ready
             .into_iter()
-            .zip(plans.into_iter().zip(reserves).zip(records))
+            .zip(reserves)
             .zip(&reps)
-            .map(|((t, (((p, j), reserve), record)), rep)| {
+            .map(|(((t, (p, j), record), reserve), rep)| {
                 let session = &session;
                 s.spawn(move || one(&t, &p, j, &record, reserve, session, rep))
             })
@@ -196,13 +251,22 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
             .collect()
     });
     drop(reps);
-    let (codes, rows): (Vec<Exit>, Vec<Row>) = refused_rows.into_iter().chain(ends).unzip();
+    let (codes, mut rows): (Vec<Exit>, Vec<Row>) = done_early.into_iter().chain(ends).unzip();
+    batch::in_target_order(&req.targets, &mut rows);
     if rows.len() > 1 {
         reporter.summary(&rows);
     }
     // Each target decided its own code once (130 if it was interrupted); a signal that came
     // after every target had settled interrupted nothing.
     Ok(Exit::worst(codes))
+}
+
+/// What was probed of a target (`None` for an image still to create).
+pub(crate) fn probe_of(r: &Resolved) -> Option<Probe> {
+    match r {
+        Resolved::Existing(p) => Some((**p).clone()),
+        Resolved::ToCreate { .. } => None,
+    }
 }
 
 /// Probes every target (or notes the image to create); the same medium twice is refused.
@@ -288,35 +352,48 @@ pub(crate) fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Each target's plan: a fresh one, or with `--resume` the one in its journal (found by the
-/// medium's identity, believed only if the signing key sealed it).
+/// The key that seals journals, where there is one: the signing key is needed to believe a
+/// journal. It is created (on first use) only after the confirmation; without one, no journal
+/// of ours can exist.
+pub(crate) fn journal_mac(req: &settings::Wipe) -> anyhow::Result<Option<MacKey>> {
+    Ok(super::existing_key(req.key.as_deref())?
+        .as_ref()
+        .map(MacKey::of))
+}
+
+/// Each target's plan (see [`plan_one`]).
 pub(crate) fn plan_all(
     req: &settings::Wipe,
     resolved: &[Resolved],
 ) -> anyhow::Result<Vec<(Plan, Option<Journal>)>> {
-    // The signing key seals the journals, so it is needed to believe one. It is created (on
-    // first use) only after the confirmation; without one, no journal of ours can exist.
-    let mac = super::existing_key(req.key.as_deref())?
-        .as_ref()
-        .map(MacKey::of);
-    let mut plans = Vec::new();
-    for r in resolved {
-        let found = match r {
-            Resolved::Existing(p) => {
-                let jpath = journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);
-                match &mac {
-                    Some(mac) => journal::load(&jpath, mac)?,
-                    None if jpath.exists() => Some(Found::Invalid(
-                        "it cannot be checked without the signing key".into(),
-                    )),
-                    None => None,
-                }
+    let mac = journal_mac(req)?;
+    resolved
+        .iter()
+        .map(|r| plan_one(req, r, mac.as_ref()))
+        .collect()
+}
+
+/// A target's plan: a fresh one, or with `--resume` the one in its journal (found by the
+/// medium's identity, believed only if the signing key sealed it).
+pub(crate) fn plan_one(
+    req: &settings::Wipe,
+    r: &Resolved,
+    mac: Option<&MacKey>,
+) -> anyhow::Result<(Plan, Option<Journal>)> {
+    let found = match r {
+        Resolved::Existing(p) => {
+            let jpath = journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);
+            match mac {
+                Some(mac) => journal::load(&jpath, mac)?,
+                None if jpath.exists() => Some(Found::Invalid(
+                    "it cannot be checked without the signing key".into(),
+                )),
+                None => None,
             }
-            Resolved::ToCreate { .. } => None,
-        };
-        plans.push(decide(req, r, found)?);
-    }
-    Ok(plans)
+        }
+        Resolved::ToCreate { .. } => None,
+    };
+    decide(req, r, found)
 }
 
 /// The resume decision for one target: fresh, or resumed from its (valid) journal, or a
@@ -552,26 +629,22 @@ pub(crate) fn restore_hidden(
     Ok(())
 }
 
-/// Creates the images to create and opens every target (O_EXCL) through its probed
+/// Creates the image if it is one to create, and opens the target (O_EXCL) through its probed
 /// descriptor, checked against what was probed and confirmed, before the first write.
-fn open_all(resolved: Vec<Resolved>, reporter: &Reporter) -> anyhow::Result<Vec<Target>> {
-    let mut targets = Vec::new();
-    for r in resolved {
-        let probe = match r {
-            Resolved::Existing(p) => *p,
-            Resolved::ToCreate { path, size } => {
-                device::create_image(&path, size)?;
-                reporter.say(&format!(
-                    "created image file {} ({})",
-                    path.display(),
-                    human_bytes(size)
-                ));
-                device::probe(&path)?
-            }
-        };
-        targets.push(device::open(&probe)?);
-    }
-    Ok(targets)
+fn open_one(r: Resolved, reporter: &Reporter) -> anyhow::Result<Target> {
+    let probe = match r {
+        Resolved::Existing(p) => *p,
+        Resolved::ToCreate { path, size } => {
+            device::create_image(&path, size)?;
+            reporter.say(&format!(
+                "created image file {} ({})",
+                path.display(),
+                human_bytes(size)
+            ));
+            device::probe(&path)?
+        }
+    };
+    Ok(device::open(&probe)?)
 }
 
 /// One target, on its own thread: its outcome, or an error line and FAIL.
@@ -740,6 +813,7 @@ fn confirm(
     resolved: &[Resolved],
     records: &[Record],
     warnings: &[String],
+    set_aside: &[batch::SetAside],
 ) -> anyhow::Result<()> {
     let first = resolved
         .first()
@@ -769,6 +843,7 @@ fn confirm(
         );
     }
     about.extend(warnings.iter().cloned());
+    about.extend(batch::untouched(set_aside));
     super::confirm(first, &lines, &about)
 }
 

@@ -8,6 +8,7 @@
 mod common;
 
 mod audit;
+mod batch;
 mod bench;
 mod day;
 mod faults;

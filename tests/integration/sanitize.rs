@@ -169,16 +169,17 @@ fn rma_purges_then_overwrites_every_block_with_a_certificate_for_each() {
 }
 
 #[test]
-fn a_purge_that_is_there_but_blocked_refuses_the_run_rather_than_fall_to_a_weaker_one() {
+fn a_purge_that_is_there_but_blocked_refuses_that_drive_rather_than_fall_to_a_weaker_one() {
     let env = Env::new();
     let file = env.path("lo.img");
     make_file(&file, 1 << 20, 0x33);
     // The drive has a crypto erase, but its sanitize status cannot be read (so it could not
-    // be followed): refused with why, before anything is written to any target.
+    // be followed): with --all-or-nothing, refused with why before anything is written to
+    // any target.
     let out = sanitize(
         &env,
         "nvme:4M:crypto,nolog",
-        &["--yes"],
+        &["--yes", "--all-or-nothing"],
         &[&file, Path::new("/dev/simnvme0")],
     );
     assert_code(&out, 3);
@@ -186,6 +187,32 @@ fn a_purge_that_is_there_but_blocked_refuses_the_run_rather_than_fall_to_a_weake
     assert!(err.contains("/dev/simnvme0"), "{err}");
     assert!(certs(&env).is_empty());
     assert!(std::fs::read(&file).unwrap().iter().all(|&b| b == 0x33));
+    // By default only that drive is refused, never overwritten instead; the other target runs.
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,nolog",
+        &["--yes"],
+        &[&file, Path::new("/dev/simnvme0")],
+    );
+    assert_code(&out, 3);
+    let all = certs(&env);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let refused = all
+        .iter()
+        .find(|c| c.media.path == "/dev/simnvme0")
+        .expect("the refused drive's record");
+    assert_eq!(refused.result, Verdict::Fail);
+    assert_eq!(refused.sanitization.technique, "none");
+    assert!(
+        refused.reasons[0].contains("refused before anything was written"),
+        "{:?}",
+        refused.reasons
+    );
+    let other = all
+        .iter()
+        .find(|c| c.media.path != "/dev/simnvme0")
+        .unwrap();
+    assert_eq!(other.result, Verdict::Pass);
 }
 
 #[test]
