@@ -132,6 +132,8 @@ pub fn new_journal(probe: &Probe, plan: &Plan, buffer_size: usize, started: Syst
         events: vec![],
         resume_points: vec![],
         certificates: vec![],
+        record: None,
+        cert_dir: None,
     }
 }
 

@@ -232,6 +232,13 @@ pub struct Journal {
     /// The ids of the INCOMPLETE certificates interrupted runs of this wipe wrote.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<String>,
+    /// The certificate record the wipe began with (who, which asset, where it goes): a
+    /// resumed run certifies with it, and refuses flags that say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::cert::Record>,
+    /// The certificate folder (absolute) the wipe began with: a resumed run stores there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_dir: Option<PathBuf>,
 }
 
 /// A journal as stored: the journal and the MAC over its serialized bytes.

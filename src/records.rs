@@ -337,6 +337,39 @@ fn backed_up(v: &str) -> Option<&'static str> {
     }
 }
 
+/// The record fields a command line gives one target (see [`Records::given`]).
+pub type Given = Vec<(Field, String)>;
+
+/// The record a resumed wipe certifies with: the one it began with (`kept`, from its
+/// journal), unless this run's command line gives a field that says otherwise.
+///
+/// # Errors
+/// [`Error::Usage`] naming the flag, the value given and the value kept.
+pub fn resumed(path: &Path, kept: &Record, given: &[(Field, String)]) -> Result<Record> {
+    for (f, v) in given {
+        let agrees = match f {
+            Field::Note => kept.notes.contains(v),
+            _ => f.get(kept) == *v,
+        };
+        if !agrees {
+            let was = match f {
+                Field::Note if kept.notes.is_empty() => "no notes".to_string(),
+                Field::Note => format!("the notes {:?}", kept.notes.join("; ")),
+                _ if f.get(kept).is_empty() => "it empty".to_string(),
+                _ => format!("{:?}", f.get(kept)),
+            };
+            return Err(Error::Usage(format!(
+                "{}: {} {v:?} differs from the record of the wipe being resumed, which began with {was}; \
+                 leave {} out (the journal keeps the record), or start over with --restart",
+                path.display(),
+                f.flag(),
+                f.flag()
+            )));
+        }
+    }
+    Ok(kept.clone())
+}
+
 /// Everything the run's records are made of, before the targets are known.
 #[derive(Clone, Debug, Default)]
 pub struct Records {
@@ -348,6 +381,9 @@ pub struct Records {
     manifest: Option<Manifest>,
     /// The organization file's `require`.
     require: Vec<Field>,
+    /// What the command line alone gives every record (the person, the validator, `--note`s):
+    /// `base` without the organization file.
+    given_base: Record,
 }
 
 impl Records {
@@ -361,6 +397,21 @@ impl Records {
             flag.clone().or_else(|| conf.clone()).unwrap_or_default()
         };
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let given_base = Record {
+            operator: Person {
+                name: text(&a.operator),
+                title: text(&a.title),
+                organization: text(&a.organization),
+                location: text(&a.location),
+                contact: text(&a.contact),
+            },
+            notes: a.note.clone(),
+            validation: Validation {
+                name: text(&a.validator),
+                ..Validation::default()
+            },
+            ..Record::default()
+        };
         let base = Record {
             operator: Person {
                 name: pick(&a.operator, &c.operator),
@@ -432,6 +483,7 @@ impl Records {
             flags,
             manifest,
             require,
+            given_base,
         })
     }
 
@@ -442,6 +494,20 @@ impl Records {
     /// tag for several targets or the same tag twice, a target the manifest does not list,
     /// a field the organization file requires left empty.
     pub fn resolve(&self, keys: &[Key]) -> Result<Vec<Record>> {
+        let out = self.resolve_unchecked(keys)?;
+        for (r, k) in out.iter().zip(keys) {
+            self.check_required(r, k)?;
+        }
+        Ok(out)
+    }
+
+    /// As [`Records::resolve`], without the organization file's `require`: for a run that
+    /// resumes wipes whose journals keep their records (checked with
+    /// [`Records::check_required`] once those are known).
+    ///
+    /// # Errors
+    /// As [`Records::resolve`], but for `require`.
+    pub fn resolve_unchecked(&self, keys: &[Key]) -> Result<Vec<Record>> {
         let n = keys.len();
         let mut out = vec![self.base.clone(); n];
         for (f, values) in &self.flags {
@@ -498,22 +564,57 @@ impl Records {
                 )));
             }
         }
-        for (r, k) in out.iter().zip(keys) {
-            if let Some(f) = self.require.iter().find(|f| f.get(r).trim().is_empty()) {
-                return Err(Error::Usage(format!(
-                    "{}: the organization file requires {}, which is empty; give {}{}",
-                    k.path.display(),
-                    f.name(),
-                    f.flag(),
-                    if Field::PER_MEDIUM.contains(f) {
-                        " (once per target) or a --manifest column"
-                    } else {
-                        " or set it in the organization file"
-                    }
-                )));
-            }
-        }
         Ok(out)
+    }
+
+    /// The organization file's `require` for one target's record.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming the first required field left empty, and how to give it.
+    pub fn check_required(&self, r: &Record, k: &Key) -> Result<()> {
+        if let Some(f) = self.require.iter().find(|f| f.get(r).trim().is_empty()) {
+            return Err(Error::Usage(format!(
+                "{}: the organization file requires {}, which is empty; give {}{}",
+                k.path.display(),
+                f.name(),
+                f.flag(),
+                if Field::PER_MEDIUM.contains(f) {
+                    " (once per target) or a --manifest column"
+                } else {
+                    " or set it in the organization file"
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// The record fields this run's command line gives each target (flags and the manifest;
+    /// not the organization file), to hold against the record of a wipe being resumed.
+    ///
+    /// # Errors
+    /// As [`Records::resolve`] (a flag given a wrong number of times, a manifest row missing).
+    pub fn given(&self, keys: &[Key]) -> Result<Vec<Given>> {
+        let only = Records {
+            base: self.given_base.clone(),
+            flags: self.flags.clone(),
+            manifest: self.manifest.clone(),
+            require: Vec::new(),
+            given_base: self.given_base.clone(),
+        };
+        let records = only.resolve_unchecked(keys)?;
+        Ok(records
+            .iter()
+            .map(|r| {
+                let mut v: Vec<(Field, String)> = Field::ALL
+                    .into_iter()
+                    .filter(|f| *f != Field::Note)
+                    .map(|f| (f, f.get(r)))
+                    .filter(|(_, v)| !v.is_empty())
+                    .collect();
+                v.extend(r.notes.iter().map(|n| (Field::Note, n.clone())));
+                v
+            })
+            .collect())
     }
 
     /// Warnings for fields an auditor needs that are empty but not required: who did it, and

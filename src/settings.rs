@@ -66,6 +66,8 @@ pub struct Wipe {
     pub journal_dir: PathBuf,
     pub checkpoint: Duration,
     pub cert_dir: PathBuf,
+    /// `--cert-dir` was given (a resumed wipe's folder must then be the same).
+    pub cert_dir_given: bool,
     pub key: Option<PathBuf>,
     /// Each target's record, once the targets are known.
     pub records: Records,
@@ -170,6 +172,7 @@ impl Wipe {
             journal_dir,
             checkpoint: Duration::from_secs_f64(a.checkpoint_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
+            cert_dir_given: a.cert_dir.is_some(),
             key: key(a.key.as_ref(), &config),
             records: Records::new(&a.record, &config)?,
             io,
@@ -275,6 +278,8 @@ pub struct Purge {
     /// `--progress-interval`.
     pub progress_interval: Duration,
     pub cert_dir: PathBuf,
+    /// `--cert-dir` was given (a finished purge's folder must then be the one it began with).
+    pub cert_dir_given: bool,
     pub key: Option<PathBuf>,
     /// The drive's record, once it is known.
     pub records: Records,
@@ -335,6 +340,7 @@ impl Purge {
             json: a.json,
             progress_interval: Duration::from_secs_f64(a.progress_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
+            cert_dir_given: a.cert_dir.is_some(),
             key: key(a.key.as_ref(), &config),
             records: Records::new(&a.record, &config)?,
             simulate: a.seams.simulate().map(str::to_string),

@@ -6,7 +6,8 @@ use super::{Certificate, Person, Validation};
 /// The record fields of a certificate that people enter (NIST SP 800-88 App. C / App. G):
 /// the person performing, the media's asset/source/classification/backup, the destination,
 /// notes and the validation block. Empty ones stay empty, never left out.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Record {
     pub operator: Person,
     pub asset_tag: String,

@@ -120,6 +120,30 @@ fn record(req: &settings::Purge, p: &Probe) -> anyhow::Result<(cert::Record, Vec
     Ok((records.remove(0), warnings))
 }
 
+/// The record of a purge being finished: the one it began with (flags given again must
+/// agree), or for a journal of an older version this run's; then what the organization file
+/// requires.
+fn resumed_record(
+    req: &settings::Purge,
+    p: &Probe,
+    pending: &Pending,
+) -> anyhow::Result<cert::Record> {
+    let keys = [crate::records::Key {
+        path: p.path.clone(),
+        canonical: Some(p.canonical.clone()),
+        serial: p.identity.serial.clone(),
+    }];
+    let rec = match &pending.record {
+        Some(kept) => {
+            let given = req.records.given(&keys)?;
+            crate::records::resumed(&p.path, kept, &given[0])?
+        }
+        None => req.records.resolve_unchecked(&keys)?.remove(0),
+    };
+    req.records.check_required(&rec, &keys[0])?;
+    Ok(rec)
+}
+
 pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let req = settings::Purge::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
@@ -189,6 +213,8 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let keeper = Keeper {
         path: journal_path,
         mac: MacKey::of(&key),
+        record: Some(record.clone()),
+        cert_dir: Some(folder.path.clone()),
     };
     // From here on SIGINT/SIGTERM stop following the drive (never the drive), SIGHUP nothing.
     let signals = Signals::install();
@@ -285,8 +311,9 @@ fn resume(
     journal_path: &Path,
     reporter: &Reporter,
 ) -> anyhow::Result<Exit> {
-    let (record, warnings) = record(req, &drive.probe)?;
-    warnings.iter().for_each(|w| reporter.say(w));
+    // The record and folder the purge began with; flags given again must agree.
+    let record = resumed_record(req, &drive.probe, &pending)?;
+    let folder_kept = pending.cert_dir.clone();
     let rep = reporter.target(&drive.probe.path.display().to_string());
     rep.say(&format!(
         "finishing the purge started {} ({}, {})",
@@ -297,11 +324,17 @@ fn resume(
             Stage::Sent => "the drive accepted the command",
         }
     ));
+    let req = &settings::Purge {
+        cert_dir: super::wipe::resume_folder(&req.cert_dir, req.cert_dir_given, folder_kept)?,
+        ..req.clone()
+    };
     let (folder, reserve) = cert_folder(req)?;
     let key = super::load_key(req.key.as_deref(), reporter)?;
     let keeper = Keeper {
         path: journal_path.to_path_buf(),
         mac: MacKey::of(&key),
+        record: Some(record.clone()),
+        cert_dir: Some(folder.path.clone()),
     };
     let signals = Signals::install();
     let ran = flow::resume(drive, pending, &req.request, &signals, &rep)?;

@@ -27,7 +27,7 @@ use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
 use crate::purge::journal::{self as purge_journal, Pending};
 use crate::purge::method::{Grade, Medium, Method};
 use crate::purge::sim::SimNvme;
-use crate::records::Key;
+use crate::records::{Field, Key};
 use crate::settings;
 use crate::summary::Row;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
@@ -56,6 +56,8 @@ struct Job {
     /// The overwrite's plan (and the journal it resumes, with `--resume`).
     plan: Option<(Plan, Option<Journal>)>,
     record: Record,
+    /// The certificate folder the work it resumes began with (from its journal).
+    kept_folder: Option<PathBuf>,
 }
 
 impl Job {
@@ -68,9 +70,12 @@ impl Job {
 }
 
 pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
-    let req = settings::Sanitize::new(args)?;
+    let mut req = settings::Sanitize::new(args)?;
     let reporter = Reporter::new(req.wipe.json, req.wipe.progress_interval);
     let (jobs, set_aside) = decide_all(&req, &reporter)?;
+    // Resumed work keeps its certificates where it began.
+    let kept: Vec<PathBuf> = jobs.iter().filter_map(|j| j.kept_folder.clone()).collect();
+    req.wipe.cert_dir = wipe::resumed_folder(&req.wipe, kept)?;
     // A target refused for safety is set aside (see `batch`); the others go on.
     batch::go_on(&set_aside, jobs.len(), req.wipe.all_or_nothing, &reporter)?;
     for j in &jobs {
@@ -211,21 +216,35 @@ fn decide_subjects(
             },
         })
         .collect();
-    let records = req.wipe.records.resolve(&keys)?;
-    let warnings = req.wipe.records.warnings(&records, &keys);
-    if req.wipe.dry_run || req.wipe.yes {
-        warnings.iter().for_each(|w| reporter.say(w));
-    }
+    // With --resume, the records of the work being resumed decide (see `decide_one`).
+    let (records, given) = if req.wipe.resume {
+        (
+            req.wipe.records.resolve_unchecked(&keys)?,
+            req.wipe.records.given(&keys)?,
+        )
+    } else {
+        (
+            req.wipe.records.resolve(&keys)?,
+            vec![Vec::new(); keys.len()],
+        )
+    };
     let mut jobs = Vec::new();
     let mut set_aside = Vec::new();
-    for ((t, r), record) in req.wipe.targets.iter().zip(subjects).zip(records) {
+    for (((t, r), record), given) in req
+        .wipe
+        .targets
+        .iter()
+        .zip(subjects)
+        .zip(records)
+        .zip(given)
+    {
         let probe = r.as_ref().and_then(wipe::probe_of);
         let safe = match &r {
             Some(r) => wipe::check_safety(std::slice::from_ref(r)),
             None => Ok(()),
         };
         let kept = record.clone();
-        match batch::judge(safe.and_then(|()| decide_one(req, t, r, record)))? {
+        match batch::judge(safe.and_then(|()| decide_one(req, t, r, record, &given)))? {
             Ok(job) => jobs.push(job),
             Err(reason) => set_aside.push(batch::SetAside {
                 path: t.clone(),
@@ -240,6 +259,16 @@ fn decide_subjects(
             }),
         }
     }
+    let records: Vec<Record> = jobs.iter().map(|j| j.record.clone()).collect();
+    let job_keys: Vec<Key> = jobs
+        .iter()
+        .map(|j| keys.iter().find(|k| k.path == j.path).cloned())
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    if req.wipe.dry_run || req.wipe.yes {
+        let warnings = req.wipe.records.warnings(&records, &job_keys);
+        warnings.iter().for_each(|w| reporter.say(w));
+    }
     Ok((jobs, set_aside))
 }
 
@@ -250,6 +279,7 @@ fn decide_one(
     path: &Path,
     resolved: Option<Resolved>,
     mut record: Record,
+    given: &[(Field, String)],
 ) -> anyhow::Result<Job> {
     let policy = &req.wipe.policy;
     let (drive, no_drive, resolved) = subject(req, path, resolved)?;
@@ -287,11 +317,37 @@ fn decide_one(
         choose(req, path, class, door, &no_drive, left)?
     };
     let plan = plan_of(req, path, resolved.as_ref(), &decision)?;
-    record
-        .notes
-        .push(note(policy, class, &class_why, &decision));
+    // Work being resumed certifies with the record it began with (flags given again must
+    // agree), in the folder it began with.
+    let kept = resume
+        .as_ref()
+        .and_then(|p| p.record.clone().map(|r| (r, p.cert_dir.clone())))
+        .or_else(|| {
+            plan.as_ref()
+                .and_then(|(_, j)| j.as_ref())
+                .and_then(|j| j.record.clone().map(|r| (r, j.cert_dir.clone())))
+        });
+    let mut kept_folder = None;
+    if let Some((kept, folder)) = kept {
+        record = crate::records::resumed(path, &kept, given)?;
+        kept_folder = folder;
+    }
+    if req.wipe.resume {
+        let key = Key {
+            path: path.to_path_buf(),
+            canonical: None,
+            serial: String::new(),
+        };
+        req.wipe.records.check_required(&record, &key)?;
+    }
+    let mut add_note = |n: String| {
+        if !record.notes.contains(&n) {
+            record.notes.push(n);
+        }
+    };
+    add_note(note(policy, class, &class_why, &decision));
     if class == MediaClass::Virtual {
-        record.notes.push(format!(
+        add_note(format!(
             "{} is {class_why}: the storage beneath it (the file system, the host's disk) is not covered \
              by this certificate.",
             path.display()
@@ -320,6 +376,7 @@ fn decide_one(
         refused_for_health,
         plan,
         record,
+        kept_folder,
     })
 }
 
@@ -846,6 +903,8 @@ fn device_step(
             &d.probe.canonical,
         ),
         mac: session.mac.clone(),
+        record: Some(job.record.clone()),
+        cert_dir: Some(session.cert_folder.path.clone()),
     };
     let ran = match job.resume.take() {
         Some(p) => flow::resume(d, p, &req.request, &session.signals, rep)?,

@@ -22,7 +22,7 @@ use crate::journal::{self, Found, Journal, MacKey, MediaKey};
 use crate::plan::{self, Plan};
 use crate::policy::VerifyMode;
 use crate::progress::{Reporter, TargetReporter};
-use crate::records::Key;
+use crate::records::{Field, Given, Key};
 use crate::settings;
 use crate::signals::Signals;
 use crate::summary::Row;
@@ -83,20 +83,29 @@ impl<'a> Session<'a> {
 }
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
-    let req = settings::Wipe::new(args)?;
+    let mut req = settings::Wipe::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
     let resolved = resolve(&req)?;
-    let (records, warnings) = records(&req, &resolved)?;
+    let (records, given) = records(&req, &resolved)?;
     // Each target judged on its own: one refused for safety is set aside (see `batch`).
     let mac = journal_mac(&req)?;
     let mut set_aside = Vec::new();
     let mut kept = (Vec::new(), Vec::new(), Vec::new());
-    for (r, rec) in resolved.into_iter().zip(records) {
+    let mut folders = Vec::new();
+    for ((r, rec), given) in resolved.into_iter().zip(records).zip(given) {
         let judged = batch::judge(
             check_safety(std::slice::from_ref(&r)).and_then(|()| plan_one(&req, &r, mac.as_ref())),
         )?;
         match judged {
             Ok(plan) => {
+                // A resumed wipe certifies with the record it began with.
+                let rec = match &plan.1 {
+                    Some(j) => {
+                        folders.extend(j.cert_dir.clone());
+                        resumed_record(&req, &r, j, rec, &given)?
+                    }
+                    None => rec,
+                };
                 kept.0.push(r);
                 kept.1.push(plan);
                 kept.2.push(rec);
@@ -110,6 +119,9 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         }
     }
     let (resolved, plans, records) = kept;
+    req.cert_dir = resumed_folder(&req, folders)?;
+    let keys: Vec<Key> = resolved.iter().map(key).collect();
+    let warnings = req.records.warnings(&records, &keys);
     refuse_unfinished_purges(&req, &resolved)?;
     batch::go_on(&set_aside, resolved.len(), req.all_or_nothing, &reporter)?;
     let healths: Vec<Option<Health>> = resolved.iter().map(|r| health_of(&req, r)).collect();
@@ -324,15 +336,94 @@ pub(crate) fn key(r: &Resolved) -> Key {
 }
 
 /// Each target's certificate record (flags in target order, the manifest, what the
-/// organization file requires), and warnings for what an auditor will miss.
+/// organization file requires), and with `--resume` what the command line gives each (to hold
+/// against the record a resumed wipe began with; `require` is then checked once that is known).
 fn records(
     req: &settings::Wipe,
     resolved: &[Resolved],
-) -> anyhow::Result<(Vec<Record>, Vec<String>)> {
+) -> anyhow::Result<(Vec<Record>, Vec<Given>)> {
     let keys: Vec<Key> = resolved.iter().map(key).collect();
-    let records = req.records.resolve(&keys)?;
-    let warnings = req.records.warnings(&records, &keys);
-    Ok((records, warnings))
+    if req.resume {
+        Ok((
+            req.records.resolve_unchecked(&keys)?,
+            req.records.given(&keys)?,
+        ))
+    } else {
+        Ok((req.records.resolve(&keys)?, vec![Vec::new(); keys.len()]))
+    }
+}
+
+/// The record of a wipe being resumed from journal `j`: the one it began with (flags given
+/// again must agree), or for a journal of an older version this run's; then what the
+/// organization file requires.
+pub(crate) fn resumed_record(
+    req: &settings::Wipe,
+    r: &Resolved,
+    j: &Journal,
+    this_run: Record,
+    given: &[(Field, String)],
+) -> anyhow::Result<Record> {
+    let rec = match &j.record {
+        Some(kept) => crate::records::resumed(r.path(), kept, given)?,
+        None => this_run,
+    };
+    req.records.check_required(&rec, &key(r))?;
+    Ok(rec)
+}
+
+/// The certificate folder of a run that resumes wipes: the one they began with (`folders`,
+/// from their journals), or the run's own when none says.
+///
+/// # Errors
+/// [`Error::Usage`] when `--cert-dir` names another folder, or the wipes began with different
+/// ones.
+pub(crate) fn resumed_folder(
+    req: &settings::Wipe,
+    mut folders: Vec<PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    folders.sort();
+    folders.dedup();
+    if folders.len() > 1 {
+        return Err(Error::Usage(format!(
+            "the wipes being resumed keep their certificates in different folders ({}); resume them \
+             one at a time",
+            folders
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    resume_folder(&req.cert_dir, req.cert_dir_given, folders.pop())
+}
+
+/// The certificate folder of a resumed run: `kept` (the one the work began with, from its
+/// journal), or `dir` when the journal names none.
+///
+/// # Errors
+/// [`Error::Usage`] when `--cert-dir` was given and names another folder than `kept`.
+pub(crate) fn resume_folder(
+    dir: &Path,
+    given: bool,
+    kept: Option<PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    let Some(kept) = kept else {
+        return Ok(dir.to_path_buf());
+    };
+    let asked = std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_path_buf());
+    if given && asked != kept {
+        return Err(Error::Usage(format!(
+            "--cert-dir {} differs from the certificate folder of the work being resumed, {}; leave \
+             --cert-dir out (the journal keeps the folder), or start over with --restart",
+            dir.display(),
+            kept.display()
+        ))
+        .into());
+    }
+    Ok(kept)
 }
 
 /// Nothing read-only, nothing in use.
@@ -690,10 +781,14 @@ fn wipe_one(
     let now = SystemTime::now();
     let (journal, resumed) = match resume {
         Some(j) => (clear::resume_journal(j, now), true),
-        None => (
-            clear::new_journal(&t.probe, plan, req.io.buffer_size, now),
-            false,
-        ),
+        None => {
+            // The whole record and the folder go into the journal: a resumed run (`--resume`
+            // alone, from any folder) certifies with them.
+            let mut j = clear::new_journal(&t.probe, plan, req.io.buffer_size, now);
+            j.record = Some(record.clone());
+            j.cert_dir = Some(session.cert_folder.path.clone());
+            (j, false)
+        }
     };
     let journal_path = journal::path_for(
         &session.journal_dir,

@@ -657,14 +657,27 @@ fn rma_capture(d: &Drive, dir: &Path) -> std::io::Result<Vec<cert::Captured>> {
         .collect()
 }
 
-/// Where the purge journal is kept, and the key that seals it.
+/// Where the purge journal is kept, the key that seals it, and what it keeps of the run that
+/// began the purge for the run that finishes it.
 pub struct Keeper {
     pub path: std::path::PathBuf,
     pub mac: crate::journal::MacKey,
+    /// The certificate record the purge began with.
+    pub record: Option<cert::Record>,
+    /// The certificate folder it began with (absolute).
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 impl Keeper {
     fn save(&self, j: &Pending) -> Result<(), Error> {
+        if j.record.is_none() && self.record.is_some() {
+            let j = Pending {
+                record: self.record.clone(),
+                cert_dir: self.cert_dir.clone(),
+                ..j.clone()
+            };
+            return crate::journal::save(&self.path, &j, &self.mac);
+        }
         crate::journal::save(&self.path, j, &self.mac)
     }
 
@@ -817,6 +830,9 @@ pub fn run(
         ),
         patience_seconds: (unknown.as_secs(), stall.as_secs()),
         outcome: o.clone(),
+        // The keeper adds the run's record and folder when it saves.
+        record: None,
+        cert_dir: None,
     };
     // Written before the command goes out: a run cut short from here on leaves what a later
     // run needs to finish the purge.
@@ -1123,6 +1139,8 @@ mod tests {
             keeper: Keeper {
                 path: dir.path().join("j.purge.json"),
                 mac: MacKey::for_tests(3),
+                record: None,
+                cert_dir: None,
             },
             _dir: dir,
         }

@@ -118,6 +118,13 @@ pub struct Pending {
     /// The certificate's record so far (command bytes, options, estimate, scope, the
     /// INCOMPLETE certificates earlier runs wrote, the interruptions).
     pub outcome: PurgeOutcome,
+    /// The certificate record the purge began with (who, which asset, where it goes): a run
+    /// that finishes it certifies with it, and refuses flags that say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::cert::Record>,
+    /// The certificate folder (absolute) the purge began with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 impl Pending {
@@ -220,6 +227,8 @@ mod tests {
                 supersedes: vec![],
                 health: Default::default(),
             },
+            record: None,
+            cert_dir: None,
         };
         (p, ev)
     }

@@ -579,6 +579,7 @@ fn purge_until_waiting(env: &Env, sim: &str, sig: nix::sys::signal::Signal) -> O
             "--cert-dir",
             "c",
         ])
+        .args(["--asset-tag", "P-1"])
         .args(["--test-hold", "purge-wait"]);
     let mut child = spawn_held(cmd, "purge-wait");
     signal(&child, sig);
@@ -623,6 +624,10 @@ fn a_purge_nobody_waited_for_is_finished_and_certified_by_a_later_run() {
         .unwrap();
     assert_eq!(last.result, Verdict::Pass, "{:?}", last.reasons);
     assert_eq!(last.supersedes, vec![first.id.clone()]);
+    assert_eq!(
+        last.media.asset_tag, "P-1",
+        "the record the purge began with"
+    );
     assert_eq!(last.sanitization.method, "purge");
     assert_eq!(
         last.verification.seed, first.verification.seed,

@@ -266,3 +266,131 @@ fn restart_discards_the_journal_and_resume_refuses_other_media() {
         1
     );
 }
+
+/// Interrupts `wipe ARGS img` at `point` (SIGINT): exit 130 and the INCOMPLETE certificate's
+/// path (in `certs`).
+fn interrupted_at(env: &Env, point: &str, args: &[&str], img: &Path) -> std::path::PathBuf {
+    let mut cmd = env.cmd();
+    cmd.args(["wipe", "--yes", "--json", "--test-hold", point])
+        .args(args)
+        .arg(img);
+    let mut child = spawn_held(cmd, point);
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let dir = env.path("certs");
+    let certs = env.certificates(&dir);
+    assert_eq!(certs.len(), 1, "one INCOMPLETE certificate: {certs:?}");
+    certs[0].clone()
+}
+
+#[test]
+fn resume_as_printed_keeps_the_whole_record_and_the_certificate_folder() {
+    let env = Env::new();
+    let img = env.path("r.img");
+    make_file(&img, 8 << 20, 0x11);
+    let record = [
+        "--cert-dir",
+        "certs",
+        "--asset-tag",
+        "A-7",
+        "--operator",
+        "Jane Doe",
+        "--organization",
+        "ACME",
+        "--destination",
+        "manufacturer",
+        "--classification",
+        "internal",
+        "--note",
+        "RMA 4471",
+    ];
+    let first = interrupted_at(&env, "pass-start:1", &record, &img);
+    let cut = read_cert(&first);
+    assert_eq!(cut.result, Verdict::Incomplete);
+    assert_eq!(cut.media.asset_tag, "A-7");
+    // Run as printed (`mediasan wipe IMG --resume`, with --yes as there is no terminal), from
+    // another folder.
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = env
+        .cmd()
+        .current_dir(&elsewhere)
+        .args(["wipe", "--yes", "--resume"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing lands in the current folder"
+    );
+    let certs = env.certificates(&env.path("certs"));
+    assert_eq!(certs.len(), 2, "the final certificate is beside the first");
+    let last = certs
+        .iter()
+        .map(|c| read_cert(c))
+        .find(|c| c.result == Verdict::Pass)
+        .expect("a PASS");
+    assert_eq!(last.media.asset_tag, "A-7");
+    assert_eq!(last.operator.name, "Jane Doe");
+    assert_eq!(last.operator.organization, "ACME");
+    assert_eq!(last.destination, "manufacturer");
+    assert_eq!(last.media.classification, "internal");
+    assert!(
+        last.notes.iter().any(|n| n == "RMA 4471"),
+        "{:?}",
+        last.notes
+    );
+    assert_eq!(last.supersedes, vec![cut.id.clone()]);
+    // The audit counts the asset as covered: the INCOMPLETE is superseded.
+    env.trust_default_key();
+    std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,A-7\n").unwrap();
+    let audit = mediasan!(env, "audit", "certs", "--assets", "assets.csv");
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert_code(&audit, 0);
+    assert!(text.contains("CLEAN"), "{text}");
+}
+
+#[test]
+fn a_record_flag_given_again_on_resume_must_agree_with_the_journal() {
+    let env = Env::new();
+    let img = env.path("r.img");
+    make_file(&img, 8 << 20, 0x11);
+    let record = [
+        "--cert-dir",
+        "certs",
+        "--asset-tag",
+        "A-7",
+        "--operator",
+        "Jane Doe",
+    ];
+    interrupted_at(&env, "pass-start:1", &record, &img);
+    for (flag, value, kept) in [
+        ("--asset-tag", "A-8", "A-7"),
+        ("--operator", "John Roe", "Jane Doe"),
+        ("--cert-dir", "other", "certs"),
+    ] {
+        let out = mediasan!(env, "wipe", "--yes", "--resume", flag, value, &img);
+        assert_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains(value) && err.contains(kept),
+            "{flag}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // The same values again are fine.
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--resume",
+        "--asset-tag",
+        "A-7",
+        "--cert-dir",
+        "certs",
+        &img
+    );
+    assert_code(&out, 0);
+}

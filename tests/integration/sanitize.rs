@@ -222,6 +222,7 @@ fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     let mut cmd = env.cmd();
     cmd.args(["sanitize", "--yes", "--json", "--cert-dir", "c"])
         .args(["--poll-interval", "0.01", "--test-hold", "purge-wait"])
+        .args(["--asset-tag", "A-9", "--operator", "Jane Doe"])
         .args([
             "--simulate",
             &format!("/dev/simnvme0={sim}"),
@@ -234,11 +235,23 @@ fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     assert_eq!(first.result, Verdict::Incomplete);
     let target = Path::new("/dev/simnvme0");
     assert_code(&sanitize(&env, &sim, &["--yes"], &[target]), 2);
+    // A record flag given again must agree with the one the purge began with.
+    let out = sanitize(
+        &env,
+        &sim,
+        &["--yes", "--resume", "--asset-tag", "A-10"],
+        &[target],
+    );
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("A-10") && err.contains("A-9"), "{err}");
     let out = sanitize(&env, &sim, &["--yes", "--resume"], &[target]);
     assert_code(&out, 0);
     let last = certs(&env).into_iter().find(|c| c.id != first.id).unwrap();
     assert_eq!(last.result, Verdict::Pass, "{:?}", last.reasons);
     assert_eq!(last.supersedes, vec![first.id]);
+    assert_eq!(last.media.asset_tag, "A-9", "the record it began with");
+    assert_eq!(last.operator.name, "Jane Doe");
     // Finished: --resume never starts a new device command.
     let out = sanitize(&env, &sim, &["--yes", "--resume"], &[target]);
     assert_code(&out, 2);

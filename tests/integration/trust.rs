@@ -4,7 +4,7 @@
 //! stop a wipe nor fake what a person reads.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use mediasan::cert::{Certificate, Verdict};
@@ -46,6 +46,25 @@ fn only_cert(env: &Env) -> Certificate {
     let certs = env.certificates(&env.path("c"));
     assert_eq!(certs.len(), 1, "{certs:?}");
     read_cert(&certs[0])
+}
+
+/// `wipe --yes --resume TARGET` (a resumed wipe stores where it began, in `c`): the run and
+/// the one certificate it added there.
+fn resumed(env: &Env, target: &Path) -> (std::process::Output, PathBuf) {
+    let before = env.certificates(&env.path("c"));
+    let out = mediasan!(env, "wipe", "--yes", "--resume", target);
+    let new: Vec<PathBuf> = env
+        .certificates(&env.path("c"))
+        .into_iter()
+        .filter(|c| !before.contains(c))
+        .collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "one new certificate: {new:?}; {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, new[0].clone())
 }
 
 /// Exit code, certificate and journal tell one story: 130 with INCOMPLETE and a journal kept,
@@ -93,10 +112,8 @@ fn a_signal_at_every_stage_boundary_leaves_code_certificate_and_journal_agreeing
         agree(code, &c, journals(&env));
         if want == 130 {
             // The journal finishes the wipe: a PASS that really read everything back.
-            let out = mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c2", &img);
-            let certs = env.certificates(&env.path("c2"));
-            assert_eq!(certs.len(), 1);
-            let c = read_cert(&certs[0]);
+            let (out, path) = resumed(&env, &img);
+            let c = read_cert(&path);
             agree(out.status.code(), &c, journals(&env));
             assert_eq!(out.status.code(), Some(0), "{point}: resume");
             assert_eq!(
@@ -453,17 +470,9 @@ fn a_renumbered_loop_device_resumes_and_its_old_name_is_not_offered_a_restart() 
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("unfinished"), "{err}");
     // The interrupted medium resumes under its new name.
-    let out = mediasan!(
-        env,
-        "wipe",
-        "--yes",
-        "--resume",
-        "--cert-dir",
-        "c2",
-        &x_now.dev
-    );
+    let (out, path) = resumed(&env, &x_now.dev);
     assert_code(&out, 0);
-    let c = read_cert(&env.certificates(&env.path("c2"))[0]);
+    let c = read_cert(&path);
     assert!(c
         .sanitization
         .resumed
@@ -501,17 +510,9 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     forged.position.bytes_written += 16 << 20;
     let saved = std::fs::read(&jf).unwrap();
     journal::save(&jf, &forged, &mac).unwrap();
-    let out = mediasan!(
-        env,
-        "wipe",
-        "--yes",
-        "--resume",
-        "--cert-dir",
-        "forged",
-        &d.dev()
-    );
+    let (out, path) = resumed(&env, d.dev());
     assert_code(&out, 1);
-    let c = read_cert(&env.certificates(&env.path("forged"))[0]);
+    let c = read_cert(&path);
     assert_eq!(c.result, Verdict::Fail, "{:?}", c.reasons);
     let seam = c.verification.resume_checks[0];
     assert!(
@@ -520,17 +521,8 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     // The honest journal resumes to a PASS whose verification read its seam, and which
     // `verify --cert` repeats.
     std::fs::write(&jf, saved).unwrap();
-    let out = mediasan!(
-        env,
-        "wipe",
-        "--yes",
-        "--resume",
-        "--cert-dir",
-        "honest",
-        &d.dev()
-    );
+    let (out, path) = resumed(&env, d.dev());
     assert_code(&out, 0);
-    let path = env.certificates(&env.path("honest"))[0].clone();
     let c = read_cert(&path);
     let seam = c.verification.resume_checks[0];
     assert!(
