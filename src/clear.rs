@@ -48,6 +48,9 @@ pub struct Job<'a> {
     pub transport: hidden::Transport,
     /// `--fail-slow`, for what the watchdog says.
     pub fail_slow: bool,
+    /// What the verification of a resumed wipe reads of the part written before an
+    /// interruption.
+    pub after_resume: policy::AfterResume,
     /// The `--test-hold` seam (test builds only).
     pub hold: Option<&'a str>,
 }
@@ -134,14 +137,24 @@ pub fn new_journal(probe: &Probe, plan: &Plan, buffer_size: usize, started: Syst
         certificates: vec![],
         record: None,
         cert_dir: None,
+        held_until: cert::timestamp(started),
+        gaps: vec![],
     }
 }
 
-/// A journal being resumed now: the resumption recorded, with its position.
+/// A journal being resumed now: the resumption recorded, with its position, and the gap since
+/// a run last held the medium.
 pub fn resume_journal(mut j: Journal, now: SystemTime) -> Journal {
     j.events
         .push(format!("resumed {} {}", cert::timestamp(now), where_(&j)));
     j.resume_points.push((j.position.pass, j.position.offset));
+    j.gaps.push(cert::Gap {
+        from: std::mem::take(&mut j.held_until),
+        to: cert::timestamp(now),
+        pass: j.position.pass,
+        offset: j.position.offset,
+    });
+    j.held_until = cert::timestamp(now);
     j
 }
 
@@ -216,7 +229,8 @@ impl Run<'_, '_> {
 
     /// Saves the journal; after the first byte a failure is a warning (the journal on disk
     /// keeps its last good state), never a reason to lose the certificate.
-    fn save(&self) {
+    fn save(&mut self) {
+        self.journal.held_until = cert::timestamp(SystemTime::now());
         if let Err(e) = journal::save(&self.job.journal_path, &self.journal, self.job.mac) {
             self.obs.say(&format!(
                 "warning: {e}; an interruption can only resume from the last saved checkpoint"
@@ -269,6 +283,7 @@ impl Run<'_, '_> {
             let (journal, obs, name) = (&mut self.journal, self.obs, &self.name);
             let mut save = |d: &Durable| {
                 journal.position = resume_point(d);
+                journal.held_until = cert::timestamp(SystemTime::now());
                 if let Err(e) = journal::save(&job.journal_path, journal, job.mac) {
                     obs.say(&format!("warning: {e}; this checkpoint is not recorded"));
                 }
@@ -410,12 +425,26 @@ impl Run<'_, '_> {
         false
     }
 
-    /// What the verification reads: everything, or the drawn samples plus the seams of a
-    /// resumed last pass (recorded in `v.resume_checks`, so `verify --cert` reads them too).
+    /// What the verification reads: everything, or the drawn samples plus, for a resumed wipe,
+    /// what its interruptions call for (recorded in `v.resume_checks`, in the order they are
+    /// placed, so `verify --cert` reads them too): the seams of a resumed last pass (where a
+    /// journal that claimed too much would show), the first and last MiB in full (where other
+    /// software writes on its own while the medium is out of mediasan's hands), and the rest of
+    /// the subsection where the last pass was cut, when the drawn samples fall short of the
+    /// policy's percentage of the part written before. A resumed wipe whose verification is
+    /// `none` still reads those; one asked to (`after_resume = "full"`) reads everything.
     fn samples(&self, v: &mut Verification) -> verify::Samples {
         let (t, plan, size) = (self.job.target, self.job.plan, self.job.target.size());
-        if plan.verify_mode == VerifyMode::Full {
-            v.algorithm = "whole target in order".into();
+        let resumed = !self.journal.resume_points.is_empty();
+        if plan.verify_mode == VerifyMode::Full
+            || (resumed && self.job.after_resume == policy::AfterResume::Full)
+        {
+            if plan.verify_mode != VerifyMode::Full {
+                v.method = VerifyMode::Full.name().into();
+                v.algorithm = "whole target in order (a resumed wipe: after_resume = full)".into();
+            } else {
+                v.algorithm = "whole target in order".into();
+            }
             return verify::full_plan(
                 size,
                 writer::chunk_size(self.job.io.buffer_size, t.block_size(), None) as u64,
@@ -432,7 +461,29 @@ impl Run<'_, '_> {
         let period = plan.final_pattern().period();
         let window =
             writer::chunk_size(self.job.io.buffer_size, t.block_size(), period).min(4 << 20) as u64;
-        let extra = verify::seams(&points, window, t.block_size(), size);
+        let mut extra = verify::seams(&points, window, t.block_size(), size);
+        let base = if plan.verify_mode == VerifyMode::None {
+            verify::no_samples(t.block_size())
+        } else {
+            verify::sample_plan(size, t.block_size(), plan.verify_percent, &plan.verify_seed)
+        };
+        if resumed {
+            extra.extend(verify::edges(size, t.block_size()));
+            // The part of the last pass written before the latest interruption (all of it
+            // when the wipe was cut at its verification).
+            let upto = self
+                .journal
+                .resume_points
+                .iter()
+                .filter(|(p, _)| *p >= last)
+                .map(|(p, o)| if *p > last { size } else { *o })
+                .max();
+            if plan.verify_mode == VerifyMode::Sample {
+                extra.extend(upto.and_then(|u| {
+                    verify::top_up(&base, size, t.block_size(), u, plan.verify_percent)
+                }));
+            }
+        }
         v.resume_checks = extra
             .iter()
             .map(|e| ByteRange {
@@ -440,11 +491,12 @@ impl Run<'_, '_> {
                 length: e.len,
             })
             .collect();
-        if !extra.is_empty() {
-            v.algorithm += " + the seams of the resumed last pass (verification.resume_checks)";
+        if resumed {
+            v.algorithm +=
+                " + what a resumed wipe reads (verification.resume_checks: the seams of \
+                            a resumed last pass, the first and last MiB, the part written before)";
         }
-        verify::sample_plan(size, t.block_size(), plan.verify_percent, &plan.verify_seed)
-            .with_extra(&extra, size)
+        base.with_extra(&extra, size)
     }
 
     /// Reads the last pass back. Returns the record and whether a signal cut it short
@@ -459,8 +511,14 @@ impl Run<'_, '_> {
             requested_percent: plan.verify_percent,
             ..Default::default()
         };
-        if plan.verify_mode == VerifyMode::None || !all_written {
+        // A resumed wipe reads what its interruptions call for even when the policy says not
+        // to verify (see `samples`).
+        let resumed = !self.journal.resume_points.is_empty();
+        if (plan.verify_mode == VerifyMode::None && !resumed) || !all_written {
             return (v, false);
+        }
+        if plan.verify_mode == VerifyMode::None {
+            v.algorithm = "none".into();
         }
         self.hold("verify-start");
         if self.signals.cancelled() {
@@ -617,6 +675,7 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         pulled: interrupted && pulled,
         hung_up: signals.hung_up(),
         supersedes: run.journal.certificates.clone(),
+        gaps: run.journal.gaps.clone(),
     };
     Ok((outcome, run.journal))
 }
@@ -709,6 +768,7 @@ mod tests {
             checkpoint: Duration::from_millis(1),
             transport: hidden::Transport::Auto,
             fail_slow: false,
+            after_resume: policy::AfterResume::Sample,
             hold: None,
         };
         run(job, signals, obs).unwrap()

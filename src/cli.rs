@@ -142,6 +142,15 @@ pub enum TransportArg {
     Ata,
 }
 
+/// What a resumed wipe's verification reads, overriding the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AfterResumeArg {
+    /// At least --verify-percent of the part written before the interruption.
+    Sample,
+    /// The whole target read back.
+    Full,
+}
+
 /// How to verify, overriding the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum VerifyArg {
@@ -231,6 +240,13 @@ pub struct WipeOpts {
     /// Minimum share of the target read back by sampled verification, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), help_heading = "Verification")]
     pub verify_percent: Option<u8>,
+
+    /// What the verification of a resumed wipe reads of the part written before the
+    /// interruption: sample (at least --verify-percent of it) or full (the whole target read
+    /// back). The first and last MiB are read in full either way [default: the policy's
+    /// after_resume, else sample].
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Verification")]
+    pub verify_after_resume: Option<AfterResumeArg>,
 
     /// Folder for certificates, created if missing [default: the config's cert_dir, else the
     /// current folder].

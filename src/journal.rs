@@ -239,6 +239,12 @@ pub struct Journal {
     /// The certificate folder (absolute) the wipe began with: a resumed run stores there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_dir: Option<PathBuf>,
+    /// The last moment a run held the medium (each journal save records it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub held_until: String,
+    /// Each time the medium was out of mediasan's hands before a run resumed the wipe.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<crate::cert::Gap>,
 }
 
 /// A journal as stored: the journal and the MAC over its serialized bytes.

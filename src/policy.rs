@@ -43,6 +43,29 @@ impl VerifyMode {
     }
 }
 
+/// What the verification of a resumed wipe reads of the part written before an interruption
+/// (`[verify] after_resume`, `--verify-after-resume`). Either way the first and last MiB are
+/// read in full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AfterResume {
+    /// At least the policy's percentage of that part (the drawn samples, topped up).
+    #[default]
+    Sample,
+    /// Everything: the whole target is read back (the verification becomes `full`).
+    Full,
+}
+
+impl AfterResume {
+    /// Parses `sample` and `full`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sample" | "sampled" => Some(AfterResume::Sample),
+            "full" => Some(AfterResume::Full),
+            _ => None,
+        }
+    }
+}
+
 /// One pass as the policy states it, before seeds and random bytes are drawn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PassSpec {
@@ -77,6 +100,8 @@ pub struct Policy {
     pub verify_mode: VerifyMode,
     /// Minimum sampled coverage in percent (1..=100).
     pub verify_percent: u8,
+    /// What a resumed wipe's verification reads of the part written before an interruption.
+    pub after_resume: AfterResume,
     /// The passes, in order.
     pub passes: Vec<PassSpec>,
     /// 1-based inclusive range of passes whose order is drawn at random per wipe.
@@ -233,6 +258,7 @@ struct RawMedia {
 struct RawVerify {
     mode: Spanned<String>,
     percent: Option<Spanned<i64>>,
+    after_resume: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -320,6 +346,18 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
             };
             (mode, percent)
         }
+    };
+    let after_resume = match raw.verify.as_ref().and_then(|v| v.after_resume.as_ref()) {
+        None => AfterResume::Sample,
+        Some(a) => AfterResume::parse(a.get_ref()).ok_or_else(|| {
+            err(
+                Some(a.span().start),
+                format!(
+                    "`verify.after_resume` = \"{}\" is not one of sample, full",
+                    a.get_ref()
+                ),
+            )
+        })?,
     };
 
     if raw.pass.is_empty() {
@@ -499,6 +537,7 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
         prng,
         verify_mode,
         verify_percent,
+        after_resume,
         passes,
         shuffle,
         source: if source.starts_with("built-in ") {

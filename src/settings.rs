@@ -77,6 +77,8 @@ pub struct Wipe {
     pub queue_depth_given: bool,
     /// `--fail-slow`.
     pub fail_slow: bool,
+    /// `--verify-after-resume` (else the policy's `after_resume`).
+    pub after_resume: Option<crate::policy::AfterResume>,
     /// The `--test-hold` seam (test builds only).
     pub hold: Option<String>,
 }
@@ -177,6 +179,10 @@ impl Wipe {
             records: Records::new(&a.record, &config)?,
             io,
             fail_slow: a.fail_slow,
+            after_resume: a.verify_after_resume.map(|v| match v {
+                crate::cli::AfterResumeArg::Sample => crate::policy::AfterResume::Sample,
+                crate::cli::AfterResumeArg::Full => crate::policy::AfterResume::Full,
+            }),
             hold: a.seams.hold().map(str::to_string),
         })
     }

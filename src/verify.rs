@@ -175,31 +175,35 @@ pub fn sample_plan(size: u64, block: u32, percent: u8, seed: &[u8; 32]) -> Sampl
 }
 
 impl Samples {
-    /// These samples plus the parts of `extra` (the seams of a resumed pass) that no sample
-    /// already covers, as extents of at most `sample_bytes` each, all sorted by offset. The
-    /// drawn samples stay as they are; a full read already covers everything.
+    /// These samples plus the parts of `extra` (the seams of a resumed pass, the regions a
+    /// resumed wipe reads in full) that no sample already covers, as extents of at most
+    /// `sample_bytes` each, all sorted by offset. The drawn samples stay as they are; a full
+    /// read already covers everything. Each range of `extra` is placed in turn around what is
+    /// there already (the drawn samples, then the earlier ranges' pieces), so the result is the
+    /// same for the same `extra` in the same order; `O(pieces × log samples)`.
     pub fn with_extra(mut self, extra: &[Extent], size: u64) -> Samples {
         let max = self.sample_bytes.max(1);
         let Extents::List(v) = &mut self.extents else {
             return self;
         };
+        let mut have: BTreeMap<u64, u64> = v.iter().map(|e| (e.offset, e.len)).collect();
         for e in extra {
             let (mut at, end) = (e.offset, e.offset.saturating_add(e.len).min(size));
             while at < end {
-                // The first extent ending after `at`: skip what it covers, or stop before it.
-                let next = v
-                    .iter()
-                    .filter(|x| x.offset + x.len > at)
-                    .min_by_key(|x| x.offset);
-                let gap_end = match next {
-                    Some(x) if x.offset <= at => {
-                        at = x.offset + x.len;
+                // The extent covering `at` (extents do not overlap: the last one starting at
+                // or before it), else the next one: skip what it covers, or stop before it.
+                if let Some((&o, &l)) = have.range(..=at).next_back() {
+                    if o + l > at {
+                        at = o + l;
                         continue;
                     }
-                    Some(x) => x.offset.min(end),
-                    None => end,
-                };
+                }
+                let gap_end = have
+                    .range(at + 1..)
+                    .next()
+                    .map_or(end, |(&o, _)| o.min(end));
                 let len = (gap_end - at).min(max);
+                have.insert(at, len);
                 v.push(Extent { offset: at, len });
                 at += len;
             }
@@ -209,6 +213,78 @@ impl Samples {
             v.iter().map(|e| e.len).sum::<u64>() as f64 * 100.0 / size.max(1) as f64;
         self
     }
+
+    /// How many bytes of `[0, upto)` these extents cover.
+    pub fn covered_below(&self, upto: u64) -> u64 {
+        match &self.extents {
+            Extents::List(v) => v
+                .iter()
+                .take_while(|e| e.offset < upto)
+                .map(|e| e.len.min(upto - e.offset))
+                .sum(),
+            Extents::Whole { size, .. } => upto.min(*size),
+        }
+    }
+}
+
+/// Nothing drawn: the samples of a verification whose method is `none`, to which a resumed
+/// wipe adds the regions it reads in full ([`Samples::with_extra`], in pieces of 1 MiB).
+pub fn no_samples(block: u32) -> Samples {
+    let bs = u64::from(block.max(1));
+    Samples {
+        subsections: 0,
+        sample_bytes: (MAX_SAMPLE_BYTES / bs).max(1) * bs,
+        extents: Extents::List(Vec::new()),
+        coverage_percent: 0.0,
+    }
+}
+
+/// Where systems write on their own while a medium is out of mediasan's hands (partition
+/// tables and the GPT backup, RAID and LVM superblocks): the first and the last MiB (aligned to
+/// `block`, within `size`), which the verification of a resumed wipe reads in full.
+pub fn edges(size: u64, block: u32) -> Vec<Extent> {
+    let bs = u64::from(block.max(1));
+    let mib = (1u64 << 20).div_ceil(bs) * bs;
+    let head = mib.min(size);
+    let tail = size.saturating_sub(mib) / bs * bs;
+    let mut v = vec![Extent {
+        offset: 0,
+        len: head,
+    }];
+    if tail >= head {
+        v.push(Extent {
+            offset: tail,
+            len: size - tail,
+        });
+    } else if size > head {
+        v.push(Extent {
+            offset: head,
+            len: size - head,
+        });
+    }
+    v
+}
+
+/// What a resumed wipe's verification reads in full so that at least `percent` of `[0, upto)`
+/// (the part of the last pass written before an interruption) is read: nothing when the drawn
+/// samples already cover that much (each whole subsection carries at least `percent`), else
+/// the rest of the subsection `upto` falls in, from its start to `upto`.
+pub fn top_up(samples: &Samples, size: u64, block: u32, upto: u64, percent: u8) -> Option<Extent> {
+    let bs = u64::from(block.max(1));
+    let upto = upto.min(size) / bs * bs;
+    if upto == 0 || samples.covered_below(upto) * 100 >= u64::from(percent) * upto {
+        return None;
+    }
+    let n = size.div_ceil(bs);
+    let s = samples.subsections.max(1);
+    let bound = |i: u64| (u128::from(i) * u128::from(n) / u128::from(s)) as u64;
+    let at = upto / bs;
+    let i = (0..s).rev().find(|&i| bound(i) <= at).unwrap_or(0);
+    let start = bound(i) * bs;
+    Some(Extent {
+        offset: start,
+        len: upto - start,
+    })
 }
 
 /// The ranges around each point where a pass was resumed, `window` bytes either side
@@ -1098,5 +1174,132 @@ mod tests {
         assert_eq!(r.errors.len(), 1);
         assert_eq!(r.errors[0].offset, 512 << 10);
         assert!(!r.clean(1 << 20));
+    }
+
+    /// The placement `with_extra` had before it used an ordered map: every extent scanned for
+    /// each piece. The new one must place every piece where this one did.
+    fn with_extra_by_scan(
+        mut v: Vec<Extent>,
+        extra: &[Extent],
+        size: u64,
+        max: u64,
+    ) -> Vec<Extent> {
+        for e in extra {
+            let (mut at, end) = (e.offset, e.offset.saturating_add(e.len).min(size));
+            while at < end {
+                let next = v
+                    .iter()
+                    .filter(|x| x.offset + x.len > at)
+                    .min_by_key(|x| x.offset);
+                let gap_end = match next {
+                    Some(x) if x.offset <= at => {
+                        at = x.offset + x.len;
+                        continue;
+                    }
+                    Some(x) => x.offset.min(end),
+                    None => end,
+                };
+                let len = (gap_end - at).min(max);
+                v.push(Extent { offset: at, len });
+                at += len;
+            }
+        }
+        v.sort_by_key(|e| e.offset);
+        v
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn extra_ranges_are_placed_as_the_scan_placed_them(
+            seed in proptest::prelude::any::<[u8; 32]>(),
+            pct in 1u8..60,
+            mb in 1u64..64,
+            raw in proptest::collection::vec((0u64..80, 1u64..40), 0..6),
+        ) {
+            let size = mb << 20;
+            let base = sample_plan(size, 4096, pct, &seed);
+            let extra: Vec<Extent> = raw
+                .iter()
+                .map(|(o, l)| Extent { offset: o * 65536, len: l * 65536 })
+                .collect();
+            let fast = list(&base.clone().with_extra(&extra, size));
+            let slow = with_extra_by_scan(list(&base), &extra, size, base.sample_bytes);
+            proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn a_resumed_wipe_reads_the_first_and_last_mib_whole() {
+        assert_eq!(
+            edges(64 << 20, 4096),
+            vec![
+                Extent {
+                    offset: 0,
+                    len: 1 << 20
+                },
+                Extent {
+                    offset: 63 << 20,
+                    len: 1 << 20
+                }
+            ]
+        );
+        // Not a multiple of a MiB: the tail is the last MiB, block-aligned.
+        let size = (10 << 20) + 3 * 4096;
+        let e = edges(size, 4096);
+        assert_eq!(e[1].offset + e[1].len, size);
+        assert_eq!(e[1].offset % 4096, 0);
+        assert!(e[1].len >= 1 << 20);
+        // Small media: the head, then whatever is left.
+        assert_eq!(
+            edges(3 << 19, 512),
+            vec![
+                Extent {
+                    offset: 0,
+                    len: 1 << 20
+                },
+                Extent {
+                    offset: 1 << 20,
+                    len: 1 << 19
+                }
+            ]
+        );
+        assert_eq!(
+            edges(4096, 4096),
+            vec![Extent {
+                offset: 0,
+                len: 4096
+            }]
+        );
+    }
+
+    #[test]
+    fn the_part_written_before_an_interruption_gets_its_share_of_reads() {
+        let size = 1u64 << 30;
+        let s = sample_plan(size, 4096, 10, &[7; 32]);
+        // Whole subsections already carry 10 % each.
+        let n = size / 4096;
+        let bound = |i: u64| i * n / s.subsections * 4096;
+        assert_eq!(top_up(&s, size, 4096, bound(500), 10), None);
+        // Cut inside a subsection: the drawn samples may fall short there, and then the rest
+        // of that subsection is read whole, so [0, upto) is covered to 10 % in any case.
+        for upto in [
+            bound(3) + 4096 * 7,
+            bound(700) + 12345 * 4096 % (bound(701) - bound(700)),
+        ] {
+            let added = top_up(&s, size, 4096, upto, 10);
+            let mut covered = s.covered_below(upto);
+            if let Some(e) = added {
+                assert_eq!(e.offset + e.len, upto / 4096 * 4096);
+                assert!(e.len <= bound(1) + 4096, "at most one subsection");
+                let with = s.clone().with_extra(&[e], size);
+                covered = with.covered_below(upto);
+            }
+            assert!(
+                covered * 100 >= 10 * (upto / 4096 * 4096),
+                "{upto}: {covered}"
+            );
+        }
+        // Tiny parts: the first MiB read whole covers them anyway, and nothing is below 0.
+        assert_eq!(top_up(&s, size, 4096, 0, 10), None);
     }
 }

@@ -35,6 +35,8 @@ pub struct ClearOutcome {
     pub hung_up: bool,
     /// The INCOMPLETE certificates of earlier runs of this wipe.
     pub supersedes: Vec<String>,
+    /// The times the medium was out of mediasan's hands before a run resumed the wipe.
+    pub gaps: Vec<super::Gap>,
 }
 
 /// What a purge did, as the certificate records it (kept in the purge journal until then).
@@ -211,6 +213,50 @@ fn clear_notes(p: &Probe, direct_io: bool, plan: &Plan, hung_up: bool) -> Vec<St
     notes
 }
 
+/// What a resumed wipe's certificate says of the times its medium was out of mediasan's hands,
+/// and what the verification did about them.
+fn gap_note(c: &Certificate) -> Option<String> {
+    let gaps = &c.sanitization.gaps;
+    if gaps.is_empty() {
+        return None;
+    }
+    let when: Vec<String> = gaps
+        .iter()
+        .map(|g| {
+            format!(
+                "from {} to {}",
+                if g.from.is_empty() {
+                    "(unknown)"
+                } else {
+                    &g.from
+                },
+                g.to
+            )
+        })
+        .collect();
+    let v = &c.verification;
+    let read = match v.method.as_str() {
+        "full" => "the verification read the whole medium".to_string(),
+        _ => format!(
+            "the verification read the first and last MiB (partition tables, RAID and LVM \
+             superblocks) in full{}, listed in verification.resume_checks",
+            if v.method == "sampled" {
+                format!(
+                    " and at least {} % of the part written before each interruption",
+                    v.requested_percent
+                )
+            } else {
+                String::new()
+            }
+        ),
+    };
+    Some(format!(
+        "Resumed wipe: the medium was out of mediasan's hands {} (sanitization.gaps). What other \
+         software wrote meanwhile to the part already written is not written over again; {read}.",
+        when.join(", ")
+    ))
+}
+
 /// Seconds spent writing (every segment of every pass) and verifying.
 fn active_seconds(passes: &[PassRecord], v: &crate::cert::Verification) -> f64 {
     let writing: f64 = passes
@@ -249,12 +295,14 @@ pub fn clear(
         duration_seconds: seconds_between(o.started, o.finished),
         active_seconds: active,
         resumed: o.events,
+        gaps: o.gaps,
         command: None,
         destruction: None,
     };
     c.supersedes = o.supersedes;
     c.verification = o.verification;
     c.notes = clear_notes(p, direct_io, plan, o.hung_up);
+    c.notes.extend(gap_note(&c));
     record.apply(&mut c);
     let (verdict, mut reasons) = judge(&c, plan.passes.len(), o.interrupted);
     if o.pulled {

@@ -285,11 +285,31 @@ pub struct Sanitization {
     pub active_seconds: f64,
     /// Interruptions and resumptions, in order.
     pub resumed: Vec<String>,
+    /// A resumed wipe: each time the medium was out of mediasan's hands, between the last
+    /// moment a run held it and the moment the next run took it again (what other software
+    /// wrote meanwhile to the part already written is what the verification's
+    /// `resume_checks` look for).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
     /// Purge: the device command that was sent.
     pub command: Option<DeviceCommand>,
     /// Destroy: where, how and before whom the medium was destroyed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destruction: Option<Destruction>,
+}
+
+/// A time the medium of a resumed wipe was out of mediasan's hands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Gap {
+    /// The last moment a run held it (its last checkpoint or its interruption); empty if no
+    /// run recorded one.
+    pub from: String,
+    /// When the run that resumed the wipe took it again.
+    pub to: String,
+    /// Where the wipe stood: the pass (passes + 1: at the verification) and the byte offset.
+    pub pass: usize,
+    pub offset: u64,
 }
 
 /// A physical destruction (NIST SP 800-88 Destroy), as the person who saw it records it.
@@ -510,7 +530,26 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
     let v = &c.verification;
     if fail.is_empty() && incomplete.is_empty() {
         match v.method.as_str() {
-            "none" => incomplete.push("not verified (verification method none)".into()),
+            "none" => {
+                // A resumed wipe still reads its first and last MiB (resume_checks): a
+                // difference there is a failure, not a lack of verification.
+                if let Some(r) = ranges(
+                    &v.errors,
+                    "reading the regions a resumed wipe checks failed",
+                ) {
+                    fail.push(r);
+                }
+                if v.mismatches > 0 {
+                    fail.push(format!(
+                        "the regions a resumed wipe checks (verification.resume_checks) hold {} block(s) that \
+                         differ from the pattern, the first at offset {}: something wrote to the medium while \
+                         it was out of mediasan's hands",
+                        v.mismatches,
+                        v.first_mismatch_offset.unwrap_or(0)
+                    ));
+                }
+                incomplete.push("not verified (verification method none)".into());
+            }
             _ if v.interrupted && v.bytes_read == 0 => {
                 incomplete.push("verification did not run: interrupted before it began".into())
             }

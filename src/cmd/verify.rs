@@ -95,6 +95,18 @@ fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
             }
             Ok(s)
         }
+        // A resumed wipe read its resume checks even without a verification.
+        "none" if !v.resume_checks.is_empty() => {
+            let extra: Vec<verify::Extent> = v
+                .resume_checks
+                .iter()
+                .map(|r| verify::Extent {
+                    offset: r.offset,
+                    len: r.length,
+                })
+                .collect();
+            Ok(verify::no_samples(p.logical_block_size).with_extra(&extra, p.size))
+        }
         other => Err(Error::CertificateInput(format!(
             "the certificate records no read-back to repeat (verification method '{other}')"
         ))),

@@ -814,6 +814,7 @@ fn wipe_one(
         checkpoint: req.checkpoint,
         transport: req.transport,
         fail_slow: req.fail_slow,
+        after_resume: req.after_resume.unwrap_or(plan.policy.after_resume),
         hold: req.hold.as_deref(),
     };
     let (outcome, mut journal) = clear::run(job, &session.signals, rep)?;

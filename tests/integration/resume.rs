@@ -394,3 +394,151 @@ fn a_record_flag_given_again_on_resume_must_agree_with_the_journal() {
     );
     assert_code(&out, 0);
 }
+
+/// Writes `len` bytes of 0xEE at `offset` of `img` (as an OS restoring a GPT, an automount or
+/// a person would while the medium is out of mediasan's hands).
+fn meddle(img: &Path, offset: u64, len: usize) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(img).unwrap();
+    f.write_all_at(&vec![0xEE; len], offset).unwrap();
+    f.sync_all().unwrap();
+}
+
+/// The final certificate of `wipe --yes --resume IMG ARGS` (in `certs`) and the run.
+fn resume(
+    env: &Env,
+    img: &Path,
+    args: &[&str],
+) -> (std::process::Output, mediasan::cert::Certificate) {
+    let before = env.certificates(&env.path("certs"));
+    let out = env
+        .cmd()
+        .args(["wipe", "--yes", "--resume"])
+        .args(args)
+        .arg(img)
+        .output()
+        .unwrap();
+    let new = env
+        .certificates(&env.path("certs"))
+        .into_iter()
+        .find(|c| !before.contains(c))
+        .unwrap_or_else(|| {
+            panic!(
+                "no new certificate: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    (out, read_cert(&new))
+}
+
+/// Interrupted at `point`, 4 KiB written at `offset` meanwhile, resumed: the resumed
+/// certificate must be a FAIL naming the difference, with its gap and its checks recorded.
+fn gap_write_fails(size: u64, point: &str, args: &[&str], offset: u64, cut_at_pass: usize) {
+    let env = Env::new();
+    let img = env.path("g.img");
+    make_file(&img, size as usize, 0x11);
+    let mut all = vec!["--cert-dir", "certs"];
+    all.extend_from_slice(args);
+    interrupted_at(&env, point, &all, &img);
+    meddle(&img, offset, 4096);
+    let (out, c) = resume(&env, &img, &[]);
+    let what = format!(
+        "{args:?} cut at {point}, 4 KiB at {offset}: {:?}",
+        c.reasons
+    );
+    assert_code(&out, 1);
+    assert_eq!(c.result, Verdict::Fail, "{what}");
+    assert!(c.reasons.iter().any(|r| r.contains("differ")), "{what}");
+    assert_eq!(c.sanitization.gaps.len(), 1, "{what}");
+    let g = &c.sanitization.gaps[0];
+    assert!(!g.from.is_empty() && g.from <= g.to, "{g:?}");
+    assert_eq!(g.pass, cut_at_pass, "{g:?}");
+    let checks = &c.verification.resume_checks;
+    assert!(
+        checks.iter().any(|r| r.offset == 0 && r.length == 1 << 20),
+        "{checks:?}"
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|r| r.offset + r.length == size && r.length >= 1 << 20),
+        "{checks:?}"
+    );
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("out of mediasan's hands")),
+        "{:?}",
+        c.notes
+    );
+}
+
+#[test]
+fn a_write_to_the_first_or_last_mib_while_a_wipe_was_out_of_hand_fails_its_resume() {
+    const IMG: u64 = 16 << 20;
+    // Cut once every byte was written, before its verification: the whole medium holds the
+    // final pattern, and nothing of it will be written again.
+    for offset in [0, IMG - 4096, IMG - (1 << 20)] {
+        gap_write_fails(IMG, "pass-end:1", &[], offset, 2);
+    }
+    // Without a verification the first and last MiB are still read: cut inside its only pass
+    // (at its first checkpoint), LBA 0 written meanwhile.
+    const BIG: u64 = 128 << 20;
+    gap_write_fails(
+        BIG,
+        "checkpoint:1",
+        &[
+            "--verify",
+            "none",
+            "--buffer-size",
+            "64K",
+            "--queue-depth",
+            "1",
+            "--checkpoint-interval",
+            "0.05",
+        ],
+        0,
+        1,
+    );
+}
+
+#[test]
+fn a_resumed_wipe_without_a_gap_write_passes_and_verify_cert_repeats_its_checks() {
+    const IMG: u64 = 16 << 20;
+    let env = Env::new();
+    let img = env.path("g.img");
+    make_file(&img, IMG as usize, 0x11);
+    interrupted_at(&env, "pass-end:1", &["--cert-dir", "certs"], &img);
+    let (out, c) = resume(&env, &img, &[]);
+    assert_code(&out, 0);
+    assert_eq!(c.result, Verdict::Pass);
+    assert!(!c.verification.resume_checks.is_empty());
+    let path = env
+        .certificates(&env.path("certs"))
+        .into_iter()
+        .find(|p| read_cert(p).id == c.id)
+        .unwrap();
+    env.trust_default_key();
+    let again = mediasan!(env, "verify", &img, "--cert", &path);
+    assert_code(&again, 0);
+    // Meddled with afterwards: verify --cert reads the same checks and finds it.
+    meddle(&img, 8192, 4096);
+    let again = mediasan!(env, "verify", &img, "--cert", &path);
+    assert_code(&again, 1);
+}
+
+#[test]
+fn after_resume_full_reads_the_whole_medium_and_finds_a_write_anywhere() {
+    const IMG: u64 = 16 << 20;
+    let env = Env::new();
+    let img = env.path("g.img");
+    make_file(&img, IMG as usize, 0x11);
+    interrupted_at(&env, "pass-end:1", &["--cert-dir", "certs"], &img);
+    // In the middle, where 10 % samples would most likely miss it.
+    meddle(&img, 7 * (1 << 20) + 3 * 4096, 4096);
+    let (out, c) = resume(&env, &img, &["--verify-after-resume", "full"]);
+    assert_code(&out, 1);
+    assert_eq!(c.result, Verdict::Fail, "{:?}", c.reasons);
+    assert_eq!(c.verification.method, "full");
+    assert_eq!(c.verification.bytes_read, IMG);
+}
