@@ -132,7 +132,7 @@ impl Field {
 }
 
 /// What a target is known by, for matching flags and manifest rows to it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Key {
     /// The name it was given by.
     pub path: PathBuf,
@@ -140,6 +140,51 @@ pub struct Key {
     pub canonical: Option<PathBuf>,
     /// The drive's serial number (empty for images and devices without one).
     pub serial: String,
+    /// The drive's WWN (or NVMe EUI/NGUID) as the kernel shows it (empty where there is none).
+    pub wwn: String,
+    /// A loop device's backing file.
+    pub backing: Option<PathBuf>,
+}
+
+impl Key {
+    /// What a manifest row can be matched by, for people: `serial S, WWN W`.
+    pub fn describe(&self) -> String {
+        let mut v = Vec::new();
+        if !self.serial.is_empty() {
+            v.push(format!("serial {:?}", self.serial));
+        }
+        if !self.wwn.is_empty() {
+            v.push(format!("WWN {}", self.wwn));
+        }
+        if let Some(b) = &self.backing {
+            v.push(format!("backing file {}", b.display()));
+        }
+        if v.is_empty() {
+            "neither its name nor a serial or WWN matches a row".into()
+        } else {
+            format!("neither its name nor its {} matches a row", v.join(", "))
+        }
+    }
+
+    /// A target known only by the name it was given (nothing there yet, or simulated).
+    pub fn named(path: &Path) -> Key {
+        Key {
+            path: path.to_path_buf(),
+            ..Key::default()
+        }
+    }
+
+    /// A probed target: its name, what it resolved to, its serial, WWN and backing file.
+    pub fn of(p: &crate::device::Probe) -> Key {
+        Key {
+            path: p.path.clone(),
+            canonical: Some(p.canonical.clone()),
+            serial: p.identity.serial.clone(),
+            wwn: p.identity.wwn.clone(),
+            backing: (!p.identity.backing.is_empty() && p.kind == crate::device::Kind::Block)
+                .then(|| PathBuf::from(&p.identity.backing)),
+        }
+    }
 }
 
 /// One manifest row: what it is keyed by and the values it gives.
@@ -148,6 +193,7 @@ struct Row {
     line: u64,
     target: String,
     serial: String,
+    wwn: String,
     values: Vec<(Field, String)>,
 }
 
@@ -175,15 +221,20 @@ impl Manifest {
             .from_reader(text.as_bytes());
         let header = rdr.headers().map_err(|e| bad(1, e.to_string()))?.clone();
         let mut key_cols = (None, None);
+        let mut wwn_col = None;
         let mut cols: Vec<Option<Field>> = Vec::new();
         for name in header.iter() {
             let n = name.trim().to_ascii_lowercase();
             match n.as_str() {
                 "target" | "device" | "path" => key_cols.0 = Some(cols.len()),
                 "serial" | "serial_number" | "serial number" => key_cols.1 = Some(cols.len()),
+                "wwn" | "wwid" | "eui" => wwn_col = Some(cols.len()),
                 _ => {}
             }
-            if key_cols.0 == Some(cols.len()) || key_cols.1 == Some(cols.len()) {
+            if key_cols.0 == Some(cols.len())
+                || key_cols.1 == Some(cols.len())
+                || wwn_col == Some(cols.len())
+            {
                 cols.push(None);
                 continue;
             }
@@ -214,10 +265,10 @@ impl Manifest {
                 }
             }
         }
-        if key_cols == (None, None) {
+        if key_cols == (None, None) && wwn_col.is_none() {
             return Err(bad(
                 1,
-                "no `target` or `serial` column: the header must say which drive each row is for"
+                "no `target`, `serial` or `wwn` column: the header must say which drive each row is for"
                     .into(),
             ));
         }
@@ -231,13 +282,14 @@ impl Manifest {
             let line = rec.position().map_or(0, csv::Position::line);
             let cell = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or("").to_string();
             let (target, serial) = (cell(key_cols.0), cell(key_cols.1));
+            let wwn = cell(wwn_col);
             if rec.iter().all(str::is_empty) {
                 continue;
             }
-            if target.is_empty() && serial.is_empty() {
+            if target.is_empty() && serial.is_empty() && wwn.is_empty() {
                 return Err(bad(
                     line,
-                    "no target and no serial: which drive is this row for?".into(),
+                    "no target, serial or wwn: which drive is this row for?".into(),
                 ));
             }
             let mut values = Vec::new();
@@ -262,7 +314,7 @@ impl Manifest {
                 };
                 values.push((*f, v));
             }
-            for k in [("target", &target), ("serial", &serial)] {
+            for k in [("target", &target), ("serial", &serial), ("wwn", &wwn)] {
                 if k.1.is_empty() {
                     continue;
                 }
@@ -277,6 +329,7 @@ impl Manifest {
                 line,
                 target,
                 serial,
+                wwn,
                 values,
             });
         }
@@ -297,22 +350,25 @@ impl Manifest {
         Manifest::parse(&text, &path.display().to_string())
     }
 
-    /// The row for `k`: by its target name (any name of the same file), or by its serial.
+    /// The row for `k`: by its target name (any name of the same file or device, a bay's
+    /// `/dev/disk/by-path` link, a loop device's backing file), by its serial, or by its WWN.
     fn row_for(&self, k: &Key) -> Result<Option<&Row>> {
         let by_target = |r: &&Row| {
             !r.target.is_empty() && {
                 let p = Path::new(&r.target);
                 p == k.path
+                    || k.backing.as_deref() == Some(p)
                     || k.canonical
                         .as_deref()
                         .is_some_and(|c| std::fs::canonicalize(p).is_ok_and(|rc| rc == c))
             }
         };
         let by_serial = |r: &&Row| !k.serial.is_empty() && r.serial == k.serial;
+        let by_wwn = |r: &&Row| !k.wwn.is_empty() && same_wwn(&r.wwn, &k.wwn);
         let hits: Vec<&Row> = self
             .rows
             .iter()
-            .filter(|r| by_target(r) || by_serial(r))
+            .filter(|r| by_target(r) || by_serial(r) || by_wwn(r))
             .collect();
         match hits.as_slice() {
             [] => Ok(None),
@@ -326,6 +382,19 @@ impl Manifest {
             ))),
         }
     }
+}
+
+/// Whether a manifest's WWN names the drive whose WWN the kernel shows (`naa.5000c5...`,
+/// `0x5000c5...`, `5000C5...`, `eui.0025...`: the same number however it is written).
+fn same_wwn(row: &str, drive: &str) -> bool {
+    let bare = |w: &str| {
+        let w = w.trim().to_ascii_lowercase();
+        ["naa.", "eui.", "0x", "wwn-0x"]
+            .iter()
+            .find_map(|p| w.strip_prefix(p).map(str::to_string))
+            .unwrap_or(w)
+    };
+    !row.trim().is_empty() && bare(row) == bare(drive)
 }
 
 fn backed_up(v: &str) -> Option<&'static str> {
@@ -384,6 +453,9 @@ pub struct Records {
     /// What the command line alone gives every record (the person, the validator, `--note`s):
     /// `base` without the organization file.
     given_base: Record,
+    /// A drive the manifest has no row for is taken with the run's record alone (a bench,
+    /// where drives come unannounced), unless `require` needs a per-medium field.
+    missing_rows_ok: bool,
 }
 
 impl Records {
@@ -484,7 +556,15 @@ impl Records {
             manifest,
             require,
             given_base,
+            missing_rows_ok: false,
         })
+    }
+
+    /// A drive the manifest has no row for is taken with the run's record alone (no asset
+    /// tag...), unless the organization file requires what only a row can give: for a bench,
+    /// where drives come unannounced.
+    pub fn allow_missing_rows(&mut self) {
+        self.missing_rows_ok = true;
     }
 
     /// One record per target, in order.
@@ -536,15 +616,18 @@ impl Records {
         }
         if let Some(m) = &self.manifest {
             for (r, k) in out.iter_mut().zip(keys) {
-                let row = m.row_for(k)?.ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{} is not in the manifest {} (neither its name nor its serial {:?}); add a row for it, \
-                         or leave it out of this run",
-                        k.path.display(),
-                        m.source,
-                        k.serial
-                    ))
-                })?;
+                let row = match m.row_for(k)? {
+                    Some(row) => row,
+                    None if self.missing_rows_ok => continue,
+                    None => {
+                        return Err(Error::Usage(format!(
+                            "{} is not in the manifest {} ({}); add a row for it, or leave it out of this run",
+                            k.path.display(),
+                            m.source,
+                            k.describe()
+                        )))
+                    }
+                };
                 for (f, v) in &row.values {
                     f.set(r, v.clone());
                 }
@@ -573,6 +656,18 @@ impl Records {
     /// [`Error::Usage`] naming the first required field left empty, and how to give it.
     pub fn check_required(&self, r: &Record, k: &Key) -> Result<()> {
         if let Some(f) = self.require.iter().find(|f| f.get(r).trim().is_empty()) {
+            if let Some(m) = &self.manifest {
+                if Field::PER_MEDIUM.contains(f) && matches!(m.row_for(k), Ok(None)) {
+                    return Err(Error::Usage(format!(
+                        "{} has no row in the manifest {} ({}), and the organization file requires {}; add a \
+                         row for it",
+                        k.path.display(),
+                        m.source,
+                        k.describe(),
+                        f.name()
+                    )));
+                }
+            }
             return Err(Error::Usage(format!(
                 "{}: the organization file requires {}, which is empty; give {}{}",
                 k.path.display(),
@@ -600,6 +695,7 @@ impl Records {
             manifest: self.manifest.clone(),
             require: Vec::new(),
             given_base: self.given_base.clone(),
+            missing_rows_ok: true,
         };
         let records = only.resolve_unchecked(keys)?;
         Ok(records
@@ -654,9 +750,8 @@ mod tests {
 
     fn key(p: &str, serial: &str) -> Key {
         Key {
-            path: PathBuf::from(p),
-            canonical: None,
             serial: serial.into(),
+            ..Key::named(Path::new(p))
         }
     }
 
@@ -771,7 +866,10 @@ mod tests {
     #[test]
     fn bad_manifests_name_the_line_and_the_fix() {
         let cases = [
-            ("asset_tag\nA1\n", "line 1: no `target` or `serial` column"),
+            (
+                "asset_tag\nA1\n",
+                "line 1: no `target`, `serial` or `wwn` column",
+            ),
             ("serial,colour\nS1,red\n", "unknown column \"colour\""),
             ("serial,operator\nS1,Jane\n", "give --operator"),
             (
@@ -782,7 +880,7 @@ mod tests {
                 "serial,data_backed_up\nS1,maybe\n",
                 "line 2: data_backed_up \"maybe\"",
             ),
-            ("serial,asset_tag\n,A\n", "line 2: no target and no serial"),
+            ("serial,asset_tag\n,A\n", "line 2: no target, serial or wwn"),
             ("serial,asset_tag\nS1,A,extra\n", "line 2"),
         ];
         for (text, want) in cases {
@@ -847,6 +945,57 @@ mod tests {
         assert!(
             e.contains("--asset-tag is given both as a flag and as a column"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_manifest_row_is_found_by_wwn_however_it_is_written_or_by_backing_file() {
+        let m = Manifest::parse(
+            "wwn,asset_tag\n0x5000C500A1B2C3D4,A-1\neui.0025388b91b2c3d4,A-2\n",
+            "m.csv",
+        )
+        .unwrap();
+        let drive = |wwn: &str| Key {
+            wwn: wwn.into(),
+            ..Key::named(Path::new("/dev/sdq"))
+        };
+        let tag = |k: &Key| m.row_for(k).unwrap().map(|r| r.values[0].1.clone());
+        assert_eq!(tag(&drive("naa.5000c500a1b2c3d4")), Some("A-1".into()));
+        assert_eq!(tag(&drive("eui.0025388b91b2c3d4")), Some("A-2".into()));
+        assert_eq!(tag(&drive("naa.5000c500a1b2c3d5")), None);
+        assert_eq!(tag(&drive("")), None, "no WWN matches no row");
+        let by_file = Manifest::parse("target,asset_tag\n/srv/bay/a.img,T-1\n", "m.csv").unwrap();
+        let lo = Key {
+            backing: Some(PathBuf::from("/srv/bay/a.img")),
+            ..Key::named(Path::new("/dev/loop7"))
+        };
+        assert!(by_file.row_for(&lo).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_bench_takes_a_drive_without_a_row_unless_a_row_is_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.csv");
+        std::fs::write(&m, "serial,asset_tag\nS1,A-1\n").unwrap();
+        let a = args(|a| a.manifest = Some(m.clone()));
+        let mut lenient = Records::new(&a, &Config::default()).unwrap();
+        lenient.allow_missing_rows();
+        let out = lenient.resolve(&[key("/dev/sdz", "S9")]).unwrap();
+        assert_eq!(out[0].asset_tag, "");
+        let strict = Config {
+            require: vec!["asset_tag".into()],
+            ..Config::default()
+        };
+        let mut required = Records::new(&a, &strict).unwrap();
+        required.allow_missing_rows();
+        let e = msg(required.resolve(&[key("/dev/sdz", "S9")]).unwrap_err());
+        assert!(
+            e.contains("no row") && e.contains("S9") && e.contains("asset_tag"),
+            "{e}"
+        );
+        assert_eq!(
+            required.resolve(&[key("/dev/sdb", "S1")]).unwrap()[0].asset_tag,
+            "A-1"
         );
     }
 }

@@ -224,11 +224,7 @@ mod tests {
         let w = wipe(&[], file);
         let record = |w: &Wipe| {
             w.records
-                .resolve(&[crate::records::Key {
-                    path: "t.img".into(),
-                    canonical: None,
-                    serial: String::new(),
-                }])
+                .resolve(&[crate::records::Key::named(std::path::Path::new("t.img"))])
                 .unwrap()
                 .remove(0)
         };
@@ -471,12 +467,20 @@ impl Bench {
                 o.all_or_nothing,
                 "--all-or-nothing (each drive is taken or refused on its own as it is plugged in)",
             ),
+            (
+                !o.record.asset_tag.is_empty(),
+                "--asset-tag (an asset tag names one drive, and a bench takes many: give each drive's \
+                 in a --manifest keyed by serial, wwn or target, a bay's /dev/disk/by-path name)",
+            ),
         ];
         if let Some((_, what)) = pointless.iter().find(|(given, _)| *given) {
             return Err(Error::Usage(format!("bench takes no {what}")));
         }
         let mut sanitize = Sanitize::build(&[], o, &a.device)?;
         sanitize.wipe.yes = true;
+        // Drives come unannounced: one without a manifest row is taken with the session's
+        // record, unless the organization file requires what only a row gives.
+        sanitize.wipe.records.allow_missing_rows();
         Ok(Bench {
             selection,
             existing: a.existing,

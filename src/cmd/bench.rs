@@ -488,6 +488,17 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         if p.read_only {
             return Err(refuse_now("the device is read-only".into()));
         }
+        // Its record: a manifest row (by serial, WWN, bay or backing file), or the session's
+        // alone, unless the organization file requires what only a row gives.
+        if let Err(e) = self
+            .req
+            .sanitize
+            .wipe
+            .records
+            .resolve(&[crate::records::Key::of(&p)])
+        {
+            return Err(refuse_now(e.to_string()));
+        }
         device::safety::check_not_in_use(&p).map_err(|e| {
             refuse_now(match e {
                 Error::Refused { reason, .. } => reason,

@@ -17,9 +17,9 @@ pub fn run(args: &DestroyedArgs) -> anyhow::Result<Exit> {
     let (mut media, follows) = media(args, &config)?;
     let records = Records::new(&args.record, &config)?;
     let keys = [Key {
-        path: media.identity.serial.clone().into(),
-        canonical: None,
         serial: media.identity.serial.clone(),
+        wwn: media.identity.wwn.clone(),
+        ..Key::named(std::path::Path::new(&media.identity.serial))
     }];
     let mut resolved = records.resolve(&keys)?;
     let mut record = resolved.remove(0);

@@ -110,11 +110,7 @@ pub(crate) fn drive_of(p: Probe, transport: Option<Bus>) -> anyhow::Result<Drive
 /// The drive's certificate record (the manifest, what the organization file requires), with
 /// a warning for what an auditor will miss.
 fn record(req: &settings::Purge, p: &Probe) -> anyhow::Result<(cert::Record, Vec<String>)> {
-    let keys = [crate::records::Key {
-        path: p.path.clone(),
-        canonical: Some(p.canonical.clone()),
-        serial: p.identity.serial.clone(),
-    }];
+    let keys = [crate::records::Key::of(p)];
     let mut records = req.records.resolve(&keys)?;
     let warnings = req.records.warnings(&records, &keys);
     Ok((records.remove(0), warnings))
@@ -128,11 +124,7 @@ fn resumed_record(
     p: &Probe,
     pending: &Pending,
 ) -> anyhow::Result<cert::Record> {
-    let keys = [crate::records::Key {
-        path: p.path.clone(),
-        canonical: Some(p.canonical.clone()),
-        serial: p.identity.serial.clone(),
-    }];
+    let keys = [crate::records::Key::of(p)];
     let rec = match &pending.record {
         Some(kept) => {
             let given = req.records.given(&keys)?;

@@ -209,11 +209,7 @@ fn decide_subjects(
         .zip(&subjects)
         .map(|(t, r)| match r {
             Some(r) => wipe::key(r),
-            None => Key {
-                path: t.clone(),
-                canonical: None,
-                serial: String::new(),
-            },
+            None => Key::named(t),
         })
         .collect();
     // With --resume, the records of the work being resumed decide (see `decide_one`).
@@ -333,11 +329,7 @@ fn decide_one(
         kept_folder = folder;
     }
     if req.wipe.resume {
-        let key = Key {
-            path: path.to_path_buf(),
-            canonical: None,
-            serial: String::new(),
-        };
+        let key = Key::named(path);
         req.wipe.records.check_required(&record, &key)?;
     }
     let mut add_note = |n: String| {

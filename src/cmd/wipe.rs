@@ -322,16 +322,8 @@ pub(crate) fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
 /// What each target is known by, for its record.
 pub(crate) fn key(r: &Resolved) -> Key {
     match r {
-        Resolved::Existing(p) => Key {
-            path: p.path.clone(),
-            canonical: Some(p.canonical.clone()),
-            serial: p.identity.serial.clone(),
-        },
-        Resolved::ToCreate { path, .. } => Key {
-            path: path.clone(),
-            canonical: None,
-            serial: String::new(),
-        },
+        Resolved::Existing(p) => Key::of(p),
+        Resolved::ToCreate { path, .. } => Key::named(path),
     }
 }
 

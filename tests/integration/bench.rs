@@ -713,3 +713,98 @@ fn an_unattended_bench_goes_on_taking_drives_after_a_hang_up() {
         .expect("a bench_summary event");
     assert_eq!(summary["ended"], "signal", "{summary}");
 }
+
+#[test]
+fn each_drive_gets_its_own_record_from_the_manifest_and_one_asset_tag_for_all_is_refused() {
+    let env = Env::new();
+    if !is_root() {
+        skip!("loop devices need root");
+    }
+    // One asset tag for every drive of a bench: refused before anything starts.
+    let out = mediasan!(
+        env,
+        "bench",
+        "--yes",
+        "--include",
+        "/nowhere/*.img",
+        "--asset-tag",
+        "A-1"
+    );
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--asset-tag") && err.contains("--manifest"),
+        "{err}"
+    );
+
+    let bay = env.path("bay");
+    std::fs::create_dir_all(&bay).unwrap();
+    let (a, b, c) = (bay.join("a.img"), bay.join("b.img"), bay.join("c.img"));
+    for f in [&a, &b, &c] {
+        make_file(f, 8 * MIB, 0x11);
+    }
+    // Rows by backing file here (loop devices have no serial or WWN; a real bench keys by
+    // serial, wwn or a bay's by-path name).
+    std::fs::write(
+        env.path("cart.csv"),
+        format!(
+            "target,asset_tag,destination\n{},A-1,manufacturer\n{},A-2,recycling facility\n",
+            a.display(),
+            b.display()
+        ),
+    )
+    .unwrap();
+    let bay_glob = format!("{}/*.img", bay.display());
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--manifest".as_ref(),
+            "cart.csv".as_ref(),
+        ],
+    );
+    let la = LoopDev::attach(&a, 512, false).expect("attach a");
+    let ra = events.wait("result for a", 60, |e| is(e, "result", &la.dev));
+    let lb = LoopDev::attach(&b, 512, false).expect("attach b");
+    let rb = events.wait("result for b", 60, |e| is(e, "result", &lb.dev));
+    // A drive without a row is taken with the session's record (no asset tag).
+    let lc = LoopDev::attach(&c, 512, false).expect("attach c");
+    let rc = events.wait("result for c", 60, |e| is(e, "result", &lc.dev));
+    for (r, tag) in [(&ra, "A-1"), (&rb, "A-2"), (&rc, "")] {
+        assert_eq!(r["result"], "PASS", "{r}");
+        assert_eq!(r["asset_tag"], tag, "{r}");
+    }
+    let cert = read_cert(Path::new(ra["certificate"].as_str().unwrap()));
+    assert_eq!(cert.destination, "manufacturer");
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    drop((la, lb, lc));
+
+    // Where the organization requires an asset tag, a drive without a row is refused.
+    std::fs::create_dir_all(env.path("config/mediasan")).unwrap();
+    std::fs::write(
+        env.path("config/mediasan/mediasan.toml"),
+        "require = [\"asset_tag\"]\n",
+    )
+    .unwrap();
+    let d = bay.join("d.img");
+    make_file(&d, 8 * MIB, 0x44);
+    let before = digest(&d);
+    let (mut child, mut events) = start(
+        &env,
+        &[
+            "--include".as_ref(),
+            bay_glob.as_ref(),
+            "--manifest".as_ref(),
+            "cart.csv".as_ref(),
+        ],
+    );
+    let ld = LoopDev::attach(&d, 512, false).expect("attach d");
+    let refused = events.wait("d refused", 60, |e| is(e, "drive_refused", &ld.dev));
+    let why = refused["reason"].as_str().unwrap();
+    assert!(why.contains("no row") && why.contains("asset_tag"), "{why}");
+    signal(&child.0, nix::sys::signal::Signal::SIGINT);
+    assert_eq!(child.0.wait().unwrap().code(), Some(130));
+    assert_eq!(digest(&d), before, "nothing written to the refused drive");
+}
