@@ -91,10 +91,17 @@ pub struct DriveRemoved {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchSummary {
-    /// Drives by how they ended: PASS, FAIL, INCOMPLETE, ERROR (no certificate).
+    /// Drives by how their latest run ended: PASS, FAIL, INCOMPLETE, ERROR (no certificate),
+    /// and REFUSED (not taken). A drive pulled and plugged in again counts once.
     pub counts: std::collections::BTreeMap<String, usize>,
+    /// How many drives (media, not certificates).
+    pub media: usize,
     /// Every certificate written, in order.
     pub certificates: Vec<PathBuf>,
+    /// Certificates a later run of the same drive replaced (an INCOMPLETE its resume superseded).
+    pub superseded: Vec<PathBuf>,
+    /// The drives not taken, and why.
+    pub refused: Vec<DriveRefused>,
     /// Stopped by Ctrl-C or SIGTERM (the drives being worked on were stopped too).
     pub interrupted: bool,
     /// Why the bench ended.
@@ -715,7 +722,10 @@ mod tests {
             (
                 Event::BenchSummary(BenchSummary {
                     counts: Default::default(),
+                    media: 0,
                     certificates: vec![],
+                    superseded: vec![],
+                    refused: vec![],
                     interrupted: true,
                     ended: BenchEnd::Signal,
                 }),

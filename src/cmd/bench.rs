@@ -10,7 +10,7 @@
 //! same end.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::ScopedJoinHandle;
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use crate::bench::board::{Board, Stage};
 use crate::bench::leds::{Light, Slot};
 use crate::bench::screen::Screen;
+use crate::bench::tally;
 use crate::bench::watch::{self, Disk};
 use crate::cli::BenchArgs;
 use crate::device::{self, Probe};
@@ -62,6 +63,8 @@ enum Known<'s> {
 
 struct Work<'s> {
     disk: Disk,
+    /// What identifies its medium across bays and re-plugs (for the session's tally).
+    medium: String,
     serial: String,
     signals: Signals,
     slot: Option<Slot>,
@@ -118,7 +121,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
-    let mut rows: Vec<Row> = Vec::new();
+    let mut runs: Vec<tally::Run> = Vec::new();
+    let mut refused: Vec<tally::Refusal> = Vec::new();
     std::thread::scope(|s| {
         let mut bench = Bench {
             req: &req,
@@ -126,6 +130,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
             reporter: &reporter,
             board: &board,
             known: BTreeMap::new(),
+            refused: Vec::new(),
         };
         if req.existing {
             // Taken as if just plugged in: only what the selection names, after the settle.
@@ -180,7 +185,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
             if !stopping && !closing {
                 bench.start_settled(s);
             }
-            rows.extend(bench.reap());
+            runs.extend(bench.reap());
             if let Some(sc) = screen.as_mut() {
                 sc.draw(&title, &board.snapshot());
             }
@@ -188,6 +193,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
                 break;
             }
         }
+        refused = std::mem::take(&mut bench.refused);
     });
     stop_listening.store(true, Ordering::Relaxed);
     drop(screen);
@@ -196,7 +202,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
     } else {
         BenchEnd::Hangup
     };
-    summary(&reporter, &rows, ended);
+    summary(&reporter, &tally::tally(&runs, &refused), ended);
     Ok(Exit::Interrupted)
 }
 
@@ -230,6 +236,8 @@ struct Bench<'s, 'r> {
     reporter: &'r Reporter,
     board: &'r Board,
     known: BTreeMap<String, Known<'s>>,
+    /// Drives not taken, for the session's summary.
+    refused: Vec<tally::Refusal>,
 }
 
 impl<'s, 'r: 's> Bench<'s, 'r> {
@@ -508,8 +516,12 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         Ok((p, now))
     }
 
-    fn refuse(&self, disk: &Disk, why: &str) {
+    fn refuse(&mut self, disk: &Disk, why: &str) {
         let target = node(disk);
+        self.refused.push(tally::Refusal {
+            target: target.clone(),
+            reason: why.to_string(),
+        });
         self.board
             .update(&target, |b| b.stage = Stage::Refused(why.to_string()));
         self.reporter
@@ -587,12 +599,14 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         let signals = mine.signals.clone();
         let reporter = self.reporter;
         let serial = p.identity.serial.clone();
+        let medium = MediaKey::of(&p).lookup_id(&p.canonical);
         let handle = s.spawn(move || {
             let rep = reporter.target(&target);
             sanitize::run_one(&one, p, &mine, &rep)
         });
         Known::Working(Box::new(Work {
             serial,
+            medium,
             disk,
             signals,
             slot,
@@ -601,15 +615,15 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         }))
     }
 
-    /// Drives whose work ended: their rows, results and lights.
-    fn reap(&mut self) -> Vec<Row> {
+    /// Drives whose work ended: their runs, results and lights.
+    fn reap(&mut self) -> Vec<tally::Run> {
         let done: Vec<String> = self
             .known
             .iter()
             .filter(|(_, k)| matches!(k, Known::Working(w) if w.handle.is_finished()))
             .map(|(n, _)| n.clone())
             .collect();
-        let mut rows = Vec::new();
+        let mut runs = Vec::new();
         for name in done {
             let Some(Known::Working(w)) = self.known.remove(&name) else {
                 continue;
@@ -634,16 +648,7 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                     vec![Row::error(&target, format!("none: {why}"))]
                 }
             };
-            let worst = mine
-                .iter()
-                .map(|r| r.result.as_str())
-                .max_by_key(|r| match *r {
-                    "PASS" => 0,
-                    "INCOMPLETE" => 1,
-                    _ => 2,
-                })
-                .unwrap_or("ERROR")
-                .to_string();
+            let worst = tally::worst(&mine);
             if let Some(slot) = &w.slot {
                 slot.show(if worst == "PASS" || w.pulled {
                     Light::Off
@@ -655,7 +660,10 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                 b.stage = Stage::Finished;
                 b.result = Some(worst.clone());
             });
-            rows.extend(mine);
+            runs.push(tally::Run {
+                medium: w.medium,
+                rows: mine,
+            });
             if w.pulled {
                 self.board.remove(&target);
             } else {
@@ -668,7 +676,7 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
                 );
             }
         }
-        rows
+        runs
     }
 }
 
@@ -684,39 +692,41 @@ fn unfinished(req: &settings::Sanitize, p: &Probe) -> bool {
         || crate::purge::journal::path_for(dir, &key, &p.canonical).exists()
 }
 
-/// The session's end: the table of every drive's certificates, and the `bench_summary` event.
-fn summary(reporter: &Reporter, rows: &[Row], ended: BenchEnd) {
+/// The session's end: one row per drive (its latest run; the refused ones too), what was
+/// superseded, and the `bench_summary` event.
+fn summary(reporter: &Reporter, t: &tally::Tally, ended: BenchEnd) {
     let interrupted = ended == BenchEnd::Signal;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rows {
-        *counts.entry(r.result.clone()).or_default() += 1;
-    }
-    let certificates: Vec<PathBuf> = rows
-        .iter()
-        .filter(|r| {
-            r.result != "ERROR"
-                && !r.certificate.starts_with("none")
-                && !r.certificate.starts_with("printed above")
-        })
-        .map(|r| PathBuf::from(&r.certificate))
-        .collect();
-    if rows.is_empty() {
+    if t.rows.is_empty() {
         reporter.say("bench: no drive was worked on");
     } else {
-        reporter.summary(rows);
+        reporter.summary(&t.rows);
     }
-    let line = counts
+    if !t.superseded.is_empty() {
+        let list: Vec<String> = t
+            .superseded
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        crate::term::err(&crate::term::escape(&format!(
+            "superseded by a later run of the same drive: {}",
+            list.join(", ")
+        )));
+    }
+    let line = t
+        .counts
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     crate::term::err(&crate::term::escape(&format!(
-        "bench ended ({}): {} certificate(s){}",
+        "bench ended ({}): {}, {}{}",
         match ended {
             BenchEnd::Signal => "Ctrl-C",
             BenchEnd::Hangup => "its terminal went away",
         },
-        certificates.len(),
+        plural(t.media, "drive"),
+        plural(t.certificates.len(), "certificate"),
         if line.is_empty() {
             String::new()
         } else {
@@ -724,8 +734,18 @@ fn summary(reporter: &Reporter, rows: &[Row], ended: BenchEnd) {
         }
     )));
     reporter.emit(&Event::BenchSummary(event::BenchSummary {
-        counts,
-        certificates,
+        counts: t.counts.clone(),
+        media: t.media,
+        certificates: t.certificates.clone(),
+        superseded: t.superseded.clone(),
+        refused: t
+            .refused
+            .iter()
+            .map(|r| event::DriveRefused {
+                target: r.target.clone(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
         interrupted,
         ended,
     }));

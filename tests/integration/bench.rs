@@ -189,6 +189,13 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
 
     // 2. A loop device outside --include, plugged in meanwhile: never touched.
     let lo = LoopDev::attach(&outside, 512, false).expect("attach outside");
+    // A read-only drive in the bay: refused, and listed in the summary.
+    let ro_file = bay.join("ro.img");
+    make_file(&ro_file, 8 * MIB, 0x44);
+    let ro = LoopDev::attach(&ro_file, 512, true).expect("attach read-only");
+    events.wait("the read-only drive refused", 30, |e| {
+        is(e, "drive_refused", &ro.dev)
+    });
 
     // 3. The crawling drive, pulled (detached) while it is written.
     slow.set_faults("delay 40\n");
@@ -260,9 +267,22 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
         .iter()
         .find(|e| e["event"] == "bench_summary")
         .expect("a bench_summary event");
+    // Media, not files: three drives, each PASS in the end; the pulled drive's INCOMPLETE is
+    // superseded by its PASS, and the refused drive is listed.
     assert_eq!(summary["counts"]["PASS"], 3, "{summary}");
-    assert_eq!(summary["counts"]["INCOMPLETE"], 1, "{summary}");
+    assert_eq!(summary["counts"].get("INCOMPLETE"), None, "{summary}");
+    assert_eq!(summary["counts"]["REFUSED"], 1, "{summary}");
+    assert_eq!(summary["media"], 4, "{summary}");
     assert_eq!(summary["certificates"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        summary["superseded"],
+        serde_json::json!([cut["certificate"]]),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["refused"][0]["target"],
+        ro.dev.display().to_string()
+    );
     assert_eq!(
         std::fs::read_dir(env.path("journals")).unwrap().count(),
         0,
@@ -278,9 +298,10 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
     assert_eq!(digest(&outside), outside_before, "and never written");
     let err = read(env.path("bench.err"));
     assert!(
-        err.contains("bench ended (Ctrl-C): 4 certificate(s)"),
+        err.contains("bench ended (Ctrl-C): 4 drives, 4 certificates; PASS 3, REFUSED 1"),
         "{err}"
     );
+    assert!(err.contains("superseded"), "{err}");
 }
 
 #[test]
