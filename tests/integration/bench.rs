@@ -516,7 +516,7 @@ fn the_screen_shows_each_drive_and_a_summary_and_survives_a_resize() {
         .status();
     let end = tmux.wait_for("[exit 130]", 30).unwrap();
     assert!(
-        end.contains("bench ended (Ctrl-C): 1 certificate(s); PASS 1"),
+        end.contains("bench ended (Ctrl-C): 1 drive, 1 certificate; PASS 1"),
         "{end}"
     );
     drop(la);
