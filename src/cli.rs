@@ -395,6 +395,11 @@ pub struct DeviceOpts {
     /// Share of the device the canaries check after a device command, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1, help_heading = "Device commands")]
     pub purge_verify_percent: u8,
+
+    /// Allow an ATA security erase that a policy names through a USB or unknown bridge, which
+    /// can leave the drive locked (it is never chosen there otherwise).
+    #[arg(long, help_heading = "Device commands")]
+    pub allow_bridged_security_erase: bool,
 }
 
 /// Test seams: hidden flags that exist only in debug builds (or with the `test-seams` cargo
@@ -645,6 +650,12 @@ pub struct PurgeArgs {
     /// dual-ported or multi-controller NVMe subsystem, a shared namespace): go ahead anyway.
     #[arg(long)]
     pub allow_shared: bool,
+
+    /// Send an ATA security erase (--method ata-security-erase[-enhanced]) through a USB or
+    /// unknown bridge although it can leave the drive locked: nist-purge never chooses one
+    /// there, and a method asked for by name is refused without this.
+    #[arg(long)]
+    pub allow_bridged_security_erase: bool,
 
     /// Share of the device sampled before and after, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]

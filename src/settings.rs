@@ -333,6 +333,7 @@ impl Purge {
                 rma_capture: a
                     .rma_capture
                     .then(|| cert_dir(a.cert_dir.as_ref(), &config)),
+                allow_bridged_erase: a.allow_bridged_security_erase,
             },
             unlock: a.unlock,
             resume: a.resume,
@@ -411,6 +412,7 @@ impl Sanitize {
                 dry_run: o.dry_run,
                 hold: o.seams.hold().map(str::to_string),
                 rma_capture: d.rma_capture.then(|| wipe.cert_dir.clone()),
+                allow_bridged_erase: d.allow_bridged_security_erase,
             },
             simulate,
             wipe,

@@ -101,6 +101,9 @@ pub struct Request {
     /// the purge does not keep (health and error logs) into this folder, hashed in the
     /// certificate.
     pub rma_capture: Option<std::path::PathBuf>,
+    /// `--allow-bridged-security-erase`: the operator takes the risk of an ATA security erase
+    /// through a USB or unknown bridge (see [`bridge`]).
+    pub allow_bridged_erase: bool,
 }
 
 /// What will be sent, to what effect.
@@ -321,25 +324,71 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
     ))
 }
 
+/// Why an ATA security erase must not be chosen for this drive on its own: it is reached
+/// through a USB or unknown bridge (not libata, not a SAS HBA's SATL). The erase is one
+/// command that runs for minutes to hours with the password set; bridges reset the drive
+/// mid-erase or lose the unlock (the kernel's ATA documentation and nwipe warn of exactly
+/// this), leaving it locked with a password nobody has.
+pub fn bridge(d: &Drive) -> Option<String> {
+    if d.bus != Bus::Ata {
+        return None;
+    }
+    let via = match d.probe.identity.interface.as_str() {
+        "sata" | "sas" => return None,
+        "usb" => "a USB-SATA bridge".to_string(),
+        "" => "an unknown bridge".to_string(),
+        other => format!("an unknown bridge ({other})"),
+    };
+    Some(format!(
+        "the drive is reached through {via}, and an ATA security erase through a bridge can leave it \
+         locked (bridges reset the drive mid-erase or drop the unlock)"
+    ))
+}
+
+/// A security erase, the one kind of command [`bridge`] rules out.
+fn security_erase(m: Method) -> bool {
+    matches!(
+        m,
+        Method::AtaSecurityErase | Method::AtaSecurityEraseEnhanced
+    )
+}
+
 /// The method to use: the one asked for, or the strongest Purge no blocker stops (so a
-/// security freeze does not stop a SANITIZE the drive also has).
+/// security freeze does not stop a SANITIZE the drive also has). A security erase is never
+/// chosen through a bridge (see [`bridge`]).
 fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
     if let Some(m) = r.method {
         return Ok(m);
     }
+    let bridged = bridge(d);
     let free: Vec<Method> = caps
         .supported
         .iter()
         .copied()
         .filter(|m| caps.blocker(*m).is_none())
+        .filter(|m| bridged.is_none() || !security_erase(*m))
         .collect();
     method::strongest(&free, caps.medium).map_err(|why| {
         // A Purge the drive has but cannot start now: say what stops it.
-        let blocked = caps
-            .supported
-            .iter()
-            .find(|m| m.grade(caps.medium) == Grade::Purge)
-            .and_then(|m| caps.blocker(*m));
+        let purges = || {
+            caps.supported
+                .iter()
+                .filter(|m| m.grade(caps.medium) == Grade::Purge)
+        };
+        if let (Some(b), Some(m)) = (&bridged, purges().find(|m| security_erase(**m))) {
+            if purges().all(|m| security_erase(*m)) {
+                return refused(
+                    &d.probe,
+                    format!(
+                        "{b}: {} is not chosen on its own; connect the drive to a SATA or SAS port, or \
+                         take the risk with --method {} --allow-bridged-security-erase",
+                        m.name(),
+                        m.name()
+                    ),
+                );
+            }
+        }
+        let blocked = purges().find_map(|m| caps.blocker(*m));
         refused(&d.probe, blocked.map_or(why, |b| b.why.clone()))
     })
 }
@@ -377,6 +426,27 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         return Err(refused(&d.probe, b.why.clone()));
     }
     let mut warnings = Vec::new();
+    match bridge(d) {
+        Some(b) if security_erase(m) && !r.allow_bridged_erase => {
+            return Err(refused(
+                &d.probe,
+                format!(
+                    "{b}; connect it to a SATA or SAS port, or add --allow-bridged-security-erase to take \
+                     the risk"
+                ),
+            ))
+        }
+        Some(b) if security_erase(m) => warnings.push(format!(
+            "{b}: going ahead as --allow-bridged-security-erase says; do not unplug it, and if it ends \
+             locked, unlock it on a SATA port with `mediasan purge --unlock`"
+        )),
+        Some(b) => {
+            if let Some(e) = caps.supported.iter().find(|e| security_erase(**e)) {
+                warnings.push(format!("{} was passed over: {b}", e.name()));
+            }
+        }
+        None => {}
+    }
     let overwrite = m.technique() == "overwrite";
     let dealloc = deallocated(d, &caps, ns.deallocated);
     let no_deallocate = d.bus == Bus::Nvme
@@ -1122,6 +1192,7 @@ mod tests {
             dry_run: false,
             hold: None,
             rma_capture: None,
+            allow_bridged_erase: false,
         }
     }
 
@@ -1148,6 +1219,102 @@ mod tests {
 
     fn drive(s: &Setup) -> Drive {
         Drive::simulated(Path::new("/dev/simnvme0"), Arc::clone(&s.sim))
+    }
+
+    /// A simulated ATA drive attached through `interface` (`sata`: libata; `usb`: a USB-SATA
+    /// bridge; `scsi`: a host mediasan cannot name).
+    fn ata_drive(interface: &str, cfg: crate::purge::sim_ata::AtaConfig) -> Drive {
+        let sim = Arc::new(crate::purge::sim_ata::SimAta::new(1 << 20, cfg));
+        let mut d = Drive::simulated(
+            Path::new("/dev/simsda"),
+            Arc::new(SimNvme::new(1 << 20, SimConfig::default())),
+        );
+        d.probe.identity.interface = interface.into();
+        d.bus = Bus::Ata;
+        d.media = Box::new(Arc::clone(&sim.media));
+        d.pass = Box::new(sim);
+        d
+    }
+
+    fn security_hdd() -> crate::purge::sim_ata::AtaConfig {
+        crate::purge::sim_ata::AtaConfig {
+            rotation_rate: 7200,
+            security: true,
+            enhanced: true,
+            erase_time_words: (60, 60),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn security_erase_is_never_chosen_through_a_usb_or_unknown_bridge() {
+        let nist_purge = Request {
+            method: None,
+            ..request(Method::AtaSanitizeBlock)
+        };
+        // Through libata: the enhanced erase of a magnetic drive is its Purge.
+        let p = prepare(
+            &ata_drive("sata", security_hdd()),
+            &nist_purge,
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        assert_eq!(p.method, Method::AtaSecurityEraseEnhanced);
+        for bridge in ["usb", "scsi", ""] {
+            // nist-purge passes it over, and says why.
+            let e = prepare(
+                &ata_drive(bridge, security_hdd()),
+                &nist_purge,
+                &crate::progress::Quiet,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("bridge") && e.contains("locked"),
+                "{bridge}: {e}"
+            );
+            // Asked for by name: refused without the acknowledgement...
+            let asked = request(Method::AtaSecurityEraseEnhanced);
+            let e = prepare(
+                &ata_drive(bridge, security_hdd()),
+                &asked,
+                &crate::progress::Quiet,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("--allow-bridged-security-erase"),
+                "{bridge}: {e}"
+            );
+            // ... and taken with it, the risk said in the warnings the dry run shows.
+            let acked = Request {
+                allow_bridged_erase: true,
+                ..asked
+            };
+            let p = prepare(
+                &ata_drive(bridge, security_hdd()),
+                &acked,
+                &crate::progress::Quiet,
+            )
+            .unwrap();
+            assert!(
+                p.warnings.iter().any(|w| w.contains("bridge")),
+                "{:?}",
+                p.warnings
+            );
+        }
+        // A bridged drive with SANITIZE gets SANITIZE, and the dry run says why not the erase.
+        let both = crate::purge::sim_ata::AtaConfig {
+            sanitize: true,
+            ..security_hdd()
+        };
+        let p = prepare(
+            &ata_drive("usb", both),
+            &nist_purge,
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        assert_eq!(p.method.technique(), "crypto erase");
     }
 
     /// Runs `method` up to the moment after it was sent, then stops following; returns the
