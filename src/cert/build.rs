@@ -417,12 +417,13 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
         (Verdict::Fail, fail)
     } else if !open.is_empty() {
         (Verdict::Incomplete, open)
-    } else if v.bytes_planned == 0 || v.bytes_read < v.bytes_planned {
+    } else if v.bytes_planned == 0 || v.bytes_read + v.unreadable_by_design < v.bytes_planned {
         (
             Verdict::Incomplete,
             vec![format!(
-                "the read-back after the sanitize read {} of {} planned bytes",
-                v.bytes_read, v.bytes_planned
+                "the read-back after the sanitize checked {} of {} planned bytes",
+                v.bytes_read + v.unreadable_by_design,
+                v.bytes_planned
             )],
         )
     } else {

@@ -420,10 +420,18 @@ pub struct Verification {
     pub started: String,
     pub finished: String,
     pub bytes_per_second: f64,
+    /// A purge's read-back: bytes of samples that could not be read, by design (SCSI VPD B1h:
+    /// the drive answered the very sense it promised after this erase). Checked, not read.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unreadable_by_design: u64,
     /// Sampled verification of a resumed wipe: the ranges around each point where the last
     /// pass was resumed, read in addition to the drawn samples (merged with them in offset
     /// order), so a journal that claimed bytes never written would show.
     pub resume_checks: Vec<ByteRange>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A range of bytes.

@@ -163,14 +163,68 @@ pub fn inquiry_b1() -> [u8; 6] {
     [0x12, 0x01, 0xB1, 0x00, 0x40, 0x00]
 }
 
-/// WABEREQ and WACEREQ of VPD page B1h (byte 7 bits 7:6 and 5:4): 10b or 11b mean a read of
-/// a block after a block erase (crypto erase) may end in an error until it is written, by
-/// design.
-pub fn reads_may_fail_after(d: &[u8]) -> (bool, bool) {
-    match (d.get(1), d.get(7)) {
-        (Some(0xB1), Some(&b)) => ((b >> 6) & 0b11 >= 0b10, (b >> 4) & 0b11 >= 0b10),
-        _ => (false, false),
+/// How a read of a block not written since a block or crypto erase ends, by design, as VPD
+/// page B1h promises it (WABEREQ, WACEREQ; SBC-4): a CHECK CONDITION with sense key MEDIUM
+/// ERROR and a stated additional sense code. Nothing else (another sense, a transport error,
+/// a vanished device, a short read) is the erase's doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ReadAfterErase {
+    /// 10b: MEDIUM ERROR with an additional sense code other than WRITE AFTER SANITIZE
+    /// REQUIRED (e.g. ID CRC OR ECC ERROR).
+    MediumError,
+    /// 11b: MEDIUM ERROR, WRITE AFTER SANITIZE REQUIRED (11h/15h).
+    WriteAfterSanitizeRequired,
+}
+
+impl ReadAfterErase {
+    /// The field's two bits: 10b and 11b promise an error; 00b and 01b none.
+    pub fn of(bits: u8) -> Option<ReadAfterErase> {
+        match bits & 0b11 {
+            0b10 => Some(ReadAfterErase::MediumError),
+            0b11 => Some(ReadAfterErase::WriteAfterSanitizeRequired),
+            _ => None,
+        }
     }
+
+    /// True when sense (key, ASC, ASCQ) is the one promised.
+    pub fn matches(self, key: u8, asc: u8, ascq: u8) -> bool {
+        let wasr = (asc, ascq) == (0x11, 0x15);
+        key == 0x03
+            && match self {
+                ReadAfterErase::MediumError => !wasr,
+                ReadAfterErase::WriteAfterSanitizeRequired => wasr,
+            }
+    }
+
+    /// What it promises, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReadAfterErase::MediumError => {
+                "MEDIUM ERROR with a sense code other than WRITE AFTER SANITIZE REQUIRED (VPD B1h: 10b)"
+            }
+            ReadAfterErase::WriteAfterSanitizeRequired => {
+                "MEDIUM ERROR, WRITE AFTER SANITIZE REQUIRED 11h/15h (VPD B1h: 11b)"
+            }
+        }
+    }
+}
+
+/// WABEREQ and WACEREQ of VPD page B1h (byte 7 bits 7:6 and 5:4): how a read after a block
+/// erase (a crypto erase) fails by design until the block is written, if it does.
+pub fn reads_may_fail_after(d: &[u8]) -> (Option<ReadAfterErase>, Option<ReadAfterErase>) {
+    match (d.get(1), d.get(7)) {
+        (Some(0xB1), Some(&b)) => (ReadAfterErase::of(b >> 6), ReadAfterErase::of(b >> 4)),
+        _ => (None, None),
+    }
+}
+
+/// READ(16) of `blocks` blocks at `lba` (to learn from its sense why a read failed).
+pub fn read16(lba: u64, blocks: u32) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    c[0] = 0x88;
+    c[2..10].copy_from_slice(&lba.to_be_bytes());
+    c[10..14].copy_from_slice(&blocks.to_be_bytes());
+    c
 }
 
 /// A sense key's name.
@@ -346,6 +400,40 @@ mod tests {
         let mut b1 = [0u8; 64];
         b1[1] = 0xB1;
         b1[7] = 0b1001_0000; // WABEREQ 10b, WACEREQ 01b
-        assert_eq!(reads_may_fail_after(&b1), (true, false));
+        assert_eq!(
+            reads_may_fail_after(&b1),
+            (Some(ReadAfterErase::MediumError), None)
+        );
+        b1[7] = 0b0111_0000; // WABEREQ 01b, WACEREQ 11b
+        assert_eq!(
+            reads_may_fail_after(&b1),
+            (None, Some(ReadAfterErase::WriteAfterSanitizeRequired))
+        );
+    }
+
+    #[test]
+    fn only_the_promised_medium_error_is_the_erase_s_doing() {
+        let wasr = ReadAfterErase::WriteAfterSanitizeRequired;
+        let other = ReadAfterErase::MediumError;
+        assert!(wasr.matches(0x03, 0x11, 0x15));
+        assert!(
+            !wasr.matches(0x03, 0x11, 0x00),
+            "an unrecovered read error is not it"
+        );
+        assert!(
+            !wasr.matches(0x04, 0x11, 0x15),
+            "a HARDWARE ERROR is not it"
+        );
+        assert!(other.matches(0x03, 0x10, 0x00), "ID CRC OR ECC ERROR");
+        assert!(!other.matches(0x03, 0x11, 0x15));
+        assert!(!other.matches(0x02, 0x04, 0x1B), "NOT READY is not it");
+        assert!(
+            !other.matches(0x06, 0x29, 0x00),
+            "a unit attention is not it"
+        );
+        assert_eq!(
+            read16(0x1_0000_0002, 1),
+            [0x88, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0]
+        );
     }
 }

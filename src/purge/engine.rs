@@ -116,7 +116,10 @@ pub struct Caps {
     /// ATA: IDENTIFY DEVICE as read before anything was sent.
     pub identify: Option<ata::Identify>,
     /// SCSI: reads of blocks after a block erase / crypto erase may fail by design (VPD B1h).
-    pub reads_fail_after_erase: (bool, bool),
+    pub reads_fail_after_erase: (
+        Option<crate::device::scsi::ReadAfterErase>,
+        Option<crate::device::scsi::ReadAfterErase>,
+    ),
     /// SCSI: READ CAPACITY(16) (the protection information FORMAT UNIT keeps).
     pub capacity: Option<scsi::Capacity>,
 }

@@ -5,6 +5,7 @@
 use std::io;
 
 use crate::contract::Extent;
+use crate::device::scsi::ReadAfterErase;
 use crate::device::BlockIo;
 
 /// What a read-back after a purge must find.
@@ -15,10 +16,34 @@ pub struct AfterRule {
     /// The byte deallocated blocks read as, accepted instead of the pattern when the drive
     /// may deallocate after the sanitize (`None`: the pattern is required).
     pub deallocated: Option<u8>,
-    /// Reads may fail after this erase by design (SCSI VPD B1h WABEREQ/WACEREQ): an unreadable
-    /// sample then proves the erase.
+    /// Reads may fail after this erase by design (SCSI VPD B1h WABEREQ/WACEREQ). Written by
+    /// earlier versions without `unreadable_sense`: then a read that fails with MEDIUM ERROR
+    /// (any sense code) counts.
     pub unreadable_is_erased: bool,
+    /// How reads fail after this erase by design: a sample whose read fails with exactly that
+    /// sense proves the erase; any other failure proves nothing.
+    #[serde(default)]
+    pub unreadable_sense: Option<ReadAfterErase>,
 }
+
+impl AfterRule {
+    /// True when a read that failed with sense (key, ASC, ASCQ) is the erase's doing.
+    fn by_design(&self, key: u8, asc: u8, ascq: u8) -> bool {
+        match self.unreadable_sense {
+            Some(x) => x.matches(key, asc, ascq),
+            None => self.unreadable_is_erased && key == 0x03,
+        }
+    }
+
+    fn may_fail(&self) -> bool {
+        self.unreadable_is_erased || self.unreadable_sense.is_some()
+    }
+}
+
+/// Why a read at an offset failed, as the drive says it when asked again (a SCSI READ with its
+/// sense): the sense (key, ASC, ASCQ), or why there is none to tell (the block read fine, the
+/// device is gone, the transport failed).
+pub type Explain<'a> = &'a dyn Fn(u64) -> Result<(u8, u8, u8), String>;
 
 /// What the read-back after a purge found.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,7 +54,8 @@ pub struct Found {
     pub conclusive: u64,
     /// Samples that prove nothing (without canaries: the same uniform bytes before and after).
     pub inconclusive: u64,
-    /// Bytes of the conclusive samples that are unreadable by design after the erase.
+    /// Bytes of the conclusive samples that are unreadable by design after the erase (not
+    /// read: counted apart from `bytes_read`).
     pub bytes_by_design: u64,
     /// Samples that could not be read: (offset, error).
     pub read_errors: Vec<(u64, String)>,
@@ -142,15 +168,31 @@ impl Evidence {
         }
     }
 
-    /// Reads every sample after the purge and judges it by `rule`.
-    pub fn after(&self, dev: &dyn BlockIo, rule: &AfterRule) -> Found {
+    /// Reads every sample after the purge and judges it by `rule`. A sample that cannot be
+    /// read counts as erased only where the rule says reads fail by design and `explain`
+    /// shows the very sense the drive promised; anything else is a read error.
+    pub fn after(&self, dev: &dyn BlockIo, rule: &AfterRule, explain: Explain) -> Found {
         let mut f = Found::default();
         for (e, h) in self.extents.iter().zip(&self.before) {
             let now = match read(dev, e) {
                 Ok(b) => b,
-                Err(_) if rule.unreadable_is_erased => {
-                    f.conclusive += 1;
-                    f.bytes_by_design += e.len;
+                Err(err) if rule.may_fail() => {
+                    match explain(e.offset) {
+                        Ok((k, asc, ascq)) if rule.by_design(k, asc, ascq) => {
+                            f.conclusive += 1;
+                            f.bytes_by_design += e.len;
+                        }
+                        Ok((k, asc, ascq)) => f.read_errors.push((
+                            e.offset,
+                            format!(
+                                "{err}; the drive says {} {asc:02x}h/{ascq:02x}h, not {}",
+                                crate::device::scsi::key_name(k),
+                                rule.unreadable_sense
+                                    .map_or("MEDIUM ERROR (VPD B1h)", ReadAfterErase::describe)
+                            ),
+                        )),
+                        Err(why) => f.read_errors.push((e.offset, format!("{err}; {why}"))),
+                    }
                     continue;
                 }
                 Err(err) => {
@@ -209,8 +251,12 @@ mod tests {
     use super::*;
     use crate::device::mem::MemDevice;
 
+    fn no_scsi(_: u64) -> Result<(u8, u8, u8), String> {
+        Err("not a SCSI drive".into())
+    }
+
     #[test]
-    fn unreadable_samples_count_as_erased_only_where_the_drive_says_so() {
+    fn unreadable_samples_count_as_erased_only_with_the_sense_the_drive_promised() {
         let ext = vec![
             Extent {
                 offset: 0,
@@ -223,20 +269,55 @@ mod tests {
         ];
         let mut dev = MemDevice::new(16384, 512, 0);
         let ev = Evidence::canaries(&dev, ext, &[5; 32]).unwrap();
-        // After a SCSI block erase whose VPD B1h says reads fail until written.
+        // After a SCSI block erase whose VPD B1h says reads fail with WRITE AFTER SANITIZE
+        // REQUIRED until written.
         dev.fail_reads = vec![(0, 16384)];
         let by_design = AfterRule {
             unreadable_is_erased: true,
+            unreadable_sense: Some(ReadAfterErase::WriteAfterSanitizeRequired),
             ..AfterRule::default()
         };
-        let f = ev.after(&dev, &by_design);
+        let wasr = |_: u64| Ok((0x03, 0x11, 0x15));
+        let f = ev.after(&dev, &by_design, &wasr);
         assert_eq!(
             (f.conclusive, f.bytes_by_design, f.bytes_read),
-            (2, 8192, 0)
+            (2, 8192, 0),
+            "unread bytes are never counted as read"
         );
         assert!(f.read_errors.is_empty() && f.problems.is_empty());
+        // Another sense, a transport failure, a vanished device, a block that reads fine when
+        // asked again: no evidence, a read error each.
+        let others: [Explain; 5] = [
+            &|_| Ok((0x03, 0x11, 0x00)),
+            &|_| Ok((0x04, 0x44, 0x00)),
+            &|_| Ok((0x02, 0x04, 0x1B)),
+            &|_| Err("SG_IO host status 0x0001: the adapter or bridge failed the command".into()),
+            &|_| Err("the block reads fine when asked again".into()),
+        ];
+        for explain in others {
+            let f = ev.after(&dev, &by_design, explain);
+            assert_eq!(
+                (
+                    f.conclusive,
+                    f.bytes_by_design,
+                    f.bytes_read,
+                    f.read_errors.len()
+                ),
+                (0, 0, 0, 2)
+            );
+        }
         // Elsewhere an unreadable sample proves nothing: a read error, not an erase.
-        let f = ev.after(&dev, &AfterRule::default());
+        let f = ev.after(&dev, &AfterRule::default(), &no_scsi);
         assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));
+        // A journal of an earlier version (the flag alone): a MEDIUM ERROR of any code.
+        let old = AfterRule {
+            unreadable_is_erased: true,
+            ..AfterRule::default()
+        };
+        assert_eq!(
+            ev.after(&dev, &old, &|_| Ok((0x03, 0x10, 0x00))).conclusive,
+            2
+        );
+        assert_eq!(ev.after(&dev, &old, &no_scsi).conclusive, 0);
     }
 }

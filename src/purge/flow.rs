@@ -22,7 +22,7 @@ use crate::cert::build::PurgeOutcome;
 use crate::cert::{self, DeviceCommand, Verification};
 use crate::contract::IoFailure;
 use crate::device::nvme::Namespace;
-use crate::device::passthrough::Passthrough;
+use crate::device::passthrough::{DataDir, Passthrough};
 use crate::device::{self, BlockIo, Probe};
 use crate::error::Error;
 use crate::event::{self, Event};
@@ -393,6 +393,26 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
     })
 }
 
+/// Why the block at `offset` cannot be read, as the drive itself says it: the sample's first
+/// block read again with READ(16) through the command door, and its sense. Only a SCSI
+/// drive tells this way; a block that reads now, a transport failure or a device that is gone
+/// tell nothing.
+fn why_unreadable(d: &Drive, offset: u64) -> Result<(u8, u8, u8), String> {
+    if d.bus != Bus::Scsi {
+        return Err("only a SCSI drive says why a read failed".into());
+    }
+    let bs = u64::from(d.media.block_size().max(1));
+    let mut buf = vec![0u8; bs as usize];
+    let cdb = crate::device::scsi::read16(offset / bs, 1);
+    match d.pass.scsi(&cdb, DataDir::FromDevice, &mut buf, 30_000) {
+        Err(e) => Err(format!("asked again, the read failed without a sense: {e}")),
+        Ok((0, _)) => Err("asked again, the block reads: the failure was not the drive's".into()),
+        Ok((status, sense)) => crate::device::scsi::decode_sense(&sense)
+            .map(|(k, asc, ascq, _)| (k, asc, ascq))
+            .ok_or_else(|| format!("asked again, status {status:#04x} without sense data")),
+    }
+}
+
 /// The byte the drive's deallocated blocks read as, if it says.
 fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
     match d.bus {
@@ -511,6 +531,11 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         estimate,
     };
     let (block_fails, crypto_fails) = caps.reads_fail_after_erase;
+    let unreadable = match m.technique() {
+        "block erase" => block_fails,
+        "crypto erase" => crypto_fails,
+        _ => None,
+    };
     let rule = AfterRule {
         // Without DEFINITIVE ENDING PATTERN an ATA drive promises nothing about what an
         // overwrite reads back as: there only the canaries count.
@@ -518,11 +543,8 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         // NVMe with No-Deallocate set must show the pattern; elsewhere the drive may
         // deallocate after the overwrite.
         deallocated: if no_deallocate { None } else { dealloc },
-        unreadable_is_erased: match m.technique() {
-            "block erase" => block_fails,
-            "crypto erase" => crypto_fails,
-            _ => false,
-        },
+        unreadable_is_erased: unreadable.is_some(),
+        unreadable_sense: unreadable,
     };
     let mut bytes = Vec::new();
     if r.exit_failure_mode && caps.failure.is_some() {
@@ -1139,10 +1161,11 @@ fn finish(
         }
     }
     o.command.drive_record = engine::drive_record(d.pass.as_ref(), d.bus);
-    let f = evidence.after(d.media.as_ref(), rule);
-    // Samples unreadable by design count as checked: the drive says reads fail after this
-    // erase until the blocks are written.
-    o.verification.bytes_read = f.bytes_read + f.bytes_by_design;
+    let f = evidence.after(d.media.as_ref(), rule, &|offset| why_unreadable(d, offset));
+    // Samples unreadable by design count as checked (the drive says reads fail after this
+    // erase until the blocks are written), but never as read.
+    o.verification.bytes_read = f.bytes_read;
+    o.verification.unreadable_by_design = f.bytes_by_design;
     o.verification.mismatches = f.problems.len() as u64;
     o.verification.errors = f
         .read_errors
@@ -1234,6 +1257,62 @@ mod tests {
         d.media = Box::new(Arc::clone(&sim.media));
         d.pass = Box::new(sim);
         d
+    }
+
+    /// A SCSI drive that answers every READ(16) with this status and sense (or fails it).
+    struct Answers(Result<(u8, Vec<u8>), String>);
+
+    impl Passthrough for Answers {
+        fn nvme(
+            &self,
+            _: &crate::device::nvme::AdminCmd,
+            _: &mut [u8],
+        ) -> std::io::Result<(u16, u32)> {
+            Err(std::io::Error::other("not NVMe"))
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            _: DataDir,
+            _: &mut [u8],
+            _: u32,
+        ) -> std::io::Result<(u8, Vec<u8>)> {
+            assert_eq!(cdb[0], 0x88, "READ(16)");
+            self.0.clone().map_err(std::io::Error::other)
+        }
+    }
+
+    #[test]
+    fn why_a_read_failed_is_asked_of_the_drive_and_only_its_sense_counts() {
+        let scsi = |a: Answers| {
+            let mut d = drive(&setup("crypto"));
+            d.bus = Bus::Scsi;
+            d.pass = Box::new(a);
+            d
+        };
+        // Fixed-format sense: MEDIUM ERROR, 11h/15h.
+        let mut fixed = vec![0u8; 18];
+        fixed[0] = 0x70;
+        fixed[2] = 0x03;
+        fixed[12] = 0x11;
+        fixed[13] = 0x15;
+        assert_eq!(
+            why_unreadable(&scsi(Answers(Ok((2, fixed)))), 4096),
+            Ok((3, 0x11, 0x15))
+        );
+        assert!(
+            why_unreadable(&scsi(Answers(Ok((0, vec![])))), 0).is_err(),
+            "GOOD"
+        );
+        assert!(
+            why_unreadable(&scsi(Answers(Ok((2, vec![])))), 0).is_err(),
+            "no sense"
+        );
+        assert!(why_unreadable(&scsi(Answers(Err("gone".into()))), 0).is_err());
+        assert!(
+            why_unreadable(&drive(&setup("crypto")), 0).is_err(),
+            "NVMe says nothing"
+        );
     }
 
     fn security_hdd() -> crate::purge::sim_ata::AtaConfig {

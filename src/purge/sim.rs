@@ -508,7 +508,7 @@ mod tests {
         engine::start(&d, m, &Options::default()).unwrap();
         assert!(matches!(engine::poll(&d, Bus::Nvme, &expect), State::Running(p) if p > 0.0));
         assert!(matches!(run_to_end(&d, &expect), State::Completed(_)));
-        let f = ev.after(&d.media, &AfterRule::default());
+        let f = ev.after(&d.media, &AfterRule::default(), &|_| Err(String::new()));
         assert!(
             f.problems.is_empty() && f.conclusive == ev.extents.len() as u64,
             "{f:?}"
@@ -554,11 +554,15 @@ mod tests {
             ..AfterRule::default()
         };
         assert!(ev
-            .after(&d.media, &rule(o.pattern.to_le_bytes().to_vec()))
+            .after(&d.media, &rule(o.pattern.to_le_bytes().to_vec()), &|_| Err(
+                String::new()
+            ),)
             .problems
             .is_empty());
         assert!(
-            !ev.after(&d.media, &rule(vec![0])).problems.is_empty(),
+            !ev.after(&d.media, &rule(vec![0]), &|_| Err(String::new()))
+                .problems
+                .is_empty(),
             "a wrong pattern is caught"
         );
     }
@@ -583,7 +587,9 @@ mod tests {
             ),
             "the drive says it worked"
         );
-        let problems = ev.after(&d.media, &AfterRule::default()).problems;
+        let problems = ev
+            .after(&d.media, &AfterRule::default(), &|_| Err(String::new()))
+            .problems;
         assert!(
             !problems.is_empty()
                 && problems[0].contains("canary written before the purge is still readable"),
@@ -604,7 +610,7 @@ mod tests {
         assert!(engine::synchronous(Method::NvmeFormatUserData));
         engine::start(&d, Method::NvmeFormatUserData, &Options::default()).unwrap();
         assert!(ev
-            .after(&d.media, &AfterRule::default())
+            .after(&d.media, &AfterRule::default(), &|_| Err(String::new()))
             .problems
             .is_empty());
         assert_eq!(
@@ -673,12 +679,12 @@ mod tests {
             run_to_end(&d, &engine::Expect::default()),
             State::Completed(_)
         ));
-        let f = ev.after(&d.media, &AfterRule::default());
+        let f = ev.after(&d.media, &AfterRule::default(), &|_| Err(String::new()));
         assert!(f.problems.is_empty() && f.inconclusive == 0, "{f:?}");
         // Without canaries the same samples are inconclusive, not failures.
         let mut plain = ro.clone();
         plain.canaries = false;
-        let f = plain.after(&d.media, &AfterRule::default());
+        let f = plain.after(&d.media, &AfterRule::default(), &|_| Err(String::new()));
         assert!(
             f.problems.is_empty() && f.inconclusive == plain.extents.len() as u64,
             "{f:?}"
@@ -713,7 +719,10 @@ mod tests {
             pattern: Some(o.pattern.to_le_bytes().to_vec()),
             ..AfterRule::default()
         };
-        assert!(ev.after(&ow.media, &rule).problems.is_empty());
+        assert!(ev
+            .after(&ow.media, &rule, &|_| Err(String::new()))
+            .problems
+            .is_empty());
         // The never-sanitized drive is idle, not failed; a log that cannot be read blocks.
         let idle = SimNvme::new(1 << 20, SimConfig::from_features("block").unwrap());
         assert!(matches!(
