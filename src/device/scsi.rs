@@ -218,6 +218,37 @@ pub fn reads_may_fail_after(d: &[u8]) -> (Option<ReadAfterErase>, Option<ReadAft
     }
 }
 
+/// MODE SENSE(10) of the Control mode page (0Ah), current values, no block descriptors, as
+/// `sdparm --page=co` asks it.
+pub fn mode_sense_control() -> [u8; 10] {
+    [0x5A, 0x08, 0x0A, 0, 0, 0, 0, 0, 0xFC, 0]
+}
+
+/// The Control mode page from a MODE SENSE(10) answer (its page bytes, page code 0Ah first).
+pub fn control_page(d: &[u8]) -> Option<Vec<u8>> {
+    let header = 8 + usize::from(u16::from_be_bytes([*d.get(6)?, *d.get(7)?]));
+    let page = d.get(header..)?;
+    let len = 2 + usize::from(*page.get(1)?);
+    (page.first()? & 0x3F == 0x0A && page.len() >= len && len >= 3).then(|| page[..len].to_vec())
+}
+
+/// MODE SELECT(10) with PF of the Control mode page `page` with D_SENSE (byte 2 bit 2) set or
+/// cleared and nothing else changed (libata takes D_SENSE and refuses any other change): the
+/// CDB and its parameter list.
+pub fn mode_select_d_sense(page: &[u8], on: bool) -> ([u8; 10], Vec<u8>) {
+    let mut list = vec![0u8; 8];
+    let mut p = page.to_vec();
+    p[0] &= 0x3F; // PS is reserved in MODE SELECT
+    if on {
+        p[2] |= 0x04;
+    } else {
+        p[2] &= !0x04;
+    }
+    list.extend_from_slice(&p);
+    let n = u16::try_from(list.len()).unwrap_or(u16::MAX).to_be_bytes();
+    ([0x55, 0x10, 0, 0, 0, 0, 0, n[0], n[1], 0], list)
+}
+
 /// READ(16) of `blocks` blocks at `lba` (to learn from its sense why a read failed).
 pub fn read16(lba: u64, blocks: u32) -> [u8; 16] {
     let mut c = [0u8; 16];
@@ -409,6 +440,33 @@ mod tests {
             reads_may_fail_after(&b1),
             (None, Some(ReadAfterErase::WriteAfterSanitizeRequired))
         );
+    }
+
+    #[test]
+    fn the_control_page_s_d_sense_is_flipped_and_nothing_else() {
+        assert_eq!(
+            mode_sense_control(),
+            [0x5A, 0x08, 0x0A, 0, 0, 0, 0, 0, 0xFC, 0]
+        );
+        // MODE SENSE(10) as libata answers it: header, no block descriptor, page 0Ah.
+        let mut answer = vec![0, 18, 0, 0, 0, 0, 0, 0];
+        answer.extend_from_slice(&[0x0A, 0x0A, 0x02, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0x1E]);
+        let page = control_page(&answer).unwrap();
+        assert_eq!(page.len(), 12);
+        let (cdb, list) = mode_select_d_sense(&page, true);
+        assert_eq!(cdb, [0x55, 0x10, 0, 0, 0, 0, 0, 0, 20, 0]);
+        assert_eq!(
+            list[8..],
+            [0x0A, 0x0A, 0x06, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0x1E]
+        );
+        let (_, back) = mode_select_d_sense(&list[8..], false);
+        assert_eq!(back[8..], page[..]);
+        assert_eq!(
+            control_page(&[0, 6, 0, 0, 0, 0, 0, 0, 0x1C, 0x06]),
+            None,
+            "another page"
+        );
+        assert_eq!(control_page(&[0, 1]), None);
     }
 
     #[test]

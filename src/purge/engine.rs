@@ -1423,9 +1423,7 @@ pub fn drive_record(d: &dyn Passthrough, bus: Bus) -> Option<crate::cert::DriveR
             ("NVMe Sanitize Status log (81h)", log.to_vec())
         }
         Bus::Ata => {
-            let (status, sense) = d
-                .scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS)
-                .ok()?;
+            let (status, sense) = sanitize_status_whole(d).ok()?;
             let (AtaEnd::Done(Some(r)) | AtaEnd::Failed { regs: Some(r), .. }) =
                 ata_end(status, &sense)
             else {
@@ -1485,10 +1483,78 @@ fn persistent_events(d: &dyn Passthrough) -> (Vec<String>, String) {
     )
 }
 
+/// SANITIZE STATUS EXT, with its whole return registers: where the kernel answers in
+/// fixed-format sense (libata does by default), which carries only COUNT 7:0 and hides the
+/// flags of COUNT 15:8, the command is asked again with the kernel's descriptor-format sense
+/// switched on for it (the Control mode page's D_SENSE, the one bit libata lets a MODE SELECT
+/// change, put back as it was right after). `Err` when the flags cannot be had.
+fn sanitize_status_whole(d: &dyn Passthrough) -> Result<(u8, Vec<u8>), String> {
+    let first = d
+        .scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS)
+        .map_err(|e| format!("SANITIZE STATUS EXT: {e}"))?;
+    match ata_end(first.0, &first.1) {
+        AtaEnd::Done(Some(r)) | AtaEnd::Failed { regs: Some(r), .. } if !r.count_complete => {}
+        _ => return Ok(first),
+    }
+    let mut answer = vec![0u8; 0xFC];
+    let page = match d.scsi(
+        &scsi::mode_sense_control(),
+        DataDir::FromDevice,
+        &mut answer,
+        SHORT_MS,
+    ) {
+        Ok((0, _)) => scsi::control_page(&answer)
+            .ok_or("MODE SENSE returned no Control mode page".to_string())?,
+        Ok((s, _)) => {
+            return Err(format!(
+                "MODE SENSE of the Control mode page was rejected (status {s:#04x})"
+            ))
+        }
+        Err(e) => return Err(format!("MODE SENSE of the Control mode page failed: {e}")),
+    };
+    let select = |on: bool| -> Result<(), String> {
+        let (cdb, mut list) = scsi::mode_select_d_sense(&page, on);
+        match d.scsi(&cdb, DataDir::ToDevice, &mut list, SHORT_MS) {
+            Ok((0, _)) => Ok(()),
+            Ok((s, _)) => Err(format!(
+                "MODE SELECT of D_SENSE was rejected (status {s:#04x})"
+            )),
+            Err(e) => Err(format!("MODE SELECT of D_SENSE failed: {e}")),
+        }
+    };
+    let was_on = page.get(2).is_some_and(|b| b & 0x04 != 0);
+    if was_on {
+        return Err("the kernel answers in fixed-format sense although D_SENSE is set".into());
+    }
+    select(true)?;
+    let again = d
+        .scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS)
+        .map_err(|e| format!("SANITIZE STATUS EXT: {e}"));
+    // Put back as it was, whatever the answer.
+    let restored = select(false);
+    let again = again?;
+    if let Err(e) = restored {
+        return Err(format!(
+            "{e} (descriptor-format sense stays on for this disk until reboot)"
+        ));
+    }
+    Ok(again)
+}
+
 fn poll_ata(d: &dyn Passthrough) -> State {
-    let (status, sense) = match d.scsi(&ata::sanitize_status(), DataDir::None, &mut [], SHORT_MS) {
+    let (status, sense) = match sanitize_status_whole(d) {
         Ok(r) => r,
-        Err(e) => return State::Unknown(format!("SANITIZE STATUS EXT: {e}")),
+        // The flags cannot be had: never inferred from what libata's REQUEST SENSE says (a
+        // constant NO SENSE, whatever the drive is doing); only a positive "in progress" from a
+        // translator that knows it counts.
+        Err(why) => {
+            return match request_sense(d) {
+                Ok((2, 0x04, 0x1B, p)) => State::Running(progress(p.unwrap_or(0))),
+                _ => State::Unknown(format!(
+                    "the SANITIZE STATUS flags cannot be read ({why}); the drive's state is unknown"
+                )),
+            }
+        }
     };
     match ata_end(status, &sense) {
         AtaEnd::Done(Some(r)) if r.count_complete => {
@@ -1502,22 +1568,7 @@ fn poll_ata(d: &dyn Passthrough) -> State {
             }
         }
         AtaEnd::Done(Some(_)) => {
-            // Fixed-format sense carries only COUNT 7:0 and a "COUNT 15:8 not zero" flag: the
-            // flags are unknown; SAT's REQUEST SENSE says whether a sanitize is running.
-            match request_sense(d) {
-                Ok((2, 0x04, 0x1B, p)) => State::Running(progress(p.unwrap_or(0))),
-                Ok((0, 0, 0, None)) => State::Completed(
-                    "completed (inferred: fixed-format sense hides the SANITIZE STATUS flags, its COUNT \
-                     15:8 is not zero and the drive reports no sanitize in progress)"
-                        .into(),
-                ),
-                Ok((k, a, q, _)) => State::Unknown(format!(
-                    "fixed-format sense hides the SANITIZE STATUS flags and REQUEST SENSE says {k:#x}/{a:02x}h/{q:02x}h"
-                )),
-                Err(e) => State::Unknown(format!(
-                    "fixed-format sense hides the SANITIZE STATUS flags, and {e}"
-                )),
-            }
+            State::Unknown("SANITIZE STATUS EXT came back without the flags of COUNT 15:8".into())
         }
         AtaEnd::Done(None) => State::Unknown("SANITIZE STATUS EXT returned no registers".into()),
         AtaEnd::Failed { regs: Some(r), .. } if r.status & 0x01 != 0 && r.error & 0x04 != 0 => {
@@ -2118,8 +2169,10 @@ mod tests {
 
     #[test]
     fn polling_keeps_unknown_apart_from_failed() {
-        // Fixed-format sense hides COUNT 15:8: the drive's REQUEST SENSE says it is running,
-        // then the status is inferred complete, never "failed".
+        // Behind libata: fixed-format sense hides COUNT 15:8 and REQUEST SENSE says NO SENSE
+        // whatever the drive does. The status is asked again with descriptor-format sense
+        // (D_SENSE set for it, put back right after): running, then completed, from the
+        // drive's own bits, never inferred.
         let d = hdd(|c| {
             c.sanitize = true;
             c.fixed_sense = true;
@@ -2134,6 +2187,7 @@ mod tests {
             poll(&d, Bus::Ata, &Expect::default()),
             State::Running(_)
         ));
+        assert!(!d.d_sense(), "D_SENSE put back as it was");
         let mut end = State::Unknown(String::new());
         for _ in 0..5 {
             end = poll(&d, Bus::Ata, &Expect::default());
@@ -2142,9 +2196,26 @@ mod tests {
             }
         }
         assert!(
-            matches!(&end, State::Completed(w) if w.contains("inferred")),
+            matches!(&end, State::Completed(w) if w.contains("SANITIZE STATUS EXT") && !w.contains("inferred")),
             "{end:?}"
         );
+        assert!(!d.d_sense());
+        // A translator that will not switch: the flags cannot be read, and libata's constant
+        // NO SENSE says nothing, so running or done, the state is unknown (and followed).
+        let stuck = hdd(|c| {
+            c.sanitize = true;
+            c.fixed_sense = true;
+            c.no_mode_select = true;
+            c.polls = 2;
+        });
+        start(&stuck, Method::AtaSanitizeBlock, &opts()).unwrap();
+        for _ in 0..4 {
+            let s = poll(&stuck, Bus::Ata, &Expect::default());
+            assert!(
+                matches!(&s, State::Unknown(w) if w.contains("cannot be read")),
+                "{s:?}"
+            );
+        }
         // A drive never sanitized is idle, not failed.
         let never = hdd(|c| c.sanitize = true);
         assert!(matches!(

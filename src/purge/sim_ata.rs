@@ -55,8 +55,11 @@ pub struct AtaConfig {
     pub failed_with_ause: bool,
     /// Status polls a sanitize takes.
     pub polls: u32,
-    /// Answer in fixed-format sense, as libata does.
+    /// Behind libata: answer in fixed-format sense (until a MODE SELECT sets the Control
+    /// mode page's D_SENSE), and answer REQUEST SENSE with NO SENSE whatever the drive does.
     pub fixed_sense: bool,
+    /// A translator that refuses MODE SELECT (so D_SENSE cannot be set).
+    pub no_mode_select: bool,
     /// The first N SANITIZE STATUS EXT answers are UNIT ATTENTION.
     pub glitches: u32,
     /// Report a sanitize completed without changing the media.
@@ -84,6 +87,8 @@ pub struct SimAta {
     state: Mutex<State>,
     /// Every ATA command: (command, features, timeout in ms).
     pub sent: Mutex<Vec<(u8, u16, u32)>>,
+    /// The kernel's D_SENSE (descriptor-format sense), as a MODE SELECT left it.
+    d_sense: std::sync::atomic::AtomicBool,
 }
 
 fn word(d: &mut [u8], i: usize, v: u16) {
@@ -110,6 +115,7 @@ impl SimAta {
             cfg,
             state: Mutex::new(state),
             sent: Mutex::new(vec![]),
+            d_sense: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -119,6 +125,59 @@ impl SimAta {
             .lock()
             .map(|s| s.iter().map(|c| c.0).collect())
             .unwrap_or_default()
+    }
+
+    /// Whether the kernel's descriptor-format sense is on now.
+    pub fn d_sense(&self) -> bool {
+        self.d_sense.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// MODE SENSE(10) / MODE SELECT(10) of the Control mode page, as libata answers them: only
+    /// D_SENSE can change.
+    fn mode(&self, cdb: &[u8], data: &mut [u8]) -> (u8, Vec<u8>) {
+        let illegal = (2, vec![0x70, 0, 5, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0]);
+        let page = |d_sense: bool| {
+            vec![
+                0x0A,
+                0x0A,
+                if d_sense { 0x06 } else { 0x02 },
+                0,
+                0,
+                0,
+                0,
+                0,
+                0xFF,
+                0xFF,
+                0,
+                0x1E,
+            ]
+        };
+        match cdb[0] {
+            0x5A if cdb[2] & 0x3F == 0x0A => {
+                let mut answer = vec![0, 18, 0, 0, 0, 0, 0, 0];
+                answer.extend(page(self.d_sense()));
+                data.fill(0);
+                let n = answer.len().min(data.len());
+                data[..n].copy_from_slice(&answer[..n]);
+                (0, vec![])
+            }
+            0x55 if !self.cfg.no_mode_select => {
+                let got = data.get(8..20).map(<[u8]>::to_vec);
+                let on = page(true);
+                let off = page(false);
+                match got {
+                    Some(p) if p == on => self
+                        .d_sense
+                        .store(true, std::sync::atomic::Ordering::Relaxed),
+                    Some(p) if p == off => self
+                        .d_sense
+                        .store(false, std::sync::atomic::Ordering::Relaxed),
+                    _ => return illegal,
+                }
+                (0, vec![])
+            }
+            _ => (2, vec![0x70, 0, 5, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x20, 0]),
+        }
     }
 
     /// Whether security is enabled / locked now.
@@ -154,7 +213,7 @@ impl SimAta {
         lba: u64,
     ) -> Vec<u8> {
         let l = lba.to_le_bytes();
-        if self.cfg.fixed_sense {
+        if self.cfg.fixed_sense && !self.d_sense() {
             let mut flags = 0x80; // EXTEND
             if count >> 8 != 0 {
                 flags |= 0x40;
@@ -354,8 +413,12 @@ impl Passthrough for SimAta {
         data: &mut [u8],
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
+        if matches!(cdb.first(), Some(0x5A | 0x55)) {
+            return Ok(self.mode(cdb, data));
+        }
         if cdb.first() == Some(&0x03) {
-            // REQUEST SENSE through SAT: a running sanitize is NOT READY 04h/1Bh.
+            // REQUEST SENSE through SAT: a running sanitize is NOT READY 04h/1Bh; libata
+            // answers NO SENSE whatever the drive is doing.
             let st = self
                 .state
                 .lock()
@@ -363,7 +426,7 @@ impl Passthrough for SimAta {
             data.fill(0);
             data[0] = 0x70;
             data[7] = 10;
-            if st.running.is_some() {
+            if st.running.is_some() && !self.cfg.fixed_sense {
                 data[2] = 2;
                 data[12] = 0x04;
                 data[13] = 0x1B;
