@@ -93,8 +93,12 @@ class Release(unittest.TestCase):
         proc, doc = self.release([good, ro])
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(doc["status"], "failed")
-        self.assertTrue(doc["results"][ro].startswith("ERROR"), doc)
-        self.assertNotEqual(doc["results"]["mediasan_exit"], 0)
+        # The refused disk gets its own signed refusal record (FAIL, nothing written); the
+        # other disk is sanitized all the same.
+        self.assertTrue(doc["results"][ro][0].startswith("FAIL"), doc)
+        self.assertIn("refused", doc["results"][ro][0])
+        self.assertTrue(doc["results"][good][0].startswith("PASS"), doc)
+        self.assertEqual(doc["results"]["mediasan_exit"], 3)
 
     def test_outside_maas_it_refuses(self):
         env = dict(os.environ, MEDIASAN=BINARY)
