@@ -101,7 +101,8 @@ class Role(unittest.TestCase):
         self.assertEqual(len([f for f in fetched if f.endswith(".json") and f != "results.json"]), 2, fetched)
         self.assertEqual(len([f for f in fetched if f.endswith(".json.sig")]), 2, fetched)
         # The structured results, per host on the controller: one PASS per device on h1 with its
-        # certificate id; h2 failed, no certificate.
+        # certificate id; h2 failed: its read-only device was refused (a signed refusal record,
+        # FAIL, nothing written) while its other device was sanitized.
         with open(os.path.join(d, "fetched", "h1", "results.json")) as f:
             r1 = json.load(f)
         self.assertFalse(r1["failed"])
@@ -110,7 +111,11 @@ class Role(unittest.TestCase):
         with open(os.path.join(d, "fetched", "h2", "results.json")) as f:
             r2 = json.load(f)
         self.assertTrue(r2["failed"])
-        self.assertFalse([f for f in os.listdir(os.path.join(d, "fetched", "h2")) if f.endswith(".sig")])
+        by_device = {x["device"]: x for x in r2["results"]}
+        self.assertEqual(by_device[h2[0]]["result"], "PASS", r2)
+        self.assertEqual(by_device[h2[1]]["result"], "FAIL", r2)
+        self.assertIn("refused", " ".join(by_device[h2[1]]["reasons"]), r2)
+        self.assertEqual(len([f for f in os.listdir(os.path.join(d, "fetched", "h2")) if f.endswith(".sig")]), 2)
         self.assertIn("changed: [h1]", tasks["Install the mediasan binary"])
         # Again: the install step changes nothing; h1's devices are sanitized again.
         proc, tasks, recap = self.play(inv, env)
