@@ -1007,12 +1007,33 @@ pub enum StartError {
     Refused(String),
     /// The erasing command was sent and did not end cleanly: the media may be partly erased.
     Failed(String),
+    /// The transport failed after the command may have reached the drive (interrupted, a
+    /// timeout, a reset, a host error): whether the drive started it is unknown, and it may be
+    /// sanitizing now.
+    Unknown(String),
+}
+
+impl StartError {
+    /// How a transport error `e` of a starting command ends: the kernel refusing the request
+    /// itself (no such ioctl, bad argument, no permission: nothing reached the drive) is a
+    /// refusal; anything else happened after the command may have gone out.
+    pub fn transport(what: &str, e: &io::Error) -> StartError {
+        use nix::libc::{EACCES, EINVAL, ENOTTY, EOPNOTSUPP, EPERM};
+        match e.raw_os_error() {
+            Some(ENOTTY | EINVAL | EPERM | EACCES | EOPNOTSUPP) => {
+                StartError::Refused(format!("{what}: {e}"))
+            }
+            _ => StartError::Unknown(format!("{what}: {e}")),
+        }
+    }
 }
 
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StartError::Refused(w) | StartError::Failed(w) => f.write_str(w),
+            StartError::Refused(w) | StartError::Failed(w) | StartError::Unknown(w) => {
+                f.write_str(w)
+            }
         }
     }
 }
@@ -1064,11 +1085,12 @@ impl Expect {
 pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartError> {
     let refused = |e: String| StartError::Refused(e);
     match wire(m, o) {
-        Wire::NvmeSanitize(s) => {
-            nvme_ok("Sanitize", d.nvme(&nvme::sanitize(&s), &mut []))
-                .map_err(|e| refused(e.to_string()))?;
-            Ok(())
-        }
+        Wire::NvmeSanitize(s) => match d.nvme(&nvme::sanitize(&s), &mut []) {
+            Ok((0, _)) => Ok(()),
+            // The drive's own status: it did not start.
+            Ok((status, _)) => Err(refused(format!("Sanitize: NVMe status {status:#06x}"))),
+            Err(e) => Err(StartError::transport("Sanitize", &e)),
+        },
         Wire::NvmeFormat { ses } => {
             // Another format would change the block size or the protection under the user's feet.
             let now = namespace(d, o.nsid)
@@ -1098,9 +1120,17 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartErr
                 ))),
             }
         }
-        Wire::AtaSanitize(cdb) => ata_cmd(d, "SANITIZE", &cdb, None, SHORT_MS)
-            .map(|_| ())
-            .map_err(refused),
+        Wire::AtaSanitize(cdb) => match d.scsi(&cdb, DataDir::None, &mut [], SHORT_MS) {
+            Err(e) => Err(StartError::transport("SANITIZE", &e)),
+            Ok((status, sense)) => match ata_end(status, &sense) {
+                AtaEnd::Done(_) => Ok(()),
+                // The drive's error registers (ABRT): it did not start.
+                AtaEnd::Failed { why, .. } => Err(refused(format!("SANITIZE: {why}"))),
+                AtaEnd::Reset(why) => Err(StartError::Unknown(format!(
+                    "SANITIZE: {why}, so whether it started is unknown"
+                ))),
+            },
+        },
         Wire::ScsiSanitize(mut c) => {
             let dir = if c.data_out.is_empty() {
                 DataDir::None
@@ -1134,7 +1164,7 @@ fn scsi_started(name: &str, answer: io::Result<(u8, Vec<u8>)>) -> Result<(), Sta
                  purge has succeeded"
             )))
         }
-        Err(e) => return Err(StartError::Refused(e.to_string())),
+        Err(e) => return Err(StartError::transport(name, &e)),
     };
     match (status, scsi::decode_sense(&sense)) {
         (0, _) => Ok(()),

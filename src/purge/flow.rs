@@ -957,6 +957,24 @@ pub fn run(
             ));
         }
         Err(StartError::Failed(e)) => Waited::Done(State::Failed(e)),
+        Err(StartError::Unknown(e)) => {
+            // It may have reached the drive: never "erased nothing", and the journal stays (as
+            // "may not have been sent") so a later run can follow it and certify it.
+            o.unresolved = Some(format!(
+                "{e}: whether the drive received {} is unknown, and it may be sanitizing now; \
+                 `mediasan purge-status` shows its state, and `mediasan purge DEVICE --resume` \
+                 follows it and certifies it if it ran",
+                p.method.name()
+            ));
+            o.health.after = Some(health(d));
+            o.finished = SystemTime::now();
+            signals.hold(r.hold.as_deref(), "purge-settled");
+            pending.outcome.events = o.events.clone();
+            return Ok(Ran {
+                outcome: o,
+                pending: Some(pending),
+            });
+        }
         started => {
             pending.stage = Stage::Sent;
             if let Err(e) = keeper.save(&pending) {
@@ -1444,6 +1462,45 @@ mod tests {
         let (v, why, _) = finish_later(&s, j);
         assert_eq!(v, Verdict::Fail);
         assert!(why.iter().any(|w| w.contains("canary")), "{why:?}");
+    }
+
+    #[test]
+    fn a_transport_error_on_the_start_is_unknown_never_erased_nothing_and_the_journal_stays() {
+        // The drive takes the sanitize, but the ioctl comes back with EINTR.
+        let s = setup("crypto,lost");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let signals = Signals::default();
+        let ran = run(&d, &p, &r, &s.keeper, &signals, &crate::progress::Quiet).unwrap();
+        let why = ran.outcome.unresolved.clone().unwrap_or_default();
+        assert!(
+            why.contains("may be sanitizing") && why.contains("--resume"),
+            "{why}"
+        );
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+        assert!(
+            !c.reasons.iter().any(|w| w.contains("erased nothing")),
+            "{:?}",
+            c.reasons
+        );
+        let j = ran.pending.expect("the journal is kept");
+        assert_eq!(j.stage, Stage::Planned, "not known to be sent");
+        // It did reach the drive: a later run follows it and certifies it.
+        let (v, why, again) = finish_later(&s, j);
+        assert_eq!((v, again), (Verdict::Pass, false), "{why:?}");
+        // The kernel refusing the request itself (nothing reached the drive) stays a refusal.
+        let e = engine::StartError::transport(
+            "Sanitize",
+            &std::io::Error::from_raw_os_error(nix::libc::ENOTTY),
+        );
+        assert!(matches!(e, engine::StartError::Refused(_)));
+        let e = engine::StartError::transport(
+            "Sanitize",
+            &std::io::Error::from_raw_os_error(nix::libc::ETIMEDOUT),
+        );
+        assert!(matches!(e, engine::StartError::Unknown(_)));
     }
 
     #[test]

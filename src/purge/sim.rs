@@ -43,6 +43,9 @@ pub struct SimConfig {
     pub no_log: bool,
     /// A worn drive: its health log shows 7 media errors and "reliability degraded": `worn`.
     pub worn: bool,
+    /// The drive starts the sanitize, but the ioctl that sent it returns a transport error
+    /// (EINTR, as a signal or a controller reset leaves it): feature `lost`.
+    pub lost: bool,
 }
 
 impl SimConfig {
@@ -71,13 +74,14 @@ impl SimConfig {
                 "ndi" => c.ndi = true,
                 "nolog" => c.no_log = true,
                 "worn" => c.worn = true,
+                "lost" => c.lost = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost or lbafN (N < 64)"
                     ))
                 }
             }
@@ -312,6 +316,9 @@ impl SimNvme {
                 st.last_cdw10 = cmd.cdw10;
                 st.status = 2;
                 st.progress = 0;
+                if self.cfg.lost {
+                    return Err(io::Error::from_raw_os_error(nix::libc::EINTR));
+                }
                 Ok((0, 0))
             }
             (0x80, _) => {
