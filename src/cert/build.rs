@@ -84,6 +84,10 @@ pub struct PurgeOutcome {
     /// The drive's health before and after.
     #[serde(default)]
     pub health: super::HealthRecord,
+    /// The command was never sent, after the medium had been written to (the canaries could
+    /// not all be written): why. A FAIL, never no certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_sent: Option<String>,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -369,6 +373,9 @@ pub fn health_notes(h: &super::HealthRecord, limits: &crate::device::health::Lim
 /// INCOMPLETE when the read-back did not run to the end; PASS otherwise.
 fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
     let mut fail = Vec::new();
+    if let Some(w) = &o.not_sent {
+        fail.push(w.clone());
+    }
     if let Some(w) = &o.drive_failed {
         fail.push(format!("{} failed: {w}", o.method));
     }
@@ -670,6 +677,7 @@ mod tests {
             finished: SystemTime::UNIX_EPOCH,
             events: vec![],
             supersedes: vec![],
+            not_sent: None,
             health: Default::default(),
         }
     }

@@ -829,21 +829,32 @@ pub fn run(
     let mut canary_seed = [0u8; 32];
     let evidence = if r.canaries {
         rand::rng().fill_bytes(&mut canary_seed);
-        Evidence::canaries(media, extents.clone(), &canary_seed).map_err(|e| {
-            Error::io(
-                "cannot write the canaries to check after the purge (nothing was sent to the drive)",
-                &d.probe.path,
-                e,
-            )
-        })?
+        Evidence::canaries(media, extents.clone(), &canary_seed)
     } else {
-        Evidence::before(media, extents.clone()).map_err(|e| {
+        Ok(Evidence::before(media, extents.clone()).map_err(|e| {
             Error::io(
                 "cannot read the samples to compare after the purge",
                 &d.probe.path,
                 e,
             )
-        })?
+        })?)
+    };
+    // Canaries that cannot all be written (a failing drive, a host-managed SMR zone): the
+    // medium was written to, so a certificate says so; the command is not sent.
+    let (evidence, not_sent) = match evidence {
+        Ok(e) => (e, None),
+        Err(e) => (
+            Evidence {
+                extents: extents.clone(),
+                before: vec![],
+                canaries: true,
+            },
+            Some(format!(
+                "not sanitized: the canaries could not be written before the command ({e}), so {} was \
+                 not sent; the sampled locations written before the error hold random data",
+                p.method.name()
+            )),
+        ),
     };
     let sampled: u64 = extents.iter().map(|e| e.len).sum();
     let mut o = PurgeOutcome {
@@ -890,7 +901,15 @@ pub fn run(
             before: Some(health_before),
             after: None,
         },
+        not_sent,
     };
+    if o.not_sent.is_some() {
+        o.finished = SystemTime::now();
+        return Ok(Ran {
+            outcome: o,
+            pending: None,
+        });
+    }
     signals.hold(r.hold.as_deref(), "purge-start");
     if signals.cancelled() {
         o.interrupted = Some(
@@ -1501,6 +1520,36 @@ mod tests {
             &std::io::Error::from_raw_os_error(nix::libc::ETIMEDOUT),
         );
         assert!(matches!(e, engine::StartError::Unknown(_)));
+    }
+
+    #[test]
+    fn canaries_that_cannot_be_written_leave_a_fail_certificate_and_send_nothing() {
+        let s = setup("crypto");
+        let mut d = drive(&s);
+        let mut media = crate::device::mem::MemDevice::new(1 << 20, 512, 0);
+        media.fail_writes = vec![(512 << 10, 1 << 20)];
+        d.media = Box::new(media);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let signals = Signals::default();
+        let ran = run(&d, &p, &r, &s.keeper, &signals, &crate::progress::Quiet)
+            .expect("a record, never an error once the medium was written to");
+        assert!(ran.pending.is_none(), "nothing was sent: nothing to follow");
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Fail);
+        assert!(
+            c.reasons[0].contains("canaries could not be written")
+                && c.reasons[0].contains("not sent"),
+            "{:?}",
+            c.reasons
+        );
+        assert!(
+            matches!(
+                engine::poll(s.sim.as_ref(), Bus::Nvme, &Expect::default()),
+                State::Idle(_)
+            ),
+            "the drive reports no sanitize: nothing was sent"
+        );
     }
 
     #[test]

@@ -225,6 +225,7 @@ mod tests {
                 finished: std::time::SystemTime::UNIX_EPOCH,
                 events: vec![],
                 supersedes: vec![],
+                not_sent: None,
                 health: Default::default(),
             },
             record: None,
