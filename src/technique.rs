@@ -127,12 +127,18 @@ pub struct Facts {
     pub rotational: bool,
     /// What the drive itself says of its medium, if it was asked.
     pub drive_medium: Option<Medium>,
+    /// Why it is a virtual disk or a RAID volume although it presents itself as a drive
+    /// (empty: nothing says so).
+    pub virtual_disk: String,
 }
 
 /// The class of a target, and why.
 pub fn classify(f: &Facts) -> (MediaClass, String) {
     if f.image {
         return (MediaClass::Virtual, "an image file".into());
+    }
+    if !f.virtual_disk.is_empty() {
+        return (MediaClass::Virtual, f.virtual_disk.clone());
     }
     match f.interface.as_str() {
         "nvme" => (MediaClass::Nvme, "an NVMe namespace".into()),
@@ -141,10 +147,20 @@ pub fn classify(f: &Facts) -> (MediaClass, String) {
             MediaClass::Virtual,
             format!("a virtual disk ({})", f.interface),
         ),
-        "usb" | "mmc" => (
-            MediaClass::Removable,
-            format!("a {} device", f.interface.to_uppercase()),
-        ),
+        // A USB-attached drive that answers as a drive through its bridge is classed by its
+        // medium (a USB hard disk is a hard disk); one that does not (a stick) is removable.
+        "usb" => match f.drive_medium {
+            Some(Medium::Magnetic) => (
+                MediaClass::Magnetic,
+                "a USB-attached drive that reports a rotation rate through its bridge".into(),
+            ),
+            Some(Medium::Flash) => (
+                MediaClass::Flash,
+                "a USB-attached drive that reports a non-rotating medium through its bridge".into(),
+            ),
+            _ => (MediaClass::Removable, "a USB device".into()),
+        },
+        "mmc" => (MediaClass::Removable, "an MMC device".into()),
         _ if f.removable => (MediaClass::Removable, "a removable device".into()),
         "sata" | "sas" | "scsi" | "ata" => match f.drive_medium {
             Some(Medium::Magnetic) => (
@@ -295,6 +311,23 @@ mod tests {
         );
         assert_eq!(c(f("usb", true, None)), MediaClass::Removable);
         assert_eq!(c(f("mmc", false, None)), MediaClass::Removable);
+        // A USB hard disk whose bridge passes IDENTIFY is a hard disk, not a stick to destroy.
+        assert_eq!(
+            c(f("usb", true, Some(Medium::Magnetic))),
+            MediaClass::Magnetic
+        );
+        assert_eq!(c(f("usb", true, Some(Medium::Flash))), MediaClass::Flash);
+        assert_eq!(
+            c(f("usb", true, Some(Medium::Unknown))),
+            MediaClass::Removable
+        );
+        // A virtual disk or RAID volume that presents itself as a drive is virtual.
+        let (class, why) = classify(&Facts {
+            virtual_disk: "a QEMU virtual disk (model 'QEMU HARDDISK')".into(),
+            ..f("sata", true, Some(Medium::Magnetic))
+        });
+        assert_eq!(class, MediaClass::Virtual);
+        assert!(why.contains("QEMU"), "{why}");
         assert_eq!(c(f("loop", true, None)), MediaClass::Virtual);
         assert_eq!(c(f("virtio", true, None)), MediaClass::Virtual);
         assert_eq!(

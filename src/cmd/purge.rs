@@ -30,6 +30,9 @@ pub(crate) fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
     Ok(match p.identity.interface.as_str() {
         "nvme" => Bus::Nvme,
         "sata" | "usb" => Bus::Ata,
+        // A SATA drive behind a SAS HBA or another SCSI host: its translator (SAT) says
+        // vendor "ATA"; it is driven with ATA commands through ATA PASS-THROUGH.
+        "sas" | "scsi" if p.identity.vendor.trim() == "ATA" => Bus::Ata,
         "sas" | "scsi" => Bus::Scsi,
         "loop" => {
             return Err(format!(
@@ -497,4 +500,33 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(interface: &str, vendor: &str) -> Probe {
+        let mut p = crate::purge::flow::Drive::simulated(
+            std::path::Path::new("/dev/sdq"),
+            std::sync::Arc::new(crate::purge::sim::SimNvme::new(
+                1 << 20,
+                crate::purge::sim::SimConfig::default(),
+            )),
+        )
+        .probe;
+        p.identity.interface = interface.into();
+        p.identity.vendor = vendor.into();
+        p
+    }
+
+    #[test]
+    fn a_sata_drive_behind_a_sas_hba_is_driven_through_sat() {
+        assert_eq!(bus_of(None, &probe("sas", "ATA     ")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("scsi", "ATA")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("sas", "SEAGATE")), Ok(Bus::Scsi));
+        assert_eq!(bus_of(None, &probe("sata", "ATA")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("nvme", "")), Ok(Bus::Nvme));
+        assert!(bus_of(None, &probe("loop", "")).is_err());
+    }
 }

@@ -564,8 +564,14 @@ fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<
             format!("a partition of /dev/{disk}: the drive's own commands erase the whole drive"),
         ));
     }
-    // `--transport ata` (wipe's flag): talk ATA to every drive (USB bridges).
-    let ata = req.wipe.transport == crate::device::hidden::Transport::Ata;
+    // `--transport ata` (wipe's flag): talk ATA to the drives that may be ATA behind a bridge
+    // or a translator, never to an NVMe namespace, a loop device or a virtual disk of the
+    // same run.
+    let ata = req.wipe.transport == crate::device::hidden::Transport::Ata
+        && matches!(
+            p.identity.interface.as_str(),
+            "sata" | "usb" | "sas" | "scsi"
+        );
     let transport = ata.then_some(engine::Bus::Ata);
     if let Err(why) = super::purge::bus_of(transport, p) {
         return Ok((None, why));
@@ -607,6 +613,7 @@ fn facts(r: Option<&Resolved>, d: Option<&Drive>, drive_medium: Option<Medium>) 
         removable: p.identity.removable,
         rotational: p.identity.rotational,
         drive_medium,
+        virtual_disk: p.identity.virtual_disk.clone(),
     }
 }
 

@@ -32,6 +32,88 @@ pub struct Identity {
     pub nvme_controller: String,
     /// NVMe: the namespace id.
     pub nvme_namespace: String,
+    /// Not a physical medium although it looks like one: a hypervisor's or a cloud's virtual
+    /// disk, or a RAID controller's logical volume, and how that was told (empty: nothing says
+    /// so). Its own sanitize reaches the emulation or the volume, never the media beneath.
+    #[serde(default)]
+    pub virtual_disk: String,
+}
+
+/// Whether a disk that presents itself as an ATA, SCSI or NVMe drive is in fact virtual: a
+/// hypervisor's or a cloud's virtual disk (by what the device reports: vendor, model, the
+/// NVMe subsystem's NQN) or a RAID controller's logical volume (by its controller's driver
+/// and the vendor or model a logical volume reports). `None`: nothing says so.
+pub fn virtual_disk(
+    vendor: &str,
+    model: &str,
+    host_driver: &str,
+    subsys_nqn: &str,
+) -> Option<String> {
+    let v = vendor.trim().to_ascii_lowercase();
+    let m = model.trim().to_ascii_lowercase();
+    let nqn = subsys_nqn.trim().to_ascii_lowercase();
+    let said = || {
+        let mut parts = Vec::new();
+        if !vendor.trim().is_empty() {
+            parts.push(format!("vendor '{}'", vendor.trim()));
+        }
+        if !model.trim().is_empty() {
+            parts.push(format!("model '{}'", model.trim()));
+        }
+        parts.join(", ")
+    };
+    let hypervisor = if v == "qemu" || m.starts_with("qemu ") || nqn.contains("org.qemu") {
+        Some("a QEMU virtual disk")
+    } else if v == "vmware" || v == "vmware," || m.starts_with("vmware virtual") {
+        Some("a VMware virtual disk")
+    } else if v == "msft" && m.contains("virtual disk") {
+        Some("a Hyper-V virtual disk")
+    } else if m.starts_with("vbox ") {
+        Some("a VirtualBox virtual disk")
+    } else if m.contains("amazon elastic block store") {
+        Some("an Amazon EBS volume")
+    } else if m == "persistentdisk"
+        || m.starts_with("nvme_card-pd")
+        || (v == "google" && m.contains("persistent"))
+    {
+        Some("a Google Persistent Disk")
+    } else if v == "lio-org" || m == "tcmu device" {
+        Some("a LIO (Linux SCSI target) logical unit")
+    } else {
+        None
+    };
+    if let Some(what) = hypervisor {
+        let how = if nqn.contains("org.qemu") && v != "qemu" && !m.starts_with("qemu ") {
+            format!("subsystem NQN '{}'", subsys_nqn.trim())
+        } else {
+            said()
+        };
+        return Some(format!("{what} ({how})"));
+    }
+    let raid_vendor = [
+        "lsi", "avago", "broadcom", "dell", "hp", "hpe", "mscc", "adaptec",
+    ];
+    let volume = match host_driver {
+        "megaraid_sas" | "mpi3mr" => raid_vendor.contains(&v.as_str()),
+        "hpsa" | "smartpqi" | "aacraid" => {
+            m.contains("logical volume")
+                || m.contains("logicaldrv")
+                || raid_vendor.contains(&v.as_str())
+        }
+        "mpt3sas" | "mpt2sas" => m.contains("logical volume"),
+        _ => m.contains("logical volume") && raid_vendor.contains(&v.as_str()),
+    };
+    volume.then(|| {
+        format!(
+            "a RAID logical volume ({}{})",
+            if host_driver.is_empty() {
+                String::new()
+            } else {
+                format!("controller driver {host_driver}, ")
+            },
+            said()
+        )
+    })
 }
 
 fn read_trim(p: &Path) -> String {
@@ -112,7 +194,28 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         ""
     }
     .into();
+    // The SCSI host's driver (a RAID controller's logical volumes are not drives).
+    let host_driver = real
+        .split('/')
+        .find(|c| {
+            c.starts_with("host") && c[4..].bytes().all(|b| b.is_ascii_digit()) && c.len() > 4
+        })
+        .map(|h| read_trim(&sys.join("class/scsi_host").join(h).join("proc_name")))
+        .unwrap_or_default();
+    let nqn = if id.interface == "nvme" {
+        let ctrl = std::fs::canonicalize(&dev).unwrap_or_else(|_| dev.clone());
+        let direct = read_trim(&ctrl.join("subsysnqn"));
+        if direct.is_empty() {
+            read_trim(&disk.join("device/subsysnqn"))
+        } else {
+            direct
+        }
+    } else {
+        String::new()
+    };
+    id.virtual_disk = virtual_disk(&id.vendor, &id.model, &host_driver, &nqn).unwrap_or_default();
     id.media_type = match id.interface.as_str() {
+        _ if !id.virtual_disk.is_empty() => "virtual",
         "loop" | "virtio" => "virtual",
         "nvme" => "nvme",
         "usb" | "mmc" => "removable flash",
@@ -325,6 +428,61 @@ mod tests {
         assert_eq!(
             (id.serial.as_str(), id.serial_source.as_str()),
             ("disk-0001", "sysfs serial")
+        );
+    }
+
+    #[test]
+    fn virtual_disks_and_raid_volumes_are_told_from_drives() {
+        let v = |vendor, model, driver, nqn| virtual_disk(vendor, model, driver, nqn);
+        assert!(v("QEMU", "QEMU HARDDISK", "", "").unwrap().contains("QEMU"));
+        assert!(v("ATA", "QEMU HARDDISK", "ahci", "")
+            .unwrap()
+            .contains("QEMU"));
+        assert!(v("", "QEMU NVMe Ctrl", "", "nqn.2019-08.org.qemu:serial1")
+            .unwrap()
+            .contains("QEMU"));
+        assert!(v("", "Some NVMe", "", "nqn.2019-08.org.qemu:x")
+            .unwrap()
+            .contains("NQN"));
+        assert!(v("VMware", "Virtual disk", "vmw_pvscsi", "")
+            .unwrap()
+            .contains("VMware"));
+        assert!(v("", "VMware Virtual NVMe Disk", "", "").is_some());
+        assert!(v("Msft", "Virtual Disk", "storvsc", "")
+            .unwrap()
+            .contains("Hyper-V"));
+        assert!(v("ATA", "VBOX HARDDISK", "ahci", "").is_some());
+        assert!(v("", "Amazon Elastic Block Store", "", "")
+            .unwrap()
+            .contains("EBS"));
+        assert!(v("Google", "PersistentDisk", "virtio_scsi", "")
+            .unwrap()
+            .contains("Google"));
+        assert!(v("LIO-ORG", "TCMU device", "tcm_loopback", "").is_some());
+        // RAID logical volumes, by controller.
+        assert!(v("DELL", "PERC H730P Mini", "megaraid_sas", "")
+            .unwrap()
+            .contains("RAID"));
+        assert!(v("AVAGO", "MR9361-8i", "megaraid_sas", "").is_some());
+        assert!(v("HP", "LOGICAL VOLUME", "hpsa", "").is_some());
+        assert!(v("LSI", "Logical Volume", "mpt3sas", "").is_some());
+        // Physical drives, also behind those controllers (JBOD, HBA mode).
+        assert_eq!(v("ATA", "ST4000NM0035-1V4", "megaraid_sas", ""), None);
+        assert_eq!(v("SEAGATE", "ST4000NM0025", "mpt3sas", ""), None);
+        assert_eq!(v("ATA", "WDC WD40EFRX-68N", "ahci", ""), None);
+        assert_eq!(
+            v(
+                "",
+                "Samsung SSD 980 PRO 1TB",
+                "",
+                "nqn.2014.08.org.nvmexpress:144d"
+            ),
+            None
+        );
+        assert_eq!(
+            v("", "Amazon EC2 NVMe Instance Storage", "", ""),
+            None,
+            "local instance storage is a drive"
         );
     }
 

@@ -123,6 +123,9 @@ pub struct Prepared {
     pub warnings: Vec<String>,
     /// What the read-back after the method must find.
     pub rule: AfterRule,
+    /// What the certificate must say with this method on this drive (the method's own note,
+    /// and that a virtual disk's sanitize reaches no physical medium).
+    pub note: Option<String>,
 }
 
 /// `nvme`, `ata` or `scsi`.
@@ -360,6 +363,18 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
     if let Some(m) = r.method {
         return Ok(m);
     }
+    if !d.probe.identity.virtual_disk.is_empty() {
+        return Err(Error::NoPurge {
+            path: d.probe.path.clone(),
+            reason: format!(
+                "it is {}: its own sanitize command reaches the emulation or the volume, not a physical \
+                 medium, so there is no Purge to choose; overwrite it with `mediasan wipe {}` (or `mediasan \
+                 sanitize`), and sanitize the storage beneath on its host",
+                d.probe.identity.virtual_disk,
+                d.probe.path.display()
+            ),
+        });
+    }
     let bridged = bridge(d);
     let free: Vec<Method> = caps
         .supported
@@ -551,9 +566,28 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         bytes.extend(engine::exit_failure_mode_bytes(d.bus));
     }
     bytes.extend(engine::start_bytes(m, &opts));
+    // A virtual disk or a RAID volume: its command reaches the emulation or the volume, never
+    // the media beneath; Clear at most, and said so.
+    let virtual_disk = &d.probe.identity.virtual_disk;
+    let mut note = m.note().map(str::to_string);
+    let grade = if virtual_disk.is_empty() {
+        m.grade(caps.medium)
+    } else {
+        let why = format!(
+            "this is {virtual_disk}: {} reaches the virtual disk or the volume, not the physical media \
+             beneath, which this certificate does not cover; it is graded Clear at most, never Purge",
+            m.name()
+        );
+        warnings.push(why.clone());
+        note = Some(match note {
+            Some(n) => format!("{n}; {why}"),
+            None => why,
+        });
+        Grade::Clear
+    };
     Ok(Prepared {
         method: m,
-        grade: m.grade(caps.medium),
+        grade,
         bytes,
         caps,
         opts,
@@ -561,6 +595,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         scope,
         warnings,
         rule,
+        note,
     })
 }
 
@@ -860,7 +895,7 @@ pub fn run(
     let mut o = PurgeOutcome {
         method: p.method.name().into(),
         technique: p.method.technique().into(),
-        note: p.method.note().map(str::to_string),
+        note: p.note.clone(),
         purge_grade: p.grade == Grade::Purge,
         bus: bus_name(d.bus).into(),
         command: DeviceCommand {
