@@ -88,6 +88,14 @@ pub struct PurgeOutcome {
     /// not all be written): why. A FAIL, never no certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_sent: Option<String>,
+    /// What the command erased besides the target, which the read-back did not check (the
+    /// other namespaces of an NVMe subsystem).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
+    /// The Persistent Event Log's sanitize events before the command (so that the certificate
+    /// lists only this run's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pel_before: Vec<String>,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -481,6 +489,14 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c.notes.extend(o.note);
     c.notes
         .push(format!("The command erased {}.", o.scope_summary));
+    if !o.unverified.is_empty() {
+        c.notes.push(format!(
+            "The read-back checked {} only. The command also erased {}, which this certificate does \
+             not verify.",
+            c.media.path,
+            o.unverified.join(", ")
+        ));
+    }
     record.apply(&mut c);
     c.result = verdict;
     c.reasons = reasons;
@@ -678,6 +694,8 @@ mod tests {
             events: vec![],
             supersedes: vec![],
             not_sent: None,
+            unverified: vec![],
+            pel_before: vec![],
             health: Default::default(),
         }
     }

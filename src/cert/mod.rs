@@ -389,6 +389,14 @@ pub struct DriveRecord {
     pub events: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub events_blake3: String,
+    /// How many events of the log were there before the command (a previous owner's, an
+    /// earlier run's): left out of `events`, counted here.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub events_earlier: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 /// How it was verified and what was found.

@@ -1482,7 +1482,35 @@ pub fn drive_record(d: &dyn Passthrough, bus: Bus) -> Option<crate::cert::DriveR
         fields,
         events,
         events_blake3,
+        events_earlier: 0,
     })
+}
+
+/// The Persistent Event Log's sanitize and format events now (NVMe; none elsewhere): read
+/// before a command so that the certificate lists only the events that came after it.
+pub fn pel_events(d: &dyn Passthrough, bus: Bus) -> Vec<String> {
+    match bus {
+        Bus::Nvme => persistent_events(d).0,
+        _ => vec![],
+    }
+}
+
+/// The events of `after` that were not in `before` (the log read before the command): this
+/// run's, never a previous owner's. Each line carries the controller's timestamp, so an event
+/// is the same event only if everything about it is.
+pub fn events_since(after: &[String], before: &[String]) -> Vec<String> {
+    let mut left: Vec<&String> = before.iter().collect();
+    after
+        .iter()
+        .filter(|e| match left.iter().position(|b| b == e) {
+            Some(i) => {
+                left.remove(i);
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// The Persistent Event Log's sanitize and format events, where the controller keeps one:
@@ -2300,5 +2328,25 @@ mod tests {
         assert!(
             matches!(poll(&f, Bus::Ata, &Expect::default()), State::Failed(w) if w.contains("unsuccessful"))
         );
+    }
+
+    #[test]
+    fn only_the_events_after_the_command_are_this_run_s() {
+        let line = |t: u64, what: &str| format!("{what} (timestamp {t} ms)");
+        let before = vec![
+            line(1000, "Sanitize Start"),
+            line(2000, "Sanitize Completion"),
+        ];
+        let mut after = before.clone();
+        after.push(line(3000, "Sanitize Start"));
+        after.push(line(4000, "Sanitize Completion"));
+        assert_eq!(events_since(&after, &before), after[2..].to_vec());
+        // The same event twice counts twice; a log that rolled over loses nothing of ours.
+        assert_eq!(
+            events_since(&[line(1000, "A"), line(1000, "A")], &[line(1000, "A")]),
+            vec![line(1000, "A")]
+        );
+        assert_eq!(events_since(&after[2..], &before), after[2..].to_vec());
+        assert!(events_since(&before, &before).is_empty());
     }
 }

@@ -937,6 +937,10 @@ pub fn run(
             after: None,
         },
         not_sent,
+        // The other namespaces an NVMe subsystem-wide command erases: the read-back checks
+        // the target only, and the certificate says so.
+        unverified: p.scope.besides(&d.probe.canonical),
+        pel_before: engine::pel_events(d.pass.as_ref(), d.bus),
     };
     if o.not_sent.is_some() {
         o.finished = SystemTime::now();
@@ -1233,6 +1237,12 @@ fn finish(
         }
     }
     o.command.drive_record = engine::drive_record(d.pass.as_ref(), d.bus);
+    // Only this run's events: a previous owner's sanitize is not this certificate's.
+    if let Some(r) = o.command.drive_record.as_mut() {
+        let ours = engine::events_since(&r.events, &o.pel_before);
+        r.events_earlier = r.events.len() - ours.len();
+        r.events = ours;
+    }
     let f = evidence.after(d.media.as_ref(), rule, &|offset| why_unreadable(d, offset));
     // Samples unreadable by design count as checked (the drive says reads fail after this
     // erase until the blocks are written), but never as read.
@@ -1585,6 +1595,41 @@ mod tests {
             ),
             "the drive reports no sanitize: nothing was sent"
         );
+    }
+
+    #[test]
+    fn the_certificate_lists_this_run_s_log_events_only_never_a_previous_owner_s() {
+        // The Persistent Event Log already holds a previous owner's crypto erase.
+        let s = setup("crypto,history");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let record = ran
+            .outcome
+            .command
+            .drive_record
+            .clone()
+            .expect("the drive's record");
+        assert_eq!(record.events.len(), 2, "{:?}", record.events);
+        assert!(
+            record.events[0].starts_with("Sanitize Start")
+                && record.events[0].contains("timestamp 3000")
+        );
+        assert_eq!(
+            record.events_earlier, 2,
+            "the previous owner's two, counted apart"
+        );
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
     }
 
     #[test]

@@ -226,6 +226,8 @@ mod tests {
                 events: vec![],
                 supersedes: vec![],
                 not_sent: None,
+                unverified: vec![],
+                pel_before: vec![],
                 health: Default::default(),
             },
             record: None,

@@ -26,6 +26,19 @@ pub struct Scope {
     pub shared: Option<String>,
 }
 
+impl Scope {
+    /// What it erases besides `target` (the other namespaces of an NVMe subsystem, those
+    /// without a block device here too): what a read-back of the target does not check.
+    pub fn besides(&self, target: &std::path::Path) -> Vec<String> {
+        let t = target.display().to_string();
+        self.reaches
+            .iter()
+            .filter(|r| **r != t && !r.starts_with(&format!("{t} ")))
+            .cloned()
+            .collect()
+    }
+}
+
 /// True if `m` erases every namespace of the subsystem on a controller like `c`.
 pub fn subsystem_wide(m: Method, c: &Controller) -> bool {
     match m {
@@ -186,6 +199,11 @@ mod tests {
             .reaches
             .iter()
             .any(|r| r.contains("nvme0n2 (namespace 2)")));
+        // The read-back of the target checks only the target: the rest is said.
+        assert_eq!(
+            s.besides(&target().0),
+            vec!["/dev/nvme0n2 (namespace 2)".to_string()]
+        );
         assert!(s.summary.contains("whole NVM subsystem"));
         assert_eq!(s.shared, None);
         // A namespace active on the controller without a block device here: shared.

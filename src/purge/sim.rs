@@ -46,6 +46,8 @@ pub struct SimConfig {
     /// The drive starts the sanitize, but the ioctl that sent it returns a transport error
     /// (EINTR, as a signal or a controller reset leaves it): feature `lost`.
     pub lost: bool,
+    /// A previous owner's crypto erase is already in the Persistent Event Log: `history`.
+    pub history: bool,
 }
 
 impl SimConfig {
@@ -75,13 +77,14 @@ impl SimConfig {
                 "nolog" => c.no_log = true,
                 "worn" => c.worn = true,
                 "lost" => c.lost = true,
+                "history" => c.history = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history or lbafN (N < 64)"
                     ))
                 }
             }
@@ -99,6 +102,30 @@ struct State {
     /// SSTAT low bits: 0 never, 1 done, 2 running, 3 failed.
     status: u8,
     progress: u16,
+    /// The Persistent Event Log's sanitize events, oldest first: (type, body, timestamp ms).
+    #[serde(default)]
+    pel: Vec<(u8, Vec<u8>, u64)>,
+}
+
+impl State {
+    /// Logs a Sanitize Start (09h) or Completion (0Ah) event, each later than the last.
+    fn log(&mut self, etype: u8, body: Vec<u8>) {
+        let ts = self.pel.last().map_or(1000, |e| e.2 + 1000);
+        self.pel.push((etype, body, ts));
+    }
+
+    fn log_start(&mut self, cdw10: u32) {
+        let mut start = vec![0u8; 12];
+        start[4..8].copy_from_slice(&cdw10.to_le_bytes());
+        self.log(0x09, start);
+    }
+
+    fn log_completion(&mut self, sstat: u16) {
+        let mut done = vec![0u8; 8];
+        done[0..2].copy_from_slice(&0xFFFFu16.to_le_bytes());
+        done[2..4].copy_from_slice(&sstat.to_le_bytes());
+        self.log(0x0A, done);
+    }
 }
 
 fn sim_keep(path: &std::path::Path, st: &State) -> io::Result<()> {
@@ -175,10 +202,15 @@ impl SimNvme {
     }
 
     fn fresh(cfg: SimConfig) -> State {
-        State {
+        let mut st = State {
             status: if cfg.failed { 3 } else { 0 },
             ..State::default()
+        };
+        if cfg.history {
+            st.log_start(4);
+            st.log_completion(1);
         }
+        st
     }
 
     fn with(
@@ -316,6 +348,7 @@ impl SimNvme {
                 st.last_cdw10 = cmd.cdw10;
                 st.status = 2;
                 st.progress = 0;
+                st.log_start(cmd.cdw10);
                 if self.cfg.lost {
                     return Err(io::Error::from_raw_os_error(nix::libc::EINTR));
                 }
@@ -335,30 +368,21 @@ impl SimNvme {
                 Ok((0, 0))
             }
             (0x02, 0x0D) => {
-                // Persistent Event Log: a Sanitize Start and Completion for the last sanitize.
+                // Persistent Event Log: every sanitize event, oldest first.
                 data.fill(0);
                 let mut events = Vec::new();
-                if st.last_cdw10 != 0 && st.status == 1 {
-                    let event = |etype: u8, body: &[u8]| {
-                        let mut e = vec![etype, 0, 21, 0, 0, 0];
-                        e.extend_from_slice(&1000u64.to_le_bytes());
-                        e.extend_from_slice(&[0; 6]);
-                        e.extend_from_slice(&0u16.to_le_bytes());
-                        e.extend_from_slice(&(body.len() as u16).to_le_bytes());
-                        e.extend_from_slice(body);
-                        e
-                    };
-                    let mut start = vec![0u8; 12];
-                    start[4..8].copy_from_slice(&st.last_cdw10.to_le_bytes());
-                    events.extend(event(0x09, &start));
-                    let mut done = vec![0u8; 8];
-                    done[0..2].copy_from_slice(&0xFFFFu16.to_le_bytes());
-                    done[2..4].copy_from_slice(&u16::from(st.status).to_le_bytes());
-                    events.extend(event(0x0A, &done));
+                for (etype, body, ts) in &st.pel {
+                    let mut e = vec![*etype, 0, 21, 0, 0, 0];
+                    e.extend_from_slice(&ts.to_le_bytes());
+                    e.extend_from_slice(&[0; 6]);
+                    e.extend_from_slice(&0u16.to_le_bytes());
+                    e.extend_from_slice(&(body.len() as u16).to_le_bytes());
+                    e.extend_from_slice(body);
+                    events.extend(e);
                 }
                 let mut log = vec![0u8; 512];
                 log[0] = 0x0D;
-                log[4] = if events.is_empty() { 0 } else { 2 };
+                log[4..8].copy_from_slice(&(st.pel.len() as u32).to_le_bytes());
                 log[8..16].copy_from_slice(&((512 + events.len()) as u64).to_le_bytes());
                 log.extend(events);
                 let n = data.len().min(log.len());
@@ -398,6 +422,7 @@ impl SimNvme {
                         st.running = None;
                         st.status = 1;
                         st.progress = 0xFFFF;
+                        st.log_completion(1);
                     } else {
                         st.running = Some((cdw10, pattern, left - 1));
                         st.progress = st
