@@ -400,6 +400,29 @@ pub struct DeviceOpts {
     /// can leave the drive locked (it is never chosen there otherwise).
     #[arg(long, help_heading = "Device commands")]
     pub allow_bridged_security_erase: bool,
+
+    /// NVMe Sanitize: set No-Deallocate After Sanitize for an overwrite only (auto), for every
+    /// sanitize method (on), or never (off); never where the drive inhibits it.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Device commands"
+    )]
+    pub no_deallocate: NoDeallocateArg,
+}
+
+/// When an NVMe Sanitize is sent with No-Deallocate After Sanitize.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NoDeallocateArg {
+    /// For an overwrite only, whose read-back then shows the pattern itself.
+    Auto,
+    /// For every sanitize method (a crypto or block erase may then leave reads failing, or
+    /// take as long as an overwrite).
+    On,
+    /// Never.
+    Off,
 }
 
 /// Test seams: hidden flags that exist only in debug builds (or with the `test-seams` cargo
@@ -656,6 +679,11 @@ pub struct PurgeArgs {
     /// there, and a method asked for by name is refused without this.
     #[arg(long)]
     pub allow_bridged_security_erase: bool,
+
+    /// NVMe Sanitize: set No-Deallocate After Sanitize for an overwrite only (auto), for every
+    /// sanitize method (on), or never (off); never where the drive inhibits it (SANICAP NDI).
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub no_deallocate: NoDeallocateArg,
 
     /// Share of the device sampled before and after, percent (1-100).
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1)]

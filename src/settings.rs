@@ -22,6 +22,17 @@ pub fn cert_dir(flag: Option<&PathBuf>, c: &Config) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// `--no-deallocate` as the purge flow takes it.
+fn no_deallocate(a: crate::cli::NoDeallocateArg) -> crate::purge::flow::NoDeallocate {
+    use crate::cli::NoDeallocateArg as A;
+    use crate::purge::flow::NoDeallocate as N;
+    match a {
+        A::Auto => N::Auto,
+        A::On => N::On,
+        A::Off => N::Off,
+    }
+}
+
 /// The signing key: `--key`, else the organization file's, else `None` (the default key).
 pub fn key(flag: Option<&PathBuf>, c: &Config) -> Option<PathBuf> {
     flag.cloned().or_else(|| c.key.clone())
@@ -334,6 +345,7 @@ impl Purge {
                     .rma_capture
                     .then(|| cert_dir(a.cert_dir.as_ref(), &config)),
                 allow_bridged_erase: a.allow_bridged_security_erase,
+                no_deallocate: no_deallocate(a.no_deallocate),
             },
             unlock: a.unlock,
             resume: a.resume,
@@ -413,6 +425,7 @@ impl Sanitize {
                 hold: o.seams.hold().map(str::to_string),
                 rma_capture: d.rma_capture.then(|| wipe.cert_dir.clone()),
                 allow_bridged_erase: d.allow_bridged_security_erase,
+                no_deallocate: no_deallocate(d.no_deallocate),
             },
             simulate,
             wipe,

@@ -449,6 +449,11 @@ pub struct SanitizeStatus {
     pub est_overwrite: u32,
     pub est_block: u32,
     pub est_crypto: u32,
+    /// The same with No-Deallocate After Sanitize set (ETOND, ETBEND, ETCEND; bytes 20-31):
+    /// the estimates for a sanitize sent with NDAS.
+    pub est_overwrite_nd: u32,
+    pub est_block_nd: u32,
+    pub est_crypto_nd: u32,
     /// NVMe 2.1 Sanitize State Information (byte 36) bits 3:0: 0 idle, 1 restricted
     /// processing, 2 restricted failure, 3 unrestricted processing, 4 unrestricted failure,
     /// 5 media verification, 6 post-verification deallocation; 0 also on older drives.
@@ -489,6 +494,9 @@ pub fn parse_sanitize_log(d: &[u8; 512]) -> SanitizeStatus {
         est_overwrite: u32at(8),
         est_block: u32at(12),
         est_crypto: u32at(16),
+        est_overwrite_nd: u32at(20),
+        est_block_nd: u32at(24),
+        est_crypto_nd: u32at(28),
         state: d[36] & 0x0F,
     }
 }

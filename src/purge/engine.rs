@@ -108,6 +108,8 @@ pub struct Caps {
     pub blockers: Vec<Blocker>,
     /// The drive's own estimate for each method.
     pub estimates: Vec<(Method, Estimate)>,
+    /// NVMe: its estimate for each sanitize sent with No-Deallocate After Sanitize.
+    pub estimates_nd: Vec<(Method, Estimate)>,
     /// The last sanitize failed; the drive stays in failure mode until a new sanitize succeeds
     /// (or, if it was unrestricted, it is exited).
     pub failure: Option<FailureMode>,
@@ -133,6 +135,19 @@ impl Caps {
     /// The drive's estimate for `m`.
     pub fn estimate(&self, m: Method) -> Option<Estimate> {
         self.estimates
+            .iter()
+            .find(|(x, _)| *x == m)
+            .map(|(_, e)| *e)
+    }
+
+    /// The drive's estimate for `m` as it will be sent: with No-Deallocate After Sanitize
+    /// (`nd`) the NVMe log's ND estimates, which can be far longer (the drive rewrites the
+    /// media instead of deallocating it).
+    pub fn estimate_for(&self, m: Method, nd: bool) -> Option<Estimate> {
+        if !nd {
+            return self.estimate(m);
+        }
+        self.estimates_nd
             .iter()
             .find(|(x, _)| *x == m)
             .map(|(_, e)| *e)
@@ -694,20 +709,19 @@ fn probe_nvme(d: &dyn Passthrough) -> io::Result<Caps> {
                     st.percent()
                 )));
             }
-            for (m, e) in [
-                (Method::NvmeSanitizeOverwrite, st.est_overwrite),
-                (Method::NvmeSanitizeBlock, st.est_block),
-                (Method::NvmeSanitizeCrypto, st.est_crypto),
+            for (m, e, nd) in [
+                (Method::NvmeSanitizeOverwrite, st.est_overwrite, st.est_overwrite_nd),
+                (Method::NvmeSanitizeBlock, st.est_block, st.est_block_nd),
+                (Method::NvmeSanitizeCrypto, st.est_crypto, st.est_crypto_nd),
             ] {
-                if e != 0 && e != u32::MAX {
-                    caps.estimates.push((
-                        m,
-                        Estimate {
-                            seconds: u64::from(e),
-                            at_least: false,
-                        },
-                    ));
-                }
+                let known = |e: u32| {
+                    (e != 0 && e != u32::MAX).then_some(Estimate {
+                        seconds: u64::from(e),
+                        at_least: false,
+                    })
+                };
+                caps.estimates.extend(known(e).map(|x| (m, x)));
+                caps.estimates_nd.extend(known(nd).map(|x| (m, x)));
             }
         }
     }

@@ -104,6 +104,23 @@ pub struct Request {
     /// `--allow-bridged-security-erase`: the operator takes the risk of an ATA security erase
     /// through a USB or unknown bridge (see [`bridge`]).
     pub allow_bridged_erase: bool,
+    /// NVMe Sanitize: when to set No-Deallocate After Sanitize (`--no-deallocate`).
+    pub no_deallocate: NoDeallocate,
+}
+
+/// When an NVMe Sanitize is sent with No-Deallocate After Sanitize (NDAS), where the drive
+/// allows it (SANICAP NDI 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NoDeallocate {
+    /// Only for an overwrite, whose read-back then shows the pattern itself. A crypto or block
+    /// erase is sent without it: the specification lets reads fail afterwards or has the drive
+    /// rewrite all the media, and the canaries need neither.
+    #[default]
+    Auto,
+    /// For every sanitize method.
+    On,
+    /// Never.
+    Off,
 }
 
 /// What will be sent, to what effect.
@@ -484,11 +501,27 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     }
     let overwrite = m.technique() == "overwrite";
     let dealloc = deallocated(d, &caps, ns.deallocated);
-    let no_deallocate = d.bus == Bus::Nvme
-        && caps
-            .controller
-            .as_ref()
-            .is_some_and(|c| !c.no_deallocate_inhibited);
+    let allowed = caps
+        .controller
+        .as_ref()
+        .is_some_and(|c| !c.no_deallocate_inhibited);
+    let sanitize = matches!(
+        m,
+        Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock | Method::NvmeSanitizeOverwrite
+    );
+    let wanted = match r.no_deallocate {
+        NoDeallocate::Auto => overwrite,
+        NoDeallocate::On => true,
+        NoDeallocate::Off => false,
+    };
+    if sanitize && r.no_deallocate == NoDeallocate::On && !allowed {
+        warnings.push(
+            "--no-deallocate on: the drive inhibits No-Deallocate After Sanitize (SANICAP NDI), so it is \
+             not set"
+                .into(),
+        );
+    }
+    let no_deallocate = d.bus == Bus::Nvme && sanitize && allowed && wanted;
     // An overwrite whose pattern is what deallocated blocks read as cannot be told from a
     // drive that only deallocated.
     let same = |p: u32| dealloc.is_some_and(|b| p == u32::from_ne_bytes([b; 4]));
@@ -533,7 +566,8 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
             }
         ));
     }
-    let estimate = caps.estimate(m);
+    // The estimate of the command as sent: with No-Deallocate, the drive's ND estimate.
+    let estimate = caps.estimate_for(m, no_deallocate);
     let opts = Options {
         pattern,
         passes: r.passes,
@@ -1298,6 +1332,7 @@ mod tests {
             hold: None,
             rma_capture: None,
             allow_bridged_erase: false,
+            no_deallocate: NoDeallocate::Auto,
         }
     }
 
@@ -1630,6 +1665,57 @@ mod tests {
         );
         let c = purge(&d.probe, ran.outcome, &Record::default());
         assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    }
+
+    #[test]
+    fn no_deallocate_goes_with_an_overwrite_only_unless_asked_and_the_estimate_follows_it() {
+        let s = setup("crypto,block,overwrite");
+        let d = drive(&s);
+        let with = |m: Method, nd: NoDeallocate| {
+            let r = Request {
+                no_deallocate: nd,
+                ..request(m)
+            };
+            let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+            (p.opts.no_deallocate, p.estimate.map(|e| e.seconds))
+        };
+        // Auto: a crypto or block erase without it (and their plain estimates), an overwrite
+        // with it (and the overwrite-with-No-Deallocate estimate).
+        assert_eq!(
+            with(Method::NvmeSanitizeCrypto, NoDeallocate::Auto),
+            (false, Some(10))
+        );
+        assert_eq!(
+            with(Method::NvmeSanitizeBlock, NoDeallocate::Auto),
+            (false, Some(120))
+        );
+        assert_eq!(
+            with(Method::NvmeSanitizeOverwrite, NoDeallocate::Auto),
+            (true, Some(3700))
+        );
+        // Asked for: on every method, with the matching estimates; or never.
+        assert_eq!(
+            with(Method::NvmeSanitizeCrypto, NoDeallocate::On),
+            (true, Some(3600))
+        );
+        assert_eq!(
+            with(Method::NvmeSanitizeOverwrite, NoDeallocate::Off),
+            (false, Some(3600))
+        );
+        // A drive that inhibits it (NDI) never gets it, and the operator who asked hears why.
+        let ndi = setup("crypto,overwrite,ndi");
+        let d = drive(&ndi);
+        let r = Request {
+            no_deallocate: NoDeallocate::On,
+            ..request(Method::NvmeSanitizeCrypto)
+        };
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(!p.opts.no_deallocate);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("NDI")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -442,7 +442,18 @@ impl SimNvme {
                 };
                 data[2..4].copy_from_slice(&(u16::from(st.status) | passes << 3).to_le_bytes());
                 data[4..8].copy_from_slice(&st.last_cdw10.to_le_bytes());
-                data[12..16].copy_from_slice(&120u32.to_le_bytes());
+                // Estimates: ETO, ETBE, ETCE, then the same with No-Deallocate (ETOND, ETBEND,
+                // ETCEND), which a drive that rewrites its media instead of deallocating makes long.
+                for (at, secs) in [
+                    (8, 3600u32),
+                    (12, 120),
+                    (16, 10),
+                    (20, 3700),
+                    (24, 3600),
+                    (28, 3600),
+                ] {
+                    data[at..at + 4].copy_from_slice(&secs.to_le_bytes());
+                }
                 // Sanitize State Information: restricted failure when failed.
                 data[36] = if st.status == 3 { 2 } else { 0 };
                 Ok((0, 0))

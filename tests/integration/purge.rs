@@ -37,12 +37,12 @@ fn dry_run_prints_the_exact_bytes_nvme_cli_sends() {
     assert!(text.contains("nvme-sanitize-crypto (Purge)"), "{text}");
     // Under the bytes, their fields named.
     assert!(
-        text.contains("= Sanitize (opcode 0x84), NSID 0x0: CDW10 0x00000204 = SANACT 4 (crypto erase), AUSE 0, OWPASS 0, OIPBP 0, NDAS 1"),
+        text.contains("= Sanitize (opcode 0x84), NSID 0x0: CDW10 0x00000004 = SANACT 4 (crypto erase), AUSE 0, OWPASS 0, OIPBP 0, NDAS 0"),
         "{text}"
     );
-    // No-Deallocate is set where the drive allows it (SANICAP NDI 0): as
-    // nvme sanitize --sanact=4 --no-dealloc sends it
-    // (tests/data/ioctlcap/nvme-sanitize-crypto-nodealloc.txt), addr/timeout masked.
+    // A crypto erase goes without No-Deallocate (only an overwrite gets it by default): as
+    // nvme sanitize --sanact=4 sends it (tests/data/ioctlcap/nvme-sanitize-crypto.txt),
+    // addr/timeout masked.
     let printed: Vec<u8> = text
         .lines()
         .find_map(|l| {
@@ -55,7 +55,7 @@ fn dry_run_prints_the_exact_bytes_nvme_cli_sends() {
         .collect();
     let golden = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/ioctlcap/nvme-sanitize-crypto-nodealloc.txt"
+        "/tests/data/ioctlcap/nvme-sanitize-crypto.txt"
     ))
     .unwrap();
     let mut theirs: Vec<u8> = vec![];
@@ -281,6 +281,18 @@ fn shimmed(
     transport: &str,
     method: &str,
 ) -> std::process::Output {
+    shimmed_with(env, shim, dev, transport, method, &[])
+}
+
+/// [`shimmed`] with more flags.
+fn shimmed_with(
+    env: &Env,
+    shim: &Path,
+    dev: &Path,
+    transport: &str,
+    method: &str,
+    extra: &[&str],
+) -> std::process::Output {
     env.cmd()
         .env("IOCTLCAP_FAKE", "1")
         .env("LD_PRELOAD", shim)
@@ -306,6 +318,7 @@ fn shimmed(
             "--cert-dir",
             "c",
         ])
+        .args(extra)
         .arg(dev)
         .output()
         .unwrap()
@@ -356,13 +369,24 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
             "{method}: the fake drive proves nothing, so never PASS"
         );
     }
-    // NVMe: the fake answers Identify with SANICAP crypto|block|overwrite.
-    // The fake's SANICAP allows No-Deallocate, which mediasan then sets: as --no-dealloc.
-    for (method, capture) in [
-        ("nvme-sanitize-block", "nvme-sanitize-block-nodealloc"),
-        ("nvme-sanitize-crypto", "nvme-sanitize-crypto-nodealloc"),
+    // NVMe: the fake answers Identify with SANICAP crypto|block|overwrite, and allows
+    // No-Deallocate. A crypto or block erase goes without it (as plain `nvme sanitize`), unless
+    // --no-deallocate on asks for it (as `nvme sanitize --no-dealloc`).
+    for (method, capture, extra) in [
+        ("nvme-sanitize-block", "nvme-sanitize-block", &[][..]),
+        ("nvme-sanitize-crypto", "nvme-sanitize-crypto", &[][..]),
+        (
+            "nvme-sanitize-block",
+            "nvme-sanitize-block-nodealloc",
+            &["--no-deallocate", "on"][..],
+        ),
+        (
+            "nvme-sanitize-crypto",
+            "nvme-sanitize-crypto-nodealloc",
+            &["--no-deallocate", "on"][..],
+        ),
     ] {
-        let out = shimmed(&env, &shim, &lo.dev, "nvme", method);
+        let out = shimmed_with(&env, &shim, &lo.dev, "nvme", method, extra);
         let log = String::from_utf8_lossy(&out.stderr);
         let ours = sent(&log, "[cap] NVME_IOCTL_ADMIN_CMD ", "opc=0x84")
             .unwrap_or_else(|| panic!("{method}: {log}"));

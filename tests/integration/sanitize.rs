@@ -362,14 +362,14 @@ fn health_is_in_every_certificate_and_a_policy_limit_triages_a_worn_drive() {
     assert_eq!(rec.source, "NVMe Sanitize Status log (81h)");
     assert_eq!(rec.fields["SSTAT status"], "1", "{rec:?}");
     assert_eq!(
-        rec.fields["SCDW10"], "0x00000204",
-        "crypto erase, No-Deallocate: {rec:?}"
+        rec.fields["SCDW10"], "0x00000004",
+        "crypto erase, without No-Deallocate: {rec:?}"
     );
     assert_eq!(rec.raw.len(), 1024);
     // And the Persistent Event Log's sanitize events, as the drive recorded them.
     assert_eq!(rec.events.len(), 2, "{rec:?}");
     assert!(
-        rec.events[0].starts_with("Sanitize Start") && rec.events[0].contains("CDW10 0x00000204"),
+        rec.events[0].starts_with("Sanitize Start") && rec.events[0].contains("CDW10 0x00000004"),
         "{rec:?}"
     );
     assert!(rec.events[1].starts_with("Sanitize Completion"), "{rec:?}");
