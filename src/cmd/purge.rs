@@ -465,17 +465,44 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
     let Some(drive) = p.handle.as_deref() else {
         return Err(Error::target(&p.path, "cannot be opened").into());
     };
-    let st = engine::poll(drive, bus, &engine::Expect::default());
+    // An ATA drive without the SANITIZE feature set aborts SANITIZE STATUS EXT the way a
+    // failed sanitize is reported: what the drive supports is read first.
+    let unsupported = match bus {
+        Bus::Ata => match engine::identify(drive) {
+            Ok(id) if !id.sanitize => Some(
+                "the drive has no SANITIZE feature set (IDENTIFY word 59 bit 12 is clear)"
+                    .to_string(),
+            ),
+            Ok(_) => None,
+            Err(e) => {
+                return Err(Error::target(
+                    &p.path,
+                    format!("its sanitize status cannot be read: IDENTIFY DEVICE failed: {e}"),
+                )
+                .into())
+            }
+        },
+        _ => None,
+    };
+    let st = match &unsupported {
+        Some(_) => None,
+        None => Some(engine::poll(drive, bus, &engine::Expect::default())),
+    };
     let (state, percent, detail) = match &st {
-        State::Running(x) => ("running", Some(*x), String::new()),
-        State::Completed(w) => ("completed", None, w.clone()),
-        State::Failed(w) => ("failed", None, w.clone()),
-        State::Idle(w) => ("none", None, w.clone()),
-        State::Unknown(w) => {
-            return Err(
-                Error::target(&p.path, format!("its sanitize status cannot be read: {w}")).into(),
-            )
-        }
+        None => ("unsupported", None, unsupported.unwrap_or_default()),
+        Some(st) => match st {
+            State::Running(x) => ("running", Some(*x), String::new()),
+            State::Completed(w) => ("completed", None, w.clone()),
+            State::Failed(w) => ("failed", None, w.clone()),
+            State::Idle(w) => ("none", None, w.clone()),
+            State::Unknown(w) => {
+                return Err(Error::target(
+                    &p.path,
+                    format!("its sanitize status cannot be read: {w}"),
+                )
+                .into())
+            }
+        },
     };
     if args.json {
         crate::term::out(

@@ -455,15 +455,20 @@ pub struct Identify {
 }
 
 /// Words 89/90: bit 15 selects the extended format (bits 14:0) else bits 7:0; units of two
-/// minutes; 0 means not reported. The largest value (7FFFh, or FFh) means "more than": the
-/// minutes are then a lower bound (the second value is true).
+/// minutes; 0 means not reported. The largest value (7FFFh, or FFh) means "more than" the
+/// one below it: more than 65532 (508) minutes, as ACS states it; the minutes are then a
+/// lower bound (the second value is true).
 fn erase_time(w: u16) -> (u32, bool) {
     let (v, max) = if w & 0x8000 != 0 {
         (w & 0x7FFF, 0x7FFF)
     } else {
         (w & 0x00FF, 0x00FF)
     };
-    (u32::from(v) * 2, v == max)
+    if v == max {
+        (u32::from(max - 1) * 2, true)
+    } else {
+        (u32::from(v) * 2, false)
+    }
 }
 
 /// Parses IDENTIFY DEVICE data (ACS-3 word numbers).
@@ -701,8 +706,10 @@ mod tests {
     #[test]
     fn saturated_erase_estimates_are_lower_bounds() {
         // Words 89/90: 00FFh (basic format) and FFFFh (extended, 7FFFh) mean "more than".
-        assert_eq!(erase_time(0x00FF), (510, true));
-        assert_eq!(erase_time(0xFFFF), (65534, true));
+        assert_eq!(erase_time(0x00FF), (508, true));
+        assert_eq!(erase_time(0xFFFF), (65532, true));
+        assert_eq!(erase_time(0x00FE), (508, false));
+        assert_eq!(erase_time(0x8000 | 0x7FFE), (65532, false));
         assert_eq!(erase_time(0x801E), (60, false));
         assert_eq!(erase_time(0x001E), (60, false));
         assert_eq!(erase_time(0), (0, false));

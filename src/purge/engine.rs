@@ -142,15 +142,25 @@ impl Caps {
 
     /// The drive's estimate for `m` as it will be sent: with No-Deallocate After Sanitize
     /// (`nd`) the NVMe log's ND estimates, which can be far longer (the drive rewrites the
-    /// media instead of deallocating it).
-    pub fn estimate_for(&self, m: Method, nd: bool) -> Option<Estimate> {
-        if !nd {
-            return self.estimate(m);
-        }
-        self.estimates_nd
-            .iter()
-            .find(|(x, _)| *x == m)
-            .map(|(_, e)| *e)
+    /// media instead of deallocating it); an NVMe overwrite's for its `passes` (the log states
+    /// ETO and ETOND for 16 passes).
+    pub fn estimate_for(&self, m: Method, nd: bool, passes: u8) -> Option<Estimate> {
+        let e = if nd {
+            self.estimates_nd
+                .iter()
+                .find(|(x, _)| *x == m)
+                .map(|(_, e)| *e)
+        } else {
+            self.estimate(m)
+        }?;
+        Some(if m == Method::NvmeSanitizeOverwrite {
+            Estimate {
+                seconds: (e.seconds * u64::from(passes.clamp(1, 16))).div_ceil(16),
+                at_least: e.at_least,
+            }
+        } else {
+            e
+        })
     }
 }
 
@@ -2179,7 +2189,12 @@ mod tests {
         let long = hdd(|c| c.erase_time_words = (0x00FF, 0xFFFF));
         let caps = probe(&long, Bus::Ata, None).unwrap();
         let e = caps.estimate(Method::AtaSecurityEraseEnhanced).unwrap();
-        assert!(e.at_least && e.describe() == "more than 65534 min", "{e:?}");
+        assert!(e.at_least && e.describe() == "more than 65532 min", "{e:?}");
+        assert_eq!(
+            caps.estimate(Method::AtaSecurityErase)
+                .map(|e| e.describe()),
+            Some("more than 508 min".to_string())
+        );
     }
 
     #[test]

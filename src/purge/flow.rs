@@ -567,7 +567,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         ));
     }
     // The estimate of the command as sent: with No-Deallocate, the drive's ND estimate.
-    let estimate = caps.estimate_for(m, no_deallocate);
+    let estimate = caps.estimate_for(m, no_deallocate, r.passes);
     let opts = Options {
         pattern,
         passes: r.passes,
@@ -1691,7 +1691,8 @@ mod tests {
         );
         assert_eq!(
             with(Method::NvmeSanitizeOverwrite, NoDeallocate::Auto),
-            (true, Some(3700))
+            (true, Some(232)),
+            "the log states ETOND for 16 passes: one pass takes a 16th"
         );
         // Asked for: on every method, with the matching estimates; or never.
         assert_eq!(
@@ -1700,7 +1701,7 @@ mod tests {
         );
         assert_eq!(
             with(Method::NvmeSanitizeOverwrite, NoDeallocate::Off),
-            (false, Some(3600))
+            (false, Some(225))
         );
         // A drive that inhibits it (NDI) never gets it, and the operator who asked hears why.
         let ndi = setup("crypto,overwrite,ndi");

@@ -287,6 +287,14 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (rc, text) = get("ata-purge");
     assert_eq!(rc, 2, "{text}");
     assert!(text.contains("QEMU virtual disk"), "{text}");
+    // A real ATA drive (libata over AHCI) without the SANITIZE feature set: its status is
+    // "unsupported", read from IDENTIFY, never "failed" (it aborts SANITIZE STATUS EXT).
+    let (rc, text) = get("ata-status");
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains("sanitize unsupported") && text.contains("no SANITIZE feature set"),
+        "{text}"
+    );
     // A method named explicitly is still sent (graded Clear at most): QEMU refuses it.
     let (rc, text) = get("scsi-purge");
     assert_eq!(rc, 3, "{text}");
