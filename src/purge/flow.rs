@@ -734,16 +734,50 @@ fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
             .iter()
             .map(|b| (b.label.clone(), cert::hex(&b.bytes)))
             .collect(),
-        options: format!(
-            "pattern {:#010x}, passes {}, ause {}, no-deallocate {}",
-            p.opts.pattern, p.opts.passes, p.opts.ause, p.opts.no_deallocate
-        ),
+        options: options(p),
         drive_status,
         estimate_seconds: p.estimate.map(|e| e.seconds),
         estimate_at_least: p.estimate.is_some_and(|e| e.at_least),
         scope: p.scope.reaches.clone(),
         drive_record: None,
         captured: vec![],
+    }
+}
+
+/// The options the command was sent with, as far as they mean anything for its method: the
+/// pattern and passes of an overwrite, AUSE and No-Deallocate of a sanitize.
+fn options(p: &Prepared) -> String {
+    let m = p.method;
+    let mut o = Vec::new();
+    if m.technique() == "overwrite" {
+        o.push(format!("pattern {:#010x}", p.opts.pattern));
+        o.push(format!("passes {}", p.opts.passes));
+    }
+    let sanitize = matches!(
+        m,
+        Method::NvmeSanitizeCrypto
+            | Method::NvmeSanitizeBlock
+            | Method::NvmeSanitizeOverwrite
+            | Method::AtaSanitizeCrypto
+            | Method::AtaSanitizeBlock
+            | Method::AtaSanitizeOverwrite
+            | Method::ScsiSanitizeCrypto
+            | Method::ScsiSanitizeBlock
+            | Method::ScsiSanitizeOverwrite
+    );
+    if sanitize {
+        o.push(format!("ause {}", p.opts.ause));
+    }
+    if matches!(
+        m,
+        Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock | Method::NvmeSanitizeOverwrite
+    ) {
+        o.push(format!("no-deallocate {}", p.opts.no_deallocate));
+    }
+    if o.is_empty() {
+        "none".into()
+    } else {
+        o.join(", ")
     }
 }
 
@@ -1717,6 +1751,22 @@ mod tests {
             "{:?}",
             p.warnings
         );
+    }
+
+    #[test]
+    fn the_options_recorded_are_those_the_method_takes() {
+        let s = setup("crypto,overwrite,format");
+        let d = drive(&s);
+        let of = |m: Method| options(&prepare(&d, &request(m), &crate::progress::Quiet).unwrap());
+        assert_eq!(
+            of(Method::NvmeSanitizeCrypto),
+            "ause false, no-deallocate false"
+        );
+        assert_eq!(
+            of(Method::NvmeSanitizeOverwrite),
+            "pattern 0x00000000, passes 1, ause false, no-deallocate true"
+        );
+        assert_eq!(of(Method::NvmeFormatUserData), "none");
     }
 
     #[test]
