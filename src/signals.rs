@@ -23,6 +23,9 @@ pub struct Signals {
     /// Test builds only: SIGUSR1 arrived, which releases a `--test-hold` without the meaning
     /// of any other signal (cleared when a hold starts).
     pub proceed: Arc<AtomicBool>,
+    /// Test builds only: the points already held (each is held once: a point reached again,
+    /// such as a checkpoint after the signal that released it, goes on).
+    pub held: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Signals {
@@ -65,6 +68,7 @@ impl Signals {
             hangup: Arc::clone(&self.hangup),
             removed: Arc::default(),
             proceed: Arc::clone(&self.proceed),
+            held: Arc::clone(&self.held),
         }
     }
 
@@ -74,12 +78,19 @@ impl Signals {
     }
 
     /// The `--test-hold` seam (debug builds only; `want` is always `None` in a release build):
-    /// at `point`, if it is the one asked for, print `{"event":"test_hold","point":...}` on
+    /// the first time the flow reaches `point`, if it is the one asked for, print `{"event":"test_hold","point":...}` on
     /// stdout and wait (at most two minutes) for any signal, so a test can deliver one exactly
     /// at this stage boundary, or act on the system there and let it go on with SIGUSR1.
     pub fn hold(&self, want: Option<&str>, point: &str) {
         if want != Some(point) {
             return;
+        }
+        {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if held.iter().any(|h| h == point) {
+                return;
+            }
+            held.push(point.to_string());
         }
         self.proceed.store(false, Ordering::Relaxed);
         let (c0, h0) = (self.cancelled(), self.hung_up());
