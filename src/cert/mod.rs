@@ -537,6 +537,15 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
             c.sanitization.passes.len()
         ));
     }
+    // A Clear claims every user-addressable block: on a drive whose hidden-area limits could
+    // not be read, sectors beyond the size it reports may remain.
+    if c.media.hidden_areas.state == "unknown" && c.media.kind == "block" {
+        incomplete.push(format!(
+            "the drive's hidden-area limits (HPA/AMA, DCO) could not be read ({}): sectors beyond the size \
+             it reports may hold data; check them (hdparm -N, as root) and wipe again",
+            c.media.hidden_areas.detail
+        ));
+    }
     if c.media.hidden_areas.state == "present" {
         fail.push(format!(
             "hidden sectors were not overwritten: {}; restore the native max address (e.g. hdparm -N) and wipe again",
@@ -780,6 +789,21 @@ mod tests {
         let mut c = passing();
         c.sanitization.passes[0].interrupted = true;
         assert_eq!(judge(&c, 1, false).0, Verdict::Incomplete);
+
+        // A drive whose hidden-area limits could not be read: its Clear cannot claim every
+        // user-addressable block. An image (no such limits) is unaffected.
+        let mut c = passing();
+        c.media.kind = "block".into();
+        c.media.hidden_areas.state = "unknown".into();
+        c.media.hidden_areas.detail = "DCO IDENTIFY failed; the DCO may be frozen".into();
+        let (v, r) = judge(&c, 1, false);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(
+            r[0].contains("hidden-area limits") && r[0].contains("frozen"),
+            "{r:?}"
+        );
+        c.media.kind = "image".into();
+        assert_eq!(judge(&c, 1, false).0, Verdict::Pass);
 
         assert_eq!(
             judge(&passing(), 3, false).0,

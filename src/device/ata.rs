@@ -87,6 +87,41 @@ pub fn read_native_max_ext() -> [u8; 16] {
     )
 }
 
+/// GET NATIVE MAX ADDRESS EXT (0x78, feature 0000h), of the Accessible Max Address
+/// Configuration feature set (ACS-3), which replaces READ NATIVE MAX ADDRESS EXT on drives
+/// that have it: the result LBA comes back in the sense data. As `hdparm -N` sends it to such
+/// a drive.
+pub fn get_native_max_ext() -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            device: 0x40,
+            command: 0x78,
+            ..TaskFile::default()
+        },
+        Protocol::NonData,
+        true,
+        true,
+    )
+}
+
+/// SET ACCESSIBLE MAX ADDRESS EXT (0x78, feature 0001h) to `max_lba` (non-volatile by
+/// definition): removes an AMA limit when `max_lba` is the native maximum. Byte for byte as
+/// `hdparm -N p` sends it to a drive with the AMA feature set (COUNT 1, DEVICE E0h).
+pub fn set_accessible_max_ext(max_lba: u64) -> [u8; 16] {
+    cdb(
+        &TaskFile {
+            features: 0x0001,
+            count: 1,
+            lba: max_lba,
+            device: 0xE0,
+            command: 0x78,
+        },
+        Protocol::NonData,
+        true,
+        true,
+    )
+}
+
 /// DEVICE CONFIGURATION IDENTIFY (0xB1, feature 0xC2): 512 bytes in.
 pub fn dco_identify() -> [u8; 16] {
     cdb(
@@ -598,6 +633,22 @@ mod tests {
             set[2],
             set_max_address_ext(6999).to_vec(),
             "SET MAX ADDRESS EXT"
+        );
+        // A drive with the Accessible Max Address feature set: hdparm -N sends GET NATIVE MAX
+        // ADDRESS EXT, -N p7000 SET ACCESSIBLE MAX ADDRESS EXT (no READ NATIVE MAX before it).
+        let n = captured(include_str!("../../tests/data/ioctlcap/hdparm-N-ama.txt"));
+        assert_eq!(
+            n[1],
+            get_native_max_ext().to_vec(),
+            "GET NATIVE MAX ADDRESS EXT"
+        );
+        let set = captured(include_str!(
+            "../../tests/data/ioctlcap/hdparm-N-p7000-ama.txt"
+        ));
+        assert_eq!(
+            set[1],
+            set_accessible_max_ext(6999).to_vec(),
+            "SET ACCESSIBLE MAX ADDRESS EXT"
         );
         let r = captured(include_str!(
             "../../tests/data/ioctlcap/hdparm-dco-restore.txt"

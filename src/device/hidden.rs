@@ -69,7 +69,14 @@ fn run(d: &dyn Passthrough, cdb: &[u8; 16], dir: DataDir, data: &mut [u8]) -> io
 /// When the device is not ATA, refuses the command, or the answer cannot be decoded.
 pub fn query_ata(f: &dyn Passthrough) -> io::Result<(Snapshot, Vec<String>)> {
     let mut data = [0u8; 512];
-    run(f, &ata::identify(), DataDir::FromDevice, &mut data)?;
+    // A device that rejects IDENTIFY is not an ATA drive (or not one this door reaches).
+    run(f, &ata::identify(), DataDir::FromDevice, &mut data).map_err(|e| {
+        if e.raw_os_error().is_some() {
+            e
+        } else {
+            io::Error::new(io::ErrorKind::Unsupported, e.to_string())
+        }
+    })?;
     if data.iter().all(|&b| b == 0) {
         return Err(io::Error::other("IDENTIFY DEVICE returned no data"));
     }
@@ -81,7 +88,14 @@ pub fn query_ata(f: &dyn Passthrough) -> io::Result<(Snapshot, Vec<String>)> {
         ));
     }
     if id.lba48 && (id.hpa_supported || id.ama_supported) {
-        let sense = run(f, &ata::read_native_max_ext(), DataDir::None, &mut [])?;
+        // A drive with the Accessible Max Address feature set answers GET NATIVE MAX ADDRESS
+        // EXT; READ NATIVE MAX ADDRESS EXT is obsolete there (ACS-3).
+        let ask = if id.ama_supported {
+            ata::get_native_max_ext()
+        } else {
+            ata::read_native_max_ext()
+        };
+        let sense = run(f, &ask, DataDir::None, &mut [])?;
         let r = ata::decode_return(&sense).map_err(io::Error::other)?;
         if !r.lba_complete {
             return Err(io::Error::other(
@@ -135,17 +149,40 @@ pub fn restore(f: &dyn Passthrough) -> io::Result<Option<Restored>> {
     }
     let mut done = Vec::new();
     let current_max = before.sectors.saturating_sub(1);
+    let mut data = [0u8; 512];
+    run(f, &ata::identify(), DataDir::FromDevice, &mut data)?;
+    let ama = ata::parse_identify(&data).ama_supported;
     if let Some(native) = before.native_max_lba.filter(|n| *n > current_max) {
-        // ACS: SET MAX ADDRESS EXT must immediately follow READ NATIVE MAX ADDRESS EXT.
-        run(f, &ata::read_native_max_ext(), DataDir::None, &mut [])?;
-        run(f, &ata::set_max_address_ext(native), DataDir::None, &mut []).map_err(|e| {
-            io::Error::other(format!(
-                "SET MAX ADDRESS EXT to LBA {native} was refused: {e}"
-            ))
-        })?;
-        done.push(format!(
-            "HPA/AMA removed: SET MAX ADDRESS EXT to the native maximum LBA {native} (non-volatile)"
-        ));
+        if ama {
+            // The Accessible Max Address feature set: SET ACCESSIBLE MAX ADDRESS EXT, as
+            // `hdparm -N p` sends it to such a drive.
+            run(
+                f,
+                &ata::set_accessible_max_ext(native),
+                DataDir::None,
+                &mut [],
+            )
+            .map_err(|e| {
+                io::Error::other(format!(
+                    "SET ACCESSIBLE MAX ADDRESS EXT to LBA {native} was refused: {e}"
+                ))
+            })?;
+            done.push(format!(
+                "AMA removed: SET ACCESSIBLE MAX ADDRESS EXT to the native maximum LBA {native} \
+                 (non-volatile)"
+            ));
+        } else {
+            // ACS: SET MAX ADDRESS EXT must immediately follow READ NATIVE MAX ADDRESS EXT.
+            run(f, &ata::read_native_max_ext(), DataDir::None, &mut [])?;
+            run(f, &ata::set_max_address_ext(native), DataDir::None, &mut []).map_err(|e| {
+                io::Error::other(format!(
+                    "SET MAX ADDRESS EXT to LBA {native} was refused: {e}"
+                ))
+            })?;
+            done.push(format!(
+                "HPA removed: SET MAX ADDRESS EXT to the native maximum LBA {native} (non-volatile)"
+            ));
+        }
     }
     let top = before
         .native_max_lba
@@ -197,6 +234,21 @@ pub fn read(probe: &Probe, f: &dyn Passthrough, transport: Transport) -> Outcome
         }
         Err(e) if matches!(iface, "scsi" | "sas") && transport == Transport::Auto => {
             Outcome::NotApplicable(format!("not an ATA device ({e})"))
+        }
+        // A device that takes no SCSI commands at all (SG_IO refused: a loop device, a
+        // virtual disk), even with --transport ata: there is no ATA drive behind it.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(nix::libc::EINVAL | nix::libc::ENOTTY | nix::libc::EOPNOTSUPP)
+            ) =>
+        {
+            Outcome::NotApplicable(format!("the device takes no ATA or SCSI commands ({e})"))
+        }
+        // A USB device that does not take ATA commands (a stick, a card reader): no ATA
+        // limits to hide sectors behind.
+        Err(e) if e.kind() == io::ErrorKind::Unsupported && iface == "usb" => {
+            Outcome::NotApplicable(format!("not an ATA device behind its bridge ({e})"))
         }
         Err(e) => Outcome::Unknown(format!("could not read HPA/DCO limits: {e}")),
     }
@@ -308,6 +360,93 @@ mod tests {
         assert!(
             e.contains("SET MAX ADDRESS EXT to LBA 2999 was refused"),
             "{e}"
+        );
+    }
+
+    /// A drive with the Accessible Max Address feature set (word 119 bit 8) whose firmware no
+    /// longer takes the obsolete READ NATIVE MAX / SET MAX ADDRESS (it aborts them).
+    struct Ama {
+        sectors: std::sync::Mutex<u64>,
+        native: u64,
+        sent: std::sync::Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Passthrough for Ama {
+        fn nvme(&self, _: &AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+            Err(io::Error::other("not NVMe"))
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            _: DataDir,
+            data: &mut [u8],
+            _: u32,
+        ) -> io::Result<(u8, Vec<u8>)> {
+            self.sent.lock().unwrap().push(cdb.to_vec());
+            let ok = |lba: u64| {
+                let l = lba.to_le_bytes();
+                Ok((
+                    0x02,
+                    vec![
+                        0x72, 0x01, 0x00, 0x1d, 0, 0, 0, 14, 0x09, 0x0c, 0x01, 0x00, 0, 0, l[3],
+                        l[0], l[4], l[1], l[5], l[2], 0x40, 0x50,
+                    ],
+                ))
+            };
+            let features = u16::from_be_bytes([cdb[3], cdb[4]]);
+            match cdb[14] {
+                0xEC => {
+                    data.fill(0);
+                    let mut put =
+                        |w: usize, v: u16| data[2 * w..2 * w + 2].copy_from_slice(&v.to_le_bytes());
+                    put(83, 0x4000 | 1 << 10); // valid, 48-bit
+                    put(119, 0x4000 | 1 << 8); // valid, Accessible Max Address Configuration
+                    for i in 0..4 {
+                        put(100 + i, (*self.sectors.lock().unwrap() >> (16 * i)) as u16);
+                    }
+                    Ok((0, vec![]))
+                }
+                0x78 if features == 0 => ok(self.native - 1),
+                0x78 if features == 1 => {
+                    let l = u64::from(cdb[8])
+                        | u64::from(cdb[10]) << 8
+                        | u64::from(cdb[12]) << 16
+                        | u64::from(cdb[7]) << 24
+                        | u64::from(cdb[9]) << 32
+                        | u64::from(cdb[11]) << 40;
+                    *self.sectors.lock().unwrap() = l + 1;
+                    ok(0)
+                }
+                // ABRT for the obsolete commands.
+                _ => Ok((
+                    0x02,
+                    vec![
+                        0x72, 0x0b, 0x00, 0x00, 0, 0, 0, 14, 0x09, 0x0c, 0x00, 0x04, 0, 0, 0, 0, 0,
+                        0, 0, 0, 0x40, 0x51,
+                    ],
+                )),
+            }
+        }
+    }
+
+    #[test]
+    fn an_ama_drive_is_read_and_restored_with_the_ama_commands_as_hdparm_sends_them() {
+        let d = Ama {
+            sectors: std::sync::Mutex::new(1000),
+            native: 3000,
+            sent: std::sync::Mutex::new(vec![]),
+        };
+        let (s, _) = query_ata(&d).unwrap();
+        assert_eq!((s.native_max_lba, s.hidden_sectors), (Some(2999), 2000));
+        let r = restore(&d).unwrap().expect("an AMA limit to remove");
+        assert_eq!((r.before.hidden_sectors, r.after.hidden_sectors), (2000, 0));
+        assert!(r.done[0].starts_with("AMA removed"), "{:?}", r.done);
+        let sent = d.sent.lock().unwrap();
+        assert!(sent.contains(&ata::get_native_max_ext().to_vec()));
+        assert!(sent.contains(&ata::set_accessible_max_ext(2999).to_vec()));
+        assert!(
+            !sent.iter().any(|c| c[14] == 0x27 || c[14] == 0x37),
+            "never the obsolete commands on an AMA drive"
         );
     }
 

@@ -372,8 +372,8 @@ fn a_loop_device_has_no_hidden_areas_to_look_for() {
     assert_code(&mediasan!(env, "wipe", "--yes", &lo.dev), 0);
     let c = read_cert(&env.certificates(env.dir.path())[0]);
     assert_eq!(c.media.hidden_areas.state, "not_applicable");
-    // Forcing ATA on a device that is not ATA: unknown, with the reason, and still PASS
-    // (nothing suggests hidden sectors, but nothing proves there are none either).
+    // Forcing ATA on a device that takes no SCSI or ATA commands at all (SG_IO refused): no
+    // ATA drive behind it, nothing to hide sectors in, and PASS.
     assert_code(
         &mediasan!(
             env,
@@ -389,11 +389,18 @@ fn a_loop_device_has_no_hidden_areas_to_look_for() {
     );
     let c = read_cert(&env.certificates(&env.path("forced"))[0]);
     assert_eq!(
-        c.media.hidden_areas.state, "unknown",
+        c.media.hidden_areas.state, "not_applicable",
         "{:?}",
         c.media.hidden_areas
     );
-    assert!(!c.media.hidden_areas.detail.is_empty());
+    assert!(
+        c.media
+            .hidden_areas
+            .detail
+            .contains("takes no ATA or SCSI commands"),
+        "{:?}",
+        c.media.hidden_areas
+    );
 }
 
 #[test]

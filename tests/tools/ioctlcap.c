@@ -30,6 +30,8 @@ static int fake_sg(sg_io_hdr_t *h) {
         put16(d, 85, 0x4003); put16(d, 86, 0x3400); put16(d, 87, 0x4000);
         put16(d, 89, 1); put16(d, 90, 1); put16(d, 100, 0x0000); put16(d, 101, 0x0002);
         put16(d, 128, 0x0021); /* security supported, enhanced erase supported */
+        { const char *a = getenv("IOCTLCAP_AMA"); /* mediasan's addition: the AMA feature set */
+          if (a && *a == '1') { put16(d, 119, 0x4000 | 0x0100); put16(d, 120, 0x4000 | 0x0100); } }
         const char *m = "FAKE CAPTURE DRIVE                      ";
         for (int i = 0; i < 40; i += 2) { d[54+i] = m[i+1]; d[54+i+1] = m[i]; }
         put16(d, 255, 0x00a5); /* integrity word: signature, checksum fixed below */
