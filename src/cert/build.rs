@@ -489,6 +489,21 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c.notes.extend(o.note);
     c.notes
         .push(format!("The command erased {}.", o.scope_summary));
+    let unshown: Vec<String> = c
+        .sanitization
+        .command
+        .iter()
+        .flat_map(|k| &k.preconditions)
+        .filter(|p| p.status == "not shown")
+        .map(|p| p.requirement.clone())
+        .collect();
+    if !unshown.is_empty() {
+        c.notes.push(format!(
+            "A crypto erase is Purge (NIST SP 800-88 Rev. 2) only where its conditions hold; the drive \
+             does not show that {} (sanitization.command.preconditions): the vendor's documentation must.",
+            unshown.join(", nor that ")
+        ));
+    }
     if !o.unverified.is_empty() {
         c.notes.push(format!(
             "The read-back checked {} only. The command also erased {}, which this certificate does \

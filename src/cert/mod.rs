@@ -358,6 +358,24 @@ pub struct DeviceCommand {
     /// files beside the certificate, each with its BLAKE3.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub captured: Vec<Captured>,
+    /// A crypto erase: NIST SP 800-88 Rev. 2's conditions for it to be Purge, each with what
+    /// the drive showed of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Precondition>,
+}
+
+/// One condition a technique needs to reach its grade, and what shows it (or that nothing
+/// does).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Precondition {
+    /// The condition, as the standard states it.
+    pub requirement: String,
+    /// `reported` (the drive states it), `observed` (mediasan's own read-back shows it), or
+    /// `not shown` (nothing here can show it).
+    pub status: String,
+    /// What shows it, or why nothing does.
+    pub evidence: String,
 }
 
 /// A log saved before a purge (`--rma-capture`).

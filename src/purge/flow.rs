@@ -725,8 +725,55 @@ fn wait(
 }
 
 /// The command record of the certificate.
+/// A crypto erase's conditions for Purge (NIST SP 800-88 Rev. 2: all user data encrypted
+/// with a media encryption key, the key changed or destroyed, the drive stating both), each
+/// with what this drive showed of it; none for another technique.
+fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
+    if p.method.technique() != "crypto erase" {
+        return vec![];
+    }
+    let supports = match d.bus {
+        Bus::Nvme if p.method == Method::NvmeFormatCrypto => {
+            "Identify Controller FNA bit 2: cryptographic erase is supported as part of a secure erase"
+        }
+        Bus::Nvme => "Identify Controller SANICAP bit 0 (CES): the Crypto Erase sanitize operation is supported",
+        Bus::Ata => "IDENTIFY word 59 bit 13: CRYPTO SCRAMBLE EXT is supported",
+        Bus::Scsi => "the drive accepts SANITIZE with CRYPTOGRAPHIC ERASE",
+    };
+    let p = |requirement: &str, status: &str, evidence: &str| cert::Precondition {
+        requirement: requirement.into(),
+        status: status.into(),
+        evidence: evidence.into(),
+    };
+    vec![
+        p(
+            "the drive performs a cryptographic erase (changes the media encryption key)",
+            "reported",
+            supports,
+        ),
+        p(
+            "all user data, in every user-addressable and spare location, is encrypted with the key that \
+             is changed",
+            "not shown",
+            "no command of this interface reports what the media encryption key covers; the vendor's \
+             documentation (or a TCG Opal/Enterprise drive's locking state) must show it",
+        ),
+        p(
+            "the old key is destroyed and cannot be recovered",
+            "not shown",
+            "nothing a host can read shows it; the drive's own completion status is recorded in drive_record",
+        ),
+        p(
+            "data written before is no longer readable",
+            "observed",
+            "the canaries written at the sampled locations before the command are gone (verification)",
+        ),
+    ]
+}
+
 fn command(d: &Drive, p: &Prepared, drive_status: String) -> DeviceCommand {
     DeviceCommand {
+        preconditions: preconditions(d, p),
         method: p.method.name().into(),
         bus: bus_name(d.bus).into(),
         bytes: p
@@ -1767,6 +1814,43 @@ mod tests {
             "pattern 0x00000000, passes 1, ause false, no-deallocate true"
         );
         assert_eq!(of(Method::NvmeFormatUserData), "none");
+    }
+
+    #[test]
+    fn a_crypto_erase_records_the_conditions_it_needs_and_what_shows_each() {
+        let s = setup("crypto,block");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        let pre = &c.sanitization.command.as_ref().unwrap().preconditions;
+        let status: Vec<&str> = pre.iter().map(|p| p.status.as_str()).collect();
+        assert_eq!(
+            status,
+            ["reported", "not shown", "not shown", "observed"],
+            "{pre:?}"
+        );
+        assert!(pre[0].evidence.contains("SANICAP"), "{pre:?}");
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("all user data") && n.contains("vendor")),
+            "{:?}",
+            c.notes
+        );
+        // Another technique has none.
+        let r = request(Method::NvmeSanitizeBlock);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(command(&d, &p, String::new()).preconditions.is_empty());
     }
 
     #[test]
