@@ -1853,6 +1853,74 @@ mod tests {
         assert!(command(&d, &p, String::new()).preconditions.is_empty());
     }
 
+    /// Guard: Format NVM goes to the ioctl with its own long timeout (the larger of 600 s and
+    /// the namespace at 100 MB/s), never 0 (the kernel's 60 s, after which it resets the
+    /// controller mid-format), and to the namespace the device is.
+    #[test]
+    fn format_nvm_reaches_the_ioctl_with_its_own_timeout_and_namespace() {
+        let s = setup("format");
+        let d = drive(&s);
+        let r = request(Method::NvmeFormatUserData);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let sent = s.sim.commands.lock().unwrap().clone();
+        let format = sent.iter().find(|c| c[0] == 0x80).expect("a Format NVM");
+        let le = |at: usize| u32::from_le_bytes(format[at..at + 4].try_into().unwrap());
+        assert_eq!(le(64), crate::device::nvme::format_timeout_ms(1 << 20));
+        assert_eq!(le(64), 600_000, "timeout_ms of struct nvme_passthru_cmd");
+        assert_eq!(le(4), 1, "the namespace of the device");
+    }
+
+    /// Guard: a status that cannot be read for a while is waited out (patience), never taken
+    /// for the end.
+    #[test]
+    fn an_unreadable_status_for_a_while_is_waited_out_and_the_purge_certified() {
+        let s = setup("crypto,flaky");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        // Past its patience, an unreadable status ends the wait INCOMPLETE (the journal kept),
+        // never PASS.
+        let s = setup("crypto,flaky");
+        let d = drive(&s);
+        let r = Request {
+            patience: Some(Duration::ZERO),
+            ..request(Method::NvmeSanitizeCrypto)
+        };
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        assert!(ran.pending.is_some(), "the journal is kept");
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+    }
+
     #[test]
     fn a_command_that_may_not_have_been_sent_is_never_certified() {
         // The journal says "about to send", and the drive never got it: INCOMPLETE, nothing

@@ -48,6 +48,9 @@ pub struct SimConfig {
     pub lost: bool,
     /// A previous owner's crypto erase is already in the Persistent Event Log: `history`.
     pub history: bool,
+    /// The Sanitize Status log cannot be read the first 3 times after a sanitize starts (a
+    /// controller busy, a path that flaps), then can: feature `flaky`.
+    pub flaky: bool,
 }
 
 impl SimConfig {
@@ -78,13 +81,14 @@ impl SimConfig {
                 "worn" => c.worn = true,
                 "lost" => c.lost = true,
                 "history" => c.history = true,
+                "flaky" => c.flaky = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky or lbafN (N < 64)"
                     ))
                 }
             }
@@ -105,6 +109,9 @@ struct State {
     /// The Persistent Event Log's sanitize events, oldest first: (type, body, timestamp ms).
     #[serde(default)]
     pel: Vec<(u8, Vec<u8>, u64)>,
+    /// Status log reads still to fail (feature `flaky`).
+    #[serde(default)]
+    flaps: u32,
 }
 
 impl State {
@@ -349,6 +356,9 @@ impl SimNvme {
                 st.status = 2;
                 st.progress = 0;
                 st.log_start(cmd.cdw10);
+                if self.cfg.flaky {
+                    st.flaps = 3;
+                }
                 if self.cfg.lost {
                     return Err(io::Error::from_raw_os_error(nix::libc::EINTR));
                 }
@@ -413,6 +423,10 @@ impl SimNvme {
             (0x02, 0x81) => {
                 if self.cfg.no_log {
                     return Ok((0x0009, 0)); // Invalid Log Page
+                }
+                if st.flaps > 0 {
+                    st.flaps -= 1;
+                    return Ok((0x0006, 0)); // Internal Error: this time
                 }
                 if let Some((cdw10, pattern, left)) = st.running {
                     if left <= 1 {

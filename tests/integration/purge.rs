@@ -747,3 +747,44 @@ fn a_purge_that_could_not_be_journaled_is_never_started() {
         "no canary written, nothing sent"
     );
 }
+
+/// Guard: while its command runs, a purge holds the drive exclusively (O_EXCL), so nothing
+/// else (a mount, another wipe) can open it meanwhile.
+#[test]
+fn a_purge_holds_its_drive_exclusively_while_the_drive_works() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shim = match ioctlcap(Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+        Ok(s) => s,
+        Err(why) => skip!("{why}"),
+    };
+    let env = Env::new();
+    let file = env.path("x.img");
+    make_file(&file, 4 << 20, 0);
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let mut cmd = env.cmd();
+    cmd.env("IOCTLCAP_FAKE", "1")
+        .env("LD_PRELOAD", &shim)
+        .args(["purge", "--yes", "--json", "--transport", "nvme"])
+        .args(["--method", "nvme-sanitize-crypto", "--no-canaries"])
+        .args(["--poll-interval", "0.01", "--cert-dir", "c"])
+        .args(["--test-hold", "purge-wait"])
+        .arg(&lo.dev);
+    let mut child = spawn_held(cmd, "purge-wait");
+    let other = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_EXCL)
+        .open(&lo.dev);
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let _ = child.wait();
+    let e = other.expect_err("the drive is held exclusively while the purge follows it");
+    assert_eq!(e.raw_os_error(), Some(nix::libc::EBUSY), "{e}");
+    // Once the purge has let go, it can be opened again.
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_EXCL)
+        .open(&lo.dev)
+        .expect("free again");
+}

@@ -401,6 +401,12 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (rc, text) = get("nvme-pi-dryrun");
     assert_eq!(rc, 0, "{text}");
     assert!(text.contains("PI 1"), "{text}");
+    // Guard: the Format goes to the namespace the device is (nvme0n3: NSID 3, from sysfs),
+    // never to namespace 1 or to all of them.
+    assert!(
+        text.contains("Format NVM (opcode 0x80), NSID 0x3:"),
+        "{text}"
+    );
     let (rc, text) = get("nvme-pi-format");
     assert_eq!(rc, 0, "{text}");
     let (_, cert) = get("nvme-pi-cert");
