@@ -907,6 +907,12 @@ pub struct AuditArgs {
     #[arg(long, value_name = "PERCENT", value_parser = crate::units::parse_percent)]
     pub qc_percent: Option<f64>,
 
+    /// Let an image file's or loop device's record cover a register row that gives no serial
+    /// or WWN (a tester's register). Never a drive's row: by default such records cover
+    /// nothing.
+    #[arg(long)]
+    pub allow_image_records: bool,
+
     /// The seed of the QC draw (any text): the same seed draws the same sample [default: a
     /// new random one, printed with the sample].
     #[arg(long, value_name = "TEXT", requires = "qc_percent")]

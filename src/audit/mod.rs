@@ -25,6 +25,8 @@ pub struct Settings {
     pub assets: Option<PathBuf>,
     /// `--qc-percent` and the seed of the draw.
     pub qc: Option<(f64, String)>,
+    /// How records may be matched to the register.
+    pub matching: reconcile::Matching,
 }
 
 /// Runs an audit.
@@ -50,5 +52,10 @@ pub fn run(s: &Settings) -> Result<reconcile::Audit> {
         .into_par_iter()
         .map(|f| reconcile::judge(f, &s.trust))
         .collect();
-    Ok(reconcile::reconcile(entries, register, s.qc.clone()))
+    Ok(reconcile::reconcile(
+        entries,
+        register,
+        s.qc.clone(),
+        s.matching,
+    ))
 }

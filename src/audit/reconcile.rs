@@ -100,11 +100,19 @@ pub struct Entry {
     /// Why, for a problem; the signer, for a trusted record.
     pub detail: String,
     pub checked: Option<Box<Checked>>,
+    /// A file whose signature does not verify or is missing: what it claims, read without
+    /// believing it (so the asset it names can show that it does not count).
+    pub claimed: Option<Box<Certificate>>,
 }
 
 impl Entry {
     pub fn cert(&self) -> Option<&Certificate> {
         self.checked.as_deref().map(|c| &c.cert)
+    }
+
+    /// What the file says, believed or not.
+    pub fn says(&self) -> Option<&Certificate> {
+        self.cert().or(self.claimed.as_deref())
     }
 
     /// The validator's countersignature verdict: trusted, or `None` when there is none.
@@ -164,12 +172,22 @@ pub fn judge(f: Found, trust: &Trust) -> Entry {
             }
         },
     };
+    // What an unsigned or tampered file claims, to tie it to the asset it names.
+    let claimed = match (class, &f.bytes) {
+        (Class::BadSignature | Class::NoSignature, Ok(bytes)) => {
+            serde_json::from_slice::<Certificate>(bytes)
+                .ok()
+                .map(Box::new)
+        }
+        _ => None,
+    };
     Entry {
         name: f.name,
         file: f.file,
         class,
         detail,
         checked,
+        claimed,
     }
 }
 
@@ -277,10 +295,11 @@ pub struct AssetResult {
     pub history: History,
     /// How its records were found: "serial", "wwn", "asset tag".
     pub matched_by: &'static str,
-    /// Problem records that name it (untrusted, ...): never counted, listed.
-    pub untrusted: Vec<usize>,
-    /// Notes: the model differs, ...
+    /// Notes: the model differs, what claims to cover it but does not count, ...
     pub notes: Vec<String>,
+    /// Trusted records that name it but whose identity contradicts the register's (another
+    /// drive's serial, an image): findings, never coverage.
+    pub conflicts: Vec<usize>,
 }
 
 /// The QC sample to check again by hand (R2v3: at least 5 % of logically sanitized media).
@@ -320,7 +339,7 @@ impl Audit {
             && if self.register.is_some() {
                 self.assets
                     .iter()
-                    .all(|a| a.history.standing == Standing::Covered)
+                    .all(|a| a.history.standing == Standing::Covered && a.conflicts.is_empty())
                     && self.unexpected.is_empty()
             } else {
                 self.media.values().all(|h| h.standing == Standing::Covered)
@@ -355,16 +374,29 @@ impl Audit {
     }
 }
 
+/// How records may be matched to the register's assets.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Matching {
+    /// `--allow-image-records`: an image file's or loop device's record may cover a register
+    /// row that gives no hardware identity (a tester's register); never a drive's.
+    pub images: bool,
+}
+
 /// Reconciles judged entries with the register (if any) and draws the QC sample (if asked).
 pub fn reconcile(
     entries: Vec<Entry>,
     register: Option<Register>,
     qc: Option<(f64, String)>,
+    matching: Matching,
 ) -> Audit {
-    // The same certificate in two files (a copy) counts once.
+    // The same certificate in two files (a copy) counts once; only trusted files are copies
+    // of each other: an untrusted, tampered or unsigned file never hides a trusted one.
     let mut first: HashMap<String, usize> = HashMap::new();
     let mut duplicates = Vec::new();
     for (i, e) in entries.iter().enumerate() {
+        if !e.class.trusted() {
+            continue;
+        }
         if let Some(c) = e.cert() {
             if let Some(&f) = first.get(&c.id) {
                 duplicates.push((i, f));
@@ -388,7 +420,7 @@ pub fn reconcile(
         .map(|(k, v)| (k, history(&entries, v)))
         .collect();
     let (assets, unexpected) = match &register {
-        Some(r) => match_assets(&entries, &trusted, r),
+        Some(r) => match_assets(&entries, &trusted, r, matching),
         None => (vec![], vec![]),
     };
     let mut audit = Audit {
@@ -404,26 +436,112 @@ pub fn reconcile(
     audit
 }
 
-/// Which asset a certificate is about: by serial, else WWN, else asset tag.
-fn find_asset(
-    c: &Certificate,
-    maps: &[(&'static str, HashMap<String, usize>); 3],
-) -> Option<(usize, &'static str)> {
+/// What a record is to the register.
+enum Match {
+    /// It covers this asset, found this way.
+    Covers(usize, &'static str),
+    /// It names this asset, but its identity contradicts the register's: why.
+    Conflict(usize, String),
+}
+
+/// The register's lookups: serial, WWN, asset tag.
+type Maps = [(&'static str, HashMap<String, usize>); 3];
+
+/// Which asset a record is about, and whether it may cover it: by serial, else WWN, else asset
+/// tag — but a record whose hardware identity contradicts the row's (another drive's serial
+/// or WWN, none where the row has one) never covers it, and an image file's or loop device's
+/// record never covers a drive (with `images`, a row without hardware identity).
+fn locate(c: &Certificate, maps: &Maps, r: &Register, images: bool) -> Option<Match> {
     let id = &c.media.identity;
-    [&id.serial, &id.wwn, &c.media.asset_tag]
-        .iter()
-        .zip(maps)
-        .find_map(|(v, (how, m))| {
-            (!v.trim().is_empty())
-                .then(|| m.get(&key(v)).map(|&a| (a, *how)))
-                .flatten()
-        })
+    let image = c.media.kind == "image" || id.interface == "loop";
+    let by = |n: usize, v: &str| {
+        (!v.trim().is_empty())
+            .then(|| maps[n].1.get(&key(v)).copied())
+            .flatten()
+    };
+    let what = if c.media.kind == "image" {
+        "an image file"
+    } else {
+        "a loop device"
+    };
+    let differs = |row: &str, rec: &str| {
+        !row.trim().is_empty() && (rec.trim().is_empty() || key(row) != key(rec))
+    };
+    let not_drive = |a: usize| {
+        Match::Conflict(
+            a,
+            format!(
+                "it is the record of {what} ({}), which never covers a drive of the register",
+                c.media.path
+            ),
+        )
+    };
+    if let Some(a) = by(0, &id.serial) {
+        return Some(if image {
+            not_drive(a)
+        } else {
+            Match::Covers(a, "serial")
+        });
+    }
+    if let Some(a) = by(1, &id.wwn) {
+        let row = &r.assets[a];
+        return Some(if image {
+            not_drive(a)
+        } else if differs(&row.serial, &id.serial) {
+            Match::Conflict(
+                a,
+                format!(
+                    "identity conflict: its WWN is the register's, but it is the record of serial {:?}, \
+                     the register's is {:?}",
+                    id.serial, row.serial
+                ),
+            )
+        } else {
+            Match::Covers(a, "wwn")
+        });
+    }
+    let a = by(2, &c.media.asset_tag)?;
+    let row = &r.assets[a];
+    let hardware = !row.serial.trim().is_empty() || !row.wwn.trim().is_empty();
+    Some(if image && hardware {
+        not_drive(a)
+    } else if image && !images {
+        Match::Conflict(
+            a,
+            format!(
+                "it is the record of {what} ({}), which covers a row without serial or WWN only \
+                 with --allow-image-records",
+                c.media.path
+            ),
+        )
+    } else if differs(&row.serial, &id.serial) {
+        Match::Conflict(
+            a,
+            format!(
+                "identity conflict: it carries the register's asset tag, but it is the record of serial \
+                 {:?}, the register's is {:?}",
+                id.serial, row.serial
+            ),
+        )
+    } else if differs(&row.wwn, &id.wwn) && !id.wwn.trim().is_empty() {
+        Match::Conflict(
+            a,
+            format!(
+                "identity conflict: it carries the register's asset tag, but its WWN is {:?}, the \
+                 register's {:?}",
+                id.wwn, row.wwn
+            ),
+        )
+    } else {
+        Match::Covers(a, "asset tag")
+    })
 }
 
 fn match_assets(
     entries: &[Entry],
     trusted: &[usize],
     r: &Register,
+    matching: Matching,
 ) -> (Vec<AssetResult>, Vec<usize>) {
     let map = |f: fn(&super::assets::Asset) -> &String| -> HashMap<String, usize> {
         r.assets
@@ -433,39 +551,72 @@ fn match_assets(
             .map(|(i, a)| (key(f(a)), i))
             .collect()
     };
-    let maps = [
+    let maps: Maps = [
         ("serial", map(|a| &a.serial)),
         ("wwn", map(|a| &a.wwn)),
         ("asset tag", map(|a| &a.asset_tag)),
     ];
-    let mut found: Vec<(Vec<usize>, &'static str, Vec<usize>)> =
-        vec![(vec![], "", vec![]); r.assets.len()];
+    struct Found {
+        records: Vec<usize>,
+        how: &'static str,
+        claims: Vec<String>,
+        conflicts: Vec<usize>,
+    }
+    let mut found: Vec<Found> = (0..r.assets.len())
+        .map(|_| Found {
+            records: vec![],
+            how: "",
+            claims: vec![],
+            conflicts: vec![],
+        })
+        .collect();
     let mut unexpected = Vec::new();
     for &i in trusted {
         let Some(c) = entries[i].cert() else { continue };
-        match find_asset(c, &maps) {
-            Some((a, how)) => {
-                found[a].0.push(i);
-                found[a].1 = how;
+        match locate(c, &maps, r, matching.images) {
+            Some(Match::Covers(a, how)) => {
+                found[a].records.push(i);
+                found[a].how = how;
+            }
+            Some(Match::Conflict(a, why)) => {
+                found[a].conflicts.push(i);
+                found[a]
+                    .claims
+                    .push(format!("{} claims to cover it, but {why}", entries[i].name));
             }
             None => unexpected.push(i),
         }
     }
-    // Untrusted records that name an asset are shown beside it (they never count).
+    // Every other file that names an asset, whatever its trust, is shown beside it: it
+    // claims to cover it, but does not count.
+    let trusted_set: HashSet<usize> = trusted.iter().copied().collect();
     for (i, e) in entries.iter().enumerate() {
-        if let (Class::Untrusted, Some(c)) = (e.class, e.cert()) {
-            if let Some((a, _)) = find_asset(c, &maps) {
-                found[a].2.push(i);
-            }
+        if trusted_set.contains(&i) || e.class == Class::Ignored {
+            continue;
         }
+        let Some(c) = e.says() else { continue };
+        let a = match locate(c, &maps, r, true) {
+            Some(Match::Covers(a, _) | Match::Conflict(a, _)) => a,
+            None => continue,
+        };
+        let why = match e.class {
+            Class::Untrusted => format!("its signer is not trusted ({})", e.detail),
+            Class::BadSignature => format!("its signature does not verify ({})", e.detail),
+            Class::NoSignature => "it has no signature".to_string(),
+            _ if e.class.trusted() => "it is a copy of another file (counted once)".to_string(),
+            _ => e.detail.clone(),
+        };
+        found[a]
+            .claims
+            .push(format!("{} claims to cover it, but {why}", e.name));
     }
     let results = found
         .into_iter()
         .enumerate()
-        .map(|(a, (records, how, untrusted))| {
+        .map(|(a, f)| {
             let asset = &r.assets[a];
             let mut notes = Vec::new();
-            for &i in &records {
+            for &i in &f.records {
                 if let Some(c) = entries[i].cert() {
                     let m = &c.media.identity.model;
                     if !asset.model.trim().is_empty()
@@ -479,18 +630,13 @@ fn match_assets(
                     }
                 }
             }
-            if !untrusted.is_empty() {
-                notes.push(format!(
-                    "{} record(s) from an untrusted signer name it",
-                    untrusted.len()
-                ));
-            }
+            notes.extend(f.claims);
             AssetResult {
                 asset: a,
-                history: history(entries, records),
-                matched_by: how,
-                untrusted,
+                history: history(entries, f.records),
+                matched_by: f.how,
                 notes,
+                conflicts: f.conflicts,
             }
         })
         .collect();
@@ -582,6 +728,7 @@ mod tests {
                 file_blake3: String::new(),
                 validator: None,
             })),
+            claimed: None,
         }
     }
 
@@ -609,7 +756,7 @@ mod tests {
             rec("S9", "", Verdict::Pass, "2026-11-01T00:00:00Z", "f"),
         ];
         let r = register("serial,asset_tag,model\ns1,,WDC WD40\n,T-2,\nS3,,\nS4,,\n");
-        let a = reconcile(entries, Some(r), None);
+        let a = reconcile(entries, Some(r), None, Matching::default());
         let st: Vec<Standing> = a.assets.iter().map(|x| x.history.standing).collect();
         assert_eq!(
             st,
@@ -638,13 +785,22 @@ mod tests {
         bad.class = Class::Untrusted;
         let copy = rec("S2", "", Verdict::Pass, "2026-11-01T00:00:00Z", "y");
         let entries = vec![bad, copy.clone(), copy];
-        let a = reconcile(entries, Some(register("serial\nS1\nS2\n")), None);
+        let a = reconcile(
+            entries,
+            Some(register("serial\nS1\nS2\n")),
+            None,
+            Matching::default(),
+        );
         assert_eq!(
             a.assets[0].history.standing,
             Standing::Missing,
             "untrusted is no record"
         );
-        assert_eq!(a.assets[0].untrusted, vec![0]);
+        assert!(
+            a.assets[0].notes[0].contains("claims to cover it, but its signer is not trusted"),
+            "{:?}",
+            a.assets[0].notes
+        );
         assert_eq!(a.assets[1].history.records.len(), 1);
         assert_eq!(a.duplicates, vec![(2, 1)]);
         assert!(!a.clean(), "an untrusted file is a problem");
@@ -652,6 +808,7 @@ mod tests {
             vec![rec("S2", "", Verdict::Pass, "2026-11-01T00:00:00Z", "y")],
             Some(register("serial\nS2\n")),
             None,
+            Matching::default(),
         );
         assert!(ok.clean());
     }
@@ -662,7 +819,7 @@ mod tests {
         pass.checked.as_mut().unwrap().cert.supersedes = vec!["i".into()];
         // The INCOMPLETE is dated later (clock skew), but the PASS names it as superseded.
         let inc = rec("S1", "", Verdict::Incomplete, "2026-11-02T00:00:00Z", "i");
-        let a = reconcile(vec![pass, inc], None, None);
+        let a = reconcile(vec![pass, inc], None, None, Matching::default());
         let h = &a.media["serial S1"];
         assert_eq!(h.standing, Standing::Covered);
         assert_eq!(h.superseded, vec![1]);
@@ -682,9 +839,24 @@ mod tests {
                 )
             })
             .collect();
-        let a = reconcile(entries.clone(), None, Some((5.0, "audit-2026-11".into())));
-        let b = reconcile(entries.clone(), None, Some((5.0, "audit-2026-11".into())));
-        let c = reconcile(entries, None, Some((5.0, "another".into())));
+        let a = reconcile(
+            entries.clone(),
+            None,
+            Some((5.0, "audit-2026-11".into())),
+            Matching::default(),
+        );
+        let b = reconcile(
+            entries.clone(),
+            None,
+            Some((5.0, "audit-2026-11".into())),
+            Matching::default(),
+        );
+        let c = reconcile(
+            entries,
+            None,
+            Some((5.0, "another".into())),
+            Matching::default(),
+        );
         let qa = a.qc.unwrap();
         assert_eq!(qa.population, 40);
         assert_eq!(qa.picks.len(), 2, "ceil(5 % of 40)");

@@ -20,6 +20,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             });
             (p, seed)
         }),
+        matching: audit::reconcile::Matching {
+            images: args.allow_image_records,
+        },
     };
     for out in [&args.csv, &args.html].into_iter().flatten() {
         refuse_overwriting_an_input(out, args)?;

@@ -261,6 +261,7 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
         "50",
         "--seed",
         "audit-2026-11",
+        "--allow-image-records",
         "--csv",
         "report.csv",
         "--html",
@@ -387,7 +388,8 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
         "--qc-percent",
         "50",
         "--seed",
-        "audit-2026-11"
+        "audit-2026-11",
+        "--allow-image-records"
     ));
     assert_eq!(again.last().unwrap()["qc"], summary["qc"]);
 
@@ -448,7 +450,14 @@ fn an_audit_of_good_records_is_clean_and_bad_input_is_one_line() {
     }
     env.trust_default_key();
     std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,T-1\n,T-2\n").unwrap();
-    let out = mediasan!(env, "audit", "c", "--assets", "assets.csv");
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--assets",
+        "assets.csv",
+        "--allow-image-records"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_code(&out, 0);
     assert!(
@@ -605,4 +614,146 @@ fn a_destruction_record_can_follow_a_trusted_certificate_and_a_validator_is_show
         verified.contains("validated (countersigned) by") && verified.contains("NOT TRUSTED"),
         "an unknown validator: {verified}"
     );
+}
+
+/// The register rows of an audit's JSON: asset tag -> (standing, notes).
+fn rows(out: &std::process::Output) -> BTreeMap<String, (String, String)> {
+    events(out)
+        .into_iter()
+        .filter(|e| e["event"] == "audit_asset")
+        .map(|e| {
+            (
+                e["asset_tag"].as_str().unwrap().to_string(),
+                (
+                    e["standing"].as_str().unwrap().to_string(),
+                    e["notes"].to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_record_of_another_drive_or_an_image_never_covers_a_drive_of_the_register() {
+    let env = Env::new();
+    // A trusted record of drive ST-OTHER-9 carrying drive ST-REAL-1's asset tag, and a trusted
+    // image wipe carrying drive ST-REAL-2's tag: neither drive was ever sanitized.
+    assert_code(
+        &mediasan!(
+            env,
+            "destroyed",
+            "--serial",
+            "ST-OTHER-9",
+            "--asset-tag",
+            "A-1001",
+            "--method",
+            "shred",
+            "--facility",
+            "Shred Co",
+            "--witness",
+            "Max",
+            "--operator",
+            "J",
+            "--cert-dir",
+            "c"
+        ),
+        0,
+    );
+    wiped(&env, "img", "A-1002");
+    env.trust_default_key();
+    std::fs::write(
+        env.path("assets.csv"),
+        "serial,asset_tag\nST-REAL-1,A-1001\nST-REAL-2,A-1002\n",
+    )
+    .unwrap();
+    let out = mediasan!(env, "audit", "c", "--assets", "assets.csv", "--json");
+    assert_code(&out, 1);
+    let r = rows(&out);
+    assert_eq!(r["A-1001"].0, "missing", "{r:?}");
+    assert!(
+        r["A-1001"].1.contains("identity conflict") && r["A-1001"].1.contains("ST-OTHER-9"),
+        "{r:?}"
+    );
+    assert_eq!(r["A-1002"].0, "missing", "{r:?}");
+    assert!(r["A-1002"].1.contains("image"), "{r:?}");
+}
+
+#[test]
+fn untrusted_tampered_and_unsigned_files_never_hide_a_trusted_record_and_are_tied_to_their_asset() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen is needed");
+    }
+    let env = Env::new();
+    // A trusted INCOMPLETE of A-5.
+    assert_code(
+        &mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "1M",
+            "--verify",
+            "none",
+            "--cert-dir",
+            "c",
+            "--asset-tag",
+            "A-5",
+            &env.path("five.img")
+        ),
+        1,
+    );
+    let inc = env.certificates(&env.path("c"))[0].clone();
+    // A copy of it re-signed by a key nobody trusts, named to be found first.
+    assert_code(&mediasan!(env, "keygen", "--out", &env.path("other")), 0);
+    let copy = env.path("c/0-copy.json");
+    std::fs::copy(&inc, &copy).unwrap();
+    let signed = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", "mediasan-certificate", "-f"])
+        .arg(env.path("other"))
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(signed.success());
+    // A tampered record of A-8 and an unsigned one of A-9.
+    wiped(&env, "eight", "A-8");
+    wiped(&env, "nine", "A-9");
+    for c in env.certificates(&env.path("c")) {
+        let text = std::fs::read_to_string(&c).unwrap();
+        if text.contains("\"A-8\"") {
+            std::fs::write(&c, text.replace("\"PASS\"", "\"PASS\" ")).unwrap();
+        }
+        if text.contains("\"A-9\"") {
+            std::fs::remove_file(sig(&c)).unwrap();
+        }
+    }
+    env.trust_default_key();
+    std::fs::write(
+        env.path("assets.csv"),
+        "serial,asset_tag\n,A-5\n,A-8\n,A-9\n",
+    )
+    .unwrap();
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--assets",
+        "assets.csv",
+        "--json",
+        "--allow-image-records"
+    );
+    assert_code(&out, 1);
+    let r = rows(&out);
+    assert_eq!(
+        r["A-5"].0, "incomplete",
+        "the trusted record decides: {r:?}"
+    );
+    assert!(
+        r["A-5"].1.contains("0-copy.json claims to cover it, but"),
+        "{r:?}"
+    );
+    for tag in ["A-8", "A-9"] {
+        assert_eq!(r[tag].0, "missing", "{r:?}");
+        assert!(r[tag].1.contains("claims to cover it, but"), "{tag}: {r:?}");
+    }
+    assert!(r["A-8"].1.contains("signature"), "{r:?}");
 }

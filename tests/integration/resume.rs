@@ -346,7 +346,14 @@ fn resume_as_printed_keeps_the_whole_record_and_the_certificate_folder() {
     // The audit counts the asset as covered: the INCOMPLETE is superseded.
     env.trust_default_key();
     std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,A-7\n").unwrap();
-    let audit = mediasan!(env, "audit", "certs", "--assets", "assets.csv");
+    let audit = mediasan!(
+        env,
+        "audit",
+        "certs",
+        "--assets",
+        "assets.csv",
+        "--allow-image-records"
+    );
     let text = String::from_utf8_lossy(&audit.stdout);
     assert_code(&audit, 0);
     assert!(text.contains("CLEAN"), "{text}");
