@@ -1,17 +1,32 @@
 //! Finding the certificates under the paths an auditor names: folders (recursively), single
 //! files, and bundles (`.tar`, `.tar.gz`, `.tgz`, such as an Ironic log bundle, and `.zip`), each
 //! `*.json` with its `*.json.sig` beside it.
+//!
+//! Nothing delivered can hang, exhaust or fool the collection: only regular files are read
+//! (a FIFO, device or link named like a certificate is a finding), bundle members are bounded
+//! while they are unpacked (each by the certificate size limit, all of them together by
+//! [`KEPT`] and [`UNPACKED`]: a decompression bomb is a finding), and names are kept as bytes
+//! (shown with `\xNN` for bytes that are not UTF-8), so two members are never taken for one;
+//! names that still show the same are a finding, and each file is judged on its own.
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The most bytes of certificates and signatures kept from one bundle (some 50,000 real
+/// certificates).
+pub const KEPT: u64 = 256 << 20;
+/// The most bytes unpacked from one bundle, everything counted (logs included).
+pub const UNPACKED: u64 = 4 << 30;
+
 /// One `*.json` file found, with its signature file's bytes if there is one.
 #[derive(Clone, Debug)]
 pub struct Found {
-    /// How people find it: its path, or `bundle.tar.gz!member/path.json`.
+    /// How people find it: its path, or `bundle.tar.gz!member/path.json` (bytes that are not
+    /// UTF-8 shown as `\xNN`).
     pub name: String,
     /// The file on disk that holds it (the bundle, for a member of one).
     pub file: PathBuf,
@@ -20,18 +35,79 @@ pub struct Found {
     pub sig: Option<Vec<u8>>,
     /// A validator's countersignature (`*.json.validation.sig`), if there is one.
     pub validation: Option<Vec<u8>>,
+    /// Not a file but the finding that several files show as `name` (`bytes` says which).
+    pub collision: bool,
 }
 
-fn is_bundle(p: &Path) -> bool {
-    let n = p.to_string_lossy();
-    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz") || n.ends_with(".zip")
+impl Found {
+    fn problem(name: String, file: &Path, why: String) -> Found {
+        Found {
+            name,
+            file: file.to_path_buf(),
+            bytes: Err(why),
+            sig: None,
+            validation: None,
+            collision: false,
+        }
+    }
 }
 
-fn read_limited(p: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
-    crate::limits::read(p, limit).map_err(|e| e.to_string())
+/// A name as people read it: UTF-8 as it is, every other byte as `\xNN`.
+pub fn shown(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
-/// Every certificate candidate under `paths`, in a stable order (by name).
+fn shown_path(p: &Path) -> String {
+    shown(p.as_os_str().as_bytes())
+}
+
+fn is_bundle(name: &[u8]) -> bool {
+    [&b".tar"[..], b".tar.gz", b".tgz", b".zip"]
+        .iter()
+        .any(|x| name.ends_with(x))
+}
+
+/// The bytes of the file beside `p` named `p` + `suffix`: `None` when there is none.
+fn beside(p: &Path, suffix: &str) -> std::result::Result<Option<Vec<u8>>, String> {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    let s = PathBuf::from(s);
+    match std::fs::symlink_metadata(&s) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        _ => crate::limits::read_regular(&s, crate::limits::SIGNATURE)
+            .map(Some)
+            .map_err(|e| format!("its {suffix} file {} cannot be read: {e}", shown_path(&s))),
+    }
+}
+
+/// One certificate file with its signature and countersignature.
+fn file(p: &Path) -> Found {
+    let mut f = Found::problem(shown_path(p), p, String::new());
+    let both = beside(p, ".sig").and_then(|s| Ok((s, beside(p, ".validation.sig")?)));
+    f.bytes = match (
+        crate::limits::read_regular(p, crate::limits::CERTIFICATE),
+        both,
+    ) {
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(_), Err(why)) => Err(why),
+        (Ok(bytes), Ok((sig, validation))) => {
+            f.sig = sig;
+            f.validation = validation;
+            Ok(bytes)
+        }
+    };
+    f
+}
+
+/// Every certificate candidate under `paths`, in a stable order (by name), and a finding for
+/// every name that several of them show as.
 ///
 /// # Errors
 /// [`Error::Usage`] if a named path does not exist; a file that cannot be read inside is a
@@ -52,75 +128,164 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Found>> {
             let e = match e {
                 Ok(e) => e,
                 Err(err) => {
-                    out.push(Found {
-                        name: err.path().map_or_else(
-                            || root.display().to_string(),
-                            |p| p.display().to_string(),
-                        ),
-                        file: err.path().map_or_else(|| root.clone(), Path::to_path_buf),
-                        bytes: Err(err.to_string()),
-                        sig: None,
-                        validation: None,
-                    });
+                    let p = err.path().unwrap_or(root);
+                    out.push(Found::problem(shown_path(p), p, err.to_string()));
                     continue;
                 }
             };
-            if !e.file_type().is_file() {
+            let p = e.path();
+            let name = p.as_os_str().as_bytes();
+            let json = name.ends_with(b".json");
+            if e.file_type().is_dir() || !(json || is_bundle(name)) {
                 continue;
             }
-            let p = e.path();
-            if is_bundle(p) {
+            if !e.file_type().is_file() {
+                let kind = crate::limits::special_kind(p).unwrap_or("not a file");
+                out.push(Found::problem(
+                    shown_path(p),
+                    p,
+                    format!("not a regular file: {kind}; only regular files are read"),
+                ));
+            } else if is_bundle(name) {
                 out.extend(bundle(p));
-            } else if p.extension().is_some_and(|x| x == "json") {
-                let beside = |suffix: &str| {
-                    let mut s = p.as_os_str().to_owned();
-                    s.push(suffix);
-                    let s = PathBuf::from(s);
-                    s.exists()
-                        .then(|| read_limited(&s, crate::limits::SIGNATURE).ok())
-                        .flatten()
-                };
-                out.push(Found {
-                    name: p.display().to_string(),
-                    file: p.to_path_buf(),
-                    bytes: read_limited(p, crate::limits::CERTIFICATE),
-                    sig: beside(".sig"),
-                    validation: beside(".validation.sig"),
-                });
+            } else {
+                out.push(file(p));
             }
         }
     }
-    Ok(out)
+    Ok(collisions(out))
 }
 
-type Members = BTreeMap<String, std::result::Result<Vec<u8>, String>>;
+/// Names that several found files show as: each is renamed "NAME (k of n with this name)" and
+/// judged on its own, and a finding says so.
+fn collisions(mut out: Vec<Found>) -> Vec<Found> {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &out {
+        *count.entry(f.name.clone()).or_default() += 1;
+    }
+    count.retain(|_, n| *n > 1);
+    if count.is_empty() {
+        return out;
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for f in &mut out {
+        if let Some(&n) = count.get(&f.name) {
+            let k = seen.entry(f.name.clone()).or_default();
+            *k += 1;
+            if *k == 1 {
+                findings.push(Found {
+                    collision: true,
+                    ..Found::problem(
+                        f.name.clone(),
+                        &f.file,
+                        format!(
+                            "{n} files show as this name (a bundle that holds the name {n} times, \
+                             of which unpacking keeps only the last, or names that differ only \
+                             in bytes that are not UTF-8); each is judged on its own as \
+                             \"(k of {n} with this name)\""
+                        ),
+                    )
+                });
+            }
+            f.name = format!("{} ({k} of {n} with this name)", f.name);
+        }
+    }
+    out.extend(findings);
+    out
+}
 
-/// Reads one member (at most a certificate's size limit) if it is a `.json` or `.sig` file.
-fn member(members: &mut Members, path: String, r: &mut dyn Read) {
-    if !(path.ends_with(".json") || path.ends_with(".sig")) {
-        return;
+/// A bundle's member: its name as bytes, and its bytes or why they were not read.
+struct Member {
+    name: Vec<u8>,
+    bytes: std::result::Result<Vec<u8>, String>,
+}
+
+/// What unpacking one bundle has used so far.
+#[derive(Default)]
+struct Budget {
+    kept: u64,
+    unpacked: u64,
+}
+
+fn bomb(what: &str) -> String {
+    format!(
+        "the bundle unpacks to more than {what} (a decompression bomb?); what follows in it was \
+         not read"
+    )
+}
+
+/// Reads one member if it is a `.json` or `.sig` file, bounded while it is unpacked by the
+/// certificate size limit and by what is left of the bundle's budget.
+///
+/// # Errors
+/// The budget is spent: why, in words (the bundle is not read further).
+fn member(
+    members: &mut Vec<Member>,
+    budget: &mut Budget,
+    name: Vec<u8>,
+    r: &mut dyn Read,
+) -> std::result::Result<(), String> {
+    if !(name.ends_with(b".json") || name.ends_with(b".sig")) {
+        return Ok(());
     }
     let limit = crate::limits::CERTIFICATE;
+    let room = KEPT - budget.kept;
     let mut buf = Vec::new();
-    let read = r.take(limit + 1).read_to_end(&mut buf);
-    members.insert(
-        path,
-        match read {
-            Ok(_) if buf.len() as u64 > limit => Err(format!("larger than {limit} bytes")),
-            Ok(_) => Ok(buf),
-            Err(e) => Err(e.to_string()),
-        },
-    );
+    let read = r.take(limit.min(room) + 1).read_to_end(&mut buf);
+    let n = buf.len() as u64;
+    budget.unpacked += n;
+    let bytes = match read {
+        Ok(_) if n > limit => Err(format!("larger than {limit} bytes")),
+        Ok(_) if n > room => {
+            return Err(bomb(&format!(
+                "{} of certificates and signatures",
+                crate::units::human_bytes(KEPT)
+            )))
+        }
+        Ok(_) => {
+            buf.shrink_to_fit();
+            budget.kept += n;
+            Ok(buf)
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    members.push(Member { name, bytes });
+    Ok(())
+}
+
+/// A reader that fails once more than `left` bytes came through it.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                bomb(&crate::units::human_bytes(UNPACKED)),
+            )
+        })?;
+        Ok(n)
+    }
 }
 
 /// The members of a tar file (gzip or not); the error is what stopped the reading.
-fn tar_members(p: &Path, f: std::fs::File) -> (Members, Option<String>) {
-    let reader: Box<dyn Read> = if p.to_string_lossy().ends_with(".tar") {
+fn tar_members(p: &Path, f: std::fs::File) -> (Vec<Member>, Option<String>) {
+    let raw: Box<dyn Read> = if p.as_os_str().as_bytes().ends_with(b".tar") {
         Box::new(f)
     } else {
         Box::new(flate2::read::GzDecoder::new(f))
     };
-    let mut members = Members::new();
+    let reader = Bounded {
+        inner: raw,
+        left: UNPACKED,
+    };
+    let mut members = Vec::new();
+    let mut budget = Budget::default();
     let mut archive = tar::Archive::new(reader);
     let entries = match archive.entries() {
         Ok(e) => e,
@@ -134,18 +299,18 @@ fn tar_members(p: &Path, f: std::fs::File) -> (Members, Option<String>) {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let path = entry
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        member(&mut members, path, &mut entry);
+        let name = entry.path_bytes().into_owned();
+        if let Err(why) = member(&mut members, &mut budget, name, &mut entry) {
+            return (members, Some(why));
+        }
     }
     (members, None)
 }
 
 /// The members of a zip file; the error is what stopped the reading.
-fn zip_members(f: std::fs::File) -> (Members, Option<String>) {
-    let mut members = Members::new();
+fn zip_members(f: std::fs::File) -> (Vec<Member>, Option<String>) {
+    let mut members = Vec::new();
+    let mut budget = Budget::default();
     let mut archive = match zip::ZipArchive::new(f) {
         Ok(a) => a,
         Err(e) => return (members, Some(e.to_string())),
@@ -158,51 +323,70 @@ fn zip_members(f: std::fs::File) -> (Members, Option<String>) {
         if !entry.is_file() {
             continue;
         }
-        let path = String::from_utf8_lossy(entry.name_raw()).into_owned();
-        member(&mut members, path, &mut entry);
+        let name = entry.name_raw().to_vec();
+        if let Err(why) = member(&mut members, &mut budget, name, &mut entry) {
+            return (members, Some(why));
+        }
+        if budget.unpacked > UNPACKED {
+            return (members, Some(bomb(&crate::units::human_bytes(UNPACKED))));
+        }
     }
     (members, None)
 }
 
-/// The `*.json` members of a tar or zip bundle with their `.sig` members.
+/// The `*.json` members of a tar or zip bundle with their `.sig` members: a name the bundle
+/// holds several times pairs the k-th certificate with the k-th signature of that name.
 fn bundle(p: &Path) -> Vec<Found> {
-    let name = |member: &str| format!("{}!{member}", p.display());
-    let fail = |why: String| {
-        vec![Found {
-            name: p.display().to_string(),
-            file: p.to_path_buf(),
-            bytes: Err(format!("cannot read the bundle: {why}")),
-            sig: None,
-            validation: None,
-        }]
-    };
-    let f = match std::fs::File::open(p) {
+    let shown_bundle = shown_path(p);
+    let fail = |why: String| Found::problem(shown_bundle.clone(), p, why);
+    let f = match crate::limits::open_regular(p) {
         Ok(f) => f,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return vec![fail(format!("cannot read the bundle: {e}"))],
     };
-    let (members, broken) = if p.to_string_lossy().ends_with(".zip") {
+    let (mut members, broken) = if p.as_os_str().as_bytes().ends_with(b".zip") {
         zip_members(f)
     } else {
         tar_members(p, f)
     };
-    let mut out: Vec<Found> = members
+    let mut by_name: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
+    for (i, m) in members.iter().enumerate() {
+        by_name.entry(&m.name).or_default().push(i);
+    }
+    // (certificate, signature, countersignature) by index, before the bytes are moved out.
+    let mut seen: BTreeMap<&[u8], usize> = BTreeMap::new();
+    let mut pairs = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        if !m.name.ends_with(b".json") {
+            continue;
+        }
+        let k = seen.entry(&m.name).or_default();
+        let pick = |suffix: &[u8]| {
+            let all = by_name.get(&[&m.name[..], suffix].concat()[..])?;
+            all.get(*k).or(all.last()).copied()
+        };
+        pairs.push((i, pick(b".sig"), pick(b".validation.sig")));
+        *k += 1;
+    }
+    let small = |i: Option<usize>| i.and_then(|i| members[i].bytes.as_ref().ok().cloned());
+    let mut out: Vec<Found> = pairs
         .iter()
-        .filter(|(m, _)| m.ends_with(".json"))
-        .map(|(m, bytes)| Found {
-            name: name(m),
+        .map(|&(i, sig, validation)| Found {
+            name: format!("{shown_bundle}!{}", shown(&members[i].name)),
             file: p.to_path_buf(),
-            bytes: bytes.clone(),
-            sig: members
-                .get(&format!("{m}.sig"))
-                .and_then(|s| s.as_ref().ok().cloned()),
-            validation: members
-                .get(&format!("{m}.validation.sig"))
-                .and_then(|s| s.as_ref().ok().cloned()),
+            bytes: Ok(Vec::new()),
+            sig: small(sig),
+            validation: small(validation),
+            collision: false,
         })
         .collect();
+    // The certificates' bytes are moved, not copied: a bundle is in memory once.
+    for (f, &(i, _, _)) in out.iter_mut().zip(&pairs) {
+        f.bytes = std::mem::replace(&mut members[i].bytes, Ok(Vec::new()));
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(why) = broken {
         // What follows a damaged entry cannot be read: say so, after what could be.
-        out.extend(fail(why));
+        out.push(fail(format!("cannot read the bundle: {why}")));
     }
     out
 }
@@ -257,6 +441,48 @@ mod tests {
         std::fs::write(d.path().join("bad.tgz"), b"not gzip").unwrap();
         let found = collect(&[d.path().join("bad.tgz")]).unwrap();
         assert!(found.len() == 1 && found[0].bytes.is_err(), "{found:?}");
+    }
+
+    #[test]
+    fn names_are_kept_as_bytes_and_a_reader_past_its_bound_fails() {
+        assert_eq!(shown(b"a/b\xffc.json"), "a/b\\xffc.json");
+        assert_eq!(shown("é.json".as_bytes()), "é.json");
+        let mut r = Bounded {
+            inner: &[7u8; 100][..],
+            left: 60,
+        };
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("decompression bomb"), "{e}");
+        let mut r = Bounded {
+            inner: &[7u8; 100][..],
+            left: 100,
+        };
+        assert_eq!(r.read_to_end(&mut Vec::new()).unwrap(), 100);
+    }
+
+    #[test]
+    fn two_paths_that_show_the_same_are_a_finding_and_both_are_kept() {
+        let f = |name: &str, b: &[u8]| Found {
+            bytes: Ok(b.to_vec()),
+            ..Found::problem(name.into(), Path::new(name), String::new())
+        };
+        let out = collisions(vec![
+            f("x.json", b"1"),
+            f("y.json", b"2"),
+            f("x.json", b"3"),
+        ]);
+        let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "x.json (1 of 2 with this name)",
+                "y.json",
+                "x.json (2 of 2 with this name)",
+                "x.json"
+            ]
+        );
+        assert!(out[3].collision && out[3].bytes.is_err());
+        assert_eq!(out[2].bytes.as_deref().unwrap(), b"3");
     }
 
     #[test]

@@ -35,14 +35,19 @@ pub enum Class {
     NoSignature,
     /// A newer certificate format than this mediasan reads.
     UnknownFormat,
-    /// Cannot be read or parsed (truncated, damaged, not UTF-8 JSON...).
+    /// Cannot be read or parsed (truncated, damaged, not UTF-8 JSON, not a regular file, a
+    /// decompression bomb...).
     Unreadable,
+    /// Several files or bundle members show as one name (a bundle holding a name twice, or
+    /// names that differ only in bytes that are not UTF-8): each is judged on its own, and
+    /// this is the finding that says so.
+    NameCollision,
     /// JSON that is not a mediasan certificate (and has no signature): not counted.
     Ignored,
 }
 
 impl Class {
-    pub const ALL: [Class; 10] = [
+    pub const ALL: [Class; 11] = [
         Class::Pass,
         Class::Destroyed,
         Class::Fail,
@@ -52,6 +57,7 @@ impl Class {
         Class::NoSignature,
         Class::UnknownFormat,
         Class::Unreadable,
+        Class::NameCollision,
         Class::Ignored,
     ];
 
@@ -66,6 +72,7 @@ impl Class {
             Class::NoSignature => "NO SIGNATURE",
             Class::UnknownFormat => "UNKNOWN FORMAT",
             Class::Unreadable => "UNREADABLE",
+            Class::NameCollision => "NAME COLLISION",
             Class::Ignored => "not a certificate",
         }
     }
@@ -87,6 +94,7 @@ impl Class {
                 | Class::NoSignature
                 | Class::UnknownFormat
                 | Class::Unreadable
+                | Class::NameCollision
         )
     }
 }
@@ -136,6 +144,7 @@ impl Entry {
 /// Judges one file.
 pub fn judge(f: Found, trust: &Trust) -> Entry {
     let (class, detail, checked) = match &f.bytes {
+        Err(why) if f.collision => (Class::NameCollision, why.clone(), None),
         Err(why) => (Class::Unreadable, why.clone(), None),
         Ok(bytes) => match check::check(bytes, f.sig.as_deref(), trust) {
             Err(Problem::NotCertificate(why)) if f.sig.is_none() => (Class::Ignored, why, None),

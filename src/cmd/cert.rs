@@ -85,7 +85,7 @@ pub(crate) fn load_checked(
     sig: Option<&Path>,
     trust: &Trust,
 ) -> anyhow::Result<Checked> {
-    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
+    let bytes = crate::limits::read_regular(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     let parsed = match check::parse(&bytes) {
         Ok(c) => c,
@@ -101,7 +101,7 @@ pub(crate) fn load_checked(
         s.push(".sig");
         PathBuf::from(s)
     });
-    let sig = match crate::limits::read(&sig_path, crate::limits::SIGNATURE) {
+    let sig = match crate::limits::read_regular(&sig_path, crate::limits::SIGNATURE) {
         Ok(s) => s,
         Err(_) if parsed.is_none() => {
             return Err(Error::CertificateInput(format!(
@@ -135,7 +135,7 @@ pub(crate) fn load_checked(
     let signer = trust.judge(&signer, at);
     let vpath = check::countersignature_path(file);
     let validator = vpath.exists().then(|| {
-        crate::limits::read(&vpath, crate::limits::SIGNATURE)
+        crate::limits::read_regular(&vpath, crate::limits::SIGNATURE)
             .map_err(|e| format!("cannot read {}: {e}", vpath.display()))
             .and_then(|v| check::countersignature(&bytes, &v, trust, at))
     });
@@ -283,7 +283,7 @@ pub fn countersign(args: &CertCountersignArgs) -> anyhow::Result<Exit> {
         .into());
     }
     // The bytes signed are the bytes checked (a file changed meanwhile is refused).
-    let bytes = crate::limits::read(file, crate::limits::CERTIFICATE)
+    let bytes = crate::limits::read_regular(file, crate::limits::CERTIFICATE)
         .map_err(|e| Error::CertificateInput(format!("cannot read {}: {e}", file.display())))?;
     if blake3::hash(&bytes).to_hex().as_str() != checked.file_blake3 {
         return Err(Error::CertificateInput(format!(

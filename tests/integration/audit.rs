@@ -318,8 +318,8 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
     assert!(
         files
             .iter()
-            .any(|e| e["file"].as_str().unwrap().contains("bad\u{fffd}name.json")),
-        "a non-UTF-8 name is reported"
+            .any(|e| e["file"].as_str().unwrap().contains("bad\\xffname.json")),
+        "a non-UTF-8 name is reported, its byte shown as \\xff"
     );
     assert!(
         files.iter().any(|e| e["class"] == "ignored"),
@@ -419,7 +419,7 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
         .filter(|e| !e["file"].as_str().unwrap().contains('!'))
     {
         let name = e["file"].as_str().unwrap();
-        if name.contains('\u{fffd}') || e["class"] == "ignored" {
+        if name.contains("\\x") || e["class"] == "ignored" {
             continue;
         }
         let path = env.dir.path().join(name);
@@ -756,4 +756,243 @@ fn untrusted_tampered_and_unsigned_files_never_hide_a_trusted_record_and_are_tie
         assert!(r[tag].1.contains("claims to cover it, but"), "{tag}: {r:?}");
     }
     assert!(r["A-8"].1.contains("signature"), "{r:?}");
+}
+
+/// Runs `cmd` to the end, or kills it after `secs` and fails: a hang is a bug.
+fn within(mut cmd: Command, secs: u64, what: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > secs {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still runs after {secs} s: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn os(b: &[u8]) -> &std::ffi::OsStr {
+    <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b)
+}
+
+/// A tar of (member name, bytes), in this order.
+fn tar_of(path: &Path, members: &[(&[u8], Vec<u8>)]) {
+    let mut t = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_path(os(name)).unwrap();
+        h.set_cksum();
+        t.append(&h, &bytes[..]).unwrap();
+    }
+    t.finish().unwrap();
+}
+
+#[test]
+fn bundle_members_whose_names_differ_only_in_non_utf8_bytes_are_each_judged_and_a_name_twice_is_a_finding(
+) {
+    let env = Env::new();
+    // A-1 wiped (PASS), then wiped again and not verified (INCOMPLETE): the latest decides.
+    wiped(&env, "one", "A-1");
+    let pass = env.certificates(&env.path("c"))[0].clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--verify",
+        "none",
+        "--cert-dir",
+        "c",
+        "--operator",
+        "J",
+        "--asset-tag",
+        "A-1",
+        &env.path("one.img")
+    );
+    assert_code(&out, 1);
+    let inc = env
+        .certificates(&env.path("c"))
+        .into_iter()
+        .find(|c| c != &pass)
+        .unwrap();
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    // Both in one tar under names that differ only in a byte that is not UTF-8, the
+    // INCOMPLETE first: extracted with tar, both are there.
+    tar_of(
+        &env.path("b.tar"),
+        &[
+            (b"r\xff.json", bytes(&inc)),
+            (b"r\xff.json.sig", bytes(&sig(&inc))),
+            (b"r\xfe.json", bytes(&pass)),
+            (b"r\xfe.json.sig", bytes(&sig(&pass))),
+        ],
+    );
+    env.trust_default_key();
+    std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,A-1\n").unwrap();
+    let audit = |what: &str| {
+        mediasan!(
+            env,
+            "audit",
+            what,
+            "--assets",
+            "assets.csv",
+            "--json",
+            "--allow-image-records"
+        )
+    };
+    let out = audit("b.tar");
+    assert_code(&out, 1);
+    let ev = events(&out);
+    let files: Vec<&serde_json::Value> = ev.iter().filter(|e| e["event"] == "audit_file").collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let names: Vec<&str> = files.iter().map(|e| e["file"].as_str().unwrap()).collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("b.tar!r\\xff.json"))
+            && names.iter().any(|n| n.ends_with("b.tar!r\\xfe.json")),
+        "{names:?}"
+    );
+    assert_eq!(rows(&out)["A-1"].0, "incomplete");
+
+    // The same member name twice (tar keeps only the last when extracting): a finding, and
+    // both copies are still judged.
+    tar_of(
+        &env.path("twice.tar"),
+        &[
+            (b"r.json", bytes(&inc)),
+            (b"r.json.sig", bytes(&sig(&inc))),
+            (b"r.json", bytes(&pass)),
+            (b"r.json.sig", bytes(&sig(&pass))),
+        ],
+    );
+    let out = audit("twice.tar");
+    assert_code(&out, 1);
+    let ev = events(&out);
+    let classes: Vec<(String, String)> = ev
+        .iter()
+        .filter(|e| e["event"] == "audit_file")
+        .map(|e| (e["file"].to_string(), e["class"].to_string()))
+        .collect();
+    assert!(
+        classes.iter().any(|(_, c)| c == "\"name_collision\""),
+        "{classes:?}"
+    );
+    assert!(
+        classes.iter().any(|(_, c)| c == "\"incomplete\"")
+            && classes.iter().any(|(_, c)| c == "\"pass\""),
+        "{classes:?}"
+    );
+    assert_eq!(rows(&out)["A-1"].0, "incomplete");
+}
+
+#[test]
+fn a_fifo_or_other_special_file_is_a_finding_never_a_hang() {
+    let env = Env::new();
+    wiped(&env, "x", "T-1");
+    wiped(&env, "y", "T-2");
+    env.trust_default_key();
+    let certs = env.certificates(&env.path("c"));
+    // x's signature replaced by a FIFO nobody writes to; a FIFO named like a certificate.
+    std::fs::remove_file(sig(&certs[0])).unwrap();
+    for fifo in [sig(&certs[0]), env.path("c/z.json")] {
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    }
+    let mut cmd = env.cmd();
+    cmd.args(["audit", "c", "--json"]);
+    let out = within(cmd, 60, "audit over a FIFO");
+    assert_code(&out, 1);
+    let ev = events(&out);
+    let class = |name: &str| {
+        ev.iter()
+            .find(|e| e["event"] == "audit_file" && e["file"].as_str().unwrap().ends_with(name))
+            .map(|e| (e["class"].to_string(), e["detail"].to_string()))
+            .unwrap_or_else(|| panic!("no event for {name}: {ev:?}"))
+    };
+    let x = certs[0].file_name().unwrap().to_str().unwrap();
+    let (c, d) = class(x);
+    assert!(c == "\"unreadable\"" && d.contains("FIFO"), "{c} {d}");
+    let (c, d) = class("z.json");
+    assert!(c == "\"unreadable\"" && d.contains("FIFO"), "{c} {d}");
+    // cert verify: one line, no hang.
+    let mut cmd = env.cmd();
+    cmd.args(["cert", "verify"]).arg(&certs[0]);
+    let out = within(cmd, 60, "cert verify with a FIFO signature");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("FIFO") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn a_zip_bomb_is_a_finding_and_the_audit_stays_within_a_memory_limit() {
+    use std::io::Write;
+    let env = Env::new();
+    wiped(&env, "x", "T-1");
+    env.trust_default_key();
+    let cert = env.certificates(&env.path("c"))[0].clone();
+    // One member of 64 MiB of zeros (the most a certificate may be), then copied raw 40 times:
+    // a 2.6 MB zip that unpacks to 2.5 GiB.
+    let one = env.path("one.zip");
+    {
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&one).unwrap());
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(false);
+        w.start_file("m0.json", o).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            w.write_all(&zeros).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let bomb = env.path("c/bomb.zip");
+    {
+        let mut src = zip::ZipArchive::new(std::fs::File::open(&one).unwrap()).unwrap();
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+        for i in 0..40 {
+            w.raw_copy_file_rename(src.by_index(0).unwrap(), format!("m{i}.json"))
+                .unwrap();
+        }
+        let o = zip::write::SimpleFileOptions::default();
+        w.start_file("real.json", o).unwrap();
+        w.write_all(&std::fs::read(&cert).unwrap()).unwrap();
+        w.start_file("real.json.sig", o).unwrap();
+        w.write_all(&std::fs::read(sig(&cert)).unwrap()).unwrap();
+        w.finish().unwrap();
+    }
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 4 << 20);
+    // Under a 1 GiB address-space limit.
+    let base = env.cmd();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$@\"")
+        .arg("sh")
+        .arg(base.get_program())
+        .args(base.get_args())
+        .args(["audit", "c", "--json"])
+        .current_dir(env.dir.path());
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = within(cmd, 300, "audit of a zip bomb");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a report, not a crash: {err}");
+    let ev = events(&out);
+    let summary = ev.last().unwrap();
+    assert_eq!(summary["event"], "audit_summary", "{ev:?}");
+    assert!(
+        ev.iter().any(|e| e["event"] == "audit_file"
+            && e["class"] == "unreadable"
+            && e["detail"].as_str().unwrap().contains("bomb")),
+        "the bomb is a finding: {ev:?}"
+    );
 }
