@@ -814,6 +814,11 @@ pub struct TrustArgs {
     /// The signer must be listed under this principal in the allowed_signers file.
     #[arg(long, value_name = "NAME")]
     pub principal: Option<String>,
+    /// When keys' valid-after/valid-before are judged: now (as `ssh-keygen -Y verify`),
+    /// claimed (the time each certificate says it was signed: relies on the signer's clock,
+    /// and the output says so), or a time YYYYMMDD[HHMM[SS]][Z] (as -Overify-time).
+    #[arg(long, value_name = "WHEN", default_value = "now", value_parser = crate::cert::trust::VerifyTime::parse)]
+    pub verify_time: crate::cert::trust::VerifyTime,
     /// Organization file (see `wipe --help`), for its allowed_signers.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

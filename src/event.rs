@@ -174,6 +174,8 @@ pub struct AuditSummary {
     pub duplicates: usize,
     pub superseded: usize,
     pub qc: Option<crate::audit::reconcile::Qc>,
+    /// When signers' key validity was judged: `now`, `claimed` or a time.
+    pub verify_time: String,
     /// Every asset (or medium) covered by a trusted PASS or destruction, and no problem file.
     pub clean: bool,
 }
@@ -386,6 +388,8 @@ pub struct CertVerified {
     pub id: String,
     pub result: String,
     pub target: String,
+    /// When the signer's key validity was judged: `now`, `claimed` or a time.
+    pub verify_time: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -630,6 +634,7 @@ mod tests {
                     id: s("i"),
                     result: s("PASS"),
                     target: s("x"),
+                    verify_time: s("now"),
                 }),
                 "cert_verified",
                 "",
@@ -685,6 +690,7 @@ mod tests {
                     duplicates: 0,
                     superseded: 0,
                     qc: None,
+                    verify_time: "now".into(),
                     clean: true,
                 }),
                 "audit_summary",

@@ -52,10 +52,7 @@ pub fn run(s: &Settings) -> Result<reconcile::Audit> {
         .into_par_iter()
         .map(|f| reconcile::judge(f, &s.trust))
         .collect();
-    Ok(reconcile::reconcile(
-        entries,
-        register,
-        s.qc.clone(),
-        s.matching,
-    ))
+    let mut audit = reconcile::reconcile(entries, register, s.qc.clone(), s.matching);
+    audit.verify_time = s.trust.time;
+    Ok(audit)
 }

@@ -163,6 +163,7 @@ pub fn judge(f: Found, trust: &Trust) -> Entry {
                         v,
                         trust,
                         check::signed_at(&c.cert),
+                        c.signer.fingerprint(),
                     ));
                 }
                 let class = if !c.signer.trusted() {
@@ -336,6 +337,8 @@ pub struct Audit {
     pub unexpected: Vec<usize>,
     pub register: Option<Register>,
     pub qc: Option<Qc>,
+    /// When signers' key validity was judged.
+    pub verify_time: crate::cert::trust::VerifyTime,
 }
 
 impl Audit {
@@ -440,6 +443,7 @@ pub fn reconcile(
         unexpected,
         register,
         qc: None,
+        verify_time: crate::cert::trust::VerifyTime::default(),
     };
     audit.qc = qc.map(|(percent, seed)| draw(&audit, percent, seed));
     audit

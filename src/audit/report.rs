@@ -37,6 +37,9 @@ pub fn text(a: &Audit) -> Vec<String> {
         "AUDIT: {} file(s), {trusted} record(s) from trusted signers",
         a.entries.len()
     ));
+    if let Some(note) = a.verify_time.note() {
+        out.push(format!("  Note: {note}"));
+    }
     out.push(format!(
         "  {}",
         a.counts()
@@ -298,6 +301,7 @@ pub fn events(a: &Audit) -> Vec<Event> {
         duplicates: a.duplicates.len(),
         superseded: superseded(a),
         qc: a.qc.clone(),
+        verify_time: a.verify_time.name(),
         clean: a.clean(),
     }));
     out

@@ -109,7 +109,9 @@ pub fn check(bytes: &[u8], sig: Option<&[u8]>, trust: &Trust) -> Result<Checked,
 }
 
 /// Checks a validator's countersignature (namespace [`sign::VALIDATION`]) over a
-/// certificate's bytes and judges its signer at the certificate's time.
+/// certificate's bytes and judges its signer (`claimed`: the certificate's own time). The
+/// validator is a second person: a countersignature made with the key that signed the
+/// certificate (`signer`, its fingerprint) validates nothing.
 ///
 /// # Errors
 /// Why it does not check, in words.
@@ -117,13 +119,20 @@ pub fn countersignature(
     bytes: &[u8],
     vsig: &[u8],
     trust: &Trust,
-    at: Option<i64>,
+    claimed: Option<i64>,
+    signer: &str,
 ) -> Result<Signer, String> {
     let key = sign::check_in(bytes, vsig, sign::VALIDATION).map_err(|e| match e {
         Error::NotAuthentic(why) | Error::CertificateInput(why) => why,
         other => other.to_string(),
     })?;
-    Ok(trust.judge_in(&key, at, sign::VALIDATION))
+    if sign::fingerprint(&key) == signer {
+        return Err(format!(
+            "it was made with the certificate's own signing key ({signer}); a second person \
+             countersigns with a key of their own"
+        ));
+    }
+    Ok(trust.judge_in(&key, claimed, sign::VALIDATION))
 }
 
 /// The countersignature file of a certificate file: `X.json.validation.sig`.

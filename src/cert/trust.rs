@@ -9,9 +9,11 @@
 //!   trust nothing.
 //!
 //! With none of them the signer is *not checked*, and the commands say so and do not exit 0.
-//! Validity windows are checked at the certificate's own time (when it was signed), so a key
-//! retired later still vouches for what it signed before; OpenSSH does the same when given
-//! `-Overify-time=<that time>`.
+//! Validity windows are judged as `ssh-keygen -Y verify` judges them: now, by default, so
+//! whoever holds a retired key cannot sign a backdated certificate. `--verify-time claimed`
+//! judges at the time each certificate claims (OpenSSH's `-Overify-time=<that time>`), which
+//! relies on the signer's clock and is said so; `--verify-time TIME` at a time the reader
+//! chooses.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +39,86 @@ pub struct Entry {
     pub line: usize,
 }
 
+/// When a key's `valid-after`/`valid-before` window is judged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VerifyTime {
+    /// Now, as `ssh-keygen -Y verify` does by default.
+    #[default]
+    Now,
+    /// At the time the certificate claims it was signed: relies on the signer's clock.
+    Claimed,
+    /// At this time (seconds since the epoch), as `ssh-keygen -Overify-time=`.
+    At(i64),
+}
+
+impl VerifyTime {
+    /// `now`, `claimed`, or an allowed_signers time (`YYYYMMDD[HHMM[SS]][Z]`).
+    ///
+    /// # Errors
+    /// What is accepted, in words.
+    pub fn parse(text: &str) -> std::result::Result<VerifyTime, String> {
+        match text {
+            "now" => Ok(VerifyTime::Now),
+            "claimed" => Ok(VerifyTime::Claimed),
+            t => parse_time(t).map(VerifyTime::At).ok_or_else(|| {
+                format!(
+                    "{t:?} is not now, claimed, or a time YYYYMMDD[HHMM[SS]][Z] (as ssh-keygen \
+                     -Overify-time)"
+                )
+            }),
+        }
+    }
+
+    /// "now", "claimed", or the time (RFC 3339), for machines.
+    pub fn name(self) -> String {
+        match self {
+            VerifyTime::Now => "now".into(),
+            VerifyTime::Claimed => "claimed".into(),
+            VerifyTime::At(t) => humantime::format_rfc3339_seconds(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0).unsigned_abs()),
+            )
+            .to_string(),
+        }
+    }
+
+    /// What a report says about it, when it is not the default.
+    pub fn note(self) -> Option<String> {
+        match self {
+            VerifyTime::Now => None,
+            VerifyTime::Claimed => Some(
+                "signers' keys were judged valid or not at the time each certificate claims it \
+                 was signed (--verify-time claimed): this relies on the signer's clock"
+                    .into(),
+            ),
+            VerifyTime::At(_) => Some(format!(
+                "signers' keys were judged valid or not at {} (--verify-time), not now",
+                self.name()
+            )),
+        }
+    }
+
+    /// "now", "when the certificate says it was signed", "at the --verify-time".
+    fn when(self) -> &'static str {
+        match self {
+            VerifyTime::Now => "now",
+            VerifyTime::Claimed => "when the certificate says it was signed",
+            VerifyTime::At(_) => "at the --verify-time",
+        }
+    }
+
+    /// The time to judge at, for a certificate that claims `claimed`.
+    fn at(self, claimed: Option<i64>) -> Option<i64> {
+        match self {
+            VerifyTime::Now => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .and_then(|d| i64::try_from(d.as_secs()).ok()),
+            VerifyTime::Claimed => claimed,
+            VerifyTime::At(t) => Some(t),
+        }
+    }
+}
+
 /// What the user trusts.
 #[derive(Clone, Debug, Default)]
 pub struct Trust {
@@ -46,6 +128,8 @@ pub struct Trust {
     pub files: Vec<(PathBuf, Vec<Entry>)>,
     /// `--principal`: the signer must be listed under this name.
     pub principal: Option<String>,
+    /// When validity windows are judged.
+    pub time: VerifyTime,
 }
 
 /// The verdict on a signer.
@@ -267,14 +351,24 @@ impl Trust {
         self.keys.is_empty() && self.files.is_empty()
     }
 
-    /// Judges `signer` for a certificate signed at `at` (seconds since the epoch).
-    pub fn judge(&self, signer: &PublicKey, at: Option<i64>) -> Signer {
-        self.judge_in(signer, at, NAMESPACE)
+    /// The same trust, its validity windows judged at `time`.
+    #[must_use]
+    pub fn at(mut self, time: VerifyTime) -> Trust {
+        self.time = time;
+        self
+    }
+
+    /// Judges `signer` for a certificate that claims it was signed at `claimed` (seconds since
+    /// the epoch; used only with [`VerifyTime::Claimed`]).
+    pub fn judge(&self, signer: &PublicKey, claimed: Option<i64>) -> Signer {
+        self.judge_in(signer, claimed, NAMESPACE)
     }
 
     /// [`Trust::judge`] for a signature in `namespace` (an allowed_signers line's
     /// `namespaces=` must allow it).
-    pub fn judge_in(&self, signer: &PublicKey, at: Option<i64>, namespace: &str) -> Signer {
+    pub fn judge_in(&self, signer: &PublicKey, claimed: Option<i64>, namespace: &str) -> Signer {
+        let at = self.time.at(claimed);
+        let when = self.time.when();
         let fingerprint = fingerprint(signer);
         if self.is_empty() {
             return Signer::NotChecked { fingerprint };
@@ -313,13 +407,13 @@ impl Trust {
                 {
                     Some(format!("not listed for the principal {p}"))
                 } else if let (Some(a), Some(t)) = (e.valid_after, at) {
-                    (t < a).then(|| "not yet valid when the certificate was signed".to_string())
+                    (t < a).then(|| format!("not yet valid {when} (valid-after)"))
                 } else {
                     None
                 };
                 let refuse = refuse.or_else(|| match (e.valid_before, at) {
                     (Some(b), Some(t)) if t > b => {
-                        Some("no longer valid when the certificate was signed".to_string())
+                        Some(format!("no longer valid {when} (valid-before)"))
                     }
                     (Some(_) | None, None)
                         if e.valid_after.is_some() || e.valid_before.is_some() =>
@@ -437,11 +531,28 @@ mod tests {
         let before = parse_time("20251231Z").unwrap();
         let after = parse_time("20260102Z").unwrap();
         assert!(
+            !t.judge(&k, Some(before)).trusted(),
+            "judged now, as OpenSSH does: a certificate's claimed time does not matter"
+        );
+        let t = t.at(VerifyTime::Claimed);
+        assert!(
             t.judge(&k, Some(before)).trusted(),
-            "signed while the key was valid"
+            "claimed: signed while the key was valid"
         );
         assert!(!t.judge(&k, Some(after)).trusted());
         assert!(!t.judge(&k, None).trusted(), "no time, no validity check");
+        let t = t.at(VerifyTime::At(before));
+        assert!(t.judge(&k, Some(after)).trusted(), "a fixed time");
+        let t = file(&format!("lab valid-after=\"20260101Z\" {KEY_A}"));
+        assert!(t.judge(&k, Some(before)).trusted(), "valid now");
+        assert_eq!(VerifyTime::parse("claimed"), Ok(VerifyTime::Claimed));
+        assert_eq!(VerifyTime::parse("now"), Ok(VerifyTime::Now));
+        assert_eq!(VerifyTime::parse("20251231Z"), Ok(VerifyTime::At(before)));
+        assert!(VerifyTime::parse("yesterday").is_err());
+        assert!(VerifyTime::Claimed
+            .note()
+            .unwrap()
+            .contains("signer's clock"));
         let mut t = file(&format!("lab,ops-* {KEY_A}"));
         t.principal = Some("ops-7".into());
         assert!(t.judge(&k, Some(0)).trusted());

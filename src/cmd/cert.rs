@@ -21,11 +21,7 @@ pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
         args.allowed_signers.as_deref(),
         config.allowed_signers.as_deref(),
     );
-    Ok(Trust::load(
-        &args.pubkey,
-        &files,
-        args.principal.as_deref(),
-    )?)
+    Ok(Trust::load(&args.pubkey, &files, args.principal.as_deref())?.at(args.verify_time))
 }
 
 /// A certificate whose signature checked, the verdict on its signer and on its
@@ -137,7 +133,7 @@ pub(crate) fn load_checked(
     let validator = vpath.exists().then(|| {
         crate::limits::read_regular(&vpath, crate::limits::SIGNATURE)
             .map_err(|e| format!("cannot read {}: {e}", vpath.display()))
-            .and_then(|v| check::countersignature(&bytes, &v, trust, at))
+            .and_then(|v| check::countersignature(&bytes, &v, trust, at, signer.fingerprint()))
     });
     Ok(Checked(check::Checked {
         cert,
@@ -149,7 +145,8 @@ pub(crate) fn load_checked(
 
 pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     let file = &args.file;
-    let checked = load_checked(file, args.sig.as_deref(), &trust_of(&args.trust)?)?;
+    let trust = trust_of(&args.trust)?;
+    let checked = load_checked(file, args.sig.as_deref(), &trust)?;
     let (cert, signer) = (&checked.cert, &checked.signer);
     if args.json {
         crate::term::out(
@@ -163,10 +160,13 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
                 id: cert.id.clone(),
                 result: cert.result.name().into(),
                 target: cert.media.path.clone(),
+                verify_time: trust.time.name(),
             })
             .line(),
         );
-    } else if signer.trusted() {
+        return Ok(checked.code(file));
+    }
+    if signer.trusted() {
         outln!(
             "OK: {} is authentic, signed by {}; it records {} for {} ({})",
             file.display(),
@@ -192,6 +192,9 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
             cert.media.path,
             cert.id
         );
+    }
+    if let Some(note) = trust.time.note() {
+        outln!("  note: {note}");
     }
     Ok(checked.code(file))
 }

@@ -942,7 +942,6 @@ fn allowed_signers_principals_and_validity_agree_with_openssh() {
                 "-I",
                 principal,
             ])
-            .arg(format!("-Overify-time={when}Z"))
             .arg("-f")
             .arg(&file)
             .arg("-s")
@@ -1267,4 +1266,160 @@ fn a_hostile_backing_file_name_reaches_no_terminal_raw() {
         1,
         "{shown}"
     );
+}
+
+/// Signs `file` with `key` in `namespace` with OpenSSH, into `out` (a copy is signed, so
+/// nothing beside `file` is touched but `out`).
+fn ssh_sign(key: &Path, file: &Path, namespace: &str, out: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("f");
+    std::fs::copy(file, &copy).unwrap();
+    let o = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+        .arg(key)
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::copy(dir.path().join("f.sig"), out).unwrap();
+}
+
+#[test]
+fn a_retired_key_cannot_sign_a_backdated_certificate_unless_the_claimed_time_is_asked_for() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, sig) = signed(&env);
+    // The key was retired at the start of 2026; today its holder signs a certificate that
+    // says it was made in 2025.
+    let text = std::fs::read_to_string(&cert).unwrap();
+    let c = read_cert(&cert);
+    let back = text
+        .replace(&c.sanitization.started, "2025-03-01T10:00:00Z")
+        .replace(&c.sanitization.finished, "2025-03-01T10:05:00Z");
+    std::fs::write(&cert, back).unwrap();
+    std::fs::remove_file(&sig).unwrap();
+    ssh_sign(
+        &env.path("config/mediasan/signing_key"),
+        &cert,
+        "mediasan-certificate",
+        &sig,
+    );
+    let key = std::fs::read_to_string(env.pubkey()).unwrap();
+    let trust = env.path("allowed_signers");
+    std::fs::write(&trust, format!("lab valid-before=\"20260101Z\" {key}")).unwrap();
+    let openssh = |extra: &[&str]| {
+        std::process::Command::new("ssh-keygen")
+            .args(["-Y", "verify", "-n", "mediasan-certificate", "-I", "lab"])
+            .args(extra)
+            .arg("-f")
+            .arg(&trust)
+            .arg("-s")
+            .arg(&sig)
+            .stdin(std::fs::File::open(&cert).unwrap())
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    // As OpenSSH judges by default: now, when the key is no longer valid.
+    assert!(!openssh(&[]));
+    let out = mediasan!(env, "cert", "verify", "--allowed-signers", &trust, &cert);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("NOT TRUSTED") && text.contains("no longer valid"),
+        "{text}"
+    );
+    std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,\n").unwrap();
+    let out = mediasan!(env, "audit", "c", "--allowed-signers", &trust, "--json");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"class\":\"untrusted\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Asked for explicitly: judged at the time the certificate claims, as OpenSSH with
+    // -Overify-time, and the output says whose clock that is.
+    assert!(openssh(&["-Overify-time=20250301100500Z"]));
+    let out = mediasan!(
+        env,
+        "cert",
+        "verify",
+        "--allowed-signers",
+        &trust,
+        "--verify-time",
+        "claimed",
+        &cert
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("signer's clock"), "{text}");
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--allowed-signers",
+        &trust,
+        "--verify-time",
+        "claimed"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("signer's clock"), "{text}");
+    // A fixed time, as -Overify-time.
+    let out = mediasan!(
+        env,
+        "cert",
+        "verify",
+        "--allowed-signers",
+        &trust,
+        "--verify-time",
+        "20251231Z",
+        &cert
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = mediasan!(env, "cert", "verify", "--verify-time", "yesterday", &cert);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--verify-time"), "{err}");
+}
+
+#[test]
+fn a_countersignature_made_with_the_certificates_own_key_validates_nothing() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, _) = signed(&env);
+    env.trust_default_key();
+    // The operator countersigns their own certificate with OpenSSH (mediasan refuses to).
+    let vsig = std::path::PathBuf::from(format!("{}.validation.sig", cert.display()));
+    ssh_sign(
+        &env.path("config/mediasan/signing_key"),
+        &cert,
+        "mediasan-validation",
+        &vsig,
+    );
+    let out = mediasan!(env, "cert", "verify", &cert);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let validated = text
+        .lines()
+        .find(|l| l.contains("validated (countersigned)"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        !validated.contains("(trusted") && validated.contains("own signing key"),
+        "{text}"
+    );
+    let out = mediasan!(env, "audit", "c", "--json");
+    let ev: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.status.code(), Some(1), "{ev:?}");
+    let f = ev.iter().find(|e| e["event"] == "audit_file").unwrap();
+    assert!(f["validated_by"].is_null(), "{f}");
+    let s = ev.last().unwrap();
+    assert_eq!(s["clean"], false, "{s}");
 }
