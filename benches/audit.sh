@@ -13,7 +13,7 @@ target/release/examples/make_certs "$dir" "$n"
 for run in 1 2 3; do
   start=$(date +%s.%N)
   target/release/mediasan audit "$dir/certs" --allowed-signers "$dir/allowed_signers" \
-    --assets "$dir/assets.csv" --csv "$dir/report.csv" > "$dir/report.txt"
+    --assets "$dir/assets.csv" --csv "$dir/report.csv" --force > "$dir/report.txt"
   end=$(date +%s.%N)
   secs=$(echo "$end - $start" | bc)
   printf 'run %d: %d certificates and %d assets in %.2f s: %.0f certificates/s (%s cores)\n' \

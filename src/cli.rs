@@ -935,6 +935,11 @@ pub struct AuditArgs {
     /// Also write the report as one HTML page to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+
+    /// Replace a --csv or --html file that exists. Never an audited input or anything inside
+    /// one, never through a symbolic link.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

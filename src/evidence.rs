@@ -171,6 +171,95 @@ fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     r.map(|()| fin)
 }
 
+/// Where a report (the audit's CSV or HTML) may go: `out` made absolute through its folder.
+/// Never an input or anything inside one (`inputs`: the audited folders, bundles and
+/// register), never through a symbolic link, never over anything that exists unless `force`,
+/// and then only over a regular file.
+///
+/// # Errors
+/// [`Error::Usage`], one line saying why and what to do.
+pub fn report_target(out: &Path, inputs: &[&Path], force: bool) -> Result<PathBuf, Error> {
+    let shown = out.display();
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "{shown} is not a file name; give FILE.csv or FILE.html"
+        ))
+    })?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let folder = std::fs::canonicalize(parent).map_err(|e| {
+        Error::Usage(format!(
+            "cannot write {shown}: its folder {}: {e}",
+            parent.display()
+        ))
+    })?;
+    let target = folder.join(name);
+    let existing = std::fs::symlink_metadata(out).ok();
+    if existing.as_ref().is_some_and(std::fs::Metadata::is_symlink) {
+        return Err(Error::Usage(format!(
+            "{shown} is a symbolic link; a report is never written through one: give another path"
+        )));
+    }
+    for input in inputs {
+        let Ok(i) = std::fs::canonicalize(input) else {
+            continue;
+        };
+        if target == i {
+            return Err(Error::Usage(format!(
+                "{shown} is one of the audit's inputs; write the report elsewhere"
+            )));
+        }
+        if target.starts_with(&i) {
+            return Err(Error::Usage(format!(
+                "{shown} is inside the audited folder {}; write the report elsewhere, never among \
+                 the evidence",
+                input.display()
+            )));
+        }
+    }
+    match existing {
+        Some(m) if !m.is_file() => Err(Error::Usage(format!(
+            "{shown} exists and is not a regular file; give another path"
+        ))),
+        Some(_) if !force => Err(Error::Usage(format!(
+            "{shown} exists; give --force to replace it, or another path"
+        ))),
+        _ => Ok(target),
+    }
+}
+
+/// Writes a report to `target` (from [`report_target`]): a temporary file beside it, fsynced,
+/// then linked into place (nothing is overwritten, even a file that appeared meanwhile) or,
+/// with `force`, renamed over it (the old file is replaced, never written through).
+///
+/// # Errors
+/// The I/O error.
+pub fn write_report(target: &Path, bytes: &[u8], force: bool) -> std::io::Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !force {
+        return put(dir, &name, bytes).map(|_| ());
+    }
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let r = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    r
+}
+
 /// Writes the certificate `json` (named `name`) and its signature `sig` into the first of
 /// `folders` that takes both, the signature first (a signature without its certificate
 /// misleads nobody). If none does, both are printed on stderr, so the evidence of a wipe that

@@ -1,7 +1,7 @@
 //! `mediasan audit PATH... [--assets FILE.csv]`: settings → `audit::run` → the report (text or
 //! NDJSON, and the CSV and HTML files asked for) → exit 0 only when everything is in order.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::audit::{self, report};
 use crate::cli::AuditArgs;
@@ -24,9 +24,19 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             images: args.allow_image_records,
         },
     };
-    for out in [&args.csv, &args.html].into_iter().flatten() {
-        refuse_overwriting_an_input(out, args)?;
-    }
+    // Where the reports go is settled before the audit runs.
+    let inputs: Vec<&Path> = args
+        .paths
+        .iter()
+        .chain(&args.assets)
+        .map(PathBuf::as_path)
+        .collect();
+    let target = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .map(|p| crate::evidence::report_target(p, &inputs, args.force))
+            .transpose()
+    };
+    let (csv, html) = (target(&args.csv)?, target(&args.html)?);
     let a = audit::run(&settings)?;
     if args.json {
         for e in report::events(&a) {
@@ -37,10 +47,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             outln!("{l}");
         }
     }
-    if let Some(p) = &args.csv {
-        write(p, &report::csv(&a))?;
+    if let Some(p) = &csv {
+        write(p, &report::csv(&a), args.force)?;
     }
-    if let Some(p) = &args.html {
+    if let Some(p) = &html {
         let generated = format!(
             "{} at {}",
             env!("CARGO_PKG_VERSION"),
@@ -48,31 +58,13 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         );
         let page = report::html(&a, &generated)
             .map_err(|e| anyhow::anyhow!("the HTML report's template failed (a bug): {e}"))?;
-        write(p, page.as_bytes())?;
+        write(p, page.as_bytes(), args.force)?;
     }
     Ok(if a.clean() { Exit::Pass } else { Exit::Failed })
 }
 
-/// A report written over the asset register or a certificate would destroy evidence.
-fn refuse_overwriting_an_input(out: &Path, args: &AuditArgs) -> Result<(), Error> {
-    let Ok(o) = std::fs::canonicalize(out) else {
-        return Ok(());
-    };
-    let inputs = args.assets.iter().chain(&args.paths);
-    if inputs
-        .filter_map(|p| std::fs::canonicalize(p).ok())
-        .any(|i| o == i || o.starts_with(&i) && o.extension().is_some_and(|x| x == "json"))
-    {
-        return Err(Error::Usage(format!(
-            "{} is one of the audit's inputs; write the report elsewhere",
-            out.display()
-        )));
-    }
-    Ok(())
-}
-
-fn write(p: &Path, bytes: &[u8]) -> Result<(), Error> {
-    std::fs::write(p, bytes)
+fn write(p: &Path, bytes: &[u8], force: bool) -> Result<(), Error> {
+    crate::evidence::write_report(p, bytes, force)
         .map_err(|e| Error::Usage(format!("cannot write {}: {e}", p.display())))?;
     errln!("wrote {}", p.display());
     Ok(())

@@ -996,3 +996,97 @@ fn a_zip_bomb_is_a_finding_and_the_audit_stays_within_a_memory_limit() {
         "the bomb is a finding: {ev:?}"
     );
 }
+
+#[test]
+fn a_report_never_overwrites_evidence_never_lands_in_an_input_and_never_follows_a_symlink() {
+    let env = Env::new();
+    wiped(&env, "x", "T-1");
+    env.trust_default_key();
+    std::fs::write(env.path("assets.csv"), "serial,asset_tag\n,T-1\n").unwrap();
+    let cert = env.certificates(&env.path("c"))[0].clone();
+    let bundle = env.path("b.tar");
+    tar_of(&bundle, &[(b"y.json", b"{}".to_vec())]);
+    std::fs::write(env.path("victim.txt"), "keep me").unwrap();
+    std::os::unix::fs::symlink(env.path("victim.txt"), env.path("link.csv")).unwrap();
+    std::os::unix::fs::symlink(env.path("nowhere.txt"), env.path("dangling.html")).unwrap();
+    std::os::unix::fs::symlink(env.path("c"), env.path("into-c")).unwrap();
+    std::fs::write(env.path("old.csv"), "yesterday's report").unwrap();
+    let before: Vec<(PathBuf, Vec<u8>)> = [sig(&cert), cert.clone(), bundle.clone()]
+        .into_iter()
+        .chain([env.path("assets.csv"), env.path("victim.txt")])
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    let sig_s = sig(&cert).to_str().unwrap().to_string();
+    // (report option and path, --force?, what the one line says)
+    let cases: Vec<(&str, String, bool, &str)> = vec![
+        ("--csv", sig_s.clone(), false, "inside"),
+        ("--csv", sig_s.clone(), true, "inside"),
+        ("--html", "b.tar".into(), true, "input"),
+        ("--csv", "assets.csv".into(), true, "input"),
+        ("--csv", "c/new.csv".into(), true, "inside"),
+        ("--csv", "into-c/new.csv".into(), true, "inside"),
+        ("--csv", "link.csv".into(), true, "symbolic link"),
+        ("--html", "dangling.html".into(), false, "symbolic link"),
+        ("--csv", "old.csv".into(), false, "--force"),
+    ];
+    for (opt, path, force, want) in &cases {
+        let mut cmd = env.cmd();
+        cmd.args(["audit", "c", "b.tar", "--assets", "assets.csv", opt, path]);
+        if *force {
+            cmd.arg("--force");
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{opt} {path} {force}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{opt} {path} {force}: {err}"
+        );
+    }
+    for (p, b) in &before {
+        assert_eq!(&std::fs::read(p).unwrap(), b, "{} changed", p.display());
+    }
+    assert!(!env.path("c/new.csv").exists() && !env.path("nowhere.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(env.path("old.csv")).unwrap(),
+        "yesterday's report"
+    );
+    // A new file is written; an old report is replaced only with --force.
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--assets",
+        "assets.csv",
+        "--allow-image-records",
+        "--csv",
+        "new.csv"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(std::fs::read_to_string(env.path("new.csv"))
+        .unwrap()
+        .contains("covered"));
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--assets",
+        "assets.csv",
+        "--allow-image-records",
+        "--csv",
+        "old.csv",
+        "--force"
+    );
+    assert_code(&out, 0);
+    assert!(std::fs::read_to_string(env.path("old.csv"))
+        .unwrap()
+        .contains("covered"));
+}
