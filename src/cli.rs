@@ -816,7 +816,7 @@ pub struct TrustArgs {
     pub principal: Option<String>,
     /// When keys' valid-after/valid-before are judged: now (as `ssh-keygen -Y verify`),
     /// claimed (the time each certificate says it was signed: relies on the signer's clock,
-    /// and the output says so), or a time YYYYMMDD[HHMM[SS]][Z] (as -Overify-time).
+    /// and the output says so), or a time `YYYYMMDD[HHMM[SS]][Z]` (as `-Overify-time`).
     #[arg(long, value_name = "WHEN", default_value = "now", value_parser = crate::cert::trust::VerifyTime::parse)]
     pub verify_time: crate::cert::trust::VerifyTime,
     /// Organization file (see `wipe --help`), for its allowed_signers.

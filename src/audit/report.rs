@@ -307,10 +307,44 @@ pub fn events(a: &Audit) -> Vec<Event> {
     out
 }
 
+/// A CSV cell a spreadsheet reads as text, never as a formula: one that starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return (a serial from drive firmware, a USB iSerial, a typed
+/// `destroyed --serial`) gets a leading `'`, as OWASP's CSV injection advice says; the csv
+/// writer quotes and escapes the rest.
+pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
+/// Writes every record through [`cell`].
+struct Neutral(csv::Writer<Vec<u8>>);
+
+impl Neutral {
+    fn write_record<I, T>(&mut self, row: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let row: Vec<String> = row
+            .into_iter()
+            .map(|c| cell(c.as_ref()).into_owned())
+            .collect();
+        self.0.write_record(&row)
+    }
+
+    fn into_inner(self) -> Option<Vec<u8>> {
+        self.0.into_inner().ok()
+    }
+}
+
 /// One CSV row per asset (its own columns, then what the audit found), then one per record
-/// that matches no asset; without a register, one per medium.
+/// that matches no asset; without a register, one per medium. Every cell is neutralized
+/// against formula injection ([`cell`]).
 pub fn csv(a: &Audit) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = Neutral(csv::Writer::from_writer(Vec::new()));
     let found = [
         "standing",
         "certificate",
@@ -534,4 +568,26 @@ pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
         register => a.register.as_ref().map(|r| r.source.clone()),
         qc => a.qc.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn formula_cells_are_neutralized_and_others_kept() {
+        for (given, want) in [
+            ("=1+1", "'=1+1"),
+            ("+A-1", "'+A-1"),
+            ("-5", "'-5"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("WD-WCC7K0123456", "WD-WCC7K0123456"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(cell(given), want, "{given:?}");
+        }
+    }
 }

