@@ -45,6 +45,10 @@ pub enum Event {
     CertVerified(CertVerified),
     /// `purge-status --json`.
     PurgeStatus(PurgeStatus),
+    /// `audit --json`: how the audit was made (version, command line, trust anchors), first.
+    AuditContext(AuditContext),
+    /// `audit --json`: one file read, with its BLAKE3.
+    AuditInput(crate::audit::provenance::Input),
     /// `audit --json`: one file found, judged.
     AuditFile(AuditFile),
     /// `audit --json --assets`: one asset of the register, reconciled.
@@ -130,6 +134,25 @@ impl Event {
 }
 
 #[derive(Clone, Debug, Serialize)]
+pub struct AuditContext {
+    pub version: String,
+    /// The command line, argument by argument.
+    pub command: Vec<String>,
+    /// When the audit ran (UTC).
+    pub generated: String,
+    /// When signers' key validity was judged: `now`, `claimed` or a time.
+    pub verify_time: String,
+    /// `--principal`, if given.
+    pub principal: Option<String>,
+    /// Every key trusted: each `--pubkey` and each allowed_signers line.
+    pub anchors: Vec<crate::audit::provenance::Anchor>,
+    /// How many files were read (each is an `audit_input`).
+    pub inputs: usize,
+    /// BLAKE3 of the inputs' list as `b3sum` prints it (`HASH  FILE` lines, sorted by file).
+    pub inputs_blake3: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
 pub struct AuditFile {
     pub file: String,
     /// `pass`, `destroyed`, `fail`, `incomplete`, `untrusted`, `bad_signature`, `no_signature`,
@@ -146,6 +169,8 @@ pub struct AuditFile {
     pub duplicate_of: Option<String>,
     /// The trusted validator who countersigned it (`cert countersign`), if any.
     pub validated_by: Option<String>,
+    /// BLAKE3 of the certificate's bytes (a bundle's member's too), when they were read.
+    pub blake3: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -650,6 +675,29 @@ mod tests {
                 "",
             ),
             (
+                Event::AuditContext(AuditContext {
+                    version: s("1"),
+                    command: vec![s("mediasan"), s("audit"), s("c")],
+                    generated: s("t"),
+                    verify_time: s("now"),
+                    principal: None,
+                    anchors: vec![],
+                    inputs: 1,
+                    inputs_blake3: s("h"),
+                }),
+                "audit_context",
+                "",
+            ),
+            (
+                Event::AuditInput(crate::audit::provenance::Input::of(
+                    s("c/x.json"),
+                    crate::audit::provenance::Role::Certificate,
+                    b"{}",
+                )),
+                "audit_input",
+                "",
+            ),
+            (
                 Event::AuditFile(AuditFile {
                     file: s("c/x.json"),
                     class: s("pass"),
@@ -661,6 +709,7 @@ mod tests {
                     finished: s("t"),
                     duplicate_of: None,
                     validated_by: None,
+                    blake3: None,
                 }),
                 "audit_file",
                 "",
@@ -761,6 +810,8 @@ mod tests {
                 Event::PurgeMethod(_) => "purge_method",
                 Event::CertVerified(_) => "cert_verified",
                 Event::PurgeStatus(_) => "purge_status",
+                Event::AuditContext(_) => "audit_context",
+                Event::AuditInput(_) => "audit_input",
                 Event::AuditFile(_) => "audit_file",
                 Event::AuditAsset(_) => "audit_asset",
                 Event::AuditSummary(_) => "audit_summary",
@@ -793,6 +844,8 @@ mod tests {
             "purge_method",
             "cert_verified",
             "purge_status",
+            "audit_context",
+            "audit_input",
             "audit_file",
             "audit_asset",
             "audit_summary",

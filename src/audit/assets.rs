@@ -25,6 +25,8 @@ pub struct Register {
     pub source: String,
     pub header: Vec<String>,
     pub assets: Vec<Asset>,
+    /// The file as read (its BLAKE3), when it was loaded from one.
+    pub input: Option<super::provenance::Input>,
 }
 
 /// A serial, WWN or asset tag as compared: trimmed, case-insensitive (drives and labels differ
@@ -111,6 +113,7 @@ impl Register {
             source: source.to_string(),
             header,
             assets,
+            input: None,
         })
     }
 
@@ -121,7 +124,13 @@ impl Register {
     pub fn load(path: &Path) -> Result<Register> {
         let text = crate::limits::read_to_string(path, crate::limits::ASSETS)
             .map_err(|e| Error::Usage(format!("cannot read the assets {}: {e}", path.display())))?;
-        Register::parse(&text, &path.display().to_string())
+        let mut r = Register::parse(&text, &path.display().to_string())?;
+        r.input = Some(super::provenance::Input::of(
+            r.source.clone(),
+            super::provenance::Role::Register,
+            text.as_bytes(),
+        ));
+        Ok(r)
     }
 }
 

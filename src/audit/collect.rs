@@ -14,6 +14,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::provenance::{Input, Role};
 use crate::error::{Error, Result};
 
 /// The most bytes of certificates and signatures kept from one bundle (some 50,000 real
@@ -37,6 +38,16 @@ pub struct Found {
     pub validation: Option<Vec<u8>>,
     /// Not a file but the finding that several files show as `name` (`bytes` says which).
     pub collision: bool,
+    /// The BLAKE3 (hex) of the certificate's bytes, when they were read.
+    pub blake3: Option<String>,
+}
+
+/// What the collection found, and every file it read (for the report's list of inputs).
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    pub found: Vec<Found>,
+    /// Sorted by name.
+    pub inputs: Vec<Input>,
 }
 
 impl Found {
@@ -48,6 +59,7 @@ impl Found {
             sig: None,
             validation: None,
             collision: false,
+            blake3: None,
         }
     }
 }
@@ -87,8 +99,16 @@ fn beside(p: &Path, suffix: &str) -> std::result::Result<Option<Vec<u8>>, String
     }
 }
 
-/// One certificate file with its signature and countersignature.
-fn file(p: &Path) -> Found {
+/// The path of the file beside `p` named `p` + `suffix`, as people read it.
+fn beside_name(p: &Path, suffix: &str) -> String {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    shown_path(Path::new(&s))
+}
+
+/// One certificate file with its signature and countersignature; what was read goes to
+/// `inputs`.
+fn file(p: &Path, inputs: &mut Vec<Input>) -> Found {
     let mut f = Found::problem(shown_path(p), p, String::new());
     let both = beside(p, ".sig").and_then(|s| Ok((s, beside(p, ".validation.sig")?)));
     f.bytes = match (
@@ -98,6 +118,17 @@ fn file(p: &Path) -> Found {
         (Err(e), _) => Err(e.to_string()),
         (Ok(_), Err(why)) => Err(why),
         (Ok(bytes), Ok((sig, validation))) => {
+            let input = Input::of(f.name.clone(), Role::Certificate, &bytes);
+            f.blake3 = Some(input.blake3.clone());
+            inputs.push(input);
+            for (b, suffix, role) in [
+                (&sig, ".sig", Role::Signature),
+                (&validation, ".validation.sig", Role::Countersignature),
+            ] {
+                if let Some(b) = b {
+                    inputs.push(Input::of(beside_name(p, suffix), role, b));
+                }
+            }
             f.sig = sig;
             f.validation = validation;
             Ok(bytes)
@@ -112,8 +143,9 @@ fn file(p: &Path) -> Found {
 /// # Errors
 /// [`Error::Usage`] if a named path does not exist; a file that cannot be read inside is a
 /// [`Found`] with its error, never a reason to stop.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<Found>> {
+pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
     let mut out = Vec::new();
+    let mut inputs = Vec::new();
     for root in paths {
         if std::fs::symlink_metadata(root).is_err() {
             return Err(Error::Usage(format!(
@@ -147,13 +179,18 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<Found>> {
                     format!("not a regular file: {kind}; only regular files are read"),
                 ));
             } else if is_bundle(name) {
-                out.extend(bundle(p));
+                out.extend(bundle(p, &mut inputs));
             } else {
-                out.push(file(p));
+                out.push(file(p, &mut inputs));
             }
         }
     }
-    Ok(collisions(out))
+    inputs.sort_by(|a, b| a.file.cmp(&b.file));
+    inputs.dedup();
+    Ok(Collected {
+        found: collisions(out),
+        inputs,
+    })
 }
 
 /// Names that several found files show as: each is renamed "NAME (k of n with this name)" and
@@ -336,10 +373,13 @@ fn zip_members(f: std::fs::File) -> (Vec<Member>, Option<String>) {
 
 /// The `*.json` members of a tar or zip bundle with their `.sig` members: a name the bundle
 /// holds several times pairs the k-th certificate with the k-th signature of that name.
-fn bundle(p: &Path) -> Vec<Found> {
+fn bundle(p: &Path, inputs: &mut Vec<Input>) -> Vec<Found> {
     let shown_bundle = shown_path(p);
     let fail = |why: String| Found::problem(shown_bundle.clone(), p, why);
-    let f = match crate::limits::open_regular(p) {
+    let (f, again) = match crate::limits::open_regular(p).and_then(|f| {
+        let again = f.try_clone()?;
+        Ok((f, again))
+    }) {
         Ok(f) => f,
         Err(e) => return vec![fail(format!("cannot read the bundle: {e}"))],
     };
@@ -347,6 +387,16 @@ fn bundle(p: &Path) -> Vec<Found> {
         zip_members(f)
     } else {
         tar_members(p, f)
+    };
+    // The bundle's own hash, from the file that was unpacked, read once more from its start.
+    let unhashed = match hash_file(again, &shown_bundle) {
+        Ok(input) => {
+            inputs.push(input);
+            None
+        }
+        Err(e) => Some(fail(format!(
+            "cannot read the bundle again to take its BLAKE3: {e}"
+        ))),
     };
     let mut by_name: BTreeMap<&[u8], Vec<usize>> = BTreeMap::new();
     for (i, m) in members.iter().enumerate() {
@@ -377,23 +427,48 @@ fn bundle(p: &Path) -> Vec<Found> {
             sig: small(sig),
             validation: small(validation),
             collision: false,
+            blake3: None,
         })
         .collect();
     // The certificates' bytes are moved, not copied: a bundle is in memory once.
     for (f, &(i, _, _)) in out.iter_mut().zip(&pairs) {
         f.bytes = std::mem::replace(&mut members[i].bytes, Ok(Vec::new()));
+        f.blake3 = f
+            .bytes
+            .as_ref()
+            .ok()
+            .map(|b| blake3::hash(b).to_hex().to_string());
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(why) = broken {
         // What follows a damaged entry cannot be read: say so, after what could be.
         out.push(fail(format!("cannot read the bundle: {why}")));
     }
+    out.extend(unhashed);
     out
+}
+
+/// A bundle's size and BLAKE3, read through from its start.
+fn hash_file(mut f: std::fs::File, name: &str) -> std::io::Result<Input> {
+    use std::io::Seek;
+    f.rewind()?;
+    let mut h = blake3::Hasher::new();
+    let bytes = std::io::copy(&mut f, &mut h)?;
+    Ok(Input {
+        file: name.to_string(),
+        role: Role::Bundle,
+        bytes,
+        blake3: h.finalize().to_hex().to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn b3_of(b: &[u8]) -> String {
+        blake3::hash(b).to_hex().to_string()
+    }
 
     #[test]
     fn folders_files_and_bundles_give_each_json_with_its_signature() {
@@ -424,7 +499,44 @@ mod tests {
             }
             t.into_inner().unwrap().finish().unwrap();
         }
-        let found = collect(&[d.path().to_path_buf()]).unwrap();
+        let all = collect(&[d.path().to_path_buf()]).unwrap();
+        // Every file read is an input, by the bytes read: the bundle as a whole.
+        let inputs: Vec<(String, Role, String)> = all
+            .inputs
+            .iter()
+            .map(|i| {
+                let short = i.file.strip_prefix(&*d.path().to_string_lossy()).unwrap();
+                (short.to_string(), i.role, i.blake3.clone())
+            })
+            .collect();
+        let b3 = |p: &Path| {
+            blake3::hash(&std::fs::read(p).unwrap())
+                .to_hex()
+                .to_string()
+        };
+        assert_eq!(
+            inputs,
+            [
+                (
+                    "/a/b/x.json".into(),
+                    Role::Certificate,
+                    b3(&sub.join("x.json"))
+                ),
+                (
+                    "/a/b/x.json.sig".into(),
+                    Role::Signature,
+                    b3(&sub.join("x.json.sig"))
+                ),
+                (
+                    "/a/b/y.json".into(),
+                    Role::Certificate,
+                    b3(&sub.join("y.json"))
+                ),
+                ("/bundle.tar.gz".into(), Role::Bundle, b3(&tgz)),
+            ]
+        );
+        let found = all.found;
+        assert_eq!(found[2].blake3, Some(b3_of(b"{\"z\":1}")));
         let names: Vec<String> = found
             .iter()
             .map(|f| f.name.rsplit('/').next().unwrap().to_string())
@@ -439,7 +551,7 @@ mod tests {
         assert!(e.contains("does not exist"), "{e}");
         // A broken bundle is one unreadable entry, not a stop.
         std::fs::write(d.path().join("bad.tgz"), b"not gzip").unwrap();
-        let found = collect(&[d.path().join("bad.tgz")]).unwrap();
+        let found = collect(&[d.path().join("bad.tgz")]).unwrap().found;
         assert!(found.len() == 1 && found[0].bytes.is_err(), "{found:?}");
     }
 
@@ -505,7 +617,7 @@ mod tests {
             }
             w.finish().unwrap();
         }
-        let found = collect(&[d.path().to_path_buf()]).unwrap();
+        let found = collect(&[d.path().to_path_buf()]).unwrap().found;
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].name.ends_with("bundle.zip!certs/a.json"));
         assert_eq!(found[0].bytes.as_deref().unwrap(), b"{\"a\":1}");
@@ -513,7 +625,7 @@ mod tests {
         assert_eq!(found[0].validation.as_deref(), Some(&b"VSIG"[..]));
         // A damaged zip is one unreadable entry.
         std::fs::write(d.path().join("bad.zip"), b"PK not a zip").unwrap();
-        let found = collect(&[d.path().join("bad.zip")]).unwrap();
+        let found = collect(&[d.path().join("bad.zip")]).unwrap().found;
         assert!(found.len() == 1 && found[0].bytes.is_err(), "{found:?}");
     }
 }

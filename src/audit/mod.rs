@@ -7,6 +7,7 @@
 
 pub mod assets;
 pub mod collect;
+pub mod provenance;
 pub mod reconcile;
 pub mod report;
 
@@ -27,6 +28,8 @@ pub struct Settings {
     pub qc: Option<(f64, String)>,
     /// How records may be matched to the register.
     pub matching: reconcile::Matching,
+    /// The command line, for the report.
+    pub command: Vec<String>,
 }
 
 /// Runs an audit.
@@ -47,12 +50,37 @@ pub fn run(s: &Settings) -> Result<reconcile::Audit> {
         .as_deref()
         .map(assets::Register::load)
         .transpose()?;
-    let found = collect::collect(&s.paths)?;
-    let entries: Vec<reconcile::Entry> = found
+    let generated = crate::cert::timestamp(std::time::SystemTime::now());
+    let collected = collect::collect(&s.paths)?;
+    let entries: Vec<reconcile::Entry> = collected
+        .found
         .into_par_iter()
         .map(|f| reconcile::judge(f, &s.trust))
         .collect();
+    // Every file read: certificates and bundles, the register, the trust anchors' files.
+    let mut inputs = collected.inputs;
+    inputs.extend(register.as_ref().and_then(|r| r.input.clone()));
+    inputs.extend(s.trust.sources.iter().map(|t| provenance::Input {
+        file: t.path.display().to_string(),
+        role: if t.allowed_signers {
+            provenance::Role::AllowedSigners
+        } else {
+            provenance::Role::PublicKey
+        },
+        bytes: t.bytes,
+        blake3: t.blake3.clone(),
+    }));
+    inputs.sort_by(|a, b| a.file.cmp(&b.file));
+    inputs.dedup();
     let mut audit = reconcile::reconcile(entries, register, s.qc.clone(), s.matching);
     audit.verify_time = s.trust.time;
+    audit.context = provenance::Context {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        command: s.command.clone(),
+        generated,
+        principal: s.trust.principal.clone(),
+        anchors: provenance::anchors(&s.trust),
+        inputs,
+    };
     Ok(audit)
 }

@@ -111,6 +111,8 @@ pub struct Entry {
     /// A file whose signature does not verify or is missing: what it claims, read without
     /// believing it (so the asset it names can show that it does not count).
     pub claimed: Option<Box<Certificate>>,
+    /// The BLAKE3 (hex) of the file's bytes, when they were read.
+    pub blake3: Option<String>,
 }
 
 impl Entry {
@@ -198,6 +200,7 @@ pub fn judge(f: Found, trust: &Trust) -> Entry {
         detail,
         checked,
         claimed,
+        blake3: f.blake3,
     }
 }
 
@@ -319,8 +322,30 @@ pub struct Qc {
     pub seed: String,
     /// How many media could be drawn (covered by a clear or purge PASS).
     pub population: usize,
-    /// The drawn ones: an asset's serial (or tag), or a medium's key.
-    pub picks: Vec<String>,
+    /// The drawn ones, by name.
+    pub picks: Vec<Pick>,
+}
+
+/// One medium drawn for the QC re-check, and the record that covers it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pick {
+    /// An asset's `serial X` (or `asset tag X`), or a medium's key.
+    pub medium: String,
+    /// The file of the record that covers it, and the certificate's id.
+    pub certificate: String,
+    pub id: String,
+    /// The entry of that record.
+    #[serde(skip)]
+    pub entry: usize,
+}
+
+/// How the QC draw names an asset of the register.
+pub fn asset_label(asset: &super::assets::Asset) -> String {
+    if asset.serial.is_empty() {
+        format!("asset tag {}", asset.asset_tag)
+    } else {
+        format!("serial {}", asset.serial)
+    }
 }
 
 /// The whole audit.
@@ -339,6 +364,8 @@ pub struct Audit {
     pub qc: Option<Qc>,
     /// When signers' key validity was judged.
     pub verify_time: crate::cert::trust::VerifyTime,
+    /// How the audit was made: version, command, trust anchors, inputs.
+    pub context: super::provenance::Context,
 }
 
 impl Audit {
@@ -444,6 +471,7 @@ pub fn reconcile(
         register,
         qc: None,
         verify_time: crate::cert::trust::VerifyTime::default(),
+        context: super::provenance::Context::default(),
     };
     audit.qc = qc.map(|(percent, seed)| draw(&audit, percent, seed));
     audit
@@ -664,25 +692,19 @@ fn draw(a: &Audit, percent: f64, seed: String) -> Qc {
         h.standing == Standing::Covered
             && h.latest.is_some_and(|i| a.entries[i].class == Class::Pass)
     };
-    let mut population: Vec<String> = match &a.register {
+    // (name, the entry that covers it); `logical` holds only with a latest entry.
+    let mut population: Vec<(String, usize)> = match &a.register {
         Some(r) => a
             .assets
             .iter()
             .filter(|x| logical(&x.history))
-            .map(|x| {
-                let asset = &r.assets[x.asset];
-                if asset.serial.is_empty() {
-                    format!("asset tag {}", asset.asset_tag)
-                } else {
-                    format!("serial {}", asset.serial)
-                }
-            })
+            .filter_map(|x| Some((asset_label(&r.assets[x.asset]), x.history.latest?)))
             .collect(),
         None => a
             .media
             .iter()
             .filter(|(_, h)| logical(h))
-            .map(|(k, _)| k.clone())
+            .filter_map(|(k, h)| Some((k.clone(), h.latest?)))
             .collect(),
     };
     population.sort();
@@ -693,15 +715,26 @@ fn draw(a: &Audit, percent: f64, seed: String) -> Qc {
         ((percent / 100.0 * n as f64).ceil() as usize).clamp(1, n)
     };
     let mut rng = rand_chacha::ChaCha8Rng::from_seed(*blake3::hash(seed.as_bytes()).as_bytes());
-    let mut picks = population;
-    picks.shuffle(&mut rng);
-    picks.truncate(take);
-    picks.sort();
+    let mut drawn = population;
+    drawn.shuffle(&mut rng);
+    drawn.truncate(take);
+    drawn.sort();
     Qc {
         percent,
         seed,
         population: n,
-        picks,
+        picks: drawn
+            .into_iter()
+            .map(|(medium, entry)| Pick {
+                medium,
+                certificate: a.entries[entry].name.clone(),
+                id: a.entries[entry]
+                    .cert()
+                    .map(|c| c.id.clone())
+                    .unwrap_or_default(),
+                entry,
+            })
+            .collect(),
     }
 }
 
@@ -742,6 +775,7 @@ mod tests {
                 validator: None,
             })),
             claimed: None,
+            blake3: None,
         }
     }
 

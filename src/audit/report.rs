@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::provenance::Anchor;
 use super::reconcile::{Audit, Class, Entry, Standing};
 use crate::event::{self, Event};
 
@@ -213,9 +214,23 @@ pub fn text(a: &Audit) -> Vec<String> {
             q.seed
         ));
         for p in &q.picks {
-            out.push(format!("  {p}"));
+            out.push(format!(
+                "  {}: {} (certificate {})",
+                p.medium, p.certificate, p.id
+            ));
         }
     }
+    let cx = &a.context;
+    out.push(String::new());
+    out.push(format!("Trust anchors ({}):", cx.anchors.len()));
+    for k in &cx.anchors {
+        out.push(format!("  {}", anchor_line(k)));
+    }
+    out.push(format!(
+        "Inputs: {} file(s) read; BLAKE3 of their list (b3sum lines, in --json and --html): {}",
+        cx.inputs.len(),
+        cx.inputs_blake3()
+    ));
     out.push(String::new());
     out.push(if a.clean() {
         if a.register.is_some() {
@@ -227,6 +242,45 @@ pub fn text(a: &Audit) -> Vec<String> {
         "NOT CLEAN: see the lists above".into()
     });
     out
+}
+
+/// One trust anchor in words: where, whom, which key, under what limits.
+pub fn anchor_line(k: &Anchor) -> String {
+    let mut s = k.source.clone();
+    if let Some(l) = k.line {
+        s += &format!(" line {l}");
+    }
+    s += ": ";
+    if k.cert_authority {
+        s += "cert-authority ";
+    }
+    if !k.principals.is_empty() {
+        s += &format!("{} ", k.principals);
+    }
+    s += &format!("{} {}", k.key_type, k.fingerprint);
+    let limits = anchor_limits(k);
+    if !limits.is_empty() {
+        s += &format!(" ({})", limits.join("; "));
+    }
+    s
+}
+
+/// What limits an anchor: its namespaces, its validity, and a CA line's being ignored.
+fn anchor_limits(k: &Anchor) -> Vec<String> {
+    let mut limits = Vec::new();
+    if let Some(n) = &k.namespaces {
+        limits.push(format!("namespaces {n}"));
+    }
+    if let Some(t) = &k.valid_after {
+        limits.push(format!("valid after {t}"));
+    }
+    if let Some(t) = &k.valid_before {
+        limits.push(format!("valid before {t}"));
+    }
+    if k.cert_authority {
+        limits.push("not honoured: mediasan does not read OpenSSH certificates yet".into());
+    }
+    limits
 }
 
 /// `covered`, `failed`, `incomplete`, `missing`: what an asset system imports.
@@ -247,26 +301,34 @@ fn class_name(c: Class) -> String {
 /// The audit as NDJSON events: every file, every asset, then the summary.
 pub fn events(a: &Audit) -> Vec<Event> {
     let dup: BTreeMap<usize, usize> = a.duplicates.iter().copied().collect();
-    let mut out: Vec<Event> = a
-        .entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let c = e.cert().cloned().unwrap_or_default();
-            Event::AuditFile(event::AuditFile {
-                file: e.name.clone(),
-                class: class_name(e.class),
-                detail: e.detail.clone(),
-                id: c.id.clone(),
-                serial: c.media.identity.serial.clone(),
-                asset_tag: c.media.asset_tag.clone(),
-                method: c.sanitization.method.clone(),
-                finished: c.sanitization.finished.clone(),
-                duplicate_of: dup.get(&i).map(|&f| a.entries[f].name.clone()),
-                validated_by: e.validated_by().map(|s| s.describe()),
-            })
+    let cx = &a.context;
+    let mut out = vec![Event::AuditContext(event::AuditContext {
+        version: cx.version.clone(),
+        command: cx.command.clone(),
+        generated: cx.generated.clone(),
+        verify_time: a.verify_time.name(),
+        principal: cx.principal.clone(),
+        anchors: cx.anchors.clone(),
+        inputs: cx.inputs.len(),
+        inputs_blake3: cx.inputs_blake3(),
+    })];
+    out.extend(cx.inputs.iter().cloned().map(Event::AuditInput));
+    out.extend(a.entries.iter().enumerate().map(|(i, e)| {
+        let c = e.cert().cloned().unwrap_or_default();
+        Event::AuditFile(event::AuditFile {
+            file: e.name.clone(),
+            class: class_name(e.class),
+            detail: e.detail.clone(),
+            id: c.id.clone(),
+            serial: c.media.identity.serial.clone(),
+            asset_tag: c.media.asset_tag.clone(),
+            method: c.sanitization.method.clone(),
+            finished: c.sanitization.finished.clone(),
+            duplicate_of: dup.get(&i).map(|&f| a.entries[f].name.clone()),
+            validated_by: e.validated_by().map(|s| s.describe()),
+            blake3: e.blake3.clone(),
         })
-        .collect();
+    }));
     if let Some(r) = &a.register {
         out.extend(a.assets.iter().map(|x| {
             let asset = &r.assets[x.asset];
@@ -354,7 +416,26 @@ pub fn csv(a: &Audit) -> Vec<u8> {
         "finished",
         "records",
         "notes",
+        "certificate_blake3",
+        "qc_sample",
     ];
+    // The QC draw, on the rows it drew.
+    let drawn: std::collections::HashSet<&str> =
+        a.qc.iter()
+            .flat_map(|q| q.picks.iter().map(|p| p.medium.as_str()))
+            .collect();
+    let qc = |name: &str| -> String {
+        match &a.qc {
+            Some(q) if drawn.contains(name) => {
+                format!("drawn (seed {}, {} %)", q.seed, q.percent)
+            }
+            _ => String::new(),
+        }
+    };
+    let b3 = |i: Option<usize>| -> String {
+        i.and_then(|i| a.entries[i].blake3.clone())
+            .unwrap_or_default()
+    };
     let latest = |i: Option<usize>| -> Vec<String> {
         let e = i.map(|i| &a.entries[i]);
         let c = e.and_then(Entry::cert).cloned().unwrap_or_default();
@@ -376,6 +457,8 @@ pub fn csv(a: &Audit) -> Vec<u8> {
                 row.extend(latest(x.history.latest));
                 row.push(x.history.records.len().to_string());
                 row.push(x.notes.join("; "));
+                row.push(b3(x.history.latest));
+                row.push(qc(&super::reconcile::asset_label(&r.assets[x.asset])));
                 let _ = w.write_record(&row);
             }
             for &i in &a.unexpected {
@@ -392,6 +475,8 @@ pub fn csv(a: &Audit) -> Vec<u8> {
                 row.extend(latest(Some(i)));
                 row.push("1".into());
                 row.push(String::new());
+                row.push(b3(Some(i)));
+                row.push(String::new());
                 let _ = w.write_record(&row);
             }
         }
@@ -402,6 +487,8 @@ pub fn csv(a: &Audit) -> Vec<u8> {
                 row.extend(latest(h.latest));
                 row.push(h.records.len().to_string());
                 row.push(String::new());
+                row.push(b3(h.latest));
+                row.push(qc(k));
                 let _ = w.write_record(&row);
             }
         }
@@ -411,28 +498,33 @@ pub fn csv(a: &Audit) -> Vec<u8> {
 
 const PAGE: &str = include_str!("report.html.j2");
 
-/// A `file://` URL for a file (made absolute; bytes outside the unreserved set
-/// percent-encoded), so a link opens it wherever the report is read.
-fn file_url(p: &std::path::Path) -> String {
+/// A link to a file relative to the folder the report is written to (`base`, absolute), so
+/// the report and the evidence can move together to another machine; bytes outside the
+/// unreserved set are percent-encoded. `None` when no relative path leads there.
+fn link(base: &std::path::Path, p: &std::path::Path) -> Option<String> {
     use std::os::unix::ffi::OsStrExt;
-    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut url = String::from("file://");
-    for &b in abs.as_os_str().as_bytes() {
+    let abs = std::fs::canonicalize(p).ok()?;
+    let rel = pathdiff::diff_paths(abs, base)?;
+    let mut url = String::new();
+    for &b in rel.as_os_str().as_bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
             url.push(b as char);
         } else {
             url += &format!("%{b:02X}");
         }
     }
-    url
+    Some(url)
 }
 
-/// The one-page HTML report. Every value goes through minijinja's HTML auto-escaping.
+/// The one-page HTML report, its links relative to `folder` (where it is written). Every value
+/// goes through minijinja's HTML auto-escaping.
 ///
 /// # Errors
 /// Only if the embedded template is broken (a bug; tested).
-pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
+pub fn html(a: &Audit, folder: &std::path::Path) -> Result<String, minijinja::Error> {
     use minijinja::context;
+    let base = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let file_url = |p: &std::path::Path| link(&base, p);
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_template("report.html", PAGE)?;
@@ -555,9 +647,45 @@ pub fn html(a: &Audit, generated: &str) -> Result<String, minijinja::Error> {
             }
         }));
     }
+    let cx = &a.context;
+    let anchors: Vec<_> = cx
+        .anchors
+        .iter()
+        .map(|k| {
+            context! {
+                source => match k.line { Some(l) => format!("{} line {l}", k.source), None => k.source.clone() },
+                principals => k.principals,
+                key => format!("{} {}", k.key_type, k.fingerprint),
+                limits => anchor_limits(k).join("; "),
+                ca => k.cert_authority,
+            }
+        })
+        .collect();
+    let picks: Vec<_> =
+        a.qc.iter()
+            .flat_map(|q| &q.picks)
+            .map(|p| {
+                context! {
+                    medium => p.medium,
+                    certificate => crate::term::escape(&p.certificate).into_owned(),
+                    href => file_url(&a.entries[p.entry].file),
+                    id => p.id,
+                }
+            })
+            .collect();
     let tmpl = env.get_template("report.html")?;
     tmpl.render(context! {
-        generated => generated,
+        version => cx.version,
+        generated => cx.generated,
+        command => crate::term::escape(&cx.command_line()).into_owned(),
+        verify_time => a.verify_time.name(),
+        principal => cx.principal,
+        anchors => anchors,
+        inputs => cx.inputs.len(),
+        inputs_blake3 => cx.inputs_blake3(),
+        listing => cx.inputs.iter().map(|i| format!("{}  {}", i.blake3, crate::term::escape(&i.file))).collect::<Vec<_>>(),
+        register_blake3 => a.register.as_ref().and_then(|r| r.input.as_ref()).map(|i| i.blake3.clone()),
+        picks => picks,
         summary => text(a).into_iter().take_while(|l| !l.is_empty()).collect::<Vec<_>>(),
         counts => a.counts().iter().map(|(c, n)| context! { name => c.name(), n => n, problem => c.problem() }).collect::<Vec<_>>(),
         clean => a.clean(),

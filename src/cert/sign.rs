@@ -122,13 +122,29 @@ pub fn load(path: &Path) -> Result<PrivateKey> {
 /// # Errors
 /// [`Error::CertificateInput`] if the file is unreadable or not a key.
 pub fn load_public(path: &Path) -> Result<PublicKey> {
-    let text = crate::limits::read_to_string(path, crate::limits::KEY).map_err(|e| {
+    public_from_text(&read_public(path)?, path)
+}
+
+/// The text of a public key file (bounded).
+///
+/// # Errors
+/// [`Error::CertificateInput`] when it cannot be read.
+pub fn read_public(path: &Path) -> Result<String> {
+    crate::limits::read_to_string(path, crate::limits::KEY).map_err(|e| {
         Error::CertificateInput(format!("cannot read public key {}: {e}", path.display()))
-    })?;
+    })
+}
+
+/// The public key in `text` (a public key line, or a private key whose public half is
+/// taken); `path` names it in errors.
+///
+/// # Errors
+/// [`Error::CertificateInput`] when it is neither.
+pub fn public_from_text(text: &str, path: &Path) -> Result<PublicKey> {
     if let Ok(k) = PublicKey::from_openssh(text.trim()) {
         return Ok(k);
     }
-    PrivateKey::from_openssh(&text)
+    PrivateKey::from_openssh(text)
         .map(|k| k.public_key().clone())
         .map_err(|_| {
             Error::CertificateInput(format!("{} is not an OpenSSH public key", path.display()))

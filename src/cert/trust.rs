@@ -130,6 +130,29 @@ pub struct Trust {
     pub principal: Option<String>,
     /// When validity windows are judged.
     pub time: VerifyTime,
+    /// The files the trust was read from, as read (a report says what it trusted).
+    pub sources: Vec<Source>,
+}
+
+/// A file trust was read from: its size and BLAKE3 as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    /// An allowed_signers file; otherwise a `--pubkey`.
+    pub allowed_signers: bool,
+    pub bytes: u64,
+    pub blake3: String,
+}
+
+impl Source {
+    fn of(path: &Path, allowed_signers: bool, data: &[u8]) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            allowed_signers,
+            bytes: data.len() as u64,
+            blake3: blake3::hash(data).to_hex().to_string(),
+        }
+    }
 }
 
 /// The verdict on a signer.
@@ -332,12 +355,16 @@ impl Trust {
             ..Trust::default()
         };
         for p in pubkeys {
-            t.keys.push((super::sign::load_public(p)?, p.clone()));
+            let text = super::sign::read_public(p)?;
+            t.keys
+                .push((super::sign::public_from_text(&text, p)?, p.clone()));
+            t.sources.push(Source::of(p, false, text.as_bytes()));
         }
         for p in allowed_signers {
             let text = crate::limits::read_to_string(p, crate::limits::TRUST).map_err(|e| {
                 Error::CertificateInput(format!("cannot read allowed signers {}: {e}", p.display()))
             })?;
+            t.sources.push(Source::of(p, true, text.as_bytes()));
             t.files.push((
                 p.clone(),
                 parse_allowed_signers(&text, &p.display().to_string())?,

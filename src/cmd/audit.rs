@@ -23,6 +23,12 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         matching: audit::reconcile::Matching {
             images: args.allow_image_records,
         },
+        command: std::env::args_os()
+            .map(|a| {
+                use std::os::unix::ffi::OsStrExt;
+                audit::collect::shown(a.as_bytes())
+            })
+            .collect(),
     };
     // Where the reports go is settled before the audit runs.
     let inputs: Vec<&Path> = args
@@ -51,12 +57,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         write(p, &report::csv(&a), args.force)?;
     }
     if let Some(p) = &html {
-        let generated = format!(
-            "{} at {}",
-            env!("CARGO_PKG_VERSION"),
-            crate::cert::timestamp(std::time::SystemTime::now())
-        );
-        let page = report::html(&a, &generated)
+        let folder = match p.parent() {
+            Some(f) if !f.as_os_str().is_empty() => f,
+            _ => Path::new("."),
+        };
+        let page = report::html(&a, folder)
             .map_err(|e| anyhow::anyhow!("the HTML report's template failed (a bug): {e}"))?;
         write(p, page.as_bytes(), args.force)?;
     }

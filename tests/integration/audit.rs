@@ -408,8 +408,12 @@ fn an_audit_classes_every_file_reconciles_the_register_and_openssh_agrees() {
         csv.lines().any(|l| l.starts_with(",A-9,,r9,missing")),
         "{csv}"
     );
-    let html = std::fs::read_to_string(env.path("report.html")).unwrap();
-    assert!(html.contains("NOT CLEAN") && html.contains("<svg") && html.contains("href=\"file:"));
+    let html = unescape_html(&std::fs::read_to_string(env.path("report.html")).unwrap());
+    assert!(html.contains("NOT CLEAN") && html.contains("<svg") && html.contains("href=\"certs/"));
+    assert!(
+        !html.contains("file:"),
+        "links are relative, never to the auditor's disk"
+    );
     assert!(!html.contains('\u{1b}'));
 
     // OpenSSH's verdict on every signature beside a file agrees with the audit's: good exactly
@@ -1145,4 +1149,443 @@ fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized() {
     }
     assert!(cells.iter().any(|c| c == &format!("'{evil}")), "{cells:?}");
     assert!(cells.iter().any(|c| c == "'-5"), "{cells:?}");
+}
+
+/// The fingerprint OpenSSH prints for a public key file.
+fn ssh_fingerprint(pubkey: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(pubkey)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+fn b3(p: &Path) -> String {
+    blake3::hash(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .to_hex()
+        .to_string()
+}
+
+/// Runs the audit of the set with every report into `reports/`.
+fn audit_all_reports(s: &Set) -> (Vec<serde_json::Value>, String, String) {
+    let env = &s.env;
+    std::fs::create_dir_all(env.path("reports")).unwrap();
+    let out = mediasan!(
+        env,
+        "audit",
+        "certs",
+        "--allowed-signers",
+        &s.allowed,
+        "--assets",
+        &s.assets,
+        "--json",
+        "--qc-percent",
+        "50",
+        "--seed",
+        "audit 2026-12",
+        "--allow-image-records",
+        "--csv",
+        "reports/report.csv",
+        "--html",
+        "reports/report.html"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        events(&out),
+        std::fs::read_to_string(env.path("reports/report.csv")).unwrap(),
+        unescape_html(&std::fs::read_to_string(env.path("reports/report.html")).unwrap()),
+    )
+}
+
+#[test]
+fn the_report_stands_on_its_own_and_json_csv_and_html_say_the_same() {
+    if !have("ssh-keygen") || !have("tar") {
+        skip!("ssh-keygen and tar are needed");
+    }
+    let s = make_set();
+    let env = &s.env;
+    let (ev, csv, html) = audit_all_reports(&s);
+
+    // How it was made: version, the command line as given, the trust anchors as OpenSSH
+    // names them.
+    let cx = &ev[0];
+    assert_eq!(cx["event"], "audit_context");
+    assert_eq!(cx["version"], env!("CARGO_PKG_VERSION"));
+    let command: Vec<&str> = cx["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        command.windows(2).any(|w| w == ["--seed", "audit 2026-12"]),
+        "{command:?}"
+    );
+    let anchors = cx["anchors"].as_array().unwrap();
+    let fingerprints: Vec<&str> = anchors
+        .iter()
+        .map(|a| a["fingerprint"].as_str().unwrap())
+        .collect();
+    for (key, principal) in [
+        (env.pubkey(), "org"),
+        (env.path("validator.pub"), "validator"),
+    ] {
+        let fp = ssh_fingerprint(&key);
+        let a = anchors
+            .iter()
+            .find(|a| a["fingerprint"] == fp.as_str())
+            .unwrap_or_else(|| panic!("{fp} in {fingerprints:?}"));
+        assert_eq!(a["principals"], principal);
+        assert!(html.contains(&fp), "{fp} in the HTML");
+    }
+
+    // Every file read, by its BLAKE3 as b3sum would print it: certificates, signatures,
+    // the bundle, the register, the allowed_signers file.
+    let inputs: Vec<&serde_json::Value> =
+        ev.iter().filter(|e| e["event"] == "audit_input").collect();
+    assert_eq!(cx["inputs"], inputs.len());
+    let mut listing = String::new();
+    for i in &inputs {
+        let file = i["file"].as_str().unwrap();
+        if !file.contains("\\x") {
+            assert_eq!(
+                i["blake3"],
+                b3(&env.dir.path().join(file)).as_str(),
+                "{file}"
+            );
+            assert_eq!(
+                i["bytes"],
+                std::fs::metadata(env.dir.path().join(file)).unwrap().len()
+            );
+        }
+        listing += &format!("{}  {}\n", i["blake3"].as_str().unwrap(), file);
+        assert!(
+            html.contains(&format!("{}  {}", i["blake3"].as_str().unwrap(), file)),
+            "{file} listed in the HTML"
+        );
+    }
+    for (role, file) in [
+        ("register", &s.assets),
+        ("allowed_signers", &s.allowed),
+        ("bundle", &env.path("certs/bundle.tar.gz")),
+    ] {
+        let i = inputs
+            .iter()
+            .find(|i| i["role"] == role)
+            .unwrap_or_else(|| panic!("no {role} input"));
+        assert_eq!(i["blake3"], b3(file).as_str(), "{role}");
+    }
+    let digest = blake3::hash(listing.as_bytes()).to_hex().to_string();
+    assert_eq!(cx["inputs_blake3"], digest.as_str());
+    assert!(html.contains(&digest));
+
+    // The QC draw names the records it drew, the same in all three.
+    let summary = ev.last().unwrap();
+    let picks = summary["qc"]["picks"].as_array().unwrap();
+    assert_eq!(picks.len(), 2);
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("no {n} in {header:?}"))
+    };
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let files: BTreeMap<String, &serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["event"] == "audit_file")
+        .map(|e| (e["file"].as_str().unwrap().to_string(), e))
+        .collect();
+    for p in picks {
+        let (medium, cert, id) = (
+            p["medium"].as_str().unwrap(),
+            p["certificate"].as_str().unwrap(),
+            p["id"].as_str().unwrap(),
+        );
+        assert_eq!(files[cert]["id"], id, "{p}");
+        for want in [medium, id, cert] {
+            assert!(html.contains(want), "{want} of the QC draw in the HTML");
+        }
+        let row = rows
+            .iter()
+            .find(|r| r[col("certificate")] == *cert)
+            .unwrap_or_else(|| panic!("{cert} in the CSV"));
+        assert_eq!(&row[col("qc_sample")], "drawn (seed audit 2026-12, 50 %)");
+    }
+    assert_eq!(
+        rows.iter()
+            .filter(|r| !r[col("qc_sample")].is_empty())
+            .count(),
+        2
+    );
+
+    // Per asset: the same standing, record and hash in the CSV as in the JSON; in the HTML
+    // the same standing and record.
+    let assets: Vec<&serde_json::Value> =
+        ev.iter().filter(|e| e["event"] == "audit_asset").collect();
+    assert_eq!(assets.len(), rows.len());
+    for (a, row) in assets.iter().zip(&rows) {
+        assert_eq!(a["standing"], &row[col("standing")]);
+        let cert = a["certificate"].as_str().unwrap_or("");
+        assert_eq!(cert, &row[col("certificate")]);
+        let hash = if cert.is_empty() {
+            ""
+        } else {
+            files[cert]["blake3"].as_str().unwrap()
+        };
+        assert_eq!(hash, &row[col("certificate_blake3")]);
+        if !cert.is_empty() {
+            if !cert.contains('!') {
+                assert_eq!(hash, b3(&env.dir.path().join(cert)).as_str(), "{cert}");
+            }
+            let line = format!(
+                "<tr class=\"{}\"><td>{}</td>",
+                if a["standing"] == "covered" {
+                    ""
+                } else {
+                    "open"
+                },
+                a["line"]
+            );
+            let tr = html
+                .split(&line)
+                .nth(1)
+                .unwrap_or_else(|| panic!("{line}"))
+                .split("</tr>")
+                .next()
+                .unwrap();
+            assert!(tr.contains(cert), "{tr}");
+        }
+    }
+
+    // Links are relative to the report's folder and lead to the files.
+    let hrefs: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|h| h.split('"').next().unwrap())
+        .collect();
+    assert!(hrefs.len() > 10);
+    for h in hrefs {
+        assert!(h.starts_with("../certs/"), "{h}");
+        let path = env.path("reports").join(percent_decode(h));
+        assert!(path.exists(), "{h} leads to {}", path.display());
+    }
+    // A place to sign it off.
+    assert!(html.contains("id=\"signoff\"") && html.contains("Signature"));
+}
+
+/// The page's text with its character references decoded (minijinja writes `/` as `&#x2f;`).
+fn unescape_html(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out += &rest[..i];
+        rest = &rest[i..];
+        let end = rest.find(';').filter(|&e| e <= 8);
+        let c = end.and_then(|e| match &rest[1..e] {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
+            n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        });
+        match (c, end) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &rest[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out + rest
+}
+
+fn percent_decode(s: &str) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    std::ffi::OsString::from_vec(out)
+}
+
+/// Words of a `pdftotext -bbox` page: (page width, page height, [(x min, y min, x max, y max,
+/// text)]).
+type Page = (f64, f64, Vec<(f64, f64, f64, f64, String)>);
+
+fn pdf_pages(pdf: &Path) -> Vec<Page> {
+    let out = Command::new("pdftotext")
+        .arg("-bbox")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let attr = |tag: &str, name: &str| -> f64 {
+        let v = tag.split(&format!("{name}=\"")).nth(1).unwrap();
+        v.split('"').next().unwrap().parse().unwrap()
+    };
+    text.split("<page ")
+        .skip(1)
+        .map(|page| {
+            let words = page
+                .split("<word ")
+                .skip(1)
+                .map(|w| {
+                    let (tag, rest) = w.split_once('>').unwrap();
+                    let word = unescape_html(rest.split("</word>").next().unwrap());
+                    let b = |n| attr(tag, n);
+                    (b("xMin"), b("yMin"), b("xMax"), b("yMax"), word)
+                })
+                .collect();
+            (attr(page, "width"), attr(page, "height"), words)
+        })
+        .collect()
+}
+
+#[test]
+fn the_printed_report_has_its_summary_on_page_one_and_no_table_off_the_page() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| have(c));
+    let Some(chromium) = chromium else {
+        skip!("a headless Chromium (Debian package chromium) is needed to print the report");
+    };
+    if !have("pdftotext") || !have("ssh-keygen") || !have("tar") {
+        skip!("pdftotext, ssh-keygen and tar are needed");
+    }
+    let s = make_set();
+    let env = &s.env;
+    // A name no column is wide enough for: it must wrap inside its cell, not push the table
+    // off the page (or make the browser shrink the page to fit it).
+    let long = format!("certs/{}.json", "Z".repeat(200));
+    let a = &s.files["a"];
+    std::fs::copy(a, env.path(&long)).unwrap();
+    std::fs::copy(sig(a), env.path(&format!("{long}.sig"))).unwrap();
+    // And a serial as long, in a row of the register.
+    let mut register = std::fs::read_to_string(&s.assets).unwrap();
+    register += &format!("{},,,r10\n", "Y".repeat(120));
+    std::fs::write(&s.assets, register).unwrap();
+    let (ev, _, _) = audit_all_reports(&s);
+    let summary_lines = ev.iter().filter(|e| e["event"] == "audit_file").count();
+    assert!(summary_lines > 10);
+    let page = std::fs::read_to_string(env.path("reports/report.html")).unwrap();
+    for (paper, width, height) in [("A4", 595.0, 842.0), ("letter", 612.0, 792.0)] {
+        let html = env.path(&format!("reports/print-{paper}.html"));
+        std::fs::write(
+            &html,
+            page.replacen(
+                "</head>",
+                &format!("<style>@page{{size:{paper}}}</style></head>"),
+                1,
+            ),
+        )
+        .unwrap();
+        let pdf = env.path(&format!("reports/{paper}.pdf"));
+        let mut cmd = Command::new(chromium);
+        cmd.args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            env.path("chromium").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .env("HOME", env.dir.path());
+        let out = within(cmd, 120, "chromium --print-to-pdf");
+        assert!(pdf.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+        let pages = pdf_pages(&pdf);
+        let (w, h, _) = &pages[0];
+        assert!(
+            (w - width).abs() < 1.0 && (h - height).abs() < 1.0,
+            "{paper}: {w} x {h}"
+        );
+        // The summary, the verdict and the sign-off on page one.
+        let first: Vec<&str> = pages[0].2.iter().map(|w| w.4.as_str()).collect();
+        let first = first.join(" ");
+        for want in [
+            "NOT CLEAN",
+            "AUDIT:",
+            "Superseded earlier records",
+            "Sign-off",
+            "Signature",
+        ] {
+            assert!(
+                first.contains(want),
+                "{paper}: {want:?} on page one: {first}"
+            );
+        }
+        // Every word inside the page (a 12 mm margin on each side), at the size the print
+        // stylesheet sets: a table wider than the page would be cut off, or the browser would
+        // shrink the whole page to fit it (the report before this test printed at 67 %). The
+        // smallest print size is 7.5 pt; a DejaVu Sans word box (fonts-dejavu-core, which CI
+        // installs) is 1.16 em high, so the median word is at least 8.3 pt high.
+        let mut heights = Vec::new();
+        for (n, (w, h, words)) in pages.iter().enumerate() {
+            for (x0, y0, x1, y1, text) in words {
+                assert!(
+                    *x0 >= 30.0 && *x1 <= w - 30.0 && *y0 >= 0.0 && *y1 <= *h,
+                    "{paper} page {}: {text:?} at x {x0:.0}..{x1:.0} is off the page (width {w})",
+                    n + 1
+                );
+                heights.push(y1 - y0);
+            }
+        }
+        heights.sort_by(f64::total_cmp);
+        let median = heights[heights.len() / 2];
+        assert!(
+            median >= 8.3,
+            "{paper}: text shrunk to fit, median height {median:.2} pt"
+        );
+        // The long name is all there, wrapped.
+        let zs: usize = pages
+            .iter()
+            .flat_map(|p| &p.2)
+            .filter(|w| w.4.contains("ZZ"))
+            .map(|w| w.4.matches('Z').count())
+            .sum();
+        assert!(zs >= 200, "{paper}: {zs} of the long name's 200 Z printed");
+        let ys: usize = pages
+            .iter()
+            .flat_map(|p| &p.2)
+            .filter(|w| w.4.contains("YY"))
+            .map(|w| w.4.matches('Y').count())
+            .sum();
+        assert!(
+            ys >= 120,
+            "{paper}: {ys} of the long serial's 120 Y printed"
+        );
+    }
 }
