@@ -4,7 +4,7 @@
 //! `ssh-keygen -Y check-novalidate -n mediasan-certificate -s X.json.sig < X.json`.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
@@ -56,13 +56,83 @@ pub fn generate(path: &Path, comment: &str) -> Result<PrivateKey> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io("cannot create the key folder", dir, e))?;
     }
+    let key = new_key(comment)?;
+    write_key_files(&key, path, &pub_path)?;
+    Ok(key)
+}
+
+/// The key at `path`, made there first if there is none: `(key, true)` when this call made it.
+/// Safe when several processes start at once: both halves are written whole (and synced) in a
+/// private folder beside `path`, then the private key is hard-linked into place; link(2) is
+/// atomic and never replaces, so exactly one process's key lands and every other one loads
+/// that whole file (never a half-written one, never a "File exists" error).
+///
+/// # Errors
+/// [`Error::Io`] if the folder or files cannot be written; see [`load`] for a key that is
+/// there but unreadable.
+pub fn load_or_create(path: &Path, comment: &str) -> Result<(PrivateKey, bool)> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok((load(path)?, false));
+    }
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io("cannot create the key folder", &dir, e))?;
+    let name = path.file_name().map_or_else(
+        || "signing_key".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut nonce = [0u8; 8];
+    ssh_key::rand_core::RngCore::fill_bytes(&mut ssh_key::rand_core::OsRng, &mut nonce);
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}",
+        std::process::id(),
+        crate::cert::hex(&nonce)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(|e| Error::io("cannot create", &tmp, e))?;
+    let made = (|| {
+        let key = new_key(comment)?;
+        let (private, public) = (tmp.join("key"), tmp.join("key.pub"));
+        write_key_files(&key, &private, &public)?;
+        match std::fs::hard_link(&private, path) {
+            Ok(()) => {
+                let pub_path = pub_path(path);
+                std::fs::rename(&public, &pub_path)
+                    .map_err(|e| Error::io("cannot write", &pub_path, e))?;
+                if let Ok(d) = std::fs::File::open(&dir) {
+                    let _ = d.sync_all();
+                }
+                Ok((key, true))
+            }
+            // Another process was first: its key, complete, is the one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok((load(path)?, false)),
+            Err(e) => Err(Error::io("cannot create", path, e)),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    made
+}
+
+/// A new Ed25519 key with this comment.
+fn new_key(comment: &str) -> Result<PrivateKey> {
     let mut key = PrivateKey::random(&mut ssh_key::rand_core::OsRng, Algorithm::Ed25519)
         .map_err(|e| Error::Usage(format!("cannot generate a key: {e}")))?;
     key.set_comment(comment);
-    let private = key
+    Ok(key)
+}
+
+/// Writes `key` to `private` (mode 0600) and its public half to `public`, each new, whole and
+/// synced.
+fn write_key_files(key: &PrivateKey, private: &Path, public: &Path) -> Result<()> {
+    let private_text = key
         .to_openssh(LineEnding::LF)
         .map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
-    let public = key
+    let public_text = key
         .public_key()
         .to_openssh()
         .map_err(|e| Error::Usage(format!("cannot encode the key: {e}")))?;
@@ -77,9 +147,8 @@ pub fn generate(path: &Path, comment: &str) -> Result<PrivateKey> {
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::io("cannot write", p, e))
     };
-    write(path, &private, 0o600)?;
-    write(&pub_path, &format!("{public}\n"), 0o644)?;
-    Ok(key)
+    write(private, &private_text, 0o600)?;
+    write(public, &format!("{public_text}\n"), 0o644)
 }
 
 fn pub_path(path: &Path) -> PathBuf {
@@ -328,6 +397,31 @@ mod tests {
             !ok(format!("{head}\n{}\n{foot}\n", body.trim_end_matches('='))),
             "padding"
         );
+    }
+
+    #[test]
+    fn a_key_is_made_once_whole_and_then_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/signing_key");
+        // A stale public half without its key is replaced by the new key's.
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(pub_path(&p), "stale\n").unwrap();
+        let (k, made) = load_or_create(&p, "c").unwrap();
+        assert!(made);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_public(&pub_path(&p)).unwrap(), *k.public_key());
+        let (again, made) = load_or_create(&p, "c").unwrap();
+        assert!(!made);
+        assert_eq!(again.public_key(), k.public_key());
+        // Nothing is left behind but the two halves.
+        let mut names: Vec<String> = std::fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["signing_key", "signing_key.pub"]);
     }
 
     #[test]

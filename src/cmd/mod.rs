@@ -200,10 +200,11 @@ pub(crate) fn load_key(
             "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
         )
     })?;
-    if p.exists() {
-        return Ok(sign::load(&p)?);
+    let (key, created) =
+        sign::load_or_create(&p, &keygen::comment()).context("creating the default signing key")?;
+    if !created {
+        return Ok(key);
     }
-    let key = sign::generate(&p, &keygen::comment()).context("creating the default signing key")?;
     reporter.say(&format!(
         "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
         p.display(),

@@ -15,6 +15,7 @@ mod faults;
 mod purge;
 mod resume;
 mod sanitize;
+mod signer;
 mod trust;
 mod vm;
 mod wipe_device;
