@@ -609,6 +609,11 @@ pub struct RecordArgs {
     /// The validator's phone or other contact.
     #[arg(long, value_name = "CONTACT")]
     pub validator_contact: Option<String>,
+    /// What the engine running mediasan calls this machine, in every certificate (repeatable):
+    /// `ironic_node=UUID`, `maas_system_id=ID`, `inventory=NAME` [default: config `[node]`;
+    /// a flag replaces that key].
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::records::node_pair)]
+    pub node: Vec<(String, String)>,
 }
 
 /// `--method`'s values: `nist-purge` and every method, so help, completions and a misspelt

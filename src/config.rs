@@ -14,6 +14,9 @@
 //! allowed_signers = "/etc/mediasan/allowed_signers"
 //! require = ["operator", "asset_tag"]   # refuse a run that would leave these empty
 //! paper = "a4"                           # or "letter", for printed certificates
+//!
+//! [node]                                 # what the engine calls this machine
+//! inventory = "dc2-r14-u07"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -47,6 +50,10 @@ pub struct Config {
     /// Paper for `cert render --format pdf`: `a4` or `letter` [default: /etc/papersize, else
     /// the locale's country].
     pub paper: Option<String>,
+    /// What the engine calls this machine, in every certificate (`--node KEY=VALUE` replaces a
+    /// key): `[node]` then `ironic_node = "..."`, `inventory = "..."`.
+    #[serde(default)]
+    pub node: std::collections::BTreeMap<String, String>,
 }
 
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.

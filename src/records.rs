@@ -458,6 +458,32 @@ pub struct Records {
     missing_rows_ok: bool,
 }
 
+/// `--node KEY=VALUE`: a key of letters, digits, `_`, `-` and `.`, and a value of printable
+/// text.
+///
+/// # Errors
+/// What is wrong, in words (clap shows it with the flag).
+pub fn node_pair(s: &str) -> std::result::Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE (e.g. ironic_node=1be26c0b-...)"))?;
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "{k:?}: a key is letters, digits, '_', '-' and '.' (e.g. ironic_node)"
+        ));
+    }
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(format!(
+            "{k}: the value must be printable text and not empty"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
 impl Records {
     /// From the flags and the organization file.
     ///
@@ -494,6 +520,11 @@ impl Records {
             },
             destination: c.destination.clone().unwrap_or_default(),
             notes: a.note.clone(),
+            node: {
+                let mut node = c.node.clone();
+                node.extend(a.node.iter().cloned());
+                node
+            },
             validation: Validation {
                 name: text(&a.validator),
                 title: text(&a.validator_title),
@@ -763,6 +794,42 @@ mod tests {
 
     fn msg(e: Error) -> String {
         e.to_string()
+    }
+
+    #[test]
+    fn node_pairs_are_key_value_and_flags_replace_the_files_keys() {
+        assert_eq!(
+            node_pair("ironic_node=1be26c0b-aa"),
+            Ok(("ironic_node".into(), "1be26c0b-aa".into()))
+        );
+        assert_eq!(
+            node_pair("inventory=a=b"),
+            Ok(("inventory".into(), "a=b".into()))
+        );
+        for bad in ["novalue", "=x", "a b=x", "k=", "k=a\nb"] {
+            assert!(node_pair(bad).is_err(), "{bad}");
+        }
+        let config = Config {
+            node: [("inventory", "r1"), ("ironic_node", "old")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Config::default()
+        };
+        let r = Records::new(
+            &args(|a| a.node = vec![("ironic_node".into(), "new".into())]),
+            &config,
+        )
+        .unwrap();
+        let mut c = crate::cert::Certificate::default();
+        r.base.apply(&mut c);
+        assert_eq!(
+            c.host.node.into_iter().collect::<Vec<_>>(),
+            [
+                ("inventory".to_string(), "r1".to_string()),
+                ("ironic_node".to_string(), "new".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -96,16 +96,65 @@ impl Tool {
     }
 }
 
-/// The machine it ran on.
+/// The machine it ran on: what it calls itself, what its firmware says it is, and what the
+/// engine that ran mediasan calls it. Empty where unknown (never left out).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Host {
     pub hostname: String,
     pub kernel: String,
+    /// systemd's application-specific machine ID for mediasan (what
+    /// `systemd-id128 machine-id --app-specific=`[`MACHINE_APP`] prints on that host): stable
+    /// for the host, without disclosing its `/etc/machine-id`, which systemd asks to keep
+    /// confidential.
+    pub machine_id: String,
+    /// The DMI (SMBIOS) system: vendor, product, serial number and UUID, where readable
+    /// (serial and UUID need root).
+    pub system: System,
+    /// What the engine calls this machine (`--node KEY=VALUE`, the organization file's
+    /// `[node]` table): an Ironic node UUID, a MAAS system_id, an inventory name.
+    pub node: std::collections::BTreeMap<String, String>,
+}
+
+/// The DMI system identity (`/sys/class/dmi/id`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct System {
+    pub vendor: String,
+    pub product: String,
+    pub serial: String,
+    pub uuid: String,
+}
+
+/// mediasan's application ID for [`Host::machine_id`].
+pub const MACHINE_APP: &str = "ce2b6ca1-641c-4eb3-aee4-10ac69de2a8a";
+
+/// systemd's `sd_id128_get_machine_app_specific()`: HMAC-SHA256 keyed by the machine ID over
+/// the application ID, its first 16 bytes made a version 4 UUID, in hex. `None` if the machine
+/// ID is not 32 hex digits.
+pub fn app_specific_id(machine_id: &str, app: &str) -> Option<String> {
+    use hmac::Mac;
+    let bytes = |s: &str| -> Option<Vec<u8>> {
+        let s: String = s.trim().chars().filter(|c| *c != '-').collect();
+        if s.len() != 32 {
+            return None;
+        }
+        (0..16)
+            .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&bytes(machine_id)?).ok()?;
+    mac.update(&bytes(app)?);
+    let out = mac.finalize().into_bytes();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&out[..16]);
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    Some(hex(&id))
 }
 
 impl Host {
-    /// This machine: hostname and kernel release.
+    /// This machine.
     pub fn this() -> Host {
         Host {
             hostname: nix::unistd::gethostname()
@@ -114,6 +163,68 @@ impl Host {
             kernel: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            ..Host::read_from(std::path::Path::new("/"))
+        }
+    }
+
+    /// The machine ID and DMI system under `root` (`/` for this machine); what cannot be read
+    /// stays empty.
+    pub fn read_from(root: &std::path::Path) -> Host {
+        let read = |p: &str| -> String {
+            crate::limits::read_to_string(&root.join(p), 4096)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let dmi = |f: &str| read(&format!("sys/class/dmi/id/{f}"));
+        Host {
+            machine_id: app_specific_id(&read("etc/machine-id"), MACHINE_APP).unwrap_or_default(),
+            system: System {
+                vendor: dmi("sys_vendor"),
+                product: dmi("product_name"),
+                serial: dmi("product_serial"),
+                uuid: dmi("product_uuid"),
+            },
+            ..Host::default()
+        }
+    }
+
+    /// The machine in one line: `hostname (vendor product, serial S, UUID U; machine ID M;
+    /// node k=v, ...)`, leaving out what is unknown.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let s = &self.system;
+        let model = format!("{} {}", s.vendor, s.product).trim().to_string();
+        if !model.is_empty() {
+            parts.push(model);
+        }
+        if !s.serial.is_empty() {
+            parts.push(format!("serial {}", s.serial));
+        }
+        if !s.uuid.is_empty() {
+            parts.push(format!("UUID {}", s.uuid));
+        }
+        if !self.machine_id.is_empty() {
+            parts.push(format!("machine ID {}", self.machine_id));
+        }
+        if !self.node.is_empty() {
+            parts.push(format!(
+                "node {}",
+                self.node
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let name = if self.hostname.is_empty() {
+            "(no hostname)"
+        } else {
+            &self.hostname
+        };
+        if parts.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} ({})", parts.join("; "))
         }
     }
 }
@@ -962,6 +1073,56 @@ mod tests {
         ] {
             assert_eq!(bad.pattern(), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_machine_is_read_from_its_files_and_its_id_is_systemds_app_specific_one() {
+        // systemd's algorithm, checked against `systemd-id128 machine-id --app-specific=` on
+        // a machine with this /etc/machine-id.
+        assert_eq!(
+            app_specific_id("3d1219c7c4c5404aaa1f6d2a48adfda4\n", MACHINE_APP).as_deref(),
+            Some("66fb80a2d18d43af82f84918bc64d001")
+        );
+        assert_eq!(app_specific_id("", MACHINE_APP), None);
+        assert_eq!(app_specific_id("3d12zz", MACHINE_APP), None);
+        let root = tempfile::tempdir().unwrap();
+        let dmi = root.path().join("sys/class/dmi/id");
+        std::fs::create_dir_all(&dmi).unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(
+            root.path().join("etc/machine-id"),
+            "3d1219c7c4c5404aaa1f6d2a48adfda4\n",
+        )
+        .unwrap();
+        for (f, v) in [
+            ("sys_vendor", "Dell Inc.\n"),
+            ("product_name", "PowerEdge R750\n"),
+            ("product_serial", "7XK2J93\n"),
+        ] {
+            std::fs::write(dmi.join(f), v).unwrap();
+        }
+        let mut h = Host::read_from(root.path());
+        assert_eq!(h.machine_id, "66fb80a2d18d43af82f84918bc64d001");
+        assert_eq!(
+            h.system,
+            System {
+                vendor: "Dell Inc.".into(),
+                product: "PowerEdge R750".into(),
+                serial: "7XK2J93".into(),
+                uuid: String::new(),
+            }
+        );
+        h.hostname = "node-7".into();
+        h.node.insert("ironic_node".into(), "1be26c0b".into());
+        assert_eq!(
+            h.describe(),
+            "node-7 (Dell Inc. PowerEdge R750; serial 7XK2J93; machine ID \
+             66fb80a2d18d43af82f84918bc64d001; node ironic_node=1be26c0b)"
+        );
+        assert_eq!(Host::default().describe(), "(no hostname)");
+        // A certificate of an older mediasan (no machine fields) still reads.
+        let old: Host = serde_json::from_str(r#"{"hostname":"h","kernel":"6.1"}"#).unwrap();
+        assert_eq!((old.hostname.as_str(), old.machine_id.as_str()), ("h", ""));
     }
 
     #[test]

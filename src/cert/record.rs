@@ -20,6 +20,8 @@ pub struct Record {
     pub destination: String,
     pub notes: Vec<String>,
     pub validation: Validation,
+    /// What the engine calls the machine ([`super::Host::node`]).
+    pub node: std::collections::BTreeMap<String, String>,
 }
 
 impl Record {
@@ -35,5 +37,6 @@ impl Record {
         c.destination = self.destination.clone();
         c.notes.extend(self.notes.iter().cloned());
         c.validation = self.validation.clone();
+        c.host.node = self.node.clone();
     }
 }

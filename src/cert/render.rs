@@ -258,6 +258,7 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                         c.tool.name, c.tool.version, c.tool.build, c.host.hostname, c.host.kernel
                     ),
                 ),
+                ("Machine", c.host.describe()),
                 (
                     "Started / finished",
                     format!(

@@ -73,3 +73,87 @@ fn eight_first_use_processes_at_once_all_sign_with_one_key() {
         }
     }
 }
+
+#[test]
+fn every_certificate_names_the_machine_and_what_the_engine_calls_it() {
+    let env = Env::new();
+    let dir = env.path("config/mediasan");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mediasan.toml"),
+        "[node]\ninventory = \"dc2-r14-u07\"\nironic_node = \"from-the-file\"\n",
+    )
+    .unwrap();
+    let (out, cert) = env.wipe(
+        &env.path("a.img"),
+        &[
+            "--create",
+            "64K",
+            "--node",
+            "ironic_node=1be26c0b-0000-4000-8000-0000000000aa",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = cert.unwrap();
+    let node: Vec<(&str, &str)> = c
+        .host
+        .node
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        node,
+        [
+            ("inventory", "dc2-r14-u07"),
+            ("ironic_node", "1be26c0b-0000-4000-8000-0000000000aa")
+        ],
+        "the flag replaces the file's key"
+    );
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(c.host.hostname, hostname.trim());
+    // The machine ID as systemd derives it for mediasan, never the raw /etc/machine-id.
+    let raw = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    if raw.trim().len() == 32 {
+        assert_ne!(c.host.machine_id, raw.trim());
+        if have("systemd-id128") {
+            let want = Command::new("systemd-id128")
+                .args([
+                    "machine-id",
+                    "--app-specific=ce2b6ca1-641c-4eb3-aee4-10ac69de2a8a",
+                ])
+                .output()
+                .unwrap();
+            assert_eq!(
+                c.host.machine_id,
+                String::from_utf8_lossy(&want.stdout).trim()
+            );
+        }
+    }
+    // Shown to people.
+    let cert_file = env.certificates(&env.path("c")).pop().unwrap();
+    let show = env
+        .cmd()
+        .args(["cert", "show"])
+        .arg(&cert_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("Machine")
+            && text.contains("ironic_node=1be26c0b-0000-4000-8000-0000000000aa"),
+        "{text}"
+    );
+    // A bad pair is one clear line, nothing written.
+    let (out, cert) = env.wipe(
+        &env.path("b.img"),
+        &["--create", "64K", "--node", "ironic node"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(cert.is_none());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
+}
