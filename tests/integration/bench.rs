@@ -141,6 +141,20 @@ fn read(p: PathBuf) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
+/// The value a light's file settles on within `secs`: the bench turns a light off after it
+/// reports the drive's result, and the test's stand-in for the sysfs file is a regular file,
+/// which reads empty for an instant while it is rewritten.
+fn settled(p: PathBuf, want: &str, secs: u64) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let v = read(p.clone());
+        if v == want || start.elapsed().as_secs() >= secs {
+            return v;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes_when_plugged_again(
 ) {
@@ -220,7 +234,11 @@ fn drives_plugged_in_are_certified_one_pulled_mid_wipe_is_incomplete_and_resumes
     assert_eq!(cut["result"], "INCOMPLETE", "{cut}");
     let reasons = cut["reasons"].to_string();
     assert!(reasons.contains("removed (pulled)"), "{reasons}");
-    assert_eq!(read(slot.join("locate")), "0", "lights off once pulled");
+    assert_eq!(
+        settled(slot.join("locate"), "0", 10),
+        "0",
+        "lights off once pulled"
+    );
     let journals: Vec<_> = std::fs::read_dir(env.path("journals"))
         .unwrap()
         .flatten()
