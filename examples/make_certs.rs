@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => return Err("usage: make_certs DIR N".into()),
     };
     std::fs::create_dir_all(dir.join("certs"))?;
-    let key = sign::generate(&dir.join("signing_key"), "bench")?;
+    let key = sign::Signing::plain(sign::generate(&dir.join("signing_key"), "bench")?);
     std::fs::write(
         dir.join("allowed_signers"),
         format!("bench {}\n", key.public_key().to_openssh()?),

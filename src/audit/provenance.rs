@@ -63,8 +63,7 @@ pub struct Anchor {
     pub line: Option<usize>,
     /// Principal patterns (allowed_signers), empty for a `--pubkey`.
     pub principals: String,
-    /// A `cert-authority` line: an SSH CA key, which mediasan does not yet honour (it trusts
-    /// nothing through it).
+    /// A `cert-authority` line: an SSH CA key, trusting the OpenSSH certificates it signed.
     pub cert_authority: bool,
     pub key_type: String,
     pub fingerprint: String,

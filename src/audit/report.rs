@@ -277,9 +277,6 @@ fn anchor_limits(k: &Anchor) -> Vec<String> {
     if let Some(t) = &k.valid_before {
         limits.push(format!("valid before {t}"));
     }
-    if k.cert_authority {
-        limits.push("not honoured: mediasan does not read OpenSSH certificates yet".into());
-    }
     limits
 }
 

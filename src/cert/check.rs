@@ -126,7 +126,7 @@ pub fn countersignature(
         Error::NotAuthentic(why) | Error::CertificateInput(why) => why,
         other => other.to_string(),
     })?;
-    if sign::fingerprint(&key) == signer {
+    if sign::fingerprint(&key.key) == signer {
         return Err(format!(
             "it was made with the certificate's own signing key ({signer}); a second person \
              countersigns with a key of their own"
@@ -149,7 +149,7 @@ mod tests {
     fn signed(json: &[u8]) -> (ssh_key::PrivateKey, String) {
         let dir = tempfile::tempdir().unwrap();
         let key = sign::generate(&dir.path().join("k"), "t").unwrap();
-        let sig = sign::sign(&key, json).unwrap();
+        let sig = sign::sign(&sign::Signing::plain(key.clone()), json).unwrap();
         (key, sig)
     }
 

@@ -220,24 +220,145 @@ pub fn public_from_text(text: &str, path: &Path) -> Result<PublicKey> {
         })
 }
 
+/// A signing key, and the OpenSSH certificate that vouches for it (`KEY-cert.pub` beside the
+/// key, as OpenSSH's own tools find it), which signatures then carry.
+#[derive(Clone, Debug)]
+pub struct Signing {
+    pub key: PrivateKey,
+    pub cert: Option<ssh_key::Certificate>,
+}
+
+impl Signing {
+    /// A key without a certificate.
+    pub fn plain(key: PrivateKey) -> Signing {
+        Signing { key, cert: None }
+    }
+}
+
+impl std::ops::Deref for Signing {
+    type Target = PrivateKey;
+    fn deref(&self) -> &PrivateKey {
+        &self.key
+    }
+}
+
+/// `KEY-cert.pub`: where OpenSSH keeps a key's certificate.
+pub fn cert_path(key: &Path) -> PathBuf {
+    let mut s = key.as_os_str().to_owned();
+    s.push("-cert.pub");
+    PathBuf::from(s)
+}
+
+/// Loads a signing key and, if `KEY-cert.pub` is beside it, its OpenSSH certificate, which
+/// must be for this key and valid now (a certificate that would make every signature
+/// untrusted is refused here, not discovered by the auditor).
+///
+/// # Errors
+/// [`Error::Usage`] naming the file and what is wrong.
+pub fn load_signing(path: &Path) -> Result<Signing> {
+    with_certificate(load(path)?, path)
+}
+
+/// `key` (loaded from `path`) with the certificate beside it, if any; see [`load_signing`].
+///
+/// # Errors
+/// As [`load_signing`].
+pub fn with_certificate(key: PrivateKey, path: &Path) -> Result<Signing> {
+    let cp = cert_path(path);
+    if std::fs::symlink_metadata(&cp).is_err() {
+        return Ok(Signing::plain(key));
+    }
+    let bad = |why: String| Error::Usage(format!("{}: {why}", cp.display()));
+    let text = crate::limits::read_to_string(&cp, crate::limits::KEY)
+        .map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let cert = ssh_key::Certificate::from_openssh(text.trim())
+        .map_err(|e| bad(format!("not an OpenSSH certificate ({e})")))?;
+    if cert.public_key() != key.public_key().key_data() {
+        return Err(bad(format!(
+            "the certificate is for another key than {}; sign the key's .pub with ssh-keygen -s",
+            path.display()
+        )));
+    }
+    if cert.cert_type() != ssh_key::certificate::CertType::User {
+        return Err(bad(
+            "a host certificate; signatures need a user certificate (ssh-keygen -s without -h)"
+                .into(),
+        ));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if now < cert.valid_after() || now >= cert.valid_before() {
+        return Err(bad(format!(
+            "the certificate {:?} is not valid now (valid from {} to {}); get a new one",
+            cert.key_id(),
+            crate::cert::timestamp(cert.valid_after_time()),
+            crate::cert::timestamp(cert.valid_before_time())
+        )));
+    }
+    if cert.valid_principals().is_empty() {
+        return Err(bad(format!(
+            "the certificate {:?} names no principal (ssh-keygen -s ... -n PRINCIPAL); no \
+             allowed_signers line could trust it",
+            cert.key_id()
+        )));
+    }
+    Ok(Signing {
+        key,
+        cert: Some(cert),
+    })
+}
+
 /// Signs `msg`: returns the armored SSHSIG text.
 ///
 /// # Errors
 /// Only if the key cannot sign (it always can once [`load`] accepted it).
-pub fn sign(key: &PrivateKey, msg: &[u8]) -> Result<String> {
+pub fn sign(key: &Signing, msg: &[u8]) -> Result<String> {
     sign_in(key, msg, NAMESPACE)
 }
 
-/// [`sign`] in another namespace ([`VALIDATION`]).
+/// [`sign`] in another namespace ([`VALIDATION`]). With a certificate, the SSHSIG's public
+/// key is the certificate, exactly as `ssh-keygen -Y sign -f KEY-cert.pub` writes it.
 ///
 /// # Errors
 /// As [`sign`].
-pub fn sign_in(key: &PrivateKey, msg: &[u8], namespace: &str) -> Result<String> {
-    let sig = key
-        .sign(namespace, HashAlg::Sha512, msg)
+pub fn sign_in(s: &Signing, msg: &[u8], namespace: &str) -> Result<String> {
+    let failed = |e: ssh_key::Error| Error::Usage(format!("cannot sign: {e}"));
+    let Some(cert) = &s.cert else {
+        let sig = s
+            .key
+            .sign(namespace, HashAlg::Sha512, msg)
+            .map_err(failed)?;
+        return sig
+            .to_pem(LineEnding::LF)
+            .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")));
+    };
+    use ssh_encoding::Encode;
+    let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg).map_err(failed)?;
+    let signature: ssh_key::Signature = signature::Signer::try_sign(&s.key, &data)
         .map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
-    sig.to_pem(LineEnding::LF)
-        .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")))
+    let enc = |e: ssh_encoding::Error| Error::Usage(format!("cannot encode the signature: {e}"));
+    let mut blob = b"SSHSIG".to_vec();
+    1u32.encode(&mut blob).map_err(enc)?;
+    cert.to_bytes()
+        .map_err(failed)?
+        .encode(&mut blob)
+        .map_err(enc)?;
+    namespace.encode(&mut blob).map_err(enc)?;
+    Vec::<u8>::new().encode(&mut blob).map_err(enc)?;
+    "sha512".encode(&mut blob).map_err(enc)?;
+    let mut sig_bytes = Vec::new();
+    signature.encode(&mut sig_bytes).map_err(enc)?;
+    sig_bytes.encode(&mut blob).map_err(enc)?;
+    use base64ct::Encoding;
+    let b64 = base64ct::Base64::encode_string(&blob);
+    let mut out = String::from("-----BEGIN SSH SIGNATURE-----\n");
+    for line in b64.as_bytes().chunks(70) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END SSH SIGNATURE-----\n");
+    Ok(out)
 }
 
 /// The armour of a detached SSHSIG, as OpenSSH reads it (`sshsig_dearmor`): the file must
@@ -289,49 +410,148 @@ fn parse(blob: &[u8]) -> Result<SshSig> {
     Ok(sig)
 }
 
+/// Who made a signature: the key, and the OpenSSH certificate it presented (as
+/// `ssh-keygen -Y sign -f KEY-cert.pub` embeds it), which a `cert-authority` line of an
+/// allowed_signers file can trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedBy {
+    pub key: PublicKey,
+    pub cert: Option<Box<ssh_key::Certificate>>,
+}
+
+impl SignedBy {
+    /// A plain key's signature.
+    pub fn key(key: PublicKey) -> SignedBy {
+        SignedBy { key, cert: None }
+    }
+}
+
+/// The parts of an SSHSIG blob whose public key is an OpenSSH certificate (which
+/// `SshSig::decode` does not read): every byte must belong to it.
+struct CertSig {
+    cert: ssh_key::Certificate,
+    namespace: String,
+    hash_alg: HashAlg,
+    signature: ssh_key::Signature,
+}
+
+/// The algorithm name a public key blob starts with.
+fn blob_algorithm(blob: &[u8]) -> Option<String> {
+    use ssh_encoding::Decode;
+    let mut r = blob.get(10..)?; // "SSHSIG" and the version
+    let key = Vec::<u8>::decode(&mut r).ok()?;
+    let mut k = &key[..];
+    String::decode(&mut k).ok()
+}
+
+fn parse_cert_sig(blob: &[u8]) -> Result<CertSig> {
+    use ssh_encoding::{Decode, Reader};
+    let bad = |why: String| {
+        Error::CertificateInput(format!(
+            "the signature file is not an SSH signature ({why})"
+        ))
+    };
+    let mut r = blob
+        .strip_prefix(b"SSHSIG")
+        .ok_or_else(|| bad("no SSHSIG preamble".into()))?;
+    let e = |e: ssh_encoding::Error| bad(e.to_string());
+    if u32::decode(&mut r).map_err(e)? != 1 {
+        return Err(bad("not version 1".into()));
+    }
+    let key = Vec::<u8>::decode(&mut r).map_err(e)?;
+    let namespace = String::decode(&mut r).map_err(e)?;
+    let _reserved = Vec::<u8>::decode(&mut r).map_err(e)?;
+    let hash_alg = String::decode(&mut r).map_err(e)?;
+    let signature = Vec::<u8>::decode(&mut r).map_err(e)?;
+    if !r.is_finished() {
+        return Err(bad("data after the signature".into()));
+    }
+    let cert = ssh_key::Certificate::from_bytes(&key)
+        .map_err(|e| bad(format!("its OpenSSH certificate cannot be read: {e}")))?;
+    let hash_alg = match hash_alg.as_str() {
+        "sha512" => HashAlg::Sha512,
+        "sha256" => HashAlg::Sha256,
+        other => return Err(bad(format!("hash algorithm {other:?}"))),
+    };
+    let signature = ssh_key::Signature::decode(&mut &signature[..])
+        .map_err(|e| bad(format!("its signature cannot be read: {e}")))?;
+    Ok(CertSig {
+        cert,
+        namespace,
+        hash_alg,
+        signature,
+    })
+}
+
 /// Checks a detached SSHSIG (the armoured text, as read from the file) over `msg`: the
 /// namespace and the signature itself. Says nothing about whether the signer is trusted (see
-/// [`crate::cert::trust`]). Returns the signer's public key.
+/// [`crate::cert::trust`]). Returns who signed: the key, and the OpenSSH certificate it
+/// presented, if any (whose own CA signature, validity and principals are trust's to judge).
 ///
 /// # Errors
 /// [`Error::CertificateInput`] if the signature is not SSHSIG or uses a key type mediasan does
 /// not verify; [`Error::NotAuthentic`] if it does not verify or has another namespace.
-pub fn check(msg: &[u8], sig_text: &[u8]) -> Result<PublicKey> {
+pub fn check(msg: &[u8], sig_text: &[u8]) -> Result<SignedBy> {
     check_in(msg, sig_text, NAMESPACE)
+}
+
+fn other_namespace(found: &str, namespace: &str) -> Error {
+    Error::NotAuthentic(format!(
+        "the signature is for namespace '{found}', not '{namespace}'"
+    ))
+}
+
+fn changed() -> Error {
+    Error::NotAuthentic(
+        "the signature does not match the certificate: it was changed after signing".into(),
+    )
+}
+
+fn only_ed25519(algorithm: &Algorithm) -> Result<()> {
+    if *algorithm == Algorithm::Ed25519 {
+        return Ok(());
+    }
+    let kind = match algorithm {
+        Algorithm::Rsa { .. } => "an RSA".to_string(),
+        Algorithm::Ecdsa { .. } => "an ECDSA".to_string(),
+        Algorithm::Dsa => "a DSA".to_string(),
+        other => format!("a {other}"),
+    };
+    Err(Error::CertificateInput(format!(
+        "the signature was made with {kind} key ({algorithm}); mediasan verifies Ed25519 \
+         signatures only (check it with ssh-keygen -Y verify)"
+    )))
 }
 
 /// [`check`] in another namespace ([`VALIDATION`]).
 ///
 /// # Errors
 /// As [`check`].
-pub fn check_in(msg: &[u8], sig_text: &[u8], namespace: &str) -> Result<PublicKey> {
-    let sig = parse(&dearmor(sig_text)?)?;
+pub fn check_in(msg: &[u8], sig_text: &[u8], namespace: &str) -> Result<SignedBy> {
+    let blob = dearmor(sig_text)?;
+    if blob_algorithm(&blob).is_some_and(|a| a.ends_with("-cert-v01@openssh.com")) {
+        let s = parse_cert_sig(&blob)?;
+        if s.namespace != namespace {
+            return Err(other_namespace(&s.namespace, namespace));
+        }
+        let key = PublicKey::from(s.cert.public_key().clone());
+        only_ed25519(&key.algorithm())?;
+        let data = SshSig::signed_data(namespace, s.hash_alg, msg)
+            .map_err(|e| Error::CertificateInput(format!("cannot check the signature: {e}")))?;
+        signature::Verifier::verify(key.key_data(), &data, &s.signature).map_err(|_| changed())?;
+        return Ok(SignedBy {
+            key,
+            cert: Some(Box::new(s.cert)),
+        });
+    }
+    let sig = parse(&blob)?;
     if sig.namespace() != namespace {
-        return Err(Error::NotAuthentic(format!(
-            "the signature is for namespace '{}', not '{namespace}'",
-            sig.namespace()
-        )));
+        return Err(other_namespace(sig.namespace(), namespace));
     }
     let signer = PublicKey::from(sig.public_key().clone());
-    if signer.algorithm() != Algorithm::Ed25519 {
-        let kind = match signer.algorithm() {
-            Algorithm::Rsa { .. } => "an RSA".to_string(),
-            Algorithm::Ecdsa { .. } => "an ECDSA".to_string(),
-            Algorithm::Dsa => "a DSA".to_string(),
-            other => format!("a {other}"),
-        };
-        return Err(Error::CertificateInput(format!(
-            "the signature was made with {kind} key ({}); mediasan verifies Ed25519 signatures \
-             only (check it with ssh-keygen -Y verify)",
-            signer.algorithm()
-        )));
-    }
-    signer.verify(namespace, msg, &sig).map_err(|_| {
-        Error::NotAuthentic(
-            "the signature does not match the certificate: it was changed after signing".into(),
-        )
-    })?;
-    Ok(signer)
+    only_ed25519(&signer.algorithm())?;
+    signer.verify(namespace, msg, &sig).map_err(|_| changed())?;
+    Ok(SignedBy::key(signer))
 }
 
 #[cfg(test)]
@@ -344,10 +564,10 @@ mod tests {
         let key = generate(&dir.path().join("k"), "test").unwrap();
         let other = generate(&dir.path().join("o"), "other").unwrap();
         let msg = br#"{"format":"mediasan-certificate/1","result":"PASS"}"#.to_vec();
-        let sig = sign(&key, &msg).unwrap();
+        let sig = sign(&Signing::plain(key.clone()), &msg).unwrap();
         assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
         let signer = check(&msg, sig.as_bytes()).unwrap();
-        assert_eq!(signer.key_data(), key.public_key().key_data());
+        assert_eq!(signer.key.key_data(), key.public_key().key_data());
         for i in 0..msg.len() {
             let mut m = msg.clone();
             m[i] ^= 0x01;
@@ -356,9 +576,15 @@ mod tests {
                 "byte {i}"
             );
         }
-        let theirs = check(&msg, sign(&other, &msg).unwrap().as_bytes()).unwrap();
+        let theirs = check(
+            &msg,
+            sign(&Signing::plain(other.clone()), &msg)
+                .unwrap()
+                .as_bytes(),
+        )
+        .unwrap();
         assert_ne!(
-            theirs.key_data(),
+            theirs.key.key_data(),
             key.public_key().key_data(),
             "valid, but another signer"
         );
@@ -373,7 +599,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = generate(&dir.path().join("k"), "t").unwrap();
         let msg = b"certificate bytes";
-        let sig = sign(&key, msg).unwrap();
+        let sig = sign(&Signing::plain(key.clone()), msg).unwrap();
         let lines: Vec<&str> = sig.lines().collect();
         let body = lines[1..lines.len() - 1].join("");
         let (head, foot) = (lines[0], lines[lines.len() - 1]);

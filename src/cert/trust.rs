@@ -5,8 +5,11 @@
 //! - an OpenSSH `allowed_signers` file (`--allowed-signers FILE`, or `allowed_signers` in the
 //!   organization file): the format `ssh-keygen -Y verify -f` reads, with principals,
 //!   `namespaces="..."`, `valid-after="..."` and `valid-before="..."` honoured, so one trust file
-//!   serves OpenSSH and mediasan. `cert-authority` lines (SSH certificates) are not supported and
-//!   trust nothing.
+//!   serves OpenSSH and mediasan. A `cert-authority` line trusts the keys whose OpenSSH
+//!   certificate its CA signed (`ssh-keygen -s CA -I ID -n PRINCIPALS -V ...`), presented in the
+//!   signature as `ssh-keygen -Y sign -f KEY-cert.pub` embeds it: a user certificate, valid at
+//!   that time, naming the principal asked for (or one the line allows), as `ssh-keygen -Y
+//!   verify` judges it; so one line trusts a whole fleet.
 //!
 //! With none of them the signer is *not checked*, and the commands say so and do not exit 0.
 //! Validity windows are judged as `ssh-keygen -Y verify` judges them: now, by default, so
@@ -19,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use ssh_key::PublicKey;
 
-use super::sign::{fingerprint, NAMESPACE};
+use super::sign::{fingerprint, SignedBy, NAMESPACE};
 use crate::error::{Error, Result};
 
 /// One line of an allowed_signers file.
@@ -27,7 +30,7 @@ use crate::error::{Error, Result};
 pub struct Entry {
     /// Principal patterns (`*`, `?`, `!negation`), as written.
     pub principals: String,
-    /// `cert-authority`: an SSH CA key (not supported: trusts nothing here).
+    /// `cert-authority`: an SSH CA key, trusting the OpenSSH certificates it signed.
     pub cert_authority: bool,
     /// `namespaces="..."`: pattern list the namespace must match, if given.
     pub namespaces: Option<String>,
@@ -385,20 +388,66 @@ impl Trust {
         self
     }
 
-    /// Judges `signer` for a certificate that claims it was signed at `claimed` (seconds since
+    /// Judges who signed a certificate that claims it was signed at `claimed` (seconds since
     /// the epoch; used only with [`VerifyTime::Claimed`]).
-    pub fn judge(&self, signer: &PublicKey, claimed: Option<i64>) -> Signer {
+    pub fn judge(&self, signer: &SignedBy, claimed: Option<i64>) -> Signer {
         self.judge_in(signer, claimed, NAMESPACE)
     }
 
-    /// [`Trust::judge`] for a signature in `namespace` (an allowed_signers line's
-    /// `namespaces=` must allow it).
-    pub fn judge_in(&self, signer: &PublicKey, claimed: Option<i64>, namespace: &str) -> Signer {
-        let at = self.time.at(claimed);
+    /// What an allowed_signers line says against a signature in `namespace` at `at`: its
+    /// namespaces, the principal asked for, and its own valid-after/valid-before.
+    fn line_refusal(&self, e: &Entry, namespace: &str, at: Option<i64>) -> Option<String> {
         let when = self.time.when();
+        let refuse = if e
+            .namespaces
+            .as_deref()
+            .is_some_and(|n| !matches_list(namespace, n))
+        {
+            Some(format!("not for the namespace {namespace}"))
+        } else if let Some(p) = self
+            .principal
+            .as_deref()
+            .filter(|p| !matches_list(p, &e.principals))
+        {
+            Some(format!("not listed for the principal {p}"))
+        } else if let (Some(a), Some(t)) = (e.valid_after, at) {
+            (t < a).then(|| format!("not yet valid {when} (valid-after)"))
+        } else {
+            None
+        };
+        refuse.or_else(|| match (e.valid_before, at) {
+            (Some(b), Some(t)) if t > b => Some(format!("no longer valid {when} (valid-before)")),
+            (Some(_) | None, None) if e.valid_after.is_some() || e.valid_before.is_some() => {
+                Some("the certificate has no time to check the key's validity at".to_string())
+            }
+            _ => None,
+        })
+    }
+
+    /// Where trust was looked for, for "not in ...".
+    fn places(&self) -> String {
+        let mut places: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(_, p)| p.display().to_string())
+            .collect();
+        places.extend(self.files.iter().map(|(p, _)| p.display().to_string()));
+        places.join(", ")
+    }
+
+    /// [`Trust::judge`] for a signature in `namespace` (an allowed_signers line's
+    /// `namespaces=` must allow it). A plain key is trusted by a `--pubkey` or a key line; a
+    /// key that presented an OpenSSH certificate only by a `cert-authority` line of the CA that
+    /// signed it, as `ssh-keygen -Y verify` judges it.
+    pub fn judge_in(&self, by: &SignedBy, claimed: Option<i64>, namespace: &str) -> Signer {
+        let signer = &by.key;
+        let at = self.time.at(claimed);
         let fingerprint = fingerprint(signer);
         if self.is_empty() {
             return Signer::NotChecked { fingerprint };
+        }
+        if let Some(cert) = &by.cert {
+            return self.judge_certificate(cert, fingerprint, at, namespace);
         }
         if self.principal.is_none() {
             if let Some((_, p)) = self
@@ -420,38 +469,14 @@ impl Trust {
             {
                 let at_line = format!("{} line {}", file.display(), e.line);
                 let refuse = if e.cert_authority {
-                    Some("a cert-authority line (SSH certificates are not supported)".to_string())
-                } else if e
-                    .namespaces
-                    .as_deref()
-                    .is_some_and(|n| !matches_list(namespace, n))
-                {
-                    Some(format!("not for the namespace {namespace}"))
-                } else if let Some(p) = self
-                    .principal
-                    .as_deref()
-                    .filter(|p| !matches_list(p, &e.principals))
-                {
-                    Some(format!("not listed for the principal {p}"))
-                } else if let (Some(a), Some(t)) = (e.valid_after, at) {
-                    (t < a).then(|| format!("not yet valid {when} (valid-after)"))
+                    Some(
+                        "a cert-authority line trusts the OpenSSH certificates its key signed, \
+                         not signatures made with the CA key itself"
+                            .to_string(),
+                    )
                 } else {
-                    None
+                    self.line_refusal(e, namespace, at)
                 };
-                let refuse = refuse.or_else(|| match (e.valid_before, at) {
-                    (Some(b), Some(t)) if t > b => {
-                        Some(format!("no longer valid {when} (valid-before)"))
-                    }
-                    (Some(_) | None, None)
-                        if e.valid_after.is_some() || e.valid_before.is_some() =>
-                    {
-                        Some(
-                            "the certificate has no time to check the key's validity at"
-                                .to_string(),
-                        )
-                    }
-                    _ => None,
-                });
                 match refuse {
                     None => {
                         return Signer::Trusted {
@@ -464,13 +489,100 @@ impl Trust {
             }
         }
         let why = if why.is_empty() {
-            let mut places: Vec<String> = self
-                .keys
+            format!("the key is not in {}", self.places())
+        } else {
+            why.join("; ")
+        };
+        Signer::Untrusted { fingerprint, why }
+    }
+
+    /// A signature by a key with an OpenSSH certificate: trusted by a `cert-authority` line
+    /// whose key signed the certificate, when the line allows the namespace, the principal
+    /// and the time, the certificate is a user certificate whose CA signature verifies, it is
+    /// valid at that time, and it names the principal asked for (or, without one, a principal
+    /// the line allows).
+    fn judge_certificate(
+        &self,
+        cert: &ssh_key::Certificate,
+        fingerprint: String,
+        at: Option<i64>,
+        namespace: &str,
+    ) -> Signer {
+        let when = self.time.when();
+        let mut why = Vec::new();
+        for (file, entries) in &self.files {
+            for e in entries
                 .iter()
-                .map(|(_, p)| p.display().to_string())
-                .collect();
-            places.extend(self.files.iter().map(|(p, _)| p.display().to_string()));
-            format!("the key is not in {}", places.join(", "))
+                .filter(|e| e.cert_authority && e.key.key_data() == cert.signature_key())
+            {
+                let at_line = format!("{} line {}", file.display(), e.line);
+                let principals = cert.valid_principals();
+                let allowed: Vec<&str> = match self.principal.as_deref() {
+                    Some(p) => principals
+                        .iter()
+                        .filter(|c| c.as_str() == p)
+                        .map(String::as_str)
+                        .collect(),
+                    None => principals
+                        .iter()
+                        .filter(|c| matches_list(c, &e.principals))
+                        .map(String::as_str)
+                        .collect(),
+                };
+                let refuse = self.line_refusal(e, namespace, at).or_else(|| {
+                    if cert.cert_type() != ssh_key::certificate::CertType::User {
+                        Some("the OpenSSH certificate is a host certificate, not a user certificate".into())
+                    } else if cert.verify_signature().is_err() {
+                        Some("the OpenSSH certificate's signature by the CA does not verify".into())
+                    } else if let Some(t) = at.and_then(|t| u64::try_from(t).ok()) {
+                        if t < cert.valid_after() {
+                            Some(format!("the OpenSSH certificate is not yet valid {when}"))
+                        } else if t >= cert.valid_before() {
+                            Some(format!("the OpenSSH certificate has expired {when}"))
+                        } else if principals.is_empty() {
+                            Some("the OpenSSH certificate lists no principals".into())
+                        } else if allowed.is_empty() {
+                            Some(match self.principal.as_deref() {
+                                Some(p) => format!(
+                                    "the OpenSSH certificate is not for the principal {p} (it names {})",
+                                    principals.join(", ")
+                                ),
+                                None => format!(
+                                    "none of the OpenSSH certificate's principals ({}) is allowed by the line ({})",
+                                    principals.join(", "),
+                                    e.principals
+                                ),
+                            })
+                        } else {
+                            None
+                        }
+                    } else {
+                        Some("the certificate has no time to check the OpenSSH certificate's validity at".into())
+                    }
+                });
+                match refuse {
+                    None => {
+                        return Signer::Trusted {
+                            fingerprint,
+                            by: format!(
+                            "{} with OpenSSH certificate {:?} (serial {}) from the CA in {at_line}",
+                            allowed.join(","),
+                            cert.key_id(),
+                            cert.serial()
+                        ),
+                        }
+                    }
+                    Some(r) => why.push(format!("{at_line}: {r}")),
+                }
+            }
+        }
+        let why = if why.is_empty() {
+            format!(
+                "signed with an OpenSSH certificate ({:?}) from the CA {}, which no cert-authority line in {} names",
+                cert.key_id(),
+                cert.signature_key().fingerprint(ssh_key::HashAlg::Sha256),
+                self.places()
+            )
         } else {
             why.join("; ")
         };
@@ -538,7 +650,7 @@ mod tests {
     fn trust_needs_an_anchor_and_honours_namespace_principal_and_time() {
         let k = key(KEY_A);
         assert!(matches!(
-            Trust::default().judge(&k, None),
+            Trust::default().judge(&SignedBy::key(k.clone()), None),
             Signer::NotChecked { .. }
         ));
         let file = |line: &str| Trust {
@@ -549,29 +661,38 @@ mod tests {
             ..Trust::default()
         };
         let t = file(&format!("lab {KEY_A}"));
-        assert!(t.judge(&k, Some(0)).trusted());
+        assert!(t.judge(&SignedBy::key(k.clone()), Some(0)).trusted());
         let t = file(&format!("lab namespaces=\"file\" {KEY_A}"));
-        assert!(!t.judge(&k, Some(0)).trusted());
+        assert!(!t.judge(&SignedBy::key(k.clone()), Some(0)).trusted());
         let t = file(&format!("lab cert-authority {KEY_A}"));
-        assert!(!t.judge(&k, Some(0)).trusted());
+        assert!(!t.judge(&SignedBy::key(k.clone()), Some(0)).trusted());
         let t = file(&format!("lab valid-before=\"20260101Z\" {KEY_A}"));
         let before = parse_time("20251231Z").unwrap();
         let after = parse_time("20260102Z").unwrap();
         assert!(
-            !t.judge(&k, Some(before)).trusted(),
+            !t.judge(&SignedBy::key(k.clone()), Some(before)).trusted(),
             "judged now, as OpenSSH does: a certificate's claimed time does not matter"
         );
         let t = t.at(VerifyTime::Claimed);
         assert!(
-            t.judge(&k, Some(before)).trusted(),
+            t.judge(&SignedBy::key(k.clone()), Some(before)).trusted(),
             "claimed: signed while the key was valid"
         );
-        assert!(!t.judge(&k, Some(after)).trusted());
-        assert!(!t.judge(&k, None).trusted(), "no time, no validity check");
+        assert!(!t.judge(&SignedBy::key(k.clone()), Some(after)).trusted());
+        assert!(
+            !t.judge(&SignedBy::key(k.clone()), None).trusted(),
+            "no time, no validity check"
+        );
         let t = t.at(VerifyTime::At(before));
-        assert!(t.judge(&k, Some(after)).trusted(), "a fixed time");
+        assert!(
+            t.judge(&SignedBy::key(k.clone()), Some(after)).trusted(),
+            "a fixed time"
+        );
         let t = file(&format!("lab valid-after=\"20260101Z\" {KEY_A}"));
-        assert!(t.judge(&k, Some(before)).trusted(), "valid now");
+        assert!(
+            t.judge(&SignedBy::key(k.clone()), Some(before)).trusted(),
+            "valid now"
+        );
         assert_eq!(VerifyTime::parse("claimed"), Ok(VerifyTime::Claimed));
         assert_eq!(VerifyTime::parse("now"), Ok(VerifyTime::Now));
         assert_eq!(VerifyTime::parse("20251231Z"), Ok(VerifyTime::At(before)));
@@ -582,9 +703,9 @@ mod tests {
             .contains("signer's clock"));
         let mut t = file(&format!("lab,ops-* {KEY_A}"));
         t.principal = Some("ops-7".into());
-        assert!(t.judge(&k, Some(0)).trusted());
+        assert!(t.judge(&SignedBy::key(k.clone()), Some(0)).trusted());
         t.principal = Some("intruder".into());
-        let v = t.judge(&k, Some(0));
+        let v = t.judge(&SignedBy::key(k.clone()), Some(0));
         assert!(
             matches!(&v, Signer::Untrusted { why, .. } if why.contains("principal")),
             "{v:?}"
@@ -593,6 +714,9 @@ mod tests {
             files: vec![(PathBuf::from("as"), vec![])],
             ..Trust::default()
         };
-        assert!(matches!(other.judge(&k, Some(0)), Signer::Untrusted { .. }));
+        assert!(matches!(
+            other.judge(&SignedBy::key(k.clone()), Some(0)),
+            Signer::Untrusted { .. }
+        ));
     }
 }

@@ -278,7 +278,7 @@ pub fn countersign(args: &CertCountersignArgs) -> anyhow::Result<Exit> {
         ))
         .into());
     }
-    let key = sign::load(&args.key)?;
+    let key = sign::load_signing(&args.key)?;
     if sign::fingerprint(key.public_key()) == checked.signer.fingerprint() {
         return Err(Error::Usage(
             "--key is the key that signed the certificate; the second person signs with their own key".into(),

@@ -173,13 +173,13 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<Exit> {
 /// it: for a dry run.
 pub(crate) fn existing_key(
     path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<ssh_key::PrivateKey>> {
+) -> anyhow::Result<Option<crate::cert::sign::Signing>> {
     use crate::cert::sign;
     match path {
         // A key that was named must be there.
-        Some(p) => Ok(Some(sign::load(p)?)),
+        Some(p) => Ok(Some(sign::load_signing(p)?)),
         None => match sign::default_key_path() {
-            Some(p) if p.exists() => Ok(Some(sign::load(&p)?)),
+            Some(p) if p.exists() => Ok(Some(sign::load_signing(&p)?)),
             _ => Ok(None),
         },
     }
@@ -189,11 +189,11 @@ pub(crate) fn existing_key(
 pub(crate) fn load_key(
     path: Option<&std::path::Path>,
     reporter: &crate::progress::Reporter,
-) -> anyhow::Result<ssh_key::PrivateKey> {
+) -> anyhow::Result<crate::cert::sign::Signing> {
     use crate::cert::sign;
     use anyhow::Context;
     if let Some(p) = path {
-        return Ok(sign::load(p)?);
+        return Ok(sign::load_signing(p)?);
     }
     let p = sign::default_key_path().ok_or_else(|| {
         Error::Usage(
@@ -203,7 +203,7 @@ pub(crate) fn load_key(
     let (key, created) =
         sign::load_or_create(&p, &keygen::comment()).context("creating the default signing key")?;
     if !created {
-        return Ok(key);
+        return Ok(sign::with_certificate(key, &p)?);
     }
     reporter.say(&format!(
         "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
@@ -211,7 +211,7 @@ pub(crate) fn load_key(
         p.display(),
         sign::fingerprint(key.public_key())
     ));
-    Ok(key)
+    Ok(sign::Signing::plain(key))
 }
 
 /// Asks on the terminal before destroying what `lines` describe (`about`: who, how, where the
@@ -279,7 +279,7 @@ fn no_terminal(first: &std::path::Path) -> anyhow::Error {
 pub(crate) fn store_certificate(
     c: &crate::cert::Certificate,
     dirs: &[std::path::PathBuf],
-    key: &ssh_key::PrivateKey,
+    key: &crate::cert::sign::Signing,
     reporter: &crate::progress::Reporter,
 ) -> anyhow::Result<crate::evidence::Stored> {
     use anyhow::Context;

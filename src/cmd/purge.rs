@@ -256,7 +256,7 @@ pub(crate) fn unfinished(
     d: &Drive,
     path: &Path,
 ) -> anyhow::Result<Option<Box<Pending>>> {
-    let mac = super::existing_key(key)?.as_ref().map(MacKey::of);
+    let mac = super::existing_key(key)?.map(|k| MacKey::of(&k));
     let found = match &mac {
         Some(mac) => crate::journal::load::<Pending>(path, mac)?,
         None if path.exists() => Some(Found::Invalid(
@@ -358,7 +358,7 @@ pub(crate) struct Certify<'a> {
     /// The certificate folder, then where a certificate goes if it cannot be written there.
     pub(crate) dirs: Vec<std::path::PathBuf>,
     pub(crate) keeper: &'a Keeper,
-    pub(crate) key: &'a ssh_key::PrivateKey,
+    pub(crate) key: &'a crate::cert::sign::Signing,
     pub(crate) signals: &'a Signals,
 }
 

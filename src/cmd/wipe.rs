@@ -8,8 +8,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use ssh_key::PrivateKey;
-
 use crate::cert::{self, Certificate, Record};
 use crate::clear;
 use crate::cli::WipeArgs;
@@ -49,7 +47,7 @@ impl Resolved {
 /// What every target's thread shares once the wipe is under way.
 pub(crate) struct Session<'a> {
     pub(crate) req: &'a settings::Wipe,
-    pub(crate) key: PrivateKey,
+    pub(crate) key: crate::cert::sign::Signing,
     pub(crate) mac: MacKey,
     pub(crate) journal_dir: PathBuf,
     /// The certificate folder, then where a certificate goes if it cannot be written there.
@@ -439,9 +437,7 @@ pub(crate) fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
 /// journal. It is created (on first use) only after the confirmation; without one, no journal
 /// of ours can exist.
 pub(crate) fn journal_mac(req: &settings::Wipe) -> anyhow::Result<Option<MacKey>> {
-    Ok(super::existing_key(req.key.as_deref())?
-        .as_ref()
-        .map(MacKey::of))
+    Ok(super::existing_key(req.key.as_deref())?.map(|k| MacKey::of(&k)))
 }
 
 /// Each target's plan (see [`plan_one`]).

@@ -1423,3 +1423,321 @@ fn a_countersignature_made_with_the_certificates_own_key_validates_nothing() {
     let s = ev.last().unwrap();
     assert_eq!(s["clean"], false, "{s}");
 }
+
+/// `ssh-keygen` with these arguments, which must succeed.
+fn keygen(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("ssh-keygen")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ssh-keygen {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// OpenSSH's verdict on `sig` over `file` under `allowed`: with a principal (`-Y verify -I`),
+/// or, without one, the principal `-Y find-principals` finds, verified.
+fn openssh_trusts(allowed: &Path, file: &Path, sig: &Path, principal: Option<&str>) -> bool {
+    let found;
+    let principal = match principal {
+        Some(p) => p,
+        None => {
+            let o = std::process::Command::new("ssh-keygen")
+                .args(["-Y", "find-principals", "-f"])
+                .arg(allowed)
+                .arg("-s")
+                .arg(sig)
+                .output()
+                .unwrap();
+            if !o.status.success() {
+                return false;
+            }
+            found = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string();
+            &found
+        }
+    };
+    std::process::Command::new("ssh-keygen")
+        .args([
+            "-Y",
+            "verify",
+            "-n",
+            "mediasan-certificate",
+            "-I",
+            principal,
+            "-f",
+        ])
+        .arg(allowed)
+        .arg("-s")
+        .arg(sig)
+        .stdin(std::fs::File::open(file).unwrap())
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn openssh_certificates_from_a_fleet_ca_are_judged_exactly_as_ssh_keygen_judges_them() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let (cert, _) = signed(&env);
+    let d = env.path("ca");
+    std::fs::create_dir_all(&d).unwrap();
+    for k in ["ca", "other_ca", "host"] {
+        keygen(&d, &["-q", "-t", "ed25519", "-N", "", "-C", k, "-f", k]);
+    }
+    // Host certificates: (name, CA, extra ssh-keygen -s arguments).
+    let certs: [(&str, &str, &[&str]); 7] = [
+        ("good", "ca", &["-n", "mediasan@fleet,ops", "-V", "-5m:+1h"]),
+        ("expired", "ca", &["-n", "mediasan@fleet", "-V", "-2h:-1h"]),
+        ("not_yet", "ca", &["-n", "mediasan@fleet", "-V", "+1h:+2h"]),
+        (
+            "other_principal",
+            "ca",
+            &["-n", "someone@else", "-V", "-5m:+1h"],
+        ),
+        ("no_principals", "ca", &["-V", "-5m:+1h"]),
+        (
+            "host_cert",
+            "ca",
+            &["-h", "-n", "mediasan@fleet", "-V", "-5m:+1h"],
+        ),
+        (
+            "wrong_ca",
+            "other_ca",
+            &["-n", "mediasan@fleet", "-V", "-5m:+1h"],
+        ),
+    ];
+    let ca_pub = std::fs::read_to_string(d.join("ca.pub")).unwrap();
+    let lines = [
+        ("plain", format!("mediasan@fleet cert-authority {ca_pub}")),
+        (
+            "glob",
+            format!("*@fleet cert-authority,namespaces=\"mediasan-certificate\" {ca_pub}"),
+        ),
+        (
+            "other_namespace",
+            format!("mediasan@fleet cert-authority,namespaces=\"file\" {ca_pub}"),
+        ),
+        (
+            "retired",
+            format!("mediasan@fleet cert-authority,valid-before=\"20200101\" {ca_pub}"),
+        ),
+        // The CA's key as a plain key: trusts signatures by the CA key itself, not its
+        // certificates.
+        ("not_a_ca_line", format!("mediasan@fleet {ca_pub}")),
+    ];
+    let mut trusted = 0;
+    for (name, ca, args) in certs {
+        std::fs::copy(d.join("host"), d.join(name)).unwrap();
+        std::fs::copy(d.join("host.pub"), d.join(format!("{name}.pub"))).unwrap();
+        let mut a = vec!["-q", "-s", ca, "-I", name];
+        a.extend_from_slice(args);
+        let pubfile = format!("{name}.pub");
+        a.push(&pubfile);
+        keygen(&d, &a);
+        let sig = env.path(&format!("{name}.sig"));
+        ssh_sign(
+            &d.join(format!("{name}-cert.pub")),
+            &cert,
+            "mediasan-certificate",
+            &sig,
+        );
+        std::fs::copy(&sig, format!("{}.sig", cert.display())).unwrap();
+        for (line_name, line) in &lines {
+            let allowed = env.path("allowed_signers");
+            std::fs::write(&allowed, line).unwrap();
+            for principal in [None, Some("mediasan@fleet")] {
+                let want = openssh_trusts(&allowed, &cert, &sig, principal);
+                let mut cmd = env.cmd();
+                cmd.args(["cert", "verify"])
+                    .arg(&cert)
+                    .arg("--allowed-signers")
+                    .arg(&allowed);
+                if let Some(p) = principal {
+                    cmd.args(["--principal", p]);
+                }
+                let out = cmd.output().unwrap();
+                let said = String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr);
+                assert_eq!(
+                    out.status.code() == Some(0),
+                    want,
+                    "{name} under {line_name} ({principal:?}): OpenSSH says {}, mediasan: {said}",
+                    if want { "trusted" } else { "not trusted" }
+                );
+                if want {
+                    trusted += 1;
+                    assert!(
+                        said.contains(&format!("OpenSSH certificate \"{name}\"")),
+                        "{said}"
+                    );
+                }
+            }
+        }
+    }
+    // The good certificate under the two lines that allow it, with and without a principal.
+    assert_eq!(trusted, 4);
+}
+
+#[test]
+fn a_key_with_an_openssh_certificate_signs_what_ssh_keygen_and_one_ca_line_trust() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let env = Env::new();
+    let d = env.path("keys");
+    std::fs::create_dir_all(&d).unwrap();
+    keygen(
+        &d,
+        &[
+            "-q", "-t", "ed25519", "-N", "", "-C", "fleet CA", "-f", "ca",
+        ],
+    );
+    // Two hosts, each with its own key and a short-lived certificate from the fleet CA.
+    for host in ["host1", "host2"] {
+        let out = mediasan!(env, "keygen", "--out", &d.join(host));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pubfile = format!("{host}.pub");
+        keygen(
+            &d,
+            &[
+                "-q",
+                "-s",
+                "ca",
+                "-I",
+                &format!("{host}-boot1"),
+                "-n",
+                "mediasan@fleet",
+                "-V",
+                "-5m:+1h",
+                &pubfile,
+            ],
+        );
+        let out = mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "64K",
+            "--cert-dir",
+            "certs",
+            "--key",
+            &d.join(host),
+            &env.path(&format!("{host}.img"))
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ca = std::fs::read_to_string(d.join("ca.pub")).unwrap();
+    let allowed = env.path("allowed_signers");
+    std::fs::write(
+        &allowed,
+        format!("mediasan@fleet cert-authority,namespaces=\"mediasan-certificate\" {ca}"),
+    )
+    .unwrap();
+    let certs = env.certificates(&env.path("certs"));
+    assert_eq!(certs.len(), 2);
+    for c in &certs {
+        let sig = std::path::PathBuf::from(format!("{}.sig", c.display()));
+        assert!(
+            openssh_trusts(&allowed, c, &sig, Some("mediasan@fleet")),
+            "ssh-keygen -Y verify accepts {}",
+            c.display()
+        );
+        let out = mediasan!(env, "cert", "verify", c, "--allowed-signers", &allowed);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("-boot1\" (serial 0) from the CA"));
+    }
+    // The auditor trusts the one CA line: both hosts' records are CLEAN.
+    let out = mediasan!(env, "audit", "certs", "--allowed-signers", &allowed);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A certificate that would make every signature untrusted is refused before any work:
+    // expired, or for another key.
+    keygen(
+        &d,
+        &[
+            "-q",
+            "-s",
+            "ca",
+            "-I",
+            "old",
+            "-n",
+            "mediasan@fleet",
+            "-V",
+            "-2h:-1h",
+            "host1.pub",
+        ],
+    );
+    std::fs::copy(d.join("host2-cert.pub"), d.join("host2-other-cert.pub")).unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--create",
+        "64K",
+        "--cert-dir",
+        "certs",
+        "--key",
+        &d.join("host1"),
+        &env.path("x.img")
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not valid now"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::copy(d.join("host2"), d.join("host3")).unwrap();
+    std::fs::copy(d.join("host1-cert.pub"), d.join("host3-cert.pub")).unwrap();
+    let out = mediasan!(
+        env,
+        "wipe",
+        "--yes",
+        "--create",
+        "64K",
+        "--cert-dir",
+        "certs",
+        "--key",
+        &d.join("host3"),
+        &env.path("y.img")
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("for another key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.certificates(&env.path("certs")).len(),
+        2,
+        "nothing signed with a refused certificate"
+    );
+}
