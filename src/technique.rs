@@ -328,8 +328,24 @@ mod tests {
         });
         assert_eq!(class, MediaClass::Virtual);
         assert!(why.contains("QEMU"), "{why}");
-        assert_eq!(c(f("loop", true, None)), MediaClass::Virtual);
-        assert_eq!(c(f("virtio", true, None)), MediaClass::Virtual);
+        // Loop devices and virtual disks are virtual by what they are, even when the kernel
+        // calls them removable, and the reason (shown in the plan and certified) says which.
+        for (interface, why) in [
+            ("loop", "a loop device"),
+            ("virtio", "a virtual disk (virtio)"),
+            ("xen", "a virtual disk (xen)"),
+        ] {
+            for removable in [false, true] {
+                assert_eq!(
+                    classify(&Facts {
+                        removable,
+                        ..f(interface, true, None)
+                    }),
+                    (MediaClass::Virtual, why.to_string()),
+                    "{interface}, removable {removable}"
+                );
+            }
+        }
         assert_eq!(
             c(Facts {
                 image: true,

@@ -1696,45 +1696,27 @@ fn a_key_with_an_openssh_certificate_signs_what_ssh_keygen_and_one_ca_line_trust
             "host1.pub",
         ],
     );
-    std::fs::copy(d.join("host2-cert.pub"), d.join("host2-other-cert.pub")).unwrap();
-    let out = mediasan!(
-        env,
-        "wipe",
-        "--yes",
-        "--create",
-        "64K",
-        "--cert-dir",
-        "certs",
-        "--key",
-        &d.join("host1"),
-        &env.path("x.img")
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is not valid now"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let refused = |key: &str, img: &str, why: &str| {
+        let out = mediasan!(
+            env,
+            "wipe",
+            "--yes",
+            "--create",
+            "64K",
+            "--cert-dir",
+            "certs",
+            "--key",
+            &d.join(key),
+            &env.path(img)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "{err}");
+    };
+    refused("host1", "x.img", "is not valid now");
     std::fs::copy(d.join("host2"), d.join("host3")).unwrap();
     std::fs::copy(d.join("host1-cert.pub"), d.join("host3-cert.pub")).unwrap();
-    let out = mediasan!(
-        env,
-        "wipe",
-        "--yes",
-        "--create",
-        "64K",
-        "--cert-dir",
-        "certs",
-        "--key",
-        &d.join("host3"),
-        &env.path("y.img")
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("for another key"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    refused("host3", "y.img", "for another key");
     assert_eq!(
         env.certificates(&env.path("certs")).len(),
         2,
