@@ -198,6 +198,8 @@ pub struct AuditSummary {
     pub unexpected: Option<usize>,
     pub duplicates: usize,
     pub superseded: usize,
+    /// Trusted records per signer identity (principal and key, or principal and CA).
+    pub signers: std::collections::BTreeMap<String, usize>,
     pub qc: Option<crate::audit::reconcile::Qc>,
     /// When signers' key validity was judged: `now`, `claimed` or a time.
     pub verify_time: String,
@@ -738,6 +740,7 @@ mod tests {
                     unexpected: None,
                     duplicates: 0,
                     superseded: 0,
+                    signers: Default::default(),
                     qc: None,
                     verify_time: "now".into(),
                     clean: true,

@@ -396,10 +396,25 @@ impl Audit {
 
     /// Trusted records counted by a field of the certificate (method, policy, operator...).
     pub fn tally(&self, field: impl Fn(&Certificate) -> String) -> Vec<(String, usize)> {
+        self.count(|k| field(&k.cert))
+    }
+
+    /// Trusted records counted by who signed them: the principal and key, or the principal
+    /// and the CA (every host a fleet CA certified counts as that one signer).
+    pub fn by_signer(&self) -> Vec<(String, usize)> {
+        self.count(|k| match &k.signer {
+            crate::cert::trust::Signer::Trusted { identity, .. } => identity.clone(),
+            other => other.fingerprint().to_string(),
+        })
+    }
+
+    fn count(&self, field: impl Fn(&Checked) -> String) -> Vec<(String, usize)> {
         let dup: HashSet<usize> = self.duplicates.iter().map(|d| d.0).collect();
         let mut m: BTreeMap<String, usize> = BTreeMap::new();
         for (i, e) in self.entries.iter().enumerate() {
-            if let (true, false, Some(c)) = (e.class.trusted(), dup.contains(&i), e.cert()) {
+            if let (true, false, Some(c)) =
+                (e.class.trusted(), dup.contains(&i), e.checked.as_deref())
+            {
                 let k = field(c);
                 *m.entry(if k.trim().is_empty() {
                     "(none)".into()
@@ -770,6 +785,7 @@ mod tests {
                 signer: Signer::Trusted {
                     fingerprint: "SHA256:x".into(),
                     by: "k.pub".into(),
+                    identity: "key SHA256:x".into(),
                 },
                 file_blake3: String::new(),
                 validator: None,

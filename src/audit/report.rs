@@ -94,6 +94,11 @@ pub fn text(a: &Audit) -> Vec<String> {
         "By operator: {}",
         join(&a.tally(|c| c.operator.name.clone()))
     ));
+    out.push(format!("By signer: {}", join(&a.by_signer())));
+    out.push(format!(
+        "By machine: {}",
+        join(&a.tally(|c| c.host.hostname.clone()))
+    ));
     out.push(format!(
         "Superseded earlier records: {}; duplicate copies: {}; validated (countersigned by a trusted second person): {}",
         superseded(a),
@@ -359,6 +364,7 @@ pub fn events(a: &Audit) -> Vec<Event> {
         unexpected: a.register.as_ref().map(|_| a.unexpected.len()),
         duplicates: a.duplicates.len(),
         superseded: superseded(a),
+        signers: a.by_signer().into_iter().collect(),
         qc: a.qc.clone(),
         verify_time: a.verify_time.name(),
         clean: a.clean(),

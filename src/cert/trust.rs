@@ -161,8 +161,14 @@ impl Source {
 /// The verdict on a signer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signer {
-    /// Trusted: `by` says through what (the key file, or principal and allowed_signers line).
-    Trusted { fingerprint: String, by: String },
+    /// Trusted: `by` says through what (the key file, or principal and allowed_signers line);
+    /// `identity` is who that makes the signer, the same for every key a CA certified: the
+    /// principal and the key, or the principal and the CA.
+    Trusted {
+        fingerprint: String,
+        by: String,
+        identity: String,
+    },
     /// Trust anchors were given and this key is not among them (or not for this namespace,
     /// principal or time): why.
     Untrusted { fingerprint: String, why: String },
@@ -189,7 +195,9 @@ impl Signer {
     /// NOT CHECKED: ...)".
     pub fn describe(&self) -> String {
         match self {
-            Signer::Trusted { fingerprint, by } => format!("{fingerprint} (trusted: {by})"),
+            Signer::Trusted {
+                fingerprint, by, ..
+            } => format!("{fingerprint} (trusted: {by})"),
             Signer::Untrusted { fingerprint, why } => format!("{fingerprint}, NOT TRUSTED: {why}"),
             Signer::NotChecked { fingerprint } => format!(
                 "{fingerprint} (signer NOT CHECKED: give --pubkey KEY.pub or --allowed-signers FILE, \
@@ -456,6 +464,7 @@ impl Trust {
                 .find(|(k, _)| k.key_data() == signer.key_data())
             {
                 return Signer::Trusted {
+                    identity: format!("key {fingerprint}"),
                     fingerprint,
                     by: format!("the key in {}", p.display()),
                 };
@@ -480,6 +489,7 @@ impl Trust {
                 match refuse {
                     None => {
                         return Signer::Trusted {
+                            identity: format!("{} (key {fingerprint})", e.principals),
                             fingerprint,
                             by: format!("{} in {at_line}", e.principals),
                         }
@@ -563,6 +573,11 @@ impl Trust {
                 match refuse {
                     None => {
                         return Signer::Trusted {
+                            identity: format!(
+                                "{} (CA {})",
+                                allowed.join(","),
+                                super::sign::fingerprint(&e.key)
+                            ),
                             fingerprint,
                             by: format!(
                             "{} with OpenSSH certificate {:?} (serial {}) from the CA in {at_line}",

@@ -1151,20 +1151,6 @@ fn csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralized() {
     assert!(cells.iter().any(|c| c == "'-5"), "{cells:?}");
 }
 
-/// The fingerprint OpenSSH prints for a public key file.
-fn ssh_fingerprint(pubkey: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(pubkey)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
-}
-
 fn b3(p: &Path) -> String {
     blake3::hash(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .to_hex()

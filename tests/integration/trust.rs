@@ -1670,13 +1670,20 @@ fn a_key_with_an_openssh_certificate_signs_what_ssh_keygen_and_one_ca_line_trust
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("-boot1\" (serial 0) from the CA"));
     }
-    // The auditor trusts the one CA line: both hosts' records are CLEAN.
+    // The auditor trusts the one CA line: both hosts' records are CLEAN, and counted as one
+    // signer (the principal and the CA), on two machines.
     let out = mediasan!(env, "audit", "certs", "--allowed-signers", &allowed);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let ca_fp = ssh_fingerprint(&d.join("ca.pub"));
+    assert!(
+        text.contains(&format!("By signer: mediasan@fleet (CA {ca_fp}) 2")),
+        "{text}"
+    );
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        text.contains(&format!("By machine: {} 2", hostname.trim())),
+        "{text}"
     );
 
     // A certificate that would make every signature untrusted is refused before any work:
