@@ -253,8 +253,9 @@ pub struct WipeOpts {
     #[arg(long, value_name = "DIR", help_heading = "Certificate")]
     pub cert_dir: Option<PathBuf>,
 
-    /// Ed25519 OpenSSH private key to sign with [default: ~/.config/mediasan/signing_key,
-    /// created on first use].
+    /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
+    /// ssh-agent (SSH_AUTH_SOCK); a KEY-cert.pub beside it is carried in every signature
+    /// [default: ~/.config/mediasan/signing_key, created on first use].
     #[arg(long, value_name = "FILE", help_heading = "Certificate")]
     pub key: Option<PathBuf>,
 
@@ -750,7 +751,8 @@ pub struct PurgeArgs {
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
 
-    /// Ed25519 OpenSSH private key to sign with.
+    /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
+    /// ssh-agent; a KEY-cert.pub beside it is carried in every signature.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 
@@ -884,8 +886,8 @@ pub struct DestroyedArgs {
     /// Folder for the certificate [default: the config's cert_dir, else the current folder].
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
-    /// Ed25519 OpenSSH private key to sign with [default: the config's key, else the default
-    /// key].
+    /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
+    /// ssh-agent [default: the config's key, else the default key].
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// An OpenSSH allowed_signers file to check --from-cert's signer against [default: the

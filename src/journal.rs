@@ -32,14 +32,14 @@ pub const FORMAT: &str = "mediasan-journal/2";
 pub struct MacKey([u8; 32]);
 
 impl MacKey {
-    /// The MAC key of a signing key.
-    pub fn of(key: &ssh_key::PrivateKey) -> MacKey {
-        let secret: Vec<u8> = match key.key_data() {
-            ssh_key::private::KeypairData::Ed25519(k) => k.private.to_bytes().to_vec(),
-            // Only Ed25519 keys are ever loaded; anything else still gets a key bound to it.
-            _ => key.public_key().to_bytes().unwrap_or_default(),
-        };
-        MacKey(blake3::derive_key("mediasan journal MAC v1", &secret))
+    /// The MAC key of a signing key (in a file or in ssh-agent: see
+    /// [`crate::cert::sign::Signing::secret`]).
+    ///
+    /// # Errors
+    /// The agent refused or cannot be reached.
+    pub fn of(key: &crate::cert::sign::Signing) -> crate::error::Result<MacKey> {
+        let (context, secret) = key.secret()?;
+        Ok(MacKey(blake3::derive_key(context, &secret)))
     }
 
     /// A key for tests (no signing key needed).

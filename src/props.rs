@@ -116,7 +116,7 @@ fn journal_text() -> (String, crate::journal::MacKey) {
     use crate::journal::{Journal, MediaKey, Position, FORMAT};
     let dir = tempfile::tempdir().unwrap();
     let key = crate::cert::sign::generate(&dir.path().join("k"), "t").unwrap();
-    let mac = crate::journal::MacKey::of(&key);
+    let mac = crate::journal::MacKey::of(&crate::cert::sign::Signing::plain(key)).unwrap();
     let pass = |i| crate::cert::PassRecord {
         index: i,
         prng: Some("aes128-ctr".into()),

@@ -4,6 +4,7 @@
 //! A certificate is JSON, written once and signed over its exact bytes; it is never edited
 //! afterwards. Every operator-entered field exists even when empty.
 
+pub mod agent;
 pub mod build;
 pub mod check;
 pub mod record;

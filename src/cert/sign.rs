@@ -220,60 +220,153 @@ pub fn public_from_text(text: &str, path: &Path) -> Result<PublicKey> {
         })
 }
 
-/// A signing key, and the OpenSSH certificate that vouches for it (`KEY-cert.pub` beside the
-/// key, as OpenSSH's own tools find it), which signatures then carry.
+/// Where the private half of a signing key is.
+#[derive(Clone, Debug)]
+enum Holder {
+    /// Loaded from a file.
+    File(Box<PrivateKey>),
+    /// In the ssh-agent at this socket (`SSH_AUTH_SOCK`).
+    Agent(PathBuf),
+}
+
+/// A signing key — in a file, or in ssh-agent — and the OpenSSH certificate that vouches for
+/// it (`KEY-cert.pub` beside the key, as OpenSSH's own tools find it), which signatures then
+/// carry.
 #[derive(Clone, Debug)]
 pub struct Signing {
-    pub key: PrivateKey,
+    holder: Holder,
+    public: PublicKey,
     pub cert: Option<ssh_key::Certificate>,
 }
 
 impl Signing {
-    /// A key without a certificate.
+    /// A key from a file, without a certificate.
     pub fn plain(key: PrivateKey) -> Signing {
-        Signing { key, cert: None }
+        Signing {
+            public: key.public_key().clone(),
+            holder: Holder::File(Box::new(key)),
+            cert: None,
+        }
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The Ed25519 signature of `data`, by the file's key or by the agent.
+    fn sign_data(&self, data: &[u8]) -> Result<ssh_key::Signature> {
+        match &self.holder {
+            Holder::File(k) => signature::Signer::try_sign(k.as_ref(), data)
+                .map_err(|e| Error::Usage(format!("cannot sign: {e}"))),
+            Holder::Agent(socket) => super::agent::sign(socket, self.public.key_data(), data),
+        }
+    }
+
+    /// A secret only the key's holder can produce, the same every time (for the journal's
+    /// MAC): the private key itself, or, in an agent, its signature of a fixed text (Ed25519
+    /// signatures are deterministic).
+    ///
+    /// # Errors
+    /// The agent refused or cannot be reached.
+    pub fn secret(&self) -> Result<(&'static str, Vec<u8>)> {
+        match &self.holder {
+            Holder::File(k) => Ok((
+                "mediasan journal MAC v1",
+                match k.key_data() {
+                    ssh_key::private::KeypairData::Ed25519(k) => k.private.to_bytes().to_vec(),
+                    // Only Ed25519 keys are ever loaded; anything else still gets a key bound
+                    // to it.
+                    _ => k.public_key().to_bytes().unwrap_or_default(),
+                },
+            )),
+            Holder::Agent(_) => {
+                let sig = self.sign_data(b"mediasan journal MAC key v1")?;
+                Ok(("mediasan journal MAC v1 (agent)", sig.as_bytes().to_vec()))
+            }
+        }
     }
 }
 
-impl std::ops::Deref for Signing {
-    type Target = PrivateKey;
-    fn deref(&self) -> &PrivateKey {
-        &self.key
-    }
-}
-
-/// `KEY-cert.pub`: where OpenSSH keeps a key's certificate.
+/// `KEY-cert.pub`: where OpenSSH keeps a key's certificate (for `KEY.pub`, the public half
+/// an agent's key is named by, `KEY-cert.pub` too).
 pub fn cert_path(key: &Path) -> PathBuf {
     let mut s = key.as_os_str().to_owned();
+    if let Some(stem) = key
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_suffix(b".pub")
+        .and_then(|b| std::str::from_utf8(b).ok())
+    {
+        s = stem.into();
+    }
     s.push("-cert.pub");
     PathBuf::from(s)
 }
 
 /// Loads a signing key and, if `KEY-cert.pub` is beside it, its OpenSSH certificate, which
 /// must be for this key and valid now (a certificate that would make every signature
-/// untrusted is refused here, not discovered by the auditor).
+/// untrusted is refused here, not discovered by the auditor). A public key file (`KEY.pub`)
+/// names a key held by the ssh-agent at `SSH_AUTH_SOCK`, which must hold it.
 ///
 /// # Errors
 /// [`Error::Usage`] naming the file and what is wrong.
 pub fn load_signing(path: &Path) -> Result<Signing> {
-    with_certificate(load(path)?, path)
+    let text = crate::limits::read_to_string(path, crate::limits::KEY)
+        .map_err(|e| Error::Usage(format!("cannot read signing key {}: {e}", path.display())))?;
+    let signing = match PublicKey::from_openssh(text.trim()) {
+        Ok(public) => {
+            let socket = std::env::var_os("SSH_AUTH_SOCK")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{} is a public key: its private half is used through ssh-agent, but \
+                         SSH_AUTH_SOCK is not set; start or forward an agent, or give the \
+                         private key file",
+                        path.display()
+                    ))
+                })?;
+            if public.algorithm() != Algorithm::Ed25519 {
+                return Err(Error::Usage(format!(
+                    "{} is a {} key; mediasan signs with Ed25519 keys",
+                    path.display(),
+                    public.algorithm()
+                )));
+            }
+            if !super::agent::identities(&socket)?.contains(public.key_data()) {
+                return Err(Error::Usage(format!(
+                    "the ssh-agent at {} does not hold the key {} ({}); add it with ssh-add",
+                    socket.display(),
+                    path.display(),
+                    fingerprint(&public)
+                )));
+            }
+            Signing {
+                holder: Holder::Agent(socket),
+                public,
+                cert: None,
+            }
+        }
+        Err(_) => Signing::plain(load(path)?),
+    };
+    with_certificate(signing, path)
 }
 
 /// `key` (loaded from `path`) with the certificate beside it, if any; see [`load_signing`].
 ///
 /// # Errors
 /// As [`load_signing`].
-pub fn with_certificate(key: PrivateKey, path: &Path) -> Result<Signing> {
+pub fn with_certificate(key: Signing, path: &Path) -> Result<Signing> {
     let cp = cert_path(path);
     if std::fs::symlink_metadata(&cp).is_err() {
-        return Ok(Signing::plain(key));
+        return Ok(key);
     }
     let bad = |why: String| Error::Usage(format!("{}: {why}", cp.display()));
     let text = crate::limits::read_to_string(&cp, crate::limits::KEY)
         .map_err(|e| bad(format!("cannot be read: {e}")))?;
     let cert = ssh_key::Certificate::from_openssh(text.trim())
         .map_err(|e| bad(format!("not an OpenSSH certificate ({e})")))?;
-    if cert.public_key() != key.public_key().key_data() {
+    if cert.public_key() != key.public.key_data() {
         return Err(bad(format!(
             "the certificate is for another key than {}; sign the key's .pub with ssh-keygen -s",
             path.display()
@@ -304,8 +397,8 @@ pub fn with_certificate(key: PrivateKey, path: &Path) -> Result<Signing> {
         )));
     }
     Ok(Signing {
-        key,
         cert: Some(cert),
+        ..key
     })
 }
 
@@ -324,19 +417,19 @@ pub fn sign(key: &Signing, msg: &[u8]) -> Result<String> {
 /// As [`sign`].
 pub fn sign_in(s: &Signing, msg: &[u8], namespace: &str) -> Result<String> {
     let failed = |e: ssh_key::Error| Error::Usage(format!("cannot sign: {e}"));
+    let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg).map_err(failed)?;
+    let signature = s.sign_data(&data)?;
     let Some(cert) = &s.cert else {
-        let sig = s
-            .key
-            .sign(namespace, HashAlg::Sha512, msg)
-            .map_err(failed)?;
-        return sig
-            .to_pem(LineEnding::LF)
-            .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")));
+        return SshSig::new(
+            s.public.key_data().clone(),
+            namespace,
+            HashAlg::Sha512,
+            signature,
+        )
+        .and_then(|sig| sig.to_pem(LineEnding::LF))
+        .map_err(|e| Error::Usage(format!("cannot encode the signature: {e}")));
     };
     use ssh_encoding::Encode;
-    let data = SshSig::signed_data(namespace, HashAlg::Sha512, msg).map_err(failed)?;
-    let signature: ssh_key::Signature = signature::Signer::try_sign(&s.key, &data)
-        .map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
     let enc = |e: ssh_encoding::Error| Error::Usage(format!("cannot encode the signature: {e}"));
     let mut blob = b"SSHSIG".to_vec();
     1u32.encode(&mut blob).map_err(enc)?;

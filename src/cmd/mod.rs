@@ -203,7 +203,7 @@ pub(crate) fn load_key(
     let (key, created) =
         sign::load_or_create(&p, &keygen::comment()).context("creating the default signing key")?;
     if !created {
-        return Ok(sign::with_certificate(key, &p)?);
+        return Ok(sign::with_certificate(sign::Signing::plain(key), &p)?);
     }
     reporter.say(&format!(
         "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",

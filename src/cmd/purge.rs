@@ -207,7 +207,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let key = super::load_key(req.key.as_deref(), &reporter)?;
     let keeper = Keeper {
         path: journal_path,
-        mac: MacKey::of(&key),
+        mac: MacKey::of(&key)?,
         record: Some(record.clone()),
         cert_dir: Some(folder.path.clone()),
     };
@@ -256,7 +256,9 @@ pub(crate) fn unfinished(
     d: &Drive,
     path: &Path,
 ) -> anyhow::Result<Option<Box<Pending>>> {
-    let mac = super::existing_key(key)?.map(|k| MacKey::of(&k));
+    let mac = super::existing_key(key)?
+        .map(|k| MacKey::of(&k))
+        .transpose()?;
     let found = match &mac {
         Some(mac) => crate::journal::load::<Pending>(path, mac)?,
         None if path.exists() => Some(Found::Invalid(
@@ -327,7 +329,7 @@ fn resume(
     let key = super::load_key(req.key.as_deref(), reporter)?;
     let keeper = Keeper {
         path: journal_path.to_path_buf(),
-        mac: MacKey::of(&key),
+        mac: MacKey::of(&key)?,
         record: Some(record.clone()),
         cert_dir: Some(folder.path.clone()),
     };

@@ -437,7 +437,9 @@ pub(crate) fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
 /// journal. It is created (on first use) only after the confirmation; without one, no journal
 /// of ours can exist.
 pub(crate) fn journal_mac(req: &settings::Wipe) -> anyhow::Result<Option<MacKey>> {
-    Ok(super::existing_key(req.key.as_deref())?.map(|k| MacKey::of(&k)))
+    Ok(super::existing_key(req.key.as_deref())?
+        .map(|k| MacKey::of(&k))
+        .transpose()?)
 }
 
 /// Each target's plan (see [`plan_one`]).
@@ -562,7 +564,7 @@ pub(crate) fn open_session<'a>(
     let key = super::load_key(req.key.as_deref(), reporter)?;
     let session = Session {
         req,
-        mac: MacKey::of(&key),
+        mac: MacKey::of(&key)?,
         key,
         cert_dirs: evidence::fallbacks(&cert_folder.path, Some(&journal_folder.path)),
         journal_dir: journal_folder.path,

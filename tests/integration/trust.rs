@@ -497,7 +497,7 @@ fn the_seams_of_a_resumed_pass_are_verified_and_catch_a_journal_that_claims_too_
     d.set_faults("delay 0\n");
     let jf = journal_file(&env);
     let key = mediasan::cert::sign::load(&env.path("config/mediasan/signing_key")).unwrap();
-    let mac = MacKey::of(&key);
+    let mac = MacKey::of(&mediasan::cert::sign::Signing::plain(key)).unwrap();
     let Some(Found::Valid(j)) = journal::load::<journal::Journal>(&jf, &mac).unwrap() else {
         panic!("journal")
     };
@@ -1729,4 +1729,169 @@ fn a_key_with_an_openssh_certificate_signs_what_ssh_keygen_and_one_ca_line_trust
         2,
         "nothing signed with a refused certificate"
     );
+}
+
+/// A real ssh-agent on a socket in `dir`, killed when dropped.
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let socket = dir.join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !socket.exists() {
+            assert!(start.elapsed().as_secs() < 20, "ssh-agent did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Agent { child, socket }
+    }
+
+    fn add(&self, key: &Path) {
+        let o = std::process::Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.socket)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_key_held_by_ssh_agent_signs_and_never_touches_the_disk() {
+    if !have("ssh-keygen") || !have("ssh-agent") || !have("ssh-add") {
+        skip!("ssh-keygen, ssh-agent and ssh-add (openssh-client) are needed");
+    }
+    let env = Env::new();
+    let d = env.path("keys");
+    std::fs::create_dir_all(&d).unwrap();
+    keygen(
+        &d,
+        &[
+            "-q", "-t", "ed25519", "-N", "", "-C", "token", "-f", "token",
+        ],
+    );
+    keygen(
+        &d,
+        &[
+            "-q", "-t", "ed25519", "-N", "", "-C", "fleet CA", "-f", "ca",
+        ],
+    );
+    let agent = Agent::start(&d);
+    agent.add(&d.join("token"));
+    // The private half leaves the disk: only the agent holds it now.
+    std::fs::remove_file(d.join("token")).unwrap();
+    let wipe = |img: &str, sock: Option<&Path>| {
+        let mut c = env.cmd();
+        c.args([
+            "wipe",
+            "--yes",
+            "--create",
+            "64K",
+            "--cert-dir",
+            "certs",
+            "--key",
+        ])
+        .arg(d.join("token.pub"))
+        .arg(env.path(img))
+        .env_remove("SSH_AUTH_SOCK");
+        if let Some(s) = sock {
+            c.env("SSH_AUTH_SOCK", s);
+        }
+        c.output().unwrap()
+    };
+    let out = wipe("a.img", Some(&agent.socket));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pubkey = std::fs::read_to_string(d.join("token.pub")).unwrap();
+    let allowed = env.path("allowed_signers");
+    std::fs::write(&allowed, format!("ops {pubkey}")).unwrap();
+    let cert = env.certificates(&env.path("certs")).pop().unwrap();
+    let sig = PathBuf::from(format!("{}.sig", cert.display()));
+    assert!(openssh_trusts(&allowed, &cert, &sig, Some("ops")));
+
+    // With a certificate from the fleet CA beside the public half, the agent's key signs
+    // what one CA line trusts.
+    keygen(
+        &d,
+        &[
+            "-q",
+            "-s",
+            "ca",
+            "-I",
+            "token-1",
+            "-n",
+            "mediasan@fleet",
+            "-V",
+            "-5m:+1h",
+            "token.pub",
+        ],
+    );
+    let out = wipe("b.img", Some(&agent.socket));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ca = std::fs::read_to_string(d.join("ca.pub")).unwrap();
+    std::fs::write(&allowed, format!("mediasan@fleet cert-authority {ca}")).unwrap();
+    let newest = env
+        .certificates(&env.path("certs"))
+        .into_iter()
+        .find(|c| *c != cert)
+        .unwrap();
+    let sig = PathBuf::from(format!("{}.sig", newest.display()));
+    assert!(openssh_trusts(
+        &allowed,
+        &newest,
+        &sig,
+        Some("mediasan@fleet")
+    ));
+    let out = mediasan!(
+        env,
+        "cert",
+        "verify",
+        &newest,
+        "--allowed-signers",
+        &allowed
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without an agent, or with one that does not hold the key: one line, nothing written.
+    std::fs::remove_file(d.join("token-cert.pub")).unwrap();
+    let out = wipe("c.img", None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SSH_AUTH_SOCK is not set"));
+    std::fs::create_dir_all(env.path("other")).unwrap();
+    let empty = Agent::start(&env.path("other"));
+    let out = wipe("d.img", Some(&empty.socket));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold the key"));
+    assert_eq!(env.certificates(&env.path("certs")).len(), 2);
 }
