@@ -319,5 +319,61 @@ mod tests {
             2
         );
         assert_eq!(ev.after(&dev, &old, &no_scsi).conclusive, 0);
+        // ... but only a MEDIUM ERROR: another sense key is a read error.
+        let f = ev.after(&dev, &old, &|_| Ok((0x05, 0x24, 0x00)));
+        assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));
+        // Where reads may not fail by design, the drive is not asked why (no READ is sent
+        // to explain a failure that proves nothing whatever it says).
+        let asked = std::cell::Cell::new(0);
+        let count = |_: u64| {
+            asked.set(asked.get() + 1);
+            Ok((0x03, 0x11, 0x15))
+        };
+        let f = ev.after(&dev, &AfterRule::default(), &count);
+        assert_eq!((asked.get(), f.conclusive, f.read_errors.len()), (0, 0, 2));
+    }
+
+    /// A drive that returns fewer bytes than asked.
+    struct Short(MemDevice);
+
+    impl BlockIo for Short {
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn block_size(&self) -> u32 {
+            self.0.block_size()
+        }
+        fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+            self.0.write_at(buf, offset)
+        }
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            let half = buf.len() / 2;
+            self.0.read_at(&mut buf[..half], offset)
+        }
+        fn sync(&self) -> io::Result<()> {
+            self.0.sync()
+        }
+    }
+
+    #[test]
+    fn a_short_read_is_an_error_and_samples_must_be_whole_blocks() {
+        let ext = |offset, len| vec![Extent { offset, len }];
+        let dev = MemDevice::new(16384, 512, 0);
+        let ev = Evidence::canaries(&dev, ext(0, 4096), &[5; 32]).unwrap();
+        let short = Short(MemDevice::new(16384, 512, 0));
+        let f = ev.after(&short, &AfterRule::default(), &no_scsi);
+        assert_eq!((f.bytes_read, f.read_errors.len()), (0, 1), "{f:?}");
+        assert!(f.read_errors[0].1.contains("short read"), "{f:?}");
+        assert!(Evidence::before(&short, ext(0, 4096)).is_err());
+        // An offset or a length that is not whole blocks is refused before anything is
+        // written.
+        for (offset, len) in [(100, 4096), (0, 4000), (100, 4000)] {
+            let d = MemDevice::new(16384, 512, 0);
+            let e = Evidence::canaries(&d, ext(offset, len), &[5; 32]).unwrap_err();
+            assert!(e.to_string().contains("not whole blocks"), "{e}");
+            let mut all = vec![0u8; 16384];
+            d.read_at(&mut all, 0).unwrap();
+            assert!(all.iter().all(|&b| b == 0), "nothing written");
+        }
     }
 }
