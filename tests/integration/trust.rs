@@ -1424,6 +1424,14 @@ fn a_countersignature_made_with_the_certificates_own_key_validates_nothing() {
     assert_eq!(s["clean"], false, "{s}");
 }
 
+/// A new Ed25519 key pair `name` and `name.pub` in `dir`, by ssh-keygen.
+fn ed25519(dir: &Path, name: &str) {
+    keygen(
+        dir,
+        &["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", name],
+    );
+}
+
 /// `ssh-keygen` with these arguments, which must succeed.
 fn keygen(dir: &Path, args: &[&str]) {
     let o = std::process::Command::new("ssh-keygen")
@@ -1493,7 +1501,7 @@ fn openssh_certificates_from_a_fleet_ca_are_judged_exactly_as_ssh_keygen_judges_
     let d = env.path("ca");
     std::fs::create_dir_all(&d).unwrap();
     for k in ["ca", "other_ca", "host"] {
-        keygen(&d, &["-q", "-t", "ed25519", "-N", "", "-C", k, "-f", k]);
+        ed25519(&d, k);
     }
     // Host certificates: (name, CA, extra ssh-keygen -s arguments).
     let certs: [(&str, &str, &[&str]); 7] = [
@@ -1597,12 +1605,7 @@ fn a_key_with_an_openssh_certificate_signs_what_ssh_keygen_and_one_ca_line_trust
     let env = Env::new();
     let d = env.path("keys");
     std::fs::create_dir_all(&d).unwrap();
-    keygen(
-        &d,
-        &[
-            "-q", "-t", "ed25519", "-N", "", "-C", "fleet CA", "-f", "ca",
-        ],
-    );
+    ed25519(&d, "ca");
     // Two hosts, each with its own key and a short-lived certificate from the fleet CA.
     for host in ["host1", "host2"] {
         let out = mediasan!(env, "keygen", "--out", &d.join(host));
@@ -1781,18 +1784,8 @@ fn a_key_held_by_ssh_agent_signs_and_never_touches_the_disk() {
     let env = Env::new();
     let d = env.path("keys");
     std::fs::create_dir_all(&d).unwrap();
-    keygen(
-        &d,
-        &[
-            "-q", "-t", "ed25519", "-N", "", "-C", "token", "-f", "token",
-        ],
-    );
-    keygen(
-        &d,
-        &[
-            "-q", "-t", "ed25519", "-N", "", "-C", "fleet CA", "-f", "ca",
-        ],
-    );
+    ed25519(&d, "token");
+    ed25519(&d, "ca");
     let agent = Agent::start(&d);
     agent.add(&d.join("token"));
     // The private half leaves the disk: only the agent holds it now.
