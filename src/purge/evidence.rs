@@ -333,6 +333,37 @@ mod tests {
         assert_eq!((asked.get(), f.conclusive, f.read_errors.len()), (0, 0, 2));
     }
 
+    #[test]
+    fn an_overwrite_may_read_as_deallocated_only_when_every_byte_is_the_deallocated_value() {
+        let ext = vec![Extent {
+            offset: 0,
+            len: 4096,
+        }];
+        let rule = AfterRule {
+            pattern: Some(vec![0xA5]),
+            deallocated: Some(0),
+            ..AfterRule::default()
+        };
+        let judge = |fill: &dyn Fn(&mut [u8])| {
+            let dev = MemDevice::new(16384, 512, 0);
+            let ev = Evidence::canaries(&dev, ext.clone(), &[7; 32]).unwrap();
+            let mut buf = vec![0u8; 4096];
+            fill(&mut buf);
+            dev.write_at(&buf, 0).unwrap();
+            let f = ev.after(&dev, &rule, &no_scsi);
+            (f.conclusive, f.problems.len())
+        };
+        assert_eq!(judge(&|b| b.fill(0xA5)), (1, 0), "the pattern");
+        assert_eq!(judge(&|b| b.fill(0)), (1, 0), "deallocated: all zeros");
+        // Neither: zeros but for one byte, or another uniform value.
+        assert_eq!(
+            judge(&|b| b[100] = 1),
+            (0, 1),
+            "a zero first byte is not enough"
+        );
+        assert_eq!(judge(&|b| b.fill(0xFF)), (0, 1), "another uniform value");
+    }
+
     /// A drive that returns fewer bytes than asked.
     struct Short(MemDevice);
 

@@ -379,6 +379,15 @@ mod tests {
     }
 
     #[test]
+    fn the_medium_is_named_in_the_words_plans_and_certificates_show() {
+        let names: Vec<&str> = [Medium::Magnetic, Medium::Flash, Medium::Unknown]
+            .into_iter()
+            .map(Medium::name)
+            .collect();
+        assert_eq!(names, ["magnetic", "flash", "unknown"]);
+    }
+
+    #[test]
     fn grades_and_notes() {
         assert_eq!(
             Method::NvmeFormatUserData.grade(Medium::Flash),
