@@ -613,7 +613,7 @@ pub struct RecordArgs {
     /// What the engine running mediasan calls this machine, in every certificate (repeatable):
     /// `ironic_node=UUID`, `maas_system_id=ID`, `inventory=NAME` [default: config `[node]`;
     /// a flag replaces that key].
-    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::records::node_pair)]
+    #[arg(long, value_name = "KEY=VALUE", value_parser = crate::config::node_pair)]
     pub node: Vec<(String, String)>,
 }
 

@@ -56,6 +56,32 @@ pub struct Config {
     pub node: std::collections::BTreeMap<String, String>,
 }
 
+/// `--node KEY=VALUE`: a key of letters, digits, `_`, `-` and `.`, and a value of printable
+/// text.
+///
+/// # Errors
+/// What is wrong, in words (clap shows it with the flag).
+pub fn node_pair(s: &str) -> std::result::Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE (e.g. ironic_node=1be26c0b-...)"))?;
+    if k.is_empty()
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return Err(format!(
+            "{k:?}: a key is letters, digits, '_', '-' and '.' (e.g. ironic_node)"
+        ));
+    }
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(format!(
+            "{k}: the value must be printable text and not empty"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.
 pub fn default_path() -> Option<PathBuf> {
     crate::cert::sign::default_key_path().map(|k| k.with_file_name("mediasan.toml"))

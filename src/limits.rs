@@ -29,7 +29,11 @@ pub const TRUST: u64 = 16 << 20;
 /// # Errors
 /// The open or read error, or `InvalidData` ("larger than N bytes") past the limit.
 pub fn read(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let f = std::fs::File::open(path)?;
+    bounded(std::fs::File::open(path)?, limit)
+}
+
+/// At most `limit` bytes of `f`; past that, `InvalidData`.
+fn bounded(f: std::fs::File, limit: u64) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     f.take(limit + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
@@ -73,16 +77,7 @@ fn not_regular(m: &std::fs::Metadata) -> Option<&'static str> {
 /// # Errors
 /// As [`read`], and `InvalidInput` ("not a regular file: a FIFO") for any other kind of file.
 pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let f = open_regular(path)?;
-    let mut buf = Vec::new();
-    f.take(limit + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes, the most a file of this kind may be"),
-        ));
-    }
-    Ok(buf)
+    bounded(open_regular(path)?, limit)
 }
 
 /// Opens `path` for reading only if it is a regular file (see [`read_regular`]).

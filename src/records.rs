@@ -458,32 +458,6 @@ pub struct Records {
     missing_rows_ok: bool,
 }
 
-/// `--node KEY=VALUE`: a key of letters, digits, `_`, `-` and `.`, and a value of printable
-/// text.
-///
-/// # Errors
-/// What is wrong, in words (clap shows it with the flag).
-pub fn node_pair(s: &str) -> std::result::Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?} is not KEY=VALUE (e.g. ironic_node=1be26c0b-...)"))?;
-    if k.is_empty()
-        || !k
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-    {
-        return Err(format!(
-            "{k:?}: a key is letters, digits, '_', '-' and '.' (e.g. ironic_node)"
-        ));
-    }
-    if v.is_empty() || v.chars().any(char::is_control) {
-        return Err(format!(
-            "{k}: the value must be printable text and not empty"
-        ));
-    }
-    Ok((k.to_string(), v.to_string()))
-}
-
 impl Records {
     /// From the flags and the organization file.
     ///
@@ -799,15 +773,15 @@ mod tests {
     #[test]
     fn node_pairs_are_key_value_and_flags_replace_the_files_keys() {
         assert_eq!(
-            node_pair("ironic_node=1be26c0b-aa"),
+            crate::config::node_pair("ironic_node=1be26c0b-aa"),
             Ok(("ironic_node".into(), "1be26c0b-aa".into()))
         );
         assert_eq!(
-            node_pair("inventory=a=b"),
+            crate::config::node_pair("inventory=a=b"),
             Ok(("inventory".into(), "a=b".into()))
         );
         for bad in ["novalue", "=x", "a b=x", "k=", "k=a\nb"] {
-            assert!(node_pair(bad).is_err(), "{bad}");
+            assert!(crate::config::node_pair(bad).is_err(), "{bad}");
         }
         let config = Config {
             node: [("inventory", "r1"), ("ironic_node", "old")]
