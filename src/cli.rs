@@ -255,9 +255,14 @@ pub struct WipeOpts {
 
     /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
     /// ssh-agent (SSH_AUTH_SOCK); a KEY-cert.pub beside it is carried in every signature
-    /// [default: ~/.config/mediasan/signing_key, created on first use].
+    /// [default: $MEDIASAN_KEY, else the config's key, else ~/.config/mediasan/signing_key].
     #[arg(long, value_name = "FILE", help_heading = "Certificate")]
     pub key: Option<PathBuf>,
+
+    /// Without a terminal, create the default signing key on first use instead of refusing
+    /// (also MEDIASAN_CREATE_KEY=1 or the config's create_key = true).
+    #[arg(long, help_heading = "Certificate")]
+    pub create_key: bool,
 
     /// Who did it, what the media is, where it goes: fields of the certificate.
     #[command(flatten)]
@@ -752,9 +757,15 @@ pub struct PurgeArgs {
     pub cert_dir: Option<PathBuf>,
 
     /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
-    /// ssh-agent; a KEY-cert.pub beside it is carried in every signature.
+    /// ssh-agent; a KEY-cert.pub beside it is carried in every signature [default:
+    /// $MEDIASAN_KEY, else the config's key, else the default key].
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+
+    /// Without a terminal, create the default signing key on first use instead of refusing
+    /// (also MEDIASAN_CREATE_KEY=1 or the config's create_key = true).
+    #[arg(long)]
+    pub create_key: bool,
 
     /// Organization file (see `wipe --help`).
     #[arg(long, value_name = "FILE")]
@@ -887,9 +898,13 @@ pub struct DestroyedArgs {
     #[arg(long, value_name = "DIR")]
     pub cert_dir: Option<PathBuf>,
     /// Ed25519 OpenSSH private key to sign with, or its public half (KEY.pub) for a key held by
-    /// ssh-agent [default: the config's key, else the default key].
+    /// ssh-agent [default: $MEDIASAN_KEY, else the config's key, else the default key].
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+    /// Without a terminal, create the default signing key on first use instead of refusing
+    /// (also MEDIASAN_CREATE_KEY=1 or the config's create_key = true).
+    #[arg(long)]
+    pub create_key: bool,
     /// An OpenSSH allowed_signers file to check --from-cert's signer against [default: the
     /// organization file's allowed_signers].
     #[arg(long, value_name = "FILE")]

@@ -9,6 +9,7 @@
 //! title = "Datacenter technician"
 //! cert_dir = "/var/lib/mediasan/certificates"
 //! key = "/etc/mediasan/signing_key"
+//! create_key = false                     # true: make the default key on first use, unattended
 //! policy = "nist-clear"
 //! destination = "recycling facility"
 //! allowed_signers = "/etc/mediasan/allowed_signers"
@@ -36,6 +37,10 @@ pub struct Config {
     pub title: Option<String>,
     pub cert_dir: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// Without a terminal, create the default signing key on first use (else such a run with
+    /// no key configured is refused).
+    #[serde(default)]
+    pub create_key: bool,
     pub policy: Option<String>,
     pub destination: Option<String>,
     /// An OpenSSH allowed_signers file: whom `cert verify`, `cert show`, `cert render` and

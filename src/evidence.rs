@@ -171,6 +171,15 @@ fn put(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     r.map(|()| fin)
 }
 
+/// Writes `name` into `dir` unless it is there already (a file named by its content, such as
+/// the signer's public key beside its certificates): whole or not at all, never over
+/// anything. Best effort: the certificate does not depend on it.
+pub fn put_once(dir: &Path, name: &str, bytes: &[u8]) {
+    if std::fs::symlink_metadata(dir.join(name)).is_err() {
+        let _ = put(dir, name, bytes);
+    }
+}
+
 /// Where a report (the audit's CSV or HTML) may go: `out` made absolute through its folder.
 /// Never an input or anything inside one (`inputs`: the audited folders, bundles and
 /// register), never through a symbolic link, never over anything that exists unless `force`,

@@ -33,9 +33,43 @@ fn no_deallocate(a: crate::cli::NoDeallocateArg) -> crate::purge::flow::NoDeallo
     }
 }
 
-/// The signing key: `--key`, else the organization file's, else `None` (the default key).
-pub fn key(flag: Option<&PathBuf>, c: &Config) -> Option<PathBuf> {
-    flag.cloned().or_else(|| c.key.clone())
+/// The signing key as configured, and whether the default one may be made without a
+/// terminal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SigningKey {
+    /// `--key`, else `MEDIASAN_KEY`, else the organization file's `key`; `None`: the default
+    /// key in the config folder.
+    pub path: Option<PathBuf>,
+    /// `--create-key`, `MEDIASAN_CREATE_KEY=1` or `create_key = true`: a run without a terminal
+    /// may create the default key on first use (with one, it always may: it is announced).
+    pub may_create: bool,
+}
+
+/// The signing key: `--key`, else `MEDIASAN_KEY`, else the organization file's, else the
+/// default key; see [`SigningKey`].
+pub fn key(flag: Option<&PathBuf>, create: bool, c: &Config) -> SigningKey {
+    key_from(flag, create, c, |name| std::env::var_os(name))
+}
+
+fn key_from(
+    flag: Option<&PathBuf>,
+    create: bool,
+    c: &Config,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> SigningKey {
+    let from_env = env("MEDIASAN_KEY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let env_allows = env("MEDIASAN_CREATE_KEY").is_some_and(|v| {
+        matches!(
+            v.to_string_lossy().to_ascii_lowercase().as_str(),
+            "1" | "yes" | "true"
+        )
+    });
+    SigningKey {
+        path: flag.cloned().or(from_env).or_else(|| c.key.clone()),
+        may_create: create || env_allows || c.create_key,
+    }
 }
 
 /// Everything a wipe needs, decided.
@@ -79,7 +113,7 @@ pub struct Wipe {
     pub cert_dir: PathBuf,
     /// `--cert-dir` was given (a resumed wipe's folder must then be the same).
     pub cert_dir_given: bool,
-    pub key: Option<PathBuf>,
+    pub key: SigningKey,
     /// Each target's record, once the targets are known.
     pub records: Records,
     /// The I/O pipeline (its `on_error` is the flag's, else the policy's).
@@ -186,7 +220,7 @@ impl Wipe {
             checkpoint: Duration::from_secs_f64(a.checkpoint_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
             cert_dir_given: a.cert_dir.is_some(),
-            key: key(a.key.as_ref(), &config),
+            key: key(a.key.as_ref(), a.create_key, &config),
             records: Records::new(&a.record, &config)?,
             io,
             fail_slow: a.fail_slow,
@@ -229,6 +263,43 @@ mod tests {
     }
 
     #[test]
+    fn the_key_is_the_flag_then_the_environment_then_the_file() {
+        let file = Config {
+            key: Some("/file".into()),
+            ..Config::default()
+        };
+        let none = |_: &str| None;
+        let env = |name: &str| match name {
+            "MEDIASAN_KEY" => Some("/env".into()),
+            "MEDIASAN_CREATE_KEY" => Some("YES".into()),
+            _ => None,
+        };
+        let flag = PathBuf::from("/flag");
+        let k = key_from(Some(&flag), false, &file, env);
+        assert_eq!(k.path, Some(flag.clone()));
+        assert!(k.may_create, "MEDIASAN_CREATE_KEY=YES allows it");
+        assert_eq!(key_from(None, false, &file, env).path, Some("/env".into()));
+        let k = key_from(None, false, &file, none);
+        assert_eq!(k.path, Some("/file".into()));
+        assert!(!k.may_create, "nothing allows it");
+        let k = key_from(None, false, &Config::default(), none);
+        assert_eq!(k, SigningKey::default());
+        assert!(key_from(None, true, &Config::default(), none).may_create);
+        let file_allows = Config {
+            create_key: true,
+            ..Config::default()
+        };
+        assert!(key_from(None, false, &file_allows, none).may_create);
+        for no in ["0", "no", "", "false"] {
+            let env = |name: &str| (name == "MEDIASAN_CREATE_KEY").then(|| no.into());
+            assert!(
+                !key_from(None, false, &Config::default(), env).may_create,
+                "{no:?}"
+            );
+        }
+    }
+
+    #[test]
     fn flags_win_over_the_organization_file_which_wins_over_defaults() {
         let file = "operator = \"Jane\"\ncert_dir = \"/certs\"\npolicy = \"nist-clear-zero\"\n\
                     destination = \"recycling facility\"\nkey = \"/k\"\n";
@@ -242,7 +313,7 @@ mod tests {
         assert_eq!(record(&w).operator.name, "Jane");
         assert_eq!(w.cert_dir, PathBuf::from("/certs"));
         assert_eq!(w.policy.name, "nist-clear-zero");
-        assert_eq!(w.key, Some(PathBuf::from("/k")));
+        assert_eq!(w.key.path, Some(PathBuf::from("/k")));
         assert_eq!(record(&w).destination, "recycling facility");
         let w = wipe(
             &[
@@ -293,7 +364,7 @@ pub struct Purge {
     pub cert_dir: PathBuf,
     /// `--cert-dir` was given (a finished purge's folder must then be the one it began with).
     pub cert_dir_given: bool,
-    pub key: Option<PathBuf>,
+    pub key: SigningKey,
     /// The drive's record, once it is known.
     pub records: Records,
     /// The `--simulate` seam (test builds only): a simulated drive instead of the device.
@@ -356,7 +427,7 @@ impl Purge {
             progress_interval: Duration::from_secs_f64(a.progress_interval),
             cert_dir: cert_dir(a.cert_dir.as_ref(), &config),
             cert_dir_given: a.cert_dir.is_some(),
-            key: key(a.key.as_ref(), &config),
+            key: key(a.key.as_ref(), a.create_key, &config),
             records: Records::new(&a.record, &config)?,
             simulate: a.seams.simulate().map(str::to_string),
         })

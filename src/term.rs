@@ -145,6 +145,18 @@ impl Drop for EchoCtl {
 /// The session log (`--log FILE`), if one is open.
 static LOG: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
+/// Someone may be watching: stdin and stderr are a terminal, or the process has a controlling
+/// terminal (`/dev/tty` opens, as under `2>&1 | tee log`). Not so under cron, systemd, an
+/// engine's ramdisk agent or `setsid`.
+pub fn attended() -> bool {
+    use std::io::IsTerminal;
+    (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+        || std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok_and(|t| t.is_terminal())
+}
 /// Opens `path` for appending as the session log: from now on every line said on stderr, and
 /// the periodic progress lines, are also written there with their UTC time.
 ///

@@ -81,7 +81,7 @@ class Role(unittest.TestCase):
                     "%s ansible_connection=local ansible_python_interpreter=%s "
                     "mediasan_devices='%s' mediasan_binary_src=%s mediasan_binary=%s/%s/mediasan "
                     "mediasan_host_cert_dir=%s/%s/certs mediasan_certificates_dir=%s/fetched "
-                    "mediasan_extra_args='[\"--key\", \"%s\", \"--verify-percent\", \"5\"]'\n"
+                    "mediasan_key=%s mediasan_extra_args='[\"--verify-percent\", \"5\"]'\n"
                     % (host, sys.executable, json.dumps(devs), BINARY, d, host, d, host, d, key)
                 )
         env = dict(
@@ -121,6 +121,72 @@ class Role(unittest.TestCase):
         proc, tasks, recap = self.play(inv, env)
         self.assertIn("ok: [h1]", tasks["Install the mediasan binary"], proc.stdout[-3000:])
         self.assertEqual(recap["h1"]["failed"], "0")
+
+    def test_two_hosts_each_with_its_own_key_certified_by_one_fleet_ca_audit_clean(self):
+        """The fleet CA stays on the controller; each host makes its own key, which never leaves
+        it; the auditor trusts one cert-authority line."""
+        d = self.tmp.name
+        ca = os.path.join(d, "controller", "fleet_ca")
+        os.makedirs(os.path.dirname(ca))
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleet CA", "-f", ca], check=True)
+        inv = os.path.join(d, "inventory")
+        with open(inv, "w") as f:
+            for host in ("h1", "h2"):
+                f.write(
+                    "%s ansible_connection=local ansible_python_interpreter=%s "
+                    "mediasan_devices='%s' mediasan_binary_src=%s mediasan_binary=%s/%s/mediasan "
+                    "mediasan_host_cert_dir=%s/%s/certs mediasan_certificates_dir=%s/fetched "
+                    "mediasan_key=%s/%s/key/signing_key mediasan_ca_key=%s "
+                    "mediasan_extra_args='[\"--verify-percent\", \"5\"]'\n"
+                    % (host, sys.executable, json.dumps([self.loop(host + ".img")]), BINARY, d, host, d, host, d,
+                       d, host, ca)
+                )
+        env = dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
+            ANSIBLE_HOST_KEY_CHECKING="False",
+            ANSIBLE_NOCOLOR="1",
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        env.pop("MEDIASAN_CREATE_KEY", None)
+        proc, tasks, recap = self.play(inv, env)
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(proc.returncode, 0, log)
+        # Each host has its own key; the controller holds no private key but the CA's.
+        fps = set()
+        for host in ("h1", "h2"):
+            key = os.path.join(d, host, "key", "signing_key")
+            self.assertTrue(os.path.exists(key + "-cert.pub"), log)
+            out = subprocess.run(["ssh-keygen", "-L", "-f", key + "-cert.pub"], capture_output=True, text=True).stdout
+            self.assertIn("Key ID: \"%s\"" % host, out)
+            self.assertIn("mediasan@fleet", out)
+            fps.add(subprocess.run(["ssh-keygen", "-lf", key + ".pub"], capture_output=True, text=True).stdout.split()[1])
+        self.assertEqual(len(fps), 2, "one key per host")
+        fetched = os.path.join(d, "fetched")
+        for root, _, files in os.walk(fetched):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as fh:
+                    self.assertNotIn(b"PRIVATE KEY", fh.read(), name)
+        # The auditor's one line.
+        with open(ca + ".pub") as fh:
+            ca_pub = fh.read().strip()
+        allowed = os.path.join(d, "allowed_signers")
+        with open(allowed, "w") as fh:
+            fh.write('mediasan@fleet cert-authority,namespaces="mediasan-certificate" %s\n' % ca_pub)
+        audit = subprocess.run(
+            [BINARY, "audit", fetched, "--allowed-signers", allowed], capture_output=True, text=True, env=env
+        )
+        self.assertEqual(audit.returncode, 0, audit.stdout + audit.stderr)
+        self.assertIn("CLEAN: every medium", audit.stdout)
+        self.assertIn("2 record(s) from trusted signers", audit.stdout)
+        self.assertIn("mediasan@fleet", audit.stdout)
+        # Without the CA line, not trusted.
+        alone = os.path.join(d, "nobody")
+        with open(alone, "w") as fh:
+            fh.write("")
+        audit = subprocess.run([BINARY, "audit", fetched, "--allowed-signers", alone], capture_output=True, text=True)
+        self.assertNotEqual(audit.returncode, 0)
 
 
 if __name__ == "__main__":

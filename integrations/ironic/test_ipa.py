@@ -7,6 +7,7 @@ the node allows it), a certificate destination that refuses writes failing the s
 import base64
 import importlib
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -39,7 +40,12 @@ class Agent(unittest.TestCase):
             prerequisite("ironic-python-agent is not installed (.ci/run installs it in a virtualenv)")
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.tmp.name
+        # The ramdisk's key, as an image would name it for the agent (MEDIASAN_KEY).
+        key = os.path.join(d, "ramdisk", "signing_key")
+        subprocess.run([BINARY, "keygen", "--out", key], check=True, capture_output=True)
+        os.environ.pop("MEDIASAN_CREATE_KEY", None)
         os.environ.update(
+            MEDIASAN_KEY=key,
             MEDIASAN_BINARY=BINARY,
             MEDIASAN_CERT_DIR=os.path.join(d, "certs"),
             XDG_CONFIG_HOME=os.path.join(d, "config"),
@@ -182,6 +188,7 @@ class Agent(unittest.TestCase):
             )
         finally:
             srv.shutdown()
+            srv.server_close()
         cert = [k for k in got if k.endswith(".json")]
         self.assertEqual(len(cert), 1, got.keys())
         self.assertTrue(cert[0].startswith("/bucket/node6/"))
@@ -201,6 +208,36 @@ class Agent(unittest.TestCase):
                 {"uuid": "n4"}, [], cert_destination=os.path.join(blocker, "sub"), devices=[self.loop("s3.img")]
             )
         self.assertIn("could not be shipped", str(e.exception))
+
+    def test_without_a_key_the_erase_fails_unless_the_node_allows_a_new_one(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        lo = self.loop("k.img")
+        saved = os.environ.pop("MEDIASAN_KEY")
+        try:
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device({"uuid": "n7", "driver_info": {}}, self.device(lo))
+            self.assertIn("no signing key is configured", str(e.exception))
+            node = {"uuid": "n7", "driver_info": {"mediasan_allow_new_key": "true"}}
+            out = self.mine.erase_block_device(node, self.device(lo))
+            self.assertEqual(out["result"], "PASS")
+        finally:
+            os.environ["MEDIASAN_KEY"] = saved
+
+    def test_the_certificate_names_the_node_and_a_key_from_driver_info_signs(self):
+        key = os.path.join(self.tmp.name, "node8", "signing_key")
+        subprocess.run([BINARY, "keygen", "--out", key], check=True, capture_output=True)
+        node = {"uuid": "1be26c0b-0000-4000-8000-000000000008", "driver_info": {"mediasan_key": key}}
+        out = self.mine.erase_block_device(node, self.device(self.loop("n8.img")))
+        cert_id = out["certificates"][0]
+        cert = [f for f in os.listdir(self.plugin.CERT_DIR) if cert_id[:8] in f and f.endswith(".json")][0]
+        path = os.path.join(self.plugin.CERT_DIR, cert)
+        with open(path) as fh:
+            doc = json.load(fh)
+        self.assertEqual(doc["host"]["node"], {"ironic_node": node["uuid"]})
+        check = subprocess.run(
+            [BINARY, "cert", "verify", path, "--pubkey", key + ".pub"], capture_output=True, text=True
+        )
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,14 @@
 #     type: string
 #     argument_format: --verify-percent={input}
 #     default: ""
+#   key:
+#     type: string
+#     argument_format: --key={input}
+#     default: ""
+#   allow_new_key:
+#     type: string
+#     argument_format: --allow-new-key={input}
+#     default: ""
 # packages:
 #   apt:
 #     - mediasan
@@ -30,6 +38,12 @@ script only finds the disks, calls it once, and maps its JSON events:
   disk.
 - each disk's result, certificate id and reasons go into `results`; each certificate and its
   signature are printed on stdout, which MAAS stores with the script result.
+
+Who signs: the key named by the `key` parameter (a path on the machine, with the fleet CA's
+OpenSSH certificate beside it as KEY-cert.pub, or KEY.pub for a key in the ssh-agent at
+SSH_AUTH_SOCK), else MEDIASAN_KEY or the organization file's key. With none, mediasan refuses and
+the script fails, unless `allow_new_key` is true (a key made on the spot, which no auditor
+trusts until its public half is collected): never a throwaway key silently.
 
 The disks are the machine's (lsblk: whole disks, not read-only), or, for tests, the
 comma-separated MEDIASAN_DISKS.
@@ -59,10 +73,14 @@ def disks():
     ]
 
 
-def run(binary, policy, verify_percent, targets, cert_dir):
+def run(binary, policy, verify_percent, targets, cert_dir, key="", new_key=False):
     cmd = [binary, "sanitize", "--yes", "--json", "--policy", policy, "--cert-dir", cert_dir]
     if verify_percent:
         cmd += ["--verify-percent", verify_percent]
+    if key:
+        cmd += ["--key", key]
+    if new_key:
+        cmd += ["--create-key"]
     proc = subprocess.run(cmd + targets, capture_output=True, text=True)
     events = []
     for line in proc.stdout.splitlines():
@@ -107,6 +125,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--policy", default="nist-decommission")
     p.add_argument("--verify-percent", default="")
+    p.add_argument("--key", default="")
+    p.add_argument("--allow-new-key", default="")
     p.add_argument("--mediasan", default=os.environ.get("MEDIASAN", "mediasan"))
     a = p.parse_args(argv)
     result_path = os.environ.get("RESULT_PATH")
@@ -119,7 +139,8 @@ def main(argv=None):
     if not targets:
         doc = {"status": "failed", "results": {"error": "no disks found"}}
     else:
-        code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir)
+        new_key = a.allow_new_key.lower() in ("1", "true", "yes")
+        code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir, a.key, new_key)
         sys.stderr.write(stderr)
         doc = summarize(targets, code, events, stderr)
         for e in events:

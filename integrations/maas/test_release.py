@@ -69,15 +69,24 @@ class Release(unittest.TestCase):
             XDG_CONFIG_HOME=os.path.join(d, "config"),
             XDG_STATE_HOME=os.path.join(d, "state"),
         )
+        for name in ("MEDIASAN_KEY", "MEDIASAN_CREATE_KEY"):
+            env.pop(name, None)
         proc = subprocess.run(["python3", SCRIPT, *extra], env=env, capture_output=True, text=True)
         with open(os.path.join(d, "result.yaml")) as f:
             doc = json.load(f)
         check_maas_rules(doc)
         return proc, doc
 
+    def key(self):
+        key = os.path.join(self.tmp.name, "machine", "signing_key")
+        if not os.path.exists(key):
+            subprocess.run([BINARY, "keygen", "--out", key], check=True, capture_output=True)
+        return key
+
     def test_every_disk_sanitized_and_certified_is_passed(self):
         a, b = self.loop("a.img", 2 << 20), self.loop("b.img", 2 << 20)
-        proc, doc = self.release([a, b], "--policy=nist-decommission", "--verify-percent=5")
+        key = self.key()
+        proc, doc = self.release([a, b], "--policy=nist-decommission", "--verify-percent=5", "--key=" + key)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(doc["status"], "passed")
         for lo in (a, b):
@@ -85,12 +94,35 @@ class Release(unittest.TestCase):
         # The certificates and their signatures are in the output MAAS keeps.
         self.assertEqual(proc.stdout.count('"result": "PASS"'), 2, proc.stdout[:500])
         self.assertEqual(proc.stdout.count("BEGIN SSH SIGNATURE"), 2)
-        certs = os.listdir(os.path.join(self.tmp.name, "download", "certificates"))
-        self.assertEqual(len([c for c in certs if c.endswith(".json")]), 2, certs)
+        folder = os.path.join(self.tmp.name, "download", "certificates")
+        certs = sorted(c for c in os.listdir(folder) if c.endswith(".json"))
+        self.assertEqual(len(certs), 2, certs)
+        # Signed by the key the parameter named.
+        check = subprocess.run(
+            [BINARY, "cert", "verify", os.path.join(folder, certs[0]), "--pubkey", key + ".pub"],
+            capture_output=True,
+            text=True,
+        )
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_without_a_key_no_disk_is_touched_unless_a_new_key_is_allowed(self):
+        a = self.loop("a.img", 1 << 20)
+        with open(os.path.join(self.tmp.name, "a.img"), "rb") as f:
+            before = f.read()
+        proc, doc = self.release([a])
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(doc["status"], "failed")
+        self.assertIn("no signing key is configured", doc["results"][a], doc)
+        self.assertEqual(doc["results"]["mediasan_exit"], 2)
+        with open(os.path.join(self.tmp.name, "a.img"), "rb") as f:
+            self.assertEqual(f.read(), before, "nothing written")
+        proc, doc = self.release([a], "--allow-new-key=true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("created signing key", proc.stderr)
 
     def test_a_disk_that_cannot_be_sanitized_is_never_passed(self):
         good, ro = self.loop("a.img", 1 << 20), self.loop("ro.img", 1 << 20, read_only=True)
-        proc, doc = self.release([good, ro])
+        proc, doc = self.release([good, ro], "--key=" + self.key())
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(doc["status"], "failed")
         # The refused disk gets its own signed refusal record (FAIL, nothing written); the

@@ -253,6 +253,26 @@ impl Signing {
         &self.public
     }
 
+    /// What makes a folder of certificates self-describing, written beside them: the signer's
+    /// public key (`signer-<16 hex of its SHA-256 fingerprint>.pub`) and its OpenSSH
+    /// certificate, if it has one (`signer-<16 hex>-cert-<8 hex of the certificate's
+    /// BLAKE3>.pub`). Names follow the content, so each is written once. Information only:
+    /// nothing is trusted because it lies beside a certificate.
+    pub fn public_files(&self) -> Vec<(String, String)> {
+        let fp = self.public.fingerprint(HashAlg::Sha256);
+        let id = crate::cert::hex(&fp.as_bytes()[..8]);
+        let mut files = Vec::new();
+        if let Ok(text) = self.public.to_openssh() {
+            files.push((format!("signer-{id}.pub"), format!("{text}\n")));
+        }
+        if let Some(Ok(text)) = self.cert.as_ref().map(ssh_key::Certificate::to_openssh) {
+            let b3 = blake3::hash(text.as_bytes());
+            let short = crate::cert::hex(&b3.as_bytes()[..4]);
+            files.push((format!("signer-{id}-cert-{short}.pub"), format!("{text}\n")));
+        }
+        files
+    }
+
     /// The Ed25519 signature of `data`, by the file's key or by the agent.
     fn sign_data(&self, data: &[u8]) -> Result<ssh_key::Signature> {
         match &self.holder {

@@ -41,7 +41,7 @@ pub fn run(args: &DestroyedArgs) -> anyhow::Result<Exit> {
     let dir = crate::settings::cert_dir(args.cert_dir.as_ref(), &config);
     let folder = Folder::prepare(&dir, RESERVE_BYTES, "certificate folder (--cert-dir)")?;
     let key = super::load_key(
-        crate::settings::key(args.key.as_ref(), &config).as_deref(),
+        &crate::settings::key(args.key.as_ref(), args.create_key, &config),
         &reporter,
     )?;
     let stored = super::store_certificate(

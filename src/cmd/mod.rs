@@ -185,16 +185,18 @@ pub(crate) fn existing_key(
     }
 }
 
-/// The signing key: `--key`/config, else the default one, created (and announced) on first use.
+/// The signing key: `--key`/`MEDIASAN_KEY`/config, else the default one, created (and
+/// announced) on first use where [`key_ready`] allows it.
 pub(crate) fn load_key(
-    path: Option<&std::path::Path>,
+    k: &crate::settings::SigningKey,
     reporter: &crate::progress::Reporter,
 ) -> anyhow::Result<crate::cert::sign::Signing> {
     use crate::cert::sign;
     use anyhow::Context;
-    if let Some(p) = path {
+    if let Some(p) = &k.path {
         return Ok(sign::load_signing(p)?);
     }
+    key_ready(k)?;
     let p = sign::default_key_path().ok_or_else(|| {
         Error::Usage(
             "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
@@ -212,6 +214,25 @@ pub(crate) fn load_key(
         sign::fingerprint(key.public_key())
     ));
     Ok(sign::Signing::plain(key))
+}
+
+/// Refuses (exit 2) a run that would sign with a key made on the spot where nobody sees it:
+/// no key configured, no default key yet, no terminal, and nothing allowing one to be created
+/// (`--create-key`, `MEDIASAN_CREATE_KEY=1`, `create_key = true`). An unattended ramdisk must
+/// not sign certificates with a throwaway key nobody will ever trust. Checked before any work.
+pub(crate) fn key_ready(k: &crate::settings::SigningKey) -> anyhow::Result<()> {
+    use crate::cert::sign;
+    if k.path.is_some() || k.may_create {
+        return Ok(());
+    }
+    let exists = sign::default_key_path().is_some_and(|p| std::fs::symlink_metadata(p).is_ok());
+    if exists || crate::term::attended() {
+        return Ok(());
+    }
+    Err(Error::Usage(
+        "no signing key is configured and no terminal is there to announce a new one: give --key FILE (or MEDIASAN_KEY, or key in mediasan.toml), or --create-key to make the default key on first use".into(),
+    )
+    .into())
 }
 
 /// Asks on the terminal before destroying what `lines` describe (`about`: who, how, where the
@@ -293,6 +314,12 @@ pub(crate) fn store_certificate(
     let sig = crate::cert::sign::sign(key, &bytes)?;
     let folders: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
     let stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
+    // The signer's public key (and OpenSSH certificate) beside it: a bundle says who signed.
+    if let Some(dir) = stored.json.as_deref().and_then(std::path::Path::parent) {
+        for (file, text) in key.public_files() {
+            crate::evidence::put_once(dir, &file, text.as_bytes());
+        }
+    }
     if let (Some(p), false) = (&stored.json, stored.fallback.is_empty()) {
         reporter.say(&format!(
             "warning: the certificate could not be written where asked ({}); it is in {} instead",

@@ -160,7 +160,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
             ));
         }
     } else if let Some(pending) = unfinished(
-        req.key.as_deref(),
+        req.key.path.as_deref(),
         (req.resume, req.restart),
         &req.journal_dir,
         &drive,
@@ -179,6 +179,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
         show(&drive, &prepared, &reporter);
         return Ok(Exit::Pass);
     }
+    super::key_ready(&req.key)?;
     if !req.yes {
         let mut about = vec![
             format!(
@@ -204,7 +205,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     }
     let _held = flow::claim_scope(&drive, &prepared)?;
     let (folder, reserve) = cert_folder(&req)?;
-    let key = super::load_key(req.key.as_deref(), &reporter)?;
+    let key = super::load_key(&req.key, &reporter)?;
     let keeper = Keeper {
         path: journal_path,
         mac: MacKey::of(&key)?,
@@ -326,7 +327,7 @@ fn resume(
         ..req.clone()
     };
     let (folder, reserve) = cert_folder(req)?;
-    let key = super::load_key(req.key.as_deref(), reporter)?;
+    let key = super::load_key(&req.key, reporter)?;
     let keeper = Keeper {
         path: journal_path.to_path_buf(),
         mac: MacKey::of(&key)?,

@@ -414,7 +414,7 @@ fn unfinished_purge(
         return Ok(None);
     }
     Ok(unfinished(
-        req.wipe.key.as_deref(),
+        req.wipe.key.path.as_deref(),
         (req.wipe.resume, req.wipe.restart),
         &req.wipe.journal_dir,
         d,

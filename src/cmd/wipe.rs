@@ -437,7 +437,7 @@ pub(crate) fn check_safety(resolved: &[Resolved]) -> anyhow::Result<()> {
 /// journal. It is created (on first use) only after the confirmation; without one, no journal
 /// of ours can exist.
 pub(crate) fn journal_mac(req: &settings::Wipe) -> anyhow::Result<Option<MacKey>> {
-    Ok(super::existing_key(req.key.as_deref())?
+    Ok(super::existing_key(req.key.path.as_deref())?
         .map(|k| MacKey::of(&k))
         .transpose()?)
 }
@@ -561,7 +561,7 @@ pub(crate) fn open_session<'a>(
     let reserves = (0..targets)
         .map(|_| Reserve::new(&cert_folder))
         .collect::<Result<Vec<_>, _>>()?;
-    let key = super::load_key(req.key.as_deref(), reporter)?;
+    let key = super::load_key(&req.key, reporter)?;
     let session = Session {
         req,
         mac: MacKey::of(&key)?,

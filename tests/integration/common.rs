@@ -73,8 +73,13 @@ impl Env {
         // setsid(1) execs in place (the child is not a group leader), so the pid is mediasan's.
         let mut c = Command::new("setsid");
         c.arg("-w").arg(bin.get_program());
+        // No terminal and no key configured: the first run would be refused, so the tests
+        // allow the default key to be made on first use (the ones about that refusal remove
+        // this).
         c.env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_STATE_HOME", self.path("state"))
+            .env("MEDIASAN_CREATE_KEY", "1")
+            .env_remove("MEDIASAN_KEY")
             .env_remove("HOME")
             .current_dir(self.dir.path());
         c

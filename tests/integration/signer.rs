@@ -157,3 +157,101 @@ fn every_certificate_names_the_machine_and_what_the_engine_calls_it() {
     assert!(cert.is_none());
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEY=VALUE"));
 }
+
+#[test]
+fn an_unattended_run_without_a_configured_key_is_refused_unless_allowed() {
+    let env = Env::new();
+    let run = |extra: &[&str], vars: &[(&str, &str)]| {
+        let mut c = env.cmd();
+        c.env_remove("MEDIASAN_CREATE_KEY")
+            .args(["wipe", "--yes", "--create", "64K", "--cert-dir", "c"])
+            .args(extra)
+            .arg(env.path("d.img"));
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    // No terminal (the harness runs it in a session of its own), no key: refused before any
+    // work, one line naming the ways out.
+    let out = run(&[], &[]);
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("no signing key is configured")
+            && last.contains("--key FILE")
+            && last.contains("MEDIASAN_KEY")
+            && last.contains("--create-key"),
+        "{err}"
+    );
+    assert!(!env.path("d.img").exists(), "nothing made");
+    assert!(!env.pubkey().exists(), "no key made");
+    assert!(env.certificates(&env.path("c")).is_empty());
+    // MEDIASAN_CREATE_KEY=0 allows nothing.
+    assert_code(&run(&[], &[("MEDIASAN_CREATE_KEY", "0")]), 2);
+
+    // A key named by MEDIASAN_KEY signs, and no default key is made.
+    let made = env
+        .cmd()
+        .args(["keygen", "--out"])
+        .arg(env.path("fleet_key"))
+        .output()
+        .unwrap();
+    assert_code(&made, 0);
+    let key = env.path("fleet_key");
+    let out = run(&[], &[("MEDIASAN_KEY", key.to_str().unwrap())]);
+    assert_code(&out, 0);
+    assert!(!env.pubkey().exists());
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 1);
+    let fleet_pub = env.path("fleet_key.pub");
+    let signed_by = |cert: &std::path::Path| {
+        let out = env
+            .cmd()
+            .args(["cert", "verify", "--pubkey"])
+            .arg(&fleet_pub)
+            .arg(cert)
+            .output()
+            .unwrap();
+        out.status.code() == Some(0)
+    };
+    assert!(signed_by(&certs[0]), "signed with MEDIASAN_KEY's key");
+    // The bundle says who signed: the public key beside the certificates, not trusted for it.
+    let beside: Vec<String> = std::fs::read_dir(env.path("c"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("signer-") && n.ends_with(".pub"))
+        .collect();
+    assert_eq!(beside.len(), 1, "{beside:?}");
+    assert_eq!(
+        ssh_fingerprint(&env.path("c").join(&beside[0])),
+        ssh_fingerprint(&fleet_pub)
+    );
+
+    // Allowed by the flag: made, announced; later runs use it without being allowed again.
+    std::fs::remove_file(env.path("d.img")).unwrap();
+    let out = run(&["--create-key"], &[]);
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created signing key"));
+    assert!(env.pubkey().exists());
+    assert_code(&run(&[], &[]), 0);
+
+    // Allowed by the organization file.
+    let env2 = Env::new();
+    std::fs::create_dir_all(env2.path("config/mediasan")).unwrap();
+    std::fs::write(
+        env2.path("config/mediasan/mediasan.toml"),
+        "create_key = true\n",
+    )
+    .unwrap();
+    let out = env2
+        .cmd()
+        .env_remove("MEDIASAN_CREATE_KEY")
+        .args(["wipe", "--yes", "--create", "64K", "--cert-dir", "c"])
+        .arg(env2.path("d.img"))
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    assert!(env2.pubkey().exists());
+}

@@ -1191,10 +1191,27 @@ sys.stdout.buffer.write(out)
         .arg(answer)
         .env("XDG_CONFIG_HOME", env.path("config"))
         .env("XDG_STATE_HOME", env.path("state"))
+        .env_remove("MEDIASAN_CREATE_KEY")
+        .env_remove("MEDIASAN_KEY")
         .current_dir(env.dir.path())
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn on_a_terminal_the_default_key_is_made_on_first_use_and_announced() {
+    let env = Env::new();
+    let image = env.path("d.img");
+    let args: Vec<&std::ffi::OsStr> = ["wipe", "--yes", "--create", "64K"]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([image.as_os_str()])
+        .collect();
+    let screen = on_a_terminal(&env, &args, "");
+    assert!(screen.contains("created signing key"), "{screen}");
+    assert!(screen.contains("PASS"), "{screen}");
+    assert!(env.pubkey().exists());
 }
 
 #[test]

@@ -12,6 +12,13 @@ operator names. The Rust binary does the work; this module calls it and maps its
 Node settings (driver_info): mediasan_policy (default nist-decommission),
 mediasan_verify_percent, mediasan_cert_destination (a directory, or an http(s) URL that
 takes a PUT per file), mediasan_allow_fallthrough. Environment: MEDIASAN_BINARY, MEDIASAN_CERT_DIR.
+
+Who signs (see the README): the ramdisk's key, named by MEDIASAN_KEY in the agent's environment
+or driver_info mediasan_key (a path in the ramdisk; an OpenSSH certificate from the fleet CA
+beside it as KEY-cert.pub is carried in every signature), or a key held by an ssh-agent
+(mediasan_key = KEY.pub and mediasan_agent_socket). With none, mediasan refuses and the erase
+fails, unless driver_info mediasan_allow_new_key is true: a throwaway key is never used silently.
+Every certificate names the node (`--node ironic_node=<uuid>`).
 """
 
 import json
@@ -36,8 +43,16 @@ def _settings(node, policy=None, verify_percent=None, destination=None):
         "policy": policy or info.get("mediasan_policy") or "nist-decommission",
         "verify_percent": verify_percent or info.get("mediasan_verify_percent"),
         "destination": destination or info.get("mediasan_cert_destination"),
-        "fallthrough": str(info.get("mediasan_allow_fallthrough", "")).lower() in ("1", "true", "yes"),
+        "fallthrough": _true(info.get("mediasan_allow_fallthrough")),
+        "key": info.get("mediasan_key") or "",
+        "agent_socket": info.get("mediasan_agent_socket") or "",
+        "new_key": _true(info.get("mediasan_allow_new_key")),
+        "node": (node or {}).get("uuid") or "",
     }
+
+
+def _true(v):
+    return str(v if v is not None else "").lower() in ("1", "true", "yes")
 
 
 def sanitize(devices, s):
@@ -46,7 +61,16 @@ def sanitize(devices, s):
     cmd = [_binary(), "sanitize", "--yes", "--json", "--policy", s["policy"], "--cert-dir", CERT_DIR]
     if s["verify_percent"]:
         cmd += ["--verify-percent", str(s["verify_percent"])]
-    proc = subprocess.run(cmd + list(devices), capture_output=True, text=True)
+    if s["key"]:
+        cmd += ["--key", s["key"]]
+    if s["new_key"]:
+        cmd += ["--create-key"]
+    if s["node"]:
+        cmd += ["--node", "ironic_node=%s" % s["node"]]
+    env = dict(os.environ)
+    if s["agent_socket"]:
+        env["SSH_AUTH_SOCK"] = s["agent_socket"]
+    proc = subprocess.run(cmd + list(devices), capture_output=True, text=True, env=env)
     results, errs = {}, []
     for line in proc.stdout.splitlines():
         try:

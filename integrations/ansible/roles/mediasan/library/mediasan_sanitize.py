@@ -16,6 +16,8 @@ options:
   devices: {type: list, elements: str, required: true}
   policy: {type: str, default: nist-decommission}
   cert_dir: {type: str, required: true}
+  key: {type: str, default: ""}
+  node: {type: dict, default: {}}
   extra_args: {type: list, elements: str, default: []}
 """
 
@@ -27,6 +29,8 @@ def main():
             devices=dict(type="list", elements="str", required=True),
             policy=dict(type="str", default="nist-decommission"),
             cert_dir=dict(type="str", required=True),
+            key=dict(type="str", default=""),
+            node=dict(type="dict", default={}),
             extra_args=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -36,6 +40,10 @@ def main():
         m.exit_json(changed=False, results=[], files=[], msg="no devices named")
     cmd = [p["binary"], "sanitize", "--json", "--policy", p["policy"], "--cert-dir", p["cert_dir"]]
     cmd += ["--dry-run"] if m.check_mode else ["--yes"]
+    if p["key"]:
+        cmd += ["--key", p["key"]]
+    for k, v in sorted(p["node"].items()):
+        cmd += ["--node", "%s=%s" % (k, v)]
     cmd += p["extra_args"] + p["devices"]
     rc, out, err = m.run_command(cmd)
     events = []
