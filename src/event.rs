@@ -200,6 +200,11 @@ pub struct AuditSummary {
     pub superseded: usize,
     /// Trusted records per signer identity (principal and key, or principal and CA).
     pub signers: std::collections::BTreeMap<String, usize>,
+    /// Each signer's numbered series: `signer`, `key`, `id`, `first`, `last`, `count`, `gaps`
+    /// (`[from, to]` pairs missing), `forks`, `restart`.
+    pub series: Vec<crate::audit::series::Series>,
+    /// Trusted records without a series number (made before numbering).
+    pub unnumbered: usize,
     pub qc: Option<crate::audit::reconcile::Qc>,
     /// When signers' key validity was judged: `now`, `claimed` or a time.
     pub verify_time: String,
@@ -741,6 +746,8 @@ mod tests {
                     duplicates: 0,
                     superseded: 0,
                     signers: Default::default(),
+                    series: vec![],
+                    unnumbered: 0,
                     qc: None,
                     verify_time: "now".into(),
                     clean: true,

@@ -353,6 +353,18 @@ mod tests {
             }),
             MediaClass::Virtual
         );
+        // A SCSI or SATA device with removable media (a card reader, an RDX cartridge) is
+        // removable, whatever its rotation.
+        for interface in ["scsi", "sata"] {
+            assert_eq!(
+                classify(&Facts {
+                    removable: true,
+                    ..f(interface, true, Some(Medium::Magnetic))
+                }),
+                (MediaClass::Removable, "a removable device".to_string()),
+                "{interface}"
+            );
+        }
     }
 
     #[test]

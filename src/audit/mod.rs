@@ -10,6 +10,7 @@ pub mod collect;
 pub mod provenance;
 pub mod reconcile;
 pub mod report;
+pub mod series;
 
 use std::path::PathBuf;
 

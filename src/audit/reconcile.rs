@@ -366,6 +366,10 @@ pub struct Audit {
     pub verify_time: crate::cert::trust::VerifyTime,
     /// How the audit was made: version, command, trust anchors, inputs.
     pub context: super::provenance::Context,
+    /// Each signer's numbered series: what is missing, forked or begun anew.
+    pub series: Vec<super::series::Series>,
+    /// Trusted records that carry no series number (made before numbering).
+    pub unnumbered: usize,
 }
 
 impl Audit {
@@ -383,6 +387,7 @@ impl Audit {
             } else {
                 self.media.values().all(|h| h.standing == Standing::Covered)
             }
+            && self.series.iter().all(super::series::Series::whole)
     }
 
     /// Counts per class.
@@ -402,10 +407,7 @@ impl Audit {
     /// Trusted records counted by who signed them: the principal and key, or the principal
     /// and the CA (every host a fleet CA certified counts as that one signer).
     pub fn by_signer(&self) -> Vec<(String, usize)> {
-        self.count(|k| match &k.signer {
-            crate::cert::trust::Signer::Trusted { identity, .. } => identity.clone(),
-            other => other.fingerprint().to_string(),
-        })
+        self.count(|k| identity(&k.signer))
     }
 
     fn count(&self, field: impl Fn(&Checked) -> String) -> Vec<(String, usize)> {
@@ -425,6 +427,14 @@ impl Audit {
             }
         }
         m.into_iter().collect()
+    }
+}
+
+/// Who a signer is for people: the principal and key, or the principal and CA, else the key.
+fn identity(s: &crate::cert::trust::Signer) -> String {
+    match s {
+        crate::cert::trust::Signer::Trusted { identity, .. } => identity.clone(),
+        other => other.fingerprint().to_string(),
     }
 }
 
@@ -477,7 +487,15 @@ pub fn reconcile(
         Some(r) => match_assets(&entries, &trusted, r, matching),
         None => (vec![], vec![]),
     };
+    let (series, unnumbered) = super::series::of(&entries, &trusted, |e| {
+        e.checked
+            .as_deref()
+            .map(|c| identity(&c.signer))
+            .unwrap_or_default()
+    });
     let mut audit = Audit {
+        series,
+        unnumbered,
         entries,
         duplicates,
         media,

@@ -105,6 +105,16 @@ pub fn text(a: &Audit) -> Vec<String> {
         a.duplicates.len(),
         a.entries.iter().filter(|e| e.validated_by().is_some()).count()
     ));
+    if !a.series.is_empty() {
+        out.push("Series (each signer's certificates, numbered as signed):".into());
+        out.extend(a.series.iter().map(|s| format!("  {}", s.describe())));
+    }
+    if a.unnumbered > 0 {
+        out.push(format!(
+            "Records without a series number (made before numbering): {}",
+            a.unnumbered
+        ));
+    }
     let problems: Vec<&Entry> = a.entries.iter().filter(|e| e.class.problem()).collect();
     if !problems.is_empty() {
         out.push(String::new());
@@ -112,6 +122,15 @@ pub fn text(a: &Audit) -> Vec<String> {
         for e in problems {
             out.push(format!("  {:<16} {}: {}", e.class.name(), e.name, e.detail));
         }
+    }
+    let broken: Vec<_> = a.series.iter().filter(|s| !s.whole()).collect();
+    if !broken.is_empty() {
+        out.push(String::new());
+        out.push(format!(
+            "Series with certificates missing from this delivery or forked ({}):",
+            broken.len()
+        ));
+        out.extend(broken.iter().map(|s| format!("  {}", s.describe())));
     }
     let countersigned: Vec<(&Entry, String)> = a
         .entries
@@ -365,6 +384,8 @@ pub fn events(a: &Audit) -> Vec<Event> {
         duplicates: a.duplicates.len(),
         superseded: superseded(a),
         signers: a.by_signer().into_iter().collect(),
+        series: a.series.clone(),
+        unnumbered: a.unnumbered,
         qc: a.qc.clone(),
         verify_time: a.verify_time.name(),
         clean: a.clean(),
@@ -627,6 +648,13 @@ pub fn html(a: &Audit, folder: &std::path::Path) -> Result<String, minijinja::Er
                 why => why,
             }
         })
+    }));
+    attention.extend(a.series.iter().filter(|s| !s.whole()).map(|s| {
+        context! {
+            what => if s.forks.is_empty() { "MISSING" } else { "FORK" },
+            which => format!("{} series {}", s.signer, s.short_id()),
+            why => s.describe(),
+        }
     }));
     if let Some(r) = &a.register {
         attention.extend(a.assets.iter().filter(|x| x.history.standing != Standing::Covered).map(|x| {

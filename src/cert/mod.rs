@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod build;
+pub mod chain;
 pub mod check;
 pub mod record;
 pub mod render;
@@ -603,6 +604,25 @@ pub struct Certificate {
     /// The ids of the INCOMPLETE certificates that earlier, interrupted runs of this same wipe
     /// wrote; this one, from the run that ended it, replaces them.
     pub supersedes: Vec<String>,
+    /// This certificate's place in its signer's series (see [`chain`]); absent in certificates
+    /// made before the series existed, or where no state folder could keep it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<Chain>,
+}
+
+/// A certificate's place in the series of everything one signing key signed on one machine:
+/// so an auditor can tell when one is missing from a delivery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Chain {
+    /// The series: made when the machine's state folder first kept one for this key; a new
+    /// id for the same key is a restart (a new state folder), never silent.
+    pub id: String,
+    /// 1 for the first certificate of the series, then one more for each.
+    pub seq: u64,
+    /// The BLAKE3 (hex) of the previous certificate's file (its exact bytes), empty for the
+    /// first.
+    pub previous: String,
 }
 
 /// Decides the verdict from the records: PASS only if every pass wrote and flushed every byte

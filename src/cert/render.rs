@@ -260,6 +260,19 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
                 ),
                 ("Machine", c.host.describe()),
                 (
+                    "Signer's series",
+                    c.chain.as_ref().map_or_else(
+                        || "not numbered".to_string(),
+                        |ch| {
+                            format!(
+                                "#{} of series {}",
+                                ch.seq,
+                                ch.id.chars().take(8).collect::<String>()
+                            )
+                        },
+                    ),
+                ),
+                (
                     "Started / finished",
                     format!(
                         "{} / {} ({:.0} s{})",

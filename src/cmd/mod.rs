@@ -303,15 +303,27 @@ pub(crate) fn store_certificate(
     key: &crate::cert::sign::Signing,
     reporter: &crate::progress::Reporter,
 ) -> anyhow::Result<crate::evidence::Stored> {
-    use anyhow::Context;
     let name = crate::cert::file_name(
         std::path::Path::new(&c.media.path),
         &c.sanitization.started,
         &c.id,
     );
-    let mut bytes = serde_json::to_vec_pretty(c).context("encoding the certificate")?;
-    bytes.push(b'\n');
-    let sig = crate::cert::sign::sign(key, &bytes)?;
+    // Numbered in its signer's series (and signed with its number) under the series' lock.
+    let chains = crate::cert::chain::default_dir();
+    let (bytes, sig) = crate::cert::chain::link(
+        chains.as_deref(),
+        key.public_key(),
+        &|w| reporter.say(w),
+        |link| {
+            let mut c = c.clone();
+            c.chain = link;
+            let mut bytes = serde_json::to_vec_pretty(&c)
+                .map_err(|e| Error::Usage(format!("cannot encode the certificate: {e}")))?;
+            bytes.push(b'\n');
+            let sig = crate::cert::sign::sign(key, &bytes)?;
+            Ok((bytes, sig))
+        },
+    )?;
     let folders: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
     let stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
     // The signer's public key (and OpenSSH certificate) beside it: a bundle says who signed.

@@ -1575,3 +1575,68 @@ fn the_printed_report_has_its_summary_on_page_one_and_no_table_off_the_page() {
         );
     }
 }
+
+#[test]
+fn a_certificate_missing_from_a_signers_series_is_named_and_a_restart_is_visible() {
+    let env = Env::new();
+    for (n, tag) in [("s1", "T-1"), ("s2", "T-2"), ("s3", "T-3"), ("s4", "T-4")] {
+        wiped(&env, n, tag);
+    }
+    env.trust_default_key();
+    let certs = env.certificates(&env.path("c"));
+    let mut numbered: Vec<(u64, PathBuf)> = certs
+        .iter()
+        .map(|p| {
+            let c = read_cert(p);
+            let chain = c.chain.expect("every new certificate is numbered");
+            (chain.seq, p.clone())
+        })
+        .collect();
+    numbered.sort();
+    let seqs: Vec<u64> = numbered.iter().map(|n| n.0).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    // Each names the BLAKE3 of the one before it.
+    let two = read_cert(&numbered[1].1).chain.unwrap();
+    assert_eq!(two.previous, digest(&numbered[0].1));
+    let out = mediasan!(env, "audit", "c");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_code(&out, 0);
+    assert!(text.contains("#1-#4, 4 certificate(s)"), "{text}");
+
+    // A FAIL certificate dropped from the delivery: named, and the delivery is not clean.
+    std::fs::remove_file(&numbered[1].1).unwrap();
+    std::fs::remove_file(sig(&numbered[1].1)).unwrap();
+    let out = mediasan!(env, "audit", "c");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_code(&out, 1);
+    assert!(text.contains("MISSING #2"), "{text}");
+    assert!(text.contains("NOT CLEAN"), "{text}");
+    let out = mediasan!(env, "audit", "c", "--json");
+    let summary = events(&out).pop().unwrap();
+    assert_eq!(summary["event"], "audit_summary");
+    assert_eq!(summary["series"][0]["gaps"], serde_json::json!([[2, 2]]));
+    assert_eq!(summary["clean"], false);
+
+    // A new state folder: the key's series begins again, shown as a restart.
+    let out = env
+        .cmd()
+        .env("XDG_STATE_HOME", env.path("state2"))
+        .args([
+            "wipe",
+            "--yes",
+            "--create",
+            "1M",
+            "--cert-dir",
+            "c",
+            "--operator",
+            "J",
+        ])
+        .args(["--asset-tag", "T-5"])
+        .arg(env.path("s5.img"))
+        .output()
+        .unwrap();
+    assert_code(&out, 0);
+    let out = mediasan!(env, "audit", "c");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("RESTART"), "{text}");
+}
