@@ -48,9 +48,9 @@ class Role(unittest.TestCase):
         self.loops.append(lo)
         return lo
 
-    def play(self, inventory, env):
+    def play(self, inventory, env, *extra):
         proc = subprocess.run(
-            [PLAYBOOK, "-i", inventory, "--forks", "2", os.path.join(HERE, "example-playbook.yml")],
+            [PLAYBOOK, "-i", inventory, "--forks", "2", *extra, os.path.join(HERE, "example-playbook.yml")],
             env=env,
             capture_output=True,
             text=True,
@@ -187,6 +187,40 @@ class Role(unittest.TestCase):
             fh.write("")
         audit = subprocess.run([BINARY, "audit", fetched, "--allowed-signers", alone], capture_output=True, text=True)
         self.assertNotEqual(audit.returncode, 0)
+
+    def test_check_mode_on_a_first_run_says_what_would_happen_and_missing_devices_fail(self):
+        d = self.tmp.name
+        inv = os.path.join(d, "inventory")
+        common = "ansible_connection=local ansible_python_interpreter=%s" % sys.executable
+        with open(inv, "w") as f:
+            f.write(
+                "h1 %s mediasan_devices='[\"/dev/disk/by-id/wwn-0x5000c500a1b2c3d4\"]' "
+                "mediasan_binary_src=%s mediasan_binary=%s/h1/mediasan mediasan_key=%s/h1/key "
+                "mediasan_certificates_dir=%s/fetched\n" % (common, BINARY, d, d, d)
+            )
+        env = dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
+            ANSIBLE_NOCOLOR="1",
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        # --check before anything is installed: green, and it says what would happen.
+        proc, tasks, recap = self.play(inv, env, "--check", "-v")
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(proc.returncode, 0, log)
+        self.assertIn("not installed yet", tasks["Sanitize the devices"], log)
+        self.assertFalse(os.path.exists(os.path.join(d, "h1", "mediasan")), "check mode installed nothing")
+        # An empty device list, and none at all: each host fails, saying why.
+        with open(inv, "w") as f:
+            f.write("h2 %s mediasan_devices='[]' mediasan_certificates_dir=%s/fetched\n" % (common, d))
+            f.write("h3 %s mediasan_certificates_dir=%s/fetched\n" % (common, d))
+        proc, tasks, recap = self.play(inv, env)
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(recap["h2"]["failed"], "1", log)
+        self.assertEqual(recap["h3"]["failed"], "1", log)
+        self.assertIn("mediasan_devices is empty", proc.stdout, log)
+        self.assertIn("mediasan_devices", tasks.get("Validating arguments against arg spec 'main' - Sanitize block devices with mediasan and bring the signed certificates back", proc.stdout), log)
 
 
 if __name__ == "__main__":

@@ -115,15 +115,106 @@ class Agent(unittest.TestCase):
         return utils.gzip_and_b64encode(io_dict=io_dict, file_list=files)
 
     def test_a_device_mediasan_cannot_handle_fails_unless_the_node_allows_falling_through(self):
-        ro = self.loop("ro.img", read_only=True)
         errors = importlib.import_module("ironic_python_agent.errors")
+        gone = self.device(os.path.join(self.tmp.name, "no-such-disk"))
         node = {"uuid": "n2", "driver_info": {}}
-        with self.assertRaises(errors.BlockDeviceEraseError) as e:
-            self.mine.erase_block_device(node, self.device(ro))
-        self.assertIn("read-only", str(e.exception))
+        with self.assertRaises(errors.BlockDeviceEraseError):
+            self.mine.erase_block_device(node, gone)
         node["driver_info"]["mediasan_allow_fallthrough"] = "true"
         with self.assertRaises(errors.IncompatibleHardwareMethodError):
-            self.mine.erase_block_device(node, self.device(ro))
+            self.mine.erase_block_device(node, gone)
+
+    def test_a_read_only_disk_is_skipped_only_when_the_conductor_allows_and_never_reported_erased(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        ro = self.loop("ro.img", read_only=True)
+        # Not allowed: the erase fails, also with fall-through allowed (never left to another
+        # manager that would skip it and call it erased).
+        for info in ({}, {"mediasan_allow_fallthrough": "true"}):
+            node = {"uuid": "n2", "driver_info": info, "driver_internal_info": {}}
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device(node, self.device(ro))
+            self.assertIn("read-only", str(e.exception))
+        node = {"uuid": "n2", "driver_info": {}, "driver_internal_info": {"agent_erase_skip_read_only": True}}
+        out = self.mine.erase_block_device(node, self.device(ro))
+        self.assertEqual(out["result"], "SKIPPED")
+        self.assertEqual(out["certificates"], [])
+        # The manual step: the writable disk erased, the read-only one SKIPPED, not erased.
+        rw = self.loop("rw.img")
+        out = self.mine.erase_devices_mediasan(node, [], verify_percent="5", devices=[rw, ro])
+        self.assertEqual(out[rw]["result"], "PASS")
+        self.assertEqual(out[ro]["result"], "SKIPPED")
+
+    def test_the_manual_step_never_erases_a_disk_on_the_nodes_skip_list(self):
+        keep, wipe = self.loop("keep.img"), self.loop("wipe.img")
+        with open(os.path.join(self.tmp.name, "keep.img"), "rb") as f:
+            before = f.read()
+        node = {"uuid": "n9", "properties": {"skip_block_devices": [{"name": keep}]}, "driver_info": {}}
+        with self.assertLogs("mediasan_ipa", level="WARNING") as logs:
+            out = self.mine.erase_devices_mediasan(node, [], verify_percent="5", devices=[keep, wipe])
+        self.assertEqual(sorted(out), [wipe])
+        self.assertEqual(out[wipe]["result"], "PASS")
+        with open(os.path.join(self.tmp.name, "keep.img"), "rb") as f:
+            self.assertEqual(f.read(), before, "the skipped disk is untouched")
+        self.assertTrue(any("skip_block_devices" in m for m in logs.output), logs.output)
+
+    def test_a_missing_binary_fails_a_node_that_requires_mediasan_and_is_logged(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        saved = os.environ["MEDIASAN_BINARY"]
+        os.environ["MEDIASAN_BINARY"] = os.path.join(self.tmp.name, "not-installed")
+        try:
+            with self.assertLogs("mediasan_ipa", level="WARNING") as logs:
+                self.assertEqual(
+                    self.mine.evaluate_hardware_support(), self.hardware.HardwareSupport.SERVICE_PROVIDER
+                )
+            self.assertIn("not on PATH", " ".join(logs.output))
+            lo = self.loop("m.img")
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device({"uuid": "m", "driver_info": {"mediasan_required": "true"}}, self.device(lo))
+            self.assertIn("not installed", str(e.exception))
+            # Not required: left to the next manager, loudly.
+            with self.assertLogs("mediasan_ipa", level="WARNING"):
+                with self.assertRaises(errors.IncompatibleHardwareMethodError):
+                    self.mine.erase_block_device({"uuid": "m", "driver_info": {}}, self.device(lo))
+            # The manual step is mediasan's own: it fails.
+            with self.assertRaises(errors.BlockDeviceEraseError):
+                self.mine.erase_devices_mediasan({"uuid": "m"}, [], devices=[lo])
+        finally:
+            os.environ["MEDIASAN_BINARY"] = saved
+
+    def wrapper(self, name, body):
+        """A stand-in binary: a shell script around the real one."""
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(path, 0o755)
+        return path
+
+    def test_a_pass_line_from_a_killed_process_or_a_missing_step_is_not_erased(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        saved = os.environ["MEDIASAN_BINARY"]
+        try:
+            # The real run printed its PASS, then the process was killed (137).
+            os.environ["MEDIASAN_BINARY"] = self.wrapper("killed", '"%s" "$@"; exit 137\n' % BINARY)
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device({"uuid": "k"}, self.device(self.loop("k1.img")))
+            self.assertIn("exited 137", str(e.exception))
+            # A plan of two steps with one certificate, exit 0: the second step never ran.
+            lo = self.loop("k2.img")
+            plan = json.dumps({"event": "sanitize_plan", "target": lo, "steps": [{}, {}], "dry_run": False})
+            os.environ["MEDIASAN_BINARY"] = self.wrapper(
+                "onestep", "echo '%s'; \"%s\" \"$@\" | grep -v sanitize_plan\n" % (plan, BINARY)
+            )
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_block_device({"uuid": "k"}, self.device(lo))
+            self.assertIn("1 of 2 step(s)", str(e.exception))
+        finally:
+            os.environ["MEDIASAN_BINARY"] = saved
+
+    def test_verify_percent_zero_is_not_taken_for_unset(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        with self.assertRaises(errors.BlockDeviceEraseError) as e:
+            self.mine.erase_devices_mediasan({"uuid": "z"}, [], verify_percent=0, devices=[self.loop("z.img")])
+        self.assertIn("verify-percent", str(e.exception))
 
     def test_a_failing_drive_fails_the_erase_with_the_certificates_reasons(self):
         # A loop device over the project's FUSE fault harness: writes to its first 64 KiB fail.
@@ -194,6 +285,66 @@ class Agent(unittest.TestCase):
         self.assertTrue(cert[0].startswith("/bucket/node6/"))
         self.assertIn(list(out.values())[0]["certificates"][0], got[cert[0]].decode())
         self.assertTrue(any(k.endswith(".json.sig") for k in got), "the signature too")
+
+    def test_certificates_go_to_an_https_endpoint_with_a_token_and_the_token_is_never_shown(self):
+        import http.server
+        import ssl
+        import threading
+
+        errors = importlib.import_module("ironic_python_agent.errors")
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days", "1",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )
+        got = {}
+
+        class Put(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Authorization") != "Bearer s3cret-t0ken":
+                    self.send_response(401)
+                else:
+                    got[self.path] = body
+                    self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Put)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = "https://127.0.0.1:%d/bucket/n10?acl=private" % srv.server_port
+        info = {
+            "mediasan_cert_destination": url,
+            "mediasan_cert_destination_token": "s3cret-t0ken",
+            "mediasan_cert_destination_ca": crt,
+        }
+        try:
+            out = self.mine.erase_block_device({"uuid": "n10", "driver_info": info}, self.device(self.loop("t1.img")))
+            self.assertEqual(out["result"], "PASS")
+            sent = [k for k in got if k.split("?")[0].endswith(".json")]
+            self.assertEqual(len(sent), 1, got.keys())
+            self.assertTrue(sent[0].startswith("/bucket/n10/") and sent[0].endswith("?acl=private"), sent)
+            # A wrong token or no CA bundle: the erase fails, the token and the query never shown.
+            for i, bad in enumerate(({"mediasan_cert_destination_token": "wr0ng-t0ken"}, {"mediasan_cert_destination_ca": ""})):
+                with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                    self.mine.erase_block_device(
+                        {"uuid": "n10", "driver_info": dict(info, **bad)}, self.device(self.loop("t2-%d.img" % i))
+                    )
+                msg = str(e.exception)
+                self.assertIn("could not be shipped", msg)
+                self.assertNotIn("t0ken", msg)
+                self.assertNotIn("acl=private", msg)
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
     def test_the_manual_step_sanitizes_all_at_once_and_a_refused_destination_fails_it(self):
         a, b = self.loop("s1.img"), self.loop("s2.img")

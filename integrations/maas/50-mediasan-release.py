@@ -25,6 +25,10 @@
 #     type: string
 #     argument_format: --allow-new-key={input}
 #     default: ""
+#   skip_read_only:
+#     type: string
+#     argument_format: --skip-read-only={input}
+#     default: ""
 # packages:
 #   apt:
 #     - mediasan
@@ -45,13 +49,16 @@ SSH_AUTH_SOCK), else MEDIASAN_KEY or the organization file's key. With none, med
 the script fails, unless `allow_new_key` is true (a key made on the spot, which no auditor
 trusts until its public half is collected): never a throwaway key silently.
 
-The disks are the machine's (lsblk: whole disks, not read-only), or, for tests, the
-comma-separated MEDIASAN_DISKS.
+The disks are the machine's (lsblk: whole disks), or, for tests, the comma-separated
+MEDIASAN_DISKS. A read-only disk cannot be sanitized: mediasan refuses it with a signed FAIL
+record and the release fails, unless `skip_read_only` is true; then it is in the results as
+SKIPPED (never as sanitized) and does not fail the release.
 """
 
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -61,16 +68,20 @@ def disks():
     if named:
         return [d for d in named.split(",") if d]
     out = subprocess.run(
-        ["lsblk", "--json", "--nodeps", "--output", "NAME,TYPE,RO"],
+        ["lsblk", "--json", "--nodeps", "--output", "NAME,TYPE"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return [
-        "/dev/" + d["name"]
-        for d in json.loads(out)["blockdevices"]
-        if d["type"] == "disk" and not d["ro"] in (True, "1", 1)
-    ]
+    return ["/dev/" + d["name"] for d in json.loads(out)["blockdevices"] if d["type"] == "disk"]
+
+
+def read_only(disk):
+    try:
+        with open("/sys/block/%s/ro" % os.path.basename(os.path.realpath(disk))) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def run(binary, policy, verify_percent, targets, cert_dir, key="", new_key=False):
@@ -91,7 +102,7 @@ def run(binary, policy, verify_percent, targets, cert_dir, key="", new_key=False
     return proc.returncode, events, proc.stderr
 
 
-def summarize(targets, code, events, stderr):
+def summarize(targets, code, events, stderr, skipped=()):
     """The RESULT_PATH document: MAAS's rules (a dict; status in passed/failed/degraded/...;
     results: str -> scalar or list)."""
     results = {}
@@ -104,6 +115,8 @@ def summarize(targets, code, events, stderr):
                 {"result": "ERROR", "reasons": [e.get("error", "")], "id": ""}
             )
     ok = code == 0
+    for t in skipped:
+        results[t] = "SKIPPED: read-only (skip_read_only), not sanitized"
     for t in targets:
         got = by_target.get(t, [])
         if not got:
@@ -127,6 +140,7 @@ def main(argv=None):
     p.add_argument("--verify-percent", default="")
     p.add_argument("--key", default="")
     p.add_argument("--allow-new-key", default="")
+    p.add_argument("--skip-read-only", default="")
     p.add_argument("--mediasan", default=os.environ.get("MEDIASAN", "mediasan"))
     a = p.parse_args(argv)
     result_path = os.environ.get("RESULT_PATH")
@@ -136,13 +150,22 @@ def main(argv=None):
     cert_dir = os.path.join(os.environ.get("DOWNLOAD_PATH") or os.path.dirname(result_path), "certificates")
     os.makedirs(cert_dir, exist_ok=True)
     targets = disks()
-    if not targets:
+    skipped = []
+    if a.skip_read_only.lower() in ("1", "true", "yes"):
+        skipped = [t for t in targets if read_only(t)]
+        targets = [t for t in targets if t not in skipped]
+    if not targets and not skipped:
         doc = {"status": "failed", "results": {"error": "no disks found"}}
+    elif not targets:
+        doc = summarize([], 0, [], "", skipped)
+    elif not shutil.which(a.mediasan):
+        doc = {"status": "failed", "results": {"error": "the mediasan binary (%s) is not installed" % a.mediasan}}
+        print(doc["results"]["error"], file=sys.stderr)
     else:
         new_key = a.allow_new_key.lower() in ("1", "true", "yes")
         code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir, a.key, new_key)
         sys.stderr.write(stderr)
-        doc = summarize(targets, code, events, stderr)
+        doc = summarize(targets, code, events, stderr, skipped)
         for e in events:
             if e.get("event") == "result" and e.get("certificate"):
                 for f in (e["certificate"], e.get("signature")):

@@ -28,7 +28,8 @@ def check_maas_rules(doc):
     assert doc["status"] in ("passed", "failed", "degraded", "timedout", "skipped"), doc
     for k, v in doc["results"].items():
         assert isinstance(k, str), k
-        scalars = (str, int, float, bool, type(None))
+        # MAAS's read_results takes str, int, float and bool, never None.
+        scalars = (str, int, float, bool)
         assert isinstance(v, scalars) or (isinstance(v, list) and all(isinstance(x, scalars) for x in v)), (k, v)
 
 
@@ -131,6 +132,22 @@ class Release(unittest.TestCase):
         self.assertIn("refused", doc["results"][ro][0])
         self.assertTrue(doc["results"][good][0].startswith("PASS"), doc)
         self.assertEqual(doc["results"]["mediasan_exit"], 3)
+
+    def test_a_read_only_disk_fails_the_release_unless_skipping_is_allowed_and_is_never_passed(self):
+        good, ro = self.loop("a.img", 1 << 20), self.loop("ro.img", 1 << 20, read_only=True)
+        proc, doc = self.release([good, ro], "--key=" + self.key(), "--skip-read-only=true")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(doc["status"], "passed")
+        self.assertTrue(doc["results"][ro].startswith("SKIPPED"), doc)
+        self.assertTrue(doc["results"][good][0].startswith("PASS"), doc)
+
+    def test_a_missing_binary_is_a_failed_result_not_a_traceback(self):
+        a = self.loop("a.img", 1 << 20)
+        proc, doc = self.release([a], "--mediasan=" + os.path.join(self.tmp.name, "not-installed"))
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(doc["status"], "failed")
+        self.assertIn("not installed", doc["results"]["error"])
+        self.assertNotIn("Traceback", proc.stderr)
 
     def test_outside_maas_it_refuses(self):
         env = dict(os.environ, MEDIASAN=BINARY)

@@ -5,6 +5,8 @@ calls it once with --json and maps its events. A device without a PASS certifica
 task for this host; nothing is ever reported sanitized without a certificate."""
 
 import json
+import os
+import shutil
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -20,6 +22,44 @@ options:
   node: {type: dict, default: {}}
   extra_args: {type: list, elements: str, default: []}
 """
+
+EXAMPLES = r"""
+- name: Sanitize two drives with the host's own key
+  mediasan_sanitize:
+    binary: /usr/bin/mediasan
+    devices: [/dev/disk/by-id/wwn-0x5000c500a1b2c3d4, /dev/disk/by-id/nvme-eui.0025388b71b2c3d4]
+    policy: nist-decommission
+    cert_dir: /var/lib/mediasan/certificates
+    key: /var/lib/mediasan/signing_key
+    node: {inventory: "{{ inventory_hostname }}"}
+"""
+
+RETURN = r"""
+results:
+  description: One entry per device and policy step.
+  type: list
+  elements: dict
+  contains:
+    device: {type: str, description: the device as named}
+    result: {type: str, description: PASS, FAIL, INCOMPLETE or ERROR (no certificate)}
+    certificate_id: {type: str}
+    certificate: {type: str, description: the certificate file on the host}
+    reasons: {type: list, elements: str}
+files:
+  description: The certificates and signatures on the host, for fetch.
+  type: list
+  elements: str
+plans:
+  description: In check mode, mediasan's sanitize_plan events.
+  type: list
+  elements: dict
+"""
+
+
+def reason(stderr, rc):
+    """mediasan's own last line (its one-line error), else its exit code."""
+    lines = [l for l in stderr.strip().splitlines() if l.strip()]
+    return lines[-1] if lines else "exit %d" % rc
 
 
 def main():
@@ -38,6 +78,19 @@ def main():
     p = m.params
     if not p["devices"]:
         m.exit_json(changed=False, results=[], files=[], msg="no devices named")
+    binary = p["binary"] if os.path.isabs(p["binary"]) else shutil.which(p["binary"])
+    if not binary or not os.access(binary, os.X_OK):
+        if m.check_mode:
+            # A first run in check mode: the install task has not run yet.
+            m.exit_json(
+                changed=True,
+                plans=[],
+                results=[],
+                files=[],
+                msg="mediasan is not installed yet (%s); it would be, then %s sanitized"
+                % (p["binary"], ", ".join(p["devices"])),
+            )
+        m.fail_json(msg="mediasan is not installed at %s" % p["binary"], results=[], files=[])
     cmd = [p["binary"], "sanitize", "--json", "--policy", p["policy"], "--cert-dir", p["cert_dir"]]
     cmd += ["--dry-run"] if m.check_mode else ["--yes"]
     if p["key"]:
@@ -54,6 +107,8 @@ def main():
             pass
     if m.check_mode:
         plans = [e for e in events if e.get("event") == "sanitize_plan"]
+        if rc != 0 and not plans:
+            m.fail_json(msg="mediasan: " + reason(err, rc), rc=rc, stderr=err, results=[], files=[])
         m.exit_json(changed=bool(plans), plans=plans, rc=rc, stderr=err, results=[], files=[])
     results, files = [], []
     for d in p["devices"]:
@@ -79,7 +134,8 @@ def main():
     if bad or rc != 0:
         m.fail_json(
             msg="not sanitized with a PASS certificate: "
-            + "; ".join("%s %s %s" % (r["device"], r["result"], " ".join(r["reasons"])) for r in bad),
+            + ("; ".join("%s %s %s" % (r["device"], r["result"], " ".join(r["reasons"])) for r in bad)
+               or "mediasan: " + reason(err, rc)),
             changed=written,
             results=results,
             files=files,
