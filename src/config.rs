@@ -163,15 +163,25 @@ fn expand_home(
     }
 }
 
-/// Loads `--config FILE` (which must exist), else the default file if there is one.
+/// The machine's organization file (the Debian package installs a commented one), read when
+/// the user has none: for unattended runs as root.
+pub const SYSTEM: &str = "/etc/mediasan/mediasan.toml";
+
+/// Loads `--config FILE` (which must exist), else the user's file if there is one, else the
+/// machine's ([`SYSTEM`]) if there is one.
 ///
 /// # Errors
 /// [`Error::Usage`] if a named file is missing or any file does not parse.
 pub fn load(explicit: Option<&Path>) -> Result<Config> {
+    load_from(explicit, default_path(), Path::new(SYSTEM))
+}
+
+fn load_from(explicit: Option<&Path>, user: Option<PathBuf>, system: &Path) -> Result<Config> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
-        None => match default_path() {
+        None => match user {
             Some(p) if p.exists() => p,
+            _ if system.exists() => system.to_path_buf(),
             _ => return Ok(Config::default()),
         },
     };
@@ -195,6 +205,25 @@ pub fn load(explicit: Option<&Path>) -> Result<Config> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_file_then_the_machines_then_none() {
+        let t = tempfile::tempdir().unwrap();
+        let (user, system) = (t.path().join("user.toml"), t.path().join("system.toml"));
+        std::fs::write(&system, "operator = \"machine\"\n").unwrap();
+        let c = load_from(None, Some(user.clone()), &system).unwrap();
+        assert_eq!(c.operator.as_deref(), Some("machine"));
+        std::fs::write(&user, "operator = \"me\"\n").unwrap();
+        let c = load_from(None, Some(user.clone()), &system).unwrap();
+        assert_eq!(c.operator.as_deref(), Some("me"));
+        let c = load_from(Some(&system), Some(user), &system).unwrap();
+        assert_eq!(c.operator.as_deref(), Some("machine"), "--config wins");
+        let none = load_from(None, None, &t.path().join("absent.toml")).unwrap();
+        assert_eq!(none, Config::default());
+        // The package's file, all comments, changes nothing.
+        let shipped = include_str!("../packaging/mediasan.toml");
+        assert_eq!(parse(shipped, "mediasan.toml").unwrap(), Config::default());
+    }
 
     #[test]
     fn a_leading_tilde_is_the_home_folder() {

@@ -548,6 +548,8 @@ pub(crate) fn open_session<'a>(
     targets: usize,
     reporter: &Reporter,
 ) -> anyhow::Result<(Session<'a>, Vec<Reserve>)> {
+    // A run that may not sign is refused before any folder is made.
+    super::key_ready(&req.key)?;
     let cert_folder = Folder::prepare(
         &req.cert_dir,
         RESERVE_BYTES,

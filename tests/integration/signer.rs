@@ -186,6 +186,8 @@ fn an_unattended_run_without_a_configured_key_is_refused_unless_allowed() {
         "{err}"
     );
     assert!(!env.path("d.img").exists(), "nothing made");
+    assert!(!env.path("c").exists(), "no folder made");
+    assert!(!env.path("state").exists(), "no journal folder made");
     assert!(!env.pubkey().exists(), "no key made");
     assert!(env.certificates(&env.path("c")).is_empty());
     // MEDIASAN_CREATE_KEY=0 allows nothing.
