@@ -11,22 +11,32 @@
 # parameters:
 #   policy:
 #     type: string
+#     title: mediasan policy
+#     description: A built-in policy (mediasan policies) or a policy file on the machine
 #     argument_format: --policy={input}
 #     default: nist-decommission
 #   verify_percent:
 #     type: string
+#     title: Share read back (percent, 1-100)
+#     description: Empty for the policy's own
 #     argument_format: --verify-percent={input}
 #     default: ""
 #   key:
 #     type: string
+#     title: Signing key on the machine
+#     description: KEY with KEY-cert.pub beside it, or KEY.pub for a key in the ssh-agent
 #     argument_format: --key={input}
 #     default: ""
 #   allow_new_key:
 #     type: string
+#     title: Allow a key made on the spot (true/false)
+#     description: Without a key, sign with a new one nobody trusts yet instead of failing
 #     argument_format: --allow-new-key={input}
 #     default: ""
 #   skip_read_only:
 #     type: string
+#     title: Skip read-only disks (true/false)
+#     description: Report them SKIPPED instead of failing the release
 #     argument_format: --skip-read-only={input}
 #     default: ""
 # packages:
