@@ -48,6 +48,21 @@ class Role(unittest.TestCase):
         self.loops.append(lo)
         return lo
 
+    def env(self):
+        """ansible-playbook's environment: the role, no colours, mediasan's folders in the test's
+        own, and nothing that would let mediasan make a key of its own."""
+        d = self.tmp.name
+        env = dict(
+            os.environ,
+            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
+            ANSIBLE_HOST_KEY_CHECKING="False",
+            ANSIBLE_NOCOLOR="1",
+            XDG_CONFIG_HOME=os.path.join(d, "config"),
+            XDG_STATE_HOME=os.path.join(d, "state"),
+        )
+        env.pop("MEDIASAN_CREATE_KEY", None)
+        return env
+
     def play(self, inventory, env, *extra):
         proc = subprocess.run(
             [PLAYBOOK, "-i", inventory, "--forks", "2", *extra, os.path.join(HERE, "example-playbook.yml")],
@@ -84,14 +99,7 @@ class Role(unittest.TestCase):
                     "mediasan_key=%s mediasan_extra_args='[\"--verify-percent\", \"5\"]'\n"
                     % (host, sys.executable, json.dumps(devs), BINARY, d, host, d, host, d, key)
                 )
-        env = dict(
-            os.environ,
-            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
-            ANSIBLE_HOST_KEY_CHECKING="False",
-            ANSIBLE_NOCOLOR="1",
-            XDG_CONFIG_HOME=os.path.join(d, "config"),
-            XDG_STATE_HOME=os.path.join(d, "state"),
-        )
+        env = self.env()
         proc, tasks, recap = self.play(inv, env)
         log = proc.stdout[-4000:] + proc.stderr[-2000:]
         self.assertEqual(recap["h1"]["failed"], "0", log)
@@ -141,15 +149,7 @@ class Role(unittest.TestCase):
                     % (host, sys.executable, json.dumps([self.loop(host + ".img")]), BINARY, d, host, d, host, d,
                        d, host, ca)
                 )
-        env = dict(
-            os.environ,
-            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
-            ANSIBLE_HOST_KEY_CHECKING="False",
-            ANSIBLE_NOCOLOR="1",
-            XDG_CONFIG_HOME=os.path.join(d, "config"),
-            XDG_STATE_HOME=os.path.join(d, "state"),
-        )
-        env.pop("MEDIASAN_CREATE_KEY", None)
+        env = self.env()
         proc, tasks, recap = self.play(inv, env)
         log = proc.stdout[-4000:] + proc.stderr[-2000:]
         self.assertEqual(proc.returncode, 0, log)
@@ -198,13 +198,7 @@ class Role(unittest.TestCase):
                 "mediasan_binary_src=%s mediasan_binary=%s/h1/mediasan mediasan_key=%s/h1/key "
                 "mediasan_certificates_dir=%s/fetched\n" % (common, BINARY, d, d, d)
             )
-        env = dict(
-            os.environ,
-            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
-            ANSIBLE_NOCOLOR="1",
-            XDG_CONFIG_HOME=os.path.join(d, "config"),
-            XDG_STATE_HOME=os.path.join(d, "state"),
-        )
+        env = self.env()
         # --check before anything is installed: green, and it says what would happen.
         proc, tasks, recap = self.play(inv, env, "--check", "-v")
         log = proc.stdout[-4000:] + proc.stderr[-2000:]
