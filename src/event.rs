@@ -372,6 +372,11 @@ pub struct Outcome {
     pub certificate: Option<PathBuf>,
     pub signature: Option<PathBuf>,
     pub id: String,
+    /// The certificate's place in its signer's series (`chain.id`, `chain.seq`): an engine
+    /// that keeps the last number can tell when the end of a series is missing. `null` when it
+    /// has none.
+    pub chain_id: Option<String>,
+    pub chain_seq: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -576,6 +581,8 @@ mod tests {
                     certificate: Some(p.clone()),
                     signature: Some(p.clone()),
                     id: s("i"),
+                    chain_id: Some(s("c")),
+                    chain_seq: Some(1),
                 }),
                 "result",
                 "",

@@ -150,6 +150,8 @@ pub struct Stored {
     pub sig: Option<PathBuf>,
     /// When it is not in the first folder: why that failed, and every later one that did.
     pub fallback: Vec<String>,
+    /// Its place in its signer's series, `(series id, number)`, when it has one.
+    pub chain: Option<(String, u64)>,
 }
 
 /// Writes `bytes` to `dir/name` without ever leaving a partial file there and without
@@ -293,6 +295,7 @@ pub fn write_certificate(folders: &[&Path], name: &str, json: &[u8], sig: &str) 
                     json: Some(j),
                     sig: Some(s),
                     fallback,
+                    chain: None,
                 }
             }
             Err(e) => fallback.push(format!("{}: {e}", dir.display())),
@@ -308,6 +311,7 @@ pub fn write_certificate(folders: &[&Path], name: &str, json: &[u8], sig: &str) 
         json: None,
         sig: None,
         fallback,
+        chain: None,
     }
 }
 

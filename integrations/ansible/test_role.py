@@ -116,6 +116,8 @@ class Role(unittest.TestCase):
         self.assertFalse(r1["failed"])
         self.assertEqual(sorted(x["device"] for x in r1["results"]), sorted(h1))
         self.assertTrue(all(x["result"] == "PASS" and x["certificate_id"] for x in r1["results"]), r1)
+        seqs = [x["chain_seq"] for x in r1["results"]]
+        self.assertTrue(all(isinstance(n, int) and n > 0 for n in seqs) and len(set(seqs)) == 2, r1)
         with open(os.path.join(d, "fetched", "h2", "results.json")) as f:
             r2 = json.load(f)
         self.assertTrue(r2["failed"])

@@ -385,6 +385,7 @@ class Agent(unittest.TestCase):
         with open(path) as fh:
             doc = json.load(fh)
         self.assertEqual(doc["host"]["node"], {"ironic_node": node["uuid"]})
+        self.assertEqual(out["series"], ["%s#%d" % (doc["chain"]["id"], doc["chain"]["seq"])])
         check = subprocess.run(
             [BINARY, "cert", "verify", path, "--pubkey", key + ".pub"], capture_output=True, text=True
         )

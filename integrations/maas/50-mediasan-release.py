@@ -141,6 +141,14 @@ def summarize(targets, code, events, stderr, skipped=()):
             for r in got
         ]
     results["mediasan_exit"] = code
+    # The last number of each signer's series this run reached: kept by MAAS, so an auditor can
+    # tell when the end of a series is missing from a delivery.
+    last = {}
+    for e in events:
+        if e.get("event") == "result" and e.get("chain_id"):
+            last[e["chain_id"]] = max(last.get(e["chain_id"], 0), e.get("chain_seq") or 0)
+    if last:
+        results["mediasan_series"] = ["%s#%d" % kv for kv in sorted(last.items())]
     return {"status": "passed" if ok else "failed", "results": results}
 
 

@@ -98,6 +98,9 @@ class Release(unittest.TestCase):
         folder = os.path.join(self.tmp.name, "download", "certificates")
         certs = sorted(c for c in os.listdir(folder) if c.endswith(".json"))
         self.assertEqual(len(certs), 2, certs)
+        # The series' last number, kept by MAAS.
+        self.assertEqual(len(doc["results"]["mediasan_series"]), 1, doc)
+        self.assertTrue(doc["results"]["mediasan_series"][0].endswith("#2"), doc)
         # Signed by the key the parameter named.
         check = subprocess.run(
             [BINARY, "cert", "verify", os.path.join(folder, certs[0]), "--pubkey", key + ".pub"],

@@ -307,6 +307,8 @@ mod tests {
             certificate: Some("/certs/sdb-2026-S1-abc.json".into()),
             signature: None,
             id: "abc".into(),
+            chain_id: None,
+            chain_seq: None,
         }));
         board.update("/dev/sdb", |b| b.stage = Stage::Finished);
         assert_eq!(

@@ -310,7 +310,7 @@ pub(crate) fn store_certificate(
     );
     // Numbered in its signer's series (and signed with its number) under the series' lock.
     let chains = crate::cert::chain::default_dir();
-    let (bytes, sig) = crate::cert::chain::link(
+    let (bytes, (sig, chain)) = crate::cert::chain::link(
         chains.as_deref(),
         key.public_key(),
         &|w| reporter.say(w),
@@ -321,11 +321,12 @@ pub(crate) fn store_certificate(
                 .map_err(|e| Error::Usage(format!("cannot encode the certificate: {e}")))?;
             bytes.push(b'\n');
             let sig = crate::cert::sign::sign(key, &bytes)?;
-            Ok((bytes, sig))
+            Ok((bytes, (sig, c.chain.map(|ch| (ch.id, ch.seq)))))
         },
     )?;
     let folders: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
-    let stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
+    let mut stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
+    stored.chain = chain;
     // The signer's public key (and OpenSSH certificate) beside it: a bundle says who signed.
     if let Some(dir) = stored.json.as_deref().and_then(std::path::Path::parent) {
         for (file, text) in key.public_files() {
@@ -369,6 +370,8 @@ pub(crate) fn announce(
         certificate: stored.json,
         signature: stored.sig,
         id: c.id.clone(),
+        chain_id: stored.chain.as_ref().map(|ch| ch.0.clone()),
+        chain_seq: stored.chain.as_ref().map(|ch| ch.1),
     }));
     crate::summary::Row {
         result: c.result.name().into(),

@@ -220,7 +220,13 @@ def outcome(device, code, results, plans, errs, s):
         return None, errors.BlockDeviceEraseError(
             "mediasan exited %d (%s): %s is not reported erased" % (code, "; ".join(errs) or "killed?", device)
         )
-    return {"device": device, "result": "PASS", "certificates": [r.get("id") for r in got]}, None
+    return {
+        "device": device,
+        "result": "PASS",
+        "certificates": [r.get("id") for r in got],
+        # Each certificate's place in its signer's series: the node's log keeps the last one.
+        "series": ["%s#%s" % (r.get("chain_id"), r.get("chain_seq")) for r in got if r.get("chain_id")],
+    }, None
 
 
 def judge(device, code, results, plans, errs, s):

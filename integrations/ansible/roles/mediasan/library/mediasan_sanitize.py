@@ -45,6 +45,8 @@ results:
     certificate_id: {type: str}
     certificate: {type: str, description: the certificate file on the host}
     reasons: {type: list, elements: str}
+    chain_id: {type: str, description: the signer's series the certificate is numbered in}
+    chain_seq: {type: int, description: its number there (keep the last to see a missing end)}
 files:
   description: The certificates and signatures on the host, for fetch.
   type: list
@@ -126,6 +128,8 @@ def main():
                     certificate_id=e.get("id", ""),
                     certificate=e.get("certificate"),
                     reasons=e.get("reasons", []),
+                    chain_id=e.get("chain_id"),
+                    chain_seq=e.get("chain_seq"),
                 )
             )
             files += [f for f in (e.get("certificate"), e.get("signature")) if f]
