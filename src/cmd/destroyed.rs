@@ -39,11 +39,10 @@ pub fn run(args: &DestroyedArgs) -> anyhow::Result<Exit> {
     };
     let c = cert::build::destroyed(media, d, SystemTime::now(), &record);
     let dir = crate::settings::cert_dir(args.cert_dir.as_ref(), &config);
+    let signing = crate::settings::key(args.key.as_ref(), args.create_key, &config);
+    super::key_ready(&signing)?;
     let folder = Folder::prepare(&dir, RESERVE_BYTES, "certificate folder (--cert-dir)")?;
-    let key = super::load_key(
-        &crate::settings::key(args.key.as_ref(), args.create_key, &config),
-        &reporter,
-    )?;
+    let key = super::load_key(&signing, &reporter)?;
     let stored = super::store_certificate(
         &c,
         &evidence::fallbacks(&folder.path, None),

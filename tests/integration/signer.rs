@@ -192,6 +192,24 @@ fn an_unattended_run_without_a_configured_key_is_refused_unless_allowed() {
     assert!(env.certificates(&env.path("c")).is_empty());
     // MEDIASAN_CREATE_KEY=0 allows nothing.
     assert_code(&run(&[], &[("MEDIASAN_CREATE_KEY", "0")]), 2);
+    // A destruction record is refused the same way, before its folder is made.
+    let out = env
+        .cmd()
+        .env_remove("MEDIASAN_CREATE_KEY")
+        .args(["destroyed", "--serial", "S1", "--method", "shred"])
+        .args([
+            "--facility",
+            "Shred Co",
+            "--witness",
+            "Max",
+            "--cert-dir",
+            "d",
+        ])
+        .output()
+        .unwrap();
+    assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no signing key is configured"));
+    assert!(!env.path("d").exists());
 
     // A key named by MEDIASAN_KEY signs, and no default key is made.
     let made = env
