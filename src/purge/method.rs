@@ -422,6 +422,26 @@ mod tests {
     }
 
     #[test]
+    fn every_method_says_what_its_read_back_proves_and_what_it_cannot() {
+        for m in Method::ALL {
+            let p = m.proves();
+            assert!(
+                p.starts_with("the canaries written before are gone") && p.contains("cannot"),
+                "{}: {p:?}",
+                m.name()
+            );
+        }
+        // The overwrite's claim names the pattern; the crypto erase's says what it cannot tell.
+        assert!(Method::NvmeSanitizeOverwrite.proves().contains("pattern"));
+        assert!(Method::NvmeSanitizeCrypto
+            .proves()
+            .contains("cannot tell a crypto erase from a TRIM"));
+        assert!(Method::ScsiSanitizeBlock
+            .proves()
+            .contains("spare or retired blocks"));
+    }
+
+    #[test]
     fn word_217_zero_is_not_magnetic() {
         // An SSD that does not report its rate (word 217 = 0) used to be graded magnetic, so
         // its enhanced erase was certified Purge.
