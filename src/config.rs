@@ -89,7 +89,7 @@ pub fn node_pair(s: &str) -> std::result::Result<(String, String), String> {
 
 /// `$XDG_CONFIG_HOME/mediasan/mediasan.toml`, else `~/.config/mediasan/mediasan.toml`.
 pub fn default_path() -> Option<PathBuf> {
-    crate::cert::sign::default_key_path().map(|k| k.with_file_name("mediasan.toml"))
+    crate::places::config_dir().map(|c| c.join("mediasan.toml"))
 }
 
 /// A TOML/serde message in words a person uses: no Rust types ("expected u8", "expected

@@ -322,7 +322,7 @@ pub fn fallbacks(first: &Path, journal: Option<&Path>) -> Vec<PathBuf> {
     if let Some(j) = journal {
         v.push(j.join("certificates"));
     }
-    if let Some(s) = crate::journal::default_dir().and_then(|d| d.parent().map(Path::to_path_buf)) {
+    if let Some(s) = crate::places::state_dir() {
         v.push(s.join("certificates"));
     }
     v.push(PathBuf::from("/var/tmp/mediasan-certificates"));

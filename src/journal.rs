@@ -352,15 +352,7 @@ impl Journal {
 /// The journal folder: `--journal-dir`, else `$XDG_STATE_HOME/mediasan/journal`, else
 /// `~/.local/state/mediasan/journal`.
 pub fn default_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/state"))
-        })?;
-    Some(base.join("mediasan").join("journal"))
+    crate::places::state_dir().map(|s| s.join("journal"))
 }
 
 /// The journal file of the medium `key` (at `canonical` now) in `dir`: named by the medium's

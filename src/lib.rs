@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod journal;
 pub mod limits;
 pub mod pattern;
+pub mod places;
 pub mod plan;
 pub mod policy;
 pub mod progress;

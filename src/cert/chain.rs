@@ -28,7 +28,7 @@ struct Head {
 /// The folder that keeps the series' heads: `$XDG_STATE_HOME/mediasan/chain`, else
 /// `~/.local/state/mediasan/chain`.
 pub fn default_dir() -> Option<PathBuf> {
-    crate::journal::default_dir().and_then(|j| j.parent().map(|s| s.join("chain")))
+    crate::places::state_dir().map(|s| s.join("chain"))
 }
 
 /// The next link of `signer`'s series in `dir`: `make` gets it (or `None` when there is no

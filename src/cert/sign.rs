@@ -21,15 +21,7 @@ pub const VALIDATION: &str = "mediasan-validation";
 /// Where the default signing key lives: `$XDG_CONFIG_HOME/mediasan/signing_key`, else
 /// `$HOME/.config/mediasan/signing_key`.
 pub fn default_key_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("mediasan").join("signing_key"))
+    crate::places::config_dir().map(|c| c.join("signing_key"))
 }
 
 /// The `SHA256:...` fingerprint of a public key, as `ssh-keygen -l` prints it.
