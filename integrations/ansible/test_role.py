@@ -127,10 +127,41 @@ class Role(unittest.TestCase):
         self.assertIn("refused", " ".join(by_device[h2[1]]["reasons"]), r2)
         self.assertEqual(len([f for f in os.listdir(os.path.join(d, "fetched", "h2")) if f.endswith(".sig")]), 2)
         self.assertIn("changed: [h1]", tasks["Install the mediasan binary"])
-        # Again: the install step changes nothing; h1's devices are sanitized again.
+        # Again: the install step changes nothing, and h1's devices, whose certificates still
+        # verify against them, are left alone (hours saved on real drives).
         proc, tasks, recap = self.play(inv, env)
         self.assertIn("ok: [h1]", tasks["Install the mediasan binary"], proc.stdout[-3000:])
+        self.assertIn("ok: [h1]", tasks["Sanitize the devices"], proc.stdout[-3000:])
         self.assertEqual(recap["h1"]["failed"], "0")
+        with open(os.path.join(d, "fetched", "h1", "results.json")) as f:
+            again = json.load(f)
+        self.assertTrue(all(x["verified_again"] for x in again["results"]), again)
+        self.assertEqual(
+            sorted(x["certificate_id"] for x in again["results"]), sorted(x["certificate_id"] for x in r1["results"])
+        )
+        # Written since: that device is sanitized again; the other is still left alone.
+        fd = os.open(h1[0], os.O_WRONLY)
+        try:
+            os.write(fd, b"new data" * 512)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        proc, tasks, recap = self.play(inv, env)
+        self.assertEqual(recap["h1"]["failed"], "0", proc.stdout[-3000:])
+        with open(os.path.join(d, "fetched", "h1", "results.json")) as f:
+            third = {x["device"]: x for x in json.load(f)["results"]}
+        self.assertFalse(third[h1[0]]["verified_again"], third)
+        self.assertTrue(third[h1[1]]["verified_again"], third)
+        self.assertNotIn(third[h1[0]]["certificate_id"], [x["certificate_id"] for x in r1["results"]])
+        # mediasan_force: everything again.
+        with open(inv) as f:
+            text = f.read()
+        with open(inv, "w") as f:
+            f.write(text.replace("mediasan_key=", "mediasan_force=true mediasan_key="))
+        proc, tasks, recap = self.play(inv, env)
+        with open(os.path.join(d, "fetched", "h1", "results.json")) as f:
+            forced = json.load(f)["results"]
+        self.assertFalse(any(x["verified_again"] for x in forced), forced)
 
     def test_two_hosts_each_with_its_own_key_certified_by_one_fleet_ca_audit_clean(self):
         """The fleet CA stays on the controller; each host makes its own key, which never leaves
