@@ -419,6 +419,24 @@ mod tests {
             Grade::Purge
         );
         assert_eq!(Method::ScsiSanitizeCrypto.technique(), "crypto erase");
+        // The certificate carries why enhanced security erase is Purge only on magnetic media;
+        // the methods without such a caveat carry none.
+        assert!(Method::AtaSecurityEraseEnhanced
+            .note()
+            .unwrap()
+            .contains("magnetic media only"));
+        let noted: Vec<&str> = Method::ALL
+            .iter()
+            .filter(|m| m.note().is_some())
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(
+            noted,
+            [
+                Method::NvmeFormatCrypto.name(),
+                Method::AtaSecurityEraseEnhanced.name()
+            ]
+        );
     }
 
     #[test]
