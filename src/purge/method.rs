@@ -317,6 +317,26 @@ mod tests {
     }
 
     #[test]
+    fn security_erase_needs_the_security_feature_set_whatever_the_enhanced_bit_says() {
+        // A drive that reports no ATA Security feature set (word 128 bit 0 clear) offers no
+        // security erase, even with the enhanced-erase bit set: it would be refused.
+        let odd = ata(|id| {
+            id.security = false;
+            id.security_enhanced_erase = true;
+            id.sanitize_block = true;
+        });
+        assert_eq!(ata_methods(&odd), [Method::AtaSanitizeBlock]);
+        let both = ata(|id| {
+            id.security = true;
+            id.security_enhanced_erase = true;
+        });
+        assert_eq!(
+            ata_methods(&both),
+            [Method::AtaSecurityEraseEnhanced, Method::AtaSecurityErase]
+        );
+    }
+
+    #[test]
     fn strongest_purge_follows_ieee_2883_and_never_falls_back_to_clear() {
         let c = Controller {
             sanitize_block: true,
