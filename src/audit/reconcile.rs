@@ -487,12 +487,12 @@ pub fn reconcile(
         Some(r) => match_assets(&entries, &trusted, r, matching),
         None => (vec![], vec![]),
     };
-    let (series, unnumbered) = super::series::of(&entries, &trusted, |e| {
-        e.checked
-            .as_deref()
-            .map(|c| identity(&c.signer))
-            .unwrap_or_default()
-    });
+    let (series, unnumbered) = super::series::of(
+        trusted
+            .iter()
+            .filter_map(|&i| entries[i].checked.as_deref()),
+        |c| identity(&c.signer),
+    );
     let mut audit = Audit {
         series,
         unnumbered,

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::reconcile::Entry;
+use crate::cert::check::Checked;
 
 /// One signer's series, as the delivery has it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -82,12 +82,11 @@ impl Series {
     }
 }
 
-/// The series of the trusted records `trusted` (indexes into `entries`, copies left out), and
-/// how many of them carry no number (made before numbering, or without a state folder).
-pub fn of(
-    entries: &[Entry],
-    trusted: &[usize],
-    signer: impl Fn(&Entry) -> String,
+/// The series of the trusted `records` (copies left out), and how many of them carry no number
+/// (made before numbering, or without a state folder). `signer` names who signed one.
+pub fn of<'a>(
+    records: impl IntoIterator<Item = &'a Checked>,
+    signer: impl Fn(&Checked) -> String,
 ) -> (Vec<Series>, usize) {
     struct Link<'a> {
         hash: &'a str,
@@ -98,11 +97,8 @@ pub fn of(
     type Groups<'a> = BTreeMap<(String, String), (String, BTreeMap<u64, Vec<Link<'a>>>)>;
     let mut groups: Groups<'_> = BTreeMap::new();
     let mut unnumbered = 0;
-    for &i in trusted {
-        let e = &entries[i];
-        let (Some(checked), Some(hash)) = (e.checked.as_deref(), e.blake3.as_deref()) else {
-            continue;
-        };
+    for checked in records {
+        let hash = checked.file_blake3.as_str();
         let Some(chain) = checked.cert.chain.as_ref().filter(|c| c.seq > 0) else {
             unnumbered += 1;
             continue;
@@ -110,7 +106,7 @@ pub fn of(
         let key = checked.signer.fingerprint().to_string();
         let g = groups
             .entry((key, chain.id.clone()))
-            .or_insert_with(|| (signer(e), BTreeMap::new()));
+            .or_insert_with(|| (signer(checked), BTreeMap::new()));
         g.1.entry(chain.seq).or_default().push(Link {
             hash,
             previous: &chain.previous,
@@ -183,14 +179,12 @@ pub fn of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::reconcile::Class;
-    use crate::cert::check::Checked;
     use crate::cert::trust::Signer;
     use crate::cert::{Certificate, Chain};
 
     /// A trusted record of `key`'s series `id`, number `seq`, whose file hashes to `hash` and
     /// which names `previous` as the one before.
-    fn rec(key: &str, id: &str, seq: u64, hash: &str, previous: &str) -> Entry {
+    fn rec(key: &str, id: &str, seq: u64, hash: &str, previous: &str) -> Checked {
         let mut c = Certificate::default();
         c.sanitization.started = format!("2026-12-0{}T00:00:00Z", id.len() % 9);
         c.chain = (seq > 0).then(|| Chain {
@@ -198,31 +192,20 @@ mod tests {
             seq,
             previous: previous.into(),
         });
-        Entry {
-            name: format!("{hash}.json"),
-            file: format!("{hash}.json").into(),
-            class: Class::Pass,
-            detail: String::new(),
-            checked: Some(Box::new(Checked {
-                cert: c,
-                signer: Signer::Trusted {
-                    fingerprint: key.into(),
-                    by: "k.pub".into(),
-                    identity: format!("key {key}"),
-                },
-                file_blake3: hash.into(),
-                validator: None,
-            })),
-            claimed: None,
-            blake3: Some(hash.into()),
+        Checked {
+            cert: c,
+            signer: Signer::Trusted {
+                fingerprint: key.into(),
+                by: "k.pub".into(),
+                identity: format!("key {key}"),
+            },
+            file_blake3: hash.into(),
+            validator: None,
         }
     }
 
-    fn series(entries: &[Entry]) -> (Vec<Series>, usize) {
-        let all: Vec<usize> = (0..entries.len()).collect();
-        of(entries, &all, |e| {
-            format!("key {}", e.checked.as_ref().unwrap().signer.fingerprint())
-        })
+    fn series(records: &[Checked]) -> (Vec<Series>, usize) {
+        of(records, |c| format!("key {}", c.signer.fingerprint()))
     }
 
     #[test]
