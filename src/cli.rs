@@ -92,6 +92,10 @@ pub enum Command {
     Purge(PurgeArgs),
     /// The state of a drive's sanitize (one that was started and left running).
     PurgeStatus(PurgeStatusArgs),
+    /// Stop the software RAID (md), LVM / device-mapper and bcache devices stacked on the named
+    /// disks, top first, so they can be erased; only stacks whose every disk is named, never
+    /// one that is mounted or open. Writes nothing to any disk.
+    StopHolders(StopHoldersArgs),
     /// Re-read a wiped target and check it against its certificate: same media, same samples
     /// (redrawn from the recorded seed), same bytes, same BLAKE3.
     Verify(VerifyArgs),
@@ -1057,6 +1061,26 @@ pub struct KeygenArgs {
     /// [default: ~/.config/mediasan/signing_key].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopHoldersArgs {
+    /// The disks (or partitions) to free: every disk under a stack must be named for it to be
+    /// stopped.
+    #[arg(value_name = "DEVICE", required = true)]
+    pub targets: Vec<PathBuf>,
+
+    /// Show what would be stopped, and stop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// One JSON object on stdout: what was (or would be) stopped.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,11 @@ pub enum Error {
     #[error("refusing to erase {path}: {reason}")]
     Refused { path: PathBuf, reason: String },
 
+    /// mediasan will not stop what is stacked on this disk (`stop-holders`), for the user's
+    /// own safety: it spans a disk nobody named, or it is in use.
+    #[error("refusing to stop what holds {path}: {reason}")]
+    RefusedStop { path: PathBuf, reason: String },
+
     /// A certificate or signature file that cannot be read or parsed.
     #[error("{0}")]
     CertificateInput(String),
@@ -116,7 +121,7 @@ impl Error {
             Error::Usage(_) | Error::Target { .. } | Error::Policy { .. } => Exit::Usage,
             Error::NoPurge { .. } => Exit::Usage,
             Error::CertificateInput(_) => Exit::Usage,
-            Error::Refused { .. } => Exit::Refused,
+            Error::Refused { .. } | Error::RefusedStop { .. } => Exit::Refused,
             Error::NotAuthentic(_) | Error::Io { .. } => Exit::Failed,
         }
     }
@@ -126,7 +131,8 @@ impl Error {
         match self {
             Error::Target { path, .. }
             | Error::NoPurge { path, .. }
-            | Error::Refused { path, .. } => Some(path),
+            | Error::Refused { path, .. }
+            | Error::RefusedStop { path, .. } => Some(path),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@ mod list;
 mod policies;
 mod purge;
 mod sanitize;
+mod stop_holders;
 mod verify;
 mod wipe;
 
@@ -118,6 +119,7 @@ fn wants_json(c: &Command) -> bool {
         Command::Bench(a) => a.opts.json,
         Command::Purge(a) => a.json,
         Command::PurgeStatus(a) => a.json,
+        Command::StopHolders(a) => a.json,
         Command::Verify(a) => a.json,
         Command::Cert(CertCommand::Verify(a)) => a.json,
         Command::List(a) => a.json,
@@ -139,6 +141,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Bench(a) => bench::run(&a),
         Command::Purge(a) => purge::run(&a),
         Command::PurgeStatus(a) => purge::status(&a),
+        Command::StopHolders(a) => stop_holders::run(&a),
         Command::Verify(a) => verify::run(&a),
         Command::Cert(CertCommand::Verify(a)) => cert::verify(&a),
         Command::Cert(CertCommand::Show(a)) => cert::show(&a),
@@ -244,6 +247,16 @@ pub(crate) fn confirm(
     lines: &[String],
     about: &[String],
 ) -> anyhow::Result<()> {
+    ask(first, "This will DESTROY ALL DATA on:", lines, about)
+}
+
+/// [`confirm`] with another first line.
+pub(crate) fn ask(
+    first: &std::path::Path,
+    heading: &str,
+    lines: &[String],
+    about: &[String],
+) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
     let (mut input, mut output): (Box<dyn Read>, Box<dyn Write>) =
         if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
@@ -263,7 +276,7 @@ pub(crate) fn confirm(
         };
     // Device strings (model, serial, backing file) are shown escaped: a crafted name must not
     // rewrite the lines the operator is confirming.
-    let mut text = String::from("This will DESTROY ALL DATA on:\n");
+    let mut text = format!("{heading}\n");
     for l in lines {
         text += &format!("  {}\n", crate::term::escape(l));
     }

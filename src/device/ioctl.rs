@@ -317,3 +317,86 @@ mod nvme_tests {
         assert!(nvme_admin(&f, &crate::device::nvme::identify_controller(), &mut d).is_err());
     }
 }
+
+/// `struct dm_ioctl` from `<linux/dm-ioctl.h>`, field for field (312 bytes).
+#[repr(C)]
+struct DmIoctl {
+    version: [u32; 3],
+    data_size: u32,
+    data_start: u32,
+    target_count: u32,
+    open_count: i32,
+    flags: u32,
+    event_nr: u32,
+    padding: u32,
+    dev: u64,
+    name: [u8; 128],
+    uuid: [u8; 129],
+    data: [u8; 7],
+}
+
+mod dm {
+    // #define DM_DEV_REMOVE _IOWR(DM_IOCTL, DM_DEV_REMOVE_CMD, struct dm_ioctl)
+    // with DM_IOCTL 0xfd and DM_DEV_REMOVE_CMD 4 (linux/dm-ioctl.h).
+    nix::ioctl_readwrite!(dm_dev_remove, 0xfd, 4, super::DmIoctl);
+}
+
+/// Removes the device-mapper device called `name` (DM_DEV_REMOVE on /dev/mapper/control, as
+/// `dmsetup remove` does). The kernel refuses with EBUSY while it is open or mounted.
+///
+/// # Errors
+/// No device-mapper, no such device, a name too long, or the kernel's refusal.
+pub fn dm_remove(name: &str) -> io::Result<()> {
+    let mut req = DmIoctl {
+        // The interface version this call is written for (DM_VERSION_MAJOR 4); the kernel
+        // accepts any minor up to its own.
+        version: [4, 0, 0],
+        data_size: u32::try_from(std::mem::size_of::<DmIoctl>()).unwrap_or(312),
+        data_start: u32::try_from(std::mem::size_of::<DmIoctl>()).unwrap_or(312),
+        target_count: 0,
+        open_count: 0,
+        flags: 0,
+        event_nr: 0,
+        padding: 0,
+        dev: 0,
+        name: [0; 128],
+        uuid: [0; 129],
+        data: [0; 7],
+    };
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() >= req.name.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("not a device-mapper name: {name:?}"),
+        ));
+    }
+    req.name[..bytes.len()].copy_from_slice(bytes);
+    let control = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/mapper/control")
+        .map_err(|e| io::Error::new(e.kind(), format!("/dev/mapper/control: {e}")))?;
+    // SAFETY: `control` is open for the whole call and `&mut req` points at a live DmIoctl laid
+    // out as the kernel's struct dm_ioctl, with data_size saying it is that big and no payload
+    // after it (data_start = data_size): the kernel reads and writes within those 312 bytes.
+    unsafe { dm::dm_dev_remove(control.as_raw_fd(), &mut req) }.map_err(errno)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod dm_tests {
+    #[test]
+    fn dm_ioctl_matches_the_kernel_header() {
+        assert_eq!(std::mem::size_of::<super::DmIoctl>(), 312);
+        // _IOWR(0xfd, 4, struct dm_ioctl) as strace prints DM_DEV_REMOVE.
+        assert_eq!(nix::request_code_readwrite!(0xfd, 4, 312), 0xc138_fd04);
+    }
+
+    #[test]
+    fn a_bad_name_is_refused_before_any_call() {
+        for n in ["", "a\0b", &"x".repeat(128)] {
+            let e = super::dm_remove(n).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{n:?}");
+        }
+    }
+}

@@ -6,6 +6,7 @@
 pub mod ata;
 pub mod health;
 pub mod hidden;
+pub mod holders;
 pub mod identity;
 pub(crate) mod ioctl;
 pub mod list;

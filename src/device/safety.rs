@@ -222,7 +222,7 @@ pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<Stri
             .unwrap_or_default();
         if !holders.is_empty() {
             return Some(format!(
-                "/dev/{name} is held by {} (RAID, LVM or device-mapper); stop or remove that first",
+                "/dev/{name} is held by {} (RAID, LVM, device-mapper or bcache); stop it first (`mediasan stop-holders` with every disk under it does)",
                 holders.join(", ")
             ));
         }

@@ -113,7 +113,17 @@ fn emulated_nvme_sata_and_scsi_drives() {
     );
     let kernel = String::from_utf8_lossy(&build.stdout).trim().to_string();
     // Fresh pseudorandom contents, so an erase has something to prove itself on.
-    for name in ["nvme.img", "nvme2.img", "nvme3.img", "sata.img", "scsi.img"] {
+    for name in [
+        "nvme.img",
+        "nvme2.img",
+        "nvme3.img",
+        "sata.img",
+        "scsi.img",
+        "vd0.img",
+        "vd1.img",
+        "vd2.img",
+        "vd3.img",
+    ] {
         let mut data = vec![0u8; 32 << 20];
         mediasan::pattern::Pattern::Random {
             prng: mediasan::pattern::Prng::ChaCha8,
@@ -195,6 +205,15 @@ fn emulated_nvme_sata_and_scsi_drives() {
             "-device",
             "scsi-hd,drive=pt,bus=vs.0",
         ])
+        // Four virtio disks (vda-vdd in the guest) for RAID, device-mapper and bcache stacks.
+        .args((0..4).flat_map(|i| {
+            [
+                "-drive".to_string(),
+                drive(&format!("vd{i}.img"), &format!("vd{i}")),
+                "-device".to_string(),
+                format!("virtio-blk-pci,drive=vd{i},serial=MSVD{i}"),
+            ]
+        }))
         .output()
         .unwrap();
     let console = String::from_utf8_lossy(&out.stdout).to_string();
@@ -475,4 +494,65 @@ fn emulated_nvme_sata_and_scsi_drives() {
         3,
         "{text}"
     );
+    // md, device-mapper and bcache, built by mdadm, dmsetup and make-bcache, taken down by the
+    // kernel's own interfaces: refused while a disk under a stack was not named, then stopped
+    // top first; the disks are then free to wipe.
+    let (_, text) = get("stack-before");
+    assert!(
+        text.contains("md0") && text.contains("dm-0") && text.contains("bcache0"),
+        "the stacks were not built: {text}"
+    );
+    let (rc, text) = get("wipe-held");
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("held by md0") && text.contains("mediasan stop-holders"),
+        "{text}"
+    );
+    let (rc, text) = get("stop-one");
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("refusing to stop what holds /dev/vda")
+            && text.contains("also spans /dev/vdb, which was not named"),
+        "{text}"
+    );
+    let (rc, text) = get("stop-dryrun");
+    assert_eq!(rc, 0, "{text}");
+    let order: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("would stop "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert_eq!(order.len(), 4, "{text}");
+    assert_eq!(&order[..3], ["dm-0", "md0", "bcache0"], "{text}");
+    assert!(
+        text.contains("LVM logical volume vg0-data over /dev/vda, /dev/vdb"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bcache cache set") && text.contains("over /dev/vdc, /dev/vdd"),
+        "{text}"
+    );
+    let (rc, text) = get("stop-all");
+    assert_eq!(rc, 0, "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let kinds: Vec<&str> = v["stopped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["dm", "md", "bcache", "bcache-set"], "{v}");
+    // Gone, as the kernel sees it (and `dmsetup ls`, which is not ours).
+    let (_, text) = get("stack-after");
+    for gone in ["md0", "dm-0", "bcache0", "vg0-data"] {
+        assert!(!text.contains(gone), "{gone} is still there: {text}");
+    }
+    assert!(text.contains("No devices found"), "{text}");
+    let (rc, text) = get("stop-again");
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("nothing is stacked on them"), "{text}");
+    let (rc, text) = get("wipe-freed");
+    assert_eq!(rc, 0, "{text}");
+    assert_eq!(text.matches(": PASS - certificate").count(), 4, "{text}");
 }

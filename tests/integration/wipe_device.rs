@@ -434,3 +434,28 @@ fn a_drive_with_an_unfinished_purge_is_not_overwritten_without_restart() {
     assert_code(&out, 0);
     assert_eq!(cert.unwrap().result, mediasan::cert::Verdict::Pass);
 }
+
+#[test]
+fn stop_holders_on_a_free_loop_device_stops_nothing_and_an_image_is_no_disk() {
+    let env = Env::new();
+    let file = env.path("free.img");
+    make_file(&file, 4 << 20, 0x5A);
+    // An image file has no holders: an input error, exit 2.
+    let out = mediasan!(env, "stop-holders", "--yes", &file);
+    assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a block device"), "{err}");
+    let lo = match LoopDev::attach(&file, 512, false) {
+        Ok(l) => l,
+        Err(why) => skip!("{why}"),
+    };
+    let out = mediasan!(env, "stop-holders", "--dry-run", "--json", &lo.dev);
+    assert_code(&out, 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"dry_run": true, "stopped": []}));
+    let out = mediasan!(env, "stop-holders", &lo.dev);
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing is stacked on them"));
+    // Nothing was written to it.
+    assert!(std::fs::read(&file).unwrap().iter().all(|b| *b == 0x5A));
+}

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Builds the VM test's initramfs: busybox (static), mediasan and the shared libraries it needs,
-# the kernel's NVMe/AHCI/virtio-scsi and LIO (target_core_user, tcm_loop) modules in load
-# order, tcmu-runner (a SCSI target whose FORMAT UNIT really erases) and tests/vm/init.
+# the kernel's NVMe/AHCI/virtio-scsi/virtio-blk, LIO (target_core_user, tcm_loop), md, dm and
+# bcache modules in load order, tcmu-runner (a SCSI target whose FORMAT UNIT really erases),
+# mdadm, dmsetup, make-bcache and tests/vm/init.
 # usage: build.sh KERNEL_ROOT MEDIASAN OUT_DIR TCMU_ROOT
-#   KERNEL_ROOT: an extracted linux-image .deb; TCMU_ROOT: the tcmu-runner, libtcmu2 and
-#   libnl-genl-3-200 .debs extracted with dpkg -x (.ci/run does both)
+#   KERNEL_ROOT: an extracted linux-image .deb; TCMU_ROOT: the tcmu-runner, libtcmu2,
+#   libnl-genl-3-200, mdadm and bcache-tools .debs extracted with dpkg -x (.ci/run does both)
 set -eu
 KROOT=$1 BIN=$2 OUT=$3 TCMU=$(cd "$4" && pwd)
 [ -x "$TCMU/usr/bin/tcmu-runner" ] || { echo "no usr/bin/tcmu-runner under $TCMU" >&2; exit 1; }
@@ -16,16 +17,21 @@ R=$OUT/initramfs
 rm -rf "$R"
 mkdir -p "$R/bin" "$R/dev" "$R/proc" "$R/sys" "$R/tmp" "$R/mod"
 cp "$(command -v busybox)" "$R/bin/busybox"
-for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon dd tr ln seq grep cut; do ln -s busybox "$R/bin/$a"; done
+for a in sh mount mkdir sleep cat insmod poweroff ls echo readlink wc sync mkswap swapon dd tr ln seq grep cut yes dmesg; do ln -s busybox "$R/bin/$a"; done
 cp "$BIN" "$R/bin/mediasan"
 cp "$TCMU/usr/bin/tcmu-runner" "$R/bin/"
+# What builds the RAID, device-mapper and bcache stacks that `stop-holders` takes down.
+for b in "$TCMU/sbin/mdadm" "$TCMU/usr/sbin/make-bcache"; do
+  [ -x "$b" ] || { echo "no $b (.ci/run fetches mdadm and bcache-tools)" >&2; exit 1; }
+  cp "$b" "$R/bin/"
+done
 # The reference tools whose readings the health decoders are checked against.
 REF=
-for t in nvme smartctl; do
+for t in nvme smartctl dmsetup; do
   b=$(command -v "$t" || PATH=$PATH:/usr/sbin:/sbin command -v "$t") || { echo "$t is not installed" >&2; exit 1; }
   cp "$b" "$R/bin/"; REF="$REF $b"
 done
-for b in "$BIN" "$TCMU/usr/bin/tcmu-runner" $REF; do
+for b in "$BIN" "$TCMU/usr/bin/tcmu-runner" "$TCMU/sbin/mdadm" "$TCMU/usr/sbin/make-bcache" $REF; do
   for lib in $(LD_LIBRARY_PATH=$TCMU/usr/lib/x86_64-linux-gnu:$TCMU/lib/x86_64-linux-gnu ldd "$b" | grep -o '/[^ ]*'); do
     case $lib in "$TCMU"/*) dst=/usr/lib/x86_64-linux-gnu/$(basename "$lib") ;; *) dst=$lib ;; esac
     mkdir -p "$R$(dirname "$dst")"
@@ -38,7 +44,7 @@ cp "$TCMU/etc/tcmu/tcmu.conf" "$R/etc/tcmu/"
 # tcmu-runner exits "couldn't load module" without the kmod index.
 mkdir -p "$R/lib/modules/$V" && cp "$M"/modules.* "$R/lib/modules/$V/"
 : > "$R/mod/order"
-for m in nvme ahci sd_mod virtio_scsi virtio_pci target_core_user tcm_loop; do
+for m in nvme ahci sd_mod virtio_scsi virtio_pci target_core_user tcm_loop virtio_blk raid1 dm-mod bcache; do
   line=$(grep -E "/$m\.ko(\.xz)?:" "$M/modules.dep")
   { echo "$line" | cut -d: -f2 | tr ' ' '\n' | grep -v '^$' | tac; echo "$line" | cut -d: -f1; }
 done | awk '!seen[$0]++' | while read -r ko; do
