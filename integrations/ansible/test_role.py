@@ -65,7 +65,9 @@ class Role(unittest.TestCase):
 
     def play(self, inventory, env, *extra):
         proc = subprocess.run(
-            [PLAYBOOK, "-i", inventory, "--forks", "2", *extra, os.path.join(HERE, "example-playbook.yml")],
+            # The async sanitize polled every second, not every minute: the tests' media are small.
+            [PLAYBOOK, "-i", inventory, "--forks", "2", "-e", "mediasan_poll=1", *extra,
+             os.path.join(HERE, "example-playbook.yml")],
             env=env,
             capture_output=True,
             text=True,
@@ -220,6 +222,47 @@ class Role(unittest.TestCase):
             fh.write("")
         audit = subprocess.run([BINARY, "audit", fetched, "--allowed-signers", alone], capture_output=True, text=True)
         self.assertNotEqual(audit.returncode, 0)
+
+    def test_stop_holders_runs_first_in_an_async_task_and_its_refusal_fails_the_host(self):
+        d = self.tmp.name
+        key = os.path.join(d, "signing_key")
+        subprocess.run([BINARY, "keygen", "--out", key], check=True, capture_output=True)
+        devs = [self.loop("s1.img"), self.loop("s2.img")]
+        calls = os.path.join(d, "calls")
+        wrapper = os.path.join(d, "wrapper")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\necho "$*" >> "%s"\n[ -e "%s.refuse" ] && [ "$1" = stop-holders ] && '
+                    '{ echo "mediasan: error: refusing to stop what holds $4: md0 also spans /dev/sdz" >&2; exit 3; }\n'
+                    'exec "%s" "$@"\n' % (calls, calls, BINARY))
+        os.chmod(wrapper, 0o755)
+        inv = os.path.join(d, "inventory")
+        with open(inv, "w") as f:
+            f.write(
+                "h1 ansible_connection=local ansible_python_interpreter=%s mediasan_devices='%s' "
+                "mediasan_binary_src=%s mediasan_binary=%s/h1/mediasan mediasan_host_cert_dir=%s/h1/certs "
+                "mediasan_certificates_dir=%s/fetched mediasan_key=%s mediasan_stop_holders=true "
+                "mediasan_extra_args='[\"--verify-percent\", \"5\"]'\n"
+                % (sys.executable, json.dumps(devs), wrapper, d, d, d, key)
+            )
+        env = self.env()
+        proc, tasks, recap = self.play(inv, env, "-v")
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(recap["h1"]["failed"], "0", log)
+        with open(calls) as f:
+            lines = [line for line in f.read().splitlines() if line.split()[0] in ("stop-holders", "sanitize")]
+        self.assertEqual([line.split()[0] for line in lines], ["stop-holders", "sanitize"], lines)
+        self.assertTrue(lines[0].endswith(" ".join(devs)), lines)
+        # The sanitize ran as an async job, polled.
+        self.assertIn("ansible_job_id", tasks["Sanitize the devices"], log)
+        # A refusal fails the host with mediasan's line and sanitizes nothing.
+        os.remove(calls)
+        open(calls + ".refuse", "w").close()
+        proc, tasks, recap = self.play(inv, env, "-e", "mediasan_force=true")
+        log = proc.stdout[-4000:] + proc.stderr[-2000:]
+        self.assertEqual(recap["h1"]["failed"], "1", log)
+        self.assertIn("also spans /dev/sdz", tasks["Sanitize the devices"], log)
+        with open(calls) as f:
+            self.assertNotIn("sanitize", [line.split()[0] for line in f.read().splitlines()])
 
     def test_check_mode_on_a_first_run_says_what_would_happen_and_missing_devices_fail(self):
         d = self.tmp.name

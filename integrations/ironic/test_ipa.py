@@ -391,6 +391,65 @@ class Agent(unittest.TestCase):
         )
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
+    def test_stop_holders_runs_first_over_the_disks_being_erased_and_its_refusal_fails_the_erase(self):
+        errors = importlib.import_module("ironic_python_agent.errors")
+        calls = os.path.join(self.tmp.name, "calls.log")
+        saved = os.environ["MEDIASAN_BINARY"]
+        a, b = self.loop("h1.img"), self.loop("h2.img")
+        node = {"uuid": "h", "driver_info": {"mediasan_stop_holders": "true"}}
+        try:
+            # The real binary, each call logged: stop-holders over the step's disks, then sanitize.
+            os.environ["MEDIASAN_BINARY"] = self.wrapper(
+                "logged", 'echo "$1 $*" >> "%s"; exec "%s" "$@"\n' % (calls, BINARY)
+            )
+            out = self.mine.erase_devices_mediasan(node, [], verify_percent="5", devices=[a, b])
+            self.assertTrue(all(v["result"] == "PASS" for v in out.values()), out)
+            with open(calls) as f:
+                log = f.read().splitlines()
+            self.assertEqual([line.split()[0] for line in log], ["stop-holders", "sanitize"])
+            self.assertTrue(log[0].endswith(" %s %s" % (a, b)), log[0])
+            # Per device (automated cleaning): every disk IPA would erase is named, so an array
+            # over this disk and another one being erased can be stopped.
+            os.remove(calls)
+            listed = [self.device(a), self.device(b)]
+            real = self.hardware.dispatch_to_managers
+
+            def dispatch(method, *args, **kwargs):
+                if method == "list_block_devices_check_skip_list":
+                    return listed
+                return real(method, *args, **kwargs)
+
+            self.hardware.dispatch_to_managers = dispatch
+            try:
+                out = self.mine.erase_block_device(node, self.device(a))
+            finally:
+                self.hardware.dispatch_to_managers = real
+            self.assertEqual(out["result"], "PASS")
+            with open(calls) as f:
+                log = f.read().splitlines()
+            self.assertTrue(log[0].startswith("stop-holders") and log[0].endswith(" %s %s" % (a, b)), log)
+            # A refusal (an array that spans a disk not being erased) fails the erase with
+            # mediasan's line, before anything is erased.
+            os.remove(calls)
+            refusal = "mediasan: error: refusing to stop what holds %s: md0 (RAID (raid1)) also spans /dev/sdz" % a
+            os.environ["MEDIASAN_BINARY"] = self.wrapper(
+                "refuses",
+                'echo "$1" >> "%s"; [ "$1" = stop-holders ] && { echo "%s" >&2; exit 3; }; exec "%s" "$@"\n'
+                % (calls, refusal, BINARY),
+            )
+            with self.assertRaises(errors.BlockDeviceEraseError) as e:
+                self.mine.erase_devices_mediasan(node, [], devices=[a])
+            self.assertIn("also spans /dev/sdz", str(e.exception))
+            with open(calls) as f:
+                self.assertEqual(f.read().split(), ["stop-holders"])
+            # Not asked for: never run.
+            os.remove(calls)
+            self.mine.erase_devices_mediasan({"uuid": "h2"}, [], verify_percent="5", devices=[b])
+            with open(calls) as f:
+                self.assertEqual(f.read().split(), ["sanitize"])
+        finally:
+            os.environ["MEDIASAN_BINARY"] = saved
+
 
 if __name__ == "__main__":
     unittest.main()

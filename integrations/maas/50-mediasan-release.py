@@ -39,6 +39,12 @@
 #     description: Report them SKIPPED instead of failing the release
 #     argument_format: --skip-read-only={input}
 #     default: ""
+#   stop_holders:
+#     type: string
+#     title: Stop RAID, LVM and bcache on the disks first (true/false)
+#     description: mediasan stop-holders over every disk sanitized; a stack over a disk kept or in use fails the release
+#     argument_format: --stop-holders={input}
+#     default: ""
 # packages:
 #   apt:
 #     - mediasan
@@ -63,6 +69,12 @@ The disks are the machine's (lsblk: whole disks), or, for tests, the comma-separ
 MEDIASAN_DISKS. A read-only disk cannot be sanitized: mediasan refuses it with a signed FAIL
 record and the release fails, unless `skip_read_only` is true; then it is in the results as
 SKIPPED (never as sanitized) and does not fail the release.
+
+MAAS's ephemeral environment activates LVM, bcache and md it finds; mediasan refuses held disks.
+With `stop_holders` true, `mediasan stop-holders` runs first over every disk to be sanitized;
+when it refuses (a stack over a disk not sanitized, or one in use) nothing is erased and the
+release fails with its reason. Each disk's results are keyed by its MAAS name, "model:serial",
+with its path first in the list (the path alone where lsblk knows no model or serial).
 """
 
 import argparse
@@ -84,6 +96,35 @@ def disks():
         text=True,
     ).stdout
     return ["/dev/" + d["name"] for d in json.loads(out)["blockdevices"] if d["type"] == "disk"]
+
+
+def maas_names(targets):
+    """Each disk as MAAS names it in a storage parameter and its UI, "model:serial" (stable
+    across boots, unlike sdX), where lsblk knows both; else its path."""
+    names = {}
+    if not targets:
+        return names
+    out = subprocess.run(
+        ["lsblk", "--json", "--nodeps", "--paths", "--output", "NAME,MODEL,SERIAL"] + list(targets),
+        capture_output=True,
+        text=True,
+    )
+    try:
+        devices = json.loads(out.stdout).get("blockdevices") or []
+    except ValueError:
+        devices = []
+    for d in devices:
+        model, serial = (d.get("model") or "").strip(), (d.get("serial") or "").strip()
+        if d.get("name") in targets and model and serial:
+            names[d["name"]] = "%s:%s" % (model, serial)
+    return names
+
+
+def stop_holders(binary, targets):
+    """`mediasan stop-holders` over the disks: (exit code, last stderr line)."""
+    proc = subprocess.run([binary, "stop-holders", "--yes", "--json"] + targets, capture_output=True, text=True)
+    sys.stderr.write(proc.stderr)
+    return proc.returncode, (proc.stderr.strip().splitlines() or [""])[-1]
 
 
 def read_only(disk):
@@ -112,9 +153,11 @@ def run(binary, policy, verify_percent, targets, cert_dir, key="", new_key=False
     return proc.returncode, events, proc.stderr
 
 
-def summarize(targets, code, events, stderr, skipped=()):
+def summarize(targets, code, events, stderr, skipped=(), names=None):
     """The RESULT_PATH document: MAAS's rules (a dict; status in passed/failed/degraded/...;
-    results: str -> scalar or list)."""
+    results: str -> scalar or list). Each disk's key is its MAAS name ("model:serial", see
+    maas_names) with its path first in the list, or its path where the name is unknown."""
+    names = names or {}
     results = {}
     by_target = {}
     for e in events:
@@ -125,21 +168,30 @@ def summarize(targets, code, events, stderr, skipped=()):
                 {"result": "ERROR", "reasons": [e.get("error", "")], "id": ""}
             )
     ok = code == 0
+    def put(t, lines):
+        if t in names:
+            results[names[t]] = ["device %s" % t] + lines
+        else:
+            results[t] = lines if len(lines) > 1 or t in by_target else lines[0]
+
     for t in skipped:
-        results[t] = "SKIPPED: read-only (skip_read_only), not sanitized"
+        put(t, ["SKIPPED: read-only (skip_read_only), not sanitized"])
     for t in targets:
         got = by_target.get(t, [])
         if not got:
             ok = False
-            results[t] = "ERROR: no certificate (" + (stderr.strip().splitlines() or ["mediasan failed"])[-1] + ")"
+            put(t, ["ERROR: no certificate (" + (stderr.strip().splitlines() or ["mediasan failed"])[-1] + ")"])
             continue
         for r in got:
             if r["result"] != "PASS":
                 ok = False
-        results[t] = [
-            "%s %s%s" % (r["result"], r.get("id", ""), (": " + "; ".join(r["reasons"])) if r.get("reasons") else "")
-            for r in got
-        ]
+        put(
+            t,
+            [
+                "%s %s%s" % (r["result"], r.get("id", ""), (": " + "; ".join(r["reasons"])) if r.get("reasons") else "")
+                for r in got
+            ],
+        )
     results["mediasan_exit"] = code
     # The last number of each signer's series this run reached: kept by MAAS, so an auditor can
     # tell when the end of a series is missing from a delivery.
@@ -159,6 +211,7 @@ def main(argv=None):
     p.add_argument("--key", default="")
     p.add_argument("--allow-new-key", default="")
     p.add_argument("--skip-read-only", default="")
+    p.add_argument("--stop-holders", default="")
     p.add_argument("--mediasan", default=os.environ.get("MEDIASAN", "mediasan"))
     a = p.parse_args(argv)
     result_path = os.environ.get("RESULT_PATH")
@@ -180,10 +233,19 @@ def main(argv=None):
         doc = {"status": "failed", "results": {"error": "the mediasan binary (%s) is not installed" % a.mediasan}}
         print(doc["results"]["error"], file=sys.stderr)
     else:
-        new_key = a.allow_new_key.lower() in ("1", "true", "yes")
-        code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir, a.key, new_key)
-        sys.stderr.write(stderr)
-        doc = summarize(targets, code, events, stderr, skipped)
+        names = maas_names(targets + skipped)
+        held = (0, "")
+        if a.stop_holders.lower() in ("1", "true", "yes"):
+            held = stop_holders(a.mediasan, targets)
+        if held[0] != 0:
+            # Nothing was erased: every disk is in the results with mediasan's reason.
+            events = []
+            doc = summarize(targets, held[0], events, held[1], skipped, names)
+        else:
+            new_key = a.allow_new_key.lower() in ("1", "true", "yes")
+            code, events, stderr = run(a.mediasan, a.policy, a.verify_percent, targets, cert_dir, a.key, new_key)
+            sys.stderr.write(stderr)
+            doc = summarize(targets, code, events, stderr, skipped, names)
         for e in events:
             if e.get("event") == "result" and e.get("certificate"):
                 for f in (e["certificate"], e.get("signature")):

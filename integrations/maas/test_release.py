@@ -72,6 +72,9 @@ class Release(unittest.TestCase):
         )
         for name in ("MEDIASAN_KEY", "MEDIASAN_CREATE_KEY"):
             env.pop(name, None)
+        # A result from an earlier run must never be read as this one's.
+        if os.path.exists(env["RESULT_PATH"]):
+            os.remove(env["RESULT_PATH"])
         proc = subprocess.run(["python3", SCRIPT, *extra], env=env, capture_output=True, text=True)
         with open(os.path.join(d, "result.yaml")) as f:
             doc = json.load(f)
@@ -158,6 +161,58 @@ class Release(unittest.TestCase):
         proc = subprocess.run(["python3", SCRIPT], env=env, capture_output=True, text=True)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("not run by MAAS", proc.stderr)
+
+    def wrapper(self, name, body):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body)
+        os.chmod(path, 0o755)
+        return path
+
+    def test_stop_holders_runs_first_and_its_refusal_erases_nothing(self):
+        a, b = self.loop("a.img", 1 << 20), self.loop("b.img", 1 << 20)
+        calls = os.path.join(self.tmp.name, "calls")
+        logged = self.wrapper("logged", 'echo "$*" >> "%s"; exec "%s" "$@"\n' % (calls, BINARY))
+        proc, doc = self.release([a, b], "--key=" + self.key(), "--stop-holders=true", "--mediasan=" + logged)
+        self.assertEqual(doc["status"], "passed", proc.stderr)
+        with open(calls) as f:
+            log = f.read().splitlines()
+        self.assertEqual([line.split()[0] for line in log], ["stop-holders", "sanitize"])
+        self.assertTrue(log[0].endswith("%s %s" % (a, b)), log)
+        os.remove(calls)
+        why = "mediasan: error: refusing to stop what holds %s: md0 (RAID (raid1)) also spans /dev/sdz" % a
+        refuses = self.wrapper(
+            "refuses",
+            'echo "$1" >> "%s"; [ "$1" = stop-holders ] && { echo "%s" >&2; exit 3; }; exec "%s" "$@"\n'
+            % (calls, why, BINARY),
+        )
+        proc, doc = self.release([a, b], "--key=" + self.key(), "--stop-holders=true", "--mediasan=" + refuses)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(doc["status"], "failed")
+        for d in (a, b):
+            self.assertIn("also spans /dev/sdz", doc["results"][d], doc)
+        self.assertEqual(doc["results"]["mediasan_exit"], 3)
+        with open(calls) as f:
+            self.assertEqual(f.read().split(), ["stop-holders"])
+
+    def test_results_are_keyed_by_the_disks_maas_name(self):
+        spec = importlib.util.spec_from_file_location("release", SCRIPT)
+        release = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(release)
+        events = [
+            {"event": "result", "target": "/dev/sda", "result": "PASS", "id": "c1", "reasons": []},
+            {"event": "result", "target": "/dev/loop3", "result": "FAIL", "id": "c2", "reasons": ["short"]},
+        ]
+        doc = release.summarize(
+            ["/dev/sda", "/dev/loop3"], 1, events, "", ["/dev/sdb"],
+            {"/dev/sda": "SAMSUNG MZ7LH960:S45NNA0M1", "/dev/sdb": "ST4000NM:ZC1"},
+        )
+        check_maas_rules(doc)
+        self.assertEqual(doc["results"]["SAMSUNG MZ7LH960:S45NNA0M1"], ["device /dev/sda", "PASS c1"])
+        self.assertEqual(doc["results"]["ST4000NM:ZC1"][0], "device /dev/sdb")
+        self.assertTrue(doc["results"]["ST4000NM:ZC1"][1].startswith("SKIPPED"))
+        self.assertEqual(doc["results"]["/dev/loop3"], ["FAIL c2: short"])
+        self.assertEqual(doc["status"], "failed")
 
     def test_the_metadata_header_is_what_maas_parses(self):
         with open(SCRIPT) as f:

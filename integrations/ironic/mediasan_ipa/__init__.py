@@ -19,8 +19,11 @@ mediasan_verify_percent, mediasan_cert_destination (a directory, or an http(s) U
 takes a PUT per file), mediasan_cert_destination_token (a bearer token; never logged),
 mediasan_cert_destination_ca (a CA bundle in the ramdisk), mediasan_cert_destination_client_cert
 and _client_key (a client certificate), mediasan_allow_fallthrough, mediasan_required (without
-the binary, fail instead of leaving the disks to the next manager). Environment:
-MEDIASAN_BINARY, MEDIASAN_CERT_DIR.
+the binary, fail instead of leaving the disks to the next manager), mediasan_stop_holders (first
+stop the md arrays, LVM/device-mapper volumes and bcache the ramdisk assembled on the disks to
+be erased, with `mediasan stop-holders`: only stacks whose every disk is being erased, never one
+in use; off by default because it changes the machine's layout). Environment: MEDIASAN_BINARY,
+MEDIASAN_CERT_DIR.
 
 Who signs (see the README): the ramdisk's key, named by MEDIASAN_KEY in the agent's environment
 or driver_info mediasan_key (a path in the ramdisk; an OpenSSH certificate from the fleet CA
@@ -81,6 +84,7 @@ def _settings(node, policy=None, verify_percent=None, destination=None):
         "agent_socket": info.get("mediasan_agent_socket") or "",
         "new_key": _true(info.get("mediasan_allow_new_key")),
         "node": (node or {}).get("uuid") or "",
+        "stop_holders": _true(info.get("mediasan_stop_holders")),
         "skip_read_only": _true(((node or {}).get("driver_internal_info") or {}).get("agent_erase_skip_read_only")),
     }
 
@@ -102,40 +106,58 @@ def sanitize(devices, s):
     if s["agent_socket"]:
         env["SSH_AUTH_SOCK"] = s["agent_socket"]
     LOG.info("mediasan: sanitizing %s with policy %s", ", ".join(devices), s["policy"])
-    proc = subprocess.Popen(cmd + list(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    results, plans, errs, logged = {}, {}, [], {}
-    # Read as it comes: each device's start, progress and result reach the agent's log.
-    for line in proc.stdout:
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        kind, target = e.get("event"), e.get("target")
-        if kind == "result":
-            results.setdefault(target, []).append(e)
-            LOG.info("mediasan: %s %s certificate %s", target, e.get("result"), e.get("id"))
-        elif kind == "sanitize_plan" and not e.get("dry_run"):
-            plans[target] = len(e.get("steps") or [])
-            LOG.info("mediasan: %s: %d step(s) planned", target, plans[target])
-        elif kind == "progress":
-            # Every tenth of a stage, not every second.
-            total = e.get("bytes_total") or 0
-            step = int(10 * (e.get("bytes_done") or 0) / total) if total else 0
-            here = (e.get("stage"), e.get("pass"), step)
-            if logged.get(target) != here:
-                logged[target] = here
-                LOG.info("mediasan: %s %s %d %%", target, e.get("stage", ""), 10 * step)
-        elif kind == "error":
-            errs.append(e.get("error", ""))
-            LOG.error("mediasan: %s", e.get("error", ""))
-    stderr = proc.stderr.read()
-    code = proc.wait()
+    with subprocess.Popen(cmd + list(devices), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
+        results, plans, errs, logged = {}, {}, [], {}
+        # Read as it comes: each device's start, progress and result reach the agent's log.
+        for line in proc.stdout:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            kind, target = e.get("event"), e.get("target")
+            if kind == "result":
+                results.setdefault(target, []).append(e)
+                LOG.info("mediasan: %s %s certificate %s", target, e.get("result"), e.get("id"))
+            elif kind == "sanitize_plan" and not e.get("dry_run"):
+                plans[target] = len(e.get("steps") or [])
+                LOG.info("mediasan: %s: %d step(s) planned", target, plans[target])
+            elif kind == "progress":
+                # Every tenth of a stage, not every second.
+                total = e.get("bytes_total") or 0
+                step = int(10 * (e.get("bytes_done") or 0) / total) if total else 0
+                here = (e.get("stage"), e.get("pass"), step)
+                if logged.get(target) != here:
+                    logged[target] = here
+                    LOG.info("mediasan: %s %s %d %%", target, e.get("stage", ""), 10 * step)
+            elif kind == "error":
+                errs.append(e.get("error", ""))
+                LOG.error("mediasan: %s", e.get("error", ""))
+        stderr = proc.stderr.read()
+        code = proc.wait()
     if code != 0:
         last = (stderr.strip().splitlines() or ["mediasan exit %d" % code])[-1]
         LOG.error("mediasan exited %d: %s", code, last)
         if not errs:
             errs.append(last)
     return code, results, plans, errs
+
+
+def stop_holders(devices):
+    """Stops what is stacked on `devices` (md, device-mapper, bcache) with `mediasan
+    stop-holders`; raises BlockDeviceEraseError with mediasan's reason when it refuses."""
+    cmd = [_binary(), "stop-holders", "--yes", "--json"] + list(devices)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["mediasan stop-holders exit %d" % proc.returncode])[-1]
+        LOG.error("mediasan: %s", last)
+        raise errors.BlockDeviceEraseError("mediasan: %s" % last)
+    try:
+        stopped = json.loads(proc.stdout).get("stopped") or []
+    except ValueError:
+        stopped = []
+    for h in stopped:
+        LOG.info("mediasan: stopped %s (%s) over %s", h.get("name"), h.get("what"), ", ".join(h.get("members") or []))
+    return stopped
 
 
 def _redacted(destination):
@@ -324,6 +346,12 @@ class MediasanHardwareManager(hardware.HardwareManager):
             )
         if not _found():
             self._missing(s, step=False)
+        if s["stop_holders"]:
+            # Every disk this cleaning erases (IPA's list, the skip list honoured), so an array
+            # over this disk and others being erased is stopped, and one over a kept disk is not.
+            erasable = hardware.dispatch_to_managers("list_block_devices_check_skip_list", node)
+            names = [d.name for d in erasable if not _is_virtual_media(d.name)]
+            stop_holders(names if name in names else names + [name])
         code, results, plans, errs = sanitize([name], s)
         ship(files_of(results), s)
         return judge(name, code, results, plans, errs, s)
@@ -377,6 +405,8 @@ class MediasanHardwareManager(hardware.HardwareManager):
             hardware.safety_check_block_device(node, name)
         if not names:
             return out
+        if s["stop_holders"]:
+            stop_holders(names)
         code, results, plans, errs = sanitize(names, s)
         ship(files_of(results), s)
         failed = []

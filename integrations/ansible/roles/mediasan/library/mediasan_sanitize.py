@@ -22,6 +22,10 @@ options:
   node: {type: dict, default: {}}
   extra_args: {type: list, elements: str, default: []}
   force: {type: bool, default: false}
+  stop_holders:
+    type: bool
+    default: false
+    description: First stop the md arrays, LVM/device-mapper volumes and bcache on the devices (mediasan stop-holders; only stacks whose every disk is named, never one in use). In check mode they are only listed.
 """
 
 EXAMPLES = r"""
@@ -55,6 +59,10 @@ files:
   elements: str
 plans:
   description: In check mode, mediasan's sanitize_plan events.
+  type: list
+  elements: dict
+stopped:
+  description: With stop_holders, what was stopped (in check mode, what would be), top first.
   type: list
   elements: dict
 """
@@ -114,6 +122,7 @@ def main():
             node=dict(type="dict", default={}),
             extra_args=dict(type="list", elements="str", default=[]),
             force=dict(type="bool", default=False),
+            stop_holders=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -156,6 +165,18 @@ def main():
             todo.append(d)
     if not todo:
         m.exit_json(changed=False, results=results, files=files, msg="every device still verifies against its certificate")
+    stopped = []
+    if p["stop_holders"]:
+        # What the host assembled on these disks (md, LVM, bcache), stopped first; in check
+        # mode only shown. A refusal (a stack over a disk not named, or in use) erases nothing.
+        hcmd = [p["binary"], "stop-holders", "--json"] + (["--dry-run"] if m.check_mode else ["--yes"]) + todo
+        hrc, hout, herr = m.run_command(hcmd)
+        if hrc != 0:
+            m.fail_json(msg="mediasan: " + reason(herr, hrc), rc=hrc, stderr=herr, results=results, files=files)
+        try:
+            stopped = json.loads(hout).get("stopped") or []
+        except ValueError:
+            stopped = []
     cmd = [p["binary"], "sanitize", "--json", "--policy", p["policy"], "--cert-dir", p["cert_dir"]]
     cmd += ["--dry-run"] if m.check_mode else ["--yes"]
     if p["key"]:
@@ -174,7 +195,7 @@ def main():
         plans = [e for e in events if e.get("event") == "sanitize_plan"]
         if rc != 0 and not plans:
             m.fail_json(msg="mediasan: " + reason(err, rc), rc=rc, stderr=err, results=[], files=[])
-        m.exit_json(changed=bool(plans), plans=plans, rc=rc, stderr=err, results=[], files=[])
+        m.exit_json(changed=bool(plans), plans=plans, stopped=stopped, rc=rc, stderr=err, results=[], files=[])
     for d in todo:
         got = [e for e in events if e.get("event") == "result" and e.get("target") == d]
         if not got:
@@ -208,8 +229,9 @@ def main():
             files=files,
             rc=rc,
             stderr=err,
+            stopped=stopped,
         )
-    m.exit_json(changed=True, results=results, files=files, rc=rc)
+    m.exit_json(changed=True, results=results, files=files, rc=rc, stopped=stopped)
 
 
 if __name__ == "__main__":
