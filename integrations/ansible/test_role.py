@@ -1,5 +1,6 @@
-"""The role through ansible-playbook (ansible-core from PyPI, in the virtualenv .ci/run makes):
-two local hosts with forks, each with loop devices this test creates; the certificates fetched
+"""The collection mediasan.fleet as a user gets it (built with ansible-galaxy collection build,
+installed with ansible-galaxy collection install) and its role through ansible-playbook
+(ansible-core from PyPI, in the virtualenv .ci/run makes): two local hosts with forks, each with loop devices this test creates; the certificates fetched
 per host; a host with a device that cannot be sanitized fails alone; the install step is
 idempotent."""
 
@@ -14,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BINARY = os.environ.get("MEDIASAN", os.path.join(ROOT, "target", "debug", "mediasan"))
 PLAYBOOK = os.environ.get("ANSIBLE_PLAYBOOK_BIN", "ansible-playbook")
+GALAXY = os.path.join(os.path.dirname(PLAYBOOK), "ansible-galaxy") if os.sep in PLAYBOOK else "ansible-galaxy"
 
 
 def prerequisite(why):
@@ -24,6 +26,27 @@ def prerequisite(why):
 
 
 class Role(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.built = tempfile.TemporaryDirectory()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.built.cleanup()
+
+    def collections(self):
+        """The collection built from this folder and installed where ansible-playbook looks, as a
+        user installs a published one."""
+        dest = os.path.join(self.built.name, "collections")
+        if not os.path.isdir(os.path.join(dest, "ansible_collections", "mediasan", "fleet")):
+            out = os.path.join(self.built.name, "dist")
+            subprocess.run([GALAXY, "collection", "build", "--force", "--output-path", out, HERE],
+                           check=True, capture_output=True)
+            tarballs = [os.path.join(out, f) for f in os.listdir(out) if f.endswith(".tar.gz")]
+            subprocess.run([GALAXY, "collection", "install", "--force", "-p", dest] + tarballs,
+                           check=True, capture_output=True)
+        return dest
+
     def setUp(self):
         if os.geteuid() != 0:
             prerequisite("loop devices need root")
@@ -54,7 +77,7 @@ class Role(unittest.TestCase):
         d = self.tmp.name
         env = dict(
             os.environ,
-            ANSIBLE_ROLES_PATH=os.path.join(HERE, "roles"),
+            ANSIBLE_COLLECTIONS_PATH=self.collections(),
             ANSIBLE_HOST_KEY_CHECKING="False",
             ANSIBLE_NOCOLOR="1",
             XDG_CONFIG_HOME=os.path.join(d, "config"),

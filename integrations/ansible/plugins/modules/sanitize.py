@@ -11,8 +11,13 @@ import shutil
 from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
-module: mediasan_sanitize
+module: sanitize
 short_description: Sanitize block devices with mediasan and return their certificates
+description:
+  - Runs C(mediasan sanitize) once over the named devices (the NIST SP 800-88 technique per drive,
+    verified) and returns one result per device with its signed certificate. A device without
+    a PASS certificate fails the task for this host.
+author: mediasan contributors
 options:
   binary: {type: str, default: mediasan}
   devices: {type: list, elements: str, required: true}
@@ -30,7 +35,7 @@ options:
 
 EXAMPLES = r"""
 - name: Sanitize two drives with the host's own key
-  mediasan_sanitize:
+  mediasan.fleet.sanitize:
     binary: /usr/bin/mediasan
     devices: [/dev/disk/by-id/wwn-0x5000c500a1b2c3d4, /dev/disk/by-id/nvme-eui.0025388b71b2c3d4]
     policy: nist-decommission
