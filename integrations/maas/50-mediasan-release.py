@@ -21,30 +21,38 @@
 #     description: Empty for the policy's own
 #     argument_format: --verify-percent={input}
 #     default: ""
+#     required: false
 #   key:
 #     type: string
 #     title: Signing key on the machine
 #     description: KEY with KEY-cert.pub beside it, or KEY.pub for a key in the ssh-agent
 #     argument_format: --key={input}
 #     default: ""
+#     required: false
 #   allow_new_key:
-#     type: string
-#     title: Allow a key made on the spot (true/false)
+#     type: choice
+#     title: Allow a key made on the spot
 #     description: Without a key, sign with a new one nobody trusts yet instead of failing
+#     choices: ["false", "true"]
 #     argument_format: --allow-new-key={input}
-#     default: ""
+#     default: "false"
+#     required: false
 #   skip_read_only:
-#     type: string
-#     title: Skip read-only disks (true/false)
+#     type: choice
+#     title: Skip read-only disks
 #     description: Report them SKIPPED instead of failing the release
+#     choices: ["false", "true"]
 #     argument_format: --skip-read-only={input}
-#     default: ""
+#     default: "false"
+#     required: false
 #   stop_holders:
-#     type: string
-#     title: Stop RAID, LVM and bcache on the disks first (true/false)
+#     type: choice
+#     title: Stop RAID, LVM and bcache on the disks first
 #     description: mediasan stop-holders over every disk sanitized; a stack over a disk kept or in use fails the release
+#     choices: ["false", "true"]
 #     argument_format: --stop-holders={input}
-#     default: ""
+#     default: "false"
+#     required: false
 # packages:
 #   apt:
 #     - mediasan

@@ -33,6 +33,46 @@ def check_maas_rules(doc):
         assert isinstance(v, scalars) or (isinstance(v, list) and all(isinstance(x, scalars) for x in v)), (k, v)
 
 
+def maas_parameter_errors(parameters):
+    """MAAS's own checks of a script's parameters (maasserver/forms/parameters.py,
+    ParametersForm.clean_parameters), written out here: the errors MAAS would refuse the
+    upload with."""
+    errors = []
+    for name, f in parameters.items():
+        kind, required, choices = f.get("type"), f.get("required", True), f.get("choices")
+        for field, types in (("title", str), ("description", str), ("argument_format", str), ("default", str)):
+            if f.get(field) is not None and not isinstance(f[field], types):
+                errors.append("%s: %s must be a string" % (name, field))
+        if not isinstance(required, bool):
+            errors.append("%s: required must be a boolean" % name)
+        if choices is not None:
+            if not isinstance(choices, list):
+                errors.append("%s: choices must be a list" % name)
+            elif any(isinstance(c, list) and (len(c) != 2 or not all(isinstance(x, str) for x in c)) for c in choices):
+                errors.append("%s: choice must be a Django choice or string" % name)
+            if kind != "choice":
+                errors.append("%s: choices only supported with the choice type" % name)
+        if kind == "choice" and not choices:
+            errors.append("%s: choices must be given with a choice type" % name)
+        if kind not in ("storage", "interface", "url", "runtime", "string", "password", "choice") and required:
+            errors.append("%s: type must be storage, interface, url, runtime, string, password or choice" % name)
+        fmt = f.get("argument_format")
+        if isinstance(fmt, str):
+            if kind == "storage":
+                ok = any(x in fmt for x in ("{input}", "{name}", "{path}", "{model}", "{serial}"))
+            elif kind == "interface":
+                ok = any(x in fmt for x in ("{input}", "{name}", "{mac}", "{vendor}", "{product}"))
+            else:
+                ok = "{input}" in fmt
+            if not ok:
+                errors.append("%s: argument_format lacks its placeholder" % name)
+        if kind == "choice" and choices and isinstance(f.get("default"), str):
+            values = [c[0] if isinstance(c, list) else c for c in choices]
+            if f["default"] not in values:
+                errors.append("%s: the default is not one of the choices" % name)
+    return errors
+
+
 class Release(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
@@ -221,6 +261,20 @@ class Release(unittest.TestCase):
         lines = [l[2:] for l in head.splitlines()]
         self.assertIn("script_type: release", lines)
         self.assertIn("name: 50-mediasan-release", lines)
+        try:
+            import yaml
+        except ImportError:
+            prerequisite("PyYAML is not installed (python3-yaml; .ci/run installs it)")
+        meta = yaml.safe_load("\n".join(lines))
+        self.assertEqual(meta["name"], "50-mediasan-release")
+        self.assertEqual(maas_parameter_errors(meta["parameters"]), [])
+        # The rules bite: what an earlier header had (a string-typed flag without a default that
+        # is a string, choices on a string) is refused.
+        self.assertEqual(
+            len(maas_parameter_errors({"x": {"type": "boolean", "default": False, "argument_format": "--x"}})), 3
+        )
+        self.assertTrue(maas_parameter_errors({"y": {"type": "string", "choices": ["a"], "argument_format": "{input}"}}))
+        self.assertTrue(maas_parameter_errors({"z": {"type": "choice", "argument_format": "--z={input}"}}))
 
 
 if __name__ == "__main__":
