@@ -8,11 +8,10 @@
 //! series get one number. A new state folder starts a new series (a new id): visible, never
 //! silent. `audit` reads the series back ([`crate::audit::series`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use ssh_key::{HashAlg, PublicKey};
+use ssh_key::PublicKey;
 
 use super::Chain;
 use crate::error::{Error, Result};
@@ -101,8 +100,7 @@ pub fn link<T>(
 
 /// The file name of a key's series: the first 8 bytes of its SHA-256 fingerprint, in hex.
 fn key_name(key: &PublicKey) -> String {
-    let fp = key.fingerprint(HashAlg::Sha256);
-    super::hex(&fp.as_bytes()[..8])
+    super::sign::key_id(key)
 }
 
 /// A new series id: 16 random bytes, hex.
@@ -139,21 +137,8 @@ fn read_head(path: &Path) -> Result<Option<Head>> {
 
 /// Whole or not at all: a temporary file, synced, renamed over the head.
 fn write_head(path: &Path, h: &Head) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(h).map_err(std::io::Error::other)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(d) = path.parent() {
-            std::fs::File::open(d)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    let bytes = serde_json::to_vec(h).map_err(std::io::Error::other)?;
+    crate::evidence::write_report(path, &bytes, true)
 }
 
 #[cfg(test)]

@@ -251,8 +251,7 @@ impl Signing {
     /// BLAKE3>.pub`). Names follow the content, so each is written once. Information only:
     /// nothing is trusted because it lies beside a certificate.
     pub fn public_files(&self) -> Vec<(String, String)> {
-        let fp = self.public.fingerprint(HashAlg::Sha256);
-        let id = crate::cert::hex(&fp.as_bytes()[..8]);
+        let id = key_id(&self.public);
         let mut files = Vec::new();
         if let Ok(text) = self.public.to_openssh() {
             files.push((format!("signer-{id}.pub"), format!("{text}\n")));
@@ -586,6 +585,13 @@ fn parse_cert_sig(blob: &[u8]) -> Result<CertSig> {
         hash_alg,
         signature,
     })
+}
+
+/// A key's short name in file names (`signer-<id>.pub`, the chain's head): the first 8 bytes
+/// of its SHA-256 fingerprint, 16 hex digits.
+pub fn key_id(key: &PublicKey) -> String {
+    let fp = key.fingerprint(HashAlg::Sha256);
+    crate::cert::hex(&fp.as_bytes()[..8])
 }
 
 /// Checks a detached SSHSIG (the armoured text, as read from the file) over `msg`: the
