@@ -109,3 +109,27 @@ mod tests {
         assert!(!serde_json::to_string(&short).unwrap().contains("errno"));
     }
 }
+
+/// The outcome of a sanitization, as certificates, events and exit codes name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Every pass wrote every byte and verification found nothing wrong.
+    Pass,
+    /// Something failed: an I/O error, a mismatch, a flush error.
+    #[default]
+    Fail,
+    /// Something was not done: interrupted, or not verified.
+    Incomplete,
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `INCOMPLETE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Incomplete => "INCOMPLETE",
+        }
+    }
+}

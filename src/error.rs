@@ -56,10 +56,10 @@ impl Exit {
     }
 
     /// A sanitization's outcome: interrupted (the work can be resumed), else by its verdict.
-    pub fn of(verdict: crate::cert::Verdict, interrupted: bool) -> Exit {
+    pub fn of(verdict: crate::contract::Verdict, interrupted: bool) -> Exit {
         match (interrupted, verdict) {
             (true, _) => Exit::Interrupted,
-            (false, crate::cert::Verdict::Pass) => Exit::Pass,
+            (false, crate::contract::Verdict::Pass) => Exit::Pass,
             (false, _) => Exit::Failed,
         }
     }
@@ -169,7 +169,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cert::Verdict;
+    use crate::contract::Verdict;
 
     #[test]
     fn exit_codes_are_the_documented_numbers_and_the_worst_wins() {

@@ -21,29 +21,8 @@ pub use record::Record;
 /// The `format` value of certificates this version writes.
 pub const FORMAT: &str = "mediasan-certificate/1";
 
-/// The outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Verdict {
-    /// Every pass wrote every byte and verification found nothing wrong.
-    Pass,
-    /// Something failed: an I/O error, a mismatch, a flush error.
-    #[default]
-    Fail,
-    /// Something was not done: interrupted, or not verified.
-    Incomplete,
-}
-
-impl Verdict {
-    /// `PASS`, `FAIL` or `INCOMPLETE`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::Incomplete => "INCOMPLETE",
-        }
-    }
-}
+/// The outcome (a contract type: see [`crate::contract::Verdict`]).
+pub use crate::contract::Verdict;
 
 /// A person (operator or validator).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
