@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod config;
 pub mod contract;
 pub mod device;
+pub mod draw;
 pub mod error;
 pub mod event;
 pub mod evidence;

@@ -4,6 +4,7 @@
 
 use rand::RngCore;
 
+use crate::draw::uniform_below;
 use crate::pattern::Pattern;
 use crate::policy::{PassSpec, Policy, VerifyMode};
 
@@ -47,20 +48,6 @@ impl Plan {
     pub fn final_pattern(&self) -> &Pattern {
         // A policy always has at least one pass (policy::parse enforces it).
         &self.passes[self.passes.len() - 1].pattern
-    }
-}
-
-/// A uniform integer in `0..n` (n > 0) from `rng`: draw a u64, reject the top
-/// `2^64 mod n` values so every residue is equally likely, return it mod `n`.
-/// Fixed here, not delegated to a library, so sample positions stay reproducible forever.
-pub fn uniform_below(rng: &mut impl RngCore, n: u64) -> u64 {
-    assert!(n > 0, "uniform_below(0)");
-    let reject_from = u64::MAX - (u64::MAX % n + 1) % n;
-    loop {
-        let x = rng.next_u64();
-        if x <= reject_from {
-            return x % n;
-        }
     }
 }
 
@@ -195,16 +182,5 @@ mod tests {
         let plan = build(&p, &ov, &mut rng(0));
         assert_eq!(plan.verify_mode, VerifyMode::Full);
         assert_eq!(plan.verify_percent, 42);
-    }
-
-    #[test]
-    fn uniform_below_stays_in_range_and_covers_it() {
-        let mut r = rng(5);
-        let mut seen = [0u32; 7];
-        for _ in 0..7000 {
-            seen[uniform_below(&mut r, 7) as usize] += 1;
-        }
-        assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
-        assert_eq!(uniform_below(&mut r, 1), 0);
     }
 }

@@ -29,8 +29,8 @@ use crate::aligned::AlignedBuf;
 pub use crate::contract::Extent;
 use crate::contract::IoFailure;
 use crate::device::BlockIo;
+use crate::draw::uniform_below;
 use crate::pattern::Pattern;
-use crate::plan::uniform_below;
 use crate::writer::{attempt, chunk_size, IoConfig};
 
 /// Most subsections a sampled verification uses.
