@@ -48,7 +48,7 @@ pub enum Event {
     /// `audit --json`: how the audit was made (version, command line, trust anchors), first.
     AuditContext(AuditContext),
     /// `audit --json`: one file read, with its BLAKE3.
-    AuditInput(crate::audit::provenance::Input),
+    AuditInput(crate::findings::Input),
     /// `audit --json`: one file found, judged.
     AuditFile(AuditFile),
     /// `audit --json --assets`: one asset of the register, reconciled.
@@ -145,7 +145,7 @@ pub struct AuditContext {
     /// `--principal`, if given.
     pub principal: Option<String>,
     /// Every key trusted: each `--pubkey` and each allowed_signers line.
-    pub anchors: Vec<crate::audit::provenance::Anchor>,
+    pub anchors: Vec<crate::findings::Anchor>,
     /// How many files were read (each is an `audit_input`).
     pub inputs: usize,
     /// BLAKE3 of the inputs' list as `b3sum` prints it (`HASH  FILE` lines, sorted by file).
@@ -202,10 +202,10 @@ pub struct AuditSummary {
     pub signers: std::collections::BTreeMap<String, usize>,
     /// Each signer's numbered series: `signer`, `key`, `id`, `first`, `last`, `count`, `gaps`
     /// (`[from, to]` pairs missing), `forks`, `restart`.
-    pub series: Vec<crate::audit::series::Series>,
+    pub series: Vec<crate::findings::Series>,
     /// Trusted records without a series number (made before numbering).
     pub unnumbered: usize,
-    pub qc: Option<crate::audit::reconcile::Qc>,
+    pub qc: Option<crate::findings::Qc>,
     /// When signers' key validity was judged: `now`, `claimed` or a time.
     pub verify_time: String,
     /// Every asset (or medium) covered by a trusted PASS or destruction, and no problem file.
@@ -703,9 +703,9 @@ mod tests {
                 "",
             ),
             (
-                Event::AuditInput(crate::audit::provenance::Input::of(
+                Event::AuditInput(crate::findings::Input::of(
                     s("c/x.json"),
-                    crate::audit::provenance::Role::Certificate,
+                    crate::findings::Role::Certificate,
                     b"{}",
                 )),
                 "audit_input",

@@ -17,6 +17,7 @@ pub mod draw;
 pub mod error;
 pub mod event;
 pub mod evidence;
+pub mod findings;
 pub mod journal;
 pub mod limits;
 pub mod pattern;

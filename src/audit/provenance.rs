@@ -5,73 +5,7 @@ use serde::Serialize;
 
 use crate::cert::trust::Trust;
 
-/// Why a file was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Certificate,
-    Signature,
-    Countersignature,
-    Bundle,
-    Register,
-    AllowedSigners,
-    PublicKey,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Certificate => "certificate",
-            Role::Signature => "signature",
-            Role::Countersignature => "countersignature",
-            Role::Bundle => "bundle",
-            Role::Register => "asset register",
-            Role::AllowedSigners => "allowed signers",
-            Role::PublicKey => "public key",
-        }
-    }
-}
-
-/// One file the audit read, by the bytes it read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Input {
-    /// As found (bytes that are not UTF-8 shown as `\xNN`).
-    pub file: String,
-    pub role: Role,
-    pub bytes: u64,
-    /// BLAKE3, hex.
-    pub blake3: String,
-}
-
-impl Input {
-    pub fn of(file: String, role: Role, data: &[u8]) -> Input {
-        Input {
-            file,
-            role,
-            bytes: data.len() as u64,
-            blake3: blake3::hash(data).to_hex().to_string(),
-        }
-    }
-}
-
-/// One key the audit trusted: a `--pubkey`, or a line of an allowed_signers file.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Anchor {
-    /// The file it is in.
-    pub source: String,
-    /// Its line in an allowed_signers file.
-    pub line: Option<usize>,
-    /// Principal patterns (allowed_signers), empty for a `--pubkey`.
-    pub principals: String,
-    /// A `cert-authority` line: an SSH CA key, trusting the OpenSSH certificates it signed.
-    pub cert_authority: bool,
-    pub key_type: String,
-    pub fingerprint: String,
-    pub namespaces: Option<String>,
-    /// `valid-after` / `valid-before` (UTC, RFC 3339).
-    pub valid_after: Option<String>,
-    pub valid_before: Option<String>,
-}
+pub use crate::findings::{Anchor, Input, Role};
 
 /// How a report was made.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -315,29 +315,7 @@ pub struct AssetResult {
     pub conflicts: Vec<usize>,
 }
 
-/// The QC sample to check again by hand (R2v3: at least 5 % of logically sanitized media).
-#[derive(Clone, Debug, Serialize)]
-pub struct Qc {
-    pub percent: f64,
-    pub seed: String,
-    /// How many media could be drawn (covered by a clear or purge PASS).
-    pub population: usize,
-    /// The drawn ones, by name.
-    pub picks: Vec<Pick>,
-}
-
-/// One medium drawn for the QC re-check, and the record that covers it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Pick {
-    /// An asset's `serial X` (or `asset tag X`), or a medium's key.
-    pub medium: String,
-    /// The file of the record that covers it, and the certificate's id.
-    pub certificate: String,
-    pub id: String,
-    /// The entry of that record.
-    #[serde(skip)]
-    pub entry: usize,
-}
+pub use crate::findings::{Pick, Qc};
 
 /// How the QC draw names an asset of the register.
 pub fn asset_label(asset: &super::assets::Asset) -> String {
