@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::cert::build::{hidden_record, policy_ref, ClearOutcome};
+use crate::cert::build::{hidden_record, ClearOutcome};
 use crate::cert::{self, ByteRange, PassRecord, Segment, Verification};
 use crate::device::passthrough::Passthrough;
 use crate::device::{hidden, BlockIo, Probe};
@@ -120,7 +120,7 @@ pub fn new_journal(probe: &Probe, plan: &Plan, buffer_size: usize, started: Syst
         format: journal::FORMAT.into(),
         target: probe.canonical.display().to_string(),
         media: MediaKey::of(probe),
-        policy: policy_ref(&plan.policy),
+        policy: plan.policy.reference(),
         plan: plan.passes.iter().map(planned).collect(),
         done: vec![],
         position: Position {
@@ -676,6 +676,9 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         hung_up: signals.hung_up(),
         supersedes: run.journal.certificates.clone(),
         gaps: run.journal.gaps.clone(),
+        policy: job.plan.policy.reference(),
+        limits: job.plan.policy.health.clone(),
+        planned_passes: job.plan.passes.len(),
     };
     Ok((outcome, run.journal))
 }
@@ -881,7 +884,7 @@ mod tests {
         assert!(o.verification.interrupted && o.verification.bytes_read == 0);
         assert_eq!(j.position.pass, 2, "a resume starts at the verification");
         assert!(o.events.iter().any(|e| e.starts_with("interrupted")));
-        let c = crate::cert::build::clear(&p, true, &plan, o, &crate::cert::Record::default());
+        let c = crate::cert::build::clear(&p, true, o, &crate::cert::Record::default());
         assert_eq!(c.result, crate::cert::Verdict::Incomplete);
     }
 }

@@ -22,6 +22,20 @@ pub enum VerifyMode {
     None,
 }
 
+impl Policy {
+    /// The policy as a certificate and a journal name it.
+    pub fn reference(&self) -> crate::cert::PolicyRef {
+        crate::cert::PolicyRef {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            reference: self.reference.clone(),
+            legacy: self.legacy,
+            source: self.source.clone(),
+            blake3: self.blake3.clone(),
+        }
+    }
+}
+
 impl VerifyMode {
     /// The name used in policies, flags and certificates.
     pub fn name(self) -> &'static str {

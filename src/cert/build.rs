@@ -11,8 +11,6 @@ use super::{
     Host, Media, PassRecord, PolicyRef, Record, Sanitization, Tool, Verdict, Verification, FORMAT,
 };
 use crate::device::{hidden, Kind, Probe};
-use crate::plan::Plan;
-use crate::policy::Policy;
 
 /// What an overwrite of one target did, as the certificate records it.
 #[derive(Clone, Debug)]
@@ -37,6 +35,10 @@ pub struct ClearOutcome {
     pub supersedes: Vec<String>,
     /// The times the medium was out of mediasan's hands before a run resumed the wipe.
     pub gaps: Vec<super::Gap>,
+    /// The policy it followed, its triage limits, and how many passes it planned.
+    pub policy: PolicyRef,
+    pub limits: crate::device::health::Limits,
+    pub planned_passes: usize,
 }
 
 /// What a purge did, as the certificate records it (kept in the purge journal until then).
@@ -169,20 +171,8 @@ pub fn destroyed(
     c
 }
 
-/// The policy as the certificate names it.
-pub fn policy_ref(p: &Policy) -> PolicyRef {
-    PolicyRef {
-        name: p.name.clone(),
-        description: p.description.clone(),
-        reference: p.reference.clone(),
-        legacy: p.legacy,
-        source: p.source.clone(),
-        blake3: p.blake3.clone(),
-    }
-}
-
 /// The notes an overwrite's certificate carries about what it can and cannot cover.
-fn clear_notes(p: &Probe, direct_io: bool, plan: &Plan, hung_up: bool) -> Vec<String> {
+fn clear_notes(p: &Probe, direct_io: bool, policy: &PolicyRef, hung_up: bool) -> Vec<String> {
     let id = &p.identity;
     let mut notes = vec![
         "Overwrite is NIST SP 800-88 Rev. 2 Clear: it rewrites every user-addressable block through the host \
@@ -209,11 +199,11 @@ fn clear_notes(p: &Probe, direct_io: bool, plan: &Plan, hung_up: bool) -> Vec<St
                 .into(),
         );
     }
-    if plan.policy.legacy {
+    if policy.legacy {
         notes.push(format!(
             "Policy {} is a legacy multi-pass preset; NIST SP 800-88 Rev. 2 considers one verified pass sufficient \
              for Clear.",
-            plan.policy.name
+            policy.name
         ));
     }
     if hung_up {
@@ -284,23 +274,17 @@ fn active_seconds(passes: &[PassRecord], v: &crate::cert::Verification) -> f64 {
 }
 
 /// The certificate of an overwrite (NIST Clear) of `p`.
-pub fn clear(
-    p: &Probe,
-    direct_io: bool,
-    plan: &Plan,
-    o: ClearOutcome,
-    record: &Record,
-) -> Certificate {
+pub fn clear(p: &Probe, direct_io: bool, o: ClearOutcome, record: &Record) -> Certificate {
     let mut c = skeleton(p);
     c.media.direct_io = direct_io;
     c.media.hidden_areas = o.hidden;
-    let triage = health_notes(&o.health, &plan.policy.health);
+    let triage = health_notes(&o.health, &o.limits);
     c.media.health = o.health;
     let active = active_seconds(&o.passes, &o.verification);
     c.sanitization = Sanitization {
         method: "clear".into(),
         technique: "overwrite".into(),
-        policy: policy_ref(&plan.policy),
+        policy: o.policy.clone(),
         passes: o.passes,
         started: timestamp(o.started),
         finished: timestamp(o.finished),
@@ -313,10 +297,10 @@ pub fn clear(
     };
     c.supersedes = o.supersedes;
     c.verification = o.verification;
-    c.notes = clear_notes(p, direct_io, plan, o.hung_up);
+    c.notes = clear_notes(p, direct_io, &o.policy, o.hung_up);
     c.notes.extend(gap_note(&c));
     record.apply(&mut c);
-    let (verdict, mut reasons) = judge(&c, plan.passes.len(), o.interrupted);
+    let (verdict, mut reasons) = judge(&c, o.planned_passes, o.interrupted);
     if o.pulled {
         reasons.insert(
             0,
@@ -522,7 +506,7 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
 /// sanitized, `reasons` the details, and the recommendation is Destroy.
 fn not_sanitized(
     p: &Probe,
-    policy: &Policy,
+    policy: &PolicyRef,
     note: String,
     reasons: Vec<String>,
     destroy: String,
@@ -533,7 +517,7 @@ fn not_sanitized(
     c.sanitization = Sanitization {
         method: "none".into(),
         technique: "none".into(),
-        policy: policy_ref(policy),
+        policy: policy.clone(),
         started: now.clone(),
         finished: now,
         ..Sanitization::default()
@@ -549,7 +533,7 @@ fn not_sanitized(
 /// A target refused for safety in a batch (`wipe`/`sanitize` of several, the others ran):
 /// nothing was written to it, it is not sanitized (FAIL), and the record says why. No
 /// recommendation to destroy: remove the cause (unmount it, release it) and sanitize it again.
-pub fn refused(p: &Probe, policy: &Policy, reason: &str, record: &Record) -> Certificate {
+pub fn refused(p: &Probe, policy: &PolicyRef, reason: &str, record: &Record) -> Certificate {
     let mut c = not_sanitized(
         p,
         policy,
@@ -571,7 +555,7 @@ pub fn refused(p: &Probe, policy: &Policy, reason: &str, record: &Record) -> Cer
 /// recommendation Destroy and why each technique the policy names does not apply.
 pub fn no_technique(
     p: &Probe,
-    policy: &Policy,
+    policy: &PolicyRef,
     medium: &str,
     why: &[String],
     record: &Record,
@@ -603,7 +587,7 @@ pub fn no_technique(
 /// `on_health = "refuse"`: nothing was written; FAIL, with the recommendation Destroy.
 pub fn refused_for_health(
     p: &Probe,
-    policy: &Policy,
+    policy: &PolicyRef,
     health: crate::device::health::Health,
     over: &[String],
     record: &Record,

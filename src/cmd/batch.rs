@@ -124,7 +124,7 @@ pub(crate) fn certify(
         let name = s.path.display().to_string();
         let mut row = match &s.probe {
             Some(p) => {
-                let c = cert::build::refused(p, policy, &s.reason, &s.record);
+                let c = cert::build::refused(p, &policy.reference(), &s.reason, &s.record);
                 let rep = reporter.target(&name);
                 let stored =
                     super::store_certificate(&c, &session.cert_dirs, &session.key, reporter)?;

@@ -989,14 +989,14 @@ fn destroy(
     let c = match &job.refused_for_health {
         Some((h, over)) => cert::build::refused_for_health(
             probe,
-            &session.req.policy,
+            &session.req.policy.reference(),
             h.clone(),
             over,
             &job.record,
         ),
         None => cert::build::no_technique(
             probe,
-            &session.req.policy,
+            &session.req.policy.reference(),
             job.class.name(),
             why,
             &job.record,

@@ -195,7 +195,7 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         if let Some(mut r) = reserves.pop() {
             r.release();
         }
-        let c = cert::build::refused_for_health(&probe, &req.policy, h, &over, &rec);
+        let c = cert::build::refused_for_health(&probe, &req.policy.reference(), h, &over, &rec);
         let rep = reporter.target(&probe.path.display().to_string());
         let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, &reporter)?;
         done_early.push((Exit::of(c.result, false), super::announce(&c, stored, &rep)));
@@ -811,7 +811,7 @@ fn wipe_one(
     };
     let (outcome, mut journal) = clear::run(job, &session.signals, rep)?;
     let interrupted = outcome.interrupted;
-    let c = cert::build::clear(&t.probe, t.direct_io, plan, outcome, record);
+    let c = cert::build::clear(&t.probe, t.direct_io, outcome, record);
     if interrupted {
         // The run that finishes this wipe names the INCOMPLETE certificates it replaces.
         journal.certificates.push(c.id.clone());
