@@ -29,6 +29,7 @@ pub mod progress;
 mod props;
 pub mod purge;
 pub mod records;
+pub mod session;
 pub mod settings;
 pub mod signals;
 pub mod summary;

@@ -12,7 +12,7 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<Exit> {
         })?,
     };
     // Nothing is destroyed by a key that cannot be written: a bad --out is a usage error.
-    let key = sign::generate(&path, &comment()).map_err(|e| match e {
+    let key = sign::generate(&path, &crate::session::key_comment()).map_err(|e| match e {
         Error::Io { .. } => Error::Usage(format!("{e}; choose another --out")),
         other => other,
     })?;
@@ -24,12 +24,4 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<Exit> {
     errln!("fingerprint {}", sign::fingerprint(key.public_key()));
     outln!("{}", key.public_key().to_openssh().unwrap_or_default());
     Ok(Exit::Pass)
-}
-
-/// `mediasan@<hostname>`, the comment of keys we make.
-pub(crate) fn comment() -> String {
-    let host = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!("mediasan@{host}")
 }

@@ -17,6 +17,7 @@ mod wipe;
 
 use crate::cli::{CertCommand, Cli, Command, GenerateCommand};
 use crate::error::{Error, Exit};
+pub(crate) use crate::session::{announce, existing_key, key_ready, load_key, store_certificate};
 
 /// The whole program: parses `args`, opens the session log, runs the command, and prints a
 /// failure as one line (and, with `--json`, an `error` event); returns the exit code.
@@ -172,72 +173,6 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<Exit> {
     Ok(Exit::Pass)
 }
 
-/// The signing key if there is one (`--key`/config, else the default path), never creating
-/// it: for a dry run.
-pub(crate) fn existing_key(
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<crate::cert::sign::Signing>> {
-    use crate::cert::sign;
-    match path {
-        // A key that was named must be there.
-        Some(p) => Ok(Some(sign::load_signing(p)?)),
-        None => match sign::default_key_path() {
-            Some(p) if p.exists() => Ok(Some(sign::load_signing(&p)?)),
-            _ => Ok(None),
-        },
-    }
-}
-
-/// The signing key: `--key`/`MEDIASAN_KEY`/config, else the default one, created (and
-/// announced) on first use where [`key_ready`] allows it.
-pub(crate) fn load_key(
-    k: &crate::settings::SigningKey,
-    reporter: &crate::progress::Reporter,
-) -> anyhow::Result<crate::cert::sign::Signing> {
-    use crate::cert::sign;
-    use anyhow::Context;
-    if let Some(p) = &k.path {
-        return Ok(sign::load_signing(p)?);
-    }
-    key_ready(k)?;
-    let p = sign::default_key_path().ok_or_else(|| {
-        Error::Usage(
-            "cannot find a config folder for the default key (no HOME); give --key FILE".into(),
-        )
-    })?;
-    let (key, created) =
-        sign::load_or_create(&p, &keygen::comment()).context("creating the default signing key")?;
-    if !created {
-        return Ok(sign::with_certificate(sign::Signing::plain(key), &p)?);
-    }
-    reporter.say(&format!(
-        "created signing key {} (public key {}.pub, fingerprint {}); keep it safe, certificates are signed with it",
-        p.display(),
-        p.display(),
-        sign::fingerprint(key.public_key())
-    ));
-    Ok(sign::Signing::plain(key))
-}
-
-/// Refuses (exit 2) a run that would sign with a key made on the spot where nobody sees it:
-/// no key configured, no default key yet, no terminal, and nothing allowing one to be created
-/// (`--create-key`, `MEDIASAN_CREATE_KEY=1`, `create_key = true`). An unattended ramdisk must
-/// not sign certificates with a throwaway key nobody will ever trust. Checked before any work.
-pub(crate) fn key_ready(k: &crate::settings::SigningKey) -> anyhow::Result<()> {
-    use crate::cert::sign;
-    if k.path.is_some() || k.may_create {
-        return Ok(());
-    }
-    let exists = sign::default_key_path().is_some_and(|p| std::fs::symlink_metadata(p).is_ok());
-    if exists || crate::term::attended() {
-        return Ok(());
-    }
-    Err(Error::Usage(
-        "no signing key is configured and no terminal is there to announce a new one: give --key FILE (or MEDIASAN_KEY, or key in mediasan.toml), or --create-key to make the default key on first use".into(),
-    )
-    .into())
-}
-
 /// Asks on the terminal before destroying what `lines` describe (`about`: who, how, where the
 /// evidence goes): on stdin/stderr when both are a terminal, else on the controlling terminal
 /// (`/dev/tty`), so `2>&1 | tee log` still asks; refuses when there is none (cron, a pipeline
@@ -302,97 +237,6 @@ fn no_terminal(first: &std::path::Path) -> anyhow::Error {
         "no --yes given and no terminal to confirm on; add --yes to go ahead without asking",
     )
     .into()
-}
-
-/// Signs a certificate and stores it with its SSHSIG signature in the first of `dirs` that
-/// takes it (never overwriting; see [`crate::evidence::write_certificate`]), saying so when it
-/// had to fall back. A certificate no folder took is printed on stderr, never lost.
-///
-/// # Errors
-/// Only when the certificate cannot be encoded or signed.
-pub(crate) fn store_certificate(
-    c: &crate::cert::Certificate,
-    dirs: &[std::path::PathBuf],
-    key: &crate::cert::sign::Signing,
-    reporter: &crate::progress::Reporter,
-) -> anyhow::Result<crate::evidence::Stored> {
-    let name = crate::cert::file_name(
-        std::path::Path::new(&c.media.path),
-        &c.sanitization.started,
-        &c.id,
-    );
-    // Numbered in its signer's series (and signed with its number) under the series' lock.
-    let chains = crate::cert::chain::default_dir();
-    let (bytes, (sig, chain)) = crate::cert::chain::link(
-        chains.as_deref(),
-        key.public_key(),
-        &|w| reporter.say(w),
-        |link| {
-            let mut c = c.clone();
-            c.chain = link;
-            let mut bytes = serde_json::to_vec_pretty(&c)
-                .map_err(|e| Error::Usage(format!("cannot encode the certificate: {e}")))?;
-            bytes.push(b'\n');
-            let sig = crate::cert::sign::sign(key, &bytes)?;
-            Ok((bytes, (sig, c.chain.map(|ch| (ch.id, ch.seq)))))
-        },
-    )?;
-    let folders: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
-    let mut stored = crate::evidence::write_certificate(&folders, &name, &bytes, &sig);
-    stored.chain = chain;
-    // The signer's public key (and OpenSSH certificate) beside it: a bundle says who signed.
-    if let Some(dir) = stored.json.as_deref().and_then(std::path::Path::parent) {
-        for (file, text) in key.public_files() {
-            crate::evidence::put_once(dir, &file, text.as_bytes());
-        }
-    }
-    if let (Some(p), false) = (&stored.json, stored.fallback.is_empty()) {
-        reporter.say(&format!(
-            "warning: the certificate could not be written where asked ({}); it is in {} instead",
-            stored.fallback.join("; "),
-            p.display()
-        ));
-    }
-    Ok(stored)
-}
-
-/// Says how a target ended: its result and certificate on one line, then its first reasons
-/// (the certificate has them all); emits the `result` event; returns its summary row.
-pub(crate) fn announce(
-    c: &crate::cert::Certificate,
-    stored: crate::evidence::Stored,
-    rep: &crate::progress::TargetReporter,
-) -> crate::summary::Row {
-    use crate::event::{Event, Outcome};
-    let certificate = stored
-        .json
-        .as_deref()
-        .map_or("printed above (no folder took it)".into(), |p| {
-            p.display().to_string()
-        });
-    rep.say(&format!("{} - certificate {certificate}", c.result.name()));
-    for r in crate::summary::reasons(&c.reasons, 3, 200) {
-        rep.say(&format!("  {r}"));
-    }
-    rep.reporter().emit(&Event::Result(Outcome {
-        target: rep.name().to_string(),
-        serial: c.media.identity.serial.clone(),
-        asset_tag: c.media.asset_tag.clone(),
-        result: c.result.name().into(),
-        reasons: c.reasons.clone(),
-        certificate: stored.json,
-        signature: stored.sig,
-        id: c.id.clone(),
-        chain_id: stored.chain.as_ref().map(|ch| ch.0.clone()),
-        chain_seq: stored.chain.as_ref().map(|ch| ch.1),
-    }));
-    crate::summary::Row {
-        result: c.result.name().into(),
-        target: rep.name().to_string(),
-        serial: c.media.identity.serial.clone(),
-        asset: c.media.asset_tag.clone(),
-        certificate,
-    }
 }
 
 /// How a command that failed with `e` ends: the first typed [`Error`] in its chain decides;

@@ -15,19 +15,19 @@ use crate::device::health::{self, Health};
 use crate::device::{self, FileId, Kind, Probe, Target};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
-use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
+use crate::evidence::Reserve;
 use crate::journal::{self, Found, Journal, MacKey, MediaKey};
 use crate::plan::{self, Plan};
 use crate::policy::VerifyMode;
 use crate::progress::{Reporter, TargetReporter};
 use crate::records::{Field, Given, Key};
 use crate::settings;
-use crate::signals::Signals;
 use crate::summary::Row;
 use crate::units::human_bytes;
 use crate::writer::IoConfig;
 
 use super::batch;
+pub(crate) use crate::session::{open_session, Session};
 
 /// A target as resolved before anything is written.
 pub(crate) enum Resolved {
@@ -40,42 +40,6 @@ impl Resolved {
         match self {
             Resolved::Existing(p) => &p.path,
             Resolved::ToCreate { path, .. } => path,
-        }
-    }
-}
-
-/// What every target's thread shares once the wipe is under way.
-pub(crate) struct Session<'a> {
-    pub(crate) req: &'a settings::Wipe,
-    pub(crate) key: crate::cert::sign::Signing,
-    pub(crate) mac: MacKey,
-    pub(crate) journal_dir: PathBuf,
-    /// The certificate folder, then where a certificate goes if it cannot be written there.
-    pub(crate) cert_dirs: Vec<PathBuf>,
-    pub(crate) signals: Signals,
-    /// The certificate folder, proven writable, for the reserves of targets that come later.
-    pub(crate) cert_folder: Folder,
-    /// I/O in flight per target, shared out among the session's targets.
-    pub(crate) queue_depth: usize,
-}
-
-impl<'a> Session<'a> {
-    /// Room for one more certificate, kept until it is written.
-    pub(crate) fn reserve(&self) -> Result<Reserve, Error> {
-        Reserve::new(&self.cert_folder)
-    }
-
-    /// This session for one medium among many (`bench`): its own stop flags.
-    pub(crate) fn for_medium(&self) -> Session<'a> {
-        Session {
-            req: self.req,
-            key: self.key.clone(),
-            mac: self.mac.clone(),
-            journal_dir: self.journal_dir.clone(),
-            cert_dirs: self.cert_dirs.clone(),
-            signals: self.signals.for_medium(),
-            cert_folder: self.cert_folder.clone(),
-            queue_depth: self.queue_depth,
         }
     }
 }
@@ -539,48 +503,6 @@ fn decide(
             None,
         )),
     }
-}
-
-/// After the confirmation, before any target is opened: the evidence folders proven with
-/// room (a reserve per target), the signing key (created on first use), the signals.
-pub(crate) fn open_session<'a>(
-    req: &'a settings::Wipe,
-    targets: usize,
-    reporter: &Reporter,
-) -> anyhow::Result<(Session<'a>, Vec<Reserve>)> {
-    // A run that may not sign is refused before any folder is made.
-    super::key_ready(&req.key)?;
-    let cert_folder = Folder::prepare(
-        &req.cert_dir,
-        RESERVE_BYTES,
-        "certificate folder (--cert-dir)",
-    )?;
-    let journal_folder = Folder::prepare(
-        &req.journal_dir,
-        RESERVE_BYTES,
-        "journal folder (--journal-dir)",
-    )?;
-    let reserves = (0..targets)
-        .map(|_| Reserve::new(&cert_folder))
-        .collect::<Result<Vec<_>, _>>()?;
-    let key = super::load_key(&req.key, reporter)?;
-    let session = Session {
-        req,
-        mac: MacKey::of(&key)?,
-        key,
-        cert_dirs: evidence::fallbacks(&cert_folder.path, Some(&journal_folder.path)),
-        journal_dir: journal_folder.path,
-        // From here on SIGINT/SIGTERM stop the wipe at a safe point, SIGHUP does not stop it.
-        signals: Signals::install(),
-        cert_folder,
-        queue_depth: settings::shared_depth(
-            req.io.queue_depth,
-            req.queue_depth_given,
-            targets,
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        ),
-    };
-    Ok((session, reserves))
 }
 
 /// A drive whose own sanitize was started and not finished (a purge journal) may still be
