@@ -32,7 +32,8 @@ use crate::signals::Signals;
 use crate::summary::Row;
 
 use super::sanitize;
-use super::wipe::{self, Session};
+use crate::session::overwrite;
+use crate::session::{open_session, Session};
 
 /// Why a settled drive was not taken.
 enum NotTaken {
@@ -84,7 +85,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         req.sanitize.wipe.progress_interval,
         board.clone(),
     );
-    let (session, _) = wipe::open_session(&req.sanitize.wipe, 0, &reporter)?;
+    let (session, _) = open_session(&req.sanitize.wipe, 0, &reporter)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let stop_listening = Arc::new(AtomicBool::new(false));
     let listening = if req.uevents {
@@ -542,9 +543,9 @@ impl<'s, 'r: 's> Bench<'s, 'r> {
         if let Some(slot) = &slot {
             slot.show(Light::Working);
         }
-        let health = wipe::health_of(
+        let health = overwrite::health_of(
             &req.sanitize.wipe,
-            &wipe::Resolved::Existing(Box::new(p.clone())),
+            &overwrite::Resolved::Existing(Box::new(p.clone())),
         );
         let id = &p.identity;
         self.board.update(&target, |b| {

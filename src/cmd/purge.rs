@@ -323,7 +323,11 @@ fn resume(
         }
     ));
     let req = &settings::Purge {
-        cert_dir: super::wipe::resume_folder(&req.cert_dir, req.cert_dir_given, folder_kept)?,
+        cert_dir: crate::session::overwrite::resume_folder(
+            &req.cert_dir,
+            req.cert_dir_given,
+            folder_kept,
+        )?,
         ..req.clone()
     };
     let (folder, reserve) = cert_folder(req)?;

@@ -34,7 +34,8 @@ use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
 
 use super::batch;
 use super::purge::{drive_of, unfinished, Certify};
-use super::wipe::{self, Resolved, Session};
+use crate::session::overwrite::{self, Resolved};
+use crate::session::{open_session, Session};
 
 /// One target, decided.
 struct Job {
@@ -75,7 +76,7 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     let (jobs, set_aside) = decide_all(&req, &reporter)?;
     // Resumed work keeps its certificates where it began.
     let kept: Vec<PathBuf> = jobs.iter().filter_map(|j| j.kept_folder.clone()).collect();
-    req.wipe.cert_dir = wipe::resumed_folder(&req.wipe, kept)?;
+    req.wipe.cert_dir = overwrite::resumed_folder(&req.wipe, kept)?;
     // A target refused for safety is set aside (see `batch`); the others go on.
     batch::go_on(&set_aside, jobs.len(), req.wipe.all_or_nothing, &reporter)?;
     for j in &jobs {
@@ -93,7 +94,7 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     }
     let reserves: usize =
         jobs.iter().map(|j| j.steps().len().max(1)).sum::<usize>() + set_aside.len();
-    let (session, mut reserves) = wipe::open_session(&req.wipe, reserves, &reporter)?;
+    let (session, mut reserves) = open_session(&req.wipe, reserves, &reporter)?;
     let early = batch::certify(
         set_aside,
         &req.wipe.policy,
@@ -183,7 +184,7 @@ fn decide_all(
             .collect(),
         ..req.wipe.clone()
     };
-    let mut resolved = wipe::resolve(&real)?.into_iter();
+    let mut resolved = overwrite::resolve(&real)?.into_iter();
     let mut subjects = Vec::new();
     for t in &req.wipe.targets {
         if Some(t) == sim_name.as_ref() {
@@ -208,7 +209,7 @@ fn decide_subjects(
         .iter()
         .zip(&subjects)
         .map(|(t, r)| match r {
-            Some(r) => wipe::key(r),
+            Some(r) => overwrite::key(r),
             None => Key::named(t),
         })
         .collect();
@@ -234,9 +235,9 @@ fn decide_subjects(
         .zip(records)
         .zip(given)
     {
-        let probe = r.as_ref().and_then(wipe::probe_of);
+        let probe = r.as_ref().and_then(overwrite::probe_of);
         let safe = match &r {
-            Some(r) => wipe::check_safety(std::slice::from_ref(r)),
+            Some(r) => overwrite::check_safety(std::slice::from_ref(r)),
             None => Ok(()),
         };
         let kept = record.clone();
@@ -534,7 +535,7 @@ fn plan_of(
         .into());
     };
     Ok(Some(
-        wipe::plan_all(&req.wipe, std::slice::from_ref(r))?
+        overwrite::plan_all(&req.wipe, std::slice::from_ref(r))?
             .pop()
             .ok_or_else(|| Error::Usage("no plan".into()))?,
     ))
@@ -591,7 +592,7 @@ fn read_health(
             d.pass.as_ref(),
             d.bus == engine::Bus::Ata,
         )),
-        None => r.and_then(|r| wipe::health_of(&req.wipe, r)),
+        None => r.and_then(|r| overwrite::health_of(&req.wipe, r)),
     }
 }
 
@@ -818,7 +819,7 @@ fn confirm(
                 "{} ({} medium): {what} [{}]",
                 j.path.display(),
                 j.class.name(),
-                wipe::asset(&j.record)
+                overwrite::asset(&j.record)
             )
         })
         .collect();
@@ -944,7 +945,7 @@ fn overwrite_step(
         .take()
         .ok_or_else(|| Error::Usage("no overwrite plan".into()))?;
     if let (true, Some(r)) = (session.req.restore_hidden, job.resolved.as_mut()) {
-        wipe::restore_hidden(session.req.transport, r, &mut job.record, rep.reporter())?;
+        overwrite::restore_hidden(session.req.transport, r, &mut job.record, rep.reporter())?;
     }
     // The probe that was confirmed (its descriptor is checked again when opened), never a new
     // look-up by name: a name can point to another device by now.
@@ -958,7 +959,7 @@ fn overwrite_step(
     };
     let t = device::open(&probe)?;
     let reserve = reserve.ok_or_else(|| Error::Usage("no reserve".into()))?;
-    Ok(wipe::one(
+    Ok(overwrite::one(
         &t,
         &plan,
         journal,

@@ -3,6 +3,8 @@
 //! folders proven writable with room reserved, the journal's MAC key, the signals, and how a
 //! certificate is numbered, signed, stored and announced.
 
+pub mod overwrite;
+
 use std::path::PathBuf;
 
 use crate::error::Error;
