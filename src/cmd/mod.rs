@@ -17,7 +17,7 @@ mod wipe;
 
 use crate::cli::{CertCommand, Cli, Command, GenerateCommand};
 use crate::error::{Error, Exit};
-pub(crate) use crate::session::{announce, existing_key, key_ready, load_key, store_certificate};
+pub(crate) use crate::session::{announce, key_ready, load_key, store_certificate};
 
 /// The whole program: parses `args`, opens the session log, runs the command, and prints a
 /// failure as one line (and, with `--json`, an `error` event); returns the exit code.

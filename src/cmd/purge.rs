@@ -9,55 +9,19 @@ use std::sync::Arc;
 
 use crate::cert;
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
-use crate::device::{self, Kind, Probe};
+use crate::device::{self, Probe};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
 use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
-use crate::journal::{Found, MacKey, MediaKey};
+use crate::journal::{MacKey, MediaKey};
 use crate::progress::Reporter;
 use crate::purge::engine::{self, Bus, State};
 use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
 use crate::purge::journal::{self, Pending, Stage};
 use crate::purge::sim::SimNvme;
+use crate::session::purge::{bus_of, drive_of, unfinished, Certify};
 use crate::settings;
 use crate::signals::Signals;
-
-/// The bus to talk to `p` over: `--transport`, else from sysfs; or why it has none.
-pub(crate) fn bus_of(transport: Option<Bus>, p: &Probe) -> Result<Bus, String> {
-    if let Some(b) = transport {
-        return Ok(b);
-    }
-    Ok(match p.identity.interface.as_str() {
-        "nvme" => Bus::Nvme,
-        "sata" | "usb" => Bus::Ata,
-        // A SATA drive behind a SAS HBA or another SCSI host: its translator (SAT) says
-        // vendor "ATA"; it is driven with ATA commands through ATA PASS-THROUGH.
-        "sas" | "scsi" if p.identity.vendor.trim() == "ATA" => Bus::Ata,
-        "sas" | "scsi" => Bus::Scsi,
-        "loop" => {
-            return Err(format!(
-                "a loop device is a file underneath, with no sanitize command of its own; overwrite it \
-                 with `mediasan wipe {}`",
-                p.path.display()
-            ))
-        }
-        "virtio" | "xen" => {
-            return Err(format!(
-                "a virtual disk ({}) has no sanitize command a guest can send; overwrite it with \
-                 `mediasan wipe {}`, or sanitize the storage on the host",
-                p.identity.interface,
-                p.path.display()
-            ))
-        }
-        other => {
-            return Err(format!(
-                "a {} device has no sanitize command mediasan can send; if it is really NVMe, ATA or SCSI \
-                 behind a bridge (a USB enclosure), say so with --transport nvme|ata|scsi",
-                if other.is_empty() { "device of unknown type" } else { other }
-            ))
-        }
-    })
-}
 
 /// The drive, chosen once: the hidden test seam's simulation, or the real device checked
 /// (a whole, writable, unused drive) and claimed exclusively through its probed descriptor.
@@ -67,47 +31,6 @@ fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
         return Ok(Drive::simulated(&req.target, Arc::new(sim)));
     }
     drive_of(device::probe(&req.target)?, req.transport)
-}
-
-/// `p` as a drive to purge, checked (a whole, writable, unused drive with a bus mediasan can
-/// talk) and claimed exclusively through its probed descriptor.
-///
-/// # Errors
-/// [`Error::NoPurge`] when it has no sanitize command mediasan can send; a refusal otherwise.
-pub(crate) fn drive_of(p: Probe, transport: Option<Bus>) -> anyhow::Result<Drive> {
-    if p.kind != Kind::Block {
-        return Err(Error::target(
-            &p.path,
-            "is not a block device; purge needs a drive (use `mediasan wipe` for image files)",
-        )
-        .into());
-    }
-    if let Some(disk) = device::partition_of(&p) {
-        return Err(Error::refused(
-            &p.path,
-            format!(
-                "it is a partition of /dev/{disk}; a purge erases the whole drive, not a partition: \
-                 name the drive (/dev/{disk}) if that is what you mean, or use `mediasan wipe` for the partition"
-            ),
-        )
-        .into());
-    }
-    if p.read_only {
-        return Err(Error::refused(&p.path, "the device is read-only").into());
-    }
-    device::safety::check_not_in_use(&p)?;
-    let bus = bus_of(transport, &p).map_err(|reason| Error::NoPurge {
-        path: p.path.clone(),
-        reason,
-    })?;
-    Ok(Drive {
-        bus,
-        pass: Box::new(device::claim(&p)?),
-        // Read-write, for the canaries (the claim above holds the device exclusively).
-        media: Box::new(device::open_media(&p)?),
-        probe: p,
-        simulated: false,
-    })
 }
 
 /// The drive's certificate record (the manifest, what the organization file requires), with
@@ -247,59 +170,6 @@ fn cert_folder(req: &settings::Purge) -> anyhow::Result<(Folder, Reserve)> {
     Ok((folder, reserve))
 }
 
-/// The drive's unfinished purge to finish (`--resume`), or `None` to purge afresh; a
-/// refusal naming `--resume` / `--restart` when the two would collide. A journal is believed
-/// only if the signing key sealed it and it names this medium.
-pub(crate) fn unfinished(
-    key: Option<&Path>,
-    (resume, restart): (bool, bool),
-    journal_dir: &Path,
-    d: &Drive,
-    path: &Path,
-) -> anyhow::Result<Option<Box<Pending>>> {
-    let mac = super::existing_key(key)?
-        .map(|k| MacKey::of(&k))
-        .transpose()?;
-    let found = match &mac {
-        Some(mac) => crate::journal::load::<Pending>(path, mac)?,
-        None if path.exists() => Some(Found::Invalid(
-            "it cannot be checked without the signing key".into(),
-        )),
-        None => None,
-    };
-    let name = d.probe.path.display();
-    let usage = |m: String| -> anyhow::Result<Option<Box<Pending>>> { Err(Error::Usage(m).into()) };
-    match (found, resume, restart) {
-        (Some(Found::Valid(j)), true, _) => match j.media.differs(&MediaKey::of(&d.probe)) {
-            Some(why) => Err(Error::refused(
-                &d.probe.path,
-                format!("its unfinished purge was of other media ({why}); refusing to certify this one"),
-            )
-            .into()),
-            None => Ok(Some(j)),
-        },
-        (Some(Found::Invalid(why)), true, _) => usage(format!(
-            "the unfinished purge of {name} cannot be finished: its journal {why}; discard it with --restart \
-             and purge again"
-        )),
-        (Some(Found::Valid(j)), false, false) => usage(format!(
-            "{name} has an unfinished purge ({}, started {}): finish and certify it with --resume, or discard \
-             it and purge again with --restart",
-            j.method,
-            crate::cert::timestamp(j.outcome.started)
-        )),
-        (Some(Found::Invalid(why)), false, false) => usage(format!(
-            "{name} has an unfinished purge whose journal cannot be believed ({why}); discard it and purge \
-             again with --restart"
-        )),
-        (None, true, _) => usage(format!(
-            "{name} has no unfinished purge to finish (no purge journal for this drive in {})",
-            journal_dir.display()
-        )),
-        _ => Ok(None),
-    }
-}
-
 /// `--resume`: finishes the purge an earlier run left, and certifies it. Sends nothing that
 /// erases (an ATA drive a cut security erase left with mediasan's password gets it removed).
 fn resume(
@@ -353,52 +223,6 @@ fn resume(
         signals: &signals,
     };
     Ok(end.certify(ran, reserve, &rep)?.0)
-}
-
-/// What the end of a run (first or later) needs to certify it.
-pub(crate) struct Certify<'a> {
-    /// The triage limits of the policy that chose this purge (none for `mediasan purge`).
-    pub(crate) limits: &'a crate::device::health::Limits,
-    pub(crate) hold: Option<&'a str>,
-    pub(crate) drive: &'a Drive,
-    pub(crate) record: &'a cert::Record,
-    /// The certificate folder, then where a certificate goes if it cannot be written there.
-    pub(crate) dirs: Vec<std::path::PathBuf>,
-    pub(crate) keeper: &'a Keeper,
-    pub(crate) key: &'a crate::cert::sign::Signing,
-    pub(crate) signals: &'a Signals,
-}
-
-impl Certify<'_> {
-    /// Builds, signs and stores the certificate; keeps the journal while the drive may still
-    /// be sanitizing (naming this INCOMPLETE certificate for the final one to supersede),
-    /// removes it once the final certificate is on disk.
-    pub(crate) fn certify(
-        &self,
-        ran: flow::Ran,
-        mut reserve: Reserve,
-        rep: &crate::progress::TargetReporter,
-    ) -> anyhow::Result<(Exit, crate::summary::Row)> {
-        let interrupted = ran.outcome.interrupted.is_some();
-        let mut c = cert::build::purge(&self.drive.probe, ran.outcome, self.record);
-        cert::build::health_notes(&c.media.health, self.limits).apply(&mut c);
-        reserve.release();
-        let stored = super::store_certificate(&c, &self.dirs, self.key, rep.reporter())?;
-        match ran.pending {
-            Some(p) => {
-                if let Err(e) = self.keeper.keep(p, &c.id) {
-                    rep.say(&format!(
-                        "warning: {e}; the final certificate will not name this one as superseded"
-                    ));
-                }
-            }
-            None if stored.json.is_some() => self.keeper.remove(),
-            None => {}
-        }
-        self.signals.hold(self.hold, "purge-certified");
-        let row = super::announce(&c, stored, rep);
-        Ok((Exit::of(c.result, interrupted), row))
-    }
 }
 
 /// `--unlock`: mediasan's temporary ATA password off the drive, nothing else.

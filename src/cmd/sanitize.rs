@@ -33,8 +33,8 @@ use crate::summary::Row;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
 
 use super::batch;
-use super::purge::{drive_of, unfinished, Certify};
 use crate::session::overwrite::{self, Resolved};
+use crate::session::purge::{drive_of, unfinished, Certify};
 use crate::session::{open_session, Session};
 
 /// One target, decided.
@@ -398,7 +398,7 @@ fn subject(
 }
 
 /// An unfinished purge of this drive: the one to finish (--resume), or a refusal to start
-/// another (see `purge::unfinished`).
+/// another (see `session::purge::unfinished`).
 fn unfinished_purge(
     req: &settings::Sanitize,
     drive: Option<&Drive>,
@@ -574,7 +574,7 @@ fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<
             "sata" | "usb" | "sas" | "scsi"
         );
     let transport = ata.then_some(engine::Bus::Ata);
-    if let Err(why) = super::purge::bus_of(transport, p) {
+    if let Err(why) = crate::session::purge::bus_of(transport, p) {
         return Ok((None, why));
     }
     Ok((Some(drive_of((**p).clone(), transport)?), String::new()))

@@ -4,6 +4,7 @@
 //! certificate is numbered, signed, stored and announced.
 
 pub mod overwrite;
+pub mod purge;
 
 use std::path::PathBuf;
 
