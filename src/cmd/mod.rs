@@ -2,7 +2,6 @@
 //! returns the process exit code; errors carry context for `main` to print on one line.
 
 mod audit;
-mod batch;
 mod bench;
 mod cert;
 mod destroyed;

@@ -32,7 +32,7 @@ use crate::settings;
 use crate::summary::Row;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
 
-use super::batch;
+use crate::session::batch;
 use crate::session::overwrite::{self, Resolved};
 use crate::session::purge::{drive_of, unfinished, Certify};
 use crate::session::{open_session, Session};

@@ -20,7 +20,7 @@ use crate::settings;
 use crate::summary::Row;
 use crate::units::human_bytes;
 
-use super::batch;
+use crate::session::batch;
 pub(crate) use crate::session::open_session;
 use crate::session::overwrite::*;
 

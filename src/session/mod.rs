@@ -3,6 +3,7 @@
 //! folders proven writable with room reserved, the journal's MAC key, the signals, and how a
 //! certificate is numbered, signed, stored and announced.
 
+pub mod batch;
 pub mod overwrite;
 pub mod purge;
 

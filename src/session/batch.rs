@@ -17,7 +17,7 @@ use crate::policy::Policy;
 use crate::progress::Reporter;
 use crate::summary::Row;
 
-use crate::session::Session;
+use super::Session;
 
 /// A target refused on its own.
 pub(crate) struct SetAside {
