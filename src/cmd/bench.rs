@@ -31,8 +31,8 @@ use crate::settings;
 use crate::signals::Signals;
 use crate::summary::Row;
 
-use super::sanitize;
 use crate::session::overwrite;
+use crate::session::sanitize;
 use crate::session::{open_session, Session};
 
 /// Why a settled drive was not taken.

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod overwrite;
 pub mod purge;
+pub mod sanitize;
 
 use std::path::PathBuf;
 
