@@ -10,7 +10,7 @@ use crate::error::{Error, Exit};
 pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
     let settings = audit::Settings {
         paths: args.paths.clone(),
-        trust: super::cert::trust_of(&args.trust)?,
+        trust: crate::session::certificates::trust_of(&args.trust)?,
         assets: args.assets.clone(),
         qc: args.qc_percent.map(|p| {
             let seed = args.seed.clone().unwrap_or_else(|| {

@@ -84,7 +84,7 @@ fn media(
             config.allowed_signers.as_deref(),
         );
         let t = trust::Trust::load(&[], &files, None)?;
-        let checked = super::cert::load_checked(file, None, &t)?;
+        let checked = crate::session::certificates::load_checked(file, None, &t)?;
         if !checked.signer.trusted() {
             return Err(Error::Usage(format!(
                 "{} is signed by {}; a destruction record follows only a certificate from a trusted signer \

@@ -114,8 +114,11 @@ fn redraw(c: &Certificate, p: &Probe) -> Result<Samples, Error> {
 }
 
 pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
-    let checked =
-        super::cert::load_checked(&args.cert, None, &super::cert::trust_of(&args.trust)?)?;
+    let checked = crate::session::certificates::load_checked(
+        &args.cert,
+        None,
+        &crate::session::certificates::trust_of(&args.trust)?,
+    )?;
     let c = &checked.cert;
     let probe = device::probe(&args.target)?;
     same_media(c, &probe)?;
@@ -157,7 +160,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
 /// a sanitization (the certificate a PASS, its signer trusted); the exit.
 fn judge(
     args: &VerifyArgs,
-    checked: &super::cert::Checked,
+    checked: &crate::session::certificates::Checked,
     samples: &Samples,
     r: &verify::VerifyReport,
     name: &str,
