@@ -17,7 +17,6 @@ use crate::evidence::Reserve;
 use crate::progress::Reporter;
 use crate::settings;
 use crate::summary::Row;
-use crate::technique::{Chosen, Decision};
 
 use crate::session::batch;
 use crate::session::open_session;
@@ -157,17 +156,8 @@ fn confirm(
     let lines: Vec<String> = jobs
         .iter()
         .map(|j| {
-            let what = match &j.decision {
-                Decision::Run { steps, .. } => steps
-                    .iter()
-                    .map(|s| match s {
-                        Chosen::Overwrite => "overwrite".to_string(),
-                        Chosen::Device { method, .. } => method.name().to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" then "),
-                _ => "nothing (FAIL, Destroy)".into(),
-            };
+            let what = step_names(&j.decision, " then ")
+                .unwrap_or_else(|| "nothing (FAIL, Destroy)".into());
             format!(
                 "{} ({} medium): {what} [{}]",
                 j.path.display(),

@@ -579,19 +579,26 @@ fn prepare(
     flow::prepare(d, &r, &Quiet).map_err(|e| Unavailable::Blocked(e.to_string()))
 }
 
+/// The steps a decision runs, by name, joined with `sep`; None when it runs none.
+pub(crate) fn step_names(d: &Decision, sep: &str) -> Option<String> {
+    match d {
+        Decision::Run { steps, .. } => Some(
+            steps
+                .iter()
+                .map(|s| match s {
+                    Chosen::Overwrite => "overwrite".to_string(),
+                    Chosen::Device { method, .. } => method.name().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(sep),
+        ),
+        _ => None,
+    }
+}
+
 /// The certificate note that says how the technique was chosen.
 fn note(policy: &crate::policy::Policy, class: MediaClass, why: &str, d: &Decision) -> String {
-    let steps = |d: &Decision| match d {
-        Decision::Run { steps, .. } => steps
-            .iter()
-            .map(|s| match s {
-                Chosen::Overwrite => "overwrite".to_string(),
-                Chosen::Device { method, .. } => method.name().to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(", then "),
-        _ => "nothing".into(),
-    };
+    let steps = |d: &Decision| step_names(d, ", then ").unwrap_or_else(|| "nothing".into());
     let tried = match d {
         Decision::Run { why, .. } | Decision::Destroy(why) if !why.is_empty() => {
             format!(" (not applicable first: {})", why.join("; "))
