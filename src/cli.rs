@@ -83,9 +83,11 @@ pub enum Command {
     /// own purge, an overwrite, both, or FAIL with the recommendation Destroy), verify, and
     /// write a signed certificate per target. Takes every wipe option for its overwrites;
     /// --policy defaults to nist-decommission.
+    #[command(mut_arg("policy", |a| a.help(per_medium_policy_help())))]
     Sanitize(SanitizeArgs),
     /// Wipe drives as they are plugged in, each certified the moment it finishes: a bench of
     /// bays, drives pulled and pushed all day. Only drives that match --include are taken.
+    #[command(mut_arg("policy", |a| a.help(per_medium_policy_help())))]
     Bench(BenchArgs),
     /// Purge with the drive's own sanitize command (NVMe, ATA, SCSI): check it can, run it,
     /// follow its progress, verify sampled locations, and write a signed certificate.
@@ -118,6 +120,16 @@ pub enum Command {
     /// Print the man page or shell completions, generated from these definitions.
     #[command(subcommand)]
     Generate(GenerateCommand),
+}
+
+/// `--policy`'s help where the policy chooses the technique per medium (`sanitize`, `bench`):
+/// its default, from the code that applies it.
+fn per_medium_policy_help() -> String {
+    format!(
+        "A built-in policy name (see `mediasan policies`) or a policy TOML file [default: {}; the \
+         organization file's policy is wipe's]",
+        crate::policy::SANITIZE_DEFAULT
+    )
 }
 
 #[derive(Debug, Subcommand)]
@@ -1140,6 +1152,37 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn every_policy_help_states_the_default_the_code_applies() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let help = |cli: &mut clap::Command, sub: &str| {
+            cli.find_subcommand_mut(sub)
+                .unwrap()
+                .render_long_help()
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for sub in ["sanitize", "bench"] {
+            let h = help(&mut cli, sub);
+            assert!(
+                h.contains(&format!("[default: {};", crate::policy::SANITIZE_DEFAULT)),
+                "{sub}: {h}"
+            );
+            assert!(!h.contains("else nist-clear"), "{sub}: {h}");
+        }
+        let h = help(&mut cli, "wipe");
+        assert!(
+            h.contains(&format!(
+                "[default: the config's policy, else {}]",
+                crate::policy::DEFAULT
+            )),
+            "{h}"
+        );
     }
 
     #[test]
