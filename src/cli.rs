@@ -134,8 +134,13 @@ fn per_medium_policy_help() -> String {
 
 #[derive(Debug, Subcommand)]
 pub enum GenerateCommand {
-    /// The man page (roff) on stdout: `mediasan generate man > mediasan.1`.
-    Man,
+    /// The man page (roff) on stdout: `mediasan generate man > mediasan.1`; with --dir, every
+    /// page (mediasan.1 and one per subcommand, mediasan-wipe.1 ...) written into DIR.
+    Man {
+        /// Write mediasan.1 and a page per subcommand into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Completions for SHELL on stdout: `mediasan generate completions bash > /etc/bash_completion.d/mediasan`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.

@@ -163,7 +163,16 @@ fn generate(g: &GenerateCommand) -> anyhow::Result<Exit> {
     // Rendered whole, then written once: a reader that goes away (`| head`) is not an error.
     let mut out = Vec::new();
     match g {
-        GenerateCommand::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+        GenerateCommand::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(cmd, dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot write the man pages into {}: {e}; give a folder that exists and you can write",
+                    dir.display()
+                ))
+            })?;
+            return Ok(Exit::Pass);
+        }
+        GenerateCommand::Man { dir: None } => clap_mangen::Man::new(cmd).render(&mut out)?,
         GenerateCommand::Completions { shell } => {
             clap_complete::generate(*shell, &mut cmd, "mediasan", &mut out)
         }

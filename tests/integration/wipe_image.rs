@@ -1282,3 +1282,35 @@ fn generated_completions_survive_a_reader_that_goes_away() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn every_man_page_the_main_page_names_is_generated_with_its_options() {
+    let env = Env::new();
+    let dir = env.path("man");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = mediasan!(env, "generate", "man", "--dir", &dir);
+    assert_code(&out, 0);
+    let main = std::fs::read_to_string(dir.join("mediasan.1")).unwrap();
+    // SEE ALSO names the subcommands' pages as mediasan\-wipe(1): each is there.
+    let named: Vec<String> = main
+        .split("mediasan\\-")
+        .skip(1)
+        .filter_map(|s| s.split_once("(1)").map(|(n, _)| n.replace("\\-", "-")))
+        .filter(|n| !n.contains(char::is_whitespace) && !n.is_empty())
+        .collect();
+    assert!(named.len() >= 10, "{named:?}");
+    for n in &named {
+        assert!(
+            dir.join(format!("mediasan-{n}.1")).exists(),
+            "mediasan.1 names mediasan-{n}(1), which was not generated"
+        );
+    }
+    let wipe = std::fs::read_to_string(dir.join("mediasan-wipe.1")).unwrap();
+    assert!(wipe.contains("\\-\\-policy") && wipe.contains("\\-\\-verify\\-percent"));
+    let sanitize = std::fs::read_to_string(dir.join("mediasan-sanitize.1")).unwrap();
+    assert!(sanitize.contains("nist\\-decommission"), "{sanitize}");
+    // A folder that is not there: one line, exit 2.
+    let out = mediasan!(env, "generate", "man", "--dir", &env.path("missing/deeper"));
+    assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the man pages"));
+}
