@@ -4,6 +4,7 @@
 //! certificate is numbered, signed, stored and announced.
 
 pub mod batch;
+pub mod bench;
 pub mod certificates;
 pub mod overwrite;
 pub mod purge;
