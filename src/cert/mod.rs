@@ -1,5 +1,5 @@
-//! The certificate of sanitization: its model (field names are a contract, see design.md),
-//! the verdict rule, and the file names. Signing lives in `sign`.
+//! The certificate of sanitization: its model (field names are a contract, see
+//! docs/architecture.md), the verdict rule, and the file names. Signing lives in `sign`.
 //!
 //! A certificate is JSON, written once and signed over its exact bytes; it is never edited
 //! afterwards. Every operator-entered field exists even when empty.

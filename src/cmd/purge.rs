@@ -1,4 +1,4 @@
-//! `mediasan purge DEVICE` and `mediasan purge-status DEVICE`: design.md's straight line for
+//! `mediasan purge DEVICE` and `mediasan purge-status DEVICE`: the straight line for
 //! the drive's own sanitize command: settings → the drive (real or simulated, chosen once) →
 //! `purge::flow::prepare` (what to send, what it erases, every refusal) → dry run or
 //! confirmation → evidence folder and key → `purge::flow::run` → `cert::build::purge` → sign

@@ -1,4 +1,4 @@
-//! `mediasan wipe`: design.md's straight line, for each target at once:
+//! `mediasan wipe`: the straight line, for each target at once:
 //! settings → probe → safety → plan (or resume) → confirm → session (evidence folders and key)
 //! → each target through `session::overwrite::one` (open → `clear::run` → `cert::build::clear`
 //! → sign and store → journal kept or removed).
