@@ -1,100 +1,32 @@
-//! Sanitizing one target with the technique its policy names for its medium, as the commands
-//! that sanitize share it (`sanitize` over many targets at once, `bench` one drive at a time):
-//! its class of medium (`technique::classify`, the drive's own word first), the policy's
-//! decision over what the drive reports (`technique::decide`, each device method checked by
-//! `purge::flow::prepare`), then its steps in order: the drive's own command
-//! (`purge::flow::run`, or `resume` of an unfinished one), the overwrite
-//! (`session::overwrite`), or a FAIL certificate recommending Destroy when nothing the policy
-//! allows applies. Every refusal happens before anything is written; a certificate per step.
+//! Each target classed and decided before anything is written: its medium, the policy's
+//! technique over what the drive reports, each device method prepared (what it sends, what it
+//! erases, every refusal), and the set-aside targets.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::cert::{self, Record};
+use crate::cert::Record;
 use crate::device::health::{self, Health};
 use crate::device::{self, Kind, Probe};
-use crate::error::{Error, Exit};
-use crate::event::{self, Event};
-use crate::evidence::Reserve;
+use crate::error::Error;
 use crate::journal::{Journal, MediaKey};
 use crate::plan::Plan;
-use crate::progress::{Quiet, Reporter, TargetReporter};
+use crate::progress::{Quiet, Reporter};
 use crate::purge::engine::{self, Caps};
-use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
+use crate::purge::flow::{self, bus_name, Drive, Prepared};
 use crate::purge::journal::{self as purge_journal, Pending};
 use crate::purge::method::{Grade, Medium, Method};
 use crate::purge::sim::SimNvme;
 use crate::records::{Field, Key};
 use crate::settings;
-use crate::summary::Row;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
 
-use super::batch;
-use super::overwrite::{self, Resolved};
-use super::purge::{drive_of, unfinished, Certify};
-use super::Session;
+use crate::session::batch;
+use crate::session::overwrite::{self, Resolved};
+use crate::session::purge::{drive_of, unfinished};
 
-/// One target, decided.
-pub(crate) struct Job {
-    pub(crate) path: PathBuf,
-    /// What the certificate describes when nothing is run (the drive is not held then).
-    pub(crate) probe: Option<Probe>,
-    /// The probed (or to-be-created) target an overwrite writes to.
-    pub(crate) resolved: Option<Resolved>,
-    /// The drive, held for its device command (and the simulated drive of the test seam).
-    pub(crate) drive: Option<Drive>,
-    pub(crate) class: MediaClass,
-    pub(crate) class_why: String,
-    pub(crate) decision: Decision,
-    /// The device command, prepared (or the unfinished one to finish).
-    pub(crate) prepared: Option<Prepared>,
-    pub(crate) resume: Option<Pending>,
-    /// Not sanitized: its health is over the policy's limits (`on_health = "refuse"`).
-    pub(crate) refused_for_health: Option<(Health, Vec<String>)>,
-    /// The overwrite's plan (and the journal it resumes, with `--resume`).
-    pub(crate) plan: Option<(Plan, Option<Journal>)>,
-    pub(crate) record: Record,
-    /// The certificate folder the work it resumes began with (from its journal).
-    pub(crate) kept_folder: Option<PathBuf>,
-}
-
-impl Job {
-    pub(crate) fn steps(&self) -> &[Chosen] {
-        match &self.decision {
-            Decision::Run { steps, .. } => steps,
-            Decision::Destroy(_) | Decision::Blocked(_) => &[],
-        }
-    }
-}
-/// One drive of a long-running session (`bench`): `probe`, the drive the caller probed and
-/// checked (`req` names it alone and says yes), decided as `run` decides each target, its plan
-/// emitted as an event, its steps run with the session's folders, key and this drive's
-/// signals. Never asks.
-///
-/// # Errors
-/// A refusal before anything was written (in use, blocked, no room for its certificates).
-pub(crate) fn run_one(
-    req: &settings::Sanitize,
-    probe: Probe,
-    session: &Session,
-    rep: &TargetReporter,
-) -> anyhow::Result<(Exit, Vec<Row>)> {
-    // The drive the caller probed and checked, never a new look-up of its name.
-    let path = probe.path.clone();
-    let subject = Some(Resolved::Existing(Box::new(probe)));
-    let (mut jobs, refused) = decide_subjects(req, vec![subject], rep.reporter())?;
-    if let Some(r) = refused.into_iter().next() {
-        return Err(Error::refused(&path, r.reason).into());
-    }
-    let job = jobs.pop().ok_or_else(|| Error::Usage("no target".into()))?;
-    rep.reporter()
-        .emit(&Event::SanitizePlan(plan_event(req, &job)));
-    let reserves = (0..job.steps().len().max(1))
-        .map(|_| session.reserve())
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(one(job, reserves, req, session, rep))
-}
+use super::*;
 
 /// Every target resolved, classed and decided, before anything is written. A drive whose
 /// preferred technique is only blocked for now (frozen, locked, a scope in use) is refused
@@ -128,7 +60,7 @@ pub(crate) fn decide_all(
 
 /// [`decide_all`] once each target is resolved (`None`: the test seam's simulated drive):
 /// the jobs, and the targets refused for safety.
-fn decide_subjects(
+pub(super) fn decide_subjects(
     req: &settings::Sanitize,
     subjects: Vec<Option<Resolved>>,
     reporter: &Reporter,
@@ -201,7 +133,7 @@ fn decide_subjects(
 
 /// What the policy comes to for one target: the drive behind it, its class, its health, what
 /// an earlier run left, the decision and the overwrite's plan, in that order.
-fn decide_one(
+pub(super) fn decide_one(
     req: &settings::Sanitize,
     path: &Path,
     resolved: Option<Resolved>,
@@ -305,7 +237,7 @@ fn decide_one(
 
 /// The drive behind a target (claimed, or the test seam's simulated one, whose media file
 /// stands for it when overwritten), why there is none, and the target to overwrite.
-fn subject(
+pub(super) fn subject(
     req: &settings::Sanitize,
     path: &Path,
     resolved: Option<Resolved>,
@@ -329,7 +261,7 @@ fn subject(
 
 /// An unfinished purge of this drive: the one to finish (--resume), or a refusal to start
 /// another (see `session::purge::unfinished`).
-fn unfinished_purge(
+pub(super) fn unfinished_purge(
     req: &settings::Sanitize,
     drive: Option<&Drive>,
 ) -> anyhow::Result<Option<Pending>> {
@@ -355,7 +287,7 @@ fn unfinished_purge(
 }
 
 /// What an interrupted overwrite of this target left (rma's second step, an HDD's overwrite).
-fn unfinished_wipe(req: &settings::Sanitize, resolved: Option<&Resolved>) -> bool {
+pub(super) fn unfinished_wipe(req: &settings::Sanitize, resolved: Option<&Resolved>) -> bool {
     match resolved {
         Some(Resolved::Existing(p)) => {
             crate::journal::path_for(&req.wipe.journal_dir, &MediaKey::of(p), &p.canonical).exists()
@@ -365,7 +297,7 @@ fn unfinished_wipe(req: &settings::Sanitize, resolved: Option<&Resolved>) -> boo
 }
 
 /// What earlier runs left of this target.
-struct Left<'a> {
+pub(super) struct Left<'a> {
     purge: Option<&'a Pending>,
     wipe: bool,
 }
@@ -373,7 +305,7 @@ struct Left<'a> {
 /// The decision, and the device command prepared for it: finishing what was left (--resume
 /// starts nothing new), or the policy's first alternative the drive can do. A technique that is
 /// there but blocked refuses the run.
-fn choose(
+pub(super) fn choose(
     req: &settings::Sanitize,
     path: &Path,
     class: MediaClass,
@@ -447,7 +379,7 @@ fn choose(
 }
 
 /// The overwrite's plan, when the decision overwrites (and the journal it resumes).
-fn plan_of(
+pub(super) fn plan_of(
     req: &settings::Sanitize,
     path: &Path,
     resolved: Option<&Resolved>,
@@ -471,12 +403,15 @@ fn plan_of(
     ))
 }
 
-fn decision_has(d: &Decision, f: impl Fn(&Chosen) -> bool) -> bool {
+pub(super) fn decision_has(d: &Decision, f: impl Fn(&Chosen) -> bool) -> bool {
     matches!(d, Decision::Run { steps, .. } if steps.iter().any(f))
 }
 
 /// The drive behind `r`, claimed, if it is one mediasan can send commands to; else why not.
-fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<Drive>, String)> {
+pub(super) fn open_drive(
+    req: &settings::Sanitize,
+    r: &Resolved,
+) -> anyhow::Result<(Option<Drive>, String)> {
     let Resolved::Existing(p) = r else {
         return Ok((
             None,
@@ -511,7 +446,7 @@ fn open_drive(req: &settings::Sanitize, r: &Resolved) -> anyhow::Result<(Option<
 }
 
 /// The drive's health, where a drive can be asked (its claimed door, else the probed one).
-fn read_health(
+pub(super) fn read_health(
     req: &settings::Sanitize,
     r: Option<&Resolved>,
     d: Option<&Drive>,
@@ -527,7 +462,11 @@ fn read_health(
 }
 
 /// What classify needs: the kernel's view, and the drive's own medium when it answers.
-fn facts(r: Option<&Resolved>, d: Option<&Drive>, drive_medium: Option<Medium>) -> Facts {
+pub(super) fn facts(
+    r: Option<&Resolved>,
+    d: Option<&Drive>,
+    drive_medium: Option<Medium>,
+) -> Facts {
     let probe: Option<&Probe> = d.map(|d| &d.probe).or(match r {
         Some(Resolved::Existing(p)) => Some(p),
         _ => None,
@@ -550,7 +489,7 @@ fn facts(r: Option<&Resolved>, d: Option<&Drive>, drive_medium: Option<Medium>) 
 
 /// Method `m` (or the strongest Purge, `None`) prepared on `d`: not offered by the drive, or
 /// offered but blocked for now (which stops the run, with the remedy).
-fn prepare(
+pub(super) fn prepare(
     req: &settings::Sanitize,
     d: &Drive,
     caps: &Result<Caps, String>,
@@ -579,25 +518,13 @@ fn prepare(
     flow::prepare(d, &r, &Quiet).map_err(|e| Unavailable::Blocked(e.to_string()))
 }
 
-/// The steps a decision runs, by name, joined with `sep`; None when it runs none.
-pub(crate) fn step_names(d: &Decision, sep: &str) -> Option<String> {
-    match d {
-        Decision::Run { steps, .. } => Some(
-            steps
-                .iter()
-                .map(|s| match s {
-                    Chosen::Overwrite => "overwrite".to_string(),
-                    Chosen::Device { method, .. } => method.name().to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(sep),
-        ),
-        _ => None,
-    }
-}
-
 /// The certificate note that says how the technique was chosen.
-fn note(policy: &crate::policy::Policy, class: MediaClass, why: &str, d: &Decision) -> String {
+pub(super) fn note(
+    policy: &crate::policy::Policy,
+    class: MediaClass,
+    why: &str,
+    d: &Decision,
+) -> String {
     let steps = |d: &Decision| step_names(d, ", then ").unwrap_or_else(|| "nothing".into());
     let tried = match d {
         Decision::Run { why, .. } | Decision::Destroy(why) if !why.is_empty() => {
@@ -611,242 +538,4 @@ fn note(policy: &crate::policy::Policy, class: MediaClass, why: &str, d: &Decisi
         class.name(),
         steps(d)
     )
-}
-
-/// The plan of one target, for people (`--dry-run` and before the confirmation) or as a
-/// `sanitize_plan` event.
-/// What was decided for one target, as the `sanitize_plan` event.
-pub(crate) fn plan_event(req: &settings::Sanitize, j: &Job) -> event::SanitizePlan {
-    let policy = &req.wipe.policy;
-    let tried = match &j.decision {
-        Decision::Run { why, .. } | Decision::Destroy(why) => why.clone(),
-        Decision::Blocked(w) => vec![w.clone()],
-    };
-    let steps: Vec<event::SanitizeStep> = j
-        .steps()
-        .iter()
-        .map(|s| match s {
-            Chosen::Overwrite => event::SanitizeStep {
-                technique: "overwrite".into(),
-                method: policy.name.clone(),
-                grade: "clear".into(),
-                bytes: vec![],
-                estimate_seconds: None,
-                passes: j.plan.as_ref().map_or(vec![], |(p, _)| {
-                    p.passes.iter().map(|x| x.pattern.describe()).collect()
-                }),
-            },
-            Chosen::Device { method, grade } => event::SanitizeStep {
-                technique: method.technique().into(),
-                method: method.name().into(),
-                grade: if *grade == Grade::Purge {
-                    "purge"
-                } else {
-                    "clear"
-                }
-                .into(),
-                bytes: j.prepared.as_ref().map_or(vec![], |p| {
-                    p.bytes
-                        .iter()
-                        .map(|b| event::Bytes {
-                            what: b.label.clone(),
-                            hex: cert::hex(&b.bytes),
-                            fields: b.fields().unwrap_or_default(),
-                        })
-                        .collect()
-                }),
-                estimate_seconds: j
-                    .prepared
-                    .as_ref()
-                    .and_then(|p| p.estimate.map(|e| e.seconds)),
-                passes: vec![],
-            },
-        })
-        .collect();
-    event::SanitizePlan {
-        target: j.path.clone(),
-        medium: j.class.name().into(),
-        medium_why: j.class_why.clone(),
-        policy: policy.name.clone(),
-        destroy: steps.is_empty(),
-        steps,
-        tried,
-        dry_run: req.wipe.dry_run,
-    }
-}
-/// One target on its own thread: its steps in order, a certificate each; its exit.
-pub(crate) fn one(
-    mut job: Job,
-    mut reserves: Vec<Reserve>,
-    req: &settings::Sanitize,
-    session: &Session,
-    rep: &TargetReporter,
-) -> (Exit, Vec<Row>) {
-    let mut codes = Vec::new();
-    let mut rows = Vec::new();
-    let fail = |e: anyhow::Error, rows: &mut Vec<Row>| {
-        rep.say(&format!("error: {e:#}"));
-        rows.push(Row::error(rep.name(), format!("none: {e}")));
-        Exit::Failed
-    };
-    if let Decision::Destroy(why) = &job.decision {
-        let code = match destroy(&job, why, reserves.pop(), session, rep) {
-            Ok((code, row)) => {
-                rows.push(row);
-                code
-            }
-            Err(e) => fail(e, &mut rows),
-        };
-        return (code, rows);
-    }
-    for step in job.steps().to_vec() {
-        let reserve = reserves.pop();
-        let ended = match step {
-            Chosen::Device { .. } => device_step(&mut job, req, session, reserve, rep),
-            Chosen::Overwrite => {
-                job.drive = None; // the claim released: the overwrite opens the device itself
-                overwrite_step(&mut job, session, reserve, rep)
-            }
-        };
-        let code = match ended {
-            Ok((code, row)) => {
-                rows.push(row);
-                code
-            }
-            Err(e) => fail(e, &mut rows),
-        };
-        codes.push(code);
-        // Interrupted, or the command never ran: the next step waits for a later run.
-        if matches!(code, Exit::Interrupted | Exit::Failed) {
-            break;
-        }
-    }
-    rep.finish();
-    (Exit::worst(codes), rows)
-}
-
-fn device_step(
-    job: &mut Job,
-    req: &settings::Sanitize,
-    session: &Session,
-    reserve: Option<Reserve>,
-    rep: &TargetReporter,
-) -> anyhow::Result<(Exit, Row)> {
-    let d = job
-        .drive
-        .as_ref()
-        .ok_or_else(|| Error::Usage("the drive is not held".into()))?;
-    let keeper = Keeper {
-        path: purge_journal::path_for(
-            &session.journal_dir,
-            &MediaKey::of(&d.probe),
-            &d.probe.canonical,
-        ),
-        mac: session.mac.clone(),
-        record: Some(job.record.clone()),
-        cert_dir: Some(session.cert_folder.path.clone()),
-    };
-    let ran = match job.resume.take() {
-        Some(p) => flow::resume(d, p, &req.request, &session.signals, rep)?,
-        None => {
-            let p = job
-                .prepared
-                .as_ref()
-                .ok_or_else(|| Error::Usage("no device command was prepared".into()))?;
-            let r = flow::Request {
-                method: Some(p.method),
-                ..req.request.clone()
-            };
-            flow::run(d, p, &r, &keeper, &session.signals, rep)?
-        }
-    };
-    let end = Certify {
-        limits: &session.req.policy.health,
-        hold: req.request.hold.as_deref(),
-        drive: d,
-        record: &job.record,
-        dirs: session.cert_dirs.clone(),
-        keeper: &keeper,
-        key: &session.key,
-        signals: &session.signals,
-    };
-    let reserve = reserve.ok_or_else(|| Error::Usage("no reserve".into()))?;
-    end.certify(ran, reserve, rep)
-}
-
-fn overwrite_step(
-    job: &mut Job,
-    session: &Session,
-    reserve: Option<Reserve>,
-    rep: &TargetReporter,
-) -> anyhow::Result<(Exit, Row)> {
-    let (plan, journal) = job
-        .plan
-        .take()
-        .ok_or_else(|| Error::Usage("no overwrite plan".into()))?;
-    if let (true, Some(r)) = (session.req.restore_hidden, job.resolved.as_mut()) {
-        overwrite::restore_hidden(session.req.transport, r, &mut job.record, rep.reporter())?;
-    }
-    // The probe that was confirmed (its descriptor is checked again when opened), never a new
-    // look-up by name: a name can point to another device by now.
-    let probe = match job.resolved.take() {
-        Some(Resolved::Existing(p)) => *p,
-        Some(Resolved::ToCreate { path, size }) => {
-            device::create_image(&path, size)?;
-            device::probe(&path)?
-        }
-        None => return Err(Error::Usage("nothing to overwrite".into()).into()),
-    };
-    let t = device::open(&probe)?;
-    let reserve = reserve.ok_or_else(|| Error::Usage("no reserve".into()))?;
-    Ok(overwrite::one(
-        &t,
-        &plan,
-        journal,
-        &job.record,
-        reserve,
-        session,
-        rep,
-    ))
-}
-
-/// The FAIL certificate of a target nothing the policy allows applies to.
-fn destroy(
-    job: &Job,
-    why: &[String],
-    reserve: Option<Reserve>,
-    session: &Session,
-    rep: &TargetReporter,
-) -> anyhow::Result<(Exit, Row)> {
-    let Some(probe) = &job.probe else {
-        return Err(Error::Usage(format!(
-            "{}: policy {} names no technique for {} media",
-            job.path.display(),
-            session.req.policy.name,
-            job.class.name()
-        ))
-        .into());
-    };
-    let c = match &job.refused_for_health {
-        Some((h, over)) => cert::build::refused_for_health(
-            probe,
-            &session.req.policy.reference(),
-            h.clone(),
-            over,
-            &job.record,
-        ),
-        None => cert::build::no_technique(
-            probe,
-            &session.req.policy.reference(),
-            job.class.name(),
-            why,
-            &job.record,
-        ),
-    };
-    if let Some(mut r) = reserve {
-        r.release();
-    }
-    let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, rep.reporter())?;
-    let row = super::announce(&c, stored, rep);
-    Ok((Exit::of(c.result, false), row))
 }
