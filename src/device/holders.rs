@@ -267,12 +267,7 @@ fn refusal(sys: &Path, h: &Holder, chosen: &BTreeSet<String>, usage: &Usage) -> 
                 h.what
             ));
         }
-        let users: Vec<&str> = usage
-            .opened
-            .iter()
-            .filter(|(o, _)| *o == pd)
-            .map(|(_, who)| who.as_str())
-            .collect();
+        let users = usage.users_of(pd);
         if !users.is_empty() {
             return Some(format!(
                 "/dev/{part} ({}) is open in {}; stop that first",

@@ -121,6 +121,15 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// The programs that have the block device `d` open: "PID (command)".
+    pub fn users_of(&self, d: (u64, u64)) -> Vec<&str> {
+        self.opened
+            .iter()
+            .filter(|(o, _)| *o == d)
+            .map(|(_, who)| who.as_str())
+            .collect()
+    }
+
     /// Reads /proc/self/mountinfo and /proc/swaps.
     pub fn read() -> Self {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -235,12 +244,7 @@ pub fn block_in_use(sys: &Path, devno: (u64, u64), usage: &Usage) -> Option<Stri
                 l.dev, l.dev
             ));
         }
-        let users: Vec<&str> = usage
-            .opened
-            .iter()
-            .filter(|(o, _)| *o == d)
-            .map(|(_, who)| who.as_str())
-            .collect();
+        let users = usage.users_of(d);
         if !users.is_empty() {
             return Some(open_by(&format!("/dev/{name}"), &users));
         }
