@@ -46,6 +46,8 @@ fn kind_word(k: &Kind) -> &'static str {
         Kind::Dm { .. } => "dm",
         Kind::Bcache => "bcache",
         Kind::CacheSet => "bcache-set",
+        Kind::Multipath => "multipath",
+        Kind::Unknown => "unknown",
     }
 }
 

@@ -30,6 +30,10 @@ pub enum Kind {
     Bcache,
     /// A bcache cache set, by UUID: `1` into `/sys/fs/bcache/UUID/stop`.
     CacheSet,
+    /// A multipath map: never stopped (its members are paths to one drive).
+    Multipath,
+    /// A holder that is none of the above: never stopped.
+    Unknown,
 }
 
 /// One device that holds (part of) a named disk.
@@ -127,22 +131,25 @@ fn holder(sys: &Path, name: &str) -> Holder {
     } else if dir.join("dm").is_dir() {
         let dm = read(&dir.join("dm/name")).unwrap_or_else(|| name.to_string());
         let uuid = read(&dir.join("dm/uuid")).unwrap_or_default();
-        let what = match uuid.split('-').next().unwrap_or("") {
-            "LVM" => format!("LVM logical volume {dm}"),
-            "CRYPT" => format!("dm-crypt mapping {dm}"),
-            "mpath" => format!("multipath map {dm}"),
-            _ => format!("device-mapper device {dm}"),
-        };
-        (Kind::Dm { name: dm }, what)
+        match uuid.split('-').next().unwrap_or("") {
+            "mpath" => (Kind::Multipath, format!("multipath map {dm}")),
+            "LVM" => (
+                Kind::Dm { name: dm.clone() },
+                format!("LVM logical volume {dm}"),
+            ),
+            "CRYPT" => (
+                Kind::Dm { name: dm.clone() },
+                format!("dm-crypt mapping {dm}"),
+            ),
+            _ => (
+                Kind::Dm { name: dm.clone() },
+                format!("device-mapper device {dm}"),
+            ),
+        }
     } else if dir.join("bcache").exists() {
         (Kind::Bcache, "bcache device".to_string())
     } else {
-        (
-            Kind::Dm {
-                name: name.to_string(),
-            },
-            "an unknown holder".to_string(),
-        )
+        (Kind::Unknown, "an unknown holder".to_string())
     };
     Holder {
         name: name.to_string(),
@@ -234,13 +241,13 @@ fn refusal(sys: &Path, h: &Holder, chosen: &BTreeSet<String>, usage: &Usage) -> 
             if others.len() == 1 { "was" } else { "were" }
         ));
     }
-    if h.what.starts_with("multipath") {
+    if h.kind == Kind::Multipath {
         return Some(format!(
             "{} is a {}: its members are paths to one drive; erase the drive through one path once the map is removed (multipath -f)",
             h.name, h.what
         ));
     }
-    if h.what == "an unknown holder" {
+    if h.kind == Kind::Unknown {
         return Some(format!(
             "{} holds it and is neither md, device-mapper nor bcache; stop it yourself",
             h.name
@@ -310,6 +317,12 @@ pub fn stop(sys: &Path, h: &Holder, wait: Duration) -> std::io::Result<()> {
         Kind::Bcache => write(dir.join("bcache/stop"), "1")?,
         Kind::CacheSet => write(sys.join("fs/bcache").join(&h.name).join("stop"), "1")?,
         Kind::Dm { name } => super::ioctl::dm_remove(name)?,
+        Kind::Multipath | Kind::Unknown => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("{} ({}) is never stopped by mediasan", h.name, h.what),
+            ))
+        }
     }
     let gone = || match h.kind {
         Kind::CacheSet => !sys.join("fs/bcache").join(&h.name).exists(),
@@ -535,6 +548,11 @@ mod tests {
             why.contains("neither md, device-mapper nor bcache"),
             "{why}"
         );
+        // And stop itself never acts on them, whatever a caller skipped.
+        let h = holder(s.root(), "zram9");
+        assert_eq!(h.kind, Kind::Unknown);
+        let e = stop(s.root(), &h, Duration::from_millis(10)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported);
     }
 
     #[test]
