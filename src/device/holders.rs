@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::safety::Usage;
+use super::safety::{devno_of, Usage};
 
 /// What kind of stack a holder is, and so how it is stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,12 +80,6 @@ fn names_in(dir: &Path) -> Vec<String> {
 fn dir_of(sys: &Path, name: &str) -> PathBuf {
     let link = sys.join("class/block").join(name);
     std::fs::canonicalize(&link).unwrap_or(link)
-}
-
-fn devno(dir: &Path) -> Option<(u64, u64)> {
-    let s = read(&dir.join("dev"))?;
-    let (a, b) = s.split_once(':')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 /// The kernel name of the block device with this number (`sda`, `sda1`).
@@ -156,7 +150,7 @@ fn holder(sys: &Path, name: &str) -> Holder {
         kind,
         what,
         members: members.into_iter().collect(),
-        devno: devno(&dir),
+        devno: devno_of(&dir),
     }
 }
 
@@ -258,7 +252,7 @@ fn refusal(sys: &Path, h: &Holder, chosen: &BTreeSet<String>, usage: &Usage) -> 
         let Some(pd) = (if part == h.name {
             Some(d)
         } else {
-            devno(&dir_of(sys, &part))
+            devno_of(&dir_of(sys, &part))
         }) else {
             continue;
         };

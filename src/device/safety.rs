@@ -75,7 +75,8 @@ pub fn parse_swaps(text: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn devno_of(dir: &Path) -> Option<(u64, u64)> {
+/// The device number a sysfs block-device folder's `dev` file gives.
+pub(super) fn devno_of(dir: &Path) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(dir.join("dev")).ok()?;
     let (a, b) = s.trim().split_once(':')?;
     Some((a.parse().ok()?, b.parse().ok()?))
