@@ -16,7 +16,6 @@ use crate::event::Event;
 use crate::evidence::Reserve;
 use crate::progress::Reporter;
 use crate::settings;
-use crate::summary::Row;
 
 use crate::session::batch;
 use crate::session::open_session;
@@ -48,7 +47,7 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
     let reserves: usize =
         jobs.iter().map(|j| j.steps().len().max(1)).sum::<usize>() + set_aside.len();
     let (session, mut reserves) = open_session(&req.wipe, reserves, &reporter)?;
-    let early = batch::certify(
+    let mut ends = batch::certify(
         set_aside,
         &req.wipe.policy,
         &session,
@@ -56,38 +55,18 @@ pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
         &reporter,
     )?;
     session.signals.hold(req.wipe.hold.as_deref(), "confirmed");
-    let names: Vec<String> = jobs.iter().map(|j| j.path.display().to_string()).collect();
-    let reps = reporter.targets(&names);
-    let ends: Vec<(Exit, Vec<Row>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .into_iter()
-            .zip(&reps)
-            .map(|(job, rep)| {
-                let mine: Vec<Reserve> = reserves.drain(..job.steps().len().max(1)).collect();
-                let (session, req) = (&session, &req);
-                s.spawn(move || one(job, mine, req, session, rep))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&reps)
-            .map(|(h, rep)| {
-                h.join().unwrap_or_else(|_| {
-                    rep.finish();
-                    (Exit::Failed, vec![Row::bug(rep.name())])
-                })
-            })
-            .collect()
-    });
-    drop(reps);
-    let early = early.into_iter().map(|(code, row)| (code, vec![row]));
-    let (codes, rows): (Vec<Exit>, Vec<Vec<Row>>) = early.chain(ends).unzip();
-    let mut rows: Vec<Row> = rows.into_iter().flatten().collect();
-    batch::in_target_order(&req.wipe.targets, &mut rows);
-    if rows.len() > 1 {
-        reporter.summary(&rows);
-    }
-    Ok(Exit::worst(codes))
+    // Each job takes the room kept for its certificates (one per step).
+    let jobs = jobs
+        .into_iter()
+        .map(|job| {
+            let mine: Vec<Reserve> = reserves.drain(..job.steps().len().max(1)).collect();
+            (job.path.display().to_string(), (job, mine))
+        })
+        .collect();
+    ends.extend(batch::run_each(jobs, &reporter, |(job, mine), rep| {
+        one(job, mine, &req, &session, rep)
+    }));
+    Ok(batch::finish(&req.wipe.targets, ends, &reporter))
 }
 
 fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {

@@ -7,98 +7,35 @@
 
 use std::path::Path;
 
-use crate::cert::{self, Record};
+use crate::cert::Record;
 use crate::cli::WipeArgs;
-use crate::device::health::Health;
 use crate::error::Exit;
 use crate::event::{self, Event};
 use crate::plan::Plan;
 use crate::policy::VerifyMode;
 use crate::progress::Reporter;
-use crate::records::Key;
 use crate::settings;
-use crate::summary::Row;
 use crate::units::human_bytes;
 
 use crate::session::batch;
-pub(crate) use crate::session::open_session;
-use crate::session::overwrite::*;
+use crate::session::open_session;
+use crate::session::overwrite::{asset, describe, one, Resolved};
+use crate::session::wipe::{self as flow, Planned, Prepared};
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
     let mut req = settings::Wipe::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
-    let resolved = resolve(&req)?;
-    let (records, given) = records(&req, &resolved)?;
-    // Each target judged on its own: one refused for safety is set aside (see `batch`).
-    let mac = journal_mac(&req)?;
-    let mut set_aside = Vec::new();
-    let mut kept = (Vec::new(), Vec::new(), Vec::new());
-    let mut folders = Vec::new();
-    for ((r, rec), given) in resolved.into_iter().zip(records).zip(given) {
-        let judged = batch::judge(
-            check_safety(std::slice::from_ref(&r)).and_then(|()| plan_one(&req, &r, mac.as_ref())),
-        )?;
-        match judged {
-            Ok(plan) => {
-                // A resumed wipe certifies with the record it began with.
-                let rec = match &plan.1 {
-                    Some(j) => {
-                        folders.extend(j.cert_dir.clone());
-                        resumed_record(&req, &r, j, rec, &given)?
-                    }
-                    None => rec,
-                };
-                kept.0.push(r);
-                kept.1.push(plan);
-                kept.2.push(rec);
-            }
-            Err(reason) => set_aside.push(batch::SetAside {
-                path: r.path().to_path_buf(),
-                probe: probe_of(&r),
-                record: rec,
-                reason,
-            }),
-        }
-    }
-    let (resolved, plans, records) = kept;
-    req.cert_dir = resumed_folder(&req, folders)?;
-    let keys: Vec<Key> = resolved.iter().map(key).collect();
-    let warnings = req.records.warnings(&records, &keys);
-    refuse_unfinished_purges(&req, &resolved)?;
-    batch::go_on(&set_aside, resolved.len(), req.all_or_nothing, &reporter)?;
-    let healths: Vec<Option<Health>> = resolved.iter().map(|r| health_of(&req, r)).collect();
+    let Prepared {
+        planned,
+        mut set_aside,
+        warnings,
+    } = flow::prepare(&mut req, &reporter)?;
     if req.dry_run || req.yes {
         // Asked for: said once everything else is settled (in the prompt otherwise).
         warnings.iter().for_each(|w| reporter.say(w));
     }
     if req.dry_run {
-        for (((r, (p, _)), rec), h) in resolved.iter().zip(&plans).zip(&records).zip(&healths) {
-            print_plan(r, p, rec, &req.cert_dir, &reporter);
-            if reporter.json() {
-                continue;
-            }
-            if let Some(h) = h {
-                outln!("  health: {} ({}; {})", h.word(), h.detail, h.source);
-                let over = req.policy.health.over(h);
-                if !over.is_empty() {
-                    outln!(
-                        "  over the policy's health limits ({}): {}",
-                        over.join("; "),
-                        if req.policy.health.refuse {
-                            "it would not be wiped (FAIL, Destroy)"
-                        } else {
-                            "wiped, with the recommendation Destroy"
-                        }
-                    );
-                }
-            }
-            if req.restore_hidden {
-                outln!(
-                    "  hidden areas: restored first if the drive has any (--restore-hidden: SET MAX \
-                     ADDRESS EXT to the native maximum, DEVICE CONFIGURATION RESTORE), else refused"
-                );
-            }
-        }
+        planned.iter().for_each(|p| show(&req, p, &reporter));
         return Ok(if set_aside.is_empty() {
             Exit::Pass
         } else {
@@ -106,132 +43,81 @@ pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
         });
     }
     if !req.yes {
-        confirm(&req, &resolved, &records, &warnings, &set_aside)?;
+        confirm(&req, &planned, &warnings, &set_aside)?;
     }
-    // on_health = "refuse": drives over the policy's limits are not wiped; each gets a FAIL
-    // certificate saying why.
-    let mut unhealthy = Vec::new();
-    let mut kept = (Vec::new(), Vec::new(), Vec::new());
-    for (((r, p), rec), h) in resolved.into_iter().zip(plans).zip(records).zip(healths) {
-        let over = h
-            .as_ref()
-            .map(|h| req.policy.health.over(h))
-            .unwrap_or_default();
-        match (r, h) {
-            (Resolved::Existing(probe), Some(h))
-                if req.policy.health.refuse && !over.is_empty() =>
-            {
-                unhealthy.push((*probe, h, over, rec));
-            }
-            (r, _) => {
-                kept.0.push(r);
-                kept.1.push(p);
-                kept.2.push(rec);
-            }
-        }
-    }
-    let (resolved, plans, records) = kept;
-    let count = resolved.len() + unhealthy.len() + set_aside.len();
-    let (session, reserves) = open_session(&req, count, &reporter)?;
-    let mut reserves = reserves;
-    let mut done_early = Vec::new();
-    for (probe, h, over, rec) in unhealthy {
-        if let Some(mut r) = reserves.pop() {
-            r.release();
-        }
-        let c = cert::build::refused_for_health(&probe, &req.policy.reference(), h, &over, &rec);
-        let rep = reporter.target(&probe.path.display().to_string());
-        let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, &reporter)?;
-        done_early.push((Exit::of(c.result, false), super::announce(&c, stored, &rep)));
-    }
+    let (planned, unhealthy) = flow::split_unhealthy(&req, planned);
+    let count = planned.len() + unhealthy.len() + set_aside.len();
+    let (session, mut reserves) = open_session(&req, count, &reporter)?;
+    let mut ends = flow::certify_unhealthy(unhealthy, &session, &mut reserves, &reporter)?;
     session.signals.hold(req.hold.as_deref(), "confirmed");
-    // The last checks before the first write (hidden areas restored, each target opened and
-    // checked against what was probed): a target refused here is set aside too.
-    let mut ready = Vec::new();
-    let mut late = Vec::new();
-    for ((mut r, p), mut rec) in resolved.into_iter().zip(plans).zip(records) {
-        let path = r.path().to_path_buf();
-        let checked = if req.restore_hidden {
-            restore_hidden(req.transport, &mut r, &mut rec, &reporter)
-        } else {
-            Ok(())
-        };
-        let probe = probe_of(&r);
-        match batch::judge(checked.and_then(|()| open_one(r, &reporter)))? {
-            Ok(t) => ready.push((t, p, rec)),
-            Err(reason) => late.push(batch::SetAside {
-                path,
-                probe,
-                record: rec,
-                reason,
-            }),
-        }
-    }
-    // Nothing has been written yet: refused as a whole as before the confirmation.
-    batch::go_on(&late, ready.len(), req.all_or_nothing, &reporter)?;
-    set_aside.extend(late);
-    done_early.extend(batch::certify(
+    let ready = flow::open_all(&req, planned, &mut set_aside, &reporter)?;
+    ends.extend(batch::certify(
         set_aside,
         &req.policy,
         &session,
         &mut reserves,
         &reporter,
     )?);
-    // The bars stack in target order: made here, before the threads.
-    let names: Vec<String> = ready
-        .iter()
-        .map(|(t, _, _)| t.probe.path.display().to_string())
+    let jobs = ready
+        .into_iter()
+        .zip(reserves)
+        .map(|(r, reserve)| (r.target.probe.path.display().to_string(), (r, reserve)))
         .collect();
-    let reps = reporter.targets(&names);
-    let ends: Vec<(Exit, Row)> = std::thread::scope(|s| {
-        let handles: Vec<_> = ready
-            .into_iter()
-            .zip(reserves)
-            .zip(&reps)
-            .map(|(((t, (p, j), record), reserve), rep)| {
-                let session = &session;
-                s.spawn(move || one(&t, &p, j, &record, reserve, session, rep))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .zip(&reps)
-            .map(|(h, rep)| {
-                h.join().unwrap_or_else(|_| {
-                    rep.finish();
-                    (Exit::Failed, Row::bug(rep.name()))
-                })
-            })
-            .collect()
-    });
-    drop(reps);
-    let (codes, mut rows): (Vec<Exit>, Vec<Row>) = done_early.into_iter().chain(ends).unzip();
-    batch::in_target_order(&req.targets, &mut rows);
-    if rows.len() > 1 {
-        reporter.summary(&rows);
+    ends.extend(batch::run_each(jobs, &reporter, |(r, reserve), rep| {
+        let (code, row) = one(
+            &r.target, &r.plan, r.journal, &r.record, reserve, &session, rep,
+        );
+        (code, vec![row])
+    }));
+    Ok(batch::finish(&req.targets, ends, &reporter))
+}
+
+/// The dry run of one target: its plan, health and what `--restore-hidden` would do.
+fn show(req: &settings::Wipe, p: &Planned, reporter: &Reporter) {
+    print_plan(&p.target, &p.plan, &p.record, &req.cert_dir, reporter);
+    if reporter.json() {
+        return;
     }
-    // Each target decided its own code once (130 if it was interrupted); a signal that came
-    // after every target had settled interrupted nothing.
-    Ok(Exit::worst(codes))
+    if let Some(h) = &p.health {
+        outln!("  health: {} ({}; {})", h.word(), h.detail, h.source);
+        let over = req.policy.health.over(h);
+        if !over.is_empty() {
+            outln!(
+                "  over the policy's health limits ({}): {}",
+                over.join("; "),
+                if req.policy.health.refuse {
+                    "it would not be wiped (FAIL, Destroy)"
+                } else {
+                    "wiped, with the recommendation Destroy"
+                }
+            );
+        }
+    }
+    if req.restore_hidden {
+        outln!(
+            "  hidden areas: restored first if the drive has any (--restore-hidden: SET MAX \
+             ADDRESS EXT to the native maximum, DEVICE CONFIGURATION RESTORE), else refused"
+        );
+    }
 }
 
 fn confirm(
     req: &settings::Wipe,
-    resolved: &[Resolved],
-    records: &[Record],
+    planned: &[Planned],
     warnings: &[String],
     set_aside: &[batch::SetAside],
 ) -> anyhow::Result<()> {
-    let first = resolved
+    let first = planned
         .first()
-        .map(Resolved::path)
+        .map(|p| p.target.path())
         .unwrap_or(Path::new(""));
-    let lines: Vec<String> = resolved
+    let lines: Vec<String> = planned
         .iter()
-        .zip(records)
-        .map(|(r, rec)| format!("{} [{}]", describe(r), asset(rec)))
+        .map(|p| format!("{} [{}]", describe(&p.target), asset(&p.record)))
         .collect();
-    let operator = records.first().map_or("", |r| r.operator.name.as_str());
+    let operator = planned
+        .first()
+        .map_or("", |p| p.record.operator.name.as_str());
     let mut about = vec![
         format!(
             "operator: {}",
@@ -254,13 +140,7 @@ fn confirm(
     super::confirm(first, &lines, &about)
 }
 
-pub(crate) fn print_plan(
-    r: &Resolved,
-    plan: &Plan,
-    rec: &Record,
-    cert_dir: &Path,
-    reporter: &Reporter,
-) {
+fn print_plan(r: &Resolved, plan: &Plan, rec: &Record, cert_dir: &Path, reporter: &Reporter) {
     let (path, size) = match r {
         Resolved::Existing(p) => (&p.path, p.size),
         Resolved::ToCreate { path, size } => (path, *size),

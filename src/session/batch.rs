@@ -14,7 +14,7 @@ use crate::error::{Error, Exit};
 use crate::event::{self, Event};
 use crate::evidence::Reserve;
 use crate::policy::Policy;
-use crate::progress::Reporter;
+use crate::progress::{Reporter, TargetReporter};
 use crate::summary::Row;
 
 use super::Session;
@@ -115,7 +115,7 @@ pub(crate) fn certify(
     session: &Session,
     reserves: &mut Vec<Reserve>,
     reporter: &Reporter,
-) -> anyhow::Result<Vec<(Exit, Row)>> {
+) -> anyhow::Result<Vec<(Exit, Vec<Row>)>> {
     let mut rows = Vec::new();
     for s in set_aside {
         if let Some(mut r) = reserves.pop() {
@@ -138,14 +138,53 @@ pub(crate) fn certify(
             },
         };
         row.result = "REFUSED".into();
-        rows.push((Exit::Refused, row));
+        rows.push((Exit::Refused, vec![row]));
     }
     Ok(rows)
 }
 
-/// The summary's rows in the order the targets were given (refusals are settled first, the
-/// others as they end).
-pub(crate) fn in_target_order(targets: &[PathBuf], rows: &mut [Row]) {
+/// Each job on its own thread, `one` running it; the bars are made first, in the jobs' order.
+/// A thread that panics ends its target as FAIL, its row saying it was a bug.
+pub(crate) fn run_each<J: Send>(
+    jobs: Vec<(String, J)>,
+    reporter: &Reporter,
+    one: impl Fn(J, &TargetReporter) -> (Exit, Vec<Row>) + Sync,
+) -> Vec<(Exit, Vec<Row>)> {
+    let names: Vec<String> = jobs.iter().map(|(name, _)| name.clone()).collect();
+    let reps = reporter.targets(&names);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .zip(&reps)
+            .map(|((_, job), rep)| {
+                let one = &one;
+                s.spawn(move || one(job, rep))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(&reps)
+            .map(|(h, rep)| {
+                h.join().unwrap_or_else(|_| {
+                    rep.finish();
+                    (Exit::Failed, vec![Row::bug(rep.name())])
+                })
+            })
+            .collect()
+    })
+}
+
+/// How the run ends: the summary (when it has more than one row) in the order the targets
+/// were given (refusals are settled first, the others as they end), and the worst code. Each
+/// target decided its own code once (130 if it was interrupted); a signal that came after
+/// every target had settled interrupted nothing.
+pub(crate) fn finish(
+    targets: &[PathBuf],
+    ends: impl IntoIterator<Item = (Exit, Vec<Row>)>,
+    reporter: &Reporter,
+) -> Exit {
+    let (codes, rows): (Vec<Exit>, Vec<Vec<Row>>) = ends.into_iter().unzip();
+    let mut rows: Vec<Row> = rows.into_iter().flatten().collect();
     let at = |r: &Row| {
         targets
             .iter()
@@ -153,4 +192,8 @@ pub(crate) fn in_target_order(targets: &[PathBuf], rows: &mut [Row]) {
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_key(at);
+    if rows.len() > 1 {
+        reporter.summary(&rows);
+    }
+    Exit::worst(codes)
 }

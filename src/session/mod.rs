@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod overwrite;
 pub mod purge;
 pub mod sanitize;
+pub mod wipe;
 
 use std::path::PathBuf;
 

@@ -313,26 +313,23 @@ fn decide(
 /// A drive whose own sanitize was started and not finished (a purge journal) may still be
 /// sanitizing: overwriting it now would be refused by the drive or lose the purge's
 /// certificate. Refused, naming the way out.
-pub(crate) fn refuse_unfinished_purges(
-    req: &settings::Wipe,
-    resolved: &[Resolved],
-) -> anyhow::Result<()> {
-    for r in resolved {
-        let Resolved::Existing(p) = r else { continue };
-        if p.kind != Kind::Block || req.restart {
-            continue;
-        }
-        let j = crate::purge::journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);
-        if j.exists() {
-            return Err(Error::Usage(format!(
-                "{} has an unfinished purge (journal {}): finish and certify it with `mediasan purge {} \
-                 --resume`, or overwrite anyway with --restart",
-                p.path.display(),
-                j.display(),
-                p.path.display()
-            ))
-            .into());
-        }
+pub(crate) fn refuse_unfinished_purge(req: &settings::Wipe, r: &Resolved) -> anyhow::Result<()> {
+    let Resolved::Existing(p) = r else {
+        return Ok(());
+    };
+    if p.kind != Kind::Block || req.restart {
+        return Ok(());
+    }
+    let j = crate::purge::journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);
+    if j.exists() {
+        return Err(Error::Usage(format!(
+            "{} has an unfinished purge (journal {}): finish and certify it with `mediasan purge {} \
+             --resume`, or overwrite anyway with --restart",
+            p.path.display(),
+            j.display(),
+            p.path.display()
+        ))
+        .into());
     }
     Ok(())
 }
