@@ -1,18 +1,16 @@
 //! `mediasan bench --include PATTERN`: drives are sanitized as they are plugged in, each on its
-//! own thread and certified the moment it finishes, until Ctrl-C. The loop, a few times a
-//! second: what is plugged in (a `/sys/block` scan, at once after a kernel uevent, else every
-//! two seconds) → drives that went away (pulled while working: stopped as a signal stops a
-//! wipe, INCOMPLETE, journal kept) → new drives the selection names (settle, probe, refuse
-//! what is in use) → each started through `sanitize`'s flow for one target → finished drives'
-//! results and lights → the screen. Ctrl-C/SIGTERM: no new work, every drive stopped at a safe
-//! point, the session's summary, exit 130. SIGHUP (the terminal went away) without
-//! `--unattended`: no new work, the drives being worked on finish and are certified, then the
-//! same end.
+//! own thread and certified the moment it finishes, until Ctrl-C. The loop
+//! (`session::bench::serve`), a few times a second: what is plugged in (a `/sys/block` scan,
+//! at once after a kernel uevent, else every two seconds) → drives that went away (pulled
+//! while working: stopped as a signal stops a wipe, INCOMPLETE, journal kept) → new drives the
+//! selection names (settle, probe, refuse what is in use) → each started through `sanitize`'s
+//! flow for one target → finished drives' results and lights → the screen. Ctrl-C/SIGTERM: no
+//! new work, every drive stopped at a safe point, the session's summary, exit 130. SIGHUP (the
+//! terminal went away) without `--unattended`: no new work, the drives being worked on finish
+//! and are certified, then the same end.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::bench::board::Board;
 use crate::bench::screen::Screen;
@@ -24,7 +22,7 @@ use crate::event::{self, BenchEnd, Event};
 use crate::progress::Reporter;
 use crate::settings;
 
-use crate::session::bench::{Bench, Known, TICK};
+use crate::session::bench::serve;
 use crate::session::open_session;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
@@ -40,29 +38,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         board.clone(),
     );
     let (session, _) = open_session(&req.sanitize.wipe, 0, &reporter)?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stop_listening = Arc::new(AtomicBool::new(false));
-    let listening = if req.uevents {
-        watch::listen(tx, stop_listening.clone()).map_err(|e| e.to_string())
-    } else {
-        Err("--test-no-uevents".into())
-    };
-    if let Err(e) = listening {
-        reporter.say(&format!(
-            "no kernel uevents ({e}): looking for drives every {} s instead",
-            watch::RESCAN.as_secs()
-        ));
-    }
+    let ears = serve::listen(&req, &reporter);
     let title = format!(
         "mediasan bench: {} | policy {} | certificates {}",
         req.selection.describe(),
         req.sanitize.wipe.policy.name,
         req.sanitize.wipe.cert_dir.display()
     );
-    let sys = std::path::Path::new("/sys");
-    let dev = std::path::Path::new("/dev");
     // What is plugged in now (the uevents from here on are already heard).
-    let initial = watch::scan(sys, dev);
+    let initial = watch::scan(Path::new("/sys"), Path::new("/dev"));
     reporter.say(&format!(
         "{title}: waiting for drives{}",
         if req.existing {
@@ -76,88 +60,24 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
     } else {
         None
     };
-    let mut runs: Vec<tally::Run> = Vec::new();
-    let mut refused: Vec<tally::Refusal> = Vec::new();
-    std::thread::scope(|s| {
-        let mut bench = Bench {
-            req: &req,
-            session: &session,
-            reporter: &reporter,
-            board: &board,
-            known: BTreeMap::new(),
-            refused: Vec::new(),
-        };
-        if req.existing {
-            // Taken as if just plugged in: only what the selection names, after the settle.
-            bench.reconcile(initial);
-        } else {
-            for d in initial {
-                bench.known.insert(d.names.kernel.clone(), Known::Before(d));
-            }
+    let mut draw = || {
+        if let Some(sc) = screen.as_mut() {
+            sc.draw(&title, &board.snapshot());
         }
-        let mut last_scan = Instant::now();
-        let mut stopping = false;
-        // The terminal went away (SIGHUP) and the bench is not `--unattended`: nobody watches
-        // it any more, so it takes no new drive; what runs finishes and is certified.
-        let mut closing = false;
-        loop {
-            // Each uevent goes to the session log (`--log`), the trail of what was plugged
-            // in and pulled; what to do is decided by the scan it triggers.
-            let mut hint = false;
-            let mut note = |u: watch::Uevent| {
-                hint = true;
-                crate::term::log(&crate::term::escape(&format!(
-                    "uevent: {} /dev/{}",
-                    u.action, u.name
-                )));
-            };
-            if let Ok(u) = rx.recv_timeout(TICK) {
-                note(u);
-            }
-            while let Ok(u) = rx.try_recv() {
-                note(u);
-            }
-            if hint || last_scan.elapsed() >= watch::RESCAN {
-                last_scan = Instant::now();
-                bench.reconcile(watch::scan(sys, dev));
-            }
-            if !stopping && session.signals.cancelled() {
-                stopping = true;
-                board.stopping();
-                reporter.say("stopping: no new drives; each drive's work stops at a safe point");
-                bench.stop_all();
-            }
-            if !stopping && !closing && !req.unattended && session.signals.hung_up() {
-                closing = true;
-                board.stopping();
-                reporter.say(&format!(
-                    "the terminal went away (SIGHUP): no new drive is taken; the {} being worked on \
-                     finish and are certified, then the bench ends (--unattended keeps a bench \
-                     going without its terminal)",
-                    bench.working()
-                ));
-            }
-            if !stopping && !closing {
-                bench.start_settled(s);
-            }
-            runs.extend(bench.reap());
-            if let Some(sc) = screen.as_mut() {
-                sc.draw(&title, &board.snapshot());
-            }
-            if (stopping || closing) && !bench.any_working() {
-                break;
-            }
-        }
-        refused = std::mem::take(&mut bench.refused);
-    });
-    stop_listening.store(true, Ordering::Relaxed);
+    };
+    let served = serve::serve(&req, &session, &reporter, &board, initial, &ears, &mut draw);
+    drop(ears);
     drop(screen);
     let ended = if session.signals.cancelled() {
         BenchEnd::Signal
     } else {
         BenchEnd::Hangup
     };
-    summary(&reporter, &tally::tally(&runs, &refused), ended);
+    summary(
+        &reporter,
+        &tally::tally(&served.runs, &served.refused),
+        ended,
+    );
     Ok(Exit::Interrupted)
 }
 

@@ -4,6 +4,8 @@
 //! stops a wipe, finished drives' results and lights on the board. `mediasan bench` drives it
 //! a few times a second and draws what it shows.
 
+pub mod serve;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::Ordering;
