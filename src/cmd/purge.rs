@@ -1,71 +1,29 @@
 //! `mediasan purge DEVICE` and `mediasan purge-status DEVICE`: the straight line for
 //! the drive's own sanitize command: settings → the drive (real or simulated, chosen once) →
 //! `purge::flow::prepare` (what to send, what it erases, every refusal) → dry run or
-//! confirmation → evidence folder and key → `purge::flow::run` → `cert::build::purge` → sign
-//! and store.
+//! confirmation → `session::purge::run_and_certify` (evidence folder and key →
+//! `purge::flow::run` → `cert::build::purge` → sign and store).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::cert;
 use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
-use crate::device::{self, Probe};
+use crate::device::{self};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
-use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
-use crate::journal::{MacKey, MediaKey};
+use crate::journal::MediaKey;
 use crate::progress::Reporter;
 use crate::purge::engine::{self, Bus, State};
 use crate::purge::flow::{self, bus_name, Drive, Keeper, Prepared};
 use crate::purge::journal::{self, Pending, Stage};
-use crate::purge::sim::SimNvme;
-use crate::session::purge::{bus_of, drive_of, unfinished, Certify};
+use crate::session::purge::{self, bus_of, unfinished};
 use crate::settings;
 use crate::signals::Signals;
-
-/// The drive, chosen once: the hidden test seam's simulation, or the real device checked
-/// (a whole, writable, unused drive) and claimed exclusively through its probed descriptor.
-fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
-    if let Some(spec) = &req.simulate {
-        let sim = SimNvme::from_spec(spec).map_err(Error::Usage)?;
-        return Ok(Drive::simulated(&req.target, Arc::new(sim)));
-    }
-    drive_of(device::probe(&req.target)?, req.transport)
-}
-
-/// The drive's certificate record (the manifest, what the organization file requires), with
-/// a warning for what an auditor will miss.
-fn record(req: &settings::Purge, p: &Probe) -> anyhow::Result<(cert::Record, Vec<String>)> {
-    let keys = [crate::records::Key::of(p)];
-    let mut records = req.records.resolve(&keys)?;
-    let warnings = req.records.warnings(&records, &keys);
-    Ok((records.remove(0), warnings))
-}
-
-/// The record of a purge being finished: the one it began with (flags given again must
-/// agree), or for a journal of an older version this run's; then what the organization file
-/// requires.
-fn resumed_record(
-    req: &settings::Purge,
-    p: &Probe,
-    pending: &Pending,
-) -> anyhow::Result<cert::Record> {
-    let keys = [crate::records::Key::of(p)];
-    let rec = match &pending.record {
-        Some(kept) => {
-            let given = req.records.given(&keys)?;
-            crate::records::resumed(&p.path, kept, &given[0])?
-        }
-        None => req.records.resolve_unchecked(&keys)?.remove(0),
-    };
-    req.records.check_required(&rec, &keys[0])?;
-    Ok(rec)
-}
 
 pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     let req = settings::Purge::new(args)?;
     let reporter = Reporter::new(req.json, req.progress_interval);
-    let drive = open(&req)?;
+    let drive = purge::open(&req)?;
     if req.unlock {
         return unlock(&drive, &reporter);
     }
@@ -91,7 +49,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     )? {
         return resume(&req, &drive, *pending, &journal_path, &reporter);
     }
-    let (record, warnings) = record(&req, &drive.probe)?;
+    let (record, warnings) = purge::record(&req, &drive.probe)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());
     let prepared = flow::prepare(&drive, &req.request, &rep)?;
     if req.request.dry_run || req.yes {
@@ -104,70 +62,13 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     }
     super::key_ready(&req.key)?;
     if !req.yes {
-        let mut about = vec![
-            format!(
-                "operator: {}",
-                if record.operator.name.is_empty() {
-                    "(none)"
-                } else {
-                    &record.operator.name
-                }
-            ),
-            format!(
-                "asset tag: {}",
-                if record.asset_tag.is_empty() {
-                    "(none)"
-                } else {
-                    &record.asset_tag
-                }
-            ),
-            format!("certificates: {}", req.cert_dir.display()),
-        ];
-        about.extend(warnings.iter().cloned());
-        super::confirm(&drive.probe.path, &prepared.describe(&drive.probe), &about)?;
+        confirm(&req, &drive, &prepared, &record, &warnings)?;
     }
     let _held = flow::claim_scope(&drive, &prepared)?;
-    let (folder, reserve) = cert_folder(&req)?;
-    let key = super::load_key(&req.key, &reporter)?;
-    let keeper = Keeper {
-        path: journal_path,
-        mac: MacKey::of(&key)?,
-        record: Some(record.clone()),
-        cert_dir: Some(folder.path.clone()),
+    let ran = |keeper: &Keeper, signals: &Signals| {
+        flow::run(&drive, &prepared, &req.request, keeper, signals, &rep)
     };
-    // From here on SIGINT/SIGTERM stop following the drive (never the drive), SIGHUP nothing.
-    let signals = Signals::install();
-    let ran = flow::run(&drive, &prepared, &req.request, &keeper, &signals, &rep)?;
-    rep.finish();
-    let no_limits = crate::device::health::Limits::default();
-    let end = Certify {
-        limits: &no_limits,
-        hold: req.request.hold.as_deref(),
-        drive: &drive,
-        record: &record,
-        dirs: evidence::fallbacks(&folder.path, None),
-        keeper: &keeper,
-        key: &key,
-        signals: &signals,
-    };
-    Ok(end.certify(ran, reserve, &rep)?.0)
-}
-
-/// Where the certificate goes, proven writable with room, before anything is sent (and the
-/// journal folder, so a purge is never started that could not be finished later).
-fn cert_folder(req: &settings::Purge) -> anyhow::Result<(Folder, Reserve)> {
-    let folder = Folder::prepare(
-        &req.cert_dir,
-        RESERVE_BYTES,
-        "certificate folder (--cert-dir)",
-    )?;
-    Folder::prepare(
-        &req.journal_dir,
-        RESERVE_BYTES,
-        "journal folder (--journal-dir)",
-    )?;
-    let reserve = Reserve::new(&folder)?;
-    Ok((folder, reserve))
+    purge::run_and_certify(&req, &drive, &record, journal_path, &rep, ran)
 }
 
 /// `--resume`: finishes the purge an earlier run left, and certifies it. Sends nothing that
@@ -180,8 +81,7 @@ fn resume(
     reporter: &Reporter,
 ) -> anyhow::Result<Exit> {
     // The record and folder the purge began with; flags given again must agree.
-    let record = resumed_record(req, &drive.probe, &pending)?;
-    let folder_kept = pending.cert_dir.clone();
+    let record = purge::resumed_record(req, &drive.probe, &pending)?;
     let rep = reporter.target(&drive.probe.path.display().to_string());
     rep.say(&format!(
         "finishing the purge started {} ({}, {})",
@@ -192,37 +92,34 @@ fn resume(
             Stage::Sent => "the drive accepted the command",
         }
     ));
-    let req = &settings::Purge {
-        cert_dir: crate::session::overwrite::resume_folder(
-            &req.cert_dir,
-            req.cert_dir_given,
-            folder_kept,
-        )?,
-        ..req.clone()
+    let req = &purge::resumed_settings(req, &pending)?;
+    let ran =
+        |_: &Keeper, signals: &Signals| flow::resume(drive, pending, &req.request, signals, &rep);
+    purge::run_and_certify(req, drive, &record, journal_path.to_path_buf(), &rep, ran)
+}
+
+/// The one question before the drive is sent its command (unless `--yes`).
+fn confirm(
+    req: &settings::Purge,
+    drive: &Drive,
+    prepared: &Prepared,
+    record: &cert::Record,
+    warnings: &[String],
+) -> anyhow::Result<()> {
+    let or_none = |s: &str| {
+        if s.is_empty() {
+            "(none)".to_string()
+        } else {
+            s.to_string()
+        }
     };
-    let (folder, reserve) = cert_folder(req)?;
-    let key = super::load_key(&req.key, reporter)?;
-    let keeper = Keeper {
-        path: journal_path.to_path_buf(),
-        mac: MacKey::of(&key)?,
-        record: Some(record.clone()),
-        cert_dir: Some(folder.path.clone()),
-    };
-    let signals = Signals::install();
-    let ran = flow::resume(drive, pending, &req.request, &signals, &rep)?;
-    rep.finish();
-    let no_limits = crate::device::health::Limits::default();
-    let end = Certify {
-        limits: &no_limits,
-        hold: req.request.hold.as_deref(),
-        drive,
-        record: &record,
-        dirs: evidence::fallbacks(&folder.path, None),
-        keeper: &keeper,
-        key: &key,
-        signals: &signals,
-    };
-    Ok(end.certify(ran, reserve, &rep)?.0)
+    let mut about = vec![
+        format!("operator: {}", or_none(&record.operator.name)),
+        format!("asset tag: {}", or_none(&record.asset_tag)),
+        format!("certificates: {}", req.cert_dir.display()),
+    ];
+    about.extend(warnings.iter().cloned());
+    super::confirm(&drive.probe.path, &prepared.describe(&drive.probe), &about)
 }
 
 /// `--unlock`: mediasan's temporary ATA password off the drive, nothing else.
@@ -358,33 +255,4 @@ pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
         );
     }
     Ok(Exit::Pass)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn probe(interface: &str, vendor: &str) -> Probe {
-        let mut p = crate::purge::flow::Drive::simulated(
-            std::path::Path::new("/dev/sdq"),
-            std::sync::Arc::new(crate::purge::sim::SimNvme::new(
-                1 << 20,
-                crate::purge::sim::SimConfig::default(),
-            )),
-        )
-        .probe;
-        p.identity.interface = interface.into();
-        p.identity.vendor = vendor.into();
-        p
-    }
-
-    #[test]
-    fn a_sata_drive_behind_a_sas_hba_is_driven_through_sat() {
-        assert_eq!(bus_of(None, &probe("sas", "ATA     ")), Ok(Bus::Ata));
-        assert_eq!(bus_of(None, &probe("scsi", "ATA")), Ok(Bus::Ata));
-        assert_eq!(bus_of(None, &probe("sas", "SEAGATE")), Ok(Bus::Scsi));
-        assert_eq!(bus_of(None, &probe("sata", "ATA")), Ok(Bus::Ata));
-        assert_eq!(bus_of(None, &probe("nvme", "")), Ok(Bus::Nvme));
-        assert!(bus_of(None, &probe("loop", "")).is_err());
-    }
 }

@@ -176,27 +176,17 @@ fn judge(
     let first = r
         .first_mismatch
         .or_else(|| r.errors.first().map(|e| e.offset));
-    reporter.emit(&Event::VerifyDone(event::VerifyDone {
-        target: name.to_string(),
-        method: c.verification.method.clone(),
-        bytes_read: r.bytes_read,
-        coverage_percent: samples.coverage_percent,
-        mismatches: r.mismatched_blocks,
-        first_mismatch_offset: first,
-        errors: r.errors.len(),
-        blake3: r.blake3.clone(),
-        bytes_per_second: (r.bytes_read as f64 / r.elapsed.as_secs_f64().max(1e-9)).round(),
-        recheck: Some(event::Recheck {
-            certificate: args.cert.clone(),
-            signer: checked.signer.fingerprint().to_string(),
-            trusted: checked.signer.trusted(),
-            certificate_blake3: c.verification.blake3.clone(),
-            digest_matches,
-            media_matches: matches,
-            certificate_result: c.result.name().into(),
-            result: if ok { "PASS" } else { "FAIL" }.into(),
-        }),
-    }));
+    let recheck = event::Recheck {
+        certificate: args.cert.clone(),
+        signer: checked.signer.fingerprint().to_string(),
+        trusted: checked.signer.trusted(),
+        certificate_blake3: c.verification.blake3.clone(),
+        digest_matches,
+        media_matches: matches,
+        certificate_result: c.result.name().into(),
+        result: if ok { "PASS" } else { "FAIL" }.into(),
+    };
+    reporter.emit(&Event::VerifyDone(done(c, samples, r, name, recheck)));
     errln!(
         "{name}: read {} at {} place(s), {} block(s) differ; blake3 {}",
         human_bytes(r.bytes_read),
@@ -240,4 +230,28 @@ fn judge(
         r.blake3
     );
     checked.code(&args.cert)
+}
+
+/// The `verify_done` event of a read-back.
+fn done(
+    c: &Certificate,
+    samples: &Samples,
+    r: &verify::VerifyReport,
+    name: &str,
+    recheck: event::Recheck,
+) -> event::VerifyDone {
+    event::VerifyDone {
+        target: name.to_string(),
+        method: c.verification.method.clone(),
+        bytes_read: r.bytes_read,
+        coverage_percent: samples.coverage_percent,
+        mismatches: r.mismatched_blocks,
+        first_mismatch_offset: r
+            .first_mismatch
+            .or_else(|| r.errors.first().map(|e| e.offset)),
+        errors: r.errors.len(),
+        blake3: r.blake3.clone(),
+        bytes_per_second: (r.bytes_read as f64 / r.elapsed.as_secs_f64().max(1e-9)).round(),
+        recheck: Some(recheck),
+    }
 }

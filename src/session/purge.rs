@@ -4,15 +4,19 @@
 //! stored and announced.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::cert;
 use crate::device::{self, Kind, Probe};
 use crate::error::{Error, Exit};
-use crate::evidence::Reserve;
+use crate::evidence::{self, Folder, Reserve, RESERVE_BYTES};
 use crate::journal::{Found, MacKey, MediaKey};
+use crate::progress::TargetReporter;
 use crate::purge::engine::Bus;
 use crate::purge::flow::{self, Drive, Keeper};
 use crate::purge::journal::Pending;
+use crate::purge::sim::SimNvme;
+use crate::settings;
 use crate::signals::Signals;
 
 /// The bus to talk to `p` over: `--transport`, else from sysfs; or why it has none.
@@ -146,6 +150,121 @@ pub(crate) fn unfinished(
     }
 }
 
+/// The drive of `mediasan purge`, chosen once: the hidden test seam's simulation, or the real device checked
+/// (a whole, writable, unused drive) and claimed exclusively through its probed descriptor.
+pub(crate) fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
+    if let Some(spec) = &req.simulate {
+        let sim = SimNvme::from_spec(spec).map_err(Error::Usage)?;
+        return Ok(Drive::simulated(&req.target, Arc::new(sim)));
+    }
+    drive_of(device::probe(&req.target)?, req.transport)
+}
+
+/// The drive's certificate record (the manifest, what the organization file requires), with
+/// a warning for what an auditor will miss.
+pub(crate) fn record(
+    req: &settings::Purge,
+    p: &Probe,
+) -> anyhow::Result<(cert::Record, Vec<String>)> {
+    let keys = [crate::records::Key::of(p)];
+    let mut records = req.records.resolve(&keys)?;
+    let warnings = req.records.warnings(&records, &keys);
+    Ok((records.remove(0), warnings))
+}
+
+/// The record of a purge being finished: the one it began with (flags given again must
+/// agree), or for a journal of an older version this run's; then what the organization file
+/// requires.
+pub(crate) fn resumed_record(
+    req: &settings::Purge,
+    p: &Probe,
+    pending: &Pending,
+) -> anyhow::Result<cert::Record> {
+    let keys = [crate::records::Key::of(p)];
+    let rec = match &pending.record {
+        Some(kept) => {
+            let given = req.records.given(&keys)?;
+            crate::records::resumed(&p.path, kept, &given[0])?
+        }
+        None => req.records.resolve_unchecked(&keys)?.remove(0),
+    };
+    req.records.check_required(&rec, &keys[0])?;
+    Ok(rec)
+}
+
+/// Where the certificate goes, proven writable with room, before anything is sent (and the
+/// journal folder, so a purge is never started that could not be finished later).
+pub(crate) fn cert_folder(req: &settings::Purge) -> anyhow::Result<(Folder, Reserve)> {
+    let folder = Folder::prepare(
+        &req.cert_dir,
+        RESERVE_BYTES,
+        "certificate folder (--cert-dir)",
+    )?;
+    Folder::prepare(
+        &req.journal_dir,
+        RESERVE_BYTES,
+        "journal folder (--journal-dir)",
+    )?;
+    let reserve = Reserve::new(&folder)?;
+    Ok((folder, reserve))
+}
+
+/// The settings of a purge being finished: its certificates go where it began (see
+/// [`super::overwrite::resume_folder`]).
+///
+/// # Errors
+/// [`Error::Usage`] when `--cert-dir` names another folder than the journal's.
+pub(crate) fn resumed_settings(
+    req: &settings::Purge,
+    pending: &Pending,
+) -> anyhow::Result<settings::Purge> {
+    Ok(settings::Purge {
+        cert_dir: super::overwrite::resume_folder(
+            &req.cert_dir,
+            req.cert_dir_given,
+            pending.cert_dir.clone(),
+        )?,
+        ..req.clone()
+    })
+}
+
+/// The confirmed part of `mediasan purge` (first run or `--resume`): the evidence folders
+/// proven with room, the key, the journal's keeper and the signals ready before `go` talks to
+/// the drive (from then on SIGINT/SIGTERM stop following the drive, never the drive; SIGHUP
+/// nothing); then the certificate.
+pub(crate) fn run_and_certify(
+    req: &settings::Purge,
+    drive: &Drive,
+    record: &cert::Record,
+    journal_path: std::path::PathBuf,
+    rep: &TargetReporter,
+    go: impl FnOnce(&Keeper, &Signals) -> Result<flow::Ran, Error>,
+) -> anyhow::Result<Exit> {
+    let (folder, reserve) = cert_folder(req)?;
+    let key = super::load_key(&req.key, rep.reporter())?;
+    let keeper = Keeper {
+        path: journal_path,
+        mac: MacKey::of(&key)?,
+        record: Some(record.clone()),
+        cert_dir: Some(folder.path.clone()),
+    };
+    let signals = Signals::install();
+    let ran = go(&keeper, &signals)?;
+    rep.finish();
+    let no_limits = crate::device::health::Limits::default();
+    let end = Certify {
+        limits: &no_limits,
+        hold: req.request.hold.as_deref(),
+        drive,
+        record,
+        dirs: evidence::fallbacks(&folder.path, None),
+        keeper: &keeper,
+        key: &key,
+        signals: &signals,
+    };
+    Ok(end.certify(ran, reserve, rep)?.0)
+}
+
 /// What the end of a run (first or later) needs to certify it.
 pub(crate) struct Certify<'a> {
     /// The triage limits of the policy that chose this purge (none for `mediasan purge`).
@@ -189,5 +308,34 @@ impl Certify<'_> {
         self.signals.hold(self.hold, "purge-certified");
         let row = super::announce(&c, stored, rep);
         Ok((Exit::of(c.result, interrupted), row))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(interface: &str, vendor: &str) -> Probe {
+        let mut p = crate::purge::flow::Drive::simulated(
+            std::path::Path::new("/dev/sdq"),
+            std::sync::Arc::new(crate::purge::sim::SimNvme::new(
+                1 << 20,
+                crate::purge::sim::SimConfig::default(),
+            )),
+        )
+        .probe;
+        p.identity.interface = interface.into();
+        p.identity.vendor = vendor.into();
+        p
+    }
+
+    #[test]
+    fn a_sata_drive_behind_a_sas_hba_is_driven_through_sat() {
+        assert_eq!(bus_of(None, &probe("sas", "ATA     ")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("scsi", "ATA")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("sas", "SEAGATE")), Ok(Bus::Scsi));
+        assert_eq!(bus_of(None, &probe("sata", "ATA")), Ok(Bus::Ata));
+        assert_eq!(bus_of(None, &probe("nvme", "")), Ok(Bus::Nvme));
+        assert!(bus_of(None, &probe("loop", "")).is_err());
     }
 }
