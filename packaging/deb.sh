@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the Debian package of mediasan with cargo-deb: the release binary, the man page and
-# shell completions generated from the CLI definitions (a page per subcommand), the built-in policies and the README.
+# shell completions generated from the CLI definitions (a page per subcommand), the built-in policies, the README and docs/.
 # usage: packaging/deb.sh   -> target/debian/mediasan_<version>-1_<arch>.deb
 set -eu
 cd "$(dirname "$0")/.."

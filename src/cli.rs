@@ -48,8 +48,8 @@ ENVIRONMENT
 
 SEE ALSO
   ssh-keygen(1), nvme-sanitize(1), hdparm(8), sg_sanitize(8);
-  the README: certificates, policies, per-drive records,
-  journals, the JSON events.";
+  /usr/share/doc/mediasan/README.md and docs/ (guide, techniques,
+  certificates, audit, bench, fleets, events).";
 
 /// Sanitize storage media following NIST SP 800-88 Rev. 2, and prove it with a signed
 /// certificate that anyone can check offline with OpenSSH.
@@ -346,7 +346,7 @@ pub struct WipeOpts {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = crate::units::parse_progress_interval, help_heading = "Output")]
     pub progress_interval: f64,
 
-    /// Newline-delimited JSON events on stdout (see README); human text stays on stderr.
+    /// Newline-delimited JSON events on stdout (see docs/events.md); human text stays on stderr.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 
@@ -1132,7 +1132,7 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// The README's table of defaults, as the command line defines them.
+    /// docs/guide.md's table of defaults, as the command line defines them.
     fn defaults_table() -> String {
         let cli = super::Cli::command();
         let mut out = String::from("| command | option | default |\n|---|---|---|\n");
@@ -1191,8 +1191,8 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_states_the_defaults_the_code_has() {
-        let readme = include_str!("../README.md");
+    fn the_docs_state_the_defaults_the_code_has() {
+        let readme = include_str!("../docs/guide.md");
         let start = "<!-- defaults: generated from the clap definitions; a test compares -->\n";
         let from = readme.find(start).expect("the defaults table's marker") + start.len();
         let to = from + readme[from..].find("\n\n").unwrap_or(readme.len() - from) + 1;
@@ -1200,10 +1200,19 @@ mod tests {
         assert_eq!(
             &readme[from..to],
             want,
-            "update the README's table to:\n{want}"
+            "update docs/guide.md's table to:\n{want}"
         );
-        // And the prose (lines joined): the default policy, its sample, its generator.
-        let prose = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        // And the prose (lines joined) of the README and the docs: the default policy, its
+        // sample, its generator.
+        let all = [
+            include_str!("../README.md"),
+            readme,
+            include_str!("../docs/techniques.md"),
+            include_str!("../docs/performance.md"),
+            include_str!("../docs/certificates.md"),
+        ]
+        .concat();
+        let prose = all.split_whitespace().collect::<Vec<_>>().join(" ");
         let nist = crate::policy::load(crate::policy::DEFAULT).unwrap();
         for claim in [
             format!("with the default policy `{}`", crate::policy::DEFAULT),
@@ -1223,7 +1232,10 @@ mod tests {
                 }
             ),
         ] {
-            assert!(prose.contains(&claim), "the README should say: {claim}");
+            assert!(
+                prose.contains(&claim),
+                "the README or docs/ should say: {claim}"
+            );
         }
     }
 }

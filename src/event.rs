@@ -1,6 +1,6 @@
 //! The NDJSON events scripts read (`--json`): one typed [`Event`], serialized with its name in
-//! the field `event`. Field names are a contract (README, "JSON output"); a unit test checks
-//! every variant against the README's table, so the two cannot drift apart.
+//! the field `event`. Field names are a contract (docs/events.md); a unit test checks every
+//! variant against its table, so the two cannot drift apart.
 
 use std::path::PathBuf;
 
@@ -441,7 +441,7 @@ pub struct PurgeStatus {
 mod tests {
     use super::*;
 
-    /// One sample of every event, with the README row it must match (event name, and a word
+    /// One sample of every event, with the docs/events.md row it must match (event name, and a word
     /// of the row's context where one name has several rows).
     fn samples() -> Vec<(Event, &'static str, &'static str)> {
         let p = PathBuf::from("/dev/x");
@@ -810,7 +810,7 @@ mod tests {
     #[test]
     fn every_kind_of_event_has_a_sample() {
         // An exhaustive match: a new variant does not compile until it is named here (and so
-        // gets a sample and a README row).
+        // gets a sample and a docs/events.md row).
         let kind = |e: &Event| -> &'static str {
             match e {
                 Event::Plan(_) | Event::PurgePlan(_) => "plan",
@@ -875,14 +875,14 @@ mod tests {
         }
     }
 
-    /// The README's "JSON output" table: (first cell, fields in the second), by backticks.
+    /// docs/events.md's table: (first cell, fields in the second), by backticks.
     fn readme_rows() -> Vec<(String, Vec<String>)> {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../docs/events.md");
         let section = readme
-            .split("## JSON output")
+            .split("# JSON output")
             .nth(1)
             .and_then(|s| s.split("\n## ").next())
-            .expect("README has a JSON output section");
+            .expect("docs/events.md has a JSON output section");
         // The fields are the backticked words outside parentheses (which describe values).
         let ticks = |cell: &str| -> Vec<String> {
             let mut depth = 0;
@@ -937,11 +937,14 @@ mod tests {
                     first.starts_with(&format!("| `{name}`"))
                         && (context.is_empty() || first.contains(&format!("({context}")))
                 })
-                .unwrap_or_else(|| panic!("README has no row for {name} ({context})"));
+                .unwrap_or_else(|| panic!("docs/events.md has no row for {name} ({context})"));
             let mut documented = row.1.clone();
             documented.sort();
             documented.dedup();
-            assert_eq!(fields, documented, "{name} ({context}): code vs README");
+            assert_eq!(
+                fields, documented,
+                "{name} ({context}): code vs docs/events.md"
+            );
         }
     }
 

@@ -1,5 +1,5 @@
 //! mediasan: sanitize storage media (NIST SP 800-88 Rev. 2 Clear by overwrite) and prove it
-//! with a signed certificate. See README.md for the data flow.
+//! with a signed certificate. See README.md for its use and docs/architecture.md for the data flow.
 #[macro_use]
 pub mod term;
 pub mod aesctr;

@@ -32,7 +32,7 @@ pub enum Prng {
 
 impl Prng {
     /// The generator used when a policy names none: the fastest measured on x86-64 with AES-NI
-    /// (README, "Performance"), and reproducible with `openssl enc -aes-128-ctr`.
+    /// (docs/performance.md), and reproducible with `openssl enc -aes-128-ctr`.
     pub const DEFAULT: Prng = Prng::Aes128Ctr;
 
     /// Every generator, for listings and parsing.

@@ -3,7 +3,7 @@
 //! compared with the expected pattern regenerated at its offset, all bytes read fed *in order*
 //! into one BLAKE3 hasher whose digest goes into the certificate.
 //!
-//! The sampling rule (documented in the README so a third party can redraw it):
+//! The sampling rule (documented in docs/certificates.md so a third party can redraw it):
 //! 1. `N = ceil(size / block)` blocks. Targets under 64 blocks, or `percent >= 100`, are read whole.
 //! 2. `S = min(1000, N / 32)` subsections; subsection `i` is blocks `[i*N/S, (i+1)*N/S)`.
 //! 3. Sample length `k` blocks: `1 MiB / block`, halved while `16 k` exceeds the shortest

@@ -160,7 +160,7 @@ impl Method {
     }
 
     /// What reading sampled locations back after this method can prove, and what it cannot
-    /// (for the certificate and the README's table).
+    /// (for the certificate and docs/techniques.md's table).
     pub fn proves(self) -> &'static str {
         match self.technique() {
             "overwrite" => {
@@ -278,8 +278,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_readme_lists_every_method_with_its_technique_and_grade() {
-        let readme = include_str!("../../README.md");
+    fn the_docs_list_every_method_with_its_technique_and_grade() {
+        let readme = include_str!("../../docs/techniques.md");
         for m in Method::ALL {
             let row = format!(
                 "| `{}` | {} | {} |",
@@ -287,7 +287,7 @@ mod tests {
                 m.technique(),
                 m.grade_label()
             );
-            assert!(readme.contains(&row), "README lacks {row}");
+            assert!(readme.contains(&row), "docs/techniques.md lacks {row}");
         }
         let rows = readme
             .lines()
@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(
             rows,
             Method::ALL.len(),
-            "no method in the README that does not exist"
+            "no method in docs/techniques.md that does not exist"
         );
     }
 

@@ -1,8 +1,8 @@
 //! `wipe`'s batch, in the order it runs: each target resolved, judged for safety and planned
-//! (fresh or resumed) with its record and health ([`prepare`]); after the confirmation the
-//! drives over the policy's health limits set apart and certified FAIL ([`split_unhealthy`],
-//! [`certify_unhealthy`]); the last checks before the first write ([`open_all`]); then each
-//! target through [`super::overwrite::one`] on its own thread ([`super::batch::run_each`]).
+//! (fresh or resumed) with its record and health (`prepare`); after the confirmation the
+//! drives over the policy's health limits set apart and certified FAIL (`split_unhealthy`,
+//! `certify_unhealthy`); the last checks before the first write (`open_all`); then each
+//! target through `super::overwrite::one` on its own thread (`super::batch::run_each`).
 
 use crate::cert::{self, Record};
 use crate::device::health::Health;
