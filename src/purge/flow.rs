@@ -945,37 +945,29 @@ pub struct Ran {
     pub pending: Option<Pending>,
 }
 
-/// Runs the purge: canaries written at the samples (or the samples hashed), the journal
-/// written, the command sent, the drive followed, the samples read again. Returns the
-/// certificate's record.
-///
-/// # Errors
-/// Only before the command is sent: the samples cannot be written or read, the journal cannot
-/// be written, or the drive refuses the command.
-pub fn run(
-    d: &Drive,
-    p: &Prepared,
-    r: &Request,
-    keeper: &Keeper,
-    signals: &Signals,
-    obs: &dyn Observer,
-) -> Result<Ran, Error> {
+/// The sampled locations a purge is judged by, and what they held before its command.
+struct Sampled {
+    seed: [u8; 32],
+    canary_seed: [u8; 32],
+    plan: verify::Samples,
+    extents: Vec<crate::contract::Extent>,
+    evidence: Evidence,
+    /// Why the command is not sent: the canaries could not all be written.
+    not_sent: Option<String>,
+}
+
+/// Draws the samples and takes what they hold before the command: canaries written
+/// (`--canaries`), else their hashes read. Canaries that cannot all be written (a failing
+/// drive, a host-managed SMR zone): the medium was written to, so a certificate says so, and
+/// the command is not sent.
+fn sample(d: &Drive, p: &Prepared, r: &Request) -> Result<Sampled, Error> {
     let media = d.media.as_ref();
-    let health_before = health(d);
-    let captured = match &r.rma_capture {
-        Some(dir) => rma_capture(d, dir).map_err(|e| {
-            Error::io(
-                "cannot save the RMA capture (--rma-capture; nothing was sent to the drive)",
-                dir,
-                e,
-            )
-        })?,
-        None => vec![],
-    };
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
-    let s = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
-    let extents: Vec<_> = (0..s.extents.len()).map(|i| s.extents.get(i)).collect();
+    let plan = verify::sample_plan(media.size(), media.block_size(), r.verify_percent, &seed);
+    let extents: Vec<_> = (0..plan.extents.len())
+        .map(|i| plan.extents.get(i))
+        .collect();
     let mut canary_seed = [0u8; 32];
     let evidence = if r.canaries {
         rand::rng().fill_bytes(&mut canary_seed);
@@ -989,8 +981,6 @@ pub fn run(
             )
         })?)
     };
-    // Canaries that cannot all be written (a failing drive, a host-managed SMR zone): the
-    // medium was written to, so a certificate says so; the command is not sent.
     let (evidence, not_sent) = match evidence {
         Ok(e) => (e, None),
         Err(e) => (
@@ -1006,8 +996,27 @@ pub fn run(
             )),
         ),
     };
-    let sampled: u64 = extents.iter().map(|e| e.len).sum();
-    let mut o = PurgeOutcome {
+    Ok(Sampled {
+        seed,
+        canary_seed,
+        plan,
+        extents,
+        evidence,
+        not_sent,
+    })
+}
+
+/// The certificate's record of a purge before its command is sent.
+fn first_outcome(
+    d: &Drive,
+    p: &Prepared,
+    captured: Vec<cert::Captured>,
+    health_before: crate::device::health::Health,
+    sampled: &Sampled,
+) -> PurgeOutcome {
+    let (s, extents, evidence) = (&sampled.plan, &sampled.extents, &sampled.evidence);
+    let bytes_planned: u64 = extents.iter().map(|e| e.len).sum();
+    PurgeOutcome {
         method: p.method.name().into(),
         technique: p.method.technique().into(),
         note: p.note.clone(),
@@ -1033,12 +1042,12 @@ pub fn run(
                 "BLAKE3 of sampled locations before and after (hashes only kept)"
             }
             .into(),
-            seed: cert::hex(&seed),
+            seed: cert::hex(&sampled.seed),
             subsections: s.subsections,
             sample_bytes: s.sample_bytes,
             samples: extents.len() as u64,
             coverage_percent: s.coverage_percent,
-            bytes_planned: sampled,
+            bytes_planned,
             ..Verification::default()
         },
         problems: vec![],
@@ -1051,12 +1060,76 @@ pub fn run(
             before: Some(health_before),
             after: None,
         },
-        not_sent,
+        not_sent: sampled.not_sent.clone(),
         // The other namespaces an NVMe subsystem-wide command erases: the read-back checks
         // the target only, and the certificate says so.
         unverified: p.scope.besides(&d.probe.canonical),
         pel_before: engine::pel_events(d.pass.as_ref(), d.bus),
+    }
+}
+
+/// What a later run needs to finish the purge, written before the command goes out.
+fn journal_entry(
+    d: &Drive,
+    p: &Prepared,
+    r: &Request,
+    sampled: &Sampled,
+    o: &PurgeOutcome,
+    (unknown, stall): (Duration, Duration),
+) -> Pending {
+    let media = d.media.as_ref();
+    Pending {
+        format: journal::FORMAT.into(),
+        target: d.probe.path.display().to_string(),
+        media: crate::journal::MediaKey::of(&d.probe),
+        stage: Stage::Planned,
+        method: p.method.name().into(),
+        expect: Expect::of(p.method, &p.opts),
+        rule: p.rule.clone(),
+        samples: journal::Samples::of(
+            &sampled.evidence,
+            &sampled.seed,
+            r.verify_percent,
+            media.size(),
+            media.block_size(),
+            r.canaries.then_some(&sampled.canary_seed),
+        ),
+        patience_seconds: (unknown.as_secs(), stall.as_secs()),
+        outcome: o.clone(),
+        // The keeper adds the run's record and folder when it saves.
+        record: None,
+        cert_dir: None,
+    }
+}
+
+/// Runs the purge: canaries written at the samples (or the samples hashed), the journal
+/// written, the command sent, the drive followed, the samples read again. Returns the
+/// certificate's record.
+///
+/// # Errors
+/// Only before the command is sent: the samples cannot be written or read, the journal cannot
+/// be written, or the drive refuses the command.
+pub fn run(
+    d: &Drive,
+    p: &Prepared,
+    r: &Request,
+    keeper: &Keeper,
+    signals: &Signals,
+    obs: &dyn Observer,
+) -> Result<Ran, Error> {
+    let health_before = health(d);
+    let captured = match &r.rma_capture {
+        Some(dir) => rma_capture(d, dir).map_err(|e| {
+            Error::io(
+                "cannot save the RMA capture (--rma-capture; nothing was sent to the drive)",
+                dir,
+                e,
+            )
+        })?,
+        None => vec![],
     };
+    let sampled = sample(d, p, r)?;
+    let mut o = first_outcome(d, p, captured, health_before, &sampled);
     if o.not_sent.is_some() {
         o.finished = SystemTime::now();
         return Ok(Ran {
@@ -1077,28 +1150,7 @@ pub fn run(
         });
     }
     let (unknown, stall) = patience(r, p);
-    let mut pending = Pending {
-        format: journal::FORMAT.into(),
-        target: d.probe.path.display().to_string(),
-        media: crate::journal::MediaKey::of(&d.probe),
-        stage: Stage::Planned,
-        method: p.method.name().into(),
-        expect: Expect::of(p.method, &p.opts),
-        rule: p.rule.clone(),
-        samples: journal::Samples::of(
-            &evidence,
-            &seed,
-            r.verify_percent,
-            media.size(),
-            media.block_size(),
-            r.canaries.then_some(&canary_seed),
-        ),
-        patience_seconds: (unknown.as_secs(), stall.as_secs()),
-        outcome: o.clone(),
-        // The keeper adds the run's record and folder when it saves.
-        record: None,
-        cert_dir: None,
-    };
+    let mut pending = journal_entry(d, p, r, &sampled, &o, (unknown, stall));
     // Written before the command goes out: a run cut short from here on leaves what a later
     // run needs to finish the purge.
     keeper.save(&pending).map_err(|e| {
@@ -1121,7 +1173,7 @@ pub fn run(
                 format!(
                     "the drive refused {}: {e}{}",
                     p.method.name(),
-                    if evidence.canaries {
+                    if sampled.evidence.canaries {
                         " (the drive erased nothing; the canaries overwrote the sampled locations)"
                     } else {
                         ""
@@ -1139,14 +1191,7 @@ pub fn run(
                  follows it and certifies it if it ran",
                 p.method.name()
             ));
-            o.health.after = Some(health(d));
-            o.finished = SystemTime::now();
-            signals.hold(r.hold.as_deref(), "purge-settled");
-            pending.outcome.events = o.events.clone();
-            return Ok(Ran {
-                outcome: o,
-                pending: Some(pending),
-            });
+            return Ok(settled(d, o, pending, true, r, signals));
         }
         started => {
             pending.stage = Stage::Sent;
@@ -1164,15 +1209,8 @@ pub fn run(
             }
         }
     };
-    let resumable = finish(d, &p.rule, &evidence, waited, &mut o, obs);
-    o.health.after = Some(health(d));
-    o.finished = SystemTime::now();
-    signals.hold(r.hold.as_deref(), "purge-settled");
-    pending.outcome.events = o.events.clone();
-    Ok(Ran {
-        outcome: o,
-        pending: resumable.then_some(pending),
-    })
+    let resumable = finish(d, &p.rule, &sampled.evidence, waited, &mut o, obs);
+    Ok(settled(d, o, pending, resumable, r, signals))
 }
 
 /// Finishes a purge an earlier run left (see [`crate::purge::journal`]): follows the drive
@@ -1266,14 +1304,28 @@ pub fn resume(
     // Only a drive that may still be sanitizing leaves something for yet another run.
     let again = followed && matches!(waited, Waited::Stopped(..) | Waited::Lost(_));
     finish(d, &pending.rule, &evidence, waited, &mut o, obs);
+    Ok(settled(d, o, pending, again, r, signals))
+}
+
+/// The end every run shares once the drive's answer is in (first run or a later one): the
+/// drive's health after, the time, the `purge-settled` stop point, the journal's copy of the
+/// events. `keep`: the drive may still be sanitizing, so the journal stays for a later run.
+fn settled(
+    d: &Drive,
+    mut o: PurgeOutcome,
+    mut pending: Pending,
+    keep: bool,
+    r: &Request,
+    signals: &Signals,
+) -> Ran {
     o.health.after = Some(health(d));
     o.finished = SystemTime::now();
     signals.hold(r.hold.as_deref(), "purge-settled");
     pending.outcome.events = o.events.clone();
-    Ok(Ran {
+    Ran {
         outcome: o,
-        pending: again.then_some(pending),
-    })
+        pending: keep.then_some(pending),
+    }
 }
 
 /// The drive's health now, over the same door as its commands.
