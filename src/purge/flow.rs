@@ -44,7 +44,24 @@ pub struct Drive {
 }
 
 impl Drive {
+    /// The test seam's simulated NVMe drive from its `--simulate` spec
+    /// (`nvme:SIZE:FEATURES[:STATE]`), named `path`.
+    ///
+    /// # Errors
+    /// A spec that does not parse; in a build without the test seams, always.
+    pub fn from_simulation(path: &Path, spec: &str) -> Result<Drive, String> {
+        #[cfg(any(test, debug_assertions, feature = "test-seams"))]
+        return super::sim::SimNvme::from_spec(spec)
+            .map(|sim| Drive::simulated(path, std::sync::Arc::new(sim)));
+        #[cfg(not(any(test, debug_assertions, feature = "test-seams")))]
+        {
+            let _ = (path, spec);
+            Err("--simulate is a test seam, not in this build".into())
+        }
+    }
+
     /// The test seam's simulated NVMe drive, named `path`.
+    #[cfg(any(test, debug_assertions, feature = "test-seams"))]
     pub fn simulated(path: &Path, sim: std::sync::Arc<super::sim::SimNvme>) -> Drive {
         let probe = Probe {
             path: path.to_path_buf(),

@@ -12,5 +12,9 @@ pub mod flow;
 pub mod journal;
 pub mod method;
 pub mod scope;
+// The simulated drives behind the same door, for the tests and the `--simulate` test seam:
+// never in a release build.
+#[cfg(any(test, debug_assertions, feature = "test-seams"))]
 pub mod sim;
+#[cfg(any(test, debug_assertions, feature = "test-seams"))]
 pub mod sim_ata;

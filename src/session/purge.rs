@@ -4,7 +4,6 @@
 //! stored and announced.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::cert;
 use crate::device::{self, Kind, Probe};
@@ -15,7 +14,6 @@ use crate::progress::TargetReporter;
 use crate::purge::engine::Bus;
 use crate::purge::flow::{self, Drive, Keeper};
 use crate::purge::journal::Pending;
-use crate::purge::sim::SimNvme;
 use crate::settings;
 use crate::signals::Signals;
 
@@ -154,8 +152,7 @@ pub(crate) fn unfinished(
 /// (a whole, writable, unused drive) and claimed exclusively through its probed descriptor.
 pub(crate) fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     if let Some(spec) = &req.simulate {
-        let sim = SimNvme::from_spec(spec).map_err(Error::Usage)?;
-        return Ok(Drive::simulated(&req.target, Arc::new(sim)));
+        return Ok(Drive::from_simulation(&req.target, spec).map_err(Error::Usage)?);
     }
     drive_of(device::probe(&req.target)?, req.transport)
 }

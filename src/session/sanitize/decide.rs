@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::cert::Record;
 use crate::device::health::{self, Health};
@@ -17,7 +16,6 @@ use crate::purge::engine::{self, Caps};
 use crate::purge::flow::{self, bus_name, Drive, Prepared};
 use crate::purge::journal::{self as purge_journal, Pending};
 use crate::purge::method::{Grade, Medium, Method};
-use crate::purge::sim::SimNvme;
 use crate::records::{Field, Key};
 use crate::settings;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
@@ -244,7 +242,7 @@ pub(super) fn subject(
 ) -> anyhow::Result<(Option<Drive>, String, Option<Resolved>)> {
     let Some(r) = resolved else {
         let spec = req.simulate.as_ref().map_or("", |(_, s)| s.as_str());
-        let sim = Arc::new(SimNvme::from_spec(spec).map_err(Error::Usage)?);
+        let drive = Drive::from_simulation(path, spec).map_err(Error::Usage)?;
         let media = spec
             .splitn(4, ':')
             .nth(3)
@@ -253,7 +251,7 @@ pub(super) fn subject(
             Some(m) => Some(Resolved::Existing(Box::new(device::probe(&m)?))),
             None => None,
         };
-        return Ok((Some(Drive::simulated(path, sim)), String::new(), resolved));
+        return Ok((Some(drive), String::new(), resolved));
     };
     let (d, why) = open_drive(req, &r)?;
     Ok((d, why, Some(r)))
