@@ -17,12 +17,12 @@ use crate::cert::{self, ByteRange, PassRecord, Segment, Verification};
 use crate::device::passthrough::Passthrough;
 use crate::device::{hidden, BlockIo, Probe};
 use crate::error::{Error, Result};
+use crate::event::Observer;
 use crate::event::{self, Event};
 use crate::journal::{self, Journal, MacKey, MediaKey, Position};
 use crate::pattern::Pattern;
 use crate::plan::{PassPlan, Plan};
 use crate::policy::{self, PassSpec, VerifyMode};
-use crate::progress::Observer;
 use crate::signals::Signals;
 use crate::units::{human_bytes, human_rate};
 use crate::verify;
@@ -690,8 +690,9 @@ mod tests {
     use crate::device::nvme::AdminCmd;
     use crate::device::passthrough::DataDir;
     use crate::device::{FileId, Identity, Kind};
+    use crate::event::Observer;
     use crate::plan::Overrides;
-    use crate::progress::{Observer, Quiet};
+    use crate::progress::Quiet;
     use std::sync::atomic::Ordering;
 
     /// No drive behind it (an image has no hidden areas to ask about).

@@ -92,31 +92,6 @@ pub fn default_path() -> Option<PathBuf> {
     crate::places::config_dir().map(|c| c.join("mediasan.toml"))
 }
 
-/// A TOML/serde message in words a person uses: no Rust types ("expected u8", "expected
-/// struct RawVerify"), and no line breaks.
-pub(crate) fn plain_toml_message(msg: &str) -> String {
-    let mut m = msg.replace('\n', " ");
-    for (rust, plain) in [
-        ("expected u8", "expected a whole number from 0 to 255"),
-        ("expected u16", "expected a whole number from 0 to 65535"),
-        ("expected u32", "expected a whole number"),
-        ("expected u64", "expected a whole number"),
-        ("expected usize", "expected a whole number"),
-        ("expected i64", "expected a whole number"),
-        ("expected f64", "expected a number"),
-        ("expected a boolean", "expected true or false"),
-    ] {
-        m = m.replace(rust, plain);
-    }
-    if let Some(i) = m.find("expected struct ") {
-        let end = m[i + 16..]
-            .find(|c: char| !c.is_alphanumeric())
-            .map_or(m.len(), |e| i + 16 + e);
-        m.replace_range(i..end, "expected a table of keys");
-    }
-    m.replace(" a sequence", " a list [...]")
-}
-
 /// Parses the file's text; `source` names it in errors.
 ///
 /// # Errors
@@ -129,7 +104,7 @@ pub fn parse(text: &str, source: &str) -> Result<Config> {
         Error::Usage(format!(
             "config {source}: {}{}",
             line.map(|l| format!("line {l}: ")).unwrap_or_default(),
-            plain_toml_message(e.message())
+            crate::toml_words::plain(e.message())
         ))
     })
 }
@@ -250,14 +225,6 @@ mod tests {
     fn toml_messages_speak_of_numbers_and_tables_not_rust_types() {
         let e = parse("require = 3\n", "m.toml").unwrap_err().to_string();
         assert!(e.contains("line 1") && !e.contains("sequence"), "{e}");
-        assert_eq!(
-            plain_toml_message("invalid type: string \"x\", expected u8"),
-            "invalid type: string \"x\", expected a whole number from 0 to 255"
-        );
-        assert_eq!(
-            plain_toml_message("invalid type: string \"s\", expected struct RawVerify"),
-            "invalid type: string \"s\", expected a table of keys"
-        );
     }
 
     #[test]

@@ -437,6 +437,24 @@ pub struct PurgeStatus {
     pub detail: String,
 }
 
+/// What a library flow tells the person and the script running it about one target: lines
+/// for people, events for scripts, and the progress of each stage. The flows (`clear`,
+/// `purge::flow`) call this and know nothing of bars or terminals; `progress` draws it for
+/// people.
+pub trait Observer: Sync {
+    /// A line for people about this target.
+    fn say(&self, text: &str);
+    /// An event for scripts (`--json`).
+    fn event(&self, e: &Event);
+    /// The whole job, for a rate and ETA over all of it: `passes` of `pass_bytes`, then a
+    /// verification reading about `verify_bytes`.
+    fn work(&self, _passes: usize, _pass_bytes: u64, _verify_bytes: u64) {}
+    /// A stage starts: pass `index` of `count`, a verification or a purge, `total` units.
+    fn stage(&self, kind: &'static str, index: usize, count: usize, label: &str, total: u64);
+    /// Units done so far in this stage.
+    fn progress(&self, done: u64);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

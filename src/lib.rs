@@ -34,6 +34,7 @@ pub mod settings;
 pub mod signals;
 pub mod summary;
 pub mod technique;
+pub mod toml_words;
 pub mod units;
 pub mod verify;
 pub mod writer;

@@ -305,7 +305,7 @@ pub fn parse(text: &str, source: &str) -> Result<Policy> {
     let raw: RawPolicy = toml::from_str(text).map_err(|e| {
         err(
             e.span().map(|s| s.start),
-            crate::config::plain_toml_message(e.message()),
+            crate::toml_words::plain(e.message()),
         )
     })?;
 

@@ -25,8 +25,8 @@ use crate::device::nvme::Namespace;
 use crate::device::passthrough::{DataDir, Passthrough};
 use crate::device::{self, BlockIo, Probe};
 use crate::error::Error;
+use crate::event::Observer;
 use crate::event::{self, Event};
-use crate::progress::Observer;
 use crate::signals::Signals;
 use crate::verify;
 
