@@ -224,9 +224,9 @@ pub struct HiddenAreas {
     pub state: String,
     pub detail: String,
     /// The limits read before the first pass.
-    pub before: Option<crate::device::hidden::Snapshot>,
+    pub before: Option<crate::contract::media::Snapshot>,
     /// The limits read after the last pass.
-    pub after: Option<crate::device::hidden::Snapshot>,
+    pub after: Option<crate::contract::media::Snapshot>,
 }
 
 /// The sanitized item.
@@ -239,7 +239,7 @@ pub struct Media {
     /// Vendor, model, serial (and where it was read), firmware, WWN, media type, interface,
     /// and what backs it; flattened, so they are fields of `media` itself.
     #[serde(flatten)]
-    pub identity: crate::device::Identity,
+    pub identity: crate::contract::media::Identity,
     pub size_bytes: u64,
     pub logical_block_size: u32,
     pub physical_block_size: u32,
@@ -255,12 +255,12 @@ pub struct Media {
     pub health: HealthRecord,
 }
 
-/// The drive's health read before and after the sanitization (see `device::health`).
+/// The drive's health read before and after the sanitization (read by `device::health`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HealthRecord {
-    pub before: Option<crate::device::health::Health>,
-    pub after: Option<crate::device::health::Health>,
+    pub before: Option<crate::contract::media::Health>,
+    pub after: Option<crate::contract::media::Health>,
 }
 
 /// The policy followed.

@@ -2,122 +2,12 @@
 //! Health Information log (02h), ATA SMART RETURN STATUS and READ DATA (the bytes smartctl
 //! sends). Decoders are pure; [`Limits`] is a policy's triage rule over what they decode.
 
-use serde::{Deserialize, Serialize};
+pub use crate::contract::media::{AtaAttribute, AtaHealth, Health, NvmeHealth, ScsiHealth};
 
 use super::ata;
 use super::nvme::AdminCmd;
 use super::passthrough::{DataDir, Passthrough};
 use super::{Kind, Probe};
-
-/// What the NVMe SMART / Health Information log says.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct NvmeHealth {
-    /// Bit 0 spare below threshold, 1 temperature, 2 reliability degraded, 3 read-only,
-    /// 4 volatile memory backup failed, 5 persistent memory read-only.
-    pub critical_warning: u8,
-    pub available_spare: u8,
-    pub available_spare_threshold: u8,
-    pub percentage_used: u8,
-    /// In units of 1,000 512-byte blocks, as the log counts them.
-    pub data_units_written: u64,
-    pub power_on_hours: u64,
-    pub unsafe_shutdowns: u64,
-    pub media_errors: u64,
-    pub num_err_log_entries: u64,
-    pub temperature_celsius: i32,
-}
-
-/// One ATA SMART attribute.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AtaAttribute {
-    pub id: u8,
-    pub name: String,
-    pub normalized: u8,
-    pub worst: u8,
-    /// The 48-bit raw value (its meaning is the vendor's; 194's low byte is degrees C).
-    pub raw: u64,
-}
-
-/// What ATA SMART says.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AtaHealth {
-    /// SMART RETURN STATUS: `Some(false)` when the drive says a threshold is exceeded.
-    pub passed: Option<bool>,
-    pub attributes: Vec<AtaAttribute>,
-}
-
-impl AtaHealth {
-    /// The raw value of attribute `id`, if the drive has it.
-    pub fn raw(&self, id: u8) -> Option<u64> {
-        self.attributes.iter().find(|a| a.id == id).map(|a| a.raw)
-    }
-}
-
-/// What a SCSI/SAS drive reports (LOG SENSE, READ DEFECT DATA), where it answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ScsiHealth {
-    /// Informational Exceptions log (2Fh): the most recent exception's ASC/ASCQ (0/0: none;
-    /// 5Dh: failure prediction threshold exceeded) and the temperature it reports.
-    pub ie_asc: u8,
-    pub ie_ascq: u8,
-    pub temperature_celsius: Option<u8>,
-    /// Non-medium error count (log 06h), where the drive keeps it.
-    pub non_medium_errors: Option<u64>,
-    /// Entries in the grown defect list (READ DEFECT DATA), where the drive answers.
-    pub grown_defects: Option<u64>,
-}
-
-/// A drive's health at one moment, as the certificate records it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Health {
-    /// `ok`, `warning` (the drive flags something), `failing` (the drive says it is failing),
-    /// `unknown` (could not be read: `detail` says why) or `not_applicable`.
-    pub state: String,
-    /// Where it was read from.
-    pub source: String,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nvme: Option<NvmeHealth>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ata: Option<AtaHealth>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scsi: Option<ScsiHealth>,
-    /// BLAKE3 of the raw pages read, hex.
-    pub raw_blake3: String,
-}
-
-impl Health {
-    fn unknown(source: &str, why: impl Into<String>) -> Health {
-        Health {
-            state: "unknown".into(),
-            source: source.into(),
-            detail: why.into(),
-            ..Health::default()
-        }
-    }
-
-    /// Reallocated sectors (ATA 5, or a SCSI drive's grown defects), if known.
-    pub fn reallocated(&self) -> Option<u64> {
-        self.ata
-            .as_ref()
-            .and_then(|a| a.raw(5))
-            .or_else(|| self.scsi.as_ref().and_then(|s| s.grown_defects))
-    }
-
-    /// One word for a column.
-    pub fn word(&self) -> &str {
-        if self.state.is_empty() {
-            "-"
-        } else {
-            &self.state
-        }
-    }
-}
 
 /// Get Log Page 02h (SMART / Health Information), 512 bytes, for the whole controller, as
 /// `nvme smart-log` sends it.

@@ -5,24 +5,11 @@
 
 use std::io;
 
-use serde::{Deserialize, Serialize};
+pub use crate::contract::media::Snapshot;
 
 use super::ata;
 use super::passthrough::{DataDir, Passthrough};
 use super::{Kind, Probe};
-
-/// The limits read from the drive at one moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// Sectors the host can address now (IDENTIFY).
-    pub sectors: u64,
-    /// READ NATIVE MAX ADDRESS EXT, if the drive supports HPA/AMA.
-    pub native_max_lba: Option<u64>,
-    /// DCO IDENTIFY's maximum LBA, if the drive supports DCO.
-    pub dco_max_lba: Option<u64>,
-    /// Sectors beyond `sectors` the drive has.
-    pub hidden_sectors: u64,
-}
 
 /// What could be found out.
 #[derive(Clone, Debug, PartialEq, Eq)]

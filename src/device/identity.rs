@@ -5,39 +5,7 @@
 use std::fs::Metadata;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-/// Identity of a target as far as it can be read. Unknown fields are empty strings, so a
-/// certificate always has every field.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub vendor: String,
-    pub model: String,
-    pub serial: String,
-    /// Where the serial was read from (e.g. `sysfs device/serial`).
-    pub serial_source: String,
-    pub firmware: String,
-    pub wwn: String,
-    /// sata, sas, scsi, nvme, usb, virtio, loop, mmc, file...
-    pub interface: String,
-    /// hdd, ssd, nvme, usb, removable, image, virtual...
-    pub media_type: String,
-    /// Loop devices: the file behind it. Image files: the device and filesystem they live on.
-    pub backing: String,
-    /// Spinning media (the kernel's queue/rotational).
-    pub rotational: bool,
-    /// Removable media (the kernel's removable flag).
-    pub removable: bool,
-    /// NVMe: the controller (`nvme0`, with its controller id).
-    pub nvme_controller: String,
-    /// NVMe: the namespace id.
-    pub nvme_namespace: String,
-    /// Not a physical medium although it looks like one: a hypervisor's or a cloud's virtual
-    /// disk, or a RAID controller's logical volume, and how that was told (empty: nothing says
-    /// so). Its own sanitize reaches the emulation or the volume, never the media beneath.
-    #[serde(default)]
-    pub virtual_disk: String,
-}
+pub use crate::contract::media::Identity;
 
 /// Whether a disk that presents itself as an ATA, SCSI or NVMe drive is in fact virtual: a
 /// hypervisor's or a cloud's virtual disk (by what the device reports: vendor, model, the

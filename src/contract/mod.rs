@@ -2,6 +2,8 @@
 //! I/O stages produce: a leaf module, so a rename in the performance core can never silently
 //! change a file format whose field names are a contract.
 
+pub mod media;
+
 use serde::{Deserialize, Serialize};
 
 /// A failed I/O: where, how long, the error as people read it, and the OS error number the
