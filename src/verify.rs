@@ -442,12 +442,290 @@ fn mismatches(
     (count, first)
 }
 
+/// What every verification worker shares: the inputs, the work queue and the tallies.
+struct Shared<'a> {
+    dev: &'a dyn BlockIo,
+    samples: &'a Samples,
+    expected: &'a Pattern,
+    cfg: &'a IoConfig,
+    cancel: &'a AtomicBool,
+    /// The device's block size.
+    bs: u64,
+    /// Extents to read.
+    count: u64,
+    buf_len: usize,
+    /// Whole-target reads in power-of-two chunks: each worker hashes its chunk as a subtree.
+    tree: bool,
+    /// The next extent to claim.
+    next: AtomicU64,
+    read_bytes: AtomicU64,
+    /// Extents read to their end (with or without failures).
+    extents_done: AtomicU64,
+    errors: Mutex<Vec<IoFailure>>,
+    /// Mismatched blocks, and the first one's offset.
+    found: Mutex<(u64, Option<u64>)>,
+    free_rx: Mutex<mpsc::Receiver<AlignedBuf>>,
+    /// A worker panicked (a bug): everyone stops, the read is incomplete.
+    abort: AtomicBool,
+}
+
+/// One verification worker: takes a buffer, claims the next extent, reads it (retried, then
+/// narrowed to the unreadable blocks), hashes and compares it in one pass, hands it on.
+struct Worker<'a> {
+    shared: &'a Shared<'a>,
+    free_tx: mpsc::Sender<AlignedBuf>,
+    done_tx: mpsc::Sender<Done>,
+}
+
+impl Worker<'_> {
+    /// Runs until the extents are claimed, a cancel, or an abort. A worker that panics (a bug)
+    /// must not leave the others waiting for its extent forever: it raises `abort`.
+    fn run(&self) {
+        let body = std::panic::AssertUnwindSafe(|| self.serve());
+        if std::panic::catch_unwind(body).is_err() {
+            self.shared.abort.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn serve(&self) {
+        let sh = self.shared;
+        let mut want = vec![0u8; sh.buf_len];
+        // Take a buffer *before* claiming a sequence number, so the lowest unhashed number is
+        // always held by a worker that can finish it (no deadlock).
+        while let Some(buf) = self.free_buffer() {
+            if sh.cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let seq = sh.next.fetch_add(1, Ordering::Relaxed);
+            if seq >= sh.count {
+                break;
+            }
+            let done = self.check(seq, buf, &mut want);
+            if self.done_tx.send(done).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// A free buffer, waiting for one unless the run aborted.
+    fn free_buffer(&self) -> Option<AlignedBuf> {
+        loop {
+            let r = self
+                .shared
+                .free_rx
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .recv_timeout(std::time::Duration::from_millis(50));
+            match r {
+                Ok(b) => return Some(b),
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if !self.shared.abort.load(Ordering::Relaxed) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads extent `seq` into `buf`, hashes and compares it, adds to the tallies.
+    fn check(&self, seq: u64, mut buf: AlignedBuf, want: &mut [u8]) -> Done {
+        let sh = self.shared;
+        let (bs, expected) = (sh.bs, sh.expected);
+        let e = sh.samples.extents.get(seq);
+        let len = e.len as usize;
+        // Retried, then narrowed to the unreadable blocks (see writer::attempt).
+        let r = attempt(e.offset, e.len, bs, sh.cfg, sh.cancel, &mut |o, n| {
+            let from = (o - e.offset) as usize;
+            let io = (n.div_ceil(bs) * bs) as usize;
+            let got = sh.dev.read_at(&mut buf[from..from + io], o)?;
+            if (got as u64) < n {
+                return Err(std::io::Error::other(format!(
+                    "short read: {got} of {n} bytes"
+                )));
+            }
+            Ok(())
+        });
+        let whole = r.failures.is_empty() && r.ok == e.len;
+        // A read cut short by a cancel left the rest of the extent unread: nothing of it is
+        // compared, and the verification counts as interrupted.
+        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+        let finished = r.ok + failed == e.len;
+        if finished {
+            sh.extents_done.fetch_add(1, Ordering::Relaxed);
+        }
+        // An extent with holes is compared block by block and not hashed (the digest of an
+        // incomplete read is left empty anyway).
+        let got = if whole { len } else { 0 };
+        let mut done = Done {
+            seq,
+            buf: None,
+            len: got,
+            cv: None,
+        };
+        sh.cfg.budget.run(|| {
+            // One pass over the bytes in cache-sized pieces: each is hashed and checked
+            // against the pattern while it is in cache.
+            use blake3::hazmat::HasherExt;
+            let mut hasher = (sh.tree && whole).then(|| {
+                // In full mode the stream offset of an extent is its target offset.
+                let mut h = blake3::Hasher::new();
+                h.set_input_offset(e.offset);
+                h
+            });
+            let mut clean = (finished && whole).then_some(true);
+            for (k, piece) in buf[..len].chunks(PIECE).enumerate() {
+                if let Some(h) = hasher.as_mut() {
+                    h.update(piece);
+                }
+                if clean == Some(true) {
+                    clean = expected.matches_at(piece, e.offset + (k * PIECE) as u64);
+                }
+            }
+            done.cv = hasher.map(|h| h.finalize_non_root());
+            let (n, first) = if finished {
+                mismatches(
+                    expected,
+                    &buf[..len],
+                    e.offset,
+                    bs as usize,
+                    want,
+                    clean,
+                    &r.failures,
+                )
+            } else {
+                (0, None)
+            };
+            if n > 0 {
+                let mut f = sh.found.lock().unwrap_or_else(|p| p.into_inner());
+                f.0 += n;
+                f.1 = match (f.1, first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+        });
+        if !r.failures.is_empty() {
+            sh.errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(r.failures);
+        }
+        sh.read_bytes.fetch_add(r.ok, Ordering::Relaxed);
+        if sh.tree {
+            let _ = self.free_tx.send(buf);
+        } else {
+            done.buf = Some(buf);
+        }
+        done
+    }
+}
+
+/// The digest, built in sequence order by the coordinator: subtrees merged (tree hashing) or
+/// the bytes hashed (serial).
+#[derive(Default)]
+struct Digest {
+    hasher: blake3::Hasher,
+    merger: SubtreeMerger,
+    last_cv: Option<blake3::hazmat::ChainingValue>,
+    hashed: u64,
+}
+
+impl Digest {
+    fn absorb(&mut self, d: Done, free_tx: &mpsc::Sender<AlignedBuf>) {
+        self.hashed += d.len as u64;
+        if let Some(cv) = d.cv {
+            if let Some(prev) = self.last_cv.replace(cv) {
+                self.merger.push(prev);
+            }
+        }
+        if let Some(buf) = d.buf {
+            self.hasher.update(&buf[..d.len]);
+            let _ = free_tx.send(buf);
+        }
+    }
+
+    /// The hex digest (empty for an incomplete read: a digest is only meaningful over
+    /// everything planned).
+    fn finish(self, tree: bool, complete: bool) -> String {
+        match (tree, self.last_cv) {
+            _ if !complete => String::new(),
+            (true, Some(cv)) => self
+                .merger
+                .finish(cv)
+                .map(|h| h.to_hex().to_string())
+                .unwrap_or_default(),
+            _ => self.hasher.finalize().to_hex().to_string(),
+        }
+    }
+}
+
+/// Puts the workers' results in sequence order into the digest, reporting progress, until
+/// every worker is gone or one aborted.
+fn coordinate(
+    sh: &Shared,
+    done_rx: &mpsc::Receiver<Done>,
+    free_tx: &mpsc::Sender<AlignedBuf>,
+    progress: &mut dyn FnMut(u64),
+) -> Digest {
+    let mut digest = Digest::default();
+    let mut pending = BTreeMap::new();
+    let mut want_seq = 0u64;
+    let mut last_tick = Instant::now();
+    loop {
+        let disconnected = match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(d) => {
+                pending.insert(d.seq, d);
+                false
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
+        while let Some(d) = pending.remove(&want_seq) {
+            digest.absorb(d, free_tx);
+            want_seq += 1;
+        }
+        if disconnected || sh.abort.load(Ordering::Relaxed) {
+            break;
+        }
+        if last_tick.elapsed().as_millis() >= 100 {
+            progress(digest.hashed);
+            last_tick = Instant::now();
+        }
+    }
+    progress(digest.hashed);
+    digest
+}
+
+/// The buffers' length, and whether the digest is built as a BLAKE3 tree (a whole-target read
+/// in power-of-two chunks) rather than hashed in order.
+fn layout(samples: &Samples, block_size: u32) -> (usize, bool) {
+    let bs = u64::from(block_size);
+    // Buffers hold the longest extent (`sample_bytes`; the first/last-block extras and the
+    // seams of a resume are no longer).
+    let longest = match &samples.extents {
+        Extents::List(v) => v.iter().map(|e| e.len).max().unwrap_or(0),
+        Extents::Whole { chunk, .. } => *chunk,
+    };
+    let buf_len = chunk_size(
+        samples.sample_bytes.max(longest).max(bs) as usize,
+        block_size,
+        None,
+    );
+    let tree = match samples.extents {
+        Extents::Whole { chunk, .. } => {
+            chunk.is_power_of_two()
+                && chunk >= blake3::CHUNK_LEN as u64
+                && samples.extents.len() > 1
+        }
+        Extents::List(_) => false,
+    };
+    (buf_len, tree)
+}
+
 /// Reads `samples` back from `dev` and compares them with `expected`.
 ///
-/// Workers read (up to `queue_depth` reads in flight), compare on the fill budget, and, for a
-/// full read in power-of-two chunks, hash their chunk as a BLAKE3 subtree so hashing scales
-/// with cores; this thread merges the subtrees in order. Sampled extents are not tree-aligned,
-/// so their bytes are hashed here, in order.
+/// [`Worker`]s read (up to `queue_depth` reads in flight), compare on the fill budget, and,
+/// for a full read in power-of-two chunks, hash their chunk as a BLAKE3 subtree so hashing
+/// scales with cores; this thread merges the subtrees in order ([`coordinate`]). Sampled
+/// extents are not tree-aligned, so their bytes are hashed here, in order.
 pub fn run(
     dev: &dyn BlockIo,
     samples: &Samples,
@@ -460,218 +738,45 @@ pub fn run(
     let t0 = Instant::now();
     let bs = u64::from(dev.block_size());
     let count = samples.extents.len();
-    // Buffers hold the longest extent (`sample_bytes`; the first/last-block extras and the
-    // seams of a resume are no longer).
-    let longest = match &samples.extents {
-        Extents::List(v) => v.iter().map(|e| e.len).max().unwrap_or(0),
-        Extents::Whole { chunk, .. } => *chunk,
-    };
-    let buf_len = chunk_size(
-        samples.sample_bytes.max(longest).max(bs) as usize,
-        dev.block_size(),
-        None,
-    );
-    let tree = match samples.extents {
-        Extents::Whole { chunk, .. } => {
-            chunk.is_power_of_two() && chunk >= blake3::CHUNK_LEN as u64 && count > 1
-        }
-        Extents::List(_) => false,
-    };
+    let (buf_len, tree) = layout(samples, dev.block_size());
     let workers = cfg.queue_depth.clamp(1, count.max(1) as usize);
-    let next = AtomicU64::new(0);
-    let read_bytes = AtomicU64::new(0);
-    let extents_done = AtomicU64::new(0);
-    let errors = Mutex::new(Vec::<IoFailure>::new());
-    let found = Mutex::new((0u64, None::<u64>));
     let (free_tx, free_rx) = mpsc::channel::<AlignedBuf>();
     for _ in 0..workers * 2 {
         let _ = free_tx.send(AlignedBuf::new(buf_len));
     }
-    let free_rx = Mutex::new(free_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
-    let abort = AtomicBool::new(false);
-    let mut hasher = blake3::Hasher::new();
-    let mut merger = SubtreeMerger::default();
-    let mut last_cv = None;
-
-    std::thread::scope(|s| {
+    let sh = Shared {
+        dev,
+        samples,
+        expected,
+        cfg,
+        cancel,
+        bs,
+        count,
+        buf_len,
+        tree,
+        next: AtomicU64::new(0),
+        read_bytes: AtomicU64::new(0),
+        extents_done: AtomicU64::new(0),
+        errors: Mutex::new(Vec::new()),
+        found: Mutex::new((0, None)),
+        free_rx: Mutex::new(free_rx),
+        abort: AtomicBool::new(false),
+    };
+    let digest = std::thread::scope(|s| {
         for _ in 0..workers {
-            let done_tx = done_tx.clone();
-            let free_tx = free_tx.clone();
-            let (free_rx, next, errors, found, read_bytes, extents_done) =
-                (&free_rx, &next, &errors, &found, &read_bytes, &extents_done);
-            let abort = &abort;
-            s.spawn(move || {
-                // A worker that panics (a bug) must not leave the others waiting for its
-                // extent forever: it raises `abort`, everyone stops, the read is incomplete.
-                let body = std::panic::AssertUnwindSafe(|| {
-                    let mut want = vec![0u8; buf_len];
-                    loop {
-                        // Take a buffer *before* claiming a sequence number, so the lowest unhashed
-                        // number is always held by a worker that can finish it (no deadlock).
-                        let buf = loop {
-                            let r = free_rx
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .recv_timeout(std::time::Duration::from_millis(50));
-                            match r {
-                                Ok(b) => break Some(b),
-                                Err(mpsc::RecvTimeoutError::Timeout)
-                                    if !abort.load(Ordering::Relaxed) => {}
-                                Err(_) => break None,
-                            }
-                        };
-                        let Some(mut buf) = buf else {
-                            break;
-                        };
-                        if cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let seq = next.fetch_add(1, Ordering::Relaxed);
-                        if seq >= count {
-                            break;
-                        }
-                        let e = samples.extents.get(seq);
-                        let len = e.len as usize;
-                        // Retried, then narrowed to the unreadable blocks (see writer::attempt).
-                        let r = attempt(e.offset, e.len, bs, cfg, cancel, &mut |o, n| {
-                            let from = (o - e.offset) as usize;
-                            let io = (n.div_ceil(bs) * bs) as usize;
-                            let got = dev.read_at(&mut buf[from..from + io], o)?;
-                            if (got as u64) < n {
-                                return Err(std::io::Error::other(format!(
-                                    "short read: {got} of {n} bytes"
-                                )));
-                            }
-                            Ok(())
-                        });
-                        let whole = r.failures.is_empty() && r.ok == e.len;
-                        // A read cut short by a cancel left the rest of the extent unread: nothing
-                        // of it is compared, and the verification counts as interrupted.
-                        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
-                        let finished = r.ok + failed == e.len;
-                        if finished {
-                            extents_done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        // An extent with holes is compared block by block and not hashed (the digest
-                        // of an incomplete read is left empty anyway).
-                        let got = if whole { len } else { 0 };
-                        let mut done = Done {
-                            seq,
-                            buf: None,
-                            len: got,
-                            cv: None,
-                        };
-                        cfg.budget.run(|| {
-                            // One pass over the bytes in cache-sized pieces: each is hashed
-                            // and checked against the pattern while it is in cache.
-                            use blake3::hazmat::HasherExt;
-                            let mut hasher = (tree && whole).then(|| {
-                                // In full mode the stream offset of an extent is its target offset.
-                                let mut h = blake3::Hasher::new();
-                                h.set_input_offset(e.offset);
-                                h
-                            });
-                            let mut clean = (finished && whole).then_some(true);
-                            for (k, piece) in buf[..len].chunks(PIECE).enumerate() {
-                                if let Some(h) = hasher.as_mut() {
-                                    h.update(piece);
-                                }
-                                if clean == Some(true) {
-                                    clean =
-                                        expected.matches_at(piece, e.offset + (k * PIECE) as u64);
-                                }
-                            }
-                            done.cv = hasher.map(|h| h.finalize_non_root());
-                            let (n, first) = if finished {
-                                mismatches(
-                                    expected,
-                                    &buf[..len],
-                                    e.offset,
-                                    bs as usize,
-                                    &mut want,
-                                    clean,
-                                    &r.failures,
-                                )
-                            } else {
-                                (0, None)
-                            };
-                            if n > 0 {
-                                let mut f = found.lock().unwrap_or_else(|p| p.into_inner());
-                                f.0 += n;
-                                f.1 = match (f.1, first) {
-                                    (Some(a), Some(b)) => Some(a.min(b)),
-                                    (a, b) => a.or(b),
-                                };
-                            }
-                        });
-                        if !r.failures.is_empty() {
-                            errors
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .extend(r.failures);
-                        }
-                        read_bytes.fetch_add(r.ok, Ordering::Relaxed);
-                        if tree {
-                            let _ = free_tx.send(buf);
-                        } else {
-                            done.buf = Some(buf);
-                        }
-                        if done_tx.send(done).is_err() {
-                            break;
-                        }
-                    }
-                });
-                if std::panic::catch_unwind(body).is_err() {
-                    abort.store(true, Ordering::Relaxed);
-                }
-            });
+            let w = Worker {
+                shared: &sh,
+                free_tx: free_tx.clone(),
+                done_tx: done_tx.clone(),
+            };
+            s.spawn(move || w.run());
         }
         drop(done_tx);
-        // This thread puts the results in sequence order: merges subtrees (tree) or hashes the
-        // bytes (serial), and reports progress.
-        let mut pending = BTreeMap::new();
-        let mut want_seq = 0u64;
-        let mut hashed = 0u64;
-        let mut last_tick = Instant::now();
-        let mut absorb = |d: Done, hashed: &mut u64| {
-            *hashed += d.len as u64;
-            if let Some(cv) = d.cv {
-                if let Some(prev) = last_cv.replace(cv) {
-                    merger.push(prev);
-                }
-            }
-            if let Some(buf) = d.buf {
-                hasher.update(&buf[..d.len]);
-                let _ = free_tx.send(buf);
-            }
-        };
-        loop {
-            let disconnected = match done_rx.recv_timeout(std::time::Duration::from_millis(100)) {
-                Ok(d) => {
-                    pending.insert(d.seq, d);
-                    false
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => false,
-                Err(mpsc::RecvTimeoutError::Disconnected) => true,
-            };
-            while let Some(d) = pending.remove(&want_seq) {
-                absorb(d, &mut hashed);
-                want_seq += 1;
-            }
-            if disconnected || abort.load(Ordering::Relaxed) {
-                break;
-            }
-            if last_tick.elapsed().as_millis() >= 100 {
-                progress(hashed);
-                last_tick = Instant::now();
-            }
-        }
-        progress(hashed);
+        coordinate(&sh, &done_rx, &free_tx, progress)
     });
-
-    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    if abort.into_inner() {
+    let mut errors = sh.errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    if sh.abort.into_inner() {
         errors.push(IoFailure::other(
             0,
             0,
@@ -679,26 +784,18 @@ pub fn run(
         ));
     }
     errors.sort_by_key(|e| e.offset);
-    let (mismatched_blocks, first_mismatch) = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    let bytes_read = read_bytes.into_inner();
+    let (mismatched_blocks, first_mismatch) =
+        sh.found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let bytes_read = sh.read_bytes.into_inner();
     let complete = errors.is_empty() && bytes_read == samples.extents.bytes();
-    // A digest is only meaningful over everything planned; otherwise it is left empty.
-    let digest = match (tree, last_cv) {
-        _ if !complete => String::new(),
-        (true, Some(cv)) => merger
-            .finish(cv)
-            .map(|h| h.to_hex().to_string())
-            .unwrap_or_default(),
-        _ => hasher.finalize().to_hex().to_string(),
-    };
     VerifyReport {
         bytes_read,
         mismatched_blocks,
         first_mismatch,
-        blake3: digest,
+        blake3: digest.finish(tree, complete),
         errors,
         // A cancel that came after every extent was read interrupted nothing.
-        interrupted: cancel.load(Ordering::Relaxed) && extents_done.into_inner() < count,
+        interrupted: cancel.load(Ordering::Relaxed) && sh.extents_done.into_inner() < count,
         started,
         finished: SystemTime::now(),
         elapsed: t0.elapsed(),
