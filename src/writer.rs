@@ -355,16 +355,195 @@ pub fn run_pass(
     run_pass_from(dev, pattern, cfg, cancel, progress, ck)
 }
 
+/// What every writer worker of a pass shares: the inputs, the work queue and the tallies.
+struct Pass<'a> {
+    dev: &'a dyn BlockIo,
+    pattern: &'a Pattern,
+    cfg: &'a IoConfig,
+    cancel: &'a AtomicBool,
+    /// Where the pass starts (a resume), the target's size, the chunk each worker writes.
+    start: u64,
+    size: u64,
+    chunk: u64,
+    nchunks: u64,
+    bs: u64,
+    /// A fixed pattern: each worker fills its buffer once.
+    fixed: bool,
+    /// Which chunks are complete, for the durable offset.
+    marks: Mutex<Watermark>,
+    /// The next chunk to claim.
+    next: AtomicU64,
+    /// Bytes written.
+    done: AtomicU64,
+    retries: AtomicU64,
+    recovered: AtomicU64,
+    /// Every worker stops at its next chunk (an abort, a give-up, the watchdog, a panic).
+    stop: AtomicBool,
+    panicked: AtomicBool,
+    /// The device stopped answering: [`GIVE_UP_AFTER`] chunks in a row wrote nothing.
+    gave_up: AtomicBool,
+    dead_chunks: AtomicU64,
+    errors: Mutex<Vec<IoFailure>>,
+}
+
+/// One writer worker: claims the next chunk, fills it (a random pass, on the fill budget),
+/// writes it (retried, then narrowed to the failing blocks), marks it complete.
+struct Writer<'a> {
+    pass: &'a Pass<'a>,
+    /// Dropped when the worker ends, however it ends: the coordinator counts them.
+    _exit: ExitSignal,
+}
+
+impl Writer<'_> {
+    /// Runs until the chunks are claimed, a cancel or a stop. A bug that panics in a worker
+    /// stops the pass (its chunk stays incomplete, so the pass is never complete) instead of
+    /// taking the certificate down with it.
+    fn run(&self) {
+        let body = std::panic::AssertUnwindSafe(|| self.serve());
+        if std::panic::catch_unwind(body).is_err() {
+            self.pass.panicked.store(true, Ordering::Relaxed);
+            self.pass.stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn serve(&self) {
+        let p = self.pass;
+        let mut buf = AlignedBuf::new(p.chunk as usize);
+        if p.fixed {
+            p.pattern.fill_at(&mut buf, 0);
+        }
+        loop {
+            if p.stop.load(Ordering::Relaxed) || p.cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let i = p.next.fetch_add(1, Ordering::Relaxed);
+            if i >= p.nchunks {
+                break;
+            }
+            self.write(i, &mut buf);
+        }
+    }
+
+    /// Writes chunk `i` from `buf` and adds to the tallies.
+    fn write(&self, i: u64, buf: &mut AlignedBuf) {
+        let p = self.pass;
+        let off = p.start + i * p.chunk;
+        let len = p.chunk.min(p.size - off) as usize;
+        if !p.fixed {
+            p.cfg.budget.run(|| p.pattern.fill_at(&mut buf[..len], off));
+        }
+        let data = &buf[..len];
+        let r = attempt(off, len as u64, p.bs, p.cfg, p.cancel, &mut |o, n| {
+            let from = (o - off) as usize;
+            p.dev.write_at(&data[from..from + n as usize], o)
+        });
+        p.done.fetch_add(r.ok, Ordering::Relaxed);
+        p.retries.fetch_add(r.retries, Ordering::Relaxed);
+        p.recovered
+            .fetch_add(u64::from(r.recovered), Ordering::Relaxed);
+        if r.ok > 0 {
+            p.dead_chunks.store(0, Ordering::Relaxed);
+        } else if p.dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+            p.gave_up.store(true, Ordering::Relaxed);
+            p.stop.store(true, Ordering::Relaxed);
+        }
+        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
+        let complete = r.ok + failed == len as u64;
+        if !r.failures.is_empty() {
+            if p.cfg.on_error == OnError::Abort {
+                p.stop.store(true, Ordering::Relaxed);
+            }
+            p.errors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(r.failures);
+        }
+        // A chunk cut short by a cancel is not complete: it is written again on resume.
+        if complete {
+            p.marks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .complete(i);
+        }
+    }
+}
+
+/// What the coordinator saw: whether the watchdog found the pass slow, and stopped it.
+struct Watched {
+    slow: Option<String>,
+    slow_stopped: bool,
+}
+
+/// Reports progress, runs the watchdog and takes checkpoints (the durable offset read
+/// *before* the flush that makes it true) until every worker has ended.
+fn coordinate(
+    p: &Pass,
+    workers: usize,
+    exit_rx: &mpsc::Receiver<()>,
+    progress: &mut dyn FnMut(u64),
+    ck: &mut Checkpoints,
+) -> Watched {
+    let mut seen = Watched {
+        slow: None,
+        slow_stopped: false,
+    };
+    let durable_at = || {
+        p.marks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .offset(p.start, p.chunk, p.size)
+    };
+    let mut left = workers;
+    let mut last_ck = Instant::now();
+    let mut saved = p.start;
+    let mut watch = p.cfg.watchdog.map(RateWatch::new);
+    while left > 0 {
+        let now_done = p.done.load(Ordering::Relaxed);
+        progress(now_done);
+        if let (Some(w), None) = (&mut watch, &seen.slow) {
+            if let Some(why) = w.observe(Instant::now(), now_done) {
+                if w.dog.stop {
+                    seen.slow_stopped = true;
+                    p.stop.store(true, Ordering::Relaxed);
+                }
+                (ck.on_slow)(&why);
+                seen.slow = Some(why);
+            }
+        }
+        match exit_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => left -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        if last_ck.elapsed() >= ck.every {
+            last_ck = Instant::now();
+            let w = durable_at(); // before the flush: all of it is then durable
+            if w > saved && p.dev.sync().is_ok() {
+                saved = w;
+                let d = Durable::at(
+                    w,
+                    p.start,
+                    &p.errors.lock().unwrap_or_else(|p| p.into_inner()),
+                );
+                (ck.save)(&d);
+            }
+        }
+    }
+    progress(p.done.load(Ordering::Relaxed));
+    seen
+}
+
 /// [`run_pass`] from `ck.start`, flushing and calling `ck.save` with the durable offset every
 /// `ck.every`. Chunks complete out of order, so the durable offset is the end of the
 /// contiguous run of completed chunks, read *before* the flush that makes it true.
+/// [`Writer`]s write; this thread [`coordinate`]s.
 pub fn run_pass_from(
     dev: &dyn BlockIo,
     pattern: &Pattern,
     cfg: &IoConfig,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
-    ck: Checkpoints,
+    mut ck: Checkpoints,
 ) -> PassReport {
     let started = SystemTime::now();
     let t0 = Instant::now();
@@ -372,139 +551,52 @@ pub fn run_pass_from(
     let start = ck.start.min(size);
     let chunk = chunk_size(cfg.buffer_size, dev.block_size(), pattern.period()) as u64;
     let nchunks = (size - start).div_ceil(chunk);
-    let marks = Mutex::new(Watermark::default());
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let retries = AtomicU64::new(0);
-    let recovered = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let panicked = AtomicBool::new(false);
-    let gave_up = AtomicBool::new(false);
-    let dead_chunks = AtomicU64::new(0);
-    let errors = Mutex::new(Vec::new());
-    let bs = u64::from(dev.block_size());
+    let p = Pass {
+        dev,
+        pattern,
+        cfg,
+        cancel,
+        start,
+        size,
+        chunk,
+        nchunks,
+        bs: u64::from(dev.block_size()),
+        fixed: pattern.period().is_some(),
+        marks: Mutex::new(Watermark::default()),
+        next: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        retries: AtomicU64::new(0),
+        recovered: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        panicked: AtomicBool::new(false),
+        gave_up: AtomicBool::new(false),
+        dead_chunks: AtomicU64::new(0),
+        errors: Mutex::new(Vec::new()),
+    };
     let workers = cfg.queue_depth.clamp(1, nchunks.max(1) as usize);
-    let fixed = pattern.period().is_some();
-
     let (exit_tx, exit_rx) = mpsc::channel();
-    let mut slow: Option<String> = None;
-    let mut slow_stopped = false;
-    std::thread::scope(|s| {
+    let seen = std::thread::scope(|s| {
         for _ in 0..workers {
-            let exit_tx = exit_tx.clone();
-            let (gave_up, dead_chunks) = (&gave_up, &dead_chunks);
-            let marks = &marks;
-            let (next, done, stop, errors, retries, recovered) =
-                (&next, &done, &stop, &errors, &retries, &recovered);
-            let panicked = &panicked;
-            s.spawn(move || {
-                let _exit = ExitSignal(exit_tx);
-                // A bug that panics in a worker stops the pass (its chunk stays incomplete, so
-                // the pass is never complete) instead of taking the certificate down with it.
-                let body = std::panic::AssertUnwindSafe(|| {
-                    let mut buf = AlignedBuf::new(chunk as usize);
-                    if fixed {
-                        pattern.fill_at(&mut buf, 0);
-                    }
-                    loop {
-                        if stop.load(Ordering::Relaxed) || cancel.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= nchunks {
-                            break;
-                        }
-                        let off = start + i * chunk;
-                        let len = chunk.min(size - off) as usize;
-                        if !fixed {
-                            cfg.budget.run(|| pattern.fill_at(&mut buf[..len], off));
-                        }
-                        let data = &buf[..len];
-                        let r = attempt(off, len as u64, bs, cfg, cancel, &mut |o, n| {
-                            let from = (o - off) as usize;
-                            dev.write_at(&data[from..from + n as usize], o)
-                        });
-                        done.fetch_add(r.ok, Ordering::Relaxed);
-                        retries.fetch_add(r.retries, Ordering::Relaxed);
-                        recovered.fetch_add(u64::from(r.recovered), Ordering::Relaxed);
-                        if r.ok > 0 {
-                            dead_chunks.store(0, Ordering::Relaxed);
-                        } else if dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
-                            gave_up.store(true, Ordering::Relaxed);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                        let failed: u64 = r.failures.iter().map(|f| f.length).sum();
-                        let complete = r.ok + failed == len as u64;
-                        if !r.failures.is_empty() {
-                            if cfg.on_error == OnError::Abort {
-                                stop.store(true, Ordering::Relaxed);
-                            }
-                            errors
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .extend(r.failures);
-                        }
-                        // A chunk cut short by a cancel is not complete: it is written again on resume.
-                        if complete {
-                            marks.lock().unwrap_or_else(|p| p.into_inner()).complete(i);
-                        }
-                    }
-                });
-                if std::panic::catch_unwind(body).is_err() {
-                    panicked.store(true, Ordering::Relaxed);
-                    stop.store(true, Ordering::Relaxed);
-                }
-            });
+            let w = Writer {
+                pass: &p,
+                _exit: ExitSignal(exit_tx.clone()),
+            };
+            s.spawn(move || w.run());
         }
         drop(exit_tx);
-        // This thread reports progress and takes checkpoints until every worker has ended.
-        let durable_at = || {
-            marks
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .offset(start, chunk, size)
-        };
-        let mut left = workers;
-        let mut last_ck = Instant::now();
-        let mut saved = start;
-        let mut watch = cfg.watchdog.map(RateWatch::new);
-        while left > 0 {
-            let now_done = done.load(Ordering::Relaxed);
-            progress(now_done);
-            if let (Some(w), None) = (&mut watch, &slow) {
-                if let Some(why) = w.observe(Instant::now(), now_done) {
-                    if w.dog.stop {
-                        slow_stopped = true;
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    (ck.on_slow)(&why);
-                    slow = Some(why);
-                }
-            }
-            match exit_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(()) => left -= 1,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if last_ck.elapsed() >= ck.every {
-                last_ck = Instant::now();
-                let w = durable_at(); // before the flush: all of it is then durable
-                if w > saved && dev.sync().is_ok() {
-                    saved = w;
-                    let d =
-                        Durable::at(w, start, &errors.lock().unwrap_or_else(|p| p.into_inner()));
-                    (ck.save)(&d);
-                }
-            }
-        }
-        progress(done.load(Ordering::Relaxed));
+        coordinate(&p, workers, &exit_rx, progress, &mut ck)
     });
-    let marks = marks.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    report(p, seen, started, t0)
+}
+
+/// The pass's report, once every worker has ended: what was flushed is durable (the device
+/// flushed again, even after an error: it is data the certificate counts).
+fn report(p: Pass, seen: Watched, started: SystemTime, t0: Instant) -> PassReport {
+    let marks = p.marks.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut errors = p.errors.into_inner().unwrap_or_else(|p| p.into_inner());
     errors.sort_by_key(|e| e.offset);
-    // Flush whatever was written, even after an error: it is data the certificate counts.
-    let flush_error = dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
-    let panicked = panicked.into_inner();
+    let flush_error = p.dev.sync().err().map(|e| format!("fdatasync failed: {e}"));
+    let panicked = p.panicked.into_inner();
     let flush_error = if panicked {
         Some(format!(
             "internal error: a writer worker failed; the pass is incomplete{}",
@@ -514,24 +606,24 @@ pub fn run_pass_from(
         flush_error
     };
     let durable_offset = if flush_error.is_none() {
-        marks.offset(start, chunk, size)
+        marks.offset(p.start, p.chunk, p.size)
     } else {
-        start
+        p.start
     };
-    let durable = Durable::at(durable_offset, start, &errors);
+    let durable = Durable::at(durable_offset, p.start, &errors);
     // A cancel that came after every chunk was done interrupted nothing.
-    let interrupted = cancel.load(Ordering::Relaxed) && marks.low < nchunks;
-    let gave_up = gave_up.into_inner();
-    let aborted = stop.load(Ordering::Relaxed) && !gave_up && !slow_stopped && !panicked;
+    let interrupted = p.cancel.load(Ordering::Relaxed) && marks.low < p.nchunks;
+    let gave_up = p.gave_up.into_inner();
+    let aborted = p.stop.load(Ordering::Relaxed) && !gave_up && !seen.slow_stopped && !panicked;
     PassReport {
-        bytes_written: done.into_inner(),
+        bytes_written: p.done.into_inner(),
         errors,
-        retries: retries.into_inner(),
-        recovered: recovered.into_inner(),
+        retries: p.retries.into_inner(),
+        recovered: p.recovered.into_inner(),
         aborted,
         gave_up,
-        slow,
-        slow_stopped,
+        slow: seen.slow,
+        slow_stopped: seen.slow_stopped,
         durable,
         flush_error,
         interrupted,
