@@ -14,13 +14,15 @@
 #
 # usage: benches/compare.sh [--size 2G] [--runs 3] [--dir DIR] [--targets tmpfs-loop,ext4-loop,ext4-file]
 #                           [--multi 4x1G,16x256M] [--no-nwipe] [--nwipe-size 512M]
-#                           [-- EXTRA MEDIASAN WIPE ARGS]
+#                           [--against OTHER_MEDIASAN] [-- EXTRA MEDIASAN WIPE ARGS]
+# --against BIN also runs another mediasan binary (e.g. one built before a change) on the same
+# targets, alternating with this one: rows `against-random` and `against-verify-full`.
 # MEDIASAN_NO_VAES=1 in the environment measures the portable AES-CTR path (the one before VAES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size=2G runs=3 dir=${TMPDIR:-/var/tmp} targets=tmpfs-loop,ext4-loop,ext4-file nwipe=1 nwipe_size=512M
-multi=4x1G,16x256M
+multi=4x1G,16x256M against=
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --targets) targets=$2; shift 2 ;;
     --multi) multi=$2; shift 2 ;;
     --no-nwipe) nwipe=0; shift ;;
+    --against) against=$(realpath "$2"); shift 2 ;;
     --nwipe-size) nwipe_size=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
@@ -111,6 +114,14 @@ run_tool() { # target tool
               --pubkey "$work/key.pub" 2>/dev/null || true)
       rm -f "$work"/vcerts/*
       record "$t" mediasan-verify-cert "$(echo "$out" | json_field verify_done bytes_per_second)" "$(cpu_per_gb "$work/time" "$bytes")" ;;
+    against-random)
+      out=$(/usr/bin/time -o "$work/time" -f 'CPU %U %S' "$against" wipe "$p" --yes --verify none --json --key "$work/key" \
+               --cert-dir "$work/certs" "${extra[@]}" 2>/dev/null || true)
+      record "$t" "$tool" "$(echo "$out" | json_field pass_done bytes_per_second)" "$(cpu_per_gb "$work/time" "$bytes")" ;;
+    against-verify-full)
+      out=$("$against" wipe "$p" --yes --verify full --json --key "$work/key" --cert-dir "$work/vcerts" "${extra[@]}" 2>/dev/null || true)
+      rm -f "$work"/vcerts/*
+      record "$t" "$tool" "$(echo "$out" | json_field verify_done bytes_per_second)" ;;
     shred-n1)
       s=$(now); shred -n1 "$p"; e=$(now)
       record "$t" "$tool" "$(rate "$bytes" "$s" "$e")" ;;
@@ -126,6 +137,7 @@ run_tool() { # target tool
 }
 
 tools=(dd-zero mediasan-random mediasan-zero shred-n1 openssl-ctr-dd dd-read mediasan-verify-full)
+[ -z "$against" ] || tools+=(against-random against-verify-full)
 for r in $(seq 1 "$runs"); do
   for t in ${targets//,/ }; do
     for tool in "${tools[@]}"; do
@@ -202,7 +214,7 @@ for t in targets:
     runs = {tool: v for (tt, tool), v in rows.items() if tt == t}
     med = {tool: statistics.median(v) for tool, v in runs.items()}
     for tool, m in med.items():
-        base = 'dd-read' if tool in ('dd-read', 'mediasan-verify-full', 'mediasan-verify-cert') else 'dd-zero'
+        base = 'dd-read' if tool in ('dd-read', 'mediasan-verify-full', 'mediasan-verify-cert', 'against-verify-full') else 'dd-zero'
         ratio = m / med[base] if med.get(base) else float('nan')
         b = runs.get(base, [])
         worst = min((x / y for x, y in zip(runs[tool], b) if y), default=float('nan'))

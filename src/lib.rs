@@ -34,6 +34,8 @@ pub mod settings;
 pub mod signals;
 pub mod summary;
 pub mod technique;
+#[cfg(test)]
+mod testing;
 pub mod toml_words;
 pub mod units;
 pub mod verify;

@@ -827,7 +827,11 @@ mod tests {
             self.0.write_at(b, o)
         }
         fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
-            assert!(o != self.1, "a bug under a verification worker");
+            assert!(
+                o != self.1,
+                "a bug under a verification worker {}",
+                crate::testing::INTENDED
+            );
             self.0.read_at(b, o)
         }
         fn sync(&self) -> std::io::Result<()> {
@@ -837,6 +841,7 @@ mod tests {
 
     #[test]
     fn a_panicking_worker_ends_the_read_back_instead_of_hanging_it() {
+        crate::testing::quiet_intended_panics();
         let p = Pattern::Fixed(vec![0]);
         let dev = Panics(MemDevice::new(8 << 20, 512, 0), 1 << 20);
         let cfg = IoConfig {

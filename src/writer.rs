@@ -716,7 +716,11 @@ mod tests {
             self.0.block_size()
         }
         fn write_at(&self, b: &[u8], o: u64) -> std::io::Result<()> {
-            assert!(o != self.1, "a bug under a writer worker");
+            assert!(
+                o != self.1,
+                "a bug under a writer worker {}",
+                crate::testing::INTENDED
+            );
             self.0.write_at(b, o)
         }
         fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
@@ -729,6 +733,7 @@ mod tests {
 
     #[test]
     fn a_panicking_worker_ends_the_pass_incomplete_instead_of_the_process() {
+        crate::testing::quiet_intended_panics();
         let dev = Panics(MemDevice::new(8 << 20, 512, 0), 2 << 20);
         let r = run_pass(
             &dev,
