@@ -125,12 +125,7 @@ pub(crate) fn certify(
         let mut row = match &s.probe {
             Some(p) => {
                 let c = cert::build::refused(p, &policy.reference(), &s.reason, &s.record);
-                let rep = reporter.target(&name);
-                let stored =
-                    super::store_certificate(&c, &session.cert_dirs, &session.key, reporter)?;
-                let row = super::announce(&c, stored, &rep);
-                rep.finish();
-                row
+                session.certify_now(&c, &name, reporter)?
             }
             None => Row {
                 asset: s.record.asset_tag.clone(),

@@ -41,6 +41,24 @@ impl<'a> Session<'a> {
         Reserve::new(&self.cert_folder)
     }
 
+    /// A certificate made without any work on the target (a refusal, a drive over the health
+    /// limits): signed, stored and announced under the target's `name`; its summary row.
+    ///
+    /// # Errors
+    /// When it cannot be encoded or signed.
+    pub(crate) fn certify_now(
+        &self,
+        c: &crate::cert::Certificate,
+        name: &str,
+        reporter: &Reporter,
+    ) -> anyhow::Result<crate::summary::Row> {
+        let rep = reporter.target(name);
+        let stored = store_certificate(c, &self.cert_dirs, &self.key, reporter)?;
+        let row = announce(c, stored, &rep);
+        rep.finish();
+        Ok(row)
+    }
+
     /// This session for one medium among many (`bench`): its own stop flags.
     pub(crate) fn for_medium(&self) -> Session<'a> {
         Session {

@@ -163,12 +163,8 @@ pub(crate) fn certify_unhealthy(
         }
         let policy = session.req.policy.reference();
         let c = cert::build::refused_for_health(&u.probe, &policy, u.health, &u.over, &u.record);
-        let rep = reporter.target(&u.probe.path.display().to_string());
-        let stored = super::store_certificate(&c, &session.cert_dirs, &session.key, reporter)?;
-        done.push((
-            Exit::of(c.result, false),
-            vec![super::announce(&c, stored, &rep)],
-        ));
+        let row = session.certify_now(&c, &u.probe.path.display().to_string(), reporter)?;
+        done.push((Exit::of(c.result, false), vec![row]));
     }
     Ok(done)
 }
