@@ -506,7 +506,9 @@ impl Run<'_, '_> {
         let mut v = Verification {
             method: plan.verify_mode.name().into(),
             pass: plan.passes.len(),
-            algorithm: "mediasan-sample/1 (subsections, ChaCha8 slot draw; see docs/certificates.md)".into(),
+            algorithm:
+                "mediasan-sample/1 (subsections, ChaCha8 slot draw; see docs/certificates.md)"
+                    .into(),
             seed: cert::hex(&plan.verify_seed),
             requested_percent: plan.verify_percent,
             ..Default::default()

@@ -135,6 +135,9 @@ pub struct Trust {
     pub time: VerifyTime,
     /// The files the trust was read from, as read (a report says what it trusted).
     pub sources: Vec<Source>,
+    /// This machine's own signing key (its public half, and the file it came from): trusted
+    /// only when nothing else is, and only for itself.
+    pub own: Option<(PublicKey, PathBuf)>,
 }
 
 /// A file trust was read from: its size and BLAKE3 as read.
@@ -389,6 +392,14 @@ impl Trust {
         self.keys.is_empty() && self.files.is_empty()
     }
 
+    /// The same trust, and where it names nobody, this machine's own key (`key`, read from
+    /// `path`) for the certificates it signed itself.
+    #[must_use]
+    pub fn or_own_key(mut self, key: PublicKey, path: PathBuf) -> Trust {
+        self.own = Some((key, path));
+        self
+    }
+
     /// The same trust, its validity windows judged at `time`.
     #[must_use]
     pub fn at(mut self, time: VerifyTime) -> Trust {
@@ -452,7 +463,16 @@ impl Trust {
         let at = self.time.at(claimed);
         let fingerprint = fingerprint(signer);
         if self.is_empty() {
-            return Signer::NotChecked { fingerprint };
+            return match &self.own {
+                Some((k, p)) if self.principal.is_none() && k.key_data() == signer.key_data() => {
+                    Signer::Trusted {
+                        identity: format!("key {fingerprint}"),
+                        fingerprint,
+                        by: format!("this machine's key, {}", p.display()),
+                    }
+                }
+                _ => Signer::NotChecked { fingerprint },
+            };
         }
         if let Some(cert) = &by.cert {
             return self.judge_certificate(cert, fingerprint, at, namespace);

@@ -9,11 +9,11 @@ use crate::cert::trust::Signer;
 use crate::cert::{check, sign};
 use crate::cli::{CertCountersignArgs, CertRenderArgs, CertShowArgs, CertVerifyArgs, RenderFormat};
 use crate::error::{Error, Exit};
-use crate::session::certificates::{load_checked, trust_of};
+use crate::session::certificates::{load_checked, trust_here};
 
 pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     let file = &args.file;
-    let trust = trust_of(&args.trust)?;
+    let trust = trust_here(&args.trust)?;
     let checked = load_checked(file, args.sig.as_deref(), &trust)?;
     let (cert, signer) = (&checked.cert, &checked.signer);
     if args.json {
@@ -68,7 +68,7 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn show(args: &CertShowArgs) -> anyhow::Result<Exit> {
-    let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
+    let checked = load_checked(&args.file, None, &trust_here(&args.trust)?)?;
     crate::term::out_raw(&render::text(&checked.cert, &checked.seal()));
     Ok(checked.code(&args.file))
 }
@@ -110,7 +110,7 @@ fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
 }
 
 pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
-    let checked = load_checked(&args.file, None, &trust_of(&args.trust)?)?;
+    let checked = load_checked(&args.file, None, &trust_here(&args.trust)?)?;
     let seal = checked.seal();
     let bytes = match args.format {
         RenderFormat::Pdf => render::pdf(&checked.cert, &seal, paper(args)?),
@@ -136,7 +136,7 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
 /// checked, with a key of their own, into FILE.validation.sig (never overwritten).
 pub fn countersign(args: &CertCountersignArgs) -> anyhow::Result<Exit> {
     let file = &args.file;
-    let checked = load_checked(file, None, &trust_of(&args.trust)?)?;
+    let checked = load_checked(file, None, &trust_here(&args.trust)?)?;
     if !checked.signer.trusted() {
         return Err(Error::Usage(format!(
             "{} is signed by {}; a validator countersigns only a certificate whose signer they trust \

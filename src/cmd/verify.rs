@@ -117,7 +117,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let checked = crate::session::certificates::load_checked(
         &args.cert,
         None,
-        &crate::session::certificates::trust_of(&args.trust)?,
+        &crate::session::certificates::trust_here(&args.trust)?,
     )?;
     let c = &checked.cert;
     let probe = device::probe(&args.target)?;

@@ -11,7 +11,8 @@ use crate::cert::{check, sign};
 use crate::cli::TrustArgs;
 use crate::error::{Error, Exit};
 
-/// What the user trusts: `--pubkey`, `--allowed-signers`, else the organization file's.
+/// What the user trusts: `--pubkey`, `--allowed-signers`, else the organization file's. An
+/// audit trusts only what it names.
 pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
     let config = crate::config::load(args.config.as_deref())?;
     let files = trust::allowed_signers_files(
@@ -19,6 +20,40 @@ pub(crate) fn trust_of(args: &TrustArgs) -> anyhow::Result<Trust> {
         config.allowed_signers.as_deref(),
     );
     Ok(Trust::load(&args.pubkey, &files, args.principal.as_deref())?.at(args.verify_time))
+}
+
+/// [`trust_of`], and where that names nobody, this machine's own signing key (`--key`'s
+/// sources: `MEDIASAN_KEY`, the organization file's `key`, else the default key): the
+/// certificates this machine signed are trusted on it, said as "trusted: this machine's key";
+/// never any other key.
+pub(crate) fn trust_here(args: &TrustArgs) -> anyhow::Result<Trust> {
+    let trust = trust_of(args)?;
+    if !trust.is_empty() || args.principal.is_some() {
+        return Ok(trust);
+    }
+    let config = crate::config::load(args.config.as_deref())?;
+    let path = crate::settings::key(None, false, &config)
+        .path
+        .or_else(sign::default_key_path);
+    Ok(match path.and_then(|p| own_public_key(&p)) {
+        Some((key, from)) => trust.or_own_key(key, from),
+        None => trust,
+    })
+}
+
+/// The public half of the signing key at `path`: its `.pub` beside it, else read from the key
+/// itself. `None` when there is no such key (nothing is trusted by default then).
+fn own_public_key(path: &Path) -> Option<(ssh_key::PublicKey, PathBuf)> {
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_path = PathBuf::from(pub_path);
+    if let Ok(text) = sign::read_public(&pub_path) {
+        return sign::public_from_text(&text, &pub_path)
+            .ok()
+            .map(|k| (k, pub_path));
+    }
+    let key = sign::load_signing(path).ok()?;
+    Some((key.public_key().clone(), path.to_path_buf()))
 }
 
 /// A certificate whose signature checked, the verdict on its signer and on its

@@ -1905,3 +1905,64 @@ fn a_key_held_by_ssh_agent_signs_and_never_touches_the_disk() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not hold the key"));
     assert_eq!(env.certificates(&env.path("certs")).len(), 2);
 }
+
+/// Your own certificates check on your own machine with nothing named: the machine's own
+/// signing key is trusted by default and said to be ("trusted: this machine's key"); a
+/// certificate signed by any other key stays NOT CHECKED (exit 1), and an audit still trusts
+/// only what it names.
+#[test]
+fn this_machines_own_key_is_trusted_by_default_and_no_other_key_is() {
+    let env = Env::new();
+    let (cert, _) = signed(&env);
+    let c = cert.clone().into_os_string();
+    for args in [
+        vec!["cert", "verify"],
+        vec!["cert", "show"],
+        vec!["verify", "--cert"],
+    ] {
+        let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        argv.push(&c);
+        let img = env.path("s.img").into_os_string();
+        if args[0] == "verify" {
+            argv.push(&img);
+        }
+        let (code, text) = code_and_out(&env, &argv);
+        assert_eq!(code, Some(0), "{args:?}: {text}");
+        assert!(
+            text.contains("trusted: this machine's key"),
+            "{args:?}: {text}"
+        );
+    }
+    // Another machine's certificate (another key as this machine's default): NOT CHECKED.
+    let other = Env::new();
+    let (theirs, _) = signed(&other);
+    let (code, text) = code_and_out(
+        &env,
+        &[
+            std::ffi::OsStr::new("cert"),
+            "verify".as_ref(),
+            theirs.as_os_str(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("NOT CHECKED"), "{text}");
+    // `--principal` asks for an allowed_signers file: the default does not stand in for it.
+    let (code, text) = code_and_out(
+        &env,
+        &[
+            std::ffi::OsStr::new("cert"),
+            "verify".as_ref(),
+            c.as_os_str(),
+            "--principal".as_ref(),
+            "tester".as_ref(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    // An audit trusts only what it names: without it, it asks whom to trust.
+    let (code, text) = code_and_out(
+        &env,
+        &[std::ffi::OsStr::new("audit"), env.path("c").as_os_str()],
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("whom to trust"), "{text}");
+}
