@@ -1046,9 +1046,14 @@ pub struct CertRenderArgs {
     #[arg(long, value_enum)]
     pub paper: Option<PaperArg>,
 
-    /// Where to write it (refuses to overwrite).
+    /// Where to write it (replaces only a rendering mediasan wrote; any other file is refused).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+
+    /// Render even when the signer is not trusted or not checked: the page is then marked
+    /// SIGNATURE NOT CHECKED (or SIGNER NOT TRUSTED) across it, and the exit is still 1.
+    #[arg(long)]
+    pub unchecked: bool,
 
     #[command(flatten)]
     pub trust: TrustArgs,

@@ -23,6 +23,22 @@ pub struct Seal {
     /// The validator's countersignature (`cert countersign`): who, and whether trusted; empty
     /// when there is none.
     pub validated: String,
+    /// Printed across the page when the signer is not trusted (`SIGNATURE NOT CHECKED`,
+    /// `SIGNER NOT TRUSTED`): a rendering asked for with `--unchecked`.
+    pub mark: Option<String>,
+}
+
+/// What marks a file mediasan rendered (the PDF's Producer, the HTML's generator), so that a
+/// later rendering may replace it and nothing else.
+pub const PRODUCER: &str = "mediasan certificate rendering";
+
+/// Whether `bytes` (the start of an existing file) are a rendering of mediasan's.
+pub fn is_ours(bytes: &[u8]) -> bool {
+    let marker_pdf = format!("/Producer ({PRODUCER})");
+    let marker_html = format!("<meta name=\"generator\" content=\"{PRODUCER}\">");
+    let has = |m: &str| bytes.windows(m.len()).any(|w| w == m.as_bytes());
+    (bytes.starts_with(b"%PDF-") && has(&marker_pdf))
+        || (bytes.starts_with(b"<!DOCTYPE html>") && has(&marker_html))
 }
 
 fn or_dash(s: &str) -> String {
@@ -413,16 +429,22 @@ pub fn html(c: &Certificate, seal: &Seal) -> String {
         "#a4161a"
     };
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Certificate of Sanitization {id}</title>\n\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"generator\" content=\"{producer}\"><title>Certificate of Sanitization {id}</title>\n\
          <style>body{{font-family:Helvetica,Arial,sans-serif;max-width:52em;margin:2em auto;font-size:11pt}}\
          h1{{font-size:16pt;margin-bottom:0}}.result{{font-size:28pt;font-weight:bold;color:{colour}}}\
          table{{border-collapse:collapse;width:100%;margin-top:.8em}}th{{text-align:left;background:#eee;padding:.3em}}\
          td{{border-top:1px solid #ccc;padding:.25em .4em;vertical-align:top}}td.k{{width:16em;color:#444}}\
-         td.v{{font-family:monospace;overflow-wrap:anywhere}}td.pen{{height:3.5em}}</style></head><body>\n\
+         td.v{{font-family:monospace;overflow-wrap:anywhere}}td.pen{{height:3.5em}}\
+         .mark{{position:fixed;top:38%;left:0;width:100%;text-align:center;transform:rotate(-30deg);\
+         font-size:44pt;font-weight:bold;color:rgba(164,22,26,.55);border:4px solid rgba(164,22,26,.55)}}</style></head><body>\n\
          <h1>Certificate of Sanitization</h1><div>NIST SP 800-88 Rev. 2 &middot; {id}</div>\n<div class=\"result\">{result}</div>\n",
         id = esc(&c.id),
-        result = c.result.name()
+        result = c.result.name(),
+        producer = PRODUCER
     );
+    if let Some(m) = &seal.mark {
+        out += &format!("<div class=\"mark\">{}</div>\n", esc(m));
+    }
     if !c.reasons.is_empty() {
         out += "<ul>";
         for r in &c.reasons {
@@ -696,6 +718,18 @@ pub fn pdf(c: &Certificate, seal: &Seal, paper: Paper) -> Vec<u8> {
             );
         }
     }
+    if let Some(m) = &seal.mark {
+        // Across the page, over everything: a printout that cannot pass for a checked one.
+        let size = 34.0;
+        let (cos, sin) = (0.819_f64, 0.574_f64); // 35 degrees
+        let width = 0.70 * size * m.len() as f64;
+        let (x, y) = (w / 2.0 - cos * width / 2.0, h / 2.0 - sin * width / 2.0);
+        ops += &format!(
+            "0.64 0.09 0.10 rg BT /F2 {size} Tf {cos} {sin} {} {cos} {x:.1} {y:.1} Tm ({}) Tj ET 0 0 0 rg\n",
+            -sin,
+            pdf_str(m)
+        );
+    }
     // The objects, then the cross-reference table with their byte offsets.
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -711,6 +745,7 @@ pub fn pdf(c: &Certificate, seal: &Seal, paper: Paper) -> Vec<u8> {
             .to_string(),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>"
             .to_string(),
+        format!("<< /Producer ({PRODUCER}) >>"),
     ];
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::new();
@@ -727,8 +762,9 @@ pub fn pdf(c: &Certificate, seal: &Seal, paper: Paper) -> Vec<u8> {
     }
     out.extend_from_slice(
         format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
+            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1,
+            objects.len()
         )
         .as_bytes(),
     );
@@ -753,6 +789,7 @@ mod tests {
                 file_blake3: "b3".into(),
                 trust: "SHA256:xyz (trusted: lab in allowed_signers line 1)".into(),
                 validated: String::new(),
+                mark: None,
             },
         )
     }
@@ -894,6 +931,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unchecked_rendering_is_marked_and_both_formats_are_known_as_ours() {
+        let (c, mut seal) = sample();
+        for bytes in [pdf(&c, &seal, Paper::A4), html(&c, &seal).into_bytes()] {
+            assert!(is_ours(&bytes));
+            assert!(!String::from_utf8_lossy(&bytes).contains("NOT CHECKED"));
+        }
+        seal.mark = Some("SIGNATURE NOT CHECKED".into());
+        assert!(html(&c, &seal).contains("<div class=\"mark\">SIGNATURE NOT CHECKED</div>"));
+        let p = pdf(&c, &seal, Paper::Letter);
+        assert!(String::from_utf8_lossy(&p).contains("(SIGNATURE NOT CHECKED) Tj"));
+        assert!(!is_ours(b"%PDF-1.4 someone else's"));
+        assert!(!is_ours(b"<!DOCTYPE html><p>a page</p>"));
+    }
+
+    #[test]
     fn pdf_is_well_formed() {
         let (c, seal) = sample();
         let p = pdf(&c, &seal, Paper::A4);
@@ -908,9 +960,9 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(p[xref_at..].starts_with(b"xref\n0 8\n"));
+        assert!(p[xref_at..].starts_with(b"xref\n0 9\n"));
         let table = String::from_utf8_lossy(&p[xref_at..]).to_string();
-        for (i, line) in table.lines().skip(3).take(7).enumerate() {
+        for (i, line) in table.lines().skip(3).take(8).enumerate() {
             let off: usize = line[..10].parse().unwrap();
             assert!(
                 p[off..].starts_with(format!("{} 0 obj", i + 1).as_bytes()),

@@ -111,25 +111,57 @@ fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
 
 pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     let checked = load_checked(&args.file, None, &trust_here(&args.trust)?)?;
+    if !checked.signer.trusted() && !args.unchecked {
+        // A printout is what people file: none without a trusted signer unless asked for.
+        let code = checked.code(&args.file);
+        errln!(
+            "mediasan: nothing was written to {}; --unchecked renders it anyway, marked {} across the page",
+            args.out.display(),
+            checked.seal().mark.unwrap_or_default()
+        );
+        return Ok(code);
+    }
     let seal = checked.seal();
     let bytes = match args.format {
         RenderFormat::Pdf => render::pdf(&checked.cert, &seal, paper(args)?),
         RenderFormat::Html => render::html(&checked.cert, &seal).into_bytes(),
     };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&args.out)
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot create {}: {e} (it is never overwritten)",
-                args.out.display()
-            ))
-        })?;
-    std::io::Write::write_all(&mut f, &bytes)
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", args.out.display())))?;
+    write_rendering(&args.out, &bytes)?;
     errln!("wrote {}", args.out.display());
     Ok(checked.code(&args.file))
+}
+
+/// Writes a rendering to `out`: a new file, or in place of a rendering mediasan wrote there
+/// before (replaced whole, through a temporary file beside it); any other file is refused.
+fn write_rendering(out: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let cannot = |e: std::io::Error| Error::Usage(format!("cannot write {}: {e}", out.display()));
+    match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(out)
+                .map_err(cannot)?;
+            std::io::Write::write_all(&mut f, bytes).map_err(cannot)
+        }
+        Err(e) => Err(cannot(e)),
+        Ok(m) => {
+            let head = crate::limits::read(out, 64 << 20).unwrap_or_default();
+            if !m.file_type().is_file() || !render::is_ours(&head) {
+                return Err(Error::Usage(format!(
+                    "{} exists and is not a rendering mediasan wrote: it is never overwritten; choose another --out",
+                    out.display()
+                )));
+            }
+            let tmp = out.with_extension("mediasan-tmp");
+            std::fs::write(&tmp, bytes)
+                .and_then(|()| std::fs::rename(&tmp, out))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    cannot(e)
+                })
+        }
+    }
 }
 
 /// `cert countersign FILE --key K`: the validator signs the very bytes whose own signature

@@ -75,6 +75,11 @@ impl Checked {
             file_blake3: self.file_blake3.clone(),
             trust: self.signer.describe(),
             validated: self.validated(),
+            mark: match &self.signer {
+                Signer::Trusted { .. } => None,
+                Signer::NotChecked { .. } => Some("SIGNATURE NOT CHECKED".into()),
+                Signer::Untrusted { .. } => Some("SIGNER NOT TRUSTED".into()),
+            },
         }
     }
 

@@ -1966,3 +1966,72 @@ fn this_machines_own_key_is_trusted_by_default_and_no_other_key_is() {
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("whom to trust"), "{text}");
 }
+
+/// A printout is what people file: without a trusted signer `cert render` writes nothing
+/// unless `--unchecked` asks for it, and then the page says SIGNATURE NOT CHECKED across it;
+/// once the signer is trusted, a second run replaces the file it wrote.
+#[test]
+fn an_unchecked_printout_is_made_only_on_request_marked_across_the_page_and_replaced_later() {
+    if !have("pdftotext") {
+        skip!("poppler-utils (pdftotext) is not installed");
+    }
+    // A certificate from another machine: its key is not this machine's.
+    let other = Env::new();
+    let (theirs, _) = signed(&other);
+    let env = Env::new();
+    let _ = signed(&env);
+    let pdf = env.path("theirs.pdf");
+    let render = |extra: &[&std::ffi::OsStr]| {
+        let mut argv: Vec<&std::ffi::OsStr> = vec![
+            "cert".as_ref(),
+            "render".as_ref(),
+            theirs.as_os_str(),
+            "--out".as_ref(),
+            pdf.as_os_str(),
+        ];
+        argv.extend_from_slice(extra);
+        code_and_out(&env, &argv)
+    };
+    let (code, text) = render(&[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("nothing was written") && text.contains("--unchecked"),
+        "{text}"
+    );
+    assert!(!pdf.exists(), "no printout without a trusted signer");
+    let (code, text) = render(&["--unchecked".as_ref()]);
+    assert_eq!(code, Some(1), "{text}");
+    // Drawn across the page (pdftotext does not read rotated text back: the page's own
+    // drawing operators are checked, and that poppler still reads the page).
+    let bytes = std::fs::read(&pdf).unwrap();
+    let drawn = b"(SIGNATURE NOT CHECKED) Tj";
+    assert!(
+        bytes.windows(drawn.len()).any(|w| w == drawn),
+        "no mark drawn"
+    );
+    let read = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(read.status.success() && String::from_utf8_lossy(&read.stdout).contains("PASS"));
+    // Now trusted (their public key): the same --out is replaced, unmarked, exit 0.
+    let theirs_pub = other.pubkey().into_os_string();
+    let (code, text) = render(&["--pubkey".as_ref(), theirs_pub.as_os_str()]);
+    assert_eq!(code, Some(0), "{text}");
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(
+        !bytes.windows(drawn.len()).any(|w| w == drawn),
+        "a trusted printout is not marked"
+    );
+    let words = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&words.stdout);
+    assert!(
+        !words.contains("NOT CHECKED") && words.contains("PASS"),
+        "{words}"
+    );
+}

@@ -1221,14 +1221,19 @@ fn printable_certificates_hold_every_field_and_refuse_tampering() {
     );
     let h = std::fs::read_to_string(&html).unwrap();
     assert!(h.contains("Jane Doe") && h.contains("Validation") && h.contains(&c.id));
+    // A rendering mediasan wrote is replaced by a later one; any other file never is.
+    assert_code(&mediasan!(env, "cert", "render", &cert, "--out", &pdf), 0);
+    let other = env.path("other.pdf");
+    std::fs::write(&other, "not ours").unwrap();
     env.cmd()
         .args(["cert", "render"])
         .arg(&cert)
         .arg("--out")
-        .arg(&pdf)
+        .arg(&other)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("never overwritten"));
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "not ours");
     env.cmd()
         .args(["cert", "show"])
         .arg(&cert)
