@@ -41,6 +41,25 @@ pub fn is_ours(bytes: &[u8]) -> bool {
         || (bytes.starts_with(b"<!DOCTYPE html>") && has(&marker_html))
 }
 
+/// The verification's coverage: "not run" where nothing was read back (never "0.00 %", which
+/// reads as a verification that found nothing).
+fn coverage(v: &super::Verification) -> String {
+    if v.bytes_read == 0 {
+        return if v.coverage_percent > 0.0 {
+            format!(
+                "not run (planned: {:.2} %, {} samples of {} bytes)",
+                v.coverage_percent, v.samples, v.sample_bytes
+            )
+        } else {
+            "not run".into()
+        };
+    }
+    format!(
+        "{:.2} % ({} samples of {} bytes, {} subsections)",
+        v.coverage_percent, v.samples, v.sample_bytes, v.subsections
+    )
+}
+
 fn or_dash(s: &str) -> String {
     if s.is_empty() {
         "-".into()
@@ -310,13 +329,7 @@ pub fn sections(c: &Certificate, seal: &Seal) -> Vec<Section> {
             title: "Verification",
             fields: vec![
                 ("Method", or_dash(&v.method)),
-                (
-                    "Coverage",
-                    format!(
-                        "{:.2} % ({} samples of {} bytes, {} subsections)",
-                        v.coverage_percent, v.samples, v.sample_bytes, v.subsections
-                    ),
-                ),
+                ("Coverage", coverage(v)),
                 ("Sample seed", or_dash(&v.seed)),
                 (
                     "Bytes read / mismatched blocks",

@@ -36,7 +36,13 @@ pub fn verify(args: &CertVerifyArgs) -> anyhow::Result<Exit> {
     }
     if signer.trusted() {
         outln!(
-            "OK: {} is authentic, signed by {}; it records {} for {} ({})",
+            "{}: {} is authentic, signed by {}; it records {} for {} ({})",
+            // OK only for a PASS: an authentic FAIL or INCOMPLETE is no sanitization.
+            if cert.result == crate::contract::Verdict::Pass {
+                "OK"
+            } else {
+                "AUTHENTIC, NOT A PASS"
+            },
             file.display(),
             signer.describe(),
             cert.result.name(),

@@ -79,7 +79,16 @@ fn show(req: &settings::Wipe, p: &Planned, reporter: &Reporter) {
         return;
     }
     if let Some(h) = &p.health {
-        outln!("  health: {} ({}; {})", h.word(), h.detail, h.source);
+        // Only what was said: an empty detail or source leaves no stray "; )".
+        let about: Vec<&str> = [h.detail.as_str(), h.source.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if about.is_empty() {
+            outln!("  health: {}", h.word());
+        } else {
+            outln!("  health: {} ({})", h.word(), about.join("; "));
+        }
         let over = req.policy.health.over(h);
         if !over.is_empty() {
             outln!(

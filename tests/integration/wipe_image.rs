@@ -456,6 +456,56 @@ fn verify_none_is_never_pass() {
     assert!(c.reasons[0].contains("not verified"));
 }
 
+/// Numbers that look right (issue "a technician's second day"): an authentic certificate that
+/// is not a PASS is never announced "OK:", a verification that never ran is "not run", never
+/// "0.00 %", and a dry run's health line has no stray "; )".
+#[test]
+fn an_incomplete_certificate_reads_as_what_it_is() {
+    let env = Env::new();
+    let img = env.path("n.img");
+    env.cmd()
+        .args(["wipe", "--yes", "--verify", "none", "--create", "1M"])
+        .arg(&img)
+        .assert()
+        .code(1);
+    let cert = env.certificates(env.dir.path())[0].clone();
+    let out = env
+        .cmd()
+        .args(["cert", "verify"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("AUTHENTIC, NOT A PASS:"), "{text}");
+    assert!(
+        !text.contains("OK:") && text.contains("INCOMPLETE"),
+        "{text}"
+    );
+    let out = env
+        .cmd()
+        .args(["cert", "show"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Coverage"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with("not run") && !line.contains('%'), "{line}");
+    let out = env
+        .cmd()
+        .args(["wipe", "--dry-run"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("  health: ") && !text.contains("; )"),
+        "{text}"
+    );
+}
+
 #[test]
 fn several_targets_get_one_certificate_each() {
     let env = Env::new();
