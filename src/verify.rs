@@ -722,9 +722,9 @@ fn layout(samples: &Samples, block_size: u32) -> (usize, bool) {
 
 /// Reads `samples` back from `dev` and compares them with `expected`.
 ///
-/// [`Worker`]s read (up to `queue_depth` reads in flight), compare on the fill budget, and,
+/// `Worker`s read (up to `queue_depth` reads in flight), compare on the fill budget, and,
 /// for a full read in power-of-two chunks, hash their chunk as a BLAKE3 subtree so hashing
-/// scales with cores; this thread merges the subtrees in order ([`coordinate`]). Sampled
+/// scales with cores; this thread merges the subtrees in order (`coordinate`). Sampled
 /// extents are not tree-aligned, so their bytes are hashed here, in order.
 pub fn run(
     dev: &dyn BlockIo,

@@ -536,7 +536,7 @@ fn coordinate(
 /// [`run_pass`] from `ck.start`, flushing and calling `ck.save` with the durable offset every
 /// `ck.every`. Chunks complete out of order, so the durable offset is the end of the
 /// contiguous run of completed chunks, read *before* the flush that makes it true.
-/// [`Writer`]s write; this thread [`coordinate`]s.
+/// `Writer`s write; this thread `coordinate`s.
 pub fn run_pass_from(
     dev: &dyn BlockIo,
     pattern: &Pattern,
