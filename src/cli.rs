@@ -363,7 +363,16 @@ pub struct SanitizeArgs {
     pub device: DeviceOpts,
 }
 
+/// The bench refuses the wipe options that mean nothing on a bench (see `settings::Bench`):
+/// its help does not list them.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("create", |a| a.hide(true)),
+    mut_arg("dry_run", |a| a.hide(true)),
+    mut_arg("resume", |a| a.hide(true)),
+    mut_arg("all_or_nothing", |a| a.hide(true)),
+    mut_arg("asset_tag", |a| a.hide(true))
+)]
 pub struct BenchArgs {
     /// The drives this bench may wipe, as they are plugged in: a kernel name glob ('sd*',
     /// 'nvme*n1'), a device node glob ('/dev/sd*'), a bay's link under /dev/disk
@@ -1130,6 +1139,34 @@ pub struct PoliciesArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bench_help_lists_no_option_the_bench_refuses() {
+        use clap::CommandFactory;
+        let mut c = Cli::command();
+        let bench = c.find_subcommand_mut("bench").expect("bench");
+        let help = bench.render_long_help().to_string();
+        for flag in ["--create ", "--dry-run", "--resume", "--all-or-nothing", "--asset-tag"] {
+            assert!(!help.contains(flag), "bench --help lists {flag}");
+        }
+        // ... and each is still refused by name when given (settings::Bench).
+        for flag in [
+            &["--create", "1M"][..],
+            &["--dry-run"],
+            &["--resume"],
+            &["--all-or-nothing"],
+            &["--asset-tag", "A1"],
+        ] {
+            let mut argv = vec!["mediasan", "bench", "--include", "sd*"];
+            argv.extend_from_slice(flag);
+            let cli = Cli::try_parse_from(argv).expect("parses");
+            let Command::Bench(b) = cli.command else {
+                panic!("not bench")
+            };
+            let e = crate::settings::Bench::new(&b).err().expect("refused");
+            assert!(e.to_string().contains("bench takes no"), "{e}");
+        }
+    }
     use clap::CommandFactory;
 
     #[test]

@@ -170,6 +170,41 @@ impl Selection {
         self.include.iter().any(|p| p.matches(n)) && !self.exclude.iter().any(|p| p.matches(n))
     }
 
+    /// Why a pattern can never name a drive, one line each (said when the bench starts: a
+    /// bench that waits for a drive its pattern cannot match would wait forever in silence).
+    pub fn never(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        let flagged = self
+            .include
+            .iter()
+            .map(|p| ("--include", p))
+            .chain(self.exclude.iter().map(|p| ("--exclude", p)));
+        for (flag, p) in flagged {
+            let t = p.text.as_str();
+            let reason = match p.on {
+                On::Kernel if t.contains('/') => Some(
+                    "it is matched against kernel names (sdb, nvme0n1), which have no '/'; a \
+                     device node starts with /dev/",
+                ),
+                On::Link
+                    if ["/dev/disk/by-partuuid/", "/dev/disk/by-partlabel/", "/dev/disk/by-uuid/", "/dev/disk/by-label/"]
+                        .iter()
+                        .any(|d| t.starts_with(d)) =>
+                {
+                    Some("those links name partitions and filesystems, and a bench takes whole drives; use /dev/disk/by-path/ (a bay) or /dev/disk/by-id/")
+                }
+                On::Node if t.starts_with("/dev/mapper/") || t.starts_with("/dev/md") => Some(
+                    "a bench takes whole drives as they are plugged in, never mapped or RAID devices",
+                ),
+                _ => None,
+            };
+            if let Some(r) = reason {
+                why.push(format!("{flag} {t} can match no drive: {r}"));
+            }
+        }
+        why
+    }
+
     /// The patterns, for people: `include sd*, /dev/disk/by-path/*; exclude sda`.
     pub fn describe(&self) -> String {
         let list = |v: &[Pattern]| {
@@ -286,6 +321,33 @@ mod tests {
             None,
         );
         assert_eq!(nv.confirmed("", "eui.0025388b91b2c3d4").links.len(), 1);
+    }
+
+    #[test]
+    fn a_pattern_that_can_match_no_drive_is_named_and_a_good_one_is_not() {
+        let s = sel(
+            &[
+                "dev/sd*",
+                "sd*",
+                "/dev/disk/by-uuid/*",
+                "/dev/disk/by-path/*",
+            ],
+            &["/dev/mapper/*", "sda"],
+        );
+        let never = s.never();
+        assert_eq!(never.len(), 3, "{never:?}");
+        assert!(
+            never[0].starts_with("--include dev/sd* can match no drive"),
+            "{never:?}"
+        );
+        assert!(
+            never[1].starts_with("--include /dev/disk/by-uuid/*"),
+            "{never:?}"
+        );
+        assert!(never[2].starts_with("--exclude /dev/mapper/*"), "{never:?}");
+        assert!(sel(&["sd*", "nvme*n1", "/srv/img/*.img"], &[])
+            .never()
+            .is_empty());
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Exit> {
         board.clone(),
     );
     let (session, _) = open_session(&req.sanitize.wipe, 0, &reporter)?;
+    for w in req.selection.never() {
+        reporter.say(&format!("warning: {w}"));
+    }
     let ears = serve::listen(&req, &reporter);
     let title = format!(
         "mediasan bench: {} | policy {} | certificates {}",
