@@ -373,7 +373,7 @@ impl Run<'_, '_> {
             && rec.errors.is_empty()
             && rec.flush_error.is_none()
             && !rec.interrupted;
-        self.obs.say(&format!(
+        let line = format!(
             "pass {}/{count} {}: {} written in {:.1} s ({}){}",
             rec.index,
             rec.pattern,
@@ -388,7 +388,13 @@ impl Run<'_, '_> {
                 _ if rec.flush_error.is_some() => " - the flush failed".into(),
                 _ => " - not every byte was written".into(),
             }
-        ));
+        );
+        // A pass that did not complete is news even where the bar shows it.
+        if complete {
+            self.obs.note(&line);
+        } else {
+            self.obs.say(&line);
+        }
         self.obs.event(&Event::PassDone(event::PassDone {
             target: self.name.clone(),
             pass: rec.index,

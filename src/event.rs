@@ -444,6 +444,11 @@ pub struct PurgeStatus {
 pub trait Observer: Sync {
     /// A line for people about this target.
     fn say(&self, text: &str);
+    /// A line the progress bars already carry (a pass done): people see it where there are no
+    /// bars (a log, a pipe), the session log (`--log`) always has it.
+    fn note(&self, text: &str) {
+        self.say(text);
+    }
     /// An event for scripts (`--json`).
     fn event(&self, e: &Event);
     /// The whole job, for a rate and ETA over all of it: `passes` of `pass_bytes`, then a

@@ -437,6 +437,14 @@ impl Observer for TargetReporter<'_> {
     fn say(&self, text: &str) {
         TargetReporter::say(self, text);
     }
+    fn note(&self, text: &str) {
+        if self.bar.is_some() {
+            // The bar shows it: a 35-pass policy over three drives is not 105 lines above it.
+            crate::term::log(&format!("{}: {text}", self.name));
+        } else {
+            TargetReporter::say(self, text);
+        }
+    }
     fn event(&self, e: &Event) {
         self.r.emit(e);
     }

@@ -695,3 +695,53 @@ fn a_tilde_in_the_organization_file_is_home_and_type_errors_speak_plainly() {
     );
     assert!(!err.contains("u8") && !err.contains("struct"), "{err}");
 }
+
+/// Per-pass lines do not flood a terminal: where the bars show each pass, a multi-pass run of
+/// two targets prints no "pass N/M" line above them (the session log keeps one per target
+/// per pass); without a terminal, one line per target per pass, as before.
+#[test]
+fn passes_are_lines_in_a_log_and_bars_on_a_screen() {
+    let env = Env::new();
+    let tmux = match Tmux::start(
+        &env,
+        80,
+        30,
+        "$M wipe --yes --policy dod-5220.22-m --create 8M --cert-dir certs --log session.log \
+         a.img b.img",
+    ) {
+        Ok(t) => t,
+        Err(why) => skip!("{why}"),
+    };
+    let screen = tmux
+        .wait_for("[exit 0]", 120)
+        .unwrap_or_else(|e| panic!("{e}"));
+    keep_screen("passes-80", &screen);
+    assert!(!screen.contains("pass 1/3"), "{screen}");
+    assert!(
+        screen.contains("a.img: PASS") && screen.contains("b.img: PASS"),
+        "{screen}"
+    );
+    let log = std::fs::read_to_string(env.path("session.log")).unwrap();
+    for t in ["a.img", "b.img"] {
+        for p in 1..=3 {
+            let line = format!("{t}: pass {p}/3 ");
+            assert_eq!(log.matches(&line).count(), 1, "{line} in the log:\n{log}");
+        }
+    }
+    // No terminal: the lines are the record.
+    let out = env
+        .cmd()
+        .args([
+            "wipe",
+            "--yes",
+            "--policy",
+            "dod-5220.22-m",
+            "--cert-dir",
+            "certs",
+        ])
+        .args([env.path("a.img"), env.path("b.img")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(text.matches(": pass ").count(), 6, "{text}");
+}
