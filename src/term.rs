@@ -189,6 +189,23 @@ pub fn log(text: &str) {
     let _ = f.flush();
 }
 
+/// Also writes `text` to the controlling terminal when stderr is not one (`2>&1 | tee log`:
+/// Ctrl-C ends `tee` too, and with it everything said after): the last words of an
+/// interrupted run reach the person who pressed it, as the prompt does. Nothing when stderr is
+/// the terminal already, or there is none.
+pub fn also_on_terminal(text: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        return;
+    }
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        if tty.is_terminal() {
+            // On a line of its own: the terminal's echo of ^C is where the cursor is.
+            let _ = writeln!(tty, "\n{text}");
+        }
+    }
+}
+
 /// Writes `text` and a newline to stderr (and the session log); errors (a closed pipe, a
 /// vanished terminal) are ignored. `text` is written as given: escape what came from a device
 /// or a file first.

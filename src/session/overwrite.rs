@@ -576,6 +576,12 @@ fn finish(
         journal::remove(journal_path);
     }
     let row = super::announce(&c, stored, rep);
+    if interrupted {
+        crate::term::also_on_terminal(&crate::term::escape(&format!(
+            "{name}: {} - certificate {}; continue with `mediasan wipe {name} --resume`",
+            row.result, row.certificate
+        )));
+    }
     Ok((Exit::of(c.result, interrupted), row))
 }
 

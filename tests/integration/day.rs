@@ -745,3 +745,38 @@ fn passes_are_lines_in_a_log_and_bars_on_a_screen() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(text.matches(": pass ").count(), 6, "{text}");
 }
+
+/// Ctrl-C under `2>&1 | tee log` ends `tee` too: the last words of the interrupted wipe (its
+/// INCOMPLETE certificate and how to resume) still reach the terminal, through /dev/tty.
+#[test]
+fn ctrl_c_under_tee_still_shows_the_last_words() {
+    let env = Env::new();
+    let tmux = match Tmux::start(
+        &env,
+        100,
+        30,
+        "$M wipe --yes --create 4M --cert-dir certs --test-hold pass-start:1 x.img 2>&1 | tee out.log",
+    ) {
+        Ok(t) => t,
+        Err(why) => skip!("{why}"),
+    };
+    tmux.wait_for("test_hold", 60)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(env.path("tmux-100.sock"))
+        .args(["send-keys", "C-c"])
+        .status();
+    let end = tmux.wait_for("[exit", 60).unwrap_or_else(|e| panic!("{e}"));
+    // The certificate was written, and the screen says so although tee is gone.
+    let end = match tmux.wait_for("--resume", 10) {
+        Ok(s) => s,
+        Err(_) => end,
+    };
+    keep_screen("ctrl-c-under-tee", &end);
+    assert!(
+        end.contains("INCOMPLETE - certificate") && end.contains("x.img --resume`"),
+        "{end}"
+    );
+    assert_eq!(env.certificates(&env.path("certs")).len(), 1);
+}
