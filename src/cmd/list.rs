@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{presets, Table};
 
 use crate::cli::ListArgs;
 use crate::device::health;
@@ -81,55 +81,151 @@ fn unfinished(dir: &Path, c: &Candidate) -> bool {
 
 /// What a person reads: one row per device (escaped; a loop device's backing file in place of
 /// a model), its /dev/disk/by-id name below it.
+/// One device's cells, escaped: device (with its first by-id name), size, bus, model (a loop
+/// device's backing file), serial, health, what it supports, its status.
+fn cells(c: &Candidate) -> [String; 8] {
+    let status = match (
+        &c.in_use,
+        c.read_only,
+        c.unfinished_wipe,
+        c.unfinished_purge,
+    ) {
+        (Some(why), ..) => format!("IN USE: {why}"),
+        (None, true, ..) => "read-only".into(),
+        (None, false, _, true) => format!(
+            "unfinished purge: finish it with `mediasan purge {} --resume` (or --restart)",
+            c.path
+        ),
+        (None, false, true, false) => format!(
+            "unfinished wipe: continue with `mediasan wipe {} --resume` (or --restart)",
+            c.path
+        ),
+        (None, false, false, false) => "free".into(),
+    };
+    let model = if c.identity.interface == "loop" {
+        &c.identity.backing
+    } else {
+        &c.identity.model
+    };
+    let esc = |s: &str| crate::term::escape(s).into_owned();
+    let mut device = esc(&c.path);
+    if let Some(id) = c.by_id.first() {
+        device += &format!("\n  {}", esc(id));
+    }
+    [
+        device,
+        human_bytes(c.size_bytes),
+        esc(&c.identity.interface),
+        esc(model),
+        esc(&c.identity.serial),
+        c.health.as_ref().map_or("-", |h| h.word()).to_string(),
+        c.supports.join(", "),
+        esc(&status),
+    ]
+}
+
+/// The devices as a table when it fits `width`, else one block per device: a device name,
+/// a word or a path is never broken over two lines.
 fn table(all: &[Candidate], width: Option<u16>) -> String {
+    let rows: Vec<[String; 8]> = all.iter().map(cells).collect();
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.set_header([
         "DEVICE", "SIZE", "BUS", "MODEL", "SERIAL", "HEALTH", "SUPPORTS", "STATUS",
     ]);
-    for c in all {
-        let status = match (
-            &c.in_use,
-            c.read_only,
-            c.unfinished_wipe,
-            c.unfinished_purge,
-        ) {
-            (Some(why), ..) => format!("IN USE: {why}"),
-            (None, true, ..) => "read-only".into(),
-            (None, false, _, true) => format!(
-                "unfinished purge: finish it with `mediasan purge {} --resume` (or --restart)",
-                c.path
-            ),
-            (None, false, true, false) => format!(
-                "unfinished wipe: continue with `mediasan wipe {} --resume` (or --restart)",
-                c.path
-            ),
-            (None, false, false, false) => "free".into(),
-        };
-        let model = if c.identity.interface == "loop" {
-            &c.identity.backing
-        } else {
-            &c.identity.model
-        };
-        let esc = |s: &str| crate::term::escape(s).into_owned();
-        let mut device = esc(&c.path);
-        if let Some(id) = c.by_id.first() {
-            device += &format!("\n  {}", esc(id));
+    for r in &rows {
+        t.add_row(r.clone());
+    }
+    let text = t.trim_fmt();
+    let fits = |text: &str, w: u16| text.lines().all(|l| l.chars().count() < usize::from(w));
+    match width {
+        Some(w) if !fits(&text, w) => blocks(&rows),
+        _ => text,
+    }
+}
+
+/// One block per device, for a terminal too narrow for the table: the device and what
+/// matters most on its first line, the rest indented under it.
+fn blocks(rows: &[[String; 8]]) -> String {
+    let mut out = Vec::new();
+    for [device, size, bus, model, serial, health, supports, status] in rows {
+        let mut names = device.lines();
+        let node = names.next().unwrap_or_default();
+        out.push(format!("{node}  {size}  {bus}  {status}"));
+        for id in names {
+            out.push(format!("  by-id {}", id.trim_start()));
         }
-        t.add_row([
-            device,
-            human_bytes(c.size_bytes),
-            esc(&c.identity.interface),
-            esc(model),
-            esc(&c.identity.serial),
-            c.health.as_ref().map_or("-", |h| h.word()).to_string(),
-            c.supports.join(", "),
-            esc(&status),
-        ]);
+        let dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        out.push(format!(
+            "  model {}  serial {}  health {}",
+            dash(model),
+            dash(serial),
+            health
+        ));
+        out.push(format!("  supports {}", dash(supports)));
     }
-    if let Some(w) = width {
-        t.set_width(w.saturating_sub(1));
-        t.set_content_arrangement(ContentArrangement::Dynamic);
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(path: &str, by_id: &str, backing: &str, status: (bool, bool)) -> Candidate {
+        Candidate {
+            path: path.into(),
+            size_bytes: 128 << 20,
+            logical_block_size: 512,
+            identity: crate::device::Identity {
+                interface: "loop".into(),
+                backing: backing.into(),
+                ..Default::default()
+            },
+            read_only: status.0,
+            in_use: None,
+            supports: vec!["overwrite".into()],
+            by_id: if by_id.is_empty() {
+                vec![]
+            } else {
+                vec![by_id.into()]
+            },
+            unfinished_wipe: status.1,
+            unfinished_purge: false,
+            health: None,
+        }
     }
-    t.trim_fmt()
+
+    #[test]
+    fn at_80_columns_no_device_name_or_word_is_broken() {
+        let all: Vec<Candidate> = (0..18)
+            .map(|i| {
+                device(
+                    &format!("/dev/loop{}", 50 + i),
+                    "wwn-0x5000c500a1b2c3d4-long-enough-name",
+                    &format!("/srv/images/bay-{i:02}/disk-with-a-long-name.img"),
+                    (i % 3 == 0, i % 4 == 0),
+                )
+            })
+            .collect();
+        let narrow = table(&all, Some(80));
+        for c in &all {
+            assert!(narrow.lines().any(|l| l.starts_with(&c.path)), "{narrow}");
+        }
+        for word in ["overwrite", "read-only", "--resume`"] {
+            assert!(narrow.contains(word), "{word}: {narrow}");
+        }
+        for l in narrow.lines() {
+            assert!(!l.ends_with("overwrit") && !l.ends_with("read-onl"), "{l}");
+        }
+        // Wide enough: the table, one row per device and its by-id line.
+        let wide = table(&all[..2], Some(400));
+        assert!(wide.trim_start().starts_with("DEVICE"), "{wide}");
+        assert_eq!(wide.lines().count(), 5, "{wide}");
+    }
 }
