@@ -1369,3 +1369,51 @@ fn every_man_page_the_main_page_names_is_generated_with_its_options() {
     assert_code(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the man pages"));
 }
+
+/// The README's own check command works as written however many runs left certificates in the
+/// folder (a glob matching two files once broke it: "ambiguous redirect").
+#[test]
+fn the_readmes_check_command_works_after_a_second_run() {
+    if !have("ssh-keygen") {
+        skip!("ssh-keygen (openssh-client) is not installed");
+    }
+    let readme = include_str!("../../README.md");
+    let check = readme
+        .lines()
+        .find(|l| {
+            l.starts_with("c=$(ls -t demo.img-") && l.contains("ssh-keygen -Y check-novalidate")
+        })
+        .expect("the README's check command");
+    let env = Env::new();
+    for _ in 0..2 {
+        assert_code(
+            &mediasan!(
+                env,
+                "wipe",
+                "demo.img",
+                "--create",
+                "1M",
+                "--yes",
+                "--create-key"
+            ),
+            0,
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    assert_eq!(env.certificates(env.dir.path()).len(), 2);
+    let out = std::process::Command::new("bash")
+        .args(["-c", check])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{check}: {text}");
+    assert!(
+        text.contains("Good \"mediasan-certificate\" signature"),
+        "{text}"
+    );
+}
