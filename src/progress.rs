@@ -269,7 +269,9 @@ impl Meter {
     }
 
     /// A plain progress line, for a log or a terminal that cannot redraw.
-    fn line(&self, now: Instant, whole_done: u64) -> String {
+    /// A plain progress line: the whole job's percentage, then this stage's bytes (a pass
+    /// counts against the drive's size, never the pass and the verification added up).
+    fn line(&self, now: Instant, whole_done: u64, stage_done: u64) -> String {
         let total = self.whole_total();
         let pct = if total > 0 {
             whole_done as f64 * 100.0 / total as f64
@@ -280,8 +282,8 @@ impl Meter {
         if self.kind != "purge" {
             l += &format!(
                 ", {} of {}",
-                human_bytes(whole_done.min(total)),
-                human_bytes(total)
+                human_bytes(stage_done.min(self.stage_total)),
+                human_bytes(self.stage_total)
             );
             if let Some(r) = self.rate(now, whole_done) {
                 l += &format!(", {}", human_rate(r));
@@ -373,7 +375,7 @@ impl TargetReporter<'_> {
             && due(m.last_line, self.r.interval)
         {
             if m.last_line.is_some() {
-                let line = format!("{}: {}", self.name, m.line(now, whole));
+                let line = format!("{}: {}", self.name, m.line(now, whole, done));
                 if self.bar.is_none() && !tapped {
                     self.r.say(&line);
                 } else {
@@ -528,10 +530,14 @@ mod tests {
         let mut m = three_passes();
         m.index = 1;
         m.label = "random (aes128-ctr)".into();
+        // A pass's stage is the drive's size (as `stage` sets it).
+        m.stage_total = GIB;
         m.base = Some((t0, 0));
-        let l = m.line(t0 + Duration::from_secs(60), m.whole_done(GIB / 2));
+        let l = m.line(t0 + Duration::from_secs(60), m.whole_done(GIB / 2), GIB / 2);
+        // The whole job's percentage; the pass's bytes against the drive's size, never against
+        // the passes and the verification added up (3.10 GiB for a 1 GiB drive).
         assert!(
-            l.starts_with("16.1 % - pass 1/3 random (aes128-ctr), 512.00 MiB of 3.10 GiB"),
+            l.starts_with("16.1 % - pass 1/3 random (aes128-ctr), 512.00 MiB of 1.00 GiB"),
             "{l}"
         );
         assert!(l.contains("MiB/s") && l.contains("left"), "{l}");
