@@ -373,13 +373,23 @@ impl Run<'_, '_> {
             && rec.errors.is_empty()
             && rec.flush_error.is_none()
             && !rec.interrupted;
+        // This run's bytes at this run's rate; a resumed pass says how much it holds in all.
+        let this_run = r.bytes_written as f64 / r.elapsed.as_secs_f64().max(1e-9);
+        let written = if r.bytes_written == rec.bytes_written {
+            format!("{} written", human_bytes(r.bytes_written))
+        } else {
+            format!(
+                "{} written by this run ({} of the pass in all)",
+                human_bytes(r.bytes_written),
+                human_bytes(rec.bytes_written)
+            )
+        };
         let line = format!(
-            "pass {}/{count} {}: {} written in {:.1} s ({}){}",
+            "pass {}/{count} {}: {written} in {:.1} s ({}){}",
             rec.index,
             rec.pattern,
-            human_bytes(r.bytes_written),
             r.elapsed.as_secs_f64(),
-            human_rate(rec.bytes_per_second),
+            human_rate(this_run),
             match () {
                 _ if complete => String::new(),
                 _ if rec.interrupted => " - interrupted".into(),

@@ -97,10 +97,9 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         .stderr(predicate::str::contains("--resume").and(predicate::str::contains("--restart")));
     assert_eq!(digest(&img), before);
 
-    assert_code(
-        &mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img),
-        0,
-    );
+    let resumed = mediasan!(env, "wipe", "--yes", "--resume", "--cert-dir", "c", &img);
+    assert_code(&resumed, 0);
+    let said = String::from_utf8_lossy(&resumed.stderr).into_owned();
     let c = final_cert(&env);
     assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
     assert_eq!(c.verification.method, "full");
@@ -136,6 +135,16 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         .map(|p| p.index);
     // (A signal between two passes cuts none: then every pass is one run.)
     if let Some(i) = partial {
+        // The resumed run quotes its own bytes at its own rate, and what the pass holds in all.
+        let line = format!("pass {i}/7 ");
+        let l = said
+            .lines()
+            .find(|l| l.contains(&line))
+            .unwrap_or_else(|| panic!("{said}"));
+        assert!(
+            l.contains("written by this run (") && l.contains("of the pass in all)"),
+            "{l}"
+        );
         let cut = &c.sanitization.passes[i - 1];
         assert_eq!(cut.segments.len(), 2, "{:?}", cut.segments);
         assert_eq!(cut.segments[1].from_offset, cut.segments[0].bytes_written);
