@@ -501,7 +501,7 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
         progress.len() >= 2,
         "progress lines while it runs:\n{stderr}"
     );
-    // The whole wipe: three passes of 1 GiB and a 10 % sample (102.4 MiB).
+    // The whole wipe: three passes of 1 GiB and a 10 % sample (102.4 MiB), in percent.
     let pct = |l: &str| -> f64 {
         l.split(": ")
             .nth(1)
@@ -516,12 +516,15 @@ fn without_a_terminal_progress_is_a_plain_line_every_interval_and_the_log_keeps_
         progress.windows(2).all(|w| pct(w[0]) <= pct(w[1])),
         "{stderr}"
     );
+    // The percentage is the whole wipe's; a pass's bytes count against the drive's size
+    // (1 GiB), never against the passes and the sample added up (3.10 GiB).
     assert!(
         progress
             .iter()
-            .any(|l| l.contains("pass ") && l.contains(" of 3.10 GiB")),
+            .any(|l| l.contains("pass ") && l.contains(" of 1.00 GiB")),
         "{stderr}"
     );
+    assert!(!stderr.contains(" of 3.10 GiB"), "{stderr}");
     assert!(
         !stderr.contains('\x1b') && !stderr.contains('\r'),
         "no terminal codes:\n{stderr}"
