@@ -441,16 +441,23 @@ fn dry_run_writes_nothing_and_shows_the_plan() {
     assert!(env.certificates(env.dir.path()).is_empty());
 }
 
-#[test]
-fn verify_none_is_never_pass() {
-    let env = Env::new();
+/// A 1 MiB image wiped with `--verify none` (exit 1, INCOMPLETE): the image and its output.
+fn wiped_unverified(env: &Env) -> (std::path::PathBuf, assert_cmd::assert::Assert) {
     let img = env.path("n.img");
-    env.cmd()
+    let run = env
+        .cmd()
         .args(["wipe", "--yes", "--verify", "none", "--create", "1M"])
         .arg(&img)
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("INCOMPLETE"));
+        .code(1);
+    (img, run)
+}
+
+#[test]
+fn verify_none_is_never_pass() {
+    let env = Env::new();
+    let (_, run) = wiped_unverified(&env);
+    run.stderr(predicate::str::contains("INCOMPLETE"));
     let c = read_cert(&env.certificates(env.dir.path())[0]);
     assert_eq!(c.result, mediasan::cert::Verdict::Incomplete);
     assert!(c.reasons[0].contains("not verified"));
@@ -462,12 +469,7 @@ fn verify_none_is_never_pass() {
 #[test]
 fn an_incomplete_certificate_reads_as_what_it_is() {
     let env = Env::new();
-    let img = env.path("n.img");
-    env.cmd()
-        .args(["wipe", "--yes", "--verify", "none", "--create", "1M"])
-        .arg(&img)
-        .assert()
-        .code(1);
+    let (img, _) = wiped_unverified(&env);
     let cert = env.certificates(env.dir.path())[0].clone();
     let out = env
         .cmd()
