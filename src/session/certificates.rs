@@ -41,19 +41,20 @@ pub(crate) fn trust_here(args: &TrustArgs) -> anyhow::Result<Trust> {
     })
 }
 
-/// The public half of the signing key at `path`: its `.pub` beside it, else read from the key
-/// itself. `None` when there is no such key (nothing is trusted by default then).
+/// The public half of the signing key at `path`, taken from the key itself; its `.pub` beside
+/// it only when the key cannot be read here (a `.pub` may be stale or swapped: it is never
+/// believed over the key). `None` when there is neither (nothing is trusted by default then).
 fn own_public_key(path: &Path) -> Option<(ssh_key::PublicKey, PathBuf)> {
+    if let Ok(key) = sign::load_signing(path) {
+        return Some((key.public_key().clone(), path.to_path_buf()));
+    }
     let mut pub_path = path.as_os_str().to_owned();
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);
-    if let Ok(text) = sign::read_public(&pub_path) {
-        return sign::public_from_text(&text, &pub_path)
-            .ok()
-            .map(|k| (k, pub_path));
-    }
-    let key = sign::load_signing(path).ok()?;
-    Some((key.public_key().clone(), path.to_path_buf()))
+    let text = sign::read_public(&pub_path).ok()?;
+    sign::public_from_text(&text, &pub_path)
+        .ok()
+        .map(|k| (k, pub_path))
 }
 
 /// A certificate whose signature checked, the verdict on its signer and on its

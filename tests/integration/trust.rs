@@ -2035,3 +2035,23 @@ fn an_unchecked_printout_is_made_only_on_request_marked_across_the_page_and_repl
         "{words}"
     );
 }
+
+/// "This machine's key" is the signing key itself, never whatever `.pub` lies beside it: a
+/// `.pub` swapped for another key trusts neither that key's certificates nor loses ours.
+#[test]
+fn a_swapped_pub_file_beside_the_key_trusts_no_other_key() {
+    let env = Env::new();
+    let (ours, _) = signed(&env);
+    let other = Env::new();
+    let (theirs, _) = signed(&other);
+    std::fs::copy(other.pubkey(), env.pubkey()).unwrap();
+    let verify = |c: &std::path::Path| {
+        code_and_out(&env, &["cert".as_ref(), "verify".as_ref(), c.as_os_str()])
+    };
+    let (code, text) = verify(&theirs);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("NOT CHECKED"), "{text}");
+    let (code, text) = verify(&ours);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("trusted: this machine's key"), "{text}");
+}
