@@ -159,8 +159,17 @@ fn write_rendering(out: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
                     out.display()
                 )));
             }
-            let tmp = out.with_extension("mediasan-tmp");
-            std::fs::write(&tmp, bytes)
+            // A temporary name of our own, created new: a file of that name is never clobbered.
+            let mut tmp = out.as_os_str().to_owned();
+            tmp.push(format!(".mediasan-{}.tmp", std::process::id()));
+            let tmp = std::path::PathBuf::from(tmp);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(cannot)?;
+            // Ours from here: removed if it cannot take the rendering's place.
+            std::io::Write::write_all(&mut f, bytes)
                 .and_then(|()| std::fs::rename(&tmp, out))
                 .map_err(|e| {
                     let _ = std::fs::remove_file(&tmp);
