@@ -498,7 +498,10 @@ fn the_screen_shows_each_drive_and_a_summary_and_survives_a_resize() {
     tmux.type_line("yes");
     tmux.wait_for("no drives yet", 20).unwrap();
     let la = LoopDev::attach(&a, 512, false).expect("attach");
-    let screen = tmux.wait_for("done - pull it", 60).unwrap();
+    tmux.wait_for("done - pull it", 60).unwrap();
+    // The row and the footer are drawn by the same redraw, a few ticks apart at most: wait for
+    // the footer's count too rather than catch a frame between them.
+    let screen = tmux.wait_for("0 working, 0 settling | PASS 1", 20).unwrap();
     let row = screen
         .lines()
         .find(|l| l.contains(&la.dev.display().to_string()))
