@@ -8,6 +8,8 @@ pub mod agent;
 pub mod build;
 pub mod chain;
 pub mod check;
+pub mod fonts;
+pub mod printout;
 pub mod record;
 pub mod render;
 pub mod sign;

@@ -4,6 +4,7 @@
 
 use crate::event::{self, Event};
 
+use crate::cert::printout;
 use crate::cert::render::{self};
 use crate::cert::trust::Signer;
 use crate::cert::{check, sign};
@@ -81,17 +82,17 @@ pub fn show(args: &CertShowArgs) -> anyhow::Result<Exit> {
 
 /// The paper: `--paper`, else the organization file's, else the system's (`/etc/papersize`,
 /// as libpaper keeps it), else the locale's country.
-fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
+fn paper(args: &CertRenderArgs) -> anyhow::Result<printout::Paper> {
     use crate::cli::PaperArg;
     if let Some(p) = args.paper {
         return Ok(match p {
-            PaperArg::A4 => render::Paper::A4,
-            PaperArg::Letter => render::Paper::Letter,
+            PaperArg::A4 => printout::Paper::A4,
+            PaperArg::Letter => printout::Paper::Letter,
         });
     }
     let config = crate::config::load(args.trust.config.as_deref())?;
     if let Some(name) = &config.paper {
-        return render::Paper::from_name(name).ok_or_else(|| {
+        return printout::Paper::from_name(name).ok_or_else(|| {
             Error::Usage(format!(
                 "config: paper = {name:?}: use \"a4\" or \"letter\""
             ))
@@ -103,7 +104,7 @@ fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
         .and_then(|t| {
             t.lines()
                 .find(|l| !l.trim_start().starts_with('#'))
-                .and_then(render::Paper::from_name)
+                .and_then(printout::Paper::from_name)
         })
     {
         return Ok(p);
@@ -112,7 +113,7 @@ fn paper(args: &CertRenderArgs) -> anyhow::Result<render::Paper> {
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
         .unwrap_or_default();
-    Ok(render::Paper::of_locale(&locale))
+    Ok(printout::Paper::of_locale(&locale))
 }
 
 pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
@@ -128,12 +129,25 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
         return Ok(code);
     }
     let seal = checked.seal();
-    let bytes = match args.format {
-        RenderFormat::Pdf => render::pdf(&checked.cert, &seal, paper(args)?),
-        RenderFormat::Html => render::html(&checked.cert, &seal).into_bytes(),
+    let (bytes, unprinted) = match args.format {
+        RenderFormat::Pdf => {
+            let p = printout::pdf(&checked.cert, &seal, paper(args)?)?;
+            (p.bytes, p.unprinted)
+        }
+        RenderFormat::Html => (render::html(&checked.cert, &seal).into_bytes(), Vec::new()),
     };
     write_rendering(&args.out, &bytes)?;
     errln!("wrote {}", args.out.display());
+    if !unprinted.is_empty() {
+        let codes: Vec<String> = unprinted
+            .iter()
+            .map(|c| format!("U+{:04X}", *c as u32))
+            .collect();
+        errln!(
+            "warning: no font on this machine has {} (printed as boxes, named at the foot of the page): install one that has them (Debian: fonts-noto-cjk for Chinese, Japanese, Korean) and render again, or use --format html",
+            codes.join(" ")
+        );
+    }
     Ok(checked.code(&args.file))
 }
 

@@ -606,3 +606,48 @@ pub fn ssh_fingerprint(pubkey: &Path) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// The first page of `pdf` drawn by poppler (`pdftoppm`) at 36 dpi: width, height and RGB
+/// pixels, row by row.
+pub fn pdf_page_rgb(pdf: &Path) -> (usize, usize, Vec<[u8; 3]>) {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().join("page");
+    let ok = Command::new("pdftoppm")
+        .args(["-r", "36", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(pdf)
+        .arg(&prefix)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "pdftoppm cannot draw {}", pdf.display());
+    let ppm = std::fs::read(dir.path().join("page.ppm")).unwrap();
+    // P6 <width> <height> <maxval>, one whitespace byte, then the pixels.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !ppm[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(String::from_utf8_lossy(&ppm[start..at]).to_string());
+    }
+    assert_eq!(fields[0], "P6");
+    let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = ppm[at + 1..]
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (w, h, pixels)
+}
+
+/// How many strongly red pixels the middle third of `pdf`'s page has (where a mark drawn
+/// across the page crosses it; a certificate's red FAIL sits at the top).
+pub fn red_across_the_middle(pdf: &Path) -> usize {
+    let (w, h, pixels) = pdf_page_rgb(pdf);
+    pixels[w * (h / 3)..w * (2 * h / 3)]
+        .iter()
+        .filter(|[r, g, b]| *r > 120 && *g < 90 && *b < 90)
+        .count()
+}
