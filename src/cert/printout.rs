@@ -562,6 +562,17 @@ mod tests {
     }
 
     #[test]
+    fn device_strings_reach_the_page_escaped() {
+        let (mut c, seal) = sample();
+        c.media.identity.model = "X\nRESULT: PASS\x1b[2J\u{202e}".into();
+        let p = page(&c, &seal, Paper::A4);
+        assert!(p.texts().all(|t| !t.chars().any(crate::term::is_unsafe)));
+        assert!(p
+            .texts()
+            .any(|t| t.contains("X\\nRESULT: PASS\\x1b[2J\\u{202e}")));
+    }
+
+    #[test]
     fn paper_follows_the_country_and_leaves_room_to_sign() {
         assert_eq!(Paper::of_locale("en_US.UTF-8"), Paper::Letter);
         assert_eq!(Paper::of_locale("fr_CA.UTF-8"), Paper::Letter);
