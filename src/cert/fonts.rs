@@ -75,8 +75,10 @@ pub struct Fonts {
     regular: Program,
     bold: Program,
     mono: Program,
-    /// Installed fonts, looked up once, in the order they were found useful.
-    fallback: Option<Vec<Program>>,
+    /// Installed fonts: what is on the machine (read once, when first needed), and those
+    /// found useful, in that order.
+    installed: Option<fontdb::Database>,
+    fallback: Vec<Program>,
     /// Characters no font has: drawn as a box, and named by the caller.
     pub unprinted: std::collections::BTreeSet<char>,
 }
@@ -93,7 +95,8 @@ impl Fonts {
             regular: Program::embedded(SANS),
             bold: Program::embedded(SANS_BOLD),
             mono: Program::embedded(SANS_MONO),
-            fallback: None,
+            installed: None,
+            fallback: Vec::new(),
             unprinted: Default::default(),
         }
     }
@@ -147,15 +150,20 @@ impl Fonts {
         if let Some(g) = own.glyph(ch) {
             return (own.clone(), g);
         }
-        if !ch.is_control() && !ch.is_whitespace() {
-            let installed = self.fallback.get_or_insert_with(Vec::new);
-            if let Some(p) = installed.iter().find(|p| p.glyph(ch).is_some()) {
+        // A character already known to have no font is not looked for again.
+        if !ch.is_control() && !ch.is_whitespace() && !self.unprinted.contains(&ch) {
+            if let Some(p) = self.fallback.iter().find(|p| p.glyph(ch).is_some()) {
                 let g = p.glyph(ch).expect("just found");
                 return (p.clone(), g);
             }
-            if let Some(p) = installed_font_with(ch) {
+            let db = self.installed.get_or_insert_with(|| {
+                let mut db = fontdb::Database::new();
+                db.load_system_fonts();
+                db
+            });
+            if let Some(p) = installed_font_with(db, ch) {
                 let g = p.glyph(ch).expect("chosen for it");
-                installed.push(p.clone());
+                self.fallback.push(p.clone());
                 return (p, g);
             }
         }
@@ -164,11 +172,9 @@ impl Fonts {
     }
 }
 
-/// The first font installed on this machine (fontconfig's directories, then the usual ones)
-/// with a glyph for `ch`, regular faces first.
-fn installed_font_with(ch: char) -> Option<Program> {
-    let mut db = fontdb::Database::new();
-    db.load_system_fonts();
+/// The first font installed on this machine (`db`: fontconfig's directories, else the usual
+/// ones) with a glyph for `ch`, regular faces first.
+fn installed_font_with(db: &fontdb::Database, ch: char) -> Option<Program> {
     let mut faces: Vec<&fontdb::FaceInfo> = db.faces().collect();
     // Regular, upright faces first; then by path, for a choice that does not change between
     // runs on the same machine.
