@@ -350,6 +350,19 @@ pub fn pdf(c: &Certificate, seal: &Seal, paper: Paper) -> anyhow::Result<Printou
     draw(&page, &mut fonts, &title)
 }
 
+/// Characters as `U+XXXX`, the first twelve, then how many more (a line's worth at most).
+pub fn code_points(chars: &[char]) -> String {
+    let mut out: Vec<String> = chars
+        .iter()
+        .take(12)
+        .map(|c| format!("U+{:04X}", *c as u32))
+        .collect();
+    if chars.len() > 12 {
+        out.push(format!("and {} more", chars.len() - 12));
+    }
+    out.join(" ")
+}
+
 fn fill((r, g, b): Rgb) -> krilla::paint::Fill {
     let byte = |v: f32| (v * 255.0).round().clamp(0.0, 255.0) as u8;
     krilla::paint::Fill {
@@ -463,13 +476,9 @@ fn draw(page: &Page, fonts: &mut Fonts, title: &str) -> anyhow::Result<Printout>
     }
     let unprinted: Vec<char> = fonts.unprinted.iter().copied().collect();
     if !unprinted.is_empty() {
-        let codes: Vec<String> = unprinted
-            .iter()
-            .map(|c| format!("U+{:04X}", *c as u32))
-            .collect();
         let note = format!(
             "Printed as boxes (no font on this machine has them): {}. The certificate file holds them; its HTML rendering shows them.",
-            codes.join(" ")
+            code_points(&unprinted)
         );
         surface.set_fill(Some(fill(BLACK)));
         draw_text(
@@ -642,5 +651,12 @@ mod tests {
         c.operator.name = "J\u{378}rg".into();
         let p = pdf(&c, &seal, Paper::Letter).unwrap();
         assert_eq!(p.unprinted, vec!['\u{378}']);
+        // However many there are, the note stays one line.
+        let many: Vec<char> = (0xE0080..0xE00A8).filter_map(char::from_u32).collect();
+        assert_eq!(
+            code_points(&many),
+            "U+E0080 U+E0081 U+E0082 U+E0083 U+E0084 U+E0085 U+E0086 U+E0087 U+E0088 U+E0089 \
+             U+E008A U+E008B and 28 more"
+        );
     }
 }

@@ -139,13 +139,9 @@ pub fn render(args: &CertRenderArgs) -> anyhow::Result<Exit> {
     write_rendering(&args.out, &bytes)?;
     errln!("wrote {}", args.out.display());
     if !unprinted.is_empty() {
-        let codes: Vec<String> = unprinted
-            .iter()
-            .map(|c| format!("U+{:04X}", *c as u32))
-            .collect();
         errln!(
             "warning: no font on this machine has {} (printed as boxes, named at the foot of the page): install one that has them (Debian: fonts-noto-cjk for Chinese, Japanese, Korean) and render again, or use --format html",
-            codes.join(" ")
+            printout::code_points(&unprinted)
         );
     }
     Ok(checked.code(&args.file))
