@@ -10,6 +10,7 @@ mod common;
 mod audit;
 mod batch;
 mod bench;
+mod corpus;
 mod day;
 mod faults;
 mod purge;
