@@ -430,6 +430,24 @@ fn ata_success_needs_every_layer_to_agree() {
     assert!(matches!(ata_end(2, &ua), AtaEnd::Reset(_)));
     assert!(matches!(ata_end(2, &[]), AtaEnd::Failed { .. }));
     assert!(matches!(ata_end(0x08, &[]), AtaEnd::Failed { .. }), "BUSY");
+    // Descriptor-format sense is read for its registers whatever its ASC/ASCQ: a bridge that
+    // answers GOOD with NO SENSE 00h/00h and the return descriptor (cargo-mutants found the
+    // format test unchecked; taking it for fixed format lost the registers: an error then
+    // read as success).
+    let mut quiet = regs(0x51, 0x04);
+    quiet[1] = 0x00;
+    quiet[3] = 0x00;
+    assert!(
+        matches!(ata_end(0, &quiet), AtaEnd::Failed { regs: Some(_), .. }),
+        "an error in the return descriptor of a GOOD status"
+    );
+    let mut good = regs(0x50, 0);
+    good[1] = 0x00;
+    good[3] = 0x00;
+    assert!(
+        matches!(ata_end(0, &good), AtaEnd::Done(Some(r)) if r.status == 0x50),
+        "the registers of a GOOD status are kept"
+    );
 }
 
 #[test]
