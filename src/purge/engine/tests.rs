@@ -448,6 +448,12 @@ fn ata_success_needs_every_layer_to_agree() {
         matches!(ata_end(0, &good), AtaEnd::Done(Some(r)) if r.status == 0x50),
         "the registers of a GOOD status are kept"
     );
+    // Fixed format carries registers only with ASC/ASCQ 00h/1Dh (SAT): a NO SENSE 00h/00h
+    // whose INFORMATION bytes happen to look like an error status is not the drive's answer.
+    let stale = [
+        0x70, 0, 0x00, 0x04, 0x51, 0x40, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    assert!(matches!(ata_end(0, &stale), AtaEnd::Done(None)));
 }
 
 #[test]
