@@ -454,6 +454,16 @@ fn ata_success_needs_every_layer_to_agree() {
         0x70, 0, 0x00, 0x04, 0x51, 0x40, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
     assert!(matches!(ata_end(0, &stale), AtaEnd::Done(None)));
+    // ... and with CHECK CONDITION it is a failure without registers, never a success.
+    assert!(matches!(
+        ata_end(2, &stale),
+        AtaEnd::Failed { regs: None, .. }
+    ));
+    // A sense key beyond RECOVERED ERROR fails the command even when the registers it
+    // carries look clean (a HARDWARE ERROR with status 50h).
+    let mut hardware = regs(0x50, 0);
+    hardware[1] = 0x04;
+    assert!(matches!(ata_end(2, &hardware), AtaEnd::Failed { .. }));
 }
 
 #[test]
