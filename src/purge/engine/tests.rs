@@ -663,6 +663,25 @@ fn polling_keeps_unknown_apart_from_failed() {
         poll(&failed, Bus::Scsi, &Expect::default()),
         State::Failed(_)
     ));
+    // SANITIZE STATUS EXT itself failing (ERR with IDNF, not ABRT) says nothing of the
+    // sanitize: unknown, and followed, never "the sanitize failed" (cargo-mutants found the
+    // ABRT test unchecked).
+    let mut status_failed = ata_sense(0x8000, 0);
+    status_failed[11] = 0x10;
+    status_failed[21] = 0x51;
+    let s = poll(
+        &Answer {
+            sense: status_failed,
+            data: vec![],
+            status: 2,
+        },
+        Bus::Ata,
+        &Expect::default(),
+    );
+    assert!(
+        matches!(&s, State::Unknown(w) if w.contains("SANITIZE STATUS EXT")),
+        "{s:?}"
+    );
     // The ATA failure reason is decoded.
     let f = hdd(|c| {
         c.sanitize = true;
