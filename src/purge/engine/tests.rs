@@ -682,6 +682,21 @@ fn polling_keeps_unknown_apart_from_failed() {
         matches!(&s, State::Unknown(w) if w.contains("SANITIZE STATUS EXT")),
         "{s:?}"
     );
+    // ABRT in the error register without ERR in the status (a device fault) is not the
+    // drive's report of a failed sanitize either.
+    let mut fault = ata_sense(0x8000, 0);
+    fault[11] = 0x04;
+    fault[21] = 0x70;
+    let s = poll(
+        &Answer {
+            sense: fault,
+            data: vec![],
+            status: 2,
+        },
+        Bus::Ata,
+        &Expect::default(),
+    );
+    assert!(matches!(&s, State::Unknown(_)), "{s:?}");
     // The ATA failure reason is decoded.
     let f = hdd(|c| {
         c.sanitize = true;
