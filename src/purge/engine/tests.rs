@@ -726,3 +726,51 @@ fn only_the_events_after_the_command_are_this_run_s() {
     assert_eq!(events_since(&after[2..], &before), after[2..].to_vec());
     assert!(events_since(&before, &before).is_empty());
 }
+
+/// How a SCSI SANITIZE or FORMAT UNIT answered decides what the certificate may say (found
+/// unchecked by cargo-mutants): GOOD started it; a timeout after the command went out may
+/// have left the media partly erased (failed, never "refused"); any other error of the
+/// transport is the transport's (a refusal only where the kernel refused it).
+#[test]
+fn a_scsi_start_is_judged_by_how_it_ended() {
+    use super::scsi::scsi_started;
+    assert!(scsi_started("SANITIZE", Ok((0, vec![]))).is_ok());
+    let timed_out = io::Error::new(io::ErrorKind::TimedOut, "the command timed out");
+    assert!(matches!(
+        scsi_started("SANITIZE", Err(timed_out)),
+        Err(StartError::Failed(w)) if w.contains("partly erased")
+    ));
+    let eio = io::Error::from_raw_os_error(nix::libc::EIO);
+    assert!(matches!(
+        scsi_started("SANITIZE", Err(eio)),
+        Err(StartError::Unknown(_))
+    ));
+    let enotty = io::Error::from_raw_os_error(nix::libc::ENOTTY);
+    assert!(matches!(
+        scsi_started("SANITIZE", Err(enotty)),
+        Err(StartError::Refused(_))
+    ));
+}
+
+/// REQUEST SENSE answered as a CHECK CONDITION carries the state in its sense data: a
+/// busy device's "format in progress" is read, not taken for a rejection.
+#[test]
+fn request_sense_as_a_check_condition_is_read() {
+    let busy = Answer {
+        sense: vec![0x70, 0, 0x02, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x04, 0x04],
+        data: vec![],
+        status: 2,
+    };
+    assert!(matches!(
+        super::scsi::request_sense(&busy),
+        Ok((2, 0x04, 0x04, _))
+    ));
+    let rejected = Answer {
+        sense: vec![],
+        data: vec![],
+        status: 2,
+    };
+    assert!(super::scsi::request_sense(&rejected)
+        .unwrap_err()
+        .contains("rejected"));
+}
