@@ -666,36 +666,26 @@ fn polling_keeps_unknown_apart_from_failed() {
     // SANITIZE STATUS EXT itself failing (ERR with IDNF, not ABRT) says nothing of the
     // sanitize: unknown, and followed, never "the sanitize failed" (cargo-mutants found the
     // ABRT test unchecked).
-    let mut status_failed = ata_sense(0x8000, 0);
-    status_failed[11] = 0x10;
-    status_failed[21] = 0x51;
-    let s = poll(
-        &Answer {
-            sense: status_failed,
+    // The status asked with CHECK CONDITION and these ERROR and STATUS registers.
+    let status_with = |error: u8, status: u8| {
+        let mut sense = ata_sense(0x8000, 0);
+        sense[11] = error;
+        sense[21] = status;
+        let answer = Answer {
+            sense,
             data: vec![],
             status: 2,
-        },
-        Bus::Ata,
-        &Expect::default(),
-    );
+        };
+        poll(&answer, Bus::Ata, &Expect::default())
+    };
+    let s = status_with(0x10, 0x51);
     assert!(
         matches!(&s, State::Unknown(w) if w.contains("SANITIZE STATUS EXT")),
         "{s:?}"
     );
     // ABRT in the error register without ERR in the status (a device fault) is not the
     // drive's report of a failed sanitize either.
-    let mut fault = ata_sense(0x8000, 0);
-    fault[11] = 0x04;
-    fault[21] = 0x70;
-    let s = poll(
-        &Answer {
-            sense: fault,
-            data: vec![],
-            status: 2,
-        },
-        Bus::Ata,
-        &Expect::default(),
-    );
+    let s = status_with(0x04, 0x70);
     assert!(matches!(&s, State::Unknown(_)), "{s:?}");
     // The ATA failure reason is decoded.
     let f = hdd(|c| {
