@@ -306,13 +306,29 @@ fn scope_of(
 /// Refuses a scope with a device in use, or one that may reach what others use unless the
 /// operator allowed it.
 fn check_scope(d: &Drive, scope: &Scope, allow_shared: bool) -> Result<(), Error> {
-    let sys = Path::new("/sys");
-    let usage = device::safety::Usage::read();
+    scope_in_use(d, scope, Path::new("/sys"), &device::safety::Usage::read())?;
+    match &scope.shared {
+        Some(why) if !allow_shared => Err(refused(
+            &d.probe,
+            format!("{why}; if erasing all of it is intended, add --allow-shared"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a scope with a device other than the target in use (the target itself is
+/// checked with its partitions before): `sys` and `usage` are the machine's, or a test's.
+fn scope_in_use(
+    d: &Drive,
+    scope: &Scope,
+    sys: &Path,
+    usage: &device::safety::Usage,
+) -> Result<(), Error> {
     for (path, devno) in scope.devices.iter().filter(|_| !d.simulated) {
         if Some(*devno) == d.probe.devno {
             continue; // checked already, with its partitions
         }
-        if let Some(why) = device::safety::block_in_use(sys, *devno, &usage) {
+        if let Some(why) = device::safety::block_in_use(sys, *devno, usage) {
             return Err(refused(
                 &d.probe,
                 format!(
@@ -323,13 +339,7 @@ fn check_scope(d: &Drive, scope: &Scope, allow_shared: bool) -> Result<(), Error
             ));
         }
     }
-    match &scope.shared {
-        Some(why) if !allow_shared => Err(refused(
-            &d.probe,
-            format!("{why}; if erasing all of it is intended, add --allow-shared"),
-        )),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// Refuses a method the drive does not report (a SCSI drive that cannot report its support
@@ -1445,6 +1455,7 @@ fn finish(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
@@ -2042,5 +2053,207 @@ mod tests {
             kept.outcome.supersedes,
             vec!["first-certificate".to_string()]
         );
+    }
+
+    /// A sysfs tree with `/sys/dev/block/259:N` for each of `names` (nvme0nN).
+    fn fake_sys(names: &[&str]) -> tempfile::TempDir {
+        let sys = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(sys.path().join("dev/block")).unwrap();
+        for (i, n) in names.iter().enumerate() {
+            let dir = sys.path().join("devices").join(n);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::os::unix::fs::symlink(&dir, sys.path().join(format!("dev/block/259:{}", i + 1)))
+                .unwrap();
+        }
+        sys
+    }
+
+    #[test]
+    fn a_scope_with_another_device_in_use_is_refused_and_shared_only_when_allowed() {
+        let sys = fake_sys(&["nvme0n1", "nvme0n2"]);
+        let opened = |devno: (u64, u64)| device::safety::Usage {
+            opened: vec![(devno, "42 (postgres)".into())],
+            ..Default::default()
+        };
+        let scope = Scope {
+            summary: "the whole NVM subsystem".into(),
+            reaches: vec!["/dev/nvme0n1".into(), "/dev/nvme0n2".into()],
+            devices: vec![
+                (PathBuf::from("/dev/nvme0n1"), (259, 1)),
+                (PathBuf::from("/dev/nvme0n2"), (259, 2)),
+            ],
+            shared: None,
+        };
+        let mut d = drive(&setup("crypto"));
+        d.simulated = false;
+        d.probe.devno = Some((259, 1));
+        // The other namespace in use: refused, naming it and who has it.
+        let e = scope_in_use(&d, &scope, sys.path(), &opened((259, 2)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/dev/nvme0n2") && e.contains("postgres") && e.contains("erases"),
+            "{e}"
+        );
+        // The target itself is checked before, with its partitions: not here again.
+        assert!(scope_in_use(&d, &scope, sys.path(), &opened((259, 1))).is_ok());
+        // The simulated drive has no sysfs of its own to ask.
+        d.simulated = true;
+        assert!(scope_in_use(&d, &scope, sys.path(), &opened((259, 2))).is_ok());
+
+        // What others may use is refused unless allowed.
+        let shared = Scope {
+            devices: vec![],
+            shared: Some("the controller reports more than one port (CMIC)".into()),
+            ..scope
+        };
+        let e = check_scope(&d, &shared, false).unwrap_err().to_string();
+        assert!(e.contains("CMIC") && e.contains("--allow-shared"), "{e}");
+        assert!(check_scope(&d, &shared, true).is_ok());
+        let alone = Scope {
+            shared: None,
+            ..shared
+        };
+        assert!(check_scope(&d, &alone, false).is_ok());
+    }
+
+    #[test]
+    fn a_bridged_drive_whose_only_purge_is_the_enhanced_erase_is_told_that_method_by_name() {
+        let nist_purge = Request {
+            method: None,
+            ..request(Method::AtaSanitizeBlock)
+        };
+        let e = prepare(
+            &ata_drive("usb", security_hdd()),
+            &nist_purge,
+            &crate::progress::Quiet,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--method ata-security-erase-enhanced --allow-bridged-security-erase"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_overwrite_never_uses_the_pattern_the_drive_s_deallocated_blocks_read_as() {
+        let pattern = |d: &Drive, asked: Option<u32>, m: Method| {
+            let r = Request {
+                pattern: asked,
+                method: Some(m),
+                ..request(m)
+            };
+            prepare(d, &r, &crate::progress::Quiet).map(|p| (p.opts.pattern, p.warnings))
+        };
+        // NVMe: the namespace's DLFEAT says deallocated blocks read as zeros.
+        let zeros = drive(&setup("overwrite,dealloc"));
+        let (p, warnings) = pattern(&zeros, None, Method::NvmeSanitizeOverwrite).unwrap();
+        assert_eq!(p, 0x5a5a_5a5a);
+        assert!(
+            warnings.iter().any(|w| w.contains("deallocated")),
+            "{warnings:?}"
+        );
+        let e = pattern(&zeros, Some(0), Method::NvmeSanitizeOverwrite)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--pattern"), "{e}");
+        let plain = drive(&setup("overwrite"));
+        assert_eq!(
+            pattern(&plain, None, Method::NvmeSanitizeOverwrite)
+                .unwrap()
+                .0,
+            0
+        );
+        // ATA: IDENTIFY word 69 bit 5 (TRIM reads zeros).
+        let ata = |trim: bool| {
+            ata_drive(
+                "sata",
+                crate::purge::sim_ata::AtaConfig {
+                    sanitize: true,
+                    trim,
+                    ..Default::default()
+                },
+            )
+        };
+        let of = |d: &Drive| pattern(d, None, Method::AtaSanitizeOverwrite).unwrap().0;
+        assert_eq!(of(&ata(true)), 0x5a5a_5a5a);
+        assert_eq!(of(&ata(false)), 0);
+    }
+
+    #[test]
+    fn a_crypto_format_names_the_capability_that_shows_it() {
+        let s = setup("format");
+        let d = drive(&s);
+        let p = prepare(
+            &d,
+            &request(Method::NvmeFormatCrypto),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let pre = preconditions(&d, &p);
+        assert!(pre[0].evidence.contains("FNA"), "{pre:?}");
+    }
+
+    #[test]
+    fn the_journal_keeps_the_record_and_folder_the_purge_began_with() {
+        let mut s = setup("crypto,slow");
+        let record = Record {
+            asset_tag: "ASSET-7".into(),
+            ..Record::default()
+        };
+        s.keeper.record = Some(record.clone());
+        s.keeper.cert_dir = Some(PathBuf::from("/var/lib/mediasan/certificates"));
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        assert_eq!(j.record, Some(record));
+        assert_eq!(
+            j.cert_dir,
+            Some(PathBuf::from("/var/lib/mediasan/certificates"))
+        );
+    }
+
+    #[test]
+    fn the_record_says_how_the_samples_were_drawn_what_was_captured_and_the_grade() {
+        let s = setup("crypto,format");
+        let d = drive(&s);
+        let rma = tempfile::tempdir().unwrap();
+        let r = Request {
+            rma_capture: Some(rma.path().to_path_buf()),
+            ..request(Method::NvmeSanitizeCrypto)
+        };
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let o = &ran.outcome;
+        assert!(o.purge_grade);
+        assert_eq!(o.medium, "flash (NVMe)");
+        assert!(!o.command.captured.is_empty(), "the RMA pages are recorded");
+        let v = &o.verification;
+        assert_eq!(v.method, "sampled");
+        assert!(v.algorithm.starts_with("canaries"), "{}", v.algorithm);
+        assert_eq!(v.seed.len(), 64, "{}", v.seed);
+        assert!(v.subsections > 0 && v.sample_bytes > 0 && v.samples > 0);
+        assert!(v.coverage_percent > 0.0);
+        assert_eq!(v.bytes_planned, v.samples * v.sample_bytes);
+        // A Clear-grade method is recorded as such.
+        let r = request(Method::NvmeFormatUserData);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let ran = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        assert!(!ran.outcome.purge_grade);
     }
 }

@@ -764,3 +764,118 @@ fn request_sense_as_a_check_condition_is_read() {
         .unwrap_err()
         .contains("rejected"));
 }
+
+/// An ATA drive behind a translator, answered by opcode: SANITIZE STATUS EXT (ATA PASS-THROUGH
+/// (16)), MODE SENSE/SELECT of the Control mode page, REQUEST SENSE.
+struct Translator {
+    status: io::Result<(u8, Vec<u8>)>,
+    request_sense: Vec<u8>,
+}
+
+impl Passthrough for Translator {
+    fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+        Err(io::Error::other("not NVMe"))
+    }
+    fn scsi(&self, cdb: &[u8], _: DataDir, data: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+        match cdb[0] {
+            0x85 => match &self.status {
+                Ok(a) => Ok(a.clone()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            },
+            // The Control mode page, D_SENSE off; MODE SELECT taken (and ignored).
+            0x5A => {
+                let answer = [0, 18, 0, 0, 0, 0, 0, 0, 0x0A, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0];
+                data[..answer.len()].copy_from_slice(&answer);
+                Ok((0, vec![]))
+            }
+            0x55 => Ok((0, vec![])),
+            0x03 => {
+                let n = self.request_sense.len().min(data.len());
+                data[..n].copy_from_slice(&self.request_sense[..n]);
+                Ok((0, vec![]))
+            }
+            other => panic!("unexpected opcode {other:#04x}"),
+        }
+    }
+}
+
+/// Where SANITIZE STATUS EXT cannot be had, only a positive "sanitize in progress" from
+/// REQUEST SENSE counts (as running, with its progress); and fixed-format registers whose
+/// COUNT 15:8 is lost (a translator that ignores D_SENSE) say nothing of the flags.
+#[test]
+fn only_what_the_translator_positively_says_is_taken_for_the_state() {
+    let no_status = |request_sense: Vec<u8>| Translator {
+        status: Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+        request_sense,
+    };
+    // NOT READY, 04h/1Bh "sanitize in progress", progress 0x8000 of 65536.
+    let in_progress = vec![
+        0x70, 0, 0x02, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x04, 0x1B, 0, 0x80, 0x80, 0x00,
+    ];
+    assert_eq!(
+        poll(&no_status(in_progress), Bus::Ata, &Expect::default()),
+        State::Running(50.0)
+    );
+    let nothing = vec![0x70, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0, 0];
+    assert!(matches!(
+        poll(&no_status(nothing), Bus::Ata, &Expect::default()),
+        State::Unknown(w) if w.contains("cannot be read")
+    ));
+    // RECOVERED ERROR, 00h/1Dh, fixed format: STATUS 50h, COUNT 7:0 = 0 with COUNT UPPER
+    // NONZERO, before and after D_SENSE was asked for.
+    let fixed = vec![
+        0x70, 0, 0x01, 0x00, 0x50, 0x40, 0x00, 0x0a, 0x40, 0, 0, 0, 0x00, 0x1D, 0, 0, 0, 0,
+    ];
+    let ignores_d_sense = Translator {
+        status: Ok((2, fixed)),
+        request_sense: vec![],
+    };
+    let s = poll(&ignores_d_sense, Bus::Ata, &Expect::default());
+    assert!(
+        matches!(&s, State::Unknown(w) if w.contains("without the flags")),
+        "{s:?}"
+    );
+}
+
+/// A controller whose Persistent Event Log is `total` bytes long: records the length of each
+/// read of the log.
+struct EventLog {
+    total: u64,
+    reads: std::sync::Mutex<Vec<u32>>,
+}
+
+impl Passthrough for EventLog {
+    fn nvme(&self, c: &nvme::AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
+        assert_eq!(c.cdw10 & 0xFF, 0x0D, "the Persistent Event Log");
+        let numd = (c.cdw10 >> 16 | c.cdw11 << 16) + 1;
+        assert_eq!(numd * 4, c.data_len, "the length asked is the buffer's");
+        assert_eq!(data.len(), c.data_len as usize);
+        match c.cdw10 >> 8 & 0xF {
+            1 => data[8..16].copy_from_slice(&self.total.to_le_bytes()),
+            0 => self.reads.lock().unwrap().push(c.data_len),
+            _ => {}
+        }
+        Ok((0, 0))
+    }
+    fn scsi(&self, _: &[u8], _: DataDir, _: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+        Err(io::Error::other("not SCSI"))
+    }
+}
+
+/// The log is read whole up to 64 KiB, in whole dwords, never past what the controller has
+/// (but always its 512-byte header).
+#[test]
+fn the_event_log_is_read_in_whole_dwords_up_to_64_kib() {
+    for (total, read) in [(100, 512), (4098, 4096), (6000, 6000), (1 << 20, 64 << 10)] {
+        let d = EventLog {
+            total,
+            reads: Default::default(),
+        };
+        super::nvme::persistent_events(&d);
+        assert_eq!(
+            *d.reads.lock().unwrap(),
+            vec![read],
+            "a log of {total} bytes"
+        );
+    }
+}
