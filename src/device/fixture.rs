@@ -7,6 +7,169 @@
 //!   the SMART status, `SMDT` the SMART data, `SMTH` the SMART thresholds), a big-endian
 //!   32-bit length, then that many bytes.
 
+use serde::{Deserialize, Serialize};
+
+use super::ata;
+use super::nvme::AdminCmd;
+
+/// The format name of mediasan's own recordings (`mediasan capture`).
+pub const FORMAT: &str = "mediasan-capture/1";
+
+/// A drive's answers to read-only commands, exactly as they came back: what a replay answers
+/// with (and only with). mediasan's own recording format (JSON); other tools' files are read
+/// into it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    /// [`FORMAT`].
+    pub format: String,
+    /// `ata`, `scsi` or `nvme`: the command set the drive was reached with.
+    pub bus: String,
+    /// Where it was recorded (`mediasan capture` and its version, or the file it was read from).
+    pub source: String,
+    /// The serial number was blanked before it was kept.
+    pub serial_scrubbed: bool,
+    /// The block device's size and logical block size when it was recorded.
+    pub size: u64,
+    pub logical_block_size: u32,
+    /// Each command and its answer, in the order sent.
+    pub exchanges: Vec<Exchange>,
+}
+
+/// One command and the drive's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exchange {
+    /// What it is, for people (`IDENTIFY DEVICE`).
+    pub command: String,
+    /// A SCSI CDB (ATA inside ATA PASS-THROUGH), hex; or, for NVMe, the 72 bytes of the admin
+    /// command with the buffer address and timeout zero ([`nvme_key`]).
+    pub cdb: String,
+    /// SCSI status, or the NVMe status field.
+    pub status: u16,
+    /// SCSI sense data, hex (empty for NVMe).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sense: String,
+    /// NVMe completion dword 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub result: u32,
+    /// The data the drive returned, hex (empty: none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub data: String,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// An NVMe admin command as a recording keys it: the kernel's 72 bytes without the buffer's
+/// address and the timeout, which differ from run to run.
+pub fn nvme_key(c: &AdminCmd) -> Vec<u8> {
+    AdminCmd {
+        addr: 0,
+        timeout_ms: 0,
+        ..*c
+    }
+    .to_bytes()
+    .to_vec()
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes from hex (spaces allowed between bytes).
+///
+/// # Errors
+/// What is not hex.
+pub fn unhex(s: &str) -> Result<Vec<u8>, String> {
+    let s: String = s.split_whitespace().collect();
+    if !s.len().is_multiple_of(2) {
+        return Err(format!("odd number of hex digits ({})", s.len()));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("not hex: {:?}", &s[i..i + 2]))
+        })
+        .collect()
+}
+
+impl Recording {
+    /// Reads a recording: mediasan's JSON, or an `skdump --save` file.
+    ///
+    /// # Errors
+    /// A file that is neither, or is broken, named.
+    pub fn read(bytes: &[u8], name: &str) -> Result<Recording, String> {
+        if bytes.first() == Some(&b'{') {
+            let r: Recording = serde_json::from_slice(bytes)
+                .map_err(|e| format!("{name}: not a mediasan recording: {e}"))?;
+            if r.format != FORMAT {
+                return Err(format!(
+                    "{name}: a recording in format {:?}, this mediasan reads {FORMAT}",
+                    r.format
+                ));
+            }
+            for x in &r.exchanges {
+                for (what, h) in [("cdb", &x.cdb), ("sense", &x.sense), ("data", &x.data)] {
+                    unhex(h).map_err(|e| format!("{name}: {} {what}: {e}", x.command))?;
+                }
+            }
+            return Ok(r);
+        }
+        let answers = read_skdump(bytes).map_err(|e| format!("{name}: {e}"))?;
+        Recording::from_ata(&answers, &format!("skdump file {name}"))
+            .ok_or_else(|| format!("{name}: the skdump file has no IDENTIFY DEVICE"))
+    }
+
+    /// The recording of an ATA drive from its answers, as mediasan itself asks for them: the
+    /// same CDBs it sends, so a replay answers them. `None` without IDENTIFY.
+    pub fn from_ata(a: &AtaAnswers, source: &str) -> Option<Recording> {
+        let id = a.identify.as_deref()?;
+        let parsed = ata::parse_identify(id);
+        let mut exchanges = vec![Exchange {
+            command: "IDENTIFY DEVICE".into(),
+            cdb: hex(&ata::identify()),
+            data: hex(id),
+            ..Exchange::default()
+        }];
+        if let Some(d) = &a.smart_data {
+            exchanges.push(Exchange {
+                command: "SMART READ DATA".into(),
+                cdb: hex(&super::health::smart_read_data()),
+                data: hex(d.as_slice()),
+                ..Exchange::default()
+            });
+        }
+        if let Some(ok) = a.smart_ok {
+            // The verdict comes back in LBA mid/high, with CK_COND: CHECK CONDITION, RECOVERED
+            // ERROR, 00h/1Dh and an ATA Status Return descriptor.
+            let (mid, high) = if ok { (0x4F, 0xC2) } else { (0xF4, 0x2C) };
+            let sense = [
+                0x72, 0x01, 0x00, 0x1D, 0, 0, 0, 14, 0x09, 0x0C, 0x00, 0x00, 0, 0, 0, 0, 0, mid, 0,
+                high, 0x00, 0x50,
+            ];
+            exchanges.push(Exchange {
+                command: "SMART RETURN STATUS".into(),
+                cdb: hex(&super::health::smart_return_status()),
+                status: 2,
+                sense: hex(&sense),
+                ..Exchange::default()
+            });
+        }
+        Some(Recording {
+            format: FORMAT.into(),
+            bus: "ata".into(),
+            source: source.into(),
+            serial_scrubbed: id[20..40].iter().all(|b| *b == b' '),
+            size: parsed.sectors * 512,
+            logical_block_size: 512,
+            exchanges,
+        })
+    }
+}
+
 /// A drive's recorded answers to read-only ATA commands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AtaAnswers {
@@ -114,6 +277,54 @@ mod tests {
             .unwrap_err()
             .contains("100 bytes, not 512"));
         assert!(read_skdump(&f[..3]).unwrap_err().contains("cut short"));
+    }
+
+    #[test]
+    fn an_skdump_becomes_a_recording_of_the_commands_mediasan_sends() {
+        let mut id = [0u8; 512];
+        id[20..40].fill(b' ');
+        // 48-bit, 1000 sectors (words 100-103).
+        id[83 * 2 + 1] = 0x04;
+        id[86 * 2 + 1] = 0x04;
+        id[200..202].copy_from_slice(&1000u16.to_le_bytes());
+        let mut f = record(b"IDFY", &id);
+        f.extend(record(b"SMST", &0u32.to_be_bytes()));
+        f.extend(record(b"SMDT", &[7u8; 512]));
+        let r = Recording::read(&f, "x.skdump").unwrap();
+        assert_eq!(
+            (r.bus.as_str(), r.size, r.serial_scrubbed),
+            ("ata", 512_000, true)
+        );
+        let cdbs: Vec<&str> = r.exchanges.iter().map(|x| x.cdb.as_str()).collect();
+        assert_eq!(
+            cdbs,
+            [
+                hex(&ata::identify()),
+                hex(&super::super::health::smart_read_data()),
+                hex(&super::super::health::smart_return_status())
+            ]
+        );
+        // A failing drive's SMART RETURN STATUS: LBA mid/high F4h/2Ch, with its registers.
+        let status = ata::decode_return(&unhex(&r.exchanges[2].sense).unwrap()).unwrap();
+        assert_eq!((status.lba >> 8) & 0xFFFF, 0x2CF4);
+        // Its own JSON reads back the same; another format or broken hex is named.
+        let json = serde_json::to_vec(&r).unwrap();
+        assert_eq!(Recording::read(&json, "r.json").unwrap(), r);
+        let other = String::from_utf8(json.clone())
+            .unwrap()
+            .replace(FORMAT, "mediasan-capture/9");
+        assert!(Recording::read(other.as_bytes(), "r.json")
+            .unwrap_err()
+            .contains("mediasan-capture/9"));
+        let broken = String::from_utf8(json)
+            .unwrap()
+            .replacen("\"data\":\"", "\"data\":\"zz", 1);
+        assert!(Recording::read(broken.as_bytes(), "r.json")
+            .unwrap_err()
+            .contains("IDENTIFY DEVICE data"));
+        assert!(Recording::read(&record(b"SMDT", &[0; 512]), "y")
+            .unwrap_err()
+            .contains("no IDENTIFY"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod list;
 pub mod mem;
 pub mod nvme;
 pub mod passthrough;
+pub mod replay;
 pub mod safety;
 pub mod scsi;
 pub mod subsystem;

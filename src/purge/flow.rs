@@ -51,6 +51,10 @@ impl Drive {
     /// A spec that does not parse; in a build without the test seams, always.
     pub fn from_simulation(path: &Path, spec: &str) -> Result<Drive, String> {
         #[cfg(any(test, debug_assertions, feature = "test-seams"))]
+        if let Some(file) = spec.strip_prefix("replay:") {
+            return Drive::replayed(path, Path::new(file));
+        }
+        #[cfg(any(test, debug_assertions, feature = "test-seams"))]
         return super::sim::SimNvme::from_spec(spec)
             .map(|sim| Drive::simulated(path, std::sync::Arc::new(sim)));
         #[cfg(not(any(test, debug_assertions, feature = "test-seams")))]
@@ -58,6 +62,69 @@ impl Drive {
             let _ = (path, spec);
             Err("--simulate is a test seam, not in this build".into())
         }
+    }
+
+    /// A real drive's recorded answers (`replay:FILE`: a mediasan recording or an skdump
+    /// file), named `path`: it answers only the read-only commands recorded, and its media can
+    /// be neither read nor written, so only what the drive itself said decides.
+    ///
+    /// # Errors
+    /// A file that cannot be read or is not a recording.
+    pub fn replayed(path: &Path, file: &Path) -> Result<Drive, String> {
+        let bytes = std::fs::read(file)
+            .map_err(|e| format!("cannot read the recording {}: {e}", file.display()))?;
+        let r = device::fixture::Recording::read(&bytes, &file.display().to_string())?;
+        let bus = match r.bus.as_str() {
+            "ata" => Bus::Ata,
+            "scsi" => Bus::Scsi,
+            "nvme" => Bus::Nvme,
+            other => return Err(format!("{}: unknown bus {other:?}", file.display())),
+        };
+        let pass = device::replay::Replay::new(&r)?;
+        let mut identity = device::Identity {
+            interface: if bus == Bus::Nvme { "nvme" } else { "sata" }.into(),
+            media_type: "replayed".into(),
+            serial_source: format!("recording {}", file.display()),
+            ..device::Identity::default()
+        };
+        if bus == Bus::Ata {
+            let mut id = [0u8; 512];
+            if matches!(
+                pass.scsi(&device::ata::identify(), DataDir::FromDevice, &mut id, 0),
+                Ok((0, _))
+            ) {
+                let i = device::ata::parse_identify(&id);
+                // As libata tells the kernel: non-rotational only for word 217 = 1.
+                identity.rotational = i.rotation_rate != 1;
+                (identity.model, identity.serial, identity.firmware) =
+                    (i.model, i.serial, i.firmware);
+            }
+        }
+        let block = r.logical_block_size.max(512);
+        Ok(Drive {
+            probe: Probe {
+                path: path.to_path_buf(),
+                canonical: path.to_path_buf(),
+                kind: device::Kind::Block,
+                size: r.size,
+                logical_block_size: block,
+                physical_block_size: block,
+                read_only: false,
+                devno: None,
+                identity,
+                id: device::FileId::default(),
+                backing_id: None,
+                born_ns: None,
+                handle: None,
+            },
+            bus,
+            pass: Box::new(pass),
+            media: Box::new(device::replay::NoMedia {
+                size: r.size,
+                block_size: block,
+            }),
+            simulated: true,
+        })
     }
 
     /// The test seam's simulated NVMe drive, named `path`.

@@ -146,3 +146,79 @@ fn every_real_drive_is_decoded_and_decided_as_the_standard_says() {
         assert_eq!(purge, e.purge, "{name}");
     }
 }
+
+/// Runs `mediasan ARGS` against the fixture replayed (the hidden `--simulate replay:FILE`
+/// seam: a drive that answers only what the real one answered, with media that cannot be
+/// read or written): (exit code, stdout, stderr).
+fn replayed(env: &crate::common::Env, file: &Path, args: &[&str]) -> (i32, String, String) {
+    let spec = format!("replay:{}", file.display());
+    let mut cmd = env.cmd();
+    cmd.args([args[0], "/dev/replay0", "--simulate"]);
+    if args[0] == "sanitize" {
+        cmd.arg(format!("/dev/replay0={spec}"));
+    } else {
+        cmd.arg(&spec);
+    }
+    let out = cmd.args(&args[1..]).arg("--dry-run").output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every fixture replayed through the real binary: the dry runs of `purge` (its own choice,
+/// and a security erase asked for by name) and, where the policy needs no overwrite, of
+/// `sanitize`, decide as the corpus's expectations (written from the standard) say.
+#[test]
+fn every_real_drive_replayed_through_the_binary_is_decided_as_the_standard_says() {
+    let env = crate::common::Env::new();
+    for f in corpus().fixture {
+        let name = f.file.display().to_string();
+        let file = corpus_dir().join(&f.file);
+        let e = &f.expect;
+        // nist-purge: the strongest Purge, or a refusal saying there is none.
+        let (code, out, err) = replayed(&env, &file, &["purge"]);
+        if e.purge == "none" {
+            assert_ne!(code, 0, "{name}: {out}");
+            assert!(err.contains("no Purge-grade command"), "{name}: {err}");
+        } else {
+            assert_eq!(code, 0, "{name}: {err}");
+            assert!(
+                out.contains(&format!("{} (Purge)", e.purge)),
+                "{name}: {out}"
+            );
+        }
+        // A security erase asked for by name: refused without the feature set, refused
+        // while frozen, else planned with the drive's own time (words 89/90).
+        let (code, out, err) = replayed(&env, &file, &["purge", "--method", "ata-security-erase"]);
+        let has = |s: &str| e.security.iter().any(|x| x == s);
+        if !has("supported") {
+            assert_ne!(code, 0, "{name}: {out}");
+            assert!(err.contains("does not report support"), "{name}: {err}");
+        } else if has("frozen") {
+            assert_ne!(code, 0, "{name}: {out}");
+            assert!(err.contains("frozen"), "{name}: {err}");
+        } else {
+            assert_eq!(code, 0, "{name}: {err}");
+            assert!(out.contains("SECURITY ERASE UNIT"), "{name}: {out}");
+            if let Some([normal, _]) = e.erase_minutes {
+                assert!(
+                    out.contains(&format!("the drive estimates {normal} min")),
+                    "{name}: {out}"
+                );
+            }
+            assert!(out.contains(&e.model), "{name}: {out}");
+        }
+        // sanitize: a solid-state drive without a Purge is, under nist-decommission, to be
+        // destroyed (a spinning one is overwritten, which a replay has no media for).
+        if e.medium == "flash" && e.purge == "none" {
+            let (code, out, err) = replayed(&env, &file, &["sanitize"]);
+            assert_eq!(code, 0, "{name}: {err}");
+            assert!(
+                out.contains("flash medium") && out.contains("recommendation Destroy"),
+                "{name}: {out}"
+            );
+        }
+    }
+}
