@@ -117,6 +117,10 @@ pub enum Command {
     List(ListArgs),
     /// List the built-in policies.
     Policies(PoliciesArgs),
+    /// Record a drive's answers to the read-only commands mediasan decides from (identify,
+    /// capabilities, logs, health, hidden areas) into a file to send in: through a door that
+    /// can only send read-only commands, serial numbers blanked. Writes nothing to the drive.
+    Capture(CaptureArgs),
     /// Print the man page or shell completions, generated from these definitions.
     #[command(subcommand)]
     Generate(GenerateCommand),
@@ -803,6 +807,29 @@ pub struct PurgeArgs {
 
     #[command(flatten)]
     pub record: RecordArgs,
+
+    #[command(flatten)]
+    pub seams: SeamArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    /// The drive (a whole NVMe namespace, SATA or SAS disk).
+    #[arg(value_name = "DEVICE")]
+    pub target: PathBuf,
+
+    /// Write the recording to FILE (JSON) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Keep the serial numbers and world wide names (blanked by default, so a recording can
+    /// be shared).
+    #[arg(long)]
+    pub keep_serial: bool,
+
+    /// How to talk to the drive.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub transport: BusArg,
 
     #[command(flatten)]
     pub seams: SeamArgs,

@@ -3,6 +3,7 @@
 
 mod audit;
 mod bench;
+mod capture;
 mod cert;
 mod destroyed;
 mod keygen;
@@ -152,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Keygen(a) => keygen::run(&a),
         Command::List(a) => list::run(&a),
         Command::Policies(a) => policies::run(&a),
+        Command::Capture(a) => capture::run(&a),
         Command::Generate(g) => generate(&g),
     }
 }

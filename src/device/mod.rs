@@ -4,6 +4,7 @@
 //! Nothing here decides *whether* to wipe; `safety` does that. Nothing here knows patterns.
 
 pub mod ata;
+pub mod capture;
 pub mod fixture;
 pub mod health;
 pub mod hidden;

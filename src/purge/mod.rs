@@ -6,6 +6,7 @@
 //! encodings and decodings, and the one door to a drive (`Passthrough`), live in `device`
 //! (`device::{ata, nvme, scsi, passthrough}`), shared with the hidden-area queries.
 
+pub mod capture;
 pub mod engine;
 pub mod evidence;
 pub mod flow;

@@ -222,3 +222,72 @@ fn every_real_drive_replayed_through_the_binary_is_decided_as_the_standard_says(
         }
     }
 }
+
+/// `mediasan capture` of a drive, replayed, makes the same decisions: the dry runs of
+/// nist-purge and of each method print the same lines (or the same refusal) for the drive
+/// and for its recording. The simulated NVMe drives stand in for real ones here.
+#[test]
+fn a_capture_replayed_decides_as_the_drive_did() {
+    let env = crate::common::Env::new();
+    for features in [
+        "crypto,block",
+        "overwrite,dealloc",
+        "format",
+        "crypto,shared",
+        "block,ndi",
+    ] {
+        let sim = format!("nvme:4M:{features}");
+        let rec = env.dir.path().join(format!("{features}.json"));
+        let out = env
+            .cmd()
+            .args(["capture", "/dev/simnvme0", "--simulate", &sim, "-o"])
+            .arg(&rec)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("serial numbers blanked") && said.contains("nothing was written"),
+            "{said}"
+        );
+        let recording: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&rec).unwrap()).unwrap();
+        assert_eq!(recording["format"], "mediasan-capture/1");
+        let dry = |spec: &str, method: &[&str]| {
+            let out = env
+                .cmd()
+                .args(["purge", "/dev/simnvme0", "--dry-run", "--simulate", spec])
+                .args(method)
+                .output()
+                .unwrap();
+            let err: Vec<String> = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .filter(|l| !l.starts_with("warning: no "))
+                .map(str::to_string)
+                .collect();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                err,
+            )
+        };
+        let replay = format!("replay:{}", rec.display());
+        for method in [
+            &[][..],
+            &["--method", "nvme-sanitize-crypto"],
+            &["--method", "nvme-sanitize-block"],
+            &["--method", "nvme-sanitize-overwrite"],
+            &["--method", "nvme-format-user-data"],
+        ] {
+            assert_eq!(
+                dry(&sim, method),
+                dry(&replay, method),
+                "{features} {method:?}"
+            );
+        }
+    }
+}

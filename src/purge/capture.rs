@@ -1,0 +1,99 @@
+//! `mediasan capture`: a drive's answers to exactly what mediasan's decisions read — the
+//! purge probe, a dry-run preparation of nist-purge and of every method of its bus,
+//! its health and its hidden areas — recorded through a door that can only send read-only
+//! commands ([`crate::device::capture`]), serial numbers blanked unless asked to keep them.
+//! Replayed (`--simulate replay:FILE`), the recording makes the same decisions.
+
+use std::time::Duration;
+
+use super::engine::{self, Bus};
+use super::flow::{self, Drive, NoDeallocate, Request};
+use crate::device::capture::{scrub, taken, Recorder};
+use crate::device::fixture::{Recording, FORMAT};
+use crate::device::{health, hidden};
+
+/// The door a drive has while its own is moved into the recording one: it passes nothing.
+struct Closed;
+
+impl crate::device::passthrough::Passthrough for Closed {
+    fn nvme(&self, _: &crate::device::nvme::AdminCmd, _: &mut [u8]) -> std::io::Result<(u16, u32)> {
+        Err(std::io::Error::other("closed"))
+    }
+    fn scsi(
+        &self,
+        _: &[u8],
+        _: crate::device::passthrough::DataDir,
+        _: &mut [u8],
+        _: u32,
+    ) -> std::io::Result<(u8, Vec<u8>)> {
+        Err(std::io::Error::other("closed"))
+    }
+}
+
+/// Records `d`'s answers. The drive's own door is replaced by the recording one for the
+/// whole run, so nothing else can reach it.
+pub fn record(mut d: Drive, keep_serial: bool) -> Recording {
+    let inner = std::mem::replace(&mut d.pass, Box::new(Closed));
+    let (door, kept) = Recorder::new(inner);
+    d.pass = Box::new(door);
+    let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
+    let _ = engine::probe(d.pass.as_ref(), d.bus, rotational);
+    let ask = |method| {
+        let r = Request {
+            method,
+            pattern: None,
+            passes: 1,
+            ause: false,
+            exit_failure_mode: false,
+            allow_shared: false,
+            verify_percent: 5,
+            canaries: true,
+            poll: Duration::from_secs(1),
+            patience: None,
+            dry_run: true,
+            hold: None,
+            rma_capture: None,
+            allow_bridged_erase: false,
+            no_deallocate: NoDeallocate::Auto,
+        };
+        // Refusals are decisions too: what they read is recorded all the same.
+        let _ = flow::prepare(&d, &r, &crate::progress::Quiet);
+    };
+    // nist-purge, then every method of the bus, supported or not: a refusal reads what it
+    // refuses from, and a replay must refuse the same way.
+    ask(None);
+    let prefix = format!("{}-", flow::bus_name(d.bus));
+    for m in super::method::Method::ALL {
+        if m.name().starts_with(&prefix) {
+            ask(Some(m));
+        }
+    }
+    let _ = health::read_block(
+        &d.probe.identity.interface,
+        d.pass.as_ref(),
+        d.bus == Bus::Ata,
+    );
+    if d.bus == Bus::Ata {
+        let _ = hidden::query_ata(d.pass.as_ref());
+    }
+    let mut exchanges = taken(&kept);
+    let mut scrubbed = false;
+    if !keep_serial {
+        for x in &mut exchanges {
+            scrubbed |= scrub(x);
+        }
+    }
+    Recording {
+        format: FORMAT.into(),
+        bus: flow::bus_name(d.bus).into(),
+        source: format!(
+            "mediasan capture {} of {}",
+            env!("CARGO_PKG_VERSION"),
+            d.probe.path.display()
+        ),
+        serial_scrubbed: !keep_serial && scrubbed,
+        size: d.media.size(),
+        logical_block_size: d.media.block_size(),
+        exchanges,
+    }
+}
