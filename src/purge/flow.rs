@@ -2280,6 +2280,29 @@ mod tests {
     }
 
     #[test]
+    fn a_journal_s_own_record_is_never_replaced_by_the_keeper_s() {
+        let s = setup("crypto,slow");
+        let mut j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        let began = Record {
+            asset_tag: "BEGAN-WITH".into(),
+            ..Record::default()
+        };
+        j.record = Some(began.clone());
+        let keeper = Keeper {
+            record: Some(Record {
+                asset_tag: "OTHER".into(),
+                ..Record::default()
+            }),
+            ..s.keeper
+        };
+        keeper.keep(j, "second-certificate").unwrap();
+        match crate::journal::load::<Pending>(&keeper.path, &keeper.mac).unwrap() {
+            Some(Found::Valid(j)) => assert_eq!(j.record, Some(began)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn the_record_says_how_the_samples_were_drawn_what_was_captured_and_the_grade() {
         let s = setup("crypto,format");
         let d = drive(&s);

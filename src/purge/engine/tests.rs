@@ -879,3 +879,61 @@ fn the_event_log_is_read_in_whole_dwords_up_to_64_kib() {
         );
     }
 }
+
+/// A simulated NVMe drive whose Sanitize Status log (LID 81h) is changed by `patch`.
+struct PatchedLog {
+    sim: crate::purge::sim::SimNvme,
+    patch: fn(&mut [u8]),
+}
+
+impl Passthrough for PatchedLog {
+    fn nvme(&self, c: &nvme::AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
+        let r = self.sim.nvme(c, data)?;
+        if c.opcode == 0x02 && c.cdw10 & 0xFF == 0x81 {
+            (self.patch)(data);
+        }
+        Ok(r)
+    }
+    fn scsi(&self, cdb: &[u8], dir: DataDir, d: &mut [u8], t: u32) -> io::Result<(u8, Vec<u8>)> {
+        self.sim.scsi(cdb, dir, d, t)
+    }
+}
+
+fn patched(patch: fn(&mut [u8])) -> Caps {
+    let cfg = crate::purge::sim::SimConfig::from_features("crypto,block,overwrite").unwrap();
+    let d = PatchedLog {
+        sim: crate::purge::sim::SimNvme::new(1 << 20, cfg),
+        patch,
+    };
+    probe(&d, Bus::Nvme, None).unwrap()
+}
+
+/// The Sanitize Status log read as NVMe says (found unchecked by cargo-mutants): an estimate
+/// of 0 ("none given") or FFFFFFFFh ("no time limit known") is not an estimate, and a failure
+/// after a sanitize that allowed it (state 4) is unrestricted.
+#[test]
+fn the_sanitize_log_s_estimates_and_failure_state_are_read_as_nvme_says() {
+    let caps = patched(|log| {
+        log[8..12].copy_from_slice(&u32::MAX.to_le_bytes()); // overwrite
+        log[12..16].copy_from_slice(&0u32.to_le_bytes()); // block
+        log[16..20].copy_from_slice(&10u32.to_le_bytes()); // crypto
+        for at in [20, 24, 28] {
+            log[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        }
+    });
+    let seconds: Vec<(Method, u64)> = caps
+        .estimates
+        .iter()
+        .map(|(m, e)| (*m, e.seconds))
+        .collect();
+    assert_eq!(seconds, [(Method::NvmeSanitizeCrypto, 10)]);
+    assert!(caps.estimates_nd.is_empty(), "{:?}", caps.estimates_nd);
+    // SSTAT 3 (failed), state 4: unrestricted, so --exit-failure-mode may leave it.
+    let caps = patched(|log| {
+        log[2] = 3;
+        log[36] = 4;
+    });
+    let f = caps.failure.expect("failure mode");
+    assert_eq!(f.restricted, Some(false));
+    assert!(f.detail.contains("unrestricted"), "{}", f.detail);
+}
