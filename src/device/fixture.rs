@@ -235,14 +235,61 @@ pub fn identify_checksum(d: &[u8; 512]) -> Option<bool> {
     (d[510] == 0xA5).then(|| d.iter().fold(0u8, |s, b| s.wrapping_add(*b)) == 0)
 }
 
-/// Blanks IDENTIFY DEVICE's serial number (words 10-19, to spaces, as a drive pads it) and
-/// puts the checksum right again where the drive keeps one: a recording to share.
+/// Blanks what names the one drive in IDENTIFY DEVICE: its serial number (words 10-19, to
+/// spaces, as a drive pads it) and world wide name (words 108-111, to zero), and puts the
+/// checksum right again where the drive keeps one: a recording to share.
 pub fn scrub_identify(d: &mut [u8; 512]) {
     d[20..40].fill(b' ');
+    d[216..224].fill(0);
     if d[510] == 0xA5 {
         let sum = d[..511].iter().fold(0u8, |s, b| s.wrapping_add(*b));
         d[511] = sum.wrapping_neg();
     }
+}
+
+/// IDENTIFY DEVICE as `hdparm --Istdout` prints it (and `hdparm --Istdin` reads it): the 256
+/// words in hex, eight to a line.
+pub fn to_istdout(d: &[u8; 512]) -> String {
+    d.chunks(16)
+        .map(|line| {
+            line.chunks(2)
+                .map(|w| format!("{:04x}", u16::from_le_bytes([w[0], w[1]])))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// IDENTIFY DEVICE from `hdparm --Istdout`'s words (hex, any spacing; lines that are not
+/// words, such as a heading, are skipped).
+///
+/// # Errors
+/// Not 256 words.
+pub fn read_istdout(text: &str) -> Result<[u8; 512], String> {
+    let words: Vec<u16> = text
+        .lines()
+        .filter(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            !t.is_empty()
+                && t.iter()
+                    .all(|w| w.len() == 4 && u16::from_str_radix(w, 16).is_ok())
+        })
+        .flat_map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| u16::from_str_radix(w, 16).ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if words.len() != 256 {
+        return Err(format!("{} IDENTIFY words, not 256", words.len()));
+    }
+    let mut d = [0u8; 512];
+    for (i, w) in words.iter().enumerate() {
+        d[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -328,6 +375,21 @@ mod tests {
     }
 
     #[test]
+    fn hdparm_s_word_table_reads_back_the_same_bytes() {
+        let mut id = [0u8; 512];
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = (i * 13 + 5) as u8;
+        }
+        let text = to_istdout(&id);
+        assert_eq!(text.lines().count(), 32);
+        assert!(text.starts_with("1205 2c1f "), "{text}");
+        assert_eq!(read_istdout(&format!("/dev/sda:\n{text}")).unwrap(), id);
+        assert!(read_istdout("0000 0001\n")
+            .unwrap_err()
+            .contains("2 IDENTIFY words"));
+    }
+
+    #[test]
     fn scrubbing_blanks_the_serial_and_keeps_the_checksum_right() {
         let mut id = [0u8; 512];
         for (i, b) in id.iter_mut().enumerate() {
@@ -337,6 +399,7 @@ mod tests {
         scrub_identify(&mut id);
         assert_eq!(identify_checksum(&id), Some(true));
         assert_eq!(&id[20..40], &[b' '; 20]);
+        assert_eq!(&id[216..224], &[0; 8], "the world wide name");
         id[0] ^= 1;
         assert_eq!(identify_checksum(&id), Some(false));
         // Without the signature there is no checksum to keep.

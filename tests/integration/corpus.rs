@@ -95,6 +95,11 @@ fn every_fixture_has_its_provenance_and_a_scrubbed_serial() {
             &[b' '; 20],
             "{name}: serial (words 10-19) blank"
         );
+        assert_eq!(
+            &id[216..224],
+            &[0; 8],
+            "{name}: world wide name (words 108-111) blank"
+        );
         assert_ne!(
             fixture::identify_checksum(&id),
             Some(false),
@@ -289,5 +294,109 @@ fn a_capture_replayed_decides_as_the_drive_did() {
                 "{features} {method:?}"
             );
         }
+    }
+}
+
+/// What `hdparm --Istdin` (Debian's hdparm, reading the same IDENTIFY words) says of a drive:
+/// the security words as the corpus names them, the erase minutes, and the rotation line.
+fn hdparm_reading(text: &str) -> (Vec<String>, Option<[u32; 2]>, String) {
+    let mut security = vec![];
+    let mut in_security = false;
+    let mut minutes = None;
+    let mut rotation = String::new();
+    for l in text.lines() {
+        let t = l.trim();
+        if let Some(r) = t.strip_prefix("Nominal Media Rotation Rate:") {
+            rotation = r.trim().to_string();
+        }
+        if l.starts_with("Security:") {
+            in_security = true;
+            continue;
+        }
+        if in_security && !l.starts_with('\t') {
+            in_security = false;
+        }
+        if !in_security {
+            continue;
+        }
+        let on = !t.starts_with("not");
+        let word = t.trim_start_matches("not").trim();
+        let name = match word {
+            "supported" => "supported",
+            "enabled" => "enabled",
+            "locked" => "locked",
+            "frozen" => "frozen",
+            w if w.starts_with("expired") => "count-expired",
+            "supported: enhanced erase" => "enhanced-erase",
+            _ => "",
+        };
+        if on && !name.is_empty() {
+            security.push(name.to_string());
+        }
+        if t.contains("for SECURITY ERASE UNIT") {
+            let n = |s: &str| {
+                s.split_whitespace()
+                    .find_map(|w| {
+                        w.strip_suffix("min")
+                            .and_then(|m| m.trim_start_matches('>').parse().ok())
+                    })
+                    .unwrap_or(0)
+            };
+            let (normal, enhanced) = t.split_once(". ").unwrap_or((t, ""));
+            minutes = Some([n(normal), n(enhanced)]);
+        }
+    }
+    (security, minutes, rotation)
+}
+
+/// A second opinion: hdparm decodes the very IDENTIFY words of every fixture (written in its
+/// own `--Istdout` format and read back with `--Istdin`), and must read security, the erase
+/// times and the rotation as mediasan does.
+#[test]
+fn hdparm_reads_every_real_drive_as_mediasan_does() {
+    if !crate::common::have("hdparm") {
+        skip!("hdparm is needed (Debian package hdparm)");
+    }
+    for f in corpus().fixture {
+        let name = f.file.display().to_string();
+        let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
+        let id = fixture::read_skdump(&bytes).unwrap().identify.unwrap();
+        let words = fixture::to_istdout(&id);
+        assert_eq!(fixture::read_istdout(&words).unwrap(), *id, "{name}");
+        let mut child = std::process::Command::new("hdparm")
+            .arg("--Istdin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(words.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&f.expect.model), "{name}: {text}");
+        let parsed = ata::parse_identify(&id);
+        let (security, minutes, rotation) = hdparm_reading(&text);
+        // Security: hdparm lists the set only where the drive has it.
+        assert_eq!(security, security_words(&parsed), "{name}: {text}");
+        assert_eq!(security, f.expect.security, "{name}");
+        if parsed.security {
+            assert_eq!(
+                minutes,
+                Some([parsed.erase_minutes, parsed.enhanced_erase_minutes]),
+                "{name}: {text}"
+            );
+        }
+        // Rotation: "Solid State Device" for word 217 = 1, a speed for a rate, nothing for 0.
+        let ours = match parsed.rotation_rate {
+            1 => "Solid State Device".to_string(),
+            0 => String::new(),
+            r => format!("{r}"),
+        };
+        assert_eq!(rotation, ours, "{name}: {text}");
     }
 }
