@@ -174,7 +174,8 @@ impl Passthrough for Recorder {
 /// Blanks what names the one drive: ATA IDENTIFY's serial (words 10-19, the checksum put
 /// right) and world wide name (words 108-111); NVMe Identify Controller's serial (bytes
 /// 4-23) and Identify Namespace's NGUID and EUI64 (bytes 104-127); SCSI's Unit Serial Number
-/// page (VPD 80h). True if anything was blanked.
+/// page (VPD 80h) and the vendor-specific bytes 36-55 of standard INQUIRY data, where some
+/// drives put it. True if anything was blanked.
 pub fn scrub(x: &mut Exchange) -> bool {
     let Ok(cdb) = super::fixture::unhex(&x.cdb) else {
         return false;
@@ -204,12 +205,17 @@ pub fn scrub(x: &mut Exchange) -> bool {
             0x00 => blank(&mut data, 104, 128, 0),
             _ => false,
         }
-    } else if x.command == "INQUIRY"
-        && cdb.get(1).is_some_and(|b| b & 1 != 0)
-        && cdb.get(2) == Some(&0x80)
-    {
-        let n = data.len();
-        blank(&mut data, 4, n, b' ')
+    } else if x.command == "INQUIRY" && cdb.get(1).is_some_and(|b| b & 1 != 0) {
+        match cdb.get(2) {
+            Some(0x80) => {
+                let n = data.len();
+                blank(&mut data, 4, n, b' ')
+            }
+            _ => false,
+        }
+    } else if x.command == "INQUIRY" {
+        // Standard INQUIRY: bytes 36-55 are the vendor's, where some put the serial number.
+        blank(&mut data, 36, 56, b' ')
     } else {
         false
     };

@@ -77,10 +77,9 @@ pub fn record(mut d: Drive, keep_serial: bool) -> Recording {
         let _ = hidden::query_ata(d.pass.as_ref());
     }
     let mut exchanges = taken(&kept);
-    let mut scrubbed = false;
     if !keep_serial {
         for x in &mut exchanges {
-            scrubbed |= scrub(x);
+            scrub(x);
         }
     }
     Recording {
@@ -91,7 +90,7 @@ pub fn record(mut d: Drive, keep_serial: bool) -> Recording {
             env!("CARGO_PKG_VERSION"),
             d.probe.path.display()
         ),
-        serial_scrubbed: !keep_serial && scrubbed,
+        serial_scrubbed: !keep_serial,
         size: d.media.size(),
         logical_block_size: d.media.block_size(),
         exchanges,

@@ -87,19 +87,41 @@ impl Drive {
             serial_source: format!("recording {}", file.display()),
             ..device::Identity::default()
         };
-        if bus == Bus::Ata {
-            let mut id = [0u8; 512];
-            if matches!(
-                pass.scsi(&device::ata::identify(), DataDir::FromDevice, &mut id, 0),
-                Ok((0, _))
-            ) {
-                let i = device::ata::parse_identify(&id);
-                // As libata tells the kernel: non-rotational only for word 217 = 1.
-                identity.rotational = i.rotation_rate != 1;
-                (identity.model, identity.serial, identity.firmware) =
-                    (i.model, i.serial, i.firmware);
+        // Who it is, from its own answers, as the kernel would have said it.
+        let mut nqn = String::new();
+        match bus {
+            Bus::Ata => {
+                let mut id = [0u8; 512];
+                if matches!(
+                    pass.scsi(&device::ata::identify(), DataDir::FromDevice, &mut id, 0),
+                    Ok((0, _))
+                ) {
+                    let i = device::ata::parse_identify(&id);
+                    // As libata tells the kernel: non-rotational only for word 217 = 1.
+                    identity.rotational = i.rotation_rate != 1;
+                    identity.vendor = "ATA".into();
+                    (identity.model, identity.serial, identity.firmware) =
+                        (i.model, i.serial, i.firmware);
+                }
             }
+            Bus::Nvme => {
+                let mut id = [0u8; 4096];
+                if matches!(
+                    pass.nvme(&device::nvme::identify_controller(), &mut id),
+                    Ok((0, _))
+                ) {
+                    let c = device::nvme::parse_controller(&id);
+                    (identity.model, identity.serial) = (c.model, c.serial);
+                    nqn = String::from_utf8_lossy(&id[768..1024])
+                        .trim_end_matches(['\0', ' '])
+                        .to_string();
+                }
+            }
+            Bus::Scsi => {}
         }
+        identity.virtual_disk =
+            device::identity::virtual_disk(&identity.vendor, &identity.model, "", &nqn)
+                .unwrap_or_default();
         let block = r.logical_block_size.max(512);
         Ok(Drive {
             probe: Probe {

@@ -288,6 +288,45 @@ fn emulated_nvme_sata_and_scsi_drives() {
     assert_eq!(rc, 3, "{text}");
     assert!(text.contains("is a partition of /dev/sd"), "{text}");
 
+    // Each drive captured through the read-only door, then replayed: the dry runs decide the
+    // same (exit code, refusal) and would send the same bytes (their fields named alike).
+    for drive in ["nvme", "sata", "scsi"] {
+        let (rc, text) = get(&format!("{drive}-capture"));
+        assert_eq!(rc, 0, "{text}");
+        assert!(
+            text.contains("nothing was written to the drive")
+                && text.contains("serial numbers blanked"),
+            "{text}"
+        );
+    }
+    let fields = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with("= "))
+            .map(str::to_string)
+            .collect()
+    };
+    let refusal = |t: &str| -> Option<String> {
+        t.lines()
+            .find(|l| l.starts_with("mediasan: error:"))
+            .map(str::to_string)
+    };
+    for real in [
+        "nvme-format-dryrun",
+        "sata-dryrun",
+        "sata-erase-dryrun",
+        "scsi-dryrun",
+    ] {
+        let (rc, text) = get(real);
+        let (rc_replayed, replayed) = get(&format!("{real}-replayed"));
+        assert_eq!(rc, rc_replayed, "{real}: {text}\nreplayed: {replayed}");
+        assert_eq!(fields(&text), fields(&replayed), "{real}");
+        assert_eq!(refusal(&text), refusal(&replayed), "{real}");
+        assert!(
+            rc != 0 || !fields(&text).is_empty(),
+            "{real}: a plan names its bytes: {text}"
+        );
+    }
+
     // QEMU's drives are virtual disks (model "QEMU ..."): nist-purge has no Purge to choose on
     // them (their sanitize reaches the emulation, not a medium), exit 2 naming the way out.
     let (rc, text) = get("nvme-nist-purge");
