@@ -11,6 +11,18 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Corpus {
     fixture: Vec<Fixture>,
+    #[serde(default)]
+    sanicap: Vec<Sanicap>,
+}
+
+/// An NVMe SANICAP value a real drive reported, and what it must be read as.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sanicap {
+    value: u32,
+    drives: String,
+    methods: Vec<String>,
+    no_deallocate_inhibited: bool,
 }
 
 #[derive(Deserialize)]
@@ -398,5 +410,27 @@ fn hdparm_reads_every_real_drive_as_mediasan_does() {
             r => format!("{r}"),
         };
         assert_eq!(rotation, ours, "{name}: {text}");
+    }
+}
+
+/// Every SANICAP value real drives reported decodes to the methods and the NDI bit NVMe says.
+#[test]
+fn every_real_sanicap_value_is_read_as_nvme_says() {
+    let c = corpus();
+    assert!(c.sanicap.len() >= 5);
+    for s in c.sanicap {
+        let mut id = [0u8; 4096];
+        id[328..332].copy_from_slice(&s.value.to_le_bytes());
+        let parsed = mediasan::device::nvme::parse_controller(&id);
+        let names: Vec<&str> = method::nvme_purges(&parsed)
+            .iter()
+            .map(|m| m.name())
+            .collect();
+        assert_eq!(names, s.methods, "{:#010x} ({})", s.value, s.drives);
+        assert_eq!(
+            parsed.no_deallocate_inhibited, s.no_deallocate_inhibited,
+            "{:#010x}",
+            s.value
+        );
     }
 }
