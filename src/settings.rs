@@ -377,8 +377,6 @@ impl Purge {
     /// # Errors
     /// A bad organization file, or a method that does not exist.
     pub fn new(a: &crate::cli::PurgeArgs) -> Result<Purge> {
-        use crate::cli::BusArg;
-        use crate::purge::engine::Bus;
         use crate::purge::method::Method;
         let config = crate::config::load(a.config.as_deref())?;
         // A misspelt method is the user's mistake, not the drive's.
@@ -393,12 +391,7 @@ impl Purge {
         };
         Ok(Purge {
             target: a.target.clone(),
-            transport: match a.transport {
-                BusArg::Auto => None,
-                BusArg::Nvme => Some(Bus::Nvme),
-                BusArg::Ata => Some(Bus::Ata),
-                BusArg::Scsi => Some(Bus::Scsi),
-            },
+            transport: transport(a.transport),
             request: crate::purge::flow::Request {
                 method,
                 pattern: a.pattern,
@@ -581,5 +574,17 @@ impl Bench {
             uevents: !o.seams.no_uevents(),
             unattended: a.unattended,
         })
+    }
+}
+
+/// `--transport`: the bus to drive the device with, `None` for what it reports.
+pub fn transport(a: crate::cli::BusArg) -> Option<crate::purge::engine::Bus> {
+    use crate::cli::BusArg;
+    use crate::purge::engine::Bus;
+    match a {
+        BusArg::Auto => None,
+        BusArg::Nvme => Some(Bus::Nvme),
+        BusArg::Ata => Some(Bus::Ata),
+        BusArg::Scsi => Some(Bus::Scsi),
     }
 }

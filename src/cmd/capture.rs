@@ -2,10 +2,9 @@
 //! `purge::capture::record` (through the read-only door) → the recording, as JSON, to a file
 //! or stdout, and one line on stderr saying what was kept.
 
-use crate::cli::{BusArg, CaptureArgs};
+use crate::cli::CaptureArgs;
 use crate::device::{self, replay::NoMedia};
 use crate::error::{Error, Exit};
-use crate::purge::engine::Bus;
 use crate::purge::flow::Drive;
 use crate::session::purge::bus_of;
 
@@ -51,12 +50,7 @@ fn open(args: &CaptureArgs) -> anyhow::Result<Drive> {
             Error::target(&p.path, "is not a block device; capture records a drive").into(),
         );
     }
-    let transport = match args.transport {
-        BusArg::Auto => None,
-        BusArg::Nvme => Some(Bus::Nvme),
-        BusArg::Ata => Some(Bus::Ata),
-        BusArg::Scsi => Some(Bus::Scsi),
-    };
+    let transport = crate::settings::transport(args.transport);
     let bus = bus_of(transport, &p)
         .map_err(|why| Error::target(&p.path, format!("has no commands to record: {why}")))?;
     let Some(handle) = p.handle.clone() else {

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::cert;
-use crate::cli::{BusArg, PurgeArgs, PurgeStatusArgs};
+use crate::cli::{PurgeArgs, PurgeStatusArgs};
 use crate::device::{self};
 use crate::error::{Error, Exit};
 use crate::event::{self, Event};
@@ -180,12 +180,7 @@ pub(crate) fn show(d: &Drive, p: &Prepared, reporter: &Reporter) {
 
 pub fn status(args: &PurgeStatusArgs) -> anyhow::Result<Exit> {
     let p = device::probe(&args.target)?;
-    let transport = match args.transport {
-        BusArg::Auto => None,
-        BusArg::Nvme => Some(Bus::Nvme),
-        BusArg::Ata => Some(Bus::Ata),
-        BusArg::Scsi => Some(Bus::Scsi),
-    };
+    let transport = crate::settings::transport(args.transport);
     // Only reading here: nothing is refused "for safety", a target without a status is an
     // input error.
     let bus = bus_of(transport, &p)

@@ -4,10 +4,8 @@
 //! commands ([`crate::device::capture`]), serial numbers blanked unless asked to keep them.
 //! Replayed (`--simulate replay:FILE`), the recording makes the same decisions.
 
-use std::time::Duration;
-
 use super::engine::{self, Bus};
-use super::flow::{self, Drive, NoDeallocate, Request};
+use super::flow::{self, Drive, Request};
 use crate::device::capture::{scrub, taken, Recorder};
 use crate::device::fixture::{Recording, FORMAT};
 use crate::device::{health, hidden};
@@ -38,29 +36,10 @@ pub fn record(mut d: Drive, keep_serial: bool) -> Recording {
     d.pass = Box::new(door);
     let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
     let _ = engine::probe(d.pass.as_ref(), d.bus, rotational);
+    // Refusals are decisions too: what they read is recorded all the same.
     let ask = |method| {
-        let r = Request {
-            method,
-            pattern: None,
-            passes: 1,
-            ause: false,
-            exit_failure_mode: false,
-            allow_shared: false,
-            verify_percent: 5,
-            canaries: true,
-            poll: Duration::from_secs(1),
-            patience: None,
-            dry_run: true,
-            hold: None,
-            rma_capture: None,
-            allow_bridged_erase: false,
-            no_deallocate: NoDeallocate::Auto,
-        };
-        // Refusals are decisions too: what they read is recorded all the same.
-        let _ = flow::prepare(&d, &r, &crate::progress::Quiet);
+        let _ = flow::prepare(&d, &Request::dry_run(method), &crate::progress::Quiet);
     };
-    // nist-purge, then every method of the bus, supported or not: a refusal reads what it
-    // refuses from, and a replay must refuse the same way.
     ask(None);
     let prefix = format!("{}-", flow::bus_name(d.bus));
     for m in super::method::Method::ALL {

@@ -214,6 +214,29 @@ pub struct Request {
     pub no_deallocate: NoDeallocate,
 }
 
+impl Request {
+    /// A dry run of `method` (`None`: nist-purge) with every other choice at its default.
+    pub fn dry_run(method: Option<Method>) -> Request {
+        Request {
+            method,
+            pattern: None,
+            passes: 1,
+            ause: false,
+            exit_failure_mode: false,
+            allow_shared: false,
+            verify_percent: 5,
+            canaries: true,
+            poll: Duration::from_secs(1),
+            patience: None,
+            dry_run: true,
+            hold: None,
+            rma_capture: None,
+            allow_bridged_erase: false,
+            no_deallocate: NoDeallocate::Auto,
+        }
+    }
+}
+
 /// When an NVMe Sanitize is sent with No-Deallocate After Sanitize (NDAS), where the drive
 /// allows it (SANICAP NDI 0).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1568,21 +1591,10 @@ mod tests {
 
     fn request(method: Method) -> Request {
         Request {
-            method: Some(method),
-            pattern: None,
-            passes: 1,
-            ause: false,
-            exit_failure_mode: false,
-            allow_shared: false,
-            verify_percent: 5,
-            canaries: true,
             poll: Duration::from_millis(1),
             patience: Some(Duration::from_secs(5)),
             dry_run: false,
-            hold: None,
-            rma_capture: None,
-            allow_bridged_erase: false,
-            no_deallocate: NoDeallocate::Auto,
+            ..Request::dry_run(Some(method))
         }
     }
 
@@ -1605,6 +1617,20 @@ mod tests {
             },
             _dir: dir,
         }
+    }
+
+    /// Prepares `r` for `d` and runs it to the end, nothing interrupting.
+    fn prepared_and_run(s: &Setup, d: &Drive, r: &Request) -> Ran {
+        let p = prepare(d, r, &crate::progress::Quiet).unwrap();
+        run(
+            d,
+            &p,
+            r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap()
     }
 
     fn drive(s: &Setup) -> Drive {
@@ -1716,7 +1742,11 @@ mod tests {
             .unwrap_err()
             .to_string();
             assert!(
-                e.contains("bridge") && e.contains("locked"),
+                e.contains("bridge")
+                    && e.contains("locked")
+                    && e.contains(
+                        "--method ata-security-erase-enhanced --allow-bridged-security-erase"
+                    ),
                 "{bridge}: {e}"
             );
             // Asked for by name: refused without the acknowledgement...
@@ -1888,16 +1918,7 @@ mod tests {
         let s = setup("crypto,history");
         let d = drive(&s);
         let r = request(Method::NvmeSanitizeCrypto);
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         let record = ran
             .outcome
             .command
@@ -1990,16 +2011,7 @@ mod tests {
         let s = setup("crypto,block");
         let d = drive(&s);
         let r = request(Method::NvmeSanitizeCrypto);
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         let c = purge(&d.probe, ran.outcome, &Record::default());
         let pre = &c.sanitization.command.as_ref().unwrap().preconditions;
         let status: Vec<&str> = pre.iter().map(|p| p.status.as_str()).collect();
@@ -2055,16 +2067,7 @@ mod tests {
         let s = setup("crypto,flaky");
         let d = drive(&s);
         let r = request(Method::NvmeSanitizeCrypto);
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         let c = purge(&d.probe, ran.outcome, &Record::default());
         assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
         // Past its patience, an unreadable status ends the wait INCOMPLETE (the journal kept),
@@ -2075,16 +2078,7 @@ mod tests {
             patience: Some(Duration::ZERO),
             ..request(Method::NvmeSanitizeCrypto)
         };
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         assert!(ran.pending.is_some(), "the journal is kept");
         let c = purge(&d.probe, ran.outcome, &Record::default());
         assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
@@ -2207,25 +2201,6 @@ mod tests {
     }
 
     #[test]
-    fn a_bridged_drive_whose_only_purge_is_the_enhanced_erase_is_told_that_method_by_name() {
-        let nist_purge = Request {
-            method: None,
-            ..request(Method::AtaSanitizeBlock)
-        };
-        let e = prepare(
-            &ata_drive("usb", security_hdd()),
-            &nist_purge,
-            &crate::progress::Quiet,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("--method ata-security-erase-enhanced --allow-bridged-security-erase"),
-            "{e}"
-        );
-    }
-
-    #[test]
     fn an_overwrite_never_uses_the_pattern_the_drive_s_deallocated_blocks_read_as() {
         let pattern = |d: &Drive, asked: Option<u32>, m: Method| {
             let r = Request {
@@ -2333,16 +2308,7 @@ mod tests {
             rma_capture: Some(rma.path().to_path_buf()),
             ..request(Method::NvmeSanitizeCrypto)
         };
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         let o = &ran.outcome;
         assert!(o.purge_grade);
         assert_eq!(o.medium, "flash (NVMe)");
@@ -2356,16 +2322,7 @@ mod tests {
         assert_eq!(v.bytes_planned, v.samples * v.sample_bytes);
         // A Clear-grade method is recorded as such.
         let r = request(Method::NvmeFormatUserData);
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let ran = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .unwrap();
+        let ran = prepared_and_run(&s, &d, &r);
         assert!(!ran.outcome.purge_grade);
     }
 }
