@@ -118,9 +118,50 @@ impl Recording {
             }
             return Ok(r);
         }
-        let answers = read_skdump(bytes).map_err(|e| format!("{name}: {e}"))?;
-        Recording::from_ata(&answers, &format!("skdump file {name}"))
-            .ok_or_else(|| format!("{name}: the skdump file has no IDENTIFY DEVICE"))
+        let skdump = bytes
+            .get(..4)
+            .is_some_and(|t| [b"IDFY", b"SMST", b"SMDT", b"SMTH"].iter().any(|k| t == *k));
+        match bytes.len() {
+            // A plain binary: IDENTIFY DEVICE, or NVMe Identify Controller.
+            512 if !skdump => {
+                let mut id = [0u8; 512];
+                id.copy_from_slice(bytes);
+                let a = AtaAnswers {
+                    identify: Some(Box::new(id)),
+                    ..AtaAnswers::default()
+                };
+                Recording::from_ata(&a, &format!("IDENTIFY DEVICE binary {name}"))
+                    .ok_or_else(|| format!("{name}: no IDENTIFY DEVICE"))
+            }
+            4096 if !skdump => Ok(Recording::from_nvme_controller(
+                bytes,
+                &format!("Identify Controller binary {name}"),
+            )),
+            _ => {
+                let answers = read_skdump(bytes).map_err(|e| format!("{name}: {e}"))?;
+                Recording::from_ata(&answers, &format!("skdump file {name}"))
+                    .ok_or_else(|| format!("{name}: the skdump file has no IDENTIFY DEVICE"))
+            }
+        }
+    }
+
+    /// The recording of an NVMe controller from its Identify Controller data alone (4096
+    /// bytes): what mediasan asks first. Everything else it asks is not recorded.
+    pub fn from_nvme_controller(id: &[u8], source: &str) -> Recording {
+        Recording {
+            format: FORMAT.into(),
+            bus: "nvme".into(),
+            source: source.into(),
+            serial_scrubbed: id.get(4..24).is_some_and(|s| s.iter().all(|b| *b == b' ')),
+            size: 0,
+            logical_block_size: 512,
+            exchanges: vec![Exchange {
+                command: "Identify".into(),
+                cdb: hex(&nvme_key(&super::nvme::identify_controller())),
+                data: hex(id),
+                ..Exchange::default()
+            }],
+        }
     }
 
     /// The recording of an ATA drive from its answers, as mediasan itself asks for them: the
@@ -372,6 +413,27 @@ mod tests {
         assert!(Recording::read(&record(b"SMDT", &[0; 512]), "y")
             .unwrap_err()
             .contains("no IDENTIFY"));
+    }
+
+    #[test]
+    fn plain_binaries_are_identify_device_or_identify_controller_by_their_size() {
+        let mut id = [0u8; 512];
+        id[0] = 0x40;
+        let r = Recording::read(&id, "id.bin").unwrap();
+        assert_eq!(
+            (r.bus.as_str(), r.exchanges[0].cdb.clone()),
+            ("ata", hex(&ata::identify()))
+        );
+        let mut ctrl = vec![0u8; 4096];
+        ctrl[4..24].fill(b' ');
+        let r = Recording::read(&ctrl, "ctrl.bin").unwrap();
+        assert_eq!(r.bus, "nvme");
+        assert!(r.serial_scrubbed);
+        assert_eq!(
+            r.exchanges[0].cdb,
+            hex(&nvme_key(&super::super::nvme::identify_controller()))
+        );
+        assert!(Recording::read(&[0u8; 100], "x").is_err());
     }
 
     #[test]

@@ -13,6 +13,33 @@ struct Corpus {
     fixture: Vec<Fixture>,
     #[serde(default)]
     sanicap: Vec<Sanicap>,
+    #[serde(default)]
+    nvme: Vec<NvmeFixture>,
+}
+
+/// A real NVMe controller's Identify Controller data, and what it must be read as.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NvmeFixture {
+    file: PathBuf,
+    drive: String,
+    source: String,
+    licence: String,
+    original_sha256: String,
+    serial_scrubbed: bool,
+    why: String,
+    expect: NvmeExpect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NvmeExpect {
+    model: String,
+    firmware: String,
+    version: u32,
+    sanicap: u32,
+    methods: Vec<String>,
+    purge: String,
 }
 
 /// An NVMe SANICAP value a real drive reported, and what it must be read as.
@@ -432,5 +459,64 @@ fn every_real_sanicap_value_is_read_as_nvme_says() {
             "{:#010x}",
             s.value
         );
+    }
+}
+
+/// Every real NVMe controller: its provenance kept, its serial blank, decoded as NVMe says, and
+/// replayed through the binary, nist-purge decides as expected.
+#[test]
+fn every_real_nvme_controller_is_decoded_and_decided_as_nvme_says() {
+    let env = crate::common::Env::new();
+    let c = corpus();
+    assert!(!c.nvme.is_empty());
+    for f in c.nvme {
+        let name = f.file.display().to_string();
+        assert!(
+            f.serial_scrubbed && !f.drive.is_empty() && !f.why.is_empty() && !f.licence.is_empty(),
+            "{name}"
+        );
+        assert!(
+            f.source.contains(" @ ") && f.original_sha256.len() == 64,
+            "{name}"
+        );
+        let file = corpus_dir().join(&f.file);
+        let id: [u8; 4096] = std::fs::read(&file).unwrap().try_into().unwrap();
+        assert_eq!(&id[4..24], &[b' '; 20], "{name}: serial blank");
+        let c = mediasan::device::nvme::parse_controller(&id);
+        let e = &f.expect;
+        assert_eq!(
+            (c.model.as_str(), c.firmware.as_str()),
+            (e.model.as_str(), e.firmware.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            u32::from_le_bytes(id[80..84].try_into().unwrap()),
+            e.version,
+            "{name}"
+        );
+        assert_eq!(
+            u32::from_le_bytes(id[328..332].try_into().unwrap()),
+            e.sanicap,
+            "{name}"
+        );
+        let mut methods = method::nvme_purges(&c);
+        if c.format {
+            if c.format_crypto {
+                methods.push(method::Method::NvmeFormatCrypto);
+            }
+            methods.push(method::Method::NvmeFormatUserData);
+        }
+        let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+        assert_eq!(names, e.methods, "{name}");
+        let (code, out, err) = replayed(&env, &file, &["purge"]);
+        if e.purge == "none" {
+            assert_ne!(code, 0, "{name}: {out}");
+            assert!(err.contains("no Purge-grade command"), "{name}: {err}");
+        } else {
+            assert!(
+                out.contains(&format!("{} (Purge)", e.purge)),
+                "{name}: {out}"
+            );
+        }
     }
 }
