@@ -91,6 +91,17 @@ fn corpus() -> Corpus {
     toml::from_str(&text).unwrap()
 }
 
+/// A fixture's IDENTIFY DEVICE, whatever format it is kept in.
+fn identify_of(bytes: &[u8], name: &str) -> Box<[u8; 512]> {
+    let r = fixture::Recording::read(bytes, name).unwrap_or_else(|e| panic!("{e}"));
+    let x = r
+        .exchanges
+        .iter()
+        .find(|x| x.command == "IDENTIFY DEVICE")
+        .unwrap_or_else(|| panic!("{name}: every ATA fixture has IDENTIFY DEVICE"));
+    Box::new(fixture::unhex(&x.data).unwrap().try_into().unwrap())
+}
+
 /// The security state as the corpus names it, from word 128.
 fn security_words(id: &ata::Identify) -> Vec<String> {
     [
@@ -123,8 +134,7 @@ fn every_fixture_has_its_provenance_and_a_scrubbed_serial() {
         );
         assert_eq!(f.original_sha256.len(), 64, "{name}");
         let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
-        let answers = fixture::read_skdump(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let id = answers.identify.expect("every ATA fixture has IDENTIFY");
+        let id = identify_of(&bytes, &name.to_string());
         assert!(
             f.serial_scrubbed,
             "{name}: only scrubbed recordings are kept"
@@ -152,7 +162,7 @@ fn every_real_drive_is_decoded_and_decided_as_the_standard_says() {
     for f in corpus().fixture {
         let name = f.file.display().to_string();
         let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
-        let id = ata::parse_identify(&fixture::read_skdump(&bytes).unwrap().identify.unwrap());
+        let id = ata::parse_identify(&identify_of(&bytes, &name));
         let e = &f.expect;
         assert_eq!(id.model, e.model, "{name}");
         if let Some(fw) = &e.firmware {
@@ -399,7 +409,7 @@ fn hdparm_reads_every_real_drive_as_mediasan_does() {
     for f in corpus().fixture {
         let name = f.file.display().to_string();
         let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
-        let id = fixture::read_skdump(&bytes).unwrap().identify.unwrap();
+        let id = identify_of(&bytes, &name);
         let words = fixture::to_istdout(&id);
         assert_eq!(fixture::read_istdout(&words).unwrap(), *id, "{name}");
         let mut child = std::process::Command::new("hdparm")
