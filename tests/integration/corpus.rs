@@ -530,3 +530,32 @@ fn every_real_nvme_controller_is_decoded_and_decided_as_nvme_says() {
         }
     }
 }
+
+/// `capture` of what is not a drive, or into a folder that does not exist, is one line and
+/// exit 2, and writes nothing.
+#[test]
+fn capture_refuses_what_is_not_a_drive_in_one_line() {
+    let env = crate::common::Env::new();
+    let img = env.dir.path().join("disk.img");
+    std::fs::write(&img, vec![0u8; 1 << 20]).unwrap();
+    let out = env.cmd().arg("capture").arg(&img).output().unwrap();
+    crate::common::assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is not a block device"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = env
+        .cmd()
+        .args([
+            "capture",
+            "/dev/simnvme0",
+            "--simulate",
+            "nvme:4M:crypto",
+            "-o",
+        ])
+        .arg(env.dir.path().join("no/such/folder.json"))
+        .output()
+        .unwrap();
+    crate::common::assert_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"));
+}
