@@ -786,6 +786,7 @@ pub fn claim_scope(d: &Drive, p: &Prepared) -> Result<Vec<std::fs::File>, Error>
 }
 
 /// What following the drive came to.
+#[derive(Debug)]
 enum Waited {
     Done(State),
     /// Stopped following (a signal; true: the drive was removed) at this progress; the drive
@@ -1652,7 +1653,8 @@ mod tests {
         d
     }
 
-    /// A SCSI drive that answers every READ(16) with this status and sense (or fails it).
+    /// A SCSI drive that answers every READ(16) with this status and sense (or fails it),
+    /// checking the read asks for the logical block of byte 4096 (LBA 8 of 512-byte blocks).
     struct Answers(Result<(u8, Vec<u8>), String>);
 
     impl Passthrough for Answers {
@@ -1671,6 +1673,8 @@ mod tests {
             _: u32,
         ) -> std::io::Result<(u8, Vec<u8>)> {
             assert_eq!(cdb[0], 0x88, "READ(16)");
+            assert_eq!(cdb[2..10], 8u64.to_be_bytes(), "the block of byte 4096");
+            assert_eq!(cdb[10..14], 1u32.to_be_bytes(), "one block");
             self.0.clone().map_err(std::io::Error::other)
         }
     }
@@ -1694,14 +1698,14 @@ mod tests {
             Ok((3, 0x11, 0x15))
         );
         assert!(
-            why_unreadable(&scsi(Answers(Ok((0, vec![])))), 0).is_err(),
+            why_unreadable(&scsi(Answers(Ok((0, vec![])))), 4096).is_err(),
             "GOOD"
         );
         assert!(
-            why_unreadable(&scsi(Answers(Ok((2, vec![])))), 0).is_err(),
+            why_unreadable(&scsi(Answers(Ok((2, vec![])))), 4096).is_err(),
             "no sense"
         );
-        assert!(why_unreadable(&scsi(Answers(Err("gone".into()))), 0).is_err());
+        assert!(why_unreadable(&scsi(Answers(Err("gone".into()))), 4096).is_err());
         assert!(
             why_unreadable(&drive(&setup("crypto")), 0).is_err(),
             "NVMe says nothing"
@@ -2273,6 +2277,133 @@ mod tests {
         assert_eq!(
             j.cert_dir,
             Some(PathBuf::from("/var/lib/mediasan/certificates"))
+        );
+    }
+
+    /// A simulated NVMe drive whose Identify Namespace fails.
+    struct NoNamespace(Arc<SimNvme>);
+
+    impl Passthrough for NoNamespace {
+        fn nvme(
+            &self,
+            c: &crate::device::nvme::AdminCmd,
+            data: &mut [u8],
+        ) -> std::io::Result<(u16, u32)> {
+            if c.opcode == 0x06 && c.cdw10 & 0xFF == 0x00 {
+                return Err(std::io::Error::other("Identify Namespace timed out"));
+            }
+            self.0.nvme(c, data)
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            dir: DataDir,
+            data: &mut [u8],
+            t: u32,
+        ) -> std::io::Result<(u8, Vec<u8>)> {
+            self.0.scsi(cdb, dir, data, t)
+        }
+    }
+
+    /// Format NVM keeps the namespace's format, so it is never sent without it; a sanitize,
+    /// which has no format to keep, goes on (cargo-mutants found the difference unchecked).
+    #[test]
+    fn a_namespace_that_cannot_be_read_stops_a_format_only() {
+        let s = setup("crypto,format");
+        let mut d = drive(&s);
+        d.pass = Box::new(NoNamespace(Arc::clone(&s.sim)));
+        let e = prepare(
+            &d,
+            &request(Method::NvmeFormatUserData),
+            &crate::progress::Quiet,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("cannot read its namespace") && e.contains("timed out"),
+            "{e}"
+        );
+        assert!(prepare(
+            &d,
+            &request(Method::NvmeSanitizeCrypto),
+            &crate::progress::Quiet
+        )
+        .is_ok());
+    }
+
+    /// An NVMe drive whose Sanitize Status log reads, at the Nth read, `progress(N)`: in
+    /// progress at that many 65536ths, or `None`: completed.
+    struct Progress {
+        reads: std::sync::atomic::AtomicUsize,
+        progress: fn(usize) -> Option<u16>,
+    }
+
+    impl Passthrough for Progress {
+        fn nvme(
+            &self,
+            c: &crate::device::nvme::AdminCmd,
+            data: &mut [u8],
+        ) -> std::io::Result<(u16, u32)> {
+            assert_eq!(
+                (c.opcode, c.cdw10 & 0xFF),
+                (0x02, 0x81),
+                "the Sanitize Status log"
+            );
+            let n = self.reads.fetch_add(1, Ordering::Relaxed);
+            data.fill(0);
+            match (self.progress)(n) {
+                Some(p) => {
+                    data[0..2].copy_from_slice(&p.to_le_bytes());
+                    data[2] = 2;
+                }
+                None => data[2] = 1,
+            }
+            Ok((0, 0))
+        }
+        fn scsi(
+            &self,
+            _: &[u8],
+            _: DataDir,
+            _: &mut [u8],
+            _: u32,
+        ) -> std::io::Result<(u8, Vec<u8>)> {
+            Err(std::io::Error::other("not SCSI"))
+        }
+    }
+
+    /// Following a sanitize: a progress that moves (with pauses shorter than the patience)
+    /// is followed to the end however long it takes; one that stays put longer than the
+    /// patience is given up, never taken for done (cargo-mutants found the stall test
+    /// unchecked).
+    #[test]
+    fn a_progress_that_stays_put_is_given_up_and_one_that_moves_is_followed() {
+        let follow = |progress: fn(usize) -> Option<u16>| {
+            let mut d = drive(&setup("crypto"));
+            d.pass = Box::new(Progress {
+                reads: Default::default(),
+                progress,
+            });
+            let r = request(Method::NvmeSanitizeCrypto);
+            let limits = (Duration::from_secs(5), Duration::from_millis(300));
+            wait(
+                &d,
+                &Expect::default(),
+                limits,
+                &r,
+                &Signals::default(),
+                &crate::progress::Quiet,
+            )
+        };
+        // Moves every third read for 1000 reads (well over 300 ms at 1 ms a poll).
+        let moving = follow(|n| (n < 1000).then_some((n / 3) as u16 * 100));
+        assert!(
+            matches!(&moving, Waited::Done(State::Completed(_))),
+            "{moving:?}"
+        );
+        let stuck = follow(|_| Some(0x4000));
+        assert!(
+            matches!(&stuck, Waited::Lost(w) if w.contains("stayed at 25 %")),
+            "{stuck:?}"
         );
     }
 
