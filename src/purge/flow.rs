@@ -1778,7 +1778,9 @@ mod tests {
             )
             .unwrap();
             assert!(
-                p.warnings.iter().any(|w| w.contains("bridge")),
+                p.warnings
+                    .iter()
+                    .any(|w| w.contains("bridge") && w.contains("do not unplug")),
                 "{:?}",
                 p.warnings
             );
@@ -1795,6 +1797,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.method.technique(), "crypto erase");
+        assert!(
+            p.warnings.iter().any(|w| w.contains("was passed over"))
+                && !p.warnings.iter().any(|w| w.contains("do not unplug")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     /// Runs `method` up to the moment after it was sent, then stops following; returns the
@@ -2407,6 +2415,34 @@ mod tests {
         );
     }
 
+    /// A method the drive does not report is refused; a SCSI drive that cannot report its
+    /// support (nothing listed) lets its own answer decide, a SCSI method only.
+    #[test]
+    fn only_a_scsi_drive_that_reports_nothing_may_be_sent_an_unreported_method() {
+        let mut d = drive(&setup("crypto"));
+        let caps = |supported: Vec<Method>| Caps {
+            supported,
+            ..Caps::default()
+        };
+        assert!(check_supported(&d, Method::NvmeSanitizeBlock, &caps(vec![])).is_err());
+        let e = check_supported(
+            &d,
+            Method::NvmeSanitizeBlock,
+            &caps(vec![Method::NvmeSanitizeCrypto]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("it supports: nvme-sanitize-crypto"), "{e}");
+        d.bus = Bus::Scsi;
+        assert!(check_supported(&d, Method::ScsiSanitizeBlock, &caps(vec![])).is_ok());
+        assert!(check_supported(
+            &d,
+            Method::ScsiSanitizeBlock,
+            &caps(vec![Method::ScsiSanitizeCrypto])
+        )
+        .is_err());
+    }
+
     #[test]
     fn a_journal_s_own_record_is_never_replaced_by_the_keeper_s() {
         let s = setup("crypto,slow");
@@ -2443,7 +2479,16 @@ mod tests {
         let o = &ran.outcome;
         assert!(o.purge_grade);
         assert_eq!(o.medium, "flash (NVMe)");
+        assert_eq!((o.bus.as_str(), o.command.bus.as_str()), ("nvme", "nvme"));
         assert!(!o.command.captured.is_empty(), "the RMA pages are recorded");
+        for c in &o.command.captured {
+            let kept = std::fs::read(rma.path().join(&c.file)).unwrap();
+            assert!(c.what.starts_with("nvme-") && c.bytes > 0, "{c:?}");
+            assert_eq!(
+                (kept.len() as u64, blake3::hash(&kept).to_hex().to_string()),
+                (c.bytes, c.blake3.clone())
+            );
+        }
         let v = &o.verification;
         assert_eq!(v.method, "sampled");
         assert!(v.algorithm.starts_with("canaries"), "{}", v.algorithm);
