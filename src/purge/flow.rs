@@ -2000,6 +2000,19 @@ mod tests {
             "{:?}",
             p.warnings
         );
+        // ... and only the operator who asked for it (cargo-mutants found this unchecked).
+        for nd in [NoDeallocate::Auto, NoDeallocate::Off] {
+            let r = Request {
+                no_deallocate: nd,
+                ..request(Method::NvmeSanitizeOverwrite)
+            };
+            let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+            assert!(
+                !p.warnings.iter().any(|w| w.contains("NDI")),
+                "{nd:?}: {:?}",
+                p.warnings
+            );
+        }
     }
 
     #[test]
