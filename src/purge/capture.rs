@@ -10,30 +10,14 @@ use crate::device::capture::{scrub, taken, Recorder};
 use crate::device::fixture::{Recording, FORMAT};
 use crate::device::{health, hidden};
 
-/// The door a drive has while its own is moved into the recording one: it passes nothing.
-struct Closed;
-
-impl crate::device::passthrough::Passthrough for Closed {
-    fn nvme(&self, _: &crate::device::nvme::AdminCmd, _: &mut [u8]) -> std::io::Result<(u16, u32)> {
-        Err(std::io::Error::other("closed"))
-    }
-    fn scsi(
-        &self,
-        _: &[u8],
-        _: crate::device::passthrough::DataDir,
-        _: &mut [u8],
-        _: u32,
-    ) -> std::io::Result<(u8, Vec<u8>)> {
-        Err(std::io::Error::other("closed"))
-    }
-}
-
 /// Records `d`'s answers. The drive's own door is replaced by the recording one for the
 /// whole run, so nothing else can reach it.
-pub fn record(mut d: Drive, keep_serial: bool) -> Recording {
-    let inner = std::mem::replace(&mut d.pass, Box::new(Closed));
-    let (door, kept) = Recorder::new(inner);
-    d.pass = Box::new(door);
+pub fn record(d: Drive, keep_serial: bool) -> Recording {
+    let (door, kept) = Recorder::new(d.pass);
+    let d = Drive {
+        pass: Box::new(door),
+        ..d
+    };
     let rotational = (!d.simulated).then_some(d.probe.identity.rotational);
     let _ = engine::probe(d.pass.as_ref(), d.bus, rotational);
     // Refusals are decisions too: what they read is recorded all the same.

@@ -157,6 +157,33 @@ pub(crate) fn open(req: &settings::Purge) -> anyhow::Result<Drive> {
     drive_of(device::probe(&req.target)?, req.transport)
 }
 
+/// The drive of `mediasan capture`: opened read-only, without an exclusive claim (a capture
+/// only reads), its commands going through the probe's descriptor; its media neither read nor
+/// written.
+pub(crate) fn open_read_only(target: &Path, transport: Option<Bus>) -> anyhow::Result<Drive> {
+    let p = device::probe(target)?;
+    if p.kind != Kind::Block {
+        return Err(
+            Error::target(&p.path, "is not a block device; capture records a drive").into(),
+        );
+    }
+    let bus = bus_of(transport, &p)
+        .map_err(|why| Error::target(&p.path, format!("has no commands to record: {why}")))?;
+    let Some(handle) = p.handle.clone() else {
+        return Err(Error::target(&p.path, "cannot be opened").into());
+    };
+    Ok(Drive {
+        bus,
+        pass: Box::new(handle),
+        media: Box::new(device::replay::NoMedia {
+            size: p.size,
+            block_size: p.logical_block_size,
+        }),
+        probe: p,
+        simulated: false,
+    })
+}
+
 /// The drive's certificate record (the manifest, what the organization file requires), with
 /// a warning for what an auditor will miss.
 pub(crate) fn record(
