@@ -99,6 +99,14 @@ pub fn report_supported(sa: Action) -> [u8; 12] {
     ]
 }
 
+/// REPORT SUPPORTED OPERATION CODES for a command without service actions (reporting option
+/// 1: one command, by opcode), 32 bytes back; FORMAT UNIT (04h) is asked this way.
+pub fn report_supported_opcode(opcode: u8) -> [u8; 12] {
+    [
+        0xA3, 0x0C, 0x01, opcode, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00,
+    ]
+}
+
 /// From REPORT SUPPORTED OPERATION CODES data: supported (SUPPORT 011b or 101b), or not.
 pub fn supported(data: &[u8]) -> bool {
     matches!(data.get(1).map(|b| b & 0x07), Some(3) | Some(5))
@@ -384,6 +392,10 @@ mod tests {
         assert_eq!(
             report_supported(Action::BlockErase)[..6],
             [0xA3, 0x0C, 0x02, 0x48, 0x00, 0x02]
+        );
+        assert_eq!(
+            report_supported_opcode(0x04)[..10],
+            [0xA3, 0x0C, 0x01, 0x04, 0, 0, 0, 0, 0, 0x20]
         );
         assert!(supported(&[0, 0x03, 0, 10]));
         assert!(!supported(&[0, 0x01, 0, 10]));

@@ -2514,4 +2514,339 @@ mod tests {
         let ran = prepared_and_run(&s, &d, &r);
         assert!(!ran.outcome.purge_grade);
     }
+
+    /// A SCSI disk answering what `prepare` asks: the commands it lists (opcode, service
+    /// action), VPD B1h with byte 7 (WABEREQ 7:6, WACEREQ 5:4), READ CAPACITY(16) and REQUEST
+    /// SENSE with NO SENSE; GOOD to anything else.
+    struct ScsiDisk {
+        lists: Vec<(u8, u8)>,
+        b1_byte7: u8,
+    }
+
+    impl Passthrough for ScsiDisk {
+        fn nvme(
+            &self,
+            _: &crate::device::nvme::AdminCmd,
+            _: &mut [u8],
+        ) -> std::io::Result<(u16, u32)> {
+            Err(std::io::Error::other("not NVMe"))
+        }
+        fn scsi(
+            &self,
+            cdb: &[u8],
+            _: DataDir,
+            data: &mut [u8],
+            _: u32,
+        ) -> std::io::Result<(u8, Vec<u8>)> {
+            data.fill(0);
+            match cdb[0] {
+                0xA3 if self.lists.contains(&(cdb[3], cdb[5])) => data[1] = 3,
+                0x12 if cdb[1] & 1 == 1 && cdb[2] == 0xB1 => {
+                    data[1] = 0xB1;
+                    data[3] = 0x3C;
+                    data[5] = 1;
+                    data[7] = self.b1_byte7;
+                }
+                0x9E => {
+                    data[..8].copy_from_slice(&2047u64.to_be_bytes());
+                    data[8..12].copy_from_slice(&512u32.to_be_bytes());
+                }
+                0x03 => {
+                    data[0] = 0x70;
+                    data[7] = 10;
+                }
+                _ => {}
+            }
+            Ok((0, vec![]))
+        }
+    }
+
+    fn scsi_disk(b1_byte7: u8) -> Drive {
+        let mut d = drive(&setup("crypto"));
+        d.bus = Bus::Scsi;
+        d.probe.identity.interface = "sas".into();
+        d.pass = Box::new(ScsiDisk {
+            lists: vec![(0x48, 1), (0x48, 2), (0x48, 3)],
+            b1_byte7,
+        });
+        d
+    }
+
+    /// After a SCSI block or crypto erase, only the sense VPD B1h promises for that erase
+    /// counts as erased (WABEREQ for block, WACEREQ for crypto); after an overwrite, none.
+    #[test]
+    fn vpd_b1h_excuses_unreadable_blocks_only_after_the_erase_it_names() {
+        let rule = |b1_byte7: u8, m: Method| {
+            prepare(&scsi_disk(b1_byte7), &request(m), &crate::progress::Quiet)
+                .unwrap()
+                .rule
+        };
+        use crate::device::scsi::ReadAfterErase::{MediumError, WriteAfterSanitizeRequired};
+        // WABEREQ 11b (WRITE AFTER SANITIZE REQUIRED), WACEREQ 10b (MEDIUM ERROR).
+        let both = 0b1110_0000;
+        let r = rule(both, Method::ScsiSanitizeBlock);
+        assert!(r.unreadable_is_erased);
+        assert_eq!(r.unreadable_sense, Some(WriteAfterSanitizeRequired));
+        let r = rule(both, Method::ScsiSanitizeCrypto);
+        assert!(r.unreadable_is_erased);
+        assert_eq!(r.unreadable_sense, Some(MediumError));
+        let r = rule(both, Method::ScsiSanitizeOverwrite);
+        assert!(!r.unreadable_is_erased);
+        assert_eq!(r.unreadable_sense, None);
+        // Block erase promised, crypto not: a crypto erase's unreadable block is not erased.
+        let r = rule(0b1100_0000, Method::ScsiSanitizeCrypto);
+        assert!(!r.unreadable_is_erased);
+        assert_eq!(r.unreadable_sense, None);
+        let r = rule(0b0011_0000, Method::ScsiSanitizeBlock);
+        assert!(!r.unreadable_is_erased);
+    }
+
+    /// Only an overwrite whose drive promises what it reads back (NVMe, SCSI) is judged by
+    /// its pattern; an ATA overwrite without DEFINITIVE ENDING PATTERN by its canaries only.
+    #[test]
+    fn only_an_overwrite_off_ata_is_judged_by_its_pattern() {
+        let pattern_rule = |d: &Drive, m: Method| {
+            prepare(d, &request(m), &crate::progress::Quiet)
+                .unwrap()
+                .rule
+                .pattern
+        };
+        let nvme = drive(&setup("crypto,overwrite"));
+        assert_eq!(
+            pattern_rule(&nvme, Method::NvmeSanitizeOverwrite),
+            Some(vec![0; 4])
+        );
+        assert_eq!(pattern_rule(&nvme, Method::NvmeSanitizeCrypto), None);
+        assert_eq!(
+            pattern_rule(&scsi_disk(0), Method::ScsiSanitizeOverwrite),
+            Some(vec![0; 4])
+        );
+        let ata = ata_drive(
+            "sata",
+            crate::purge::sim_ata::AtaConfig {
+                sanitize: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(pattern_rule(&ata, Method::AtaSanitizeOverwrite), None);
+    }
+
+    /// An explicit pattern is taken as given unless it is what deallocated blocks read as, and
+    /// only an overwrite is refused for it.
+    #[test]
+    fn an_explicit_pattern_is_refused_only_for_an_overwrite_that_could_not_be_told_apart() {
+        let prepared = |features: &str, m: Method, p: u32| {
+            let r = Request {
+                pattern: Some(p),
+                ..request(m)
+            };
+            prepare(&drive(&setup(features)), &r, &crate::progress::Quiet)
+        };
+        let p = prepared("overwrite", Method::NvmeSanitizeOverwrite, 0x1234_5678).unwrap();
+        assert_eq!(p.opts.pattern, 0x1234_5678);
+        let p = prepared(
+            "overwrite,dealloc",
+            Method::NvmeSanitizeOverwrite,
+            0x1234_5678,
+        )
+        .unwrap();
+        assert_eq!(p.opts.pattern, 0x1234_5678);
+        assert!(prepared("overwrite,dealloc", Method::NvmeSanitizeOverwrite, 0).is_err());
+        assert!(prepared("crypto,dealloc", Method::NvmeSanitizeCrypto, 0).is_ok());
+    }
+
+    /// The warnings a prepared command carries: the owner's password a security erase
+    /// replaces, and which commands cannot be stopped once sent.
+    #[test]
+    fn the_warnings_say_what_a_command_does_to_the_owner_s_password_and_whether_it_can_be_stopped()
+    {
+        let warnings = |d: &Drive, m: Method| {
+            prepare(d, &request(m), &crate::progress::Quiet)
+                .unwrap()
+                .warnings
+        };
+        let owned = ata_drive(
+            "sata",
+            crate::purge::sim_ata::AtaConfig {
+                owner_password: Some(b"owner".to_vec()),
+                sanitize: true,
+                ..security_hdd()
+            },
+        );
+        let w = warnings(&owned, Method::AtaSecurityEraseEnhanced);
+        assert!(w.iter().any(|w| w.contains("the owner's")), "{w:?}");
+        assert!(
+            w.iter().any(|w| w.contains("cannot be stopped")
+                && w.contains("locked with mediasan's temporary password")),
+            "{w:?}"
+        );
+        let w = warnings(&owned, Method::AtaSanitizeBlock);
+        assert!(!w.iter().any(|w| w.contains("the owner's")), "{w:?}");
+        assert!(!w.iter().any(|w| w.contains("cannot be stopped")), "{w:?}");
+        let plain = ata_drive("sata", security_hdd());
+        let w = warnings(&plain, Method::AtaSecurityEraseEnhanced);
+        assert!(!w.iter().any(|w| w.contains("the owner's")), "{w:?}");
+        let nvme = drive(&setup("crypto,format"));
+        let w = warnings(&nvme, Method::NvmeFormatUserData);
+        assert!(
+            w.iter()
+                .any(|w| w.contains("cannot be stopped") && w.contains("partly formatted")),
+            "{w:?}"
+        );
+        let w = warnings(&nvme, Method::NvmeSanitizeCrypto);
+        assert!(!w.iter().any(|w| w.contains("cannot be stopped")), "{w:?}");
+        let mut formats = scsi_disk(0);
+        formats.pass = Box::new(ScsiDisk {
+            lists: vec![(0x48, 2), (0x04, 0)],
+            b1_byte7: 0,
+        });
+        let w = warnings(&formats, Method::ScsiFormatUnit);
+        assert!(
+            w.iter()
+                .any(|w| w.contains("cannot be stopped") && w.contains("partly formatted")),
+            "{w:?}"
+        );
+        let w = warnings(&formats, Method::ScsiSanitizeBlock);
+        assert!(!w.iter().any(|w| w.contains("cannot be stopped")), "{w:?}");
+        // A drive listing SANITIZE but not FORMAT UNIT is not sent FORMAT UNIT.
+        let Err(e) = prepare(
+            &scsi_disk(0),
+            &request(Method::ScsiFormatUnit),
+            &crate::progress::Quiet,
+        ) else {
+            panic!("FORMAT UNIT sent to a drive that does not list it")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("does not report support for scsi-format-unit"),
+            "{e}"
+        );
+    }
+
+    /// The bytes shown include leaving failure mode only when asked and the drive is in it.
+    #[test]
+    fn the_exit_from_failure_mode_is_shown_only_when_asked_and_needed() {
+        let labels = |features: &str, exit: bool| {
+            let r = Request {
+                exit_failure_mode: exit,
+                ..Request::dry_run(Some(Method::NvmeSanitizeCrypto))
+            };
+            prepare(&drive(&setup(features)), &r, &crate::progress::Quiet)
+                .unwrap()
+                .bytes
+                .into_iter()
+                .map(|b| b.label)
+                .collect::<Vec<_>>()
+        };
+        let exit = engine::exit_failure_mode_bytes(Bus::Nvme)[0].label.clone();
+        assert_eq!(labels("crypto,failed", true)[0], exit);
+        assert!(!labels("crypto,failed", false).contains(&exit));
+        assert!(!labels("crypto", true).contains(&exit));
+    }
+
+    /// Every other device of the scope is held, never the target itself (already claimed),
+    /// nothing for the simulated drive.
+    #[test]
+    fn the_scope_s_other_devices_are_claimed_and_the_target_is_not_claimed_twice() {
+        let mut d = drive(&setup("crypto"));
+        let mut p = prepare(
+            &d,
+            &request(Method::NvmeSanitizeCrypto),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        // The target's path does not exist: claiming it would fail. /dev/null (1:3) can be
+        // opened read-only with O_EXCL (ignored for a character device) and touches nothing.
+        p.scope.devices = vec![
+            (PathBuf::from("/nonexistent/mediasan-target"), (259, 0)),
+            (PathBuf::from("/dev/null"), (1, 3)),
+        ];
+        assert_eq!(
+            claim_scope(&d, &p).unwrap().len(),
+            0,
+            "the simulated drive holds nothing"
+        );
+        d.simulated = false;
+        d.probe.devno = Some((259, 0));
+        assert_eq!(claim_scope(&d, &p).unwrap().len(), 1, "/dev/null only");
+        // Another device that is not the one it was: refused, by its name.
+        p.scope.devices.push((PathBuf::from("/dev/null"), (1, 5)));
+        let e = claim_scope(&d, &p).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/null") && e.contains("not the device"),
+            "{e}"
+        );
+    }
+
+    /// A start the drive refuses erased nothing: its journal goes, the refusal is the answer.
+    #[test]
+    fn a_refused_start_removes_its_journal() {
+        let s = setup("crypto");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeBlock);
+        // Prepared as if the drive had block erase; the drive refuses it.
+        let p = prepare(&drive(&setup("crypto,block")), &r, &crate::progress::Quiet).unwrap();
+        let Err(e) = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        ) else {
+            panic!("the drive refused the block erase")
+        };
+        assert!(e.to_string().contains("refused"), "{e}");
+        assert!(!s.keeper.path.exists(), "the journal is removed");
+    }
+
+    /// A later run tells "never received" from "ran and ended before a power cycle" by the
+    /// journal's stage, and follows a drive still running what it may not have been sent.
+    #[test]
+    fn a_later_run_reads_the_drive_s_state_against_the_journal_s_stage() {
+        let s = setup("crypto");
+        let mut j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        // A fresh drive reports no sanitize at all.
+        j.stage = Stage::Planned;
+        let (v, why, _) = finish_later(&setup("crypto"), j.clone());
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(
+            why.iter()
+                .any(|w| w.contains("whether it received the command is unknown")),
+            "{why:?}"
+        );
+        j.stage = Stage::Sent;
+        let (v, why, again) = finish_later(&setup("crypto"), j);
+        assert_eq!((v, again), (Verdict::Incomplete, false));
+        assert!(
+            why.iter().any(|w| w.contains("ended before a power cycle")),
+            "{why:?}"
+        );
+        // Still running what the journal says may not have been sent: followed (here, until
+        // a signal), and the journal stays, now "sent".
+        let s = setup("crypto,slow");
+        let mut j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        j.stage = Stage::Planned;
+        let signals = Signals::default();
+        signals.cancel.store(true, Ordering::Relaxed);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let ran = resume(&drive(&s), j, &r, &signals, &crate::progress::Quiet).unwrap();
+        assert!(ran.outcome.interrupted.is_some());
+        assert_eq!(ran.pending.expect("kept").stage, Stage::Sent);
+    }
+
+    /// The health before and after is the drive's own, read the way its bus is read.
+    #[test]
+    fn the_purge_records_the_drive_s_health_before_and_after() {
+        let s = setup("crypto,worn");
+        let d = drive(&s);
+        let ran = prepared_and_run(&s, &d, &request(Method::NvmeSanitizeCrypto));
+        let h = &ran.outcome.health;
+        let before = h.before.as_ref().expect("before");
+        let after = h.after.as_ref().expect("after");
+        for h in [before, after] {
+            assert_eq!(h.nvme.as_ref().map(|n| n.media_errors), Some(7), "{h:?}");
+            assert_eq!(h.state, "failing", "{h:?}");
+        }
+    }
 }

@@ -61,6 +61,19 @@ pub(super) fn probe_scsi(d: &dyn Passthrough) -> Caps {
             }
         }
     }
+    // FORMAT UNIT (no service action), so that a drive listing SANITIZE can still be sent
+    // an explicit `--method scsi-format-unit`.
+    let mut data = [0u8; 32];
+    if let Ok((0, _)) = d.scsi(
+        &scsi::report_supported_opcode(0x04),
+        DataDir::FromDevice,
+        &mut data,
+        SHORT_MS,
+    ) {
+        if scsi::supported(&data) {
+            caps.supported.push(Method::ScsiFormatUnit);
+        }
+    }
     let mut b1 = [0u8; 64];
     if let Ok((0, _)) = d.scsi(&scsi::inquiry_b1(), DataDir::FromDevice, &mut b1, SHORT_MS) {
         caps.reads_fail_after_erase = scsi::reads_may_fail_after(&b1);
