@@ -6,6 +6,11 @@
 //! - libatasmart's `skdump --save`: records of a 4-byte tag (`IDFY` IDENTIFY DEVICE, `SMST`
 //!   the SMART status, `SMDT` the SMART data, `SMTH` the SMART thresholds), a big-endian
 //!   32-bit length, then that many bytes.
+//! - smartctl's `-r ataioctl,2` report: each command's data between `===== [NAME] DATA START
+//!   (BASE-16) =====` and `===== [NAME] DATA END (N Bytes) =====`, sixteen bytes to a line
+//!   (`000-015: 40 00 ... |@...|`); the form drive owners paste into smartmontools tickets.
+//! - hdparm's `--Istdout`: the 256 IDENTIFY words in hex.
+//! - plain binaries: 512 bytes of IDENTIFY DEVICE, 4096 of NVMe Identify Controller.
 
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +126,29 @@ impl Recording {
         let skdump = bytes
             .get(..4)
             .is_some_and(|t| [b"IDFY", b"SMST", b"SMDT", b"SMTH"].iter().any(|k| t == *k));
+        // A report of smartctl or hdparm: text, not a binary's size.
+        if let Some(text) = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|t| !skdump && !t.contains('\0'))
+        {
+            let (answers, what) = if text.contains(SMARTCTL_START) {
+                (read_smartctl(text), "smartctl -r ataioctl,2 report")
+            } else {
+                let identify = read_istdout(text).map_err(|e| {
+                    format!(
+                        "{name}: neither a smartctl -r ataioctl,2 report nor hdparm --Istdout words ({e})"
+                    )
+                })?;
+                let a = AtaAnswers {
+                    identify: Some(Box::new(identify)),
+                    ..AtaAnswers::default()
+                };
+                (Ok(a), "hdparm --Istdout words")
+            };
+            let answers = answers.map_err(|e| format!("{name}: {e}"))?;
+            return Recording::from_ata(&answers, &format!("{what} {name}"))
+                .ok_or_else(|| format!("{name}: the {what} has no IDENTIFY DEVICE"));
+        }
         match bytes.len() {
             // A plain binary: IDENTIFY DEVICE, or NVMe Identify Controller.
             512 if !skdump => {
@@ -261,6 +289,80 @@ pub fn read_skdump(bytes: &[u8]) -> Result<AtaAnswers, String> {
             _ => {}
         }
         at += 8 + len;
+    }
+    Ok(out)
+}
+
+const SMARTCTL_START: &str = "] DATA START (BASE-16) =====";
+
+/// Reads the data smartctl prints with `-r ataioctl,2` (IDENTIFY DEVICE, SMART READ
+/// ATTRIBUTE VALUES and THRESHOLDS; other commands' data are skipped). Text around the
+/// sections (smartctl's own report, a ticket's words) is ignored.
+///
+/// # Errors
+/// A section whose lines are not sixteen hex bytes at the offsets they name, that ends
+/// without its END line, or whose length is not the END line's, named.
+pub fn read_smartctl(text: &str) -> Result<AtaAnswers, String> {
+    let mut out = AtaAnswers::default();
+    let mut lines = text.lines().map(str::trim);
+    while let Some(l) = lines.next() {
+        let Some(name) = l
+            .strip_prefix("===== [")
+            .and_then(|r| r.strip_suffix(SMARTCTL_START))
+        else {
+            continue;
+        };
+        let mut data = Vec::new();
+        let end = loop {
+            let Some(l) = lines.next() else {
+                return Err(format!("the {name} data has no END line"));
+            };
+            if let Some(rest) = l.strip_prefix(&format!("===== [{name}] DATA END (")) {
+                break rest
+                    .strip_suffix(" Bytes) =====")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        format!("the {name} data's END line is not smartctl's: {l:?}")
+                    })?;
+            }
+            let (at, bytes) = l
+                .split_once(": ")
+                .ok_or_else(|| format!("a line of the {name} data is not smartctl's: {l:?}"))?;
+            let first = at
+                .split_once('-')
+                .and_then(|(a, _)| a.parse::<usize>().ok());
+            if first != Some(data.len()) {
+                return Err(format!(
+                    "a line of the {name} data starts at {at:?}, after {} bytes",
+                    data.len()
+                ));
+            }
+            let hexes = bytes.split('|').next().unwrap_or_default();
+            for h in hexes.split_whitespace() {
+                let b = u8::from_str_radix(h, 16)
+                    .ok()
+                    .filter(|_| h.len() == 2)
+                    .ok_or_else(|| format!("not a hex byte in the {name} data: {h:?}"))?;
+                data.push(b);
+            }
+        };
+        if data.len() != end {
+            return Err(format!(
+                "the {name} data holds {} bytes, its END line says {end}",
+                data.len()
+            ));
+        }
+        let page = || -> Result<Box<[u8; 512]>, String> {
+            <[u8; 512]>::try_from(data.as_slice())
+                .map(Box::new)
+                .map_err(|_| format!("the {name} data is {} bytes, not 512", data.len()))
+        };
+        match name {
+            "IDENTIFY DEVICE" => out.identify = Some(page()?),
+            "SMART READ ATTRIBUTE VALUES" => out.smart_data = Some(page()?),
+            "SMART READ ATTRIBUTE THRESHOLDS" => out.smart_thresholds = Some(page()?),
+            _ => {}
+        }
     }
     Ok(out)
 }
@@ -449,6 +551,69 @@ mod tests {
         assert!(read_istdout("0000 0001\n")
             .unwrap_err()
             .contains("2 IDENTIFY words"));
+    }
+
+    /// smartctl's `-r ataioctl,2` layout, as smartctl 7.3 prints it (its lines beside the
+    /// data too); the real tool's output for every corpus drive is read in
+    /// tests/integration/corpus.rs.
+    fn smartctl_report(name: &str, d: &[u8]) -> String {
+        let mut t = format!(
+            "REPORT-IOCTL: Device=/dev/sda Command={name}\n\n===== [{name}] DATA START (BASE-16) =====\n"
+        );
+        for (i, line) in d.chunks(16).enumerate() {
+            let hexes: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+            let ascii: String = line
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+                .collect();
+            t += &format!(
+                "{:03}-{:03}: {} |{ascii}|\n",
+                i * 16,
+                i * 16 + 15,
+                hexes.join(" ")
+            );
+        }
+        t + &format!("===== [{name}] DATA END ({} Bytes) =====\n", d.len())
+    }
+
+    #[test]
+    fn smartctl_s_hex_report_reads_back_the_drive_s_pages() {
+        let mut id = [0u8; 512];
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = (i * 11 + 3) as u8;
+        }
+        let text = format!(
+            "smartctl 7.3\n{}{}Device Model: X\n",
+            smartctl_report("IDENTIFY DEVICE", &id),
+            smartctl_report("SMART READ ATTRIBUTE VALUES", &[9; 512])
+        );
+        let a = read_smartctl(&text).unwrap();
+        assert_eq!(a.identify.as_deref(), Some(&id));
+        assert_eq!(a.smart_data.as_deref(), Some(&[9; 512]));
+        let r = Recording::read(text.as_bytes(), "t.txt").unwrap();
+        assert!(r.source.starts_with("smartctl -r ataioctl,2 report"));
+        assert_eq!(r.exchanges[0].data, hex(&id));
+        // hdparm's words are read too.
+        let r = Recording::read(to_istdout(&id).as_bytes(), "w.txt").unwrap();
+        assert_eq!(r.exchanges[0].data, hex(&id));
+        // What is wrong is named.
+        let cut = text.replace("===== [IDENTIFY DEVICE] DATA END (512 Bytes) =====\n", "");
+        assert!(read_smartctl(&cut).unwrap_err().contains("starts at"));
+        let short = text.replace("496-511: ", "496-511: zz ");
+        assert!(read_smartctl(&short).unwrap_err().contains("\"zz\""));
+        let skipped = text.replacen("016-031", "032-047", 1);
+        assert!(read_smartctl(&skipped)
+            .unwrap_err()
+            .contains("starts at \"032-047\", after 16 bytes"));
+        let long = text.replacen("(512 Bytes)", "(500 Bytes)", 1);
+        assert!(read_smartctl(&long)
+            .unwrap_err()
+            .contains("END line says 500"));
+        let open = smartctl_report("IDENTIFY DEVICE", &id).replace("DATA END", "DATA");
+        assert!(read_smartctl(&open).is_err());
+        assert!(Recording::read(b"hello\n", "n.txt")
+            .unwrap_err()
+            .contains("neither a smartctl"));
     }
 
     #[test]

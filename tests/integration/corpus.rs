@@ -450,6 +450,141 @@ fn hdparm_reads_every_real_drive_as_mediasan_does() {
     }
 }
 
+/// smartctl's own reading of one IDENTIFY DEVICE: its `--identify` table as (word, bits,
+/// value, what), and the `-i` lines.
+struct SmartctlReading {
+    words: Vec<(u16, String, String, String)>,
+    info: String,
+}
+
+impl SmartctlReading {
+    fn parse(text: &str) -> SmartctlReading {
+        let words = text
+            .lines()
+            .filter_map(|l| {
+                let mut t = l.split_whitespace();
+                let word = t.next()?.parse::<u16>().ok()?;
+                let bits = t.next()?.to_string();
+                let value = t.next()?.to_string();
+                let what = t.collect::<Vec<_>>().join(" ");
+                Some((word, bits, value, what))
+            })
+            .collect();
+        SmartctlReading {
+            words,
+            info: text.to_string(),
+        }
+    }
+
+    /// The bit field of `word` that smartctl names `what` (its value as printed).
+    fn field(&self, word: u16, what: &str) -> Option<&str> {
+        self.words
+            .iter()
+            .find(|(w, bits, _, t)| *w == word && bits != "-" && t.starts_with(what))
+            .map(|(_, _, v, _)| v.as_str())
+    }
+
+    fn bit(&self, word: u16, what: &str) -> bool {
+        self.field(word, what) == Some("1")
+    }
+
+    /// The `-i` line `Rotation Rate:`'s value (empty where smartctl prints none).
+    fn rotation(&self) -> String {
+        self.info
+            .lines()
+            .find_map(|l| l.strip_prefix("Rotation Rate:"))
+            .map(|r| r.trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A second opinion from smartctl (Debian's smartmontools), the tool drive owners trust: it
+/// is handed each fixture's IDENTIFY DEVICE through SG_IO (the ioctlcap shim answers it with
+/// the fixture's 512 bytes; nothing reaches a device) and must read security, sanitize,
+/// rotation and AMA as mediasan does; its `-r ataioctl,2` report of those bytes, read by
+/// mediasan's reader, must give the very same bytes back.
+#[test]
+fn smartctl_reads_every_real_drive_as_mediasan_does() {
+    if !crate::common::have("smartctl") {
+        skip!("smartctl is needed (Debian package smartmontools)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let shim = match crate::common::ioctlcap(tmp.path()) {
+        Ok(s) => s,
+        Err(e) => skip!("{e}"),
+    };
+    for f in corpus().fixture {
+        let name = f.file.display().to_string();
+        let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
+        let id = identify_of(&bytes, &name);
+        let file = tmp.path().join("identify.bin");
+        std::fs::write(&file, id.as_slice()).unwrap();
+        let out = std::process::Command::new("smartctl")
+            .args([
+                "-d",
+                "sat",
+                "-r",
+                "ataioctl,2",
+                "-i",
+                "--identify",
+                "/dev/null",
+            ])
+            .env("LD_PRELOAD", &shim)
+            .env("IOCTLCAP_FAKE", "1")
+            .env("IOCTLCAP_IDENTIFY", &file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&f.expect.model), "{name}: {text}");
+        // smartctl's hex report reads back as the drive's own bytes.
+        let again = identify_of(text.as_bytes(), &format!("{name} through smartctl"));
+        assert_eq!(again, id, "{name}");
+        let parsed = ata::parse_identify(&id);
+        let s = SmartctlReading::parse(&text);
+        // Security (word 128), as the corpus names it.
+        let security: Vec<String> = [
+            ("Security supported", "supported"),
+            ("Security enabled", "enabled"),
+            ("Security locked", "locked"),
+            ("Security frozen", "frozen"),
+            ("Security count expired", "count-expired"),
+            ("Enhanced security erase supported", "enhanced-erase"),
+        ]
+        .into_iter()
+        .filter(|(what, _)| s.bit(128, what))
+        .map(|(_, ours)| ours.to_string())
+        .collect();
+        assert_eq!(security, security_words(&parsed), "{name}: {text}");
+        assert_eq!(security, f.expect.security, "{name}");
+        // Sanitize (word 59).
+        let sanitize = s.bit(59, "Sanitize Device feature set supported");
+        assert_eq!(sanitize, parsed.sanitize, "{name}: {text}");
+        assert_eq!(sanitize, f.expect.sanitize, "{name}");
+        for (what, ours) in [
+            ("CRYPTO SCRAMBLE EXT supported", parsed.sanitize_crypto),
+            ("BLOCK ERASE EXT supported", parsed.sanitize_block),
+            ("OVERWRITE EXT supported", parsed.sanitize_overwrite),
+        ] {
+            assert_eq!(sanitize && s.bit(59, what), ours, "{name}: {what}");
+        }
+        // AMA (word 119 bit 8, believed only where bits 15:14 are 01b as smartctl says they
+        // must be).
+        let ama = s.field(119, "Must be set to 0x1") == Some("0x1")
+            && s.bit(119, "Accessible Max Address Config feature set supported");
+        assert_eq!(ama, parsed.ama_supported, "{name}: {text}");
+        if let Some(want) = f.expect.ama {
+            assert_eq!(ama, want, "{name}");
+        }
+        // Rotation (word 217): smartctl says nothing for 0.
+        let ours = match parsed.rotation_rate {
+            0 => String::new(),
+            1 => "Solid State Device".to_string(),
+            r => format!("{r} rpm"),
+        };
+        assert_eq!(s.rotation(), ours, "{name}: {text}");
+    }
+}
+
 /// Every SANICAP value real drives reported decodes to the methods and the NDI bit NVMe says.
 #[test]
 fn every_real_sanicap_value_is_read_as_nvme_says() {

@@ -36,6 +36,10 @@ static int fake_sg(sg_io_hdr_t *h) {
         for (int i = 0; i < 40; i += 2) { d[54+i] = m[i+1]; d[54+i+1] = m[i]; }
         put16(d, 255, 0x00a5); /* integrity word: signature, checksum fixed below */
         unsigned char sum = 0; for (int i = 0; i < 511; i++) sum += d[i]; d[511] = -sum;
+        { const char *f = getenv("IOCTLCAP_IDENTIFY"); /* mediasan's addition: a real drive's 512 bytes */
+          if (f && *f) { FILE *in = fopen(f, "rb"); size_t n = in ? fread(d, 1, 512, in) : 0;
+            if (in) fclose(in);
+            if (n != 512) { h->status = 2; h->driver_status = 8; return 0; } } }
     } else if (c[0] == 0x12 && d) { /* INQUIRY */
         if (c[1] & 1) { d[1] = c[2]; if (c[2] == 0x00) { d[3] = 3; d[4] = 0; d[5] = 0x83; d[6] = 0x89; } }
         else { d[2] = 6; d[3] = 2; d[4] = 31; memcpy(d + 8, "FAKECAP DISK FOR GOLDEN VECTRS  0001", 28 > h->dxfer_len - 8 ? h->dxfer_len - 8 : 28); }
