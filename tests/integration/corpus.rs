@@ -253,6 +253,12 @@ fn every_real_drive_replayed_through_the_binary_is_decided_as_the_standard_says(
         } else if has("frozen") {
             assert_ne!(code, 0, "{name}: {out}");
             assert!(err.contains("frozen"), "{name}: {err}");
+            // Pointing to SANITIZE only where the drive has it.
+            assert_eq!(
+                err.contains("SANITIZE is not affected"),
+                e.sanitize,
+                "{name}: {err}"
+            );
         } else {
             assert_eq!(code, 0, "{name}: {err}");
             assert!(out.contains("SECURITY ERASE UNIT"), "{name}: {out}");

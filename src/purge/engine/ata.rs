@@ -188,10 +188,18 @@ pub(super) fn probe_ata(d: &dyn Passthrough, rotational: Option<bool>) -> io::Re
         ));
     }
     if id.security_frozen {
+        // SANITIZE has a freeze of its own: only a drive that has it can be told to use it.
         blockers.push(Blocker::only(
             &ATA_SECURITY,
-            "the drive's security is frozen (by the BIOS): suspend and resume the machine (e.g. \
-             rtcwake -m mem -s 5) or hot-plug the drive, then try again; SANITIZE is not affected by this freeze",
+            format!(
+                "the drive's security is frozen (by the BIOS): suspend and resume the machine (e.g. \
+                 rtcwake -m mem -s 5) or hot-plug the drive, then try again{}",
+                if id.sanitize {
+                    "; SANITIZE is not affected by this freeze"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     let mut failure = None;
