@@ -10,6 +10,11 @@
 //!   (BASE-16) =====` and `===== [NAME] DATA END (N Bytes) =====`, sixteen bytes to a line
 //!   (`000-015: 40 00 ... |@...|`); the form drive owners paste into smartmontools tickets.
 //! - hdparm's `--Istdout`: the 256 IDENTIFY words in hex.
+//! - CrystalDiskInfo's text report (Windows): per drive, `-- IDENTIFY_DEVICE ---` with the
+//!   words ten to a line (`000: 0040 3FFF ...`, the word number in decimal, an ASCII column
+//!   after them when shown), and `-- SMART_READ_DATA ---`, `-- SMART_READ_THRESHOLD ---` or
+//!   `-- SMART_NVME ---` with the bytes sixteen to a line (`000: 01 00 ...`, offsets in hex).
+//!   For an NVMe drive it keeps only the first 512 bytes of Identify Controller.
 //! - plain binaries: 512 bytes of IDENTIFY DEVICE, 4096 of NVMe Identify Controller.
 
 use serde::{Deserialize, Serialize};
@@ -131,6 +136,9 @@ impl Recording {
             .ok()
             .filter(|t| !skdump && !t.contains('\0'))
         {
+            if text.contains(CDI_IDENTIFY) {
+                return from_crystaldiskinfo(text, name);
+            }
             let (answers, what) = if text.contains(SMARTCTL_START) {
                 (read_smartctl(text), "smartctl -r ataioctl,2 report")
             } else {
@@ -232,7 +240,7 @@ impl Recording {
             bus: "ata".into(),
             source: source.into(),
             serial_scrubbed: id[20..40].iter().all(|b| *b == b' '),
-            size: parsed.sectors * 512,
+            size: parsed.sectors.saturating_mul(512),
             logical_block_size: 512,
             exchanges,
         })
@@ -365,6 +373,175 @@ pub fn read_smartctl(text: &str) -> Result<AtaAnswers, String> {
         }
     }
     Ok(out)
+}
+
+const CDI_IDENTIFY: &str = "-- IDENTIFY_DEVICE ---";
+
+/// One drive of a CrystalDiskInfo report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CdiDrive {
+    /// The drive's heading (`(01) MODEL`): its model as CrystalDiskInfo names it.
+    pub model: String,
+    /// `Interface : NVM Express`: the IDENTIFY table is then the first 512 bytes of Identify
+    /// Controller.
+    pub nvme: bool,
+    pub identify: Box<[u8; 512]>,
+    pub smart_data: Option<Box<[u8; 512]>>,
+    pub smart_thresholds: Option<Box<[u8; 512]>>,
+}
+
+/// Reads every drive of a CrystalDiskInfo text report that has its IDENTIFY table.
+///
+/// # Errors
+/// A table whose lines are not at the word or offset they name, or that is not 512 bytes,
+/// named with its drive.
+pub fn read_crystaldiskinfo(text: &str) -> Result<Vec<CdiDrive>, String> {
+    #[derive(Default)]
+    struct Open {
+        model: String,
+        nvme: bool,
+        tables: Vec<(String, Vec<u8>)>,
+    }
+    let mut drives: Vec<Open> = Vec::new();
+    let mut table: Option<(String, bool)> = None;
+    for line in text.lines().map(str::trim_end) {
+        let t = line.trim_start();
+        // A drive's heading: ` (01) MODEL`.
+        if let Some(model) = t
+            .strip_prefix('(')
+            .and_then(|r| r.split_once(") "))
+            .filter(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, m)| m)
+            .filter(|_| line.starts_with(' ') && !line.contains(" : "))
+        {
+            drives.push(Open {
+                model: model.trim().to_string(),
+                ..Open::default()
+            });
+            table = None;
+            continue;
+        }
+        let Some(d) = drives.last_mut() else {
+            continue;
+        };
+        if let Some((key, value)) = t.split_once(" : ") {
+            if key.trim() == "Interface" && value.trim() == "NVM Express" {
+                d.nvme = true;
+            }
+            continue;
+        }
+        if let Some(name) = t.strip_prefix("-- ") {
+            let name = name.trim_end_matches('-').trim().to_string();
+            let words = name == "IDENTIFY_DEVICE";
+            table = Some((name.clone(), words));
+            d.tables.push((name, Vec::new()));
+            continue;
+        }
+        let Some((name, words)) = &table else {
+            continue;
+        };
+        let Some((label, rest)) = t.split_once(": ") else {
+            // The column heading, or the blank line that ends the table.
+            if t.is_empty() {
+                table = None;
+            }
+            continue;
+        };
+        let data = &mut d.tables.last_mut().expect("a table is open").1;
+        let (at, width) = if *words {
+            (label.parse::<usize>().ok().map(|w| w * 2), 4)
+        } else {
+            (usize::from_str_radix(label, 16).ok(), 2)
+        };
+        if at != Some(data.len()) {
+            return Err(format!(
+                "{}: the {name} line {label:?} is not where the {} bytes before it end",
+                d.model,
+                data.len()
+            ));
+        }
+        // The hex fields, up to the ASCII column where one is shown.
+        for h in rest
+            .split_whitespace()
+            .take_while(|h| h.len() == width && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            let v = u16::from_str_radix(h, 16).map_err(|e| e.to_string())?;
+            if *words {
+                data.extend_from_slice(&v.to_le_bytes());
+            } else {
+                data.push(v as u8);
+            }
+        }
+    }
+    drives
+        .into_iter()
+        .filter(|d| d.tables.iter().any(|(n, _)| n == "IDENTIFY_DEVICE"))
+        .map(|d| {
+            let page = |name: &str| -> Result<Option<Box<[u8; 512]>>, String> {
+                d.tables
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, b)| {
+                        <[u8; 512]>::try_from(b.as_slice())
+                            .map(Box::new)
+                            .map_err(|_| {
+                                format!(
+                                    "{}: the {name} table is {} bytes, not 512",
+                                    d.model,
+                                    b.len()
+                                )
+                            })
+                    })
+                    .transpose()
+            };
+            Ok(CdiDrive {
+                identify: page("IDENTIFY_DEVICE")?.expect("filtered on it"),
+                smart_data: if d.nvme {
+                    page("SMART_NVME")?
+                } else {
+                    page("SMART_READ_DATA")?
+                },
+                smart_thresholds: page("SMART_READ_THRESHOLD")?,
+                model: d.model,
+                nvme: d.nvme,
+            })
+        })
+        .collect()
+}
+
+/// The recording of the one ATA drive of a CrystalDiskInfo report.
+fn from_crystaldiskinfo(text: &str, name: &str) -> Result<Recording, String> {
+    let drives = read_crystaldiskinfo(text).map_err(|e| format!("{name}: {e}"))?;
+    let d = match drives.as_slice() {
+        [d] => d,
+        [] => {
+            return Err(format!(
+                "{name}: the CrystalDiskInfo report has no IDENTIFY table"
+            ))
+        }
+        many => {
+            let models: Vec<&str> = many.iter().map(|d| d.model.as_str()).collect();
+            return Err(format!(
+                "{name}: the CrystalDiskInfo report holds {} drives ({}); keep one drive's section",
+                many.len(),
+                models.join(", ")
+            ));
+        }
+    };
+    if d.nvme {
+        return Err(format!(
+            "{name}: CrystalDiskInfo keeps only the first 512 bytes of an NVMe drive's Identify Controller; \
+             record the drive with `mediasan capture`"
+        ));
+    }
+    let a = AtaAnswers {
+        identify: Some(d.identify.clone()),
+        smart_data: d.smart_data.clone(),
+        smart_thresholds: d.smart_thresholds.clone(),
+        smart_ok: None,
+    };
+    Recording::from_ata(&a, &format!("CrystalDiskInfo report {name} ({})", d.model))
+        .ok_or_else(|| format!("{name}: no IDENTIFY DEVICE"))
 }
 
 fn tag_name(tag: &[u8]) -> String {
@@ -614,6 +791,105 @@ mod tests {
         assert!(Recording::read(b"hello\n", "n.txt")
             .unwrap_err()
             .contains("neither a smartctl"));
+    }
+
+    /// CrystalDiskInfo's layout (9.x, as its reports show it): a drive's heading and
+    /// properties, the IDENTIFY words ten to a line (an ASCII column after them when
+    /// `ascii`), then a byte table.
+    fn cdi_drive(
+        n: u8,
+        model: &str,
+        nvme: bool,
+        id: &[u8; 512],
+        bytes: (&str, &[u8]),
+        ascii: bool,
+    ) -> String {
+        let dashes = "-".repeat(76);
+        let mut t = format!(
+            "{dashes}\n ({n:02}) {model}\n{dashes}\n           Model : {model}\n       Interface : {}\n\n",
+            if nvme { "NVM Express" } else { "Serial ATA" }
+        );
+        t += "-- IDENTIFY_DEVICE ---------------------------------------------------------\n";
+        t += "        0    1    2    3    4    5    6    7    8    9\n";
+        let words: Vec<u16> = id
+            .chunks(2)
+            .map(|w| u16::from_le_bytes([w[0], w[1]]))
+            .collect();
+        for (k, row) in words.chunks(10).enumerate() {
+            let hexes: Vec<String> = row.iter().map(|w| format!("{w:04X}")).collect();
+            t += &format!("{:03}: {}", k * 10, hexes.join(" "));
+            if ascii {
+                t += "  ";
+                t += &row
+                    .iter()
+                    .flat_map(|w| w.to_be_bytes())
+                    .map(|b| if b.is_ascii_graphic() { b as char } else { '.' })
+                    .collect::<String>();
+            }
+            t += "\n";
+        }
+        t += &format!("\n-- {} {}\n", bytes.0, "-".repeat(72 - bytes.0.len()));
+        t += "     +0 +1 +2 +3 +4 +5 +6 +7 +8 +9 +A +B +C +D +E +F\n";
+        for (k, row) in bytes.1.chunks(16).enumerate() {
+            let hexes: Vec<String> = row.iter().map(|b| format!("{b:02X}")).collect();
+            t += &format!("{:03X}: {}\n", k * 16, hexes.join(" "));
+        }
+        t + "\n"
+    }
+
+    #[test]
+    fn crystaldiskinfo_s_report_reads_back_each_drive_s_tables() {
+        let mut id = [0u8; 512];
+        for (i, b) in id.iter_mut().enumerate() {
+            *b = (i * 5 + 1) as u8;
+        }
+        let mut ctrl = [0u8; 512];
+        ctrl[328] = 0x07;
+        let head = "CrystalDiskInfo 9.7.2\n\n-- Disk List ---\n (01) NVME MODEL : 256.0 GB\n\n";
+        let nvme = cdi_drive(
+            1,
+            "NVME MODEL",
+            true,
+            &ctrl,
+            ("SMART_NVME", &[3; 512]),
+            false,
+        );
+        let ata = cdi_drive(
+            2,
+            "ATA MODEL",
+            false,
+            &id,
+            ("SMART_READ_DATA", &[9; 512]),
+            true,
+        );
+        let drives = read_crystaldiskinfo(&format!("{head}{nvme}{ata}")).unwrap();
+        assert_eq!(drives.len(), 2);
+        assert_eq!(
+            (drives[0].model.as_str(), drives[0].nvme),
+            ("NVME MODEL", true)
+        );
+        assert_eq!(*drives[0].identify, ctrl);
+        assert_eq!(drives[0].smart_data.as_deref(), Some(&[3; 512]));
+        assert_eq!(
+            (drives[1].model.as_str(), drives[1].nvme),
+            ("ATA MODEL", false)
+        );
+        assert_eq!(*drives[1].identify, id, "read past the ASCII column");
+        assert_eq!(drives[1].smart_data.as_deref(), Some(&[9; 512]));
+        // One ATA drive is a recording; two, or an NVMe drive, are refused with the remedy.
+        let r = Recording::read(format!("{head}{ata}").as_bytes(), "cdi.txt").unwrap();
+        assert_eq!(r.exchanges[0].data, hex(&id));
+        assert!(r.source.contains("(ATA MODEL)"), "{}", r.source);
+        let e = Recording::read(format!("{head}{nvme}{ata}").as_bytes(), "cdi.txt").unwrap_err();
+        assert!(e.contains("2 drives (NVME MODEL, ATA MODEL)"), "{e}");
+        let e = Recording::read(nvme.as_bytes(), "cdi.txt").unwrap_err();
+        assert!(e.contains("mediasan capture"), "{e}");
+        // A table with a line missing or cut short is named.
+        let gap = ata.replace("\n010: ", "\nxxx\n020: ");
+        assert!(read_crystaldiskinfo(&gap).is_err());
+        let cut = ata.replacen("\n250: ", "\n", 1);
+        let e = read_crystaldiskinfo(&cut).unwrap_err();
+        assert!(e.contains("ATA MODEL"), "{e}");
     }
 
     #[test]
