@@ -80,6 +80,8 @@ struct Expect {
     erase_minutes: Option<[u32; 2]>,
     methods: Vec<String>,
     purge: String,
+    /// The health state from the recorded SMART data (`ok`, `warning`, `failing`).
+    health: Option<String>,
 }
 
 fn corpus_dir() -> PathBuf {
@@ -589,6 +591,80 @@ fn smartctl_reads_every_real_drive_as_mediasan_does() {
         };
         assert_eq!(s.rotation(), ours, "{name}: {text}");
     }
+}
+
+/// Health from a real drive's SMART data, read through the replayed drive's door as `list`,
+/// the bench and the certificates read it, with smartctl as the judge: smartctl is handed the
+/// same SMART READ DATA through SG_IO (the ioctlcap shim, `IOCTLCAP_SMART`) and must read
+/// every attribute (id, value, worst, raw) as mediasan does; the state is the corpus's.
+#[test]
+fn every_real_drive_s_smart_attributes_are_read_as_smartctl_reads_them() {
+    if !crate::common::have("smartctl") {
+        skip!("smartctl is needed (Debian package smartmontools)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let shim = match crate::common::ioctlcap(tmp.path()) {
+        Ok(s) => s,
+        Err(e) => skip!("{e}"),
+    };
+    let mut checked = 0;
+    for f in corpus().fixture {
+        let name = f.file.display().to_string();
+        let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
+        let r = fixture::Recording::read(&bytes, &name).unwrap();
+        let Some(smart) = r.exchanges.iter().find(|x| x.command == "SMART READ DATA") else {
+            assert!(
+                f.expect.health.is_none(),
+                "{name}: health without SMART data"
+            );
+            continue;
+        };
+        let door = mediasan::device::replay::Replay::new(&r).unwrap();
+        let h = mediasan::device::health::read_block("sata", &door, true);
+        assert_eq!(Some(&h.state), f.expect.health.as_ref(), "{name}: {h:?}");
+        let ours: Vec<(u8, u8, u8, u64)> = h
+            .ata
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no ATA health: {h:?}"))
+            .attributes
+            .iter()
+            .map(|a| (a.id, a.normalized, a.worst, a.raw))
+            .collect();
+        let id = identify_of(&bytes, &name);
+        let (id_file, smart_file) = (
+            tmp.path().join("identify.bin"),
+            tmp.path().join("smart.bin"),
+        );
+        std::fs::write(&id_file, id.as_slice()).unwrap();
+        std::fs::write(&smart_file, fixture::unhex(&smart.data).unwrap()).unwrap();
+        let out = std::process::Command::new("smartctl")
+            .args(["-d", "sat", "-A", "-j", "/dev/null"])
+            .env("LD_PRELOAD", &shim)
+            .env("IOCTLCAP_FAKE", "1")
+            .env("IOCTLCAP_IDENTIFY", &id_file)
+            .env("IOCTLCAP_SMART", &smart_file)
+            .output()
+            .unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: smartctl -j: {e}"));
+        let theirs: Vec<(u8, u8, u8, u64)> = j["ata_smart_attributes"]["table"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: smartctl read no attributes: {j}"))
+            .iter()
+            .map(|a| {
+                let n = |v: &serde_json::Value| v.as_u64().unwrap();
+                (
+                    n(&a["id"]) as u8,
+                    n(&a["value"]) as u8,
+                    n(&a["worst"]) as u8,
+                    n(&a["raw"]["value"]),
+                )
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} drives with SMART data");
 }
 
 /// Every SANICAP value real drives reported decodes to the methods and the NDI bit NVMe says.

@@ -40,6 +40,12 @@ static int fake_sg(sg_io_hdr_t *h) {
           if (f && *f) { FILE *in = fopen(f, "rb"); size_t n = in ? fread(d, 1, 512, in) : 0;
             if (in) fclose(in);
             if (n != 512) { h->status = 2; h->driver_status = 8; return 0; } } }
+    } else if (c[0] == 0x85 && c[14] == 0xb0 && c[4] == 0xd0 && d && h->dxfer_len >= 512
+               && getenv("IOCTLCAP_SMART") && *getenv("IOCTLCAP_SMART")) {
+        /* mediasan's addition: SMART READ DATA answered with a real drive's 512 bytes */
+        FILE *in = fopen(getenv("IOCTLCAP_SMART"), "rb"); size_t n = in ? fread(d, 1, 512, in) : 0;
+        if (in) fclose(in);
+        if (n != 512) { h->status = 2; h->driver_status = 8; return 0; }
     } else if (c[0] == 0x12 && d) { /* INQUIRY */
         if (c[1] & 1) { d[1] = c[2]; if (c[2] == 0x00) { d[3] = 3; d[4] = 0; d[5] = 0x83; d[6] = 0x89; } }
         else { d[2] = 6; d[3] = 2; d[4] = 31; memcpy(d + 8, "FAKECAP DISK FOR GOLDEN VECTRS  0001", 28 > h->dxfer_len - 8 ? h->dxfer_len - 8 : 28); }
