@@ -667,6 +667,38 @@ fn every_real_drive_s_smart_attributes_are_read_as_smartctl_reads_them() {
     assert!(checked >= 6, "{checked} drives with SMART data");
 }
 
+/// The hidden-area check (HPA, AMA, DCO) on each real drive's replayed answers: a drive with
+/// none of those feature sets has no hidden sectors, and its reported size is its own; a drive
+/// with one of them needs an answer the recording does not hold (READ/GET NATIVE MAX ADDRESS,
+/// DCO IDENTIFY), so the check says it cannot tell, never "no hidden area".
+#[test]
+fn the_hidden_area_check_on_real_drives_never_claims_more_than_their_answers_show() {
+    for f in corpus().fixture {
+        let name = f.file.display().to_string();
+        let bytes = std::fs::read(corpus_dir().join(&f.file)).unwrap();
+        let r = fixture::Recording::read(&bytes, &name).unwrap();
+        let door = mediasan::device::replay::Replay::new(&r).unwrap();
+        let id = ata::parse_identify(&identify_of(&bytes, &name));
+        let got = mediasan::device::hidden::query_ata(&door);
+        if id.hpa_supported || id.ama_supported || id.dco_supported {
+            // (All seven ATA drives here have HPA: each is asked its native max address, or
+            // refused as a 28-bit drive, and the recording does not hold the answer.)
+            let e = got.expect_err(&name).to_string();
+            assert!(
+                e.contains("was not recorded answering") || e.contains("28-bit"),
+                "{name}: {e}"
+            );
+        } else {
+            let (snapshot, _) = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(snapshot.hidden_sectors, 0, "{name}");
+            assert_eq!(snapshot.native_max_lba, None, "{name}");
+            if let Some(sectors) = f.expect.sectors {
+                assert_eq!(snapshot.sectors, sectors, "{name}");
+            }
+        }
+    }
+}
+
 /// Every SANICAP value real drives reported decodes to the methods and the NDI bit NVMe says.
 #[test]
 fn every_real_sanicap_value_is_read_as_nvme_says() {
