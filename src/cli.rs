@@ -1150,6 +1150,9 @@ pub struct ListArgs {
     /// ~/.local/state/mediasan/journal].
     #[arg(long, value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub seams: SeamArgs,
 }
 
 #[derive(Debug, Args)]

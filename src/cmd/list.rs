@@ -15,14 +15,19 @@ use crate::purge::engine::{self, Bus};
 use crate::units::human_bytes;
 
 pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
-    let mut all = list::scan(
-        Path::new("/sys"),
-        Path::new("/dev/disk/by-id"),
-        &Usage::read(),
-    );
+    let mut all = match args.seams.simulate() {
+        Some(spec) => vec![simulated(spec)?],
+        None => list::scan(
+            Path::new("/sys"),
+            Path::new("/dev/disk/by-id"),
+            &Usage::read(),
+        ),
+    };
     let journals = args.journal_dir.clone().or_else(journal::default_dir);
     for c in &mut all {
-        add_purge_methods(c);
+        if args.seams.simulate().is_none() {
+            add_purge_methods(c);
+        }
         c.unfinished_wipe = journals.as_deref().is_some_and(|d| unfinished(d, c));
         c.unfinished_purge = journals.as_deref().is_some_and(|d| unfinished_purge(d, c));
     }
@@ -38,6 +43,39 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
     }
     crate::term::out(&table(&all, crate::term::stderr_screen().width));
     Ok(Exit::Pass)
+}
+
+/// The test seam's drive (`--simulate`, e.g. `replay:FILE`, a real drive's recorded answers)
+/// as the one device listed, `/dev/replay0`, read through its own door as a real one is.
+fn simulated(spec: &str) -> anyhow::Result<Candidate> {
+    let d = crate::purge::flow::Drive::from_simulation(Path::new("/dev/replay0"), spec)
+        .map_err(crate::error::Error::Usage)?;
+    let supports = engine::probe(d.pass.as_ref(), d.bus, None)
+        .map(|caps| {
+            caps.supported
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let health = health::read_block(
+        &d.probe.identity.interface,
+        d.pass.as_ref(),
+        d.bus == Bus::Ata,
+    );
+    Ok(Candidate {
+        path: d.probe.path.display().to_string(),
+        size_bytes: d.probe.size,
+        logical_block_size: d.probe.logical_block_size,
+        identity: d.probe.identity,
+        read_only: false,
+        in_use: None,
+        supports,
+        by_id: vec![],
+        unfinished_wipe: false,
+        unfinished_purge: false,
+        health: Some(Box::new(health)),
+    })
 }
 
 /// What the drive can purge with, where it answers (root; NVMe, SATA, SAS).

@@ -285,6 +285,51 @@ fn every_real_drive_replayed_through_the_binary_is_decided_as_the_standard_says(
     }
 }
 
+/// `mediasan list --json` of each real drive replayed (the hidden `--simulate replay:FILE`):
+/// the model, the methods it lists and the health state are the corpus's.
+#[test]
+fn every_real_drive_replayed_is_listed_with_its_methods_and_health() {
+    let env = crate::common::Env::new();
+    let c = corpus();
+    let ata = c.fixture.iter().map(|f| {
+        let e = &f.expect;
+        (&f.file, &e.model, &e.methods, e.health.as_deref())
+    });
+    let nvme = c
+        .nvme
+        .iter()
+        .map(|f| (&f.file, &f.expect.model, &f.expect.methods, None));
+    for (file, model, methods, health) in ata.chain(nvme) {
+        let name = file.display().to_string();
+        let spec = format!("replay:{}", corpus_dir().join(file).display());
+        let out = env
+            .cmd()
+            .args(["list", "--json", "--simulate", &spec])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{name}: {lines:?}");
+        let d = &lines[0];
+        assert_eq!(d["event"], "device", "{name}");
+        assert_eq!(d["path"], "/dev/replay0", "{name}");
+        assert_eq!(d["model"].as_str(), Some(model.as_str()), "{name}: {d}");
+        let listed: Vec<&str> = d["supports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m.as_str())
+            .collect();
+        assert_eq!(listed, *methods, "{name}: {d}");
+        if let Some(h) = health {
+            assert_eq!(d["health"]["state"].as_str(), Some(h), "{name}: {d}");
+        }
+    }
+}
+
 /// `mediasan capture` of a drive, replayed, makes the same decisions: the dry runs of
 /// nist-purge and of each method print the same lines (or the same refusal) for the drive
 /// and for its recording. The simulated NVMe drives stand in for real ones here.
