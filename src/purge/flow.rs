@@ -2144,6 +2144,38 @@ mod tests {
                 .any(|w| w.contains("whether the drive ran it to the end is unknown")),
             "{why:?}"
         );
+        assert!(
+            !why.iter().any(|w| w.contains("ATA security")),
+            "no password to remove after a Format NVM: {why:?}"
+        );
+    }
+
+    /// An ATA security erase whose end nobody saw: the later run removes mediasan's temporary
+    /// password if the drive kept it, and says what it found.
+    #[test]
+    fn a_security_erase_whose_end_nobody_saw_has_its_password_looked_for() {
+        let s = setup("crypto");
+        let d = ata_drive("sata", security_hdd());
+        let r = request(Method::AtaSecurityErase);
+        let ran = prepared_and_run(&s, &d, &r);
+        assert!(ran.pending.is_none());
+        // The journal as the run left it on disk, as if the process had ended before the
+        // erase returned.
+        let mut j = match crate::journal::load::<Pending>(&s.keeper.path, &s.keeper.mac).unwrap() {
+            Some(Found::Valid(j)) => *j,
+            other => panic!("{other:?}"),
+        };
+        j.stage = Stage::Planned;
+        let ran = resume(&d, j, &r, &Signals::default(), &crate::progress::Quiet).unwrap();
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+        assert!(
+            c.reasons.iter().any(
+                |w| w.contains("(ATA security is not enabled: there is no password to remove)")
+            ),
+            "{:?}",
+            c.reasons
+        );
     }
 
     #[test]
