@@ -2548,11 +2548,16 @@ mod tests {
     }
 
     /// A SCSI disk answering what `prepare` asks: the commands it lists (opcode, service
-    /// action), VPD B1h with byte 7 (WABEREQ 7:6, WACEREQ 5:4), READ CAPACITY(16) and REQUEST
-    /// SENSE with NO SENSE; GOOD to anything else.
+    /// action), VPD B1h with its MEDIUM ROTATION RATE and byte 7 (WABEREQ 7:6, WACEREQ 5:4),
+    /// READ CAPACITY(16) and REQUEST SENSE with `sense` (key, ASC, ASCQ) and its progress;
+    /// GOOD to anything else.
+    #[derive(Default)]
     struct ScsiDisk {
         lists: Vec<(u8, u8)>,
         b1_byte7: u8,
+        rate: u16,
+        sense: (u8, u8, u8),
+        progress: Option<u16>,
     }
 
     impl Passthrough for ScsiDisk {
@@ -2576,7 +2581,7 @@ mod tests {
                 0x12 if cdb[1] & 1 == 1 && cdb[2] == 0xB1 => {
                     data[1] = 0xB1;
                     data[3] = 0x3C;
-                    data[5] = 1;
+                    data[4..6].copy_from_slice(&self.rate.to_be_bytes());
                     data[7] = self.b1_byte7;
                 }
                 0x9E => {
@@ -2586,6 +2591,11 @@ mod tests {
                 0x03 => {
                     data[0] = 0x70;
                     data[7] = 10;
+                    (data[2], data[12], data[13]) = self.sense;
+                    if let Some(p) = self.progress {
+                        data[15] = 0x80;
+                        data[16..18].copy_from_slice(&p.to_be_bytes());
+                    }
                 }
                 _ => {}
             }
@@ -2600,8 +2610,71 @@ mod tests {
         d.pass = Box::new(ScsiDisk {
             lists: vec![(0x48, 1), (0x48, 2), (0x48, 3)],
             b1_byte7,
+            rate: 1,
+            ..ScsiDisk::default()
         });
         d
+    }
+
+    /// What a SCSI disk's VPD B1h and REQUEST SENSE say before a purge: the medium from its
+    /// rotation rate; failure mode stops FORMAT UNIT only (a new sanitize is the way out); a
+    /// sanitize or a format in progress stops everything.
+    #[test]
+    fn a_scsi_disk_s_medium_and_state_are_read_before_the_purge() {
+        let probe = |disk: ScsiDisk| engine::probe(&disk, Bus::Scsi, None).unwrap();
+        let lists = || vec![(0x48, 2), (0x04, 0)];
+        let medium = |rate: u16| {
+            probe(ScsiDisk {
+                rate,
+                ..ScsiDisk::default()
+            })
+            .medium
+        };
+        assert_eq!(medium(1), crate::purge::method::Medium::Flash);
+        assert_eq!(medium(7200), crate::purge::method::Medium::Magnetic);
+        assert_eq!(medium(0x0401), crate::purge::method::Medium::Magnetic);
+        assert_eq!(medium(0), crate::purge::method::Medium::Unknown);
+        // Failure mode: MEDIUM ERROR, SANITIZE COMMAND FAILED.
+        let failed = probe(ScsiDisk {
+            lists: lists(),
+            sense: (3, 0x31, 0x03),
+            ..ScsiDisk::default()
+        });
+        assert!(failed.failure.is_some());
+        assert!(failed.blocker(Method::ScsiFormatUnit).is_some());
+        assert!(failed.blocker(Method::ScsiSanitizeBlock).is_none());
+        // In progress: NOT READY, 04h/1Bh with a quarter done; 04h/04h a FORMAT UNIT.
+        let sanitizing = probe(ScsiDisk {
+            lists: lists(),
+            sense: (2, 0x04, 0x1B),
+            progress: Some(0x4000),
+            ..ScsiDisk::default()
+        });
+        let b = sanitizing
+            .blocker(Method::ScsiSanitizeBlock)
+            .expect("blocked");
+        assert_eq!(b.why, "a sanitize is in progress (25 %)");
+        assert!(sanitizing.blocker(Method::ScsiFormatUnit).is_some());
+        let formatting = probe(ScsiDisk {
+            lists: lists(),
+            sense: (2, 0x04, 0x04),
+            ..ScsiDisk::default()
+        });
+        let b = formatting
+            .blocker(Method::ScsiSanitizeBlock)
+            .expect("blocked");
+        assert_eq!(b.why, "a FORMAT UNIT is in progress");
+        // NO SENSE: nothing stops it.
+        let idle = probe(ScsiDisk {
+            lists: lists(),
+            ..ScsiDisk::default()
+        });
+        assert!(idle.failure.is_none());
+        assert!(idle.blocker(Method::ScsiSanitizeBlock).is_none());
+        assert_eq!(
+            idle.supported,
+            [Method::ScsiSanitizeBlock, Method::ScsiFormatUnit]
+        );
     }
 
     /// After a SCSI block or crypto erase, only the sense VPD B1h promises for that erase
@@ -2730,7 +2803,7 @@ mod tests {
         let mut formats = scsi_disk(0);
         formats.pass = Box::new(ScsiDisk {
             lists: vec![(0x48, 2), (0x04, 0)],
-            b1_byte7: 0,
+            ..ScsiDisk::default()
         });
         let w = warnings(&formats, Method::ScsiFormatUnit);
         assert!(
