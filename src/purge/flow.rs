@@ -2547,6 +2547,49 @@ mod tests {
         assert!(!ran.outcome.purge_grade);
     }
 
+    /// Cases real drives were reported with whose raw bytes could not be had (issue-tracker
+    /// reports, decoded there): each as the decision mediasan must make from the words the
+    /// reports give.
+    #[test]
+    fn reported_drives_without_their_bytes_are_decided_as_their_words_say() {
+        // A Dell-firmware Intel SATA SSD: SANITIZE (block, overwrite, crypto) and no ATA
+        // Security feature set, its freeze bit set by the BIOS all the same. Security erase
+        // is unsupported (never "frozen"), and nist-purge takes the sanitize.
+        let dell = ata_drive(
+            "sata",
+            crate::purge::sim_ata::AtaConfig {
+                rotation_rate: 1,
+                sanitize: true,
+                security: false,
+                frozen: true,
+                ..Default::default()
+            },
+        );
+        let Err(e) = prepare(
+            &dell,
+            &request(Method::AtaSecurityErase),
+            &crate::progress::Quiet,
+        ) else {
+            panic!("a security erase on a drive without the feature set")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("does not report support for ata-security-erase") && !e.contains("frozen"),
+            "{e}"
+        );
+        let p = prepare(&dell, &Request::dry_run(None), &crate::progress::Quiet).unwrap();
+        assert_eq!(p.method, Method::AtaSanitizeCrypto);
+        // Word 59 = B901h (behind a SAS HBA): SANITIZE with crypto and block erase, no
+        // OVERWRITE EXT.
+        let mut id = [0u8; 512];
+        id[118..120].copy_from_slice(&0xB901u16.to_le_bytes());
+        let parsed = crate::device::ata::parse_identify(&id);
+        assert_eq!(
+            method::ata_methods(&parsed),
+            [Method::AtaSanitizeCrypto, Method::AtaSanitizeBlock]
+        );
+    }
+
     /// A SCSI disk answering what `prepare` asks: the commands it lists (opcode, service
     /// action), VPD B1h with its MEDIUM ROTATION RATE and byte 7 (WABEREQ 7:6, WACEREQ 5:4),
     /// READ CAPACITY(16) and REQUEST SENSE with `sense` (key, ASC, ASCQ) and its progress;
