@@ -140,6 +140,11 @@ fn cells(c: &Candidate) -> [String; 8] {
         ),
         (None, false, false, false) => "free".into(),
     };
+    // A host-managed zoned drive cannot be overwritten yet: said where the technician looks.
+    let status = match c.identity.zoned.as_str() {
+        "" => status,
+        z => format!("{status}; zoned ({z})"),
+    };
     let model = if c.identity.interface == "loop" {
         &c.identity.backing
     } else {

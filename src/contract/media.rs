@@ -35,6 +35,10 @@ pub struct Identity {
     /// so). Its own sanitize reaches the emulation or the volume, never the media beneath.
     #[serde(default)]
     pub virtual_disk: String,
+    /// A zoned block device, as the kernel's `queue/zoned` says: `host-managed` (every write
+    /// must land at its zone's write pointer), `host-aware`, or empty (not zoned).
+    #[serde(default)]
+    pub zoned: String,
 }
 
 /// The limits read from the drive at one moment.

@@ -139,6 +139,10 @@ pub fn for_block(sys: &Path, devno: (u64, u64)) -> Identity {
         }
     }
     let rotational = read_trim(&disk.join("queue/rotational")) == "1";
+    id.zoned = match read_trim(&disk.join("queue/zoned")).as_str() {
+        "none" | "" => String::new(),
+        z => z.to_string(),
+    };
     let removable = read_trim(&disk.join("removable")) == "1";
     id.rotational = rotational;
     id.removable = removable;
@@ -318,6 +322,12 @@ mod tests {
         assert_eq!(id.firmware, "0A82");
         assert_eq!(id.interface, "sata");
         assert_eq!(id.media_type, "hdd");
+        assert_eq!(id.zoned, "", "no queue/zoned: not zoned");
+        // An SMR drive the kernel drives as host-managed; "none" is not zoned.
+        write(r, &format!("{d}/queue/zoned"), "host-managed\n");
+        assert_eq!(for_block(r, (8, 0)).zoned, "host-managed");
+        write(r, &format!("{d}/queue/zoned"), "none\n");
+        assert_eq!(for_block(r, (8, 0)).zoned, "");
     }
 
     #[test]

@@ -605,6 +605,14 @@ fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
 /// # Errors
 /// [`Error::Refused`] saying why and what to do.
 pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, Error> {
+    if r.canaries && d.probe.identity.zoned == "host-managed" {
+        return Err(refused(
+            &d.probe,
+            "it is a host-managed zoned device (the kernel's queue/zoned): the canaries cannot be written at \
+             random places (every write must land at its zone's write pointer); add --no-canaries to judge the \
+             purge by the samples read before and after alone",
+        ));
+    }
     let caps = capabilities(d, r, obs)?;
     let m = choose(d, r, &caps)?;
     let (nsid, ns) = namespace(d, m)?;
@@ -2360,6 +2368,26 @@ mod tests {
 
     /// Format NVM keeps the namespace's format, so it is never sent without it; a sanitize,
     /// which has no format to keep, goes on (cargo-mutants found the difference unchecked).
+    /// A host-managed zoned drive's canaries cannot be written at random places: refused
+    /// before anything is written unless the operator does without them.
+    #[test]
+    fn a_host_managed_zoned_drive_is_purged_only_without_canaries() {
+        let mut d = drive(&setup("crypto"));
+        d.probe.identity.zoned = "host-managed".into();
+        let r = request(Method::NvmeSanitizeCrypto);
+        let Err(e) = prepare(&d, &r, &crate::progress::Quiet) else {
+            panic!("canaries on a host-managed zoned drive")
+        };
+        assert!(e.to_string().contains("--no-canaries"), "{e}");
+        let without = Request {
+            canaries: false,
+            ..r.clone()
+        };
+        assert!(prepare(&d, &without, &crate::progress::Quiet).is_ok());
+        d.probe.identity.zoned = "host-aware".into();
+        assert!(prepare(&d, &r, &crate::progress::Quiet).is_ok());
+    }
+
     #[test]
     fn a_namespace_that_cannot_be_read_stops_a_format_only() {
         let s = setup("crypto,format");
