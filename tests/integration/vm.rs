@@ -594,4 +594,26 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (rc, text) = get("wipe-freed");
     assert_eq!(rc, 0, "{text}");
     assert_eq!(text.matches(": PASS - certificate").count(), 4, "{text}");
+
+    // null_blk zoned=1: the kernel says host-managed, `list` says so, and an overwrite is
+    // refused (exit 3) before anything is written: no certificate either.
+    let (_, text) = get("zoned-sysfs");
+    assert_eq!(text.trim(), "host-managed", "{text}");
+    let (rc, text) = get("zoned-list");
+    assert_eq!(rc, 0, "{text}");
+    let zoned: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|d| d["path"] == "/dev/nullb0")
+        .collect();
+    assert_eq!(zoned.len(), 1, "{text}");
+    assert_eq!(zoned[0]["zoned"], "host-managed", "{}", zoned[0]);
+    let (rc, text) = get("zoned-wipe");
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("host-managed zoned device") && text.contains("write pointer"),
+        "{text}"
+    );
+    let (_, text) = get("zoned-certs");
+    assert_eq!(text.trim(), "0", "{text}");
 }

@@ -52,6 +52,11 @@ done | awk '!seen[$0]++' | while read -r ko; do
   cp "$M/$ko" "$R/mod/$base"
   echo "$base" >> "$R/mod/order"
 done
+# null_blk, loaded by init with its zoned parameters (not at boot with the others).
+mkdir -p "$R/mod/zoned"
+nb=$(grep -E "/null_blk\.ko(\.xz|\.zst)?:" "$M/modules.dep" | cut -d: -f1)
+[ -n "$nb" ] || { echo "no null_blk module in $M" >&2; exit 1; }
+cp "$M/$nb" "$R/mod/zoned/"
 cp "$HERE/init" "$R/init"
 chmod +x "$R/init"
 command -v cpio >/dev/null || { echo "cpio is not installed" >&2; exit 1; }
