@@ -632,6 +632,7 @@ mod tests {
                     unfinished_wipe: false,
                     unfinished_purge: false,
                     health: None,
+                    tcg: None,
                 }),
                 "device",
                 "",

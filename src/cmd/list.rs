@@ -63,6 +63,12 @@ fn simulated(spec: &str) -> anyhow::Result<Candidate> {
         d.pass.as_ref(),
         d.bus == Bus::Ata,
     );
+    let tcg = crate::device::tcg::discover(
+        &d.probe.identity.interface,
+        d.pass.as_ref(),
+        d.bus == Bus::Ata,
+    )
+    .map(Box::new);
     Ok(Candidate {
         path: d.probe.path.display().to_string(),
         size_bytes: d.probe.size,
@@ -75,6 +81,7 @@ fn simulated(spec: &str) -> anyhow::Result<Candidate> {
         unfinished_wipe: false,
         unfinished_purge: false,
         health: Some(Box::new(health)),
+        tcg,
     })
 }
 
@@ -94,12 +101,14 @@ fn add_purge_methods(c: &mut Candidate) {
             c.supports
                 .extend(caps.supported.iter().map(|m| m.name().to_string()));
         }
-        // Read-only queries through the same descriptor: SMART / the health log.
+        // Read-only queries through the same descriptor: SMART / the health log, and a
+        // self-encrypting drive's TCG Level 0 Discovery.
         c.health = Some(Box::new(health::read_block(
             &c.identity.interface,
             &d,
             false,
         )));
+        c.tcg = crate::device::tcg::discover(&c.identity.interface, &d, false).map(Box::new);
     }
 }
 
@@ -141,10 +150,26 @@ fn cells(c: &Candidate) -> [String; 8] {
         (None, false, false, false) => "free".into(),
     };
     // A host-managed zoned drive cannot be overwritten yet: said where the technician looks.
-    let status = match c.identity.zoned.as_str() {
+    let mut status = match c.identity.zoned.as_str() {
         "" => status,
         z => format!("{status}; zoned ({z})"),
     };
+    // A self-encrypting drive, and whether its owner's locking is on: a locked range can be
+    // neither read nor overwritten.
+    if let Some(t) = &c.tcg {
+        let l = t.locking.unwrap_or_default();
+        status += &format!(
+            "; SED {}{}",
+            t.ssc.join("/"),
+            if l.locked {
+                " (locked)"
+            } else if l.enabled {
+                " (locking on)"
+            } else {
+                ""
+            }
+        );
+    }
     let model = if c.identity.interface == "loop" {
         &c.identity.backing
     } else {
@@ -240,6 +265,7 @@ mod tests {
             },
             unfinished_wipe: status.1,
             unfinished_purge: false,
+            tcg: None,
             health: None,
         }
     }

@@ -41,6 +41,37 @@ pub struct Identity {
     pub zoned: String,
 }
 
+/// What a self-encrypting drive says of itself in TCG Level 0 Discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tcg {
+    /// The Security Subsystem Classes it implements (`Opal 2`, `Enterprise`, `Pyrite 2`...).
+    pub ssc: Vec<String>,
+    /// The first SSC's base ComID, where its sessions are opened.
+    pub base_comid: Option<u16>,
+    /// The Locking feature, where reported.
+    pub locking: Option<TcgLocking>,
+    /// Block SID Authentication: whether the SID authority is blocked until a power cycle.
+    pub sid_blocked: Option<bool>,
+    /// The discovery data's structure revision.
+    pub revision: u32,
+}
+
+/// The Locking feature descriptor (0002h) of Level 0 Discovery.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TcgLocking {
+    pub supported: bool,
+    /// A locking range is configured (the owner set a password).
+    pub enabled: bool,
+    /// A range is locked now: its data cannot be read or written.
+    pub locked: bool,
+    pub media_encryption: bool,
+    /// The MBR shadow is on (the host sees a pre-boot image, not the user data, at LBA 0).
+    pub mbr_enabled: bool,
+    pub mbr_done: bool,
+}
+
 /// The limits read from the drive at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {

@@ -30,6 +30,10 @@ pub struct Candidate {
     pub unfinished_purge: bool,
     /// The drive's health, where it answers (root; NVMe, SATA): `state` is the one word.
     pub health: Option<Box<crate::device::health::Health>>,
+    /// A self-encrypting drive's TCG Level 0 Discovery, where it answers one (root); null
+    /// otherwise.
+    #[serde(default)]
+    pub tcg: Option<Box<crate::device::tcg::Tcg>>,
 }
 
 fn read(p: &Path) -> String {
@@ -86,6 +90,7 @@ pub fn scan(sys: &Path, by_id: &Path, usage: &Usage) -> Vec<Candidate> {
                 unfinished_wipe: false,
                 unfinished_purge: false,
                 health: None,
+                tcg: None,
             })
         })
         .collect();

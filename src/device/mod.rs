@@ -19,6 +19,7 @@ pub mod replay;
 pub mod safety;
 pub mod scsi;
 pub mod subsystem;
+pub mod tcg;
 
 use std::fs::{File, OpenOptions};
 use std::io;

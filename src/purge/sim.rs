@@ -51,6 +51,9 @@ pub struct SimConfig {
     /// The Sanitize Status log cannot be read the first 3 times after a sanitize starts (a
     /// controller busy, a path that flaps), then can: feature `flaky`.
     pub flaky: bool,
+    /// A self-encrypting drive: TCG Level 0 Discovery through Security Receive reports Opal 2
+    /// with locking supported (`opal`), and enabled and locked (`opal-locked`).
+    pub opal: Option<bool>,
 }
 
 impl SimConfig {
@@ -82,13 +85,15 @@ impl SimConfig {
                 "lost" => c.lost = true,
                 "history" => c.history = true,
                 "flaky" => c.flaky = true,
+                "opal" => c.opal = Some(false),
+                "opal-locked" => c.opal = Some(true),
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked or lbafN (N < 64)"
                     ))
                 }
             }
@@ -302,6 +307,24 @@ impl SimNvme {
     /// The controller's answer to `cmd`, its state changed accordingly.
     fn answer(&self, st: &mut State, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
+            // Security Receive, protocol 01h, ComID 0001h: Level 0 Discovery.
+            (0x82, _) if cmd.cdw10 == 0x0100_0100 && self.cfg.opal.is_some() => {
+                let locked = self.cfg.opal == Some(true);
+                data.fill(0);
+                let mut d = vec![0u8; 48];
+                d[4..8].copy_from_slice(&1u32.to_be_bytes());
+                // Locking (0002h): supported, media encryption; enabled and locked if asked.
+                d.extend_from_slice(&[0x00, 0x02, 0x10, 0x0C]);
+                d.push(0x09 | if locked { 0x06 } else { 0 });
+                d.extend_from_slice(&[0; 11]);
+                // Opal SSC V2 (0203h): base ComID 1001h, one ComID.
+                d.extend_from_slice(&[0x02, 0x03, 0x10, 0x10, 0x10, 0x01, 0x00, 0x01]);
+                d.extend_from_slice(&[0; 12]);
+                let len = (d.len() - 4) as u32;
+                d[..4].copy_from_slice(&len.to_be_bytes());
+                data[..d.len()].copy_from_slice(&d);
+                Ok((0, 0))
+            }
             (0x06, 0) => {
                 // Identify Namespace: FLBAS bits 3:0 and 6:5 hold the current LBA format.
                 data.fill(0);

@@ -788,3 +788,39 @@ fn a_purge_holds_its_drive_exclusively_while_the_drive_works() {
         .open(&lo.dev)
         .expect("free again");
 }
+
+/// A self-encrypting drive's TCG Level 0 Discovery is listed: the simulated NVMe drive answers
+/// Security Receive (protocol 01h, ComID 0001h) as an Opal 2 drive does, locked or not; a
+/// drive that answers none has `tcg` null.
+#[test]
+fn a_self_encrypting_drive_is_listed_with_its_tcg_discovery() {
+    let env = crate::common::Env::new();
+    let list = |features: &str, json: bool| {
+        let mut cmd = env.cmd();
+        cmd.arg("list");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd
+            .args(["--simulate", &format!("nvme:1M:{features}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let d: serde_json::Value =
+        serde_json::from_str(list("crypto,opal-locked", true).trim()).unwrap();
+    assert_eq!(d["tcg"]["ssc"], serde_json::json!(["Opal 2"]), "{d}");
+    assert_eq!(d["tcg"]["base_comid"], 0x1001, "{d}");
+    assert_eq!(d["tcg"]["locking"]["locked"], true, "{d}");
+    assert!(list("crypto,opal-locked", false).contains("SED Opal 2 (locked)"));
+    let d: serde_json::Value = serde_json::from_str(list("crypto,opal", true).trim()).unwrap();
+    assert_eq!(d["tcg"]["locking"]["enabled"], false, "{d}");
+    let table = list("crypto,opal", false);
+    assert!(
+        table.contains("SED Opal 2") && !table.contains("locked"),
+        "{table}"
+    );
+    let d: serde_json::Value = serde_json::from_str(list("crypto", true).trim()).unwrap();
+    assert!(d["tcg"].is_null(), "{d}");
+}

@@ -242,6 +242,11 @@ fn emulated_nvme_sata_and_scsi_drives() {
             .unwrap_or_else(|| panic!("no {iface}: {list}"))
             .clone()
     };
+    // QEMU's NVMe, AHCI and SCSI disks implement no TCG security subsystem: each refuses
+    // Level 0 Discovery (Security Receive, TRUSTED RECEIVE, SECURITY PROTOCOL IN).
+    for iface in ["nvme", "sata", "scsi"] {
+        assert!(by(iface)["tcg"].is_null(), "{iface}: {}", by(iface));
+    }
     let nvme = by("nvme");
     assert_eq!(
         (nvme["model"].as_str(), nvme["serial"].as_str()),

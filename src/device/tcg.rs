@@ -1,0 +1,230 @@
+//! Self-encrypting drives: TCG Level 0 Discovery (TCG Storage Architecture Core Specification
+//! 2.01, 3.3.6), the one read-only exchange every TCG drive answers — which Security
+//! Subsystem Class it implements (Opal, Enterprise, Pyrite, ...) and the state of its locking
+//! (enabled, locked, MBR shadow). Sent as IF-RECV (security protocol 01h, ComID 0001h) through
+//! the drive's own door: SCSI SECURITY PROTOCOL IN, ATA TRUSTED RECEIVE inside ATA
+//! PASS-THROUGH(16), NVMe Security Receive. Pure decoding below; nothing here changes a drive.
+
+use super::ata;
+use super::nvme::AdminCmd;
+use super::passthrough::{DataDir, Passthrough};
+pub use crate::contract::media::{Tcg, TcgLocking};
+
+/// What Level 0 Discovery asks for: 2048 bytes (the header and every feature descriptor of
+/// any drive seen so far fit in far less).
+pub const DISCOVERY_LEN: u32 = 2048;
+
+/// SECURITY PROTOCOL IN (A2h): protocol 01h, ComID 0001h, INC_512 0, 2048 bytes.
+pub fn discovery_scsi() -> [u8; 12] {
+    let [a, b, c, d] = DISCOVERY_LEN.to_be_bytes();
+    [0xA2, 0x01, 0x00, 0x01, 0x00, 0x00, a, b, c, d, 0x00, 0x00]
+}
+
+/// TRUSTED RECEIVE (5Ch, PIO data-in) in ATA PASS-THROUGH(16): FEATURES the protocol (01h),
+/// COUNT the length in 512-byte blocks (4), LBA 7:0 its high byte (0), LBA 23:8 the ComID.
+pub fn discovery_ata() -> [u8; 16] {
+    ata::cdb(
+        &ata::TaskFile {
+            features: 0x01,
+            count: (DISCOVERY_LEN / 512) as u16,
+            lba: 0x0001 << 8,
+            device: 0x40,
+            command: 0x5C,
+        },
+        ata::Protocol::PioDataIn,
+        false,
+        false,
+    )
+}
+
+/// NVMe Security Receive (82h): CDW10 SECP 01h (31:24), SPSP ComID 0001h (23:8), NSSF 0;
+/// CDW11 the allocation length.
+pub fn discovery_nvme() -> AdminCmd {
+    AdminCmd {
+        opcode: 0x82,
+        cdw10: 0x01 << 24 | 0x0001 << 8,
+        cdw11: DISCOVERY_LEN,
+        data_len: DISCOVERY_LEN,
+        ..AdminCmd::default()
+    }
+}
+
+/// Level 0 Discovery of a block device of sysfs interface `interface` (`ata`: ATA whatever
+/// the interface, as `--transport ata` says), or `None` where the drive answers no TCG
+/// discovery (the command refused, or no SSC in the answer).
+pub fn discover(interface: &str, d: &dyn Passthrough, ata: bool) -> Option<Tcg> {
+    let mut data = vec![0u8; DISCOVERY_LEN as usize];
+    let ok = match interface {
+        "nvme" if !ata => matches!(d.nvme(&discovery_nvme(), &mut data), Ok((0, _))),
+        _ if ata || matches!(interface, "sata" | "usb") => matches!(
+            d.scsi(&discovery_ata(), DataDir::FromDevice, &mut data, 15_000),
+            Ok((0, _))
+        ),
+        "sas" | "scsi" => matches!(
+            d.scsi(&discovery_scsi(), DataDir::FromDevice, &mut data, 15_000),
+            Ok((0, _))
+        ),
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    decode(&data).filter(|t| !t.ssc.is_empty())
+}
+
+/// The name of a Security Subsystem Class feature descriptor.
+fn ssc_name(code: u16) -> Option<&'static str> {
+    Some(match code {
+        0x0100 => "Enterprise",
+        0x0200 => "Opal 1",
+        0x0203 => "Opal 2",
+        0x0301 => "Opalite",
+        0x0302 => "Pyrite 1",
+        0x0303 => "Pyrite 2",
+        0x0304 => "Ruby",
+        0x0305 => "Key Per I/O",
+        _ => return None,
+    })
+}
+
+/// Decodes Level 0 Discovery data: the header's length, then each feature descriptor (code,
+/// version, length). `None` for data too short for its header or whose length runs past it.
+pub fn decode(d: &[u8]) -> Option<Tcg> {
+    let len = u32::from_be_bytes(d.get(..4)?.try_into().ok()?) as usize;
+    // The length counts what follows its own four bytes.
+    let end = len.checked_add(4)?;
+    if len < 44 || end > d.len() {
+        return None;
+    }
+    let mut t = Tcg {
+        revision: u32::from_be_bytes(d[4..8].try_into().ok()?),
+        ..Tcg::default()
+    };
+    let mut at = 48;
+    while at + 4 <= end {
+        let code = u16::from_be_bytes([d[at], d[at + 1]]);
+        let body = d.get(at + 4..at + 4 + usize::from(d[at + 3]))?;
+        if let Some(name) = ssc_name(code) {
+            t.ssc.push(name.to_string());
+            if t.base_comid.is_none() && body.len() >= 2 {
+                t.base_comid = Some(u16::from_be_bytes([body[0], body[1]]));
+            }
+        }
+        match code {
+            0x0002 if !body.is_empty() => {
+                let b = body[0];
+                t.locking = Some(TcgLocking {
+                    supported: b & 0x01 != 0,
+                    enabled: b & 0x02 != 0,
+                    locked: b & 0x04 != 0,
+                    media_encryption: b & 0x08 != 0,
+                    mbr_enabled: b & 0x10 != 0,
+                    mbr_done: b & 0x20 != 0,
+                });
+            }
+            0x0402 if !body.is_empty() => t.sid_blocked = Some(body[0] & 0x02 != 0),
+            _ => {}
+        }
+        at += 4 + body.len();
+    }
+    Some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Level 0 Discovery data as the Core Specification lays it out: a 48-byte header, then
+    /// the descriptors given as (code, data).
+    pub(crate) fn discovery(features: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut d = vec![0u8; 48];
+        d[4..8].copy_from_slice(&1u32.to_be_bytes());
+        for (code, body) in features {
+            d.extend_from_slice(&code.to_be_bytes());
+            d.push(0x10);
+            d.push(body.len() as u8);
+            d.extend_from_slice(body);
+        }
+        let len = (d.len() - 4) as u32;
+        d[..4].copy_from_slice(&len.to_be_bytes());
+        d.resize(DISCOVERY_LEN as usize, 0);
+        d
+    }
+
+    #[test]
+    fn an_opal_2_drive_locked_with_its_mbr_shadow_is_read_as_such() {
+        let tper = [0x11u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        // Locking supported, enabled, locked, media encryption, MBR enabled, MBR not done.
+        let locking = [0x1Fu8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let opal2 = [
+            0x10u8, 0x01, 0x00, 0x01, 0, 0x00, 0x04, 0x00, 0x08, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        let block_sid = [0x02u8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        let d = discovery(&[
+            (0x0001, &tper),
+            (0x0002, &locking),
+            (0x0203, &opal2),
+            (0x0402, &block_sid),
+        ]);
+        let t = decode(&d).unwrap();
+        assert_eq!(t.ssc, ["Opal 2"]);
+        assert_eq!(t.base_comid, Some(0x1001));
+        let l = t.locking.unwrap();
+        assert!(l.supported && l.enabled && l.locked && l.media_encryption && l.mbr_enabled);
+        assert!(!l.mbr_done);
+        assert_eq!(t.sid_blocked, Some(true));
+        assert_eq!(t.revision, 1);
+    }
+
+    #[test]
+    fn enterprise_and_pyrite_drives_and_broken_data() {
+        let d = discovery(&[(0x0100, &[0x07, 0xFE, 0, 1, 0]), (0x0002, &[0x01])]);
+        let t = decode(&d).unwrap();
+        assert_eq!(
+            (t.ssc.clone(), t.base_comid),
+            (vec!["Enterprise".to_string()], Some(0x07FE))
+        );
+        assert!(!t.locking.unwrap().enabled);
+        let t = decode(&discovery(&[(0x0303, &[0x00, 0x01])])).unwrap();
+        assert_eq!(t.ssc, ["Pyrite 2"]);
+        assert_eq!(t.locking, None);
+        // No SSC: a TPer without a security subsystem class says nothing to sanitize with.
+        assert!(decode(&discovery(&[(0x0001, &[0x01])]))
+            .unwrap()
+            .ssc
+            .is_empty());
+        // Too short, a length past the data, a descriptor running past the end.
+        assert_eq!(decode(&[0, 0, 0]), None);
+        let mut past = discovery(&[]);
+        past[..4].copy_from_slice(&5000u32.to_be_bytes());
+        assert_eq!(decode(&past), None);
+        let mut cut = discovery(&[(0x0203, &[0x10, 0x01])]);
+        cut[48 + 3] = 200;
+        assert_eq!(decode(&cut[..60]), None);
+        // All zeros: what a drive without TCG may return with GOOD status.
+        assert_eq!(decode(&[0u8; 2048]), None);
+    }
+
+    #[test]
+    fn the_discovery_commands_carry_protocol_1_and_comid_1() {
+        assert_eq!(
+            discovery_scsi(),
+            [0xA2, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00]
+        );
+        let a = discovery_ata();
+        // PIO data-in, T_DIR in, BYTE_BLOCK, T_LENGTH in COUNT; FEATURES 01h, COUNT 4,
+        // LBA 23:8 = 0001h, TRUSTED RECEIVE.
+        assert_eq!(
+            a,
+            [
+                0x85, 0x08, 0x0E, 0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x40,
+                0x5C, 0x00
+            ]
+        );
+        let n = discovery_nvme();
+        assert_eq!(
+            (n.opcode, n.cdw10, n.cdw11, n.data_len),
+            (0x82, 0x0100_0100, 2048, 2048)
+        );
+    }
+}
