@@ -21,14 +21,15 @@ pub fn discovery_scsi() -> [u8; 12] {
 }
 
 /// TRUSTED RECEIVE (5Ch, PIO data-in) in ATA PASS-THROUGH(16): FEATURES the protocol (01h),
-/// COUNT the length in 512-byte blocks (4), LBA 7:0 its high byte (0), LBA 23:8 the ComID.
+/// COUNT the length in 512-byte blocks (4), LBA 7:0 its high byte (0), LBA 23:8 the ComID,
+/// DEVICE 0 (the registers sedutil-cli sends, in its 12-byte form).
 pub fn discovery_ata() -> [u8; 16] {
     ata::cdb(
         &ata::TaskFile {
             features: 0x01,
             count: (DISCOVERY_LEN / 512) as u16,
             lba: 0x0001 << 8,
-            device: 0x40,
+            device: 0,
             command: 0x5C,
         },
         ata::Protocol::PioDataIn,
@@ -217,7 +218,7 @@ mod tests {
         assert_eq!(
             a,
             [
-                0x85, 0x08, 0x0E, 0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x40,
+                0x85, 0x08, 0x0E, 0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
                 0x5C, 0x00
             ]
         );
@@ -226,5 +227,65 @@ mod tests {
             (n.opcode, n.cdw10, n.cdw11, n.data_len),
             (0x82, 0x0100_0100, 2048, 2048)
         );
+    }
+
+    fn reference(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/ioctlcap/{name}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    /// The hex bytes after `prefix` on the first line that has it and satisfies `pick`, with
+    /// the continuation lines that follow it.
+    fn bytes_after(log: &str, prefix: &str, pick: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let mut lines = log.lines().peekable();
+        while let Some(l) = lines.next() {
+            let Some(rest) = l.strip_prefix(prefix) else {
+                continue;
+            };
+            let mut hex: Vec<String> = rest.split_whitespace().map(String::from).collect();
+            while let Some(more) = lines.peek().filter(|m| m.starts_with("      ")) {
+                hex.extend(more.split_whitespace().map(String::from));
+                lines.next();
+            }
+            let b: Vec<u8> = hex
+                .iter()
+                .map(|h| u8::from_str_radix(h, 16).unwrap())
+                .collect();
+            if pick(&b) {
+                return b;
+            }
+        }
+        panic!("no {prefix} line wanted in {log}")
+    }
+
+    /// sedutil-cli 1.20's Level 0 Discovery (`--query`) under the ioctlcap shim: the NVMe
+    /// command is ours byte for byte (buffer address and timeout masked); the ATA one is sent
+    /// in ATA PASS-THROUGH(12), ours in (16), with the same protocol, transfer flags and
+    /// registers.
+    #[test]
+    fn the_discovery_commands_are_sedutil_s() {
+        let mut theirs = bytes_after(&reference("sedutil-query-nvme"), "[cap] raw72 ", |b| {
+            b[0] == 0x82
+        });
+        let mut ours = discovery_nvme().to_bytes().to_vec();
+        for x in [&mut ours, &mut theirs] {
+            x[24..32].fill(0);
+            x[64..72].fill(0);
+        }
+        assert_eq!(ours, theirs);
+        let t = bytes_after(&reference("sedutil-query-sata"), "[cap] SG_IO cdb ", |b| {
+            b[0] == 0xA1 && b[9] == 0x5C
+        });
+        let o = discovery_ata();
+        // (12): 1 protocol, 2 flags, 3 features, 4 count, 5-7 LBA, 8 device, 9 command.
+        // (16): 1 protocol (and EXTEND), 2 flags, 4 features, 6 count, 8/10/12 LBA, 13, 14.
+        assert_eq!(
+            [t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9]],
+            [o[1], o[2], o[4], o[6], o[8], o[10], o[12], o[13], o[14]]
+        );
+        assert_eq!([o[3], o[5], o[7], o[9], o[11]], [0; 5], "no 48-bit halves");
     }
 }

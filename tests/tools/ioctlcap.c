@@ -22,8 +22,10 @@ static void put16(unsigned char *b, int w, unsigned v) { b[2*w] = v & 0xff; b[2*
 static int fake_sg(sg_io_hdr_t *h) {
     unsigned char *c = h->cmdp, *d = h->dxferp;
     if (h->dxfer_direction == SG_DXFER_FROM_DEV && d && !h->iovec_count) memset(d, 0, h->dxfer_len);
-    if (c[0] == 0x85 && (c[14] == 0xec) && d && h->dxfer_len >= 512) { /* ATA IDENTIFY DEVICE */
-        put16(d, 0, 0x0040); put16(d, 49, 0x0300); put16(d, 53, 0x0006);
+    if (((c[0] == 0x85 && c[14] == 0xec) || (c[0] == 0xa1 && c[9] == 0xec)) && d && h->dxfer_len >= 512) {
+        /* ATA IDENTIFY DEVICE, in ATA PASS-THROUGH(16) or (12) (mediasan's addition: the (12)
+         * form, and word 48's Trusted Computing feature set, which sedutil-cli looks for) */
+        put16(d, 0, 0x0040); put16(d, 48, 0x4001); put16(d, 49, 0x0300); put16(d, 53, 0x0006);
         put16(d, 59, 0xf000 | 0x0100 | 16); /* SANITIZE supported + block/overwrite/crypto */
         put16(d, 60, 0x0000); put16(d, 61, 0x0002); /* 131072 sectors */
         put16(d, 80, 0x07f0); put16(d, 82, 0x4003); put16(d, 83, 0x7400); put16(d, 84, 0x4000);
