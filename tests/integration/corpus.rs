@@ -342,6 +342,7 @@ fn a_capture_replayed_decides_as_the_drive_did() {
         "format",
         "crypto,shared",
         "block,ndi",
+        "crypto,opal-locked",
     ] {
         let sim = format!("nvme:4M:{features}");
         let rec = env.dir.path().join(format!("{features}.json"));
@@ -396,6 +397,27 @@ fn a_capture_replayed_decides_as_the_drive_did() {
                 "{features} {method:?}"
             );
         }
+        // And `list` shows the same methods, health and TCG discovery.
+        let listed = |spec: &str| {
+            let out = env
+                .cmd()
+                .args(["list", "--json", "--simulate", spec])
+                .output()
+                .unwrap();
+            let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (
+                d["supports"].clone(),
+                d["health"]["state"].clone(),
+                d["tcg"].clone(),
+            )
+        };
+        let (sim_listed, replay_listed) = (listed(&sim), listed(&replay));
+        assert_eq!(sim_listed, replay_listed, "{features}");
+        assert_eq!(
+            sim_listed.2.is_null(),
+            !features.contains("opal"),
+            "{features}: {sim_listed:?}"
+        );
     }
 }
 
