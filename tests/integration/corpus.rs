@@ -573,6 +573,14 @@ impl SmartctlReading {
     }
 }
 
+/// The ioctlcap shim built into `tmp`, where smartctl is there to be run under it.
+fn smartctl_and_shim(tmp: &Path) -> Result<PathBuf, String> {
+    if !crate::common::have("smartctl") {
+        return Err("smartctl is needed (Debian package smartmontools)".into());
+    }
+    crate::common::ioctlcap(tmp)
+}
+
 /// A second opinion from smartctl (Debian's smartmontools), the tool drive owners trust: it
 /// is handed each fixture's IDENTIFY DEVICE through SG_IO (the ioctlcap shim answers it with
 /// the fixture's 512 bytes; nothing reaches a device) and must read security, sanitize,
@@ -580,11 +588,8 @@ impl SmartctlReading {
 /// mediasan's reader, must give the very same bytes back.
 #[test]
 fn smartctl_reads_every_real_drive_as_mediasan_does() {
-    if !crate::common::have("smartctl") {
-        skip!("smartctl is needed (Debian package smartmontools)");
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let shim = match crate::common::ioctlcap(tmp.path()) {
+    let shim = match smartctl_and_shim(tmp.path()) {
         Ok(s) => s,
         Err(e) => skip!("{e}"),
     };
@@ -666,11 +671,8 @@ fn smartctl_reads_every_real_drive_as_mediasan_does() {
 /// every attribute (id, value, worst, raw) as mediasan does; the state is the corpus's.
 #[test]
 fn every_real_drive_s_smart_attributes_are_read_as_smartctl_reads_them() {
-    if !crate::common::have("smartctl") {
-        skip!("smartctl is needed (Debian package smartmontools)");
-    }
     let tmp = tempfile::tempdir().unwrap();
-    let shim = match crate::common::ioctlcap(tmp.path()) {
+    let shim = match smartctl_and_shim(tmp.path()) {
         Ok(s) => s,
         Err(e) => skip!("{e}"),
     };
