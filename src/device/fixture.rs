@@ -131,11 +131,21 @@ impl Recording {
         let skdump = bytes
             .get(..4)
             .is_some_and(|t| [b"IDFY", b"SMST", b"SMDT", b"SMTH"].iter().any(|k| t == *k));
-        // A report of smartctl or hdparm: text, not a binary's size.
-        if let Some(text) = std::str::from_utf8(bytes)
-            .ok()
-            .filter(|t| !skdump && !t.contains('\0'))
-        {
+        // A report of smartctl, hdparm or CrystalDiskInfo: text, not a binary's size (a
+        // text file Windows saved may be UTF-16 with its byte order mark).
+        let text = match bytes {
+            [0xFF, 0xFE, rest @ ..] => String::from_utf16(
+                &rest
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect::<Vec<_>>(),
+            )
+            .ok(),
+            [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8(rest.to_vec()).ok(),
+            _ => std::str::from_utf8(bytes).ok().map(str::to_string),
+        };
+        if let Some(text) = text.filter(|t| !skdump && !t.contains('\0')) {
+            let text = text.as_str();
             if text.contains(CDI_IDENTIFY) {
                 return from_crystaldiskinfo(text, name);
             }
@@ -879,6 +889,18 @@ mod tests {
         // One ATA drive is a recording; two, or an NVMe drive, are refused with the remedy.
         let r = Recording::read(format!("{head}{ata}").as_bytes(), "cdi.txt").unwrap();
         assert_eq!(r.exchanges[0].data, hex(&id));
+        // The same, saved by Windows as UTF-16 with a byte order mark and CRLF line ends.
+        let windows: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(
+                format!("{head}{ata}")
+                    .replace('\n', "\r\n")
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        let again = Recording::read(&windows, "DiskInfo.txt").unwrap();
+        assert_eq!(again.exchanges, r.exchanges);
         assert!(r.source.contains("(ATA MODEL)"), "{}", r.source);
         let e = Recording::read(format!("{head}{nvme}{ata}").as_bytes(), "cdi.txt").unwrap_err();
         assert!(e.contains("2 drives (NVME MODEL, ATA MODEL)"), "{e}");
