@@ -98,6 +98,9 @@ pub struct PurgeOutcome {
     /// lists only this run's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pel_before: Vec<String>,
+    /// A self-encrypting drive's TCG Level 0 Discovery, read before the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcg: Option<crate::contract::media::Tcg>,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -436,6 +439,7 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c.media.direct_io = true;
     let (verdict, reasons) = judge_purge(&o);
     c.media.health = o.health.clone();
+    c.media.tcg = o.tcg.clone();
     c.sanitization = Sanitization {
         method: if o.purge_grade { "purge" } else { "clear" }.into(),
         technique: o.technique.clone(),
@@ -695,6 +699,7 @@ mod tests {
             not_sent: None,
             unverified: vec![],
             pel_before: vec![],
+            tcg: None,
             health: Default::default(),
         }
     }

@@ -255,6 +255,10 @@ pub struct Media {
     pub hidden_areas: HiddenAreas,
     /// The drive's health before and after (`null` where it was not read).
     pub health: HealthRecord,
+    /// A self-encrypting drive's TCG Level 0 Discovery, read before a purge (absent where
+    /// the drive answered none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcg: Option<crate::contract::media::Tcg>,
 }
 
 /// The drive's health read before and after the sanitization (read by `device::health`).

@@ -305,9 +305,28 @@ impl Prepared {
             self.scope.summary
         )];
         lines.extend(self.scope.reaches.iter().map(|r| format!("  erases {r}")));
+        if let Some(t) = &self.caps.tcg {
+            lines.push(format!("  self-encrypting drive: {}", tcg_summary(t)));
+        }
         lines.extend(self.warnings.iter().map(|w| format!("  note: {w}")));
         lines
     }
+}
+
+/// A self-encrypting drive's discovery in a phrase: its SSCs and its locking state.
+fn tcg_summary(t: &crate::device::tcg::Tcg) -> String {
+    let l = t.locking.unwrap_or_default();
+    format!(
+        "{} (TCG Level 0 Discovery), locking {}{}{}",
+        t.ssc.join(", "),
+        if l.enabled { "on" } else { "off" },
+        if l.locked { ", a range locked" } else { "" },
+        if l.mbr_enabled && !l.mbr_done {
+            ", MBR shadow on"
+        } else {
+            ""
+        }
+    )
 }
 
 fn refused(p: &Probe, why: impl Into<String>) -> Error {
@@ -613,7 +632,12 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
              purge by the samples read before and after alone",
         ));
     }
-    let caps = capabilities(d, r, obs)?;
+    let mut caps = capabilities(d, r, obs)?;
+    caps.tcg = crate::device::tcg::discover(
+        &d.probe.identity.interface,
+        d.pass.as_ref(),
+        d.bus == Bus::Ata,
+    );
     let m = choose(d, r, &caps)?;
     let (nsid, ns) = namespace(d, m)?;
     let scope = scope_of(d, m, &caps, nsid, ns.shared)?;
@@ -1213,6 +1237,7 @@ fn first_outcome(
         // the target only, and the certificate says so.
         unverified: p.scope.besides(&d.probe.canonical),
         pel_before: engine::pel_events(d.pass.as_ref(), d.bus),
+        tcg: p.caps.tcg.clone(),
     }
 }
 
@@ -2386,6 +2411,39 @@ mod tests {
         assert!(prepare(&d, &without, &crate::progress::Quiet).is_ok());
         d.probe.identity.zoned = "host-aware".into();
         assert!(prepare(&d, &r, &crate::progress::Quiet).is_ok());
+    }
+
+    /// A self-encrypting drive's discovery is shown in the dry run's lines and kept in the
+    /// certificate; a drive that answers none shows nothing.
+    #[test]
+    fn a_self_encrypting_drive_s_discovery_is_shown_and_certified() {
+        let s = setup("crypto,opal-locked");
+        let d = drive(&s);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let lines = p.describe(&d.probe);
+        assert!(
+            lines.iter().any(|l| l
+                == "  self-encrypting drive: Opal 2 (TCG Level 0 Discovery), locking on, a range locked"),
+            "{lines:?}"
+        );
+        let ran = prepared_and_run(&s, &d, &r);
+        let c = purge(&d.probe, ran.outcome, &Record::default());
+        let t = c.media.tcg.expect("the discovery in the certificate");
+        assert_eq!(t.ssc, ["Opal 2"]);
+        assert!(t.locking.unwrap().locked);
+        let plain = setup("crypto");
+        let d = drive(&plain);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(!p
+            .describe(&d.probe)
+            .iter()
+            .any(|l| l.contains("self-encrypting")));
+        let ran = prepared_and_run(&plain, &d, &r);
+        assert_eq!(
+            purge(&d.probe, ran.outcome, &Record::default()).media.tcg,
+            None
+        );
     }
 
     #[test]

@@ -228,6 +228,7 @@ mod tests {
                 not_sent: None,
                 unverified: vec![],
                 pel_before: vec![],
+                tcg: None,
                 health: Default::default(),
             },
             record: None,

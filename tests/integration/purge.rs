@@ -407,6 +407,7 @@ fn under_the_ioctlcap_shim_mediasan_sends_the_reference_tools_bytes() {
             .filter(|l| l.starts_with("[cap] SG_IO cdb 85") || l.starts_with("[cap]   data-out"))
             .filter(|l| !l.contains(" ec 00")) // IDENTIFY
             .filter(|l| !l.contains(" b0 00")) // SMART, the health read before and after
+            .filter(|l| !l.contains(" 5c 00")) // TRUSTED RECEIVE, the TCG discovery
             // SANITIZE STATUS EXT, read at probe time
             .filter(|l| !l.contains("cdb 85 07 20 00 00 00 00 00 00 00 00 00 00 40 b4 00"))
             .map(|l| l.trim().to_string())

@@ -142,6 +142,8 @@ pub struct Caps {
     ),
     /// SCSI: READ CAPACITY(16) (the protection information FORMAT UNIT keeps).
     pub capacity: Option<dev::scsi::Capacity>,
+    /// A self-encrypting drive's TCG Level 0 Discovery, where it answers one.
+    pub tcg: Option<dev::tcg::Tcg>,
 }
 
 impl Caps {
