@@ -638,6 +638,24 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         d.pass.as_ref(),
         d.bus == Bus::Ata,
     );
+    // A locked range can be neither written (the canaries) nor read (the samples): nothing
+    // that follows could be judged, so nothing is written.
+    if let Some(t) = caps
+        .tcg
+        .as_ref()
+        .filter(|t| t.locking.is_some_and(|l| l.locked))
+    {
+        return Err(refused(
+            &d.probe,
+            format!(
+                "it is a self-encrypting drive ({}) with a locked range: its data can be neither written nor \
+                 read, so the purge could not be judged; unlock it with its owner's password (e.g. \
+                 `sedutil-cli --setLockingRange 0 RW PASSWORD DEVICE`), or revert it with the PSID printed on \
+                 its label (`sedutil-cli --PSIDrevert PSID DEVICE`, which erases it), then purge",
+                t.ssc.join(", ")
+            ),
+        ));
+    }
     let m = choose(d, r, &caps)?;
     let (nsid, ns) = namespace(d, m)?;
     let scope = scope_of(d, m, &caps, nsid, ns.shared)?;
@@ -2417,21 +2435,33 @@ mod tests {
     /// certificate; a drive that answers none shows nothing.
     #[test]
     fn a_self_encrypting_drive_s_discovery_is_shown_and_certified() {
-        let s = setup("crypto,opal-locked");
+        let s = setup("crypto,opal");
         let d = drive(&s);
         let r = request(Method::NvmeSanitizeCrypto);
         let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
         let lines = p.describe(&d.probe);
         assert!(
-            lines.iter().any(|l| l
-                == "  self-encrypting drive: Opal 2 (TCG Level 0 Discovery), locking on, a range locked"),
+            lines.iter().any(
+                |l| l == "  self-encrypting drive: Opal 2 (TCG Level 0 Discovery), locking off"
+            ),
             "{lines:?}"
         );
         let ran = prepared_and_run(&s, &d, &r);
         let c = purge(&d.probe, ran.outcome, &Record::default());
         let t = c.media.tcg.expect("the discovery in the certificate");
         assert_eq!(t.ssc, ["Opal 2"]);
-        assert!(t.locking.unwrap().locked);
+        assert!(t.locking.unwrap().supported && !t.locking.unwrap().locked);
+        // A locked range: refused before anything is written, with the remedy.
+        let locked = setup("crypto,opal-locked");
+        let Err(e) = prepare(&drive(&locked), &r, &crate::progress::Quiet) else {
+            panic!("a purge of a locked self-encrypting drive")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("self-encrypting drive (Opal 2) with a locked range")
+                && e.contains("--PSIDrevert"),
+            "{e}"
+        );
         let plain = setup("crypto");
         let d = drive(&plain);
         let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
