@@ -7,6 +7,7 @@ use comfy_table::{presets, Table};
 use crate::cli::ListArgs;
 use crate::device::health;
 use crate::device::list::{self, Candidate};
+use crate::device::passthrough::Passthrough;
 use crate::device::safety::Usage;
 use crate::error::Exit;
 use crate::event::Event;
@@ -50,39 +51,37 @@ pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
 fn simulated(spec: &str) -> anyhow::Result<Candidate> {
     let d = crate::purge::flow::Drive::from_simulation(Path::new("/dev/replay0"), spec)
         .map_err(crate::error::Error::Usage)?;
-    let supports = engine::probe(d.pass.as_ref(), d.bus, None)
-        .map(|caps| {
-            caps.supported
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    let health = health::read_block(
-        &d.probe.identity.interface,
-        d.pass.as_ref(),
-        d.bus == Bus::Ata,
-    );
-    let tcg = crate::device::tcg::discover(
-        &d.probe.identity.interface,
-        d.pass.as_ref(),
-        d.bus == Bus::Ata,
-    )
-    .map(Box::new);
-    Ok(Candidate {
+    let mut c = Candidate {
         path: d.probe.path.display().to_string(),
         size_bytes: d.probe.size,
         logical_block_size: d.probe.logical_block_size,
-        identity: d.probe.identity,
+        identity: d.probe.identity.clone(),
         read_only: false,
         in_use: None,
-        supports,
+        supports: vec![],
         by_id: vec![],
         unfinished_wipe: false,
         unfinished_purge: false,
-        health: Some(Box::new(health)),
-        tcg,
-    })
+        health: None,
+        tcg: None,
+    };
+    read_drive(&mut c, d.pass.as_ref(), d.bus, d.bus == Bus::Ata);
+    Ok(c)
+}
+
+/// What the drive answers through `door`: the purge methods it supports and its TCG
+/// discovery (one probe), and its health (SMART / the health log). Read-only queries.
+fn read_drive(c: &mut Candidate, door: &dyn Passthrough, bus: Bus, ata: bool) {
+    if let Ok(caps) = engine::probe(door, bus, None) {
+        c.supports
+            .extend(caps.supported.iter().map(|m| m.name().to_string()));
+        c.tcg = caps.tcg.map(Box::new);
+    }
+    c.health = Some(Box::new(health::read_block(
+        &c.identity.interface,
+        door,
+        ata,
+    )));
 }
 
 /// What the drive can purge with, where it answers (root; NVMe, SATA, SAS).
@@ -97,18 +96,7 @@ fn add_purge_methods(c: &mut Candidate) {
         return;
     }
     if let Ok(d) = std::fs::File::open(Path::new(&c.path)) {
-        if let Ok(caps) = engine::probe(&d, bus, None) {
-            c.supports
-                .extend(caps.supported.iter().map(|m| m.name().to_string()));
-        }
-        // Read-only queries through the same descriptor: SMART / the health log, and a
-        // self-encrypting drive's TCG Level 0 Discovery.
-        c.health = Some(Box::new(health::read_block(
-            &c.identity.interface,
-            &d,
-            false,
-        )));
-        c.tcg = crate::device::tcg::discover(&c.identity.interface, &d, false).map(Box::new);
+        read_drive(c, &d, bus, false);
     }
 }
 

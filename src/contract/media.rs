@@ -41,6 +41,13 @@ pub struct Identity {
     pub zoned: String,
 }
 
+impl Identity {
+    /// A host-managed zoned device: it takes writes only at each zone's write pointer.
+    pub fn host_managed(&self) -> bool {
+        self.zoned == "host-managed"
+    }
+}
+
 /// What a self-encrypting drive says of itself in TCG Level 0 Discovery.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -403,7 +403,7 @@ fn image_locked(f: &std::fs::File) -> bool {
 /// # Errors
 /// [`Error::Refused`] saying what to do instead.
 pub fn check_overwritable(probe: &Probe) -> Result<()> {
-    if probe.identity.zoned != "host-managed" {
+    if !probe.identity.host_managed() {
         return Ok(());
     }
     Err(Error::refused(

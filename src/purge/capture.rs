@@ -1,6 +1,6 @@
 //! `mediasan capture`: a drive's answers to exactly what mediasan's decisions read — the
-//! purge probe, a dry-run preparation of nist-purge and of every method of its bus,
-//! its health, its hidden areas and its TCG Level 0 Discovery — recorded through a door that can only send read-only
+//! purge probe (with a self-encrypting drive's TCG discovery), a dry-run preparation of nist-purge and of every method of its bus,
+//! its health and its hidden areas — recorded through a door that can only send read-only
 //! commands ([`crate::device::capture`]), serial numbers blanked unless asked to keep them.
 //! Replayed (`--simulate replay:FILE`), the recording makes the same decisions.
 
@@ -8,7 +8,7 @@ use super::engine::{self, Bus};
 use super::flow::{self, Drive, Request};
 use crate::device::capture::{scrub, taken, Recorder};
 use crate::device::fixture::{Recording, FORMAT};
-use crate::device::{health, hidden, tcg};
+use crate::device::{health, hidden};
 
 /// Records `d`'s answers. The drive's own door is replaced by the recording one for the
 /// whole run, so nothing else can reach it.
@@ -39,11 +39,6 @@ pub fn record(d: Drive, keep_serial: bool) -> Recording {
     if d.bus == Bus::Ata {
         let _ = hidden::query_ata(d.pass.as_ref());
     }
-    let _ = tcg::discover(
-        &d.probe.identity.interface,
-        d.pass.as_ref(),
-        d.bus == Bus::Ata,
-    );
     let mut exchanges = taken(&kept);
     if !keep_serial {
         for x in &mut exchanges {

@@ -624,7 +624,7 @@ fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
 /// # Errors
 /// [`Error::Refused`] saying why and what to do.
 pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, Error> {
-    if r.canaries && d.probe.identity.zoned == "host-managed" {
+    if r.canaries && d.probe.identity.host_managed() {
         return Err(refused(
             &d.probe,
             "it is a host-managed zoned device (the kernel's queue/zoned): the canaries cannot be written at \
@@ -632,12 +632,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
              purge by the samples read before and after alone",
         ));
     }
-    let mut caps = capabilities(d, r, obs)?;
-    caps.tcg = crate::device::tcg::discover(
-        &d.probe.identity.interface,
-        d.pass.as_ref(),
-        d.bus == Bus::Ata,
-    );
+    let caps = capabilities(d, r, obs)?;
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
     // that follows could be judged, so nothing is written.
     if let Some(t) = caps

@@ -410,16 +410,23 @@ pub fn exit_failure_mode_bytes(bus: Bus) -> Vec<Block> {
 }
 
 /// Reads what the drive can do; `rotational` is the kernel's view of the device, when known
-/// (a cross-check of what an ATA drive says about its medium).
+/// (a cross-check of what an ATA drive says about its medium). A self-encrypting drive's TCG
+/// Level 0 Discovery is read with it, over the same bus.
 ///
 /// # Errors
 /// When the identify commands fail.
 pub fn probe(d: &dyn Passthrough, bus: Bus, rotational: Option<bool>) -> io::Result<Caps> {
-    match bus {
+    let mut caps = match bus {
         Bus::Nvme => probe_nvme(d),
         Bus::Ata => probe_ata(d, rotational),
         Bus::Scsi => Ok(probe_scsi(d)),
-    }
+    }?;
+    caps.tcg = match bus {
+        Bus::Nvme => dev::tcg::discover("nvme", d, false),
+        Bus::Ata => dev::tcg::discover("sata", d, true),
+        Bus::Scsi => dev::tcg::discover("scsi", d, false),
+    };
+    Ok(caps)
 }
 
 /// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, ATA SANITIZE STATUS EXT with
