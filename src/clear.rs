@@ -96,6 +96,7 @@ fn pass_record(p: &PassPlan, r: &PassReport) -> PassRecord {
         slow_stopped: r.slow_stopped,
         flush_error: r.flush_error.clone(),
         interrupted: r.interrupted,
+        zones_reset: r.zones_reset,
         ..planned(p)
     }
 }
@@ -655,8 +656,11 @@ pub fn run(job: Job, signals: &Signals, obs: &dyn Observer) -> Result<(ClearOutc
         && passes
             .iter()
             .all(|r| !r.interrupted && !r.aborted && !r.gave_up && !r.slow_stopped);
-    let (verification, cut) = run.verify(all_written);
+    let (mut verification, cut) = run.verify(all_written);
     interrupted |= cut;
+    if all_written && t.zones().is_some() {
+        verification.zones = verify::zone_check(t);
+    }
     // The outcome is settled: from here on a signal changes nothing (a second one kills the
     // process; the journal on disk is then still valid).
     run.hold("settled");
@@ -817,6 +821,43 @@ mod tests {
         assert_eq!(j.position.pass, 4, "the journal is at the end");
         assert_eq!(dev.contents(), expected(&plan, size));
         assert_eq!(o.hidden.state, "not_applicable");
+    }
+
+    /// A host-managed zoned device: each pass resets every sequential zone and writes it in
+    /// order (the device refuses any other write), the read-back matches, and the zone report
+    /// after the last pass shows every sequential zone full.
+    #[test]
+    fn a_zoned_device_is_overwritten_and_its_zones_checked() {
+        let size = 1 << 20;
+        let dev = MemDevice::zoned(size, 4096, 64 << 10, 2, 0xEE);
+        let p = probe(size as u64);
+        let plan = plan("hmg-is5-enhanced", VerifyMode::Full);
+        let j = new_journal(&p, &plan, 64 << 10, SystemTime::now());
+        let (o, _) = run_job(&dev, &p, &plan, j, false, &Signals::default(), &Quiet);
+        assert!(o
+            .passes
+            .iter()
+            .all(|r| r.bytes_written == size as u64 && r.errors.is_empty()));
+        assert!(
+            o.passes.iter().all(|r| r.zones_reset == 14),
+            "{:?}",
+            o.passes
+        );
+        assert_eq!(o.verification.mismatches, 0);
+        let z = o
+            .verification
+            .zones
+            .as_ref()
+            .expect("the zone report is read");
+        assert_eq!((z.zones, z.sequential), (16, 14));
+        assert!(z.not_full.is_empty() && z.error.is_none(), "{z:?}");
+        assert_eq!(dev.contents(), expected(&plan, size));
+        // A regular device has no zone check.
+        let dev = MemDevice::new(size, 4096, 0xEE);
+        let j = new_journal(&p, &plan, 64 << 10, SystemTime::now());
+        let (o, _) = run_job(&dev, &p, &plan, j, false, &Signals::default(), &Quiet);
+        assert_eq!(o.verification.zones, None);
+        assert!(o.passes.iter().all(|r| r.zones_reset == 0));
     }
 
     #[test]

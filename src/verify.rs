@@ -720,6 +720,34 @@ fn layout(samples: &Samples, block_size: u32) -> (usize, bool) {
     (buf_len, tree)
 }
 
+/// A zoned device's zone report after an overwrite (or when a certificate is verified again):
+/// every sequential zone must be written to its end. `None` for a device that is not zoned.
+pub fn zone_check(dev: &dyn BlockIo) -> Option<crate::cert::ZoneCheck> {
+    use crate::cert::{ByteRange, ZoneCheck};
+    Some(match dev.report_zones()? {
+        Ok(m) => {
+            let (sequential, _) = m.counts();
+            ZoneCheck {
+                zones: m.zones.len() as u64,
+                sequential: sequential as u64,
+                not_full: m
+                    .not_full()
+                    .iter()
+                    .map(|z| ByteRange {
+                        offset: z.wp.max(z.start),
+                        length: (z.start + z.capacity).saturating_sub(z.wp.max(z.start)),
+                    })
+                    .collect(),
+                error: None,
+            }
+        }
+        Err(e) => ZoneCheck {
+            error: Some(e.to_string()),
+            ..ZoneCheck::default()
+        },
+    })
+}
+
 /// Reads `samples` back from `dev` and compares them with `expected`.
 ///
 /// `Worker`s read (up to `queue_depth` reads in flight), compare on the fill budget, and,

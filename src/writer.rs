@@ -7,6 +7,11 @@
 //! other workers generate. Generation is capped by a shared [`FillBudget`] so that several
 //! targets wiped at once share the CPU instead of oversubscribing it.
 //!
+//! On a zoned device ([`BlockIo::zones`]) a worker claims a whole zone instead: it resets the
+//! zone if it is sequential and writes it chunk after chunk from its start (a sequential zone
+//! takes writes only at its write pointer), so `queue_depth` zones are written at once. The
+//! durable offset then advances zone by zone, and a resume starts at a zone's start.
+//!
 //! The coordinating thread only reports progress. Errors from any worker are collected with
 //! their offsets; none is lost.
 
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::aligned::AlignedBuf;
 pub use crate::contract::{IoFailure, OnError};
+use crate::device::zones::ZoneMap;
 use crate::device::BlockIo;
 use crate::pattern::Pattern;
 
@@ -122,6 +128,8 @@ pub struct PassReport {
     pub flush_error: Option<String>,
     /// Stopped early by a cancel request.
     pub interrupted: bool,
+    /// Sequential zones reset (and then written in order) by this run of the pass.
+    pub zones_reset: u64,
     pub started: SystemTime,
     pub finished: SystemTime,
     pub elapsed: Duration,
@@ -365,10 +373,15 @@ struct Pass<'a> {
     start: u64,
     size: u64,
     chunk: u64,
-    nchunks: u64,
+    /// What a worker claims at a time: one chunk, or on a zoned device one zone (written in
+    /// order, chunk by chunk, after its reset). Completed units make the durable offset.
+    unit: u64,
+    nunits: u64,
+    /// A zoned device's zones ([`BlockIo::zones`]).
+    zones: Option<&'a crate::device::zones::ZoneMap>,
+    /// Sequential zones reset before they were written.
+    zones_reset: AtomicU64,
     bs: u64,
-    /// A fixed pattern: each worker fills its buffer once.
-    fixed: bool,
     /// Which chunks are complete, for the durable offset.
     marks: Mutex<Watermark>,
     /// The next chunk to claim.
@@ -408,31 +421,116 @@ impl Writer<'_> {
 
     fn serve(&self) {
         let p = self.pass;
-        let mut buf = AlignedBuf::new(p.chunk as usize);
-        if p.fixed {
-            p.pattern.fill_at(&mut buf, 0);
-        }
+        let mut buf = Buffer {
+            buf: AlignedBuf::new(p.chunk as usize),
+            phase: None,
+        };
         loop {
             if p.stop.load(Ordering::Relaxed) || p.cancel.load(Ordering::Relaxed) {
                 break;
             }
             let i = p.next.fetch_add(1, Ordering::Relaxed);
-            if i >= p.nchunks {
+            if i >= p.nunits {
                 break;
             }
-            self.write(i, &mut buf);
+            let off = p.start + i * p.unit;
+            let complete = match p.zones {
+                Some(z) => self.write_zone(z, off, &mut buf),
+                None => self.write(off, (p.size - off).min(p.chunk), &mut buf, false),
+            };
+            // A unit cut short by a cancel is not complete: it is written again on resume.
+            if complete {
+                p.marks
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .complete(i);
+            }
         }
     }
 
-    /// Writes chunk `i` from `buf` and adds to the tallies.
-    fn write(&self, i: u64, buf: &mut AlignedBuf) {
+    /// Writes the zone at `start` (reset first when it is sequential, then chunk by chunk in
+    /// order: a sequential zone takes writes only at its write pointer). A zone that takes no
+    /// write, a reset that fails, or a failed write in a sequential zone (its write pointer is
+    /// then unknown) records the rest of the zone as failed. True when the zone is done.
+    fn write_zone(&self, zones: &ZoneMap, start: u64, buf: &mut Buffer) -> bool {
         let p = self.pass;
-        let off = p.start + i * p.chunk;
-        let len = p.chunk.min(p.size - off) as usize;
-        if !p.fixed {
-            p.cfg.budget.run(|| p.pattern.fill_at(&mut buf[..len], off));
+        let end = (start + p.unit).min(p.size);
+        let zone = zones.at(start);
+        let sequential = zone.is_some_and(|z| z.sequential());
+        let failed = |from: u64, why: String| {
+            self.failed(vec![IoFailure::other(from, end - from, &why)]);
+            true
+        };
+        if let Some(why) = zone.map_or(Some("the zone report does not cover it"), |z| {
+            z.unwritable()
+        }) {
+            return failed(start, why.to_string());
         }
-        let data = &buf[..len];
+        if sequential {
+            if let Err(e) = p.dev.reset_zones(start, end - start) {
+                return failed(start, format!("the zone reset failed: {e}"));
+            }
+            p.zones_reset.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut off = start;
+        while off < end {
+            if p.stop.load(Ordering::Relaxed) || p.cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            let len = p.chunk.min(end - off);
+            if !self.write(off, len, buf, sequential) {
+                // A sequential zone's failure covers the rest of it (done); a conventional
+                // zone's chunk was cut short by a cancel (not done).
+                return sequential;
+            }
+            off += len;
+        }
+        true
+    }
+
+    /// Records failures in the pass's list (and stops the pass under `--on-error abort`).
+    fn failed(&self, failures: Vec<IoFailure>) {
+        let p = self.pass;
+        if failures.is_empty() {
+            return;
+        }
+        if p.cfg.on_error == OnError::Abort {
+            p.stop.store(true, Ordering::Relaxed);
+        }
+        p.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(failures);
+    }
+
+    /// Writes `len` bytes at `off` from `buf` and adds to the tallies; true when every byte was
+    /// written or recorded as failed. In a sequential zone (`in_order`) a failed write is not
+    /// retried (the write pointer may have moved): the rest of the zone is recorded as failed.
+    fn write(&self, off: u64, len: u64, buf: &mut Buffer, in_order: bool) -> bool {
+        let p = self.pass;
+        let len = len as usize;
+        buf.fill(p, off, len);
+        let data = &buf.buf[..len];
+        if in_order {
+            return match p.dev.write_at(data, off) {
+                Ok(()) => {
+                    p.done.fetch_add(len as u64, Ordering::Relaxed);
+                    p.dead_chunks.store(0, Ordering::Relaxed);
+                    true
+                }
+                Err(e) => {
+                    let end = (off - off % p.unit + p.unit).min(p.size);
+                    let mut f = IoFailure::from_io(off, end - off, &e);
+                    f.error = format!(
+                        "{} (in a sequential zone: the rest of the zone is not written)",
+                        f.error
+                    );
+                    self.failed(vec![f]);
+                    self.dead();
+                    false
+                }
+            };
+        }
         let r = attempt(off, len as u64, p.bs, p.cfg, p.cancel, &mut |o, n| {
             let from = (o - off) as usize;
             p.dev.write_at(&data[from..from + n as usize], o)
@@ -443,27 +541,48 @@ impl Writer<'_> {
             .fetch_add(u64::from(r.recovered), Ordering::Relaxed);
         if r.ok > 0 {
             p.dead_chunks.store(0, Ordering::Relaxed);
-        } else if p.dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
-            p.gave_up.store(true, Ordering::Relaxed);
-            p.stop.store(true, Ordering::Relaxed);
+        } else {
+            self.dead();
         }
         let failed: u64 = r.failures.iter().map(|f| f.length).sum();
         let complete = r.ok + failed == len as u64;
-        if !r.failures.is_empty() {
-            if p.cfg.on_error == OnError::Abort {
-                p.stop.store(true, Ordering::Relaxed);
-            }
-            p.errors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(r.failures);
+        self.failed(r.failures);
+        complete
+    }
+
+    /// A chunk that wrote nothing: after [`GIVE_UP_AFTER`] in a row the device stopped
+    /// answering.
+    fn dead(&self) {
+        let p = self.pass;
+        if p.dead_chunks.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+            p.gave_up.store(true, Ordering::Relaxed);
+            p.stop.store(true, Ordering::Relaxed);
         }
-        // A chunk cut short by a cancel is not complete: it is written again on resume.
-        if complete {
-            p.marks
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .complete(i);
+    }
+}
+
+/// A worker's buffer, and the pattern offset (modulo its period) a fixed pattern was filled
+/// for: filled once while every chunk starts at a multiple of the period, again when one does
+/// not (a zone that starts elsewhere).
+struct Buffer {
+    buf: AlignedBuf,
+    phase: Option<u64>,
+}
+
+impl Buffer {
+    fn fill(&mut self, p: &Pass, off: u64, len: usize) {
+        match p.pattern.period() {
+            Some(period) => {
+                let phase = off % period as u64;
+                if self.phase != Some(phase) {
+                    p.pattern.fill_at(&mut self.buf, off);
+                    self.phase = Some(phase);
+                }
+            }
+            None => p
+                .cfg
+                .budget
+                .run(|| p.pattern.fill_at(&mut self.buf[..len], off)),
         }
     }
 }
@@ -491,7 +610,7 @@ fn coordinate(
         p.marks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .offset(p.start, p.chunk, p.size)
+            .offset(p.start, p.unit, p.size)
     };
     let mut left = workers;
     let mut last_ck = Instant::now();
@@ -548,9 +667,13 @@ pub fn run_pass_from(
     let started = SystemTime::now();
     let t0 = Instant::now();
     let size = dev.size();
-    let start = ck.start.min(size);
     let chunk = chunk_size(cfg.buffer_size, dev.block_size(), pattern.period()) as u64;
-    let nchunks = (size - start).div_ceil(chunk);
+    let zones = dev.zones();
+    // A zoned device is written a zone at a time; a resume starts at a zone's start (the zone
+    // an interruption cut is reset and written again).
+    let unit = zones.map_or(chunk, |z| z.zone_bytes.max(1));
+    let start = ck.start.min(size) / unit * unit;
+    let nunits = (size - start).div_ceil(unit);
     let p = Pass {
         dev,
         pattern,
@@ -559,9 +682,11 @@ pub fn run_pass_from(
         start,
         size,
         chunk,
-        nchunks,
+        unit,
+        nunits,
+        zones,
+        zones_reset: AtomicU64::new(0),
         bs: u64::from(dev.block_size()),
-        fixed: pattern.period().is_some(),
         marks: Mutex::new(Watermark::default()),
         next: AtomicU64::new(0),
         done: AtomicU64::new(0),
@@ -573,7 +698,7 @@ pub fn run_pass_from(
         dead_chunks: AtomicU64::new(0),
         errors: Mutex::new(Vec::new()),
     };
-    let workers = cfg.queue_depth.clamp(1, nchunks.max(1) as usize);
+    let workers = cfg.queue_depth.clamp(1, nunits.max(1) as usize);
     let (exit_tx, exit_rx) = mpsc::channel();
     let seen = std::thread::scope(|s| {
         for _ in 0..workers {
@@ -606,13 +731,13 @@ fn report(p: Pass, seen: Watched, started: SystemTime, t0: Instant) -> PassRepor
         flush_error
     };
     let durable_offset = if flush_error.is_none() {
-        marks.offset(p.start, p.chunk, p.size)
+        marks.offset(p.start, p.unit, p.size)
     } else {
         p.start
     };
     let durable = Durable::at(durable_offset, p.start, &errors);
     // A cancel that came after every chunk was done interrupted nothing.
-    let interrupted = p.cancel.load(Ordering::Relaxed) && marks.low < p.nchunks;
+    let interrupted = p.cancel.load(Ordering::Relaxed) && marks.low < p.nunits;
     let gave_up = p.gave_up.into_inner();
     let aborted = p.stop.load(Ordering::Relaxed) && !gave_up && !seen.slow_stopped && !panicked;
     PassReport {
@@ -627,6 +752,7 @@ fn report(p: Pass, seen: Watched, started: SystemTime, t0: Instant) -> PassRepor
         durable,
         flush_error,
         interrupted,
+        zones_reset: p.zones_reset.into_inner(),
         started,
         finished: SystemTime::now(),
         elapsed: t0.elapsed(),
@@ -703,6 +829,178 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A host-managed zoned device: every sequential zone reset, then written in order from its
+    /// start (several zones at once), conventional zones as any disk; whatever the depth,
+    /// buffer and pattern (a 3-byte pattern whose period does not divide the zone size).
+    #[test]
+    fn a_zoned_device_is_written_zone_by_zone_at_each_write_pointer() {
+        let random = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [9; 32],
+            inverted: false,
+        };
+        let fixed = Pattern::Fixed(vec![0x92, 0x49, 0x24]);
+        let (size, zone) = (1 << 20, 64 << 10);
+        for qd in [1, 4] {
+            for buffer in [4096, 24 << 10, 1 << 20] {
+                for p in [&random, &fixed] {
+                    let dev = MemDevice::zoned(size, 512, zone, 2, 0xEE);
+                    let r = run_pass(
+                        &dev,
+                        p,
+                        &cfg(buffer, qd),
+                        &AtomicBool::new(false),
+                        &mut |_| {},
+                    );
+                    assert!(r.complete(size as u64), "{qd} {buffer} {r:?}");
+                    assert_eq!(r.zones_reset, 14, "every sequential zone, once");
+                    assert_eq!(dev.contents(), expected(p, size), "{qd} {buffer}");
+                    let now = dev.report_zones().unwrap().unwrap();
+                    assert!(now.not_full().is_empty(), "{now:?}");
+                }
+            }
+        }
+    }
+
+    /// A zone that takes no write, a reset the drive refuses, and a write that fails in a
+    /// sequential zone: each records the rest of its zone as failed (never skipped), and the
+    /// other zones are written.
+    #[test]
+    fn a_zone_that_cannot_be_written_is_recorded_as_failed() {
+        let zone = 64u64 << 10;
+        let mut dev = MemDevice::zoned(1 << 20, 512, zone, 0, 0xEE);
+        dev.fail_writes = vec![(5 * zone + 8192, 5 * zone + 8704)];
+        let mut offline = dev.zones().unwrap().clone();
+        offline.zones[3].cond = crate::device::zones::ZoneCond::Offline;
+        struct Offline(MemDevice, crate::device::zones::ZoneMap);
+        impl BlockIo for Offline {
+            fn size(&self) -> u64 {
+                self.0.size()
+            }
+            fn block_size(&self) -> u32 {
+                self.0.block_size()
+            }
+            fn write_at(&self, b: &[u8], o: u64) -> std::io::Result<()> {
+                self.0.write_at(b, o)
+            }
+            fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
+                self.0.read_at(b, o)
+            }
+            fn sync(&self) -> std::io::Result<()> {
+                self.0.sync()
+            }
+            fn zones(&self) -> Option<&crate::device::zones::ZoneMap> {
+                Some(&self.1)
+            }
+            fn reset_zones(&self, o: u64, l: u64) -> std::io::Result<()> {
+                if o == 9 * (64 << 10) {
+                    return Err(std::io::Error::from_raw_os_error(nix::libc::EIO));
+                }
+                self.0.reset_zones(o, l)
+            }
+        }
+        let dev = Offline(dev, offline);
+        let p = Pattern::Fixed(vec![0x55]);
+        let r = run_pass(
+            &dev,
+            &p,
+            &cfg(4096, 3),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        let failed: Vec<(u64, u64)> = r.errors.iter().map(|e| (e.offset, e.length)).collect();
+        assert_eq!(
+            failed,
+            vec![
+                (3 * zone, zone),
+                (5 * zone + 8192, zone - 8192),
+                (9 * zone, zone)
+            ],
+            "{r:?}"
+        );
+        assert!(r.errors[0].error.contains("offline"), "{:?}", r.errors[0]);
+        assert!(
+            r.errors[1].error.contains("sequential zone"),
+            "{:?}",
+            r.errors[1]
+        );
+        assert!(
+            r.errors[2].error.contains("zone reset failed"),
+            "{:?}",
+            r.errors[2]
+        );
+        assert_eq!(r.bytes_written, (1 << 20) - 2 * zone - (zone - 8192));
+        assert_eq!(
+            r.zones_reset, 14,
+            "all 16 but the offline one and the refused one"
+        );
+        assert_eq!(
+            r.durable.offset,
+            1 << 20,
+            "every zone is done (written or failed)"
+        );
+    }
+
+    /// An interrupted zoned pass is durable up to the last zone written whole; a resume starts
+    /// at that zone's start, whatever offset it is given, and resets the zone cut short.
+    #[test]
+    fn a_zoned_pass_resumes_at_the_start_of_the_zone_it_was_cut_in() {
+        let zone = 64u64 << 10;
+        let dev = MemDevice::zoned(1 << 20, 512, zone, 1, 0xEE);
+        let p = Pattern::Random {
+            prng: Prng::ChaCha8,
+            seed: [3; 32],
+            inverted: false,
+        };
+        // Zones 0-5 written by an earlier run, zone 6 half-written, then cut.
+        let first = run_pass(
+            &MemDevice::zoned(1 << 20, 512, zone, 1, 0xEE),
+            &p,
+            &cfg(4096, 1),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert!(first.complete(1 << 20));
+        let mut none = |_: &Durable| {};
+        let mut quiet = |_: &str| {};
+        let mut buf = vec![0u8; (6 * zone + zone / 2) as usize];
+        p.fill_at(&mut buf, 0);
+        dev.reset_zones(zone, 6 * zone).unwrap();
+        for z in 0..6u64 {
+            let (a, b) = ((z * zone) as usize, ((z + 1) * zone) as usize);
+            dev.write_at(&buf[a..b], z * zone).unwrap();
+        }
+        dev.write_at(&buf[(6 * zone) as usize..], 6 * zone).unwrap();
+        let ck = Checkpoints {
+            start: 6 * zone + zone / 2,
+            every: Duration::MAX,
+            save: &mut none,
+            on_slow: &mut quiet,
+        };
+        let r = run_pass_from(
+            &dev,
+            &p,
+            &cfg(4096, 2),
+            &AtomicBool::new(false),
+            &mut |_| {},
+            ck,
+        );
+        assert!(r.errors.is_empty(), "{r:?}");
+        assert_eq!(
+            r.bytes_written,
+            10 * zone,
+            "zone 6 again, whole, and the rest"
+        );
+        assert_eq!(r.zones_reset, 10);
+        assert_eq!(dev.contents(), expected(&p, 1 << 20));
+        assert!(dev.report_zones().unwrap().unwrap().not_full().is_empty());
+        // Cut by a cancel: nothing past the last whole zone is claimed durable.
+        let cancel = AtomicBool::new(true);
+        let r = run_pass(&dev, &p, &cfg(4096, 2), &cancel, &mut |_| {});
+        assert!(r.interrupted);
+        assert_eq!(r.durable.offset % zone, 0, "{:?}", r.durable);
     }
 
     /// A device whose writes panic at one offset (a bug anywhere under a worker).

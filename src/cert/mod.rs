@@ -323,6 +323,10 @@ pub struct PassRecord {
     /// the last's end; `bytes_per_second` is over the segments' own time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// A zoned device: the sequential zones the run that finished this pass reset before it
+    /// wrote them in order (every one; for a resumed pass, those from where it resumed).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub zones_reset: u64,
 }
 
 /// One stretch of a pass, written by one run.
@@ -552,6 +556,25 @@ pub struct Verification {
     /// pass was resumed, read in addition to the drawn samples (merged with them in offset
     /// order), so a journal that claimed bytes never written would show.
     pub resume_checks: Vec<ByteRange>,
+    /// A zoned device: its zone report read after the last pass. A sequential zone reads zeros
+    /// past its write pointer, so a zone reset after the overwrite (or never written) could
+    /// pass for a zero pattern; its write pointer cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zones: Option<ZoneCheck>,
+}
+
+/// What a zoned device's zone report says after an overwrite.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZoneCheck {
+    /// Zones, and of them sequential ones (written only at their write pointer).
+    pub zones: u64,
+    pub sequential: u64,
+    /// Sequential zones not written to their end: from the write pointer to the zone's end.
+    pub not_full: Vec<ByteRange>,
+    /// The report could not be read (the check did not happen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -688,6 +711,27 @@ pub fn judge(c: &Certificate, planned_passes: usize, interrupted: bool) -> (Verd
         ));
     }
     let v = &c.verification;
+    if let Some(z) = v
+        .zones
+        .as_ref()
+        .filter(|_| fail.is_empty() && incomplete.is_empty())
+    {
+        if let Some(first) = z.not_full.first() {
+            fail.push(format!(
+                "{} of {} sequential zones are not written to their end (the first from offset {}): the \
+                 zone report after the overwrite shows their write pointers short",
+                z.not_full.len(),
+                z.sequential,
+                first.offset
+            ));
+        }
+        if let Some(e) = &z.error {
+            incomplete.push(format!(
+                "the zone report after the overwrite could not be read ({e}): that every zone was written to \
+                 its end is not shown"
+            ));
+        }
+    }
     if fail.is_empty() && incomplete.is_empty() {
         match v.method.as_str() {
             "none" => {
@@ -888,6 +932,40 @@ mod tests {
             ..Default::default()
         };
         c
+    }
+
+    /// A zoned device's zone report after the overwrite: a sequential zone not written to its
+    /// end fails the certificate even where every read matched (it reads zeros, as a zero
+    /// pattern does); a report that could not be read leaves it INCOMPLETE.
+    #[test]
+    fn a_sequential_zone_short_of_its_end_fails_the_overwrite() {
+        let mut c = passing();
+        c.verification.zones = Some(ZoneCheck {
+            zones: 16,
+            sequential: 14,
+            ..ZoneCheck::default()
+        });
+        assert_eq!(judge(&c, 1, false), (Verdict::Pass, vec![]));
+        c.verification.zones.as_mut().unwrap().not_full = vec![ByteRange {
+            offset: 4 << 20,
+            length: 1 << 20,
+        }];
+        let (v, r) = judge(&c, 1, false);
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            r[0].contains("1 of 14 sequential zones") && r[0].contains("4194304"),
+            "{r:?}"
+        );
+        c.verification.zones = Some(ZoneCheck {
+            error: Some("EIO".into()),
+            ..ZoneCheck::default()
+        });
+        let (v, r) = judge(&c, 1, false);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(
+            r[0].contains("zone report") && r[0].contains("EIO"),
+            "{r:?}"
+        );
     }
 
     #[test]

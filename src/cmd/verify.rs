@@ -153,7 +153,30 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
         rep.progress(d)
     });
     rep.finish();
-    Ok(judge(args, &checked, &samples, &r, &name, &reporter))
+    // A zoned device's sequential zones must still be full: a zone reset since reads zeros,
+    // as a zero pattern does.
+    let zones = c
+        .verification
+        .zones
+        .as_ref()
+        .and_then(|_| verify::zone_check(&target));
+    let zones = zones.as_ref().and_then(zones_changed);
+    Ok(judge(args, &checked, &samples, &r, zones, &name, &reporter))
+}
+
+/// Why a zoned device's zone report no longer shows the overwrite, if it does not.
+fn zones_changed(z: &crate::cert::ZoneCheck) -> Option<String> {
+    if let Some(e) = &z.error {
+        return Some(format!("its zone report could not be read ({e})"));
+    }
+    let first = z.not_full.first()?;
+    Some(format!(
+        "{} of {} sequential zones are no longer written to their end (the first from offset {}): \
+         reset or rewritten since",
+        z.not_full.len(),
+        z.sequential,
+        first.offset
+    ))
 }
 
 /// Says whether the media still holds what the certificate records, and whether that proves
@@ -163,13 +186,14 @@ fn judge(
     checked: &crate::session::certificates::Checked,
     samples: &Samples,
     r: &verify::VerifyReport,
+    zones: Option<String>,
     name: &str,
     reporter: &Reporter,
 ) -> Exit {
     let c = &checked.cert;
     let digest_matches = !r.blake3.is_empty() && r.blake3 == c.verification.blake3;
     // The media matches its certificate...
-    let matches = r.clean(samples.extents.bytes()) && digest_matches;
+    let matches = r.clean(samples.extents.bytes()) && digest_matches && zones.is_none();
     // ... which only proves a sanitization if the certificate says PASS and its signer is
     // trusted.
     let ok = matches && c.result == Verdict::Pass && checked.signer.trusted();
@@ -200,6 +224,7 @@ fn judge(
     );
     if !matches {
         let why = match (first, r.errors.first()) {
+            _ if digest_matches => zones.clone().unwrap_or_default(),
             (_, Some(e)) => format!("read failed at offset {}: {}", e.offset, e.error),
             (Some(off), None) => format!("the first differing block is at offset {off}"),
             (None, None) => format!(
@@ -207,8 +232,12 @@ fn judge(
                 r.blake3, c.verification.blake3
             ),
         };
+        let also = zones
+            .filter(|_| !digest_matches)
+            .map(|z| format!("; and {z}"))
+            .unwrap_or_default();
         outln!(
-            "DIFFERS: {name} does not match {}: {why}",
+            "DIFFERS: {name} does not match {}: {why}{also}",
             args.cert.display()
         );
         return Exit::Failed;

@@ -21,6 +21,26 @@ mod sys {
     nix::ioctl_read_bad!(blkpbszget, nix::request_code_none!(0x12, 123), c_uint);
     // #define BLKGETSIZE64 _IOR(0x12,114,size_t) /* return device size in bytes */ -> u64
     nix::ioctl_read!(blkgetsize64, 0x12, 114, u64);
+    // #define BLKREPORTZONE _IOWR(0x12, 130, struct blk_zone_report)  (linux/blkzoned.h); the
+    // 16-byte header is followed by the room for `nr_zones` 64-byte `struct blk_zone`s.
+    nix::ioctl_readwrite_bad!(
+        blkreportzone,
+        nix::request_code_readwrite!(0x12, 130, 16),
+        u8
+    );
+    // #define BLKRESETZONE _IOW(0x12, 131, struct blk_zone_range)
+    nix::ioctl_write_ptr_bad!(
+        blkresetzone,
+        nix::request_code_write!(0x12, 131, 16),
+        super::BlkZoneRange
+    );
+}
+
+/// `struct blk_zone_range` from `<linux/blkzoned.h>`: sectors of 512 bytes.
+#[repr(C)]
+struct BlkZoneRange {
+    sector: u64,
+    nr_sectors: u64,
 }
 
 fn errno(e: nix::errno::Errno) -> io::Error {
@@ -64,8 +84,56 @@ pub fn read_only(f: &File) -> io::Result<bool> {
     Ok(v != 0)
 }
 
+/// Fills `buf` with the zone report (BLKREPORTZONE) from `sector` on: its 16-byte header,
+/// then up to `nr_zones` 64-byte zones (see [`super::zones::decode_report`]).
+///
+/// # Errors
+/// `buf` is too small for `nr_zones`, or the kernel refuses (not a zoned device).
+pub fn report_zones(f: &File, sector: u64, nr_zones: u32, buf: &mut [u8]) -> io::Result<()> {
+    let need = super::zones::REPORT_HEADER + nr_zones as usize * super::zones::ZONE_BYTES;
+    if buf.len() < need {
+        return Err(io::Error::other("zone report buffer too small"));
+    }
+    buf[..8].copy_from_slice(&sector.to_ne_bytes());
+    buf[8..12].copy_from_slice(&nr_zones.to_ne_bytes());
+    buf[12..16].fill(0);
+    // SAFETY: `f` is open for the whole call; `buf` is live and holds the header the kernel
+    // reads (sector, nr_zones) and room for the `nr_zones` zones it may write after it (checked
+    // above); blkdev_report_zones_ioctl writes no more than that and the header's count.
+    unsafe { sys::blkreportzone(f.as_raw_fd(), buf.as_mut_ptr()) }.map_err(errno)?;
+    Ok(())
+}
+
+/// Resets the zones in `[sector, sector + nr_sectors)` (BLKRESETZONE): their write pointers go
+/// back to their starts. `f` must be open for writing.
+///
+/// # Errors
+/// The kernel refuses (a range not on zone boundaries, a conventional zone, an I/O error).
+pub fn reset_zones(f: &File, sector: u64, nr_sectors: u64) -> io::Result<()> {
+    let r = BlkZoneRange { sector, nr_sectors };
+    // SAFETY: `f` is open for the whole call and `&r` is a live blk_zone_range, which the
+    // kernel only reads.
+    unsafe { sys::blkresetzone(f.as_raw_fd(), &r) }.map_err(errno)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn zone_request_codes_match_linux_blkzoned_h() {
+        assert_eq!(nix::request_code_readwrite!(0x12, 130, 16), 0xC010_1282);
+        assert_eq!(nix::request_code_write!(0x12, 131, 16), 0x4010_1283);
+        assert_eq!(std::mem::size_of::<super::BlkZoneRange>(), 16);
+        let f = tempfile::tempfile().unwrap();
+        let mut buf = vec![0u8; 16 + 64];
+        assert!(super::report_zones(&f, 0, 1, &mut buf).is_err());
+        assert!(
+            super::report_zones(&f, 0, 2, &mut buf).is_err(),
+            "too small"
+        );
+        assert!(super::reset_zones(&f, 0, 8).is_err());
+    }
+
     #[test]
     fn request_codes_match_linux_fs_h() {
         assert_eq!(nix::request_code_none!(0x12, 94), 0x125E);

@@ -5,6 +5,7 @@
 use std::io;
 use std::sync::Mutex;
 
+use super::zones::{Zone, ZoneCond, ZoneMap, ZoneType};
 use super::BlockIo;
 
 /// An in-memory block device.
@@ -24,6 +25,8 @@ pub struct MemDevice {
     /// A file every write is copied to, so the contents outlive the process (a simulated
     /// drive that a later run finds again).
     mirror: Option<std::fs::File>,
+    /// A host-managed zoned device: its zones as opened, and each zone's write pointer now.
+    zoned: Option<(ZoneMap, Mutex<Vec<u64>>)>,
 }
 
 impl MemDevice {
@@ -38,7 +41,68 @@ impl MemDevice {
             log: Mutex::new(vec![]),
             syncs: Mutex::new(0),
             mirror: None,
+            zoned: None,
         }
+    }
+
+    /// A host-managed zoned device of `size` bytes in zones of `zone` bytes, the first
+    /// `conventional` of them conventional, every sequential zone full of `fill` (written
+    /// before). As the kernel does, a write in a sequential zone fails unless it lands at the
+    /// zone's write pointer and stays in the zone, and a read past the write pointer reads
+    /// zeros.
+    pub fn zoned(size: usize, block: u32, zone: u64, conventional: usize, fill: u8) -> Self {
+        let zones: Vec<Zone> = (0..(size as u64).div_ceil(zone))
+            .map(|i| {
+                let start = i * zone;
+                let len = zone.min(size as u64 - start);
+                let conv = (i as usize) < conventional;
+                Zone {
+                    start,
+                    len,
+                    wp: if conv { 0 } else { start + len },
+                    capacity: len,
+                    kind: if conv {
+                        ZoneType::Conventional
+                    } else {
+                        ZoneType::SequentialRequired
+                    },
+                    cond: if conv {
+                        ZoneCond::NotWritePointer
+                    } else {
+                        ZoneCond::Full
+                    },
+                }
+            })
+            .collect();
+        let wps = zones.iter().map(|z| z.wp).collect();
+        MemDevice {
+            zoned: Some((
+                ZoneMap {
+                    zone_bytes: zone,
+                    zones,
+                },
+                Mutex::new(wps),
+            )),
+            ..MemDevice::new(size, block, fill)
+        }
+    }
+
+    /// Checks a write of `len` bytes at `off` against the zones' write pointers and moves them.
+    fn zone_write(&self, off: u64, len: usize) -> io::Result<()> {
+        let Some((map, wps)) = &self.zoned else {
+            return Ok(());
+        };
+        let mut wps = wps.lock().map_err(|_| io::Error::other("poisoned"))?;
+        let Some(z) = map.at(off).filter(|z| z.sequential()) else {
+            return Ok(());
+        };
+        let i = (off / map.zone_bytes) as usize;
+        if off != wps[i] || off + len as u64 > z.start + z.len {
+            // The kernel's answer to an unaligned write in a sequential zone.
+            return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+        }
+        wps[i] = off + len as u64;
+        Ok(())
     }
 
     /// A device kept in the file `path`: its contents if the file is `size` bytes long, else
@@ -148,6 +212,7 @@ impl BlockIo for MemDevice {
         if o + buf.len() > d.len() {
             return Err(io::Error::from_raw_os_error(nix::libc::ENOSPC));
         }
+        self.zone_write(offset, buf.len())?;
         d[o..o + buf.len()].copy_from_slice(buf);
         drop(d);
         self.mirror(offset, buf)?;
@@ -175,5 +240,54 @@ impl BlockIo for MemDevice {
             *s += 1;
         }
         Ok(())
+    }
+
+    fn zones(&self) -> Option<&ZoneMap> {
+        self.zoned.as_ref().map(|(m, _)| m)
+    }
+
+    /// Resets the sequential zones in the range: their write pointers go back to their
+    /// starts, and they read zeros.
+    fn reset_zones(&self, offset: u64, len: u64) -> io::Result<()> {
+        let Some((map, wps)) = &self.zoned else {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
+        let mut d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
+        let mut wps = wps.lock().map_err(|_| io::Error::other("poisoned"))?;
+        for (i, z) in map.zones.iter().enumerate() {
+            if z.start < offset || z.start + z.len > offset + len {
+                continue;
+            }
+            if !z.sequential() {
+                return Err(io::Error::from_raw_os_error(nix::libc::EINVAL));
+            }
+            wps[i] = z.start;
+            d[z.start as usize..(z.start + z.len) as usize].fill(0);
+        }
+        Ok(())
+    }
+
+    fn report_zones(&self) -> Option<io::Result<ZoneMap>> {
+        let (map, wps) = self.zoned.as_ref()?;
+        let wps = wps.lock().ok()?;
+        let zones = map
+            .zones
+            .iter()
+            .zip(wps.iter())
+            .map(|(z, &wp)| Zone {
+                wp,
+                cond: match () {
+                    _ if !z.sequential() => ZoneCond::NotWritePointer,
+                    _ if wp == z.start => ZoneCond::Empty,
+                    _ if wp == z.start + z.len => ZoneCond::Full,
+                    _ => ZoneCond::ImplicitOpen,
+                },
+                ..*z
+            })
+            .collect();
+        Some(Ok(ZoneMap {
+            zone_bytes: map.zone_bytes,
+            zones,
+        }))
     }
 }

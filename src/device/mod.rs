@@ -20,6 +20,7 @@ pub mod safety;
 pub mod scsi;
 pub mod subsystem;
 pub mod tcg;
+pub mod zones;
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -356,6 +357,25 @@ pub trait BlockIo: Sync {
     /// Makes everything written durable (fdatasync) and drops cached pages, so that a later
     /// read comes from the medium.
     fn sync(&self) -> io::Result<()>;
+    /// The zones of a zoned device as they were when it was opened for an overwrite: its
+    /// sequential zones are then reset and written in order, one zone per writer. `None` for
+    /// every other target.
+    fn zones(&self) -> Option<&zones::ZoneMap> {
+        None
+    }
+    /// Resets the sequential zones in `[offset, offset + len)` (their write pointers go back
+    /// to their starts).
+    ///
+    /// # Errors
+    /// Not a zoned device, or the device refuses.
+    fn reset_zones(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    /// The zones as the device reports them now (after an overwrite every sequential zone
+    /// must be full); `None` for a device that is not zoned.
+    fn report_zones(&self) -> Option<io::Result<zones::ZoneMap>> {
+        None
+    }
 }
 
 /// A device shared between owners (a simulated drive's media, read by a flow and changed by the
@@ -376,6 +396,15 @@ impl<T: BlockIo + Send + ?Sized> BlockIo for std::sync::Arc<T> {
     fn sync(&self) -> io::Result<()> {
         self.as_ref().sync()
     }
+    fn zones(&self) -> Option<&zones::ZoneMap> {
+        self.as_ref().zones()
+    }
+    fn reset_zones(&self, offset: u64, len: u64) -> io::Result<()> {
+        self.as_ref().reset_zones(offset, len)
+    }
+    fn report_zones(&self) -> Option<io::Result<zones::ZoneMap>> {
+        self.as_ref().report_zones()
+    }
 }
 
 /// A target opened for wiping.
@@ -388,6 +417,8 @@ pub struct Target {
     /// Image files only: a buffered descriptor for the unaligned tail past the last full block.
     tail: Option<File>,
     aligned_end: u64,
+    /// A zoned device opened for an overwrite: its zones then.
+    zones: Option<zones::ZoneMap>,
 }
 
 /// Opens `probe`'s file again with `flags` (plus O_CLOEXEC): through the probe's own
@@ -507,12 +538,14 @@ pub fn open(probe: &Probe) -> Result<Target> {
     } else {
         None
     };
+    let zones = zones_for_overwrite(probe, &file)?;
     Ok(Target {
         probe: probe.clone(),
         direct_io,
         file,
         tail,
         aligned_end,
+        zones,
     })
 }
 
@@ -585,6 +618,7 @@ pub fn open_media(probe: &Probe) -> Result<Target> {
         file,
         tail: None,
         aligned_end: probe.size,
+        zones: None,
     })
 }
 
@@ -619,7 +653,35 @@ pub fn open_readonly(probe: &Probe) -> Result<Target> {
         file,
         tail: None,
         aligned_end: probe.size,
+        zones: None,
     })
+}
+
+/// The zones of a zoned block device about to be overwritten, or `None` for another target (a
+/// host-aware device whose zones cannot be used that way is written as a regular one: it
+/// takes writes anywhere). A host-managed device that cannot be overwritten zone by zone is
+/// refused, before anything is written.
+fn zones_for_overwrite(probe: &Probe, f: &File) -> Result<Option<zones::ZoneMap>> {
+    if probe.kind != Kind::Block || probe.identity.zoned.is_empty() {
+        return Ok(None);
+    }
+    let why = match zones::report(f, probe.size) {
+        Ok(m) => match m.unsupported(probe.size) {
+            None => return Ok(Some(m)),
+            Some(why) => why,
+        },
+        Err(e) => format!("its zone report failed: {e}"),
+    };
+    if !probe.identity.host_managed() {
+        return Ok(None);
+    }
+    Err(Error::refused(
+        &probe.path,
+        format!(
+            "it is a host-managed zoned device and {why}; nothing was written; purge it with the drive's own \
+             command (`mediasan purge DEVICE --no-canaries`), or Destroy it"
+        ),
+    ))
 }
 
 fn open_error(probe: &Probe, e: io::Error) -> Error {
@@ -691,6 +753,19 @@ impl BlockIo for Target {
         // a failure here changes nothing about durability.
         let _ = posix_fadvise(&self.file, 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED);
         Ok(())
+    }
+
+    fn zones(&self) -> Option<&zones::ZoneMap> {
+        self.zones.as_ref()
+    }
+
+    fn reset_zones(&self, offset: u64, len: u64) -> io::Result<()> {
+        ioctl::reset_zones(&self.file, offset / 512, len / 512)
+    }
+
+    fn report_zones(&self) -> Option<io::Result<zones::ZoneMap>> {
+        (self.probe.kind == Kind::Block && !self.probe.identity.zoned.is_empty())
+            .then(|| zones::report(&self.file, self.probe.size))
     }
 }
 

@@ -396,24 +396,6 @@ fn image_locked(f: &std::fs::File) -> bool {
     ofd || flock
 }
 
-/// Refuses an overwrite of a host-managed zoned device (an SMR drive, an NVMe ZNS namespace,
-/// as the kernel's `queue/zoned` says): its writes would fail wherever they miss a zone's
-/// write pointer. A host-aware one takes writes anywhere.
-///
-/// # Errors
-/// [`Error::Refused`] saying what to do instead.
-pub fn check_overwritable(probe: &Probe) -> Result<()> {
-    if !probe.identity.host_managed() {
-        return Ok(());
-    }
-    Err(Error::refused(
-        &probe.path,
-        "it is a host-managed zoned device (the kernel's queue/zoned): every write must land at its zone's \
-         write pointer, which mediasan's overwrite does not do yet, so nothing was written; purge it with the \
-         drive's own command (`mediasan purge DEVICE --no-canaries`), or Destroy it",
-    ))
-}
-
 /// Refuses a target that is in use.
 ///
 /// # Errors
@@ -481,36 +463,6 @@ pub fn check_not_in_use(probe: &Probe) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn only_a_host_managed_zoned_device_is_refused_an_overwrite() {
-        let probe = |zoned: &str| crate::device::Probe {
-            path: "/dev/sdz".into(),
-            canonical: "/dev/sdz".into(),
-            kind: crate::device::Kind::Block,
-            size: 1 << 30,
-            logical_block_size: 4096,
-            physical_block_size: 4096,
-            read_only: false,
-            devno: Some((8, 0)),
-            identity: crate::device::Identity {
-                zoned: zoned.into(),
-                ..Default::default()
-            },
-            id: crate::device::FileId::default(),
-            backing_id: None,
-            born_ns: None,
-            handle: None,
-        };
-        let e = super::check_overwritable(&probe("host-managed"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("/dev/sdz") && e.contains("write pointer") && e.contains("--no-canaries"),
-            "{e}"
-        );
-        assert!(super::check_overwritable(&probe("host-aware")).is_ok());
-        assert!(super::check_overwritable(&probe("")).is_ok());
-    }
 
     use super::*;
 

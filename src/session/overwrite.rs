@@ -230,9 +230,6 @@ pub(crate) fn plan_one(
     r: &Resolved,
     mac: Option<&MacKey>,
 ) -> anyhow::Result<(Plan, Option<Journal>)> {
-    if let Resolved::Existing(p) = r {
-        device::safety::check_overwritable(p)?;
-    }
     let found = match r {
         Resolved::Existing(p) => {
             let jpath = journal::path_for(&req.journal_dir, &MediaKey::of(p), &p.canonical);

@@ -157,7 +157,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
             "-accel",
             "tcg",
             "-m",
-            "1024",
+            "1536",
             "-smp",
             "1",
             "-nographic",
@@ -600,8 +600,7 @@ fn emulated_nvme_sata_and_scsi_drives() {
     assert_eq!(rc, 0, "{text}");
     assert_eq!(text.matches(": PASS - certificate").count(), 4, "{text}");
 
-    // null_blk zoned=1: the kernel says host-managed, `list` says so, and an overwrite is
-    // refused (exit 3) before anything is written: no certificate either.
+    // null_blk zoned (configfs, memory-backed): the kernel says host-managed and `list` says so.
     let (_, text) = get("zoned-sysfs");
     assert_eq!(text.trim(), "host-managed", "{text}");
     let (rc, text) = get("zoned-list");
@@ -613,12 +612,66 @@ fn emulated_nvme_sata_and_scsi_drives() {
         .collect();
     assert_eq!(zoned.len(), 1, "{text}");
     assert_eq!(zoned[0]["zoned"], "host-managed", "{}", zoned[0]);
-    let (rc, text) = get("zoned-wipe");
-    assert_eq!(rc, 3, "{text}");
-    assert!(
-        text.contains("host-managed zoned device") && text.contains("write pointer"),
+    // The overwrite resets each of the 14 sequential zones and writes it in order: PASS, every
+    // byte read back, and the zone report after it shows them all full.
+    let (rc, wipe) = get("zoned-wipe");
+    assert_eq!(rc, 0, "{wipe}");
+    assert!(wipe.contains(": PASS - certificate"), "{wipe}");
+    let (_, report) = get("zoned-report");
+    assert_eq!(report.matches("(fu)").count(), 14, "{report}");
+    assert_eq!(report.matches("CONVENTIONAL").count(), 2, "{report}");
+    let (_, text) = get("zoned-cert");
+    let cert: serde_json::Value =
+        serde_json::from_str(&text).expect("the zoned wipe's certificate");
+    assert_eq!(
+        cert["sanitization"]["passes"][0]["zones_reset"], 14,
         "{text}"
     );
-    let (_, text) = get("zoned-certs");
-    assert_eq!(text.trim(), "0", "{text}");
+    let zones = &cert["verification"]["zones"];
+    assert_eq!(
+        (zones["zones"].as_u64(), zones["sequential"].as_u64()),
+        (Some(16), Some(14)),
+        "{zones}"
+    );
+    assert_eq!(zones["not_full"], serde_json::json!([]), "{zones}");
+    assert_eq!(cert["media"]["zoned"], "host-managed", "{}", cert["media"]);
+    let (rc, text) = get("zoned-verify");
+    assert_eq!(rc, 0, "{text}");
+    // A zone reset after the wipe: its write pointer shows it, whatever its blocks read (a
+    // drive may read zeros there, as the zero pattern did; this null_blk does not), and
+    // `verify --cert` says so.
+    let (rc, text) = get("zoned-reset");
+    assert_eq!(rc, 0, "blkzone reset: {text}");
+    let (rc, text) = get("zoned-verify-reset");
+    assert_ne!(rc, 0, "{text}");
+    assert!(
+        text.contains("DIFFERS")
+            && text.contains("1 of 14 sequential zones")
+            && text.contains("83886080"),
+        "{text}"
+    );
+    // scsi_debug as a host-managed ZBC disk: the SCSI path of the same overwrite, a random
+    // pattern read back in full, every sequential zone full after it.
+    let (_, text) = get("zbc-sysfs");
+    assert_eq!(text.trim(), "host-managed", "{text}");
+    let (rc, zbc) = get("zbc-wipe");
+    assert_eq!(rc, 0, "{zbc}");
+    assert!(zbc.contains(": PASS - certificate"), "{zbc}");
+    let (_, report) = get("zbc-report");
+    assert_eq!(report.matches("(fu)").count(), 7, "{report}");
+    // The same overwrite of a regular null_blk disk of the same size, for the rate beside it.
+    let (rc, plain) = get("plain-wipe");
+    assert_eq!(rc, 0, "{plain}");
+    let rate = |text: &str| -> String {
+        text.lines()
+            .find(|l| l.contains("pass 1/1"))
+            .map(|l| l.trim().to_string())
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "zoned overwrite in the VM: {}\nregular overwrite in the VM: {}\nZBC (scsi_debug) overwrite in the VM: {}",
+        rate(&wipe),
+        rate(&plain),
+        rate(&zbc)
+    );
 }

@@ -27,7 +27,7 @@ for b in "$TCMU/sbin/mdadm" "$TCMU/usr/sbin/make-bcache"; do
 done
 # The reference tools whose readings the health decoders are checked against.
 REF=
-for t in nvme smartctl dmsetup; do
+for t in nvme smartctl dmsetup blkzone; do
   b=$(command -v "$t" || PATH=$PATH:/usr/sbin:/sbin command -v "$t") || { echo "$t is not installed" >&2; exit 1; }
   cp "$b" "$R/bin/"; REF="$REF $b"
 done
@@ -52,11 +52,24 @@ done | awk '!seen[$0]++' | while read -r ko; do
   cp "$M/$ko" "$R/mod/$base"
   echo "$base" >> "$R/mod/order"
 done
-# null_blk, loaded by init with its zoned parameters (not at boot with the others).
+# null_blk and configfs, loaded by init (not at boot with the others): a zoned and a regular
+# null_blk device are configured through configfs.
 mkdir -p "$R/mod/zoned"
-nb=$(grep -E "/null_blk\.ko(\.xz|\.zst)?:" "$M/modules.dep" | cut -d: -f1)
-[ -n "$nb" ] || { echo "no null_blk module in $M" >&2; exit 1; }
-cp "$M/$nb" "$R/mod/zoned/"
+for m in configfs null_blk; do
+  ko=$(grep -E "/$m\.ko(\.xz|\.zst)?:" "$M/modules.dep" | cut -d: -f1)
+  [ -n "$ko" ] || { echo "no $m module in $M" >&2; exit 1; }
+  cp "$M/$ko" "$R/mod/zoned/"
+done
+# scsi_debug as a host-managed ZBC disk, with the modules it needs that are not loaded yet.
+mkdir -p "$R/mod/zbc" && : > "$R/mod/zbc/order"
+line=$(grep -E "/scsi_debug\.ko(\.xz|\.zst)?:" "$M/modules.dep")
+[ -n "$line" ] || { echo "no scsi_debug module in $M" >&2; exit 1; }
+{ echo "$line" | cut -d: -f2 | tr ' ' '\n' | grep -v '^$' | tac; echo "$line" | cut -d: -f1; } | while read -r ko; do
+  base=$(basename "$ko")
+  [ -e "$R/mod/$base" ] && continue
+  cp "$M/$ko" "$R/mod/zbc/$base"
+  echo "$base" >> "$R/mod/zbc/order"
+done
 cp "$HERE/init" "$R/init"
 chmod +x "$R/init"
 command -v cpio >/dev/null || { echo "cpio is not installed" >&2; exit 1; }
