@@ -436,6 +436,11 @@ pub struct DeviceOpts {
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u8).range(1..=100), default_value_t = 1, help_heading = "Device commands")]
     pub purge_verify_percent: u8,
 
+    /// Do not write canaries before a device command: compare what the samples held before
+    /// instead (as `purge --no-canaries`; what a host-managed zoned drive's purge needs).
+    #[arg(long, help_heading = "Device commands")]
+    pub no_canaries: bool,
+
     /// Allow an ATA security erase that a policy names through a USB or unknown bridge, which
     /// can leave the drive locked (it is never chosen there otherwise).
     #[arg(long, help_heading = "Device commands")]

@@ -482,7 +482,7 @@ impl Sanitize {
                 exit_failure_mode: false,
                 allow_shared: d.allow_shared,
                 verify_percent: d.purge_verify_percent,
-                canaries: true,
+                canaries: !d.no_canaries,
                 poll: Duration::from_secs_f64(d.poll_interval),
                 patience: o.seams.patience().map(Duration::from_secs_f64),
                 dry_run: o.dry_run,

@@ -164,6 +164,7 @@ impl Drive {
             identity: device::Identity {
                 interface: "nvme".into(),
                 media_type: "nvme (simulated)".into(),
+                zoned: if sim.zoned() { "host-managed" } else { "" }.into(),
                 ..device::Identity::default()
             },
             id: device::FileId::default(),

@@ -54,6 +54,9 @@ pub struct SimConfig {
     /// A self-encrypting drive: TCG Level 0 Discovery through Security Receive reports Opal 2
     /// with locking supported (`opal`), and enabled and locked (`opal-locked`).
     pub opal: Option<bool>,
+    /// The kernel calls it a host-managed zoned device (`zoned`): its identity says so (the
+    /// media itself takes writes anywhere).
+    pub zoned: bool,
 }
 
 impl SimConfig {
@@ -87,13 +90,14 @@ impl SimConfig {
                 "flaky" => c.flaky = true,
                 "opal" => c.opal = Some(false),
                 "opal-locked" => c.opal = Some(true),
+                "zoned" => c.zoned = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked, zoned or lbafN (N < 64)"
                     ))
                 }
             }
@@ -182,6 +186,11 @@ impl SimNvme {
     }
 
     /// A drive of `size` bytes holding pseudorandom "user data".
+    /// A host-managed zoned device, as the kernel would say (feature `zoned`).
+    pub fn zoned(&self) -> bool {
+        self.cfg.zoned
+    }
+
     pub fn new(size: usize, cfg: SimConfig) -> SimNvme {
         let media = MemDevice::new(size, 512, 0);
         media.poke(0, &SimNvme::user_data(size, cfg));

@@ -215,6 +215,41 @@ fn a_purge_that_is_there_but_blocked_refuses_that_drive_rather_than_fall_to_a_we
     assert_eq!(other.result, Verdict::Pass);
 }
 
+/// A host-managed zoned drive's purge cannot write its canaries at random places: sanitize
+/// refuses it (never a weaker technique instead) naming `--no-canaries`, which sanitize takes
+/// as purge does; with it, the drive is purged and judged by its samples.
+#[test]
+fn a_host_managed_zoned_drive_is_sanitized_without_canaries_when_asked() {
+    let env = Env::new();
+    let sim = Path::new("/dev/simnvme0");
+    let out = sanitize(&env, "nvme:4M:crypto,zoned", &["--yes"], &[sim]);
+    assert_code(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("host-managed zoned") && err.contains("--no-canaries"),
+        "{err}"
+    );
+    let out = sanitize(
+        &env,
+        "nvme:4M:crypto,zoned",
+        &["--yes", "--no-canaries"],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    let purged: Vec<_> = all.iter().filter(|c| c.result == Verdict::Pass).collect();
+    assert_eq!(purged.len(), 1, "{all:?}");
+    assert_eq!(purged[0].media.identity.zoned, "host-managed");
+    assert!(
+        purged[0]
+            .verification
+            .algorithm
+            .starts_with("BLAKE3 of sampled locations before and after"),
+        "{}",
+        purged[0].verification.algorithm
+    );
+}
+
 #[test]
 fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     let env = Env::new();
