@@ -674,4 +674,70 @@ fn emulated_nvme_sata_and_scsi_drives() {
         rate(&plain),
         rate(&zbc)
     );
+
+    // A second boot of the same initramfs, with only an NVMe controller of two zoned (ZNS)
+    // namespaces: QEMU's ZNS emulation, through the kernel's NVMe zoned support.
+    for name in ["zns1.img", "zns2.img"] {
+        let f = std::fs::File::create(work.join(name)).unwrap();
+        f.set_len(128 << 20).unwrap();
+    }
+    let out = Command::new("timeout")
+        .arg("300")
+        .args([
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-m",
+            "1024",
+            "-smp",
+            "1",
+        ])
+        .args(["-nographic", "-no-reboot", "-kernel", &kernel, "-initrd"])
+        .arg(work.join("initramfs.gz"))
+        .args([
+            "-append",
+            "console=ttyS0 panic=-1 quiet loglevel=3 mediasan.only=zns",
+        ])
+        .args([
+            "-device",
+            "nvme,id=nz,serial=MSZNS01",
+            "-drive",
+            &drive("zns1.img", "z1"),
+            "-device",
+            "nvme-ns,drive=z1,bus=nz,nsid=1,logical_block_size=4096,physical_block_size=4096,\
+             zoned=true,zoned.zone_size=16M,zoned.zone_capacity=16M",
+            "-drive",
+            &drive("zns2.img", "z2"),
+            "-device",
+            "nvme-ns,drive=z2,bus=nz,nsid=2,logical_block_size=4096,physical_block_size=4096,\
+             zoned=true,zoned.zone_size=16M,zoned.zone_capacity=12M",
+        ])
+        .output()
+        .unwrap();
+    let console = String::from_utf8_lossy(&out.stdout).to_string();
+    std::fs::write(env.path("console-zns.log"), &console).unwrap();
+    assert!(
+        console.contains("=== DONE"),
+        "the ZNS VM did not finish: {console}"
+    );
+    let s = sections(&console);
+    let get = |n: &str| {
+        s.get(n)
+            .unwrap_or_else(|| panic!("no section {n}: {console}"))
+            .clone()
+    };
+    let (_, text) = get("zns-sysfs");
+    assert_eq!(text.trim(), "host-managed", "{text}");
+    let (rc, zns) = get("zns-wipe");
+    assert_eq!(rc, 0, "{zns}");
+    assert!(zns.contains(": PASS - certificate"), "{zns}");
+    let (_, report) = get("zns-report");
+    assert_eq!(report.matches("(fu)").count(), 8, "{report}");
+    // Zones whose capacity is below their size: refused, nothing written, no certificate.
+    let (rc, text) = get("zns-gap");
+    assert_eq!(rc, 3, "{text}");
+    assert!(text.contains("capacity"), "{text}");
+    let (_, text) = get("zns-gap-certs");
+    assert_eq!(text.trim(), "0", "{text}");
+    eprintln!("ZNS (QEMU) overwrite in the VM: {}", rate(&zns));
 }
