@@ -870,38 +870,9 @@ mod tests {
     #[test]
     fn a_zone_that_cannot_be_written_is_recorded_as_failed() {
         let zone = 64u64 << 10;
-        let mut dev = MemDevice::zoned(1 << 20, 512, zone, 0, 0xEE);
+        let mut dev = MemDevice::zoned(1 << 20, 512, zone, 0, 0xEE).zone_offline(3);
         dev.fail_writes = vec![(5 * zone + 8192, 5 * zone + 8704)];
-        let mut offline = dev.zones().unwrap().clone();
-        offline.zones[3].cond = crate::device::zones::ZoneCond::Offline;
-        struct Offline(MemDevice, crate::device::zones::ZoneMap);
-        impl BlockIo for Offline {
-            fn size(&self) -> u64 {
-                self.0.size()
-            }
-            fn block_size(&self) -> u32 {
-                self.0.block_size()
-            }
-            fn write_at(&self, b: &[u8], o: u64) -> std::io::Result<()> {
-                self.0.write_at(b, o)
-            }
-            fn read_at(&self, b: &mut [u8], o: u64) -> std::io::Result<usize> {
-                self.0.read_at(b, o)
-            }
-            fn sync(&self) -> std::io::Result<()> {
-                self.0.sync()
-            }
-            fn zones(&self) -> Option<&crate::device::zones::ZoneMap> {
-                Some(&self.1)
-            }
-            fn reset_zones(&self, o: u64, l: u64) -> std::io::Result<()> {
-                if o == 9 * (64 << 10) {
-                    return Err(std::io::Error::from_raw_os_error(nix::libc::EIO));
-                }
-                self.0.reset_zones(o, l)
-            }
-        }
-        let dev = Offline(dev, offline);
+        dev.fail_resets = vec![9 * zone];
         let p = Pattern::Fixed(vec![0x55]);
         let r = run_pass(
             &dev,

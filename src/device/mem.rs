@@ -27,6 +27,8 @@ pub struct MemDevice {
     mirror: Option<std::fs::File>,
     /// A host-managed zoned device: its zones as opened, and each zone's write pointer now.
     zoned: Option<(ZoneMap, Mutex<Vec<u64>>)>,
+    /// Zone starts whose reset fails with EIO.
+    pub fail_resets: Vec<u64>,
 }
 
 impl MemDevice {
@@ -42,7 +44,16 @@ impl MemDevice {
             syncs: Mutex::new(0),
             mirror: None,
             zoned: None,
+            fail_resets: vec![],
         }
+    }
+
+    /// The same device with zone `i` reported offline (it takes no write).
+    pub fn zone_offline(mut self, i: usize) -> Self {
+        if let Some(z) = self.zoned.as_mut().and_then(|(m, _)| m.zones.get_mut(i)) {
+            z.cond = ZoneCond::Offline;
+        }
+        self
     }
 
     /// A host-managed zoned device of `size` bytes in zones of `zone` bytes, the first
@@ -252,6 +263,9 @@ impl BlockIo for MemDevice {
         let Some((map, wps)) = &self.zoned else {
             return Err(io::Error::from(io::ErrorKind::Unsupported));
         };
+        if self.fail_resets.contains(&offset) {
+            return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+        }
         let mut d = self.data.lock().map_err(|_| io::Error::other("poisoned"))?;
         let mut wps = wps.lock().map_err(|_| io::Error::other("poisoned"))?;
         for (i, z) in map.zones.iter().enumerate() {
