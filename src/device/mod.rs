@@ -508,10 +508,13 @@ fn lock_image(probe: &Probe, f: &File) -> Result<()> {
 /// the kernel refuses a block device that anything holds (a mount, RAID, LVM, another wiper)
 /// and lets nothing claim it while we write (Linux ignores O_EXCL for a regular file). The new
 /// descriptor must be what was probed (same inode or device, size, geometry and identity);
-/// image files are locked against other programs.
+/// image files are locked against other programs. A self-encrypting drive with a locked range
+/// is refused, and a zoned device's zone report is read (see [`BlockIo::zones`]).
 ///
 /// # Errors
-/// [`Error::Refused`] if the device is busy, locked or no longer what was probed,
+/// [`Error::Refused`] if the device is busy, locked, a self-encrypting drive with a locked
+/// range, a host-managed zoned device that cannot be written zone by zone, or no longer what
+/// was probed,
 /// [`Error::Target`] if it is read-only or cannot be opened.
 pub fn open(probe: &Probe) -> Result<Target> {
     let flags = nix::libc::O_DIRECT | nix::libc::O_EXCL;
@@ -538,6 +541,7 @@ pub fn open(probe: &Probe) -> Result<Target> {
     } else {
         None
     };
+    safety::check_sed(probe, &file)?;
     let zones = zones_for_overwrite(probe, &file)?;
     Ok(Target {
         probe: probe.clone(),

@@ -396,6 +396,38 @@ fn image_locked(f: &std::fs::File) -> bool {
     ofd || flock
 }
 
+/// Refuses an overwrite of a self-encrypting drive with a locked range (its TCG Level 0
+/// Discovery, asked through `door`, read-only): every write there would fail, and the FAIL it
+/// ended with would not say why. Drives only (NVMe, SATA, SAS, SCSI, USB): nothing is asked of
+/// an image, a loop device or a virtual disk.
+///
+/// # Errors
+/// [`Error::Refused`] naming the unlock or the PSID revert.
+pub fn check_sed(probe: &Probe, door: &dyn super::passthrough::Passthrough) -> Result<()> {
+    let drive = matches!(
+        probe.identity.interface.as_str(),
+        "nvme" | "sata" | "sas" | "scsi" | "usb"
+    );
+    if probe.kind != Kind::Block || !drive || !probe.identity.virtual_disk.is_empty() {
+        return Ok(());
+    }
+    let Some(t) = super::tcg::discover(&probe.identity.interface, door, false)
+        .filter(|t| t.locking.is_some_and(|l| l.locked))
+    else {
+        return Ok(());
+    };
+    Err(Error::refused(
+        &probe.path,
+        format!(
+            "it is a self-encrypting drive ({}) with a locked range: every write there would fail, so \
+             nothing was written; unlock it with its owner's password (e.g. `sedutil-cli --setLockingRange 0 \
+             RW PASSWORD DEVICE`), or revert it with the PSID printed on its label (`sedutil-cli --PSIDrevert \
+             PSID DEVICE`, which erases it)",
+            t.ssc.join(", ")
+        ),
+    ))
+}
+
 /// Refuses a target that is in use.
 ///
 /// # Errors
@@ -465,6 +497,84 @@ pub fn check_not_in_use(probe: &Probe) -> Result<()> {
 mod tests {
 
     use super::*;
+
+    /// An NVMe drive that answers Level 0 Discovery as an Opal 2 drive, locked or not.
+    struct Sed(Option<bool>);
+
+    impl crate::device::passthrough::Passthrough for Sed {
+        fn nvme(
+            &self,
+            c: &crate::device::nvme::AdminCmd,
+            data: &mut [u8],
+        ) -> std::io::Result<(u16, u32)> {
+            let Some(locked) = self.0 else {
+                return Ok((0x4002, 0)); // Invalid Field: no security protocol 01h
+            };
+            assert_eq!(c.opcode, 0x82, "only Security Receive is sent");
+            let locking = [
+                if locked { 0x07u8 } else { 0x03 },
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ];
+            let opal2 = [0x10u8, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            let d = crate::device::tcg::tests::discovery(&[(0x0002, &locking), (0x0203, &opal2)]);
+            data[..d.len()].copy_from_slice(&d);
+            Ok((0, 0))
+        }
+        fn scsi(
+            &self,
+            _: &[u8],
+            _: crate::device::passthrough::DataDir,
+            _: &mut [u8],
+            _: u32,
+        ) -> std::io::Result<(u8, Vec<u8>)> {
+            panic!("an NVMe drive is asked through NVMe")
+        }
+    }
+
+    #[test]
+    fn only_a_self_encrypting_drive_with_a_locked_range_is_refused_an_overwrite() {
+        let mut p = crate::device::Probe {
+            path: "/dev/nvme0n1".into(),
+            canonical: "/dev/nvme0n1".into(),
+            kind: Kind::Block,
+            size: 1 << 20,
+            logical_block_size: 512,
+            physical_block_size: 512,
+            read_only: false,
+            devno: None,
+            identity: crate::device::Identity::default(),
+            id: crate::device::FileId::default(),
+            backing_id: None,
+            born_ns: None,
+            handle: None,
+        };
+        p.identity.interface = "nvme".into();
+        let e = check_sed(&p, &Sed(Some(true))).unwrap_err().to_string();
+        assert!(
+            e.contains("Opal 2") && e.contains("locked range") && e.contains("PSID"),
+            "{e}"
+        );
+        assert!(check_sed(&p, &Sed(Some(false))).is_ok(), "unlocked");
+        assert!(check_sed(&p, &Sed(None)).is_ok(), "not a SED");
+        // Nothing is asked of what is not a drive (the double would answer locked).
+        for iface in ["loop", "virtio", ""] {
+            p.identity.interface = iface.into();
+            assert!(check_sed(&p, &Sed(Some(true))).is_ok(), "{iface}");
+        }
+        p.identity.interface = "nvme".into();
+        p.identity.virtual_disk = "QEMU".into();
+        assert!(check_sed(&p, &Sed(Some(true))).is_ok(), "a virtual disk");
+    }
 
     #[test]
     fn parses_mountinfo_lines() {

@@ -132,7 +132,7 @@ pub fn decode(d: &[u8]) -> Option<Tcg> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Level 0 Discovery data as the Core Specification lays it out: a 48-byte header, then
