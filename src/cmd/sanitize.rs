@@ -19,7 +19,7 @@ use crate::settings;
 
 use crate::session::batch;
 use crate::session::open_session;
-use crate::session::overwrite::{self};
+use crate::session::overwrite::{self, zones_plan};
 use crate::session::sanitize::*;
 
 pub fn run(args: &SanitizeArgs) -> anyhow::Result<Exit> {
@@ -114,6 +114,12 @@ fn show(req: &settings::Sanitize, j: &Job, reporter: &Reporter) {
         }
         for (k, p) in s.passes.iter().enumerate() {
             outln!("    pass {}/{}: {p}", k + 1, s.passes.len());
+        }
+        if let Some(z) = (!s.passes.is_empty())
+            .then(|| j.resolved.as_ref().and_then(zones_plan))
+            .flatten()
+        {
+            outln!("    {}", crate::term::escape(&z));
         }
     }
     if let Some(p) = &j.prepared {

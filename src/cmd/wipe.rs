@@ -19,7 +19,7 @@ use crate::units::human_bytes;
 
 use crate::session::batch;
 use crate::session::open_session;
-use crate::session::overwrite::{asset, describe, one, Resolved};
+use crate::session::overwrite::{asset, describe, one, zones_plan, Resolved};
 use crate::session::wipe::{self as flow, Planned, Prepared};
 
 pub fn run(args: &WipeArgs) -> anyhow::Result<Exit> {
@@ -77,6 +77,9 @@ fn show(req: &settings::Wipe, p: &Planned, reporter: &Reporter) {
     print_plan(&p.target, &p.plan, &p.record, &req.cert_dir, reporter);
     if reporter.json() {
         return;
+    }
+    if let Some(z) = zones_plan(&p.target) {
+        outln!("  {}", crate::term::escape(&z));
     }
     if let Some(h) = &p.health {
         // Only what was said: an empty detail or source leaves no stray "; )".

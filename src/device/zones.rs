@@ -138,6 +138,30 @@ impl ZoneMap {
         (at != size).then(|| format!("the zones cover {at} bytes of a {size}-byte device"))
     }
 
+    /// What an overwrite of a `size`-byte device with these zones does, in one line (a dry
+    /// run's).
+    pub fn describe(&self, size: u64) -> String {
+        let (seq, conv) = self.counts();
+        let what = format!(
+            "{} zones of {} ({conv} conventional, {seq} sequential)",
+            self.zones.len(),
+            crate::units::human_bytes(self.zone_bytes)
+        );
+        let dead = self
+            .zones
+            .iter()
+            .filter(|z| z.unwritable().is_some())
+            .count();
+        match self.unsupported(size) {
+            Some(why) => format!("{what}: the overwrite would be refused: {why}"),
+            None if dead > 0 => format!(
+                "{what}: each sequential zone is reset, then written in order; {dead} zone(s) take no write \
+                 (offline or read-only) and would be recorded as failed"
+            ),
+            None => format!("{what}: each sequential zone is reset, then written in order"),
+        }
+    }
+
     /// The sequential zones that are not written to their end: after an overwrite, none.
     pub fn not_full(&self) -> Vec<&Zone> {
         self.zones
@@ -341,6 +365,26 @@ pub(crate) mod tests {
         }
         .unsupported(0)
         .is_some());
+    }
+
+    #[test]
+    fn a_dry_run_says_how_the_zones_would_be_written_or_why_not() {
+        let seq = ZoneType::SequentialRequired;
+        let mut good = map(vec![
+            zone(0, 16 * M, ZoneType::Conventional, 16 * M),
+            zone(16 * M, 16 * M, seq, 16 * M),
+        ]);
+        assert_eq!(
+            good.describe(32 * M),
+            "2 zones of 16.00 MiB (1 conventional, 1 sequential): each sequential zone is reset, then \
+             written in order"
+        );
+        good.zones[1].cond = ZoneCond::Offline;
+        assert!(good.describe(32 * M).contains("1 zone(s) take no write"));
+        let gap = map(vec![zone(0, 16 * M, seq, 12 * M)]);
+        assert!(gap
+            .describe(16 * M)
+            .contains("would be refused: zone 0's capacity"));
     }
 
     #[test]

@@ -585,6 +585,26 @@ fn finish(
     Ok((Exit::of(c.result, interrupted), row))
 }
 
+/// A zoned block device's zone layout and what an overwrite does with it (a dry run's line),
+/// from its zone report read now; `None` for any other target.
+pub(crate) fn zones_plan(r: &Resolved) -> Option<String> {
+    let Resolved::Existing(p) = r else {
+        return None;
+    };
+    if p.kind != Kind::Block || p.identity.zoned.is_empty() {
+        return None;
+    }
+    let kind = &p.identity.zoned;
+    Some(
+        match device::open_readonly(p).map(|t| device::BlockIo::report_zones(&t)) {
+            Ok(Some(Ok(m))) => format!("zoned ({kind}): {}", m.describe(p.size)),
+            Ok(Some(Err(e))) => format!("zoned ({kind}): its zone report failed: {e}"),
+            Ok(None) => format!("zoned ({kind})"),
+            Err(e) => format!("zoned ({kind}): its zone report could not be read: {e}"),
+        },
+    )
+}
+
 pub(crate) fn describe(r: &Resolved) -> String {
     match r {
         Resolved::ToCreate { path, size } => {

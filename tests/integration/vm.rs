@@ -612,6 +612,16 @@ fn emulated_nvme_sata_and_scsi_drives() {
         .collect();
     assert_eq!(zoned.len(), 1, "{text}");
     assert_eq!(zoned[0]["zoned"], "host-managed", "{}", zoned[0]);
+    // The dry run says how: the zone report read now.
+    let (rc, text) = get("zoned-dryrun");
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains(
+            "zoned (host-managed): 16 zones of 16.00 MiB (2 conventional, 14 sequential): each \
+             sequential zone is reset, then written in order"
+        ),
+        "{text}"
+    );
     // The overwrite resets each of the 14 sequential zones and writes it in order: PASS, every
     // byte read back, and the zone report after it shows them all full.
     let (rc, wipe) = get("zoned-wipe");
@@ -654,6 +664,16 @@ fn emulated_nvme_sata_and_scsi_drives() {
     // pattern read back in full, every sequential zone full after it.
     let (_, text) = get("zbc-sysfs");
     assert_eq!(text.trim(), "host-managed", "{text}");
+    // sanitize's dry run shows the same line under its overwrite step.
+    let (rc, text) = get("zbc-sanitize-dryrun");
+    assert_eq!(rc, 0, "{text}");
+    assert!(
+        text.contains(
+            "zoned (host-managed): 8 zones of 16.00 MiB (1 conventional, 7 sequential): each \
+             sequential zone is reset, then written in order"
+        ),
+        "{text}"
+    );
     let (rc, zbc) = get("zbc-wipe");
     assert_eq!(rc, 0, "{zbc}");
     assert!(zbc.contains(": PASS - certificate"), "{zbc}");
@@ -733,6 +753,16 @@ fn emulated_nvme_sata_and_scsi_drives() {
     assert!(zns.contains(": PASS - certificate"), "{zns}");
     let (_, report) = get("zns-report");
     assert_eq!(report.matches("(fu)").count(), 8, "{report}");
+    // Zones whose capacity is below their size: the dry run says the overwrite would be
+    // refused, and it is: nothing written, no certificate.
+    let (_, text) = get("zns-gap-dryrun");
+    assert!(
+        text.contains(
+            "zoned (host-managed): 8 zones of 16.00 MiB (0 conventional, 8 sequential): the \
+             overwrite would be refused: zone 0's capacity (12582912 bytes) is below its size"
+        ),
+        "{text}"
+    );
     // Zones whose capacity is below their size: refused, nothing written, no certificate.
     let (rc, text) = get("zns-gap");
     assert_eq!(rc, 3, "{text}");
