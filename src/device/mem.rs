@@ -29,6 +29,9 @@ pub struct MemDevice {
     zoned: Option<(ZoneMap, Mutex<Vec<u64>>)>,
     /// Zone starts whose reset fails with EIO.
     pub fail_resets: Vec<u64>,
+    /// Called with the offset of every write that succeeded (a test's hook: a cancel that
+    /// comes mid-pass at a known place).
+    pub on_write: Option<Box<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl MemDevice {
@@ -45,6 +48,7 @@ impl MemDevice {
             mirror: None,
             zoned: None,
             fail_resets: vec![],
+            on_write: None,
         }
     }
 
@@ -229,6 +233,9 @@ impl BlockIo for MemDevice {
         self.mirror(offset, buf)?;
         if let Ok(mut l) = self.log.lock() {
             l.push((offset, buf.len()));
+        }
+        if let Some(f) = &self.on_write {
+            f(offset);
         }
         Ok(())
     }
