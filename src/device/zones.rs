@@ -299,6 +299,19 @@ pub(crate) mod tests {
         assert_eq!(z[3].kind, ZoneType::SequentialPreferred);
         assert_eq!(z[3].capacity, 8 * M, "the capacity is read when flagged");
         assert_eq!(z[3].unwritable(), Some("the zone is offline"));
+        assert_eq!(z[1].unwritable(), None);
+        // A read-only zone, and a zone type this code does not know, take no write either.
+        let b = report_of(
+            &[
+                raw(0, 16 * M, 0, 2, 0xD, 16 * M),
+                raw(16 * M, 16 * M, 16 * M, 4, 1, 16 * M),
+            ],
+            REP_CAPACITY,
+        );
+        let z = decode_report(&b).unwrap();
+        assert_eq!(z[0].unwritable(), Some("the zone is read-only"));
+        assert_eq!(z[1].kind, ZoneType::Other(4));
+        assert!(z[1].unwritable().unwrap().contains("does not know"));
         // A conventional zone's write pointer of all ones (ZBC's "invalid") is no reason to
         // refuse the report.
         let mut conv = raw(0, 16 * M, 0, 1, 0, 16 * M);
