@@ -378,6 +378,12 @@ pub(crate) mod tests {
         }
         .unsupported(0)
         .is_some());
+        // An empty report is refused whatever zone size it claims.
+        let empty = ZoneMap {
+            zone_bytes: 16 * M,
+            zones: vec![],
+        };
+        assert!(empty.unsupported(0).unwrap().contains("empty"));
     }
 
     #[test]
