@@ -84,13 +84,18 @@ pub fn read_only(f: &File) -> io::Result<bool> {
     Ok(v != 0)
 }
 
+/// `struct blk_zone_report`'s header: `sector` (u64), `nr_zones` (u32), `flags` (u32).
+pub const REPORT_HEADER: usize = 16;
+/// One `struct blk_zone`.
+pub const ZONE_BYTES: usize = 64;
+
 /// Fills `buf` with the zone report (BLKREPORTZONE) from `sector` on: its 16-byte header,
-/// then up to `nr_zones` 64-byte zones (see [`super::zones::decode_report`]).
+/// then up to `nr_zones` 64-byte zones (decoded by `zones::decode_report`).
 ///
 /// # Errors
 /// `buf` is too small for `nr_zones`, or the kernel refuses (not a zoned device).
 pub fn report_zones(f: &File, sector: u64, nr_zones: u32, buf: &mut [u8]) -> io::Result<()> {
-    let need = super::zones::REPORT_HEADER + nr_zones as usize * super::zones::ZONE_BYTES;
+    let need = REPORT_HEADER + nr_zones as usize * ZONE_BYTES;
     if buf.len() < need {
         return Err(io::Error::other("zone report buffer too small"));
     }

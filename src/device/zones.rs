@@ -12,10 +12,7 @@ use std::io;
 
 /// Bytes per sector in the kernel's zone report (always 512, whatever the block size).
 const SECTOR: u64 = 512;
-/// `struct blk_zone_report`'s header: `sector` (u64), `nr_zones` (u32), `flags` (u32).
-pub const REPORT_HEADER: usize = 16;
-/// One `struct blk_zone`.
-pub const ZONE_BYTES: usize = 64;
+use super::ioctl::{REPORT_HEADER, ZONE_BYTES};
 /// `BLK_ZONE_REP_CAPACITY`: the report's zones carry a capacity.
 const REP_CAPACITY: u32 = 1;
 /// Zones asked for per report call.
