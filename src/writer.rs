@@ -436,7 +436,7 @@ impl Writer<'_> {
             let off = p.start + i * p.unit;
             let complete = match p.zones {
                 Some(z) => self.write_zone(z, off, &mut buf),
-                None => self.write(off, (p.size - off).min(p.chunk), &mut buf, false),
+                None => self.write(off, (p.size - off).min(p.chunk), &mut buf, None),
             };
             // A unit cut short by a cancel is not complete: it is written again on resume.
             if complete {
@@ -478,7 +478,7 @@ impl Writer<'_> {
                 return false;
             }
             let len = p.chunk.min(end - off);
-            if !self.write(off, len, buf, sequential) {
+            if !self.write(off, len, buf, sequential.then_some(end)) {
                 // A sequential zone's failure covers the rest of it (done); a conventional
                 // zone's chunk was cut short by a cancel (not done).
                 return sequential;
@@ -504,14 +504,15 @@ impl Writer<'_> {
     }
 
     /// Writes `len` bytes at `off` from `buf` and adds to the tallies; true when every byte was
-    /// written or recorded as failed. In a sequential zone (`in_order`) a failed write is not
-    /// retried (the write pointer may have moved): the rest of the zone is recorded as failed.
-    fn write(&self, off: u64, len: u64, buf: &mut Buffer, in_order: bool) -> bool {
+    /// written or recorded as failed. In a sequential zone (`zone_end`: where it ends) a failed
+    /// write is not retried (the write pointer may have moved): the rest of the zone is
+    /// recorded as failed.
+    fn write(&self, off: u64, len: u64, buf: &mut Buffer, zone_end: Option<u64>) -> bool {
         let p = self.pass;
         let len = len as usize;
         buf.fill(p, off, len);
         let data = &buf.buf[..len];
-        if in_order {
+        if let Some(end) = zone_end {
             return match p.dev.write_at(data, off) {
                 Ok(()) => {
                     p.done.fetch_add(len as u64, Ordering::Relaxed);
@@ -519,7 +520,6 @@ impl Writer<'_> {
                     true
                 }
                 Err(e) => {
-                    let end = (off - off % p.unit + p.unit).min(p.size);
                     let mut f = IoFailure::from_io(off, end - off, &e);
                     f.error = format!(
                         "{} (in a sequential zone: the rest of the zone is not written)",
