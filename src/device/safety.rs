@@ -411,21 +411,17 @@ pub fn check_sed(probe: &Probe, door: &dyn super::passthrough::Passthrough) -> R
     if probe.kind != Kind::Block || !drive || !probe.identity.virtual_disk.is_empty() {
         return Ok(());
     }
-    let Some(t) = super::tcg::discover(&probe.identity.interface, door, false)
-        .filter(|t| t.locking.is_some_and(|l| l.locked))
-    else {
-        return Ok(());
-    };
-    Err(Error::refused(
-        &probe.path,
-        format!(
-            "it is a self-encrypting drive ({}) with a locked range: every write there would fail, so \
-             nothing was written; unlock it with its owner's password (e.g. `sedutil-cli --setLockingRange 0 \
-             RW PASSWORD DEVICE`), or revert it with the PSID printed on its label (`sedutil-cli --PSIDrevert \
-             PSID DEVICE`, which erases it)",
-            t.ssc.join(", ")
-        ),
-    ))
+    let why = super::tcg::discover(&probe.identity.interface, door, false).and_then(|t| {
+        super::tcg::locked_range(
+            &t,
+            "every write there would fail, so nothing was written",
+            "",
+        )
+    });
+    match why {
+        Some(why) => Err(Error::refused(&probe.path, why)),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a target that is in use.

@@ -50,6 +50,20 @@ pub fn discovery_nvme() -> AdminCmd {
     }
 }
 
+/// The refusal of anything that must write or read a self-encrypting drive with a locked
+/// range (`why`: what could not be done), naming the unlock and the PSID revert, then `then`;
+/// `None` when no range is locked.
+pub fn locked_range(t: &Tcg, why: &str, then: &str) -> Option<String> {
+    t.locking.is_some_and(|l| l.locked).then(|| {
+        format!(
+            "it is a self-encrypting drive ({}) with a locked range: {why}; unlock it with its owner's \
+             password (e.g. `sedutil-cli --setLockingRange 0 RW PASSWORD DEVICE`), or revert it with the PSID \
+             printed on its label (`sedutil-cli --PSIDrevert PSID DEVICE`, which erases it){then}",
+            t.ssc.join(", ")
+        )
+    })
+}
+
 /// Level 0 Discovery of a block device of sysfs interface `interface` (`ata`: ATA whatever
 /// the interface, as `--transport ata` says), or `None` where the drive answers no TCG
 /// discovery (the command refused, or no SSC in the answer).

@@ -636,21 +636,14 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     let caps = capabilities(d, r, obs)?;
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
     // that follows could be judged, so nothing is written.
-    if let Some(t) = caps
-        .tcg
-        .as_ref()
-        .filter(|t| t.locking.is_some_and(|l| l.locked))
-    {
-        return Err(refused(
-            &d.probe,
-            format!(
-                "it is a self-encrypting drive ({}) with a locked range: its data can be neither written nor \
-                 read, so the purge could not be judged; unlock it with its owner's password (e.g. \
-                 `sedutil-cli --setLockingRange 0 RW PASSWORD DEVICE`), or revert it with the PSID printed on \
-                 its label (`sedutil-cli --PSIDrevert PSID DEVICE`, which erases it), then purge",
-                t.ssc.join(", ")
-            ),
-        ));
+    if let Some(why) = caps.tcg.as_ref().and_then(|t| {
+        device::tcg::locked_range(
+            t,
+            "its data can be neither written nor read, so the purge could not be judged",
+            ", then purge",
+        )
+    }) {
+        return Err(refused(&d.probe, why));
     }
     let m = choose(d, r, &caps)?;
     let (nsid, ns) = namespace(d, m)?;
