@@ -84,6 +84,36 @@ pub fn read_only(f: &File) -> io::Result<bool> {
     Ok(v != 0)
 }
 
+/// A request to the kernel's `sed-opal` (`<linux/sed-opal.h>`, ioctl type 'p') with `arg`
+/// as its argument struct, whose size the request code carries. Returns the ioctl's result:
+/// 0, or a TCG method status (positive) the drive answered with.
+///
+/// # Errors
+/// `arg` is not the size the request says, or the kernel refuses (`ENOTTY`/`EOPNOTSUPP`: no
+/// sed-opal for this device; `EACCES`: no CAP_SYS_ADMIN; an I/O error).
+pub fn sed_opal(f: &File, code: u32, arg: &mut [u8]) -> io::Result<i32> {
+    if (code >> 8 & 0xFF) != u32::from(b'p') || arg.len() != (code >> 16 & 0x3FFF) as usize {
+        return Err(io::Error::other(format!(
+            "sed-opal request {code:#010x} with a {}-byte argument",
+            arg.len()
+        )));
+    }
+    // SAFETY: `f` is open for the whole call; `arg` is a live buffer of exactly the size the
+    // request code declares (checked above), which is all sed_ioctl copies in (copy_from_user
+    // of _IOC_SIZE bytes) or out (IOC_OPAL_GET_STATUS writes its 8-byte struct opal_status).
+    let r = unsafe {
+        nix::libc::ioctl(
+            f.as_raw_fd(),
+            code as _,
+            arg.as_mut_ptr().cast::<nix::libc::c_void>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r)
+}
+
 /// `struct blk_zone_report`'s header: `sector` (u64), `nr_zones` (u32), `flags` (u32).
 pub const REPORT_HEADER: usize = 16;
 /// One `struct blk_zone`.

@@ -23,6 +23,13 @@ pub trait Passthrough: Sync {
         data: &mut [u8],
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)>;
+    /// A request to the kernel's `sed-opal` with its argument struct: the ioctl's result (0,
+    /// or a TCG method status). Only a real block device (and the simulated drive) has one;
+    /// every other door refuses it, as a kernel without sed-opal does.
+    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        let _ = (op, arg);
+        Err(io::Error::from_raw_os_error(nix::libc::ENOTTY))
+    }
 }
 
 impl Passthrough for File {
@@ -40,6 +47,10 @@ impl Passthrough for File {
         let s = ioctl::sg_io(self, cdb, dir, data, timeout_ms)?;
         transport(s.host_status, s.driver_status)?;
         Ok((s.status, s.sense))
+    }
+
+    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        ioctl::sed_opal(self, op.code(), arg)
     }
 }
 
@@ -92,6 +103,10 @@ impl<T: Passthrough + Send + ?Sized> Passthrough for std::sync::Arc<T> {
         timeout_ms: u32,
     ) -> io::Result<(u8, Vec<u8>)> {
         self.as_ref().scsi(cdb, dir, data, timeout_ms)
+    }
+
+    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        self.as_ref().sed_opal(op, arg)
     }
 }
 

@@ -145,6 +145,174 @@ pub fn decode(d: &[u8]) -> Option<Tcg> {
     Some(t)
 }
 
+/// A TCG credential: an owner's SID password or the PSID printed on a drive's label. Never
+/// printed (its `Debug` says `withheld`), never in a certificate or journal, zeroed when
+/// dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The longest key the kernel's `struct opal_key` carries.
+    pub const MAX: usize = 255;
+
+    /// A credential from what the operator gave: the text without its line end.
+    ///
+    /// # Errors
+    /// An empty credential, or one longer than [`Secret::MAX`] bytes.
+    pub fn new(text: &str) -> Result<Secret, String> {
+        let t = text.trim_end_matches(['\n', '\r']);
+        if t.is_empty() {
+            return Err("it is empty".into());
+        }
+        if t.len() > Secret::MAX {
+            return Err(format!(
+                "it is {} bytes; the most is {}",
+                t.len(),
+                Secret::MAX
+            ));
+        }
+        Ok(Secret(t.as_bytes().to_vec()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(withheld)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.fill(0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+/// The kernel's `sed-opal` requests mediasan makes (`<linux/sed-opal.h>`): the kernel builds
+/// the TCG sessions and ComPackets itself, so mediasan sends no TCG packet of its own to erase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SedOpal {
+    /// `IOC_OPAL_REVERT_TPR`: Revert of the Admin SP with the SID authority (the owner's
+    /// password): the Locking SP and its media keys are reverted to factory state.
+    RevertTper,
+    /// `IOC_OPAL_PSID_REVERT_TPR`: the same with the PSID authority (the label's code), which
+    /// works whoever owns the drive.
+    PsidRevertTper,
+    /// `IOC_OPAL_GET_STATUS`: whether the kernel's sed-opal serves the drive, and its locking.
+    GetStatus,
+}
+
+/// `struct opal_key`: lr (u8), key_len (u8), key_type (u8, 0 = the key is in the struct) and
+/// 5 bytes of padding, then 256 bytes of key.
+pub const OPAL_KEY_BYTES: usize = 264;
+
+impl SedOpal {
+    /// The ioctl request code: `_IOW('p', 226 | 232, struct opal_key)`,
+    /// `_IOR('p', 236, struct opal_status)`.
+    pub fn code(self) -> u32 {
+        match self {
+            SedOpal::RevertTper => 0x4108_70E2,
+            SedOpal::PsidRevertTper => 0x4108_70E8,
+            SedOpal::GetStatus => 0x8008_70EC,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SedOpal::RevertTper => "IOC_OPAL_REVERT_TPR",
+            SedOpal::PsidRevertTper => "IOC_OPAL_PSID_REVERT_TPR",
+            SedOpal::GetStatus => "IOC_OPAL_GET_STATUS",
+        }
+    }
+
+    /// The size of its argument, from the request code.
+    pub fn arg_len(self) -> usize {
+        (self.code() >> 16 & 0x3FFF) as usize
+    }
+}
+
+/// The `struct opal_key` of a revert: locking range 0, the key in the struct.
+pub fn opal_key(key: &[u8]) -> [u8; OPAL_KEY_BYTES] {
+    let mut b = [0u8; OPAL_KEY_BYTES];
+    let n = key.len().min(Secret::MAX);
+    b[1] = n as u8;
+    b[8..8 + n].copy_from_slice(&key[..n]);
+    b
+}
+
+/// A `struct opal_key` (or its first 8 bytes) for people: its fields, the key itself withheld.
+pub fn describe_opal_key(b: &[u8]) -> Option<String> {
+    (b.len() == OPAL_KEY_BYTES || b.len() == 8).then(|| {
+        format!(
+            "struct opal_key: locking range {}, key_len {} (the PSID or password, given when sent), key_type \
+             {} ({}), key withheld",
+            b[0],
+            b[1],
+            b[2],
+            if b[2] == 0 { "in the struct" } else { "a keyring key" }
+        )
+    })
+}
+
+/// What `IOC_OPAL_GET_STATUS` says (`struct opal_status`'s flags, `OPAL_FL_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpalStatus {
+    /// The kernel found an Opal SSC it can drive.
+    pub supported: bool,
+    pub locking_supported: bool,
+    pub locking_enabled: bool,
+    pub locked: bool,
+    pub mbr_enabled: bool,
+    pub mbr_done: bool,
+}
+
+impl OpalStatus {
+    pub fn from_flags(f: u32) -> OpalStatus {
+        OpalStatus {
+            supported: f & 0x01 != 0,
+            locking_supported: f & 0x02 != 0,
+            locking_enabled: f & 0x04 != 0,
+            locked: f & 0x08 != 0,
+            mbr_enabled: f & 0x10 != 0,
+            mbr_done: f & 0x20 != 0,
+        }
+    }
+}
+
+/// The name of a TCG method status (Core Specification 2.01, 5.1.5), which the kernel's
+/// sed-opal returns as a positive ioctl result.
+pub fn method_status(code: i32) -> &'static str {
+    match code {
+        0x00 => "SUCCESS",
+        0x01 => "NOT_AUTHORIZED",
+        0x03 => "SP_BUSY",
+        0x04 => "SP_FAILED",
+        0x05 => "SP_DISABLED",
+        0x06 => "SP_FROZEN",
+        0x07 => "NO_SESSIONS_AVAILABLE",
+        0x08 => "UNIQUENESS_CONFLICT",
+        0x09 => "INSUFFICIENT_SPACE",
+        0x0A => "INSUFFICIENT_ROWS",
+        0x0C => "INVALID_PARAMETER",
+        0x0F => "TPER_MALFUNCTION",
+        0x10 => "TRANSACTION_FAILURE",
+        0x11 => "RESPONSE_OVERFLOW",
+        0x12 => "AUTHORITY_LOCKED_OUT",
+        0x3F => "FAIL",
+        _ => "an unknown status",
+    }
+}
+
+/// Whether the Security Subsystem Classes found are ones whose Revert the kernel's sed-opal
+/// sends and that encrypt all user data (Opal 1 and 2): a Revert of those is a crypto erase.
+pub fn revertible(t: &Tcg) -> bool {
+    t.ssc.iter().any(|s| s == "Opal 1" || s == "Opal 2")
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -301,5 +469,71 @@ pub(crate) mod tests {
             [o[1], o[2], o[4], o[6], o[8], o[10], o[12], o[13], o[14]]
         );
         assert_eq!([o[3], o[5], o[7], o[9], o[11]], [0; 5], "no 48-bit halves");
+    }
+
+    /// The `struct opal_key` bytes a capture of nvme-cli's sed plugin shows for `request`:
+    /// its request code, and the bytes it defines (8 + key_len; nvme-cli leaves the rest of
+    /// its stack buffer as it was).
+    fn nvme_cli_opal_key(name: &str) -> (u32, Vec<u8>) {
+        let log = reference(name);
+        let mut lines = log.lines().skip_while(|l| !l.starts_with("OPAL ioctl 0x"));
+        let head = lines.next().unwrap();
+        let code = u32::from_str_radix(&head["OPAL ioctl 0x".len()..][..8], 16).unwrap();
+        let b: Vec<u8> = lines
+            .flat_map(|l| l.split_whitespace())
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect();
+        assert_eq!(b.len(), OPAL_KEY_BYTES, "{name}");
+        let n = 8 + usize::from(b[1]);
+        (code, b[..n].to_vec())
+    }
+
+    /// nvme-cli 2.13's `sed revert --psid` and `sed revert --destructive` (the kernel's
+    /// sed-opal ioctls, recorded by tests/tools/opalcap.c): the same request and the same
+    /// defined bytes as ours.
+    #[test]
+    fn the_revert_ioctls_are_nvme_cli_s() {
+        let psid = b"0123456789ABCDEF0123456789ABCDEF";
+        let (code, theirs) = nvme_cli_opal_key("nvme-sed-revert-psid");
+        assert_eq!(code, SedOpal::PsidRevertTper.code());
+        assert_eq!(opal_key(psid)[..theirs.len()], theirs[..]);
+        let (code, theirs) = nvme_cli_opal_key("nvme-sed-revert-destructive");
+        assert_eq!(code, SedOpal::RevertTper.code());
+        assert_eq!(opal_key(b"owner-sid-password")[..theirs.len()], theirs[..]);
+        // Ours leaves nothing undefined: the rest is zeros.
+        assert!(opal_key(psid)[8 + 32..].iter().all(|b| *b == 0));
+        assert_eq!(SedOpal::PsidRevertTper.arg_len(), OPAL_KEY_BYTES);
+        assert_eq!(SedOpal::GetStatus.arg_len(), 8);
+        let d = describe_opal_key(&opal_key(psid)).unwrap();
+        assert!(d.contains("key_len 32") && d.contains("withheld"), "{d}");
+        assert!(!d.contains("0123"), "{d}");
+    }
+
+    #[test]
+    fn a_secret_is_never_printed_and_has_bounds() {
+        let s = Secret::new("PSID-ON-THE-LABEL\n").unwrap();
+        assert_eq!(s.bytes(), b"PSID-ON-THE-LABEL");
+        assert_eq!(format!("{s:?}"), "Secret(withheld)");
+        assert!(Secret::new("\n").is_err());
+        assert!(Secret::new(&"x".repeat(256)).is_err());
+        assert!(Secret::new(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn the_kernel_s_status_flags_and_the_method_statuses() {
+        let s = OpalStatus::from_flags(0x0F);
+        assert!(s.supported && s.locking_supported && s.locking_enabled && s.locked);
+        assert!(!s.mbr_enabled && !s.mbr_done);
+        assert_eq!(OpalStatus::from_flags(0), OpalStatus::default());
+        assert_eq!(method_status(1), "NOT_AUTHORIZED");
+        assert_eq!(method_status(0x12), "AUTHORITY_LOCKED_OUT");
+        assert_eq!(method_status(0x3F), "FAIL");
+        assert_eq!(method_status(0x55), "an unknown status");
+        let opal = |ssc: &str| Tcg {
+            ssc: vec![ssc.into()],
+            ..Tcg::default()
+        };
+        assert!(revertible(&opal("Opal 2")) && revertible(&opal("Opal 1")));
+        assert!(!revertible(&opal("Pyrite 2")) && !revertible(&opal("Enterprise")));
     }
 }
