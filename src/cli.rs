@@ -441,6 +441,16 @@ pub struct DeviceOpts {
     #[arg(long, help_heading = "Device commands")]
     pub no_canaries: bool,
 
+    /// The PSID printed on a self-encrypting drive's label, for a policy naming
+    /// tcg-psid-revert (`-`: read it from standard input). Never logged, never in a certificate.
+    #[arg(long, value_name = "CODE", help_heading = "Device commands")]
+    pub psid: Option<String>,
+
+    /// A file holding the owner's SID password, for a policy naming tcg-revert (or nist-purge
+    /// on a self-encrypting drive). Never logged, never in a certificate.
+    #[arg(long, value_name = "FILE", help_heading = "Device commands")]
+    pub sid_file: Option<PathBuf>,
+
     /// Allow an ATA security erase that a policy names through a USB or unknown bridge, which
     /// can leave the drive locked (it is never chosen there otherwise).
     #[arg(long, help_heading = "Device commands")]
@@ -743,6 +753,17 @@ pub struct PurgeArgs {
     /// instead (a sample that held the same uniform bytes before and after then proves nothing).
     #[arg(long)]
     pub no_canaries: bool,
+
+    /// The PSID printed on a self-encrypting drive's label, for --method tcg-psid-revert
+    /// (`-`: read it from standard input; on the command line other users can see it in the
+    /// process list). Never logged, never in the certificate.
+    #[arg(long, value_name = "CODE")]
+    pub psid: Option<String>,
+
+    /// A file holding the owner's SID password of a self-encrypting drive, for --method
+    /// tcg-revert. Never logged, never in the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub sid_file: Option<PathBuf>,
 
     /// Before the command, save the logs a vendor's failure analysis needs and the purge does
     /// not keep (NVMe SMART/Health and Error Information; ATA SMART data and error log) beside

@@ -410,6 +410,8 @@ impl Purge {
                     .then(|| cert_dir(a.cert_dir.as_ref(), &config)),
                 allow_bridged_erase: a.allow_bridged_security_erase,
                 no_deallocate: no_deallocate(a.no_deallocate),
+                psid: psid(a.psid.as_deref())?,
+                sid: sid(a.sid_file.as_deref())?,
             },
             unlock: a.unlock,
             resume: a.resume,
@@ -425,6 +427,37 @@ impl Purge {
             simulate: a.seams.simulate().map(str::to_string),
         })
     }
+}
+
+/// `--psid CODE`, or `--psid -`: one line of standard input.
+fn psid(flag: Option<&str>) -> Result<Option<crate::device::tcg::Secret>> {
+    let Some(code) = flag else { return Ok(None) };
+    let text = if code == "-" {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::Usage(format!("--psid -: cannot read standard input: {e}")))?;
+        line
+    } else {
+        code.to_string()
+    };
+    crate::device::tcg::Secret::new(text.trim())
+        .map(Some)
+        .map_err(|why| Error::Usage(format!("--psid: {why}")))
+}
+
+/// `--sid-file FILE`: the file's text without its line end.
+fn sid(flag: Option<&std::path::Path>) -> Result<Option<crate::device::tcg::Secret>> {
+    let Some(path) = flag else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Usage(format!(
+            "--sid-file {}: cannot read it: {e}",
+            path.display()
+        ))
+    })?;
+    crate::device::tcg::Secret::new(&text)
+        .map(Some)
+        .map_err(|why| Error::Usage(format!("--sid-file {}: {why}", path.display())))
 }
 
 /// `--journal-dir`, else the default folder.
@@ -490,6 +523,8 @@ impl Sanitize {
                 rma_capture: d.rma_capture.then(|| wipe.cert_dir.clone()),
                 allow_bridged_erase: d.allow_bridged_security_erase,
                 no_deallocate: no_deallocate(d.no_deallocate),
+                psid: psid(d.psid.as_deref())?,
+                sid: sid(d.sid_file.as_deref())?,
             },
             simulate,
             wipe,

@@ -59,7 +59,8 @@ pub struct PurgeOutcome {
     /// followed): why. The result is INCOMPLETE.
     pub interrupted: Option<String>,
     /// The drive could not be followed to the end (its status unreadable, its progress
-    /// stuck): why. The result is INCOMPLETE.
+    /// stuck), or its erase cannot be shown (a drive locked before its PSID revert): why. The
+    /// result is INCOMPLETE.
     pub unresolved: Option<String>,
     /// Canaries were written at the samples before the purge.
     pub canaries: bool,
@@ -101,6 +102,9 @@ pub struct PurgeOutcome {
     /// A self-encrypting drive's TCG Level 0 Discovery, read before the command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcg: Option<crate::contract::media::Tcg>,
+    /// The same read again after a TCG Revert: locking must be off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcg_after: Option<crate::contract::media::Tcg>,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -386,6 +390,17 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
             o.problems.len() - 10
         ));
     }
+    // A Revert resets the Locking SP: a drive that still reports locking on did not revert.
+    if let Some(l) = o.tcg_after.as_ref().and_then(|t| t.locking) {
+        if l.enabled || l.locked {
+            fail.push(format!(
+                "after {}, the drive still reports locking {} (TCG Level 0 Discovery): the Revert did not \
+                 reset its Locking SP",
+                o.method,
+                if l.locked { "enabled and a range locked" } else { "enabled" }
+            ));
+        }
+    }
     let v = &o.verification;
     // What keeps a PASS from being earned without showing data was left: INCOMPLETE.
     let mut open = Vec::new();
@@ -440,6 +455,7 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     let (verdict, reasons) = judge_purge(&o);
     c.media.health = o.health.clone();
     c.media.tcg = o.tcg.clone();
+    c.media.tcg_after = o.tcg_after.clone();
     c.sanitization = Sanitization {
         method: if o.purge_grade { "purge" } else { "clear" }.into(),
         technique: o.technique.clone(),
@@ -458,9 +474,15 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c.supersedes = o.supersedes;
     c.verification = o.verification;
     c.notes = vec![format!(
-        "Sanitized by the drive's own {} command ({}); verified at {} sampled locations: {}.",
-        o.bus.to_uppercase(),
-        o.method,
+        "Sanitized by the drive's own {}; verified at {} sampled locations: {}.",
+        if o.method.starts_with("tcg-") {
+            format!(
+                "TCG Revert ({}, sent through the kernel's sed-opal)",
+                o.method
+            )
+        } else {
+            format!("{} command ({})", o.bus.to_uppercase(), o.method)
+        },
         c.verification.samples,
         if o.canaries {
             "canaries (fresh random data) were written there before the command, and none may be readable after it"
@@ -700,6 +722,7 @@ mod tests {
             unverified: vec![],
             pel_before: vec![],
             tcg: None,
+            tcg_after: None,
             health: Default::default(),
         }
     }

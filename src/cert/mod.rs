@@ -259,6 +259,9 @@ pub struct Media {
     /// the drive answered none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcg: Option<crate::contract::media::Tcg>,
+    /// The same discovery read again after a TCG Revert (locking must be off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcg_after: Option<crate::contract::media::Tcg>,
 }
 
 /// The drive's health read before and after the sanitization (read by `device::health`).

@@ -213,6 +213,10 @@ pub struct Request {
     pub allow_bridged_erase: bool,
     /// NVMe Sanitize: when to set No-Deallocate After Sanitize (`--no-deallocate`).
     pub no_deallocate: NoDeallocate,
+    /// `--psid`: the PSID on the drive's label, for tcg-psid-revert (never logged).
+    pub psid: Option<crate::device::tcg::Secret>,
+    /// `--sid-file`: the owner's SID password, for tcg-revert (never logged).
+    pub sid: Option<crate::device::tcg::Secret>,
 }
 
 impl Request {
@@ -234,7 +238,35 @@ impl Request {
             rma_capture: None,
             allow_bridged_erase: false,
             no_deallocate: NoDeallocate::Auto,
+            psid: None,
+            sid: None,
         }
+    }
+
+    /// The credential `m` is sent with: the PSID for tcg-psid-revert, the SID password for
+    /// tcg-revert, none for the rest.
+    pub fn credential(&self, m: Method) -> Option<&crate::device::tcg::Secret> {
+        match m {
+            Method::TcgPsidRevert => self.psid.as_ref(),
+            Method::TcgRevert => self.sid.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Why a TCG Revert cannot be sent without its credential, and how to give it.
+fn needs_credential(m: Method) -> String {
+    match m {
+        Method::TcgPsidRevert => format!(
+            "{} needs the PSID printed on the drive's label: add --psid CODE (or --psid - to read it from \
+             standard input)",
+            m.name()
+        ),
+        _ => format!(
+            "{} needs the owner's SID password: add --sid-file FILE (a file holding it), or use \
+             tcg-psid-revert with the PSID on the label",
+            m.name()
+        ),
     }
 }
 
@@ -273,6 +305,9 @@ pub struct Prepared {
     /// What the certificate must say with this method on this drive (the method's own note,
     /// and that a virtual disk's sanitize reaches no physical medium).
     pub note: Option<String>,
+    /// A range was locked before a PSID revert: nothing can be written or read beforehand, so
+    /// the read-back cannot show the erase (the certificate is INCOMPLETE).
+    pub locked: bool,
 }
 
 /// `nvme`, `ata` or `scsi`.
@@ -477,7 +512,7 @@ fn scope_in_use(
 /// Refuses a method the drive does not report (a SCSI drive that cannot report its support
 /// lets its own answer decide).
 fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
-    let scsi_unknown = d.bus == Bus::Scsi && caps.supported.is_empty();
+    let scsi_unknown = d.bus == Bus::Scsi && caps.supported.iter().all(|m| method::tcg(*m));
     let any = [
         Method::ScsiSanitizeCrypto,
         Method::ScsiSanitizeBlock,
@@ -539,6 +574,17 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
     if let Some(m) = r.method {
         return Ok(m);
     }
+    // A locked drive's way out is the PSID revert: with the PSID given, nist-purge takes it.
+    let locked = caps
+        .tcg
+        .as_ref()
+        .and_then(|t| t.locking)
+        .is_some_and(|l| l.locked);
+    let psid = Method::TcgPsidRevert;
+    if locked && r.psid.is_some() && caps.supported.contains(&psid) && caps.blocker(psid).is_none()
+    {
+        return Ok(psid);
+    }
     if !d.probe.identity.virtual_disk.is_empty() {
         return Err(Error::NoPurge {
             path: d.probe.path.clone(),
@@ -558,6 +604,7 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
         .copied()
         .filter(|m| caps.blocker(*m).is_none())
         .filter(|m| bridged.is_none() || !security_erase(*m))
+        .filter(|m| !method::tcg(*m) || r.credential(*m).is_some())
         .collect();
     method::strongest(&free, caps.medium).map_err(|why| {
         // A Purge the drive has but cannot start now: say what stops it.
@@ -580,6 +627,12 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
             }
         }
         let blocked = purges().find_map(|m| caps.blocker(*m));
+        if let (None, Some(m)) = (blocked, purges().find(|m| method::tcg(**m))) {
+            return refused(
+                &d.probe,
+                format!("its only Purge is a TCG Revert: {}", needs_credential(*m)),
+            );
+        }
         refused(&d.probe, blocked.map_or(why, |b| b.why.clone()))
     })
 }
@@ -634,18 +687,26 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         ));
     }
     let caps = capabilities(d, r, obs)?;
+    let m = choose(d, r, &caps)?;
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
-    // that follows could be judged, so nothing is written.
+    // that follows could be judged, so nothing is written — except the PSID revert, which is
+    // the way out, and whose certificate says it proves nothing.
+    let locked = caps
+        .tcg
+        .as_ref()
+        .and_then(|t| t.locking)
+        .is_some_and(|l| l.locked);
     if let Some(why) = caps.tcg.as_ref().and_then(|t| {
         device::tcg::locked_range(
             t,
             "its data can be neither written nor read, so the purge could not be judged",
-            ", then purge",
+            ", then purge (mediasan sends the PSID revert itself: --method tcg-psid-revert --psid CODE)",
         )
     }) {
-        return Err(refused(&d.probe, why));
+        if m != Method::TcgPsidRevert {
+            return Err(refused(&d.probe, why));
+        }
     }
-    let m = choose(d, r, &caps)?;
     let (nsid, ns) = namespace(d, m)?;
     let scope = scope_of(d, m, &caps, nsid, ns.shared)?;
     check_scope(d, &scope, r.allow_shared)?;
@@ -655,7 +716,40 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     if let Some(b) = caps.blocker(m) {
         return Err(refused(&d.probe, b.why.clone()));
     }
+    if method::tcg(m) && r.credential(m).is_none() && !r.dry_run {
+        return Err(refused(&d.probe, needs_credential(m)));
+    }
     let mut warnings = Vec::new();
+    if locked {
+        warnings.push(
+            "the drive is locked: nothing can be written or read before the Revert, so the read-back \
+             cannot show the erase and the certificate will be INCOMPLETE; once it is unlocked, purge it \
+             again for one that proves it"
+                .into(),
+        );
+    }
+    if method::tcg(m) {
+        warnings.push(
+            "a TCG Revert returns the drive's security to its factory state: every owner's password, \
+             locking range and MBR shadow is gone with the data"
+                .into(),
+        );
+        if r.credential(m).is_none() {
+            warnings.push(needs_credential(m));
+        }
+        if caps
+            .tcg
+            .as_ref()
+            .and_then(|t| t.locking)
+            .is_some_and(|l| !l.enabled)
+        {
+            warnings.push(
+                "locking was never enabled on this drive; a drive may keep its data through a Revert then \
+                 (the Opal specification leaves it to the vendor), and the canaries will show it"
+                    .into(),
+            );
+        }
+    }
     match bridge(d) {
         Some(b) if security_erase(m) && !r.allow_bridged_erase => {
             return Err(refused(
@@ -739,6 +833,8 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
             m.name(),
             if m.technique() == "security erase" {
                 "locked with mediasan's temporary password, and partly erased"
+            } else if method::tcg(m) {
+                "in whatever state its firmware recovers to"
             } else {
                 "partly formatted, possibly unusable"
             }
@@ -808,6 +904,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         warnings,
         rule,
         note,
+        locked,
     })
 }
 
@@ -911,7 +1008,12 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
     if p.method.technique() != "crypto erase" {
         return vec![];
     }
+    let tcg = method::tcg(p.method);
     let supports = match d.bus {
+        _ if tcg => {
+            "TCG Level 0 Discovery (or the kernel's sed-opal) reports an Opal Security Subsystem Class, \
+             whose Revert replaces the Locking SP's media encryption keys"
+        }
         Bus::Nvme if p.method == Method::NvmeFormatCrypto => {
             "Identify Controller FNA bit 2: cryptographic erase is supported as part of a secure erase"
         }
@@ -919,6 +1021,13 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
         Bus::Ata => "IDENTIFY word 59 bit 13: CRYPTO SCRAMBLE EXT is supported",
         Bus::Scsi => "the drive accepts SANITIZE with CRYPTOGRAPHIC ERASE",
     };
+    // An Opal drive says in its Locking feature whether it encrypts the media.
+    let encrypts = p
+        .caps
+        .tcg
+        .as_ref()
+        .and_then(|t| t.locking)
+        .is_some_and(|l| l.media_encryption);
     let p = |requirement: &str, status: &str, evidence: &str| cert::Precondition {
         requirement: requirement.into(),
         status: status.into(),
@@ -930,13 +1039,24 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
             "reported",
             supports,
         ),
-        p(
-            "all user data, in every user-addressable and spare location, is encrypted with the key that \
-             is changed",
-            "not shown",
-            "no command of this interface reports what the media encryption key covers; the vendor's \
-             documentation (or a TCG Opal/Enterprise drive's locking state) must show it",
-        ),
+        if tcg && encrypts {
+            p(
+                "all user data, in every user-addressable and spare location, is encrypted with the key \
+                 that is changed",
+                "reported",
+                "TCG Level 0 Discovery, Locking feature: Media Encryption is set (the Opal SSC encrypts all \
+                 user data with the locking ranges' keys, which the Revert replaces); spare locations are \
+                 the vendor's word",
+            )
+        } else {
+            p(
+                "all user data, in every user-addressable and spare location, is encrypted with the key \
+                 that is changed",
+                "not shown",
+                "no command of this interface reports what the media encryption key covers; the vendor's \
+                 documentation (or a TCG Opal/Enterprise drive's locking state) must show it",
+            )
+        },
         p(
             "the old key is destroyed and cannot be recovered",
             "not shown",
@@ -1148,6 +1268,21 @@ fn sample(d: &Drive, p: &Prepared, r: &Request) -> Result<Sampled, Error> {
         .map(|i| plan.extents.get(i))
         .collect();
     let mut canary_seed = [0u8; 32];
+    if p.locked {
+        // Nothing can be written or read: no evidence before, so none after.
+        return Ok(Sampled {
+            seed,
+            canary_seed,
+            plan,
+            evidence: Evidence {
+                extents: extents.clone(),
+                before: vec![],
+                canaries: false,
+            },
+            extents,
+            not_sent: None,
+        });
+    }
     let evidence = if r.canaries {
         rand::rng().fill_bytes(&mut canary_seed);
         Evidence::canaries(media, extents.clone(), &canary_seed)
@@ -1245,6 +1380,7 @@ fn first_outcome(
         unverified: p.scope.besides(&d.probe.canonical),
         pel_before: engine::pel_events(d.pass.as_ref(), d.bus),
         tcg: p.caps.tcg.clone(),
+        tcg_after: None,
     }
 }
 
@@ -1345,7 +1481,12 @@ pub fn run(
         bus: bus_name(d.bus).into(),
     }));
     obs.stage("purge", 1, 1, p.method.name(), 10_000);
-    let waited = match engine::start(d.pass.as_ref(), p.method, &p.opts) {
+    let waited = match engine::start_keyed(
+        d.pass.as_ref(),
+        p.method,
+        &p.opts,
+        r.credential(p.method),
+    ) {
         Err(StartError::Refused(e)) => {
             keeper.remove();
             return Err(refused(
@@ -1389,7 +1530,18 @@ pub fn run(
             }
         }
     };
+    if method::tcg(p.method) {
+        o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
+    }
     let resumable = finish(d, &p.rule, &sampled.evidence, waited, &mut o, obs);
+    if p.locked && o.drive_failed.is_none() {
+        o.unresolved = Some(format!(
+            "the drive was locked before the Revert: nothing could be written or read there beforehand, so \
+             the read-back cannot show the erase; it is unlocked now, so purge it again (`mediasan purge {}`) \
+             for a certificate that proves it",
+            d.probe.path.display()
+        ));
+    }
     Ok(settled(d, o, pending, resumable, r, signals))
 }
 
@@ -3101,5 +3253,177 @@ mod tests {
             assert_eq!(h.nvme.as_ref().map(|n| n.media_errors), Some(7), "{h:?}");
             assert_eq!(h.state, "failing", "{h:?}");
         }
+    }
+
+    fn tcg_request(m: Option<Method>, psid: Option<&str>, sid: Option<&str>) -> Request {
+        let secret = |t: &str| crate::device::tcg::Secret::new(t).unwrap();
+        Request {
+            method: m,
+            psid: psid.map(secret),
+            sid: sid.map(secret),
+            ..request(Method::TcgPsidRevert)
+        }
+    }
+
+    fn certify(d: &Drive, ran: Ran) -> crate::cert::Certificate {
+        purge(&d.probe, ran.outcome, &Record::default())
+    }
+
+    #[test]
+    fn a_psid_revert_through_the_kernel_s_sed_opal_is_proven_by_the_canaries() {
+        use crate::purge::sim::SIM_PSID;
+        let s = setup("opal-owned");
+        let d = drive(&s);
+        let r = tcg_request(Some(Method::TcgPsidRevert), Some(SIM_PSID), None);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(
+            p.warnings.iter().any(|w| w.contains("factory state")),
+            "{:?}",
+            p.warnings
+        );
+        // The dry run's block is the ioctl's header: no key in it.
+        assert_eq!(p.bytes.len(), 1);
+        assert_eq!(p.bytes[0].bytes, [0u8; 8]);
+        assert!(p.bytes[0].label.contains("IOC_OPAL_PSID_REVERT_TPR"));
+        let ran = prepared_and_run(&s, &d, &r);
+        let c = certify(&d, ran);
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        let after = c.media.tcg_after.clone().expect("discovery read again");
+        assert!(!after.locking.unwrap().enabled);
+        assert!(c.media.tcg.clone().unwrap().locking.unwrap().enabled);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(
+            !json.contains(SIM_PSID),
+            "the PSID must never reach a certificate"
+        );
+        let cmd = c.sanitization.command.clone().unwrap();
+        assert!(cmd
+            .preconditions
+            .iter()
+            .any(|x| x.status == "reported" && x.evidence.contains("Media Encryption")));
+    }
+
+    #[test]
+    fn a_wrong_psid_is_refused_and_a_failed_or_lying_revert_is_fail() {
+        use crate::purge::sim::SIM_SID;
+        let s = setup("opal-owned");
+        let d = drive(&s);
+        let r = tcg_request(Some(Method::TcgPsidRevert), Some("NOT-THE-PSID"), None);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let e = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            e.contains("NOT_AUTHORIZED") && e.contains("erased nothing"),
+            "{e}"
+        );
+        assert!(!e.contains("NOT-THE-PSID"), "{e}");
+        // A drive that answers FAIL, and one that says success and changes nothing.
+        for (features, why) in [
+            ("opal-refuses", "FAIL (TCG status 0x3f)"),
+            (
+                "opal,liar",
+                "canary written before the purge is still readable",
+            ),
+        ] {
+            let s = setup(features);
+            let d = drive(&s);
+            let r = tcg_request(Some(Method::TcgRevert), None, Some(SIM_SID));
+            let c = certify(&d, prepared_and_run(&s, &d, &r));
+            assert_eq!(c.result, Verdict::Fail, "{features}");
+            assert!(
+                c.reasons.iter().any(|x| x.contains(why)),
+                "{features}: {:?}",
+                c.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn nist_purge_takes_a_revert_only_with_its_credential_and_after_the_drive_s_own_crypto_erase() {
+        use crate::purge::sim::{SIM_PSID, SIM_SID};
+        let q = &crate::progress::Quiet;
+        // No credential, no other Purge: refused, naming both flags' way.
+        let s = setup("opal");
+        let e = prepare(&drive(&s), &tcg_request(None, None, None), q)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("only Purge is a TCG Revert") && e.contains("--sid-file"),
+            "{e}"
+        );
+        // By name without its credential: refused before anything is sent.
+        let mut r = tcg_request(Some(Method::TcgRevert), Some(SIM_PSID), None);
+        r.dry_run = false;
+        let e = prepare(&drive(&s), &r, q).err().unwrap().to_string();
+        assert!(e.contains("needs the owner's SID password"), "{e}");
+        // With the SID: tcg-revert; with a drive crypto erase too, that one first.
+        let p = prepare(&drive(&s), &tcg_request(None, None, Some(SIM_SID)), q).unwrap();
+        assert_eq!(p.method, Method::TcgRevert);
+        let s = setup("crypto,block,opal");
+        let p = prepare(&drive(&s), &tcg_request(None, None, Some(SIM_SID)), q).unwrap();
+        assert_eq!(p.method, Method::NvmeSanitizeCrypto);
+        assert_eq!(
+            p.caps.supported[..4],
+            [
+                Method::NvmeSanitizeCrypto,
+                Method::TcgRevert,
+                Method::TcgPsidRevert,
+                Method::NvmeSanitizeBlock
+            ]
+        );
+        // A drive without Opal offers no Revert, and the kernel's refusal is said.
+        let s = setup("crypto");
+        let p = prepare(&drive(&s), &tcg_request(None, None, Some(SIM_SID)), q).unwrap();
+        assert!(!p.caps.supported.iter().any(|m| method::tcg(*m)));
+    }
+
+    #[test]
+    fn a_locked_drive_takes_only_the_psid_revert_and_its_certificate_is_incomplete() {
+        use crate::purge::sim::SIM_PSID;
+        let q = &crate::progress::Quiet;
+        let s = setup("crypto,opal-locked");
+        let d = drive(&s);
+        let e = prepare(&d, &tcg_request(None, None, None), q)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("locked range") && e.contains("tcg-psid-revert"),
+            "{e}"
+        );
+        let r = tcg_request(None, Some(SIM_PSID), None);
+        let p = prepare(&d, &r, q).unwrap();
+        assert_eq!(p.method, Method::TcgPsidRevert);
+        assert!(p.locked);
+        let before = s.sim.media.contents()[..4096].to_vec();
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        assert_eq!(c.result, Verdict::Incomplete);
+        assert!(
+            c.reasons
+                .iter()
+                .any(|x| x.contains("was locked before the Revert")),
+            "{:?}",
+            c.reasons
+        );
+        // Nothing was written before (no canaries on a locked drive), and the media was rekeyed.
+        assert!(!c
+            .sanitization
+            .command
+            .clone()
+            .unwrap()
+            .preconditions
+            .is_empty());
+        assert_ne!(s.sim.media.contents()[..4096].to_vec(), before);
+        assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
     }
 }

@@ -229,6 +229,7 @@ mod tests {
                 unverified: vec![],
                 pel_before: vec![],
                 tcg: None,
+                tcg_after: None,
                 health: Default::default(),
             },
             record: None,

@@ -100,11 +100,17 @@ pub enum Method {
     ScsiSanitizeOverwrite,
     /// FORMAT UNIT: Clear at best (what it does to the data is the device's business).
     ScsiFormatUnit,
+    /// TCG Opal: Revert of the Admin SP with the owner's SID password, through the kernel's
+    /// sed-opal (`IOC_OPAL_REVERT_TPR`): the Locking SP's media keys are replaced.
+    TcgRevert,
+    /// TCG Opal: the same Revert with the PSID printed on the drive's label
+    /// (`IOC_OPAL_PSID_REVERT_TPR`), whoever owns the drive.
+    TcgPsidRevert,
 }
 
 impl Method {
     /// Every method, for listings.
-    pub const ALL: [Method; 14] = [
+    pub const ALL: [Method; 16] = [
         Method::NvmeSanitizeCrypto,
         Method::NvmeSanitizeBlock,
         Method::NvmeSanitizeOverwrite,
@@ -119,6 +125,8 @@ impl Method {
         Method::ScsiSanitizeBlock,
         Method::ScsiSanitizeOverwrite,
         Method::ScsiFormatUnit,
+        Method::TcgRevert,
+        Method::TcgPsidRevert,
     ];
 
     /// The method of this name, if there is one.
@@ -143,6 +151,8 @@ impl Method {
             Method::ScsiSanitizeBlock => "scsi-sanitize-block",
             Method::ScsiSanitizeOverwrite => "scsi-sanitize-overwrite",
             Method::ScsiFormatUnit => "scsi-format-unit",
+            Method::TcgRevert => "tcg-revert",
+            Method::TcgPsidRevert => "tcg-psid-revert",
         }
     }
 
@@ -214,7 +224,9 @@ impl Method {
             Method::NvmeSanitizeCrypto
             | Method::AtaSanitizeCrypto
             | Method::ScsiSanitizeCrypto
-            | Method::NvmeFormatCrypto => "crypto erase",
+            | Method::NvmeFormatCrypto
+            | Method::TcgRevert
+            | Method::TcgPsidRevert => "crypto erase",
             Method::NvmeSanitizeBlock | Method::AtaSanitizeBlock | Method::ScsiSanitizeBlock => {
                 "block erase"
             }
@@ -259,6 +271,25 @@ pub fn ata_methods(id: &Identify) -> Vec<Method> {
     .into_iter()
     .filter_map(|(ok, m)| ok.then_some(m))
     .collect()
+}
+
+/// Whether `m` is a TCG Revert (sent through the kernel's sed-opal with a credential).
+pub fn tcg(m: Method) -> bool {
+    matches!(m, Method::TcgRevert | Method::TcgPsidRevert)
+}
+
+/// `supported` with the TCG Reverts added after the bus's own Purge-grade crypto erases and
+/// before anything else: IEEE 2883 ranks crypto erase first, and a drive's own sanitize needs
+/// no credential.
+pub fn with_tcg(supported: &[Method]) -> Vec<Method> {
+    let at = supported
+        .iter()
+        .take_while(|m| m.technique() == "crypto erase" && m.grade(Medium::Flash) == Grade::Purge)
+        .count();
+    let mut v = supported[..at].to_vec();
+    v.extend([Method::TcgRevert, Method::TcgPsidRevert]);
+    v.extend_from_slice(&supported[at..]);
+    v
 }
 
 /// `nist-purge`: the strongest Purge, or why there is none (never a Clear-grade fallback).

@@ -12,6 +12,12 @@ use rand::{RngCore, SeedableRng};
 use crate::device::mem::MemDevice;
 use crate::device::nvme::AdminCmd;
 use crate::device::passthrough::{DataDir, Passthrough};
+use crate::device::tcg::SedOpal;
+
+/// The simulated Opal drive's PSID (as printed on a label: 32 characters).
+pub const SIM_PSID: &str = "SIMULATEDPSID0123456789ABCDEFGHJ";
+/// The simulated Opal drive's SID password (its owner's).
+pub const SIM_SID: &str = "sim-owner-sid";
 use crate::device::BlockIo;
 
 /// What the simulated controller supports and how it behaves.
@@ -54,6 +60,11 @@ pub struct SimConfig {
     /// A self-encrypting drive: TCG Level 0 Discovery through Security Receive reports Opal 2
     /// with locking supported (`opal`), and enabled and locked (`opal-locked`).
     pub opal: Option<bool>,
+    /// An owned Opal drive: locking enabled, no range locked (`opal-owned`).
+    pub opal_owned: bool,
+    /// The drive answers a Revert with FAIL (TCG status 3Fh) and changes nothing
+    /// (`opal-refuses`).
+    pub opal_refuses: bool,
     /// The kernel calls it a host-managed zoned device (`zoned`): its identity says so (the
     /// media itself takes writes anywhere).
     pub zoned: bool,
@@ -90,6 +101,14 @@ impl SimConfig {
                 "flaky" => c.flaky = true,
                 "opal" => c.opal = Some(false),
                 "opal-locked" => c.opal = Some(true),
+                "opal-owned" => {
+                    c.opal = Some(false);
+                    c.opal_owned = true;
+                }
+                "opal-refuses" => {
+                    c.opal = Some(false);
+                    c.opal_refuses = true;
+                }
                 "zoned" => c.zoned = true,
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
@@ -97,7 +116,8 @@ impl SimConfig {
                 other => {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
-                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked, zoned or lbafN (N < 64)"
+                         liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked, \
+                         opal-owned, opal-refuses, zoned or lbafN (N < 64)"
                     ))
                 }
             }
@@ -121,6 +141,9 @@ struct State {
     /// Status log reads still to fail (feature `flaky`).
     #[serde(default)]
     flaps: u32,
+    /// A TCG Revert succeeded: the Locking SP is back to its factory state.
+    #[serde(default)]
+    reverted: bool,
 }
 
 impl State {
@@ -310,21 +333,73 @@ impl Passthrough for SimNvme {
             "the simulated NVMe drive takes no SCSI commands",
         ))
     }
+
+    fn sed_opal(&self, op: SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        let mut st = self
+            .state
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?;
+        let answer = self.opal(&mut st, op, arg);
+        self.keep(&st)?;
+        answer
+    }
 }
 
 impl SimNvme {
+    /// Its Opal locking now: (enabled, a range locked).
+    fn locking(&self, st: &State) -> (bool, bool) {
+        let locked = self.cfg.opal == Some(true) && !st.reverted;
+        (locked || (self.cfg.opal_owned && !st.reverted), locked)
+    }
+
+    /// The kernel's sed-opal in front of the simulated Opal 2 SSC: GET_STATUS, and a Revert
+    /// that checks the PSID ([`SIM_PSID`]) or the SID password ([`SIM_SID`]), then replaces the
+    /// media key (the media reads as other data) and resets locking.
+    fn opal(&self, st: &mut State, op: SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        if self.cfg.opal.is_none() {
+            return Err(io::Error::from_raw_os_error(nix::libc::ENOTTY));
+        }
+        let (enabled, locked) = self.locking(st);
+        match op {
+            SedOpal::GetStatus => {
+                let flags = 0x03 | u32::from(enabled) << 2 | u32::from(locked) << 3;
+                arg[..4].copy_from_slice(&flags.to_ne_bytes());
+                Ok(0)
+            }
+            SedOpal::RevertTper | SedOpal::PsidRevertTper => {
+                let want = if op == SedOpal::PsidRevertTper {
+                    SIM_PSID
+                } else {
+                    SIM_SID
+                };
+                let n = usize::from(arg[1]);
+                if arg.get(8..8 + n) != Some(want.as_bytes()) {
+                    return Ok(0x01);
+                }
+                if self.cfg.opal_refuses {
+                    return Ok(0x3F);
+                }
+                st.reverted = true;
+                if !self.cfg.liar {
+                    self.apply(4, 0);
+                }
+                Ok(0)
+            }
+        }
+    }
+
     /// The controller's answer to `cmd`, its state changed accordingly.
     fn answer(&self, st: &mut State, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
             // Security Receive, protocol 01h, ComID 0001h: Level 0 Discovery.
             (0x82, _) if cmd.cdw10 == 0x0100_0100 && self.cfg.opal.is_some() => {
-                let locked = self.cfg.opal == Some(true);
+                let (enabled, locked) = self.locking(st);
                 data.fill(0);
                 let mut d = vec![0u8; 48];
                 d[4..8].copy_from_slice(&1u32.to_be_bytes());
                 // Locking (0002h): supported, media encryption; enabled and locked if asked.
                 d.extend_from_slice(&[0x00, 0x02, 0x10, 0x0C]);
-                d.push(0x09 | if locked { 0x06 } else { 0 });
+                d.push(0x09 | if enabled { 0x02 } else { 0 } | if locked { 0x04 } else { 0 });
                 d.extend_from_slice(&[0; 11]);
                 // Opal SSC V2 (0203h): base ComID 1001h, one ComID.
                 d.extend_from_slice(&[0x02, 0x03, 0x10, 0x10, 0x10, 0x01, 0x00, 0x01]);

@@ -937,3 +937,106 @@ fn the_sanitize_log_s_estimates_and_failure_state_are_read_as_nvme_says() {
     assert_eq!(f.restricted, Some(false));
     assert!(f.detail.contains("unrestricted"), "{}", f.detail);
 }
+
+/// An Opal SCSI drive's door: SECURITY PROTOCOL IN answers `discovery`; the kernel's sed-opal answers
+/// `kernel` (GET_STATUS flags), or ENOTTY as a kernel that does not serve it.
+struct OpalDoor {
+    discovery: Vec<u8>,
+    kernel: Option<u32>,
+}
+
+impl Passthrough for OpalDoor {
+    fn nvme(&self, _: &nvme::AdminCmd, _: &mut [u8]) -> io::Result<(u16, u32)> {
+        Err(io::Error::other("not NVMe"))
+    }
+    fn scsi(&self, cdb: &[u8], _: DataDir, data: &mut [u8], _: u32) -> io::Result<(u8, Vec<u8>)> {
+        if cdb[0] != 0xA2 || self.discovery.is_empty() {
+            // CHECK CONDITION, ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE.
+            return Ok((2, vec![0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x20, 0]));
+        }
+        data[..self.discovery.len()].copy_from_slice(&self.discovery);
+        Ok((0, vec![]))
+    }
+    fn sed_opal(&self, op: dev::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+        match (op, self.kernel) {
+            (dev::tcg::SedOpal::GetStatus, Some(f)) => {
+                arg[..4].copy_from_slice(&f.to_ne_bytes());
+                Ok(0)
+            }
+            _ => Err(io::Error::from_raw_os_error(nix::libc::ENOTTY)),
+        }
+    }
+}
+
+#[test]
+fn an_opal_drive_the_kernel_does_not_serve_has_its_reverts_blocked_and_said_why() {
+    let locking = [0x09u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let opal2 = [0x10u8, 0x01, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let blocked_sid = [0x02u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let disc = |extra: bool| {
+        let mut f: Vec<(u16, &[u8])> = vec![(0x0002, &locking), (0x0203, &opal2)];
+        if extra {
+            f.push((0x0402, &blocked_sid));
+        }
+        dev::tcg::tests::discovery(&f)
+    };
+    let caps = probe(
+        &OpalDoor {
+            discovery: disc(false),
+            kernel: None,
+        },
+        Bus::Scsi,
+        None,
+    )
+    .unwrap();
+    for m in [Method::TcgRevert, Method::TcgPsidRevert] {
+        assert!(caps.supported.contains(&m));
+        let why = &caps.blocker(m).expect("blocked").why;
+        assert!(
+            why.contains("sed-opal does not serve it") && why.contains("Opal 2"),
+            "{why}"
+        );
+    }
+    // Served, and the SID blocked until a power cycle: only the PSID revert is free.
+    let caps = probe(
+        &OpalDoor {
+            discovery: disc(true),
+            kernel: Some(0x03),
+        },
+        Bus::Scsi,
+        None,
+    )
+    .unwrap();
+    assert!(caps.blocker(Method::TcgPsidRevert).is_none());
+    assert!(caps
+        .blocker(Method::TcgRevert)
+        .unwrap()
+        .why
+        .contains("power-cycle"));
+    assert_eq!(caps.sed_opal.map(|s| s.supported), Some(true));
+    // A drive whose own discovery did not come through (libata refuses TRUSTED RECEIVE by
+    // default), which the kernel serves: the kernel's word describes it.
+    let caps = probe(
+        &OpalDoor {
+            discovery: vec![],
+            kernel: Some(0x0F),
+        },
+        Bus::Scsi,
+        None,
+    )
+    .unwrap();
+    let l = caps.tcg.expect("from the kernel").locking.unwrap();
+    assert!(l.enabled && l.locked);
+    assert!(caps.supported.contains(&Method::TcgPsidRevert));
+    // Neither: no Revert offered.
+    let caps = probe(
+        &OpalDoor {
+            discovery: vec![],
+            kernel: None,
+        },
+        Bus::Scsi,
+        None,
+    )
+    .unwrap();
+    assert!(!caps.supported.iter().any(|m| method::tcg(*m)));
+}
