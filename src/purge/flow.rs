@@ -527,8 +527,16 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
     Err(refused(
         &d.probe,
         format!(
-            "the drive does not report support for {}; it supports: {}",
+            "the drive does not report support for {}{}; it supports: {}",
             m.name(),
+            if method::tcg(m) {
+                format!(
+                    " (it answers no TCG Opal discovery, and {})",
+                    caps.sed_opal_says
+                )
+            } else {
+                String::new()
+            },
             if names.is_empty() {
                 "none".into()
             } else {
@@ -688,6 +696,11 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     }
     let caps = capabilities(d, r, obs)?;
     let m = choose(d, r, &caps)?;
+    // A TCG Revert on a drive that is no Opal drive (or that the kernel does not serve) has no
+    // scope to weigh: say that first.
+    if method::tcg(m) && r.method.is_some() {
+        check_supported(d, m, &caps)?;
+    }
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
     // that follows could be judged, so nothing is written — except the PSID revert, which is
     // the way out, and whose certificate says it proves nothing.

@@ -250,6 +250,36 @@ fn a_host_managed_zoned_drive_is_sanitized_without_canaries_when_asked() {
     );
 }
 
+/// An Opal drive whose only Purge is a TCG Revert: without the owner's SID password the
+/// policy's purge step has nothing it may send (nist-purge on NVMe: FAIL, Destroy — never a
+/// weaker technique, never a Revert nobody gave the credential for); with `--sid-file` the
+/// Revert runs and the canaries prove it.
+#[test]
+fn sanitize_takes_a_tcg_revert_only_with_its_credential() {
+    let env = Env::new();
+    let sim = Path::new("/dev/simnvme0");
+    let out = sanitize(&env, "nvme:4M:opal", &["--yes"], &[sim]);
+    assert_code(&out, 1);
+    let failed = certs(&env);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].result, Verdict::Fail);
+    std::fs::write(env.path("sid"), "sim-owner-sid\n").unwrap();
+    let out = sanitize(
+        &env,
+        "nvme:4M:opal",
+        &["--yes", "--sid-file", "sid"],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    let purged: Vec<_> = all.iter().filter(|c| c.result == Verdict::Pass).collect();
+    assert_eq!(purged.len(), 1, "{all:?}");
+    assert_eq!(purged[0].sanitization.policy.name, "tcg-revert");
+    assert!(!serde_json::to_string(purged[0])
+        .unwrap()
+        .contains("sim-owner-sid"));
+}
+
 #[test]
 fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     let env = Env::new();

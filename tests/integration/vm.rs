@@ -332,6 +332,21 @@ fn emulated_nvme_sata_and_scsi_drives() {
         );
     }
 
+    // The guest kernel's sed-opal serves none of QEMU's drives (Debian 6.1: it tried each and
+    // found no Opal, ENOTSUPP): a TCG Revert is refused before anything is sent, with the
+    // kernel's own answer, and the PSID is never echoed.
+    for tcg in ["tcg-nvme", "tcg-sata", "tcg-scsi"] {
+        let (rc, text) = get(tcg);
+        eprintln!("{tcg}: {}", text.trim());
+        assert_eq!(rc, 3, "{tcg}: {text}");
+        assert!(
+            text.contains("does not report support for tcg-psid-revert")
+                && text.contains("the kernel's sed-opal (IOC_OPAL_GET_STATUS) says \"the drive has no TCG Opal support\" (ENOTSUPP, 524)"),
+            "{tcg}: {text}"
+        );
+        assert!(!text.contains("0123456789ABCDEF"), "{tcg}: {text}");
+    }
+
     // QEMU's drives are virtual disks (model "QEMU ..."): nist-purge has no Purge to choose on
     // them (their sanitize reaches the emulation, not a medium), exit 2 naming the way out.
     let (rc, text) = get("nvme-nist-purge");

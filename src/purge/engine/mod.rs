@@ -146,6 +146,8 @@ pub struct Caps {
     pub tcg: Option<dev::tcg::Tcg>,
     /// What the kernel's sed-opal says of the drive (`IOC_OPAL_GET_STATUS`), where it serves it.
     pub sed_opal: Option<dev::tcg::OpalStatus>,
+    /// The same in words, also where it does not serve it (its error), for refusals.
+    pub sed_opal_says: String,
 }
 
 impl Caps {
@@ -413,6 +415,10 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<Block> {
     }
 }
 
+/// The kernel's own "not supported" (`include/linux/errno.h`, not a userspace errno): what
+/// sed-opal returns for a drive whose discovery shows no Opal.
+const ENOTSUPP: i32 = 524;
+
 fn revert_op(psid: bool) -> dev::tcg::SedOpal {
     if psid {
         dev::tcg::SedOpal::PsidRevertTper
@@ -442,6 +448,17 @@ pub fn sed_opal_status(d: &dyn Passthrough) -> io::Result<dev::tcg::OpalStatus> 
 /// described by the kernel's status instead.
 fn add_tcg(d: &dyn Passthrough, caps: &mut Caps) {
     let kernel = sed_opal_status(d);
+    caps.sed_opal_says = format!(
+        "the kernel's sed-opal (IOC_OPAL_GET_STATUS) says {}",
+        match &kernel {
+            Ok(s) if s.supported => "it serves the drive".to_string(),
+            Ok(_) => "the drive has no Opal it can drive".to_string(),
+            Err(e) if e.raw_os_error() == Some(ENOTSUPP) => {
+                "\"the drive has no TCG Opal support\" (ENOTSUPP, 524)".to_string()
+            }
+            Err(e) => format!("\"{e}\""),
+        }
+    );
     let by_discovery = caps.tcg.as_ref().is_some_and(dev::tcg::revertible);
     let served = matches!(&kernel, Ok(s) if s.supported);
     if !by_discovery && !served {
@@ -638,7 +655,7 @@ impl StartError {
     pub fn transport(what: &str, e: &io::Error) -> StartError {
         use nix::libc::{EACCES, EINVAL, ENOTTY, EOPNOTSUPP, EPERM};
         match e.raw_os_error() {
-            Some(ENOTTY | EINVAL | EPERM | EACCES | EOPNOTSUPP) => {
+            Some(ENOTTY | EINVAL | EPERM | EACCES | EOPNOTSUPP | ENOTSUPP) => {
                 StartError::Refused(format!("{what}: {e}"))
             }
             _ => StartError::Unknown(format!("{what}: {e}")),

@@ -15,7 +15,7 @@ use crate::progress::{Quiet, Reporter};
 use crate::purge::engine::{self, Caps};
 use crate::purge::flow::{self, bus_name, Drive, Prepared};
 use crate::purge::journal::{self as purge_journal, Pending};
-use crate::purge::method::{Grade, Medium, Method};
+use crate::purge::method::{self, Grade, Medium, Method};
 use crate::records::{Field, Key};
 use crate::settings;
 use crate::technique::{self, Chosen, Decision, Facts, MediaClass, Unavailable};
@@ -494,13 +494,18 @@ pub(super) fn prepare(
     m: Option<Method>,
 ) -> Result<Prepared, Unavailable> {
     let caps = caps.as_ref().map_err(|e| Unavailable::Lacks(e.clone()))?;
+    // A TCG Revert counts only with its credential (--psid, --sid-file): without it the next
+    // alternative is tried, as for a method the drive does not have.
+    let usable = |x: &Method| !method::tcg(*x) || req.request.credential(*x).is_some();
     let offered = match m {
         None => caps
             .supported
             .iter()
+            .filter(|x| usable(x))
             .any(|x| x.grade(caps.medium) == Grade::Purge),
         Some(m) => {
-            caps.supported.contains(&m) || (d.bus == engine::Bus::Scsi && caps.supported.is_empty())
+            caps.supported.contains(&m)
+                || (d.bus == engine::Bus::Scsi && caps.supported.iter().all(|x| method::tcg(*x)))
         }
     };
     if !offered {
@@ -508,6 +513,17 @@ pub(super) fn prepare(
             None => "the drive reports no Purge-grade command".into(),
             Some(m) => format!("the drive does not report support for {}", m.name()),
         }));
+    }
+    if let Some(m) = m.filter(|m| !usable(m)) {
+        return Err(Unavailable::Lacks(format!(
+            "{} needs {} (not given)",
+            m.name(),
+            if m == Method::TcgPsidRevert {
+                "--psid"
+            } else {
+                "--sid-file"
+            }
+        )));
     }
     let r = flow::Request {
         method: m,
