@@ -429,7 +429,7 @@ impl Purge {
     }
 }
 
-/// `--psid CODE`, or `--psid -`: one line of standard input.
+/// `--psid CODE`, or `--psid -`: one line of standard input. The copies read are zeroed.
 fn psid(flag: Option<&str>) -> Result<Option<crate::device::tcg::Secret>> {
     let Some(code) = flag else { return Ok(None) };
     let text = if code == "-" {
@@ -441,23 +441,35 @@ fn psid(flag: Option<&str>) -> Result<Option<crate::device::tcg::Secret>> {
     } else {
         code.to_string()
     };
-    crate::device::tcg::Secret::new(text.trim())
+    let secret = crate::device::tcg::Secret::new(text.trim());
+    forget(text.into_bytes());
+    secret
         .map(Some)
         .map_err(|why| Error::Usage(format!("--psid: {why}")))
 }
 
-/// `--sid-file FILE`: the file's text without its line end.
+/// `--sid-file FILE`: the file's text without its line end. The copy read is zeroed.
 fn sid(flag: Option<&std::path::Path>) -> Result<Option<crate::device::tcg::Secret>> {
     let Some(path) = flag else { return Ok(None) };
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         Error::Usage(format!(
             "--sid-file {}: cannot read it: {e}",
             path.display()
         ))
     })?;
-    crate::device::tcg::Secret::new(&text)
+    let secret = std::str::from_utf8(&bytes)
+        .map_err(|_| "it is not UTF-8 text".to_string())
+        .and_then(crate::device::tcg::Secret::new);
+    forget(bytes);
+    secret
         .map(Some)
         .map_err(|why| Error::Usage(format!("--sid-file {}: {why}", path.display())))
+}
+
+/// Zeroes a credential's transient copy before it is freed.
+fn forget(mut bytes: Vec<u8>) {
+    bytes.fill(0);
+    std::hint::black_box(&bytes);
 }
 
 /// `--journal-dir`, else the default folder.
