@@ -583,11 +583,7 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
         return Ok(m);
     }
     // A locked drive's way out is the PSID revert: with the PSID given, nist-purge takes it.
-    let locked = caps
-        .tcg
-        .as_ref()
-        .and_then(|t| t.locking)
-        .is_some_and(|l| l.locked);
+    let locked = caps.locking().is_some_and(|l| l.locked);
     let psid = Method::TcgPsidRevert;
     if locked && r.psid.is_some() && caps.supported.contains(&psid) && caps.blocker(psid).is_none()
     {
@@ -704,11 +700,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
     // that follows could be judged, so nothing is written — except the PSID revert, which is
     // the way out, and whose certificate says it proves nothing.
-    let locked = caps
-        .tcg
-        .as_ref()
-        .and_then(|t| t.locking)
-        .is_some_and(|l| l.locked);
+    let locked = caps.locking().is_some_and(|l| l.locked);
     if let Some(why) = caps.tcg.as_ref().and_then(|t| {
         device::tcg::locked_range(
             t,
@@ -750,12 +742,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         if r.credential(m).is_none() {
             warnings.push(needs_credential(m));
         }
-        if caps
-            .tcg
-            .as_ref()
-            .and_then(|t| t.locking)
-            .is_some_and(|l| !l.enabled)
-        {
+        if caps.locking().is_some_and(|l| !l.enabled) {
             warnings.push(
                 "locking was never enabled on this drive; a drive may keep its data through a Revert then \
                  (the Opal specification leaves it to the vendor), and the canaries will show it"
@@ -1035,12 +1022,7 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
         Bus::Scsi => "the drive accepts SANITIZE with CRYPTOGRAPHIC ERASE",
     };
     // An Opal drive says in its Locking feature whether it encrypts the media.
-    let encrypts = p
-        .caps
-        .tcg
-        .as_ref()
-        .and_then(|t| t.locking)
-        .is_some_and(|l| l.media_encryption);
+    let encrypts = p.caps.locking().is_some_and(|l| l.media_encryption);
     let p = |requirement: &str, status: &str, evidence: &str| cert::Precondition {
         requirement: requirement.into(),
         status: status.into(),
@@ -1362,7 +1344,10 @@ fn first_outcome(
         inconclusive: 0,
         verification: Verification {
             method: "sampled".into(),
-            algorithm: if evidence.canaries {
+            algorithm: if p.locked {
+                "none: the drive was locked, so nothing could be written or read at the sampled locations \
+                 before the purge"
+            } else if evidence.canaries {
                 "canaries: fresh random data written at sampled locations before the purge (BLAKE3 hashes \
                  kept); none may be readable after it"
             } else {
@@ -3437,6 +3422,11 @@ mod tests {
             .preconditions
             .is_empty());
         assert_ne!(s.sim.media.contents()[..4096].to_vec(), before);
+        assert!(c
+            .verification
+            .algorithm
+            .starts_with("none: the drive was locked"));
+        assert_eq!(c.verification.bytes_read, 0);
         assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
     }
 }

@@ -8,12 +8,14 @@
 //! status that cannot be read is "unknown", never "failed" nor "completed".
 //!
 //! One file per bus: `nvme.rs`, `ata.rs` (through SAT) and `scsi.rs` hold what each says and
-//! hears; this file holds the types every bus shares, the one mapping from a method to its
-//! command (`Wire`), and a small dispatcher per operation.
+//! hears; `tcg.rs` the TCG Opal Reverts, sent through the kernel's sed-opal whatever the bus;
+//! this file holds the types every bus shares, the one mapping from a method to its command
+//! (`Wire`), and a small dispatcher per operation.
 
 mod ata;
 mod nvme;
 mod scsi;
+mod tcg;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +35,8 @@ use self::ata::{poll_ata, probe_ata, security_erase};
 pub use self::nvme::{active_namespaces, namespace};
 use self::nvme::{exit_sanitize, persistent_events, poll_nvme, probe_nvme};
 use self::scsi::{poll_scsi, probe_scsi};
+use self::tcg::{add_tcg, discover_tcg, tcg_revert, ENOTSUPP};
+pub use self::tcg::{sed_opal_status, tcg_state};
 
 /// How the drive is attached, for purge purposes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +158,11 @@ impl Caps {
     /// The first blocker of `m`, if any.
     pub fn blocker(&self, m: Method) -> Option<&Blocker> {
         self.blockers.iter().find(|b| b.blocks(m))
+    }
+
+    /// A self-encrypting drive's locking state, where it reports one.
+    pub fn locking(&self) -> Option<dev::tcg::TcgLocking> {
+        self.tcg.as_ref().and_then(|t| t.locking)
     }
 
     /// The drive's estimate for `m`.
@@ -397,153 +406,7 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<Block> {
         Wire::AtaSecurityErase { enhanced } => ata::security_erase_bytes(enhanced, o),
         Wire::ScsiFormatUnit => scsi::format_unit_bytes(o),
         Wire::ScsiSanitize(c) => scsi::sanitize_bytes(&c),
-        Wire::TcgRevert { psid } => {
-            let op = revert_op(psid);
-            vec![Block::new(
-                Part::OpalKey,
-                format!(
-                    "{} (ioctl {:#010x}) to the kernel's sed-opal, which opens the TCG session and sends the \
-                     Revert ComPackets itself: the first 8 of the {} bytes of its struct opal_key (the key \
-                     that follows is never shown)",
-                    op.name(),
-                    op.code(),
-                    dev::tcg::OPAL_KEY_BYTES
-                ),
-                &dev::tcg::opal_key(&[])[..8],
-            )]
-        }
-    }
-}
-
-/// The kernel's own "not supported" (`include/linux/errno.h`, not a userspace errno): what
-/// sed-opal returns for a drive whose discovery shows no Opal.
-const ENOTSUPP: i32 = 524;
-
-fn revert_op(psid: bool) -> dev::tcg::SedOpal {
-    if psid {
-        dev::tcg::SedOpal::PsidRevertTper
-    } else {
-        dev::tcg::SedOpal::RevertTper
-    }
-}
-
-/// What the kernel's sed-opal says of the drive, or why it says nothing (no sed-opal for this
-/// device: ENOTTY or EOPNOTSUPP).
-///
-/// # Errors
-/// The ioctl's failure.
-pub fn sed_opal_status(d: &dyn Passthrough) -> io::Result<dev::tcg::OpalStatus> {
-    let op = dev::tcg::SedOpal::GetStatus;
-    let mut arg = vec![0u8; op.arg_len()];
-    d.sed_opal(op, &mut arg)?;
-    Ok(dev::tcg::OpalStatus::from_flags(u32::from_ne_bytes([
-        arg[0], arg[1], arg[2], arg[3],
-    ])))
-}
-
-/// Adds the TCG Reverts to `caps` where the drive is an Opal drive (by its discovery or the
-/// kernel's word), blocked where the kernel's sed-opal does not serve it (mediasan sends a
-/// Revert only through it) or Block SID Authentication stops the SID. A drive whose discovery
-/// did not come through mediasan's own door (libata passes no TRUSTED RECEIVE by default) is
-/// described by the kernel's status instead.
-fn add_tcg(d: &dyn Passthrough, caps: &mut Caps) {
-    let kernel = sed_opal_status(d);
-    caps.sed_opal_says = format!(
-        "the kernel's sed-opal (IOC_OPAL_GET_STATUS) says {}",
-        match &kernel {
-            Ok(s) if s.supported => "it serves the drive".to_string(),
-            Ok(_) => "the drive has no Opal it can drive".to_string(),
-            Err(e) if e.raw_os_error() == Some(ENOTSUPP) => {
-                "\"the drive has no TCG Opal support\" (ENOTSUPP, 524)".to_string()
-            }
-            Err(e) => format!("\"{e}\""),
-        }
-    );
-    let by_discovery = caps.tcg.as_ref().is_some_and(dev::tcg::revertible);
-    let served = matches!(&kernel, Ok(s) if s.supported);
-    if !by_discovery && !served {
-        return;
-    }
-    caps.supported = method::with_tcg(&caps.supported);
-    let tcg = [Method::TcgRevert, Method::TcgPsidRevert];
-    match kernel {
-        Ok(s) if s.supported => {
-            caps.sed_opal = Some(s);
-            if caps.tcg.is_none() {
-                caps.tcg = Some(dev::tcg::Tcg {
-                    ssc: vec!["Opal (as the kernel's sed-opal reports it)".into()],
-                    locking: Some(dev::tcg::TcgLocking {
-                        supported: s.locking_supported,
-                        enabled: s.locking_enabled,
-                        locked: s.locked,
-                        mbr_enabled: s.mbr_enabled,
-                        mbr_done: s.mbr_done,
-                        ..dev::tcg::TcgLocking::default()
-                    }),
-                    ..dev::tcg::Tcg::default()
-                });
-            }
-        }
-        other => caps.blockers.push(Blocker::only(
-            &tcg,
-            format!(
-                "the drive reports {} (TCG Level 0 Discovery), but the kernel's sed-opal does not serve it \
-                 ({}); mediasan sends a TCG Revert only through the kernel's sed-opal (Linux 6.0 or later, \
-                 CONFIG_BLK_SED_OPAL; a SATA drive behind libata, SAS or NVMe)",
-                caps.tcg.as_ref().map_or("Opal".into(), |t| t.ssc.join(", ")),
-                match other {
-                    Ok(_) => "it says the drive has no Opal it can drive".to_string(),
-                    Err(e) => e.to_string(),
-                }
-            ),
-        )),
-    }
-    if caps.tcg.as_ref().and_then(|t| t.sid_blocked) == Some(true) {
-        caps.blockers.push(Blocker::only(
-            &[Method::TcgRevert],
-            "Block SID Authentication is set (the firmware or BIOS blocked the SID until the next power \
-             cycle): power-cycle the drive (off and on, not a reboot that keeps it powered), or use \
-             tcg-psid-revert with the PSID on its label",
-        ));
-    }
-}
-
-/// Sends a TCG Revert through the kernel's sed-opal with `key`.
-fn tcg_revert(
-    d: &dyn Passthrough,
-    psid: bool,
-    key: Option<&dev::tcg::Secret>,
-) -> Result<(), StartError> {
-    let op = revert_op(psid);
-    let what = if psid { "the PSID" } else { "the SID password" };
-    let Some(key) = key else {
-        return Err(StartError::Refused(format!("{} needs {what}", op.name())));
-    };
-    let mut arg = dev::tcg::opal_key(key.bytes());
-    let r = d.sed_opal(op, &mut arg);
-    arg.fill(0);
-    std::hint::black_box(&arg);
-    match r {
-        Ok(0) => Ok(()),
-        Ok(1) => Err(StartError::Refused(format!(
-            "the drive answered NOT_AUTHORIZED (TCG status 0x01): {what} is not the drive's{}; drives lock \
-             the authority out after a few wrong tries until they are power-cycled",
-            if psid {
-                " (the PSID is the 32 characters printed on the label, often under a 2D code)"
-            } else {
-                ""
-            }
-        ))),
-        Ok(0x12) => Err(StartError::Refused(
-            "the drive answered AUTHORITY_LOCKED_OUT (TCG status 0x12): too many wrong tries; power-cycle \
-             the drive, then try once more with the right one"
-                .into(),
-        )),
-        Ok(s) => Err(StartError::Failed(format!(
-            "the drive answered {} (TCG status {s:#04x}) to the Revert",
-            dev::tcg::method_status(s)
-        ))),
-        Err(e) => Err(StartError::transport(op.name(), &e)),
+        Wire::TcgRevert { psid } => tcg::revert_bytes(psid),
     }
 }
 
@@ -584,26 +447,6 @@ pub fn probe(d: &dyn Passthrough, bus: Bus, rotational: Option<bool>) -> io::Res
     caps.tcg = discover_tcg(d, bus);
     add_tcg(d, &mut caps);
     Ok(caps)
-}
-
-/// A self-encrypting drive's TCG state now: its Level 0 Discovery through its own door, else
-/// what the kernel's sed-opal says of its locking; `None` where neither answers.
-pub fn tcg_state(d: &dyn Passthrough, bus: Bus) -> Option<dev::tcg::Tcg> {
-    let mut caps = Caps {
-        tcg: discover_tcg(d, bus),
-        ..Caps::default()
-    };
-    add_tcg(d, &mut caps);
-    caps.tcg
-}
-
-/// Level 0 Discovery over the drive's own bus.
-fn discover_tcg(d: &dyn Passthrough, bus: Bus) -> Option<dev::tcg::Tcg> {
-    match bus {
-        Bus::Nvme => dev::tcg::discover("nvme", d, false),
-        Bus::Ata => dev::tcg::discover("sata", d, true),
-        Bus::Scsi => dev::tcg::discover("scsi", d, false),
-    }
 }
 
 /// Leaves sanitize failure mode: NVMe Sanitize with SANACT 1, ATA SANITIZE STATUS EXT with
