@@ -258,27 +258,28 @@ pub fn describe_opal_key(b: &[u8]) -> Option<String> {
     })
 }
 
-/// What `IOC_OPAL_GET_STATUS` says (`struct opal_status`'s flags, `OPAL_FL_*`).
+/// What `IOC_OPAL_GET_STATUS` says (`struct opal_status`'s flags, `OPAL_FL_*`): whether the
+/// kernel serves the drive, and its locking as the kernel read it (no media encryption bit).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OpalStatus {
     /// The kernel found an Opal SSC it can drive.
     pub supported: bool,
-    pub locking_supported: bool,
-    pub locking_enabled: bool,
-    pub locked: bool,
-    pub mbr_enabled: bool,
-    pub mbr_done: bool,
+    pub locking: TcgLocking,
 }
 
 impl OpalStatus {
     pub fn from_flags(f: u32) -> OpalStatus {
+        let bit = |b: u32| f & b != 0;
         OpalStatus {
-            supported: f & 0x01 != 0,
-            locking_supported: f & 0x02 != 0,
-            locking_enabled: f & 0x04 != 0,
-            locked: f & 0x08 != 0,
-            mbr_enabled: f & 0x10 != 0,
-            mbr_done: f & 0x20 != 0,
+            supported: bit(0x01),
+            locking: TcgLocking {
+                supported: bit(0x02),
+                enabled: bit(0x04),
+                locked: bit(0x08),
+                mbr_enabled: bit(0x10),
+                mbr_done: bit(0x20),
+                media_encryption: false,
+            },
         }
     }
 }
@@ -522,8 +523,11 @@ pub(crate) mod tests {
     #[test]
     fn the_kernel_s_status_flags_and_the_method_statuses() {
         let s = OpalStatus::from_flags(0x0F);
-        assert!(s.supported && s.locking_supported && s.locking_enabled && s.locked);
-        assert!(!s.mbr_enabled && !s.mbr_done);
+        let l = s.locking;
+        assert!(s.supported && l.supported && l.enabled && l.locked);
+        assert!(!l.mbr_enabled && !l.mbr_done && !l.media_encryption);
+        let m = OpalStatus::from_flags(0x30).locking;
+        assert!(m.mbr_enabled && m.mbr_done && !m.enabled);
         assert_eq!(OpalStatus::from_flags(0), OpalStatus::default());
         assert_eq!(method_status(1), "NOT_AUTHORIZED");
         assert_eq!(method_status(0x12), "AUTHORITY_LOCKED_OUT");

@@ -66,14 +66,7 @@ pub(super) fn add_tcg(d: &dyn Passthrough, caps: &mut Caps) {
             if caps.tcg.is_none() {
                 caps.tcg = Some(dev::tcg::Tcg {
                     ssc: vec!["Opal (as the kernel's sed-opal reports it)".into()],
-                    locking: Some(dev::tcg::TcgLocking {
-                        supported: s.locking_supported,
-                        enabled: s.locking_enabled,
-                        locked: s.locked,
-                        mbr_enabled: s.mbr_enabled,
-                        mbr_done: s.mbr_done,
-                        ..dev::tcg::TcgLocking::default()
-                    }),
+                    locking: Some(s.locking),
                     ..dev::tcg::Tcg::default()
                 });
             }
