@@ -26,7 +26,7 @@ pub trait Passthrough: Sync {
     /// A request to the kernel's `sed-opal` with its argument struct: the ioctl's result (0,
     /// or a TCG method status). Only a real block device (and the simulated drive) has one;
     /// every other door refuses it, as a kernel without sed-opal does.
-    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+    fn sed_opal(&self, op: SedOpal, arg: &mut [u8]) -> io::Result<i32> {
         let _ = (op, arg);
         Err(io::Error::from_raw_os_error(nix::libc::ENOTTY))
     }
@@ -49,8 +49,47 @@ impl Passthrough for File {
         Ok((s.status, s.sense))
     }
 
-    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+    fn sed_opal(&self, op: SedOpal, arg: &mut [u8]) -> io::Result<i32> {
         ioctl::sed_opal(self, op.code(), arg)
+    }
+}
+
+/// The kernel's `sed-opal` requests mediasan makes (`<linux/sed-opal.h>`): the kernel builds
+/// the TCG sessions and ComPackets itself, so mediasan sends no TCG packet of its own to erase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SedOpal {
+    /// `IOC_OPAL_REVERT_TPR`: Revert of the Admin SP with the SID authority (the owner's
+    /// password): the Locking SP and its media keys are reverted to factory state.
+    RevertTper,
+    /// `IOC_OPAL_PSID_REVERT_TPR`: the same with the PSID authority (the label's code), which
+    /// works whoever owns the drive.
+    PsidRevertTper,
+    /// `IOC_OPAL_GET_STATUS`: whether the kernel's sed-opal serves the drive, and its locking.
+    GetStatus,
+}
+
+impl SedOpal {
+    /// The ioctl request code: `_IOW('p', 226 | 232, struct opal_key)`,
+    /// `_IOR('p', 236, struct opal_status)`.
+    pub fn code(self) -> u32 {
+        match self {
+            SedOpal::RevertTper => 0x4108_70E2,
+            SedOpal::PsidRevertTper => 0x4108_70E8,
+            SedOpal::GetStatus => 0x8008_70EC,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SedOpal::RevertTper => "IOC_OPAL_REVERT_TPR",
+            SedOpal::PsidRevertTper => "IOC_OPAL_PSID_REVERT_TPR",
+            SedOpal::GetStatus => "IOC_OPAL_GET_STATUS",
+        }
+    }
+
+    /// The size of its argument, from the request code.
+    pub fn arg_len(self) -> usize {
+        (self.code() >> 16 & 0x3FFF) as usize
     }
 }
 
@@ -105,7 +144,7 @@ impl<T: Passthrough + Send + ?Sized> Passthrough for std::sync::Arc<T> {
         self.as_ref().scsi(cdb, dir, data, timeout_ms)
     }
 
-    fn sed_opal(&self, op: super::tcg::SedOpal, arg: &mut [u8]) -> io::Result<i32> {
+    fn sed_opal(&self, op: SedOpal, arg: &mut [u8]) -> io::Result<i32> {
         self.as_ref().sed_opal(op, arg)
     }
 }

@@ -7,6 +7,7 @@
 
 use super::ata;
 use super::nvme::AdminCmd;
+pub use super::passthrough::SedOpal;
 use super::passthrough::{DataDir, Passthrough};
 pub use crate::contract::media::{Tcg, TcgLocking};
 
@@ -192,48 +193,9 @@ impl Drop for Secret {
     }
 }
 
-/// The kernel's `sed-opal` requests mediasan makes (`<linux/sed-opal.h>`): the kernel builds
-/// the TCG sessions and ComPackets itself, so mediasan sends no TCG packet of its own to erase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SedOpal {
-    /// `IOC_OPAL_REVERT_TPR`: Revert of the Admin SP with the SID authority (the owner's
-    /// password): the Locking SP and its media keys are reverted to factory state.
-    RevertTper,
-    /// `IOC_OPAL_PSID_REVERT_TPR`: the same with the PSID authority (the label's code), which
-    /// works whoever owns the drive.
-    PsidRevertTper,
-    /// `IOC_OPAL_GET_STATUS`: whether the kernel's sed-opal serves the drive, and its locking.
-    GetStatus,
-}
-
 /// `struct opal_key`: lr (u8), key_len (u8), key_type (u8, 0 = the key is in the struct) and
 /// 5 bytes of padding, then 256 bytes of key.
 pub const OPAL_KEY_BYTES: usize = 264;
-
-impl SedOpal {
-    /// The ioctl request code: `_IOW('p', 226 | 232, struct opal_key)`,
-    /// `_IOR('p', 236, struct opal_status)`.
-    pub fn code(self) -> u32 {
-        match self {
-            SedOpal::RevertTper => 0x4108_70E2,
-            SedOpal::PsidRevertTper => 0x4108_70E8,
-            SedOpal::GetStatus => 0x8008_70EC,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SedOpal::RevertTper => "IOC_OPAL_REVERT_TPR",
-            SedOpal::PsidRevertTper => "IOC_OPAL_PSID_REVERT_TPR",
-            SedOpal::GetStatus => "IOC_OPAL_GET_STATUS",
-        }
-    }
-
-    /// The size of its argument, from the request code.
-    pub fn arg_len(self) -> usize {
-        (self.code() >> 16 & 0x3FFF) as usize
-    }
-}
 
 /// The `struct opal_key` of a revert: locking range 0, the key in the struct.
 pub fn opal_key(key: &[u8]) -> [u8; OPAL_KEY_BYTES] {
