@@ -442,7 +442,8 @@ pub struct DeviceOpts {
     pub no_canaries: bool,
 
     /// The PSID printed on a self-encrypting drive's label, for a policy naming
-    /// tcg-psid-revert (`-`: read it from standard input). Never logged, never in a certificate.
+    /// tcg-psid-revert (`-`: read it from standard input); one target only, never on a bench
+    /// (other drives would count it as a wrong try). Never logged, never in a certificate.
     #[arg(long, value_name = "CODE", help_heading = "Device commands")]
     pub psid: Option<String>,
 

@@ -506,6 +506,13 @@ impl Sanitize {
     /// # Errors
     /// As [`Sanitize::new`].
     pub fn build(targets: &[PathBuf], o: &WipeOpts, d: &DeviceOpts) -> Result<Sanitize> {
+        if d.psid.is_some() && targets.len() > 1 {
+            return Err(Error::Usage(
+                "--psid is one drive's code (from its label), and every other drive would count it as a \
+                 wrong try toward its lockout: give one target with it"
+                    .into(),
+            ));
+        }
         let wipe = Wipe::for_sanitize(targets, o)?;
         let simulate = match o.seams.simulate() {
             None => None,
@@ -597,6 +604,11 @@ impl Bench {
                 !o.record.asset_tag.is_empty(),
                 "--asset-tag (an asset tag names one drive, and a bench takes many: give each drive's \
                  in a --manifest keyed by serial, wwn or target, a bay's /dev/disk/by-path name)",
+            ),
+            (
+                a.device.psid.is_some(),
+                "--psid (a PSID is one drive's code: every other drive would count it as a wrong try \
+                 toward its lockout; revert a drive with its own PSID by `mediasan purge`)",
             ),
         ];
         if let Some((_, what)) = pointless.iter().find(|(given, _)| *given) {

@@ -278,6 +278,22 @@ fn sanitize_takes_a_tcg_revert_only_with_its_credential() {
     assert!(!serde_json::to_string(purged[0])
         .unwrap()
         .contains("sim-owner-sid"));
+    // A PSID is one drive's: never sent to several (each wrong try counts toward a lockout).
+    for args in [
+        &["sanitize", "a.img", "b.img", "--psid", "CODE", "--yes"][..],
+        &[
+            "bench",
+            "--include",
+            "/dev/disk/by-path/none*",
+            "--psid",
+            "CODE",
+        ],
+    ] {
+        let out = env.cmd().args(args).output().unwrap();
+        assert_code(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--psid") && err.contains("wrong try"), "{err}");
+    }
 }
 
 #[test]
