@@ -491,10 +491,36 @@ pub(crate) mod tests {
         let m = OpalStatus::from_flags(0x30).locking;
         assert!(m.mbr_enabled && m.mbr_done && !m.enabled);
         assert_eq!(OpalStatus::from_flags(0), OpalStatus::default());
-        assert_eq!(method_status(1), "NOT_AUTHORIZED");
-        assert_eq!(method_status(0x12), "AUTHORITY_LOCKED_OUT");
-        assert_eq!(method_status(0x3F), "FAIL");
-        assert_eq!(method_status(0x55), "an unknown status");
+        // TCG Storage Architecture Core Specification 2.01, Table 166 (Status Codes); 02h,
+        // 0Bh, 0Dh and 0Eh are obsolete or reserved there.
+        let table = [
+            (0x00, "SUCCESS"),
+            (0x01, "NOT_AUTHORIZED"),
+            (0x03, "SP_BUSY"),
+            (0x04, "SP_FAILED"),
+            (0x05, "SP_DISABLED"),
+            (0x06, "SP_FROZEN"),
+            (0x07, "NO_SESSIONS_AVAILABLE"),
+            (0x08, "UNIQUENESS_CONFLICT"),
+            (0x09, "INSUFFICIENT_SPACE"),
+            (0x0A, "INSUFFICIENT_ROWS"),
+            (0x0C, "INVALID_PARAMETER"),
+            (0x0F, "TPER_MALFUNCTION"),
+            (0x10, "TRANSACTION_FAILURE"),
+            (0x11, "RESPONSE_OVERFLOW"),
+            (0x12, "AUTHORITY_LOCKED_OUT"),
+            (0x3F, "FAIL"),
+        ];
+        for (code, name) in table {
+            assert_eq!(method_status(code), name, "{code:#04x}");
+        }
+        for unknown in [0x02, 0x0B, 0x0D, 0x0E, 0x13, 0x3E, 0x40, -1] {
+            assert_eq!(
+                method_status(unknown),
+                "an unknown status",
+                "{unknown:#04x}"
+            );
+        }
         let opal = |ssc: &str| Tcg {
             ssc: vec![ssc.into()],
             ..Tcg::default()

@@ -3288,6 +3288,8 @@ mod tests {
         assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
         let after = c.media.tcg_after.clone().expect("discovery read again");
         assert!(!after.locking.unwrap().enabled);
+        // Read through the drive's own door (its SSC named), not only the kernel's word.
+        assert_eq!(after.ssc, ["Opal 2"]);
         assert!(c.media.tcg.clone().unwrap().locking.unwrap().enabled);
         let json = serde_json::to_string(&c).unwrap();
         assert!(
@@ -3364,6 +3366,13 @@ mod tests {
         r.dry_run = false;
         let e = prepare(&drive(&s), &r, q).err().unwrap().to_string();
         assert!(e.contains("needs the owner's SID password"), "{e}");
+        let mut r = tcg_request(Some(Method::TcgPsidRevert), None, Some(SIM_SID));
+        r.dry_run = false;
+        let e = prepare(&drive(&s), &r, q).err().unwrap().to_string();
+        assert!(
+            e.contains("needs the PSID printed on the drive's label"),
+            "{e}"
+        );
         // With the SID: tcg-revert; with a drive crypto erase too, that one first.
         let p = prepare(&drive(&s), &tcg_request(None, None, Some(SIM_SID)), q).unwrap();
         assert_eq!(p.method, Method::TcgRevert);

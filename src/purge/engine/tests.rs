@@ -1025,9 +1025,24 @@ fn an_opal_drive_the_kernel_does_not_serve_has_its_reverts_blocked_and_said_why(
         None,
     )
     .unwrap();
-    let l = caps.tcg.expect("from the kernel").locking.unwrap();
-    assert!(l.enabled && l.locked);
+    let t = caps.tcg.expect("from the kernel");
+    assert_eq!(t.ssc, ["Opal (as the kernel's sed-opal reports it)"]);
+    let l = t.locking.unwrap();
+    assert!(l.supported && l.enabled && l.locked && !l.mbr_enabled && !l.mbr_done);
     assert!(caps.supported.contains(&Method::TcgPsidRevert));
+    // A kernel that answers but does not serve the drive: blocked, saying so.
+    let caps = probe(
+        &OpalDoor {
+            discovery: disc(false),
+            kernel: Some(0x00),
+        },
+        Bus::Scsi,
+        None,
+    )
+    .unwrap();
+    let why = &caps.blocker(Method::TcgPsidRevert).expect("blocked").why;
+    assert!(why.contains("no Opal it can drive"), "{why}");
+    assert_eq!(caps.sed_opal, None);
     // Neither: no Revert offered.
     let caps = probe(
         &OpalDoor {
