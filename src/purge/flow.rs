@@ -1633,6 +1633,9 @@ pub fn resume(
     };
     // Only a drive that may still be sanitizing leaves something for yet another run.
     let again = followed && matches!(waited, Waited::Stopped(..) | Waited::Lost(_));
+    if method::tcg(m) {
+        o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
+    }
     finish(d, &pending.rule, &evidence, waited, &mut o, obs);
     Ok(settled(d, o, pending, again, r, signals))
 }
@@ -3392,6 +3395,50 @@ mod tests {
         let s = setup("crypto");
         let p = prepare(&drive(&s), &tcg_request(None, None, Some(SIM_SID)), q).unwrap();
         assert!(!p.caps.supported.iter().any(|m| method::tcg(*m)));
+    }
+
+    /// A Revert is one blocking ioctl: a run that ended after it returned is certified by a
+    /// later one from its canaries (with the TCG state read again then); one that ended while
+    /// it ran (the journal still "planned") is INCOMPLETE, never PASS.
+    #[test]
+    fn a_revert_whose_return_nobody_saw_is_never_certified() {
+        use crate::purge::sim::SIM_PSID;
+        let s = setup("opal-owned");
+        let d = drive(&s);
+        let r = tcg_request(Some(Method::TcgPsidRevert), Some(SIM_PSID), None);
+        assert!(prepared_and_run(&s, &d, &r).pending.is_none());
+        let mut j = match crate::journal::load::<Pending>(&s.keeper.path, &s.keeper.mac).unwrap() {
+            Some(Found::Valid(j)) => *j,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(j.stage, Stage::Sent, "the ioctl returned");
+        // The later run needs no credential: nothing is sent again.
+        let later = request(Method::TcgPsidRevert);
+        let ran = resume(
+            &d,
+            j.clone(),
+            &later,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let c = certify(&d, ran);
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        assert_eq!(
+            c.media.tcg_after.and_then(|t| t.locking).map(|l| l.enabled),
+            Some(false)
+        );
+        j.stage = Stage::Planned;
+        let ran = resume(&d, j, &later, &Signals::default(), &crate::progress::Quiet).unwrap();
+        let c = certify(&d, ran);
+        assert_eq!(c.result, Verdict::Incomplete);
+        assert!(
+            c.reasons
+                .iter()
+                .any(|w| w.contains("whether the drive ran it to the end is unknown")),
+            "{:?}",
+            c.reasons
+        );
     }
 
     #[test]
