@@ -583,9 +583,11 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
         return Ok(m);
     }
     // A locked drive's way out is the PSID revert: with the PSID given, nist-purge takes it.
-    let locked = caps.locking().is_some_and(|l| l.locked);
     let psid = Method::TcgPsidRevert;
-    if locked && r.psid.is_some() && caps.supported.contains(&psid) && caps.blocker(psid).is_none()
+    if caps.locked()
+        && r.psid.is_some()
+        && caps.supported.contains(&psid)
+        && caps.blocker(psid).is_none()
     {
         return Ok(psid);
     }
@@ -700,7 +702,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
     // that follows could be judged, so nothing is written — except the PSID revert, which is
     // the way out, and whose certificate says it proves nothing.
-    let locked = caps.locking().is_some_and(|l| l.locked);
+    let locked = caps.locked();
     if let Some(why) = caps.tcg.as_ref().and_then(|t| {
         device::tcg::locked_range(
             t,

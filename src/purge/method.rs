@@ -278,6 +278,16 @@ pub fn tcg(m: Method) -> bool {
     matches!(m, Method::TcgRevert | Method::TcgPsidRevert)
 }
 
+/// The flag that gives the credential a TCG Revert is sent with (`--psid` for the PSID,
+/// `--sid-file` for the owner's password); `None` for every other method.
+pub fn credential_flag(m: Method) -> Option<&'static str> {
+    match m {
+        Method::TcgPsidRevert => Some("--psid"),
+        Method::TcgRevert => Some("--sid-file"),
+        _ => None,
+    }
+}
+
 /// `supported` with the TCG Reverts added after the bus's own Purge-grade crypto erases and
 /// before anything else: IEEE 2883 ranks crypto erase first, and a drive's own sanitize needs
 /// no credential.

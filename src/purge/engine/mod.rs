@@ -165,6 +165,11 @@ impl Caps {
         self.tcg.as_ref().and_then(|t| t.locking)
     }
 
+    /// A range of a self-encrypting drive is locked now.
+    pub fn locked(&self) -> bool {
+        self.locking().is_some_and(|l| l.locked)
+    }
+
     /// The drive's estimate for `m`.
     pub fn estimate(&self, m: Method) -> Option<Estimate> {
         self.estimates

@@ -518,11 +518,7 @@ pub(super) fn prepare(
         return Err(Unavailable::Lacks(format!(
             "{} needs {} (not given)",
             m.name(),
-            if m == Method::TcgPsidRevert {
-                "--psid"
-            } else {
-                "--sid-file"
-            }
+            method::credential_flag(m).unwrap_or_default()
         )));
     }
     let r = flow::Request {
