@@ -1055,3 +1055,19 @@ fn an_opal_drive_the_kernel_does_not_serve_has_its_reverts_blocked_and_said_why(
     .unwrap();
     assert!(!caps.supported.iter().any(|m| method::tcg(*m)));
 }
+
+/// The kernel's own ENOTSUPP (524), what sed-opal answers for a drive without Opal, reached no
+/// drive: a refusal ("erased nothing"), never an outcome left unknown.
+#[test]
+fn the_kernel_s_enotsupp_is_a_refusal() {
+    let e = io::Error::from_raw_os_error(524);
+    assert!(matches!(
+        StartError::transport("IOC_OPAL_PSID_REVERT_TPR", &e),
+        StartError::Refused(_)
+    ));
+    let lost = io::Error::from_raw_os_error(nix::libc::EIO);
+    assert!(matches!(
+        StartError::transport("IOC_OPAL_PSID_REVERT_TPR", &lost),
+        StartError::Unknown(_)
+    ));
+}
