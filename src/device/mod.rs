@@ -20,6 +20,7 @@ pub mod safety;
 pub mod scsi;
 pub mod subsystem;
 pub mod tcg;
+pub mod tcg_session;
 pub mod zones;
 
 use std::fs::{File, OpenOptions};
