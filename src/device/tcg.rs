@@ -17,36 +17,59 @@ pub const DISCOVERY_LEN: u32 = 2048;
 
 /// SECURITY PROTOCOL IN (A2h): protocol 01h, ComID 0001h, INC_512 0, 2048 bytes.
 pub fn discovery_scsi() -> [u8; 12] {
-    let [a, b, c, d] = DISCOVERY_LEN.to_be_bytes();
-    [0xA2, 0x01, 0x00, 0x01, 0x00, 0x00, a, b, c, d, 0x00, 0x00]
+    if_scsi(false, 0x0001, DISCOVERY_LEN)
 }
 
 /// TRUSTED RECEIVE (5Ch, PIO data-in) in ATA PASS-THROUGH(16): FEATURES the protocol (01h),
 /// COUNT the length in 512-byte blocks (4), LBA 7:0 its high byte (0), LBA 23:8 the ComID,
 /// DEVICE 0 (the registers sedutil-cli sends, in its 12-byte form).
 pub fn discovery_ata() -> [u8; 16] {
-    ata::cdb(
-        &ata::TaskFile {
-            features: 0x01,
-            count: (DISCOVERY_LEN / 512) as u16,
-            lba: 0x0001 << 8,
-            device: 0,
-            command: 0x5C,
-        },
-        ata::Protocol::PioDataIn,
-        false,
-        false,
-    )
+    if_ata(false, 0x0001, DISCOVERY_LEN)
 }
 
 /// NVMe Security Receive (82h): CDW10 SECP 01h (31:24), SPSP ComID 0001h (23:8), NSSF 0;
 /// CDW11 the allocation length.
 pub fn discovery_nvme() -> AdminCmd {
+    if_nvme(false, 0x0001, DISCOVERY_LEN)
+}
+
+/// IF-SEND (`send`) or IF-RECV of `len` bytes with security protocol 01h and `comid` as SCSI
+/// SECURITY PROTOCOL OUT (B5h) or IN (A2h), INC_512 0.
+pub fn if_scsi(send: bool, comid: u16, len: u32) -> [u8; 12] {
+    let [a, b, c, d] = len.to_be_bytes();
+    let [h, l] = comid.to_be_bytes();
+    let op = if send { 0xB5 } else { 0xA2 };
+    [op, 0x01, h, l, 0x00, 0x00, a, b, c, d, 0x00, 0x00]
+}
+
+/// The same as ATA TRUSTED SEND (5Eh, PIO data-out) or TRUSTED RECEIVE (5Ch, PIO data-in) in
+/// ATA PASS-THROUGH(16): `len` a multiple of 512.
+pub fn if_ata(send: bool, comid: u16, len: u32) -> [u8; 16] {
+    ata::cdb(
+        &ata::TaskFile {
+            features: 0x01,
+            count: (len / 512) as u16,
+            lba: u64::from(comid) << 8,
+            device: 0,
+            command: if send { 0x5E } else { 0x5C },
+        },
+        if send {
+            ata::Protocol::PioDataOut
+        } else {
+            ata::Protocol::PioDataIn
+        },
+        false,
+        false,
+    )
+}
+
+/// The same as NVMe Security Send (81h) or Security Receive (82h).
+pub fn if_nvme(send: bool, comid: u16, len: u32) -> AdminCmd {
     AdminCmd {
-        opcode: 0x82,
-        cdw10: 0x01 << 24 | 0x0001 << 8,
-        cdw11: DISCOVERY_LEN,
-        data_len: DISCOVERY_LEN,
+        opcode: if send { 0x81 } else { 0x82 },
+        cdw10: 0x01 << 24 | u32::from(comid) << 8,
+        cdw11: len,
+        data_len: len,
         ..AdminCmd::default()
     }
 }
@@ -146,7 +169,8 @@ pub fn decode(d: &[u8]) -> Option<Tcg> {
     Some(t)
 }
 
-/// A TCG credential: an owner's SID password or the PSID printed on a drive's label. Never
+/// A TCG credential: an owner's SID password, the PSID printed on a drive's label, or an
+/// Enterprise drive's EraseMaster password. Never
 /// printed (its `Debug` says `withheld`), never in a certificate or journal, zeroed when
 /// dropped.
 #[derive(Clone, PartialEq, Eq)]
