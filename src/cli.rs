@@ -452,6 +452,11 @@ pub struct DeviceOpts {
     #[arg(long, value_name = "FILE", help_heading = "Device commands")]
     pub sid_file: Option<PathBuf>,
 
+    /// A file holding a TCG Enterprise drive's EraseMaster password, for a policy naming
+    /// tcg-erase (or nist-purge on an Enterprise drive). Never logged, never in a certificate.
+    #[arg(long, value_name = "FILE", help_heading = "Device commands")]
+    pub erase_master_file: Option<PathBuf>,
+
     /// Allow an ATA security erase that a policy names through a USB or unknown bridge, which
     /// can leave the drive locked (it is never chosen there otherwise).
     #[arg(long, help_heading = "Device commands")]
@@ -765,6 +770,11 @@ pub struct PurgeArgs {
     /// tcg-revert. Never logged, never in the certificate.
     #[arg(long, value_name = "FILE")]
     pub sid_file: Option<PathBuf>,
+
+    /// A file holding a TCG Enterprise drive's EraseMaster password, for --method tcg-erase
+    /// (which erases every band). Never logged, never in the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub erase_master_file: Option<PathBuf>,
 
     /// Before the command, save the logs a vendor's failure analysis needs and the purge does
     /// not keep (NVMe SMART/Health and Error Information; ATA SMART data and error log) beside

@@ -411,7 +411,8 @@ impl Purge {
                 allow_bridged_erase: a.allow_bridged_security_erase,
                 no_deallocate: no_deallocate(a.no_deallocate),
                 psid: psid(a.psid.as_deref())?,
-                sid: sid(a.sid_file.as_deref())?,
+                sid: secret_file("--sid-file", a.sid_file.as_deref())?,
+                erase_master: secret_file("--erase-master-file", a.erase_master_file.as_deref())?,
             },
             unlock: a.unlock,
             resume: a.resume,
@@ -448,22 +449,22 @@ fn psid(flag: Option<&str>) -> Result<Option<crate::device::tcg::Secret>> {
         .map_err(|why| Error::Usage(format!("--psid: {why}")))
 }
 
-/// `--sid-file FILE`: the file's text without its line end. The copy read is zeroed.
-fn sid(flag: Option<&std::path::Path>) -> Result<Option<crate::device::tcg::Secret>> {
-    let Some(path) = flag else { return Ok(None) };
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::Usage(format!(
-            "--sid-file {}: cannot read it: {e}",
-            path.display()
-        ))
-    })?;
+/// `--sid-file FILE` (or `--erase-master-file FILE`, as `flag` names it): the file's text
+/// without its line end. The copy read is zeroed.
+fn secret_file(
+    flag: &str,
+    path: Option<&std::path::Path>,
+) -> Result<Option<crate::device::tcg::Secret>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Usage(format!("{flag} {}: cannot read it: {e}", path.display())))?;
     let secret = std::str::from_utf8(&bytes)
         .map_err(|_| "it is not UTF-8 text".to_string())
         .and_then(crate::device::tcg::Secret::new);
     forget(bytes);
     secret
         .map(Some)
-        .map_err(|why| Error::Usage(format!("--sid-file {}: {why}", path.display())))
+        .map_err(|why| Error::Usage(format!("{flag} {}: {why}", path.display())))
 }
 
 /// Zeroes a credential's transient copy before it is freed.
@@ -543,7 +544,8 @@ impl Sanitize {
                 allow_bridged_erase: d.allow_bridged_security_erase,
                 no_deallocate: no_deallocate(d.no_deallocate),
                 psid: psid(d.psid.as_deref())?,
-                sid: sid(d.sid_file.as_deref())?,
+                sid: secret_file("--sid-file", d.sid_file.as_deref())?,
+                erase_master: secret_file("--erase-master-file", d.erase_master_file.as_deref())?,
             },
             simulate,
             wipe,

@@ -391,8 +391,18 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
         ));
     }
     // A Revert resets the Locking SP: a drive that still reports locking on did not revert.
+    // An Enterprise Erase resets each band's locking, but the SP stays: a range still locked
+    // was not erased.
     if let Some(l) = o.tcg_after.as_ref().and_then(|t| t.locking) {
-        if l.enabled || l.locked {
+        if o.method == "tcg-erase" {
+            if l.locked {
+                fail.push(format!(
+                    "after {}, the drive still reports a band locked (TCG Level 0 Discovery): the Erase did \
+                     not reset every band",
+                    o.method
+                ));
+            }
+        } else if l.enabled || l.locked {
             fail.push(format!(
                 "after {}, the drive still reports locking {} (TCG Level 0 Discovery): the Revert did not \
                  reset its Locking SP",
@@ -475,7 +485,11 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
     c.verification = o.verification;
     c.notes = vec![format!(
         "Sanitized by the drive's own {}; verified at {} sampled locations: {}.",
-        if o.method.starts_with("tcg-") {
+        if o.method == "tcg-erase" {
+            "TCG Enterprise Erase of every band (tcg-erase, in a TCG session mediasan opened with the \
+             drive, authenticated as EraseMaster)"
+                .to_string()
+        } else if o.method.starts_with("tcg-") {
             format!(
                 "TCG Revert ({}, sent through the kernel's sed-opal)",
                 o.method

@@ -217,6 +217,9 @@ pub struct Request {
     pub psid: Option<crate::device::tcg::Secret>,
     /// `--sid-file`: the owner's SID password, for tcg-revert (never logged).
     pub sid: Option<crate::device::tcg::Secret>,
+    /// `--erase-master-file`: a TCG Enterprise drive's EraseMaster password, for tcg-erase
+    /// (never logged).
+    pub erase_master: Option<crate::device::tcg::Secret>,
 }
 
 impl Request {
@@ -240,23 +243,30 @@ impl Request {
             no_deallocate: NoDeallocate::Auto,
             psid: None,
             sid: None,
+            erase_master: None,
         }
     }
 
     /// The credential `m` is sent with: the PSID for tcg-psid-revert, the SID password for
-    /// tcg-revert, none for the rest.
+    /// tcg-revert, the EraseMaster password for tcg-erase, none for the rest.
     pub fn credential(&self, m: Method) -> Option<&crate::device::tcg::Secret> {
         match m {
             Method::TcgPsidRevert => self.psid.as_ref(),
             Method::TcgRevert => self.sid.as_ref(),
+            Method::TcgErase => self.erase_master.as_ref(),
             _ => None,
         }
     }
 }
 
-/// Why a TCG Revert cannot be sent without its credential, and how to give it.
+/// Why a TCG method cannot be sent without its credential, and how to give it.
 fn needs_credential(m: Method) -> String {
     match m {
+        Method::TcgErase => format!(
+            "{} needs the drive's TCG Enterprise EraseMaster password: add --erase-master-file FILE (a \
+             file holding it)",
+            m.name()
+        ),
         Method::TcgPsidRevert => format!(
             "{} needs the PSID printed on the drive's label: add --psid CODE (or --psid - to read it from \
              standard input)",
@@ -529,7 +539,10 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
         format!(
             "the drive does not report support for {}{}; it supports: {}",
             m.name(),
-            if method::tcg(m) {
+            if m == Method::TcgErase {
+                " (its TCG Level 0 Discovery shows no Enterprise Security Subsystem Class)"
+                    .to_string()
+            } else if method::tcg(m) {
                 format!(
                     " (it answers no TCG Opal discovery, and {})",
                     caps.sed_opal_says
@@ -634,9 +647,14 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
         }
         let blocked = purges().find_map(|m| caps.blocker(*m));
         if let (None, Some(m)) = (blocked, purges().find(|m| method::tcg(**m))) {
+            let what = if *m == Method::TcgErase {
+                "the TCG Enterprise Erase"
+            } else {
+                "a TCG Revert"
+            };
             return refused(
                 &d.probe,
-                format!("its only Purge is a TCG Revert: {}", needs_credential(*m)),
+                format!("its only Purge is {what}: {}", needs_credential(*m)),
             );
         }
         refused(&d.probe, blocked.map_or(why, |b| b.why.clone()))
@@ -700,17 +718,23 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         check_supported(d, m, &caps)?;
     }
     // A locked range can be neither written (the canaries) nor read (the samples): nothing
-    // that follows could be judged, so nothing is written — except the PSID revert, which is
-    // the way out, and whose certificate says it proves nothing.
+    // that follows could be judged, so nothing is written — except the PSID revert and the
+    // Enterprise Erase (EraseMaster erases a locked band), the ways out, whose certificates
+    // say they prove nothing.
     let locked = caps.locked();
     if let Some(why) = caps.tcg.as_ref().and_then(|t| {
         device::tcg::locked_range(
             t,
             "its data can be neither written nor read, so the purge could not be judged",
-            ", then purge (mediasan sends the PSID revert itself: --method tcg-psid-revert --psid CODE)",
+            if engine::tper(&caps, d.bus).is_some() {
+                ", then purge (mediasan erases every band of a TCG Enterprise drive itself as EraseMaster, \
+                 locked or not: --method tcg-erase --erase-master-file FILE)"
+            } else {
+                ", then purge (mediasan sends the PSID revert itself: --method tcg-psid-revert --psid CODE)"
+            },
         )
     }) {
-        if m != Method::TcgPsidRevert {
+        if m != Method::TcgPsidRevert && m != Method::TcgErase {
             return Err(refused(&d.probe, why));
         }
     }
@@ -729,13 +753,22 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     let mut warnings = Vec::new();
     if locked {
         warnings.push(
-            "the drive is locked: nothing can be written or read before the Revert, so the read-back \
+            "the drive is locked: nothing can be written or read before the erase, so the read-back \
              cannot show the erase and the certificate will be INCOMPLETE; once it is unlocked, purge it \
              again for one that proves it"
                 .into(),
         );
     }
-    if method::tcg(m) {
+    if m == Method::TcgErase {
+        warnings.push(
+            "a TCG Enterprise Erase gives every band (Band0 to the drive's MaxRanges) a new key and resets \
+             its locking settings: the data of every band is gone"
+                .into(),
+        );
+        if r.credential(m).is_none() {
+            warnings.push(needs_credential(m));
+        }
+    } else if method::tcg(m) {
         warnings.push(
             "a TCG Revert returns the drive's security to its factory state: every owner's password, \
              locking range and MBR shadow is gone with the data"
@@ -854,6 +887,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         scsi_pi_type: caps.capacity.map_or(0, |c| c.pi_type),
         capacity: d.media.size(),
         estimate,
+        tper: engine::tper(&caps, d.bus),
     };
     let (block_fails, crypto_fails) = caps.reads_fail_after_erase;
     let unreadable = match m.technique() {
@@ -1012,6 +1046,10 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
     }
     let tcg = method::tcg(p.method);
     let supports = match d.bus {
+        _ if p.method == Method::TcgErase => {
+            "TCG Level 0 Discovery reports the Enterprise Security Subsystem Class, whose Erase replaces \
+             each band's media encryption key"
+        }
         _ if tcg => {
             "TCG Level 0 Discovery (or the kernel's sed-opal) reports an Opal Security Subsystem Class, \
              whose Revert replaces the Locking SP's media encryption keys"
@@ -1025,6 +1063,7 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
     };
     // An Opal drive says in its Locking feature whether it encrypts the media.
     let encrypts = p.caps.locking().is_some_and(|l| l.media_encryption);
+    let erase = p.method == Method::TcgErase;
     let p = |requirement: &str, status: &str, evidence: &str| cert::Precondition {
         requirement: requirement.into(),
         status: status.into(),
@@ -1041,9 +1080,15 @@ fn preconditions(d: &Drive, p: &Prepared) -> Vec<cert::Precondition> {
                 "all user data, in every user-addressable and spare location, is encrypted with the key \
                  that is changed",
                 "reported",
-                "TCG Level 0 Discovery, Locking feature: Media Encryption is set (the Opal SSC encrypts all \
-                 user data with the locking ranges' keys, which the Revert replaces); spare locations are \
-                 the vendor's word",
+                if erase {
+                    "TCG Level 0 Discovery, Locking feature: Media Encryption is set (the Enterprise SSC \
+                     encrypts all user data with the bands' keys, and the Erase replaced the key of every \
+                     band, Band0 to MaxRanges); spare locations are the vendor's word"
+                } else {
+                    "TCG Level 0 Discovery, Locking feature: Media Encryption is set (the Opal SSC encrypts \
+                     all user data with the locking ranges' keys, which the Revert replaces); spare \
+                     locations are the vendor's word"
+                },
             )
         } else {
             p(
@@ -1536,9 +1581,14 @@ pub fn run(
     let resumable = finish(d, &p.rule, &sampled.evidence, waited, &mut o, obs);
     if p.locked && o.drive_failed.is_none() {
         o.unresolved = Some(format!(
-            "the drive was locked before the Revert: nothing could be written or read there beforehand, so \
+            "the drive was locked before the {}: nothing could be written or read there beforehand, so \
              the read-back cannot show the erase; it is unlocked now, so purge it again (`mediasan purge {}`) \
              for a certificate that proves it",
+            if p.method == Method::TcgErase {
+                "Erase"
+            } else {
+                "Revert"
+            },
             d.probe.path.display()
         ));
     }
@@ -3485,6 +3535,177 @@ mod tests {
             .algorithm
             .starts_with("none: the drive was locked"));
         assert_eq!(c.verification.bytes_read, 0);
+        assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
+    }
+
+    fn enterprise_request(m: Option<Method>, password: Option<&str>) -> Request {
+        Request {
+            method: m,
+            erase_master: password.map(|t| crate::device::tcg::Secret::new(t).unwrap()),
+            ..request(Method::TcgErase)
+        }
+    }
+
+    #[test]
+    fn an_enterprise_erase_of_every_band_in_mediasan_s_own_session_is_proven_by_the_canaries() {
+        use crate::purge::sim_tcg::SIM_ERASE_MASTER;
+        let s = setup("enterprise");
+        let d = drive(&s);
+        let r = enterprise_request(Some(Method::TcgErase), Some(SIM_ERASE_MASTER));
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(
+            p.warnings.iter().any(|w| w.contains("every band")),
+            "{:?}",
+            p.warnings
+        );
+        // The dry run shows every ComPacket, the challenge withheld.
+        let labels: Vec<&str> = p.bytes.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(p.bytes.len(), 5, "{labels:?}");
+        assert!(labels[1].contains("withheld") && labels[3].contains("Erase Band0"));
+        assert_eq!(
+            p.bytes[3].fields().unwrap(),
+            "ComPacket to ComID 0x07fe, TSN 1 HSN 105: Erase on Band0"
+        );
+        let ran = prepared_and_run(&s, &d, &r);
+        let c = certify(&d, ran);
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        assert!(c.notes[0].contains("TCG Enterprise Erase of every band"));
+        let after = c.media.tcg_after.clone().expect("discovery read again");
+        assert_eq!(after.ssc, ["Enterprise"]);
+        assert!(!after.locking.unwrap().locked);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains(SIM_ERASE_MASTER));
+        let cmd = c.sanitization.command.clone().unwrap();
+        assert!(cmd
+            .preconditions
+            .iter()
+            .any(|x| x.status == "reported" && x.evidence.contains("every band")));
+    }
+
+    #[test]
+    fn an_enterprise_erase_with_a_wrong_password_is_refused_and_a_failed_or_lying_one_is_fail() {
+        use crate::purge::sim_tcg::SIM_ERASE_MASTER;
+        let s = setup("enterprise");
+        let d = drive(&s);
+        let before = s.sim.media.contents();
+        let r = enterprise_request(Some(Method::TcgErase), Some("not-the-password"));
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let e = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            e.contains("did not accept the EraseMaster password") && e.contains("erased nothing"),
+            "{e}"
+        );
+        assert!(!e.contains("not-the-password"), "{e}");
+        // Only the canaries were written; no band got a new key.
+        let after = s.sim.media.contents();
+        let same = before.iter().zip(&after).filter(|(a, b)| a == b).count();
+        assert!(same > before.len() * 9 / 10, "{same} of {}", before.len());
+        // A drive that answers FAIL to the Erase: refused (no band was erased). One that says
+        // success and changes nothing: FAIL by the canaries.
+        let s = setup("enterprise-refuses");
+        let d = drive(&s);
+        let r = enterprise_request(Some(Method::TcgErase), Some(SIM_ERASE_MASTER));
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        let e = run(
+            &d,
+            &p,
+            &r,
+            &s.keeper,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            e.contains("FAIL (TCG status 0x3f)") && e.contains("Band0"),
+            "{e}"
+        );
+        let s = setup("enterprise,liar");
+        let d = drive(&s);
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        assert_eq!(c.result, Verdict::Fail);
+        assert!(
+            c.reasons.iter().any(|x| x.contains("still readable")),
+            "{:?}",
+            c.reasons
+        );
+    }
+
+    #[test]
+    fn nist_purge_takes_the_enterprise_erase_only_with_its_password_and_a_locked_drive_is_incomplete(
+    ) {
+        use crate::purge::sim_tcg::SIM_ERASE_MASTER;
+        let q = &crate::progress::Quiet;
+        let s = setup("enterprise");
+        let e = prepare(&drive(&s), &enterprise_request(None, None), q)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("only Purge is the TCG Enterprise Erase")
+                && e.contains("--erase-master-file"),
+            "{e}"
+        );
+        let p = prepare(
+            &drive(&s),
+            &enterprise_request(None, Some(SIM_ERASE_MASTER)),
+            q,
+        )
+        .unwrap();
+        assert_eq!(p.method, Method::TcgErase);
+        // No Opal: no Revert offered; the drive's own crypto erase ranks first.
+        let s = setup("crypto,block,enterprise");
+        let p = prepare(
+            &drive(&s),
+            &enterprise_request(None, Some(SIM_ERASE_MASTER)),
+            q,
+        )
+        .unwrap();
+        assert_eq!(p.method, Method::NvmeSanitizeCrypto);
+        assert_eq!(
+            p.caps.supported,
+            [
+                Method::NvmeSanitizeCrypto,
+                Method::TcgErase,
+                Method::NvmeSanitizeBlock
+            ]
+        );
+        // A locked band: the Erase is the way out (EraseMaster erases a locked band), and its
+        // certificate is INCOMPLETE, as nothing could be written or read before.
+        let s = setup("enterprise-locked");
+        let d = drive(&s);
+        let other = enterprise_request(Some(Method::NvmeSanitizeCrypto), None);
+        let e = prepare(&drive(&setup("crypto,enterprise-locked")), &other, q)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("locked range") && e.contains("--method tcg-erase --erase-master-file"),
+            "{e}"
+        );
+        let r = enterprise_request(Some(Method::TcgErase), Some(SIM_ERASE_MASTER));
+        let p = prepare(&d, &r, q).unwrap();
+        assert!(p.locked);
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        assert_eq!(c.result, Verdict::Incomplete, "{:?}", c.reasons);
+        assert!(
+            c.reasons
+                .iter()
+                .any(|x| x.contains("was locked before the Erase")),
+            "{:?}",
+            c.reasons
+        );
         assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
     }
 }

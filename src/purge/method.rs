@@ -106,11 +106,14 @@ pub enum Method {
     /// TCG Opal: the same Revert with the PSID printed on the drive's label
     /// (`IOC_OPAL_PSID_REVERT_TPR`), whoever owns the drive.
     TcgPsidRevert,
+    /// TCG Enterprise: Erase of every band (Band0 to Band{MaxRanges}) authenticated as
+    /// EraseMaster, in a TCG session mediasan opens itself: each band's key is replaced.
+    TcgErase,
 }
 
 impl Method {
     /// Every method, for listings.
-    pub const ALL: [Method; 16] = [
+    pub const ALL: [Method; 17] = [
         Method::NvmeSanitizeCrypto,
         Method::NvmeSanitizeBlock,
         Method::NvmeSanitizeOverwrite,
@@ -127,6 +130,7 @@ impl Method {
         Method::ScsiFormatUnit,
         Method::TcgRevert,
         Method::TcgPsidRevert,
+        Method::TcgErase,
     ];
 
     /// The method of this name, if there is one.
@@ -153,6 +157,7 @@ impl Method {
             Method::ScsiFormatUnit => "scsi-format-unit",
             Method::TcgRevert => "tcg-revert",
             Method::TcgPsidRevert => "tcg-psid-revert",
+            Method::TcgErase => "tcg-erase",
         }
     }
 
@@ -226,7 +231,8 @@ impl Method {
             | Method::ScsiSanitizeCrypto
             | Method::NvmeFormatCrypto
             | Method::TcgRevert
-            | Method::TcgPsidRevert => "crypto erase",
+            | Method::TcgPsidRevert
+            | Method::TcgErase => "crypto erase",
             Method::NvmeSanitizeBlock | Method::AtaSanitizeBlock | Method::ScsiSanitizeBlock => {
                 "block erase"
             }
@@ -273,17 +279,23 @@ pub fn ata_methods(id: &Identify) -> Vec<Method> {
     .collect()
 }
 
-/// Whether `m` is a TCG Revert (sent through the kernel's sed-opal with a credential).
+/// Whether `m` is a TCG method: a Revert (sent through the kernel's sed-opal) or the
+/// Enterprise Erase (in mediasan's own TCG session), each sent with a credential.
 pub fn tcg(m: Method) -> bool {
-    matches!(m, Method::TcgRevert | Method::TcgPsidRevert)
+    matches!(
+        m,
+        Method::TcgRevert | Method::TcgPsidRevert | Method::TcgErase
+    )
 }
 
-/// The flag that gives the credential a TCG Revert is sent with (`--psid` for the PSID,
-/// `--sid-file` for the owner's password); `None` for every other method.
+/// The flag that gives the credential a TCG method is sent with (`--psid` for the PSID,
+/// `--sid-file` for the owner's password, `--erase-master-file` for the Enterprise
+/// EraseMaster's); `None` for every other method.
 pub fn credential_flag(m: Method) -> Option<&'static str> {
     match m {
         Method::TcgPsidRevert => Some("--psid"),
         Method::TcgRevert => Some("--sid-file"),
+        Method::TcgErase => Some("--erase-master-file"),
         _ => None,
     }
 }
@@ -298,6 +310,20 @@ pub fn with_tcg(supported: &[Method]) -> Vec<Method> {
         .count();
     let mut v = supported[..at].to_vec();
     v.extend([Method::TcgRevert, Method::TcgPsidRevert]);
+    v.extend_from_slice(&supported[at..]);
+    v
+}
+
+/// `supported` with the TCG Enterprise Erase added where [`with_tcg`] adds the Reverts.
+pub fn with_tcg_erase(supported: &[Method]) -> Vec<Method> {
+    let at = supported
+        .iter()
+        .take_while(|m| {
+            m.technique() == "crypto erase" && m.grade(Medium::Flash) == Grade::Purge && !tcg(**m)
+        })
+        .count();
+    let mut v = supported[..at].to_vec();
+    v.push(Method::TcgErase);
     v.extend_from_slice(&supported[at..]);
     v
 }

@@ -19,3 +19,4 @@ pub mod scope;
 pub mod sim;
 #[cfg(any(test, debug_assertions, feature = "test-seams"))]
 pub mod sim_ata;
+pub mod sim_tcg;

@@ -45,8 +45,9 @@ pub fn subsystem_wide(m: Method, c: &Controller) -> bool {
         Method::NvmeSanitizeCrypto | Method::NvmeSanitizeBlock | Method::NvmeSanitizeOverwrite => {
             true
         }
-        // A Revert resets the whole TPer: every locking range of every namespace.
-        Method::TcgRevert | Method::TcgPsidRevert => true,
+        // A Revert resets the whole TPer, and the Enterprise Erase erases every band: every
+        // locking range of every namespace.
+        Method::TcgRevert | Method::TcgPsidRevert | Method::TcgErase => true,
         // Both formats send a secure erase (SES 1 or 2).
         Method::NvmeFormatUserData | Method::NvmeFormatCrypto => {
             c.format_all_namespaces || c.secure_erase_all_namespaces

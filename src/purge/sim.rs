@@ -68,6 +68,12 @@ pub struct SimConfig {
     /// The kernel calls it a host-managed zoned device (`zoned`): its identity says so (the
     /// media itself takes writes anywhere).
     pub zoned: bool,
+    /// A TCG Enterprise SSC drive (`enterprise`; `enterprise-locked`: a band locked), two
+    /// bands (Band0 the lower half, Band1 the upper), EraseMaster password
+    /// [`super::sim_tcg::SIM_ERASE_MASTER`].
+    pub enterprise: Option<bool>,
+    /// Its Erase answers FAIL (3Fh) and changes nothing (`enterprise-refuses`).
+    pub enterprise_refuses: bool,
 }
 
 impl SimConfig {
@@ -110,6 +116,12 @@ impl SimConfig {
                     c.opal_refuses = true;
                 }
                 "zoned" => c.zoned = true,
+                "enterprise" => c.enterprise = Some(false),
+                "enterprise-locked" => c.enterprise = Some(true),
+                "enterprise-refuses" => {
+                    c.enterprise = Some(false);
+                    c.enterprise_refuses = true;
+                }
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
@@ -117,7 +129,8 @@ impl SimConfig {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
                          liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked, \
-                         opal-owned, opal-refuses, zoned or lbafN (N < 64)"
+                         opal-owned, opal-refuses, enterprise, enterprise-locked, enterprise-refuses, zoned or lbafN \
+                         (N < 64)"
                     ))
                 }
             }
@@ -144,6 +157,9 @@ struct State {
     /// A TCG Revert succeeded: the Locking SP is back to its factory state.
     #[serde(default)]
     reverted: bool,
+    /// The simulated TCG Enterprise TPer (feature `enterprise`).
+    #[serde(default)]
+    tper: super::sim_tcg::Tper,
 }
 
 impl State {
@@ -280,6 +296,20 @@ impl SimNvme {
         }
     }
 
+    /// A new key for band `n` of the simulated Enterprise drive: its half of the media reads
+    /// as other data (Band0 the lower half, Band1 the upper).
+    fn erase_band(&self, n: u16) {
+        let size = self.media.size() as usize;
+        let (at, len) = if n == 0 {
+            (0, size / 2)
+        } else {
+            (size / 2, size - size / 2)
+        };
+        let mut v = vec![0u8; len];
+        rand_chacha::ChaCha8Rng::from_seed([11 + n as u8; 32]).fill_bytes(&mut v);
+        self.media.poke(at, &v);
+    }
+
     fn apply(&self, cdw10: u32, pattern: u32) {
         let size = self.media.size() as usize;
         let action = cdw10 & 7;
@@ -390,7 +420,41 @@ impl SimNvme {
 
     /// The controller's answer to `cmd`, its state changed accordingly.
     fn answer(&self, st: &mut State, cmd: &AdminCmd, data: &mut [u8]) -> io::Result<(u16, u32)> {
+        let enterprise_comid = 0x0100_0000 | u32::from(super::sim_tcg::COMID) << 8;
         match (cmd.opcode, cmd.cdw10 & 0xFF) {
+            (0x82, _) if cmd.cdw10 == 0x0100_0100 && self.cfg.enterprise.is_some() => {
+                let locked = self.cfg.enterprise == Some(true) && !st.tper.all_erased();
+                data.fill(0);
+                let mut d = vec![0u8; 48];
+                d[4..8].copy_from_slice(&1u32.to_be_bytes());
+                // Locking: supported, enabled, media encryption; locked if asked.
+                d.extend_from_slice(&[0x00, 0x02, 0x10, 0x0C]);
+                d.push(0x0B | if locked { 0x04 } else { 0 });
+                d.extend_from_slice(&[0; 11]);
+                // Enterprise SSC (0100h): base ComID, one ComID.
+                let [h, l] = super::sim_tcg::COMID.to_be_bytes();
+                d.extend_from_slice(&[0x01, 0x00, 0x10, 0x0C, h, l, 0x00, 0x01, 0x01]);
+                d.extend_from_slice(&[0; 7]);
+                let len = (d.len() - 4) as u32;
+                d[..4].copy_from_slice(&len.to_be_bytes());
+                data[..d.len()].copy_from_slice(&d);
+                Ok((0, 0))
+            }
+            (0x81, _) if cmd.cdw10 == enterprise_comid && self.cfg.enterprise.is_some() => {
+                let how = super::sim_tcg::Behaviour {
+                    refuses_from: self.cfg.enterprise_refuses.then_some(0),
+                };
+                if let Some(band) = st.tper.send(data, how) {
+                    if !self.cfg.liar {
+                        self.erase_band(band);
+                    }
+                }
+                Ok((0, 0))
+            }
+            (0x82, _) if cmd.cdw10 == enterprise_comid && self.cfg.enterprise.is_some() => {
+                st.tper.recv(data);
+                Ok((0, 0))
+            }
             // Security Receive, protocol 01h, ComID 0001h: Level 0 Discovery.
             (0x82, _) if cmd.cdw10 == 0x0100_0100 && self.cfg.opal.is_some() => {
                 let (enabled, locked) = self.locking(st);

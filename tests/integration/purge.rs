@@ -962,3 +962,95 @@ fn a_tcg_psid_revert_runs_through_the_binary_and_the_psid_goes_nowhere() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--sid-file empty: it is empty"), "{err}");
 }
+
+/// The TCG Enterprise Purge through the binary, against the simulated Enterprise SSC: the
+/// dry run shows every ComPacket (the password withheld); the Erase of every band in
+/// mediasan's own session PASSes by the canaries; the EraseMaster password is in no output,
+/// certificate, journal or event; a wrong one is refused (exit 3) and not echoed.
+#[test]
+fn a_tcg_enterprise_erase_runs_through_the_binary_and_the_password_goes_nowhere() {
+    const PASSWORD: &str = "sim-erase-master";
+    let env = Env::new();
+    std::fs::write(env.path("em"), format!("{PASSWORD}\n")).unwrap();
+    let out = purge(
+        &env,
+        "nvme:4M:enterprise",
+        &[
+            "--method",
+            "tcg-erase",
+            "--erase-master-file",
+            "em",
+            "--dry-run",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for what in [
+        "StartSession with the Enterprise Locking SP",
+        "Authenticate as EraseMaster",
+        "Erase Band0",
+        "END OF SESSION",
+        "Enterprise",
+    ] {
+        assert!(text.contains(what), "{what}: {text}");
+    }
+    assert!(!text.contains(PASSWORD), "{text}");
+
+    let out = purge(
+        &env,
+        "nvme:4M:enterprise",
+        &[
+            "--method",
+            "tcg-erase",
+            "--erase-master-file",
+            "em",
+            "--yes",
+            "--json",
+        ],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let certs = env.certificates(&env.path("c"));
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    let c = read_cert(&certs[0]);
+    assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    assert_eq!(c.sanitization.technique, "crypto erase");
+    assert!(c.notes[0].contains("TCG Enterprise Erase"), "{:?}", c.notes);
+    let everything = [out.stdout.clone(), out.stderr.clone(), {
+        let mut b = all_bytes(env.dir.path());
+        // The password file itself is the operator's.
+        let f = std::fs::read(env.path("em")).unwrap();
+        if let Some(i) = b.windows(f.len()).position(|w| w == f) {
+            b.drain(i..i + f.len());
+        }
+        b
+    }]
+    .concat();
+    assert!(
+        !String::from_utf8_lossy(&everything).contains(PASSWORD),
+        "the EraseMaster password was written somewhere"
+    );
+
+    std::fs::write(env.path("wrong"), "not-it\n").unwrap();
+    let out = purge(
+        &env,
+        "nvme:4M:enterprise",
+        &[
+            "--method",
+            "tcg-erase",
+            "--erase-master-file",
+            "wrong",
+            "--yes",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("did not accept the EraseMaster password") && !err.contains("not-it"),
+        "{err}"
+    );
+}

@@ -9,10 +9,12 @@
 //!
 //! One file per bus: `nvme.rs`, `ata.rs` (through SAT) and `scsi.rs` hold what each says and
 //! hears; `tcg.rs` the TCG Opal Reverts, sent through the kernel's sed-opal whatever the bus;
+//! `enterprise.rs` the TCG Enterprise Erase, in TCG sessions of mediasan's own over the bus;
 //! this file holds the types every bus shares, the one mapping from a method to its command
 //! (`Wire`), and a small dispatcher per operation.
 
 mod ata;
+mod enterprise;
 mod nvme;
 mod scsi;
 mod tcg;
@@ -32,6 +34,7 @@ pub use self::ata::{
     ata_end, identify, password_recovery, security_erase_timeout_ms, unlock, AtaEnd, TEMP_PASSWORD,
 };
 use self::ata::{poll_ata, probe_ata, security_erase};
+pub use self::enterprise::{tper, Tper};
 pub use self::nvme::{active_namespaces, namespace};
 use self::nvme::{exit_sanitize, persistent_events, poll_nvme, probe_nvme};
 use self::scsi::{poll_scsi, probe_scsi};
@@ -223,6 +226,8 @@ pub struct Options {
     /// The drive's size in bytes and its own estimate: the timeouts of blocking commands.
     pub capacity: u64,
     pub estimate: Option<Estimate>,
+    /// TCG Enterprise: where its sessions go (the bus and the ComID of its discovery).
+    pub tper: Option<Tper>,
 }
 
 impl Default for Options {
@@ -237,6 +242,7 @@ impl Default for Options {
             scsi_pi_type: 0,
             capacity: 0,
             estimate: None,
+            tper: None,
         }
     }
 }
@@ -260,6 +266,8 @@ enum Wire {
     TcgRevert {
         psid: bool,
     },
+    /// The TCG Enterprise Erase of every band, in mediasan's own session with the drive's TPer.
+    TcgErase(Option<Tper>),
 }
 
 fn wire(m: Method, o: &Options) -> Wire {
@@ -305,6 +313,7 @@ fn wire(m: Method, o: &Options) -> Wire {
         Method::ScsiFormatUnit => Wire::ScsiFormatUnit,
         Method::TcgRevert => Wire::TcgRevert { psid: false },
         Method::TcgPsidRevert => Wire::TcgRevert { psid: true },
+        Method::TcgErase => Wire::TcgErase(o.tper),
     }
 }
 
@@ -325,6 +334,8 @@ pub enum Part {
     FormatHeader,
     /// The `struct opal_key` of a kernel sed-opal request.
     OpalKey,
+    /// A TCG ComPacket (IF-SEND), cut after its SubPacket.
+    ComPacket,
 }
 
 /// One block a method sends: what it is for people (label, with its timeout), what it is
@@ -361,6 +372,7 @@ pub fn describe(part: Part, b: &[u8]) -> Option<String> {
         Part::SanitizeParameters => dev::scsi::describe_overwrite(b),
         Part::FormatHeader => dev::scsi::describe_format_header(b),
         Part::OpalKey => dev::tcg::describe_opal_key(b),
+        Part::ComPacket => dev::tcg_session::describe(b),
     }
 }
 
@@ -412,6 +424,7 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<Block> {
         Wire::ScsiFormatUnit => scsi::format_unit_bytes(o),
         Wire::ScsiSanitize(c) => scsi::sanitize_bytes(&c),
         Wire::TcgRevert { psid } => tcg::revert_bytes(psid),
+        Wire::TcgErase(t) => enterprise::erase_bytes(t),
     }
 }
 
@@ -451,6 +464,7 @@ pub fn probe(d: &dyn Passthrough, bus: Bus, rotational: Option<bool>) -> io::Res
     }?;
     caps.tcg = discover_tcg(d, bus);
     add_tcg(d, &mut caps);
+    enterprise::add_enterprise(&mut caps, bus);
     Ok(caps)
 }
 
@@ -480,6 +494,7 @@ pub fn synchronous(m: Method) -> bool {
             | Method::AtaSecurityEraseEnhanced
             | Method::TcgRevert
             | Method::TcgPsidRevert
+            | Method::TcgErase
     )
 }
 
@@ -569,11 +584,12 @@ pub fn start(d: &dyn Passthrough, m: Method, o: &Options) -> Result<(), StartErr
     start_keyed(d, m, o, None)
 }
 
-/// [`start`] with the credential a TCG Revert needs (the PSID or the SID password), which
-/// goes to the kernel and nowhere else.
+/// [`start`] with the credential a TCG method needs (the PSID or the SID password, which go
+/// to the kernel and nowhere else; the EraseMaster password, which goes into the drive's own
+/// TCG session and nowhere else).
 ///
 /// # Errors
-/// As [`start`]; a TCG Revert without its credential, or one the drive does not accept, is
+/// As [`start`]; a TCG method without its credential, or one the drive does not accept, is
 /// refused.
 pub fn start_keyed(
     d: &dyn Passthrough,
@@ -589,6 +605,7 @@ pub fn start_keyed(
         Wire::ScsiFormatUnit => scsi::start_format(d, o),
         Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o),
         Wire::TcgRevert { psid } => tcg_revert(d, psid, key),
+        Wire::TcgErase(t) => enterprise::tcg_erase(d, t, key).map(|_| ()),
     }
 }
 

@@ -494,7 +494,8 @@ pub(super) fn prepare(
     m: Option<Method>,
 ) -> Result<Prepared, Unavailable> {
     let caps = caps.as_ref().map_err(|e| Unavailable::Lacks(e.clone()))?;
-    // A TCG Revert counts only with its credential (--psid, --sid-file): without it the next
+    // A TCG method counts only with its credential (--psid, --sid-file, --erase-master-file):
+    // without it the next
     // alternative is tried, as for a method the drive does not have.
     let usable = |x: &Method| !method::tcg(*x) || req.request.credential(*x).is_some();
     let offered = match m {
