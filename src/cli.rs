@@ -457,6 +457,15 @@ pub struct DeviceOpts {
     #[arg(long, value_name = "FILE", help_heading = "Device commands")]
     pub erase_master_file: Option<PathBuf>,
 
+    /// For tcg-erase on drives whose EraseMaster password was never set: authenticate with the
+    /// MSID each drive reports (a drive whose owner set it counts this as a wrong try).
+    #[arg(
+        long,
+        conflicts_with = "erase_master_file",
+        help_heading = "Device commands"
+    )]
+    pub erase_master_msid: bool,
+
     /// Allow an ATA security erase that a policy names through a USB or unknown bridge, which
     /// can leave the drive locked (it is never chosen there otherwise).
     #[arg(long, help_heading = "Device commands")]
@@ -775,6 +784,11 @@ pub struct PurgeArgs {
     /// (which erases every band). Never logged, never in the certificate.
     #[arg(long, value_name = "FILE")]
     pub erase_master_file: Option<PathBuf>,
+
+    /// For --method tcg-erase on a drive whose EraseMaster password was never set: authenticate
+    /// with the MSID the drive reports (a drive whose owner set it counts this as a wrong try).
+    #[arg(long, conflicts_with = "erase_master_file")]
+    pub erase_master_msid: bool,
 
     /// Before the command, save the logs a vendor's failure analysis needs and the purge does
     /// not keep (NVMe SMART/Health and Error Information; ATA SMART data and error log) beside

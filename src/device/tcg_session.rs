@@ -19,7 +19,11 @@ pub type Uid = [u8; 8];
 pub const SMUID: Uid = [0, 0, 0, 0, 0, 0, 0, 0xFF];
 /// The SP a session's own methods (Authenticate) are called on.
 pub const THIS_SP: Uid = [0, 0, 0, 0, 0, 0, 0, 0x01];
-/// The Enterprise SSC's Locking SP, where the bands are.
+/// The Admin SP, where the MSID is.
+pub const ADMIN_SP: Uid = [0, 0, 0x02, 0x05, 0, 0, 0, 0x01];
+/// The Admin SP's C_PIN row of the MSID (the drive's default password, readable by anyone).
+pub const C_PIN_MSID: Uid = [0, 0, 0, 0x0B, 0, 0, 0x84, 0x02];
+/// The Enterprise Locking SP, where the bands are.
 pub const ENTERPRISE_LOCKING_SP: Uid = [0, 0, 0x02, 0x05, 0, 0x01, 0, 0x01];
 /// The Enterprise Locking SP's EraseMaster authority.
 pub const ERASE_MASTER: Uid = [0, 0, 0, 0x09, 0, 0, 0x84, 0x01];
@@ -98,9 +102,15 @@ impl Tokens {
         self
     }
 
-    fn raw(&mut self, b: u8) -> &mut Self {
+    /// A control token (list, name, call, end of data...) as it is.
+    pub fn raw(&mut self, b: u8) -> &mut Self {
         self.0.push(b);
         self
+    }
+
+    /// The stream written.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
     }
 }
 
@@ -131,13 +141,26 @@ pub fn start_session(sp: &Uid) -> Vec<u8> {
     })
 }
 
-/// Authenticate as `authority` with `challenge` (its password; never shown or kept), sent as
-/// a medium atom as sedutil-cli sends it.
-pub fn authenticate(authority: &Uid, challenge: &[u8]) -> Vec<u8> {
+/// Where an Authenticate's challenge came from, which sets its atom as sedutil-cli sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Challenge<'a> {
+    /// A password the operator gave: always a medium atom.
+    Given(&'a [u8]),
+    /// The MSID the drive itself reported: its shortest atom.
+    Msid(&'a [u8]),
+}
+
+/// Authenticate as `authority` with `challenge` (its password; never shown or kept).
+pub fn authenticate(authority: &Uid, challenge: Challenge) -> Vec<u8> {
     call(&THIS_SP, &AUTHENTICATE, |t| {
         t.bytes(authority);
-        t.named("Challenge", |t| {
-            t.medium_bytes(challenge);
+        t.named("Challenge", |t| match challenge {
+            Challenge::Given(b) => {
+                t.medium_bytes(b);
+            }
+            Challenge::Msid(b) => {
+                t.bytes(b);
+            }
         });
     })
 }
@@ -325,6 +348,16 @@ pub fn value(t: &[Token], name: &str) -> Option<u64> {
     named.or(first)
 }
 
+/// The byte string a Get returned for the column `name` (`name = bytes`).
+pub fn bytes_value(t: &[Token], name: &str) -> Option<Vec<u8>> {
+    t.windows(3).find_map(|w| match w {
+        [Token::Control(START_NAME), Token::Bytes(n), Token::Bytes(v)] if n == name.as_bytes() => {
+            Some(v.clone())
+        }
+        _ => None,
+    })
+}
+
 /// Describes a ComPacket mediasan sends, for the dry run: ComID, TSN/HSN, and the method it
 /// calls (the challenge of an Authenticate is never shown: it is sent only in a real run).
 pub fn describe(b: &[u8]) -> Option<String> {
@@ -344,6 +377,7 @@ pub fn describe(b: &[u8]) -> Option<String> {
                     x if x == SMUID => "the Session Manager".into(),
                     x if x == THIS_SP => "ThisSP".into(),
                     x if x == LOCKING_INFO => "LockingInfo".into(),
+                    x if x == C_PIN_MSID => "C_PIN_MSID".into(),
                     x if x.len() == 8 && x[..6] == band(0)[..6] => {
                         format!("Band{}", u16::from_be_bytes([x[6], x[7]]).saturating_sub(1))
                     }
@@ -364,10 +398,10 @@ mod tests {
     use super::*;
 
     /// The Security Sends sedutil-cli made, each the bytes it logged (trailing zero lines cut).
-    fn sedutil_sends() -> Vec<Vec<u8>> {
-        let log = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/ioctlcap/sedutil-enterprise-erase-nvme.txt"
+    fn sedutil_sends(file: &str) -> Vec<Vec<u8>> {
+        let log = std::fs::read_to_string(format!(
+            "{}/tests/data/ioctlcap/{file}",
+            env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
         let mut sends = vec![];
@@ -401,7 +435,7 @@ mod tests {
 
     #[test]
     fn the_enterprise_erase_is_sedutil_s_byte_for_byte() {
-        let s = sedutil_sends();
+        let s = sedutil_sends("sedutil-enterprise-erase-nvme.txt");
         // Properties, StartSession, Get MaxRanges, END OF SESSION, StartSession,
         // Authenticate as EraseMaster, Erase Band1, END OF SESSION. Before a session exists
         // its packets carry TSN 0 and HSN 0.
@@ -421,11 +455,42 @@ mod tests {
             &s[4],
         );
         same(
-            &compacket(c, 1, HSN, &authenticate(&ERASE_MASTER, b"erasemaster-pw")),
+            &compacket(
+                c,
+                1,
+                HSN,
+                &authenticate(&ERASE_MASTER, Challenge::Given(b"erasemaster-pw")),
+            ),
             &s[5],
         );
         same(&compacket(c, 1, HSN, &erase(1)), &s[6]);
         same(&compacket(c, 1, HSN, &[END_OF_SESSION]), &s[7]);
+    }
+
+    #[test]
+    fn the_msid_read_and_the_erase_with_it_are_sedutil_s_byte_for_byte() {
+        let s = sedutil_sends("sedutil-enterprise-erase-msid-nvme.txt");
+        // Properties; the MSID read (StartSession with the Admin SP, Get C_PIN_MSID's PIN, END
+        // OF SESSION); MaxRanges as before; the Erase session, authenticated with the MSID.
+        assert_eq!(s.len(), 11, "{s:?}");
+        let c = 0x07FE;
+        same(&compacket(c, 0, 0, &start_session(&ADMIN_SP)), &s[1]);
+        same(&compacket(c, 1, HSN, &get(&C_PIN_MSID, "PIN")), &s[2]);
+        same(&compacket(c, 1, HSN, &[END_OF_SESSION]), &s[3]);
+        same(
+            &compacket(c, 0, 0, &start_session(&ENTERPRISE_LOCKING_SP)),
+            &s[7],
+        );
+        same(
+            &compacket(
+                c,
+                1,
+                HSN,
+                &authenticate(&ERASE_MASTER, Challenge::Msid(b"SIMMSID1")),
+            ),
+            &s[8],
+        );
+        same(&compacket(c, 1, HSN, &erase(1)), &s[9]);
     }
 
     #[test]
@@ -505,7 +570,7 @@ mod tests {
             d(start_session(&ENTERPRISE_LOCKING_SP)),
             "ComPacket to ComID 0x07fe, TSN 7 HSN 105: StartSession on the Session Manager"
         );
-        let a = d(authenticate(&ERASE_MASTER, b"hunter2"));
+        let a = d(authenticate(&ERASE_MASTER, Challenge::Given(b"hunter2")));
         assert!(
             a.ends_with("Authenticate on ThisSP") && !a.contains("hunter2"),
             "{a}"

@@ -220,6 +220,9 @@ pub struct Request {
     /// `--erase-master-file`: a TCG Enterprise drive's EraseMaster password, for tcg-erase
     /// (never logged).
     pub erase_master: Option<crate::device::tcg::Secret>,
+    /// `--erase-master-msid`: for tcg-erase, authenticate with the MSID the drive reports (its
+    /// EraseMaster password was never set).
+    pub erase_master_msid: bool,
 }
 
 impl Request {
@@ -244,6 +247,7 @@ impl Request {
             psid: None,
             sid: None,
             erase_master: None,
+            erase_master_msid: false,
         }
     }
 
@@ -257,6 +261,14 @@ impl Request {
             _ => None,
         }
     }
+
+    /// Whether `m` can be sent as asked: a credential given, or (tcg-erase) the MSID to be read
+    /// from the drive; true for every method that needs none.
+    pub fn has_credential(&self, m: Method) -> bool {
+        !method::tcg(m)
+            || self.credential(m).is_some()
+            || (m == Method::TcgErase && self.erase_master_msid)
+    }
 }
 
 /// Why a TCG method cannot be sent without its credential, and how to give it.
@@ -264,7 +276,8 @@ fn needs_credential(m: Method) -> String {
     match m {
         Method::TcgErase => format!(
             "{} needs the drive's TCG Enterprise EraseMaster password: add --erase-master-file FILE (a \
-             file holding it)",
+             file holding it), or --erase-master-msid if it was never set (the drive's MSID is then its \
+             password)",
             m.name()
         ),
         Method::TcgPsidRevert => format!(
@@ -623,7 +636,7 @@ fn choose(d: &Drive, r: &Request, caps: &Caps) -> Result<Method, Error> {
         .copied()
         .filter(|m| caps.blocker(*m).is_none())
         .filter(|m| bridged.is_none() || !security_erase(*m))
-        .filter(|m| !method::tcg(*m) || r.credential(*m).is_some())
+        .filter(|m| r.has_credential(*m))
         .collect();
     method::strongest(&free, caps.medium).map_err(|why| {
         // A Purge the drive has but cannot start now: say what stops it.
@@ -747,7 +760,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     if let Some(b) = caps.blocker(m) {
         return Err(refused(&d.probe, b.why.clone()));
     }
-    if method::tcg(m) && r.credential(m).is_none() && !r.dry_run {
+    if !r.has_credential(m) && !r.dry_run {
         return Err(refused(&d.probe, needs_credential(m)));
     }
     let mut warnings = Vec::new();
@@ -765,7 +778,13 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
              its locking settings: the data of every band is gone"
                 .into(),
         );
-        if r.credential(m).is_none() {
+        if r.erase_master.is_none() && r.erase_master_msid {
+            warnings.push(
+                "the EraseMaster password is the MSID the drive reports (--erase-master-msid): a drive whose \
+                 owner set the password counts this as a wrong try"
+                    .into(),
+            );
+        } else if !r.has_credential(m) {
             warnings.push(needs_credential(m));
         }
     } else if method::tcg(m) {
@@ -888,6 +907,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         capacity: d.media.size(),
         estimate,
         tper: engine::tper(&caps, d.bus),
+        erase_with_msid: r.erase_master_msid && r.erase_master.is_none(),
     };
     let (block_fails, crypto_fails) = caps.reads_fail_after_erase;
     let unreadable = match m.technique() {
@@ -3707,5 +3727,48 @@ mod tests {
             c.reasons
         );
         assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
+    }
+
+    #[test]
+    fn an_unowned_enterprise_drive_is_erased_with_the_msid_it_reports_and_an_owned_one_refuses_it()
+    {
+        use crate::purge::sim_tcg::SIM_MSID;
+        let q = &crate::progress::Quiet;
+        let s = setup("enterprise-unowned");
+        let d = drive(&s);
+        let r = Request {
+            erase_master_msid: true,
+            ..enterprise_request(None, None)
+        };
+        let p = prepare(&d, &r, q).unwrap();
+        assert_eq!(p.method, Method::TcgErase);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("MSID")),
+            "{:?}",
+            p.warnings
+        );
+        // The dry run: the MSID read (3 ComPackets), then the Erase session (5).
+        assert_eq!(p.bytes.len(), 8);
+        assert!(p.bytes[1].fields().unwrap().ends_with("Get on C_PIN_MSID"));
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        assert!(!serde_json::to_string(&c).unwrap().contains(SIM_MSID));
+        // A drive whose owner set the password: the MSID is refused, and the message says to
+        // give the password.
+        let s = setup("enterprise");
+        let d = drive(&s);
+        let r = Request {
+            method: Some(Method::TcgErase),
+            ..r
+        };
+        let p = prepare(&d, &r, q).unwrap();
+        let e = run(&d, &p, &r, &s.keeper, &Signals::default(), q)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains("did not accept its own MSID") && e.contains("--erase-master-file"),
+            "{e}"
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct SimConfig {
     pub enterprise: Option<bool>,
     /// Its Erase answers FAIL (3Fh) and changes nothing (`enterprise-refuses`).
     pub enterprise_refuses: bool,
+    /// Nobody took ownership: the EraseMaster password is the MSID (`enterprise-unowned`).
+    pub enterprise_unowned: bool,
 }
 
 impl SimConfig {
@@ -122,6 +124,10 @@ impl SimConfig {
                     c.enterprise = Some(false);
                     c.enterprise_refuses = true;
                 }
+                "enterprise-unowned" => {
+                    c.enterprise = Some(false);
+                    c.enterprise_unowned = true;
+                }
                 f if f.starts_with("lbaf") && f[4..].parse::<u8>().is_ok_and(|n| n < 64) => {
                     c.lba_format = f[4..].parse().unwrap_or(0);
                 }
@@ -129,8 +135,8 @@ impl SimConfig {
                     return Err(format!(
                         "unknown feature '{other}'; expected crypto, block, overwrite, format, \
                          liar, failed, slow, shared, zeros, dealloc, ndi, nolog, worn, lost, history, flaky, opal, opal-locked, \
-                         opal-owned, opal-refuses, enterprise, enterprise-locked, enterprise-refuses, zoned or lbafN \
-                         (N < 64)"
+                         opal-owned, opal-refuses, enterprise, enterprise-locked, enterprise-refuses, enterprise-unowned, \
+                         zoned or lbafN (N < 64)"
                     ))
                 }
             }
@@ -443,6 +449,7 @@ impl SimNvme {
             (0x81, _) if cmd.cdw10 == enterprise_comid && self.cfg.enterprise.is_some() => {
                 let how = super::sim_tcg::Behaviour {
                     refuses_from: self.cfg.enterprise_refuses.then_some(0),
+                    unowned: self.cfg.enterprise_unowned,
                 };
                 if let Some(band) = st.tper.send(data, how) {
                     if !self.cfg.liar {

@@ -9,6 +9,9 @@ use crate::device::tcg_session::{self as ts, Answer, Token};
 
 /// The simulated Enterprise drive's EraseMaster password.
 pub const SIM_ERASE_MASTER: &str = "sim-erase-master";
+/// Its MSID (C_PIN_MSID's PIN in the Admin SP), which is also the EraseMaster password of a
+/// drive nobody took ownership of (`enterprise-unowned`).
+pub const SIM_MSID: &str = "SIMMSID0ENTERPRISE0001";
 /// The ComID its Level 0 Discovery gives.
 pub const COMID: u16 = 0x07FE;
 /// Band0 (the global band) and Band1.
@@ -30,6 +33,8 @@ pub struct Tper {
 pub struct Behaviour {
     /// The Erase of this band and every later one answers FAIL (3Fh) and changes nothing.
     pub refuses_from: Option<u16>,
+    /// Nobody took ownership: the EraseMaster password is still the MSID.
+    pub unowned: bool,
 }
 
 /// A method's answer: its result list, END OF DATA and the status list.
@@ -75,14 +80,28 @@ impl Tper {
         let Some(authenticated) = self.session else {
             return (result(&[], 0x0C), None);
         };
+        if method == ts::GET && object == ts::C_PIN_MSID {
+            let mut v = ts::Tokens::default();
+            v.raw(0xF0).raw(0xF0);
+            v.named("PIN", |t| {
+                t.bytes(SIM_MSID.as_bytes());
+            });
+            v.raw(0xF1).raw(0xF1);
+            return (result(&v.into_bytes(), 0), None);
+        }
         if method == ts::AUTHENTICATE {
             let challenge = t
                 .iter()
                 .skip_while(|x| **x != Token::Bytes(b"Challenge".to_vec()))
                 .nth(1);
+            let password = if how.unowned {
+                SIM_MSID
+            } else {
+                SIM_ERASE_MASTER
+            };
             let ok = object == ts::THIS_SP
                 && bytes(4) == ts::ERASE_MASTER
-                && challenge == Some(&Token::Bytes(SIM_ERASE_MASTER.as_bytes().to_vec()));
+                && challenge == Some(&Token::Bytes(password.as_bytes().to_vec()));
             self.session = Some(ok);
             return (result(&[u8::from(ok)], 0), None);
         }

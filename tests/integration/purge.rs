@@ -1053,4 +1053,20 @@ fn a_tcg_enterprise_erase_runs_through_the_binary_and_the_password_goes_nowhere(
         err.contains("did not accept the EraseMaster password") && !err.contains("not-it"),
         "{err}"
     );
+
+    // A drive nobody took ownership of: its MSID, read from the drive, is the password.
+    let out = purge(
+        &env,
+        "nvme:4M:enterprise-unowned",
+        &["--method", "tcg-erase", "--erase-master-msid", "--yes"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    // Both at once is the operator's mistake.
+    let out = purge(
+        &env,
+        "nvme:4M:enterprise",
+        &["--erase-master-msid", "--erase-master-file", "em", "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -4,7 +4,8 @@
  * Level 0 Discovery (protocol 01h, ComID 0001h) answers an Enterprise SSC (feature 0100h, base
  * ComID 07FEh) with locking supported and enabled. Every other Security Receive answers the last
  * Security Send as a drive that accepts everything would: SyncSession (TSN 1) to a StartSession, a
- * LockingInfo row with MaxRanges 1 to a Get, True to an Authenticate, an empty result to any other method call, and the
+ * LockingInfo row with MaxRanges 1 or
+ * a C_PIN row with PIN "SIMMSID1" to a Get, True to an Authenticate, an empty result to any other method call, and the
  * end of session to an end of session; each with status SUCCESS. Every Security Send (81h) is
  * logged with all its bytes.
  *
@@ -39,6 +40,8 @@ static void answer(uint8_t *b, unsigned len) {
     static const uint8_t get[] = {0xF0, 0xF0, 0xF0, 0xF2, 0xA9, 'M', 'a', 'x', 'R', 'a', 'n', 'g', 'e', 's', 0x01,
                                   0xF3, 0xF1, 0xF1, 0xF1, 0xF9, 0xF0, 0x00, 0x00, 0x00, 0xF1};
     static const uint8_t empty[] = {0xF0, 0xF1, 0xF9, 0xF0, 0x00, 0x00, 0x00, 0xF1};
+    static const uint8_t pin[] = {0xF0, 0xF0, 0xF0, 0xF2, 0xA3, 'P', 'I', 'N', 0xA8, 'S', 'I', 'M', 'M', 'S', 'I', 'D', '1',
+                                  0xF3, 0xF1, 0xF1, 0xF1, 0xF9, 0xF0, 0x00, 0x00, 0x00, 0xF1};
     static const uint8_t yes[] = {0xF0, 0x01, 0xF1, 0xF9, 0xF0, 0x00, 0x00, 0x00, 0xF1};
     static const uint8_t eos[] = {0xFA};
     const uint8_t *sent = last + 56, *t = empty;
@@ -46,6 +49,7 @@ static void answer(uint8_t *b, unsigned len) {
     if (sent[0] == 0xFA) t = eos, n = sizeof eos;
     else if (sent[0] == 0xF8 && sent[17] == 0xFF && sent[18] == 0x02) t = sync, n = sizeof sync;
     else if (memmem(sent, 400, "MaxRanges", 9)) t = get, n = sizeof get;
+    else if (memmem(sent, 400, "PIN", 3)) t = pin, n = sizeof pin; /* C_PIN_MSID: "SIMMSID1" */
     else if (sent[0] == 0xF8 && sent[14] == 0x06 && sent[18] == 0x0C) t = yes, n = sizeof yes; /* Authenticate */
     if (len < 56 + n + 4) return;
     unsigned sub = n, pkt = 12 + ((n + 3) & ~3u), com = 24 + pkt;

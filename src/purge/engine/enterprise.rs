@@ -141,9 +141,32 @@ fn said(tokens: &[Token]) -> (u64, String) {
     }
 }
 
+/// The drive's MSID (its default password, which it tells anyone): a session with the Admin
+/// SP, Get of C_PIN_MSID's PIN, the session ended.
+fn read_msid(d: &dyn Passthrough, t: Tper) -> Result<dev::tcg::Secret, String> {
+    let start = exchange(d, t, 0, 0, &ts::start_session(&ts::ADMIN_SP))?;
+    let tsn = ts::sync_tsn(&start).ok_or_else(|| {
+        format!(
+            "the drive answered StartSession with the Admin SP with {}",
+            said(&start).1
+        )
+    })?;
+    let pin = exchange(d, t, tsn, ts::HSN, &ts::get(&ts::C_PIN_MSID, "PIN"));
+    let _ = exchange(d, t, tsn, ts::HSN, &[ts::END_OF_SESSION]);
+    let pin = pin?;
+    let mut v = ts::bytes_value(&pin, "PIN")
+        .filter(|_| ts::status(&pin) == Some(0))
+        .ok_or_else(|| format!("Get of C_PIN_MSID's PIN answered {}", said(&pin).1))?;
+    let s = String::from_utf8(v.clone()).map_err(|_| "the MSID is not text".to_string());
+    v.fill(0);
+    s.and_then(|s| dev::tcg::Secret::new(&s))
+}
+
 /// Erases every band of an Enterprise drive: a session with its Locking SP, Authenticate as
-/// EraseMaster with `key`, MaxRanges read from LockingInfo, then Erase on Band0 to
-/// Band{MaxRanges}, and the session ended. Returns the number of bands erased.
+/// EraseMaster with `key` (or, with `msid` and no key, the MSID the drive reports, for a
+/// drive whose EraseMaster password was never set), MaxRanges read from LockingInfo, then
+/// Erase on Band0 to Band{MaxRanges}, and the session ended. Returns the number of bands
+/// erased.
 ///
 /// # Errors
 /// [`StartError::Refused`] until the first Erase was accepted (a wrong password, a drive that
@@ -153,18 +176,32 @@ pub(super) fn tcg_erase(
     d: &dyn Passthrough,
     t: Option<Tper>,
     key: Option<&dev::tcg::Secret>,
+    msid: bool,
 ) -> Result<u16, StartError> {
-    let Some(key) = key else {
+    if key.is_none() && !msid {
         return Err(StartError::Refused(
             "tcg-erase needs the EraseMaster password".into(),
         ));
-    };
+    }
     let Some(t) = t else {
         return Err(StartError::Refused(
             "the drive's TCG discovery shows no Enterprise SSC with a ComID".into(),
         ));
     };
     let refused = |what: &str, e: String| StartError::Refused(format!("{what}: {e}"));
+    let read = match key {
+        Some(_) => None,
+        None => Some(read_msid(d, t).map_err(|e| refused("reading the drive's MSID", e))?),
+    };
+    let challenge = match (key, &read) {
+        (Some(k), _) => ts::Challenge::Given(k.bytes()),
+        (None, Some(m)) => ts::Challenge::Msid(m.bytes()),
+        (None, None) => {
+            return Err(StartError::Refused(
+                "tcg-erase needs the EraseMaster password".into(),
+            ))
+        }
+    };
     let start = exchange(d, t, 0, 0, &ts::start_session(&ts::ENTERPRISE_LOCKING_SP))
         .map_err(|e| refused("StartSession with the Locking SP", e))?;
     let Some(tsn) = ts::sync_tsn(&start) else {
@@ -177,21 +214,29 @@ pub(super) fn tcg_erase(
     let end = || {
         let _ = exchange(d, t, tsn, hsn, &[ts::END_OF_SESSION]);
     };
-    let mut challenge = ts::authenticate(&ts::ERASE_MASTER, key.bytes());
+    let mut challenge = ts::authenticate(&ts::ERASE_MASTER, challenge);
     let auth = exchange(d, t, tsn, hsn, &challenge);
     challenge.fill(0);
     std::hint::black_box(&challenge);
     let auth = auth.map_err(|e| refused("Authenticate as EraseMaster", e))?;
     if ts::status(&auth) != Some(0) || ts::value(&auth, "") != Some(1) {
         end();
-        return Err(StartError::Refused(format!(
-            "the drive did not accept the EraseMaster password ({}): it is not the drive's EraseMaster \
-             password; drives lock the authority out after a few wrong tries until they are power-cycled",
-            match said(&auth) {
-                (0, _) => "Authenticate answered False".to_string(),
-                (_, s) => s,
-            }
-        )));
+        let answered = match said(&auth) {
+            (0, _) => "Authenticate answered False".to_string(),
+            (_, s) => s,
+        };
+        return Err(StartError::Refused(if read.is_some() {
+            format!(
+                "the drive did not accept its own MSID as the EraseMaster password ({answered}): its \
+                 EraseMaster password was set by an owner; give it with --erase-master-file FILE"
+            )
+        } else {
+            format!(
+                "the drive did not accept the EraseMaster password ({answered}): it is not the drive's \
+                 EraseMaster password; drives lock the authority out after a few wrong tries until they are \
+                 power-cycled"
+            )
+        }));
     }
     let info = exchange(d, t, tsn, hsn, &ts::get(&ts::LOCKING_INFO, "MaxRanges"))
         .map_err(|e| refused("Get MaxRanges from LockingInfo", e))?;
@@ -229,9 +274,10 @@ pub(super) fn tcg_erase(
     Ok(max + 1)
 }
 
-/// What a TCG Enterprise Erase sends, for the dry run: every ComPacket, the challenge withheld
-/// (its length is the password's, which the dry run does not show).
-pub(super) fn erase_bytes(t: Option<Tper>) -> Vec<Block> {
+/// What a TCG Enterprise Erase sends, for the dry run: every ComPacket (with `msid`, the MSID
+/// read first), the challenge withheld (its length is the password's, which the dry run does
+/// not show).
+pub(super) fn erase_bytes(t: Option<Tper>, msid: bool) -> Vec<Block> {
     let Some(t) = t else { return vec![] };
     let hsn = ts::HSN;
     let tsn = 1; // the TPer gives the TSN; shown as 1
@@ -243,14 +289,40 @@ pub(super) fn erase_bytes(t: Option<Tper>) -> Vec<Block> {
             &b[..used.div_ceil(4) * 4],
         )
     };
-    vec![
+    let mut v = vec![];
+    if msid {
+        v.extend([
+            p(
+                "IF-SEND: StartSession with the Admin SP, to read the MSID",
+                ts::compacket(t.comid, 0, 0, &ts::start_session(&ts::ADMIN_SP)),
+            ),
+            p(
+                "IF-SEND: Get the MSID (C_PIN_MSID's PIN)",
+                ts::compacket(t.comid, tsn, hsn, &ts::get(&ts::C_PIN_MSID, "PIN")),
+            ),
+            p(
+                "IF-SEND: END OF SESSION",
+                ts::compacket(t.comid, tsn, hsn, &[ts::END_OF_SESSION]),
+            ),
+        ]);
+    }
+    v.extend([
         p(
             "IF-SEND: StartSession with the Enterprise Locking SP, read-write (the answer gives the TSN)",
             ts::compacket(t.comid, 0, 0, &ts::start_session(&ts::ENTERPRISE_LOCKING_SP)),
         ),
         p(
-            "IF-SEND: Authenticate as EraseMaster; the Challenge (the password) is withheld here",
-            ts::compacket(t.comid, tsn, hsn, &ts::authenticate(&ts::ERASE_MASTER, b"")),
+            if msid {
+                "IF-SEND: Authenticate as EraseMaster with the MSID read; the Challenge is withheld here"
+            } else {
+                "IF-SEND: Authenticate as EraseMaster; the Challenge (the password) is withheld here"
+            },
+            ts::compacket(
+                t.comid,
+                tsn,
+                hsn,
+                &ts::authenticate(&ts::ERASE_MASTER, ts::Challenge::Given(b"")),
+            ),
         ),
         p(
             "IF-SEND: Get MaxRanges from LockingInfo",
@@ -264,7 +336,8 @@ pub(super) fn erase_bytes(t: Option<Tper>) -> Vec<Block> {
             "IF-SEND: END OF SESSION",
             ts::compacket(t.comid, tsn, hsn, &[ts::END_OF_SESSION]),
         ),
-    ]
+    ]);
+    v
 }
 
 #[cfg(test)]
@@ -341,7 +414,7 @@ mod tests {
     fn every_band_is_erased_in_one_session_after_the_tper_s_outstanding_answers() {
         let f = Fake::new(Behaviour::default());
         *f.outstanding.lock().unwrap() = 3;
-        assert_eq!(tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER))), Ok(2));
+        assert_eq!(tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false), Ok(2));
         assert_eq!(f.tper.lock().unwrap().erased, [0, 1]);
         let sent = f.sent.lock().unwrap();
         // StartSession, Authenticate, Get, Erase Band0, Erase Band1, END OF SESSION.
@@ -357,7 +430,7 @@ mod tests {
     fn a_wrong_password_a_refused_band_and_a_lost_transport_end_as_they_should() {
         // A wrong password: refused, the session ended, no band erased.
         let f = Fake::new(Behaviour::default());
-        let e = tcg_erase(&f, T, Some(&key("hunter2-x"))).unwrap_err();
+        let e = tcg_erase(&f, T, Some(&key("hunter2-x")), false).unwrap_err();
         assert!(
             matches!(&e, StartError::Refused(m) if m.contains("Authenticate answered False") && !m.contains("hunter2")),
             "{e:?}"
@@ -370,8 +443,9 @@ mod tests {
         // Band1 refused after Band0 was erased: FAIL, naming both.
         let f = Fake::new(Behaviour {
             refuses_from: Some(1),
+            ..Behaviour::default()
         });
-        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER))).unwrap_err();
+        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false).unwrap_err();
         assert!(
             matches!(&e, StartError::Failed(m) if m.contains("Erase of Band1") && m.contains("after erasing Band0 to Band0")),
             "{e:?}"
@@ -379,8 +453,9 @@ mod tests {
         // Band0 refused: nothing was erased.
         let f = Fake::new(Behaviour {
             refuses_from: Some(0),
+            ..Behaviour::default()
         });
-        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER))).unwrap_err();
+        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false).unwrap_err();
         assert!(
             matches!(&e, StartError::Refused(m) if m.contains("no band was erased")),
             "{e:?}"
@@ -388,7 +463,7 @@ mod tests {
         // The transport lost at the Erase of Band0 (the 4th IF-SEND): unknown, never refused.
         let f = Fake::new(Behaviour::default());
         *f.sends_before_loss.lock().unwrap() = Some(3);
-        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER))).unwrap_err();
+        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false).unwrap_err();
         assert!(
             matches!(&e, StartError::Unknown(m) if m.contains("Band0") && m.contains("unknown")),
             "{e:?}"
@@ -396,20 +471,44 @@ mod tests {
         // Lost before any Erase: refused.
         let f = Fake::new(Behaviour::default());
         *f.sends_before_loss.lock().unwrap() = Some(1);
-        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER))).unwrap_err();
+        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false).unwrap_err();
         assert!(
             matches!(&e, StartError::Refused(m) if m.contains("Authenticate as EraseMaster")),
             "{e:?}"
         );
         // No password, no TPer.
         assert!(matches!(
-            tcg_erase(&f, T, None),
+            tcg_erase(&f, T, None, false),
             Err(StartError::Refused(_))
         ));
         assert!(matches!(
-            tcg_erase(&f, None, Some(&key("x"))),
+            tcg_erase(&f, None, Some(&key("x")), false),
             Err(StartError::Refused(m)) if m.contains("no Enterprise SSC")
         ));
+    }
+
+    #[test]
+    fn without_a_password_the_msid_is_read_from_the_admin_sp_first() {
+        let f = Fake::new(Behaviour {
+            unowned: true,
+            ..Behaviour::default()
+        });
+        assert_eq!(tcg_erase(&f, T, None, true), Ok(2));
+        let sent = f.sent.lock().unwrap();
+        // StartSession (Admin SP), Get C_PIN_MSID, END; then the Erase session of 6.
+        assert_eq!(sent.len(), 9);
+        assert!(sent[0].windows(8).any(|w| w == ts::ADMIN_SP));
+        assert!(sent[1].windows(8).any(|w| w == ts::C_PIN_MSID));
+        assert!(sent[4]
+            .windows(sim_tcg::SIM_MSID.len())
+            .any(|w| w == sim_tcg::SIM_MSID.as_bytes()));
+        // Neither a password nor the MSID asked for: refused before anything is sent.
+        let f = Fake::new(Behaviour::default());
+        assert!(matches!(
+            tcg_erase(&f, T, None, false),
+            Err(StartError::Refused(_))
+        ));
+        assert!(f.sent.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -228,6 +228,9 @@ pub struct Options {
     pub estimate: Option<Estimate>,
     /// TCG Enterprise: where its sessions go (the bus and the ComID of its discovery).
     pub tper: Option<Tper>,
+    /// TCG Enterprise: authenticate as EraseMaster with the MSID the drive reports (a drive
+    /// whose EraseMaster password was never set), where no password is given.
+    pub erase_with_msid: bool,
 }
 
 impl Default for Options {
@@ -243,6 +246,7 @@ impl Default for Options {
             capacity: 0,
             estimate: None,
             tper: None,
+            erase_with_msid: false,
         }
     }
 }
@@ -266,8 +270,12 @@ enum Wire {
     TcgRevert {
         psid: bool,
     },
-    /// The TCG Enterprise Erase of every band, in mediasan's own session with the drive's TPer.
-    TcgErase(Option<Tper>),
+    /// The TCG Enterprise Erase of every band, in mediasan's own session with the drive's TPer
+    /// (`msid`: authenticated with the MSID the drive reports).
+    TcgErase {
+        tper: Option<Tper>,
+        msid: bool,
+    },
 }
 
 fn wire(m: Method, o: &Options) -> Wire {
@@ -313,7 +321,10 @@ fn wire(m: Method, o: &Options) -> Wire {
         Method::ScsiFormatUnit => Wire::ScsiFormatUnit,
         Method::TcgRevert => Wire::TcgRevert { psid: false },
         Method::TcgPsidRevert => Wire::TcgRevert { psid: true },
-        Method::TcgErase => Wire::TcgErase(o.tper),
+        Method::TcgErase => Wire::TcgErase {
+            tper: o.tper,
+            msid: o.erase_with_msid,
+        },
     }
 }
 
@@ -424,7 +435,7 @@ pub fn start_bytes(m: Method, o: &Options) -> Vec<Block> {
         Wire::ScsiFormatUnit => scsi::format_unit_bytes(o),
         Wire::ScsiSanitize(c) => scsi::sanitize_bytes(&c),
         Wire::TcgRevert { psid } => tcg::revert_bytes(psid),
-        Wire::TcgErase(t) => enterprise::erase_bytes(t),
+        Wire::TcgErase { tper, msid } => enterprise::erase_bytes(tper, msid),
     }
 }
 
@@ -605,7 +616,7 @@ pub fn start_keyed(
         Wire::ScsiFormatUnit => scsi::start_format(d, o),
         Wire::AtaSecurityErase { enhanced } => security_erase(d, enhanced, o),
         Wire::TcgRevert { psid } => tcg_revert(d, psid, key),
-        Wire::TcgErase(t) => enterprise::tcg_erase(d, t, key).map(|_| ()),
+        Wire::TcgErase { tper, msid } => enterprise::tcg_erase(d, tper, key, msid).map(|_| ()),
     }
 }
 

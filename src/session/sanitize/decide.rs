@@ -497,7 +497,7 @@ pub(super) fn prepare(
     // A TCG method counts only with its credential (--psid, --sid-file, --erase-master-file):
     // without it the next
     // alternative is tried, as for a method the drive does not have.
-    let usable = |x: &Method| !method::tcg(*x) || req.request.credential(*x).is_some();
+    let usable = |x: &Method| req.request.has_credential(*x);
     let offered = match m {
         None => caps
             .supported
