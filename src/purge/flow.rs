@@ -553,8 +553,15 @@ fn check_supported(d: &Drive, m: Method, caps: &Caps) -> Result<(), Error> {
             "the drive does not report support for {}{}; it supports: {}",
             m.name(),
             if m == Method::TcgErase {
-                " (its TCG Level 0 Discovery shows no Enterprise Security Subsystem Class)"
-                    .to_string()
+                match &caps.tcg {
+                    Some(t) => format!(
+                        " (its TCG Level 0 Discovery shows {}, no Enterprise Security Subsystem Class)",
+                        t.ssc.join(", ")
+                    ),
+                    None => " (it answers no TCG Level 0 Discovery, so no Enterprise Security Subsystem \
+                             Class)"
+                        .to_string(),
+                }
             } else if method::tcg(m) {
                 format!(
                     " (it answers no TCG Opal discovery, and {})",

@@ -346,6 +346,21 @@ fn emulated_nvme_sata_and_scsi_drives() {
         );
         assert!(!text.contains("0123456789ABCDEF"), "{tcg}: {text}");
     }
+    // Nor does any answer a TCG Level 0 Discovery through the guest kernel's own paths (NVMe
+    // Security Receive, ATA TRUSTED RECEIVE through libata's SAT, SCSI SECURITY PROTOCOL IN
+    // through virtio-scsi): the Enterprise Erase, which mediasan sends itself, is refused
+    // before any session is opened.
+    for tcg in ["enterprise-nvme", "enterprise-sata", "enterprise-scsi"] {
+        let (rc, text) = get(tcg);
+        eprintln!("{tcg}: {}", text.trim());
+        assert_eq!(rc, 3, "{tcg}: {text}");
+        assert!(
+            text.contains(
+                "does not report support for tcg-erase (it answers no TCG Level 0 Discovery, so no Enterprise"
+            ),
+            "{tcg}: {text}"
+        );
+    }
 
     // QEMU's drives are virtual disks (model "QEMU ..."): nist-purge has no Purge to choose on
     // them (their sanitize reaches the emulation, not a medium), exit 2 naming the way out.
