@@ -518,6 +518,12 @@ mod tests {
                 Token::Bytes(b"pw".to_vec()),
             ]
         );
+        // A medium atom without the byte flag is an integer; a short one with the sign flag too.
+        assert_eq!(
+            tokens(&[0xC0, 0x02, 0x12, 0x34]).unwrap(),
+            [Token::Uint(0x1234)]
+        );
+        assert_eq!(tokens(&[0x91, 0x05]).unwrap(), [Token::Uint(5)]);
         assert!(tokens(&[0xA4, 1, 2]).unwrap_err().contains("runs past"));
         assert!(tokens(&[0xE2, 0, 0, 1]).unwrap_err().contains("long atom"));
         assert_eq!(band(0), [0, 0, 8, 2, 0, 0, 0, 1]);
@@ -548,6 +554,24 @@ mod tests {
         r.uint(0x01).uint(0).uint(0).raw(END_LIST);
         let t = tokens(&r.0).unwrap();
         assert_eq!((value(&t, "MaxRanges"), status(&t)), (Some(15), Some(1)));
+        // The value named, not the first one named.
+        let mut two = Tokens::default();
+        two.named("Other", |t| {
+            t.uint(7);
+        })
+        .named("MaxRanges", |t| {
+            t.uint(3);
+        })
+        .named("Name", |t| {
+            t.bytes(b"x");
+        })
+        .named("PIN", |t| {
+            t.bytes(b"msid");
+        });
+        let two = tokens(&two.0).unwrap();
+        assert_eq!(value(&two, "MaxRanges"), Some(3));
+        assert_eq!(bytes_value(&two, "PIN"), Some(b"msid".to_vec()));
+        assert_eq!(bytes_value(&two, "Absent"), None);
         let yes = tokens(&[0xF0, 0x01, 0xF1, 0xF9, 0xF0, 0, 0, 0, 0xF1]).unwrap();
         assert_eq!(value(&yes, "-"), Some(1));
         // Nothing outstanding and nothing said; data outstanding (poll again); a short one.

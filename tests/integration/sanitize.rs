@@ -296,6 +296,41 @@ fn sanitize_takes_a_tcg_revert_only_with_its_credential() {
     }
 }
 
+/// A TCG Enterprise drive whose only Purge is the Erase of its bands: the same rule, with
+/// `--erase-master-file` (or `--erase-master-msid` for a drive nobody owned).
+#[test]
+fn sanitize_takes_a_tcg_enterprise_erase_only_with_its_credential() {
+    let env = Env::new();
+    let sim = Path::new("/dev/simnvme0");
+    let out = sanitize(&env, "nvme:4M:enterprise", &["--yes"], &[sim]);
+    assert_code(&out, 1);
+    assert_eq!(certs(&env)[0].result, Verdict::Fail);
+    std::fs::write(env.path("em"), "sim-erase-master\n").unwrap();
+    let out = sanitize(
+        &env,
+        "nvme:4M:enterprise",
+        &["--yes", "--erase-master-file", "em"],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let out = sanitize(
+        &env,
+        "nvme:4M:enterprise-unowned",
+        &["--yes", "--erase-master-msid"],
+        &[sim],
+    );
+    assert_code(&out, 0);
+    let all = certs(&env);
+    let purged: Vec<_> = all.iter().filter(|c| c.result == Verdict::Pass).collect();
+    assert_eq!(purged.len(), 2, "{all:?}");
+    assert!(purged
+        .iter()
+        .all(|c| c.sanitization.policy.name == "tcg-erase"));
+    assert!(!all.iter().any(|c| serde_json::to_string(c)
+        .unwrap()
+        .contains("sim-erase-master")));
+}
+
 #[test]
 fn an_interrupted_sanitize_is_finished_by_sanitize_resume() {
     let env = Env::new();

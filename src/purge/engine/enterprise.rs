@@ -162,6 +162,15 @@ fn read_msid(d: &dyn Passthrough, t: Tper) -> Result<dev::tcg::Secret, String> {
     s.and_then(|s| dev::tcg::Secret::new(&s))
 }
 
+/// MaxRanges from the answer to its Get: at most 1023 (BandMaster1023 is the Enterprise SSC's
+/// last), `None` for a failed Get, no value, or more bands than the SSC has.
+fn max_ranges(info: &[Token]) -> Option<u16> {
+    match (ts::status(info), ts::value(info, "MaxRanges")) {
+        (Some(0), Some(m)) if m < 1024 => Some(m as u16),
+        _ => None,
+    }
+}
+
 /// Erases every band of an Enterprise drive: a session with its Locking SP, Authenticate as
 /// EraseMaster with `key` (or, with `msid` and no key, the MSID the drive reports, for a
 /// drive whose EraseMaster password was never set), MaxRanges read from LockingInfo, then
@@ -240,9 +249,9 @@ pub(super) fn tcg_erase(
     }
     let info = exchange(d, t, tsn, hsn, &ts::get(&ts::LOCKING_INFO, "MaxRanges"))
         .map_err(|e| refused("Get MaxRanges from LockingInfo", e))?;
-    let max = match (ts::status(&info), ts::value(&info, "MaxRanges")) {
-        (Some(0), Some(m)) if m < 1024 => m as u16,
-        _ => {
+    let max = match max_ranges(&info) {
+        Some(m) => m,
+        None => {
             end();
             return Err(StartError::Refused(format!(
                 "the drive did not say how many bands it has (Get MaxRanges from LockingInfo answered {})",
@@ -509,6 +518,28 @@ mod tests {
             Err(StartError::Refused(_))
         ));
         assert!(f.sent.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn max_ranges_is_read_only_from_a_successful_get_and_never_past_1023() {
+        let answer = |m: u64, status: u64| {
+            let mut t = ts::Tokens::default();
+            t.raw(0xF0).named("MaxRanges", |t| {
+                t.uint(m);
+            });
+            t.raw(0xF1)
+                .raw(0xF9)
+                .raw(0xF0)
+                .uint(status)
+                .uint(0)
+                .uint(0)
+                .raw(0xF1);
+            ts::tokens(&t.into_bytes()).unwrap()
+        };
+        assert_eq!(max_ranges(&answer(1023, 0)), Some(1023));
+        assert_eq!(max_ranges(&answer(1024, 0)), None);
+        assert_eq!(max_ranges(&answer(3, 1)), None);
+        assert_eq!(max_ranges(&[]), None);
     }
 
     #[test]
