@@ -3345,6 +3345,16 @@ mod tests {
         }
     }
 
+    /// Prepares and runs `r`, which the drive must refuse; the refusal's text.
+    fn refused_run(s: &Setup, d: &Drive, r: &Request) -> String {
+        let q = &crate::progress::Quiet;
+        let p = prepare(d, r, q).unwrap();
+        run(d, &p, r, &s.keeper, &Signals::default(), q)
+            .err()
+            .expect("refused")
+            .to_string()
+    }
+
     fn certify(d: &Drive, ran: Ran) -> crate::cert::Certificate {
         purge(&d.probe, ran.outcome, &Record::default())
     }
@@ -3391,18 +3401,7 @@ mod tests {
         let s = setup("opal-owned");
         let d = drive(&s);
         let r = tcg_request(Some(Method::TcgPsidRevert), Some("NOT-THE-PSID"), None);
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let e = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .err()
-        .expect("refused")
-        .to_string();
+        let e = refused_run(&s, &d, &r);
         assert!(
             e.contains("NOT_AUTHORIZED") && e.contains("erased nothing"),
             "{e}"
@@ -3616,18 +3615,7 @@ mod tests {
         let d = drive(&s);
         let before = s.sim.media.contents();
         let r = enterprise_request(Some(Method::TcgErase), Some("not-the-password"));
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let e = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .err()
-        .expect("refused")
-        .to_string();
+        let e = refused_run(&s, &d, &r);
         assert!(
             e.contains("did not accept the EraseMaster password") && e.contains("erased nothing"),
             "{e}"
@@ -3642,18 +3630,7 @@ mod tests {
         let s = setup("enterprise-refuses");
         let d = drive(&s);
         let r = enterprise_request(Some(Method::TcgErase), Some(SIM_ERASE_MASTER));
-        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
-        let e = run(
-            &d,
-            &p,
-            &r,
-            &s.keeper,
-            &Signals::default(),
-            &crate::progress::Quiet,
-        )
-        .err()
-        .expect("refused")
-        .to_string();
+        let e = refused_run(&s, &d, &r);
         assert!(
             e.contains("FAIL (TCG status 0x3f)") && e.contains("Band0"),
             "{e}"
@@ -3768,11 +3745,7 @@ mod tests {
             method: Some(Method::TcgErase),
             ..r
         };
-        let p = prepare(&d, &r, q).unwrap();
-        let e = run(&d, &p, &r, &s.keeper, &Signals::default(), q)
-            .err()
-            .expect("refused")
-            .to_string();
+        let e = refused_run(&s, &d, &r);
         assert!(
             e.contains("did not accept its own MSID") && e.contains("--erase-master-file"),
             "{e}"
