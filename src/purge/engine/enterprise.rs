@@ -227,7 +227,10 @@ pub(super) fn tcg_erase(
     let auth = exchange(d, t, tsn, hsn, &challenge);
     challenge.fill(0);
     std::hint::black_box(&challenge);
-    let auth = auth.map_err(|e| refused("Authenticate as EraseMaster", e))?;
+    let auth = auth.map_err(|e| {
+        end();
+        refused("Authenticate as EraseMaster", e)
+    })?;
     if ts::status(&auth) != Some(0) || ts::value(&auth, "") != Some(1) {
         end();
         let answered = match said(&auth) {
@@ -247,8 +250,10 @@ pub(super) fn tcg_erase(
             )
         }));
     }
-    let info = exchange(d, t, tsn, hsn, &ts::get(&ts::LOCKING_INFO, "MaxRanges"))
-        .map_err(|e| refused("Get MaxRanges from LockingInfo", e))?;
+    let info = exchange(d, t, tsn, hsn, &ts::get(&ts::LOCKING_INFO, "MaxRanges")).map_err(|e| {
+        end();
+        refused("Get MaxRanges from LockingInfo", e)
+    })?;
     let max = match max_ranges(&info) {
         Some(m) => m,
         None => {
@@ -273,9 +278,10 @@ pub(super) fn tcg_erase(
                 });
             }
             Err(e) => {
+                end();
                 return Err(StartError::Unknown(format!(
                     "the Erase of Band{n}: {e}; whether the drive erased it is unknown"
-                )))
+                )));
             }
         }
     }
@@ -365,6 +371,8 @@ mod tests {
         how: Behaviour,
         outstanding: Mutex<u32>,
         sends_before_loss: Mutex<Option<u32>>,
+        /// The IF-RECV (counted from 0) that fails once with EIO.
+        recv_fails: Mutex<Option<u32>>,
         sent: Mutex<Vec<Vec<u8>>>,
     }
 
@@ -375,6 +383,7 @@ mod tests {
                 how,
                 outstanding: Mutex::new(0),
                 sends_before_loss: Mutex::new(None),
+                recv_fails: Mutex::new(None),
                 sent: Mutex::default(),
             }
         }
@@ -393,6 +402,12 @@ mod tests {
                 self.sent.lock().unwrap().push(data.to_vec());
                 self.tper.lock().unwrap().send(data, self.how);
                 return Ok((0, 0));
+            }
+            if let Some(n) = self.recv_fails.lock().unwrap().as_mut() {
+                *n = n.wrapping_sub(1);
+                if *n == u32::MAX {
+                    return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+                }
             }
             let mut o = self.outstanding.lock().unwrap();
             if *o > 0 {
@@ -477,6 +492,19 @@ mod tests {
             matches!(&e, StartError::Unknown(m) if m.contains("Band0") && m.contains("unknown")),
             "{e:?}"
         );
+        // The answer to the Get lost: refused, and the session ended all the same.
+        let f = Fake::new(Behaviour::default());
+        *f.recv_fails.lock().unwrap() = Some(2);
+        let e = tcg_erase(&f, T, Some(&key(SIM_ERASE_MASTER)), false).unwrap_err();
+        assert!(
+            matches!(&e, StartError::Refused(m) if m.contains("Get MaxRanges")),
+            "{e:?}"
+        );
+        assert_eq!(
+            f.sent.lock().unwrap().last().unwrap()[56],
+            ts::END_OF_SESSION
+        );
+        assert!(f.tper.lock().unwrap().erased.is_empty());
         // Lost before any Erase: refused.
         let f = Fake::new(Behaviour::default());
         *f.sends_before_loss.lock().unwrap() = Some(1);
