@@ -72,14 +72,11 @@ impl Tokens {
 
     /// A byte string: a short atom up to 15 bytes, a medium atom up to 2047.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        if b.len() < 16 {
-            self.0.push(0xA0 | b.len() as u8);
-        } else {
-            let n = b.len().min(2047);
-            self.0.push(0xD0 | (n >> 8) as u8);
-            self.0.push(n as u8);
+        if b.len() >= 16 {
+            return self.medium_bytes(b);
         }
-        self.0.extend_from_slice(&b[..b.len().min(2047)]);
+        self.0.push(0xA0 | b.len() as u8);
+        self.0.extend_from_slice(b);
         self
     }
 

@@ -41,64 +41,32 @@ pub(super) fn add_enterprise(caps: &mut Caps, bus: Bus) {
     }
 }
 
-fn send(d: &dyn Passthrough, t: Tper, b: &mut [u8]) -> io::Result<()> {
+/// IF-SEND (`out`) of `b`, or IF-RECV into it, over the drive's own bus.
+fn transfer(d: &dyn Passthrough, t: Tper, out: bool, b: &mut [u8]) -> io::Result<()> {
     let len = b.len() as u32;
-    let ok = match t.bus {
-        Bus::Nvme => d.nvme(&dev::tcg::if_nvme(true, t.comid, len), b)?.0 == 0,
-        Bus::Ata => {
-            d.scsi(
-                &dev::tcg::if_ata(true, t.comid, len),
-                DataDir::ToDevice,
-                b,
-                15_000,
-            )?
-            .0 == 0
-        }
-        Bus::Scsi => {
-            d.scsi(
-                &dev::tcg::if_scsi(true, t.comid, len),
-                DataDir::ToDevice,
-                b,
-                15_000,
-            )?
-            .0 == 0
-        }
+    let dir = if out {
+        DataDir::ToDevice
+    } else {
+        DataDir::FromDevice
     };
-    if ok {
+    let status = match t.bus {
+        Bus::Nvme => d.nvme(&dev::tcg::if_nvme(out, t.comid, len), b)?.0,
+        Bus::Ata => u16::from(
+            d.scsi(&dev::tcg::if_ata(out, t.comid, len), dir, b, 15_000)?
+                .0,
+        ),
+        Bus::Scsi => u16::from(
+            d.scsi(&dev::tcg::if_scsi(out, t.comid, len), dir, b, 15_000)?
+                .0,
+        ),
+    };
+    if status == 0 {
         Ok(())
     } else {
-        Err(io::Error::other("the drive refused the IF-SEND"))
-    }
-}
-
-fn recv(d: &dyn Passthrough, t: Tper) -> io::Result<Vec<u8>> {
-    let mut b = vec![0u8; ts::ANSWER];
-    let len = b.len() as u32;
-    let ok = match t.bus {
-        Bus::Nvme => d.nvme(&dev::tcg::if_nvme(false, t.comid, len), &mut b)?.0 == 0,
-        Bus::Ata => {
-            d.scsi(
-                &dev::tcg::if_ata(false, t.comid, len),
-                DataDir::FromDevice,
-                &mut b,
-                15_000,
-            )?
-            .0 == 0
-        }
-        Bus::Scsi => {
-            d.scsi(
-                &dev::tcg::if_scsi(false, t.comid, len),
-                DataDir::FromDevice,
-                &mut b,
-                15_000,
-            )?
-            .0 == 0
-        }
-    };
-    if ok {
-        Ok(b)
-    } else {
-        Err(io::Error::other("the drive refused the IF-RECV"))
+        Err(io::Error::other(format!(
+            "the drive refused the {}",
+            if out { "IF-SEND" } else { "IF-RECV" }
+        )))
     }
 }
 
@@ -111,12 +79,13 @@ fn exchange(
     payload: &[u8],
 ) -> Result<Vec<Token>, String> {
     let mut b = ts::compacket(t.comid, tsn, hsn, payload);
-    let sent = send(d, t, &mut b);
+    let sent = transfer(d, t, true, &mut b);
     b.fill(0);
     sent.map_err(|e| format!("IF-SEND: {e}"))?;
     let until = std::time::Instant::now() + ANSWER_WITHIN;
     loop {
-        let a = recv(d, t).map_err(|e| format!("IF-RECV: {e}"))?;
+        let mut a = vec![0u8; ts::ANSWER];
+        transfer(d, t, false, &mut a).map_err(|e| format!("IF-RECV: {e}"))?;
         match ts::read_answer(&a)? {
             Answer::Tokens { tokens, .. } => return Ok(tokens),
             Answer::Pending if std::time::Instant::now() < until => std::thread::sleep(POLL),
