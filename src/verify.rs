@@ -738,7 +738,7 @@ pub fn zone_check(dev: &dyn BlockIo) -> Option<crate::cert::ZoneCheck> {
                         length: (z.start + z.capacity).saturating_sub(z.wp.max(z.start)),
                     })
                     .collect(),
-                error: None,
+                ..ZoneCheck::default()
             }
         }
         Err(e) => ZoneCheck {

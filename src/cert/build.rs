@@ -412,8 +412,27 @@ fn judge_purge(o: &PurgeOutcome) -> (Verdict, Vec<String>) {
         }
     }
     let v = &o.verification;
+    // A sanitize empties every zone with a write pointer: a zone the drive still reports
+    // written holds data.
+    let zones = v.zones.as_ref();
+    if let Some((z, first)) = zones.and_then(|z| Some((z, z.not_empty.first()?))) {
+        fail.push(format!(
+            "after the sanitize, {} of {} sequential zones still hold data by the drive's zone report (the \
+             first at offset {}, {} bytes written): a sanitize empties every zone",
+            z.not_empty.len(),
+            z.sequential,
+            first.offset,
+            first.length
+        ));
+    }
     // What keeps a PASS from being earned without showing data was left: INCOMPLETE.
     let mut open = Vec::new();
+    if let Some(e) = zones.and_then(|z| z.error.as_ref()) {
+        open.push(format!(
+            "the zone report after the sanitize could not be read ({e}): that it emptied every sequential \
+             zone is not shown"
+        ));
+    }
     if let Some(why) = &o.interrupted {
         open.push(why.clone());
     }
@@ -511,6 +530,27 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
         c.notes.push(format!("Medium: {}.", o.medium));
     }
     c.notes.extend(o.note);
+    if let Some(z) = &c.verification.zones {
+        let mut zoned = format!(
+            "A zoned drive ({} zones, {} sequential)",
+            z.zones, z.sequential
+        );
+        if z.canaries_moved > 0 {
+            zoned.push_str(&format!(
+                ": {} canaries drawn in sequential zones were written at those zones' write pointers, the \
+                 only place the drive takes a write (verification.zones.canaries_moved)",
+                z.canaries_moved
+            ));
+        }
+        if z.emptied_checked {
+            zoned.push_str(&format!(
+                "; its zone report after the sanitize, which empties every sequential zone, showed {} of them \
+                 still written",
+                z.not_empty.len()
+            ));
+        }
+        c.notes.push(format!("{zoned}."));
+    }
     c.notes
         .push(format!("The command erased {}.", o.scope_summary));
     let unshown: Vec<String> = c
@@ -781,5 +821,49 @@ mod tests {
         let (_, r) = judge_purge(&purged(many, None, 100));
         assert_eq!(r.len(), 11);
         assert!(r[10].contains("15 more"));
+    }
+
+    #[test]
+    fn a_zoned_drive_s_sanitize_fails_while_its_zone_report_shows_a_zone_written() {
+        use crate::cert::{ByteRange, ZoneCheck};
+        let mut o = purged(vec![], None, 100);
+        o.verification.zones = Some(ZoneCheck {
+            zones: 16,
+            sequential: 14,
+            canaries_moved: 5,
+            ..ZoneCheck::default()
+        });
+        assert_eq!(judge_purge(&o), (Verdict::Pass, vec![]), "every zone empty");
+        // Every canary unreadable, and yet the drive says a zone still holds data.
+        o.verification.zones.as_mut().unwrap().not_empty = vec![
+            ByteRange {
+                offset: 1 << 20,
+                length: 4096,
+            },
+            ByteRange {
+                offset: 3 << 20,
+                length: 1 << 20,
+            },
+        ];
+        let (v, r) = judge_purge(&o);
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(
+            r,
+            vec![
+                "after the sanitize, 2 of 14 sequential zones still hold data by the drive's zone report (the \
+                 first at offset 1048576, 4096 bytes written): a sanitize empties every zone"
+            ]
+        );
+        // A report that could not be read: not shown either way.
+        o.verification.zones = Some(ZoneCheck {
+            error: Some("EIO".into()),
+            ..ZoneCheck::default()
+        });
+        let (v, r) = judge_purge(&o);
+        assert_eq!(v, Verdict::Incomplete);
+        assert!(
+            r[0].contains("zone report after the sanitize could not be read (EIO)"),
+            "{r:?}"
+        );
     }
 }

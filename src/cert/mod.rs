@@ -575,6 +575,20 @@ pub struct ZoneCheck {
     pub sequential: u64,
     /// Sequential zones not written to their end: from the write pointer to the zone's end.
     pub not_full: Vec<ByteRange>,
+    /// After a purge by sanitize: sequential zones that still hold data by the drive's
+    /// report (from the zone's start to its write pointer; its capacity where the zone is
+    /// full or read-only). A sanitize empties them all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_empty: Vec<ByteRange>,
+    /// A purge of a host-managed zoned drive: canaries written at a sequential zone's write
+    /// pointer rather than where they were drawn from `seed` (the drive takes writes there
+    /// only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub canaries_moved: u64,
+    /// After a purge by sanitize: the report was read again, and `not_empty` is what it
+    /// showed (absent: no zone was required to be empty).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub emptied_checked: bool,
     /// The report could not be read (the check did not happen).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -102,6 +102,21 @@ impl MemDevice {
         }
     }
 
+    /// The same zoned device with zone `i`'s write pointer at `wp` (written up to there, zeros
+    /// past it, as a zone written that far reads).
+    pub fn with_write_pointer(self, i: usize, wp: u64) -> Self {
+        if let Some((map, wps)) = &self.zoned {
+            if let (Some(z), Ok(mut wps), Ok(mut d)) =
+                (map.zones.get(i), wps.lock(), self.data.lock())
+            {
+                let wp = wp.clamp(z.start, z.start + z.len);
+                wps[i] = wp;
+                d[wp as usize..(z.start + z.len) as usize].fill(0);
+            }
+        }
+        self
+    }
+
     /// Checks a write of `len` bytes at `off` against the zones' write pointers and moves them.
     fn zone_write(&self, off: u64, len: usize) -> io::Result<()> {
         let Some((map, wps)) = &self.zoned else {

@@ -10,6 +10,8 @@
 use std::fs::File;
 use std::io;
 
+use crate::contract::Extent;
+
 /// Bytes per sector in the kernel's zone report (always 512, whatever the block size).
 const SECTOR: u64 = 512;
 use super::ioctl::{REPORT_HEADER, ZONE_BYTES};
@@ -164,6 +166,84 @@ impl ZoneMap {
         self.zones
             .iter()
             .filter(|z| z.sequential() && z.unwritable().is_none() && !z.full())
+            .collect()
+    }
+}
+
+impl ZoneMap {
+    /// The index of the zone holding byte `offset` if that zone takes writes only at its write
+    /// pointer (host-managed).
+    fn required_at(&self, offset: u64) -> Option<usize> {
+        let z = self.at(offset)?;
+        (z.kind == ZoneType::SequentialRequired)
+            .then(|| (z.start / self.zone_bytes.max(1)) as usize)
+    }
+
+    /// Where a purge's canaries go on this device, for samples `drawn` in that order. A sample
+    /// in zones that take writes anywhere (conventional, host-aware) stays where it was drawn.
+    /// One that touches a zone written only at its write pointer (host-managed) goes to that
+    /// pointer, after the samples already placed there; if the zone has no room left (full,
+    /// offline, read-only, or too little capacity), to the next such zone that has room. Each
+    /// canary, written in this order, then lands where the drive takes it. Returns the extents
+    /// and how many of them moved.
+    ///
+    /// # Errors
+    /// A sample must move and no zone written at its write pointer has room for it.
+    pub fn place_samples(&self, drawn: &[Extent]) -> Result<(Vec<Extent>, usize), String> {
+        let mut wps: Vec<u64> = self.zones.iter().map(|z| z.wp.max(z.start)).collect();
+        let room = |i: usize, wp: u64, len: u64| {
+            let z = &self.zones[i];
+            z.kind == ZoneType::SequentialRequired
+                && z.unwritable().is_none()
+                && z.cond != ZoneCond::Full
+                && wp + len <= z.start + z.capacity
+        };
+        let n = self.zones.len();
+        let mut placed = Vec::with_capacity(drawn.len());
+        let mut moved = 0;
+        for e in drawn {
+            let last = e.offset + e.len.max(1) - 1;
+            let Some(first) = self
+                .required_at(e.offset)
+                .or_else(|| self.required_at(last))
+            else {
+                placed.push(*e);
+                continue;
+            };
+            let i = (0..n)
+                .map(|k| (first + k) % n)
+                .find(|&i| room(i, wps[i], e.len))
+                .ok_or_else(|| {
+                    format!(
+                        "no zone written at its write pointer has room for a {}-byte canary (every such zone is \
+                         full or takes no write)",
+                        e.len
+                    )
+                })?;
+            let at = Extent {
+                offset: wps[i],
+                len: e.len,
+            };
+            if at != *e {
+                moved += 1;
+            }
+            wps[i] += e.len;
+            placed.push(at);
+        }
+        Ok((placed, moved))
+    }
+
+    /// The sequential zones that still hold data by the drive's own account: after a sanitize,
+    /// which empties every zone with a write pointer, none may. A zone holds data unless it is
+    /// empty (its write pointer at its start) or offline (nothing in it can be read).
+    pub fn holding(&self) -> Vec<&Zone> {
+        self.zones
+            .iter()
+            .filter(|z| {
+                z.sequential()
+                    && z.cond != ZoneCond::Offline
+                    && !(z.cond == ZoneCond::Empty && z.wp <= z.start)
+            })
             .collect()
     }
 }
@@ -425,5 +505,94 @@ pub(crate) mod tests {
             m.not_full().is_empty(),
             "an offline zone is counted as failed elsewhere"
         );
+    }
+
+    fn ext(offset: u64, len: u64) -> Extent {
+        Extent { offset, len }
+    }
+
+    #[test]
+    fn canaries_go_where_a_host_managed_drive_takes_them_at_write_pointers() {
+        let seq = ZoneType::SequentialRequired;
+        let mut m = map(vec![
+            zone(0, 16 * M, ZoneType::Conventional, 16 * M),
+            zone(16 * M, 16 * M, seq, 16 * M),
+            zone(32 * M, 16 * M, seq, 16 * M),
+            zone(48 * M, 16 * M, ZoneType::SequentialPreferred, 16 * M),
+        ]);
+        m.zones[1].wp = 20 * M;
+        m.zones[1].cond = ZoneCond::ImplicitOpen;
+        let drawn = [
+            ext(M, 4096),             // conventional: stays
+            ext(18 * M, 4096),        // below zone 1's pointer: to the pointer
+            ext(30 * M, 4096),        // past it: to the pointer, after the first
+            ext(40 * M, 8192),        // zone 2 is empty: to its start
+            ext(50 * M, 4096),        // host-aware: stays
+            ext(16 * M - 4096, 8192), // straddles into zone 1: moved there
+        ];
+        let (placed, moved) = m.place_samples(&drawn).unwrap();
+        assert_eq!(
+            placed,
+            vec![
+                ext(M, 4096),
+                ext(20 * M, 4096),
+                ext(20 * M + 4096, 4096),
+                ext(32 * M, 8192),
+                ext(50 * M, 4096),
+                ext(20 * M + 8192, 8192),
+            ]
+        );
+        assert_eq!(moved, 4);
+        // A sample drawn exactly at the pointer does not count as moved.
+        assert_eq!(m.place_samples(&[ext(20 * M, 4096)]).unwrap().1, 0);
+        // A full zone sends its sample on to the next zone with room, wrapping round.
+        m.zones[2].cond = ZoneCond::Full;
+        m.zones[2].wp = 48 * M;
+        let (placed, _) = m.place_samples(&[ext(40 * M, 4096)]).unwrap();
+        assert_eq!(placed, vec![ext(20 * M, 4096)]);
+        // Room is counted in the zone's capacity, not its length.
+        m.zones[1].capacity = 4 * M + 4096;
+        assert_eq!(
+            m.place_samples(&[ext(17 * M, 4096)]).unwrap().0,
+            vec![ext(20 * M, 4096)]
+        );
+        assert!(m
+            .place_samples(&[ext(17 * M, 4096), ext(17 * M + 4096, 4096)])
+            .unwrap_err()
+            .contains("no zone written at its write pointer has room"));
+        m.zones[1].cond = ZoneCond::Offline;
+        assert!(m.place_samples(&[ext(17 * M, 4096)]).is_err());
+        assert_eq!(
+            m.place_samples(&[ext(M, 4096)]).unwrap().0,
+            vec![ext(M, 4096)]
+        );
+    }
+
+    #[test]
+    fn after_a_sanitize_a_sequential_zone_holds_data_unless_empty_or_offline() {
+        let seq = ZoneType::SequentialRequired;
+        let mut m = map(vec![
+            zone(0, 16 * M, ZoneType::Conventional, 16 * M),
+            zone(16 * M, 16 * M, seq, 16 * M),
+            zone(32 * M, 16 * M, ZoneType::SequentialPreferred, 16 * M),
+            zone(48 * M, 16 * M, seq, 16 * M),
+        ]);
+        m.zones[0].cond = ZoneCond::NotWritePointer;
+        assert!(m.holding().is_empty(), "{:?}", m.holding());
+        m.zones[1].wp = 16 * M + 4096;
+        m.zones[1].cond = ZoneCond::ImplicitOpen;
+        m.zones[2].cond = ZoneCond::Full;
+        m.zones[3].cond = ZoneCond::Offline;
+        let starts: Vec<u64> = m.holding().iter().map(|z| z.start).collect();
+        assert_eq!(starts, vec![16 * M, 32 * M]);
+        m.zones[1].cond = ZoneCond::Empty;
+        assert_eq!(
+            m.holding().len(),
+            2,
+            "an empty zone whose pointer is past its start"
+        );
+        m.zones[1] = zone(16 * M, 16 * M, seq, 16 * M);
+        m.zones[2].cond = ZoneCond::ReadOnly;
+        assert_eq!(m.holding().len(), 1, "a read-only zone keeps its data");
     }
 }

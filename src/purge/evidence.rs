@@ -24,19 +24,46 @@ pub struct AfterRule {
     /// sense proves the erase; any other failure proves nothing.
     #[serde(default)]
     pub unreadable_sense: Option<ReadAfterErase>,
+    /// A host-managed zoned SCSI drive's sanitize: it empties every zone, and a read past a
+    /// zone's write pointer may then fail with ILLEGAL REQUEST, ATTEMPT TO READ INVALID DATA
+    /// (05h 21h/06h; ZBC, where URSWRZ is off). Such a read is the erase's doing; that the
+    /// zone is empty the zone report shows apart.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub past_write_pointer: bool,
 }
+
+/// ILLEGAL REQUEST, ATTEMPT TO READ INVALID DATA (ZBC: a read past a zone's write pointer).
+const READ_INVALID_DATA: (u8, u8, u8) = (0x05, 0x21, 0x06);
 
 impl AfterRule {
     /// True when a read that failed with sense (key, ASC, ASCQ) is the erase's doing.
     fn by_design(&self, key: u8, asc: u8, ascq: u8) -> bool {
+        if self.past_write_pointer && (key, asc, ascq) == READ_INVALID_DATA {
+            return true;
+        }
         match self.unreadable_sense {
             Some(x) => x.matches(key, asc, ascq),
             None => self.unreadable_is_erased && key == 0x03,
         }
     }
 
+    /// The failures this rule counts as the erase's, for people.
+    fn expected(&self) -> String {
+        let promised = self.unreadable_sense.map(ReadAfterErase::describe).or(self
+            .unreadable_is_erased
+            .then_some("MEDIUM ERROR (VPD B1h)"));
+        let zoned = self
+            .past_write_pointer
+            .then_some("ILLEGAL REQUEST, ATTEMPT TO READ INVALID DATA 21h/06h (past an emptied zone's write pointer)");
+        match (promised, zoned) {
+            (Some(p), Some(z)) => format!("{p} or {z}"),
+            (Some(x), None) | (None, Some(x)) => x.to_string(),
+            (None, None) => "no failure".into(),
+        }
+    }
+
     fn may_fail(&self) -> bool {
-        self.unreadable_is_erased || self.unreadable_sense.is_some()
+        self.unreadable_is_erased || self.unreadable_sense.is_some() || self.past_write_pointer
     }
 }
 
@@ -187,8 +214,7 @@ impl Evidence {
                             format!(
                                 "{err}; the drive says {} {asc:02x}h/{ascq:02x}h, not {}",
                                 crate::device::scsi::key_name(k),
-                                rule.unreadable_sense
-                                    .map_or("MEDIUM ERROR (VPD B1h)", ReadAfterErase::describe)
+                                rule.expected()
                             ),
                         )),
                         Err(why) => f.read_errors.push((e.offset, format!("{err}; {why}"))),
@@ -244,6 +270,36 @@ impl Evidence {
         }
         f
     }
+}
+
+/// A zoned drive's zone report after a purge: every sequential zone that still holds data by
+/// the drive's own account (a sanitize empties them all). `None` for a drive that is not zoned.
+pub fn zones_after(dev: &dyn BlockIo) -> Option<crate::cert::ZoneCheck> {
+    use crate::cert::{ByteRange, ZoneCheck};
+    use crate::device::zones::ZoneCond;
+    Some(match dev.report_zones()? {
+        Ok(m) => ZoneCheck {
+            zones: m.zones.len() as u64,
+            sequential: m.counts().0 as u64,
+            not_empty: m
+                .holding()
+                .iter()
+                .map(|z| ByteRange {
+                    offset: z.start,
+                    length: match z.cond {
+                        ZoneCond::Full | ZoneCond::ReadOnly => z.capacity,
+                        _ => z.wp.clamp(z.start, z.start + z.capacity) - z.start,
+                    },
+                })
+                .collect(),
+            emptied_checked: true,
+            ..ZoneCheck::default()
+        },
+        Err(e) => ZoneCheck {
+            error: Some(e.to_string()),
+            ..ZoneCheck::default()
+        },
+    })
 }
 
 #[cfg(test)]
@@ -306,6 +362,36 @@ mod tests {
                 (0, 0, 0, 2)
             );
         }
+        // A host-managed zoned SCSI drive after its sanitize: a read past an emptied zone's
+        // write pointer fails with ILLEGAL REQUEST 21h/06h by design; any other sense does not
+        // count, and without the zoned rule neither does that one.
+        let zoned = AfterRule {
+            past_write_pointer: true,
+            ..AfterRule::default()
+        };
+        let invalid = |_: u64| Ok((0x05, 0x21, 0x06));
+        let f = ev.after(&dev, &zoned, &invalid);
+        assert_eq!(
+            (f.conclusive, f.bytes_by_design, f.bytes_read),
+            (2, 8192, 0)
+        );
+        let f = ev.after(&dev, &zoned, &|_| Ok((0x05, 0x21, 0x07)));
+        assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));
+        assert!(
+            f.read_errors[0]
+                .1
+                .contains("not ILLEGAL REQUEST, ATTEMPT TO READ INVALID DATA"),
+            "{:?}",
+            f.read_errors
+        );
+        let f = ev.after(&dev, &by_design, &invalid);
+        assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));
+        let both = AfterRule {
+            past_write_pointer: true,
+            ..by_design.clone()
+        };
+        assert_eq!(ev.after(&dev, &both, &wasr).conclusive, 2);
+        assert_eq!(ev.after(&dev, &both, &invalid).conclusive, 2);
         // Elsewhere an unreadable sample proves nothing: a read error, not an erase.
         let f = ev.after(&dev, &AfterRule::default(), &no_scsi);
         assert_eq!((f.conclusive, f.read_errors.len()), (0, 2));

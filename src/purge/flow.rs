@@ -701,6 +701,15 @@ fn why_unreadable(d: &Drive, offset: u64) -> Result<(u8, u8, u8), String> {
     }
 }
 
+/// The drive's zones as it reports them now, or why they cannot be read.
+fn zone_report(d: &Drive) -> Result<crate::device::zones::ZoneMap, String> {
+    match d.media.report_zones() {
+        Some(Ok(m)) => Ok(m),
+        Some(Err(e)) => Err(format!("cannot be read ({e})")),
+        None => Err("cannot be read here".into()),
+    }
+}
+
 /// The byte the drive's deallocated blocks read as, if it says.
 fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
     match d.bus {
@@ -722,13 +731,20 @@ fn deallocated(d: &Drive, caps: &Caps, ns_dealloc: Option<u8>) -> Option<u8> {
 /// # Errors
 /// [`Error::Refused`] saying why and what to do.
 pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, Error> {
-    if r.canaries && d.probe.identity.host_managed() {
-        return Err(refused(
-            &d.probe,
-            "it is a host-managed zoned device (the kernel's queue/zoned): the canaries cannot be written at \
-             random places (every write must land at its zone's write pointer); add --no-canaries to judge the \
-             purge by the samples read before and after alone",
-        ));
+    // A host-managed zoned drive takes a write in a sequential zone only at that zone's write
+    // pointer: the canaries go there, which takes its zone report.
+    let zoned_canaries = r.canaries && d.probe.identity.host_managed();
+    if zoned_canaries {
+        if let Err(why) = zone_report(d) {
+            return Err(refused(
+                &d.probe,
+                format!(
+                    "it is a host-managed zoned device (the kernel's queue/zoned) whose zone report {why}: its \
+                     canaries can be written only at its zones' write pointers; add --no-canaries to judge the \
+                     purge by the samples read before and after alone"
+                ),
+            ));
+        }
     }
     let caps = capabilities(d, r, obs)?;
     let m = choose(d, r, &caps)?;
@@ -771,6 +787,17 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         return Err(refused(&d.probe, needs_credential(m)));
     }
     let mut warnings = Vec::new();
+    if zoned_canaries {
+        warnings.push(format!(
+            "a host-managed zoned drive: a canary drawn in a sequential zone is written at that zone's write \
+             pointer instead (the only place the drive takes a write){}",
+            if method::empties_zones(m) {
+                ", and after the sanitize the drive's zone report must show every sequential zone empty"
+            } else {
+                ""
+            }
+        ));
+    }
     if locked {
         warnings.push(
             "the drive is locked: nothing can be written or read before the erase, so the read-back \
@@ -931,6 +958,9 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         deallocated: if no_deallocate { None } else { dealloc },
         unreadable_is_erased: unreadable.is_some(),
         unreadable_sense: unreadable,
+        past_write_pointer: d.bus == Bus::Scsi
+            && d.probe.identity.host_managed()
+            && method::empties_zones(m),
     };
     let mut bytes = Vec::new();
     if r.exit_failure_mode && caps.failure.is_some() {
@@ -1322,6 +1352,9 @@ struct Sampled {
     evidence: Evidence,
     /// Why the command is not sent: the canaries could not all be written.
     not_sent: Option<String>,
+    /// A host-managed zoned drive: its zones, and how many canaries went to a write pointer
+    /// rather than where they were drawn.
+    zones: Option<crate::cert::ZoneCheck>,
 }
 
 /// Draws the samples and takes what they hold before the command: canaries written
@@ -1350,8 +1383,35 @@ fn sample(d: &Drive, p: &Prepared, r: &Request) -> Result<Sampled, Error> {
             },
             extents,
             not_sent: None,
+            zones: None,
         });
     }
+    let mut zones = None;
+    let extents = if r.canaries && d.probe.identity.host_managed() {
+        let placed = zone_report(d).and_then(|m| {
+            let (seq, _) = m.counts();
+            m.place_samples(&extents).map(|(placed, moved)| {
+                zones = Some(crate::cert::ZoneCheck {
+                    zones: m.zones.len() as u64,
+                    sequential: seq as u64,
+                    canaries_moved: moved as u64,
+                    ..crate::cert::ZoneCheck::default()
+                });
+                placed
+            })
+        });
+        placed.map_err(|why| {
+            refused(
+                &d.probe,
+                format!(
+                    "its canaries cannot be placed at its zones' write pointers: {why}; add --no-canaries to \
+                     judge the purge by the samples read before and after alone (nothing was written)"
+                ),
+            )
+        })?
+    } else {
+        extents
+    };
     let evidence = if r.canaries {
         rand::rng().fill_bytes(&mut canary_seed);
         Evidence::canaries(media, extents.clone(), &canary_seed)
@@ -1386,6 +1446,7 @@ fn sample(d: &Drive, p: &Prepared, r: &Request) -> Result<Sampled, Error> {
         extents,
         evidence,
         not_sent,
+        zones,
     })
 }
 
@@ -1434,6 +1495,7 @@ fn first_outcome(
             samples: extents.len() as u64,
             coverage_percent: s.coverage_percent,
             bytes_planned,
+            zones: sampled.zones.clone(),
             ..Verification::default()
         },
         problems: vec![],
@@ -1605,7 +1667,7 @@ pub fn run(
     if method::tcg(p.method) {
         o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
     }
-    let resumable = finish(d, &p.rule, &sampled.evidence, waited, &mut o, obs);
+    let resumable = finish(d, p.method, &p.rule, &sampled.evidence, waited, &mut o, obs);
     if p.locked && o.drive_failed.is_none() {
         o.unresolved = Some(format!(
             "the drive was locked before the {}: nothing could be written or read there beforehand, so \
@@ -1715,7 +1777,7 @@ pub fn resume(
     if method::tcg(m) {
         o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
     }
-    finish(d, &pending.rule, &evidence, waited, &mut o, obs);
+    finish(d, m, &pending.rule, &evidence, waited, &mut o, obs);
     Ok(settled(d, o, pending, again, r, signals))
 }
 
@@ -1760,6 +1822,7 @@ fn describe(s: &State) -> String {
 /// certificate). True when the drive may still be sanitizing: a later run can finish it.
 fn finish(
     d: &Drive,
+    m: Method,
     rule: &AfterRule,
     evidence: &Evidence,
     waited: Waited,
@@ -1835,6 +1898,22 @@ fn finish(
         .collect();
     o.problems = f.problems;
     o.inconclusive = f.inconclusive;
+    // A sanitize empties every zone with a write pointer: the drive's zone report must say so.
+    if method::empties_zones(m) {
+        if let Some(after) = super::evidence::zones_after(d.media.as_ref()) {
+            let before = o.verification.zones.take().unwrap_or_default();
+            o.verification.zones = Some(match after.error {
+                Some(_) => crate::cert::ZoneCheck {
+                    error: after.error,
+                    ..before
+                },
+                None => crate::cert::ZoneCheck {
+                    canaries_moved: before.canaries_moved,
+                    ..after
+                },
+            });
+        }
+    }
     false
 }
 
@@ -2632,10 +2711,11 @@ mod tests {
 
     /// Format NVM keeps the namespace's format, so it is never sent without it; a sanitize,
     /// which has no format to keep, goes on (cargo-mutants found the difference unchecked).
-    /// A host-managed zoned drive's canaries cannot be written at random places: refused
-    /// before anything is written unless the operator does without them.
+    /// A host-managed zoned drive's canaries go to its zones' write pointers, which takes its
+    /// zone report: one that cannot be read is refused before anything is written unless the
+    /// operator does without canaries.
     #[test]
-    fn a_host_managed_zoned_drive_is_purged_only_without_canaries() {
+    fn a_host_managed_zoned_drive_without_a_zone_report_is_purged_only_without_canaries() {
         let mut d = drive(&setup("crypto"));
         d.probe.identity.zoned = "host-managed".into();
         let r = request(Method::NvmeSanitizeCrypto);
@@ -2650,6 +2730,119 @@ mod tests {
         assert!(prepare(&d, &without, &crate::progress::Quiet).is_ok());
         d.probe.identity.zoned = "host-aware".into();
         assert!(prepare(&d, &r, &crate::progress::Quiet).is_ok());
+    }
+
+    /// A host-managed zoned drive (writes in a sequential zone only at its write pointer) is
+    /// purged with canaries: those drawn in sequential zones are written at the zones' write
+    /// pointers (the simulated media refuses any other write there), and after the sanitize
+    /// the drive's zone report must show every sequential zone empty.
+    #[test]
+    fn a_host_managed_zoned_drive_s_canaries_go_to_write_pointers_and_its_zones_must_empty() {
+        let s = setup("crypto,zoned");
+        let d = drive(&s);
+        let before = d.media.report_zones().unwrap().unwrap();
+        assert!(
+            !before.holding().is_empty(),
+            "zones written before the purge"
+        );
+        let r = request(Method::NvmeSanitizeCrypto);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("write pointer") && w.contains("every sequential zone empty")),
+            "{:?}",
+            p.warnings
+        );
+        let ran = prepared_and_run(&s, &d, &r);
+        assert_eq!(ran.outcome.not_sent, None);
+        let c = certify(&d, ran);
+        assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+        let z = c.verification.zones.clone().unwrap();
+        assert_eq!((z.zones, z.sequential), (16, 14));
+        assert!(z.canaries_moved > 0 && z.emptied_checked, "{z:?}");
+        assert!(z.not_empty.is_empty() && z.error.is_none(), "{z:?}");
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.contains("written at those zones' write pointers")
+                    && n.contains("showed 0 of them still written")),
+            "{:?}",
+            c.notes
+        );
+        // Every canary in a sequential zone was written at that zone's write pointer: the
+        // zones it landed in were left written exactly up to the canaries' end.
+        assert!(s.sim.media.log.lock().unwrap().iter().all(|&(off, _)| {
+            let z = before.at(off).unwrap();
+            !z.sequential() || off >= z.wp.max(z.start)
+        }));
+        // A drive that only says it sanitized: the canaries are still there, and its zones
+        // are still written.
+        let s = setup("crypto,zoned,liar");
+        let d = drive(&s);
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        assert_eq!(c.result, Verdict::Fail);
+        assert!(
+            c.reasons
+                .iter()
+                .any(|w| w.contains("sequential zones still hold data")),
+            "{:?}",
+            c.reasons
+        );
+        assert!(
+            c.reasons.iter().any(|w| w.contains("canary")),
+            "{:?}",
+            c.reasons
+        );
+        assert_eq!(c.verification.mismatches, c.verification.samples);
+        // A method that is no sanitize (a Format) leaves the zones to the drive: the canaries
+        // alone judge it, and no zone report is asked to show them empty.
+        let s = setup("format,zoned");
+        let d = drive(&s);
+        let r = request(Method::NvmeFormatUserData);
+        let p = prepare(&d, &r, &crate::progress::Quiet).unwrap();
+        assert!(
+            !p.warnings
+                .iter()
+                .any(|w| w.contains("every sequential zone empty")),
+            "{:?}",
+            p.warnings
+        );
+        let c = certify(&d, prepared_and_run(&s, &d, &r));
+        let z = c.verification.zones.clone().unwrap();
+        assert!(
+            z.canaries_moved > 0 && z.not_empty.is_empty() && !z.emptied_checked,
+            "{z:?}"
+        );
+    }
+
+    /// A zoned drive's purge finished by a later run reads its canaries where they were
+    /// placed (the journal keeps the write pointers' offsets), not where they were drawn.
+    #[test]
+    fn a_zoned_purge_finished_later_reads_the_canaries_where_they_were_placed() {
+        let s = setup("crypto,zoned");
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        assert!(j.samples.offsets.is_some(), "{:?}", j.samples);
+        let (v, why, _) = finish_later(&s, j);
+        assert_eq!(v, Verdict::Pass, "{why:?}");
+        let s = setup("crypto,zoned,liar");
+        let j = interrupted(&s, Method::NvmeSanitizeCrypto);
+        let r = request(Method::NvmeSanitizeCrypto);
+        let ran = resume(
+            &drive(&s),
+            j,
+            &r,
+            &Signals::default(),
+            &crate::progress::Quiet,
+        )
+        .unwrap();
+        let c = certify(&drive(&s), ran);
+        assert_eq!(c.result, Verdict::Fail);
+        assert_eq!(
+            c.verification.mismatches, c.verification.samples,
+            "every canary found again where it was written: {:?}",
+            c.reasons
+        );
     }
 
     /// A self-encrypting drive's discovery is shown in the dry run's lines and kept in the

@@ -47,6 +47,10 @@ pub struct Samples {
     pub canary_seed: Option<String>,
     /// Without canaries: the BLAKE3 of each sample before, concatenated, hex.
     pub before: Option<String>,
+    /// Where each sample is, when not where it was drawn (a host-managed zoned drive's
+    /// canaries go to its zones' write pointers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets: Option<Vec<u64>>,
 }
 
 impl Samples {
@@ -59,20 +63,31 @@ impl Samples {
         block: u32,
         canary_seed: Option<&[u8; 32]>,
     ) -> Samples {
-        Samples {
+        let mut s = Samples {
             seed: hex(seed),
             percent,
             size,
             block,
             canary_seed: canary_seed.map(|s| hex(s)),
             before: (!evidence.canaries).then(|| hex(&evidence.before.concat())),
+            offsets: None,
+        };
+        if s.extents() != evidence.extents {
+            s.offsets = Some(evidence.extents.iter().map(|e| e.offset).collect());
         }
+        s
     }
 
-    /// The sampled extents.
+    /// The sampled extents, where they were drawn or placed.
     pub fn extents(&self) -> Vec<Extent> {
         let s = verify::sample_plan(self.size, self.block, self.percent, &seed32(&self.seed));
-        (0..s.extents.len()).map(|i| s.extents.get(i)).collect()
+        let mut extents: Vec<Extent> = (0..s.extents.len()).map(|i| s.extents.get(i)).collect();
+        if let Some(offsets) = &self.offsets {
+            for (e, &offset) in extents.iter_mut().zip(offsets) {
+                e.offset = offset;
+            }
+        }
+        extents
     }
 
     /// The evidence as it was recorded before the purge.

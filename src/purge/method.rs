@@ -288,6 +288,23 @@ pub fn tcg(m: Method) -> bool {
     )
 }
 
+/// A sanitize (NVMe, ATA or SCSI): on a zoned drive it empties every zone with a write pointer
+/// (ZNS, ZAC, ZBC), which the drive's zone report afterwards must show.
+pub fn empties_zones(m: Method) -> bool {
+    matches!(
+        m,
+        Method::NvmeSanitizeCrypto
+            | Method::NvmeSanitizeBlock
+            | Method::NvmeSanitizeOverwrite
+            | Method::AtaSanitizeCrypto
+            | Method::AtaSanitizeBlock
+            | Method::AtaSanitizeOverwrite
+            | Method::ScsiSanitizeCrypto
+            | Method::ScsiSanitizeBlock
+            | Method::ScsiSanitizeOverwrite
+    )
+}
+
 /// The flag that gives the credential a TCG method is sent with (`--psid` for the PSID,
 /// `--sid-file` for the owner's password, `--erase-master-file` for the Enterprise
 /// EraseMaster's); `None` for every other method.

@@ -65,8 +65,9 @@ pub struct SimConfig {
     /// The drive answers a Revert with FAIL (TCG status 3Fh) and changes nothing
     /// (`opal-refuses`).
     pub opal_refuses: bool,
-    /// The kernel calls it a host-managed zoned device (`zoned`): its identity says so (the
-    /// media itself takes writes anywhere).
+    /// A host-managed zoned device (`zoned`): the kernel's identity says so, and its media
+    /// takes writes in a sequential zone only at the zone's write pointer; a sanitize empties
+    /// every sequential zone.
     pub zoned: bool,
     /// A TCG Enterprise SSC drive (`enterprise`; `enterprise-locked`: a band locked), two
     /// bands (Band0 the lower half, Band1 the upper), EraseMaster password
@@ -225,21 +226,56 @@ impl SimNvme {
         let size = usize::try_from(size).unwrap_or(1 << 20);
         match parts.next() {
             None => Ok(SimNvme::new(size, cfg)),
+            Some(_) if cfg.zoned => Err(format!(
+                "--simulate {spec}: a zoned drive is simulated only within one run (no STATE-FILE)"
+            )),
             Some(path) => SimNvme::kept(std::path::Path::new(path), size, cfg)
                 .map_err(|e| format!("--simulate {spec}: {e}")),
         }
     }
 
-    /// A drive of `size` bytes holding pseudorandom "user data".
     /// A host-managed zoned device, as the kernel would say (feature `zoned`).
     pub fn zoned(&self) -> bool {
         self.cfg.zoned
     }
 
+    /// A drive of `size` bytes holding pseudorandom "user data". Zoned (feature `zoned`): 16
+    /// zones, the first 2 conventional; of the sequential ones (written only at their write
+    /// pointer) every third is full, the next written halfway, the next empty.
     pub fn new(size: usize, cfg: SimConfig) -> SimNvme {
-        let media = MemDevice::new(size, 512, 0);
-        media.poke(0, &SimNvme::user_data(size, cfg));
+        let media = if cfg.zoned {
+            let zone = (size as u64 / 16).max(4096) / 4096 * 4096;
+            let mut media = MemDevice::zoned(size, 512, zone, 2, 0);
+            media.poke(0, &SimNvme::user_data(size, cfg));
+            for i in 2..(size as u64).div_ceil(zone) as usize {
+                let start = i as u64 * zone;
+                media = media.with_write_pointer(
+                    i,
+                    match (i - 2) % 3 {
+                        0 => start + zone,
+                        1 => start + zone / 2,
+                        _ => start,
+                    },
+                );
+            }
+            media
+        } else {
+            let media = MemDevice::new(size, 512, 0);
+            media.poke(0, &SimNvme::user_data(size, cfg));
+            media
+        };
         SimNvme::with(media, SimNvme::fresh(cfg), cfg, None)
+    }
+
+    /// A sanitize empties every zone with a write pointer (ZNS, ZBC, ZAC): each sequential
+    /// zone is reset and reads zeros.
+    fn empty_zones(&self) {
+        let Some(zones) = self.media.zones() else {
+            return;
+        };
+        for z in zones.zones.iter().filter(|z| z.sequential()) {
+            let _ = self.media.reset_zones(z.start, z.len);
+        }
     }
 
     /// The drive kept at `path` (its state) and `path.media` (its media), as the last run
@@ -610,6 +646,7 @@ impl SimNvme {
                     if left <= 1 {
                         if !self.cfg.liar {
                             self.apply(cdw10, pattern);
+                            self.empty_zones();
                         }
                         st.running = None;
                         st.status = 1;

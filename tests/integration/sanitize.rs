@@ -215,20 +215,50 @@ fn a_purge_that_is_there_but_blocked_refuses_that_drive_rather_than_fall_to_a_we
     assert_eq!(other.result, Verdict::Pass);
 }
 
-/// A host-managed zoned drive's purge cannot write its canaries at random places: sanitize
-/// refuses it (never a weaker technique instead) naming `--no-canaries`, which sanitize takes
-/// as purge does; with it, the drive is purged and judged by its samples.
+/// A host-managed zoned drive takes a write in a sequential zone only at that zone's write
+/// pointer: sanitize's purge writes the canaries drawn there at the write pointers instead,
+/// and the drive's zone report after the sanitize must show every sequential zone empty. The
+/// certificate says how many canaries moved and what the report showed; `--no-canaries` still
+/// judges the purge by its samples read before and after.
 #[test]
-fn a_host_managed_zoned_drive_is_sanitized_without_canaries_when_asked() {
+fn a_host_managed_zoned_drive_is_sanitized_with_its_canaries_at_write_pointers() {
     let env = Env::new();
     let sim = Path::new("/dev/simnvme0");
     let out = sanitize(&env, "nvme:4M:crypto,zoned", &["--yes"], &[sim]);
-    assert_code(&out, 3);
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_code(&out, 0);
+    let all = certs(&env);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let c = &all[0];
+    assert_eq!(c.result, Verdict::Pass, "{:?}", c.reasons);
+    assert_eq!(c.media.identity.zoned, "host-managed");
     assert!(
-        err.contains("host-managed zoned") && err.contains("--no-canaries"),
-        "{err}"
+        c.verification.algorithm.starts_with("canaries"),
+        "{}",
+        c.verification.algorithm
     );
+    let z = c
+        .verification
+        .zones
+        .as_ref()
+        .expect("the zone report after");
+    assert_eq!((z.zones, z.sequential), (16, 14), "{z:?}");
+    assert!(z.canaries_moved > 0 && z.not_empty.is_empty(), "{z:?}");
+    // A drive that only says it sanitized: its zones are still written, and the canaries
+    // at their write pointers still read.
+    let env = Env::new();
+    let out = sanitize(&env, "nvme:4M:crypto,zoned,liar", &["--yes"], &[sim]);
+    assert_code(&out, 1);
+    let all = certs(&env);
+    assert_eq!(all[0].result, Verdict::Fail);
+    assert!(
+        all[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("sequential zones still hold data")),
+        "{:?}",
+        all[0].reasons
+    );
+    let env = Env::new();
     let out = sanitize(
         &env,
         "nvme:4M:crypto,zoned",
@@ -237,16 +267,14 @@ fn a_host_managed_zoned_drive_is_sanitized_without_canaries_when_asked() {
     );
     assert_code(&out, 0);
     let all = certs(&env);
-    let purged: Vec<_> = all.iter().filter(|c| c.result == Verdict::Pass).collect();
-    assert_eq!(purged.len(), 1, "{all:?}");
-    assert_eq!(purged[0].media.identity.zoned, "host-managed");
+    assert_eq!(all[0].result, Verdict::Pass, "{:?}", all[0].reasons);
     assert!(
-        purged[0]
+        all[0]
             .verification
             .algorithm
             .starts_with("BLAKE3 of sampled locations before and after"),
         "{}",
-        purged[0].verification.algorithm
+        all[0].verification.algorithm
     );
 }
 
