@@ -437,7 +437,8 @@ pub struct DeviceOpts {
     pub purge_verify_percent: u8,
 
     /// Do not write canaries before a device command: compare what the samples held before
-    /// instead (as `purge --no-canaries`; what a host-managed zoned drive's purge needs).
+    /// instead (as `purge --no-canaries`; what a host-managed zoned drive whose zone report
+    /// cannot be read needs).
     #[arg(long, help_heading = "Device commands")]
     pub no_canaries: bool,
 

@@ -684,7 +684,7 @@ fn zones_for_overwrite(probe: &Probe, f: &File) -> Result<Option<zones::ZoneMap>
         &probe.path,
         format!(
             "it is a host-managed zoned device and {why}; nothing was written; purge it with the drive's own \
-             command (`mediasan purge DEVICE --no-canaries`), or Destroy it"
+             command (`mediasan purge DEVICE`, with --no-canaries if its zone report cannot be read), or Destroy it"
         ),
     ))
 }

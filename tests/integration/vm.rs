@@ -800,4 +800,22 @@ fn emulated_nvme_sata_and_scsi_drives() {
     let (_, text) = get("zns-gap-certs");
     assert_eq!(text.trim(), "0", "{text}");
     eprintln!("ZNS (QEMU) overwrite in the VM: {}", rate(&zns));
+    // The drive's own purge of the zoned namespace, once its zones are reset: every canary was
+    // written at a zone's write pointer and read back through the kernel's zoned path (a write
+    // anywhere else fails there, and the purge would then stop before its command); QEMU
+    // refuses a Format of a zoned namespace, which ends it. Each zone now holds canaries up to
+    // its write pointer.
+    let (rc, text) = get("zns-purge");
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("the drive refused nvme-format-user-data")
+            && text.contains("the canaries overwrote the sampled locations"),
+        "{text}"
+    );
+    let (_, report) = get("zns-purge-report");
+    let open: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("zcond: 2(oi)") && !l.contains("wptr 0x000000 "))
+        .collect();
+    assert_eq!(open.len(), 8, "{report}");
 }
