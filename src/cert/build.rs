@@ -823,6 +823,54 @@ mod tests {
         assert!(r[10].contains("15 more"));
     }
 
+    /// The TCG state read again after the method: a Revert must leave locking off; an
+    /// Enterprise Erase resets each band's locking but keeps the SP (locking stays enabled),
+    /// so only a band still locked fails it.
+    #[test]
+    fn a_tcg_method_fails_on_the_locking_its_drive_still_reports_after() {
+        use crate::contract::media::{Tcg, TcgLocking};
+        let after = |method: &str, enabled: bool, locked: bool| {
+            let mut o = purged(vec![], None, 100);
+            o.method = method.into();
+            o.tcg_after = Some(Tcg {
+                ssc: vec!["Enterprise".into()],
+                locking: Some(TcgLocking {
+                    supported: true,
+                    enabled,
+                    locked,
+                    ..TcgLocking::default()
+                }),
+                ..Tcg::default()
+            });
+            judge_purge(&o)
+        };
+        assert_eq!(after("tcg-erase", true, false), (Verdict::Pass, vec![]));
+        let (v, r) = after("tcg-erase", true, true);
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(
+            r,
+            vec![
+                "after tcg-erase, the drive still reports a band locked (TCG Level 0 Discovery): the Erase did \
+                 not reset every band"
+            ]
+        );
+        assert_eq!(after("tcg-revert", false, false), (Verdict::Pass, vec![]));
+        for (enabled, locked, what) in [
+            (true, false, "locking enabled"),
+            (true, true, "locking enabled and a range locked"),
+            (false, true, "locking enabled and a range locked"),
+        ] {
+            let (v, r) = after("tcg-psid-revert", enabled, locked);
+            assert_eq!(v, Verdict::Fail);
+            assert!(
+                r[0].starts_with(&format!(
+                    "after tcg-psid-revert, the drive still reports {what} "
+                )),
+                "{r:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_zoned_drive_s_sanitize_fails_while_its_zone_report_shows_a_zone_written() {
         use crate::cert::{ByteRange, ZoneCheck};
