@@ -538,7 +538,9 @@ pub fn purge(p: &Probe, o: PurgeOutcome, record: &Record) -> Certificate {
         if z.canaries_moved > 0 {
             zoned.push_str(&format!(
                 ": {} canaries drawn in sequential zones were written at those zones' write pointers, the \
-                 only place the drive takes a write (verification.zones.canaries_moved)",
+                 only place the drive takes a write (verification.zones.canaries_moved); a zone reset alone \
+                 also makes them unreadable (nothing reads past a write pointer), so there the read-back cannot \
+                 tell a sanitize from a reset, as elsewhere it cannot tell one from a TRIM",
                 z.canaries_moved
             ));
         }

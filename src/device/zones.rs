@@ -543,6 +543,11 @@ pub(crate) mod tests {
             ]
         );
         assert_eq!(moved, 4);
+        // A conventional zone's last block, right before a sequential zone, stays.
+        assert_eq!(
+            m.place_samples(&[ext(16 * M - 4096, 4096)]).unwrap(),
+            (vec![ext(16 * M - 4096, 4096)], 0)
+        );
         // A sample drawn exactly at the pointer does not count as moved.
         assert_eq!(m.place_samples(&[ext(20 * M, 4096)]).unwrap().1, 0);
         // A full zone sends its sample on to the next zone with room, wrapping round.

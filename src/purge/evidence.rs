@@ -450,6 +450,82 @@ mod tests {
         assert_eq!(judge(&|b| b.fill(0xFF)), (0, 1), "another uniform value");
     }
 
+    /// A zoned drive whose zone report says this (or fails with this message).
+    struct Reports(Result<crate::device::zones::ZoneMap, String>);
+
+    impl BlockIo for Reports {
+        fn size(&self) -> u64 {
+            0
+        }
+        fn block_size(&self) -> u32 {
+            512
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn read_at(&self, _: &mut [u8], _: u64) -> io::Result<usize> {
+            Ok(0)
+        }
+        fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn report_zones(&self) -> Option<io::Result<crate::device::zones::ZoneMap>> {
+            Some(self.0.clone().map_err(io::Error::other))
+        }
+    }
+
+    #[test]
+    fn after_a_sanitize_each_zone_still_written_is_recorded_with_what_it_holds() {
+        use crate::cert::ByteRange;
+        use crate::device::zones::{Zone, ZoneCond, ZoneMap, ZoneType};
+        const Z: u64 = 1 << 20;
+        let zone = |i: u64, kind, wp: u64, cond| Zone {
+            start: i * Z,
+            len: Z,
+            wp: i * Z + wp,
+            capacity: Z / 2,
+            kind,
+            cond,
+        };
+        let seq = ZoneType::SequentialRequired;
+        let map = ZoneMap {
+            zone_bytes: Z,
+            zones: vec![
+                zone(0, ZoneType::Conventional, 0, ZoneCond::NotWritePointer),
+                zone(1, seq, 0, ZoneCond::Empty),
+                zone(2, seq, 4096, ZoneCond::ImplicitOpen),
+                // A full zone's write pointer is not to be trusted (ZBC leaves it undefined):
+                // it holds its capacity.
+                zone(3, seq, 0, ZoneCond::Full),
+                zone(4, seq, 0, ZoneCond::ReadOnly),
+                // A write pointer past the capacity counts up to the capacity.
+                zone(5, ZoneType::SequentialPreferred, Z, ZoneCond::Closed),
+                zone(6, seq, 0, ZoneCond::Offline),
+            ],
+        };
+        let z = zones_after(&Reports(Ok(map))).unwrap();
+        assert_eq!((z.zones, z.sequential), (7, 6));
+        assert!(z.emptied_checked && z.error.is_none());
+        let range = |offset, length| ByteRange { offset, length };
+        assert_eq!(
+            z.not_empty,
+            vec![
+                range(2 * Z, 4096),
+                range(3 * Z, Z / 2),
+                range(4 * Z, Z / 2),
+                range(5 * Z, Z / 2),
+            ]
+        );
+        let z = zones_after(&Reports(Err("EIO".into()))).unwrap();
+        assert_eq!(z.error.as_deref(), Some("EIO"));
+        assert!(!z.emptied_checked && z.not_empty.is_empty());
+        assert_eq!(
+            zones_after(&MemDevice::new(4096, 512, 0)),
+            None,
+            "not zoned"
+        );
+    }
+
     /// A drive that returns fewer bytes than asked.
     struct Short(MemDevice);
 

@@ -791,7 +791,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         warnings.push(format!(
             "a host-managed zoned drive: a canary drawn in a sequential zone is written at that zone's write \
              pointer instead (the only place the drive takes a write){}",
-            if method::empties_zones(m) {
+            if method::sanitize(m) {
                 ", and after the sanitize the drive's zone report must show every sequential zone empty"
             } else {
                 ""
@@ -960,7 +960,7 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
         unreadable_sense: unreadable,
         past_write_pointer: d.bus == Bus::Scsi
             && d.probe.identity.host_managed()
-            && method::empties_zones(m),
+            && method::sanitize(m),
     };
     let mut bytes = Vec::new();
     if r.exit_failure_mode && caps.failure.is_some() {
@@ -1198,19 +1198,7 @@ fn options(p: &Prepared) -> String {
         o.push(format!("pattern {:#010x}", p.opts.pattern));
         o.push(format!("passes {}", p.opts.passes));
     }
-    let sanitize = matches!(
-        m,
-        Method::NvmeSanitizeCrypto
-            | Method::NvmeSanitizeBlock
-            | Method::NvmeSanitizeOverwrite
-            | Method::AtaSanitizeCrypto
-            | Method::AtaSanitizeBlock
-            | Method::AtaSanitizeOverwrite
-            | Method::ScsiSanitizeCrypto
-            | Method::ScsiSanitizeBlock
-            | Method::ScsiSanitizeOverwrite
-    );
-    if sanitize {
+    if method::sanitize(m) {
         o.push(format!("ause {}", p.opts.ause));
     }
     if matches!(
@@ -1899,7 +1887,7 @@ fn finish(
     o.problems = f.problems;
     o.inconclusive = f.inconclusive;
     // A sanitize empties every zone with a write pointer: the drive's zone report must say so.
-    if method::empties_zones(m) {
+    if method::sanitize(m) {
         if let Some(after) = super::evidence::zones_after(d.media.as_ref()) {
             let before = o.verification.zones.take().unwrap_or_default();
             o.verification.zones = Some(match after.error {

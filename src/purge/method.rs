@@ -288,9 +288,9 @@ pub fn tcg(m: Method) -> bool {
     )
 }
 
-/// A sanitize (NVMe, ATA or SCSI): on a zoned drive it empties every zone with a write pointer
-/// (ZNS, ZAC, ZBC), which the drive's zone report afterwards must show.
-pub fn empties_zones(m: Method) -> bool {
+/// The drive's SANITIZE (NVMe, ATA or SCSI). On a zoned drive it empties every zone with a
+/// write pointer (ZNS, ZAC, ZBC), which the drive's zone report afterwards must show.
+pub fn sanitize(m: Method) -> bool {
     matches!(
         m,
         Method::NvmeSanitizeCrypto
