@@ -138,7 +138,7 @@ pub fn probe(path: &Path) -> Result<Probe> {
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::target(
                 path,
-                "does not exist; give an existing block device or image file (or --create SIZE to make an image)",
+                "does not exist; give an existing block device or image file",
             ),
             _ => Error::target(path, format!("cannot open to inspect: {e}")),
         })?;

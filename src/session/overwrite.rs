@@ -56,11 +56,20 @@ pub(crate) fn resolve(req: &settings::Wipe) -> anyhow::Result<Vec<Resolved>> {
     for path in &req.targets {
         let r = match device::probe(path) {
             Ok(p) => Resolved::Existing(Box::new(p)),
-            Err(e) => match req.create {
-                Some(size) if std::fs::symlink_metadata(path).is_err() => Resolved::ToCreate {
+            Err(e) => match (req.create, std::fs::symlink_metadata(path).is_err()) {
+                (Some(size), true) => Resolved::ToCreate {
                     path: path.clone(),
                     size,
                 },
+                // Only a wipe can make what is missing: it says how.
+                (None, true) => {
+                    return Err(Error::target(
+                        path,
+                        "does not exist; give an existing block device or image file (or --create SIZE to make an \
+                         image)",
+                    )
+                    .into())
+                }
                 _ => return Err(e.into()),
             },
         };

@@ -862,6 +862,20 @@ fn capture_refuses_what_is_not_a_drive_in_one_line() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("is not a block device"), "{err}");
     assert!(out.stdout.is_empty());
+    // A path that does not exist: no hint of `--create`, which only `wipe` has.
+    let out = env
+        .cmd()
+        .arg("capture")
+        .arg(env.dir.path().join("missing"))
+        .output()
+        .unwrap();
+    crate::common::assert_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not exist; give an existing block device or image file")
+            && !err.contains("--create"),
+        "{err}"
+    );
     let out = env
         .cmd()
         .args([

@@ -330,7 +330,7 @@ fn bad_input_is_refused_with_one_line_and_the_target_untouched() {
         &["--yes"],
         Some(&env.path("missing.img")),
         2,
-        "does not exist",
+        "does not exist; give an existing block device or image file (or --create SIZE to make an image)",
     );
     std::fs::create_dir(env.path("adir")).unwrap();
     refused(
