@@ -1339,6 +1339,40 @@ fn vpd_b1h_excuses_unreadable_blocks_only_after_the_erase_it_names() {
     assert!(!r.unreadable_is_erased);
 }
 
+/// A host-managed SCSI (ZBC) drive's sanitize empties its zones, and a read past an emptied
+/// zone's write pointer may then fail with ILLEGAL REQUEST 21h/06h by design: the rule takes
+/// that failure for the sanitize methods of such a drive only.
+#[test]
+fn a_zbc_drive_s_sanitize_takes_a_read_past_a_write_pointer_failing_as_the_erase_s() {
+    let zoned = setup("crypto,zoned");
+    let zbc = || {
+        let mut d = scsi_disk(0);
+        d.probe.identity.zoned = "host-managed".into();
+        d.media = Box::new(Arc::clone(&zoned.sim.media));
+        d.pass = Box::new(ScsiDisk {
+            lists: vec![(0x48, 1), (0x48, 2), (0x48, 3), (0x04, 0)],
+            rate: 1,
+            ..ScsiDisk::default()
+        });
+        d
+    };
+    let rule = |d: &Drive, m: Method| {
+        prepare(d, &request(m), &crate::progress::Quiet)
+            .unwrap()
+            .rule
+            .past_write_pointer
+    };
+    assert!(rule(&zbc(), Method::ScsiSanitizeBlock));
+    assert!(rule(&zbc(), Method::ScsiSanitizeCrypto));
+    assert!(!rule(&zbc(), Method::ScsiFormatUnit), "not a sanitize");
+    assert!(!rule(&scsi_disk(0), Method::ScsiSanitizeBlock), "not zoned");
+    let nvme = drive(&zoned);
+    assert!(
+        !rule(&nvme, Method::NvmeSanitizeCrypto),
+        "NVMe says nothing of its reads"
+    );
+}
+
 /// Only an overwrite whose drive promises what it reads back (NVMe, SCSI) is judged by
 /// its pattern; an ATA overwrite without DEFINITIVE ENDING PATTERN by its canaries only.
 #[test]
