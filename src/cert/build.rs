@@ -105,6 +105,11 @@ pub struct PurgeOutcome {
     /// The same read again after a TCG Revert: locking must be off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcg_after: Option<crate::contract::media::Tcg>,
+    /// A range was locked before the command (a PSID revert or an Enterprise Erase of a
+    /// locked drive): nothing could be written or read beforehand, so the read-back cannot
+    /// show the erase.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
 }
 
 /// The fields every certificate starts with: format, a fresh id, tool, host, and the media as
@@ -779,6 +784,7 @@ mod tests {
             pel_before: vec![],
             tcg: None,
             tcg_after: None,
+            locked: false,
             health: Default::default(),
         }
     }

@@ -1503,6 +1503,7 @@ fn first_outcome(
         pel_before: engine::pel_events(d.pass.as_ref(), d.bus),
         tcg: p.caps.tcg.clone(),
         tcg_after: None,
+        locked: p.locked,
     }
 }
 
@@ -1530,7 +1531,7 @@ fn journal_entry(
             r.verify_percent,
             media.size(),
             media.block_size(),
-            r.canaries.then_some(&sampled.canary_seed),
+            sampled.evidence.canaries.then_some(&sampled.canary_seed),
         ),
         patience_seconds: (unknown.as_secs(), stall.as_secs()),
         outcome: o.clone(),
@@ -1656,19 +1657,7 @@ pub fn run(
         o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
     }
     let resumable = finish(d, p.method, &p.rule, &sampled.evidence, waited, &mut o, obs);
-    if p.locked && o.drive_failed.is_none() {
-        o.unresolved = Some(format!(
-            "the drive was locked before the {}: nothing could be written or read there beforehand, so \
-             the read-back cannot show the erase; it is unlocked now, so purge it again (`mediasan purge {}`) \
-             for a certificate that proves it",
-            if p.method == Method::TcgErase {
-                "Erase"
-            } else {
-                "Revert"
-            },
-            d.probe.path.display()
-        ));
-    }
+    was_locked(d, p.method, &mut o);
     Ok(settled(d, o, pending, resumable, r, signals))
 }
 
@@ -1766,7 +1755,28 @@ pub fn resume(
         o.tcg_after = engine::tcg_state(d.pass.as_ref(), d.bus);
     }
     finish(d, m, &pending.rule, &evidence, waited, &mut o, obs);
+    was_locked(d, m, &mut o);
     Ok(settled(d, o, pending, again, r, signals))
+}
+
+/// A drive locked before its command (a PSID revert, an Enterprise Erase): nothing could be
+/// written or read there beforehand, so its certificate is INCOMPLETE and says why and what to
+/// do, whichever run certifies it.
+fn was_locked(d: &Drive, m: Method, o: &mut PurgeOutcome) {
+    if !o.locked || o.drive_failed.is_some() {
+        return;
+    }
+    o.unresolved = Some(format!(
+        "the drive was locked before the {}: nothing could be written or read there beforehand, so \
+         the read-back cannot show the erase; it is unlocked now, so purge it again (`mediasan purge {}`) \
+         for a certificate that proves it",
+        if m == Method::TcgErase {
+            "Erase"
+        } else {
+            "Revert"
+        },
+        d.probe.path.display()
+    ));
 }
 
 /// The end every run shares once the drive's answer is in (first run or a later one): the

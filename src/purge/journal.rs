@@ -69,7 +69,9 @@ impl Samples {
             size,
             block,
             canary_seed: canary_seed.map(|s| hex(s)),
-            before: (!evidence.canaries).then(|| hex(&evidence.before.concat())),
+            // A locked drive: nothing was written or read before, so nothing is recorded.
+            before: (!evidence.canaries && !evidence.before.is_empty())
+                .then(|| hex(&evidence.before.concat())),
             offsets: None,
         };
         if s.extents() != evidence.extents {
@@ -171,6 +173,7 @@ impl Sealable for Pending {
         match (&s.canary_seed, &s.before) {
             (Some(c), None) if hex32(c) => {}
             (None, Some(b)) if unhex(b).is_some_and(|v| v.len() == 32 * s.extents().len()) => {}
+            (None, None) if self.outcome.locked => {}
             _ => return Some("its record of the samples before the purge is damaged".into()),
         }
         None
@@ -245,6 +248,7 @@ mod tests {
                 pel_before: vec![],
                 tcg: None,
                 tcg_after: None,
+                locked: false,
                 health: Default::default(),
             },
             record: None,
@@ -307,5 +311,12 @@ mod tests {
             edit(&mut p);
             assert!(p.implausible().is_some(), "{what}");
         }
+        // Neither canaries nor hashes: only a drive locked before its command, where nothing
+        // could be written or read, has no record of the samples.
+        let mut locked = ok.clone();
+        locked.samples.before = None;
+        locked.outcome.locked = true;
+        assert_eq!(locked.implausible(), None);
+        assert_eq!(locked.samples.evidence(), Evidence::default());
     }
 }

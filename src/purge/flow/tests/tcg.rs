@@ -226,6 +226,35 @@ fn a_locked_drive_takes_only_the_psid_revert_and_its_certificate_is_incomplete()
         .starts_with("none: the drive was locked"));
     assert_eq!(c.verification.bytes_read, 0);
     assert!(!c.media.tcg_after.unwrap().locking.unwrap().locked);
+    // The same purge certified by a later run (its journal left at "sent"): still INCOMPLETE,
+    // and for the same reason, not merely for the bytes it could not read.
+    let j = match crate::journal::load::<Pending>(&s.keeper.path, &s.keeper.mac).unwrap() {
+        Some(Found::Valid(j)) => *j,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (&j.samples.canary_seed, &j.samples.before),
+        (&None, &None),
+        "nothing was written or read before"
+    );
+    let ran = resume(
+        &d,
+        j,
+        &request(Method::TcgPsidRevert),
+        &Signals::default(),
+        q,
+    )
+    .unwrap();
+    let c = certify(&d, ran);
+    assert_eq!(c.result, Verdict::Incomplete);
+    assert_eq!(c.verification.bytes_read, 0, "no canary to look for");
+    assert!(
+        c.reasons
+            .iter()
+            .any(|x| x.contains("was locked before the Revert")),
+        "{:?}",
+        c.reasons
+    );
 }
 
 fn enterprise_request(m: Option<Method>, password: Option<&str>) -> Request {
