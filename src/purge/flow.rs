@@ -735,13 +735,33 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     // pointer: the canaries go there, which takes its zone report.
     let zoned_canaries = r.canaries && d.probe.identity.host_managed();
     if zoned_canaries {
-        if let Err(why) = zone_report(d) {
+        let room = zone_report(d).map(|m| {
+            // A block drawn in the first zone written at its write pointer: where it would go,
+            // if anywhere (the dry run says now what the run would find).
+            let block = u64::from(d.media.block_size().max(1));
+            m.zones
+                .iter()
+                .find(|z| z.kind == crate::device::zones::ZoneType::SequentialRequired)
+                .map_or(Ok(()), |z| {
+                    m.place_samples(&[crate::contract::Extent {
+                        offset: z.start,
+                        len: block,
+                    }])
+                    .map(|_| ())
+                })
+        });
+        let why = match room {
+            Err(why) => Some(format!("whose zone report {why}")),
+            Ok(Err(why)) => Some(format!("where {why}")),
+            Ok(Ok(())) => None,
+        };
+        if let Some(why) = why {
             return Err(refused(
                 &d.probe,
                 format!(
-                    "it is a host-managed zoned device (the kernel's queue/zoned) whose zone report {why}: its \
-                     canaries can be written only at its zones' write pointers; add --no-canaries to judge the \
-                     purge by the samples read before and after alone"
+                    "it is a host-managed zoned device (the kernel's queue/zoned) {why}: its canaries can be \
+                     written only at its zones' write pointers; add --no-canaries to judge the purge by the \
+                     samples read before and after alone"
                 ),
             ));
         }

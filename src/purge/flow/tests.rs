@@ -802,6 +802,41 @@ fn a_host_managed_zoned_drive_without_a_zone_report_is_purged_only_without_canar
     assert!(prepare(&d, &r, &crate::progress::Quiet).is_ok());
 }
 
+/// A host-managed drive whose every sequential zone is full has no write pointer a canary
+/// could go to: the dry run already refuses it, naming --no-canaries, and without canaries
+/// it is purged.
+#[test]
+fn a_host_managed_drive_with_every_sequential_zone_full_takes_no_canary() {
+    let s = setup("crypto,zoned");
+    let mut d = drive(&s);
+    d.media = Box::new(crate::device::mem::MemDevice::zoned(
+        1 << 20,
+        512,
+        64 << 10,
+        2,
+        7,
+    ));
+    let r = request(Method::NvmeSanitizeCrypto);
+    let dry = Request {
+        dry_run: true,
+        ..r.clone()
+    };
+    let e = prepare(&d, &dry, &crate::progress::Quiet)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("where no zone written at its write pointer has room")
+            && e.contains("--no-canaries"),
+        "{e}"
+    );
+    let without = Request {
+        canaries: false,
+        ..r
+    };
+    assert!(prepare(&d, &without, &crate::progress::Quiet).is_ok());
+}
+
 /// A host-managed zoned drive (writes in a sequential zone only at its write pointer) is
 /// purged with canaries: those drawn in sequential zones are written at the zones' write
 /// pointers (the simulated media refuses any other write there), and after the sanitize
