@@ -179,6 +179,28 @@ impl ZoneMap {
             .then(|| (z.start / self.zone_bytes.max(1)) as usize)
     }
 
+    /// Zone `z` takes `len` bytes at `wp`, written only at its write pointer (host-managed).
+    fn room(&self, z: &Zone, wp: u64, len: u64) -> bool {
+        z.kind == ZoneType::SequentialRequired
+            && z.unwritable().is_none()
+            && z.cond != ZoneCond::Full
+            && wp + len <= z.start + z.capacity
+    }
+
+    /// Why a canary of `len` bytes drawn in a zone written only at its write pointer would
+    /// find no place ([`ZoneMap::place_samples`]), if it would not: no such zone has room.
+    pub fn no_room(&self, len: u64) -> Option<String> {
+        let required = self
+            .zones
+            .iter()
+            .any(|z| z.kind == ZoneType::SequentialRequired);
+        let any = self
+            .zones
+            .iter()
+            .any(|z| self.room(z, z.wp.max(z.start), len));
+        (required && !any).then(|| no_room(len))
+    }
+
     /// Where a purge's canaries go on this device, for samples `drawn` in that order. A sample
     /// in zones that take writes anywhere (conventional, host-aware) stays where it was drawn.
     /// One that touches a zone written only at its write pointer (host-managed) goes to that
@@ -191,13 +213,7 @@ impl ZoneMap {
     /// A sample must move and no zone written at its write pointer has room for it.
     pub fn place_samples(&self, drawn: &[Extent]) -> Result<(Vec<Extent>, usize), String> {
         let mut wps: Vec<u64> = self.zones.iter().map(|z| z.wp.max(z.start)).collect();
-        let room = |i: usize, wp: u64, len: u64| {
-            let z = &self.zones[i];
-            z.kind == ZoneType::SequentialRequired
-                && z.unwritable().is_none()
-                && z.cond != ZoneCond::Full
-                && wp + len <= z.start + z.capacity
-        };
+        let room = |i: usize, wp: u64, len: u64| self.room(&self.zones[i], wp, len);
         let n = self.zones.len();
         let mut placed = Vec::with_capacity(drawn.len());
         let mut moved = 0;
@@ -213,13 +229,7 @@ impl ZoneMap {
             let i = (0..n)
                 .map(|k| (first + k) % n)
                 .find(|&i| room(i, wps[i], e.len))
-                .ok_or_else(|| {
-                    format!(
-                        "no zone written at its write pointer has room for a {}-byte canary (every such zone is \
-                         full or takes no write)",
-                        e.len
-                    )
-                })?;
+                .ok_or_else(|| no_room(e.len))?;
             let at = Extent {
                 offset: wps[i],
                 len: e.len,
@@ -246,6 +256,14 @@ impl ZoneMap {
             })
             .collect()
     }
+}
+
+/// Why a canary of `len` bytes finds no write pointer to go to.
+fn no_room(len: u64) -> String {
+    format!(
+        "no zone written at its write pointer has room for a {len}-byte canary (every such zone is full or \
+         takes no write)"
+    )
 }
 
 /// Decodes one `struct blk_zone` (64 bytes; sectors of 512 bytes). `capacity` says whether

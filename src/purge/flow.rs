@@ -735,25 +735,12 @@ pub fn prepare(d: &Drive, r: &Request, obs: &dyn Observer) -> Result<Prepared, E
     // pointer: the canaries go there, which takes its zone report.
     let zoned_canaries = r.canaries && d.probe.identity.host_managed();
     if zoned_canaries {
-        let room = zone_report(d).map(|m| {
-            // A block drawn in the first zone written at its write pointer: where it would go,
-            // if anywhere (the dry run says now what the run would find).
-            let block = u64::from(d.media.block_size().max(1));
-            m.zones
-                .iter()
-                .find(|z| z.kind == crate::device::zones::ZoneType::SequentialRequired)
-                .map_or(Ok(()), |z| {
-                    m.place_samples(&[crate::contract::Extent {
-                        offset: z.start,
-                        len: block,
-                    }])
-                    .map(|_| ())
-                })
-        });
+        let block = u64::from(d.media.block_size().max(1));
+        let room = zone_report(d).map(|m| m.no_room(block));
         let why = match room {
             Err(why) => Some(format!("whose zone report {why}")),
-            Ok(Err(why)) => Some(format!("where {why}")),
-            Ok(Ok(())) => None,
+            Ok(Some(why)) => Some(format!("where {why}")),
+            Ok(None) => None,
         };
         if let Some(why) = why {
             return Err(refused(
