@@ -9,6 +9,7 @@ pub mod build;
 pub mod chain;
 pub mod check;
 pub mod fonts;
+pub mod latest;
 pub mod printout;
 pub mod record;
 pub mod render;

@@ -43,7 +43,7 @@ pub fn run(args: &PurgeArgs) -> anyhow::Result<Exit> {
     } else if let Some(pending) = unfinished(
         req.key.path.as_deref(),
         (req.resume, req.restart),
-        &req.journal_dir,
+        (&req.journal_dir, &req.cert_dir),
         &drive,
         &journal_path,
     )? {

@@ -9,7 +9,7 @@ use crate::event::{self, Event};
 
 use crate::cert::{Certificate, Verdict};
 use crate::cli::VerifyArgs;
-use crate::device::{self, Kind, Probe};
+use crate::device::{self, Probe};
 use crate::error::{Error, Exit};
 use crate::progress::Reporter;
 use crate::units::human_bytes;
@@ -18,31 +18,7 @@ use crate::writer::IoConfig;
 
 /// Refuses a target that is not the media the certificate describes.
 fn same_media(c: &Certificate, p: &Probe) -> Result<(), Error> {
-    let m = &c.media;
-    let mut diffs = Vec::new();
-    if m.kind != p.kind.name() {
-        diffs.push(format!("kind {} vs {}", m.kind, p.kind.name()));
-    }
-    if m.size_bytes != p.size {
-        diffs.push(format!("size {} vs {} bytes", m.size_bytes, p.size));
-    }
-    if p.kind == Kind::Block {
-        if m.logical_block_size != p.logical_block_size {
-            diffs.push(format!(
-                "logical block size {} vs {}",
-                m.logical_block_size, p.logical_block_size
-            ));
-        }
-        for (what, want, have) in [
-            ("serial", &m.identity.serial, &p.identity.serial),
-            ("model", &m.identity.model, &p.identity.model),
-            ("WWN", &m.identity.wwn, &p.identity.wwn),
-        ] {
-            if !want.is_empty() && want != have {
-                diffs.push(format!("{what} '{want}' vs '{have}'"));
-            }
-        }
-    }
+    let diffs = crate::cert::latest::media_differs(&c.media, p);
     if diffs.is_empty() {
         Ok(())
     } else {
@@ -50,7 +26,7 @@ fn same_media(c: &Certificate, p: &Probe) -> Result<(), Error> {
             "{} is not the media of this certificate ({}; the certificate is for {})",
             p.path.display(),
             diffs.join(", "),
-            m.path
+            c.media.path
         )))
     }
 }

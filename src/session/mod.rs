@@ -242,6 +242,26 @@ pub(crate) fn store_certificate(
     Ok(stored)
 }
 
+/// For a `--resume` that finds nothing to resume: the newest certificate stored for the
+/// medium (in `cert_dir` or a folder certificates fall back to), as "; the newest certificate
+/// for it is FILE (PASS, finished T)" - the run to resume may have ended already, its journal
+/// removed once its certificate was stored. Empty when there is none, or no medium yet.
+pub(crate) fn last_certified(
+    p: Option<&crate::device::Probe>,
+    cert_dir: &std::path::Path,
+    journal_dir: &std::path::Path,
+) -> String {
+    let Some(p) = p else {
+        return String::new();
+    };
+    evidence::fallbacks(cert_dir, Some(journal_dir))
+        .iter()
+        .filter_map(|d| crate::cert::latest::latest_for(d, p))
+        .max_by(|a, b| a.finished.cmp(&b.finished))
+        .map(|l| format!("; the newest certificate for it is {}", l.describe()))
+        .unwrap_or_default()
+}
+
 /// Says how a target ended: its result and certificate on one line, then its first reasons
 /// (the certificate has them all); emits the `result` event; returns its summary row.
 pub(crate) fn announce(

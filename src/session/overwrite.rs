@@ -307,9 +307,17 @@ fn decide(
         ))
         .into()),
         (None, true, _) => Err(Error::Usage(format!(
-            "{} has no unfinished wipe to resume (no journal for this medium in {})",
+            "{} has no unfinished wipe to resume (no journal for this medium in {}){}",
             path.display(),
-            req.journal_dir.display()
+            req.journal_dir.display(),
+            super::last_certified(
+                match r {
+                    Resolved::Existing(p) => Some(p),
+                    Resolved::ToCreate { .. } => None,
+                },
+                &req.cert_dir,
+                &req.journal_dir
+            )
         ))
         .into()),
         _ => Ok((

@@ -101,7 +101,7 @@ pub(crate) fn drive_of(p: Probe, transport: Option<Bus>) -> anyhow::Result<Drive
 pub(crate) fn unfinished(
     key: Option<&Path>,
     (resume, restart): (bool, bool),
-    journal_dir: &Path,
+    (journal_dir, cert_dir): (&Path, &Path),
     d: &Drive,
     path: &Path,
 ) -> anyhow::Result<Option<Box<Pending>>> {
@@ -141,8 +141,9 @@ pub(crate) fn unfinished(
              again with --restart"
         )),
         (None, true, _) => usage(format!(
-            "{name} has no unfinished purge to finish (no purge journal for this drive in {})",
-            journal_dir.display()
+            "{name} has no unfinished purge to finish (no purge journal for this drive in {}){}",
+            journal_dir.display(),
+            super::last_certified(Some(&d.probe), cert_dir, journal_dir)
         )),
         _ => Ok(None),
     }

@@ -678,9 +678,25 @@ fn a_purge_nobody_waited_for_is_finished_and_certified_by_a_later_run() {
         journals(&env).is_empty(),
         "the journal is gone once certified"
     );
+    // Nothing left to finish: the refusal names the certificate that ended it.
     let out = purge(&env, &sim, &["--resume"]);
     assert_code(&out, 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no unfinished purge"));
+    let name = certs
+        .iter()
+        .find(|c| read_cert(c).id == last.id)
+        .and_then(|c| c.file_name())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no unfinished purge")
+            && err.contains(&format!(
+                "the newest certificate for it is c/{name} (PASS, finished {})",
+                last.sanitization.finished
+            )),
+        "{err}"
+    );
 }
 
 #[test]

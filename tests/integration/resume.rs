@@ -191,12 +191,25 @@ fn sigint_keeps_a_journal_and_resume_finishes_with_pass() {
         0,
         "journal removed"
     );
+    // Nothing left to resume: the refusal names the newest certificate of the medium (the
+    // PASS, not the INCOMPLETE it supersedes).
+    let pass = env
+        .certificates(&env.path("c"))
+        .into_iter()
+        .find(|p| read_cert(p).result == Verdict::Pass)
+        .unwrap();
+    let name = pass.file_name().unwrap().to_string_lossy().into_owned();
     env.cmd()
-        .args(["wipe", "--yes", "--resume"])
+        .args(["wipe", "--yes", "--resume", "--cert-dir", "c"])
         .arg(&img)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no unfinished wipe"));
+        .stderr(
+            predicate::str::contains("no unfinished wipe").and(predicate::str::contains(format!(
+                "the newest certificate for it is c/{name} (PASS, finished {})",
+                c.sanitization.finished
+            ))),
+        );
 }
 
 #[test]

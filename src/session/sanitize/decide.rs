@@ -277,7 +277,7 @@ pub(super) fn unfinished_purge(
     Ok(unfinished(
         req.wipe.key.path.as_deref(),
         (req.wipe.resume, req.wipe.restart),
-        &req.wipe.journal_dir,
+        (&req.wipe.journal_dir, &req.wipe.cert_dir),
         d,
         &jpath,
     )?
