@@ -28,6 +28,7 @@ pub mod progress;
 #[cfg(test)]
 mod props;
 pub mod purge;
+pub mod recheck;
 pub mod records;
 pub mod session;
 pub mod settings;

@@ -7,11 +7,12 @@ use std::sync::atomic::AtomicBool;
 
 use crate::event::{self, Event};
 
-use crate::cert::{Certificate, Verdict};
+use crate::cert::Certificate;
 use crate::cli::VerifyArgs;
 use crate::device::{self, Probe};
 use crate::error::{Error, Exit};
 use crate::progress::Reporter;
+use crate::recheck::{self, Finding};
 use crate::units::human_bytes;
 use crate::verify::{self, Samples};
 use crate::writer::IoConfig;
@@ -167,24 +168,17 @@ fn judge(
     reporter: &Reporter,
 ) -> Exit {
     let c = &checked.cert;
-    let digest_matches = !r.blake3.is_empty() && r.blake3 == c.verification.blake3;
-    // The media matches its certificate...
-    let matches = r.clean(samples.extents.bytes()) && digest_matches && zones.is_none();
-    // ... which only proves a sanitization if the certificate says PASS and its signer is
-    // trusted.
-    let ok = matches && c.result == Verdict::Pass && checked.signer.trusted();
-    let first = r
-        .first_mismatch
-        .or_else(|| r.errors.first().map(|e| e.offset));
+    let trusted = checked.signer.trusted();
+    let j = recheck::judge(c, samples.extents.bytes(), r, zones);
     let recheck = event::Recheck {
         certificate: args.cert.clone(),
         signer: checked.signer.fingerprint().to_string(),
-        trusted: checked.signer.trusted(),
+        trusted,
         certificate_blake3: c.verification.blake3.clone(),
-        digest_matches,
-        media_matches: matches,
+        digest_matches: j.digest_matches,
+        media_matches: j.media_matches,
         certificate_result: c.result.name().into(),
-        result: if ok { "PASS" } else { "FAIL" }.into(),
+        result: if j.proves(trusted) { "PASS" } else { "FAIL" }.into(),
     };
     reporter.emit(&Event::VerifyDone(done(c, samples, r, name, recheck)));
     errln!(
@@ -198,43 +192,29 @@ fn judge(
             &r.blake3
         }
     );
-    if !matches {
-        let why = match (first, r.errors.first()) {
-            _ if digest_matches => zones.clone().unwrap_or_default(),
-            (_, Some(e)) => format!("read failed at offset {}: {}", e.offset, e.error),
-            (Some(off), None) => format!("the first differing block is at offset {off}"),
-            (None, None) => format!(
-                "the digest differs ({} vs the certificate's {})",
-                r.blake3, c.verification.blake3
-            ),
-        };
-        let also = zones
-            .filter(|_| !digest_matches)
-            .map(|z| format!("; and {z}"))
-            .unwrap_or_default();
-        outln!(
-            "DIFFERS: {name} does not match {}: {why}{also}",
-            args.cert.display()
-        );
-        return Exit::Failed;
+    let cert = args.cert.display();
+    match j.finding {
+        Finding::Differs(why) => {
+            outln!("DIFFERS: {name} does not match {cert}: {why}");
+            Exit::Failed
+        }
+        Finding::NotSanitized { result, reason } => {
+            outln!(
+                "MATCHES, BUT NOT SANITIZED: {name} still holds what {cert} recorded, and that certificate says {} ({reason})",
+                result.name()
+            );
+            Exit::Failed
+        }
+        Finding::Holds => {
+            outln!(
+                "{}: {name} still holds what {cert} certifies (signed by {}); blake3 {}",
+                if trusted { "OK" } else { "MATCHES" },
+                checked.signer.describe(),
+                r.blake3
+            );
+            checked.code(&args.cert)
+        }
     }
-    if c.result != Verdict::Pass {
-        outln!(
-            "MATCHES, BUT NOT SANITIZED: {name} still holds what {} recorded, and that certificate says {} ({})",
-            args.cert.display(),
-            c.result.name(),
-            c.reasons.first().map_or("no reason given", String::as_str)
-        );
-        return Exit::Failed;
-    }
-    outln!(
-        "{}: {name} still holds what {} certifies (signed by {}); blake3 {}",
-        if ok { "OK" } else { "MATCHES" },
-        args.cert.display(),
-        checked.signer.describe(),
-        r.blake3
-    );
-    checked.code(&args.cert)
 }
 
 /// The `verify_done` event of a read-back.
