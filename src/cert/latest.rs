@@ -255,6 +255,20 @@ mod tests {
         std::fs::write(dir.path().join("x.json"), b"{\"not\": \"ours\"}").unwrap();
         std::fs::write(dir.path().join("y.json"), b"not json").unwrap();
         std::fs::write(dir.path().join("a-2.json.sig"), b"sig").unwrap();
+        // Newer certificates of the medium that are not where certificates are: a file not
+        // named .json, one too large to be one of ours, a folder named .json.
+        let newer = cert(
+            "/w/a.img",
+            "image",
+            "",
+            "2026-12-09T10:00:00Z",
+            Verdict::Fail,
+        );
+        write("a-9.json.bak", &newer);
+        let mut big = serde_json::to_vec(&newer).unwrap();
+        big.resize(big.len() + (MAX_CERTIFICATE as usize), b' ');
+        std::fs::write(dir.path().join("a-9.json"), big).unwrap();
+        std::fs::create_dir(dir.path().join("d.json")).unwrap();
         let l = latest_for(dir.path(), &img).unwrap();
         assert_eq!(l.file, dir.path().join("a-4.json"));
         assert_eq!(l.result, Verdict::Fail);
