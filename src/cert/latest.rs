@@ -71,13 +71,17 @@ impl Latest {
 /// Files larger than this are not certificates of ours (they are a few KiB).
 const MAX_CERTIFICATE: u64 = 4 << 20;
 
-/// The newest certificate in `dir` (not its subfolders) for the medium probed as `p`: of
+/// The newest certificate in `dirs` (not their subfolders) for the medium probed as `p`: of
 /// those no other one supersedes, the last signed by its own record (then by its number in
-/// its signer's series); `None` when the folder has none or cannot be read. The signature is
-/// not checked: this names a file, it does not vouch for it.
-pub fn latest_for(dir: &Path, p: &Probe) -> Option<Latest> {
+/// its signer's series); `None` when the folders have none or cannot be read. The signature
+/// is not checked: this names a file, it does not vouch for it.
+pub fn latest_for<D: AsRef<Path>>(dirs: &[D], p: &Probe) -> Option<Latest> {
     let mut found: Vec<(PathBuf, Certificate)> = Vec::new();
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+    let entries = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.flatten());
+    for entry in entries {
         let file = entry.path();
         let small = entry
             .metadata()
@@ -200,7 +204,7 @@ mod tests {
             std::fs::write(dir.path().join(name), serde_json::to_vec(c).unwrap()).unwrap();
         };
         let img = probe(Kind::Image, "/w/a.img", "");
-        assert_eq!(latest_for(dir.path(), &img), None);
+        assert_eq!(latest_for(&[dir.path()], &img), None);
         write(
             "a-1.json",
             &cert(
@@ -269,19 +273,19 @@ mod tests {
         big.resize(big.len() + (MAX_CERTIFICATE as usize), b' ');
         std::fs::write(dir.path().join("a-9.json"), big).unwrap();
         std::fs::create_dir(dir.path().join("d.json")).unwrap();
-        let l = latest_for(dir.path(), &img).unwrap();
+        let l = latest_for(&[dir.path()], &img).unwrap();
         assert_eq!(l.file, dir.path().join("a-4.json"));
         assert_eq!(l.result, Verdict::Fail);
         // Without those two, the newer of the first two.
         std::fs::remove_file(dir.path().join("a-3.json")).unwrap();
         std::fs::remove_file(dir.path().join("a-4.json")).unwrap();
-        let l = latest_for(dir.path(), &img).unwrap();
+        let l = latest_for(&[dir.path()], &img).unwrap();
         assert_eq!(l.file, dir.path().join("a-2.json"));
         assert_eq!(l.result, Verdict::Pass);
         assert!(l
             .describe()
             .ends_with("(PASS, finished 2026-12-02T10:00:00Z)"));
         // A folder that cannot be read has none.
-        assert_eq!(latest_for(&dir.path().join("missing"), &img), None);
+        assert_eq!(latest_for(&[dir.path().join("missing")], &img), None);
     }
 }

@@ -254,10 +254,7 @@ pub(crate) fn last_certified(
     let Some(p) = p else {
         return String::new();
     };
-    evidence::fallbacks(cert_dir, Some(journal_dir))
-        .iter()
-        .filter_map(|d| crate::cert::latest::latest_for(d, p))
-        .max_by(|a, b| a.finished.cmp(&b.finished))
+    crate::cert::latest::latest_for(&evidence::fallbacks(cert_dir, Some(journal_dir)), p)
         .map(|l| format!("; the newest certificate for it is {}", l.describe()))
         .unwrap_or_default()
 }
